@@ -1,0 +1,57 @@
+//! Flags parsed into plain data first (clap derive), then each subcommand runs in its own file.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod check;
+mod eval;
+mod facts;
+mod fetch;
+
+/// bindlog: reason about a whole authentik configuration at once, with Datalog.
+#[derive(Parser, Debug)]
+#[command(name = "bindlog", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
+    Eval(eval::Args),
+    /// Load and validate a snapshot: counts, assumed defaults, warnings.
+    Check(check::Args),
+    /// Write a snapshot's input relations as Soufflé `.facts` files.
+    Facts(facts::Args),
+    /// Download a snapshot from a running authentik instance.
+    Fetch(fetch::Args),
+}
+
+/// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
+pub type Outcome = Result<ExitCode, miette::Report>;
+
+/// Parses the command line, runs the subcommand and maps failures to exit status 2.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Eval(args) => eval::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Facts(args) => facts::run(args),
+        Command::Fetch(args) => fetch::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(2)
+        }
+    }
+}

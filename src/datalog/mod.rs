@@ -1,0 +1,1 @@
+//! bindlog's Datalog engine: Soufflé-style rules compiled onto datafrog, with proofs.

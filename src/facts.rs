@@ -1,0 +1,1 @@
+//! Snapshot -> input relations of `rules/authentik/schema.dl`.

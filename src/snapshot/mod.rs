@@ -1,0 +1,1 @@
+//! authentik objects in: API bundles, endpoint directories, blueprints; validation.

@@ -1,0 +1,4 @@
+//! bindlog's one integration-test binary, organised by topic.
+
+mod engine;
+mod snapshot;
