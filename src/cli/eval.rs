@@ -1,12 +1,114 @@
-//! `bindlog eval` (stub: to be written with the snapshot issue).
+//! `bindlog eval`: run a Datalog program the way `souffle -F -D` does.
 
 use super::Outcome;
+use bindlog::datalog::eval::Limits;
+use bindlog::datalog::provenance::{self, ExplainFormat};
+use bindlog::datalog::{Engine, Inputs, Rules};
+use miette::miette;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 /// Flags of `bindlog eval`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  bindlog eval examples/datalog/path.dl -F examples/datalog -D -
+  bindlog eval examples/datalog/path.dl -F examples/datalog --explain 'path(\"a\",\"d\")'
+  bindlog eval examples/datalog/path.dl -F examples/datalog --print-plan")]
+pub struct Args {
+    /// Datalog files (Soufflé syntax); several files form one program.
+    #[arg(required = true, value_name = "PROGRAM.dl")]
+    pub programs: Vec<PathBuf>,
+    /// Directory of `.facts` files for `.input` relations (tab-separated).
+    #[arg(short = 'F', long = "facts", default_value = ".", value_name = "FACT_DIR")]
+    pub facts: PathBuf,
+    /// Directory for `.output` relations as `<name>.csv`; `-` prints them.
+    #[arg(short = 'D', long = "output", default_value = ".", value_name = "OUTPUT_DIR")]
+    pub output: PathBuf,
+    /// Print the compiled plan (every datafrog step under the rule it implements) and stop.
+    #[arg(long)]
+    pub print_plan: bool,
+    /// Explain a tuple, e.g. 'path("a","d")': a proof if it holds, a why-not if it does not.
+    #[arg(long, value_name = "ATOM")]
+    pub explain: Option<String>,
+    /// How deep a why-not answer follows missing tuples.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub depth: usize,
+    /// Output form of --explain.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+    /// Evaluator: `fast` (datafrog), `naive` (the reference), `compare` (both, fail on a difference).
+    #[arg(long, value_enum, default_value_t = EngineArg::Fast)]
+    pub engine: EngineArg,
+    /// Worker threads for independent strata (1 = sequential; output is identical).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Stop with an error when more tuples than this are derived.
+    #[arg(long, default_value_t = 500_000_000, value_name = "N")]
+    pub max_tuples: usize,
+    /// Stop with an error after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+/// Which evaluator `bindlog eval` runs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineArg {
+    /// datafrog, semi-naive.
+    Fast,
+    /// The naive reference evaluator.
+    Naive,
+    /// Both; exit 3 on any difference.
+    Compare,
+}
 
 /// Runs `bindlog eval`.
-pub fn run(_args: Args) -> Outcome {
-    Err(miette::miette!("`bindlog eval` is not implemented yet"))
+pub fn run(args: Args) -> Outcome {
+    let mut rules = Rules::from_files(&args.programs).map_err(|f| miette!("{}", f.render(100).trim_end()))?;
+    if args.print_plan {
+        print!("{}", rules.render_plan());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inputs = Inputs::from_dir(&mut rules, &args.facts, args.explain.is_some()).map_err(|f| miette!("{}", f.render(100).trim_end()))?;
+    let limits = Limits { max_tuples: args.max_tuples, timeout: args.timeout.map(Duration::from_secs_f64) };
+    let jobs = args.jobs.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| miette!("cannot start worker threads: {e}"))?;
+    let parallel = jobs != 1;
+    if let Some(atom) = &args.explain {
+        let text = provenance::explain_text(&mut rules, &inputs, atom, limits, args.depth, args.format).map_err(|e| miette!("{}", e.trim_end()))?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let result = match args.engine {
+        EngineArg::Fast => pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits)),
+        EngineArg::Naive => rules.evaluate(&inputs, Engine::Naive, limits),
+        EngineArg::Compare => {
+            let fast = pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits)).map_err(|e| miette!("{e}"))?;
+            let naive = rules.evaluate(&inputs, Engine::Naive, limits).map_err(|e| miette!("{e}"))?;
+            for (i, r) in rules.program.relations.iter().enumerate() {
+                let a = bindlog::datalog::io::sorted_rows(&rules.program, i, &fast.tables[i], &fast.symbols);
+                let b = bindlog::datalog::io::sorted_rows(&rules.program, i, &naive.tables[i], &naive.symbols);
+                let fa: Vec<Vec<&str>> = a.iter().map(|row| row.iter().zip(&r.types).map(|(v, t)| if *t == bindlog::datalog::ir::Ty::Symbol { fast.symbols.resolve(*v) } else { "" }).collect()).collect();
+                let fb: Vec<Vec<&str>> = b.iter().map(|row| row.iter().zip(&r.types).map(|(v, t)| if *t == bindlog::datalog::ir::Ty::Symbol { naive.symbols.resolve(*v) } else { "" }).collect()).collect();
+                if a.len() != b.len() || fa != fb {
+                    eprintln!("error: the evaluators disagree on `{}`: fast {} tuples, naive {}", r.name, a.len(), b.len());
+                    return Ok(ExitCode::from(3));
+                }
+            }
+            Ok(fast)
+        }
+    };
+    let eval = result.map_err(|e| miette!("{e}"))?;
+    for w in &eval.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.output != std::path::Path::new("-") {
+        std::fs::create_dir_all(&args.output).map_err(|e| miette!("cannot create `{}`: {e}", args.output.display()))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    bindlog::datalog::io::write_outputs(&rules.program, &eval.tables, &eval.symbols, &args.output, &mut out).map_err(|e| miette!("cannot write the output to `{}`: {e}", args.output.display()))?;
+    out.flush().map_err(|e| miette!("cannot write to stdout: {e}"))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,220 @@
 //! bindlog's Datalog engine: Soufflé-style rules compiled onto datafrog, with proofs.
+//!
+//! rules text -> [`syntax`] (parse) -> [`check`] (declarations, types, safety, strata)
+//! -> [`compile`] (plan of joins) -> [`eval`] (datafrog fast path, naive reference)
+//! -> [`provenance`] (proofs and why-not, after the fixpoint, only when asked).
+
+pub mod check;
+pub mod compile;
+pub mod diag;
+pub mod eval;
+pub mod frog;
+pub mod io;
+pub mod ir;
+pub mod provenance;
+pub mod schedule;
+pub mod syntax;
+pub mod value;
+
+use diag::{Diagnostic, Diagnostics, Sources};
+use eval::{EvalError, Limits, Runtime, Table};
+use ir::Program;
+use std::path::{Path, PathBuf};
+use value::Interner;
+
+/// Rules that parsed and checked, with their plan and the texts they came from.
+pub struct Rules {
+    /// Every text read (rules, and facts files with errors).
+    pub sources: Sources,
+    /// The checked program.
+    pub program: Program,
+    /// Its datafrog plan.
+    pub plan: compile::Plan,
+}
+
+/// Rules that did not check: every diagnostic of the failing phase, with the texts to show them.
+pub struct Failure {
+    /// The texts the diagnostics point into.
+    pub sources: Sources,
+    /// The problems.
+    pub diagnostics: Diagnostics,
+}
+
+impl Failure {
+    /// The diagnostics rendered without colour at `width` columns.
+    pub fn render(&self, width: usize) -> String {
+        self.diagnostics.render(&self.sources, width)
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(100))
+    }
+}
+
+/// Which evaluator runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// datafrog, semi-naive; independent strata in parallel when `parallel`.
+    Fast {
+        /// Run independent strata on rayon's pool.
+        parallel: bool,
+    },
+    /// The naive reference evaluator.
+    Naive,
+}
+
+/// A value given to [`Inputs::add`].
+#[derive(Clone, Copy, Debug)]
+pub enum FactValue<'a> {
+    /// A symbol.
+    Sym(&'a str),
+    /// A number (`number` or `unsigned` column).
+    Num(i64),
+}
+
+/// Input tuples for a program, symbols already interned.
+pub struct Inputs {
+    /// One table per relation.
+    pub tables: Vec<Table>,
+    /// The symbol table (the program's symbols first).
+    pub symbols: Interner,
+    /// Each input row's origin, when read with origins.
+    pub origins: Vec<Vec<(Vec<u32>, io::Origin)>>,
+}
+
+impl Inputs {
+    /// No input tuples yet.
+    pub fn new(rules: &Rules) -> Inputs {
+        Inputs {
+            tables: rules.program.relations.iter().map(|r| Table::new(r.arity())).collect(),
+            symbols: rules.program.symbols.clone(),
+            origins: vec![Vec::new(); rules.program.relations.len()],
+        }
+    }
+    /// Adds a tuple to relation `rel`; an error names what does not fit.
+    pub fn add(&mut self, rules: &Rules, rel: &str, values: &[FactValue]) -> Result<(), String> {
+        let id = rules.program.relation(rel).ok_or_else(|| format!("relation `{rel}` is not declared"))?;
+        let r = &rules.program.relations[id];
+        if r.arity() != values.len() {
+            return Err(format!("relation `{rel}` takes {} values, {} given", r.arity(), values.len()));
+        }
+        let mut row = Vec::with_capacity(values.len());
+        for (i, (v, ty)) in values.iter().zip(&r.types).enumerate() {
+            row.push(match (v, ty) {
+                (FactValue::Sym(s), ir::Ty::Symbol) => self.symbols.intern(s),
+                (FactValue::Num(n), ir::Ty::Number) if i32::try_from(*n).is_ok() => *n as i32 as u32,
+                (FactValue::Num(n), ir::Ty::Unsigned) if u32::try_from(*n).is_ok() => *n as u32,
+                _ => return Err(format!("`{rel}.{}` is a {}; {v:?} does not fit", r.attrs[i], ty.name())),
+            });
+        }
+        self.tables[id].push(&row);
+        Ok(())
+    }
+    /// Reads the `.input` relations from a directory of `.facts` files.
+    pub fn from_dir(rules: &mut Rules, dir: &Path, with_origins: bool) -> Result<Inputs, Failure> {
+        let mut symbols = rules.program.symbols.clone();
+        match io::read_inputs(&rules.program, dir, &mut symbols, &mut rules.sources, with_origins) {
+            Ok(loaded) => Ok(Inputs { tables: loaded.tables, symbols, origins: loaded.origins }),
+            Err(d) => Err(Failure { sources: std::mem::take(&mut rules.sources), diagnostics: Diagnostics(d) }),
+        }
+    }
+}
+
+/// The relations after evaluation.
+pub struct Evaluation {
+    /// One table per relation, rows sorted by stored value.
+    pub tables: Vec<Table>,
+    /// Symbols, including those functors created.
+    pub symbols: Interner,
+    /// Warnings raised while evaluating.
+    pub warnings: Vec<String>,
+}
+
+impl Rules {
+    /// Parses and checks rule files.
+    pub fn from_files(paths: &[PathBuf]) -> Result<Rules, Failure> {
+        let mut texts = Vec::new();
+        let mut sources = Sources::default();
+        let mut errors = Vec::new();
+        for p in paths {
+            match std::fs::read_to_string(p) {
+                Ok(t) => texts.push((p.display().to_string(), t)),
+                Err(e) => errors.push(Diagnostic::plain(format!("cannot read `{}`: {e}", p.display()))),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Failure { sources, diagnostics: Diagnostics(errors) });
+        }
+        let mut items = Vec::new();
+        for (name, text) in texts {
+            let id = sources.add(name, text);
+            let text = sources.get(id).text.clone();
+            items.extend(syntax::parse_program(id, &text, &mut errors));
+        }
+        Self::finish(sources, items, errors)
+    }
+
+    /// Parses and checks rules given as `(name, text)` pairs.
+    pub fn from_texts(texts: &[(&str, &str)]) -> Result<Rules, Failure> {
+        let mut sources = Sources::default();
+        let mut errors = Vec::new();
+        let mut items = Vec::new();
+        for (name, text) in texts {
+            let id = sources.add(*name, *text);
+            items.extend(syntax::parse_program(id, text, &mut errors));
+        }
+        Self::finish(sources, items, errors)
+    }
+
+    fn finish(sources: Sources, items: Vec<syntax::ast::Item>, syntax_errors: Vec<Diagnostic>) -> Result<Rules, Failure> {
+        if syntax_errors.iter().any(|d| !d.warning) {
+            return Err(Failure { sources, diagnostics: Diagnostics(syntax_errors) });
+        }
+        match check::check(&items) {
+            Ok(program) => {
+                let plan = compile::compile(&program);
+                Ok(Rules { sources, program, plan })
+            }
+            Err(d) => Err(Failure { sources, diagnostics: Diagnostics(d) }),
+        }
+    }
+
+    /// Evaluates the rules over the inputs.
+    pub fn evaluate(&self, inputs: &Inputs, engine: Engine, limits: Limits) -> Result<Evaluation, EvalError> {
+        let rt = Runtime::new(inputs.symbols.clone(), limits);
+        let tables = match engine {
+            Engine::Fast { parallel } => eval::fast::evaluate(&self.program, &self.plan, &rt, &inputs.tables, parallel)?,
+            Engine::Naive => {
+                let rows = inputs.tables.iter().map(|t| t.rows().map(|r| r.to_vec()).collect()).collect();
+                let db = eval::naive::evaluate(&self.program, &rt, rows)?;
+                db.rels
+                    .iter()
+                    .zip(&self.program.relations)
+                    .map(|(m, r)| {
+                        let mut t = Table::new(r.arity());
+                        for row in m.keys() {
+                            t.push(row);
+                        }
+                        t
+                    })
+                    .collect()
+            }
+        };
+        let symbols = match rt.symbols.into_inner() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let warnings = match rt.warnings.into_inner() {
+            Ok(w) => w.into_iter().collect(),
+            Err(p) => p.into_inner().into_iter().collect(),
+        };
+        Ok(Evaluation { tables, symbols, warnings })
+    }
+
+    /// The printable plan (`--print-plan`).
+    pub fn render_plan(&self) -> String {
+        compile::render(&self.plan, &self.program, &self.sources)
+    }
+}

@@ -1,0 +1,342 @@
+//! From a checked program to a plan of datafrog operations: for each rule, a driver (the atom
+//! whose new tuples drive the rule each round), then joins and filters, then the head. The plan
+//! is plain data; `eval::fast` runs it and `render` prints it under the rules it implements.
+
+use crate::datalog::diag::Sources;
+use crate::datalog::ir::*;
+use crate::datalog::schedule::schedule;
+use crate::datalog::value::format_literal;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// Where a value of an output row comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// A slot of the input row.
+    Cur(usize),
+    /// A column of the joined value row.
+    Val(usize),
+    /// A constant.
+    Const(u32),
+}
+
+/// How a rule's first atom enters the pipeline.
+#[derive(Clone, Debug)]
+pub enum Driver {
+    /// No positive atom: one empty row, once.
+    Unit,
+    /// An atom over a relation; `recursive` when it is defined in this stratum.
+    Atom {
+        /// The atom.
+        atom: Atom,
+        /// Whether its relation belongs to the stratum (a datafrog variable).
+        recursive: bool,
+        /// Whether the relation's rows are already in layout order (no copy needed).
+        identity: bool,
+    },
+}
+
+/// One operation after the driver.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Leapjoin with a relation of a lower stratum: `key` columns bound, `new` variables proposed
+    /// (their columns in `val_cols`), then `filters` on the extended binding.
+    Leap { atom: Atom, key_slots: Vec<usize>, key_cols: Vec<usize>, val_cols: Vec<usize>, filters: Vec<Lit> },
+    /// Join with a relation of this stratum (both sides change each round).
+    Join { atom: Atom, key_slots: Vec<usize>, key_cols: Vec<usize>, val_cols: Vec<usize> },
+    /// Comparisons, tests, negations, assignments, aggregates, membership tests.
+    Filter { lits: Vec<Lit> },
+}
+
+/// A step with the layout (variables per slot) of the rows it produces.
+#[derive(Clone, Debug)]
+pub struct PlannedStep {
+    /// The operation.
+    pub step: Step,
+    /// The layout of the rows before it.
+    pub input: Vec<VarId>,
+    /// The variables its output rows hold, slot by slot.
+    pub output: Vec<VarId>,
+}
+
+/// The plan of one clause.
+#[derive(Clone, Debug)]
+pub struct RulePlan {
+    /// The clause.
+    pub clause: usize,
+    /// Its first atom.
+    pub driver: Driver,
+    /// Layout of the driver's rows.
+    pub driver_layout: Vec<VarId>,
+    /// Operations in order.
+    pub steps: Vec<PlannedStep>,
+    /// The head row from the last layout.
+    pub head: Vec<Out>,
+}
+
+/// The plan of one stratum.
+#[derive(Clone, Debug)]
+pub struct StratumPlan {
+    /// Index in [`Program::strata`].
+    pub index: usize,
+    /// Rule plans.
+    pub rules: Vec<RulePlan>,
+}
+
+/// A whole program's plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Fixed row width: the widest relation, layout or index part.
+    pub width: usize,
+    /// Strata in order.
+    pub strata: Vec<StratumPlan>,
+}
+
+/// Plans every clause of every stratum.
+pub fn compile(prog: &Program) -> Plan {
+    let mut width = prog.relations.iter().map(|r| r.arity()).max().unwrap_or(0).max(1);
+    let mut strata = Vec::new();
+    for (si, stratum) in prog.strata.iter().enumerate() {
+        let here: BTreeSet<RelId> = stratum.rels.iter().copied().collect();
+        let mut rules = Vec::new();
+        for &ci in &stratum.clauses {
+            let plan = plan_clause(prog, ci, &here);
+            for s in &plan.steps {
+                width = width.max(s.output.len()).max(s.input.len());
+            }
+            width = width.max(plan.driver_layout.len());
+            rules.push(plan);
+        }
+        strata.push(StratumPlan { index: si, rules });
+    }
+    Plan { width, strata }
+}
+
+fn vars_of(atom: &Atom) -> Vec<VarId> {
+    let mut out = Vec::new();
+    for a in &atom.args {
+        if let Arg::Var(v) = a {
+            if !out.contains(v) {
+                out.push(*v);
+            }
+        }
+    }
+    out
+}
+
+fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
+    let clause = &prog.clauses[ci];
+    let nvars = clause.var_names.len();
+    let atoms: Vec<(usize, &Atom)> = clause.body.iter().enumerate().filter_map(|(i, l)| if let Lit::Pos(a) = l { Some((i, a)) } else { None }).collect();
+    // The driver: the first atom over this stratum if any (its new tuples drive the rule), else
+    // the first atom.
+    let first = atoms.iter().find(|(_, a)| here.contains(&a.rel)).or(atoms.first()).map(|(i, _)| *i);
+    // Order the remaining atoms greedily: next is the first that shares a bound variable.
+    let mut bound = vec![false; nvars];
+    let mut order: Vec<Lit> = Vec::new();
+    let mut rest: Vec<Lit> = clause.body.clone();
+    if let Some(f) = first {
+        let lit = rest.remove(f);
+        order.push(lit);
+    }
+    let mut b2 = bound.clone();
+    for l in &order {
+        for v in l.binds() {
+            b2[v] = true;
+        }
+    }
+    loop {
+        let pick = rest.iter().position(|l| matches!(l, Lit::Pos(a) if vars_of(a).iter().any(|&v| b2[v])))
+            .or_else(|| rest.iter().position(|l| matches!(l, Lit::Pos(_))));
+        let Some(p) = pick else { break };
+        let lit = rest.remove(p);
+        for v in lit.binds() {
+            b2[v] = true;
+        }
+        order.push(lit);
+    }
+    order.extend(rest);
+    let (body, _) = schedule(order, &mut bound, None);
+
+    // Which variables each position still needs (the head and every later literal).
+    let mut head_vars: Vec<VarId> = clause.head.args.iter().filter_map(|a| if let Arg::Var(v) = a { Some(*v) } else { None }).collect();
+    head_vars.dedup();
+    let needed_after = |k: usize| -> BTreeSet<VarId> {
+        let mut s: BTreeSet<VarId> = head_vars.iter().copied().collect();
+        for l in &body[k..] {
+            s.extend(l.needs());
+            if let Lit::Pos(a) = l {
+                s.extend(vars_of(a));
+            }
+        }
+        s
+    };
+
+    let mut k = 0;
+    let (driver, mut layout) = match body.first() {
+        Some(Lit::Pos(a)) => {
+            k = 1;
+            let vars = vars_of(a);
+            let live = needed_after(1);
+            let layout: Vec<VarId> = vars.iter().copied().filter(|v| live.contains(v)).collect();
+            let identity = a.args.iter().map(|x| if let Arg::Var(v) = x { Some(*v) } else { None }).collect::<Option<Vec<_>>>() == Some(layout.clone());
+            (Driver::Atom { atom: a.clone(), recursive: here.contains(&a.rel), identity }, layout)
+        }
+        _ => (Driver::Unit, vec![]),
+    };
+    let driver_layout = layout.clone();
+    let mut steps = Vec::new();
+    while k < body.len() {
+        let live_after = |k: usize| needed_after(k);
+        match &body[k] {
+            Lit::Pos(a) => {
+                let mut key_slots = Vec::new();
+                let mut key_cols = Vec::new();
+                let mut val_cols = Vec::new();
+                let mut new_vars = Vec::new();
+                for (col, arg) in a.args.iter().enumerate() {
+                    if let Arg::Var(v) = arg {
+                        if let Some(slot) = layout.iter().position(|x| x == v) {
+                            key_slots.push(slot);
+                            key_cols.push(col);
+                        } else if !new_vars.contains(v) {
+                            new_vars.push(*v);
+                            val_cols.push(col);
+                        }
+                    }
+                }
+                let recursive = here.contains(&a.rel);
+                k += 1;
+                // Filters that can run right after a leapjoin join it as value filters.
+                let mut filters = Vec::new();
+                if !recursive {
+                    while k < body.len() && matches!(body[k], Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)) {
+                        filters.push(body[k].clone());
+                        k += 1;
+                    }
+                }
+                let live = live_after(k);
+                let input = layout.clone();
+                let mut output: Vec<VarId> = layout.iter().copied().filter(|v| live.contains(v)).collect();
+                output.extend(new_vars.iter().copied().filter(|v| live.contains(v)));
+                let step = if recursive {
+                    Step::Join { atom: a.clone(), key_slots, key_cols, val_cols }
+                } else {
+                    Step::Leap { atom: a.clone(), key_slots, key_cols, val_cols, filters }
+                };
+                steps.push(PlannedStep { step, input, output: output.clone() });
+                layout = output;
+            }
+            _ => {
+                let mut lits = Vec::new();
+                while k < body.len() && !matches!(body[k], Lit::Pos(_)) {
+                    lits.push(body[k].clone());
+                    k += 1;
+                }
+                let live = live_after(k);
+                let input = layout.clone();
+                let mut output: Vec<VarId> = layout.iter().copied().filter(|v| live.contains(v)).collect();
+                for l in &lits {
+                    for v in l.binds() {
+                        if live.contains(&v) && !output.contains(&v) {
+                            output.push(v);
+                        }
+                    }
+                }
+                steps.push(PlannedStep { step: Step::Filter { lits }, input, output: output.clone() });
+                layout = output;
+            }
+        }
+    }
+    let head = clause
+        .head
+        .args
+        .iter()
+        .map(|a| match a {
+            Arg::Var(v) => Out::Cur(layout.iter().position(|x| x == v).unwrap_or(0)),
+            Arg::Const(c) => Out::Const(*c),
+            Arg::Wild => Out::Const(0),
+        })
+        .collect();
+    RulePlan { clause: ci, driver, driver_layout, steps, head }
+}
+
+/// Prints the plan: each stratum, each rule (file:line and text), each step under it.
+pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "row width: {}", plan.width);
+    for sp in &plan.strata {
+        let st = &prog.strata[sp.index];
+        let names: Vec<&str> = st.rels.iter().map(|&r| prog.relations[r].name.as_str()).collect();
+        let _ = writeln!(out, "\nstratum {} [{}]{}", sp.index, names.join(", "), if st.recursive { " recursive" } else { "" });
+        for rp in &sp.rules {
+            let c = &prog.clauses[rp.clause];
+            let text: String = sources.snippet(c.span).split_whitespace().collect::<Vec<_>>().join(" ");
+            let _ = writeln!(out, "  {}  {}", sources.location(c.span), text);
+            let var = |v: &VarId| c.var_names[*v].clone();
+            let lay = |l: &[VarId]| l.iter().map(var).collect::<Vec<_>>().join(", ");
+            match &rp.driver {
+                Driver::Unit => {
+                    let _ = writeln!(out, "    unit row, once");
+                }
+                Driver::Atom { atom, recursive, identity } => {
+                    let kind = if *recursive { "new tuples of variable" } else { "all tuples of relation" };
+                    let copy = if *identity { "" } else { " (filtered, projected)" };
+                    let _ = writeln!(out, "    scan {kind} `{}`{copy} -> ({})", atom_text(atom, c, prog), lay(&rp.driver_layout));
+                }
+            }
+            for s in &rp.steps {
+                match &s.step {
+                    Step::Leap { atom, key_cols, val_cols, filters, .. } => {
+                        let idx = index_name(prog, atom, key_cols, val_cols);
+                        let f = if filters.is_empty() { String::new() } else { format!(" + {} value filter(s)", filters.len()) };
+                        let _ = writeln!(out, "    leapjoin with `{idx}` for `{}`{f} -> ({})", atom_text(atom, c, prog), lay(&s.output));
+                    }
+                    Step::Join { atom, key_cols, val_cols, .. } => {
+                        let idx = index_name(prog, atom, key_cols, val_cols);
+                        let _ = writeln!(out, "    join variable `{idx}` for `{}` -> ({})", atom_text(atom, c, prog), lay(&s.output));
+                    }
+                    Step::Filter { lits } => {
+                        let kinds: Vec<&str> = lits
+                            .iter()
+                            .map(|l| match l {
+                                Lit::Neg(_) => "antijoin",
+                                Lit::Cmp { .. } => "compare",
+                                Lit::Assign { .. } => "assign",
+                                Lit::Test { .. } => "test",
+                                Lit::Agg { .. } => "aggregate",
+                                Lit::False(_) => "false",
+                                Lit::Pos(_) => "member",
+                            })
+                            .collect();
+                        let _ = writeln!(out, "    filter/map [{}] -> ({})", kinds.join(", "), lay(&s.output));
+                    }
+                }
+            }
+            let _ = writeln!(out, "    insert into `{}`", prog.relations[c.head.rel].name);
+        }
+    }
+    out
+}
+
+/// Index names after their key columns, as datapond does: `edge_by_0`.
+pub fn index_name(prog: &Program, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
+    let k: Vec<String> = key_cols.iter().map(|c| c.to_string()).collect();
+    let v: Vec<String> = val_cols.iter().map(|c| c.to_string()).collect();
+    format!("{}_by_{}_to_{}", prog.relations[atom.rel].name, if k.is_empty() { "none".into() } else { k.join("_") }, if v.is_empty() { "none".into() } else { v.join("_") })
+}
+
+fn atom_text(atom: &Atom, c: &Clause, prog: &Program) -> String {
+    let rel = &prog.relations[atom.rel];
+    let args: Vec<String> = atom
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Arg::Var(v) => c.var_names[*v].clone(),
+            Arg::Wild => "_".into(),
+            Arg::Const(x) => format_literal(rel.types[i], *x, &prog.symbols),
+        })
+        .collect();
+    format!("{}({})", rel.name, args.join(", "))
+}

@@ -1,0 +1,612 @@
+//! The fast path: each stratum is one datafrog `Iteration`, semi-naive. Tuples are fixed-width
+//! arrays of `u32` (`[u32; W]`, W chosen per program), never one allocation per tuple. Joins with
+//! relations of lower strata are leapjoins over indexes built once; joins between relations of
+//! the stratum are datafrog variable joins; everything else is a filter/map operator.
+
+use super::{EvalError, Runtime, Source, Table, enumerate};
+use crate::datalog::compile::{Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan};
+use crate::datalog::frog::PassThrough;
+use crate::datalog::ir::*;
+use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Row<const W: usize> = [u32; W];
+type Store<const W: usize> = Vec<Option<Arc<Relation<Row<W>>>>>;
+
+/// Evaluates `prog` by `plan` over the input tables (one per relation, possibly empty).
+/// `parallel` runs independent strata on rayon's pool.
+pub fn evaluate(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Table], parallel: bool) -> Result<Vec<Table>, EvalError> {
+    match plan.width {
+        0..=2 => run::<2>(prog, plan, rt, inputs, parallel),
+        3 => run::<3>(prog, plan, rt, inputs, parallel),
+        4 => run::<4>(prog, plan, rt, inputs, parallel),
+        5..=6 => run::<6>(prog, plan, rt, inputs, parallel),
+        7..=8 => run::<8>(prog, plan, rt, inputs, parallel),
+        9..=12 => run::<12>(prog, plan, rt, inputs, parallel),
+        13..=16 => run::<16>(prog, plan, rt, inputs, parallel),
+        17..=32 => run::<32>(prog, plan, rt, inputs, parallel),
+        w => Err(EvalError::Unsupported(format!("a relation or rule needs {w} columns; at most 32 are supported"))),
+    }
+}
+
+fn run<const W: usize>(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Table], parallel: bool) -> Result<Vec<Table>, EvalError> {
+    let mut store: Store<W> = inputs
+        .iter()
+        .map(|t| {
+            (t.len > 0).then(|| {
+                let rows: Vec<Row<W>> = t.rows().map(pad::<W>).collect();
+                Arc::new(Relation::from_vec(rows))
+            })
+        })
+        .collect();
+    // Level of each stratum: strata of one level do not read each other.
+    let mut level = vec![0usize; prog.strata.len()];
+    for (i, s) in prog.strata.iter().enumerate() {
+        level[i] = s.deps.iter().map(|&d| level[d] + 1).max().unwrap_or(0);
+    }
+    let max_level = level.iter().copied().max().unwrap_or(0);
+    for l in 0..=max_level {
+        let here: Vec<&StratumPlan> = plan.strata.iter().filter(|sp| level[sp.index] == l).collect();
+        let results: Vec<Result<Vec<(RelId, Relation<Row<W>>)>, EvalError>> = if parallel && here.len() > 1 {
+            here.par_iter().map(|sp| run_stratum::<W>(prog, sp, rt, &store)).collect()
+        } else {
+            here.iter().map(|sp| run_stratum::<W>(prog, sp, rt, &store)).collect()
+        };
+        for r in results {
+            for (rel, relation) in r? {
+                store[rel] = Some(Arc::new(relation));
+            }
+        }
+    }
+    Ok(prog
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut t = Table { arity: r.arity(), len: 0, data: Vec::new() };
+            if let Some(rel) = &store[i] {
+                t.len = rel.len();
+                t.data.reserve(rel.len() * r.arity());
+                for row in rel.iter() {
+                    t.data.extend_from_slice(&row[..r.arity()]);
+                }
+            }
+            t
+        })
+        .collect())
+}
+
+fn pad<const W: usize>(row: &[u32]) -> Row<W> {
+    let mut r = [0; W];
+    r[..row.len()].copy_from_slice(row);
+    r
+}
+
+/// Constant columns and repeated variables of an atom: what a row must satisfy to match it.
+struct AtomShape {
+    consts: Vec<(usize, u32)>,
+    eqs: Vec<(usize, usize)>,
+}
+
+impl AtomShape {
+    fn of(atom: &Atom) -> AtomShape {
+        let mut consts = Vec::new();
+        let mut eqs = Vec::new();
+        let mut first: HashMap<VarId, usize> = HashMap::new();
+        for (col, a) in atom.args.iter().enumerate() {
+            match a {
+                Arg::Const(c) => consts.push((col, *c)),
+                Arg::Var(v) => {
+                    if let Some(&f) = first.get(v) {
+                        eqs.push((f, col));
+                    } else {
+                        first.insert(*v, col);
+                    }
+                }
+                Arg::Wild => {}
+            }
+        }
+        AtomShape { consts, eqs }
+    }
+    fn matches(&self, row: &[u32]) -> bool {
+        self.consts.iter().all(|&(c, v)| row[c] == v) && self.eqs.iter().all(|&(a, b)| row[a] == row[b])
+    }
+}
+
+fn pick<const W: usize>(row: &Row<W>, cols: &[usize]) -> Row<W> {
+    let mut r = [0; W];
+    for (i, &c) in cols.iter().enumerate() {
+        r[i] = row[c];
+    }
+    r
+}
+
+fn project<const W: usize>(outs: &[Out], cur: &Row<W>, val: &Row<W>) -> Row<W> {
+    let mut r = [0; W];
+    for (i, o) in outs.iter().enumerate() {
+        r[i] = match o {
+            Out::Cur(s) => cur[*s],
+            Out::Val(s) => val[*s],
+            Out::Const(c) => *c,
+        };
+    }
+    r
+}
+
+/// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows).
+struct StoreSource<'a, const W: usize> {
+    store: &'a Store<W>,
+}
+
+impl<const W: usize> Source for StoreSource<'_, W> {
+    fn scan(&self, rel: RelId, pattern: &[Option<u32>], f: &mut dyn FnMut(&[u32])) {
+        let Some(r) = &self.store[rel] else { return };
+        let prefix: Vec<u32> = pattern.iter().map_while(|p| *p).collect();
+        let p = prefix.len();
+        let start = r.elements.partition_point(|row| row[..p] < prefix[..]);
+        for row in &r.elements[start..] {
+            if row[..p] != prefix[..] {
+                break;
+            }
+            if row.iter().zip(pattern).all(|(x, q)| q.is_none_or(|q| q == *x)) {
+                f(&row[..pattern.len()]);
+            }
+        }
+    }
+}
+
+/// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
+#[derive(Default)]
+struct Prepared<const W: usize> {
+    indexes: Vec<Relation<(Row<W>, Row<W>)>>,
+    index_ids: HashMap<String, usize>,
+    negsets: Vec<Relation<Row<W>>>,
+    negset_ids: HashMap<String, usize>,
+    /// Per aggregate literal (by address in the plan): outer key -> value, when precomputable.
+    aggs: HashMap<usize, HashMap<Vec<u32>, u32>>,
+}
+
+impl<const W: usize> Prepared<W> {
+    fn index(&mut self, store: &Store<W>, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> usize {
+        let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
+        if let Some(&i) = self.index_ids.get(&sig) {
+            return i;
+        }
+        let shape = AtomShape::of(atom);
+        let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
+            Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| (pick(row, key_cols), pick(row, val_cols))).collect(),
+            None => Vec::new(),
+        };
+        self.indexes.push(Relation::from_vec(rows));
+        self.index_ids.insert(sig, self.indexes.len() - 1);
+        self.indexes.len() - 1
+    }
+    fn negset(&mut self, store: &Store<W>, atom: &Atom) -> usize {
+        let sig = format!("{:?}", atom_sig(atom));
+        if let Some(&i) = self.negset_ids.get(&sig) {
+            return i;
+        }
+        let shape = AtomShape::of(atom);
+        let cols: Vec<usize> = atom.args.iter().enumerate().filter(|(_, a)| matches!(a, Arg::Var(_))).map(|(i, _)| i).collect();
+        let rows: Vec<Row<W>> = match &store[atom.rel] {
+            Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| pick(row, &cols)).collect(),
+            None => Vec::new(),
+        };
+        self.negsets.push(Relation::from_vec(rows));
+        self.negset_ids.insert(sig, self.negsets.len() - 1);
+        self.negsets.len() - 1
+    }
+}
+
+/// An atom's shape up to variable names: relation, constants, wildcards and variable repeats.
+fn atom_sig(atom: &Atom) -> (RelId, Vec<String>) {
+    let mut names: Vec<VarId> = Vec::new();
+    let args = atom
+        .args
+        .iter()
+        .map(|a| match a {
+            Arg::Const(c) => format!("c{c}"),
+            Arg::Wild => "_".into(),
+            Arg::Var(v) => {
+                let i = names.iter().position(|x| x == v).unwrap_or_else(|| {
+                    names.push(*v);
+                    names.len() - 1
+                });
+                format!("v{i}")
+            }
+        })
+        .collect();
+    (atom.rel, args)
+}
+
+/// Runs the filter literals of a step on one binding; false when the binding is dropped.
+/// `env` holds every variable of the clause; assignments and aggregates write into it.
+fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &Prepared<W>, neg_ids: &[usize], store: &Store<W>) -> bool {
+    let mut neg_i = 0;
+    for lit in lits {
+        match lit {
+            Lit::Neg(atom) => {
+                let set = &prep.negsets[neg_ids[neg_i]];
+                neg_i += 1;
+                let mut key = [0; W];
+                let mut k = 0;
+                for a in &atom.args {
+                    if let Arg::Var(v) = a {
+                        key[k] = env[*v];
+                        k += 1;
+                    }
+                }
+                if set.elements.binary_search(&key).is_ok() {
+                    return false;
+                }
+            }
+            Lit::Assign { var, expr, .. } => match rt.eval(expr, env) {
+                Some(v) => env[*var] = v,
+                None => return false,
+            },
+            Lit::Agg { var, kind, ty, target, body, outer, .. } => {
+                let value = match prep.aggs.get(&(lit as *const Lit as usize)) {
+                    Some(table) => {
+                        let key: Vec<u32> = outer.iter().map(|&v| env[v]).collect();
+                        match table.get(&key) {
+                            Some(&v) => Some(v),
+                            None => rt.fold(*kind, *ty, std::iter::empty()),
+                        }
+                    }
+                    None => {
+                        let mut e = env.to_vec();
+                        let mut bound = vec![false; env.len()];
+                        for &v in outer {
+                            bound[v] = true;
+                        }
+                        super::aggregate(rt, &StoreSource { store }, *kind, *ty, target.as_ref(), body, &mut e, &mut bound)
+                    }
+                };
+                match value {
+                    Some(v) => env[*var] = v,
+                    None => return false,
+                }
+            }
+            other => {
+                if !rt.holds(other, env) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Precomputes an aggregate as a table from its outer variables to its value, when every outer
+/// variable is bound by a positive atom of the aggregate's own body.
+fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: &Store<W>) -> Option<HashMap<Vec<u32>, u32>> {
+    let Lit::Agg { kind, ty, target, body, outer, .. } = lit else { return None };
+    let bound_inside: Vec<VarId> = body.iter().flat_map(|l| if let Lit::Pos(_) = l { l.binds() } else { vec![] }).collect();
+    if !outer.iter().all(|v| bound_inside.contains(v)) {
+        return None;
+    }
+    // Re-order the body with nothing bound from outside.
+    let mut bound = vec![false; nvars];
+    let (ordered, stuck) = crate::datalog::schedule::schedule(body.clone(), &mut bound, None);
+    if !stuck.is_empty() {
+        return None;
+    }
+    let mut groups: HashMap<Vec<u32>, std::collections::BTreeSet<Vec<u32>>> = HashMap::new();
+    let mut env = vec![0; nvars];
+    let mut b = vec![false; nvars];
+    enumerate(rt, &StoreSource { store }, &ordered, &mut env, &mut b, &mut Vec::new(), &mut |e, w| {
+        let val = match target {
+            Some(t) => rt.eval(t, e),
+            None => Some(0),
+        };
+        if let Some(val) = val {
+            let key: Vec<u32> = outer.iter().map(|&v| e[v]).collect();
+            let mut wit = w.to_vec();
+            wit.push(val);
+            groups.entry(key).or_default().insert(wit);
+        }
+    });
+    Some(groups.into_iter().filter_map(|(k, ws)| rt.fold(*kind, *ty, ws.iter().map(|w| w[w.len() - 1])).map(|v| (k, v))).collect())
+}
+
+type Op<'a> = Box<dyn Fn() + 'a>;
+
+fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, store: &Store<W>) -> Result<Vec<(RelId, Relation<Row<W>>)>, EvalError> {
+    let stratum = &prog.strata[sp.index];
+    // Prepare indexes, negation sets and aggregate tables over the lower strata.
+    let mut prep: Prepared<W> = Prepared::default();
+    let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut neg_index: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    for (ri, rp) in sp.rules.iter().enumerate() {
+        let nvars = prog.clauses[rp.clause].var_names.len();
+        for (si, ps) in rp.steps.iter().enumerate() {
+            let lits: &[Lit] = match &ps.step {
+                Step::Leap { atom, key_cols, val_cols, filters, .. } => {
+                    let i = prep.index(store, atom, key_cols, val_cols);
+                    leap_index.insert((ri, si), i);
+                    filters
+                }
+                Step::Filter { lits } => lits,
+                Step::Join { .. } => &[],
+            };
+            let mut negs = Vec::new();
+            for l in lits {
+                if let Lit::Neg(a) = l {
+                    negs.push(prep.negset(store, a));
+                }
+                if let Lit::Agg { .. } = l {
+                    if let Some(t) = precompute_agg(l, nvars, rt, store) {
+                        prep.aggs.insert(l as *const Lit as usize, t);
+                    }
+                }
+            }
+            neg_index.insert((ri, si), negs);
+        }
+    }
+    let prep = prep;
+
+    let mut iteration = Iteration::new();
+    let vars: HashMap<RelId, Variable<Row<W>>> = stratum.rels.iter().map(|&r| (r, iteration.variable::<Row<W>>(&prog.relations[r].name))).collect();
+    for &r in &stratum.rels {
+        if let Some(rel) = &store[r] {
+            vars[&r].insert((**rel).clone());
+        }
+    }
+    let mut ops: Vec<Op> = Vec::new();
+    let mut join_idx: HashMap<String, Variable<(Row<W>, Row<W>)>> = HashMap::new();
+    for (ri, rp) in sp.rules.iter().enumerate() {
+        build_rule::<W>(prog, rp, ri, rt, store, &prep, &leap_index, &neg_index, &vars, &mut iteration, &mut join_idx, &mut ops);
+    }
+    let mut rounds = 0usize;
+    while iteration.changed() {
+        rounds += 1;
+        for op in &ops {
+            op();
+        }
+        if rounds % 4 == 0 {
+            rt.check_time()?;
+            let total: usize = vars.values().map(|v| v.stable.borrow().iter().map(|b| b.len()).sum::<usize>() + v.recent.borrow().len()).sum();
+            if total > rt.limits.max_tuples {
+                return Err(EvalError::TooManyTuples { limit: rt.limits.max_tuples, relation: prog.relations[stratum.rels[0]].name.clone() });
+            }
+        }
+    }
+    drop(ops);
+    drop(join_idx);
+    let mut out = Vec::new();
+    let mut vars = vars;
+    for &r in &stratum.rels {
+        if let Some(v) = vars.remove(&r) {
+            out.push((r, v.complete()));
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_rule<'a, const W: usize>(
+    prog: &'a Program,
+    rp: &'a RulePlan,
+    ri: usize,
+    rt: &'a Runtime,
+    store: &'a Store<W>,
+    prep: &'a Prepared<W>,
+    leap_index: &HashMap<(usize, usize), usize>,
+    neg_index: &'a HashMap<(usize, usize), Vec<usize>>,
+    vars: &HashMap<RelId, Variable<Row<W>>>,
+    iteration: &mut Iteration,
+    join_idx: &mut HashMap<String, Variable<(Row<W>, Row<W>)>>,
+    ops: &mut Vec<Op<'a>>,
+) {
+    let clause = &prog.clauses[rp.clause];
+    let nvars = clause.var_names.len();
+    let head_var = vars[&clause.head.rel].clone();
+    let tmp_name = |k: usize| format!("{}_r{}_s{}", prog.relations[clause.head.rel].name, rp.clause, k);
+    // The projection a step's output needs: the next layout, or the head if it is the last step.
+    let last = rp.steps.len();
+    let outs_for = |k: usize, input: &[VarId], new: &[VarId]| -> Vec<Out> {
+        let slot = |v: &VarId| input.iter().position(|x| x == v).map(Out::Cur).or_else(|| new.iter().position(|x| x == v).map(Out::Val)).unwrap_or(Out::Const(0));
+        if k + 1 == last {
+            rp.head.iter().map(|o| if let Out::Cur(s) = o { slot(&rp.steps[k].output[*s]) } else { *o }).collect()
+        } else {
+            rp.steps[k].output.iter().map(slot).collect()
+        }
+    };
+
+    // The driver.
+    let driver_target: Variable<Row<W>> = if rp.steps.is_empty() { head_var.clone() } else { iteration.variable(&tmp_name(0)) };
+    let driver_outs: Vec<Out> = if rp.steps.is_empty() {
+        rp.head.clone()
+    } else {
+        (0..rp.driver_layout.len()).map(Out::Cur).collect()
+    };
+    let mut cur: Variable<Row<W>> = match &rp.driver {
+        Driver::Unit => {
+            let row = project::<W>(&driver_outs, &[0; W], &[0; W]);
+            driver_target.insert(Relation::from_vec(vec![row]));
+            driver_target.clone()
+        }
+        Driver::Atom { atom, recursive, identity } => {
+            let shape = AtomShape::of(atom);
+            let first_cols: Vec<usize> = rp.driver_layout.iter().map(|v| atom.args.iter().position(|a| *a == Arg::Var(*v)).unwrap_or(0)).collect();
+            let outs: Vec<Out> = driver_outs.iter().map(|o| if let Out::Cur(s) = o { Out::Cur(first_cols[*s]) } else { *o }).collect();
+            if *recursive {
+                let source = vars[&atom.rel].clone();
+                if *identity && !rp.steps.is_empty() {
+                    source
+                } else {
+                    let target = driver_target.clone();
+                    ops.push(Box::new(move || {
+                        let rows: Vec<Row<W>> = source.recent.borrow().iter().filter(|r| shape.matches(&r[..])).map(|r| project::<W>(&outs, r, &[0; W])).collect();
+                        target.insert(Relation::from_vec(rows));
+                    }));
+                    driver_target.clone()
+                }
+            } else {
+                if let Some(rel) = &store[atom.rel] {
+                    let rows: Vec<Row<W>> = rel.iter().filter(|r| shape.matches(&r[..])).map(|r| project::<W>(&outs, r, &[0; W])).collect();
+                    driver_target.insert(Relation::from_vec(rows));
+                }
+                driver_target.clone()
+            }
+        }
+    };
+
+    for (k, ps) in rp.steps.iter().enumerate() {
+        let PlannedStep { step, input, .. } = ps;
+        let target: Variable<Row<W>> = if k + 1 == last { head_var.clone() } else { iteration.variable(&tmp_name(k + 1)) };
+        match step {
+            Step::Leap { atom, key_slots, val_cols, filters, .. } => {
+                let new: Vec<VarId> = val_cols.iter().map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 }).collect();
+                let outs = outs_for(k, input, &new);
+                let index = &prep.indexes[leap_index[&(ri, k)]];
+                let key_slots = key_slots.clone();
+                let negs = &neg_index[&(ri, k)];
+                let layout = input.clone();
+                let env = RefCell::new(vec![0u32; nvars]);
+                let source = cur.clone();
+                let target = target.clone();
+                let filters: &'a [Lit] = filters;
+                ops.push(Box::new(move || {
+                    let key_slots = &key_slots;
+                    let extend = ExtendWith::from(index, move |row: &Row<W>| {
+                        let mut key = [0; W];
+                        for (i, &s) in key_slots.iter().enumerate() {
+                            key[i] = row[s];
+                        }
+                        key
+                    });
+                    let leapers = StepLeapers { extend, check: |row: &Row<W>, val: &Row<W>| {
+                        if filters.is_empty() {
+                            return true;
+                        }
+                        let mut e = env.borrow_mut();
+                        for (s, v) in layout.iter().enumerate() {
+                            e[*v] = row[s];
+                        }
+                        for (i, v) in new.iter().enumerate() {
+                            e[*v] = val[i];
+                        }
+                        run_lits::<W>(filters, &mut e, rt, prep, negs, store)
+                    } };
+                    target.from_leapjoin(&source, leapers, |row, val| project::<W>(&outs, row, val));
+                }));
+            }
+            Step::Join { atom, key_slots, key_cols, val_cols } => {
+                let new: Vec<VarId> = val_cols.iter().map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 }).collect();
+                let outs = outs_for(k, input, &new);
+                let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
+                let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
+                let rel_idx = join_idx
+                    .entry(sig)
+                    .or_insert_with(|| {
+                        let idx = iteration.variable::<(Row<W>, Row<W>)>(&name);
+                        let source = vars[&atom.rel].clone();
+                        let shape = AtomShape::of(atom);
+                        let (kc, vc) = (key_cols.clone(), val_cols.clone());
+                        let target = idx.clone();
+                        ops.push(Box::new(move || {
+                            let rows: Vec<(Row<W>, Row<W>)> = source.recent.borrow().iter().filter(|r| shape.matches(&r[..])).map(|r| (pick(r, &kc), pick(r, &vc))).collect();
+                            target.insert(Relation::from_vec(rows));
+                        }));
+                        idx
+                    })
+                    .clone();
+                let keyed = iteration.variable::<(Row<W>, Row<W>)>(&format!("{}_keyed", tmp_name(k)));
+                let (source, ks, kt) = (cur.clone(), key_slots.clone(), keyed.clone());
+                ops.push(Box::new(move || {
+                    let rows: Vec<(Row<W>, Row<W>)> = source.recent.borrow().iter().map(|r| (pick(r, &ks), *r)).collect();
+                    kt.insert(Relation::from_vec(rows));
+                }));
+                let target2 = target.clone();
+                ops.push(Box::new(move || {
+                    target2.from_join(&keyed, &rel_idx, |_, row, val| project::<W>(&outs, row, val));
+                }));
+            }
+            Step::Filter { lits } => {
+                let negs = &neg_index[&(ri, k)];
+                let outs: Vec<VarId> = if k + 1 == last {
+                    rp.head.iter().map(|o| if let Out::Cur(s) = o { ps.output[*s] } else { usize::MAX }).collect()
+                } else {
+                    ps.output.clone()
+                };
+                let consts: Vec<Out> = if k + 1 == last { rp.head.clone() } else { vec![] };
+                let layout = input.clone();
+                let source = cur.clone();
+                let target = target.clone();
+                let pure = lits.iter().all(|l| matches!(l, Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)));
+                let build = move |e: &[u32]| -> Row<W> {
+                    let mut r = [0; W];
+                    for (i, &v) in outs.iter().enumerate() {
+                        r[i] = if v == usize::MAX { if let Some(Out::Const(c)) = consts.get(i) { *c } else { 0 } } else { e[v] };
+                    }
+                    r
+                };
+                if pure {
+                    // Only filters: a leapjoin of value filters behind a pass-through leaper.
+                    let env = RefCell::new(vec![0u32; nvars]);
+                    ops.push(Box::new(move || {
+                        let check = ValueFilter::from(|row: &Row<W>, _: &()| {
+                            let mut e = env.borrow_mut();
+                            for (s, v) in layout.iter().enumerate() {
+                                e[*v] = row[s];
+                            }
+                            run_lits::<W>(lits, &mut e, rt, prep, negs, store)
+                        });
+                        let env2 = RefCell::new(vec![0u32; nvars]);
+                        target.from_leapjoin(&source, (PassThrough, check), |row, _| {
+                            let mut e = env2.borrow_mut();
+                            for (s, v) in layout.iter().enumerate() {
+                                e[*v] = row[s];
+                            }
+                            build(&e)
+                        });
+                    }));
+                } else {
+                    ops.push(Box::new(move || {
+                        let mut e = vec![0u32; nvars];
+                        let mut rows = Vec::new();
+                        for row in source.recent.borrow().iter() {
+                            for (s, v) in layout.iter().enumerate() {
+                                e[*v] = row[s];
+                            }
+                            if run_lits::<W>(lits, &mut e, rt, prep, negs, store) {
+                                rows.push(build(&e));
+                            }
+                        }
+                        target.insert(Relation::from_vec(rows));
+                    }));
+                }
+            }
+        }
+        cur = target;
+    }
+}
+
+/// One extend-with leaper proposing values, then arbitrary checks on (row, value).
+struct StepLeapers<'leap, const W: usize, F, C>
+where
+    F: Fn(&Row<W>) -> Row<W>,
+{
+    extend: ExtendWith<'leap, Row<W>, Row<W>, Row<W>, F>,
+    check: C,
+}
+
+impl<'leap, const W: usize, F, C> datafrog::Leapers<'leap, Row<W>, Row<W>> for StepLeapers<'leap, W, F, C>
+where
+    F: Fn(&Row<W>) -> Row<W>,
+    C: Fn(&Row<W>, &Row<W>) -> bool,
+{
+    fn for_each_count(&mut self, tuple: &Row<W>, mut op: impl FnMut(usize, usize)) {
+        op(0, Leaper::count(&mut self.extend, tuple));
+    }
+    fn propose(&mut self, tuple: &Row<W>, _min_index: usize, values: &mut Vec<&'leap Row<W>>) {
+        Leaper::propose(&mut self.extend, tuple, values);
+    }
+    fn intersect(&mut self, tuple: &Row<W>, _min_index: usize, values: &mut Vec<&'leap Row<W>>) {
+        values.retain(|v| (self.check)(tuple, v));
+    }
+}

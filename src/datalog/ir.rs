@@ -1,0 +1,248 @@
+//! The checked program: relations resolved to ids, variables numbered, types known, bodies
+//! without disjunction, evaluation order of each body fixed. Both evaluators run this.
+
+use crate::datalog::diag::Span;
+use crate::datalog::syntax::ast::{AggKind, BinOp, CmpOp};
+use crate::datalog::value::Interner;
+use std::collections::BTreeMap;
+
+/// Index of a relation in [`Program::relations`].
+pub type RelId = usize;
+/// Index of a variable in a clause.
+pub type VarId = usize;
+
+/// A column type, after `.type` aliases are resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// Interned string.
+    Symbol,
+    /// 32-bit signed integer.
+    Number,
+    /// 32-bit unsigned integer.
+    Unsigned,
+}
+
+impl Ty {
+    /// Soufflé's name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Symbol => "symbol",
+            Ty::Number => "number",
+            Ty::Unsigned => "unsigned",
+        }
+    }
+}
+
+/// `.input` / `.output` parameters (`filename`, `delimiter`, ...).
+#[derive(Clone, Debug)]
+pub struct IoSpec {
+    /// Parameters as written.
+    pub params: BTreeMap<String, String>,
+    /// The directive.
+    pub span: Span,
+}
+
+/// A declared relation.
+#[derive(Clone, Debug)]
+pub struct Relation {
+    /// Its name.
+    pub name: String,
+    /// Attribute names.
+    pub attrs: Vec<String>,
+    /// Attribute types.
+    pub types: Vec<Ty>,
+    /// The `.decl`.
+    pub decl: Span,
+    /// `.input` parameters, if read from a file.
+    pub input: Option<IoSpec>,
+    /// `.output` parameters, if written.
+    pub output: Option<IoSpec>,
+    /// Whether `.printsize` asks for its size.
+    pub printsize: bool,
+}
+
+impl Relation {
+    /// Number of columns.
+    pub fn arity(&self) -> usize {
+        self.types.len()
+    }
+}
+
+/// An argument of an atom after normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// A variable.
+    Var(VarId),
+    /// A constant (interned symbol or number bits).
+    Const(u32),
+    /// `_`
+    Wild,
+}
+
+/// `rel(args)` with plain arguments.
+#[derive(Clone, Debug)]
+pub struct Atom {
+    /// The relation.
+    pub rel: RelId,
+    /// Arguments.
+    pub args: Vec<Arg>,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Value-computing functors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// `cat(a, b, ...)`
+    Cat,
+    /// `strlen(s)`
+    Strlen,
+    /// `substr(s, start, len)`
+    Substr,
+    /// `to_number(s)`
+    ToNumber,
+    /// `to_string(n)`
+    ToString,
+    /// `ord(s)`: the symbol's id
+    Ord,
+    /// `min(a, b)`
+    Min,
+    /// `max(a, b)`
+    Max,
+}
+
+/// An expression, typed.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    /// A bound variable.
+    Var(VarId),
+    /// A constant.
+    Const(u32),
+    /// Arithmetic on `number` or `unsigned`.
+    Bin(BinOp, Ty, Box<Expr>, Box<Expr>),
+    /// Negation.
+    Neg(Box<Expr>),
+    /// A functor call; the type is that of the arguments where it matters (`min`, `max`).
+    Call(Func, Ty, Vec<Expr>),
+}
+
+impl Expr {
+    /// Variables the expression reads.
+    pub fn vars(&self, out: &mut Vec<VarId>) {
+        match self {
+            Expr::Var(v) => out.push(*v),
+            Expr::Const(_) => {}
+            Expr::Bin(_, _, a, b) => {
+                a.vars(out);
+                b.vars(out);
+            }
+            Expr::Neg(a) => a.vars(out),
+            Expr::Call(_, _, args) => args.iter().for_each(|a| a.vars(out)),
+        }
+    }
+}
+
+/// Boolean functors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TestFn {
+    /// `contains(needle, haystack)`
+    Contains,
+    /// `match(regex, text)`: the whole text matches
+    Match,
+}
+
+/// One body literal, normalised.
+#[derive(Clone, Debug)]
+pub enum Lit {
+    /// A positive atom: binds its variables.
+    Pos(Atom),
+    /// A negated atom over a lower stratum: all its variables are bound before it.
+    Neg(Atom),
+    /// A comparison of bound expressions.
+    Cmp { op: CmpOp, ty: Ty, lhs: Expr, rhs: Expr, span: Span },
+    /// `var = expr` where `var` is not yet bound: binds it.
+    Assign { var: VarId, expr: Expr, span: Span },
+    /// `contains` / `match`, possibly negated.
+    Test { func: TestFn, negated: bool, args: Vec<Expr>, span: Span },
+    /// An aggregate binding `var`; `outer` are the body's variables bound outside it.
+    Agg { var: VarId, kind: AggKind, ty: Ty, target: Option<Expr>, body: Vec<Lit>, outer: Vec<VarId>, span: Span },
+    /// `false`: the clause derives nothing.
+    False(Span),
+}
+
+impl Lit {
+    /// The variables this literal needs bound before it can run.
+    pub fn needs(&self) -> Vec<VarId> {
+        let mut out = Vec::new();
+        match self {
+            Lit::Pos(_) | Lit::False(_) => {}
+            Lit::Neg(a) => out.extend(a.args.iter().filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None })),
+            Lit::Cmp { lhs, rhs, .. } => {
+                lhs.vars(&mut out);
+                rhs.vars(&mut out);
+            }
+            Lit::Assign { expr, .. } => expr.vars(&mut out),
+            Lit::Test { args, .. } => args.iter().for_each(|a| a.vars(&mut out)),
+            Lit::Agg { outer, .. } => out.extend(outer),
+        }
+        out
+    }
+    /// The variables this literal binds.
+    pub fn binds(&self) -> Vec<VarId> {
+        match self {
+            Lit::Pos(a) => a.args.iter().filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None }).collect(),
+            Lit::Assign { var, .. } | Lit::Agg { var, .. } => vec![*var],
+            _ => vec![],
+        }
+    }
+}
+
+/// One clause: a single head and a conjunctive body in a valid left-to-right order.
+#[derive(Clone, Debug)]
+pub struct Clause {
+    /// Head atom (arguments are variables or constants).
+    pub head: Atom,
+    /// Body literals, ordered so that each runs after what binds its variables.
+    pub body: Vec<Lit>,
+    /// Variable names, for plans and proofs.
+    pub var_names: Vec<String>,
+    /// Variable types.
+    pub var_types: Vec<Ty>,
+    /// The whole rule as written.
+    pub span: Span,
+    /// The stratum evaluating it.
+    pub stratum: usize,
+}
+
+/// A set of relations evaluated together (one strongly connected component).
+#[derive(Clone, Debug)]
+pub struct Stratum {
+    /// Relations defined here.
+    pub rels: Vec<RelId>,
+    /// Clauses whose head is here (facts included).
+    pub clauses: Vec<usize>,
+    /// Strata this one reads.
+    pub deps: Vec<usize>,
+    /// Whether a relation here depends on itself.
+    pub recursive: bool,
+}
+
+/// A checked, stratified program ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Declared relations.
+    pub relations: Vec<Relation>,
+    /// All clauses (facts included).
+    pub clauses: Vec<Clause>,
+    /// Strata in an order where each comes after those it reads.
+    pub strata: Vec<Stratum>,
+    /// Symbols named by the program text.
+    pub symbols: Interner,
+}
+
+impl Program {
+    /// The relation with this name.
+    pub fn relation(&self, name: &str) -> Option<RelId> {
+        self.relations.iter().position(|r| r.name == name)
+    }
+}

@@ -1,0 +1,466 @@
+//! Proofs and why-not answers, computed after the fixpoint and only when asked: the naive
+//! evaluator re-derives the relations with each tuple's shortest proof height, and a proof picks,
+//! at every node, a rule instance whose body tuples are all lower.
+
+use crate::datalog::diag::Sources;
+use crate::datalog::eval::naive::{self, NaiveDb};
+use crate::datalog::eval::{Limits, Runtime, Source, enumerate, head_tuple, pattern};
+use crate::datalog::ir::*;
+use crate::datalog::schedule::schedule;
+use crate::datalog::syntax::{ast, parse_atom};
+use crate::datalog::value::{Interner, format_literal};
+use crate::datalog::{Inputs, Rules};
+use serde_json::{Value, json};
+
+/// How an explanation is printed.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// An indented tree.
+    Text,
+    /// The same tree as JSON.
+    Json,
+}
+
+/// Why a node of a proof holds.
+#[derive(Clone, Debug)]
+pub enum Because {
+    /// An input fact, with the file and line it was read from (if known).
+    Input(Option<(String, usize)>),
+    /// A rule (location and text) applied to the children.
+    Rule { location: String, text: String },
+    /// A negated atom that holds because no such tuple exists.
+    Absent,
+    /// An aggregate's value.
+    Aggregate,
+}
+
+/// One node of a proof tree.
+#[derive(Clone, Debug)]
+pub struct Proof {
+    /// The tuple as written in Datalog, e.g. `path("a", "d")`.
+    pub tuple: String,
+    /// Its relation.
+    pub relation: String,
+    /// Its values, formatted.
+    pub values: Vec<String>,
+    /// What makes it hold.
+    pub because: Because,
+    /// The body tuples it was derived from.
+    pub children: Vec<Proof>,
+}
+
+/// Why one rule does not derive a tuple.
+#[derive(Clone, Debug)]
+pub struct Blocked {
+    /// Rule location (`file:line`).
+    pub location: String,
+    /// Rule text.
+    pub text: String,
+    /// The literal that has no match, with the values known at that point.
+    pub failed: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// For a missing tuple of a derived relation: why that one does not hold either.
+    pub deeper: Option<Box<WhyNot>>,
+}
+
+/// Why a tuple does not hold: every rule that could derive it, and where each one stops.
+#[derive(Clone, Debug)]
+pub struct WhyNot {
+    /// The tuple as written in Datalog.
+    pub tuple: String,
+    /// Its relation.
+    pub relation: String,
+    /// Whether the relation is read from input (and the tuple is not there).
+    pub input_relation: bool,
+    /// One entry per rule whose head could produce it.
+    pub rules: Vec<Blocked>,
+}
+
+/// The answer to "explain this tuple".
+#[derive(Clone, Debug)]
+pub enum Explanation {
+    /// It holds, with a proof of minimal height.
+    Holds(Proof),
+    /// It does not hold.
+    DoesNotHold(WhyNot),
+}
+
+/// Explains a tuple given as text (`path("a","d")`) and renders the answer.
+pub fn explain_text(rules: &mut Rules, inputs: &Inputs, atom: &str, limits: Limits, depth: usize, format: ExplainFormat) -> Result<String, String> {
+    let file = rules.sources.add("<explain>", atom.to_string());
+    let parsed = parse_atom(file, atom).map_err(|d| crate::datalog::diag::Diagnostics(d).render(&rules.sources, 100))?;
+    let mut symbols = inputs.symbols.clone();
+    let (rel, tuple) = ground(&rules.program, &parsed, &mut symbols).map_err(|d| crate::datalog::diag::Diagnostics(vec![d]).render(&rules.sources, 100))?;
+    let explainer = Explainer::new(rules, inputs, symbols, limits).map_err(|e| e.to_string())?;
+    let answer = explainer.explain(rel, &tuple, depth);
+    Ok(match format {
+        ExplainFormat::Text => render_text(&answer),
+        ExplainFormat::Json => format!("{}\n", serde_json::to_string_pretty(&to_json(&answer)).unwrap_or_default()),
+    })
+}
+
+/// Resolves a parsed ground atom to a relation and stored values.
+pub fn ground(prog: &Program, atom: &ast::Atom, symbols: &mut Interner) -> Result<(RelId, Vec<u32>), crate::datalog::diag::Diagnostic> {
+    use crate::datalog::diag::Diagnostic;
+    let rel = prog.relation(&atom.rel.text).ok_or_else(|| Diagnostic::error(format!("relation `{}` is not declared", atom.rel.text), atom.rel.span, "unknown relation"))?;
+    let r = &prog.relations[rel];
+    if r.arity() != atom.args.len() {
+        return Err(Diagnostic::error(format!("relation `{}` takes {} arguments, {} given", r.name, r.arity(), atom.args.len()), atom.span, "here"));
+    }
+    let mut out = Vec::new();
+    for (t, ty) in atom.args.iter().zip(&r.types) {
+        out.push(match (t, ty) {
+            (ast::Term::Str(s, _), Ty::Symbol) => symbols.intern(s),
+            (ast::Term::Num(n, _), Ty::Number) if i32::try_from(*n).is_ok() => *n as i32 as u32,
+            (ast::Term::Num(n, _), Ty::Unsigned) if u32::try_from(*n).is_ok() => *n as u32,
+            (other, ty) => return Err(Diagnostic::error(format!("expected a {} constant", ty.name()), other.span(), "not a constant of this column's type").with_help("write symbols in double quotes and numbers as digits")),
+        });
+    }
+    Ok((rel, out))
+}
+
+/// Re-derives everything with proof heights once, then answers questions about tuples.
+pub struct Explainer<'r> {
+    rules: &'r Rules,
+    rt: Runtime,
+    db: NaiveDb,
+    origins: std::collections::HashMap<(RelId, Vec<u32>), (String, usize)>,
+}
+
+impl<'r> Explainer<'r> {
+    /// Evaluates the rules over the inputs with the reference evaluator, keeping proof heights.
+    pub fn new(rules: &'r Rules, inputs: &Inputs, symbols: Interner, limits: Limits) -> Result<Explainer<'r>, crate::datalog::eval::EvalError> {
+        let rt = Runtime::new(symbols, limits);
+        let rows = inputs.tables.iter().map(|t| t.rows().map(|r| r.to_vec()).collect()).collect();
+        let db = naive::evaluate(&rules.program, &rt, rows)?;
+        let mut origins = std::collections::HashMap::new();
+        for (rel, list) in inputs.origins.iter().enumerate() {
+            for (row, o) in list {
+                origins.entry((rel, row.clone())).or_insert_with(|| o.clone());
+            }
+        }
+        Ok(Explainer { rules, rt, db, origins })
+    }
+
+    /// Whether a tuple holds.
+    pub fn holds(&self, rel: RelId, tuple: &[u32]) -> bool {
+        self.db.height(rel, tuple).is_some()
+    }
+
+    /// A proof if the tuple holds, else a why-not followed `depth` levels deep.
+    pub fn explain(&self, rel: RelId, tuple: &[u32], depth: usize) -> Explanation {
+        match self.db.height(rel, tuple) {
+            Some(h) => Explanation::Holds(self.prove(rel, tuple, h)),
+            None => Explanation::DoesNotHold(self.why_not(rel, tuple, depth)),
+        }
+    }
+
+    fn symbols(&self) -> std::sync::RwLockReadGuard<'_, Interner> {
+        match self.rt.symbols.read() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The tuple as Datalog text.
+    pub fn tuple_text(&self, rel: RelId, tuple: &[u32]) -> String {
+        let r = &self.rules.program.relations[rel];
+        let syms = self.symbols();
+        let vals: Vec<String> = tuple.iter().zip(&r.types).map(|(v, t)| format_literal(*t, *v, &syms)).collect();
+        format!("{}({})", r.name, vals.join(", "))
+    }
+
+    fn values(&self, rel: RelId, tuple: &[u32]) -> Vec<String> {
+        let r = &self.rules.program.relations[rel];
+        let syms = self.symbols();
+        tuple.iter().zip(&r.types).map(|(v, t)| crate::datalog::value::format_value(*t, *v, &syms)).collect()
+    }
+
+    fn rule_text(&self, c: &Clause) -> (String, String) {
+        let s: &Sources = &self.rules.sources;
+        (s.location(c.span), s.snippet(c.span).split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    /// Binds the head of `c` to `tuple` and orders the body for that binding.
+    fn bind_head(&self, c: &Clause, tuple: &[u32]) -> Option<(Vec<u32>, Vec<bool>, Vec<Lit>)> {
+        let n = c.var_names.len();
+        let mut env = vec![0; n];
+        let mut bound = vec![false; n];
+        for (a, &x) in c.head.args.iter().zip(tuple) {
+            match a {
+                Arg::Const(k) if *k != x => return None,
+                Arg::Var(v) if bound[*v] && env[*v] != x => return None,
+                Arg::Var(v) => {
+                    env[*v] = x;
+                    bound[*v] = true;
+                }
+                _ => {}
+            }
+        }
+        let mut b2 = bound.clone();
+        let (body, _) = schedule(c.body.clone(), &mut b2, None);
+        Some((env, bound, body))
+    }
+
+    fn prove(&self, rel: RelId, tuple: &[u32], height: u32) -> Proof {
+        let r = &self.rules.program.relations[rel];
+        let node = |because, children| Proof { tuple: self.tuple_text(rel, tuple), relation: r.name.clone(), values: self.values(rel, tuple), because, children };
+        if height == 0 {
+            return node(Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()), vec![]);
+        }
+        for c in self.rules.program.clauses.iter().filter(|c| c.head.rel == rel) {
+            let Some((mut env, mut bound, body)) = self.bind_head(c, tuple) else { continue };
+            let pos: Vec<&Atom> = body.iter().filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None }).collect();
+            let mut found: Option<(Vec<u32>, Vec<u32>)> = None;
+            enumerate(&self.rt, &self.db, &body, &mut env, &mut bound, &mut Vec::new(), &mut |e, w| {
+                if found.is_some() {
+                    return;
+                }
+                let mut at = 0;
+                let mut max = 0;
+                for a in &pos {
+                    let n = a.args.len();
+                    max = max.max(self.db.height(a.rel, &w[at..at + n]).unwrap_or(0));
+                    at += n;
+                }
+                if max + 1 == height && head_tuple(&c.head, e) == tuple {
+                    found = Some((e.to_vec(), w.to_vec()));
+                }
+            });
+            let Some((env, witness)) = found else { continue };
+            let mut children = Vec::new();
+            let mut at = 0;
+            for lit in &body {
+                match lit {
+                    Lit::Pos(a) => {
+                        let n = a.args.len();
+                        let t = &witness[at..at + n];
+                        at += n;
+                        children.push(self.prove(a.rel, t, self.db.height(a.rel, t).unwrap_or(0)));
+                    }
+                    Lit::Neg(a) => children.push(Proof {
+                        tuple: format!("!{}", self.atom_text(a, c, &env, &vec![true; env.len()])),
+                        relation: self.rules.program.relations[a.rel].name.clone(),
+                        values: vec![],
+                        because: Because::Absent,
+                        children: vec![],
+                    }),
+                    Lit::Agg { var, span, .. } => children.push(Proof {
+                        tuple: format!("{} = {}", self.rules.sources.snippet(*span), self.var_value(c, *var, env[*var])),
+                        relation: String::new(),
+                        values: vec![],
+                        because: Because::Aggregate,
+                        children: vec![],
+                    }),
+                    _ => {}
+                }
+            }
+            let (location, text) = self.rule_text(c);
+            return node(Because::Rule { location, text }, children);
+        }
+        // Unreachable for a consistent database; an input fact is the honest fallback.
+        node(Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()), vec![])
+    }
+
+    fn var_value(&self, c: &Clause, v: VarId, raw: u32) -> String {
+        format_literal(c.var_types[v], raw, &self.symbols())
+    }
+
+    fn atom_text(&self, a: &Atom, c: &Clause, env: &[u32], bound: &[bool]) -> String {
+        let r = &self.rules.program.relations[a.rel];
+        let syms = self.symbols();
+        let args: Vec<String> = a
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x {
+                Arg::Var(v) if bound[*v] => format_literal(r.types[i], env[*v], &syms),
+                Arg::Var(v) => c.var_names[*v].clone(),
+                Arg::Const(k) => format_literal(r.types[i], *k, &syms),
+                Arg::Wild => "_".into(),
+            })
+            .collect();
+        format!("{}({})", r.name, args.join(", "))
+    }
+
+    fn bindings_text(&self, c: &Clause, lit: &Lit, env: &[u32], bound: &[bool]) -> String {
+        let mut vs = lit.needs();
+        vs.sort();
+        vs.dedup();
+        let parts: Vec<String> = vs.iter().filter(|&&v| bound[v] && !c.var_names[v].starts_with("_t")).map(|&v| format!("{} = {}", c.var_names[v], self.var_value(c, v, env[v]))).collect();
+        if parts.is_empty() { String::new() } else { format!(" for {}", parts.join(", ")) }
+    }
+
+    /// Every rule that could derive the tuple, and the first body literal where each one stops.
+    pub fn why_not(&self, rel: RelId, tuple: &[u32], depth: usize) -> WhyNot {
+        let prog = &self.rules.program;
+        let mut out = WhyNot { tuple: self.tuple_text(rel, tuple), relation: prog.relations[rel].name.clone(), input_relation: prog.relations[rel].input.is_some(), rules: vec![] };
+        for c in prog.clauses.iter().filter(|c| c.head.rel == rel) {
+            let (location, text) = self.rule_text(c);
+            let Some((env, bound, body)) = self.bind_head(c, tuple) else {
+                out.rules.push(Blocked { location, text, failed: self.atom_text(&c.head, c, &vec![0; c.var_names.len()], &vec![false; c.var_names.len()]), reason: "the head does not match this tuple".into(), deeper: None });
+                continue;
+            };
+            // Follow the body literal by literal, keeping every partial binding (up to a bound).
+            let mut states: Vec<(Vec<u32>, Vec<bool>)> = vec![(env, bound)];
+            let mut blocked = None;
+            for lit in &body {
+                let mut next = Vec::new();
+                for (env, bound) in &states {
+                    let mut e = env.clone();
+                    let mut b = bound.clone();
+                    let before = bound.clone();
+                    enumerate(&self.rt, &self.db, std::slice::from_ref(lit), &mut e, &mut b, &mut Vec::new(), &mut |e2, _| {
+                        if next.len() < 10_000 {
+                            let mut b2 = before.clone();
+                            for v in lit.binds() {
+                                b2[v] = true;
+                            }
+                            next.push((e2.to_vec(), b2));
+                        }
+                    });
+                }
+                if next.is_empty() {
+                    let (env, bound) = &states[0];
+                    blocked = Some(self.blocked_at(c, lit, env, bound, states.len(), depth, location.clone(), text.clone()));
+                    break;
+                }
+                states = next;
+            }
+            if let Some(b) = blocked {
+                out.rules.push(b);
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn blocked_at(&self, c: &Clause, lit: &Lit, env: &[u32], bound: &[bool], ways: usize, depth: usize, location: String, text: String) -> Blocked {
+        let prog = &self.rules.program;
+        let (failed, reason, deeper) = match lit {
+            Lit::Pos(a) => {
+                let pat = pattern(a, env, bound);
+                let shown = self.atom_text(a, c, env, bound);
+                if pat.iter().all(|p| p.is_some()) && ways == 1 {
+                    let t: Vec<u32> = pat.iter().flatten().copied().collect();
+                    let derived = prog.clauses.iter().any(|k| k.head.rel == a.rel);
+                    let deeper = (derived && depth > 0).then(|| Box::new(self.why_not(a.rel, &t, depth - 1)));
+                    let reason = if derived { "this tuple does not hold".to_string() } else { "this tuple is not among the input facts".to_string() };
+                    (shown, reason, deeper)
+                } else {
+                    let mut n = 0;
+                    self.db.scan(a.rel, &pat, &mut |_| n += 1);
+                    let reason = if ways > 1 { format!("no tuple matches, for any of the {ways} ways the literals before it hold") } else { "no tuple matches".to_string() };
+                    (shown, reason, None)
+                }
+            }
+            Lit::Neg(a) => (format!("!{}", self.atom_text(a, c, env, bound)), "the negated tuple holds".into(), None),
+            Lit::Agg { span, .. } => (self.rules.sources.snippet(*span).to_string(), "the aggregate has no value (min or max over nothing)".into(), None),
+            Lit::Assign { span, .. } | Lit::Cmp { span, .. } | Lit::Test { span, .. } | Lit::False(span) => {
+                (self.rules.sources.snippet(*span).to_string(), format!("the constraint is false{}", self.bindings_text(c, lit, env, bound)), None)
+            }
+        };
+        Blocked { location, text, failed, reason, deeper }
+    }
+}
+
+/// Renders an explanation as an indented tree.
+pub fn render_text(e: &Explanation) -> String {
+    let mut out = String::new();
+    match e {
+        Explanation::Holds(p) => {
+            out.push_str(&format!("{} holds\n", p.tuple));
+            proof_lines(p, "", true, true, &mut out);
+        }
+        Explanation::DoesNotHold(w) => {
+            out.push_str(&format!("{} does not hold\n", w.tuple));
+            why_lines(w, "", &mut out);
+        }
+    }
+    out
+}
+
+fn proof_lines(p: &Proof, prefix: &str, last: bool, root: bool, out: &mut String) {
+    let (branch, cont) = if root { ("", "") } else if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+    let what = match &p.because {
+        Because::Input(Some((f, l))) => format!("input fact, {f}:{l}"),
+        Because::Input(None) => "input fact".into(),
+        Because::Rule { location, text } => format!("by {location}  {text}"),
+        Because::Absent => "no such tuple".into(),
+        Because::Aggregate => "aggregate".into(),
+    };
+    out.push_str(&format!("{prefix}{branch}{}  [{what}]\n", p.tuple));
+    let child_prefix = format!("{prefix}{cont}");
+    for (i, c) in p.children.iter().enumerate() {
+        proof_lines(c, &child_prefix, i + 1 == p.children.len(), false, out);
+    }
+}
+
+fn why_lines(w: &WhyNot, prefix: &str, out: &mut String) {
+    if w.rules.is_empty() {
+        let what = if w.input_relation { "it is not among the input facts and no rule derives it" } else { "no rule derives it" };
+        out.push_str(&format!("{prefix}└─ {what}\n"));
+        return;
+    }
+    for (i, b) in w.rules.iter().enumerate() {
+        let last = i + 1 == w.rules.len();
+        let (branch, cont) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        out.push_str(&format!("{prefix}{branch}rule {}  {}\n", b.location, b.text));
+        out.push_str(&format!("{prefix}{cont}stops at {}: {}\n", b.failed, b.reason));
+        if let Some(d) = &b.deeper {
+            out.push_str(&format!("{prefix}{cont}{} does not hold\n", d.tuple));
+            why_lines(d, &format!("{prefix}{cont}"), out);
+        }
+    }
+}
+
+/// The explanation as JSON data.
+pub fn to_json(e: &Explanation) -> Value {
+    match e {
+        Explanation::Holds(p) => proof_json(p),
+        Explanation::DoesNotHold(w) => why_json(w),
+    }
+}
+
+fn proof_json(p: &Proof) -> Value {
+    let mut v = json!({"tuple": p.tuple, "holds": true});
+    match &p.because {
+        Because::Input(o) => {
+            v["because"] = json!("input");
+            if let Some((f, l)) = o {
+                v["source"] = json!({"file": f, "line": l});
+            }
+        }
+        Because::Rule { location, text } => {
+            v["because"] = json!("rule");
+            v["rule"] = json!({"location": location, "text": text});
+        }
+        Because::Absent => v["because"] = json!("absent"),
+        Because::Aggregate => v["because"] = json!("aggregate"),
+    }
+    if !p.relation.is_empty() {
+        v["relation"] = json!(p.relation);
+    }
+    if !p.values.is_empty() {
+        v["values"] = json!(p.values);
+    }
+    v["children"] = Value::Array(p.children.iter().map(proof_json).collect());
+    v
+}
+
+fn why_json(w: &WhyNot) -> Value {
+    json!({
+        "tuple": w.tuple,
+        "holds": false,
+        "relation": w.relation,
+        "input_relation": w.input_relation,
+        "rules": w.rules.iter().map(|b| {
+            let mut v = json!({"rule": {"location": b.location, "text": b.text}, "failed": b.failed, "reason": b.reason});
+            if let Some(d) = &b.deeper {
+                v["deeper"] = why_json(d);
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,93 @@
+//! The order in which a body runs: each literal as soon as the variables it needs are bound,
+//! positive atoms in the order given. Shared by the checker, the compiler and both evaluators.
+
+use crate::datalog::ir::{Expr, Lit};
+use crate::datalog::syntax::ast::CmpOp;
+
+/// Orders `lits` given the variables bound beforehand. Positive atoms keep their relative order
+/// unless `first` names one to run first. Returns the ordered literals and those that can never
+/// run (their variables are never bound).
+pub fn schedule(lits: Vec<Lit>, bound: &mut [bool], first: Option<usize>) -> (Vec<Lit>, Vec<Lit>) {
+    let mut rest: Vec<Option<Lit>> = lits.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    if let Some(i) = first {
+        if let Some(lit) = rest[i].take() {
+            bind(&lit, bound);
+            out.push(lit);
+        }
+    }
+    loop {
+        let mut progressed = false;
+        for slot in rest.iter_mut() {
+            let runnable = match slot {
+                Some(Lit::Pos(_)) | None => None,
+                Some(lit) => ready(lit, bound),
+            };
+            if let Some(lit) = runnable {
+                *slot = None;
+                bind(&lit, bound);
+                out.push(lit);
+                progressed = true;
+            }
+        }
+        if progressed {
+            continue;
+        }
+        match rest.iter_mut().find(|s| matches!(s, Some(Lit::Pos(_)))) {
+            Some(slot) => {
+                if let Some(lit) = slot.take() {
+                    bind(&lit, bound);
+                    out.push(lit);
+                }
+            }
+            None => break,
+        }
+    }
+    (out, rest.into_iter().flatten().collect())
+}
+
+fn bind(lit: &Lit, bound: &mut [bool]) {
+    for v in lit.binds() {
+        bound[v] = true;
+    }
+}
+
+fn all_bound(e: &Expr, bound: &[bool]) -> bool {
+    let mut vs = Vec::new();
+    e.vars(&mut vs);
+    vs.iter().all(|&v| bound[v])
+}
+
+/// The literal in runnable form if its inputs are bound (`x = e` becomes an assignment when `x`
+/// is the only unbound side), or `None`.
+fn ready(lit: &Lit, bound: &[bool]) -> Option<Lit> {
+    match lit {
+        Lit::Cmp { op: CmpOp::Eq, lhs, rhs, span, .. } => {
+            let (l, r) = (all_bound(lhs, bound), all_bound(rhs, bound));
+            match (l, r, lhs, rhs) {
+                (true, true, _, _) => Some(lit.clone()),
+                (false, true, Expr::Var(v), e) | (true, false, e, Expr::Var(v)) => {
+                    Some(Lit::Assign { var: *v, expr: e.clone(), span: *span })
+                }
+                _ => None,
+            }
+        }
+        Lit::Assign { var, expr, span } => {
+            if !all_bound(expr, bound) {
+                None
+            } else if bound[*var] {
+                // Equality compares stored bits, whatever the type.
+                Some(Lit::Cmp {
+                    op: CmpOp::Eq,
+                    ty: crate::datalog::ir::Ty::Number,
+                    lhs: Expr::Var(*var),
+                    rhs: expr.clone(),
+                    span: *span,
+                })
+            } else {
+                Some(lit.clone())
+            }
+        }
+        other => other.needs().iter().all(|&v| bound[v]).then(|| other.clone()),
+    }
+}
