@@ -65,18 +65,27 @@ pub enum EngineArg {
 
 /// Runs `bindlog eval`.
 pub fn run(args: Args) -> Outcome {
-    let mut rules = Rules::from_files(&args.programs).map_err(|f| miette!("{}", f.render(100).trim_end()))?;
+    let mut rules = match Rules::from_files(&args.programs) {
+        Ok(r) => r,
+        Err(f) => return Ok(super::bad_input(&f.render(100))),
+    };
     if args.print_plan {
         print!("{}", rules.render_plan());
         return Ok(ExitCode::SUCCESS);
     }
-    let inputs = Inputs::from_dir(&mut rules, &args.facts, args.explain.is_some()).map_err(|f| miette!("{}", f.render(100).trim_end()))?;
+    let inputs = match Inputs::from_dir(&mut rules, &args.facts, args.explain.is_some()) {
+        Ok(i) => i,
+        Err(f) => return Ok(super::bad_input(&f.render(100))),
+    };
     let limits = Limits { max_tuples: args.max_tuples, timeout: args.timeout.map(Duration::from_secs_f64) };
     let jobs = args.jobs.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| miette!("cannot start worker threads: {e}"))?;
     let parallel = jobs != 1;
     if let Some(atom) = &args.explain {
-        let text = provenance::explain_text(&mut rules, &inputs, atom, limits, args.depth, args.format).map_err(|e| miette!("{}", e.trim_end()))?;
+        let text = match provenance::explain_text(&mut rules, &inputs, atom, limits, args.depth, args.format) {
+            Ok(t) => t,
+            Err(e) => return Ok(super::bad_input(&e)),
+        };
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -86,13 +95,11 @@ pub fn run(args: Args) -> Outcome {
         EngineArg::Compare => {
             let fast = pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits)).map_err(|e| miette!("{e}"))?;
             let naive = rules.evaluate(&inputs, Engine::Naive, limits).map_err(|e| miette!("{e}"))?;
-            for (i, r) in rules.program.relations.iter().enumerate() {
-                let a = bindlog::datalog::io::sorted_rows(&rules.program, i, &fast.tables[i], &fast.symbols);
-                let b = bindlog::datalog::io::sorted_rows(&rules.program, i, &naive.tables[i], &naive.symbols);
-                let fa: Vec<Vec<&str>> = a.iter().map(|row| row.iter().zip(&r.types).map(|(v, t)| if *t == bindlog::datalog::ir::Ty::Symbol { fast.symbols.resolve(*v) } else { "" }).collect()).collect();
-                let fb: Vec<Vec<&str>> = b.iter().map(|row| row.iter().zip(&r.types).map(|(v, t)| if *t == bindlog::datalog::ir::Ty::Symbol { naive.symbols.resolve(*v) } else { "" }).collect()).collect();
-                if a.len() != b.len() || fa != fb {
-                    eprintln!("error: the evaluators disagree on `{}`: fast {} tuples, naive {}", r.name, a.len(), b.len());
+            for r in &rules.program.relations {
+                let (a, b) = (fast.rows(&rules, &r.name), naive.rows(&rules, &r.name));
+                if a != b {
+                    let (na, nb) = (a.map_or(0, |x| x.len()), b.map_or(0, |x| x.len()));
+                    eprintln!("error: the evaluators disagree on `{}`: fast {na} tuples, naive {nb}", r.name);
                     return Ok(ExitCode::from(3));
                 }
             }

@@ -31,6 +31,15 @@ enum Command {
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
 pub type Outcome = Result<ExitCode, miette::Report>;
 
+/// Prints diagnostics that are already rendered and gives exit status 2 (bad input).
+pub fn bad_input(rendered: &str) -> ExitCode {
+    eprint!("{rendered}");
+    if !rendered.ends_with('\n') {
+        eprintln!();
+    }
+    ExitCode::from(2)
+}
+
 /// Parses the command line, runs the subcommand and maps failures to exit status 2.
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {

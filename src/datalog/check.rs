@@ -179,7 +179,7 @@ fn dnf(body: &Body) -> Vec<Vec<ast::Literal>> {
 /// An expression before its types are known (numeric literals fit any numeric type).
 #[derive(Clone, Debug)]
 enum BExpr {
-    Var(VarId, Span),
+    Var(VarId),
     Sym(u32),
     Num(i64, Span),
     Bin(ast::BinOp, Box<BExpr>, Box<BExpr>),
@@ -282,7 +282,7 @@ impl Builder<'_> {
                     // An expression argument: a fresh variable equal to it.
                     let v = self.fresh(other.span());
                     let e = self.expr(other, extra)?;
-                    extra.push(BLit::Cmp(CmpOp::Eq, BExpr::Var(v, other.span()), e, other.span()));
+                    extra.push(BLit::Cmp(CmpOp::Eq, BExpr::Var(v), e, other.span()));
                     args.push(Arg::Var(v));
                     let _ = negated;
                 }
@@ -306,7 +306,7 @@ impl Builder<'_> {
 
     fn expr(&mut self, t: &Term, extra: &mut Vec<BLit>) -> Option<BExpr> {
         Some(match t {
-            Term::Var(n) => BExpr::Var(self.var(&n.text, n.span), n.span),
+            Term::Var(n) => BExpr::Var(self.var(&n.text, n.span)),
             Term::Wild(span) => {
                 self.errors.push(Diagnostic::error("`_` cannot stand in an expression", *span, "here").with_help("name the value with a variable"));
                 return None;
@@ -366,7 +366,7 @@ impl Builder<'_> {
                 self.scope = 0;
                 let var = self.fresh(*span);
                 extra.push(BLit::Agg { var, kind: *kind, target, body: inner, scope, span: *span });
-                BExpr::Var(var, *span)
+                BExpr::Var(var)
             }
         })
     }
@@ -413,12 +413,12 @@ impl Builder<'_> {
     }
 
     fn clause(&mut self, head: &ast::Atom, conj: &[ast::Literal], rule_span: Span) -> Option<Clause> {
+        let errors_before = self.errors.len();
         let mut lits = Vec::new();
         for lit in conj {
             self.literal(lit, &mut lits);
         }
         let mut extra = Vec::new();
-        let errors_before = self.errors.len();
         for t in &head.args {
             if let Term::Wild(span) = t {
                 self.errors.push(Diagnostic::error("`_` cannot stand in a head", *span, "here").with_help("a derived tuple needs a value in every column"));
@@ -430,7 +430,7 @@ impl Builder<'_> {
         }
         lits.extend(extra);
         let nvars = self.names.len();
-        let types = self.infer(&head_atom, &lits, nvars);
+        let types = self.infer(&head_atom, &head_spans, &lits, nvars);
         let mut ir = Vec::new();
         for l in lits {
             if let Some(l) = self.lower(l, &types) {
@@ -438,6 +438,9 @@ impl Builder<'_> {
             }
         }
         let var_types: Vec<Ty> = types.iter().map(|t| t.unwrap_or(Ty::Number)).collect();
+        if self.errors.len() > errors_before {
+            return None;
+        }
         let mut bound = vec![false; nvars];
         let (body, stuck) = schedule(ir, &mut bound, None);
         for lit in &stuck {
@@ -476,7 +479,7 @@ impl Builder<'_> {
     }
 
     /// Infers every variable's type from atoms, then from equalities, to a fixpoint.
-    fn infer(&mut self, head: &Atom, lits: &[BLit], nvars: usize) -> Vec<Option<Ty>> {
+    fn infer(&mut self, head: &Atom, head_spans: &[Span], lits: &[BLit], nvars: usize) -> Vec<Option<Ty>> {
         let mut types: Vec<Option<Ty>> = vec![None; nvars];
         let mut conflicts: Vec<Diagnostic> = Vec::new();
         let from_atom = |a: &Atom, spans: Option<&[Span]>, types: &mut Vec<Option<Ty>>, conflicts: &mut Vec<Diagnostic>, names: &[String]| {
@@ -513,14 +516,14 @@ impl Builder<'_> {
                 from_atom(a, Some(s), &mut types, &mut conflicts, &self.names);
             }
         }
-        from_atom(head, None, &mut types, &mut conflicts, &self.names);
+        from_atom(head, Some(head_spans), &mut types, &mut conflicts, &self.names);
         loop {
             let mut changed = false;
             for l in &all {
                 match l {
                     BLit::Cmp(CmpOp::Eq, a, b, _) => {
                         for (x, y) in [(a, b), (b, a)] {
-                            if let BExpr::Var(v, _) = x {
+                            if let BExpr::Var(v) = x {
                                 if types[*v].is_none() {
                                     if let Some(t) = synth(y, &types) {
                                         types[*v] = Some(t);
@@ -592,7 +595,14 @@ impl Builder<'_> {
                     t.vars(&mut target_vars);
                 }
                 if !stuck.is_empty() || target_vars.iter().any(|&v| !bound[v]) {
-                    self.errors.push(Diagnostic::error("a variable of this aggregate is not bound inside it", span, "here").with_help("each variable of an aggregate's body must occur in a positive atom inside it or outside it"));
+                    let mut unbound: Vec<VarId> = stuck.iter().flat_map(|l| l.needs()).chain(target_vars).filter(|&v| !bound[v]).collect();
+                    unbound.sort();
+                    unbound.dedup();
+                    let names: Vec<String> = unbound.iter().map(|&v| format!("`{}`", self.names[v])).collect();
+                    self.errors.push(
+                        Diagnostic::error(format!("variable {} of this aggregate is not bound by a positive atom", names.join(", ")), span, "in this aggregate")
+                            .with_help("each variable of an aggregate's body must occur in a positive atom inside it, or be bound outside it"),
+                    );
                     return None;
                 }
                 Lit::Agg { var, kind, ty, target, body: ordered, outer, span }
@@ -610,7 +620,7 @@ impl Builder<'_> {
             }
         }
         Some(match e {
-            BExpr::Var(v, _) => Expr::Var(*v),
+            BExpr::Var(v) => Expr::Var(*v),
             BExpr::Sym(s) => Expr::Const(*s),
             BExpr::Num(n, nspan) => {
                 if ty == Ty::Symbol {
@@ -651,7 +661,7 @@ impl Builder<'_> {
 /// The type an expression has by itself, if it has one.
 fn synth(e: &BExpr, types: &[Option<Ty>]) -> Option<Ty> {
     match e {
-        BExpr::Var(v, _) => types[*v],
+        BExpr::Var(v) => types[*v],
         BExpr::Sym(_) => Some(Ty::Symbol),
         BExpr::Num(..) => None,
         BExpr::Bin(_, a, b) => synth(a, types).or_else(|| synth(b, types)),

@@ -137,7 +137,13 @@ impl Diagnostics {
     /// Renders every diagnostic without colour at the given width, one after the other.
     pub fn render(&self, sources: &Sources, width: usize) -> String {
         let mut out = String::new();
-        for d in &self.0 {
+        // In file order, whatever phase found them.
+        let mut sorted: Vec<&Diagnostic> = self.0.iter().collect();
+        sorted.sort_by_key(|d| d.labels.first().map(|l| (l.span.file, l.span.start)));
+        for (i, d) in sorted.into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
             out.push_str(&render_one(d, sources, width));
         }
         let errors = self.0.iter().filter(|d| !d.warning).count();
@@ -222,15 +228,6 @@ fn render_one(d: &Diagnostic, sources: &Sources, width: usize) -> String {
         .with_links(false);
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &r);
-    if let (Some(l), false) = (d.labels.first(), d.labels.is_empty()) {
-        // A plain `file:line:col` line first, so editors and greps find the place.
-        let (line, col) = sources.line_col(l.span);
-        out = format!("{}:{}:{}: {}\n{}", sources.get(l.span.file).name, line, col, severity(d), out);
-    }
     out.push_str(&notes);
     out
-}
-
-fn severity(d: &Diagnostic) -> &'static str {
-    if d.warning { "warning" } else { "error" }
 }

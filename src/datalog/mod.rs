@@ -132,6 +132,20 @@ pub struct Evaluation {
     pub warnings: Vec<String>,
 }
 
+impl Evaluation {
+    /// The rows of a relation, formatted and sorted by meaning (as `.csv` output lists them).
+    pub fn rows(&self, rules: &Rules, rel: &str) -> Option<Vec<Vec<String>>> {
+        let id = rules.program.relation(rel)?;
+        let types = &rules.program.relations[id].types;
+        Some(
+            io::sorted_rows(&rules.program, id, &self.tables[id], &self.symbols)
+                .into_iter()
+                .map(|row| row.iter().zip(types).map(|(v, t)| value::format_value(*t, *v, &self.symbols)).collect())
+                .collect(),
+        )
+    }
+}
+
 impl Rules {
     /// Parses and checks rule files.
     pub fn from_files(paths: &[PathBuf]) -> Result<Rules, Failure> {

@@ -14,7 +14,6 @@ struct Parser<'a> {
     toks: Vec<(Tok, Span)>,
     pos: usize,
     errors: &'a mut Vec<Diagnostic>,
-    file: FileId,
 }
 
 type PResult<T> = Result<T, Diagnostic>;
@@ -22,7 +21,7 @@ type PResult<T> = Result<T, Diagnostic>;
 /// Parses a whole program text; syntax errors are appended to `errors`.
 pub fn parse_program(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<Item> {
     let toks = lex(file, text, errors);
-    let mut p = Parser { toks, pos: 0, errors, file };
+    let mut p = Parser { toks, pos: 0, errors };
     let mut items = Vec::new();
     while !p.at_eof() {
         match p.item() {
@@ -41,7 +40,7 @@ pub fn parse_program(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> 
 pub fn parse_atom(file: FileId, text: &str) -> Result<Atom, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let toks = lex(file, text, &mut errors);
-    let mut p = Parser { toks, pos: 0, errors: &mut errors, file };
+    let mut p = Parser { toks, pos: 0, errors: &mut errors };
     let atom = p.atom();
     let atom = match atom {
         Ok(a) => {

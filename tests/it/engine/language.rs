@@ -1,0 +1,283 @@
+//! Each language construct, and Soufflé's observable behaviour.
+
+use super::{eval, eval_rel};
+
+#[test]
+fn declarations_types_and_inline_facts() {
+    let p = r#"
+        .type Name <: symbol
+        .type Count = number
+        .decl person(n: Name, age: Count)
+        .decl adult(n: Name)
+        .output adult
+        person("ann", 31). person("bob", 12).
+        person("cy", -5).
+        adult(n) :- person(n, a), a >= 18.
+    "#;
+    assert_eq!(eval_rel(p, &[], "adult"), vec!["ann"]);
+}
+
+#[test]
+fn multi_relation_decl_and_output_lists() {
+    let p = ".decl a, b(x: number)\n.output a, b\na(1). b(x + 1) :- a(x).";
+    let out = eval(p, &[]);
+    assert_eq!(out["a"], vec![vec!["1".to_string()]]);
+    assert_eq!(out["b"], vec![vec!["2".to_string()]]);
+}
+
+#[test]
+fn multiple_heads_and_disjunction() {
+    let p = r#"
+        .decl e(x: symbol, y: symbol) .input e
+        .decl src(x: symbol) .decl dst(x: symbol) .decl any(x: symbol)
+        .output src, dst, any
+        src(x), dst(y) :- e(x, y).
+        any(x) :- e(x, _) ; e(_, x).
+    "#;
+    let out = eval(p, &[("e", "a\tb\nb\tc\n")]);
+    assert_eq!(out["src"].concat(), vec!["a", "b"]);
+    assert_eq!(out["dst"].concat(), vec!["b", "c"]);
+    assert_eq!(out["any"].concat(), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn recursion_negation_wildcards_and_constants() {
+    let p = r#"
+        .decl e(x: symbol, y: symbol) .input e
+        .decl path(x: symbol, y: symbol) .output path
+        .decl from_a(y: symbol) .output from_a
+        .decl sink(x: symbol) .output sink
+        path(x, y) :- e(x, y).
+        path(x, z) :- path(x, y), path(y, z).
+        from_a(y) :- path("a", y).
+        sink(y) :- e(_, y), !e(y, _).
+    "#;
+    let out = eval(p, &[("e", "a\tb\nb\tc\nc\tb\nc\td\n")]);
+    assert_eq!(out["path"].len(), 9);
+    assert_eq!(out["from_a"].concat(), vec!["b", "c", "d"]);
+    assert_eq!(out["sink"].concat(), vec!["d"]);
+}
+
+#[test]
+fn repeated_variables_in_an_atom() {
+    let p = ".decl e(x: number, y: number) .input e\n.decl loop(x: number) .output loop\nloop(x) :- e(x, x).";
+    assert_eq!(eval_rel(p, &[("e", "1\t1\n1\t2\n3\t3\n")], "loop"), vec!["1", "3"]);
+}
+
+#[test]
+fn constraints_and_arithmetic() {
+    let p = r#"
+        .decl n(x: number) .input n
+        .decl r(x: number, y: number) .output r
+        r(x, y) :- n(x), y = (x * 3 + 1) / 2 - x % 2, x != 4, x < 6, x <= 5, x > 0, x >= 1.
+    "#;
+    assert_eq!(eval_rel(p, &[("n", "0\n1\n2\n3\n4\n5\n6\n")], "r"), vec!["1\t1", "2\t3", "3\t4", "5\t7"]);
+}
+
+#[test]
+fn numbers_are_32_bit_signed_and_wrap() {
+    let p = ".decl r(x: number) .output r\nr(x) :- x = 2147483647 + 1.\n.decl u(x: unsigned) .output u\nu(x) :- x = 0 - 1.";
+    let out = eval(p, &[]);
+    assert_eq!(out["r"].concat(), vec!["-2147483648"]);
+    assert_eq!(out["u"].concat(), vec!["4294967295"]);
+}
+
+#[test]
+fn division_by_zero_derives_nothing() {
+    let p = ".decl n(x: number) .input n\n.decl r(x: number) .output r\nr(y) :- n(x), y = 10 / x.";
+    assert_eq!(eval_rel(p, &[("n", "0\n5\n")], "r"), vec!["2"]);
+}
+
+#[test]
+fn aggregates_count_sum_min_max() {
+    let p = r#"
+        .decl sal(d: symbol, who: symbol, s: number) .input sal
+        .decl dept(d: symbol) .input dept
+        .decl stats(d: symbol, n: number, total: number) .output stats
+        .decl lo(d: symbol, s: number) .output lo
+        .decl hi(d: symbol, s: number) .output hi
+        stats(d, n, t) :- dept(d), n = count : { sal(d, _, _) }, t = sum s : { sal(d, _, s) }.
+        lo(d, m) :- dept(d), m = min s : { sal(d, _, s) }.
+        hi(d, m) :- dept(d), m = max s : sal(d, _, s).
+    "#;
+    let facts = [("sal", "eng\tann\t10\neng\tbob\t10\nops\tcy\t7\n"), ("dept", "eng\nops\nhr\n")];
+    let out = eval(p, &facts);
+    // count and sum over nothing give 0; min and max give no row (Soufflé).
+    assert_eq!(out["stats"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 2 20", "hr 0 0", "ops 1 7"]);
+    assert_eq!(out["lo"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 10", "ops 7"]);
+    assert_eq!(out["hi"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 10", "ops 7"]);
+}
+
+#[test]
+fn aggregate_with_outer_variable_only_in_a_constraint() {
+    let p = r#"
+        .decl n(x: number) .input n
+        .decl below(x: number, c: number) .output below
+        below(x, c) :- n(x), c = count : { n(y), y < x }.
+    "#;
+    assert_eq!(eval_rel(p, &[("n", "1\n5\n9\n")], "below"), vec!["1\t0", "5\t1", "9\t2"]);
+}
+
+#[test]
+fn string_functors() {
+    let p = r#"
+        .decl w(s: symbol) .input w
+        .decl r(s: symbol, len: number, sub: symbol, n: number, back: symbol) .output r
+        r(cat(s, "!"), strlen(s), substr(s, 1, 2), n, to_string(n + 1)) :- w(s), n = to_number("0x10").
+    "#;
+    assert_eq!(eval_rel(p, &[("w", "hello\n")], "r"), vec!["hello!\t5\tel\t16\t17"]);
+}
+
+#[test]
+fn to_number_accepts_hex_and_binary() {
+    let p = r#".decl r(x: number) .output r
+        r(to_number("0x1F")). r(to_number("0b101")). r(to_number("-12")). r(to_number("12abc"))."#;
+    assert_eq!(eval_rel(p, &[], "r"), vec!["-12", "5", "31"]);
+}
+
+#[test]
+fn contains_and_whole_string_match() {
+    let p = r#"
+        .decl w(s: symbol) .input w
+        .decl c(s: symbol) .output c
+        .decl m(s: symbol) .output m
+        .decl nm(s: symbol) .output nm
+        c(s) :- w(s), contains("ar", s).
+        m(s) :- w(s), match("b.r", s).
+        nm(s) :- w(s), !match("b.*", s).
+    "#;
+    let out = eval(p, &[("w", "bar\nbarn\nfoo\n")]);
+    assert_eq!(out["c"].concat(), vec!["bar", "barn"]);
+    // `match` is a whole-string match: `barn` does not match `b.r`.
+    assert_eq!(out["m"].concat(), vec!["bar"]);
+    assert_eq!(out["nm"].concat(), vec!["foo"]);
+}
+
+#[test]
+fn invalid_regular_expression_is_false_with_a_warning() {
+    let p = ".decl w(s: symbol) .input w\n.decl m(s: symbol) .output m\nm(s) :- w(s), match(\"(\", s).";
+    let (rules, evals) = super::eval_all(p, &[("w", "a\n(\n")]);
+    for e in &evals {
+        assert!(e.rows(&rules, "m").unwrap().is_empty());
+        assert!(e.warnings.iter().any(|w| w.contains("invalid regular expression")), "{:?}", e.warnings);
+    }
+}
+
+#[test]
+fn nullary_relations() {
+    let p = r#"
+        .decl e(x: number) .input e
+        .decl has_big() .output has_big
+        .decl none() .output none
+        .decl done() .output done
+        has_big() :- e(x), x > 5.
+        none() :- e(x), x > 100.
+        done().
+    "#;
+    let out = eval(p, &[("e", "1\n7\n")]);
+    assert_eq!(out["has_big"], vec![Vec::<String>::new()]);
+    assert!(out["none"].is_empty());
+    assert_eq!(out["done"].len(), 1);
+}
+
+#[test]
+fn symbols_in_facts_are_taken_raw() {
+    let p = ".decl r(a: symbol, b: symbol) .input r .output r";
+    let out = eval_rel(p, &[("r", "hello, world\t \"quoted\" \nx y\tz\n")], "r");
+    assert_eq!(out, vec!["hello, world\t \"quoted\" ", "x y\tz"]);
+}
+
+#[test]
+fn input_parameters_filename_and_delimiter() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pairs.txt"), "a,b\nc,d\n").unwrap();
+    let p = ".decl r(a: symbol, b: symbol)\n.input r(IO=file, filename=\"pairs.txt\", delimiter=\",\")\n.output r";
+    let mut rules = bindlog::datalog::Rules::from_texts(&[("t.dl", p)]).unwrap();
+    let inputs = bindlog::datalog::Inputs::from_dir(&mut rules, dir.path(), false).unwrap();
+    let e = rules.evaluate(&inputs, bindlog::datalog::Engine::Naive, Default::default()).unwrap();
+    assert_eq!(e.rows(&rules, "r").unwrap(), vec![vec!["a", "b"], vec!["c", "d"]]);
+}
+
+#[test]
+fn pragma_comments_and_qualifiers_are_accepted() {
+    let p = "// line comment\n/* block\ncomment */\n.pragma \"legacy\" \"true\"\n.decl r(x: number) btree\n.output r\nr(1).";
+    assert_eq!(eval_rel(p, &[], "r"), vec!["1"]);
+}
+
+#[test]
+fn true_and_false_literals() {
+    let p = ".decl r(x: number) .output r\nr(1) :- true.\nr(2) :- false.";
+    assert_eq!(eval_rel(p, &[], "r"), vec!["1"]);
+}
+
+#[test]
+fn same_generation_on_a_tree() {
+    let p = r#"
+        .decl parent(c: number, p: number) .input parent
+        .decl sg(x: number, y: number) .output sg
+        sg(x, y) :- parent(x, p), parent(y, p), x != y.
+        sg(x, y) :- parent(x, a), sg(a, b), parent(y, b).
+    "#;
+    // 1 is the root; 2,3 its children; 4,5 under 2; 6 under 3.
+    let out = eval_rel(p, &[("parent", "2\t1\n3\t1\n4\t2\n5\t2\n6\t3\n")], "sg");
+    assert_eq!(out, vec!["2\t3", "3\t2", "4\t5", "4\t6", "5\t4", "5\t6", "6\t4", "6\t5"]);
+}
+
+#[test]
+fn mutual_recursion_and_independent_strata() {
+    let p = r#"
+        .decl n(x: number) .input n
+        .decl even(x: number) .output even
+        .decl odd(x: number) .output odd
+        .decl big(x: number) .output big
+        even(0).
+        odd(y) :- even(x), n(y), y = x + 1.
+        even(y) :- odd(x), n(y), y = x + 1.
+        big(x) :- n(x), x > 3.
+    "#;
+    let out = eval(p, &[("n", "0\n1\n2\n3\n4\n5\n")]);
+    assert_eq!(out["even"].concat(), vec!["0", "2", "4"]);
+    assert_eq!(out["odd"].concat(), vec!["1", "3", "5"]);
+    assert_eq!(out["big"].concat(), vec!["4", "5"]);
+}
+
+#[test]
+fn cli_writes_empty_output_files_and_printsize() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("p.dl");
+    std::fs::write(&prog, ".decl e(x: number)\n.input e\n.decl r(x: number)\n.output r\n.printsize e\nr(x) :- e(x), x > 10.").unwrap();
+    std::fs::write(dir.path().join("e.facts"), "1\n2\n").unwrap();
+    let out = dir.path().join("out");
+    let o = assert_cmd::Command::cargo_bin("bindlog").unwrap().args(["eval", prog.to_str().unwrap(), "-F", dir.path().to_str().unwrap(), "-D", out.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(out.join("r.csv")).unwrap(), "");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "e\t2\n");
+}
+
+#[test]
+fn cli_stdout_form_and_thread_count_do_not_change_output() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |jobs: &str| {
+        let o = assert_cmd::Command::cargo_bin("bindlog").unwrap().current_dir(root).args(["eval", "examples/datalog/path.dl", "-F", "examples/datalog", "-D", "-", "-j", jobs]).output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let one = run("1");
+    assert_eq!(one, run("2"));
+    assert!(one.starts_with("---------------\npath\nx\ty\n===============\na\tb\n"), "{one}");
+}
+
+#[test]
+fn bounds_stop_runaway_programs_cleanly() {
+    let p = ".decl n(x: number) .output n\nn(0).\nn(y) :- n(x), y = x + 1.";
+    let rules = bindlog::datalog::Rules::from_texts(&[("t.dl", p)]).unwrap();
+    let inputs = bindlog::datalog::Inputs::new(&rules);
+    for engine in [bindlog::datalog::Engine::Fast { parallel: false }, bindlog::datalog::Engine::Naive] {
+        let limits = bindlog::datalog::eval::Limits { max_tuples: 1000, timeout: None };
+        let err = rules.evaluate(&inputs, engine, limits).err().unwrap();
+        assert!(err.to_string().contains("more than 1000 tuples"), "{err}");
+        let limits = bindlog::datalog::eval::Limits { max_tuples: usize::MAX, timeout: Some(std::time::Duration::from_millis(50)) };
+        let err = rules.evaluate(&inputs, engine, limits).err().unwrap();
+        assert!(err.to_string().contains("time limit"), "{err}");
+    }
+}
