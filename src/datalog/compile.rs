@@ -268,7 +268,8 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     for sp in &plan.strata {
         let st = &prog.strata[sp.index];
         let names: Vec<&str> = st.rels.iter().map(|&r| prog.relations[r].name.as_str()).collect();
-        let _ = writeln!(out, "\nstratum {} [{}]{}", sp.index, names.join(", "), if st.recursive { " recursive" } else { "" });
+        let kind = if sp.rules.is_empty() { " (input only)" } else if st.recursive { " recursive" } else { "" };
+        let _ = writeln!(out, "\nstratum {} [{}]{kind}", sp.index, names.join(", "));
         for rp in &sp.rules {
             let c = &prog.clauses[rp.clause];
             let text: String = sources.snippet(c.span).split_whitespace().collect::<Vec<_>>().join(" ");

@@ -135,15 +135,19 @@ fn write_rows(out: &mut dyn Write, prog: &Program, rel: RelId, table: &Table, sy
 }
 
 /// Writes every `.output` relation: to `OUT_DIR/<name>.csv`, or to `out` in Soufflé's boxed
-/// stdout form when `out_dir` is `-`. Then prints `.printsize` relations as `name<TAB>size`.
+/// stdout form when `out_dir` is `-` (attribute names only with `headers=true`, as Soufflé).
+/// Then prints `.printsize` relations as `name<TAB>size`.
 pub fn write_outputs(prog: &Program, tables: &[Table], symbols: &Interner, out_dir: &Path, out: &mut dyn Write) -> std::io::Result<()> {
     let to_stdout = out_dir == Path::new("-");
     for (rel, r) in prog.relations.iter().enumerate() {
         let Some(spec) = &r.output else { continue };
         let delim = delimiter(&spec.params);
+        let headers = spec.params.get("headers").is_some_and(|v| v == "true");
         if to_stdout || spec.params.get("IO").is_some_and(|v| v == "stdout") {
             writeln!(out, "---------------\n{}", r.name)?;
-            writeln!(out, "{}", r.attrs.join("\t"))?;
+            if headers {
+                writeln!(out, "{}", r.attrs.join("\t"))?;
+            }
             writeln!(out, "===============")?;
             write_rows(out, prog, rel, &tables[rel], symbols, "\t")?;
             writeln!(out, "===============")?;
@@ -151,6 +155,9 @@ pub fn write_outputs(prog: &Program, tables: &[Table], symbols: &Interner, out_d
             let name = spec.params.get("filename").cloned().unwrap_or_else(|| format!("{}.csv", r.name));
             let path = out_dir.join(name);
             let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            if headers {
+                writeln!(f, "{}", r.attrs.join(&delim))?;
+            }
             write_rows(&mut f, prog, rel, &tables[rel], symbols, &delim)?;
             f.flush()?;
         }

@@ -322,8 +322,10 @@ impl<'r> Explainer<'r> {
                     });
                 }
                 if next.is_empty() {
-                    let (env, bound) = &states[0];
-                    blocked = Some(self.blocked_at(c, lit, env, bound, states.len(), depth, location.clone(), text.clone()));
+                    // Show the values every way so far agrees on; the others stay variables.
+                    let (env, first) = &states[0];
+                    let bound: Vec<bool> = (0..env.len()).map(|v| first[v] && states.iter().all(|(e, b)| b[v] && e[v] == env[v])).collect();
+                    blocked = Some(self.blocked_at(c, lit, env, &bound, states.len(), depth, location.clone(), text.clone()));
                     break;
                 }
                 states = next;

@@ -116,6 +116,23 @@ impl AtomShape {
     }
 }
 
+/// Builds a relation from rows taken in sorted order. When the rows come from a sorted relation
+/// through a projection onto a prefix of its columns, they are still sorted and only adjacent
+/// duplicates need removing, which saves a sort of the whole relation.
+fn relation_from_sorted<T: Ord>(rows: Vec<T>, prefix: bool) -> Relation<T> {
+    if prefix {
+        let mut rows = rows;
+        rows.dedup();
+        Relation { elements: rows }
+    } else {
+        Relation::from_vec(rows)
+    }
+}
+
+fn is_prefix(cols: &[usize]) -> bool {
+    cols.iter().enumerate().all(|(i, &c)| i == c)
+}
+
 fn pick<const W: usize>(row: &Row<W>, cols: &[usize]) -> Row<W> {
     let mut r = [0; W];
     for (i, &c) in cols.iter().enumerate() {
@@ -166,7 +183,7 @@ struct Prepared<const W: usize> {
     negsets: Vec<Relation<Row<W>>>,
     negset_ids: HashMap<String, usize>,
     /// Per aggregate literal (by address in the plan): outer key -> value, when precomputable.
-    aggs: HashMap<usize, HashMap<Vec<u32>, u32>>,
+    aggs: HashMap<usize, HashMap<Row<W>, u32>>,
 }
 
 impl<const W: usize> Prepared<W> {
@@ -180,7 +197,8 @@ impl<const W: usize> Prepared<W> {
             Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| (pick(row, key_cols), pick(row, val_cols))).collect(),
             None => Vec::new(),
         };
-        self.indexes.push(Relation::from_vec(rows));
+        let cols: Vec<usize> = key_cols.iter().chain(val_cols).copied().collect();
+        self.indexes.push(relation_from_sorted(rows, is_prefix(&cols)));
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
@@ -195,7 +213,7 @@ impl<const W: usize> Prepared<W> {
             Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| pick(row, &cols)).collect(),
             None => Vec::new(),
         };
-        self.negsets.push(Relation::from_vec(rows));
+        self.negsets.push(relation_from_sorted(rows, is_prefix(&cols)));
         self.negset_ids.insert(sig, self.negsets.len() - 1);
         self.negsets.len() - 1
     }
@@ -250,7 +268,10 @@ fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &
             Lit::Agg { var, kind, ty, target, body, outer, .. } => {
                 let value = match prep.aggs.get(&(lit as *const Lit as usize)) {
                     Some(table) => {
-                        let key: Vec<u32> = outer.iter().map(|&v| env[v]).collect();
+                        let mut key = [0; W];
+                        for (i, &v) in outer.iter().enumerate() {
+                            key[i] = env[v];
+                        }
                         match table.get(&key) {
                             Some(&v) => Some(v),
                             None => rt.fold(*kind, *ty, std::iter::empty()),
@@ -281,8 +302,9 @@ fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &
 }
 
 /// Precomputes an aggregate as a table from its outer variables to its value, when every outer
-/// variable is bound by a positive atom of the aggregate's own body.
-fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: &Store<W>) -> Option<HashMap<Vec<u32>, u32>> {
+/// variable is bound by a positive atom of the aggregate's own body. Each witness is folded in
+/// as it is found, so the table holds one accumulator per group.
+fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: &Store<W>) -> Option<HashMap<Row<W>, u32>> {
     let Lit::Agg { kind, ty, target, body, outer, .. } = lit else { return None };
     let bound_inside: Vec<VarId> = body.iter().flat_map(|l| if let Lit::Pos(_) = l { l.binds() } else { vec![] }).collect();
     if !outer.iter().all(|v| bound_inside.contains(v)) {
@@ -294,22 +316,69 @@ fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: 
     if !stuck.is_empty() {
         return None;
     }
-    let mut groups: HashMap<Vec<u32>, std::collections::BTreeSet<Vec<u32>>> = HashMap::new();
-    let mut env = vec![0; nvars];
-    let mut b = vec![false; nvars];
-    enumerate(rt, &StoreSource { store }, &ordered, &mut env, &mut b, &mut Vec::new(), &mut |e, w| {
-        let val = match target {
-            Some(t) => rt.eval(t, e),
-            None => Some(0),
-        };
-        if let Some(val) = val {
-            let key: Vec<u32> = outer.iter().map(|&v| e[v]).collect();
-            let mut wit = w.to_vec();
-            wit.push(val);
-            groups.entry(key).or_default().insert(wit);
+    let mut groups: HashMap<Row<W>, u32> = HashMap::new();
+    let add = |groups: &mut HashMap<Row<W>, u32>, key: Row<W>, val: u32| {
+        let acc = groups.get(&key).copied();
+        groups.insert(key, rt.accumulate(*kind, *ty, acc, val));
+    };
+    let key_of = |env: &[u32]| {
+        let mut k = [0; W];
+        for (i, &v) in outer.iter().enumerate() {
+            k[i] = env[v];
         }
-    });
-    Some(groups.into_iter().filter_map(|(k, ws)| rt.fold(*kind, *ty, ws.iter().map(|w| w[w.len() - 1])).map(|v| (k, v))).collect())
+        k
+    };
+    let mut env = vec![0; nvars];
+    if let [Lit::Pos(atom)] = ordered.as_slice() {
+        // One atom: its matching rows are the witnesses, read straight from the relation. When
+        // the outer variables are its first columns, each group is a run of consecutive rows.
+        let shape = AtomShape::of(atom);
+        let runs = outer.iter().enumerate().all(|(i, v)| atom.args.get(i) == Some(&Arg::Var(*v)));
+        let mut run: Option<(Row<W>, u32)> = None;
+        if let Some(rel) = &store[atom.rel] {
+            for row in rel.iter().filter(|r| shape.matches(&r[..])) {
+                for (col, a) in atom.args.iter().enumerate() {
+                    if let Arg::Var(v) = a {
+                        env[*v] = row[col];
+                    }
+                }
+                let val = match target {
+                    Some(t) => rt.eval(t, &env),
+                    None => Some(0),
+                };
+                let Some(val) = val else { continue };
+                let key = key_of(&env);
+                if !runs {
+                    add(&mut groups, key, val);
+                    continue;
+                }
+                run = match run {
+                    Some((k, acc)) if k == key => Some((k, rt.accumulate(*kind, *ty, Some(acc), val))),
+                    other => {
+                        if let Some((k, acc)) = other {
+                            groups.insert(k, acc);
+                        }
+                        Some((key, rt.accumulate(*kind, *ty, None, val)))
+                    }
+                };
+            }
+        }
+        if let Some((k, acc)) = run {
+            groups.insert(k, acc);
+        }
+    } else {
+        let mut b = vec![false; nvars];
+        enumerate(rt, &StoreSource { store }, &ordered, &mut env, &mut b, &mut Vec::new(), &mut |e, _| {
+            let val = match target {
+                Some(t) => rt.eval(t, e),
+                None => Some(0),
+            };
+            if let Some(val) = val {
+                add(&mut groups, key_of(e), val);
+            }
+        });
+    }
+    Some(groups)
 }
 
 type Op<'a> = Box<dyn Fn() + 'a>;
@@ -448,7 +517,8 @@ fn build_rule<'a, const W: usize>(
             } else {
                 if let Some(rel) = &store[atom.rel] {
                     let rows: Vec<Row<W>> = rel.iter().filter(|r| shape.matches(&r[..])).map(|r| project::<W>(&outs, r, &[0; W])).collect();
-                    driver_target.insert(Relation::from_vec(rows));
+                    let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
+                    driver_target.insert(relation_from_sorted(rows, prefix));
                 }
                 driver_target.clone()
             }

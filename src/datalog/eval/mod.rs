@@ -253,27 +253,29 @@ impl Runtime {
         }
     }
 
-    /// Folds the aggregate over its witnesses; `None` for `min`/`max` over nothing.
+    /// Folds the aggregate over its witnesses' values; `None` for `min`/`max` over nothing.
     pub fn fold(&self, kind: AggKind, ty: Ty, values: impl Iterator<Item = u32>) -> Option<u32> {
         let mut acc: Option<u32> = None;
-        let mut n: u32 = 0;
         for v in values {
-            n = n.wrapping_add(1);
-            acc = Some(match (kind, acc) {
-                (AggKind::Count, _) => 0,
-                (AggKind::Sum, a) => {
-                    let a = a.unwrap_or(0);
-                    if ty == Ty::Unsigned { a.wrapping_add(v) } else { (a as i32).wrapping_add(v as i32) as u32 }
-                }
-                (AggKind::Min, None) | (AggKind::Max, None) => v,
-                (AggKind::Min, Some(a)) => if self.compare(ty, v, a).is_lt() { v } else { a },
-                (AggKind::Max, Some(a)) => if self.compare(ty, v, a).is_gt() { v } else { a },
-            });
+            acc = Some(self.accumulate(kind, ty, acc, v));
         }
         match kind {
-            AggKind::Count => Some(n),
-            AggKind::Sum => Some(acc.unwrap_or(0)),
+            AggKind::Count | AggKind::Sum => Some(acc.unwrap_or(0)),
             _ => acc,
+        }
+    }
+
+    /// Adds one witness's value to an aggregate's running value (`None` before the first).
+    pub fn accumulate(&self, kind: AggKind, ty: Ty, acc: Option<u32>, v: u32) -> u32 {
+        match (kind, acc) {
+            (AggKind::Count, a) => a.unwrap_or(0).wrapping_add(1),
+            (AggKind::Sum, a) => {
+                let a = a.unwrap_or(0);
+                if ty == Ty::Unsigned { a.wrapping_add(v) } else { (a as i32).wrapping_add(v as i32) as u32 }
+            }
+            (AggKind::Min, None) | (AggKind::Max, None) => v,
+            (AggKind::Min, Some(a)) => if self.compare(ty, v, a).is_lt() { v } else { a },
+            (AggKind::Max, Some(a)) => if self.compare(ty, v, a).is_gt() { v } else { a },
         }
     }
 }
@@ -381,23 +383,19 @@ pub fn enumerate(
     }
 }
 
-/// The value of an aggregate under a binding of its outer variables: each distinct witness
-/// (the combination of tuples its body matched) counts once, as in Soufflé.
+/// The value of an aggregate under a binding of its outer variables: each witness (the
+/// combination of tuples its body matched) counts once, as in Soufflé. Relations are sets and
+/// the enumeration visits each combination once, so witnesses need no de-duplication.
 #[allow(clippy::too_many_arguments)]
 pub fn aggregate(rt: &Runtime, src: &dyn Source, kind: AggKind, ty: Ty, target: Option<&Expr>, body: &[Lit], env: &mut Vec<u32>, bound: &mut Vec<bool>) -> Option<u32> {
-    let mut seen: BTreeSet<Vec<u32>> = BTreeSet::new();
     let mut values = Vec::new();
-    enumerate(rt, src, body, env, bound, &mut Vec::new(), &mut |e, w| {
+    enumerate(rt, src, body, env, bound, &mut Vec::new(), &mut |e, _| {
         let val = match target {
             Some(t) => rt.eval(t, e),
             None => Some(0),
         };
         if let Some(val) = val {
-            let mut key = w.to_vec();
-            key.push(val);
-            if seen.insert(key) {
-                values.push(val);
-            }
+            values.push(val);
         }
     });
     rt.fold(kind, ty, values.into_iter())
