@@ -77,7 +77,8 @@ pub fn sg_datafrog(parent: &[(u32, u32)]) -> usize {
     let by_child: Relation<(u32, u32)> = parent.iter().copied().collect();
     let mut iteration = Iteration::new();
     let sg = iteration.variable::<(u32, u32)>("sg");
-    let base: Relation<(u32, u32)> = Relation::from_join(&by_parent, &by_parent, |_, &x, &y| (x, y));
+    let base: Relation<(u32, u32)> =
+        Relation::from_join(&by_parent, &by_parent, |_, &x, &y| (x, y));
     sg.extend(base.iter().filter(|(x, y)| x != y).copied());
     // sg(x, y) :- parent(x, a), sg(a, b), parent(y, b): first (a,b) -> (x,b), then (b,x) -> (x,y).
     let xb = iteration.variable::<(u32, u32)>("xb");
@@ -104,7 +105,10 @@ pub fn neg_datafrog(edges: &[(u32, u32)]) -> usize {
     }
     let reach = reach.complete();
     let nodes: Relation<u32> = edges.iter().flat_map(|&(x, y)| [x, y]).collect();
-    nodes.iter().filter(|n| reach.binary_search(n).is_err()).count()
+    nodes
+        .iter()
+        .filter(|n| reach.binary_search(n).is_err())
+        .count()
 }
 
 /// An aggregate: each node's out-degree and the number of nodes it reaches in one or two steps.
@@ -113,7 +117,11 @@ pub const AGG: &str = ".decl edge(x: number, y: number)\n.input edge\n.decl node
 /// The aggregate workload written by hand (datafrog for the join, plain Rust for the counts).
 pub fn agg_datafrog(edges: &[(u32, u32)]) -> usize {
     let edge: Relation<(u32, u32)> = edges.iter().copied().collect();
-    let two: Relation<(u32, u32)> = Relation::from_join(&edge, &edge.iter().map(|&(x, y)| (y, x)).collect::<Relation<_>>(), |_, &z, &x| (x, z));
+    let two: Relation<(u32, u32)> = Relation::from_join(
+        &edge,
+        &edge.iter().map(|&(x, y)| (y, x)).collect::<Relation<_>>(),
+        |_, &z, &x| (x, z),
+    );
     let mut stats = std::collections::BTreeMap::new();
     for &(x, y) in edge.iter() {
         let e = stats.entry(x).or_insert((0u32, 0u32, 0u32));

@@ -21,10 +21,20 @@ pub struct Args {
     #[arg(required = true, value_name = "PROGRAM.dl")]
     pub programs: Vec<PathBuf>,
     /// Directory of `.facts` files for `.input` relations (tab-separated).
-    #[arg(short = 'F', long = "facts", default_value = ".", value_name = "FACT_DIR")]
+    #[arg(
+        short = 'F',
+        long = "facts",
+        default_value = ".",
+        value_name = "FACT_DIR"
+    )]
     pub facts: PathBuf,
     /// Directory for `.output` relations as `<name>.csv`; `-` prints them.
-    #[arg(short = 'D', long = "output", default_value = ".", value_name = "OUTPUT_DIR")]
+    #[arg(
+        short = 'D',
+        long = "output",
+        default_value = ".",
+        value_name = "OUTPUT_DIR"
+    )]
     pub output: PathBuf,
     /// Print the compiled plan (every datafrog step under the rule it implements) and stop.
     #[arg(long)]
@@ -77,12 +87,25 @@ pub fn run(args: Args) -> Outcome {
         Ok(i) => i,
         Err(f) => return Ok(super::bad_input(&f.render(100))),
     };
-    let limits = Limits { max_tuples: args.max_tuples, timeout: args.timeout.map(Duration::from_secs_f64) };
+    let limits = Limits {
+        max_tuples: args.max_tuples,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+    };
     let jobs = args.jobs.unwrap_or(0);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| miette!("cannot start worker threads: {e}"))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| miette!("cannot start worker threads: {e}"))?;
     let parallel = jobs != 1;
     if let Some(atom) = &args.explain {
-        let text = match provenance::explain_text(&mut rules, &inputs, atom, limits, args.depth, args.format) {
+        let text = match provenance::explain_text(
+            &mut rules,
+            &inputs,
+            atom,
+            limits,
+            args.depth,
+            args.format,
+        ) {
             Ok(t) => t,
             Err(e) => return Ok(super::bad_input(&e)),
         };
@@ -90,16 +113,25 @@ pub fn run(args: Args) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     }
     let result = match args.engine {
-        EngineArg::Fast => pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits)),
+        EngineArg::Fast => {
+            pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits))
+        }
         EngineArg::Naive => rules.evaluate(&inputs, Engine::Naive, limits),
         EngineArg::Compare => {
-            let fast = pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits)).map_err(|e| miette!("{e}"))?;
-            let naive = rules.evaluate(&inputs, Engine::Naive, limits).map_err(|e| miette!("{e}"))?;
+            let fast = pool
+                .install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits))
+                .map_err(|e| miette!("{e}"))?;
+            let naive = rules
+                .evaluate(&inputs, Engine::Naive, limits)
+                .map_err(|e| miette!("{e}"))?;
             for r in &rules.program.relations {
                 let (a, b) = (fast.rows(&rules, &r.name), naive.rows(&rules, &r.name));
                 if a != b {
                     let (na, nb) = (a.map_or(0, |x| x.len()), b.map_or(0, |x| x.len()));
-                    eprintln!("error: the evaluators disagree on `{}`: fast {na} tuples, naive {nb}", r.name);
+                    eprintln!(
+                        "error: the evaluators disagree on `{}`: fast {na} tuples, naive {nb}",
+                        r.name
+                    );
                     return Ok(ExitCode::from(3));
                 }
             }
@@ -111,11 +143,25 @@ pub fn run(args: Args) -> Outcome {
         eprintln!("warning: {w}");
     }
     if args.output != std::path::Path::new("-") {
-        std::fs::create_dir_all(&args.output).map_err(|e| miette!("cannot create `{}`: {e}", args.output.display()))?;
+        std::fs::create_dir_all(&args.output)
+            .map_err(|e| miette!("cannot create `{}`: {e}", args.output.display()))?;
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    bindlog::datalog::io::write_outputs(&rules.program, &eval.tables, &eval.symbols, &args.output, &mut out).map_err(|e| miette!("cannot write the output to `{}`: {e}", args.output.display()))?;
-    out.flush().map_err(|e| miette!("cannot write to stdout: {e}"))?;
+    bindlog::datalog::io::write_outputs(
+        &rules.program,
+        &eval.tables,
+        &eval.symbols,
+        &args.output,
+        &mut out,
+    )
+    .map_err(|e| {
+        miette!(
+            "cannot write the output to `{}`: {e}",
+            args.output.display()
+        )
+    })?;
+    out.flush()
+        .map_err(|e| miette!("cannot write to stdout: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }

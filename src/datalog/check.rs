@@ -29,9 +29,13 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
             for name in names {
                 if let Some(&prev) = by_name.get(&name.text) {
                     errors.push(
-                        Diagnostic::error(format!("relation `{}` is declared twice", name.text), name.span, "declared again here")
-                            .with_label(relations[prev].decl, "first declared here")
-                            .with_help("remove one of the declarations"),
+                        Diagnostic::error(
+                            format!("relation `{}` is declared twice", name.text),
+                            name.span,
+                            "declared again here",
+                        )
+                        .with_label(relations[prev].decl, "first declared here")
+                        .with_help("remove one of the declarations"),
                     );
                     continue;
                 }
@@ -49,33 +53,55 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
         }
     }
     for item in items {
-        if let Item::Directive { kind, rels, params, span } = item {
+        if let Item::Directive {
+            kind,
+            rels,
+            params,
+            span,
+        } = item
+        {
             for rel in rels {
                 let Some(&id) = by_name.get(&rel.text) else {
                     errors.push(undeclared(rel));
                     continue;
                 };
                 let spec = IoSpec {
-                    params: params.iter().map(|(k, v)| (k.text.clone(), v.clone())).collect(),
+                    params: params
+                        .iter()
+                        .map(|(k, v)| (k.text.clone(), v.clone()))
+                        .collect(),
                     span: *span,
                 };
                 for (k, _) in params {
-                    if !["IO", "filename", "delimiter", "headers", "rfc4180", "attributeNames"].contains(&k.text.as_str()) {
+                    if ![
+                        "IO",
+                        "filename",
+                        "delimiter",
+                        "headers",
+                        "rfc4180",
+                        "attributeNames",
+                    ]
+                    .contains(&k.text.as_str())
+                    {
                         errors.push(
-                            Diagnostic::error(format!("unknown I/O parameter `{}`", k.text), k.span, "not understood")
-                                .with_help("supported: IO=file, filename=\"...\", delimiter=\"...\"")
-                                .warn(),
+                            Diagnostic::error(
+                                format!("unknown I/O parameter `{}`", k.text),
+                                k.span,
+                                "not understood",
+                            )
+                            .with_help("supported: IO=file, filename=\"...\", delimiter=\"...\"")
+                            .warn(),
                         );
                     }
                 }
-                if let Some(io) = spec.params.get("IO") {
-                    if io != "file" && io != "stdout" {
-                        errors.push(Diagnostic::error(
-                            format!("unsupported I/O kind `IO={io}`"),
-                            *span,
-                            "here",
-                        ).with_help("bindlog reads and writes files: use IO=file"));
-                    }
+                if let Some(io) = spec.params.get("IO")
+                    && io != "file"
+                    && io != "stdout"
+                {
+                    errors.push(
+                        Diagnostic::error(format!("unsupported I/O kind `IO={io}`"), *span, "here")
+                            .with_help("bindlog reads and writes files: use IO=file"),
+                    );
                 }
                 match kind {
                     DirectiveKind::Input => relations[id].input = Some(spec),
@@ -95,7 +121,18 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
                     Some(b) => dnf(b),
                 };
                 for conj in conjunctions {
-                    let mut b = Builder { rels: &relations, by_name: &by_name, symbols: &mut symbols, errors: &mut errors, vars: HashMap::new(), names: vec![], spans: vec![], scopes: vec![], scope: 0, next_scope: 1 };
+                    let mut b = Builder {
+                        rels: &relations,
+                        by_name: &by_name,
+                        symbols: &mut symbols,
+                        errors: &mut errors,
+                        vars: HashMap::new(),
+                        names: vec![],
+                        spans: vec![],
+                        scopes: vec![],
+                        scope: 0,
+                        next_scope: 1,
+                    };
                     if let Some(c) = b.clause(head, &conj, rule.span) {
                         clauses.push(c);
                     }
@@ -103,41 +140,76 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
             }
         }
     }
-    let strata = if errors.iter().any(|e| !e.warning) { vec![] } else { stratify(&relations, &mut clauses, &mut errors) };
+    let strata = if errors.iter().any(|e| !e.warning) {
+        vec![]
+    } else {
+        stratify(&relations, &mut clauses, &mut errors)
+    };
     if errors.iter().any(|e| !e.warning) {
         return Err(errors);
     }
-    Ok(Program { relations, clauses, strata, symbols })
+    Ok(Program {
+        relations,
+        clauses,
+        strata,
+        symbols,
+    })
 }
 
 fn unknown_type(ty: &ast::Name) -> Diagnostic {
     let help = if ty.text == "float" {
         "bindlog supports `symbol`, `number` and `unsigned`; `float` is not supported".to_string()
     } else {
-        format!("declare it with `.type {} <: symbol`, or use `symbol`, `number` or `unsigned`", ty.text)
+        format!(
+            "declare it with `.type {} <: symbol`, or use `symbol`, `number` or `unsigned`",
+            ty.text
+        )
     };
-    Diagnostic::error(format!("unknown type `{}`", ty.text), ty.span, "no such type").with_help(help)
+    Diagnostic::error(
+        format!("unknown type `{}`", ty.text),
+        ty.span,
+        "no such type",
+    )
+    .with_help(help)
 }
 
 fn undeclared(rel: &ast::Name) -> Diagnostic {
-    Diagnostic::error(format!("relation `{}` is not declared", rel.text), rel.span, "used here")
-        .with_help(format!("declare it, e.g. `.decl {}(x: symbol)`", rel.text))
+    Diagnostic::error(
+        format!("relation `{}` is not declared", rel.text),
+        rel.span,
+        "used here",
+    )
+    .with_help(format!("declare it, e.g. `.decl {}(x: symbol)`", rel.text))
 }
 
 fn resolve_types(items: &[Item], errors: &mut Vec<Diagnostic>) -> HashMap<String, Ty> {
-    let mut types: HashMap<String, Ty> =
-        [("symbol", Ty::Symbol), ("number", Ty::Number), ("unsigned", Ty::Unsigned)].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    let aliases: Vec<(&ast::Name, &ast::Name)> =
-        items.iter().filter_map(|i| if let Item::Type { name, base } = i { Some((name, base)) } else { None }).collect();
+    let mut types: HashMap<String, Ty> = [
+        ("symbol", Ty::Symbol),
+        ("number", Ty::Number),
+        ("unsigned", Ty::Unsigned),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let aliases: Vec<(&ast::Name, &ast::Name)> = items
+        .iter()
+        .filter_map(|i| {
+            if let Item::Type { name, base } = i {
+                Some((name, base))
+            } else {
+                None
+            }
+        })
+        .collect();
     // Aliases may name aliases declared later: resolve until nothing changes.
     loop {
         let mut changed = false;
         for (name, base) in &aliases {
-            if !types.contains_key(&name.text) {
-                if let Some(&t) = types.get(&base.text) {
-                    types.insert(name.text.clone(), t);
-                    changed = true;
-                }
+            if !types.contains_key(&name.text)
+                && let Some(&t) = types.get(&base.text)
+            {
+                types.insert(name.text.clone(), t);
+                changed = true;
             }
         }
         if !changed {
@@ -193,7 +265,14 @@ enum BLit {
     Neg(Atom, Vec<Span>),
     Cmp(CmpOp, BExpr, BExpr, Span),
     Test(TestFn, bool, Vec<BExpr>, Span),
-    Agg { var: VarId, kind: AggKind, target: Option<BExpr>, body: Vec<BLit>, scope: usize, span: Span },
+    Agg {
+        var: VarId,
+        kind: AggKind,
+        target: Option<BExpr>,
+        body: Vec<BLit>,
+        scope: usize,
+        span: Span,
+    },
     False(Span),
 }
 
@@ -234,7 +313,12 @@ impl Builder<'_> {
         v
     }
 
-    fn atom(&mut self, a: &ast::Atom, extra: &mut Vec<BLit>, negated: bool) -> Option<(Atom, Vec<Span>)> {
+    fn atom(
+        &mut self,
+        a: &ast::Atom,
+        extra: &mut Vec<BLit>,
+        negated: bool,
+    ) -> Option<(Atom, Vec<Span>)> {
         let Some(&rel) = self.by_name.get(&a.rel.text) else {
             self.errors.push(undeclared(&a.rel));
             return None;
@@ -243,12 +327,23 @@ impl Builder<'_> {
         if decl.arity() != a.args.len() {
             self.errors.push(
                 Diagnostic::error(
-                    format!("relation `{}` takes {} argument{}, but {} {} given", decl.name, decl.arity(), plural(decl.arity()), a.args.len(), if a.args.len() == 1 { "is" } else { "are" }),
+                    format!(
+                        "relation `{}` takes {} argument{}, but {} {} given",
+                        decl.name,
+                        decl.arity(),
+                        plural(decl.arity()),
+                        a.args.len(),
+                        if a.args.len() == 1 { "is" } else { "are" }
+                    ),
                     a.span,
                     format!("{} argument{} here", a.args.len(), plural(a.args.len())),
                 )
                 .with_label(decl.decl, format!("declared with {} here", decl.arity()))
-                .with_help(format!("`{}` has the attributes ({})", decl.name, decl.attrs.join(", "))),
+                .with_help(format!(
+                    "`{}` has the attributes ({})",
+                    decl.name,
+                    decl.attrs.join(", ")
+                )),
             );
             return None;
         }
@@ -262,13 +357,27 @@ impl Builder<'_> {
                 Term::Wild(_) => args.push(Arg::Wild),
                 Term::Str(s, span) => {
                     if ty != Ty::Symbol {
-                        self.errors.push(mismatch(&decl.name, &decl.attrs[i], ty, "a symbol", *span, decl.decl));
+                        self.errors.push(mismatch(
+                            &decl.name,
+                            &decl.attrs[i],
+                            ty,
+                            "a symbol",
+                            *span,
+                            decl.decl,
+                        ));
                     }
                     args.push(Arg::Const(self.symbols.intern(s)));
                 }
                 Term::Num(n, span) => {
                     match ty {
-                        Ty::Symbol => self.errors.push(mismatch(&decl.name, &decl.attrs[i], ty, "a number", *span, decl.decl)),
+                        Ty::Symbol => self.errors.push(mismatch(
+                            &decl.name,
+                            &decl.attrs[i],
+                            ty,
+                            "a number",
+                            *span,
+                            decl.decl,
+                        )),
                         _ => {
                             if let Some(raw) = self.num(*n, ty, *span) {
                                 args.push(Arg::Const(raw));
@@ -288,7 +397,14 @@ impl Builder<'_> {
                 }
             }
         }
-        Some((Atom { rel, args, span: a.span }, spans))
+        Some((
+            Atom {
+                rel,
+                args,
+                span: a.span,
+            },
+            spans,
+        ))
     }
 
     fn num(&mut self, n: i64, ty: Ty, span: Span) -> Option<u32> {
@@ -297,9 +413,20 @@ impl Builder<'_> {
             _ => (i32::MIN as i64..=i32::MAX as i64).contains(&n),
         };
         if ok {
-            Some(if ty == Ty::Unsigned { n as u32 } else { n as i32 as u32 })
+            Some(if ty == Ty::Unsigned {
+                n as u32
+            } else {
+                n as i32 as u32
+            })
         } else {
-            self.errors.push(Diagnostic::error(format!("`{n}` does not fit in `{}`", ty.name()), span, "out of range").with_help("numbers are 32 bits wide, as in Soufflé's default build"));
+            self.errors.push(
+                Diagnostic::error(
+                    format!("`{n}` does not fit in `{}`", ty.name()),
+                    span,
+                    "out of range",
+                )
+                .with_help("numbers are 32 bits wide, as in Soufflé's default build"),
+            );
             None
         }
     }
@@ -308,12 +435,19 @@ impl Builder<'_> {
         Some(match t {
             Term::Var(n) => BExpr::Var(self.var(&n.text, n.span)),
             Term::Wild(span) => {
-                self.errors.push(Diagnostic::error("`_` cannot stand in an expression", *span, "here").with_help("name the value with a variable"));
+                self.errors.push(
+                    Diagnostic::error("`_` cannot stand in an expression", *span, "here")
+                        .with_help("name the value with a variable"),
+                );
                 return None;
             }
             Term::Str(s, _) => BExpr::Sym(self.symbols.intern(s)),
             Term::Num(n, span) => BExpr::Num(*n, *span),
-            Term::Bin(op, a, b, _) => BExpr::Bin(*op, Box::new(self.expr(a, extra)?), Box::new(self.expr(b, extra)?)),
+            Term::Bin(op, a, b, _) => BExpr::Bin(
+                *op,
+                Box::new(self.expr(a, extra)?),
+                Box::new(self.expr(b, extra)?),
+            ),
             Term::Neg(a, _) => BExpr::Neg(Box::new(self.expr(a, extra)?)),
             Term::Functor(name, args, span) => {
                 let (f, arity): (Func, Option<usize>) = match name.text.as_str() {
@@ -331,7 +465,16 @@ impl Builder<'_> {
                     }
                 };
                 if arity.is_some_and(|n| n != args.len()) || args.is_empty() {
-                    self.errors.push(Diagnostic::error(format!("`{}` takes {} argument(s), {} given", name.text, arity.unwrap_or(2), args.len()), *span, "here"));
+                    self.errors.push(Diagnostic::error(
+                        format!(
+                            "`{}` takes {} argument(s), {} given",
+                            name.text,
+                            arity.unwrap_or(2),
+                            args.len()
+                        ),
+                        *span,
+                        "here",
+                    ));
                     return None;
                 }
                 let mut out = Vec::new();
@@ -340,15 +483,31 @@ impl Builder<'_> {
                 }
                 BExpr::Call(f, out, *span)
             }
-            Term::Aggregate { kind, target, body, span } => {
+            Term::Aggregate {
+                kind,
+                target,
+                body,
+                span,
+            } => {
                 if self.scope != 0 {
-                    self.errors.push(Diagnostic::error("aggregates cannot be nested", *span, "inside another aggregate"));
+                    self.errors.push(Diagnostic::error(
+                        "aggregates cannot be nested",
+                        *span,
+                        "inside another aggregate",
+                    ));
                     return None;
                 }
                 let conj = match dnf(body).as_slice() {
                     [one] => one.clone(),
                     _ => {
-                        self.errors.push(Diagnostic::error("an aggregate body cannot contain `;`", *span, "here").with_help("aggregate over a helper relation defined by several rules"));
+                        self.errors.push(
+                            Diagnostic::error(
+                                "an aggregate body cannot contain `;`",
+                                *span,
+                                "here",
+                            )
+                            .with_help("aggregate over a helper relation defined by several rules"),
+                        );
                         return None;
                     }
                 };
@@ -365,7 +524,14 @@ impl Builder<'_> {
                 };
                 self.scope = 0;
                 let var = self.fresh(*span);
-                extra.push(BLit::Agg { var, kind: *kind, target, body: inner, scope, span: *span });
+                extra.push(BLit::Agg {
+                    var,
+                    kind: *kind,
+                    target,
+                    body: inner,
+                    scope,
+                    span: *span,
+                });
                 BExpr::Var(var)
             }
         })
@@ -389,19 +555,34 @@ impl Builder<'_> {
             }
             ast::Literal::Cmp { op, lhs, rhs, span } => {
                 let mut extra = Vec::new();
-                if let (Some(l), Some(r)) = (self.expr(lhs, &mut extra), self.expr(rhs, &mut extra)) {
+                if let (Some(l), Some(r)) = (self.expr(lhs, &mut extra), self.expr(rhs, &mut extra))
+                {
                     out.extend(extra);
                     out.push(BLit::Cmp(*op, l, r, *span));
                 }
             }
-            ast::Literal::Test { name, args, negated, span } => {
-                let f = if name.text == "contains" { TestFn::Contains } else { TestFn::Match };
+            ast::Literal::Test {
+                name,
+                args,
+                negated,
+                span,
+            } => {
+                let f = if name.text == "contains" {
+                    TestFn::Contains
+                } else {
+                    TestFn::Match
+                };
                 if args.len() != 2 {
-                    self.errors.push(Diagnostic::error(format!("`{}` takes 2 arguments, {} given", name.text, args.len()), *span, "here"));
+                    self.errors.push(Diagnostic::error(
+                        format!("`{}` takes 2 arguments, {} given", name.text, args.len()),
+                        *span,
+                        "here",
+                    ));
                     return;
                 }
                 let mut extra = Vec::new();
-                let es: Option<Vec<BExpr>> = args.iter().map(|a| self.expr(a, &mut extra)).collect();
+                let es: Option<Vec<BExpr>> =
+                    args.iter().map(|a| self.expr(a, &mut extra)).collect();
                 if let Some(es) = es {
                     out.extend(extra);
                     out.push(BLit::Test(f, *negated, es, *span));
@@ -412,7 +593,12 @@ impl Builder<'_> {
         }
     }
 
-    fn clause(&mut self, head: &ast::Atom, conj: &[ast::Literal], rule_span: Span) -> Option<Clause> {
+    fn clause(
+        &mut self,
+        head: &ast::Atom,
+        conj: &[ast::Literal],
+        rule_span: Span,
+    ) -> Option<Clause> {
         let errors_before = self.errors.len();
         let mut lits = Vec::new();
         for lit in conj {
@@ -421,7 +607,10 @@ impl Builder<'_> {
         let mut extra = Vec::new();
         for t in &head.args {
             if let Term::Wild(span) = t {
-                self.errors.push(Diagnostic::error("`_` cannot stand in a head", *span, "here").with_help("a derived tuple needs a value in every column"));
+                self.errors.push(
+                    Diagnostic::error("`_` cannot stand in a head", *span, "here")
+                        .with_help("a derived tuple needs a value in every column"),
+                );
             }
         }
         let (head_atom, head_spans) = self.atom(head, &mut extra, false)?;
@@ -445,7 +634,12 @@ impl Builder<'_> {
         let (body, stuck) = schedule(ir, &mut bound, None);
         for lit in &stuck {
             let unbound: Vec<VarId> = lit.needs().into_iter().filter(|&v| !bound[v]).collect();
-            let names: Vec<String> = unbound.iter().map(|&v| format!("`{}`", self.names[v])).collect::<BTreeSet<_>>().into_iter().collect();
+            let names: Vec<String> = unbound
+                .iter()
+                .map(|&v| format!("`{}`", self.names[v]))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let (span, what) = match lit {
                 Lit::Neg(a) => (a.span, "a negation"),
                 Lit::Agg { span, .. } => (*span, "an aggregate"),
@@ -460,29 +654,52 @@ impl Builder<'_> {
             );
         }
         for (i, a) in head_atom.args.iter().enumerate() {
-            if let Arg::Var(v) = a {
-                if !bound[*v] {
-                    let name = &self.names[*v];
-                    let msg = if conj.is_empty() {
-                        format!("fact `{}` has the variable `{name}`", self.rels[head_atom.rel].name)
-                    } else {
-                        format!("variable `{name}` in the head is not bound by the body")
-                    };
-                    self.errors.push(Diagnostic::error(msg, head_spans[i], "unbound").with_help(format!("mention `{name}` in a positive body atom")));
-                }
+            if let Arg::Var(v) = a
+                && !bound[*v]
+            {
+                let name = &self.names[*v];
+                let msg = if conj.is_empty() {
+                    format!(
+                        "fact `{}` has the variable `{name}`",
+                        self.rels[head_atom.rel].name
+                    )
+                } else {
+                    format!("variable `{name}` in the head is not bound by the body")
+                };
+                self.errors.push(
+                    Diagnostic::error(msg, head_spans[i], "unbound")
+                        .with_help(format!("mention `{name}` in a positive body atom")),
+                );
             }
         }
         if self.errors.len() > errors_before {
             return None;
         }
-        Some(Clause { head: head_atom, body, var_names: self.names.clone(), var_types, span: rule_span, stratum: 0 })
+        Some(Clause {
+            head: head_atom,
+            body,
+            var_names: self.names.clone(),
+            var_types,
+            span: rule_span,
+            stratum: 0,
+        })
     }
 
     /// Infers every variable's type from atoms, then from equalities, to a fixpoint.
-    fn infer(&mut self, head: &Atom, head_spans: &[Span], lits: &[BLit], nvars: usize) -> Vec<Option<Ty>> {
+    fn infer(
+        &mut self,
+        head: &Atom,
+        head_spans: &[Span],
+        lits: &[BLit],
+        nvars: usize,
+    ) -> Vec<Option<Ty>> {
         let mut types: Vec<Option<Ty>> = vec![None; nvars];
         let mut conflicts: Vec<Diagnostic> = Vec::new();
-        let from_atom = |a: &Atom, spans: Option<&[Span]>, types: &mut Vec<Option<Ty>>, conflicts: &mut Vec<Diagnostic>, names: &[String]| {
+        let from_atom = |a: &Atom,
+                         spans: Option<&[Span]>,
+                         types: &mut Vec<Option<Ty>>,
+                         conflicts: &mut Vec<Diagnostic>,
+                         names: &[String]| {
             let rel = &self.rels[a.rel];
             for (i, arg) in a.args.iter().enumerate() {
                 if let Arg::Var(v) = arg {
@@ -492,8 +709,17 @@ impl Builder<'_> {
                         Some(t) if t != ty => {
                             let span = spans.map(|s| s[i]).unwrap_or(a.span);
                             conflicts.push(
-                                Diagnostic::error(format!("variable `{}` is a {} elsewhere but a {} here", names[*v], t.name(), ty.name()), span, format!("`{}.{}` is a {}", rel.name, rel.attrs[i], ty.name()))
-                                    .with_label(rel.decl, "declared here"),
+                                Diagnostic::error(
+                                    format!(
+                                        "variable `{}` is a {} elsewhere but a {} here",
+                                        names[*v],
+                                        t.name(),
+                                        ty.name()
+                                    ),
+                                    span,
+                                    format!("`{}.{}` is a {}", rel.name, rel.attrs[i], ty.name()),
+                                )
+                                .with_label(rel.decl, "declared here"),
                             );
                         }
                         _ => {}
@@ -516,24 +742,31 @@ impl Builder<'_> {
                 from_atom(a, Some(s), &mut types, &mut conflicts, &self.names);
             }
         }
-        from_atom(head, Some(head_spans), &mut types, &mut conflicts, &self.names);
+        from_atom(
+            head,
+            Some(head_spans),
+            &mut types,
+            &mut conflicts,
+            &self.names,
+        );
         loop {
             let mut changed = false;
             for l in &all {
                 match l {
                     BLit::Cmp(CmpOp::Eq, a, b, _) => {
                         for (x, y) in [(a, b), (b, a)] {
-                            if let BExpr::Var(v) = x {
-                                if types[*v].is_none() {
-                                    if let Some(t) = synth(y, &types) {
-                                        types[*v] = Some(t);
-                                        changed = true;
-                                    }
-                                }
+                            if let BExpr::Var(v) = x
+                                && types[*v].is_none()
+                                && let Some(t) = synth(y, &types)
+                            {
+                                types[*v] = Some(t);
+                                changed = true;
                             }
                         }
                     }
-                    BLit::Agg { var, kind, target, .. } if types[*var].is_none() => {
+                    BLit::Agg {
+                        var, kind, target, ..
+                    } if types[*var].is_none() => {
                         let t = match kind {
                             AggKind::Count => Some(Ty::Number),
                             _ => target.as_ref().and_then(|t| synth(t, &types)),
@@ -560,19 +793,52 @@ impl Builder<'_> {
             BLit::Neg(a, _) => Lit::Neg(a),
             BLit::False(s) => Lit::False(s),
             BLit::Cmp(op, a, b, span) => {
-                let ty = synth(&a, types).or_else(|| synth(&b, types)).unwrap_or(Ty::Number);
+                let ty = synth(&a, types)
+                    .or_else(|| synth(&b, types))
+                    .unwrap_or(Ty::Number);
                 let lhs = self.typed(&a, ty, types, span)?;
                 let rhs = self.typed(&b, ty, types, span)?;
-                Lit::Cmp { op, ty, lhs, rhs, span }
+                Lit::Cmp {
+                    op,
+                    ty,
+                    lhs,
+                    rhs,
+                    span,
+                }
             }
             BLit::Test(f, negated, args, span) => {
-                let args: Option<Vec<Expr>> = args.iter().map(|a| self.typed(a, Ty::Symbol, types, span)).collect();
-                Lit::Test { func: f, negated, args: args?, span }
+                let args: Option<Vec<Expr>> = args
+                    .iter()
+                    .map(|a| self.typed(a, Ty::Symbol, types, span))
+                    .collect();
+                Lit::Test {
+                    func: f,
+                    negated,
+                    args: args?,
+                    span,
+                }
             }
-            BLit::Agg { var, kind, target, body, scope, span } => {
+            BLit::Agg {
+                var,
+                kind,
+                target,
+                body,
+                scope,
+                span,
+            } => {
                 let ty = types[var].unwrap_or(Ty::Number);
                 if kind != AggKind::Count && ty == Ty::Symbol {
-                    self.errors.push(Diagnostic::error(format!("`{}` needs numbers, but its target is a symbol", agg_name(kind)), span, "here").with_help("use `count`, or aggregate a number"));
+                    self.errors.push(
+                        Diagnostic::error(
+                            format!(
+                                "`{}` needs numbers, but its target is a symbol",
+                                agg_name(kind)
+                            ),
+                            span,
+                            "here",
+                        )
+                        .with_help("use `count`, or aggregate a number"),
+                    );
                     return None;
                 }
                 let target = match &target {
@@ -583,8 +849,17 @@ impl Builder<'_> {
                 for l in body {
                     inner.push(self.lower(l, types)?);
                 }
-                let inside: BTreeSet<VarId> = self.scopes.iter().filter(|(_, s)| *s == scope).map(|(v, _)| *v).collect();
-                let outer: Vec<VarId> = inside.iter().copied().filter(|v| self.scopes.iter().any(|(w, s)| w == v && *s != scope)).collect();
+                let inside: BTreeSet<VarId> = self
+                    .scopes
+                    .iter()
+                    .filter(|(_, s)| *s == scope)
+                    .map(|(v, _)| *v)
+                    .collect();
+                let outer: Vec<VarId> = inside
+                    .iter()
+                    .copied()
+                    .filter(|v| self.scopes.iter().any(|(w, s)| w == v && *s != scope))
+                    .collect();
                 let mut bound = vec![false; self.names.len()];
                 for &v in &outer {
                     bound[v] = true;
@@ -595,17 +870,33 @@ impl Builder<'_> {
                     t.vars(&mut target_vars);
                 }
                 if !stuck.is_empty() || target_vars.iter().any(|&v| !bound[v]) {
-                    let mut unbound: Vec<VarId> = stuck.iter().flat_map(|l| l.needs()).chain(target_vars).filter(|&v| !bound[v]).collect();
+                    let mut unbound: Vec<VarId> = stuck
+                        .iter()
+                        .flat_map(|l| l.needs())
+                        .chain(target_vars)
+                        .filter(|&v| !bound[v])
+                        .collect();
                     unbound.sort();
                     unbound.dedup();
-                    let names: Vec<String> = unbound.iter().map(|&v| format!("`{}`", self.names[v])).collect();
+                    let names: Vec<String> = unbound
+                        .iter()
+                        .map(|&v| format!("`{}`", self.names[v]))
+                        .collect();
                     self.errors.push(
                         Diagnostic::error(format!("variable {} of this aggregate is not bound by a positive atom", names.join(", ")), span, "in this aggregate")
                             .with_help("each variable of an aggregate's body must occur in a positive atom inside it, or be bound outside it"),
                     );
                     return None;
                 }
-                Lit::Agg { var, kind, ty, target, body: ordered, outer, span }
+                Lit::Agg {
+                    var,
+                    kind,
+                    ty,
+                    target,
+                    body: ordered,
+                    outer,
+                    span,
+                }
             }
         })
     }
@@ -613,35 +904,61 @@ impl Builder<'_> {
     /// Checks an expression against the type its context expects.
     fn typed(&mut self, e: &BExpr, ty: Ty, types: &[Option<Ty>], span: Span) -> Option<Expr> {
         let got = synth(e, types);
-        if let Some(g) = got {
-            if g != ty {
-                self.errors.push(Diagnostic::error(format!("type mismatch: a {} where a {} is expected", g.name(), ty.name()), span, format!("expected {}", ty.name())));
-                return None;
-            }
+        if let Some(g) = got
+            && g != ty
+        {
+            self.errors.push(Diagnostic::error(
+                format!(
+                    "type mismatch: a {} where a {} is expected",
+                    g.name(),
+                    ty.name()
+                ),
+                span,
+                format!("expected {}", ty.name()),
+            ));
+            return None;
         }
         Some(match e {
             BExpr::Var(v) => Expr::Var(*v),
             BExpr::Sym(s) => Expr::Const(*s),
             BExpr::Num(n, nspan) => {
                 if ty == Ty::Symbol {
-                    self.errors.push(Diagnostic::error("type mismatch: a number where a symbol is expected", *nspan, "a number"));
+                    self.errors.push(Diagnostic::error(
+                        "type mismatch: a number where a symbol is expected",
+                        *nspan,
+                        "a number",
+                    ));
                     return None;
                 }
                 Expr::Const(self.num(*n, ty, *nspan)?)
             }
             BExpr::Bin(op, a, b) => {
                 if ty == Ty::Symbol {
-                    self.errors.push(Diagnostic::error("arithmetic needs numbers", span, "here").with_help("join symbols with `cat(a, b)`"));
+                    self.errors.push(
+                        Diagnostic::error("arithmetic needs numbers", span, "here")
+                            .with_help("join symbols with `cat(a, b)`"),
+                    );
                     return None;
                 }
-                Expr::Bin(*op, ty, Box::new(self.typed(a, ty, types, span)?), Box::new(self.typed(b, ty, types, span)?))
+                Expr::Bin(
+                    *op,
+                    ty,
+                    Box::new(self.typed(a, ty, types, span)?),
+                    Box::new(self.typed(b, ty, types, span)?),
+                )
             }
             BExpr::Neg(a) => Expr::Neg(Box::new(self.typed(a, ty, types, span)?)),
             BExpr::Call(f, args, cspan) => {
                 let arg_tys: Vec<Ty> = match f {
-                    Func::Cat | Func::Strlen | Func::ToNumber | Func::Ord => vec![Ty::Symbol; args.len()],
+                    Func::Cat | Func::Strlen | Func::ToNumber | Func::Ord => {
+                        vec![Ty::Symbol; args.len()]
+                    }
                     Func::Substr => vec![Ty::Symbol, Ty::Number, Ty::Number],
-                    Func::ToString => vec![args.first().and_then(|a| synth(a, types)).unwrap_or(Ty::Number)],
+                    Func::ToString => vec![
+                        args.first()
+                            .and_then(|a| synth(a, types))
+                            .unwrap_or(Ty::Number),
+                    ],
                     Func::Min | Func::Max => vec![ty; 2],
                 };
                 let mut out = Vec::new();
@@ -649,7 +966,11 @@ impl Builder<'_> {
                     out.push(self.typed(a, *t, types, *cspan)?);
                 }
                 if *f == Func::ToString && arg_tys[0] == Ty::Symbol {
-                    self.errors.push(Diagnostic::error("`to_string` takes a number", *cspan, "here"));
+                    self.errors.push(Diagnostic::error(
+                        "`to_string` takes a number",
+                        *cspan,
+                        "here",
+                    ));
                     return None;
                 }
                 Expr::Call(*f, arg_tys[0], out)
@@ -688,13 +1009,21 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn mismatch(rel: &str, attr: &str, ty: Ty, found: &str, span: Span, decl: Span) -> Diagnostic {
-    Diagnostic::error(format!("`{rel}.{attr}` is a {}, but {found} is given", ty.name()), span, format!("expected a {}", ty.name()))
-        .with_label(decl, "declared here")
+    Diagnostic::error(
+        format!("`{rel}.{attr}` is a {}, but {found} is given", ty.name()),
+        span,
+        format!("expected a {}", ty.name()),
+    )
+    .with_label(decl, "declared here")
 }
 
 /// Splits the program into strongly connected components in dependency order, rejecting
 /// negation or aggregation through recursion.
-fn stratify(rels: &[Relation], clauses: &mut [Clause], errors: &mut Vec<Diagnostic>) -> Vec<Stratum> {
+fn stratify(
+    rels: &[Relation],
+    clauses: &mut [Clause],
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Stratum> {
     let n = rels.len();
     // edges[h] = (body relation, negative?, literal span) for every clause with head h
     let mut edges: Vec<Vec<(RelId, bool, Span)>> = vec![Vec::new(); n];
@@ -748,7 +1077,10 @@ fn stratify(rels: &[Relation], clauses: &mut [Clause], errors: &mut Vec<Diagnost
         }
     }
     let mut indeg: Vec<usize> = deps.iter().map(|d| d.len()).collect();
-    let mut ready: BTreeSet<(RelId, usize)> = (0..ncomp).filter(|&c| indeg[c] == 0).map(|c| (members[c][0], c)).collect();
+    let mut ready: BTreeSet<(RelId, usize)> = (0..ncomp)
+        .filter(|&c| indeg[c] == 0)
+        .map(|c| (members[c][0], c))
+        .collect();
     let mut order = Vec::new();
     while let Some(&first) = ready.iter().next() {
         ready.remove(&first);
@@ -769,7 +1101,12 @@ fn stratify(rels: &[Relation], clauses: &mut [Clause], errors: &mut Vec<Diagnost
     }
     let mut strata: Vec<Stratum> = order
         .iter()
-        .map(|&c| Stratum { rels: members[c].clone(), clauses: vec![], deps: deps[c].iter().map(|&d| index_of[d]).collect(), recursive: recursive[c] })
+        .map(|&c| Stratum {
+            rels: members[c].clone(),
+            clauses: vec![],
+            deps: deps[c].iter().map(|&d| index_of[d]).collect(),
+            recursive: recursive[c],
+        })
         .collect();
     for (i, c) in clauses.iter_mut().enumerate() {
         let s = index_of[comp[c.head.rel]];
@@ -831,7 +1168,12 @@ fn tarjan(n: usize, edges: &[Vec<(RelId, bool, Span)>]) -> Vec<usize> {
 }
 
 /// A dependency path from `from` back to `to` inside one component, for the message.
-fn cycle_path(from: RelId, to: RelId, edges: &[Vec<(RelId, bool, Span)>], comp: &[usize]) -> Vec<RelId> {
+fn cycle_path(
+    from: RelId,
+    to: RelId,
+    edges: &[Vec<(RelId, bool, Span)>],
+    comp: &[usize],
+) -> Vec<RelId> {
     // Breadth-first over reversed edges: who depends on `from`... walk "x depends on y" edges
     // from `to` to reach `from`, then print to -> from -> ... -> to.
     let mut prev: BTreeMap<RelId, RelId> = BTreeMap::new();

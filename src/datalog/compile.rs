@@ -41,9 +41,20 @@ pub enum Driver {
 pub enum Step {
     /// Leapjoin with a relation of a lower stratum: `key` columns bound, `new` variables proposed
     /// (their columns in `val_cols`), then `filters` on the extended binding.
-    Leap { atom: Atom, key_slots: Vec<usize>, key_cols: Vec<usize>, val_cols: Vec<usize>, filters: Vec<Lit> },
+    Leap {
+        atom: Atom,
+        key_slots: Vec<usize>,
+        key_cols: Vec<usize>,
+        val_cols: Vec<usize>,
+        filters: Vec<Lit>,
+    },
     /// Join with a relation of this stratum (both sides change each round).
-    Join { atom: Atom, key_slots: Vec<usize>, key_cols: Vec<usize>, val_cols: Vec<usize> },
+    Join {
+        atom: Atom,
+        key_slots: Vec<usize>,
+        key_cols: Vec<usize>,
+        val_cols: Vec<usize>,
+    },
     /// Comparisons, tests, negations, assignments, aggregates, membership tests.
     Filter { lits: Vec<Lit> },
 }
@@ -94,7 +105,13 @@ pub struct Plan {
 
 /// Plans every clause of every stratum.
 pub fn compile(prog: &Program) -> Plan {
-    let mut width = prog.relations.iter().map(|r| r.arity()).max().unwrap_or(0).max(1);
+    let mut width = prog
+        .relations
+        .iter()
+        .map(|r| r.arity())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let mut strata = Vec::new();
     for (si, stratum) in prog.strata.iter().enumerate() {
         let here: BTreeSet<RelId> = stratum.rels.iter().copied().collect();
@@ -115,10 +132,10 @@ pub fn compile(prog: &Program) -> Plan {
 fn vars_of(atom: &Atom) -> Vec<VarId> {
     let mut out = Vec::new();
     for a in &atom.args {
-        if let Arg::Var(v) = a {
-            if !out.contains(v) {
-                out.push(*v);
-            }
+        if let Arg::Var(v) = a
+            && !out.contains(v)
+        {
+            out.push(*v);
         }
     }
     out
@@ -127,10 +144,25 @@ fn vars_of(atom: &Atom) -> Vec<VarId> {
 fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
     let clause = &prog.clauses[ci];
     let nvars = clause.var_names.len();
-    let atoms: Vec<(usize, &Atom)> = clause.body.iter().enumerate().filter_map(|(i, l)| if let Lit::Pos(a) = l { Some((i, a)) } else { None }).collect();
+    let atoms: Vec<(usize, &Atom)> = clause
+        .body
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            if let Lit::Pos(a) = l {
+                Some((i, a))
+            } else {
+                None
+            }
+        })
+        .collect();
     // The driver: the first atom over this stratum if any (its new tuples drive the rule), else
     // the first atom.
-    let first = atoms.iter().find(|(_, a)| here.contains(&a.rel)).or(atoms.first()).map(|(i, _)| *i);
+    let first = atoms
+        .iter()
+        .find(|(_, a)| here.contains(&a.rel))
+        .or(atoms.first())
+        .map(|(i, _)| *i);
     // Order the remaining atoms greedily: next is the first that shares a bound variable.
     let mut bound = vec![false; nvars];
     let mut order: Vec<Lit> = Vec::new();
@@ -146,7 +178,9 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
         }
     }
     loop {
-        let pick = rest.iter().position(|l| matches!(l, Lit::Pos(a) if vars_of(a).iter().any(|&v| b2[v])))
+        let pick = rest
+            .iter()
+            .position(|l| matches!(l, Lit::Pos(a) if vars_of(a).iter().any(|&v| b2[v])))
             .or_else(|| rest.iter().position(|l| matches!(l, Lit::Pos(_))));
         let Some(p) = pick else { break };
         let lit = rest.remove(p);
@@ -159,7 +193,12 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
     let (body, _) = schedule(order, &mut bound, None);
 
     // Which variables each position still needs (the head and every later literal).
-    let mut head_vars: Vec<VarId> = clause.head.args.iter().filter_map(|a| if let Arg::Var(v) = a { Some(*v) } else { None }).collect();
+    let mut head_vars: Vec<VarId> = clause
+        .head
+        .args
+        .iter()
+        .filter_map(|a| if let Arg::Var(v) = a { Some(*v) } else { None })
+        .collect();
     head_vars.dedup();
     let needed_after = |k: usize| -> BTreeSet<VarId> {
         let mut s: BTreeSet<VarId> = head_vars.iter().copied().collect();
@@ -179,8 +218,20 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
             let vars = vars_of(a);
             let live = needed_after(1);
             let layout: Vec<VarId> = vars.iter().copied().filter(|v| live.contains(v)).collect();
-            let identity = a.args.iter().map(|x| if let Arg::Var(v) = x { Some(*v) } else { None }).collect::<Option<Vec<_>>>() == Some(layout.clone());
-            (Driver::Atom { atom: a.clone(), recursive: here.contains(&a.rel), identity }, layout)
+            let identity = a
+                .args
+                .iter()
+                .map(|x| if let Arg::Var(v) = x { Some(*v) } else { None })
+                .collect::<Option<Vec<_>>>()
+                == Some(layout.clone());
+            (
+                Driver::Atom {
+                    atom: a.clone(),
+                    recursive: here.contains(&a.rel),
+                    identity,
+                },
+                layout,
+            )
         }
         _ => (Driver::Unit, vec![]),
     };
@@ -210,21 +261,45 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
                 // Filters that can run right after a leapjoin join it as value filters.
                 let mut filters = Vec::new();
                 if !recursive {
-                    while k < body.len() && matches!(body[k], Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)) {
+                    while k < body.len()
+                        && matches!(
+                            body[k],
+                            Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)
+                        )
+                    {
                         filters.push(body[k].clone());
                         k += 1;
                     }
                 }
                 let live = live_after(k);
                 let input = layout.clone();
-                let mut output: Vec<VarId> = layout.iter().copied().filter(|v| live.contains(v)).collect();
+                let mut output: Vec<VarId> = layout
+                    .iter()
+                    .copied()
+                    .filter(|v| live.contains(v))
+                    .collect();
                 output.extend(new_vars.iter().copied().filter(|v| live.contains(v)));
                 let step = if recursive {
-                    Step::Join { atom: a.clone(), key_slots, key_cols, val_cols }
+                    Step::Join {
+                        atom: a.clone(),
+                        key_slots,
+                        key_cols,
+                        val_cols,
+                    }
                 } else {
-                    Step::Leap { atom: a.clone(), key_slots, key_cols, val_cols, filters }
+                    Step::Leap {
+                        atom: a.clone(),
+                        key_slots,
+                        key_cols,
+                        val_cols,
+                        filters,
+                    }
                 };
-                steps.push(PlannedStep { step, input, output: output.clone() });
+                steps.push(PlannedStep {
+                    step,
+                    input,
+                    output: output.clone(),
+                });
                 layout = output;
             }
             _ => {
@@ -235,7 +310,11 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
                 }
                 let live = live_after(k);
                 let input = layout.clone();
-                let mut output: Vec<VarId> = layout.iter().copied().filter(|v| live.contains(v)).collect();
+                let mut output: Vec<VarId> = layout
+                    .iter()
+                    .copied()
+                    .filter(|v| live.contains(v))
+                    .collect();
                 for l in &lits {
                     for v in l.binds() {
                         if live.contains(&v) && !output.contains(&v) {
@@ -243,7 +322,11 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
                         }
                     }
                 }
-                steps.push(PlannedStep { step: Step::Filter { lits }, input, output: output.clone() });
+                steps.push(PlannedStep {
+                    step: Step::Filter { lits },
+                    input,
+                    output: output.clone(),
+                });
                 layout = output;
             }
         }
@@ -258,7 +341,13 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
             Arg::Wild => Out::Const(0),
         })
         .collect();
-    RulePlan { clause: ci, driver, driver_layout, steps, head }
+    RulePlan {
+        clause: ci,
+        driver,
+        driver_layout,
+        steps,
+        head,
+    }
 }
 
 /// Prints the plan: each stratum, each rule (file:line and text), each step under it.
@@ -267,12 +356,26 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     let _ = writeln!(out, "row width: {}", plan.width);
     for sp in &plan.strata {
         let st = &prog.strata[sp.index];
-        let names: Vec<&str> = st.rels.iter().map(|&r| prog.relations[r].name.as_str()).collect();
-        let kind = if sp.rules.is_empty() { " (input only)" } else if st.recursive { " recursive" } else { "" };
+        let names: Vec<&str> = st
+            .rels
+            .iter()
+            .map(|&r| prog.relations[r].name.as_str())
+            .collect();
+        let kind = if sp.rules.is_empty() {
+            " (input only)"
+        } else if st.recursive {
+            " recursive"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "\nstratum {} [{}]{kind}", sp.index, names.join(", "));
         for rp in &sp.rules {
             let c = &prog.clauses[rp.clause];
-            let text: String = sources.snippet(c.span).split_whitespace().collect::<Vec<_>>().join(" ");
+            let text: String = sources
+                .snippet(c.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             let _ = writeln!(out, "  {}  {}", sources.location(c.span), text);
             let var = |v: &VarId| c.var_names[*v].clone();
             let lay = |l: &[VarId]| l.iter().map(var).collect::<Vec<_>>().join(", ");
@@ -280,22 +383,64 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                 Driver::Unit => {
                     let _ = writeln!(out, "    unit row, once");
                 }
-                Driver::Atom { atom, recursive, identity } => {
-                    let kind = if *recursive { "new tuples of variable" } else { "all tuples of relation" };
-                    let copy = if *identity { "" } else { " (filtered, projected)" };
-                    let _ = writeln!(out, "    scan {kind} `{}`{copy} -> ({})", atom_text(atom, c, prog), lay(&rp.driver_layout));
+                Driver::Atom {
+                    atom,
+                    recursive,
+                    identity,
+                } => {
+                    let kind = if *recursive {
+                        "new tuples of variable"
+                    } else {
+                        "all tuples of relation"
+                    };
+                    let copy = if *identity {
+                        ""
+                    } else {
+                        " (filtered, projected)"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    scan {kind} `{}`{copy} -> ({})",
+                        atom_text(atom, c, prog),
+                        lay(&rp.driver_layout)
+                    );
                 }
             }
             for s in &rp.steps {
                 match &s.step {
-                    Step::Leap { atom, key_cols, val_cols, filters, .. } => {
+                    Step::Leap {
+                        atom,
+                        key_cols,
+                        val_cols,
+                        filters,
+                        ..
+                    } => {
                         let idx = index_name(prog, atom, key_cols, val_cols);
-                        let f = if filters.is_empty() { String::new() } else { format!(" + {} value filter(s)", filters.len()) };
-                        let _ = writeln!(out, "    leapjoin with `{idx}` for `{}`{f} -> ({})", atom_text(atom, c, prog), lay(&s.output));
+                        let f = if filters.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" + {} value filter(s)", filters.len())
+                        };
+                        let _ = writeln!(
+                            out,
+                            "    leapjoin with `{idx}` for `{}`{f} -> ({})",
+                            atom_text(atom, c, prog),
+                            lay(&s.output)
+                        );
                     }
-                    Step::Join { atom, key_cols, val_cols, .. } => {
+                    Step::Join {
+                        atom,
+                        key_cols,
+                        val_cols,
+                        ..
+                    } => {
                         let idx = index_name(prog, atom, key_cols, val_cols);
-                        let _ = writeln!(out, "    join variable `{idx}` for `{}` -> ({})", atom_text(atom, c, prog), lay(&s.output));
+                        let _ = writeln!(
+                            out,
+                            "    join variable `{idx}` for `{}` -> ({})",
+                            atom_text(atom, c, prog),
+                            lay(&s.output)
+                        );
                     }
                     Step::Filter { lits } => {
                         let kinds: Vec<&str> = lits
@@ -310,7 +455,12 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                                 Lit::Pos(_) => "member",
                             })
                             .collect();
-                        let _ = writeln!(out, "    filter/map [{}] -> ({})", kinds.join(", "), lay(&s.output));
+                        let _ = writeln!(
+                            out,
+                            "    filter/map [{}] -> ({})",
+                            kinds.join(", "),
+                            lay(&s.output)
+                        );
                     }
                 }
             }
@@ -324,7 +474,20 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
 pub fn index_name(prog: &Program, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
     let k: Vec<String> = key_cols.iter().map(|c| c.to_string()).collect();
     let v: Vec<String> = val_cols.iter().map(|c| c.to_string()).collect();
-    format!("{}_by_{}_to_{}", prog.relations[atom.rel].name, if k.is_empty() { "none".into() } else { k.join("_") }, if v.is_empty() { "none".into() } else { v.join("_") })
+    format!(
+        "{}_by_{}_to_{}",
+        prog.relations[atom.rel].name,
+        if k.is_empty() {
+            "none".into()
+        } else {
+            k.join("_")
+        },
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join("_")
+        }
+    )
 }
 
 fn atom_text(atom: &Atom, c: &Clause, prog: &Program) -> String {

@@ -21,11 +21,19 @@ pub struct Span {
 impl Span {
     /// A span from `start` to `end` in `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
     /// The smallest span covering both (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -51,7 +59,11 @@ impl Sources {
         let text: String = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        self.files.push(Source { name: name.into(), text: Arc::new(text), line_starts });
+        self.files.push(Source {
+            name: name.into(),
+            text: Arc::new(text),
+            line_starts,
+        });
         (self.files.len() - 1) as FileId
     }
     /// The source text with this id.
@@ -61,7 +73,9 @@ impl Sources {
     /// 1-based line and column of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
         let src = self.get(span.file);
-        let line = src.line_starts.partition_point(|&s| s <= span.start as usize);
+        let line = src
+            .line_starts
+            .partition_point(|&s| s <= span.start as usize);
         let col = span.start as usize - src.line_starts[line - 1];
         (line, col + 1)
     }
@@ -103,18 +117,29 @@ impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Span, label: impl Into<String>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
-            labels: vec![Label { span, text: label.into() }],
+            labels: vec![Label {
+                span,
+                text: label.into(),
+            }],
             help: None,
             warning: false,
         }
     }
     /// An error about no particular place.
     pub fn plain(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), labels: vec![], help: None, warning: false }
+        Diagnostic {
+            message: message.into(),
+            labels: vec![],
+            help: None,
+            warning: false,
+        }
     }
     /// Adds a secondary label (e.g. the declaration of the relation used wrongly).
     pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, text: text.into() });
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
     /// Adds a help line.
@@ -177,10 +202,17 @@ impl fmt::Display for Rendered<'_> {
 impl std::error::Error for Rendered<'_> {}
 impl miette::Diagnostic for Rendered<'_> {
     fn severity(&self) -> Option<miette::Severity> {
-        Some(if self.diag.warning { miette::Severity::Warning } else { miette::Severity::Error })
+        Some(if self.diag.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
@@ -201,7 +233,10 @@ fn render_one(d: &Diagnostic, sources: &Sources, width: usize) -> String {
     let mut labels = Vec::new();
     for (i, l) in d.labels.iter().enumerate() {
         if Some(l.span.file) == primary {
-            let span = SourceSpan::new((l.span.start as usize).into(), (l.span.end - l.span.start) as usize);
+            let span = SourceSpan::new(
+                (l.span.start as usize).into(),
+                (l.span.end - l.span.start) as usize,
+            );
             labels.push(if i == 0 {
                 LabeledSpan::new_primary_with_span(Some(l.text.clone()), span)
             } else {
@@ -222,7 +257,11 @@ fn render_one(d: &Diagnostic, sources: &Sources, width: usize) -> String {
         let s = sources.get(f);
         NamedSource::new(s.name.clone(), s.text.clone())
     });
-    let r = Rendered { diag: d, source, labels };
+    let r = Rendered {
+        diag: d,
+        source,
+        labels,
+    };
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
         .with_width(width)
         .with_links(false);

@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(ours.elements, vec![(1, 10), (3, 30)]);
         // datafrog 2.0.1 itself: when this starts to hold, the upstream fix has been released.
         let theirs = Relation::from_antijoin(&input1, &input2, |&k, &v| (k, v));
-        assert!(theirs.elements.is_empty(), "datafrog's Relation::from_antijoin works now: drop the workaround");
+        assert!(
+            theirs.elements.is_empty(),
+            "datafrog's Relation::from_antijoin works now: drop the workaround"
+        );
     }
 
     #[test]
@@ -60,7 +63,14 @@ mod tests {
         let out = iteration.variable::<(u32, u32)>("out");
         source.extend(vec![(1, 1), (2, 3), (4, 4)]);
         while iteration.changed() {
-            out.from_leapjoin(&source, (PassThrough, ValueFilter::from(|&(a, b): &(u32, u32), _: &()| a == b)), |&t, _| t);
+            out.from_leapjoin(
+                &source,
+                (
+                    PassThrough,
+                    ValueFilter::from(|&(a, b): &(u32, u32), _: &()| a == b),
+                ),
+                |&t, _| t,
+            );
         }
         assert_eq!(out.complete().elements, vec![(1, 1), (4, 4)]);
         // Without the pass-through leaper, datafrog 2.0.1 panics once every filter passes.
@@ -77,6 +87,9 @@ mod tests {
                 out.from_leapjoin(&source, filters, |&t, _| t);
             }
         });
-        assert!(panicked.is_err(), "datafrog's filter-only leapjoin no longer panics: drop the workaround");
+        assert!(
+            panicked.is_err(),
+            "datafrog's filter-only leapjoin no longer panics: drop the workaround"
+        );
     }
 }

@@ -19,21 +19,38 @@ pub struct Loaded {
 }
 
 fn delimiter(params: &std::collections::BTreeMap<String, String>) -> String {
-    params.get("delimiter").cloned().unwrap_or_else(|| "\t".to_string())
+    params
+        .get("delimiter")
+        .cloned()
+        .unwrap_or_else(|| "\t".to_string())
 }
 
 /// The file an `.input` relation reads.
 pub fn input_path(prog: &Program, rel: RelId, fact_dir: &Path) -> PathBuf {
     let r = &prog.relations[rel];
-    let name = r.input.as_ref().and_then(|s| s.params.get("filename").cloned()).unwrap_or_else(|| format!("{}.facts", r.name));
+    let name = r
+        .input
+        .as_ref()
+        .and_then(|s| s.params.get("filename").cloned())
+        .unwrap_or_else(|| format!("{}.facts", r.name));
     fact_dir.join(name)
 }
 
 /// Reads every `.input` relation from `fact_dir`. All problems are collected; the file text is
 /// added to `sources` only when it has an error to point at.
-pub fn read_inputs(prog: &Program, fact_dir: &Path, symbols: &mut Interner, sources: &mut Sources, with_origins: bool) -> Result<Loaded, Vec<Diagnostic>> {
+pub fn read_inputs(
+    prog: &Program,
+    fact_dir: &Path,
+    symbols: &mut Interner,
+    sources: &mut Sources,
+    with_origins: bool,
+) -> Result<Loaded, Vec<Diagnostic>> {
     let mut errors = Vec::new();
-    let mut tables: Vec<Table> = prog.relations.iter().map(|r| Table::new(r.arity())).collect();
+    let mut tables: Vec<Table> = prog
+        .relations
+        .iter()
+        .map(|r| Table::new(r.arity()))
+        .collect();
     let mut origins = vec![Vec::new(); prog.relations.len()];
     for (rel, r) in prog.relations.iter().enumerate() {
         let Some(spec) = &r.input else { continue };
@@ -42,8 +59,16 @@ pub fn read_inputs(prog: &Program, fact_dir: &Path, symbols: &mut Interner, sour
             Ok(t) => t,
             Err(e) => {
                 errors.push(
-                    Diagnostic::error(format!("cannot read the facts of `{}` from `{}`: {e}", r.name, path.display()), spec.span, "input declared here")
-                        .with_help("pass the directory holding the `.facts` files with `-F DIR`"),
+                    Diagnostic::error(
+                        format!(
+                            "cannot read the facts of `{}` from `{}`: {e}",
+                            r.name,
+                            path.display()
+                        ),
+                        spec.span,
+                        "input declared here",
+                    )
+                    .with_help("pass the directory holding the `.facts` files with `-F DIR`"),
                 );
                 continue;
             }
@@ -66,7 +91,18 @@ pub fn read_inputs(prog: &Program, fact_dir: &Path, symbols: &mut Interner, sour
             }
             let cols: Vec<&str> = line.split(delim.as_str()).collect();
             if cols.len() != r.arity() {
-                file_errors.push((line_start, line_start + line.len(), i + 1, format!("expected {} column{} separated by {:?}, found {}", r.arity(), if r.arity() == 1 { "" } else { "s" }, delim, cols.len())));
+                file_errors.push((
+                    line_start,
+                    line_start + line.len(),
+                    i + 1,
+                    format!(
+                        "expected {} column{} separated by {:?}, found {}",
+                        r.arity(),
+                        if r.arity() == 1 { "" } else { "s" },
+                        delim,
+                        cols.len()
+                    ),
+                ));
                 continue;
             }
             let mut row = Vec::with_capacity(r.arity());
@@ -78,7 +114,18 @@ pub fn read_inputs(prog: &Program, fact_dir: &Path, symbols: &mut Interner, sour
                     _ => match parse_number(field, *ty) {
                         Some(v) => row.push(v),
                         None => {
-                            file_errors.push((col_start, col_start + field.len().max(1), i + 1, format!("column {} (`{}`) expects a {}, found {:?}", c + 1, r.attrs[c], ty.name(), field)));
+                            file_errors.push((
+                                col_start,
+                                col_start + field.len().max(1),
+                                i + 1,
+                                format!(
+                                    "column {} (`{}`) expects a {}, found {:?}",
+                                    c + 1,
+                                    r.attrs[c],
+                                    ty.name(),
+                                    field
+                                ),
+                            ));
                             ok = false;
                         }
                     },
@@ -95,16 +142,32 @@ pub fn read_inputs(prog: &Program, fact_dir: &Path, symbols: &mut Interner, sour
         if !file_errors.is_empty() {
             let id = sources.add(path.display().to_string(), text.clone());
             for (s, e, _, msg) in file_errors {
-                errors.push(Diagnostic::error(format!("malformed fact of `{}`: {msg}", r.name), Span::new(id, s, e), "here").with_label(r.decl, "declared here"));
+                errors.push(
+                    Diagnostic::error(
+                        format!("malformed fact of `{}`: {msg}", r.name),
+                        Span::new(id, s, e),
+                        "here",
+                    )
+                    .with_label(r.decl, "declared here"),
+                );
             }
         }
         tables[rel].normalize();
     }
-    if errors.is_empty() { Ok(Loaded { tables, origins }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Loaded { tables, origins })
+    } else {
+        Err(errors)
+    }
 }
 
 /// Rows of a table sorted by meaning (numbers numerically, symbols by text), for stable output.
-pub fn sorted_rows<'t>(prog: &Program, rel: RelId, table: &'t Table, symbols: &Interner) -> Vec<&'t [u32]> {
+pub fn sorted_rows<'t>(
+    prog: &Program,
+    rel: RelId,
+    table: &'t Table,
+    symbols: &Interner,
+) -> Vec<&'t [u32]> {
     let types = &prog.relations[rel].types;
     let mut rows: Vec<&[u32]> = table.rows().collect();
     rows.sort_by(|a, b| {
@@ -119,7 +182,14 @@ pub fn sorted_rows<'t>(prog: &Program, rel: RelId, table: &'t Table, symbols: &I
     rows
 }
 
-fn write_rows(out: &mut dyn Write, prog: &Program, rel: RelId, table: &Table, symbols: &Interner, delim: &str) -> std::io::Result<()> {
+fn write_rows(
+    out: &mut dyn Write,
+    prog: &Program,
+    rel: RelId,
+    table: &Table,
+    symbols: &Interner,
+    delim: &str,
+) -> std::io::Result<()> {
     let r = &prog.relations[rel];
     if r.arity() == 0 {
         if table.len > 0 {
@@ -128,7 +198,11 @@ fn write_rows(out: &mut dyn Write, prog: &Program, rel: RelId, table: &Table, sy
         return Ok(());
     }
     for row in sorted_rows(prog, rel, table, symbols) {
-        let fields: Vec<String> = row.iter().zip(&r.types).map(|(v, t)| format_value(*t, *v, symbols)).collect();
+        let fields: Vec<String> = row
+            .iter()
+            .zip(&r.types)
+            .map(|(v, t)| format_value(*t, *v, symbols))
+            .collect();
         writeln!(out, "{}", fields.join(delim))?;
     }
     Ok(())
@@ -137,7 +211,13 @@ fn write_rows(out: &mut dyn Write, prog: &Program, rel: RelId, table: &Table, sy
 /// Writes every `.output` relation: to `OUT_DIR/<name>.csv`, or to `out` in Soufflé's boxed
 /// stdout form when `out_dir` is `-` (attribute names only with `headers=true`, as Soufflé).
 /// Then prints `.printsize` relations as `name<TAB>size`.
-pub fn write_outputs(prog: &Program, tables: &[Table], symbols: &Interner, out_dir: &Path, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn write_outputs(
+    prog: &Program,
+    tables: &[Table],
+    symbols: &Interner,
+    out_dir: &Path,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let to_stdout = out_dir == Path::new("-");
     for (rel, r) in prog.relations.iter().enumerate() {
         let Some(spec) = &r.output else { continue };
@@ -152,7 +232,11 @@ pub fn write_outputs(prog: &Program, tables: &[Table], symbols: &Interner, out_d
             write_rows(out, prog, rel, &tables[rel], symbols, "\t")?;
             writeln!(out, "===============")?;
         } else {
-            let name = spec.params.get("filename").cloned().unwrap_or_else(|| format!("{}.csv", r.name));
+            let name = spec
+                .params
+                .get("filename")
+                .cloned()
+                .unwrap_or_else(|| format!("{}.csv", r.name));
             let path = out_dir.join(name);
             let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
             if headers {

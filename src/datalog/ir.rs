@@ -159,13 +159,32 @@ pub enum Lit {
     /// A negated atom over a lower stratum: all its variables are bound before it.
     Neg(Atom),
     /// A comparison of bound expressions.
-    Cmp { op: CmpOp, ty: Ty, lhs: Expr, rhs: Expr, span: Span },
+    Cmp {
+        op: CmpOp,
+        ty: Ty,
+        lhs: Expr,
+        rhs: Expr,
+        span: Span,
+    },
     /// `var = expr` where `var` is not yet bound: binds it.
     Assign { var: VarId, expr: Expr, span: Span },
     /// `contains` / `match`, possibly negated.
-    Test { func: TestFn, negated: bool, args: Vec<Expr>, span: Span },
+    Test {
+        func: TestFn,
+        negated: bool,
+        args: Vec<Expr>,
+        span: Span,
+    },
     /// An aggregate binding `var`; `outer` are the body's variables bound outside it.
-    Agg { var: VarId, kind: AggKind, ty: Ty, target: Option<Expr>, body: Vec<Lit>, outer: Vec<VarId>, span: Span },
+    Agg {
+        var: VarId,
+        kind: AggKind,
+        ty: Ty,
+        target: Option<Expr>,
+        body: Vec<Lit>,
+        outer: Vec<VarId>,
+        span: Span,
+    },
     /// `false`: the clause derives nothing.
     False(Span),
 }
@@ -176,7 +195,11 @@ impl Lit {
         let mut out = Vec::new();
         match self {
             Lit::Pos(_) | Lit::False(_) => {}
-            Lit::Neg(a) => out.extend(a.args.iter().filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None })),
+            Lit::Neg(a) => out.extend(
+                a.args
+                    .iter()
+                    .filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None }),
+            ),
             Lit::Cmp { lhs, rhs, .. } => {
                 lhs.vars(&mut out);
                 rhs.vars(&mut out);
@@ -190,7 +213,11 @@ impl Lit {
     /// The variables this literal binds.
     pub fn binds(&self) -> Vec<VarId> {
         match self {
-            Lit::Pos(a) => a.args.iter().filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None }).collect(),
+            Lit::Pos(a) => a
+                .args
+                .iter()
+                .filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None })
+                .collect(),
             Lit::Assign { var, .. } | Lit::Agg { var, .. } => vec![*var],
             _ => vec![],
         }

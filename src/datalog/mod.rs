@@ -88,25 +88,45 @@ impl Inputs {
     /// No input tuples yet.
     pub fn new(rules: &Rules) -> Inputs {
         Inputs {
-            tables: rules.program.relations.iter().map(|r| Table::new(r.arity())).collect(),
+            tables: rules
+                .program
+                .relations
+                .iter()
+                .map(|r| Table::new(r.arity()))
+                .collect(),
             symbols: rules.program.symbols.clone(),
             origins: vec![Vec::new(); rules.program.relations.len()],
         }
     }
     /// Adds a tuple to relation `rel`; an error names what does not fit.
     pub fn add(&mut self, rules: &Rules, rel: &str, values: &[FactValue]) -> Result<(), String> {
-        let id = rules.program.relation(rel).ok_or_else(|| format!("relation `{rel}` is not declared"))?;
+        let id = rules
+            .program
+            .relation(rel)
+            .ok_or_else(|| format!("relation `{rel}` is not declared"))?;
         let r = &rules.program.relations[id];
         if r.arity() != values.len() {
-            return Err(format!("relation `{rel}` takes {} values, {} given", r.arity(), values.len()));
+            return Err(format!(
+                "relation `{rel}` takes {} values, {} given",
+                r.arity(),
+                values.len()
+            ));
         }
         let mut row = Vec::with_capacity(values.len());
         for (i, (v, ty)) in values.iter().zip(&r.types).enumerate() {
             row.push(match (v, ty) {
                 (FactValue::Sym(s), ir::Ty::Symbol) => self.symbols.intern(s),
-                (FactValue::Num(n), ir::Ty::Number) if i32::try_from(*n).is_ok() => *n as i32 as u32,
+                (FactValue::Num(n), ir::Ty::Number) if i32::try_from(*n).is_ok() => {
+                    *n as i32 as u32
+                }
                 (FactValue::Num(n), ir::Ty::Unsigned) if u32::try_from(*n).is_ok() => *n as u32,
-                _ => return Err(format!("`{rel}.{}` is a {}; {v:?} does not fit", r.attrs[i], ty.name())),
+                _ => {
+                    return Err(format!(
+                        "`{rel}.{}` is a {}; {v:?} does not fit",
+                        r.attrs[i],
+                        ty.name()
+                    ));
+                }
             });
         }
         self.tables[id].push(&row);
@@ -115,9 +135,22 @@ impl Inputs {
     /// Reads the `.input` relations from a directory of `.facts` files.
     pub fn from_dir(rules: &mut Rules, dir: &Path, with_origins: bool) -> Result<Inputs, Failure> {
         let mut symbols = rules.program.symbols.clone();
-        match io::read_inputs(&rules.program, dir, &mut symbols, &mut rules.sources, with_origins) {
-            Ok(loaded) => Ok(Inputs { tables: loaded.tables, symbols, origins: loaded.origins }),
-            Err(d) => Err(Failure { sources: std::mem::take(&mut rules.sources), diagnostics: Diagnostics(d) }),
+        match io::read_inputs(
+            &rules.program,
+            dir,
+            &mut symbols,
+            &mut rules.sources,
+            with_origins,
+        ) {
+            Ok(loaded) => Ok(Inputs {
+                tables: loaded.tables,
+                symbols,
+                origins: loaded.origins,
+            }),
+            Err(d) => Err(Failure {
+                sources: std::mem::take(&mut rules.sources),
+                diagnostics: Diagnostics(d),
+            }),
         }
     }
 }
@@ -140,7 +173,12 @@ impl Evaluation {
         Some(
             io::sorted_rows(&rules.program, id, &self.tables[id], &self.symbols)
                 .into_iter()
-                .map(|row| row.iter().zip(types).map(|(v, t)| value::format_value(*t, *v, &self.symbols)).collect())
+                .map(|row| {
+                    row.iter()
+                        .zip(types)
+                        .map(|(v, t)| value::format_value(*t, *v, &self.symbols))
+                        .collect()
+                })
                 .collect(),
         )
     }
@@ -155,11 +193,17 @@ impl Rules {
         for p in paths {
             match std::fs::read_to_string(p) {
                 Ok(t) => texts.push((p.display().to_string(), t)),
-                Err(e) => errors.push(Diagnostic::plain(format!("cannot read `{}`: {e}", p.display()))),
+                Err(e) => errors.push(Diagnostic::plain(format!(
+                    "cannot read `{}`: {e}",
+                    p.display()
+                ))),
             }
         }
         if !errors.is_empty() {
-            return Err(Failure { sources, diagnostics: Diagnostics(errors) });
+            return Err(Failure {
+                sources,
+                diagnostics: Diagnostics(errors),
+            });
         }
         let mut items = Vec::new();
         for (name, text) in texts {
@@ -182,26 +226,51 @@ impl Rules {
         Self::finish(sources, items, errors)
     }
 
-    fn finish(sources: Sources, items: Vec<syntax::ast::Item>, syntax_errors: Vec<Diagnostic>) -> Result<Rules, Failure> {
+    fn finish(
+        sources: Sources,
+        items: Vec<syntax::ast::Item>,
+        syntax_errors: Vec<Diagnostic>,
+    ) -> Result<Rules, Failure> {
         if syntax_errors.iter().any(|d| !d.warning) {
-            return Err(Failure { sources, diagnostics: Diagnostics(syntax_errors) });
+            return Err(Failure {
+                sources,
+                diagnostics: Diagnostics(syntax_errors),
+            });
         }
         match check::check(&items) {
             Ok(program) => {
                 let plan = compile::compile(&program);
-                Ok(Rules { sources, program, plan })
+                Ok(Rules {
+                    sources,
+                    program,
+                    plan,
+                })
             }
-            Err(d) => Err(Failure { sources, diagnostics: Diagnostics(d) }),
+            Err(d) => Err(Failure {
+                sources,
+                diagnostics: Diagnostics(d),
+            }),
         }
     }
 
     /// Evaluates the rules over the inputs.
-    pub fn evaluate(&self, inputs: &Inputs, engine: Engine, limits: Limits) -> Result<Evaluation, EvalError> {
+    pub fn evaluate(
+        &self,
+        inputs: &Inputs,
+        engine: Engine,
+        limits: Limits,
+    ) -> Result<Evaluation, EvalError> {
         let rt = Runtime::new(inputs.symbols.clone(), limits);
         let tables = match engine {
-            Engine::Fast { parallel } => eval::fast::evaluate(&self.program, &self.plan, &rt, &inputs.tables, parallel)?,
+            Engine::Fast { parallel } => {
+                eval::fast::evaluate(&self.program, &self.plan, &rt, &inputs.tables, parallel)?
+            }
             Engine::Naive => {
-                let rows = inputs.tables.iter().map(|t| t.rows().map(|r| r.to_vec()).collect()).collect();
+                let rows = inputs
+                    .tables
+                    .iter()
+                    .map(|t| t.rows().map(|r| r.to_vec()).collect())
+                    .collect();
                 let db = eval::naive::evaluate(&self.program, &rt, rows)?;
                 db.rels
                     .iter()
@@ -224,7 +293,11 @@ impl Rules {
             Ok(w) => w.into_iter().collect(),
             Err(p) => p.into_inner().into_iter().collect(),
         };
-        Ok(Evaluation { tables, symbols, warnings })
+        Ok(Evaluation {
+            tables,
+            symbols,
+            warnings,
+        })
     }
 
     /// The printable plan (`--print-plan`).

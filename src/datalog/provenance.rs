@@ -87,26 +87,57 @@ pub enum Explanation {
 }
 
 /// Explains a tuple given as text (`path("a","d")`) and renders the answer.
-pub fn explain_text(rules: &mut Rules, inputs: &Inputs, atom: &str, limits: Limits, depth: usize, format: ExplainFormat) -> Result<String, String> {
+pub fn explain_text(
+    rules: &mut Rules,
+    inputs: &Inputs,
+    atom: &str,
+    limits: Limits,
+    depth: usize,
+    format: ExplainFormat,
+) -> Result<String, String> {
     let file = rules.sources.add("<explain>", atom.to_string());
-    let parsed = parse_atom(file, atom).map_err(|d| crate::datalog::diag::Diagnostics(d).render(&rules.sources, 100))?;
+    let parsed = parse_atom(file, atom)
+        .map_err(|d| crate::datalog::diag::Diagnostics(d).render(&rules.sources, 100))?;
     let mut symbols = inputs.symbols.clone();
-    let (rel, tuple) = ground(&rules.program, &parsed, &mut symbols).map_err(|d| crate::datalog::diag::Diagnostics(vec![d]).render(&rules.sources, 100))?;
+    let (rel, tuple) = ground(&rules.program, &parsed, &mut symbols)
+        .map_err(|d| crate::datalog::diag::Diagnostics(vec![d]).render(&rules.sources, 100))?;
     let explainer = Explainer::new(rules, inputs, symbols, limits).map_err(|e| e.to_string())?;
     let answer = explainer.explain(rel, &tuple, depth);
     Ok(match format {
         ExplainFormat::Text => render_text(&answer),
-        ExplainFormat::Json => format!("{}\n", serde_json::to_string_pretty(&to_json(&answer)).unwrap_or_default()),
+        ExplainFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&to_json(&answer)).unwrap_or_default()
+        ),
     })
 }
 
 /// Resolves a parsed ground atom to a relation and stored values.
-pub fn ground(prog: &Program, atom: &ast::Atom, symbols: &mut Interner) -> Result<(RelId, Vec<u32>), crate::datalog::diag::Diagnostic> {
+pub fn ground(
+    prog: &Program,
+    atom: &ast::Atom,
+    symbols: &mut Interner,
+) -> Result<(RelId, Vec<u32>), crate::datalog::diag::Diagnostic> {
     use crate::datalog::diag::Diagnostic;
-    let rel = prog.relation(&atom.rel.text).ok_or_else(|| Diagnostic::error(format!("relation `{}` is not declared", atom.rel.text), atom.rel.span, "unknown relation"))?;
+    let rel = prog.relation(&atom.rel.text).ok_or_else(|| {
+        Diagnostic::error(
+            format!("relation `{}` is not declared", atom.rel.text),
+            atom.rel.span,
+            "unknown relation",
+        )
+    })?;
     let r = &prog.relations[rel];
     if r.arity() != atom.args.len() {
-        return Err(Diagnostic::error(format!("relation `{}` takes {} arguments, {} given", r.name, r.arity(), atom.args.len()), atom.span, "here"));
+        return Err(Diagnostic::error(
+            format!(
+                "relation `{}` takes {} arguments, {} given",
+                r.name,
+                r.arity(),
+                atom.args.len()
+            ),
+            atom.span,
+            "here",
+        ));
     }
     let mut out = Vec::new();
     for (t, ty) in atom.args.iter().zip(&r.types) {
@@ -114,7 +145,14 @@ pub fn ground(prog: &Program, atom: &ast::Atom, symbols: &mut Interner) -> Resul
             (ast::Term::Str(s, _), Ty::Symbol) => symbols.intern(s),
             (ast::Term::Num(n, _), Ty::Number) if i32::try_from(*n).is_ok() => *n as i32 as u32,
             (ast::Term::Num(n, _), Ty::Unsigned) if u32::try_from(*n).is_ok() => *n as u32,
-            (other, ty) => return Err(Diagnostic::error(format!("expected a {} constant", ty.name()), other.span(), "not a constant of this column's type").with_help("write symbols in double quotes and numbers as digits")),
+            (other, ty) => {
+                return Err(Diagnostic::error(
+                    format!("expected a {} constant", ty.name()),
+                    other.span(),
+                    "not a constant of this column's type",
+                )
+                .with_help("write symbols in double quotes and numbers as digits"));
+            }
         });
     }
     Ok((rel, out))
@@ -130,17 +168,33 @@ pub struct Explainer<'r> {
 
 impl<'r> Explainer<'r> {
     /// Evaluates the rules over the inputs with the reference evaluator, keeping proof heights.
-    pub fn new(rules: &'r Rules, inputs: &Inputs, symbols: Interner, limits: Limits) -> Result<Explainer<'r>, crate::datalog::eval::EvalError> {
+    pub fn new(
+        rules: &'r Rules,
+        inputs: &Inputs,
+        symbols: Interner,
+        limits: Limits,
+    ) -> Result<Explainer<'r>, crate::datalog::eval::EvalError> {
         let rt = Runtime::new(symbols, limits);
-        let rows = inputs.tables.iter().map(|t| t.rows().map(|r| r.to_vec()).collect()).collect();
+        let rows = inputs
+            .tables
+            .iter()
+            .map(|t| t.rows().map(|r| r.to_vec()).collect())
+            .collect();
         let db = naive::evaluate(&rules.program, &rt, rows)?;
         let mut origins = std::collections::HashMap::new();
         for (rel, list) in inputs.origins.iter().enumerate() {
             for (row, o) in list {
-                origins.entry((rel, row.clone())).or_insert_with(|| o.clone());
+                origins
+                    .entry((rel, row.clone()))
+                    .or_insert_with(|| o.clone());
             }
         }
-        Ok(Explainer { rules, rt, db, origins })
+        Ok(Explainer {
+            rules,
+            rt,
+            db,
+            origins,
+        })
     }
 
     /// Whether a tuple holds.
@@ -167,19 +221,33 @@ impl<'r> Explainer<'r> {
     pub fn tuple_text(&self, rel: RelId, tuple: &[u32]) -> String {
         let r = &self.rules.program.relations[rel];
         let syms = self.symbols();
-        let vals: Vec<String> = tuple.iter().zip(&r.types).map(|(v, t)| format_literal(*t, *v, &syms)).collect();
+        let vals: Vec<String> = tuple
+            .iter()
+            .zip(&r.types)
+            .map(|(v, t)| format_literal(*t, *v, &syms))
+            .collect();
         format!("{}({})", r.name, vals.join(", "))
     }
 
     fn values(&self, rel: RelId, tuple: &[u32]) -> Vec<String> {
         let r = &self.rules.program.relations[rel];
         let syms = self.symbols();
-        tuple.iter().zip(&r.types).map(|(v, t)| crate::datalog::value::format_value(*t, *v, &syms)).collect()
+        tuple
+            .iter()
+            .zip(&r.types)
+            .map(|(v, t)| crate::datalog::value::format_value(*t, *v, &syms))
+            .collect()
     }
 
     fn rule_text(&self, c: &Clause) -> (String, String) {
         let s: &Sources = &self.rules.sources;
-        (s.location(c.span), s.snippet(c.span).split_whitespace().collect::<Vec<_>>().join(" "))
+        (
+            s.location(c.span),
+            s.snippet(c.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 
     /// Binds the head of `c` to `tuple` and orders the body for that binding.
@@ -205,30 +273,60 @@ impl<'r> Explainer<'r> {
 
     fn prove(&self, rel: RelId, tuple: &[u32], height: u32) -> Proof {
         let r = &self.rules.program.relations[rel];
-        let node = |because, children| Proof { tuple: self.tuple_text(rel, tuple), relation: r.name.clone(), values: self.values(rel, tuple), because, children };
+        let node = |because, children| Proof {
+            tuple: self.tuple_text(rel, tuple),
+            relation: r.name.clone(),
+            values: self.values(rel, tuple),
+            because,
+            children,
+        };
         if height == 0 {
-            return node(Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()), vec![]);
+            return node(
+                Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()),
+                vec![],
+            );
         }
-        for c in self.rules.program.clauses.iter().filter(|c| c.head.rel == rel) {
-            let Some((mut env, mut bound, body)) = self.bind_head(c, tuple) else { continue };
-            let pos: Vec<&Atom> = body.iter().filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None }).collect();
+        for c in self
+            .rules
+            .program
+            .clauses
+            .iter()
+            .filter(|c| c.head.rel == rel)
+        {
+            let Some((mut env, mut bound, body)) = self.bind_head(c, tuple) else {
+                continue;
+            };
+            let pos: Vec<&Atom> = body
+                .iter()
+                .filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None })
+                .collect();
             let mut found: Option<(Vec<u32>, Vec<u32>)> = None;
-            enumerate(&self.rt, &self.db, &body, &mut env, &mut bound, &mut Vec::new(), &mut |e, w| {
-                if found.is_some() {
-                    return;
-                }
-                let mut at = 0;
-                let mut max = 0;
-                for a in &pos {
-                    let n = a.args.len();
-                    max = max.max(self.db.height(a.rel, &w[at..at + n]).unwrap_or(0));
-                    at += n;
-                }
-                if max + 1 == height && head_tuple(&c.head, e) == tuple {
-                    found = Some((e.to_vec(), w.to_vec()));
-                }
-            });
-            let Some((env, witness)) = found else { continue };
+            enumerate(
+                &self.rt,
+                &self.db,
+                &body,
+                &mut env,
+                &mut bound,
+                &mut Vec::new(),
+                &mut |e, w| {
+                    if found.is_some() {
+                        return;
+                    }
+                    let mut at = 0;
+                    let mut max = 0;
+                    for a in &pos {
+                        let n = a.args.len();
+                        max = max.max(self.db.height(a.rel, &w[at..at + n]).unwrap_or(0));
+                        at += n;
+                    }
+                    if max + 1 == height && head_tuple(&c.head, e) == tuple {
+                        found = Some((e.to_vec(), w.to_vec()));
+                    }
+                },
+            );
+            let Some((env, witness)) = found else {
+                continue;
+            };
             let mut children = Vec::new();
             let mut at = 0;
             for lit in &body {
@@ -247,7 +345,11 @@ impl<'r> Explainer<'r> {
                         children: vec![],
                     }),
                     Lit::Agg { var, span, .. } => children.push(Proof {
-                        tuple: format!("{} = {}", self.rules.sources.snippet(*span), self.var_value(c, *var, env[*var])),
+                        tuple: format!(
+                            "{} = {}",
+                            self.rules.sources.snippet(*span),
+                            self.var_value(c, *var, env[*var])
+                        ),
                         relation: String::new(),
                         values: vec![],
                         because: Because::Aggregate,
@@ -260,7 +362,10 @@ impl<'r> Explainer<'r> {
             return node(Because::Rule { location, text }, children);
         }
         // Unreachable for a consistent database; an input fact is the honest fallback.
-        node(Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()), vec![])
+        node(
+            Because::Input(self.origins.get(&(rel, tuple.to_vec())).cloned()),
+            vec![],
+        )
     }
 
     fn var_value(&self, c: &Clause, v: VarId, raw: u32) -> String {
@@ -288,18 +393,42 @@ impl<'r> Explainer<'r> {
         let mut vs = lit.needs();
         vs.sort();
         vs.dedup();
-        let parts: Vec<String> = vs.iter().filter(|&&v| bound[v] && !c.var_names[v].starts_with("_t")).map(|&v| format!("{} = {}", c.var_names[v], self.var_value(c, v, env[v]))).collect();
-        if parts.is_empty() { String::new() } else { format!(" for {}", parts.join(", ")) }
+        let parts: Vec<String> = vs
+            .iter()
+            .filter(|&&v| bound[v] && !c.var_names[v].starts_with("_t"))
+            .map(|&v| format!("{} = {}", c.var_names[v], self.var_value(c, v, env[v])))
+            .collect();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" for {}", parts.join(", "))
+        }
     }
 
     /// Every rule that could derive the tuple, and the first body literal where each one stops.
     pub fn why_not(&self, rel: RelId, tuple: &[u32], depth: usize) -> WhyNot {
         let prog = &self.rules.program;
-        let mut out = WhyNot { tuple: self.tuple_text(rel, tuple), relation: prog.relations[rel].name.clone(), input_relation: prog.relations[rel].input.is_some(), rules: vec![] };
+        let mut out = WhyNot {
+            tuple: self.tuple_text(rel, tuple),
+            relation: prog.relations[rel].name.clone(),
+            input_relation: prog.relations[rel].input.is_some(),
+            rules: vec![],
+        };
         for c in prog.clauses.iter().filter(|c| c.head.rel == rel) {
             let (location, text) = self.rule_text(c);
             let Some((env, bound, body)) = self.bind_head(c, tuple) else {
-                out.rules.push(Blocked { location, text, failed: self.atom_text(&c.head, c, &vec![0; c.var_names.len()], &vec![false; c.var_names.len()]), reason: "the head does not match this tuple".into(), deeper: None });
+                out.rules.push(Blocked {
+                    location,
+                    text,
+                    failed: self.atom_text(
+                        &c.head,
+                        c,
+                        &vec![0; c.var_names.len()],
+                        &vec![false; c.var_names.len()],
+                    ),
+                    reason: "the head does not match this tuple".into(),
+                    deeper: None,
+                });
                 continue;
             };
             // Follow the body literal by literal, keeping every partial binding (up to a bound).
@@ -311,21 +440,40 @@ impl<'r> Explainer<'r> {
                     let mut e = env.clone();
                     let mut b = bound.clone();
                     let before = bound.clone();
-                    enumerate(&self.rt, &self.db, std::slice::from_ref(lit), &mut e, &mut b, &mut Vec::new(), &mut |e2, _| {
-                        if next.len() < 10_000 {
-                            let mut b2 = before.clone();
-                            for v in lit.binds() {
-                                b2[v] = true;
+                    enumerate(
+                        &self.rt,
+                        &self.db,
+                        std::slice::from_ref(lit),
+                        &mut e,
+                        &mut b,
+                        &mut Vec::new(),
+                        &mut |e2, _| {
+                            if next.len() < 10_000 {
+                                let mut b2 = before.clone();
+                                for v in lit.binds() {
+                                    b2[v] = true;
+                                }
+                                next.push((e2.to_vec(), b2));
                             }
-                            next.push((e2.to_vec(), b2));
-                        }
-                    });
+                        },
+                    );
                 }
                 if next.is_empty() {
                     // Show the values every way so far agrees on; the others stay variables.
                     let (env, first) = &states[0];
-                    let bound: Vec<bool> = (0..env.len()).map(|v| first[v] && states.iter().all(|(e, b)| b[v] && e[v] == env[v])).collect();
-                    blocked = Some(self.blocked_at(c, lit, env, &bound, states.len(), depth, location.clone(), text.clone()));
+                    let bound: Vec<bool> = (0..env.len())
+                        .map(|v| first[v] && states.iter().all(|(e, b)| b[v] && e[v] == env[v]))
+                        .collect();
+                    blocked = Some(self.blocked_at(
+                        c,
+                        lit,
+                        env,
+                        &bound,
+                        states.len(),
+                        depth,
+                        location.clone(),
+                        text.clone(),
+                    ));
                     break;
                 }
                 states = next;
@@ -338,7 +486,17 @@ impl<'r> Explainer<'r> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn blocked_at(&self, c: &Clause, lit: &Lit, env: &[u32], bound: &[bool], ways: usize, depth: usize, location: String, text: String) -> Blocked {
+    fn blocked_at(
+        &self,
+        c: &Clause,
+        lit: &Lit,
+        env: &[u32],
+        bound: &[bool],
+        ways: usize,
+        depth: usize,
+        location: String,
+        text: String,
+    ) -> Blocked {
         let prog = &self.rules.program;
         let (failed, reason, deeper) = match lit {
             Lit::Pos(a) => {
@@ -347,23 +505,56 @@ impl<'r> Explainer<'r> {
                 if pat.iter().all(|p| p.is_some()) && ways == 1 {
                     let t: Vec<u32> = pat.iter().flatten().copied().collect();
                     let derived = prog.clauses.iter().any(|k| k.head.rel == a.rel);
-                    let deeper = (derived && depth > 0).then(|| Box::new(self.why_not(a.rel, &t, depth - 1)));
-                    let reason = if derived { "this tuple does not hold".to_string() } else { "this tuple is not among the input facts".to_string() };
+                    let deeper = (derived && depth > 0)
+                        .then(|| Box::new(self.why_not(a.rel, &t, depth - 1)));
+                    let reason = if derived {
+                        "this tuple does not hold".to_string()
+                    } else {
+                        "this tuple is not among the input facts".to_string()
+                    };
                     (shown, reason, deeper)
                 } else {
                     let mut n = 0;
                     self.db.scan(a.rel, &pat, &mut |_| n += 1);
-                    let reason = if ways > 1 { format!("no tuple matches, for any of the {ways} ways the literals before it hold") } else { "no tuple matches".to_string() };
+                    let reason = if ways > 1 {
+                        format!(
+                            "no tuple matches, for any of the {ways} ways the literals before it hold"
+                        )
+                    } else {
+                        "no tuple matches".to_string()
+                    };
                     (shown, reason, None)
                 }
             }
-            Lit::Neg(a) => (format!("!{}", self.atom_text(a, c, env, bound)), "the negated tuple holds".into(), None),
-            Lit::Agg { span, .. } => (self.rules.sources.snippet(*span).to_string(), "the aggregate has no value (min or max over nothing)".into(), None),
-            Lit::Assign { span, .. } | Lit::Cmp { span, .. } | Lit::Test { span, .. } | Lit::False(span) => {
-                (self.rules.sources.snippet(*span).to_string(), format!("the constraint is false{}", self.bindings_text(c, lit, env, bound)), None)
-            }
+            Lit::Neg(a) => (
+                format!("!{}", self.atom_text(a, c, env, bound)),
+                "the negated tuple holds".into(),
+                None,
+            ),
+            Lit::Agg { span, .. } => (
+                self.rules.sources.snippet(*span).to_string(),
+                "the aggregate has no value (min or max over nothing)".into(),
+                None,
+            ),
+            Lit::Assign { span, .. }
+            | Lit::Cmp { span, .. }
+            | Lit::Test { span, .. }
+            | Lit::False(span) => (
+                self.rules.sources.snippet(*span).to_string(),
+                format!(
+                    "the constraint is false{}",
+                    self.bindings_text(c, lit, env, bound)
+                ),
+                None,
+            ),
         };
-        Blocked { location, text, failed, reason, deeper }
+        Blocked {
+            location,
+            text,
+            failed,
+            reason,
+            deeper,
+        }
     }
 }
 
@@ -384,7 +575,13 @@ pub fn render_text(e: &Explanation) -> String {
 }
 
 fn proof_lines(p: &Proof, prefix: &str, last: bool, root: bool, out: &mut String) {
-    let (branch, cont) = if root { ("", "") } else if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+    let (branch, cont) = if root {
+        ("", "")
+    } else if last {
+        ("└─ ", "   ")
+    } else {
+        ("├─ ", "│  ")
+    };
     let what = match &p.because {
         Because::Input(Some((f, l))) => format!("input fact, {f}:{l}"),
         Because::Input(None) => "input fact".into(),
@@ -401,15 +598,29 @@ fn proof_lines(p: &Proof, prefix: &str, last: bool, root: bool, out: &mut String
 
 fn why_lines(w: &WhyNot, prefix: &str, out: &mut String) {
     if w.rules.is_empty() {
-        let what = if w.input_relation { "it is not among the input facts and no rule derives it" } else { "no rule derives it" };
+        let what = if w.input_relation {
+            "it is not among the input facts and no rule derives it"
+        } else {
+            "no rule derives it"
+        };
         out.push_str(&format!("{prefix}└─ {what}\n"));
         return;
     }
     for (i, b) in w.rules.iter().enumerate() {
         let last = i + 1 == w.rules.len();
-        let (branch, cont) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-        out.push_str(&format!("{prefix}{branch}rule {}  {}\n", b.location, b.text));
-        out.push_str(&format!("{prefix}{cont}stops at {}: {}\n", b.failed, b.reason));
+        let (branch, cont) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
+        out.push_str(&format!(
+            "{prefix}{branch}rule {}  {}\n",
+            b.location, b.text
+        ));
+        out.push_str(&format!(
+            "{prefix}{cont}stops at {}: {}\n",
+            b.failed, b.reason
+        ));
         if let Some(d) = &b.deeper {
             out.push_str(&format!("{prefix}{cont}{} does not hold\n", d.tuple));
             why_lines(d, &format!("{prefix}{cont}"), out);

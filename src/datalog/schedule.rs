@@ -10,11 +10,11 @@ use crate::datalog::syntax::ast::CmpOp;
 pub fn schedule(lits: Vec<Lit>, bound: &mut [bool], first: Option<usize>) -> (Vec<Lit>, Vec<Lit>) {
     let mut rest: Vec<Option<Lit>> = lits.into_iter().map(Some).collect();
     let mut out = Vec::new();
-    if let Some(i) = first {
-        if let Some(lit) = rest[i].take() {
-            bind(&lit, bound);
-            out.push(lit);
-        }
+    if let Some(i) = first
+        && let Some(lit) = rest[i].take()
+    {
+        bind(&lit, bound);
+        out.push(lit);
     }
     loop {
         let mut progressed = false;
@@ -62,12 +62,22 @@ fn all_bound(e: &Expr, bound: &[bool]) -> bool {
 /// is the only unbound side), or `None`.
 fn ready(lit: &Lit, bound: &[bool]) -> Option<Lit> {
     match lit {
-        Lit::Cmp { op: CmpOp::Eq, lhs, rhs, span, .. } => {
+        Lit::Cmp {
+            op: CmpOp::Eq,
+            lhs,
+            rhs,
+            span,
+            ..
+        } => {
             let (l, r) = (all_bound(lhs, bound), all_bound(rhs, bound));
             match (l, r, lhs, rhs) {
                 (true, true, _, _) => Some(lit.clone()),
                 (false, true, Expr::Var(v), e) | (true, false, e, Expr::Var(v)) => {
-                    Some(Lit::Assign { var: *v, expr: e.clone(), span: *span })
+                    Some(Lit::Assign {
+                        var: *v,
+                        expr: e.clone(),
+                        span: *span,
+                    })
                 }
                 _ => None,
             }
@@ -88,6 +98,10 @@ fn ready(lit: &Lit, bound: &[bool]) -> Option<Lit> {
                 Some(lit.clone())
             }
         }
-        other => other.needs().iter().all(|&v| bound[v]).then(|| other.clone()),
+        other => other
+            .needs()
+            .iter()
+            .all(|&v| bound[v])
+            .then(|| other.clone()),
     }
 }

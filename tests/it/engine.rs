@@ -15,10 +15,20 @@ pub fn eval(program: &str, facts: &[(&str, &str)]) -> BTreeMap<String, Vec<Vec<S
     let (rules, evals) = eval_all(program, facts);
     let first = &evals[0];
     let mut out = BTreeMap::new();
-    for r in rules.program.relations.iter().filter(|r| r.output.is_some()) {
+    for r in rules
+        .program
+        .relations
+        .iter()
+        .filter(|r| r.output.is_some())
+    {
         let rows = first.rows(&rules, &r.name).unwrap();
         for other in &evals[1..] {
-            assert_eq!(other.rows(&rules, &r.name).unwrap(), rows, "evaluators disagree on `{}`", r.name);
+            assert_eq!(
+                other.rows(&rules, &r.name).unwrap(),
+                rows,
+                "evaluators disagree on `{}`",
+                r.name
+            );
         }
         out.insert(r.name.clone(), rows);
     }
@@ -27,7 +37,12 @@ pub fn eval(program: &str, facts: &[(&str, &str)]) -> BTreeMap<String, Vec<Vec<S
 
 /// The rows of one output relation, each row joined with tabs.
 pub fn eval_rel(program: &str, facts: &[(&str, &str)], rel: &str) -> Vec<String> {
-    eval(program, facts).remove(rel).unwrap_or_default().into_iter().map(|r| r.join("\t")).collect()
+    eval(program, facts)
+        .remove(rel)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.join("\t"))
+        .collect()
 }
 
 /// Runs all three evaluator settings and returns the evaluations (fast parallel first).
@@ -36,12 +51,18 @@ pub fn eval_all(program: &str, facts: &[(&str, &str)]) -> (Rules, Vec<Evaluation
     for (name, text) in facts {
         std::fs::write(dir.path().join(format!("{name}.facts")), text).unwrap();
     }
-    let mut rules = Rules::from_texts(&[("test.dl", program)]).unwrap_or_else(|f| panic!("{}", f.render(100)));
-    let inputs = Inputs::from_dir(&mut rules, dir.path(), false).unwrap_or_else(|f| panic!("{}", f.render(100)));
-    let evals = [Engine::Fast { parallel: true }, Engine::Fast { parallel: false }, Engine::Naive]
-        .into_iter()
-        .map(|e| rules.evaluate(&inputs, e, Limits::default()).unwrap())
-        .collect();
+    let mut rules =
+        Rules::from_texts(&[("test.dl", program)]).unwrap_or_else(|f| panic!("{}", f.render(100)));
+    let inputs = Inputs::from_dir(&mut rules, dir.path(), false)
+        .unwrap_or_else(|f| panic!("{}", f.render(100)));
+    let evals = [
+        Engine::Fast { parallel: true },
+        Engine::Fast { parallel: false },
+        Engine::Naive,
+    ]
+    .into_iter()
+    .map(|e| rules.evaluate(&inputs, e, Limits::default()).unwrap())
+    .collect();
     (rules, evals)
 }
 

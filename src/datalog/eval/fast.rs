@@ -15,10 +15,18 @@ use std::sync::Arc;
 
 type Row<const W: usize> = [u32; W];
 type Store<const W: usize> = Vec<Option<Arc<Relation<Row<W>>>>>;
+/// What one stratum produces: each of its relations, complete.
+type StratumResult<const W: usize> = Result<Vec<(RelId, Relation<Row<W>>)>, EvalError>;
 
 /// Evaluates `prog` by `plan` over the input tables (one per relation, possibly empty).
 /// `parallel` runs independent strata on rayon's pool.
-pub fn evaluate(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Table], parallel: bool) -> Result<Vec<Table>, EvalError> {
+pub fn evaluate(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    inputs: &[Table],
+    parallel: bool,
+) -> Result<Vec<Table>, EvalError> {
     match plan.width {
         0..=2 => run::<2>(prog, plan, rt, inputs, parallel),
         3 => run::<3>(prog, plan, rt, inputs, parallel),
@@ -28,11 +36,19 @@ pub fn evaluate(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Table], par
         9..=12 => run::<12>(prog, plan, rt, inputs, parallel),
         13..=16 => run::<16>(prog, plan, rt, inputs, parallel),
         17..=32 => run::<32>(prog, plan, rt, inputs, parallel),
-        w => Err(EvalError::Unsupported(format!("a relation or rule needs {w} columns; at most 32 are supported"))),
+        w => Err(EvalError::Unsupported(format!(
+            "a relation or rule needs {w} columns; at most 32 are supported"
+        ))),
     }
 }
 
-fn run<const W: usize>(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Table], parallel: bool) -> Result<Vec<Table>, EvalError> {
+fn run<const W: usize>(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    inputs: &[Table],
+    parallel: bool,
+) -> Result<Vec<Table>, EvalError> {
     let mut store: Store<W> = inputs
         .iter()
         .map(|t| {
@@ -49,11 +65,19 @@ fn run<const W: usize>(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Tabl
     }
     let max_level = level.iter().copied().max().unwrap_or(0);
     for l in 0..=max_level {
-        let here: Vec<&StratumPlan> = plan.strata.iter().filter(|sp| level[sp.index] == l).collect();
-        let results: Vec<Result<Vec<(RelId, Relation<Row<W>>)>, EvalError>> = if parallel && here.len() > 1 {
-            here.par_iter().map(|sp| run_stratum::<W>(prog, sp, rt, &store)).collect()
+        let here: Vec<&StratumPlan> = plan
+            .strata
+            .iter()
+            .filter(|sp| level[sp.index] == l)
+            .collect();
+        let results: Vec<StratumResult<W>> = if parallel && here.len() > 1 {
+            here.par_iter()
+                .map(|sp| run_stratum::<W>(prog, sp, rt, &store))
+                .collect()
         } else {
-            here.iter().map(|sp| run_stratum::<W>(prog, sp, rt, &store)).collect()
+            here.iter()
+                .map(|sp| run_stratum::<W>(prog, sp, rt, &store))
+                .collect()
         };
         for r in results {
             for (rel, relation) in r? {
@@ -66,7 +90,11 @@ fn run<const W: usize>(prog: &Program, plan: &Plan, rt: &Runtime, inputs: &[Tabl
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut t = Table { arity: r.arity(), len: 0, data: Vec::new() };
+            let mut t = Table {
+                arity: r.arity(),
+                len: 0,
+                data: Vec::new(),
+            };
             if let Some(rel) = &store[i] {
                 t.len = rel.len();
                 t.data.reserve(rel.len() * r.arity());
@@ -112,7 +140,8 @@ impl AtomShape {
         AtomShape { consts, eqs }
     }
     fn matches(&self, row: &[u32]) -> bool {
-        self.consts.iter().all(|&(c, v)| row[c] == v) && self.eqs.iter().all(|&(a, b)| row[a] == row[b])
+        self.consts.iter().all(|&(c, v)| row[c] == v)
+            && self.eqs.iter().all(|&(a, b)| row[a] == row[b])
     }
 }
 
@@ -168,7 +197,11 @@ impl<const W: usize> Source for StoreSource<'_, W> {
             if row[..p] != prefix[..] {
                 break;
             }
-            if row.iter().zip(pattern).all(|(x, q)| q.is_none_or(|q| q == *x)) {
+            if row
+                .iter()
+                .zip(pattern)
+                .all(|(x, q)| q.is_none_or(|q| q == *x))
+            {
                 f(&row[..pattern.len()]);
             }
         }
@@ -187,18 +220,29 @@ struct Prepared<const W: usize> {
 }
 
 impl<const W: usize> Prepared<W> {
-    fn index(&mut self, store: &Store<W>, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> usize {
+    fn index(
+        &mut self,
+        store: &Store<W>,
+        atom: &Atom,
+        key_cols: &[usize],
+        val_cols: &[usize],
+    ) -> usize {
         let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
         if let Some(&i) = self.index_ids.get(&sig) {
             return i;
         }
         let shape = AtomShape::of(atom);
         let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
-            Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| (pick(row, key_cols), pick(row, val_cols))).collect(),
+            Some(r) => r
+                .iter()
+                .filter(|row| shape.matches(&row[..]))
+                .map(|row| (pick(row, key_cols), pick(row, val_cols)))
+                .collect(),
             None => Vec::new(),
         };
         let cols: Vec<usize> = key_cols.iter().chain(val_cols).copied().collect();
-        self.indexes.push(relation_from_sorted(rows, is_prefix(&cols)));
+        self.indexes
+            .push(relation_from_sorted(rows, is_prefix(&cols)));
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
@@ -208,12 +252,23 @@ impl<const W: usize> Prepared<W> {
             return i;
         }
         let shape = AtomShape::of(atom);
-        let cols: Vec<usize> = atom.args.iter().enumerate().filter(|(_, a)| matches!(a, Arg::Var(_))).map(|(i, _)| i).collect();
+        let cols: Vec<usize> = atom
+            .args
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, Arg::Var(_)))
+            .map(|(i, _)| i)
+            .collect();
         let rows: Vec<Row<W>> = match &store[atom.rel] {
-            Some(r) => r.iter().filter(|row| shape.matches(&row[..])).map(|row| pick(row, &cols)).collect(),
+            Some(r) => r
+                .iter()
+                .filter(|row| shape.matches(&row[..]))
+                .map(|row| pick(row, &cols))
+                .collect(),
             None => Vec::new(),
         };
-        self.negsets.push(relation_from_sorted(rows, is_prefix(&cols)));
+        self.negsets
+            .push(relation_from_sorted(rows, is_prefix(&cols)));
         self.negset_ids.insert(sig, self.negsets.len() - 1);
         self.negsets.len() - 1
     }
@@ -242,7 +297,14 @@ fn atom_sig(atom: &Atom) -> (RelId, Vec<String>) {
 
 /// Runs the filter literals of a step on one binding; false when the binding is dropped.
 /// `env` holds every variable of the clause; assignments and aggregates write into it.
-fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &Prepared<W>, neg_ids: &[usize], store: &Store<W>) -> bool {
+fn run_lits<const W: usize>(
+    lits: &[Lit],
+    env: &mut [u32],
+    rt: &Runtime,
+    prep: &Prepared<W>,
+    neg_ids: &[usize],
+    store: &Store<W>,
+) -> bool {
     let mut neg_i = 0;
     for lit in lits {
         match lit {
@@ -265,7 +327,15 @@ fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &
                 Some(v) => env[*var] = v,
                 None => return false,
             },
-            Lit::Agg { var, kind, ty, target, body, outer, .. } => {
+            Lit::Agg {
+                var,
+                kind,
+                ty,
+                target,
+                body,
+                outer,
+                ..
+            } => {
                 let value = match prep.aggs.get(&(lit as *const Lit as usize)) {
                     Some(table) => {
                         let mut key = [0; W];
@@ -283,7 +353,16 @@ fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &
                         for &v in outer {
                             bound[v] = true;
                         }
-                        super::aggregate(rt, &StoreSource { store }, *kind, *ty, target.as_ref(), body, &mut e, &mut bound)
+                        super::aggregate(
+                            rt,
+                            &StoreSource { store },
+                            *kind,
+                            *ty,
+                            target.as_ref(),
+                            body,
+                            &mut e,
+                            &mut bound,
+                        )
                     }
                 };
                 match value {
@@ -304,9 +383,33 @@ fn run_lits<const W: usize>(lits: &[Lit], env: &mut [u32], rt: &Runtime, prep: &
 /// Precomputes an aggregate as a table from its outer variables to its value, when every outer
 /// variable is bound by a positive atom of the aggregate's own body. Each witness is folded in
 /// as it is found, so the table holds one accumulator per group.
-fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: &Store<W>) -> Option<HashMap<Row<W>, u32>> {
-    let Lit::Agg { kind, ty, target, body, outer, .. } = lit else { return None };
-    let bound_inside: Vec<VarId> = body.iter().flat_map(|l| if let Lit::Pos(_) = l { l.binds() } else { vec![] }).collect();
+fn precompute_agg<const W: usize>(
+    lit: &Lit,
+    nvars: usize,
+    rt: &Runtime,
+    store: &Store<W>,
+) -> Option<HashMap<Row<W>, u32>> {
+    let Lit::Agg {
+        kind,
+        ty,
+        target,
+        body,
+        outer,
+        ..
+    } = lit
+    else {
+        return None;
+    };
+    let bound_inside: Vec<VarId> = body
+        .iter()
+        .flat_map(|l| {
+            if let Lit::Pos(_) = l {
+                l.binds()
+            } else {
+                vec![]
+            }
+        })
+        .collect();
     if !outer.iter().all(|v| bound_inside.contains(v)) {
         return None;
     }
@@ -333,7 +436,10 @@ fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: 
         // One atom: its matching rows are the witnesses, read straight from the relation. When
         // the outer variables are its first columns, each group is a run of consecutive rows.
         let shape = AtomShape::of(atom);
-        let runs = outer.iter().enumerate().all(|(i, v)| atom.args.get(i) == Some(&Arg::Var(*v)));
+        let runs = outer
+            .iter()
+            .enumerate()
+            .all(|(i, v)| atom.args.get(i) == Some(&Arg::Var(*v)));
         let mut run: Option<(Row<W>, u32)> = None;
         if let Some(rel) = &store[atom.rel] {
             for row in rel.iter().filter(|r| shape.matches(&r[..])) {
@@ -353,7 +459,9 @@ fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: 
                     continue;
                 }
                 run = match run {
-                    Some((k, acc)) if k == key => Some((k, rt.accumulate(*kind, *ty, Some(acc), val))),
+                    Some((k, acc)) if k == key => {
+                        Some((k, rt.accumulate(*kind, *ty, Some(acc), val)))
+                    }
                     other => {
                         if let Some((k, acc)) = other {
                             groups.insert(k, acc);
@@ -368,22 +476,35 @@ fn precompute_agg<const W: usize>(lit: &Lit, nvars: usize, rt: &Runtime, store: 
         }
     } else {
         let mut b = vec![false; nvars];
-        enumerate(rt, &StoreSource { store }, &ordered, &mut env, &mut b, &mut Vec::new(), &mut |e, _| {
-            let val = match target {
-                Some(t) => rt.eval(t, e),
-                None => Some(0),
-            };
-            if let Some(val) = val {
-                add(&mut groups, key_of(e), val);
-            }
-        });
+        enumerate(
+            rt,
+            &StoreSource { store },
+            &ordered,
+            &mut env,
+            &mut b,
+            &mut Vec::new(),
+            &mut |e, _| {
+                let val = match target {
+                    Some(t) => rt.eval(t, e),
+                    None => Some(0),
+                };
+                if let Some(val) = val {
+                    add(&mut groups, key_of(e), val);
+                }
+            },
+        );
     }
     Some(groups)
 }
 
 type Op<'a> = Box<dyn Fn() + 'a>;
 
-fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, store: &Store<W>) -> Result<Vec<(RelId, Relation<Row<W>>)>, EvalError> {
+fn run_stratum<const W: usize>(
+    prog: &Program,
+    sp: &StratumPlan,
+    rt: &Runtime,
+    store: &Store<W>,
+) -> StratumResult<W> {
     let stratum = &prog.strata[sp.index];
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
     let mut prep: Prepared<W> = Prepared::default();
@@ -393,7 +514,13 @@ fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, s
         let nvars = prog.clauses[rp.clause].var_names.len();
         for (si, ps) in rp.steps.iter().enumerate() {
             let lits: &[Lit] = match &ps.step {
-                Step::Leap { atom, key_cols, val_cols, filters, .. } => {
+                Step::Leap {
+                    atom,
+                    key_cols,
+                    val_cols,
+                    filters,
+                    ..
+                } => {
                     let i = prep.index(store, atom, key_cols, val_cols);
                     leap_index.insert((ri, si), i);
                     filters
@@ -406,10 +533,10 @@ fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, s
                 if let Lit::Neg(a) = l {
                     negs.push(prep.negset(store, a));
                 }
-                if let Lit::Agg { .. } = l {
-                    if let Some(t) = precompute_agg(l, nvars, rt, store) {
-                        prep.aggs.insert(l as *const Lit as usize, t);
-                    }
+                if let Lit::Agg { .. } = l
+                    && let Some(t) = precompute_agg(l, nvars, rt, store)
+                {
+                    prep.aggs.insert(l as *const Lit as usize, t);
                 }
             }
             neg_index.insert((ri, si), negs);
@@ -418,7 +545,11 @@ fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, s
     let prep = prep;
 
     let mut iteration = Iteration::new();
-    let vars: HashMap<RelId, Variable<Row<W>>> = stratum.rels.iter().map(|&r| (r, iteration.variable::<Row<W>>(&prog.relations[r].name))).collect();
+    let vars: HashMap<RelId, Variable<Row<W>>> = stratum
+        .rels
+        .iter()
+        .map(|&r| (r, iteration.variable::<Row<W>>(&prog.relations[r].name)))
+        .collect();
     for &r in &stratum.rels {
         if let Some(rel) = &store[r] {
             vars[&r].insert((**rel).clone());
@@ -427,7 +558,20 @@ fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, s
     let mut ops: Vec<Op> = Vec::new();
     let mut join_idx: HashMap<String, Variable<(Row<W>, Row<W>)>> = HashMap::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
-        build_rule::<W>(prog, rp, ri, rt, store, &prep, &leap_index, &neg_index, &vars, &mut iteration, &mut join_idx, &mut ops);
+        build_rule::<W>(
+            prog,
+            rp,
+            ri,
+            rt,
+            store,
+            &prep,
+            &leap_index,
+            &neg_index,
+            &vars,
+            &mut iteration,
+            &mut join_idx,
+            &mut ops,
+        );
     }
     let mut rounds = 0usize;
     while iteration.changed() {
@@ -435,11 +579,20 @@ fn run_stratum<const W: usize>(prog: &Program, sp: &StratumPlan, rt: &Runtime, s
         for op in &ops {
             op();
         }
-        if rounds % 4 == 0 {
+        if rounds.is_multiple_of(4) {
             rt.check_time()?;
-            let total: usize = vars.values().map(|v| v.stable.borrow().iter().map(|b| b.len()).sum::<usize>() + v.recent.borrow().len()).sum();
+            let total: usize = vars
+                .values()
+                .map(|v| {
+                    v.stable.borrow().iter().map(|b| b.len()).sum::<usize>()
+                        + v.recent.borrow().len()
+                })
+                .sum();
             if total > rt.limits.max_tuples {
-                return Err(EvalError::TooManyTuples { limit: rt.limits.max_tuples, relation: prog.relations[stratum.rels[0]].name.clone() });
+                return Err(EvalError::TooManyTuples {
+                    limit: rt.limits.max_tuples,
+                    relation: prog.relations[stratum.rels[0]].name.clone(),
+                });
             }
         }
     }
@@ -473,20 +626,45 @@ fn build_rule<'a, const W: usize>(
     let clause = &prog.clauses[rp.clause];
     let nvars = clause.var_names.len();
     let head_var = vars[&clause.head.rel].clone();
-    let tmp_name = |k: usize| format!("{}_r{}_s{}", prog.relations[clause.head.rel].name, rp.clause, k);
+    let tmp_name = |k: usize| {
+        format!(
+            "{}_r{}_s{}",
+            prog.relations[clause.head.rel].name, rp.clause, k
+        )
+    };
     // The projection a step's output needs: the next layout, or the head if it is the last step.
     let last = rp.steps.len();
     let outs_for = |k: usize, input: &[VarId], new: &[VarId]| -> Vec<Out> {
-        let slot = |v: &VarId| input.iter().position(|x| x == v).map(Out::Cur).or_else(|| new.iter().position(|x| x == v).map(Out::Val)).unwrap_or(Out::Const(0));
+        let slot = |v: &VarId| {
+            input
+                .iter()
+                .position(|x| x == v)
+                .map(Out::Cur)
+                .or_else(|| new.iter().position(|x| x == v).map(Out::Val))
+                .unwrap_or(Out::Const(0))
+        };
         if k + 1 == last {
-            rp.head.iter().map(|o| if let Out::Cur(s) = o { slot(&rp.steps[k].output[*s]) } else { *o }).collect()
+            rp.head
+                .iter()
+                .map(|o| {
+                    if let Out::Cur(s) = o {
+                        slot(&rp.steps[k].output[*s])
+                    } else {
+                        *o
+                    }
+                })
+                .collect()
         } else {
             rp.steps[k].output.iter().map(slot).collect()
         }
     };
 
     // The driver.
-    let driver_target: Variable<Row<W>> = if rp.steps.is_empty() { head_var.clone() } else { iteration.variable(&tmp_name(0)) };
+    let driver_target: Variable<Row<W>> = if rp.steps.is_empty() {
+        head_var.clone()
+    } else {
+        iteration.variable(&tmp_name(0))
+    };
     let driver_outs: Vec<Out> = if rp.steps.is_empty() {
         rp.head.clone()
     } else {
@@ -498,10 +676,32 @@ fn build_rule<'a, const W: usize>(
             driver_target.insert(Relation::from_vec(vec![row]));
             driver_target.clone()
         }
-        Driver::Atom { atom, recursive, identity } => {
+        Driver::Atom {
+            atom,
+            recursive,
+            identity,
+        } => {
             let shape = AtomShape::of(atom);
-            let first_cols: Vec<usize> = rp.driver_layout.iter().map(|v| atom.args.iter().position(|a| *a == Arg::Var(*v)).unwrap_or(0)).collect();
-            let outs: Vec<Out> = driver_outs.iter().map(|o| if let Out::Cur(s) = o { Out::Cur(first_cols[*s]) } else { *o }).collect();
+            let first_cols: Vec<usize> = rp
+                .driver_layout
+                .iter()
+                .map(|v| {
+                    atom.args
+                        .iter()
+                        .position(|a| *a == Arg::Var(*v))
+                        .unwrap_or(0)
+                })
+                .collect();
+            let outs: Vec<Out> = driver_outs
+                .iter()
+                .map(|o| {
+                    if let Out::Cur(s) = o {
+                        Out::Cur(first_cols[*s])
+                    } else {
+                        *o
+                    }
+                })
+                .collect();
             if *recursive {
                 let source = vars[&atom.rel].clone();
                 if *identity && !rp.steps.is_empty() {
@@ -509,14 +709,24 @@ fn build_rule<'a, const W: usize>(
                 } else {
                     let target = driver_target.clone();
                     ops.push(Box::new(move || {
-                        let rows: Vec<Row<W>> = source.recent.borrow().iter().filter(|r| shape.matches(&r[..])).map(|r| project::<W>(&outs, r, &[0; W])).collect();
+                        let rows: Vec<Row<W>> = source
+                            .recent
+                            .borrow()
+                            .iter()
+                            .filter(|r| shape.matches(&r[..]))
+                            .map(|r| project::<W>(&outs, r, &[0; W]))
+                            .collect();
                         target.insert(Relation::from_vec(rows));
                     }));
                     driver_target.clone()
                 }
             } else {
                 if let Some(rel) = &store[atom.rel] {
-                    let rows: Vec<Row<W>> = rel.iter().filter(|r| shape.matches(&r[..])).map(|r| project::<W>(&outs, r, &[0; W])).collect();
+                    let rows: Vec<Row<W>> = rel
+                        .iter()
+                        .filter(|r| shape.matches(&r[..]))
+                        .map(|r| project::<W>(&outs, r, &[0; W]))
+                        .collect();
                     let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
                     driver_target.insert(relation_from_sorted(rows, prefix));
                 }
@@ -527,10 +737,23 @@ fn build_rule<'a, const W: usize>(
 
     for (k, ps) in rp.steps.iter().enumerate() {
         let PlannedStep { step, input, .. } = ps;
-        let target: Variable<Row<W>> = if k + 1 == last { head_var.clone() } else { iteration.variable(&tmp_name(k + 1)) };
+        let target: Variable<Row<W>> = if k + 1 == last {
+            head_var.clone()
+        } else {
+            iteration.variable(&tmp_name(k + 1))
+        };
         match step {
-            Step::Leap { atom, key_slots, val_cols, filters, .. } => {
-                let new: Vec<VarId> = val_cols.iter().map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 }).collect();
+            Step::Leap {
+                atom,
+                key_slots,
+                val_cols,
+                filters,
+                ..
+            } => {
+                let new: Vec<VarId> = val_cols
+                    .iter()
+                    .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
+                    .collect();
                 let outs = outs_for(k, input, &new);
                 let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
@@ -549,24 +772,36 @@ fn build_rule<'a, const W: usize>(
                         }
                         key
                     });
-                    let leapers = StepLeapers { extend, check: |row: &Row<W>, val: &Row<W>| {
-                        if filters.is_empty() {
-                            return true;
-                        }
-                        let mut e = env.borrow_mut();
-                        for (s, v) in layout.iter().enumerate() {
-                            e[*v] = row[s];
-                        }
-                        for (i, v) in new.iter().enumerate() {
-                            e[*v] = val[i];
-                        }
-                        run_lits::<W>(filters, &mut e, rt, prep, negs, store)
-                    } };
-                    target.from_leapjoin(&source, leapers, |row, val| project::<W>(&outs, row, val));
+                    let leapers = StepLeapers {
+                        extend,
+                        check: |row: &Row<W>, val: &Row<W>| {
+                            if filters.is_empty() {
+                                return true;
+                            }
+                            let mut e = env.borrow_mut();
+                            for (s, v) in layout.iter().enumerate() {
+                                e[*v] = row[s];
+                            }
+                            for (i, v) in new.iter().enumerate() {
+                                e[*v] = val[i];
+                            }
+                            run_lits::<W>(filters, &mut e, rt, prep, negs, store)
+                        },
+                    };
+                    target
+                        .from_leapjoin(&source, leapers, |row, val| project::<W>(&outs, row, val));
                 }));
             }
-            Step::Join { atom, key_slots, key_cols, val_cols } => {
-                let new: Vec<VarId> = val_cols.iter().map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 }).collect();
+            Step::Join {
+                atom,
+                key_slots,
+                key_cols,
+                val_cols,
+            } => {
+                let new: Vec<VarId> = val_cols
+                    .iter()
+                    .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
+                    .collect();
                 let outs = outs_for(k, input, &new);
                 let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
                 let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
@@ -579,39 +814,79 @@ fn build_rule<'a, const W: usize>(
                         let (kc, vc) = (key_cols.clone(), val_cols.clone());
                         let target = idx.clone();
                         ops.push(Box::new(move || {
-                            let rows: Vec<(Row<W>, Row<W>)> = source.recent.borrow().iter().filter(|r| shape.matches(&r[..])).map(|r| (pick(r, &kc), pick(r, &vc))).collect();
+                            let rows: Vec<(Row<W>, Row<W>)> = source
+                                .recent
+                                .borrow()
+                                .iter()
+                                .filter(|r| shape.matches(&r[..]))
+                                .map(|r| (pick(r, &kc), pick(r, &vc)))
+                                .collect();
                             target.insert(Relation::from_vec(rows));
                         }));
                         idx
                     })
                     .clone();
-                let keyed = iteration.variable::<(Row<W>, Row<W>)>(&format!("{}_keyed", tmp_name(k)));
+                let keyed =
+                    iteration.variable::<(Row<W>, Row<W>)>(&format!("{}_keyed", tmp_name(k)));
                 let (source, ks, kt) = (cur.clone(), key_slots.clone(), keyed.clone());
                 ops.push(Box::new(move || {
-                    let rows: Vec<(Row<W>, Row<W>)> = source.recent.borrow().iter().map(|r| (pick(r, &ks), *r)).collect();
+                    let rows: Vec<(Row<W>, Row<W>)> = source
+                        .recent
+                        .borrow()
+                        .iter()
+                        .map(|r| (pick(r, &ks), *r))
+                        .collect();
                     kt.insert(Relation::from_vec(rows));
                 }));
                 let target2 = target.clone();
                 ops.push(Box::new(move || {
-                    target2.from_join(&keyed, &rel_idx, |_, row, val| project::<W>(&outs, row, val));
+                    target2.from_join(&keyed, &rel_idx, |_, row, val| {
+                        project::<W>(&outs, row, val)
+                    });
                 }));
             }
             Step::Filter { lits } => {
                 let negs = &neg_index[&(ri, k)];
                 let outs: Vec<VarId> = if k + 1 == last {
-                    rp.head.iter().map(|o| if let Out::Cur(s) = o { ps.output[*s] } else { usize::MAX }).collect()
+                    rp.head
+                        .iter()
+                        .map(|o| {
+                            if let Out::Cur(s) = o {
+                                ps.output[*s]
+                            } else {
+                                usize::MAX
+                            }
+                        })
+                        .collect()
                 } else {
                     ps.output.clone()
                 };
-                let consts: Vec<Out> = if k + 1 == last { rp.head.clone() } else { vec![] };
+                let consts: Vec<Out> = if k + 1 == last {
+                    rp.head.clone()
+                } else {
+                    vec![]
+                };
                 let layout = input.clone();
                 let source = cur.clone();
                 let target = target.clone();
-                let pure = lits.iter().all(|l| matches!(l, Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)));
+                let pure = lits.iter().all(|l| {
+                    matches!(
+                        l,
+                        Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)
+                    )
+                });
                 let build = move |e: &[u32]| -> Row<W> {
                     let mut r = [0; W];
                     for (i, &v) in outs.iter().enumerate() {
-                        r[i] = if v == usize::MAX { if let Some(Out::Const(c)) = consts.get(i) { *c } else { 0 } } else { e[v] };
+                        r[i] = if v == usize::MAX {
+                            if let Some(Out::Const(c)) = consts.get(i) {
+                                *c
+                            } else {
+                                0
+                            }
+                        } else {
+                            e[v]
+                        };
                     }
                     r
                 };
@@ -665,7 +940,8 @@ where
     check: C,
 }
 
-impl<'leap, const W: usize, F, C> datafrog::Leapers<'leap, Row<W>, Row<W>> for StepLeapers<'leap, W, F, C>
+impl<'leap, const W: usize, F, C> datafrog::Leapers<'leap, Row<W>, Row<W>>
+    for StepLeapers<'leap, W, F, C>
 where
     F: Fn(&Row<W>) -> Row<W>,
     C: Fn(&Row<W>, &Row<W>) -> bool,

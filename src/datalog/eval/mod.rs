@@ -22,7 +22,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_tuples: 500_000_000, timeout: None }
+        Limits {
+            max_tuples: 500_000_000,
+            timeout: None,
+        }
     }
 }
 
@@ -59,7 +62,11 @@ pub struct Table {
 impl Table {
     /// An empty table.
     pub fn new(arity: usize) -> Table {
-        Table { arity, len: 0, data: Vec::new() }
+        Table {
+            arity,
+            len: 0,
+            data: Vec::new(),
+        }
     }
     /// Adds a row.
     pub fn push(&mut self, row: &[u32]) {
@@ -103,7 +110,13 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime over a symbol table.
     pub fn new(symbols: Interner, limits: Limits) -> Runtime {
-        Runtime { symbols: RwLock::new(symbols), regexes: Mutex::new(HashMap::new()), warnings: Mutex::new(BTreeSet::new()), limits, started: Instant::now() }
+        Runtime {
+            symbols: RwLock::new(symbols),
+            regexes: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(BTreeSet::new()),
+            limits,
+            started: Instant::now(),
+        }
     }
     /// Fails when the time bound has passed.
     pub fn check_time(&self) -> Result<(), EvalError> {
@@ -113,7 +126,10 @@ impl Runtime {
         }
     }
     fn sym(&self, id: u32) -> String {
-        self.symbols.read().map(|s| s.resolve(id).to_string()).unwrap_or_default()
+        self.symbols
+            .read()
+            .map(|s| s.resolve(id).to_string())
+            .unwrap_or_default()
     }
     fn intern(&self, s: &str) -> u32 {
         if let Some(id) = self.symbols.read().ok().and_then(|t| t.get(s)) {
@@ -135,7 +151,9 @@ impl Runtime {
                 Ok(re) => Some(re),
                 Err(e) => {
                     if let Ok(mut w) = self.warnings.lock() {
-                        w.insert(format!("invalid regular expression {p:?} in `match`: {e}; the match is false"));
+                        w.insert(format!(
+                            "invalid regular expression {p:?} in `match`: {e}; the match is false"
+                        ));
                     }
                     None
                 }
@@ -187,7 +205,11 @@ impl Runtime {
                     Func::Ord => vals[0],
                     Func::ToNumber => parse_number(&self.sym(vals[0]), Ty::Number)?,
                     Func::ToString => {
-                        let s = if *ty == Ty::Unsigned { vals[0].to_string() } else { (vals[0] as i32).to_string() };
+                        let s = if *ty == Ty::Unsigned {
+                            vals[0].to_string()
+                        } else {
+                            (vals[0] as i32).to_string()
+                        };
                         self.intern(&s)
                     }
                     Func::Substr => {
@@ -224,8 +246,12 @@ impl Runtime {
     /// Whether a filter literal (comparison, test, `false`) holds under a binding.
     pub fn holds(&self, lit: &Lit, env: &[u32]) -> bool {
         match lit {
-            Lit::Cmp { op, ty, lhs, rhs, .. } => {
-                let (Some(a), Some(b)) = (self.eval(lhs, env), self.eval(rhs, env)) else { return false };
+            Lit::Cmp {
+                op, ty, lhs, rhs, ..
+            } => {
+                let (Some(a), Some(b)) = (self.eval(lhs, env), self.eval(rhs, env)) else {
+                    return false;
+                };
                 if *op == CmpOp::Eq {
                     return a == b;
                 }
@@ -240,8 +266,16 @@ impl Runtime {
                     _ => ord.is_ge(),
                 }
             }
-            Lit::Test { func, negated, args, .. } => {
-                let (Some(a), Some(b)) = (self.eval(&args[0], env), self.eval(&args[1], env)) else { return false };
+            Lit::Test {
+                func,
+                negated,
+                args,
+                ..
+            } => {
+                let (Some(a), Some(b)) = (self.eval(&args[0], env), self.eval(&args[1], env))
+                else {
+                    return false;
+                };
                 let r = match func {
                     TestFn::Contains => self.sym(b).contains(&self.sym(a)),
                     TestFn::Match => self.regex_match(a, b),
@@ -271,11 +305,27 @@ impl Runtime {
             (AggKind::Count, a) => a.unwrap_or(0).wrapping_add(1),
             (AggKind::Sum, a) => {
                 let a = a.unwrap_or(0);
-                if ty == Ty::Unsigned { a.wrapping_add(v) } else { (a as i32).wrapping_add(v as i32) as u32 }
+                if ty == Ty::Unsigned {
+                    a.wrapping_add(v)
+                } else {
+                    (a as i32).wrapping_add(v as i32) as u32
+                }
             }
             (AggKind::Min, None) | (AggKind::Max, None) => v,
-            (AggKind::Min, Some(a)) => if self.compare(ty, v, a).is_lt() { v } else { a },
-            (AggKind::Max, Some(a)) => if self.compare(ty, v, a).is_gt() { v } else { a },
+            (AggKind::Min, Some(a)) => {
+                if self.compare(ty, v, a).is_lt() {
+                    v
+                } else {
+                    a
+                }
+            }
+            (AggKind::Max, Some(a)) => {
+                if self.compare(ty, v, a).is_gt() {
+                    v
+                } else {
+                    a
+                }
+            }
         }
     }
 }
@@ -299,14 +349,18 @@ pub fn pattern(atom: &Atom, env: &[u32], bound: &[bool]) -> Vec<Option<u32>> {
 }
 
 /// Binds an atom's variables to a matching tuple; false when a repeated variable disagrees.
-pub fn unify(atom: &Atom, tuple: &[u32], env: &mut [u32], bound: &mut [bool], newly: &mut Vec<VarId>) -> bool {
+pub fn unify(
+    atom: &Atom,
+    tuple: &[u32],
+    env: &mut [u32],
+    bound: &mut [bool],
+    newly: &mut Vec<VarId>,
+) -> bool {
     for (a, &x) in atom.args.iter().zip(tuple) {
         match a {
             Arg::Const(c) if *c != x => return false,
-            Arg::Var(v) if bound[*v] => {
-                if env[*v] != x {
-                    return false;
-                }
+            Arg::Var(v) if bound[*v] && env[*v] != x => {
+                return false;
             }
             Arg::Var(v) => {
                 env[*v] = x;
@@ -367,7 +421,14 @@ pub fn enumerate(
                 bound[*var] = false;
             }
         }
-        Lit::Agg { var, kind, ty, target, body, .. } => {
+        Lit::Agg {
+            var,
+            kind,
+            ty,
+            target,
+            body,
+            ..
+        } => {
             if let Some(v) = aggregate(rt, src, *kind, *ty, target.as_ref(), body, env, bound) {
                 env[*var] = v;
                 bound[*var] = true;
@@ -387,7 +448,16 @@ pub fn enumerate(
 /// combination of tuples its body matched) counts once, as in Soufflé. Relations are sets and
 /// the enumeration visits each combination once, so witnesses need no de-duplication.
 #[allow(clippy::too_many_arguments)]
-pub fn aggregate(rt: &Runtime, src: &dyn Source, kind: AggKind, ty: Ty, target: Option<&Expr>, body: &[Lit], env: &mut Vec<u32>, bound: &mut Vec<bool>) -> Option<u32> {
+pub fn aggregate(
+    rt: &Runtime,
+    src: &dyn Source,
+    kind: AggKind,
+    ty: Ty,
+    target: Option<&Expr>,
+    body: &[Lit],
+    env: &mut Vec<u32>,
+    bound: &mut Vec<bool>,
+) -> Option<u32> {
     let mut values = Vec::new();
     enumerate(rt, src, body, env, bound, &mut Vec::new(), &mut |e, _| {
         let val = match target {

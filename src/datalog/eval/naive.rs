@@ -11,14 +11,23 @@ use std::collections::{BTreeMap, HashMap};
 pub struct NaiveDb {
     /// One map per relation.
     pub rels: Vec<BTreeMap<Vec<u32>, u32>>,
-    index: RefCell<HashMap<(RelId, u64), HashMap<Vec<u32>, Vec<Vec<u32>>>>>,
+    index: RefCell<HashMap<(RelId, u64), Index>>,
 }
+
+/// Tuples of one relation by the values of some of their columns.
+type Index = HashMap<Vec<u32>, Vec<Vec<u32>>>;
 
 impl NaiveDb {
     /// A database holding the given input tuples (height 0).
     pub fn new(inputs: Vec<Vec<Vec<u32>>>) -> NaiveDb {
-        let rels = inputs.into_iter().map(|rows| rows.into_iter().map(|r| (r, 0)).collect()).collect();
-        NaiveDb { rels, index: RefCell::new(HashMap::new()) }
+        let rels = inputs
+            .into_iter()
+            .map(|rows| rows.into_iter().map(|r| (r, 0)).collect())
+            .collect();
+        NaiveDb {
+            rels,
+            index: RefCell::new(HashMap::new()),
+        }
     }
     /// The height of a tuple, if it holds.
     pub fn height(&self, rel: RelId, tuple: &[u32]) -> Option<u32> {
@@ -28,7 +37,11 @@ impl NaiveDb {
 
 impl Source for NaiveDb {
     fn scan(&self, rel: RelId, pattern: &[Option<u32>], f: &mut dyn FnMut(&[u32])) {
-        let mask: u64 = pattern.iter().enumerate().filter(|(_, p)| p.is_some()).fold(0, |m, (i, _)| m | (1 << (i % 64)));
+        let mask: u64 = pattern
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .fold(0, |m, (i, _)| m | (1 << (i % 64)));
         if mask == 0 {
             let rows: Vec<Vec<u32>> = self.rels[rel].keys().cloned().collect();
             rows.iter().for_each(|r| f(r));
@@ -40,7 +53,12 @@ impl Source for NaiveDb {
             let idx = index.entry((rel, mask)).or_insert_with(|| {
                 let mut m: HashMap<Vec<u32>, Vec<Vec<u32>>> = HashMap::new();
                 for t in self.rels[rel].keys() {
-                    let k: Vec<u32> = t.iter().zip(pattern).filter(|(_, p)| p.is_some()).map(|(x, _)| *x).collect();
+                    let k: Vec<u32> = t
+                        .iter()
+                        .zip(pattern)
+                        .filter(|(_, p)| p.is_some())
+                        .map(|(x, _)| *x)
+                        .collect();
                     m.entry(k).or_default().push(t.clone());
                 }
                 m
@@ -48,7 +66,10 @@ impl Source for NaiveDb {
             idx.get(&key).cloned().unwrap_or_default()
         };
         for r in &rows {
-            if r.iter().zip(pattern).all(|(x, p)| p.is_none_or(|p| p == *x)) {
+            if r.iter()
+                .zip(pattern)
+                .all(|(x, p)| p.is_none_or(|p| p == *x))
+            {
                 f(r);
             }
         }
@@ -56,7 +77,11 @@ impl Source for NaiveDb {
 }
 
 /// Evaluates the whole program naively, stratum by stratum.
-pub fn evaluate(prog: &Program, rt: &Runtime, inputs: Vec<Vec<Vec<u32>>>) -> Result<NaiveDb, EvalError> {
+pub fn evaluate(
+    prog: &Program,
+    rt: &Runtime,
+    inputs: Vec<Vec<Vec<u32>>>,
+) -> Result<NaiveDb, EvalError> {
     let mut db = NaiveDb::new(inputs);
     for stratum in &prog.strata {
         run_stratum(prog, rt, stratum, &mut db)?;
@@ -64,26 +89,59 @@ pub fn evaluate(prog: &Program, rt: &Runtime, inputs: Vec<Vec<Vec<u32>>>) -> Res
     Ok(db)
 }
 
-fn run_stratum(prog: &Program, rt: &Runtime, stratum: &Stratum, db: &mut NaiveDb) -> Result<(), EvalError> {
+fn run_stratum(
+    prog: &Program,
+    rt: &Runtime,
+    stratum: &Stratum,
+    db: &mut NaiveDb,
+) -> Result<(), EvalError> {
     loop {
         rt.check_time()?;
         // (relation, tuple, height) found this round, from the database as it stood.
         let mut found: Vec<(RelId, Vec<u32>, u32)> = Vec::new();
         for &ci in &stratum.clauses {
             let clause = &prog.clauses[ci];
-            let arities: Vec<usize> = clause.body.iter().filter_map(|l| if let Lit::Pos(a) = l { Some(a.args.len()) } else { None }).collect();
-            let rels: Vec<RelId> = clause.body.iter().filter_map(|l| if let Lit::Pos(a) = l { Some(a.rel) } else { None }).collect();
+            let arities: Vec<usize> = clause
+                .body
+                .iter()
+                .filter_map(|l| {
+                    if let Lit::Pos(a) = l {
+                        Some(a.args.len())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let rels: Vec<RelId> = clause
+                .body
+                .iter()
+                .filter_map(|l| {
+                    if let Lit::Pos(a) = l {
+                        Some(a.rel)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             let mut env = vec![0; clause.var_names.len()];
             let mut bound = vec![false; clause.var_names.len()];
-            enumerate(rt, db, &clause.body, &mut env, &mut bound, &mut Vec::new(), &mut |e, witness| {
-                let mut h = 0;
-                let mut at = 0;
-                for (rel, n) in rels.iter().zip(&arities) {
-                    h = h.max(db.height(*rel, &witness[at..at + n]).unwrap_or(0));
-                    at += n;
-                }
-                found.push((clause.head.rel, head_tuple(&clause.head, e), h + 1));
-            });
+            enumerate(
+                rt,
+                db,
+                &clause.body,
+                &mut env,
+                &mut bound,
+                &mut Vec::new(),
+                &mut |e, witness| {
+                    let mut h = 0;
+                    let mut at = 0;
+                    for (rel, n) in rels.iter().zip(&arities) {
+                        h = h.max(db.height(*rel, &witness[at..at + n]).unwrap_or(0));
+                        at += n;
+                    }
+                    found.push((clause.head.rel, head_tuple(&clause.head, e), h + 1));
+                },
+            );
         }
         let mut changed = false;
         for (rel, t, h) in found {
@@ -102,7 +160,10 @@ fn run_stratum(prog: &Program, rt: &Runtime, stratum: &Stratum, db: &mut NaiveDb
         db.index.borrow_mut().clear();
         let total: usize = db.rels.iter().map(|r| r.len()).sum();
         if total > rt.limits.max_tuples {
-            return Err(EvalError::TooManyTuples { limit: rt.limits.max_tuples, relation: prog.relations[stratum.rels[0]].name.clone() });
+            return Err(EvalError::TooManyTuples {
+                limit: rt.limits.max_tuples,
+                relation: prog.relations[stratum.rels[0]].name.clone(),
+            });
         }
         if !changed {
             return Ok(());

@@ -17,9 +17,18 @@ pub enum Item {
     /// `.type Name <: base` or `.type Name = base`.
     Type { name: Name, base: Name },
     /// `.decl a, b(x: symbol, y: number)`.
-    Decl { names: Vec<Name>, attrs: Vec<(Name, Name)>, span: Span },
+    Decl {
+        names: Vec<Name>,
+        attrs: Vec<(Name, Name)>,
+        span: Span,
+    },
     /// `.input`, `.output` or `.printsize` with its relations and parameters.
-    Directive { kind: DirectiveKind, rels: Vec<Name>, params: Vec<(Name, String)>, span: Span },
+    Directive {
+        kind: DirectiveKind,
+        rels: Vec<Name>,
+        params: Vec<(Name, String)>,
+        span: Span,
+    },
     /// A rule or (with an empty body) a fact.
     Rule(Rule),
 }
@@ -76,9 +85,19 @@ pub enum Literal {
     /// `!r(..)`
     Neg(Atom),
     /// `a < b` and friends.
-    Cmp { op: CmpOp, lhs: Term, rhs: Term, span: Span },
+    Cmp {
+        op: CmpOp,
+        lhs: Term,
+        rhs: Term,
+        span: Span,
+    },
     /// A boolean functor used as a literal: `contains(a, b)`, `match(re, s)`; `negated` for `!match(..)`.
-    Test { name: Name, args: Vec<Term>, negated: bool, span: Span },
+    Test {
+        name: Name,
+        args: Vec<Term>,
+        negated: bool,
+        span: Span,
+    },
     /// `true` or `false`.
     Bool(bool, Span),
 }
@@ -160,7 +179,12 @@ pub enum Term {
     /// `cat(a, b)`
     Functor(Name, Vec<Term>, Span),
     /// `count : { body }`, `sum X : { body }`, `min X : r(X, _)`.
-    Aggregate { kind: AggKind, target: Option<Box<Term>>, body: Box<Body>, span: Span },
+    Aggregate {
+        kind: AggKind,
+        target: Option<Box<Term>>,
+        body: Box<Body>,
+        span: Span,
+    },
 }
 
 impl Term {

@@ -48,11 +48,14 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
             match text[i + 2..].find("*/") {
                 Some(end) => i += end + 4,
                 None => {
-                    errors.push(Diagnostic::error(
-                        "unterminated block comment",
-                        Span::new(file, i, i + 2),
-                        "comment starts here",
-                    ).with_help("close it with `*/`"));
+                    errors.push(
+                        Diagnostic::error(
+                            "unterminated block comment",
+                            Span::new(file, i, i + 2),
+                            "comment starts here",
+                        )
+                        .with_help("close it with `*/`"),
+                    );
                     i = bytes.len();
                 }
             }
@@ -87,11 +90,14 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
                 i += ch.len_utf8();
             }
             if !closed {
-                errors.push(Diagnostic::error(
-                    "unterminated string literal",
-                    Span::new(file, start, i),
-                    "string starts here",
-                ).with_help("close it with `\"` on the same line"));
+                errors.push(
+                    Diagnostic::error(
+                        "unterminated string literal",
+                        Span::new(file, start, i),
+                        "string starts here",
+                    )
+                    .with_help("close it with `\"` on the same line"),
+                );
             }
             out.push((Tok::Str(s), Span::new(file, start, i)));
             continue;
@@ -111,9 +117,15 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
             }
             let digits = &text[digits_start..i];
             let span = Span::new(file, start, i);
-            if i < bytes.len() && bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit() {
-                errors.push(Diagnostic::error("float literals are not supported", span, "here")
-                    .with_help("bindlog supports `symbol`, `number` and `unsigned`"));
+            if i < bytes.len()
+                && bytes[i] == b'.'
+                && i + 1 < bytes.len()
+                && bytes[i + 1].is_ascii_digit()
+            {
+                errors.push(
+                    Diagnostic::error("float literals are not supported", span, "here")
+                        .with_help("bindlog supports `symbol`, `number` and `unsigned`"),
+                );
                 i += 1;
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
@@ -135,11 +147,17 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
             continue;
         }
         if c.is_ascii_alphabetic() || c == b'_' || c == b'?' {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'?') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'?')
+            {
                 i += 1;
             }
             let word = &text[start..i];
-            let tok = if word == "_" { Tok::Underscore } else { Tok::Ident(word.to_string()) };
+            let tok = if word == "_" {
+                Tok::Underscore
+            } else {
+                Tok::Ident(word.to_string())
+            };
             out.push((tok, Span::new(file, start, i)));
             continue;
         }
@@ -148,7 +166,10 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                 i += 1;
             }
-            out.push((Tok::Directive(text[start + 1..i].to_string()), Span::new(file, start, i)));
+            out.push((
+                Tok::Directive(text[start + 1..i].to_string()),
+                Span::new(file, start, i),
+            ));
             continue;
         }
         if let Some(p) = PUNCT.iter().find(|p| text[i..].starts_with(**p)) {

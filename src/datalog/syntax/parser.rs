@@ -6,7 +6,16 @@ use super::lexer::{Tok, lex};
 use crate::datalog::diag::{Diagnostic, FileId, Span};
 
 /// Functors that compute a value (as opposed to relations).
-const VALUE_FUNCTORS: [&str; 8] = ["cat", "strlen", "substr", "to_number", "to_string", "ord", "min", "max"];
+const VALUE_FUNCTORS: [&str; 8] = [
+    "cat",
+    "strlen",
+    "substr",
+    "to_number",
+    "to_string",
+    "ord",
+    "min",
+    "max",
+];
 /// Functors that are literals (true or false) in a body.
 const TEST_FUNCTORS: [&str; 2] = ["contains", "match"];
 
@@ -21,7 +30,11 @@ type PResult<T> = Result<T, Diagnostic>;
 /// Parses a whole program text; syntax errors are appended to `errors`.
 pub fn parse_program(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<Item> {
     let toks = lex(file, text, errors);
-    let mut p = Parser { toks, pos: 0, errors };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        errors,
+    };
     let mut items = Vec::new();
     while !p.at_eof() {
         match p.item() {
@@ -40,7 +53,11 @@ pub fn parse_program(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> 
 pub fn parse_atom(file: FileId, text: &str) -> Result<Atom, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let toks = lex(file, text, &mut errors);
-    let mut p = Parser { toks, pos: 0, errors: &mut errors };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        errors: &mut errors,
+    };
     let atom = p.atom();
     let atom = match atom {
         Ok(a) => {
@@ -49,7 +66,11 @@ pub fn parse_atom(file: FileId, text: &str) -> Result<Atom, Vec<Diagnostic>> {
             }
             if !p.at_eof() {
                 let span = p.span();
-                Err(Diagnostic::error("expected the end of the atom", span, "unexpected text"))
+                Err(Diagnostic::error(
+                    "expected the end of the atom",
+                    span,
+                    "unexpected text",
+                ))
             } else {
                 Ok(a)
             }
@@ -106,7 +127,11 @@ impl Parser<'_> {
     }
     fn expected(&self, what: &str) -> Diagnostic {
         let found = Self::describe(self.peek());
-        Diagnostic::error(format!("expected {what}, found {found}"), self.span(), format!("expected {what}"))
+        Diagnostic::error(
+            format!("expected {what}, found {found}"),
+            self.span(),
+            format!("expected {what}"),
+        )
     }
     fn expect_punct(&mut self, p: &str) -> PResult<Span> {
         if self.peek_punct(p) {
@@ -120,7 +145,10 @@ impl Parser<'_> {
         match self.peek().clone() {
             Tok::Ident(text) => {
                 self.pos += 1;
-                Ok(Name { text, span: self.prev_span() })
+                Ok(Name {
+                    text,
+                    span: self.prev_span(),
+                })
             }
             _ => Err(self.expected(what)),
         }
@@ -173,12 +201,10 @@ impl Parser<'_> {
         }
         let base = self.ident("a base type")?;
         if self.peek_punct("|") {
-            return Err(Diagnostic::error(
-                "union types are not supported",
-                self.span(),
-                "union",
-            )
-            .with_help("declare the type as a subtype of `symbol` or `number`"));
+            return Err(
+                Diagnostic::error("union types are not supported", self.span(), "union")
+                    .with_help("declare the type as a subtype of `symbol` or `number`"),
+            );
         }
         Ok(Item::Type { name, base })
     }
@@ -204,15 +230,28 @@ impl Parser<'_> {
         }
         // Representation qualifiers (`brie`, `btree`, `eqrel`, ...) change nothing here.
         while let Tok::Ident(q) = self.peek() {
-            if ["brie", "btree", "btree_delete", "inline", "magic", "no_magic", "no_inline", "overridable"]
-                .contains(&q.as_str())
+            if [
+                "brie",
+                "btree",
+                "btree_delete",
+                "inline",
+                "magic",
+                "no_magic",
+                "no_inline",
+                "overridable",
+            ]
+            .contains(&q.as_str())
             {
                 self.pos += 1;
             } else {
                 break;
             }
         }
-        Ok(Item::Decl { names, attrs, span: start.to(self.prev_span()) })
+        Ok(Item::Decl {
+            names,
+            attrs,
+            span: start.to(self.prev_span()),
+        })
     }
 
     fn directive(&mut self, kind: DirectiveKind, start: Span) -> PResult<Item> {
@@ -240,7 +279,12 @@ impl Parser<'_> {
                 self.expect_punct(",")?;
             }
         }
-        Ok(Item::Directive { kind, rels, params, span: start.to(self.prev_span()) })
+        Ok(Item::Directive {
+            kind,
+            rels,
+            params,
+            span: start.to(self.prev_span()),
+        })
     }
 
     fn rule(&mut self) -> PResult<Rule> {
@@ -249,7 +293,11 @@ impl Parser<'_> {
         while self.eat_punct(",") {
             heads.push(self.atom()?);
         }
-        let body = if self.eat_punct(":-") { Some(self.disj()?) } else { None };
+        let body = if self.eat_punct(":-") {
+            Some(self.disj()?)
+        } else {
+            None
+        };
         let end = self.expect_punct(".").map_err(|e| {
             if body.is_none() {
                 e.with_help("a fact ends with `.`; a rule has `:-` and a body")
@@ -257,7 +305,11 @@ impl Parser<'_> {
                 e
             }
         })?;
-        Ok(Rule { heads, body, span: start.to(end) })
+        Ok(Rule {
+            heads,
+            body,
+            span: start.to(end),
+        })
     }
 
     fn atom(&mut self) -> PResult<Atom> {
@@ -282,7 +334,11 @@ impl Parser<'_> {
         while self.eat_punct(";") {
             alts.push(self.conj()?);
         }
-        Ok(if alts.len() == 1 { alts.pop().unwrap_or(Body::And(vec![])) } else { Body::Or(alts) })
+        Ok(if alts.len() == 1 {
+            alts.pop().unwrap_or(Body::And(vec![]))
+        } else {
+            Body::Or(alts)
+        })
     }
 
     fn conj(&mut self) -> PResult<Body> {
@@ -290,7 +346,11 @@ impl Parser<'_> {
         while self.eat_punct(",") {
             parts.push(self.unit()?);
         }
-        Ok(if parts.len() == 1 { parts.pop().unwrap_or(Body::And(vec![])) } else { Body::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Body::And(vec![]))
+        } else {
+            Body::And(parts)
+        })
     }
 
     fn unit(&mut self) -> PResult<Body> {
@@ -312,11 +372,16 @@ impl Parser<'_> {
     fn literal(&mut self) -> PResult<Literal> {
         let start = self.span();
         if self.eat_punct("!") {
-            if let Tok::Ident(name) = self.peek().clone() {
-                if TEST_FUNCTORS.contains(&name.as_str()) {
-                    let (name, args) = self.call()?;
-                    return Ok(Literal::Test { name, args, negated: true, span: start.to(self.prev_span()) });
-                }
+            if let Tok::Ident(name) = self.peek().clone()
+                && TEST_FUNCTORS.contains(&name.as_str())
+            {
+                let (name, args) = self.call()?;
+                return Ok(Literal::Test {
+                    name,
+                    args,
+                    negated: true,
+                    span: start.to(self.prev_span()),
+                });
             }
             let atom = self.atom()?;
             return Ok(Literal::Neg(atom));
@@ -329,7 +394,12 @@ impl Parser<'_> {
             if matches!(self.peek_at(1), Tok::Punct("(")) {
                 if TEST_FUNCTORS.contains(&name.as_str()) {
                     let (name, args) = self.call()?;
-                    return Ok(Literal::Test { name, args, negated: false, span: start.to(self.prev_span()) });
+                    return Ok(Literal::Test {
+                        name,
+                        args,
+                        negated: false,
+                        span: start.to(self.prev_span()),
+                    });
                 }
                 if !VALUE_FUNCTORS.contains(&name.as_str()) {
                     return self.atom().map(Literal::Pos);
@@ -464,7 +534,11 @@ impl Parser<'_> {
     fn aggregate(&mut self, kind: AggKind) -> PResult<Term> {
         let start = self.span();
         self.pos += 1;
-        let target = if kind == AggKind::Count { None } else { Some(Box::new(self.term()?)) };
+        let target = if kind == AggKind::Count {
+            None
+        } else {
+            Some(Box::new(self.term()?))
+        };
         self.expect_punct(":")?;
         let body = if self.eat_punct("{") {
             let b = self.disj()?;
@@ -473,7 +547,12 @@ impl Parser<'_> {
         } else {
             Body::Lit(Literal::Pos(self.atom()?))
         };
-        Ok(Term::Aggregate { kind, target, body: Box::new(body), span: start.to(self.prev_span()) })
+        Ok(Term::Aggregate {
+            kind,
+            target,
+            body: Box::new(body),
+            span: start.to(self.prev_span()),
+        })
     }
 }
 
@@ -496,7 +575,11 @@ mod tests {
     #[test]
     fn reports_every_syntax_error() {
         let mut errs = Vec::new();
-        parse_program(0, "a(x :- b(x).\n c(x) :- d(x)\n.decl e(x: number)\n f(.", &mut errs);
+        parse_program(
+            0,
+            "a(x :- b(x).\n c(x) :- d(x)\n.decl e(x: number)\n f(.",
+            &mut errs,
+        );
         assert_eq!(errs.len(), 3, "{errs:?}");
     }
 }

@@ -28,7 +28,9 @@ const VARS: [&str; 4] = ["x", "y", "z", "w"];
 /// relations r0..r3 that may recurse on themselves and negate or aggregate lower ones.
 fn program(g: &mut Gen) -> String {
     let arity: Vec<usize> = (0..4).map(|_| 1 + g.below(2)).collect();
-    let mut p = String::from(".decl e0(a: number, b: number)\n.input e0\n.decl e1(a: number, b: number)\n.input e1\n.decl u0(a: number)\n.input u0\n");
+    let mut p = String::from(
+        ".decl e0(a: number, b: number)\n.input e0\n.decl e1(a: number, b: number)\n.input e1\n.decl u0(a: number)\n.input u0\n",
+    );
     for (i, a) in arity.iter().enumerate() {
         let cols: Vec<String> = (0..*a).map(|c| format!("c{c}: number")).collect();
         p.push_str(&format!(".decl r{i}({})\n.output r{i}\n", cols.join(", ")));
@@ -79,13 +81,31 @@ fn rule(g: &mut Gen, i: usize, arity: &[usize]) -> String {
     }
     if g.chance(30) {
         let (rel, n) = rel_choice(g, i, arity, false);
-        let args: Vec<String> = (0..n).map(|_| if g.chance(70) { bound[g.below(bound.len())].to_string() } else if g.chance(50) { "_".into() } else { g.below(5).to_string() }).collect();
+        let args: Vec<String> = (0..n)
+            .map(|_| {
+                if g.chance(70) {
+                    bound[g.below(bound.len())].to_string()
+                } else if g.chance(50) {
+                    "_".into()
+                } else {
+                    g.below(5).to_string()
+                }
+            })
+            .collect();
         body.push(format!("!{rel}({})", args.join(", ")));
     }
     if g.chance(30) {
         let ops = ["<", "<=", ">", ">=", "!=", "="];
-        let rhs = if g.chance(50) { bound[g.below(bound.len())].to_string() } else { g.below(5).to_string() };
-        body.push(format!("{} {} {rhs}", bound[g.below(bound.len())], ops[g.below(6)]));
+        let rhs = if g.chance(50) {
+            bound[g.below(bound.len())].to_string()
+        } else {
+            g.below(5).to_string()
+        };
+        body.push(format!(
+            "{} {} {rhs}",
+            bound[g.below(bound.len())],
+            ops[g.below(6)]
+        ));
     }
     let mut head_pool: Vec<String> = bound.iter().map(|s| s.to_string()).collect();
     if !recursive && g.chance(25) {
@@ -93,13 +113,30 @@ fn rule(g: &mut Gen, i: usize, arity: &[usize]) -> String {
         head_pool.push("s".into());
     }
     if !recursive && g.chance(20) {
-        let kinds = ["count : { e0(v, _) }", "sum v : { e1(v, _) }", "min v : { e1(_, v) }", "max v : e0(v, _)"];
+        let kinds = [
+            "count : { e0(v, _) }",
+            "sum v : { e1(v, _) }",
+            "min v : { e1(_, v) }",
+            "max v : e0(v, _)",
+        ];
         let k = kinds[g.below(4)];
         let outer = bound[g.below(bound.len())];
-        body.push(format!("a = {}", k.replace('v', "v").replace("e0(v, _)", &format!("e0({outer}, v)")).replace("e1(v, _)", &format!("e1(v, {outer})"))));
+        body.push(format!(
+            "a = {}",
+            k.replace("e0(v, _)", &format!("e0({outer}, v)"))
+                .replace("e1(v, _)", &format!("e1(v, {outer})"))
+        ));
         head_pool.push("a".into());
     }
-    let head: Vec<String> = (0..arity[i]).map(|_| if g.chance(85) { head_pool[g.below(head_pool.len())].clone() } else { g.below(5).to_string() }).collect();
+    let head: Vec<String> = (0..arity[i])
+        .map(|_| {
+            if g.chance(85) {
+                head_pool[g.below(head_pool.len())].clone()
+            } else {
+                g.below(5).to_string()
+            }
+        })
+        .collect();
     format!("r{i}({}) :- {}.\n", head.join(", "), body.join(", "))
 }
 
@@ -136,10 +173,20 @@ fn generated_programs_are_not_trivial() {
         let p = program(&mut g);
         neg += p.contains('!') as usize;
         agg += p.contains(" : ") as usize;
-        rec += (0..4).any(|i| p.lines().any(|l| l.starts_with(&format!("r{i}(")) && l.split(":-").nth(1).is_some_and(|b| b.contains(&format!("r{i}("))))) as usize;
+        rec += (0..4).any(|i| {
+            p.lines().any(|l| {
+                l.starts_with(&format!("r{i}("))
+                    && l.split(":-")
+                        .nth(1)
+                        .is_some_and(|b| b.contains(&format!("r{i}(")))
+            })
+        }) as usize;
         let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
         let out = super::eval(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0)]);
         nonempty += out.values().any(|rows| !rows.is_empty()) as usize;
     }
-    assert!(rec > 50 && neg > 50 && agg > 30 && nonempty > 100, "rec {rec} neg {neg} agg {agg} nonempty {nonempty}");
+    assert!(
+        rec > 50 && neg > 50 && agg > 30 && nonempty > 100,
+        "rec {rec} neg {neg} agg {agg} nonempty {nonempty}"
+    );
 }

@@ -61,7 +61,10 @@ fn recursion_negation_wildcards_and_constants() {
 #[test]
 fn repeated_variables_in_an_atom() {
     let p = ".decl e(x: number, y: number) .input e\n.decl loop(x: number) .output loop\nloop(x) :- e(x, x).";
-    assert_eq!(eval_rel(p, &[("e", "1\t1\n1\t2\n3\t3\n")], "loop"), vec!["1", "3"]);
+    assert_eq!(
+        eval_rel(p, &[("e", "1\t1\n1\t2\n3\t3\n")], "loop"),
+        vec!["1", "3"]
+    );
 }
 
 #[test]
@@ -71,7 +74,10 @@ fn constraints_and_arithmetic() {
         .decl r(x: number, y: number) .output r
         r(x, y) :- n(x), y = (x * 3 + 1) / 2 - x % 2, x != 4, x < 6, x <= 5, x > 0, x >= 1.
     "#;
-    assert_eq!(eval_rel(p, &[("n", "0\n1\n2\n3\n4\n5\n6\n")], "r"), vec!["1\t1", "2\t3", "3\t4", "5\t7"]);
+    assert_eq!(
+        eval_rel(p, &[("n", "0\n1\n2\n3\n4\n5\n6\n")], "r"),
+        vec!["1\t1", "2\t3", "3\t4", "5\t7"]
+    );
 }
 
 #[test]
@@ -100,12 +106,24 @@ fn aggregates_count_sum_min_max() {
         lo(d, m) :- dept(d), m = min s : { sal(d, _, s) }.
         hi(d, m) :- dept(d), m = max s : sal(d, _, s).
     "#;
-    let facts = [("sal", "eng\tann\t10\neng\tbob\t10\nops\tcy\t7\n"), ("dept", "eng\nops\nhr\n")];
+    let facts = [
+        ("sal", "eng\tann\t10\neng\tbob\t10\nops\tcy\t7\n"),
+        ("dept", "eng\nops\nhr\n"),
+    ];
     let out = eval(p, &facts);
     // count and sum over nothing give 0; min and max give no row (Soufflé).
-    assert_eq!(out["stats"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 2 20", "hr 0 0", "ops 1 7"]);
-    assert_eq!(out["lo"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 10", "ops 7"]);
-    assert_eq!(out["hi"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(), vec!["eng 10", "ops 7"]);
+    assert_eq!(
+        out["stats"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(),
+        vec!["eng 2 20", "hr 0 0", "ops 1 7"]
+    );
+    assert_eq!(
+        out["lo"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(),
+        vec!["eng 10", "ops 7"]
+    );
+    assert_eq!(
+        out["hi"].iter().map(|r| r.join(" ")).collect::<Vec<_>>(),
+        vec!["eng 10", "ops 7"]
+    );
 }
 
 #[test]
@@ -115,7 +133,10 @@ fn aggregate_with_outer_variable_only_in_a_constraint() {
         .decl below(x: number, c: number) .output below
         below(x, c) :- n(x), c = count : { n(y), y < x }.
     "#;
-    assert_eq!(eval_rel(p, &[("n", "1\n5\n9\n")], "below"), vec!["1\t0", "5\t1", "9\t2"]);
+    assert_eq!(
+        eval_rel(p, &[("n", "1\n5\n9\n")], "below"),
+        vec!["1\t0", "5\t1", "9\t2"]
+    );
 }
 
 #[test]
@@ -125,7 +146,10 @@ fn string_functors() {
         .decl r(s: symbol, len: number, sub: symbol, n: number, back: symbol) .output r
         r(cat(s, "!"), strlen(s), substr(s, 1, 2), n, to_string(n + 1)) :- w(s), n = to_number("0x10").
     "#;
-    assert_eq!(eval_rel(p, &[("w", "hello\n")], "r"), vec!["hello!\t5\tel\t16\t17"]);
+    assert_eq!(
+        eval_rel(p, &[("w", "hello\n")], "r"),
+        vec!["hello!\t5\tel\t16\t17"]
+    );
 }
 
 #[test]
@@ -155,11 +179,18 @@ fn contains_and_whole_string_match() {
 
 #[test]
 fn invalid_regular_expression_is_false_with_a_warning() {
-    let p = ".decl w(s: symbol) .input w\n.decl m(s: symbol) .output m\nm(s) :- w(s), match(\"(\", s).";
+    let p =
+        ".decl w(s: symbol) .input w\n.decl m(s: symbol) .output m\nm(s) :- w(s), match(\"(\", s).";
     let (rules, evals) = super::eval_all(p, &[("w", "a\n(\n")]);
     for e in &evals {
         assert!(e.rows(&rules, "m").unwrap().is_empty());
-        assert!(e.warnings.iter().any(|w| w.contains("invalid regular expression")), "{:?}", e.warnings);
+        assert!(
+            e.warnings
+                .iter()
+                .any(|w| w.contains("invalid regular expression")),
+            "{:?}",
+            e.warnings
+        );
     }
 }
 
@@ -194,8 +225,13 @@ fn input_parameters_filename_and_delimiter() {
     let p = ".decl r(a: symbol, b: symbol)\n.input r(IO=file, filename=\"pairs.txt\", delimiter=\",\")\n.output r";
     let mut rules = bindlog::datalog::Rules::from_texts(&[("t.dl", p)]).unwrap();
     let inputs = bindlog::datalog::Inputs::from_dir(&mut rules, dir.path(), false).unwrap();
-    let e = rules.evaluate(&inputs, bindlog::datalog::Engine::Naive, Default::default()).unwrap();
-    assert_eq!(e.rows(&rules, "r").unwrap(), vec![vec!["a", "b"], vec!["c", "d"]]);
+    let e = rules
+        .evaluate(&inputs, bindlog::datalog::Engine::Naive, Default::default())
+        .unwrap();
+    assert_eq!(
+        e.rows(&rules, "r").unwrap(),
+        vec![vec!["a", "b"], vec!["c", "d"]]
+    );
 }
 
 #[test]
@@ -220,7 +256,12 @@ fn same_generation_on_a_tree() {
     "#;
     // 1 is the root; 2,3 its children; 4,5 under 2; 6 under 3.
     let out = eval_rel(p, &[("parent", "2\t1\n3\t1\n4\t2\n5\t2\n6\t3\n")], "sg");
-    assert_eq!(out, vec!["2\t3", "3\t2", "4\t5", "4\t6", "5\t4", "5\t6", "6\t4", "6\t5"]);
+    assert_eq!(
+        out,
+        vec![
+            "2\t3", "3\t2", "4\t5", "4\t6", "5\t4", "5\t6", "6\t4", "6\t5"
+        ]
+    );
 }
 
 #[test]
@@ -248,7 +289,18 @@ fn cli_writes_empty_output_files_and_printsize() {
     std::fs::write(&prog, ".decl e(x: number)\n.input e\n.decl r(x: number)\n.output r\n.printsize e\nr(x) :- e(x), x > 10.").unwrap();
     std::fs::write(dir.path().join("e.facts"), "1\n2\n").unwrap();
     let out = dir.path().join("out");
-    let o = assert_cmd::Command::cargo_bin("bindlog").unwrap().args(["eval", prog.to_str().unwrap(), "-F", dir.path().to_str().unwrap(), "-D", out.to_str().unwrap()]).output().unwrap();
+    let o = assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .args([
+            "eval",
+            prog.to_str().unwrap(),
+            "-F",
+            dir.path().to_str().unwrap(),
+            "-D",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(out.join("r.csv")).unwrap(), "");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "e\t2\n");
@@ -258,13 +310,30 @@ fn cli_writes_empty_output_files_and_printsize() {
 fn cli_stdout_form_and_thread_count_do_not_change_output() {
     let root = env!("CARGO_MANIFEST_DIR");
     let run = |jobs: &str| {
-        let o = assert_cmd::Command::cargo_bin("bindlog").unwrap().current_dir(root).args(["eval", "examples/datalog/path.dl", "-F", "examples/datalog", "-D", "-", "-j", jobs]).output().unwrap();
+        let o = assert_cmd::Command::cargo_bin("bindlog")
+            .unwrap()
+            .current_dir(root)
+            .args([
+                "eval",
+                "examples/datalog/path.dl",
+                "-F",
+                "examples/datalog",
+                "-D",
+                "-",
+                "-j",
+                jobs,
+            ])
+            .output()
+            .unwrap();
         assert!(o.status.success());
         String::from_utf8(o.stdout).unwrap()
     };
     let one = run("1");
     assert_eq!(one, run("2"));
-    assert!(one.starts_with("---------------\npath\n===============\na\tb\n"), "{one}");
+    assert!(
+        one.starts_with("---------------\npath\n===============\na\tb\n"),
+        "{one}"
+    );
 }
 
 #[test]
@@ -272,11 +341,20 @@ fn bounds_stop_runaway_programs_cleanly() {
     let p = ".decl n(x: number) .output n\nn(0).\nn(y) :- n(x), y = x + 1.";
     let rules = bindlog::datalog::Rules::from_texts(&[("t.dl", p)]).unwrap();
     let inputs = bindlog::datalog::Inputs::new(&rules);
-    for engine in [bindlog::datalog::Engine::Fast { parallel: false }, bindlog::datalog::Engine::Naive] {
-        let limits = bindlog::datalog::eval::Limits { max_tuples: 1000, timeout: None };
+    for engine in [
+        bindlog::datalog::Engine::Fast { parallel: false },
+        bindlog::datalog::Engine::Naive,
+    ] {
+        let limits = bindlog::datalog::eval::Limits {
+            max_tuples: 1000,
+            timeout: None,
+        };
         let err = rules.evaluate(&inputs, engine, limits).err().unwrap();
         assert!(err.to_string().contains("more than 1000 tuples"), "{err}");
-        let limits = bindlog::datalog::eval::Limits { max_tuples: usize::MAX, timeout: Some(std::time::Duration::from_millis(50)) };
+        let limits = bindlog::datalog::eval::Limits {
+            max_tuples: usize::MAX,
+            timeout: Some(std::time::Duration::from_millis(50)),
+        };
         let err = rules.evaluate(&inputs, engine, limits).err().unwrap();
         assert!(err.to_string().contains("time limit"), "{err}");
     }

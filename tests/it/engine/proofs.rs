@@ -14,7 +14,9 @@ fn explain(atom: &str, format: ExplainFormat) -> String {
     std::fs::write(dir.path().join("blocked.facts"), "c\n").unwrap();
     let mut rules = Rules::from_texts(&[("path.dl", PATH)]).unwrap();
     let inputs = Inputs::from_dir(&mut rules, dir.path(), true).unwrap();
-    explain_text(&mut rules, &inputs, atom, Limits::default(), 3, format).unwrap().replace(&dir.path().display().to_string(), "DIR")
+    explain_text(&mut rules, &inputs, atom, Limits::default(), 3, format)
+        .unwrap()
+        .replace(&dir.path().display().to_string(), "DIR")
 }
 
 #[test]
@@ -38,14 +40,16 @@ fn why_not_names_the_failing_literal_and_follows_it() {
 
 #[test]
 fn json_form_is_the_same_tree_as_data() {
-    let v: serde_json::Value = serde_json::from_str(&explain("path(\"a\", \"d\")", ExplainFormat::Json)).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&explain("path(\"a\", \"d\")", ExplainFormat::Json)).unwrap();
     assert_eq!(v["holds"], true);
     assert_eq!(v["rule"]["location"], "path.dl:6");
     let kids = v["children"].as_array().unwrap();
     assert_eq!(kids.len(), 2);
     assert_eq!(kids[1]["tuple"], "edge(\"c\", \"d\")");
     assert_eq!(kids[1]["source"]["line"], 3);
-    let w: serde_json::Value = serde_json::from_str(&explain("ok(\"a\", \"c\")", ExplainFormat::Json)).unwrap();
+    let w: serde_json::Value =
+        serde_json::from_str(&explain("ok(\"a\", \"c\")", ExplainFormat::Json)).unwrap();
     assert_eq!(w["holds"], false);
     assert_eq!(w["rules"][0]["failed"], "!blocked(\"c\")");
 }
@@ -57,8 +61,26 @@ fn explain_rejects_a_bad_atom_clearly() {
     std::fs::write(dir.path().join("blocked.facts"), "").unwrap();
     let mut rules = Rules::from_texts(&[("path.dl", PATH)]).unwrap();
     let inputs = Inputs::from_dir(&mut rules, dir.path(), true).unwrap();
-    let err = explain_text(&mut rules, &inputs, "path(\"a\")", Limits::default(), 3, ExplainFormat::Text).err().unwrap();
+    let err = explain_text(
+        &mut rules,
+        &inputs,
+        "path(\"a\")",
+        Limits::default(),
+        3,
+        ExplainFormat::Text,
+    )
+    .err()
+    .unwrap();
     assert!(err.contains("takes 2 arguments"), "{err}");
-    let err = explain_text(&mut rules, &inputs, "nope(1)", Limits::default(), 3, ExplainFormat::Text).err().unwrap();
+    let err = explain_text(
+        &mut rules,
+        &inputs,
+        "nope(1)",
+        Limits::default(),
+        3,
+        ExplainFormat::Text,
+    )
+    .err()
+    .unwrap();
     assert!(err.contains("not declared"), "{err}");
 }
