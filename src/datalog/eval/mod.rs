@@ -359,13 +359,14 @@ pub fn unify(
     for (a, &x) in atom.args.iter().zip(tuple) {
         match a {
             Arg::Const(c) if *c != x => return false,
-            Arg::Var(v) if bound[*v] && env[*v] != x => {
-                return false;
-            }
             Arg::Var(v) => {
-                env[*v] = x;
-                bound[*v] = true;
-                newly.push(*v);
+                if !bound[*v] {
+                    env[*v] = x;
+                    bound[*v] = true;
+                    newly.push(*v);
+                } else if env[*v] != x {
+                    return false;
+                }
             }
             _ => {}
         }
