@@ -208,6 +208,14 @@ impl<const W: usize> Source for StoreSource<'_, W> {
     }
 }
 
+/// Per step: the negation sets its antijoins read and the aggregate tables (if precomputed) its
+/// aggregates read, in the order its literals name them.
+#[derive(Default)]
+struct StepIds {
+    negs: Vec<usize>,
+    aggs: Vec<Option<usize>>,
+}
+
 /// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
@@ -215,8 +223,8 @@ struct Prepared<const W: usize> {
     index_ids: HashMap<String, usize>,
     negsets: Vec<Relation<Row<W>>>,
     negset_ids: HashMap<String, usize>,
-    /// Per aggregate literal (by address in the plan): outer key -> value, when precomputable.
-    aggs: HashMap<usize, HashMap<Row<W>, u32>>,
+    /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
+    aggs: Vec<HashMap<Row<W>, u32>>,
 }
 
 impl<const W: usize> Prepared<W> {
@@ -302,14 +310,14 @@ fn run_lits<const W: usize>(
     env: &mut [u32],
     rt: &Runtime,
     prep: &Prepared<W>,
-    neg_ids: &[usize],
+    ids: &StepIds,
     store: &Store<W>,
 ) -> bool {
-    let mut neg_i = 0;
+    let (mut neg_i, mut agg_i) = (0, 0);
     for lit in lits {
         match lit {
             Lit::Neg(atom) => {
-                let set = &prep.negsets[neg_ids[neg_i]];
+                let set = &prep.negsets[ids.negs[neg_i]];
                 neg_i += 1;
                 let mut key = [0; W];
                 let mut k = 0;
@@ -336,7 +344,9 @@ fn run_lits<const W: usize>(
                 outer,
                 ..
             } => {
-                let value = match prep.aggs.get(&(lit as *const Lit as usize)) {
+                let table = ids.aggs[agg_i].map(|i| &prep.aggs[i]);
+                agg_i += 1;
+                let value = match table {
                     Some(table) => {
                         let mut key = [0; W];
                         for (i, &v) in outer.iter().enumerate() {
@@ -509,7 +519,7 @@ fn run_stratum<const W: usize>(
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut neg_index: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let mut neg_index: HashMap<(usize, usize), StepIds> = HashMap::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
         let nvars = prog.clauses[rp.clause].var_names.len();
         for (si, ps) in rp.steps.iter().enumerate() {
@@ -528,18 +538,19 @@ fn run_stratum<const W: usize>(
                 Step::Filter { lits } => lits,
                 Step::Join { .. } => &[],
             };
-            let mut negs = Vec::new();
+            let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    negs.push(prep.negset(store, a));
+                    ids.negs.push(prep.negset(store, a));
                 }
-                if let Lit::Agg { .. } = l
-                    && let Some(t) = precompute_agg(l, nvars, rt, store)
-                {
-                    prep.aggs.insert(l as *const Lit as usize, t);
+                if let Lit::Agg { .. } = l {
+                    ids.aggs.push(precompute_agg(l, nvars, rt, store).map(|t| {
+                        prep.aggs.push(t);
+                        prep.aggs.len() - 1
+                    }));
                 }
             }
-            neg_index.insert((ri, si), negs);
+            neg_index.insert((ri, si), ids);
         }
     }
     let prep = prep;
@@ -617,7 +628,7 @@ fn build_rule<'a, const W: usize>(
     store: &'a Store<W>,
     prep: &'a Prepared<W>,
     leap_index: &HashMap<(usize, usize), usize>,
-    neg_index: &'a HashMap<(usize, usize), Vec<usize>>,
+    neg_index: &'a HashMap<(usize, usize), StepIds>,
     vars: &HashMap<RelId, Variable<Row<W>>>,
     iteration: &mut Iteration,
     join_idx: &mut HashMap<String, Variable<(Row<W>, Row<W>)>>,
