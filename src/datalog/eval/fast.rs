@@ -519,7 +519,7 @@ fn run_stratum<const W: usize>(
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut neg_index: HashMap<(usize, usize), StepIds> = HashMap::new();
+    let mut step_ids: HashMap<(usize, usize), StepIds> = HashMap::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
         let nvars = prog.clauses[rp.clause].var_names.len();
         for (si, ps) in rp.steps.iter().enumerate() {
@@ -550,7 +550,7 @@ fn run_stratum<const W: usize>(
                     }));
                 }
             }
-            neg_index.insert((ri, si), ids);
+            step_ids.insert((ri, si), ids);
         }
     }
     let prep = prep;
@@ -577,7 +577,7 @@ fn run_stratum<const W: usize>(
             store,
             &prep,
             &leap_index,
-            &neg_index,
+            &step_ids,
             &vars,
             &mut iteration,
             &mut join_idx,
@@ -628,7 +628,7 @@ fn build_rule<'a, const W: usize>(
     store: &'a Store<W>,
     prep: &'a Prepared<W>,
     leap_index: &HashMap<(usize, usize), usize>,
-    neg_index: &'a HashMap<(usize, usize), StepIds>,
+    step_ids: &'a HashMap<(usize, usize), StepIds>,
     vars: &HashMap<RelId, Variable<Row<W>>>,
     iteration: &mut Iteration,
     join_idx: &mut HashMap<String, Variable<(Row<W>, Row<W>)>>,
@@ -768,7 +768,7 @@ fn build_rule<'a, const W: usize>(
                 let outs = outs_for(k, input, &new);
                 let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
-                let negs = &neg_index[&(ri, k)];
+                let ids = &step_ids[&(ri, k)];
                 let layout = input.clone();
                 let env = RefCell::new(vec![0u32; nvars]);
                 let source = cur.clone();
@@ -796,7 +796,7 @@ fn build_rule<'a, const W: usize>(
                             for (i, v) in new.iter().enumerate() {
                                 e[*v] = val[i];
                             }
-                            run_lits::<W>(filters, &mut e, rt, prep, negs, store)
+                            run_lits::<W>(filters, &mut e, rt, prep, ids, store)
                         },
                     };
                     target
@@ -857,7 +857,7 @@ fn build_rule<'a, const W: usize>(
                 }));
             }
             Step::Filter { lits } => {
-                let negs = &neg_index[&(ri, k)];
+                let ids = &step_ids[&(ri, k)];
                 let outs: Vec<VarId> = if k + 1 == last {
                     rp.head
                         .iter()
@@ -910,7 +910,7 @@ fn build_rule<'a, const W: usize>(
                             for (s, v) in layout.iter().enumerate() {
                                 e[*v] = row[s];
                             }
-                            run_lits::<W>(lits, &mut e, rt, prep, negs, store)
+                            run_lits::<W>(lits, &mut e, rt, prep, ids, store)
                         });
                         let env2 = RefCell::new(vec![0u32; nvars]);
                         target.from_leapjoin(&source, (PassThrough, check), |row, _| {
@@ -929,7 +929,7 @@ fn build_rule<'a, const W: usize>(
                             for (s, v) in layout.iter().enumerate() {
                                 e[*v] = row[s];
                             }
-                            if run_lits::<W>(lits, &mut e, rt, prep, negs, store) {
+                            if run_lits::<W>(lits, &mut e, rt, prep, ids, store) {
                                 rows.push(build(&e));
                             }
                         }
