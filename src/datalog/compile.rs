@@ -361,13 +361,11 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
             .iter()
             .map(|&r| prog.relations[r].name.as_str())
             .collect();
-        let kind = if sp.rules.is_empty() {
-            " (input only)"
-        } else if st.recursive {
-            " recursive"
-        } else {
-            ""
-        };
+        if sp.rules.is_empty() {
+            // Input relations without rules: nothing to run.
+            continue;
+        }
+        let kind = if st.recursive { " recursive" } else { "" };
         let _ = writeln!(out, "\nstratum {} [{}]{kind}", sp.index, names.join(", "));
         for rp in &sp.rules {
             let c = &prog.clauses[rp.clause];
