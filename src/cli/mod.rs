@@ -7,6 +7,7 @@ mod check;
 mod eval;
 mod facts;
 mod fetch;
+mod generate;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -26,6 +27,8 @@ enum Command {
     Facts(facts::Args),
     /// Download a snapshot from a running authentik instance.
     Fetch(fetch::Args),
+    /// Write a synthetic snapshot (deterministic from a seed) for tests and benchmarks.
+    Generate(generate::Args),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -46,6 +49,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Facts(args) => facts::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,1 @@
+//! `bindlog fetch`: download a snapshot from a running authentik.
