@@ -182,30 +182,41 @@ fn matches(obj: &Map<String, Value>, pk_name: &str, ident: &Map<String, Value>) 
     others.peek().is_some() && others.all(|(k, v)| obj.get(k).is_some_and(|h| same(v, h)))
 }
 
-/// Applies one blueprint file to the workspace.
-pub fn apply_file(path: &Path, ws: &mut Workspace, env: &BTreeMap<String, String>, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+/// A parsed blueprint file.
+pub struct Doc {
+    file: Arc<str>,
+    root: Node,
+    name: Option<String>,
+}
+
+/// Reads and parses one blueprint file.
+pub fn read_doc(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Doc> {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    report.files.push(file.to_string());
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(source) => {
-            return errors.push(SnapshotError::Io {
+            errors.push(SnapshotError::Io {
                 path: file.to_string(),
                 source,
             });
+            return None;
         }
     };
-    let doc = match yaml::parse(&text) {
-        Ok(Some(doc)) => doc,
+    match yaml::parse(&text) {
+        Ok(Some(root)) => {
+            let name = root.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
+            Some(Doc { file, root, name })
+        }
         Ok(None) => {
-            return errors.push(SnapshotError::Blueprint {
+            errors.push(SnapshotError::Blueprint {
                 loc: Loc::File(file),
                 what: "the blueprint is empty".into(),
                 help: "a blueprint has `version: 1` and `entries: [...]`".into(),
             });
+            None
         }
         Err(e) => {
-            return errors.push(SnapshotError::Syntax {
+            errors.push(SnapshotError::Syntax {
                 loc: Loc::Line {
                     file: file.clone(),
                     line: e.line,
@@ -215,8 +226,28 @@ pub fn apply_file(path: &Path, ws: &mut Workspace, env: &BTreeMap<String, String
                 format: "YAML",
                 message: e.message,
             });
+            None
         }
-    };
+    }
+}
+
+/// Applies blueprint files in order. A `metaapplyblueprint` entry naming another of the files
+/// (by `metadata.name` or path) applies that file at that point, as authentik does, once.
+pub fn apply_all(paths: &[std::path::PathBuf], ws: &mut Workspace, env: &BTreeMap<String, String>, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+    let docs: Vec<Doc> = paths.iter().filter_map(|p| read_doc(p, errors)).collect();
+    let mut applied = vec![false; docs.len()];
+    for i in 0..docs.len() {
+        apply_doc(i, &docs, &mut applied, ws, env, errors, report);
+    }
+}
+
+fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Workspace, env: &BTreeMap<String, String>, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+    if applied[index] {
+        return;
+    }
+    applied[index] = true;
+    let Doc { file, root: doc, .. } = &docs[index];
+    report.files.push(file.to_string());
     let at = |n: &Node| Loc::Line {
         file: file.clone(),
         line: n.line,
@@ -234,6 +265,8 @@ pub fn apply_file(path: &Path, ws: &mut Workspace, env: &BTreeMap<String, String
     }
     let mut applier = Applier {
         ws,
+        docs,
+        applied,
         file: file.clone(),
         context: Map::new(),
         env,
@@ -270,7 +303,7 @@ pub fn apply_file(path: &Path, ws: &mut Workspace, env: &BTreeMap<String, String
     if errors.len() > before {
         let n = errors.len() - before;
         applier.report.warn(
-            Loc::File(file),
+            Loc::File(file.clone()),
             format!("{n} invalid entr{}: authentik would apply none of this blueprint", if n == 1 { "y" } else { "ies" }),
         );
     }
@@ -278,6 +311,8 @@ pub fn apply_file(path: &Path, ws: &mut Workspace, env: &BTreeMap<String, String
 
 struct Applier<'a> {
     ws: &'a mut Workspace,
+    docs: &'a [Doc],
+    applied: &'a mut Vec<bool>,
     file: Arc<str>,
     context: Map<String, Value>,
     env: &'a BTreeMap<String, String>,
@@ -587,8 +622,22 @@ impl Applier<'_> {
         self.in_binding = false;
         let id = entry.get("id").and_then(|n| n.as_str()).map(str::to_string);
         if model == "authentik_blueprints.metaapplyblueprint" {
-            let name = attrs.get("identifiers").and_then(|i| i.get("name").or(i.get("path"))).map(py_str).unwrap_or_default();
-            self.report.warn(loc, format!("meta blueprint `{name}` not applied: pass it as another `--overlay` to include it"));
+            let ident = attrs.get("identifiers");
+            let name = ident.and_then(|i| i.get("name")).map(py_str);
+            let path = ident.and_then(|i| i.get("path")).map(py_str);
+            let found = self.docs.iter().position(|d| {
+                name.as_ref().is_some_and(|n| d.name.as_ref() == Some(n)) || path.as_ref().is_some_and(|p| d.file.ends_with(p.as_str()))
+            });
+            match found {
+                Some(i) => {
+                    let (docs, env) = (self.docs, self.env);
+                    apply_doc(i, docs, self.applied, self.ws, env, errors, self.report);
+                }
+                None => {
+                    let label = name.or(path).unwrap_or_default();
+                    self.report.warn(loc, format!("meta blueprint `{label}` not applied: it is not among the blueprints loaded (add it with `--overlay`)"));
+                }
+            }
             return;
         }
         if matches!(model.as_str(), "authentik_policies.policy" | "authentik_flows.stage" | "authentik_core.source" | "authentik_core.propertymapping") {

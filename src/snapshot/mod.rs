@@ -121,9 +121,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, SnapshotErrors
     if !blueprints.is_empty() {
         let version = store.meta.as_ref().and_then(|m| m.version.as_deref()).and_then(Version::parse);
         let mut ws = blueprint::Workspace::new(store, Defaults::of(version.as_ref()));
-        for file in &blueprints {
-            blueprint::apply_file(file, &mut ws, &options.env, &mut errors, &mut report);
-        }
+        blueprint::apply_all(&blueprints, &mut ws, &options.env, &mut errors, &mut report);
         store = ws.finish(&mut errors);
     }
     if !errors.is_empty() {

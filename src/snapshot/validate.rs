@@ -287,13 +287,24 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         });
     }
 
-    // Policy bindings (before policies, for the orphan check).
+    // Policy bindings (before policies, for the orphan check). A target that is an object of
+    // a model bindlog does not model (a notification rule from a blueprint) is no orphan.
+    let other_pks: HashSet<String> = store
+        .others
+        .values()
+        .flatten()
+        .map(|o| match &o.pk {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        })
+        .collect();
     let mut policy_bindings = Vec::with_capacity(store.policy_bindings.len());
     let mut d = [0usize; 4];
     for (i, b) in std::mem::take(&mut store.policy_bindings).into_iter().enumerate() {
         let loc = store.loc(Kind::PolicyBindings, i);
         let (target, target_kind) = match targets.by_id.get(&b.target.0) {
             Some((pk, kind)) => (pk.clone(), *kind),
+            None if other_pks.contains(&*b.target.0) => (b.target.0.clone(), TargetKind::Unknown),
             None => {
                 report.warn(
                     field_loc(loc.clone(), "target"),
