@@ -36,7 +36,11 @@ pub fn schema_relations() -> Vec<(String, usize)> {
             let rest = line.trim().strip_prefix(".decl ")?;
             let (name, args) = rest.split_once('(')?;
             let args = args.split(')').next()?;
-            let arity = if args.trim().is_empty() { 0 } else { args.split(',').count() };
+            let arity = if args.trim().is_empty() {
+                0
+            } else {
+                args.split(',').count()
+            };
             Some((name.trim().to_string(), arity))
         })
         .collect()
@@ -50,20 +54,32 @@ struct Builder(BTreeMap<String, Vec<Vec<Value>>>);
 
 impl Builder {
     fn add(&mut self, relation: &str, row: Vec<Value>) {
-        debug_assert!(self.0.contains_key(relation), "`{relation}` is not declared in schema.dl");
+        debug_assert!(
+            self.0.contains_key(relation),
+            "`{relation}` is not declared in schema.dl"
+        );
         self.0.entry(relation.to_string()).or_default().push(row);
     }
 }
 
 /// The input relations of a snapshot (every relation of the schema present, maybe empty).
 pub fn facts_of(snapshot: &Snapshot) -> FactSet {
-    let mut b = Builder(schema_relations().into_iter().map(|(name, _)| (name, Vec::new())).collect());
+    let mut b = Builder(
+        schema_relations()
+            .into_iter()
+            .map(|(name, _)| (name, Vec::new()))
+            .collect(),
+    );
     match &snapshot.version {
         Some(v) => {
             b.add("version", vec![sym(&v.text)]);
             b.add(
                 "version_number",
-                vec![Value::Num(v.year.into()), Value::Num(v.month.into()), Value::Num(v.patch.into())],
+                vec![
+                    Value::Num(v.year.into()),
+                    Value::Num(v.month.into()),
+                    Value::Num(v.patch.into()),
+                ],
             );
         }
         None => b.add("version", vec![sym("unknown")]),
@@ -95,14 +111,43 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         }
     }
     for f in &snapshot.flows {
-        b.add("flow", vec![sym(&f.pk), sym(&f.slug), sym(&f.name), sym(f.designation.as_str())]);
+        b.add(
+            "flow",
+            vec![
+                sym(&f.pk),
+                sym(&f.slug),
+                sym(&f.name),
+                sym(f.designation.as_str()),
+            ],
+        );
         b.add("flow_pbm", vec![sym(&f.pk), sym(&f.pbm)]);
-        b.add("flow_authentication", vec![sym(&f.pk), sym(f.authentication.as_str())]);
-        b.add("flow_denied_action", vec![sym(&f.pk), sym(f.denied_action.as_str())]);
-        b.add("target", vec![sym(&f.pk), sym(TargetKind::Flow.as_str()), sym(f.policy_engine_mode.as_str())]);
+        b.add(
+            "flow_authentication",
+            vec![sym(&f.pk), sym(f.authentication.as_str())],
+        );
+        b.add(
+            "flow_denied_action",
+            vec![sym(&f.pk), sym(f.denied_action.as_str())],
+        );
+        b.add(
+            "target",
+            vec![
+                sym(&f.pk),
+                sym(TargetKind::Flow.as_str()),
+                sym(f.policy_engine_mode.as_str()),
+            ],
+        );
     }
     for x in &snapshot.flow_bindings {
-        b.add("fsb", vec![sym(&x.pk), sym(&x.target), sym(&x.stage), Value::Num(x.order)]);
+        b.add(
+            "fsb",
+            vec![
+                sym(&x.pk),
+                sym(&x.target),
+                sym(&x.stage),
+                Value::Num(x.order),
+            ],
+        );
         b.add("fsb_pbm", vec![sym(&x.pk), sym(&x.pbm)]);
         if x.evaluate_on_plan {
             b.add("fsb_evaluate_on_plan", vec![sym(&x.pk)]);
@@ -110,10 +155,17 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         if x.re_evaluate_policies {
             b.add("fsb_re_evaluate_policies", vec![sym(&x.pk)]);
         }
-        b.add("fsb_invalid_response_action", vec![sym(&x.pk), sym(x.invalid_response_action.as_str())]);
+        b.add(
+            "fsb_invalid_response_action",
+            vec![sym(&x.pk), sym(x.invalid_response_action.as_str())],
+        );
         b.add(
             "target",
-            vec![sym(&x.pk), sym(TargetKind::FlowStageBinding.as_str()), sym(x.policy_engine_mode.as_str())],
+            vec![
+                sym(&x.pk),
+                sym(TargetKind::FlowStageBinding.as_str()),
+                sym(x.policy_engine_mode.as_str()),
+            ],
         );
     }
     for s in &snapshot.stages {
@@ -129,27 +181,47 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
             };
             b.add(
                 "authenticator_validate",
-                vec![sym(&s.pk), sym(&text("not_configured_action")), sym(&text("last_auth_threshold"))],
+                vec![
+                    sym(&s.pk),
+                    sym(&text("not_configured_action")),
+                    sym(&text("last_auth_threshold")),
+                ],
             );
         }
     }
     for p in &snapshot.policies {
         b.add("policy", vec![sym(&p.pk), sym(&p.name), sym(&p.kind)]);
         match &p.facts {
-            PolicyFacts::Dummy { result, wait_min, wait_max } => {
+            PolicyFacts::Dummy {
+                result,
+                wait_min,
+                wait_max,
+            } => {
                 let clamp = |n: i64| n.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-                b.add("policy_dummy", vec![sym(&p.pk), Value::Num(clamp(*wait_min)), Value::Num(clamp(*wait_max))]);
+                b.add(
+                    "policy_dummy",
+                    vec![
+                        sym(&p.pk),
+                        Value::Num(clamp(*wait_min)),
+                        Value::Num(clamp(*wait_max)),
+                    ],
+                );
                 if *result {
                     b.add("policy_dummy_result", vec![sym(&p.pk)]);
                 }
             }
-            PolicyFacts::Geoip { configured: false } => b.add("policy_geoip_unconfigured", vec![sym(&p.pk)]),
+            PolicyFacts::Geoip { configured: false } => {
+                b.add("policy_geoip_unconfigured", vec![sym(&p.pk)])
+            }
             PolicyFacts::Expression { .. } => b.add("policy_expression", vec![sym(&p.pk)]),
             PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
         }
     }
     for x in &snapshot.policy_bindings {
-        b.add("binding", vec![sym(&x.pk), sym(&x.target), Value::Num(x.order)]);
+        b.add(
+            "binding",
+            vec![sym(&x.pk), sym(&x.target), Value::Num(x.order)],
+        );
         match &x.subject {
             Subject::Policy(p) => b.add("binding_policy", vec![sym(&x.pk), sym(p)]),
             Subject::Group(g) => b.add("binding_group", vec![sym(&x.pk), sym(g)]),
@@ -168,15 +240,36 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
     }
     for a in &snapshot.applications {
         b.add("application", vec![sym(&a.pk), sym(&a.slug), sym(&a.name)]);
-        b.add("target", vec![sym(&a.pk), sym(TargetKind::Application.as_str()), sym(a.policy_engine_mode.as_str())]);
+        b.add(
+            "target",
+            vec![
+                sym(&a.pk),
+                sym(TargetKind::Application.as_str()),
+                sym(a.policy_engine_mode.as_str()),
+            ],
+        );
         if let Some(p) = &a.provider {
             b.add("application_provider", vec![sym(&a.pk), sym(p)]);
         }
     }
-    b.add("default_app_access", vec![sym(if snapshot.settings.default_app_access { "true" } else { "false" })]);
+    b.add(
+        "default_app_access",
+        vec![sym(if snapshot.settings.default_app_access {
+            "true"
+        } else {
+            "false"
+        })],
+    );
     for s in &snapshot.sources {
         b.add("source", vec![sym(&s.pk), sym(&s.slug), sym(&s.name)]);
-        b.add("target", vec![sym(&s.pk), sym(TargetKind::Source.as_str()), sym(s.policy_engine_mode.as_str())]);
+        b.add(
+            "target",
+            vec![
+                sym(&s.pk),
+                sym(TargetKind::Source.as_str()),
+                sym(s.policy_engine_mode.as_str()),
+            ],
+        );
         if let Some(f) = &s.authentication_flow {
             b.add("source_authentication_flow", vec![sym(&s.pk), sym(f)]);
         }
@@ -217,7 +310,12 @@ impl FactSet {
         for (name, _) in schema_relations() {
             let file = std::fs::File::create(dir.join(format!("{name}.facts")))?;
             let mut out = std::io::BufWriter::new(file);
-            for row in self.relations.get(&name).map(Vec::as_slice).unwrap_or_default() {
+            for row in self
+                .relations
+                .get(&name)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 for (i, v) in row.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b"\t")?;
@@ -236,6 +334,9 @@ impl FactSet {
 
     /// The rows of a relation (empty when it has none).
     pub fn rows(&self, relation: &str) -> &[Vec<Value>] {
-        self.relations.get(relation).map(Vec::as_slice).unwrap_or_default()
+        self.relations
+            .get(relation)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 }

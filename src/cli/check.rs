@@ -56,7 +56,10 @@ pub fn render(loaded: &Loaded) -> String {
     let s = &loaded.snapshot;
     let r = &loaded.report;
     let mut out = String::new();
-    let version = s.version.as_ref().map_or("unknown".to_string(), |v| v.to_string());
+    let version = s
+        .version
+        .as_ref()
+        .map_or("unknown".to_string(), |v| v.to_string());
     let _ = writeln!(out, "authentik version: {version}");
     let _ = writeln!(out, "files read: {}", r.files.len());
     let _ = writeln!(out, "\nobjects:");
@@ -72,7 +75,10 @@ pub fn render(loaded: &Loaded) -> String {
     }
     for ((endpoint, field, value, why), n) in &r.defaults {
         let plural = if *n == 1 { "" } else { "s" };
-        let _ = writeln!(out, "  {endpoint}: `{field}` = {value} for {n} object{plural} ({why})");
+        let _ = writeln!(
+            out,
+            "  {endpoint}: `{field}` = {value} for {n} object{plural} ({why})"
+        );
     }
     let _ = writeln!(out, "\nwarnings ({}):", r.warnings.len());
     if r.warnings.is_empty() {

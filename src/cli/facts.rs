@@ -12,7 +12,12 @@ pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// Directory to write `NAME.facts` into (created if needed).
-    #[arg(short = 'D', long = "output-dir", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'D',
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "."
+    )]
     output: PathBuf,
 }
 

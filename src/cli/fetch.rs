@@ -51,10 +51,16 @@ pub fn run(args: Args) -> Outcome {
         eprintln!("  {endpoint:<32} {n:>8}");
     }
     if !summary.missing.is_empty() {
-        eprintln!("  not on this server (optional): {}", summary.missing.join(", "));
+        eprintln!(
+            "  not on this server (optional): {}",
+            summary.missing.join(", ")
+        );
     }
     if summary.retries > 0 {
-        eprintln!("  {} request(s) retried after transient failures", summary.retries);
+        eprintln!(
+            "  {} request(s) retried after transient failures",
+            summary.retries
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

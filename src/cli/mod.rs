@@ -36,6 +36,10 @@ pub type Outcome = Result<ExitCode, miette::Report>;
 
 /// Parses the command line, runs the subcommand and maps failures to exit status 2.
 pub fn run() -> ExitCode {
+    // Unwrapped lines keep each file#pointer and message whole, for people and for grep.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

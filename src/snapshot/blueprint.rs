@@ -6,7 +6,7 @@
 //! unknown: an attribute is then left out (the stored value or the default stays), an entry with
 //! unknown identifiers or conditions is skipped, and each case is reported with file and line.
 
-use super::error::{Loc, LoadReport, SnapshotError};
+use super::error::{LoadReport, Loc, SnapshotError};
 use super::json::describe;
 use super::store::{Kind, Origin, Origins, OtherObject, Store};
 use super::version::Defaults;
@@ -37,22 +37,56 @@ pub struct Workspace {
 macro_rules! typed {
     ($store:expr, $kind:expr, |$vec:ident| $body:expr) => {
         match $kind {
-            Kind::Users => { let $vec = &mut $store.users; $body }
-            Kind::Groups => { let $vec = &mut $store.groups; $body }
-            Kind::Flows => { let $vec = &mut $store.flows; $body }
-            Kind::FlowBindings => { let $vec = &mut $store.flow_bindings; $body }
-            Kind::Stages => { let $vec = &mut $store.stages; $body }
-            Kind::Policies => { let $vec = &mut $store.policies; $body }
-            Kind::PolicyBindings => { let $vec = &mut $store.policy_bindings; $body }
-            Kind::Applications => { let $vec = &mut $store.applications; $body }
-            Kind::Sources => { let $vec = &mut $store.sources; $body }
-            Kind::Brands => { let $vec = &mut $store.brands; $body }
+            Kind::Users => {
+                let $vec = &mut $store.users;
+                $body
+            }
+            Kind::Groups => {
+                let $vec = &mut $store.groups;
+                $body
+            }
+            Kind::Flows => {
+                let $vec = &mut $store.flows;
+                $body
+            }
+            Kind::FlowBindings => {
+                let $vec = &mut $store.flow_bindings;
+                $body
+            }
+            Kind::Stages => {
+                let $vec = &mut $store.stages;
+                $body
+            }
+            Kind::Policies => {
+                let $vec = &mut $store.policies;
+                $body
+            }
+            Kind::PolicyBindings => {
+                let $vec = &mut $store.policy_bindings;
+                $body
+            }
+            Kind::Applications => {
+                let $vec = &mut $store.applications;
+                $body
+            }
+            Kind::Sources => {
+                let $vec = &mut $store.sources;
+                $body
+            }
+            Kind::Brands => {
+                let $vec = &mut $store.brands;
+                $body
+            }
         }
     };
 }
 
 fn pk_field(kind: Kind) -> &'static str {
-    if kind == Kind::Brands { "brand_uuid" } else { "pk" }
+    if kind == Kind::Brands {
+        "brand_uuid"
+    } else {
+        "pk"
+    }
 }
 
 impl Workspace {
@@ -81,8 +115,33 @@ impl Workspace {
                 })
                 .collect());
             self.values.insert(kind, objs);
+            if kind == Kind::PolicyBindings {
+                // Stored bindings may name a target by either id (§8); identifiers are compared
+                // on the target's own pk.
+                let mut objs = self.values.remove(&kind).unwrap_or_default();
+                for b in &mut objs {
+                    if let Some(t) = b.fields.get("target").cloned() {
+                        b.fields.insert("target".into(), self.canonical_target(&t));
+                    }
+                }
+                self.values.insert(kind, objs);
+            }
         }
         self.values.get_mut(&kind).expect("inserted above")
+    }
+
+    /// The target's own pk for a policy binding's `target` given as either of its ids (§8).
+    fn canonical_target(&mut self, t: &Value) -> Value {
+        for kind in [Kind::Flows, Kind::FlowBindings] {
+            if let Some(o) = self
+                .objs(kind)
+                .iter()
+                .find(|o| o.fields.get("policybindingmodel_ptr_id") == Some(t))
+            {
+                return o.fields.get("pk").cloned().unwrap_or(Value::Null);
+            }
+        }
+        t.clone()
     }
 
     /// Converts the touched kinds back to typed objects; shape problems become errors.
@@ -101,7 +160,8 @@ impl Workspace {
                                 serde_path_to_error::Segment::Map { key } => Some(key.clone()),
                                 _ => None,
                             });
-                            let (what, expected) = describe(&err.into_inner().to_string(), field.as_deref());
+                            let (what, expected) =
+                                describe(&err.into_inner().to_string(), field.as_deref());
                             errors.push(SnapshotError::Shape {
                                 loc: obj.loc,
                                 what: format!("{} {what}", kind.noun()),
@@ -133,7 +193,14 @@ pub fn derived_uuid(model: &str, identifiers: &Map<String, Value>, salt: &str) -
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 fn derived_user_pk(model: &str, identifiers: &Map<String, Value>) -> i64 {
@@ -166,17 +233,21 @@ fn py_str(v: &Value) -> String {
 /// Loose equality of an identifier value and a stored value (ids may be numbers or strings).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Object(want), Value::Object(have)) => want.iter().all(|(k, v)| have.get(k).is_some_and(|h| same(v, h))),
-        (Value::String(s), Value::Number(n)) | (Value::Number(n), Value::String(s)) => *s == n.to_string(),
+        (Value::Object(want), Value::Object(have)) => want
+            .iter()
+            .all(|(k, v)| have.get(k).is_some_and(|h| same(v, h))),
+        (Value::String(s), Value::Number(n)) | (Value::Number(n), Value::String(s)) => {
+            *s == n.to_string()
+        }
         _ => a == b,
     }
 }
 
 fn matches(obj: &Map<String, Value>, pk_name: &str, ident: &Map<String, Value>) -> bool {
-    if let Some(pk) = ident.get("pk") {
-        if obj.get(pk_name).is_some_and(|v| same(pk, v)) {
-            return true;
-        }
+    if let Some(pk) = ident.get("pk")
+        && obj.get(pk_name).is_some_and(|v| same(pk, v))
+    {
+        return true;
     }
     let mut others = ident.iter().filter(|(k, _)| *k != "pk").peekable();
     others.peek().is_some() && others.all(|(k, v)| obj.get(k).is_some_and(|h| same(v, h)))
@@ -204,7 +275,11 @@ pub fn read_doc(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Doc> {
     };
     match yaml::parse(&text) {
         Ok(Some(root)) => {
-            let name = root.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).map(str::to_string);
+            let name = root
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string);
             Some(Doc { file, root, name })
         }
         Ok(None) => {
@@ -233,7 +308,13 @@ pub fn read_doc(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Doc> {
 
 /// Applies blueprint files in order. A `metaapplyblueprint` entry naming another of the files
 /// (by `metadata.name` or path) applies that file at that point, as authentik does, once.
-pub fn apply_all(paths: &[std::path::PathBuf], ws: &mut Workspace, env: &BTreeMap<String, String>, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+pub fn apply_all(
+    paths: &[std::path::PathBuf],
+    ws: &mut Workspace,
+    env: &BTreeMap<String, String>,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
     let docs: Vec<Doc> = paths.iter().filter_map(|p| read_doc(p, errors)).collect();
     let mut applied = vec![false; docs.len()];
     for i in 0..docs.len() {
@@ -241,12 +322,22 @@ pub fn apply_all(paths: &[std::path::PathBuf], ws: &mut Workspace, env: &BTreeMa
     }
 }
 
-fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Workspace, env: &BTreeMap<String, String>, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+fn apply_doc(
+    index: usize,
+    docs: &[Doc],
+    applied: &mut Vec<bool>,
+    ws: &mut Workspace,
+    env: &BTreeMap<String, String>,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
     if applied[index] {
         return;
     }
     applied[index] = true;
-    let Doc { file, root: doc, .. } = &docs[index];
+    let Doc {
+        file, root: doc, ..
+    } = &docs[index];
     report.files.push(file.to_string());
     let at = |n: &Node| Loc::Line {
         file: file.clone(),
@@ -257,7 +348,7 @@ fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Works
         Some(NodeKind::Scalar(v, _)) if v == "1" => {}
         _ => {
             return errors.push(SnapshotError::Blueprint {
-                loc: at(doc.get("version").unwrap_or(&doc)),
+                loc: at(doc.get("version").unwrap_or(doc)),
                 what: "blueprint `version` is not 1".into(),
                 help: "authentik only accepts `version: 1`".into(),
             });
@@ -274,10 +365,10 @@ fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Works
         stack: Vec::new(),
         report,
     };
-    if let Some(ctx) = doc.get("context") {
-        if let Some(Value::Object(m)) = applier.resolve(ctx) {
-            applier.context = m;
-        }
+    if let Some(ctx) = doc.get("context")
+        && let Some(Value::Object(m)) = applier.resolve(ctx)
+    {
+        applier.context = m;
     }
     let entries: Vec<&Node> = match doc.get("entries").map(|e| &e.kind) {
         Some(NodeKind::Seq(items)) => items.iter().collect(),
@@ -290,7 +381,7 @@ fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Works
             .collect(),
         _ => {
             return errors.push(SnapshotError::Blueprint {
-                loc: at(&doc),
+                loc: at(doc),
                 what: "blueprint has no `entries` list".into(),
                 help: "`entries` is a list of entries, or a map of named lists".into(),
             });
@@ -304,7 +395,10 @@ fn apply_doc(index: usize, docs: &[Doc], applied: &mut Vec<bool>, ws: &mut Works
         let n = errors.len() - before;
         applier.report.warn(
             Loc::File(file.clone()),
-            format!("{n} invalid entr{}: authentik would apply none of this blueprint", if n == 1 { "y" } else { "ies" }),
+            format!(
+                "{n} invalid entr{}: authentik would apply none of this blueprint",
+                if n == 1 { "y" } else { "ies" }
+            ),
         );
     }
 }
@@ -332,7 +426,10 @@ impl Applier<'_> {
 
     fn unresolved(&mut self, n: &Node, why: String) -> Option<Value> {
         let loc = self.loc(n);
-        self.report.warn(loc, format!("unresolved `{}`: {why}", n.tag.as_deref().unwrap_or("?")));
+        self.report.warn(
+            loc,
+            format!("unresolved `{}`: {why}", n.tag.as_deref().unwrap_or("?")),
+        );
         None
     }
 
@@ -355,7 +452,11 @@ impl Applier<'_> {
         let Some(tag) = n.tag.as_deref() else {
             return match &n.kind {
                 NodeKind::Scalar(s, plain) => Some(yaml::scalar_value(s, *plain)),
-                NodeKind::Seq(items) => items.iter().map(|i| self.resolve(i)).collect::<Option<Vec<_>>>().map(Value::Array),
+                NodeKind::Seq(items) => items
+                    .iter()
+                    .map(|i| self.resolve(i))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Value::Array),
                 NodeKind::Map(entries) => {
                     let mut m = Map::new();
                     for (k, v) in entries {
@@ -375,7 +476,11 @@ impl Applier<'_> {
             "!KeyOf" => {
                 let id = py_str(&self.plain(n)?);
                 match self.ws.keyof.get(&id) {
-                    Some((pk, pbm)) => Some(if self.in_binding { pbm.clone().unwrap_or(pk.clone()) } else { pk.clone() }),
+                    Some((pk, pbm)) => Some(if self.in_binding {
+                        pbm.clone().unwrap_or(pk.clone())
+                    } else {
+                        pk.clone()
+                    }),
                     None => self.unresolved(n, format!("no earlier applied entry has `id: {id}`")),
                 }
             }
@@ -403,10 +508,17 @@ impl Applier<'_> {
                 match args.get(1) {
                     Some(default) => {
                         let loc = self.loc(n);
-                        self.report.warn(loc, format!("`!File` `{path}` is on the authentik server; assumed its default"));
+                        self.report.warn(
+                            loc,
+                            format!(
+                                "`!File` `{path}` is on the authentik server; assumed its default"
+                            ),
+                        );
                         Some(default.clone())
                     }
-                    None => self.unresolved(n, format!("file `{path}` lives on the authentik server")),
+                    None => {
+                        self.unresolved(n, format!("file `{path}` lives on the authentik server"))
+                    }
                 }
             }
             "!Format" => {
@@ -423,7 +535,15 @@ impl Applier<'_> {
                     match chars.next() {
                         Some('%') => out.push('%'),
                         Some('s' | 'd' | 'i' | 'r') => out.push_str(&py_str(rest.next()?)),
-                        other => return self.unresolved(n, format!("format directive `%{}` is not supported", other.unwrap_or(' '))),
+                        other => {
+                            return self.unresolved(
+                                n,
+                                format!(
+                                    "format directive `%{}` is not supported",
+                                    other.unwrap_or(' ')
+                                ),
+                            );
+                        }
                     }
                 }
                 Some(Value::String(out))
@@ -456,20 +576,28 @@ impl Applier<'_> {
                     "NOR" => trues == 0,
                     "XOR" => trues % 2 == 1,
                     "XNOR" => trues % 2 == 0,
-                    other => return self.unresolved(n, format!("unknown condition mode `{other}`")),
+                    other => {
+                        return self.unresolved(n, format!("unknown condition mode `{other}`"));
+                    }
                 }))
             }
             "!Enumerate" => {
                 let NodeKind::Seq(items) = &n.kind else {
                     return self.unresolved(n, "expected `[iterable, SEQ|MAP, body]`".into());
                 };
-                let (Some(iter), Some(mode), Some(body)) = (items.first(), items.get(1), items.get(2)) else {
+                let (Some(iter), Some(mode), Some(body)) =
+                    (items.first(), items.get(1), items.get(2))
+                else {
                     return self.unresolved(n, "expected `[iterable, SEQ|MAP, body]`".into());
                 };
                 let iterable = self.resolve(iter)?;
                 let mode = py_str(&self.resolve(mode)?);
                 let pairs: Vec<(Value, Value)> = match iterable {
-                    Value::Array(a) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i), v)).collect(),
+                    Value::Array(a) => a
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::from(i), v))
+                        .collect(),
                     Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
                     other => return self.unresolved(n, format!("cannot enumerate {other}")),
                 };
@@ -481,23 +609,42 @@ impl Applier<'_> {
                     self.stack.pop();
                     match (mode.as_str(), item?) {
                         ("MAP", Value::Object(m)) => map.extend(m),
-                        ("MAP", _) => return self.unresolved(n, "a MAP body must give a mapping".into()),
+                        ("MAP", _) => {
+                            return self.unresolved(n, "a MAP body must give a mapping".into());
+                        }
                         (_, v) => seq.push(v),
                     }
                 }
-                Some(if mode == "MAP" { Value::Object(map) } else { Value::Array(seq) })
+                Some(if mode == "MAP" {
+                    Value::Object(map)
+                } else {
+                    Value::Array(seq)
+                })
             }
             "!Index" | "!Value" => {
                 let depth = self.plain(n)?.as_u64().unwrap_or(0) as usize;
-                match self.stack.len().checked_sub(depth + 1).map(|i| &self.stack[i]) {
-                    Some((k, v)) => Some(if tag == "!Index" { k.clone() } else { v.clone() }),
-                    None => self.unresolved(n, format!("no enclosing `!Enumerate` at depth {depth}")),
+                match self
+                    .stack
+                    .len()
+                    .checked_sub(depth + 1)
+                    .map(|i| &self.stack[i])
+                {
+                    Some((k, v)) => Some(if tag == "!Index" {
+                        k.clone()
+                    } else {
+                        v.clone()
+                    }),
+                    None => {
+                        self.unresolved(n, format!("no enclosing `!Enumerate` at depth {depth}"))
+                    }
                 }
             }
             "!AtIndex" => {
                 let args = self.args(n)?;
                 let found = match (args.first(), args.get(1)) {
-                    (Some(Value::Array(a)), Some(k)) => k.as_u64().and_then(|i| a.get(i as usize)).cloned(),
+                    (Some(Value::Array(a)), Some(k)) => {
+                        k.as_u64().and_then(|i| a.get(i as usize)).cloned()
+                    }
                     (Some(Value::Object(m)), Some(k)) => m.get(&py_str(k)).cloned(),
                     _ => None,
                 };
@@ -520,17 +667,32 @@ impl Applier<'_> {
                 let mut conds = Vec::new();
                 for c in &args[1..] {
                     match c {
-                        Value::Array(pair) if pair.len() == 2 => conds.push((py_str(&pair[0]), pair[1].clone())),
-                        _ => return self.unresolved(n, "expected `[model, [field, value], ...]`".into()),
+                        Value::Array(pair) if pair.len() == 2 => {
+                            conds.push((py_str(&pair[0]), pair[1].clone()))
+                        }
+                        _ => {
+                            return self
+                                .unresolved(n, "expected `[model, [field, value], ...]`".into());
+                        }
                     }
                 }
                 if let Some((f, _)) = conds.iter().find(|(f, _)| f.contains("__")) {
-                    return self.unresolved(n, format!("lookup `{f}` needs the database; only plain equality is resolved"));
+                    return self.unresolved(
+                        n,
+                        format!("lookup `{f}` needs the database; only plain equality is resolved"),
+                    );
                 }
                 let found = self.find(&model, &conds);
-                let cond_text: Vec<String> = conds.iter().map(|(f, v)| format!("{f}={}", py_str(v))).collect();
+                let cond_text: Vec<String> = conds
+                    .iter()
+                    .map(|(f, v)| format!("{f}={}", py_str(v)))
+                    .collect();
                 match found {
-                    Some((pk, obj)) => Some(if tag == "!Find" { pk } else { Value::Object(obj) }),
+                    Some((pk, obj)) => Some(if tag == "!Find" {
+                        pk
+                    } else {
+                        Value::Object(obj)
+                    }),
                     None => {
                         let loc = self.loc(n);
                         self.report.warn(
@@ -545,7 +707,11 @@ impl Applier<'_> {
         }
     }
 
-    fn find(&mut self, model: &str, conds: &[(String, Value)]) -> Option<(Value, Map<String, Value>)> {
+    fn find(
+        &mut self,
+        model: &str,
+        conds: &[(String, Value)],
+    ) -> Option<(Value, Map<String, Value>)> {
         let ident: Map<String, Value> = conds.iter().cloned().collect();
         match Kind::from_model(model) {
             Some(kind) => {
@@ -554,36 +720,65 @@ impl Applier<'_> {
                 self.ws
                     .objs(kind)
                     .iter()
-                    .find(|o| of_model(&o.fields, typed_model) && matches(&o.fields, pk_name, &ident))
-                    .map(|o| (o.fields.get(pk_name).cloned().unwrap_or(Value::Null), o.fields.clone()))
+                    .find(|o| {
+                        of_model(&o.fields, typed_model) && matches(&o.fields, pk_name, &ident)
+                    })
+                    .map(|o| {
+                        (
+                            o.fields.get(pk_name).cloned().unwrap_or(Value::Null),
+                            o.fields.clone(),
+                        )
+                    })
             }
-            None => self.ws.store.others.get(model)?.iter().find(|o| matches_other(o, &ident)).map(|o| (o.pk.clone(), o.fields.clone())),
+            None => self
+                .ws
+                .store
+                .others
+                .get(model)?
+                .iter()
+                .find(|o| matches_other(o, &ident))
+                .map(|o| (o.pk.clone(), o.fields.clone())),
         }
     }
 
     fn entry(&mut self, entry: &Node, errors: &mut Vec<SnapshotError>) {
         let loc = self.loc(entry);
         let Some(model) = entry.get("model").and_then(|m| self.resolve(m)) else {
-            self.report.warn(loc, "entry skipped: its `model` is missing or unresolved");
+            self.report
+                .warn(loc, "entry skipped: its `model` is missing or unresolved");
             return;
         };
         let model = py_str(&model);
         let state = match entry.get("state") {
             Some(s) => match self.resolve(s) {
                 Some(v) => py_str(&v),
-                None => return self.report.warn(loc, format!("`{model}` entry skipped: its `state` is unresolved")),
+                None => {
+                    return self.report.warn(
+                        loc,
+                        format!("`{model}` entry skipped: its `state` is unresolved"),
+                    );
+                }
             },
             None => "present".to_string(),
         };
         if let Some(conds) = entry.get("conditions") {
             let NodeKind::Seq(items) = &conds.kind else {
-                return errors.push(bad(loc, format!("`{model}` entry: `conditions` is not a list"), "`conditions` is a list of values that must all be true"));
+                return errors.push(bad(
+                    loc,
+                    format!("`{model}` entry: `conditions` is not a list"),
+                    "`conditions` is a list of values that must all be true",
+                ));
             };
             for c in items {
                 match self.resolve(c) {
                     Some(v) if truthy(&v) => {}
                     Some(_) => return,
-                    None => return self.report.warn(loc, format!("`{model}` entry skipped: a condition is unresolved")),
+                    None => {
+                        return self.report.warn(
+                            loc,
+                            format!("`{model}` entry skipped: a condition is unresolved"),
+                        );
+                    }
                 }
             }
         }
@@ -592,12 +787,19 @@ impl Applier<'_> {
             Some((_, Some(Value::Object(m)))) => m,
             Some((_, None)) => {
                 self.in_binding = false;
-                return self.report.warn(loc, format!("`{model}` entry skipped: its identifiers are unresolved"));
+                return self.report.warn(
+                    loc,
+                    format!("`{model}` entry skipped: its identifiers are unresolved"),
+                );
             }
             None if model == "authentik_blueprints.metaapplyblueprint" => Map::new(),
             _ => {
                 self.in_binding = false;
-                return errors.push(bad(loc, format!("`{model}` entry has no `identifiers` map"), "an entry needs `identifiers` to find or create its object"));
+                return errors.push(bad(
+                    loc,
+                    format!("`{model}` entry has no `identifiers` map"),
+                    "an entry needs `identifiers` to find or create its object",
+                ));
             }
         };
         let mut attrs = Map::new();
@@ -614,7 +816,13 @@ impl Applier<'_> {
                 _ => match self.resolve(a) {
                     Some(Value::Object(m)) => attrs = m,
                     Some(Value::Null) => {}
-                    Some(_) => return errors.push(bad(loc, format!("`{model}` entry: `attrs` is not a map"), "`attrs` maps field names to values")),
+                    Some(_) => {
+                        return errors.push(bad(
+                            loc,
+                            format!("`{model}` entry: `attrs` is not a map"),
+                            "`attrs` maps field names to values",
+                        ));
+                    }
                     None => {}
                 },
             }
@@ -626,7 +834,8 @@ impl Applier<'_> {
             let name = ident.and_then(|i| i.get("name")).map(py_str);
             let path = ident.and_then(|i| i.get("path")).map(py_str);
             let found = self.docs.iter().position(|d| {
-                name.as_ref().is_some_and(|n| d.name.as_ref() == Some(n)) || path.as_ref().is_some_and(|p| d.file.ends_with(p.as_str()))
+                name.as_ref().is_some_and(|n| d.name.as_ref() == Some(n))
+                    || path.as_ref().is_some_and(|p| d.file.ends_with(p.as_str()))
             });
             match found {
                 Some(i) => {
@@ -640,24 +849,49 @@ impl Applier<'_> {
             }
             return;
         }
-        if matches!(model.as_str(), "authentik_policies.policy" | "authentik_flows.stage" | "authentik_core.source" | "authentik_core.propertymapping") {
+        if matches!(
+            model.as_str(),
+            "authentik_policies.policy"
+                | "authentik_flows.stage"
+                | "authentik_core.source"
+                | "authentik_core.propertymapping"
+        ) {
             return errors.push(bad(loc, format!("model `{model}` is a base model"), "authentik refuses base models in blueprints; use the concrete type, e.g. `authentik_policies_expression.expressionpolicy`"));
         }
-        if !matches!(state.as_str(), "present" | "created" | "must_created" | "absent") {
-            return errors.push(bad(loc, format!("unknown state `{state}` in `{model}` entry"), "expected one of `present`, `created`, `must_created`, `absent`"));
+        if !matches!(
+            state.as_str(),
+            "present" | "created" | "must_created" | "absent"
+        ) {
+            return errors.push(bad(
+                loc,
+                format!("unknown state `{state}` in `{model}` entry"),
+                "expected one of `present`, `created`, `must_created`, `absent`",
+            ));
         }
         match Kind::from_model(&model) {
-            Some(kind) => self.apply_typed(kind, &model, &state, identifiers, attrs, id, loc, errors),
+            Some(kind) => {
+                self.apply_typed(kind, &model, &state, identifiers, attrs, id, loc, errors)
+            }
             None => self.apply_other(&model, &state, identifiers, attrs, id, loc, errors),
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn apply_typed(&mut self, kind: Kind, model: &str, state: &str, mut ident: Map<String, Value>, mut attrs: Map<String, Value>, id: Option<String>, loc: Loc, errors: &mut Vec<SnapshotError>) {
+    fn apply_typed(
+        &mut self,
+        kind: Kind,
+        model: &str,
+        state: &str,
+        mut ident: Map<String, Value>,
+        mut attrs: Map<String, Value>,
+        id: Option<String>,
+        loc: Loc,
+        errors: &mut Vec<SnapshotError>,
+    ) {
         if kind == Kind::PolicyBindings {
             for m in [&mut ident, &mut attrs] {
                 if let Some(t) = m.get("target").cloned() {
-                    m.insert("target".into(), self.canonical_target(&t));
+                    m.insert("target".into(), self.ws.canonical_target(&t));
                 }
             }
         }
@@ -665,7 +899,9 @@ impl Applier<'_> {
         let typed_model = typed_model(kind, model);
         let defaults = self.ws.defaults;
         let objs = self.ws.objs(kind);
-        let found = objs.iter().position(|o| of_model(&o.fields, typed_model) && matches(&o.fields, pk_name, &ident));
+        let found = objs
+            .iter()
+            .position(|o| of_model(&o.fields, typed_model) && matches(&o.fields, pk_name, &ident));
         match (state, found) {
             ("absent", Some(i)) => {
                 let obj = objs.remove(i);
@@ -674,7 +910,13 @@ impl Applier<'_> {
             }
             ("absent", None) => return,
             ("must_created", Some(_)) => {
-                return errors.push(bad(loc, format!("`{model}` entry has state `must_created` but the object already exists"), "authentik aborts the blueprint; use `present` to update it"));
+                return errors.push(bad(
+                    loc,
+                    format!(
+                        "`{model}` entry has state `must_created` but the object already exists"
+                    ),
+                    "authentik aborts the blueprint; use `present` to update it",
+                ));
             }
             _ => {}
         }
@@ -684,14 +926,23 @@ impl Applier<'_> {
             None => {
                 let mut f = Map::new();
                 if kind == Kind::Users {
-                    let pk = ident.get("pk").and_then(Value::as_i64).unwrap_or_else(|| derived_user_pk(model, &ident));
+                    let pk = ident
+                        .get("pk")
+                        .and_then(Value::as_i64)
+                        .unwrap_or_else(|| derived_user_pk(model, &ident));
                     f.insert("pk".into(), Value::from(pk));
                 } else {
-                    let pk = ident.get("pk").map(py_str).unwrap_or_else(|| derived_uuid(model, &ident, ""));
+                    let pk = ident
+                        .get("pk")
+                        .map(py_str)
+                        .unwrap_or_else(|| derived_uuid(model, &ident, ""));
                     f.insert(pk_name.into(), Value::String(pk));
                 }
                 if matches!(kind, Kind::Flows | Kind::FlowBindings) {
-                    f.insert("policybindingmodel_ptr_id".into(), Value::String(derived_uuid(model, &ident, "pbm")));
+                    f.insert(
+                        "policybindingmodel_ptr_id".into(),
+                        Value::String(derived_uuid(model, &ident, "pbm")),
+                    );
                 }
                 if let Some(typed) = typed_model {
                     f.insert("meta_model_name".into(), Value::String(typed.to_string()));
@@ -718,9 +969,19 @@ impl Applier<'_> {
             }
         }
         if kind == Kind::PolicyBindings {
-            let set = ["policy", "group", "user"].iter().filter(|f| fields.get(**f).is_some_and(|v| !v.is_null())).count();
+            let set = ["policy", "group", "user"]
+                .iter()
+                .filter(|f| fields.get(**f).is_some_and(|v| !v.is_null()))
+                .count();
             if set != 1 {
-                return errors.push(bad(loc, format!("policy binding sets {} of `policy`, `group` and `user`", if set == 0 { "none" } else { "several" }), "authentik's serializer requires exactly one"));
+                return errors.push(bad(
+                    loc,
+                    format!(
+                        "policy binding sets {} of `policy`, `group` and `user`",
+                        if set == 0 { "none" } else { "several" }
+                    ),
+                    "authentik's serializer requires exactly one",
+                ));
             }
         }
         let pk = fields.get(pk_name).cloned().unwrap_or(Value::Null);
@@ -737,7 +998,16 @@ impl Applier<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn apply_other(&mut self, model: &str, state: &str, ident: Map<String, Value>, attrs: Map<String, Value>, id: Option<String>, loc: Loc, errors: &mut Vec<SnapshotError>) {
+    fn apply_other(
+        &mut self,
+        model: &str,
+        state: &str,
+        ident: Map<String, Value>,
+        attrs: Map<String, Value>,
+        id: Option<String>,
+        loc: Loc,
+        errors: &mut Vec<SnapshotError>,
+    ) {
         let list = self.ws.store.others.entry(model.to_string()).or_default();
         let found = list.iter().position(|o| matches_other(o, &ident));
         match (state, found) {
@@ -747,15 +1017,27 @@ impl Applier<'_> {
             }
             ("absent", None) => return,
             ("must_created", Some(_)) => {
-                return errors.push(bad(loc, format!("`{model}` entry has state `must_created` but the object already exists"), "authentik aborts the blueprint; use `present` to update it"));
+                return errors.push(bad(
+                    loc,
+                    format!(
+                        "`{model}` entry has state `must_created` but the object already exists"
+                    ),
+                    "authentik aborts the blueprint; use `present` to update it",
+                ));
             }
             _ => {}
         }
         let i = match found {
             Some(i) => i,
             None => {
-                let pk = ident.get("pk").cloned().unwrap_or_else(|| Value::String(derived_uuid(model, &ident, "")));
-                list.push(OtherObject { pk, fields: Map::new() });
+                let pk = ident
+                    .get("pk")
+                    .cloned()
+                    .unwrap_or_else(|| Value::String(derived_uuid(model, &ident, "")));
+                list.push(OtherObject {
+                    pk,
+                    fields: Map::new(),
+                });
                 list.len() - 1
             }
         };
@@ -770,23 +1052,19 @@ impl Applier<'_> {
         }
     }
 
-    /// The target's own pk for a policy binding's `target` given as either of its ids (§8).
-    fn canonical_target(&mut self, t: &Value) -> Value {
-        for kind in [Kind::Flows, Kind::FlowBindings] {
-            if let Some(o) = self.ws.objs(kind).iter().find(|o| o.fields.get("policybindingmodel_ptr_id") == Some(t)) {
-                return o.fields.get("pk").cloned().unwrap_or(Value::Null);
-            }
-        }
-        t.clone()
-    }
-
     /// What authentik's foreign keys delete (or clear) with an object (§8).
     fn cascade(&mut self, kind: Kind, fields: &Map<String, Value>) {
         let pk = fields.get(pk_field(kind)).cloned().unwrap_or(Value::Null);
         let pbm = fields.get("policybindingmodel_ptr_id").cloned();
-        let is_target = |v: Option<&Value>| v.is_some_and(|v| same(v, &pk) || pbm.as_ref().is_some_and(|p| same(v, p)));
+        let is_target = |v: Option<&Value>| {
+            v.is_some_and(|v| same(v, &pk) || pbm.as_ref().is_some_and(|p| same(v, p)))
+        };
         let drop_bindings = |ws: &mut Workspace, field: &str, targets: &[Value]| {
-            ws.objs(Kind::PolicyBindings).retain(|b| !b.fields.get(field).is_some_and(|v| targets.iter().any(|t| same(v, t))));
+            ws.objs(Kind::PolicyBindings).retain(|b| {
+                !b.fields
+                    .get(field)
+                    .is_some_and(|v| targets.iter().any(|t| same(v, t)))
+            });
         };
         match kind {
             Kind::Groups => {
@@ -815,15 +1093,23 @@ impl Applier<'_> {
             }
             Kind::Policies => drop_bindings(self.ws, "policy", std::slice::from_ref(&pk)),
             Kind::Flows | Kind::Stages => {
-                let field = if kind == Kind::Flows { "target" } else { "stage" };
+                let field = if kind == Kind::Flows {
+                    "target"
+                } else {
+                    "stage"
+                };
                 let fsbs = self.ws.objs(Kind::FlowBindings);
-                let (gone, kept): (Vec<Obj>, Vec<Obj>) = std::mem::take(fsbs).into_iter().partition(|x| x.fields.get(field).is_some_and(|v| same(v, &pk)));
+                let (gone, kept): (Vec<Obj>, Vec<Obj>) = std::mem::take(fsbs)
+                    .into_iter()
+                    .partition(|x| x.fields.get(field).is_some_and(|v| same(v, &pk)));
                 *fsbs = kept;
                 for x in gone {
                     self.cascade(Kind::FlowBindings, &x.fields);
                 }
                 if kind == Kind::Flows {
-                    self.ws.objs(Kind::PolicyBindings).retain(|b| !is_target(b.fields.get("target")));
+                    self.ws
+                        .objs(Kind::PolicyBindings)
+                        .retain(|b| !is_target(b.fields.get("target")));
                     for s in self.ws.objs(Kind::Sources) {
                         for f in ["authentication_flow", "enrollment_flow"] {
                             if s.fields.get(f).is_some_and(|v| same(v, &pk)) {
@@ -834,7 +1120,9 @@ impl Applier<'_> {
                 }
             }
             Kind::FlowBindings | Kind::Applications | Kind::Sources => {
-                self.ws.objs(Kind::PolicyBindings).retain(|b| !is_target(b.fields.get("target")));
+                self.ws
+                    .objs(Kind::PolicyBindings)
+                    .retain(|b| !is_target(b.fields.get("target")));
             }
             Kind::PolicyBindings | Kind::Brands => {}
         }

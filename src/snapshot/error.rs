@@ -49,7 +49,10 @@ pub fn pointer_segment(s: &str) -> String {
 pub enum SnapshotError {
     /// The file or directory cannot be read.
     #[error("cannot read `{path}`: {source}")]
-    #[diagnostic(code(bindlog::snapshot::io), help("check the path and its permissions"))]
+    #[diagnostic(
+        code(bindlog::snapshot::io),
+        help("check the path and its permissions")
+    )]
     Io {
         /// The path.
         path: String,
@@ -58,7 +61,10 @@ pub enum SnapshotError {
     },
     /// Not JSON / not YAML.
     #[error("{loc}: `{file}` is not valid {format}: {message}")]
-    #[diagnostic(code(bindlog::snapshot::syntax), help("the file must be {format} as authentik's API or blueprint export produces it"))]
+    #[diagnostic(
+        code(bindlog::snapshot::syntax),
+        help("the file must be {format} as authentik's API or blueprint export produces it")
+    )]
     Syntax {
         /// Where.
         loc: Loc,
@@ -71,7 +77,12 @@ pub enum SnapshotError {
     },
     /// A required endpoint is absent from a bundle or directory.
     #[error("{loc}: required endpoint `{endpoint}` is missing")]
-    #[diagnostic(code(bindlog::snapshot::missing_endpoint), help("fetch `/api/v3/{endpoint}/` (e.g. with `bindlog fetch`) and add it as key `{endpoint}` or file `{endpoint}.json`"))]
+    #[diagnostic(
+        code(bindlog::snapshot::missing_endpoint),
+        help(
+            "fetch `/api/v3/{endpoint}/` (e.g. with `bindlog fetch`) and add it as key `{endpoint}` or file `{endpoint}.json`"
+        )
+    )]
     MissingEndpoint {
         /// The snapshot.
         loc: Loc,
@@ -91,7 +102,10 @@ pub enum SnapshotError {
     },
     /// Two objects of one endpoint share a pk.
     #[error("{loc}: duplicate pk `{pk}` in `{endpoint}` (first at {first})")]
-    #[diagnostic(code(bindlog::snapshot::duplicate_pk), help("each object of an endpoint needs its own `pk`; remove or renumber one of them"))]
+    #[diagnostic(
+        code(bindlog::snapshot::duplicate_pk),
+        help("each object of an endpoint needs its own `pk`; remove or renumber one of them")
+    )]
     DuplicatePk {
         /// The second occurrence.
         loc: Loc,
@@ -104,7 +118,10 @@ pub enum SnapshotError {
     },
     /// A reference to an object that is not in the snapshot.
     #[error("{loc}: `{field}` refers to {kind} `{pk}`, which is not in the snapshot")]
-    #[diagnostic(code(bindlog::snapshot::dangling), help("expected the pk of an object in `{endpoint}`; add it or remove the reference"))]
+    #[diagnostic(
+        code(bindlog::snapshot::dangling),
+        help("expected the pk of an object in `{endpoint}`; add it or remove the reference")
+    )]
     Dangling {
         /// The reference.
         loc: Loc,
@@ -133,7 +150,10 @@ pub enum SnapshotError {
 /// Every problem found in one phase, reported together.
 #[derive(Debug, Error, Diagnostic)]
 #[error("the snapshot has {} problem{}", problems.len(), if problems.len() == 1 { "" } else { "s" })]
-#[diagnostic(code(bindlog::snapshot::invalid), help("fix the problems listed; nothing was loaded"))]
+#[diagnostic(
+    code(bindlog::snapshot::invalid),
+    help("fix the problems listed; nothing was loaded")
+)]
 pub struct SnapshotErrors {
     /// The problems, in input order.
     #[related]
@@ -168,13 +188,25 @@ pub struct LoadReport {
 
 impl LoadReport {
     /// Records that `count` objects of `endpoint` took `value` for the absent `field`.
-    pub fn assumed(&mut self, endpoint: &str, field: &str, value: impl fmt::Display, why: &str, count: usize) {
+    pub fn assumed(
+        &mut self,
+        endpoint: &str,
+        field: &str,
+        value: impl fmt::Display,
+        why: &str,
+        count: usize,
+    ) {
         if count == 0 {
             return;
         }
         *self
             .defaults
-            .entry((endpoint.to_string(), field.to_string(), value.to_string(), why.to_string()))
+            .entry((
+                endpoint.to_string(),
+                field.to_string(),
+                value.to_string(),
+                why.to_string(),
+            ))
             .or_default() += count;
     }
 

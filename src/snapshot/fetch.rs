@@ -85,7 +85,10 @@ pub enum FetchError {
     },
     /// The request could not be made, after every retry.
     #[error("cannot reach `{url}` after {attempts} attempts: {message}")]
-    #[diagnostic(code(bindlog::fetch::transport), help("check the URL and the network; transient failures were retried"))]
+    #[diagnostic(
+        code(bindlog::fetch::transport),
+        help("check the URL and the network; transient failures were retried")
+    )]
     Transport {
         /// The URL.
         url: String,
@@ -96,7 +99,10 @@ pub enum FetchError {
     },
     /// The answer was not what authentik returns.
     #[error("`{url}` did not return a page of results: {message}")]
-    #[diagnostic(code(bindlog::fetch::body), help("is `--url` the authentik server (not a proxy login page)?"))]
+    #[diagnostic(
+        code(bindlog::fetch::body),
+        help("is `--url` the authentik server (not a proxy login page)?")
+    )]
     Body {
         /// The URL.
         url: String,
@@ -160,10 +166,14 @@ impl Client {
                     let status = resp.status().as_u16();
                     match status {
                         200..=299 => {
-                            return resp.body_mut().read_to_string().map(Got::Body).map_err(|e| FetchError::Body {
-                                url: url.clone(),
-                                message: e.to_string(),
-                            });
+                            return resp
+                                .body_mut()
+                                .read_to_string()
+                                .map(Got::Body)
+                                .map_err(|e| FetchError::Body {
+                                    url: url.clone(),
+                                    message: e.to_string(),
+                                });
                         }
                         404 => return Ok(Got::NotFound),
                         429 | 502 | 503 | 504 => last = format!("HTTP {status}"),
@@ -194,7 +204,12 @@ impl Client {
     }
 }
 
-fn write(path: &Path, bytes: &[u8], hashes: &mut BTreeMap<String, String>, root: &Path) -> Result<(), FetchError> {
+fn write(
+    path: &Path,
+    bytes: &[u8],
+    hashes: &mut BTreeMap<String, String>,
+    root: &Path,
+) -> Result<(), FetchError> {
     let io = |source| FetchError::Io {
         path: path.display().to_string(),
         source,
@@ -203,8 +218,18 @@ fn write(path: &Path, bytes: &[u8], hashes: &mut BTreeMap<String, String>, root:
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     std::fs::write(path, bytes).map_err(io)?;
-    let rel = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
-    hashes.insert(rel, Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect());
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    hashes.insert(
+        rel,
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    );
     Ok(())
 }
 
@@ -223,9 +248,11 @@ pub fn fetch(opts: FetchOptions) -> Result<FetchSummary, FetchError> {
     let mut summary = FetchSummary::default();
     let mut hashes = BTreeMap::new();
     let version = match client.get("admin/version/")? {
-        Got::Body(b) => serde_json::from_str::<Value>(&b)
-            .ok()
-            .and_then(|v| v.get("version_current").and_then(Value::as_str).map(str::to_string)),
+        Got::Body(b) => serde_json::from_str::<Value>(&b).ok().and_then(|v| {
+            v.get("version_current")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
         Got::NotFound => None,
     };
     summary.version = version.clone();
@@ -244,7 +271,9 @@ pub fn fetch(opts: FetchOptions) -> Result<FetchSummary, FetchError> {
                     return Err(FetchError::Status {
                         url: format!("{}/api/v3/{query}", opts.url),
                         status: 404,
-                        help: format!("`{endpoint}` is required; is this an authentik server, and a version bindlog supports?"),
+                        help: format!(
+                            "`{endpoint}` is required; is this an authentik server, and a version bindlog supports?"
+                        ),
                     });
                 }
             };
@@ -259,8 +288,16 @@ pub fn fetch(opts: FetchOptions) -> Result<FetchSummary, FetchError> {
                 });
             };
             count += results.len();
-            write(&root.join(endpoint).join(format!("{page}.json")), body.as_bytes(), &mut hashes, &root)?;
-            let next = parsed.pointer("/pagination/next").and_then(Value::as_u64).unwrap_or(0);
+            write(
+                &root.join(endpoint).join(format!("{page}.json")),
+                body.as_bytes(),
+                &mut hashes,
+                &root,
+            )?;
+            let next = parsed
+                .pointer("/pagination/next")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if next == 0 || next <= page || results.is_empty() {
                 break;
             }
@@ -271,7 +308,12 @@ pub fn fetch(opts: FetchOptions) -> Result<FetchSummary, FetchError> {
         }
     }
     match client.get("admin/settings/")? {
-        Got::Body(b) => write(&root.join("admin/settings.json"), b.as_bytes(), &mut hashes, &root)?,
+        Got::Body(b) => write(
+            &root.join("admin/settings.json"),
+            b.as_bytes(),
+            &mut hashes,
+            &root,
+        )?,
         Got::NotFound => summary.missing.push("admin/settings".into()),
     }
     summary.retries = client.retries;
@@ -292,7 +334,9 @@ pub fn fetch(opts: FetchOptions) -> Result<FetchSummary, FetchError> {
 
 /// `2026-11-27T21:10:00Z` for a time (UTC, whole seconds).
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -304,7 +348,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + (month <= 2) as i64;
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

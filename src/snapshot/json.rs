@@ -3,7 +3,7 @@
 //! A fast path deserializes straight into typed objects; only when it fails is the file parsed
 //! again as a `serde_json::Value`, slowly, to report every problem with its JSON pointer.
 
-use super::error::{Loc, LoadReport, SnapshotError, pointer_segment};
+use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
 use super::raw::{ItemsSeed, RawMeta, RawSettings};
 use super::store::{Kind, Origin, Store};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -47,18 +47,54 @@ fn target_of(endpoint: &str) -> Option<Target> {
 macro_rules! with_vec {
     ($store:expr, $target:expr, |$vec:ident| $body:expr) => {
         match $target {
-            Target::Kind(Kind::Users) => { let $vec = &mut $store.users; $body }
-            Target::Kind(Kind::Groups) => { let $vec = &mut $store.groups; $body }
-            Target::Kind(Kind::Flows) => { let $vec = &mut $store.flows; $body }
-            Target::Kind(Kind::FlowBindings) => { let $vec = &mut $store.flow_bindings; $body }
-            Target::Kind(Kind::Stages) => { let $vec = &mut $store.stages; $body }
-            Target::Kind(Kind::Policies) => { let $vec = &mut $store.policies; $body }
-            Target::Kind(Kind::PolicyBindings) => { let $vec = &mut $store.policy_bindings; $body }
-            Target::Kind(Kind::Applications) => { let $vec = &mut $store.applications; $body }
-            Target::Kind(Kind::Sources) => { let $vec = &mut $store.sources; $body }
-            Target::Kind(Kind::Brands) => { let $vec = &mut $store.brands; $body }
-            Target::StageDetail => { let $vec = &mut $store.stage_details; $body }
-            Target::PolicyDetail => { let $vec = &mut $store.policy_details; $body }
+            Target::Kind(Kind::Users) => {
+                let $vec = &mut $store.users;
+                $body
+            }
+            Target::Kind(Kind::Groups) => {
+                let $vec = &mut $store.groups;
+                $body
+            }
+            Target::Kind(Kind::Flows) => {
+                let $vec = &mut $store.flows;
+                $body
+            }
+            Target::Kind(Kind::FlowBindings) => {
+                let $vec = &mut $store.flow_bindings;
+                $body
+            }
+            Target::Kind(Kind::Stages) => {
+                let $vec = &mut $store.stages;
+                $body
+            }
+            Target::Kind(Kind::Policies) => {
+                let $vec = &mut $store.policies;
+                $body
+            }
+            Target::Kind(Kind::PolicyBindings) => {
+                let $vec = &mut $store.policy_bindings;
+                $body
+            }
+            Target::Kind(Kind::Applications) => {
+                let $vec = &mut $store.applications;
+                $body
+            }
+            Target::Kind(Kind::Sources) => {
+                let $vec = &mut $store.sources;
+                $body
+            }
+            Target::Kind(Kind::Brands) => {
+                let $vec = &mut $store.brands;
+                $body
+            }
+            Target::StageDetail => {
+                let $vec = &mut $store.stage_details;
+                $body
+            }
+            Target::PolicyDetail => {
+                let $vec = &mut $store.policy_details;
+                $body
+            }
             Target::Settings | Target::Meta => unreachable!("not a list endpoint"),
         }
     };
@@ -83,7 +119,11 @@ fn fast_value<'de, D: Deserializer<'de>>(
         }
         _ => {
             let mut runs = Vec::new();
-            with_vec!(store, target, |vec| ItemsSeed { out: vec, runs: &mut runs }.deserialize(d))?;
+            with_vec!(store, target, |vec| ItemsSeed {
+                out: vec,
+                runs: &mut runs
+            }
+            .deserialize(d))?;
             if let Target::Kind(kind) = target {
                 store.endpoints.insert(kind);
                 let origins = store.origins.entry(kind).or_default();
@@ -182,8 +222,15 @@ fn syntax(file: &Arc<str>, err: &serde_json::Error) -> SnapshotError {
 }
 
 /// Reads a bundle file (form 1) into `store`.
-pub fn read_bundle(path: &Path, store: &mut Store, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
-    let Some(bytes) = read_file(path, errors) else { return };
+pub fn read_bundle(
+    path: &Path,
+    store: &mut Store,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
+    let Some(bytes) = read_file(path, errors) else {
+        return;
+    };
     let file: Arc<str> = Arc::from(path.display().to_string());
     report.files.push(file.to_string());
     store.has_base = true;
@@ -218,20 +265,37 @@ pub fn read_bundle(path: &Path, store: &mut Store, errors: &mut Vec<SnapshotErro
     };
     let Value::Object(map) = value else {
         return errors.push(SnapshotError::Shape {
-            loc: Loc::Pointer { file, pointer: String::new() },
+            loc: Loc::Pointer {
+                file,
+                pointer: String::new(),
+            },
             what: format!("the bundle is {}, not an object", kind_of(&value)),
-            expected: "an object whose keys are API endpoints (`core/users`, `flows/bindings`, ...)".into(),
+            expected:
+                "an object whose keys are API endpoints (`core/users`, `flows/bindings`, ...)"
+                    .into(),
         });
     };
     for (key, v) in &map {
         if let Some(target) = target_of(key.trim_matches('/')) {
-            detail_value(store, target, v, &file, &format!("/{}", pointer_segment(key)), errors);
+            detail_value(
+                store,
+                target,
+                v,
+                &file,
+                &format!("/{}", pointer_segment(key)),
+                errors,
+            );
         }
     }
 }
 
 /// Reads a directory of endpoint dumps (form 2) into `store`.
-pub fn read_dir(root: &Path, store: &mut Store, errors: &mut Vec<SnapshotError>, report: &mut LoadReport) {
+pub fn read_dir(
+    root: &Path,
+    store: &mut Store,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
     store.has_base = true;
     let mut files: BTreeMap<String, Vec<(u64, PathBuf)>> = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -255,9 +319,14 @@ pub fn read_dir(root: &Path, store: &mut Store, errors: &mut Vec<SnapshotError>,
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let Ok(rel) = path.strip_prefix(root) else { continue };
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
             let rel = rel.with_extension("");
-            let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             let last = rel.last().cloned().unwrap_or_default();
             let (endpoint, page) = match last.parse::<u64>() {
                 Ok(n) if rel.len() > 1 => (rel[..rel.len() - 1].join("/"), n),
@@ -278,7 +347,9 @@ pub fn read_dir(root: &Path, store: &mut Store, errors: &mut Vec<SnapshotError>,
             continue;
         };
         for (_, path) in pages {
-            let Some(bytes) = read_file(&path, errors) else { continue };
+            let Some(bytes) = read_file(&path, errors) else {
+                continue;
+            };
             let file: Arc<str> = Arc::from(path.display().to_string());
             report.files.push(file.to_string());
             read_endpoint_bytes(store, target, &bytes, &file, errors);
@@ -286,9 +357,17 @@ pub fn read_dir(root: &Path, store: &mut Store, errors: &mut Vec<SnapshotError>,
     }
 }
 
-fn read_endpoint_bytes(store: &mut Store, target: Target, bytes: &[u8], file: &Arc<str>, errors: &mut Vec<SnapshotError>) {
+fn read_endpoint_bytes(
+    store: &mut Store,
+    target: Target,
+    bytes: &[u8],
+    file: &Arc<str>,
+    errors: &mut Vec<SnapshotError>,
+) {
     let before = match target {
-        Target::Kind(_) | Target::StageDetail | Target::PolicyDetail => with_vec!(store, target, |v| v.len()),
+        Target::Kind(_) | Target::StageDetail | Target::PolicyDetail => {
+            with_vec!(store, target, |v| v.len())
+        }
         _ => 0,
     };
     let origins_before = match target {
@@ -303,10 +382,10 @@ fn read_endpoint_bytes(store: &mut Store, target: Target, bytes: &[u8], file: &A
     if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail = target {
         with_vec!(store, target, |v| v.truncate(before));
     }
-    if let Target::Kind(k) = target {
-        if let Some(o) = store.origins.get_mut(&k) {
-            o.0.truncate(origins_before);
-        }
+    if let Target::Kind(k) = target
+        && let Some(o) = store.origins.get_mut(&k)
+    {
+        o.0.truncate(origins_before);
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => detail_value(store, target, &v, file, "", errors),
@@ -331,48 +410,88 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// The slow path: every problem of one endpoint's value, with JSON pointers.
-fn detail_value(store: &mut Store, target: Target, v: &Value, file: &Arc<str>, base: &str, errors: &mut Vec<SnapshotError>) {
+fn detail_value(
+    store: &mut Store,
+    target: Target,
+    v: &Value,
+    file: &Arc<str>,
+    base: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
     match target {
-        Target::Meta => detail_one::<RawMeta>(v, file, base, errors).map_or((), |m| store.meta = Some(m)),
-        Target::Settings => detail_one::<RawSettings>(v, file, base, errors).map_or((), |s| store.settings = Some(s)),
+        Target::Meta => {
+            detail_one::<RawMeta>(v, file, base, errors).map_or((), |m| store.meta = Some(m))
+        }
+        Target::Settings => detail_one::<RawSettings>(v, file, base, errors)
+            .map_or((), |s| store.settings = Some(s)),
         _ => {
             if let Target::Kind(k) = target {
                 store.endpoints.insert(k);
             }
-            with_vec!(store, target, |vec| detail_items(vec, v, file, base, errors))
+            with_vec!(store, target, |vec| detail_items(
+                vec, v, file, base, errors
+            ))
         }
     }
 }
 
-fn detail_items<T: DeserializeOwned>(out: &mut Vec<T>, v: &Value, file: &Arc<str>, base: &str, errors: &mut Vec<SnapshotError>) {
-    let is_page = |o: &serde_json::Map<String, Value>| o.contains_key("results") || o.contains_key("pagination");
+fn detail_items<T: DeserializeOwned>(
+    out: &mut Vec<T>,
+    v: &Value,
+    file: &Arc<str>,
+    base: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
+    let is_page = |o: &serde_json::Map<String, Value>| {
+        o.contains_key("results") || o.contains_key("pagination")
+    };
     match v {
         Value::Array(elems) => {
             for (i, e) in elems.iter().enumerate() {
                 match e {
-                    Value::Object(o) if is_page(o) => detail_page(out, o, file, &format!("{base}/{i}"), errors),
+                    Value::Object(o) if is_page(o) => {
+                        detail_page(out, o, file, &format!("{base}/{i}"), errors)
+                    }
                     e => out.extend(detail_one::<T>(e, file, &format!("{base}/{i}"), errors)),
                 }
             }
         }
         Value::Object(o) if is_page(o) => detail_page(out, o, file, base, errors),
         other => errors.push(SnapshotError::Shape {
-            loc: Loc::Pointer { file: file.clone(), pointer: base.to_string() },
+            loc: Loc::Pointer {
+                file: file.clone(),
+                pointer: base.to_string(),
+            },
             what: format!("found {} where a list of objects belongs", kind_of(other)),
-            expected: "an array of objects, a page `{\"results\": [...]}`, or an array of pages".into(),
+            expected: "an array of objects, a page `{\"results\": [...]}`, or an array of pages"
+                .into(),
         }),
     }
 }
 
-fn detail_page<T: DeserializeOwned>(out: &mut Vec<T>, page: &serde_json::Map<String, Value>, file: &Arc<str>, at: &str, errors: &mut Vec<SnapshotError>) {
+fn detail_page<T: DeserializeOwned>(
+    out: &mut Vec<T>,
+    page: &serde_json::Map<String, Value>,
+    file: &Arc<str>,
+    at: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
     match page.get("results") {
         Some(Value::Array(items)) => {
             for (j, e) in items.iter().enumerate() {
-                out.extend(detail_one::<T>(e, file, &format!("{at}/results/{j}"), errors));
+                out.extend(detail_one::<T>(
+                    e,
+                    file,
+                    &format!("{at}/results/{j}"),
+                    errors,
+                ));
             }
         }
         other => errors.push(SnapshotError::Shape {
-            loc: Loc::Pointer { file: file.clone(), pointer: format!("{at}/results") },
+            loc: Loc::Pointer {
+                file: file.clone(),
+                pointer: format!("{at}/results"),
+            },
             what: format!("page `results` is {}", other.map_or("missing", kind_of)),
             expected: "`results`: an array of objects".into(),
         }),
@@ -380,7 +499,12 @@ fn detail_page<T: DeserializeOwned>(out: &mut Vec<T>, page: &serde_json::Map<Str
 }
 
 /// Deserializes one object, turning a failure into a problem at its exact pointer.
-pub fn detail_one<T: DeserializeOwned>(v: &Value, file: &Arc<str>, at: &str, errors: &mut Vec<SnapshotError>) -> Option<T> {
+pub fn detail_one<T: DeserializeOwned>(
+    v: &Value,
+    file: &Arc<str>,
+    at: &str,
+    errors: &mut Vec<SnapshotError>,
+) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(v) {
         Ok(t) => Some(t),
         Err(err) => {
@@ -388,7 +512,9 @@ pub fn detail_one<T: DeserializeOwned>(v: &Value, file: &Arc<str>, at: &str, err
             let mut field = None;
             for seg in err.path().iter() {
                 match seg {
-                    serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                    serde_path_to_error::Segment::Seq { index } => {
+                        pointer.push_str(&format!("/{index}"))
+                    }
                     serde_path_to_error::Segment::Map { key } => {
                         pointer.push('/');
                         pointer.push_str(&pointer_segment(key));
@@ -399,7 +525,10 @@ pub fn detail_one<T: DeserializeOwned>(v: &Value, file: &Arc<str>, at: &str, err
             }
             let (what, expected) = describe(&err.into_inner().to_string(), field.as_deref());
             errors.push(SnapshotError::Shape {
-                loc: Loc::Pointer { file: file.clone(), pointer },
+                loc: Loc::Pointer {
+                    file: file.clone(),
+                    pointer,
+                },
                 what,
                 expected,
             });
@@ -410,17 +539,26 @@ pub fn detail_one<T: DeserializeOwned>(v: &Value, file: &Arc<str>, at: &str, err
 
 /// Splits a serde message into what is wrong and what was expected.
 pub fn describe(message: &str, field: Option<&str>) -> (String, String) {
-    let field = field.map(|f| format!("`{f}`")).unwrap_or_else(|| "the value".into());
+    let field = field
+        .map(|f| format!("`{f}`"))
+        .unwrap_or_else(|| "the value".into());
     if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "a known value"));
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "a known value"));
         return (
             format!("unknown value {found} for {field}"),
             format!("expected {expected}"),
         );
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
-        return (format!("wrong type for {field}: found {found}"), format!("expected {expected}"));
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
+        return (
+            format!("wrong type for {field}: found {found}"),
+            format!("expected {expected}"),
+        );
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         return (
@@ -428,5 +566,8 @@ pub fn describe(message: &str, field: Option<&str>) -> (String, String) {
             format!("expected the object to have {rest}, as authentik's API returns it"),
         );
     }
-    (format!("{field}: {message}"), "expected the shape authentik's API returns".into())
+    (
+        format!("{field}: {message}"),
+        "expected the shape authentik's API returns".into(),
+    )
 }

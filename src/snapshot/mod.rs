@@ -44,7 +44,10 @@ pub struct Loaded {
 }
 
 fn is_yaml(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// The blueprint files of a path: itself, or the YAML files under a directory in name order.
@@ -109,7 +112,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, SnapshotErrors
         if !overlay.exists() {
             errors.push(SnapshotError::Io {
                 path: overlay.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
             });
         }
         blueprints.extend(blueprint_files(overlay));
@@ -119,7 +125,11 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, SnapshotErrors
         return Err(SnapshotErrors { problems: errors });
     }
     if !blueprints.is_empty() {
-        let version = store.meta.as_ref().and_then(|m| m.version.as_deref()).and_then(Version::parse);
+        let version = store
+            .meta
+            .as_ref()
+            .and_then(|m| m.version.as_deref())
+            .and_then(Version::parse);
         let mut ws = blueprint::Workspace::new(store, Defaults::of(version.as_ref()));
         blueprint::apply_all(&blueprints, &mut ws, &options.env, &mut errors, &mut report);
         store = ws.finish(&mut errors);

@@ -2,8 +2,12 @@
 //! [`super::validate`] fills in the version's defaults. Deserialized straight from the bytes,
 //! with ids interned, so a million users never pass through `serde_json::Value`.
 
-use super::model::{Authentication, DeniedAction, Designation, EngineMode, Id, InvalidResponseAction};
-use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use super::model::{
+    Authentication, DeniedAction, Designation, EngineMode, Id, InvalidResponseAction,
+};
+use serde::de::{
+    self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -383,9 +387,13 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ElementSeed<'_, T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let first: Option<String> = map.next_key()?;
         match first {
-            Some(k) if is_page_key(&k) => {
-                page_rest(self.out, self.runs, format!("/{}", self.index), Some(k), map)
-            }
+            Some(k) if is_page_key(&k) => page_rest(
+                self.out,
+                self.runs,
+                format!("/{}", self.index),
+                Some(k),
+                map,
+            ),
             first => {
                 if self.index == 0 {
                     self.runs.push((self.out.len(), String::new()));
@@ -418,7 +426,10 @@ impl<'de, A: MapAccess<'de>> Deserializer<'de> for Prefixed<A> {
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Prefixed<A> {
     type Error = A::Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
         match self.first.take() {
             Some(k) => seed.deserialize(k.into_deserializer()).map(Some),
             None => self.map.next_key_seed(seed),

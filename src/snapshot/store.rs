@@ -92,7 +92,9 @@ impl Kind {
             ("authentik_core", "application") => Kind::Applications,
             ("authentik_brands", "brand") => Kind::Brands,
             (a, n) if a.starts_with("authentik_stages_") && n.ends_with("stage") => Kind::Stages,
-            (a, n) if a.starts_with("authentik_policies_") && n.ends_with("policy") => Kind::Policies,
+            (a, n) if a.starts_with("authentik_policies_") && n.ends_with("policy") => {
+                Kind::Policies
+            }
             (a, n) if a.starts_with("authentik_sources_") && n.ends_with("source") => Kind::Sources,
             _ => return None,
         })
@@ -223,6 +225,9 @@ impl Store {
 
     /// Where object `index` of `kind` came from.
     pub fn loc(&self, kind: Kind, index: usize) -> Loc {
-        self.origins.get(&kind).map(|o| o.loc(index)).unwrap_or(Loc::File(Arc::from("<unknown>")))
+        self.origins
+            .get(&kind)
+            .map(|o| o.loc(index))
+            .unwrap_or(Loc::File(Arc::from("<unknown>")))
     }
 }

@@ -130,7 +130,11 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         }));
     }
     w.write_all(b"{\n")?;
-    write!(w, "\"meta\": {{\"version\": \"{}\"}},\n\"core/users\": [", p.version)?;
+    write!(
+        w,
+        "\"meta\": {{\"version\": \"{}\"}},\n\"core/users\": [",
+        p.version
+    )?;
     let mut line = String::new();
     for u in 0..p.users {
         let k = rng.below(p.max_groups_per_user + 1);
@@ -160,7 +164,11 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             line.push_str(&group_ids[*g]);
             line.push('"');
         }
-        let kind = if rng.chance(0.01) { "service_account" } else { "internal" };
+        let kind = if rng.chance(0.01) {
+            "service_account"
+        } else {
+            "internal"
+        };
         line.push_str(&format!(
             "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}\", \"attributes\": {{}}}}",
             rng.next_u64()
@@ -204,12 +212,29 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         "authentik_stages_user_login.userloginstage",
     ];
     let mut flow_specs = vec![
-        ("default-authentication-flow".to_string(), "authentication", "none"),
-        ("default-enrollment-flow".to_string(), "enrollment", "require_unauthenticated"),
-        ("default-recovery-flow".to_string(), "recovery", "require_unauthenticated"),
+        (
+            "default-authentication-flow".to_string(),
+            "authentication",
+            "none",
+        ),
+        (
+            "default-enrollment-flow".to_string(),
+            "enrollment",
+            "require_unauthenticated",
+        ),
+        (
+            "default-recovery-flow".to_string(),
+            "recovery",
+            "require_unauthenticated",
+        ),
     ];
     for i in 0..p.extra_flows {
-        let d = ["stage_configuration", "authorization", "authentication", "invalidation"][i % 4];
+        let d = [
+            "stage_configuration",
+            "authorization",
+            "authentication",
+            "invalidation",
+        ][i % 4];
         flow_specs.push((format!("flow-{i:03}"), d, "none"));
     }
     let mut fsb_pks = Vec::new();
@@ -217,7 +242,11 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         let f = flow(&mut rng, slug, designation, auth);
         let n = 2 + rng.below(4);
         for j in 0..n {
-            let model = stage_models[if j == 0 { 0 } else { rng.below(stage_models.len()) }];
+            let model = stage_models[if j == 0 {
+                0
+            } else {
+                rng.below(stage_models.len())
+            }];
             let s = stage(&mut rng, &format!("{slug}-stage-{j}"), model);
             let pk = rng.uuid();
             let (eop, rep) = match order_rng.below(10) {
@@ -240,10 +269,22 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         apps.push(json!({"pk": pk, "slug": format!("app-{i:03}"), "name": format!("App {i}"), "provider": i + 1, "policy_engine_mode": if rng.chance(0.3) { "all" } else { "any" }}));
     }
     let policy_types = [
-        ("authentik_policies_expression.expressionpolicy", json!({"expression": "return True"})),
-        ("authentik_policies_dummy.dummypolicy", json!({"result": true, "wait_min": 0, "wait_max": 1})),
-        ("authentik_policies_reputation.reputationpolicy", json!({"threshold": -5, "check_ip": true})),
-        ("authentik_policies_geoip.geoippolicy", json!({"asns": [], "countries": []})),
+        (
+            "authentik_policies_expression.expressionpolicy",
+            json!({"expression": "return True"}),
+        ),
+        (
+            "authentik_policies_dummy.dummypolicy",
+            json!({"result": true, "wait_min": 0, "wait_max": 1}),
+        ),
+        (
+            "authentik_policies_reputation.reputationpolicy",
+            json!({"threshold": -5, "check_ip": true}),
+        ),
+        (
+            "authentik_policies_geoip.geoippolicy",
+            json!({"asns": [], "countries": []}),
+        ),
     ];
     let npol = (p.apps / 2).max(4);
     let mut policy_pks = Vec::new();
@@ -257,7 +298,11 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         policies.push(v);
         policy_pks.push(pk);
     }
-    let targets: Vec<String> = apps.iter().map(|a| a["pk"].as_str().unwrap_or_default().to_string()).chain(fsb_pks.iter().step_by(3).cloned()).collect();
+    let targets: Vec<String> = apps
+        .iter()
+        .map(|a| a["pk"].as_str().unwrap_or_default().to_string())
+        .chain(fsb_pks.iter().step_by(3).cloned())
+        .collect();
     for (t_index, target) in targets.iter().enumerate() {
         let n = 1 + rng.below(3);
         for j in 0..n {
@@ -267,7 +312,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
                 "failure_result": rng.chance(0.1),
             });
             match (t_index + j) % 5 {
-                0 | 1 | 2 => b["group"] = json!(group_ids[rng.below(p.groups)]),
+                0..=2 => b["group"] = json!(group_ids[rng.below(p.groups)]),
                 3 => b["policy"] = json!(policy_pks[rng.below(policy_pks.len())]),
                 _ => b["user"] = json!(1 + rng.below(p.users.max(1))),
             }

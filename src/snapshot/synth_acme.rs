@@ -45,7 +45,8 @@ impl Acme {
 
     fn stage(&mut self, name: &str, model: &str, component: &str, extra: Value) -> String {
         let pk = self.rng.uuid();
-        let mut s = json!({"pk": pk, "name": name, "meta_model_name": model, "component": component});
+        let mut s =
+            json!({"pk": pk, "name": name, "meta_model_name": model, "component": component});
         for (k, v) in extra.as_object().into_iter().flatten() {
             s[k] = v.clone();
         }
@@ -74,7 +75,15 @@ impl Acme {
         pk
     }
 
-    fn bind(&mut self, target: &str, subject: (&str, Value), order: i32, negate: bool, enabled: bool, failure_result: bool) {
+    fn bind(
+        &mut self,
+        target: &str,
+        subject: (&str, Value),
+        order: i32,
+        negate: bool,
+        enabled: bool,
+        failure_result: bool,
+    ) {
         let mut b = json!({
             "pk": self.rng.uuid(), "target": target, "policy": null, "group": null, "user": null,
             "negate": negate, "enabled": enabled, "order": order, "timeout": 30, "failure_result": failure_result,
@@ -91,10 +100,14 @@ impl Acme {
 }
 
 const FIRST: [&str; 30] = [
-    "Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam", "Maya", "Noah", "Olga",
-    "Pablo", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wen", "Xavi", "Yara", "Zoe", "Anton", "Bea", "Carl", "Dana",
+    "Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
+    "Liam", "Maya", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
+    "Wen", "Xavi", "Yara", "Zoe", "Anton", "Bea", "Carl", "Dana",
 ];
-const LAST: [&str; 10] = ["Nguyen", "Schmidt", "Okafor", "Rossi", "Tanaka", "Silva", "Kowalski", "Haddad", "Larsen", "Moreau"];
+const LAST: [&str; 10] = [
+    "Nguyen", "Schmidt", "Okafor", "Rossi", "Tanaka", "Silva", "Kowalski", "Haddad", "Larsen",
+    "Moreau",
+];
 
 /// Builds the Acme bundle.
 pub fn build() -> Value {
@@ -118,7 +131,10 @@ pub fn build() -> Value {
     a.group("Platform", &["Engineering"], false);
     let sre = a.group("SRE", &["Platform"], false);
     // Deliberate: Platform <-> SRE is a cycle.
-    a.groups[6]["parents"].as_array_mut().expect("parents").push(json!(sre));
+    a.groups[6]["parents"]
+        .as_array_mut()
+        .expect("parents")
+        .push(json!(sre));
     for team in ["Backend", "Frontend", "Mobile", "Data", "QA"] {
         a.group(team, &["Engineering"], false);
     }
@@ -152,18 +168,54 @@ pub fn build() -> Value {
 
     // Users: each in a department team, some in application groups.
     let departments = [
-        "Backend", "Backend", "Frontend", "Mobile", "Data", "QA", "Platform", "SRE", "Security", "Helpdesk", "Design",
-        "Product", "Finance", "Payroll Team", "HR", "Recruiting", "Sales EMEA", "Sales US", "Marketing", "Legal", "Support",
-        "Support Tier 2", "Interns", "Contractors",
+        "Backend",
+        "Backend",
+        "Frontend",
+        "Mobile",
+        "Data",
+        "QA",
+        "Platform",
+        "SRE",
+        "Security",
+        "Helpdesk",
+        "Design",
+        "Product",
+        "Finance",
+        "Payroll Team",
+        "HR",
+        "Recruiting",
+        "Sales EMEA",
+        "Sales US",
+        "Marketing",
+        "Legal",
+        "Support",
+        "Support Tier 2",
+        "Interns",
+        "Contractors",
     ];
-    let extras = ["GitLab Users", "Jira Users", "Wiki Users", "VPN Users", "Grafana Viewers", "Grafana Editors", "Vault Users", "ArgoCD Admins", "Managers", "Executives"];
+    let extras = [
+        "GitLab Users",
+        "Jira Users",
+        "Wiki Users",
+        "VPN Users",
+        "Grafana Viewers",
+        "Grafana Editors",
+        "Vault Users",
+        "ArgoCD Admins",
+        "Managers",
+        "Executives",
+    ];
     let mut users = Vec::new();
     let mut group_members: Vec<(usize, i64)> = Vec::new();
     for i in 0..300usize {
         let pk = 10 + i as i64;
         let (first, last) = (FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()]);
         let username = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-        let mut groups = vec![if i % 47 == 46 { a.group_pk("Marketing") } else { a.group_pk(departments[i % departments.len()]) }];
+        let mut groups = vec![if i % 47 == 46 {
+            a.group_pk("Marketing")
+        } else {
+            a.group_pk(departments[i % departments.len()])
+        }];
         if i % 3 == 0 {
             let extra = extras[a.rng.below(extras.len())];
             groups.push(a.group_pk(extra));
@@ -173,12 +225,29 @@ pub fn build() -> Value {
         }
         if i % 50 == 7 {
             // Membership given on the group side only (`users`), as the API also allows.
-            let idx = a.groups.iter().position(|g| g["pk"] == marketing_sales).expect("marketing");
+            let idx = a
+                .groups
+                .iter()
+                .position(|g| g["pk"] == marketing_sales)
+                .expect("marketing");
             group_members.push((idx, pk));
         }
-        let kind = if i == 299 { "service_account" } else { "internal" };
+        let kind = if i == 299 {
+            "service_account"
+        } else {
+            "internal"
+        };
         let active = i % 41 != 40;
-        let last_login = if i % 13 == 0 { Value::Null } else { json!(format!("2026-0{}-{:02}T09:{:02}:00Z", 1 + i % 9, 1 + i % 28, i % 60)) };
+        let last_login = if i % 13 == 0 {
+            Value::Null
+        } else {
+            json!(format!(
+                "2026-0{}-{:02}T09:{:02}:00Z",
+                1 + i % 9,
+                1 + i % 28,
+                i % 60
+            ))
+        };
         users.push(json!({
             "pk": pk, "username": if kind == "service_account" { "svc-backup".to_string() } else { username },
             "name": format!("{first} {last}"), "email": format!("{}.{}@acme.example", first.to_lowercase(), last.to_lowercase()),
@@ -188,71 +257,214 @@ pub fn build() -> Value {
     }
     for (idx, pk) in group_members {
         let g = &mut a.groups[idx];
-        let list = g.as_object_mut().expect("group").entry("users").or_insert(json!([]));
+        let list = g
+            .as_object_mut()
+            .expect("group")
+            .entry("users")
+            .or_insert(json!([]));
         list.as_array_mut().expect("users").push(json!(pk));
     }
     let admins = a.group_pk("authentik Admins");
 
     // authentik's default authentication flow, with MFA re-evaluated for admins.
-    let auth = a.flow("default-authentication-flow", "Welcome to Acme!", "authentication", "none");
-    let ident = a.stage("default-authentication-identification", "authentik_stages_identification.identificationstage", "ak-stage-identification-form", json!({"user_fields": ["email", "username"], "pretend_user_exists": true}));
-    let password = a.stage("default-authentication-password", "authentik_stages_password.passwordstage", "ak-stage-password-form", json!({"backends": ["authentik.core.auth.InbuiltBackend"]}));
+    let auth = a.flow(
+        "default-authentication-flow",
+        "Welcome to Acme!",
+        "authentication",
+        "none",
+    );
+    let ident = a.stage(
+        "default-authentication-identification",
+        "authentik_stages_identification.identificationstage",
+        "ak-stage-identification-form",
+        json!({"user_fields": ["email", "username"], "pretend_user_exists": true}),
+    );
+    let password = a.stage(
+        "default-authentication-password",
+        "authentik_stages_password.passwordstage",
+        "ak-stage-password-form",
+        json!({"backends": ["authentik.core.auth.InbuiltBackend"]}),
+    );
     let mfa = a.stage("default-authentication-mfa-validation", "authentik_stages_authenticator_validate.authenticatorvalidatestage", "ak-stage-authenticator-validate-form", json!({"not_configured_action": "skip", "last_auth_threshold": "seconds=0", "device_classes": ["totp", "webauthn", "static"]}));
-    let login = a.stage("default-authentication-login", "authentik_stages_user_login.userloginstage", "ak-stage-user-login-form", json!({}));
+    let login = a.stage(
+        "default-authentication-login",
+        "authentik_stages_user_login.userloginstage",
+        "ak-stage-user-login-form",
+        json!({}),
+    );
     a.fsb(&auth, &ident, 10, false, true);
     let pw_fsb = a.fsb(&auth, &password, 20, false, true);
     let mfa_fsb = a.fsb(&auth, &mfa, 30, false, true);
     a.fsb(&auth, &login, 100, false, true);
     let pw_optional = a.policy("default-authentication-flow-password-stage", "authentik_policies_expression.expressionpolicy", json!({"expression": "flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")\n"}));
-    a.bind(&pw_fsb, ("policy", json!(pw_optional)), 10, false, true, true);
+    a.bind(
+        &pw_fsb,
+        ("policy", json!(pw_optional)),
+        10,
+        false,
+        true,
+        true,
+    );
     a.bind(&mfa_fsb, ("group", json!(admins)), 0, false, true, false);
 
     // Enrollment.
-    let enroll = a.flow("default-enrollment-flow", "Join Acme", "enrollment", "require_unauthenticated");
-    let prompt = a.stage("default-enrollment-prompt", "authentik_stages_prompt.promptstage", "ak-stage-prompt-form", json!({}));
-    let captcha = a.stage("default-enrollment-captcha", "authentik_stages_captcha.captchastage", "ak-stage-captcha-form", json!({}));
-    let write = a.stage("default-enrollment-user-write", "authentik_stages_user_write.userwritestage", "ak-stage-user-write-form", json!({"create_users_group": a.group_pk("Contractors")}));
-    let enroll_login = a.stage("default-enrollment-user-login", "authentik_stages_user_login.userloginstage", "ak-stage-user-login-form", json!({}));
+    let enroll = a.flow(
+        "default-enrollment-flow",
+        "Join Acme",
+        "enrollment",
+        "require_unauthenticated",
+    );
+    let prompt = a.stage(
+        "default-enrollment-prompt",
+        "authentik_stages_prompt.promptstage",
+        "ak-stage-prompt-form",
+        json!({}),
+    );
+    let captcha = a.stage(
+        "default-enrollment-captcha",
+        "authentik_stages_captcha.captchastage",
+        "ak-stage-captcha-form",
+        json!({}),
+    );
+    let write = a.stage(
+        "default-enrollment-user-write",
+        "authentik_stages_user_write.userwritestage",
+        "ak-stage-user-write-form",
+        json!({"create_users_group": a.group_pk("Contractors")}),
+    );
+    let enroll_login = a.stage(
+        "default-enrollment-user-login",
+        "authentik_stages_user_login.userloginstage",
+        "ak-stage-user-login-form",
+        json!({}),
+    );
     a.fsb(&enroll, &prompt, 10, false, true);
     // Deliberate: both evaluation flags false, so the captcha's policy is never evaluated.
     let captcha_fsb = a.fsb(&enroll, &captcha, 15, false, false);
     a.fsb(&enroll, &write, 20, false, true);
     a.fsb(&enroll, &enroll_login, 100, false, true);
-    let suspicious = a.policy("enrollment-suspicious-ip", "authentik_policies_reputation.reputationpolicy", json!({"check_ip": true, "check_username": false, "threshold": -5}));
-    a.bind(&captcha_fsb, ("policy", json!(suspicious)), 0, true, true, false);
+    let suspicious = a.policy(
+        "enrollment-suspicious-ip",
+        "authentik_policies_reputation.reputationpolicy",
+        json!({"check_ip": true, "check_username": false, "threshold": -5}),
+    );
+    a.bind(
+        &captcha_fsb,
+        ("policy", json!(suspicious)),
+        0,
+        true,
+        true,
+        false,
+    );
 
     // Recovery.
-    let recovery = a.flow("default-recovery-flow", "Reset your password", "recovery", "require_unauthenticated");
-    let r_ident = a.stage("default-recovery-identification", "authentik_stages_identification.identificationstage", "ak-stage-identification-form", json!({"user_fields": ["email", "username"]}));
-    let r_email = a.stage("default-recovery-email", "authentik_stages_email.emailstage", "ak-stage-email-form", json!({}));
-    let r_prompt = a.stage("default-recovery-password-prompt", "authentik_stages_prompt.promptstage", "ak-stage-prompt-form", json!({}));
-    let r_write = a.stage("default-recovery-user-write", "authentik_stages_user_write.userwritestage", "ak-stage-user-write-form", json!({}));
-    for (order, s) in [(10, &r_ident), (20, &r_email), (30, &r_prompt), (40, &r_write), (100, &enroll_login)] {
+    let recovery = a.flow(
+        "default-recovery-flow",
+        "Reset your password",
+        "recovery",
+        "require_unauthenticated",
+    );
+    let r_ident = a.stage(
+        "default-recovery-identification",
+        "authentik_stages_identification.identificationstage",
+        "ak-stage-identification-form",
+        json!({"user_fields": ["email", "username"]}),
+    );
+    let r_email = a.stage(
+        "default-recovery-email",
+        "authentik_stages_email.emailstage",
+        "ak-stage-email-form",
+        json!({}),
+    );
+    let r_prompt = a.stage(
+        "default-recovery-password-prompt",
+        "authentik_stages_prompt.promptstage",
+        "ak-stage-prompt-form",
+        json!({}),
+    );
+    let r_write = a.stage(
+        "default-recovery-user-write",
+        "authentik_stages_user_write.userwritestage",
+        "ak-stage-user-write-form",
+        json!({}),
+    );
+    for (order, s) in [
+        (10, &r_ident),
+        (20, &r_email),
+        (30, &r_prompt),
+        (40, &r_write),
+        (100, &enroll_login),
+    ] {
         let s = s.clone();
         a.fsb(&recovery, &s, order, false, true);
     }
-    let restored = a.policy("default-recovery-skip-if-restored", "authentik_policies_expression.expressionpolicy", json!({"expression": "return bool(request.context.get('is_restored', True))"}));
-    let r_fsb = a.fsbs.iter().find(|x| x["stage"] == json!(r_ident) && x["target"] == json!(recovery)).and_then(|x| x["pk"].as_str()).expect("fsb").to_string();
+    let restored = a.policy(
+        "default-recovery-skip-if-restored",
+        "authentik_policies_expression.expressionpolicy",
+        json!({"expression": "return bool(request.context.get('is_restored', True))"}),
+    );
+    let r_fsb = a
+        .fsbs
+        .iter()
+        .find(|x| x["stage"] == json!(r_ident) && x["target"] == json!(recovery))
+        .and_then(|x| x["pk"].as_str())
+        .expect("fsb")
+        .to_string();
     a.bind(&r_fsb, ("policy", json!(restored)), 0, false, true, false);
 
     // Stage configuration flows.
     for (slug, name, model, component) in [
-        ("default-authenticator-totp-setup", "default-authenticator-totp-setup", "authentik_stages_authenticator_totp.authenticatortotpstage", "ak-stage-authenticator-totp-form"),
-        ("default-authenticator-webauthn-setup", "default-authenticator-webauthn-setup", "authentik_stages_authenticator_webauthn.authenticatorwebauthnstage", "ak-stage-authenticator-webauthn-form"),
-        ("default-authenticator-static-setup", "default-authenticator-static-setup", "authentik_stages_authenticator_static.authenticatorstaticstage", "ak-stage-authenticator-static-form"),
+        (
+            "default-authenticator-totp-setup",
+            "default-authenticator-totp-setup",
+            "authentik_stages_authenticator_totp.authenticatortotpstage",
+            "ak-stage-authenticator-totp-form",
+        ),
+        (
+            "default-authenticator-webauthn-setup",
+            "default-authenticator-webauthn-setup",
+            "authentik_stages_authenticator_webauthn.authenticatorwebauthnstage",
+            "ak-stage-authenticator-webauthn-form",
+        ),
+        (
+            "default-authenticator-static-setup",
+            "default-authenticator-static-setup",
+            "authentik_stages_authenticator_static.authenticatorstaticstage",
+            "ak-stage-authenticator-static-form",
+        ),
     ] {
         let f = a.flow(slug, name, "stage_configuration", "require_authenticated");
         let s = a.stage(name, model, component, json!({}));
         a.fsb(&f, &s, 0, false, true);
     }
-    let invalidation = a.flow("default-invalidation-flow", "Logout", "invalidation", "none");
-    let logout = a.stage("default-invalidation-logout", "authentik_stages_user_logout.userlogoutstage", "ak-stage-user-logout-form", json!({}));
+    let invalidation = a.flow(
+        "default-invalidation-flow",
+        "Logout",
+        "invalidation",
+        "none",
+    );
+    let logout = a.stage(
+        "default-invalidation-logout",
+        "authentik_stages_user_logout.userlogoutstage",
+        "ak-stage-user-logout-form",
+        json!({}),
+    );
     a.fsb(&invalidation, &logout, 0, false, true);
-    a.flow("default-provider-authorization-implicit-consent", "Redirecting to %(app)s", "authorization", "require_authenticated");
+    a.flow(
+        "default-provider-authorization-implicit-consent",
+        "Redirecting to %(app)s",
+        "authorization",
+        "require_authenticated",
+    );
 
     // Deliberate: a second login flow whose MFA stage checks the admins group at plan time,
     // when the visitor is still anonymous, so MFA is dropped for everyone.
-    let legacy = a.flow("acme-legacy-login", "Acme legacy login", "authentication", "none");
+    let legacy = a.flow(
+        "acme-legacy-login",
+        "Acme legacy login",
+        "authentication",
+        "none",
+    );
     a.fsb(&legacy, &ident, 10, false, true);
     a.fsb(&legacy, &password, 20, false, true);
     let legacy_mfa = a.fsb(&legacy, &mfa, 30, true, true);
@@ -260,9 +472,19 @@ pub fn build() -> Value {
     a.bind(&legacy_mfa, ("group", json!(admins)), 0, false, true, false);
 
     // Source login (no MFA stage in its flow).
-    let source_flow = a.flow("default-source-authentication", "Welcome to Acme!", "authentication", "require_unauthenticated");
+    let source_flow = a.flow(
+        "default-source-authentication",
+        "Welcome to Acme!",
+        "authentication",
+        "require_unauthenticated",
+    );
     a.fsb(&source_flow, &login, 0, false, true);
-    let source_enroll = a.flow("default-source-enrollment", "Welcome to Acme!", "enrollment", "require_unauthenticated");
+    let source_enroll = a.flow(
+        "default-source-enrollment",
+        "Welcome to Acme!",
+        "enrollment",
+        "require_unauthenticated",
+    );
     a.fsb(&source_enroll, &prompt, 0, false, true);
     a.fsb(&source_enroll, &write, 1, false, true);
     a.fsb(&source_enroll, &enroll_login, 2, false, true);
@@ -326,10 +548,18 @@ pub fn build() -> Value {
     let nextcloud = a.app("nextcloud", "Nextcloud", 12, "any");
     let v = g(&a, "All Staff");
     a.bind(&nextcloud, ("group", v), 0, false, true, false);
-    let always = a.policy("debug-always-pass", "authentik_policies_dummy.dummypolicy", json!({"result": true, "wait_min": 1, "wait_max": 2}));
+    let always = a.policy(
+        "debug-always-pass",
+        "authentik_policies_dummy.dummypolicy",
+        json!({"result": true, "wait_min": 1, "wait_max": 2}),
+    );
     a.bind(&nextcloud, ("policy", json!(always)), 1, false, true, false);
     // An unused policy (nothing binds it).
-    a.policy("old-password-rules", "authentik_policies_password.passwordpolicy", json!({"length_min": 8}));
+    a.policy(
+        "old-password-rules",
+        "authentik_policies_password.passwordpolicy",
+        json!({"length_min": 8}),
+    );
 
     let source = a.rng.uuid();
     let brand = a.rng.uuid();

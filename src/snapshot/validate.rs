@@ -1,7 +1,7 @@
 //! From what was read to a [`Snapshot`]: required endpoints, duplicate pks, references,
 //! the version's defaults (each one reported), orphans.
 
-use super::error::{Loc, LoadReport, SnapshotError};
+use super::error::{LoadReport, Loc, SnapshotError};
 use super::model::*;
 use super::raw::{RawId, ids};
 use super::store::{Kind, Store};
@@ -16,7 +16,11 @@ struct Targets {
 }
 
 /// Validates `store` and fills in defaults; every problem of the phase is collected.
-pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<Snapshot, Vec<SnapshotError>> {
+pub fn finish(
+    mut store: Store,
+    root: &str,
+    report: &mut LoadReport,
+) -> Result<Snapshot, Vec<SnapshotError>> {
     let mut errors = Vec::new();
     if store.has_base {
         for kind in Kind::ALL {
@@ -40,7 +44,13 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
             }
         },
         None => {
-            report.assumed("meta", "version", "latest behaviour", "no `meta.version` given", 1);
+            report.assumed(
+                "meta",
+                "version",
+                "latest behaviour",
+                "no `meta.version` given",
+                1,
+            );
             None
         }
     };
@@ -83,11 +93,20 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
     }
     unique!(Kind::Groups, store.groups, |o| o.pk.0.to_string());
     unique!(Kind::Flows, store.flows, |o| o.pk.0.to_string());
-    unique!(Kind::FlowBindings, store.flow_bindings, |o| o.pk.0.to_string());
+    unique!(Kind::FlowBindings, store.flow_bindings, |o| o
+        .pk
+        .0
+        .to_string());
     unique!(Kind::Stages, store.stages, |o| o.pk.0.to_string());
     unique!(Kind::Policies, store.policies, |o| o.pk.0.to_string());
-    unique!(Kind::PolicyBindings, store.policy_bindings, |o| o.pk.0.to_string());
-    unique!(Kind::Applications, store.applications, |o| o.pk.0.to_string());
+    unique!(Kind::PolicyBindings, store.policy_bindings, |o| o
+        .pk
+        .0
+        .to_string());
+    unique!(Kind::Applications, store.applications, |o| o
+        .pk
+        .0
+        .to_string());
     unique!(Kind::Sources, store.sources, |o| o.pk.0.to_string());
 
     let user_pks: HashSet<i64> = store.users.iter().map(|u| u.pk).collect();
@@ -95,26 +114,45 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
     let stage_pks: HashSet<Id> = store.stages.iter().map(|s| s.pk.0.clone()).collect();
     let policy_pks: HashSet<Id> = store.policies.iter().map(|p| p.pk.0.clone()).collect();
     let mut flow_ids: HashMap<Id, Id> = HashMap::new();
-    let mut targets = Targets { by_id: HashMap::new() };
+    let mut targets = Targets {
+        by_id: HashMap::new(),
+    };
     for f in &store.flows {
         let pk = f.pk.0.clone();
-        let pbm = f.policybindingmodel_ptr_id.as_ref().map_or(pk.clone(), |p| p.0.clone());
+        let pbm = f
+            .policybindingmodel_ptr_id
+            .as_ref()
+            .map_or(pk.clone(), |p| p.0.clone());
         flow_ids.insert(pk.clone(), pk.clone());
         flow_ids.entry(pbm.clone()).or_insert(pk.clone());
-        targets.by_id.insert(pk.clone(), (pk.clone(), TargetKind::Flow));
+        targets
+            .by_id
+            .insert(pk.clone(), (pk.clone(), TargetKind::Flow));
         targets.by_id.entry(pbm).or_insert((pk, TargetKind::Flow));
     }
     for x in &store.flow_bindings {
         let pk = x.pk.0.clone();
-        let pbm = x.policybindingmodel_ptr_id.as_ref().map_or(pk.clone(), |p| p.0.clone());
-        targets.by_id.insert(pk.clone(), (pk.clone(), TargetKind::FlowStageBinding));
-        targets.by_id.entry(pbm).or_insert((pk, TargetKind::FlowStageBinding));
+        let pbm = x
+            .policybindingmodel_ptr_id
+            .as_ref()
+            .map_or(pk.clone(), |p| p.0.clone());
+        targets
+            .by_id
+            .insert(pk.clone(), (pk.clone(), TargetKind::FlowStageBinding));
+        targets
+            .by_id
+            .entry(pbm)
+            .or_insert((pk, TargetKind::FlowStageBinding));
     }
     for a in &store.applications {
-        targets.by_id.insert(a.pk.0.clone(), (a.pk.0.clone(), TargetKind::Application));
+        targets
+            .by_id
+            .insert(a.pk.0.clone(), (a.pk.0.clone(), TargetKind::Application));
     }
     for s in &store.sources {
-        targets.by_id.insert(s.pk.0.clone(), (s.pk.0.clone(), TargetKind::Source));
+        targets
+            .by_id
+            .insert(s.pk.0.clone(), (s.pk.0.clone(), TargetKind::Source));
     }
 
     let field_loc = |loc: Loc, field: &str| match loc {
@@ -132,7 +170,13 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         let groups = ids(u.groups.unwrap_or_default());
         for (j, g) in groups.iter().enumerate() {
             if !group_pks.contains(g) {
-                dangling(&mut errors, field_loc(store.loc(Kind::Users, i), &format!("groups/{j}")), "groups", Kind::Groups, g.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(store.loc(Kind::Users, i), &format!("groups/{j}")),
+                    "groups",
+                    Kind::Groups,
+                    g.to_string(),
+                );
             }
         }
         d_active += u.is_active.is_none() as usize;
@@ -161,20 +205,32 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
     let mut d_gsuper = 0;
     for (i, g) in std::mem::take(&mut store.groups).into_iter().enumerate() {
         let mut parents = ids(g.parents.unwrap_or_default());
-        if let Some(p) = g.parent {
-            if !parents.contains(&p.0) {
-                parents.push(p.0);
-            }
+        if let Some(p) = g.parent
+            && !parents.contains(&p.0)
+        {
+            parents.push(p.0);
         }
         for p in &parents {
             if !group_pks.contains(p) {
-                dangling(&mut errors, field_loc(store.loc(Kind::Groups, i), "parents"), "parents", Kind::Groups, p.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(store.loc(Kind::Groups, i), "parents"),
+                    "parents",
+                    Kind::Groups,
+                    p.to_string(),
+                );
             }
         }
         let members = g.users.unwrap_or_default();
         for (j, u) in members.iter().enumerate() {
             if !user_pks.contains(u) {
-                dangling(&mut errors, field_loc(store.loc(Kind::Groups, i), &format!("users/{j}")), "users", Kind::Users, u.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(store.loc(Kind::Groups, i), &format!("users/{j}")),
+                    "users",
+                    Kind::Users,
+                    u.to_string(),
+                );
             }
         }
         d_gsuper += g.is_superuser.is_none() as usize;
@@ -208,10 +264,22 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
             denied_action: f.denied_action.unwrap_or(DeniedAction::MessageContinue),
         });
     }
-    report.assumed("flows/instances", "policybindingmodel_ptr_id", "the flow's pk", "not given", d[0]);
+    report.assumed(
+        "flows/instances",
+        "policybindingmodel_ptr_id",
+        "the flow's pk",
+        "not given",
+        d[0],
+    );
     report.assumed("flows/instances", "authentication", "none", why, d[1]);
     report.assumed("flows/instances", "policy_engine_mode", "any", why, d[2]);
-    report.assumed("flows/instances", "denied_action", "message_continue", why, d[3]);
+    report.assumed(
+        "flows/instances",
+        "denied_action",
+        "message_continue",
+        why,
+        d[3],
+    );
     report.assumed("flows/instances", "name", "\"\"", why, d[4]);
 
     // Flow-stage bindings.
@@ -221,16 +289,31 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
     };
     let mut flow_bindings = Vec::with_capacity(store.flow_bindings.len());
     let mut d = [0usize; 5];
-    for (i, x) in std::mem::take(&mut store.flow_bindings).into_iter().enumerate() {
+    for (i, x) in std::mem::take(&mut store.flow_bindings)
+        .into_iter()
+        .enumerate()
+    {
         let target = match flow_ids.get(&x.target.0) {
             Some(pk) => pk.clone(),
             None => {
-                dangling(&mut errors, field_loc(store.loc(Kind::FlowBindings, i), "target"), "target", Kind::Flows, x.target.0.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(store.loc(Kind::FlowBindings, i), "target"),
+                    "target",
+                    Kind::Flows,
+                    x.target.0.to_string(),
+                );
                 x.target.0.clone()
             }
         };
         if !stage_pks.contains(&x.stage.0) {
-            dangling(&mut errors, field_loc(store.loc(Kind::FlowBindings, i), "stage"), "stage", Kind::Stages, x.stage.0.to_string());
+            dangling(
+                &mut errors,
+                field_loc(store.loc(Kind::FlowBindings, i), "stage"),
+                "stage",
+                Kind::Stages,
+                x.stage.0.to_string(),
+            );
         }
         d[0] += x.policybindingmodel_ptr_id.is_none() as usize;
         d[1] += x.evaluate_on_plan.is_none() as usize;
@@ -244,34 +327,78 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
             stage: x.stage.0,
             order: x.order,
             evaluate_on_plan: x.evaluate_on_plan.unwrap_or(defaults.evaluate_on_plan),
-            re_evaluate_policies: x.re_evaluate_policies.unwrap_or(defaults.re_evaluate_policies),
+            re_evaluate_policies: x
+                .re_evaluate_policies
+                .unwrap_or(defaults.re_evaluate_policies),
             policy_engine_mode: x.policy_engine_mode.unwrap_or(EngineMode::Any),
-            invalid_response_action: x.invalid_response_action.unwrap_or(InvalidResponseAction::Retry),
+            invalid_response_action: x
+                .invalid_response_action
+                .unwrap_or(InvalidResponseAction::Retry),
         });
     }
-    report.assumed("flows/bindings", "policybindingmodel_ptr_id", "the binding's pk", "not given", d[0]);
-    report.assumed("flows/bindings", "evaluate_on_plan", defaults.evaluate_on_plan, &version_why, d[1]);
-    report.assumed("flows/bindings", "re_evaluate_policies", defaults.re_evaluate_policies, &version_why, d[2]);
+    report.assumed(
+        "flows/bindings",
+        "policybindingmodel_ptr_id",
+        "the binding's pk",
+        "not given",
+        d[0],
+    );
+    report.assumed(
+        "flows/bindings",
+        "evaluate_on_plan",
+        defaults.evaluate_on_plan,
+        &version_why,
+        d[1],
+    );
+    report.assumed(
+        "flows/bindings",
+        "re_evaluate_policies",
+        defaults.re_evaluate_policies,
+        &version_why,
+        d[2],
+    );
     report.assumed("flows/bindings", "policy_engine_mode", "any", why, d[3]);
-    report.assumed("flows/bindings", "invalid_response_action", "retry", why, d[4]);
+    report.assumed(
+        "flows/bindings",
+        "invalid_response_action",
+        "retry",
+        why,
+        d[4],
+    );
 
     // Stages.
     let bound_stages: HashSet<&Id> = flow_bindings.iter().map(|x| &x.stage).collect();
     let mut stages = Vec::with_capacity(store.stages.len());
     for (i, s) in store.stages.iter().enumerate() {
-        let kind = s.meta_model_name.clone().or_else(|| s.component.clone()).unwrap_or_default();
+        let kind = s
+            .meta_model_name
+            .clone()
+            .or_else(|| s.component.clone())
+            .unwrap_or_default();
         if kind.is_empty() {
-            report.warn(store.loc(Kind::Stages, i), format!("stage `{}` has neither `meta_model_name` nor `component`; its kind is unknown", s.pk.0));
+            report.warn(
+                store.loc(Kind::Stages, i),
+                format!(
+                    "stage `{}` has neither `meta_model_name` nor `component`; its kind is unknown",
+                    s.pk.0
+                ),
+            );
         }
         if !bound_stages.contains(&s.pk.0) {
             report.warn(
                 store.loc(Kind::Stages, i),
-                format!("orphan stage `{}`: bound to no flow", s.name.as_deref().unwrap_or(&s.pk.0)),
+                format!(
+                    "orphan stage `{}`: bound to no flow",
+                    s.name.as_deref().unwrap_or(&s.pk.0)
+                ),
             );
         }
         let mut fields = s.fields.clone();
         if kind.ends_with("authenticatorvalidatestage") {
-            for (field, value) in [("not_configured_action", "skip"), ("last_auth_threshold", "seconds=0")] {
+            for (field, value) in [
+                ("not_configured_action", "skip"),
+                ("last_auth_threshold", "seconds=0"),
+            ] {
                 if !fields.contains_key(field) {
                     fields.insert(field.into(), Value::String(value.into()));
                     report.assumed("stages/authenticator/validate", field, value, why, 1);
@@ -300,7 +427,10 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         .collect();
     let mut policy_bindings = Vec::with_capacity(store.policy_bindings.len());
     let mut d = [0usize; 4];
-    for (i, b) in std::mem::take(&mut store.policy_bindings).into_iter().enumerate() {
+    for (i, b) in std::mem::take(&mut store.policy_bindings)
+        .into_iter()
+        .enumerate()
+    {
         let loc = store.loc(Kind::PolicyBindings, i);
         let (target, target_kind) = match targets.by_id.get(&b.target.0) {
             Some((pk, kind)) => (pk.clone(), *kind),
@@ -330,17 +460,35 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         }
         let subject = if let Some(p) = b.policy {
             if !policy_pks.contains(&p.0) {
-                dangling(&mut errors, field_loc(loc.clone(), "policy"), "policy", Kind::Policies, p.0.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(loc.clone(), "policy"),
+                    "policy",
+                    Kind::Policies,
+                    p.0.to_string(),
+                );
             }
             Subject::Policy(p.0)
         } else if let Some(g) = b.group {
             if !group_pks.contains(&g.0) {
-                dangling(&mut errors, field_loc(loc.clone(), "group"), "group", Kind::Groups, g.0.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(loc.clone(), "group"),
+                    "group",
+                    Kind::Groups,
+                    g.0.to_string(),
+                );
             }
             Subject::Group(g.0)
         } else if let Some(u) = b.user {
             if !user_pks.contains(&u) {
-                dangling(&mut errors, field_loc(loc.clone(), "user"), "user", Kind::Users, u.to_string());
+                dangling(
+                    &mut errors,
+                    field_loc(loc.clone(), "user"),
+                    "user",
+                    Kind::Users,
+                    u.to_string(),
+                );
             }
             Subject::User(u)
         } else {
@@ -377,9 +525,16 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         .collect();
     let mut policies = Vec::with_capacity(store.policies.len());
     for (i, p) in store.policies.iter().enumerate() {
-        let kind: Box<str> = p.meta_model_name.clone().or_else(|| p.component.clone()).unwrap_or_default();
+        let kind: Box<str> = p
+            .meta_model_name
+            .clone()
+            .or_else(|| p.component.clone())
+            .unwrap_or_default();
         if !used.contains(&p.pk.0) {
-            report.warn(store.loc(Kind::Policies, i), format!("orphan policy `{}`: used by no policy binding", p.name));
+            report.warn(
+                store.loc(Kind::Policies, i),
+                format!("orphan policy `{}`: used by no policy binding", p.name),
+            );
         }
         let facts = policy_facts(&kind, &p.fields, report);
         policies.push(Policy {
@@ -404,7 +559,13 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
             provider: a.provider.map(|p| Box::from(&*p.0)),
         });
     }
-    report.assumed("core/applications", "policy_engine_mode", "any", why, d_mode);
+    report.assumed(
+        "core/applications",
+        "policy_engine_mode",
+        "any",
+        why,
+        d_mode,
+    );
 
     // Sources.
     let mut sources = Vec::with_capacity(store.sources.len());
@@ -460,9 +621,18 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         })
         .collect();
 
-    let flag = store.settings.as_ref().and_then(|s| s.flags.core_default_app_access);
+    let flag = store
+        .settings
+        .as_ref()
+        .and_then(|s| s.flags.core_default_app_access);
     if flag.is_none() {
-        report.assumed("admin/settings", "flags.core_default_app_access", true, why, 1);
+        report.assumed(
+            "admin/settings",
+            "flags.core_default_app_access",
+            true,
+            why,
+            1,
+        );
     }
     let settings = Settings {
         default_app_access: flag.unwrap_or(true),
@@ -484,15 +654,26 @@ pub fn finish(mut store: Store, root: &str, report: &mut LoadReport) -> Result<S
         sources,
         brands,
         settings,
-        others: store.others.iter().map(|(m, v)| (m.clone(), v.len())).collect(),
+        others: store
+            .others
+            .iter()
+            .map(|(m, v)| (m.clone(), v.len()))
+            .collect(),
     })
 }
 
 /// What is statically known about a policy of type `kind` with these fields.
-fn policy_facts(kind: &str, fields: &serde_json::Map<String, Value>, report: &mut LoadReport) -> PolicyFacts {
+fn policy_facts(
+    kind: &str,
+    fields: &serde_json::Map<String, Value>,
+    report: &mut LoadReport,
+) -> PolicyFacts {
     let why = "authentik's model default";
     if kind.ends_with("dummypolicy") {
-        let num = |field: &str, default: i64, report: &mut LoadReport| match fields.get(field).and_then(Value::as_i64) {
+        let num = |field: &str, default: i64, report: &mut LoadReport| match fields
+            .get(field)
+            .and_then(Value::as_i64)
+        {
             Some(n) => n,
             None => {
                 report.assumed("policies/dummy", field, default, why, 1);
@@ -513,13 +694,25 @@ fn policy_facts(kind: &str, fields: &serde_json::Map<String, Value>, report: &mu
         }
     } else if kind.ends_with("expressionpolicy") {
         PolicyFacts::Expression {
-            expression: fields.get("expression").and_then(Value::as_str).unwrap_or_default().to_string(),
+            expression: fields
+                .get("expression")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
         }
     } else if kind.ends_with("geoippolicy") {
-        let nonempty = |f: &str| fields.get(f).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let nonempty = |f: &str| {
+            fields
+                .get(f)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        };
         let on = |f: &str| fields.get(f).and_then(Value::as_bool).unwrap_or(false);
         PolicyFacts::Geoip {
-            configured: nonempty("asns") || nonempty("countries") || on("check_history_distance") || on("check_impossible_travel"),
+            configured: nonempty("asns")
+                || nonempty("countries")
+                || on("check_history_distance")
+                || on("check_impossible_travel"),
         }
     } else {
         PolicyFacts::Other
@@ -529,7 +722,12 @@ fn policy_facts(kind: &str, fields: &serde_json::Map<String, Value>, report: &mu
 /// Copies fields of per-type endpoint objects into the `stages/all` / `policies/all` objects.
 fn merge_details(store: &mut Store) {
     if !store.stage_details.is_empty() {
-        let index: HashMap<Id, usize> = store.stages.iter().enumerate().map(|(i, s)| (s.pk.0.clone(), i)).collect();
+        let index: HashMap<Id, usize> = store
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.pk.0.clone(), i))
+            .collect();
         for d in std::mem::take(&mut store.stage_details) {
             if let Some(&i) = index.get(&d.pk.0) {
                 let s = &mut store.stages[i];
@@ -542,7 +740,12 @@ fn merge_details(store: &mut Store) {
         }
     }
     if !store.policy_details.is_empty() {
-        let index: HashMap<Id, usize> = store.policies.iter().enumerate().map(|(i, s)| (s.pk.0.clone(), i)).collect();
+        let index: HashMap<Id, usize> = store
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.pk.0.clone(), i))
+            .collect();
         for d in std::mem::take(&mut store.policy_details) {
             if let Some(&i) = index.get(&d.pk.0) {
                 let p = &mut store.policies[i];
@@ -556,7 +759,13 @@ fn merge_details(store: &mut Store) {
     }
 }
 
-fn dangling(errors: &mut Vec<SnapshotError>, loc: Loc, field: &'static str, kind: Kind, pk: String) {
+fn dangling(
+    errors: &mut Vec<SnapshotError>,
+    loc: Loc,
+    field: &'static str,
+    kind: Kind,
+    pk: String,
+) {
     errors.push(SnapshotError::Dangling {
         loc,
         field,

@@ -62,7 +62,13 @@ pub struct YamlError {
 
 enum Frame {
     Seq(Vec<Node>, Option<String>, Marker, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Option<String>, Marker, usize),
+    Map(
+        Vec<(Node, Node)>,
+        Option<Node>,
+        Option<String>,
+        Marker,
+        usize,
+    ),
 }
 
 #[derive(Default)]
@@ -106,17 +112,41 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain;
-                self.push(node(NodeKind::Scalar(text, plain), tag_text(tag), mark), anchor);
+                self.push(
+                    node(NodeKind::Scalar(text, plain), tag_text(tag), mark),
+                    anchor,
+                );
             }
-            Event::SequenceStart(anchor, tag) => self.stack.push(Frame::Seq(Vec::new(), tag_text(tag), mark, anchor)),
-            Event::MappingStart(anchor, tag) => self.stack.push(Frame::Map(Vec::new(), None, tag_text(tag), mark, anchor)),
+            Event::SequenceStart(anchor, tag) => {
+                self.stack
+                    .push(Frame::Seq(Vec::new(), tag_text(tag), mark, anchor))
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.stack
+                    .push(Frame::Map(Vec::new(), None, tag_text(tag), mark, anchor))
+            }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(items, tag, m, anchor)) => self.push(node(NodeKind::Seq(items), tag, m), anchor),
-                Some(Frame::Map(entries, _, tag, m, anchor)) => self.push(node(NodeKind::Map(entries), tag, m), anchor),
+                Some(Frame::Seq(items, tag, m, anchor)) => {
+                    self.push(node(NodeKind::Seq(items), tag, m), anchor)
+                }
+                Some(Frame::Map(entries, _, tag, m, anchor)) => {
+                    // A block mapping's own mark can sit after its first key; its first key is
+                    // where a reader sees it start.
+                    let (line, col) = entries
+                        .first()
+                        .map_or((m.line(), m.col() + 1), |(k, _)| (k.line, k.col));
+                    let mut n = node(NodeKind::Map(entries), tag, m);
+                    (n.line, n.col) = (line, col);
+                    self.push(n, anchor)
+                }
                 None => {}
             },
             Event::Alias(id) => {
-                let n = self.anchors.get(&id).cloned().unwrap_or_else(|| node(NodeKind::Scalar(String::new(), true), None, mark));
+                let n = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| node(NodeKind::Scalar(String::new(), true), None, mark));
                 self.push(n, 0);
             }
             _ => {}
@@ -144,27 +174,33 @@ pub fn scalar_value(text: &str, plain: bool) -> serde_json::Value {
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Value::Bool(true),
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Value::Bool(false),
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') && digits.as_bytes()[0].is_ascii_digit() {
-        if let Ok(n) = text.replace('_', "").parse::<i64>() {
-            return Value::from(n);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        && digits.as_bytes()[0].is_ascii_digit()
+        && let Ok(n) = text.replace('_', "").parse::<i64>()
+    {
+        return Value::from(n);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(n) = i64::from_str_radix(hex, 16) {
-            return Value::from(n);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(n) = i64::from_str_radix(hex, 16)
+    {
+        return Value::from(n);
     }
-    if text.contains('.') && text.bytes().any(|b| b.is_ascii_digit()) {
-        if let Ok(f) = text.parse::<f64>() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
-                return Value::Number(n);
-            }
-        }
+    if text.contains('.')
+        && text.bytes().any(|b| b.is_ascii_digit())
+        && let Ok(f) = text.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
     }
     Value::String(text.to_string())
 }
@@ -188,7 +224,10 @@ mod tests {
         assert_eq!(scalar_value("10", true), serde_json::json!(10));
         assert_eq!(scalar_value("10", false), serde_json::json!("10"));
         assert_eq!(scalar_value("~", true), serde_json::Value::Null);
-        assert_eq!(scalar_value("default-flow", true), serde_json::json!("default-flow"));
+        assert_eq!(
+            scalar_value("default-flow", true),
+            serde_json::json!("default-flow")
+        );
     }
 
     #[test]
