@@ -228,14 +228,22 @@ pub fn read_bundle(
     errors: &mut Vec<SnapshotError>,
     report: &mut LoadReport,
 ) {
-    let Some(bytes) = read_file(path, errors) else {
-        return;
+    let reader = match std::fs::File::open(path) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(source) => {
+            return errors.push(SnapshotError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
     };
     let file: Arc<str> = Arc::from(path.display().to_string());
     report.files.push(file.to_string());
     store.has_base = true;
     let mut ignored = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    // Streaming from the file keeps peak memory near the size of the objects built, not that
+    // plus the file; only a file that fails is read whole, to report every problem in it.
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let fast = de
         .deserialize_map(BundleSeed {
             store,
@@ -258,6 +266,9 @@ pub fn read_bundle(
     *store = Store {
         has_base: true,
         ..Store::default()
+    };
+    let Some(bytes) = read_file(path, errors) else {
+        return;
     };
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,

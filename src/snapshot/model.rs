@@ -113,7 +113,7 @@ pub struct User {
     /// Direct groups as listed on the user.
     pub groups: Vec<Id>,
     /// `type`: internal, external, service_account, internal_service_account.
-    pub kind: Box<str>,
+    pub kind: Id,
     /// Last login time, if any.
     pub last_login: Option<Box<str>>,
 }

@@ -14,8 +14,33 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+/// A fast, non-cryptographic hasher (FxHash's mixing) for ids: loading hashes every id a few
+/// times, and SipHash's flooding resistance buys nothing for a file the user chose to read.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 thread_local! {
-    static INTERNED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static INTERNED: RefCell<HashSet<Arc<str>, FxBuild>> = RefCell::new(HashSet::default());
 }
 
 /// Returns the shared copy of `s`, so that each distinct id is stored once.
@@ -33,7 +58,7 @@ pub fn intern(s: &str) -> Id {
 
 /// Forgets the interning table (ids already handed out stay valid).
 pub fn clear_interned() {
-    INTERNED.with(|set| *set.borrow_mut() = HashSet::new());
+    INTERNED.with(|set| *set.borrow_mut() = HashSet::default());
 }
 
 struct IdVisitor;
@@ -85,7 +110,7 @@ pub struct RawUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<RawId>>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Box<str>>,
+    pub kind: Option<RawId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Box<str>>,
 }

@@ -3,7 +3,7 @@
 
 use super::error::{LoadReport, Loc, SnapshotError};
 use super::model::*;
-use super::raw::{RawId, ids};
+use super::raw::{FxBuild, RawId, ids};
 use super::store::{Kind, Store};
 use super::version::{Defaults, Version};
 use serde_json::Value;
@@ -60,7 +60,8 @@ pub fn finish(
     // Duplicate pks, per kind.
     macro_rules! unique {
         ($kind:expr, $vec:expr, |$o:ident| $pk:expr) => {{
-            let mut seen: HashMap<String, usize> = HashMap::with_capacity($vec.len());
+            let mut seen: HashMap<String, usize, FxBuild> =
+                HashMap::with_capacity_and_hasher($vec.len(), FxBuild::default());
             for (i, $o) in $vec.iter().enumerate() {
                 let pk: String = $pk;
                 if let Some(&first) = seen.get(&pk) {
@@ -77,7 +78,8 @@ pub fn finish(
         }};
     }
     {
-        let mut seen: HashMap<i64, usize> = HashMap::with_capacity(store.users.len());
+        let mut seen: HashMap<i64, usize, FxBuild> =
+            HashMap::with_capacity_and_hasher(store.users.len(), FxBuild::default());
         for (i, u) in store.users.iter().enumerate() {
             if let Some(&first) = seen.get(&u.pk) {
                 errors.push(SnapshotError::DuplicatePk {
@@ -109,8 +111,8 @@ pub fn finish(
         .to_string());
     unique!(Kind::Sources, store.sources, |o| o.pk.0.to_string());
 
-    let user_pks: HashSet<i64> = store.users.iter().map(|u| u.pk).collect();
-    let group_pks: HashSet<Id> = store.groups.iter().map(|g| g.pk.0.clone()).collect();
+    let user_pks: HashSet<i64, FxBuild> = store.users.iter().map(|u| u.pk).collect();
+    let group_pks: HashSet<Id, FxBuild> = store.groups.iter().map(|g| g.pk.0.clone()).collect();
     let stage_pks: HashSet<Id> = store.stages.iter().map(|s| s.pk.0.clone()).collect();
     let policy_pks: HashSet<Id> = store.policies.iter().map(|p| p.pk.0.clone()).collect();
     let mut flow_ids: HashMap<Id, Id> = HashMap::new();
@@ -190,7 +192,7 @@ pub fn finish(
             is_active: u.is_active.unwrap_or(true),
             is_superuser: u.is_superuser.unwrap_or(false),
             groups,
-            kind: u.kind.unwrap_or_else(|| "internal".into()),
+            kind: u.kind.map_or_else(|| Id::from("internal"), |k| k.0),
             last_login: u.last_login,
         });
     }
@@ -516,13 +518,19 @@ pub fn finish(
     report.assumed("policies/bindings", "timeout", 30, why, d[3]);
 
     // Policies.
-    let used: HashSet<&Id> = policy_bindings
+    let mut used: HashSet<&str> = policy_bindings
         .iter()
         .filter_map(|b| match &b.subject {
-            Subject::Policy(p) => Some(p),
+            Subject::Policy(p) => Some(&**p),
             _ => None,
         })
         .collect();
+    // A prompt stage's `validation_policies` use policies without binding them (§4).
+    for s in &stages {
+        if let Some(Value::Array(list)) = s.fields.get("validation_policies") {
+            used.extend(list.iter().filter_map(Value::as_str));
+        }
+    }
     let mut policies = Vec::with_capacity(store.policies.len());
     for (i, p) in store.policies.iter().enumerate() {
         let kind: Box<str> = p
@@ -530,10 +538,13 @@ pub fn finish(
             .clone()
             .or_else(|| p.component.clone())
             .unwrap_or_default();
-        if !used.contains(&p.pk.0) {
+        if !used.contains(&*p.pk.0) {
             report.warn(
                 store.loc(Kind::Policies, i),
-                format!("orphan policy `{}`: used by no policy binding", p.name),
+                format!(
+                    "orphan policy `{}`: used by no policy binding or prompt stage",
+                    p.name
+                ),
             );
         }
         let facts = policy_facts(&kind, &p.fields, report);

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod blueprints;
+mod check;
 mod corpus;
 mod facts;
 mod fetch;

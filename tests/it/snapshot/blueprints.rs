@@ -244,3 +244,43 @@ fn blueprint_flow_stage_bindings_take_the_base_snapshots_version_defaults() {
         .unwrap();
     assert!(fsb.evaluate_on_plan && !fsb.re_evaluate_policies);
 }
+
+#[test]
+fn deleting_a_flow_or_a_stage_takes_what_hangs_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_json(dir.path(), "base.json", &small_bundle());
+    let overlay = dir.path().join("delete.yaml");
+    std::fs::write(
+        &overlay,
+        "version: 1\nentries:\n  - model: authentik_stages_identification.identificationstage\n    identifiers: {name: ident}\n    state: absent\n  - model: authentik_flows.flow\n    identifiers: {slug: login}\n    state: absent\n",
+    )
+    .unwrap();
+    let s = load_with(&base, &[overlay], &[]).unwrap().snapshot;
+    assert!(s.flows.is_empty() && s.flow_bindings.is_empty());
+    assert_eq!(s.stages.len(), 1, "only the named stage is deleted");
+    let left: Vec<&str> = s.policy_bindings.iter().map(|b| &*b.pk).collect();
+    assert_eq!(
+        left,
+        ["b-3"],
+        "bindings on the flow (by its other id) and on its FSBs are gone"
+    );
+}
+
+#[test]
+fn a_blueprint_value_of_the_wrong_type_points_at_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let bp = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bp,
+        "version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: a}\n    attrs: {designation: authentication, policy_engine_mode: some}\n",
+    )
+    .unwrap();
+    let problems = problems(load_with(&bp, &[], &[]));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("bad.yaml:3:5")
+            && problems[0].contains("unknown value `some` for `policy_engine_mode`"),
+        "{}",
+        problems[0]
+    );
+}
