@@ -163,7 +163,34 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
         line: e.marker().line(),
         col: e.marker().col() + 1,
     })?;
-    Ok(builder.docs.into_iter().next())
+    let lines: Vec<&str> = text.lines().collect();
+    let mut doc = builder.docs.into_iter().next();
+    if let Some(d) = doc.as_mut() {
+        point_at_tags(d, &lines);
+    }
+    Ok(doc)
+}
+
+/// The parser marks a tagged node where its value starts; a reader looks for the tag, so move
+/// the position back to the tag when it is on the same line.
+fn point_at_tags(n: &mut Node, lines: &[&str]) {
+    if let Some(tag) = &n.tag {
+        let shown = tag.rsplit(['!', ':']).next().unwrap_or(tag);
+        if let Some(line) = n.line.checked_sub(1).and_then(|i| lines.get(i)) {
+            let before: String = line.chars().take(n.col.saturating_sub(1)).collect();
+            if let Some(at) = before.rfind(&format!("!{shown}")) {
+                n.col = before[..at].chars().count() + 1;
+            }
+        }
+    }
+    match &mut n.kind {
+        NodeKind::Seq(items) => items.iter_mut().for_each(|i| point_at_tags(i, lines)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            point_at_tags(k, lines);
+            point_at_tags(v, lines);
+        }),
+        NodeKind::Scalar(..) => {}
+    }
 }
 
 /// The JSON value of a plain or quoted scalar, typed as PyYAML's safe loader does.

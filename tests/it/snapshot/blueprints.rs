@@ -79,7 +79,7 @@ fn key_of_inside_a_policy_binding_is_the_binding_model_id_and_joins_the_target()
         .collect();
     assert!(
         w.iter()
-            .any(|w| w.contains("tags.yaml:44:21") && w.contains("`id: admins`")),
+            .any(|w| w.contains("tags.yaml:44:14") && w.contains("`id: admins`")),
         "{w:#?}"
     );
 }
@@ -94,14 +94,14 @@ fn unresolvable_tags_are_reported_with_file_and_line_never_dropped_silently() {
         .map(|w| w.to_string())
         .collect();
     let expect = [
-        ("unresolved.yaml:8:18", "`NOT_GIVEN_ANYWHERE`"),
-        ("unresolved.yaml:9:23", "`not_in_context`"),
-        ("unresolved.yaml:14:21", "`slug__startswith`"),
+        ("unresolved.yaml:8:13", "`NOT_GIVEN_ANYWHERE`"),
+        ("unresolved.yaml:9:14", "`not_in_context`"),
+        ("unresolved.yaml:14:15", "`slug__startswith`"),
         (
-            "unresolved.yaml:15:22",
+            "unresolved.yaml:15:16",
             "found no `authentik_flows.flow` with slug=nowhere",
         ),
-        ("unresolved.yaml:16:26", "`/etc/secret`"),
+        ("unresolved.yaml:16:20", "`/etc/secret`"),
         ("unresolved.yaml:17:5", "identifiers are unresolved"),
         ("unresolved.yaml:20:5", "a condition is unresolved"),
     ];

@@ -96,7 +96,7 @@ fn the_default_directory_loads_as_authentik_applies_it() {
         .collect();
     assert!(
         w.iter()
-            .any(|w| w.contains("rbac-role-read-only.yaml:11:20")
+            .any(|w| w.contains("rbac-role-read-only.yaml:11:11")
                 && w.contains("unresolved `!Context`")),
         "{w:#?}"
     );
@@ -114,7 +114,7 @@ fn bindlog_check_says_what_it_could_not_resolve() {
     assert!(stdout.contains("flows/instances"), "{stdout}");
     assert!(
         stdout.contains("unresolved `!Context`")
-            && stdout.contains("rbac-role-read-only.yaml:11:20"),
+            && stdout.contains("rbac-role-read-only.yaml:11:11"),
         "{stdout}"
     );
 }
