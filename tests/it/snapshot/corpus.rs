@@ -118,3 +118,53 @@ fn bindlog_check_says_what_it_could_not_resolve() {
         "{stdout}"
     );
 }
+
+#[test]
+fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
+    use bindlog::snapshot::yaml::{self, NodeKind};
+    let files: Vec<PathBuf> = blueprints("default")
+        .into_iter()
+        .chain(blueprints("example"))
+        .collect();
+    for file in files {
+        let doc = yaml::parse(&std::fs::read_to_string(&file).unwrap())
+            .unwrap()
+            .unwrap();
+        let NodeKind::Seq(entries) = &doc.get("entries").unwrap().kind else {
+            panic!("entries")
+        };
+        let count = |model: &str| {
+            entries
+                .iter()
+                .filter(|e| e.get("model").and_then(|m| m.as_str()) == Some(model))
+                .filter(|e| {
+                    e.get("state").and_then(|s| s.as_str()) != Some("absent")
+                        && e.get("conditions").is_none()
+                })
+                .count()
+        };
+        let s = load(&file).snapshot;
+        let name = file.display();
+        assert_eq!(
+            s.flows.len(),
+            count("authentik_flows.flow"),
+            "{name}: flows"
+        );
+        assert_eq!(
+            s.flow_bindings.len(),
+            count("authentik_flows.flowstagebinding"),
+            "{name}: flow-stage bindings"
+        );
+        assert_eq!(
+            s.policy_bindings.len(),
+            count("authentik_policies.policybinding"),
+            "{name}: policy bindings"
+        );
+        let stages = entries
+            .iter()
+            .filter_map(|e| e.get("model").and_then(|m| m.as_str()))
+            .filter(|m| m.starts_with("authentik_stages_") && m.ends_with("stage"))
+            .count();
+        assert_eq!(s.stages.len(), stages, "{name}: stages");
+    }
+}
