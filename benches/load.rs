@@ -57,6 +57,20 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = generate(dir.path());
     if let Ok(which) = std::env::var("BINDLOG_BENCH_PEAK") {
+        if which == "repeat" {
+            for _ in 0..4 {
+                let start = std::time::Instant::now();
+                let users = load(&path);
+                let mid = start.elapsed();
+                let start = std::time::Instant::now();
+                let value = parse_value(&path);
+                println!(
+                    "load {users} in {mid:.2?}, value {value} in {:.2?}",
+                    start.elapsed()
+                );
+            }
+            return;
+        }
         let before = peak_kib();
         let start = std::time::Instant::now();
         let users = if which == "value" {

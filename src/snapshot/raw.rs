@@ -96,206 +96,267 @@ pub fn ids(v: Vec<RawId>) -> Vec<Id> {
 }
 
 /// A user as `core/users` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawUser {
+    /// `pk`.
     pub pk: i64,
+    /// `username`.
     pub username: Box<str>,
+    /// `name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Box<str>>,
+    /// `is_active` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
+    /// `is_superuser` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_superuser: Option<bool>,
+    /// `groups` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<RawId>>,
+    /// `type` (absent: the default).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<RawId>,
+    /// `last_login` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Box<str>>,
 }
 
 /// A group as `core/groups` returns it (old `parent` or new `parents`).
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawGroup {
+    /// `pk`.
     pub pk: RawId,
+    /// `name`.
     pub name: Box<str>,
+    /// `is_superuser` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_superuser: Option<bool>,
+    /// `parent` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<RawId>,
+    /// `parents` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parents: Option<Vec<RawId>>,
+    /// `users` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<i64>>,
 }
 
 /// A flow as `flows/instances` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawFlow {
+    /// `pk`.
     pub pk: RawId,
+    /// `policybindingmodel_ptr_id` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policybindingmodel_ptr_id: Option<RawId>,
+    /// `slug`.
     pub slug: Box<str>,
+    /// `name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Box<str>>,
+    /// `designation`.
     pub designation: Designation,
+    /// `authentication` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
+    /// `policy_engine_mode` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_engine_mode: Option<EngineMode>,
+    /// `denied_action` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denied_action: Option<DeniedAction>,
 }
 
 /// A flow-stage binding as `flows/bindings` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawFlowStageBinding {
+    /// `pk`.
     pub pk: RawId,
+    /// `policybindingmodel_ptr_id` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policybindingmodel_ptr_id: Option<RawId>,
+    /// `target`.
     pub target: RawId,
+    /// `stage`.
     pub stage: RawId,
+    /// `order`.
     pub order: i32,
+    /// `evaluate_on_plan` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluate_on_plan: Option<bool>,
+    /// `re_evaluate_policies` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub re_evaluate_policies: Option<bool>,
+    /// `policy_engine_mode` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_engine_mode: Option<EngineMode>,
+    /// `invalid_response_action` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid_response_action: Option<InvalidResponseAction>,
 }
 
 /// A stage as `stages/all` (or a per-type stage endpoint) returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawStage {
+    /// `pk`.
     pub pk: RawId,
+    /// `name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Box<str>>,
+    /// `component` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<Box<str>>,
+    /// `meta_model_name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_model_name: Option<Box<str>>,
+    /// `every other field`.
     #[serde(flatten)]
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A policy as `policies/all` returns it (type fields kept as given).
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawPolicy {
+    /// `pk`.
     pub pk: RawId,
+    /// `name`.
     pub name: Box<str>,
+    /// `component` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<Box<str>>,
+    /// `meta_model_name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_model_name: Option<Box<str>>,
+    /// `every other field`.
     #[serde(flatten)]
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A policy binding as `policies/bindings` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawPolicyBinding {
+    /// `pk`.
     pub pk: RawId,
+    /// `target`.
     pub target: RawId,
+    /// `policy` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<RawId>,
+    /// `group` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<RawId>,
+    /// `user` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<i64>,
+    /// `negate` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negate: Option<bool>,
+    /// `enabled` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// `order`.
     pub order: i32,
+    /// `timeout` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i32>,
+    /// `failure_result` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_result: Option<bool>,
 }
 
 /// An application as `core/applications` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawApplication {
+    /// `pk`.
     pub pk: RawId,
+    /// `slug`.
     pub slug: Box<str>,
+    /// `name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Box<str>>,
+    /// `policy_engine_mode` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_engine_mode: Option<EngineMode>,
+    /// `provider` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<RawId>,
 }
 
 /// A source as `sources/all` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawSource {
+    /// `pk`.
     pub pk: RawId,
+    /// `slug`.
     pub slug: Box<str>,
+    /// `name` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Box<str>>,
+    /// `policy_engine_mode` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_engine_mode: Option<EngineMode>,
+    /// `authentication_flow` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication_flow: Option<RawId>,
+    /// `enrollment_flow` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment_flow: Option<RawId>,
 }
 
 /// A brand as `core/brands` returns it.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawBrand {
+    /// `brand_uuid (or pk)`.
     #[serde(alias = "pk")]
     pub brand_uuid: RawId,
+    /// `domain` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<Box<str>>,
+    /// `default` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+    /// `flow_authentication` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_authentication: Option<RawId>,
+    /// `flow_invalidation` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_invalidation: Option<RawId>,
+    /// `flow_recovery` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_recovery: Option<RawId>,
+    /// `flow_unenrollment` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_unenrollment: Option<RawId>,
+    /// `flow_user_settings` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_user_settings: Option<RawId>,
+    /// `flow_device_code` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_device_code: Option<RawId>,
 }
 
 /// `admin/settings`: only the flags matter.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct RawSettings {
+    /// `flags`.
     #[serde(default)]
     pub flags: RawFlags,
 }
 
 /// `admin/settings` → `flags`.
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct RawFlags {
+    /// `core_default_app_access` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core_default_app_access: Option<bool>,
 }
 
 /// `meta` (bundle key or `meta.json`).
-#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct RawMeta {
+    /// `version` (absent: the default).
     #[serde(default)]
     pub version: Option<String>,
 }
