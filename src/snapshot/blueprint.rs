@@ -467,6 +467,17 @@ impl Applier<'_> {
                 }
             };
         };
+        let before = self.report.warnings.len();
+        let value = self.resolve_tag(tag, n);
+        if value.is_none() && self.report.warnings.len() == before {
+            // Malformed arguments: still reported, never dropped silently.
+            return self.unresolved(n, "its arguments are missing or malformed".into());
+        }
+        value
+    }
+
+    /// The value of a node carrying `tag`, or `None` (reported) when it is unknown.
+    fn resolve_tag(&mut self, tag: &str, n: &Node) -> Option<Value> {
         match tag {
             "!!str" | "tag:yaml.org,2002:str" => match &n.kind {
                 NodeKind::Scalar(s, _) => Some(Value::String(s.clone())),

@@ -221,3 +221,53 @@ fn a_blueprint_of_another_version_or_a_base_model() {
         ],
     );
 }
+
+fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z0-9/_-]{0,8}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map("[a-z_]{1,6}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// Whatever value sits where an object or field belongs, loading answers; it never panics.
+    #[test]
+    fn any_value_anywhere_is_answered_without_a_panic(slot in 0usize..12, value in arbitrary_json()) {
+        let pointers = [
+            "/core~1users", "/core~1users/0", "/core~1users/0/groups", "/core~1groups/1/parents",
+            "/flows~1instances/0", "/flows~1bindings/0/order", "/stages~1all", "/policies~1all/0",
+            "/policies~1bindings/0/target", "/core~1applications/0/provider", "/meta", "/admin~1settings",
+        ];
+        let mut bundle = small_bundle();
+        let (parent, key) = pointers[slot].rsplit_once('/').unwrap();
+        let key = key.replace("~1", "/");
+        match bundle.pointer_mut(if parent.is_empty() { "" } else { parent }) {
+            Some(serde_json::Value::Object(m)) => { m.insert(key, value); }
+            Some(serde_json::Value::Array(a)) => { let i: usize = key.parse().unwrap(); a[i] = value; }
+            _ => {}
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let _ = load_with(&write_json(dir.path(), "s.json", &bundle), &[], &[]);
+    }
+
+    /// Arbitrary text as a blueprint is parsed or refused, never a panic.
+    #[test]
+    fn any_text_as_a_blueprint_is_answered_without_a_panic(text in "(version: 1\nentries:\n)?([ -~\n]|!KeyOf |!Format |- ){0,80}") {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.yaml");
+        std::fs::write(&path, text).unwrap();
+        let _ = load_with(&path, &[], &[]);
+    }
+}
