@@ -168,3 +168,57 @@ fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
         assert_eq!(s.stages.len(), stages, "{name}: stages");
     }
 }
+
+#[test]
+fn authentiks_default_blueprints_over_acme_update_in_place() {
+    let before = load(&acme()).snapshot;
+    let loaded = load_with(
+        &acme(),
+        &[corpus().join("default/flow-default-authentication-flow.yaml")],
+        &[],
+    )
+    .unwrap();
+    let s = &loaded.snapshot;
+    let flow = |s: &bindlog::snapshot::Snapshot| {
+        s.flows
+            .iter()
+            .find(|f| &*f.slug == "default-authentication-flow")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        flow(s).pk,
+        flow(&before).pk,
+        "found by slug, not created again"
+    );
+    assert_eq!(
+        &*flow(s).name,
+        "Welcome to authentik!",
+        "updated from the blueprint's attrs"
+    );
+    let fsbs = |s: &bindlog::snapshot::Snapshot| {
+        let f = flow(s).pk;
+        let mut v: Vec<_> = s
+            .flow_bindings
+            .iter()
+            .filter(|x| x.target == f)
+            .map(|x| (x.order, x.pk.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        fsbs(s),
+        fsbs(&before),
+        "each FSB matched on (target, stage, order)"
+    );
+    assert_eq!(
+        s.stages.len(),
+        before.stages.len(),
+        "stages matched by name within their model"
+    );
+    // The password binding existed (matched through `!KeyOf` = the FSB's other id); the MFA
+    // one is new.
+    assert_eq!(s.policy_bindings.len(), before.policy_bindings.len() + 1);
+    assert_eq!(s.policies.len(), before.policies.len() + 1);
+}
