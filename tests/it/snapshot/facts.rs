@@ -22,6 +22,10 @@ fn every_relation_is_declared_commented_and_an_input() {
             "`{name}` has no comment line above it"
         );
         assert!(
+            !lines[decl - 2].starts_with("//"),
+            "`{name}` has more than one comment line"
+        );
+        assert!(
             lines.contains(&format!(".input {name}").as_str()),
             "`{name}` is not an .input"
         );
