@@ -63,11 +63,18 @@ pub fn render(loaded: &Loaded) -> String {
     let _ = writeln!(out, "authentik version: {version}");
     let _ = writeln!(out, "files read: {}", r.files.len());
     let _ = writeln!(out, "\nobjects:");
-    for (endpoint, n) in s.counts() {
-        let _ = writeln!(out, "  {endpoint:<22} {n:>9}");
+    let counts = s.counts();
+    let width = counts
+        .iter()
+        .map(|(e, _)| e.len())
+        .chain(s.others.keys().map(String::len))
+        .max()
+        .unwrap_or(0);
+    for (endpoint, n) in counts {
+        let _ = writeln!(out, "  {endpoint:<width$} {n:>9}");
     }
     for (model, n) in &s.others {
-        let _ = writeln!(out, "  {model:<22} {n:>9}  (not modelled)");
+        let _ = writeln!(out, "  {model:<width$} {n:>9}  (not modelled)");
     }
     let _ = writeln!(out, "\ndefaults assumed ({}):", r.defaults.len());
     if r.defaults.is_empty() {

@@ -86,6 +86,17 @@ fn serve(mode: Mode, limit: usize) -> (String, Arc<Mutex<Vec<String>>>) {
 
 fn fetch_cmd(url: &str, out: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("bindlog").unwrap();
+    // Loopback only: no proxy may take these requests elsewhere.
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd.env("AK_TEST_TOKEN", TOKEN)
         .args([
             "fetch",
