@@ -195,7 +195,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     };
     let mut stage = |rng: &mut Rng, name: &str, model: &str| {
         let pk = rng.uuid();
-        let mut s = json!({"pk": pk, "name": name, "meta_model_name": model, "component": format!("ak-stage-{}-form", model.rsplit('.').next().unwrap_or(""))});
+        let mut s = json!({"pk": pk, "name": name, "meta_model_name": model, "component": format!("ak-stage-{}-form", model.split('.').next().unwrap_or("").trim_start_matches("authentik_stages_").replace('_', "-"))});
         if model.ends_with("authenticatorvalidatestage") {
             s["not_configured_action"] = json!(if rng.chance(0.5) { "skip" } else { "deny" });
             s["last_auth_threshold"] = json!("seconds=0");

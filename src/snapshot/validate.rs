@@ -375,7 +375,11 @@ pub fn finish(
         let kind = s
             .meta_model_name
             .clone()
-            .or_else(|| s.component.clone())
+            .or_else(|| {
+                s.component
+                    .as_deref()
+                    .map(|c| model_of_component(c, "stage"))
+            })
             .unwrap_or_default();
         if kind.is_empty() {
             report.warn(
@@ -536,7 +540,11 @@ pub fn finish(
         let kind: Box<str> = p
             .meta_model_name
             .clone()
-            .or_else(|| p.component.clone())
+            .or_else(|| {
+                p.component
+                    .as_deref()
+                    .map(|c| model_of_component(c, "policy"))
+            })
             .unwrap_or_default();
         if !used.contains(&*p.pk.0) {
             report.warn(
@@ -784,4 +792,45 @@ fn dangling(
         endpoint: kind.endpoint(),
         pk,
     })
+}
+
+/// The model name behind a web component when only `component` was given
+/// (`ak-stage-authenticator-validate-form` ->
+/// `authentik_stages_authenticator_validate.authenticatorvalidatestage`); authentik names both
+/// after the type, which holds for most built-in types. Anything else stays the component.
+fn model_of_component(component: &str, what: &str) -> Box<str> {
+    let Some(name) = component
+        .strip_prefix(&format!("ak-{what}-"))
+        .and_then(|c| c.strip_suffix("-form"))
+    else {
+        return component.into();
+    };
+    let app = name.replace('-', "_");
+    let plural = if what == "stage" {
+        "stages"
+    } else {
+        "policies"
+    };
+    format!("authentik_{plural}_{app}.{}{what}", name.replace('-', "")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_of_component;
+
+    #[test]
+    fn components_name_their_models() {
+        assert_eq!(
+            &*model_of_component("ak-stage-authenticator-validate-form", "stage"),
+            "authentik_stages_authenticator_validate.authenticatorvalidatestage"
+        );
+        assert_eq!(
+            &*model_of_component("ak-policy-dummy-form", "policy"),
+            "authentik_policies_dummy.dummypolicy"
+        );
+        assert_eq!(
+            &*model_of_component("ak-something", "stage"),
+            "ak-something"
+        );
+    }
 }
