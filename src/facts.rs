@@ -1,1 +1,344 @@
 //! Snapshot -> input relations of `rules/authentik/schema.dl`.
+//!
+//! [`facts_of`] turns a validated [`Snapshot`] into one row set per relation declared in the
+//! schema; [`FactSet::write_dir`] writes them as Soufflé `.facts` files (tab-separated), so the
+//! same rules also run in Soufflé.
+
+use crate::snapshot::{PolicyFacts, Snapshot, Subject, TargetKind};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The schema of the input relations, as shipped in `rules/authentik/schema.dl`.
+pub const SCHEMA: &str = include_str!("../rules/authentik/schema.dl");
+
+/// One value of a fact: a Soufflé symbol or a 32-bit number.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    /// A symbol (ids, names, enumerations).
+    Sym(String),
+    /// A number (orders, timeouts, version parts).
+    Num(i32),
+}
+
+/// Input relations by name; each relation's rows are sorted and deduplicated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FactSet {
+    /// Relation name -> rows.
+    pub relations: BTreeMap<String, Vec<Vec<Value>>>,
+}
+
+/// The relations declared in [`SCHEMA`], with their arity, in declaration order.
+pub fn schema_relations() -> Vec<(String, usize)> {
+    SCHEMA
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix(".decl ")?;
+            let (name, args) = rest.split_once('(')?;
+            let args = args.split(')').next()?;
+            let arity = if args.trim().is_empty() {
+                0
+            } else {
+                args.split(',').count()
+            };
+            Some((name.trim().to_string(), arity))
+        })
+        .collect()
+}
+
+fn sym(s: &str) -> Value {
+    Value::Sym(s.to_string())
+}
+
+struct Builder(BTreeMap<String, Vec<Vec<Value>>>);
+
+impl Builder {
+    fn add(&mut self, relation: &str, row: Vec<Value>) {
+        debug_assert!(
+            self.0.contains_key(relation),
+            "`{relation}` is not declared in schema.dl"
+        );
+        self.0.entry(relation.to_string()).or_default().push(row);
+    }
+}
+
+/// The input relations of a snapshot (every relation of the schema present, maybe empty).
+pub fn facts_of(snapshot: &Snapshot) -> FactSet {
+    let mut b = Builder(
+        schema_relations()
+            .into_iter()
+            .map(|(name, _)| (name, Vec::new()))
+            .collect(),
+    );
+    match &snapshot.version {
+        Some(v) => {
+            b.add("version", vec![sym(&v.text)]);
+            b.add(
+                "version_number",
+                vec![
+                    Value::Num(v.year.into()),
+                    Value::Num(v.month.into()),
+                    Value::Num(v.patch.into()),
+                ],
+            );
+        }
+        None => b.add("version", vec![sym("unknown")]),
+    }
+    for u in &snapshot.users {
+        let pk = u.pk.to_string();
+        b.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
+        if u.is_active {
+            b.add("user_active", vec![sym(&pk)]);
+        }
+        b.add("user_type", vec![sym(&pk), sym(&u.kind)]);
+        if let Some(t) = &u.last_login {
+            b.add("user_last_login", vec![sym(&pk), sym(t)]);
+        }
+        for g in &u.groups {
+            b.add("direct_member", vec![sym(&pk), sym(g)]);
+        }
+    }
+    for g in &snapshot.groups {
+        b.add("group", vec![sym(&g.pk), sym(&g.name)]);
+        for p in &g.parents {
+            b.add("group_parent", vec![sym(&g.pk), sym(p)]);
+        }
+        if g.is_superuser {
+            b.add("group_superuser", vec![sym(&g.pk)]);
+        }
+        for u in &g.users {
+            b.add("direct_member", vec![sym(&u.to_string()), sym(&g.pk)]);
+        }
+    }
+    for f in &snapshot.flows {
+        b.add(
+            "flow",
+            vec![
+                sym(&f.pk),
+                sym(&f.slug),
+                sym(&f.name),
+                sym(f.designation.as_str()),
+            ],
+        );
+        b.add("flow_pbm", vec![sym(&f.pk), sym(&f.pbm)]);
+        b.add(
+            "flow_authentication",
+            vec![sym(&f.pk), sym(f.authentication.as_str())],
+        );
+        b.add(
+            "flow_denied_action",
+            vec![sym(&f.pk), sym(f.denied_action.as_str())],
+        );
+        b.add(
+            "target",
+            vec![
+                sym(&f.pk),
+                sym(TargetKind::Flow.as_str()),
+                sym(f.policy_engine_mode.as_str()),
+            ],
+        );
+    }
+    for x in &snapshot.flow_bindings {
+        b.add(
+            "fsb",
+            vec![
+                sym(&x.pk),
+                sym(&x.target),
+                sym(&x.stage),
+                Value::Num(x.order),
+            ],
+        );
+        b.add("fsb_pbm", vec![sym(&x.pk), sym(&x.pbm)]);
+        if x.evaluate_on_plan {
+            b.add("fsb_evaluate_on_plan", vec![sym(&x.pk)]);
+        }
+        if x.re_evaluate_policies {
+            b.add("fsb_re_evaluate_policies", vec![sym(&x.pk)]);
+        }
+        b.add(
+            "fsb_invalid_response_action",
+            vec![sym(&x.pk), sym(x.invalid_response_action.as_str())],
+        );
+        b.add(
+            "target",
+            vec![
+                sym(&x.pk),
+                sym(TargetKind::FlowStageBinding.as_str()),
+                sym(x.policy_engine_mode.as_str()),
+            ],
+        );
+    }
+    for s in &snapshot.stages {
+        b.add("stage", vec![sym(&s.pk), sym(&s.name), sym(&s.kind)]);
+        if !s.component.is_empty() {
+            b.add("stage_component", vec![sym(&s.pk), sym(&s.component)]);
+        }
+        if s.kind.ends_with("authenticatorvalidatestage") {
+            let text = |f: &str| match s.fields.get(f) {
+                Some(serde_json::Value::String(t)) => t.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            b.add(
+                "authenticator_validate",
+                vec![
+                    sym(&s.pk),
+                    sym(&text("not_configured_action")),
+                    sym(&text("last_auth_threshold")),
+                ],
+            );
+        }
+    }
+    for p in &snapshot.policies {
+        b.add("policy", vec![sym(&p.pk), sym(&p.name), sym(&p.kind)]);
+        match &p.facts {
+            PolicyFacts::Dummy {
+                result,
+                wait_min,
+                wait_max,
+            } => {
+                let clamp = |n: i64| n.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+                b.add(
+                    "policy_dummy",
+                    vec![
+                        sym(&p.pk),
+                        Value::Num(clamp(*wait_min)),
+                        Value::Num(clamp(*wait_max)),
+                    ],
+                );
+                if *result {
+                    b.add("policy_dummy_result", vec![sym(&p.pk)]);
+                }
+            }
+            PolicyFacts::Geoip { configured: false } => {
+                b.add("policy_geoip_unconfigured", vec![sym(&p.pk)])
+            }
+            PolicyFacts::Expression { .. } => b.add("policy_expression", vec![sym(&p.pk)]),
+            PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
+        }
+    }
+    for x in &snapshot.policy_bindings {
+        b.add(
+            "binding",
+            vec![sym(&x.pk), sym(&x.target), Value::Num(x.order)],
+        );
+        match &x.subject {
+            Subject::Policy(p) => b.add("binding_policy", vec![sym(&x.pk), sym(p)]),
+            Subject::Group(g) => b.add("binding_group", vec![sym(&x.pk), sym(g)]),
+            Subject::User(u) => b.add("binding_user", vec![sym(&x.pk), sym(&u.to_string())]),
+        }
+        if x.negate {
+            b.add("binding_negate", vec![sym(&x.pk)]);
+        }
+        if x.enabled {
+            b.add("binding_enabled", vec![sym(&x.pk)]);
+        }
+        if x.failure_result {
+            b.add("binding_failure_result", vec![sym(&x.pk)]);
+        }
+        b.add("binding_timeout", vec![sym(&x.pk), Value::Num(x.timeout)]);
+    }
+    for a in &snapshot.applications {
+        b.add("application", vec![sym(&a.pk), sym(&a.slug), sym(&a.name)]);
+        b.add(
+            "target",
+            vec![
+                sym(&a.pk),
+                sym(TargetKind::Application.as_str()),
+                sym(a.policy_engine_mode.as_str()),
+            ],
+        );
+        if let Some(p) = &a.provider {
+            b.add("application_provider", vec![sym(&a.pk), sym(p)]);
+        }
+    }
+    b.add(
+        "default_app_access",
+        vec![sym(if snapshot.settings.default_app_access {
+            "true"
+        } else {
+            "false"
+        })],
+    );
+    for s in &snapshot.sources {
+        b.add("source", vec![sym(&s.pk), sym(&s.slug), sym(&s.name)]);
+        b.add(
+            "target",
+            vec![
+                sym(&s.pk),
+                sym(TargetKind::Source.as_str()),
+                sym(s.policy_engine_mode.as_str()),
+            ],
+        );
+        if let Some(f) = &s.authentication_flow {
+            b.add("source_authentication_flow", vec![sym(&s.pk), sym(f)]);
+        }
+        if let Some(f) = &s.enrollment_flow {
+            b.add("source_enrollment_flow", vec![sym(&s.pk), sym(f)]);
+        }
+    }
+    for br in &snapshot.brands {
+        b.add("brand", vec![sym(&br.pk), sym(&br.domain)]);
+        if br.default {
+            b.add("brand_default", vec![sym(&br.pk)]);
+        }
+        for (role, f) in &br.flows {
+            b.add("brand_flow", vec![sym(&br.pk), sym(role), sym(f)]);
+        }
+    }
+    let mut relations = b.0;
+    // Sorting dominates at a million users; relations are independent, so sort them in parallel.
+    relations.par_iter_mut().for_each(|(_, rows)| {
+        rows.par_sort_unstable();
+        rows.dedup();
+    });
+    FactSet { relations }
+}
+
+/// A symbol as a `.facts` field: tabs and line breaks would split the row, so they become spaces.
+fn field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\t', '\n', '\r']) {
+        s.replace(['\t', '\n', '\r'], " ").into()
+    } else {
+        s.into()
+    }
+}
+
+impl FactSet {
+    /// Writes `DIR/NAME.facts` for every relation of the schema (empty ones too), tab-separated.
+    pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, _) in schema_relations() {
+            let file = std::fs::File::create(dir.join(format!("{name}.facts")))?;
+            let mut out = std::io::BufWriter::new(file);
+            for row in self
+                .relations
+                .get(&name)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                for (i, v) in row.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b"\t")?;
+                    }
+                    match v {
+                        Value::Sym(s) => out.write_all(field(s).as_bytes())?,
+                        Value::Num(n) => write!(out, "{n}")?,
+                    }
+                }
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The rows of a relation (empty when it has none).
+    pub fn rows(&self, relation: &str) -> &[Vec<Value>] {
+        self.relations
+            .get(relation)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}

@@ -1,12 +1,66 @@
-//! `bindlog fetch` (stub: to be written with the snapshot issue).
+//! `bindlog fetch`: download a snapshot (directory form) from a running authentik.
 
 use super::Outcome;
+use bindlog::snapshot::fetch::{self, FetchOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 /// Flags of `bindlog fetch`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Base URL of the authentik server, e.g. https://auth.example.com.
+    #[arg(long)]
+    url: String,
+    /// Name of the environment variable holding the API token (the token itself is never a flag).
+    #[arg(long, value_name = "VAR", default_value = "AUTHENTIK_TOKEN")]
+    token_env: String,
+    /// Output directory (directory form of a snapshot).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Attempts per request when the failure is transient.
+    #[arg(long, default_value_t = 4)]
+    attempts: u32,
+    /// First wait before a retry, in milliseconds (doubled each retry).
+    #[arg(long, default_value_t = 500)]
+    backoff_ms: u64,
+}
 
 /// Runs `bindlog fetch`.
-pub fn run(_args: Args) -> Outcome {
-    Err(miette::miette!("`bindlog fetch` is not implemented yet"))
+pub fn run(args: Args) -> Outcome {
+    let token = match std::env::var(&args.token_env) {
+        Ok(t) if !t.is_empty() => t,
+        _ => {
+            return Err(miette::miette!(
+                help = "export the token first, e.g. `export AUTHENTIK_TOKEN=...`, or name another variable with `--token-env`",
+                "environment variable `{}` is not set",
+                args.token_env
+            ));
+        }
+    };
+    let mut opts = FetchOptions::new(&args.url, token, &args.output);
+    opts.attempts = args.attempts;
+    opts.backoff = Duration::from_millis(args.backoff_ms);
+    let summary = fetch::fetch(opts).map_err(miette::Report::new)?;
+    eprintln!(
+        "fetched authentik {} into {}",
+        summary.version.as_deref().unwrap_or("(version unknown)"),
+        args.output.display()
+    );
+    for (endpoint, n) in &summary.counts {
+        eprintln!("  {endpoint:<32} {n:>8}");
+    }
+    if !summary.missing.is_empty() {
+        eprintln!(
+            "  not on this server (optional): {}",
+            summary.missing.join(", ")
+        );
+    }
+    if summary.retries > 0 {
+        eprintln!(
+            "  {} request(s) retried after transient failures",
+            summary.retries
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

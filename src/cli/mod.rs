@@ -7,6 +7,7 @@ mod check;
 mod eval;
 mod facts;
 mod fetch;
+mod generate;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -26,6 +27,8 @@ enum Command {
     Facts(facts::Args),
     /// Download a snapshot from a running authentik instance.
     Fetch(fetch::Args),
+    /// Write a synthetic snapshot (deterministic from a seed) for tests and benchmarks.
+    Generate(generate::Args),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -42,6 +45,10 @@ pub fn bad_input(rendered: &str) -> ExitCode {
 
 /// Parses the command line, runs the subcommand and maps failures to exit status 2.
 pub fn run() -> ExitCode {
+    // Unwrapped lines keep each file#pointer and message whole, for people and for grep.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -55,6 +62,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Facts(args) => facts::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match outcome {
         Ok(code) => code,

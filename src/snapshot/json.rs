@@ -1,0 +1,584 @@
+//! The bundle file and the directory of endpoint dumps (snapshot.md, forms 1 and 2).
+//!
+//! A fast path deserializes straight into typed objects; only when it fails is the file parsed
+//! again as a `serde_json::Value`, slowly, to report every problem with its JSON pointer.
+
+use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
+use super::raw::{ItemsSeed, RawMeta, RawSettings};
+use super::store::{Kind, Origin, Store};
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where an endpoint's value goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Kind(Kind),
+    StageDetail,
+    PolicyDetail,
+    Settings,
+    Meta,
+}
+
+fn target_of(endpoint: &str) -> Option<Target> {
+    if endpoint == "meta" || endpoint == "admin/version" {
+        return Some(Target::Meta);
+    }
+    if endpoint == "admin/settings" {
+        return Some(Target::Settings);
+    }
+    if let Some(kind) = Kind::from_endpoint(endpoint) {
+        return Some(Target::Kind(kind));
+    }
+    if endpoint.starts_with("stages/") && !endpoint.starts_with("stages/prompt/prompts") {
+        return Some(Target::StageDetail);
+    }
+    if endpoint.starts_with("policies/") {
+        return Some(Target::PolicyDetail);
+    }
+    None
+}
+
+/// Runs `$body` with `$vec` bound to the store's vector for a list target.
+macro_rules! with_vec {
+    ($store:expr, $target:expr, |$vec:ident| $body:expr) => {
+        match $target {
+            Target::Kind(Kind::Users) => {
+                let $vec = &mut $store.users;
+                $body
+            }
+            Target::Kind(Kind::Groups) => {
+                let $vec = &mut $store.groups;
+                $body
+            }
+            Target::Kind(Kind::Flows) => {
+                let $vec = &mut $store.flows;
+                $body
+            }
+            Target::Kind(Kind::FlowBindings) => {
+                let $vec = &mut $store.flow_bindings;
+                $body
+            }
+            Target::Kind(Kind::Stages) => {
+                let $vec = &mut $store.stages;
+                $body
+            }
+            Target::Kind(Kind::Policies) => {
+                let $vec = &mut $store.policies;
+                $body
+            }
+            Target::Kind(Kind::PolicyBindings) => {
+                let $vec = &mut $store.policy_bindings;
+                $body
+            }
+            Target::Kind(Kind::Applications) => {
+                let $vec = &mut $store.applications;
+                $body
+            }
+            Target::Kind(Kind::Sources) => {
+                let $vec = &mut $store.sources;
+                $body
+            }
+            Target::Kind(Kind::Brands) => {
+                let $vec = &mut $store.brands;
+                $body
+            }
+            Target::StageDetail => {
+                let $vec = &mut $store.stage_details;
+                $body
+            }
+            Target::PolicyDetail => {
+                let $vec = &mut $store.policy_details;
+                $body
+            }
+            Target::Settings | Target::Meta => unreachable!("not a list endpoint"),
+        }
+    };
+}
+
+/// Reads one endpoint's value from a deserializer (fast path); records origins on success.
+fn fast_value<'de, D: Deserializer<'de>>(
+    store: &mut Store,
+    target: Target,
+    d: D,
+    file: &Arc<str>,
+    base: &str,
+) -> Result<(), D::Error> {
+    match target {
+        Target::Meta => {
+            store.meta = Some(RawMeta::deserialize(d)?);
+            Ok(())
+        }
+        Target::Settings => {
+            store.settings = Some(RawSettings::deserialize(d)?);
+            Ok(())
+        }
+        _ => {
+            let mut runs = Vec::new();
+            with_vec!(store, target, |vec| ItemsSeed {
+                out: vec,
+                runs: &mut runs
+            }
+            .deserialize(d))?;
+            if let Target::Kind(kind) = target {
+                store.endpoints.insert(kind);
+                let origins = store.origins.entry(kind).or_default();
+                for (start, prefix) in runs {
+                    origins.push(
+                        start,
+                        Origin::Array {
+                            file: file.clone(),
+                            prefix: format!("{base}{prefix}"),
+                        },
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+struct BundleSeed<'a> {
+    store: &'a mut Store,
+    file: &'a Arc<str>,
+    ignored: &'a mut Vec<String>,
+}
+
+impl<'de> Visitor<'de> for BundleSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object whose keys are API endpoints")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let endpoint = key.trim_matches('/');
+            match target_of(endpoint) {
+                Some(target) => {
+                    let base = format!("/{}", pointer_segment(&key));
+                    map.next_value_seed(ValueSeed {
+                        store: &mut *self.store,
+                        target,
+                        file: self.file,
+                        base: &base,
+                    })?
+                }
+                None => {
+                    self.ignored.push(key);
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ValueSeed<'a> {
+    store: &'a mut Store,
+    target: Target,
+    file: &'a Arc<str>,
+    base: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        fast_value(self.store, self.target, d, self.file, self.base)
+    }
+}
+
+fn read_file(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(source) => {
+            errors.push(SnapshotError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+            None
+        }
+    }
+}
+
+fn syntax(file: &Arc<str>, err: &serde_json::Error) -> SnapshotError {
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    SnapshotError::Syntax {
+        loc: Loc::Line {
+            file: file.clone(),
+            line: err.line(),
+            col: err.column(),
+        },
+        file: file.to_string(),
+        format: "JSON",
+        message,
+    }
+}
+
+/// Reads a bundle file (form 1) into `store`.
+pub fn read_bundle(
+    path: &Path,
+    store: &mut Store,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
+    let reader = match std::fs::File::open(path) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(source) => {
+            return errors.push(SnapshotError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    report.files.push(file.to_string());
+    store.has_base = true;
+    let mut ignored = Vec::new();
+    // Streaming from the file keeps peak memory near the size of the objects built, not that
+    // plus the file; only a file that fails is read whole, to report every problem in it.
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let fast = de
+        .deserialize_map(BundleSeed {
+            store,
+            file: &file,
+            ignored: &mut ignored,
+        })
+        .and_then(|()| de.end());
+    if fast.is_ok() {
+        for key in ignored {
+            report.warn(
+                Loc::Pointer {
+                    file: file.clone(),
+                    pointer: format!("/{}", pointer_segment(&key)),
+                },
+                format!("ignored key `{key}`: not an endpoint bindlog reads"),
+            );
+        }
+        return;
+    }
+    *store = Store {
+        has_base: true,
+        ..Store::default()
+    };
+    let Some(bytes) = read_file(path, errors) else {
+        return;
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return errors.push(syntax(&file, &e)),
+    };
+    let Value::Object(map) = value else {
+        return errors.push(SnapshotError::Shape {
+            loc: Loc::Pointer {
+                file,
+                pointer: String::new(),
+            },
+            what: format!("the bundle is {}, not an object", kind_of(&value)),
+            expected:
+                "an object whose keys are API endpoints (`core/users`, `flows/bindings`, ...)"
+                    .into(),
+        });
+    };
+    for (key, v) in &map {
+        if let Some(target) = target_of(key.trim_matches('/')) {
+            detail_value(
+                store,
+                target,
+                v,
+                &file,
+                &format!("/{}", pointer_segment(key)),
+                errors,
+            );
+        }
+    }
+}
+
+/// Reads a directory of endpoint dumps (form 2) into `store`.
+pub fn read_dir(
+    root: &Path,
+    store: &mut Store,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) {
+    store.has_base = true;
+    let mut files: BTreeMap<String, Vec<(u64, PathBuf)>> = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(source) => {
+                errors.push(SnapshotError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                });
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let rel = rel.with_extension("");
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let last = rel.last().cloned().unwrap_or_default();
+            let (endpoint, page) = match last.parse::<u64>() {
+                Ok(n) if rel.len() > 1 => (rel[..rel.len() - 1].join("/"), n),
+                _ => (rel.join("/"), 0),
+            };
+            files.entry(endpoint).or_default().push((page, path));
+        }
+    }
+    for (endpoint, mut pages) in files {
+        pages.sort();
+        let Some(target) = target_of(&endpoint) else {
+            for (_, path) in pages {
+                report.warn(
+                    Loc::File(Arc::from(path.display().to_string())),
+                    format!("ignored file: `{endpoint}` is not an endpoint bindlog reads"),
+                );
+            }
+            continue;
+        };
+        for (_, path) in pages {
+            let Some(bytes) = read_file(&path, errors) else {
+                continue;
+            };
+            let file: Arc<str> = Arc::from(path.display().to_string());
+            report.files.push(file.to_string());
+            read_endpoint_bytes(store, target, &bytes, &file, errors);
+        }
+    }
+}
+
+fn read_endpoint_bytes(
+    store: &mut Store,
+    target: Target,
+    bytes: &[u8],
+    file: &Arc<str>,
+    errors: &mut Vec<SnapshotError>,
+) {
+    let before = match target {
+        Target::Kind(_) | Target::StageDetail | Target::PolicyDetail => {
+            with_vec!(store, target, |v| v.len())
+        }
+        _ => 0,
+    };
+    let origins_before = match target {
+        Target::Kind(k) => store.origins.get(&k).map_or(0, |o| o.0.len()),
+        _ => 0,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let fast = fast_value(store, target, &mut de, file, "").and_then(|()| de.end());
+    if fast.is_ok() {
+        return;
+    }
+    if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail = target {
+        with_vec!(store, target, |v| v.truncate(before));
+    }
+    if let Target::Kind(k) = target
+        && let Some(o) = store.origins.get_mut(&k)
+    {
+        o.0.truncate(origins_before);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => detail_value(store, target, &v, file, "", errors),
+        Err(e) => {
+            if let Target::Kind(k) = target {
+                store.endpoints.insert(k);
+            }
+            errors.push(syntax(file, &e))
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The slow path: every problem of one endpoint's value, with JSON pointers.
+fn detail_value(
+    store: &mut Store,
+    target: Target,
+    v: &Value,
+    file: &Arc<str>,
+    base: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
+    match target {
+        Target::Meta => {
+            detail_one::<RawMeta>(v, file, base, errors).map_or((), |m| store.meta = Some(m))
+        }
+        Target::Settings => detail_one::<RawSettings>(v, file, base, errors)
+            .map_or((), |s| store.settings = Some(s)),
+        _ => {
+            if let Target::Kind(k) = target {
+                store.endpoints.insert(k);
+            }
+            with_vec!(store, target, |vec| detail_items(
+                vec, v, file, base, errors
+            ))
+        }
+    }
+}
+
+fn detail_items<T: DeserializeOwned>(
+    out: &mut Vec<T>,
+    v: &Value,
+    file: &Arc<str>,
+    base: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
+    let is_page = |o: &serde_json::Map<String, Value>| {
+        o.contains_key("results") || o.contains_key("pagination")
+    };
+    match v {
+        Value::Array(elems) => {
+            for (i, e) in elems.iter().enumerate() {
+                match e {
+                    Value::Object(o) if is_page(o) => {
+                        detail_page(out, o, file, &format!("{base}/{i}"), errors)
+                    }
+                    e => out.extend(detail_one::<T>(e, file, &format!("{base}/{i}"), errors)),
+                }
+            }
+        }
+        Value::Object(o) if is_page(o) => detail_page(out, o, file, base, errors),
+        other => errors.push(SnapshotError::Shape {
+            loc: Loc::Pointer {
+                file: file.clone(),
+                pointer: base.to_string(),
+            },
+            what: format!("found {} where a list of objects belongs", kind_of(other)),
+            expected: "an array of objects, a page `{\"results\": [...]}`, or an array of pages"
+                .into(),
+        }),
+    }
+}
+
+fn detail_page<T: DeserializeOwned>(
+    out: &mut Vec<T>,
+    page: &serde_json::Map<String, Value>,
+    file: &Arc<str>,
+    at: &str,
+    errors: &mut Vec<SnapshotError>,
+) {
+    match page.get("results") {
+        Some(Value::Array(items)) => {
+            for (j, e) in items.iter().enumerate() {
+                out.extend(detail_one::<T>(
+                    e,
+                    file,
+                    &format!("{at}/results/{j}"),
+                    errors,
+                ));
+            }
+        }
+        other => errors.push(SnapshotError::Shape {
+            loc: Loc::Pointer {
+                file: file.clone(),
+                pointer: format!("{at}/results"),
+            },
+            what: format!("page `results` is {}", other.map_or("missing", kind_of)),
+            expected: "`results`: an array of objects".into(),
+        }),
+    }
+}
+
+/// Deserializes one object, turning a failure into a problem at its exact pointer.
+pub fn detail_one<T: DeserializeOwned>(
+    v: &Value,
+    file: &Arc<str>,
+    at: &str,
+    errors: &mut Vec<SnapshotError>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v) {
+        Ok(t) => Some(t),
+        Err(err) => {
+            let mut pointer = at.to_string();
+            let mut field = None;
+            for seg in err.path().iter() {
+                match seg {
+                    serde_path_to_error::Segment::Seq { index } => {
+                        pointer.push_str(&format!("/{index}"))
+                    }
+                    serde_path_to_error::Segment::Map { key } => {
+                        pointer.push('/');
+                        pointer.push_str(&pointer_segment(key));
+                        field = Some(key.clone());
+                    }
+                    _ => {}
+                }
+            }
+            let (what, expected) = describe(&err.into_inner().to_string(), field.as_deref());
+            errors.push(SnapshotError::Shape {
+                loc: Loc::Pointer {
+                    file: file.clone(),
+                    pointer,
+                },
+                what,
+                expected,
+            });
+            None
+        }
+    }
+}
+
+/// Splits a serde message into what is wrong and what was expected.
+pub fn describe(message: &str, field: Option<&str>) -> (String, String) {
+    let field = field
+        .map(|f| format!("`{f}`"))
+        .unwrap_or_else(|| "the value".into());
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "a known value"));
+        return (
+            format!("unknown value {found} for {field}"),
+            format!("expected {expected}"),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
+        return (
+            format!("wrong type for {field}: found {found}"),
+            format!("expected {expected}"),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return (
+            format!("missing required field {rest}"),
+            format!("expected the object to have {rest}, as authentik's API returns it"),
+        );
+    }
+    (
+        format!("{field}: {message}"),
+        "expected the shape authentik's API returns".into(),
+    )
+}

@@ -1,0 +1,527 @@
+//! Objects exactly as the API (or a blueprint) gives them: absent fields stay `None` until
+//! [`super::validate`] fills in the version's defaults. Deserialized straight from the bytes,
+//! with ids interned, so a million users never pass through `serde_json::Value`.
+
+use super::model::{
+    Authentication, DeniedAction, Designation, EngineMode, Id, InvalidResponseAction,
+};
+use serde::de::{
+    self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// A fast, non-cryptographic hasher (FxHash's mixing) for ids: loading hashes every id a few
+/// times, and SipHash's flooding resistance buys nothing for a file the user chose to read.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+thread_local! {
+    static INTERNED: RefCell<HashSet<Arc<str>, FxBuild>> = RefCell::new(HashSet::default());
+}
+
+/// Returns the shared copy of `s`, so that each distinct id is stored once.
+pub fn intern(s: &str) -> Id {
+    INTERNED.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(id) = set.get(s) {
+            return id.clone();
+        }
+        let id: Id = Arc::from(s);
+        set.insert(id.clone());
+        id
+    })
+}
+
+/// Forgets the interning table (ids already handed out stay valid).
+pub fn clear_interned() {
+    INTERNED.with(|set| *set.borrow_mut() = HashSet::default());
+}
+
+struct IdVisitor;
+
+impl Visitor<'_> for IdVisitor {
+    type Value = Id;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an id (string)")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+        Ok(intern(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+        Ok(intern(&v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+        Ok(intern(&v.to_string()))
+    }
+}
+
+/// An interned id; integers are accepted and kept as their decimal text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RawId(pub Id);
+
+impl<'de> Deserialize<'de> for RawId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IdVisitor).map(RawId)
+    }
+}
+
+/// Unwraps a list of interned ids (reusing the allocation).
+pub fn ids(v: Vec<RawId>) -> Vec<Id> {
+    v.into_iter().map(|r| r.0).collect()
+}
+
+/// A user as `core/users` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawUser {
+    /// `pk`.
+    pub pk: i64,
+    /// `username`.
+    pub username: Box<str>,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `is_active` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+    /// `is_superuser` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_superuser: Option<bool>,
+    /// `groups` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<RawId>>,
+    /// `type` (absent: the default).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RawId>,
+    /// `last_login` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<Box<str>>,
+}
+
+/// A group as `core/groups` returns it (old `parent` or new `parents`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawGroup {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `is_superuser` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_superuser: Option<bool>,
+    /// `parent` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RawId>,
+    /// `parents` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parents: Option<Vec<RawId>>,
+    /// `users` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<i64>>,
+}
+
+/// A flow as `flows/instances` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawFlow {
+    /// `pk`.
+    pub pk: RawId,
+    /// `policybindingmodel_ptr_id` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policybindingmodel_ptr_id: Option<RawId>,
+    /// `slug`.
+    pub slug: Box<str>,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `designation`.
+    pub designation: Designation,
+    /// `authentication` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
+    /// `policy_engine_mode` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+    /// `denied_action` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_action: Option<DeniedAction>,
+}
+
+/// A flow-stage binding as `flows/bindings` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawFlowStageBinding {
+    /// `pk`.
+    pub pk: RawId,
+    /// `policybindingmodel_ptr_id` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policybindingmodel_ptr_id: Option<RawId>,
+    /// `target`.
+    pub target: RawId,
+    /// `stage`.
+    pub stage: RawId,
+    /// `order`.
+    pub order: i32,
+    /// `evaluate_on_plan` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_on_plan: Option<bool>,
+    /// `re_evaluate_policies` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re_evaluate_policies: Option<bool>,
+    /// `policy_engine_mode` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+    /// `invalid_response_action` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_response_action: Option<InvalidResponseAction>,
+}
+
+/// A stage as `stages/all` (or a per-type stage endpoint) returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawStage {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `component` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<Box<str>>,
+    /// `meta_model_name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_model_name: Option<Box<str>>,
+    /// `every other field`.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A policy as `policies/all` returns it (type fields kept as given).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawPolicy {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `component` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<Box<str>>,
+    /// `meta_model_name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_model_name: Option<Box<str>>,
+    /// `every other field`.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A policy binding as `policies/bindings` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawPolicyBinding {
+    /// `pk`.
+    pub pk: RawId,
+    /// `target`.
+    pub target: RawId,
+    /// `policy` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<RawId>,
+    /// `group` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<RawId>,
+    /// `user` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<i64>,
+    /// `negate` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negate: Option<bool>,
+    /// `enabled` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `order`.
+    pub order: i32,
+    /// `timeout` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i32>,
+    /// `failure_result` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_result: Option<bool>,
+}
+
+/// An application as `core/applications` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawApplication {
+    /// `pk`.
+    pub pk: RawId,
+    /// `slug`.
+    pub slug: Box<str>,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `policy_engine_mode` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+    /// `provider` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<RawId>,
+}
+
+/// A source as `sources/all` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawSource {
+    /// `pk`.
+    pub pk: RawId,
+    /// `slug`.
+    pub slug: Box<str>,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `policy_engine_mode` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+    /// `authentication_flow` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_flow: Option<RawId>,
+    /// `enrollment_flow` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_flow: Option<RawId>,
+}
+
+/// A brand as `core/brands` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawBrand {
+    /// `brand_uuid (or pk)`.
+    #[serde(alias = "pk")]
+    pub brand_uuid: RawId,
+    /// `domain` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Box<str>>,
+    /// `default` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+    /// `flow_authentication` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_authentication: Option<RawId>,
+    /// `flow_invalidation` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_invalidation: Option<RawId>,
+    /// `flow_recovery` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_recovery: Option<RawId>,
+    /// `flow_unenrollment` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_unenrollment: Option<RawId>,
+    /// `flow_user_settings` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_user_settings: Option<RawId>,
+    /// `flow_device_code` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_device_code: Option<RawId>,
+}
+
+/// `admin/settings`: only the flags matter.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawSettings {
+    /// `flags`.
+    #[serde(default)]
+    pub flags: RawFlags,
+}
+
+/// `admin/settings` → `flags`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawFlags {
+    /// `core_default_app_access` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_default_app_access: Option<bool>,
+}
+
+/// `meta` (bundle key or `meta.json`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawMeta {
+    /// `version` (absent: the default).
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// Appends an endpoint's objects (a bare array, one page `{"results": [...]}`, or an array of
+/// pages) to `out` without buffering, so that each object goes straight into `T`; records in
+/// `runs` where each run of objects starts and the JSON pointer of the array holding it.
+pub struct ItemsSeed<'a, T> {
+    /// Where the objects go.
+    pub out: &'a mut Vec<T>,
+    /// `(index in out, pointer of the array relative to the endpoint's value)`.
+    pub runs: &'a mut Vec<(usize, String)>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ItemsSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ItemsSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of objects, a page {\"results\": [...]}, or an array of pages")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while seq
+            .next_element_seed(ElementSeed {
+                out: &mut *self.out,
+                runs: &mut *self.runs,
+                index,
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        page_rest(self.out, self.runs, String::new(), None, map)
+    }
+}
+
+fn is_page_key(key: &str) -> bool {
+    matches!(key, "results" | "pagination" | "autocomplete")
+}
+
+/// Reads the rest of a page wrapper at `at` whose first key may already have been read.
+fn page_rest<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    out: &mut Vec<T>,
+    runs: &mut Vec<(usize, String)>,
+    at: String,
+    mut key: Option<String>,
+    mut map: A,
+) -> Result<(), A::Error> {
+    if key.is_none() {
+        key = map.next_key()?;
+    }
+    while let Some(k) = key {
+        if k == "results" {
+            runs.push((out.len(), format!("{at}/results")));
+            map.next_value_seed(ResultsSeed(&mut *out))?;
+        } else {
+            map.next_value::<IgnoredAny>()?;
+        }
+        key = map.next_key()?;
+    }
+    Ok(())
+}
+
+struct ResultsSeed<'a, T>(&'a mut Vec<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ResultsSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ResultsSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            self.0.push(item);
+        }
+        Ok(())
+    }
+}
+
+/// Element `index` of a top-level array: an object, or a page wrapper.
+struct ElementSeed<'a, T> {
+    out: &'a mut Vec<T>,
+    runs: &'a mut Vec<(usize, String)>,
+    index: usize,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ElementSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ElementSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let first: Option<String> = map.next_key()?;
+        match first {
+            Some(k) if is_page_key(&k) => page_rest(
+                self.out,
+                self.runs,
+                format!("/{}", self.index),
+                Some(k),
+                map,
+            ),
+            first => {
+                if self.index == 0 {
+                    self.runs.push((self.out.len(), String::new()));
+                }
+                let item = T::deserialize(Prefixed { first, map })?;
+                self.out.push(item);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A map whose first key was already read: replays it, then continues with the rest.
+struct Prefixed<A> {
+    first: Option<String>,
+    map: A,
+}
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Prefixed<A> {
+    type Error = A::Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Prefixed<A> {
+    type Error = A::Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match self.first.take() {
+            Some(k) => seed.deserialize(k.into_deserializer()).map(Some),
+            None => self.map.next_key_seed(seed),
+        }
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}

@@ -1,0 +1,335 @@
+//! Synthetic snapshots, deterministic from a seed: a parametric organisation for tests and
+//! benchmarks at any size ([`write_bundle`]), and the hand-shaped example organisation
+//! `examples/acme` ([`acme`]).
+
+use serde_json::{Value, json};
+use std::io::{self, Write};
+
+/// A small, fast, seedable generator (SplitMix64); the same seed always gives the same snapshot.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator started from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5eed_b1d1_0600_0001)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// A float in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// A random UUID (version 4 layout).
+    pub fn uuid(&mut self) -> String {
+        let (a, b) = (self.next_u64(), self.next_u64());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The shape of a generated organisation.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Seed: the same parameters and seed give byte-identical output.
+    pub seed: u64,
+    /// Number of users.
+    pub users: usize,
+    /// Number of groups, in a forest where a group may have several parents.
+    pub groups: usize,
+    /// Most parents a group has (0 gives flat groups).
+    pub max_parents: usize,
+    /// Most direct groups a user has; memberships are skewed towards a few large groups.
+    pub max_groups_per_user: usize,
+    /// Number of applications, each with a few group, user or policy bindings.
+    pub apps: usize,
+    /// Number of extra flows beyond the default authentication, enrollment and recovery flows.
+    pub extra_flows: usize,
+    /// The authentik version written in `meta`.
+    pub version: String,
+}
+
+impl Params {
+    /// Proportions that look like a real organisation of `users` people.
+    pub fn scaled(users: usize, seed: u64) -> Params {
+        Params {
+            seed,
+            users,
+            groups: (users / 250).clamp(10, 5000),
+            max_parents: 3,
+            max_groups_per_user: 6,
+            apps: (users / 2000).clamp(8, 500),
+            extra_flows: (users / 20000).clamp(3, 100),
+            version: "2026.2.1".into(),
+        }
+    }
+}
+
+fn put<W: Write>(w: &mut W, v: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, v).map_err(io::Error::other)
+}
+
+fn endpoint<W: Write>(w: &mut W, name: &str, items: &[Value], first: bool) -> io::Result<()> {
+    if !first {
+        w.write_all(b",\n")?;
+    }
+    write!(w, "\"{name}\": [")?;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",\n")?;
+        }
+        put(w, item)?;
+    }
+    w.write_all(b"]")
+}
+
+/// Writes a bundle (snapshot.md form 1) for `p` to `w`, streaming the users.
+pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
+    let mut rng = Rng::new(p.seed);
+    let group_ids: Vec<String> = (0..p.groups).map(|_| rng.uuid()).collect();
+    let mut groups = Vec::with_capacity(p.groups);
+    for (i, gid) in group_ids.iter().enumerate() {
+        let mut parents = Vec::new();
+        if i > 0 && !rng.chance(0.15) {
+            let n = 1 + rng.below(p.max_parents.max(1));
+            for _ in 0..n.min(p.max_parents) {
+                let parent = &group_ids[rng.below(i)];
+                if !parents.contains(parent) {
+                    parents.push(parent.clone());
+                }
+            }
+        }
+        groups.push(json!({
+            "pk": gid, "num_pk": 1000 + i, "name": format!("group-{i:05}"),
+            "is_superuser": i == 0, "parents": parents, "attributes": {},
+        }));
+    }
+    w.write_all(b"{\n")?;
+    write!(
+        w,
+        "\"meta\": {{\"version\": \"{}\"}},\n\"core/users\": [",
+        p.version
+    )?;
+    let mut line = String::new();
+    for u in 0..p.users {
+        let k = rng.below(p.max_groups_per_user + 1);
+        line.clear();
+        if u > 0 {
+            line.push_str(",\n");
+        }
+        let pk = u + 1;
+        line.push_str(&format!(
+            "{{\"pk\": {pk}, \"username\": \"user{pk:07}\", \"name\": \"User {pk}\", \"is_active\": {}, \"last_login\": {}, \"is_superuser\": false, \"groups\": [",
+            !rng.chance(0.03),
+            if rng.chance(0.2) { "null".to_string() } else { format!("\"2026-0{}-1{}T08:00:00Z\"", 1 + rng.below(9), rng.below(10)) },
+        ));
+        let mut chosen: Vec<usize> = Vec::with_capacity(k);
+        for _ in 0..k {
+            // Cubing a uniform number skews membership towards the first (large) groups.
+            let g = ((rng.unit().powi(3)) * p.groups as f64) as usize;
+            if !chosen.contains(&g) {
+                chosen.push(g);
+            }
+        }
+        for (j, g) in chosen.iter().enumerate() {
+            if j > 0 {
+                line.push_str(", ");
+            }
+            line.push('"');
+            line.push_str(&group_ids[*g]);
+            line.push('"');
+        }
+        let kind = if rng.chance(0.01) {
+            "service_account"
+        } else {
+            "internal"
+        };
+        line.push_str(&format!(
+            "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}\", \"attributes\": {{}}}}",
+            rng.next_u64()
+        ));
+        w.write_all(line.as_bytes())?;
+    }
+    w.write_all(b"]")?;
+    endpoint(&mut w, "core/groups", &groups, false)?;
+
+    let mut flows = Vec::new();
+    let mut stages = Vec::new();
+    let mut fsbs = Vec::new();
+    let mut policies = Vec::new();
+    let mut bindings = Vec::new();
+    let mut order_rng = Rng::new(p.seed ^ 0xf10);
+    let mut flow = |rng: &mut Rng, slug: &str, designation: &str, authentication: &str| {
+        let pk = rng.uuid();
+        flows.push(json!({
+            "pk": pk, "policybindingmodel_ptr_id": rng.uuid(), "slug": slug, "name": slug,
+            "title": slug, "designation": designation, "authentication": authentication,
+            "policy_engine_mode": if rng.chance(0.2) { "all" } else { "any" }, "denied_action": "message_continue",
+        }));
+        pk
+    };
+    let mut stage = |rng: &mut Rng, name: &str, model: &str| {
+        let pk = rng.uuid();
+        let mut s = json!({"pk": pk, "name": name, "meta_model_name": model, "component": format!("ak-stage-{}-form", model.split('.').next().unwrap_or("").trim_start_matches("authentik_stages_").replace('_', "-"))});
+        if model.ends_with("authenticatorvalidatestage") {
+            s["not_configured_action"] = json!(if rng.chance(0.5) { "skip" } else { "deny" });
+            s["last_auth_threshold"] = json!("seconds=0");
+        }
+        stages.push(s);
+        pk
+    };
+    let stage_models = [
+        "authentik_stages_identification.identificationstage",
+        "authentik_stages_password.passwordstage",
+        "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+        "authentik_stages_prompt.promptstage",
+        "authentik_stages_user_write.userwritestage",
+        "authentik_stages_user_login.userloginstage",
+    ];
+    let mut flow_specs = vec![
+        (
+            "default-authentication-flow".to_string(),
+            "authentication",
+            "none",
+        ),
+        (
+            "default-enrollment-flow".to_string(),
+            "enrollment",
+            "require_unauthenticated",
+        ),
+        (
+            "default-recovery-flow".to_string(),
+            "recovery",
+            "require_unauthenticated",
+        ),
+    ];
+    for i in 0..p.extra_flows {
+        let d = [
+            "stage_configuration",
+            "authorization",
+            "authentication",
+            "invalidation",
+        ][i % 4];
+        flow_specs.push((format!("flow-{i:03}"), d, "none"));
+    }
+    let mut fsb_pks = Vec::new();
+    for (slug, designation, auth) in &flow_specs {
+        let f = flow(&mut rng, slug, designation, auth);
+        let n = 2 + rng.below(4);
+        for j in 0..n {
+            let model = stage_models[if j == 0 {
+                0
+            } else {
+                rng.below(stage_models.len())
+            }];
+            let s = stage(&mut rng, &format!("{slug}-stage-{j}"), model);
+            let pk = rng.uuid();
+            let (eop, rep) = match order_rng.below(10) {
+                0 => (true, false),
+                1 => (true, true),
+                2 => (false, false),
+                _ => (false, true),
+            };
+            fsbs.push(json!({
+                "pk": pk, "policybindingmodel_ptr_id": rng.uuid(), "target": f, "stage": s,
+                "order": 10 * (j as i32 + 1), "evaluate_on_plan": eop, "re_evaluate_policies": rep,
+                "policy_engine_mode": "any", "invalid_response_action": "retry",
+            }));
+            fsb_pks.push(pk);
+        }
+    }
+    let mut apps = Vec::new();
+    for i in 0..p.apps {
+        let pk = rng.uuid();
+        apps.push(json!({"pk": pk, "slug": format!("app-{i:03}"), "name": format!("App {i}"), "provider": i + 1, "policy_engine_mode": if rng.chance(0.3) { "all" } else { "any" }}));
+    }
+    let policy_types = [
+        (
+            "authentik_policies_expression.expressionpolicy",
+            json!({"expression": "return True"}),
+        ),
+        (
+            "authentik_policies_dummy.dummypolicy",
+            json!({"result": true, "wait_min": 0, "wait_max": 1}),
+        ),
+        (
+            "authentik_policies_reputation.reputationpolicy",
+            json!({"threshold": -5, "check_ip": true}),
+        ),
+        (
+            "authentik_policies_geoip.geoippolicy",
+            json!({"asns": [], "countries": []}),
+        ),
+    ];
+    let npol = (p.apps / 2).max(4);
+    let mut policy_pks = Vec::new();
+    for i in 0..npol {
+        let (model, fields) = &policy_types[i % policy_types.len()];
+        let pk = rng.uuid();
+        let mut v = json!({"pk": pk, "name": format!("policy-{i:03}"), "meta_model_name": model});
+        for (k, f) in fields.as_object().into_iter().flatten() {
+            v[k] = f.clone();
+        }
+        policies.push(v);
+        policy_pks.push(pk);
+    }
+    let targets: Vec<String> = apps
+        .iter()
+        .map(|a| a["pk"].as_str().unwrap_or_default().to_string())
+        .chain(fsb_pks.iter().step_by(3).cloned())
+        .collect();
+    for (t_index, target) in targets.iter().enumerate() {
+        let n = 1 + rng.below(3);
+        for j in 0..n {
+            let mut b = json!({
+                "pk": rng.uuid(), "target": target, "policy": null, "group": null, "user": null,
+                "negate": rng.chance(0.1), "enabled": !rng.chance(0.05), "order": j as i32, "timeout": 30,
+                "failure_result": rng.chance(0.1),
+            });
+            match (t_index + j) % 5 {
+                0..=2 => b["group"] = json!(group_ids[rng.below(p.groups)]),
+                3 => b["policy"] = json!(policy_pks[rng.below(policy_pks.len())]),
+                _ => b["user"] = json!(1 + rng.below(p.users.max(1))),
+            }
+            bindings.push(b);
+        }
+    }
+    endpoint(&mut w, "flows/instances", &flows, false)?;
+    endpoint(&mut w, "flows/bindings", &fsbs, false)?;
+    endpoint(&mut w, "stages/all", &stages, false)?;
+    endpoint(&mut w, "policies/all", &policies, false)?;
+    endpoint(&mut w, "policies/bindings", &bindings, false)?;
+    endpoint(&mut w, "core/applications", &apps, false)?;
+    w.write_all(b",\n\"admin/settings\": {\"flags\": {\"core_default_app_access\": true}}\n}\n")?;
+    w.flush()
+}
+
+/// The example organisation of `examples/acme` (see its README for the planted misconfigurations).
+pub fn acme() -> Value {
+    super::synth_acme::build()
+}
