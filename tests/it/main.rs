@@ -1,4 +1,5 @@
 //! bindlog's one integration-test binary, organised by topic.
 
+mod authentik;
 mod engine;
 mod snapshot;
