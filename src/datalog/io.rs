@@ -74,12 +74,17 @@ pub fn read_inputs(
             }
         };
         let delim = delimiter(&spec.params);
+        // `headers=true`: the first line names the columns and is skipped, as Soufflé does.
+        let skip = usize::from(spec.params.get("headers").is_some_and(|v| v == "true"));
         let mut file_errors: Vec<(usize, usize, usize, String)> = Vec::new();
         let mut offset = 0;
         for (i, line) in text.split('\n').enumerate() {
             let line_start = offset;
             offset += line.len() + 1;
             let line = line.strip_suffix('\r').unwrap_or(line);
+            if i < skip {
+                continue;
+            }
             if r.arity() == 0 {
                 if !line.is_empty() || i == 0 && !text.is_empty() {
                     tables[rel].push(&[]);

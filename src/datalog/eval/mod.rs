@@ -201,7 +201,8 @@ impl Runtime {
                         let s: String = vals.iter().map(|&v| self.sym(v)).collect();
                         self.intern(&s)
                     }
-                    Func::Strlen => self.sym(vals[0]).chars().count() as u32,
+                    // Lengths and offsets count bytes, as Soufflé's `std::string` does.
+                    Func::Strlen => self.sym(vals[0]).len() as u32,
                     Func::Ord => vals[0],
                     Func::ToNumber => parse_number(&self.sym(vals[0]), Ty::Number)?,
                     Func::ToString => {
@@ -213,14 +214,27 @@ impl Runtime {
                         self.intern(&s)
                     }
                     Func::Substr => {
-                        let s = self.sym(vals[0]);
+                        // As Soufflé: a start outside the string gives "" with a warning; a
+                        // negative length runs to the end of the string.
+                        let text = self.sym(vals[0]);
+                        let bytes = text.as_bytes();
                         let (start, len) = (vals[1] as i32, vals[2] as i32);
-                        let chars: Vec<char> = s.chars().collect();
-                        if start < 0 || len < 0 || start as usize > chars.len() {
-                            return None;
-                        }
-                        let end = (start as usize + len as usize).min(chars.len());
-                        let sub: String = chars[start as usize..end].iter().collect();
+                        let sub = if start < 0 || start as usize > bytes.len() {
+                            if let Ok(mut w) = self.warnings.lock() {
+                                w.insert(format!(
+                                    "substr: start {start} is outside {text:?}; the result is \"\""
+                                ));
+                            }
+                            String::new()
+                        } else {
+                            let s = start as usize;
+                            let end = if len < 0 {
+                                bytes.len()
+                            } else {
+                                (s + len as usize).min(bytes.len())
+                            };
+                            String::from_utf8_lossy(&bytes[s..end]).into_owned()
+                        };
                         self.intern(&sub)
                     }
                     Func::Min | Func::Max => {

@@ -21,6 +21,25 @@ pub enum Tok {
     Eof,
 }
 
+/// Soufflé's directive names (the parser reports those bindlog does not support).
+const DIRECTIVES: [&str; 15] = [
+    "type",
+    "decl",
+    "input",
+    "output",
+    "printsize",
+    "pragma",
+    "symbol_type",
+    "number_type",
+    "functor",
+    "comp",
+    "init",
+    "plan",
+    "limitsize",
+    "override",
+    "include",
+];
+
 /// Splits `text` into tokens with spans; lexical errors are collected, not fatal.
 pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, Span)> {
     let bytes = text.as_bytes();
@@ -76,14 +95,14 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
                     break;
                 }
                 if ch == '\\' && i + 1 < bytes.len() {
-                    let e = bytes[i + 1] as char;
+                    let e = text[i + 1..].chars().next().unwrap_or('\\');
                     s.push(match e {
                         'n' => '\n',
                         't' => '\t',
                         'r' => '\r',
                         other => other,
                     });
-                    i += 2;
+                    i += 1 + e.len_utf8();
                     continue;
                 }
                 s.push(ch);
@@ -162,15 +181,17 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
             continue;
         }
         if c == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_alphabetic() {
-            i += 1;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
+            // `.decl` is a directive; `r(1).r(2).` is two facts: only directive names count.
+            let mut j = i + 1;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
             }
-            out.push((
-                Tok::Directive(text[start + 1..i].to_string()),
-                Span::new(file, start, i),
-            ));
-            continue;
+            let word = &text[i + 1..j];
+            if DIRECTIVES.contains(&word) {
+                i = j;
+                out.push((Tok::Directive(word.to_string()), Span::new(file, start, i)));
+                continue;
+            }
         }
         if let Some(p) = PUNCT.iter().find(|p| text[i..].starts_with(**p)) {
             i += p.len();

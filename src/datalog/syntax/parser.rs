@@ -22,6 +22,8 @@ const TEST_FUNCTORS: [&str; 2] = ["contains", "match"];
 struct Parser<'a> {
     toks: Vec<(Tok, Span)>,
     pos: usize,
+    /// Nesting of parentheses, bounded so that deep input is an error, not a crash.
+    depth: usize,
     errors: &'a mut Vec<Diagnostic>,
 }
 
@@ -33,6 +35,7 @@ pub fn parse_program(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> 
     let mut p = Parser {
         toks,
         pos: 0,
+        depth: 0,
         errors,
     };
     let mut items = Vec::new();
@@ -56,6 +59,7 @@ pub fn parse_atom(file: FileId, text: &str) -> Result<Atom, Vec<Diagnostic>> {
     let mut p = Parser {
         toks,
         pos: 0,
+        depth: 0,
         errors: &mut errors,
     };
     let atom = p.atom();
@@ -173,6 +177,20 @@ impl Parser<'_> {
             self.pos += 1;
             return match d.as_str() {
                 "type" => self.type_decl().map(Some),
+                // Soufflé's older spelling of `.type T <: symbol` and `.type T <: number`.
+                "symbol_type" | "number_type" => {
+                    let name = self.ident("a type name")?;
+                    let base = if d == "symbol_type" {
+                        "symbol"
+                    } else {
+                        "number"
+                    };
+                    let base = Name {
+                        text: base.to_string(),
+                        span: name.span,
+                    };
+                    Ok(Some(Item::Type { name, base }))
+                }
                 "decl" => self.decl(start).map(Some),
                 "input" => self.directive(DirectiveKind::Input, start).map(Some),
                 "output" => self.directive(DirectiveKind::Output, start).map(Some),
@@ -353,7 +371,27 @@ impl Parser<'_> {
         })
     }
 
+    /// Runs `f` one nesting level deeper, refusing input nested more than 200 levels.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= 200 {
+            return Err(Diagnostic::error(
+                "nested too deeply",
+                self.span(),
+                "more than 200 levels of parentheses here",
+            )
+            .with_help("split the expression or the body into smaller parts"));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn unit(&mut self) -> PResult<Body> {
+        self.nested(|p| p.unit_inner())
+    }
+
+    fn unit_inner(&mut self) -> PResult<Body> {
         if self.peek_punct("(") {
             // Either a parenthesised body or a parenthesised term in a comparison: try the term.
             let save = self.pos;
@@ -474,6 +512,10 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> PResult<Term> {
+        self.nested(|p| p.unary_inner())
+    }
+
+    fn unary_inner(&mut self) -> PResult<Term> {
         let start = self.span();
         if self.eat_punct("-") {
             let inner = self.unary()?;

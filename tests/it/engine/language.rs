@@ -359,3 +359,56 @@ fn bounds_stop_runaway_programs_cleanly() {
         assert!(err.to_string().contains("time limit"), "{err}");
     }
 }
+
+// Found by running Soufflé's own evaluation tests and probes against bindlog.
+
+#[test]
+fn regression_escape_before_a_non_ascii_character_does_not_panic() {
+    assert_eq!(
+        eval_rel(".decl r(s: symbol) .output r\nr(\"a\\éb\").", &[], "r"),
+        vec!["aéb"]
+    );
+}
+
+#[test]
+fn regression_deep_nesting_is_an_error_not_a_crash() {
+    let p = format!(
+        ".decl r(x: number) .output r\nr({}1{}).",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    assert!(super::errors_of(&p).contains("nested too deeply"));
+}
+
+#[test]
+fn regression_facts_back_to_back_on_one_line() {
+    assert_eq!(
+        eval_rel(".decl r(x: number) .output r\nr(1).r(2).", &[], "r"),
+        vec!["1", "2"]
+    );
+}
+
+#[test]
+fn regression_input_headers_skip_the_first_line() {
+    let p = ".decl p(name: symbol, n: number)\n.input p(headers=true)\n.output p";
+    assert_eq!(
+        eval_rel(p, &[("p", "name\tn\nalice\t3\n")], "p"),
+        vec!["alice\t3"]
+    );
+}
+
+#[test]
+fn regression_substr_and_strlen_as_souffle() {
+    let p = r#".decl r(k: number, s: symbol) .output r
+        r(1, substr("hello", 10, 2)). r(2, substr("hello", 1, -1)). r(3, substr("hello", -1, 2)).
+        r(4, to_string(strlen("héllo")))."#;
+    // Out-of-range starts give "" (with a warning), a negative length runs to the end, and
+    // lengths count bytes.
+    assert_eq!(eval_rel(p, &[], "r"), vec!["1\t", "2\tello", "3\t", "4\t6"]);
+}
+
+#[test]
+fn regression_legacy_type_declarations() {
+    let p = ".symbol_type Name\n.number_type Age\n.decl p(n: Name, a: Age) .output p\np(\"x\", 3).";
+    assert_eq!(eval_rel(p, &[], "p"), vec!["x\t3"]);
+}
