@@ -3,6 +3,7 @@
 //! Data flows one way: rules text -> [`datalog`] (parse, check, compile, evaluate, prove);
 //! authentik configuration -> [`snapshot`] -> [`facts`] (input relations).
 
+pub mod analysis;
 pub mod datalog;
 pub mod facts;
 pub mod snapshot;

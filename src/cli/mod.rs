@@ -3,11 +3,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod access;
 mod check;
 mod eval;
 mod facts;
 mod fetch;
 mod generate;
+mod plan;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -29,6 +31,10 @@ enum Command {
     Fetch(fetch::Args),
     /// Write a synthetic snapshot (deterministic from a seed) for tests and benchmarks.
     Generate(generate::Args),
+    /// One identity through one flow: every stage shown, skipped or unknown, and why unknown.
+    Plan(plan::Args),
+    /// Whether a user may open an application: yes, no or unknown.
+    Access(access::Args),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -63,6 +69,8 @@ pub fn run() -> ExitCode {
         Command::Facts(args) => facts::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Access(args) => access::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,350 @@
+//! Answers in authentik's terms, computed by the rules in `rules/authentik/` over a snapshot's
+//! facts: one identity through one flow (`plan`), application access.
+
+use crate::datalog::eval::Limits;
+use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
+use crate::facts::{self, Value};
+use crate::snapshot::Snapshot;
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+
+/// The built-in rules, compiled into the binary and cited by their path in the repository.
+pub const RULES: [(&str, &str); 7] = [
+    (
+        "rules/authentik/schema.dl",
+        include_str!("../../rules/authentik/schema.dl"),
+    ),
+    (
+        "rules/authentik/identity.dl",
+        include_str!("../../rules/authentik/identity.dl"),
+    ),
+    (
+        "rules/authentik/membership.dl",
+        include_str!("../../rules/authentik/membership.dl"),
+    ),
+    (
+        "rules/authentik/policies.dl",
+        include_str!("../../rules/authentik/policies.dl"),
+    ),
+    (
+        "rules/authentik/engine.dl",
+        include_str!("../../rules/authentik/engine.dl"),
+    ),
+    (
+        "rules/authentik/flows.dl",
+        include_str!("../../rules/authentik/flows.dl"),
+    ),
+    (
+        "rules/authentik/deferral.dl",
+        include_str!("../../rules/authentik/deferral.dl"),
+    ),
+];
+
+/// A snapshot with the built-in rules evaluated over it.
+pub struct Model {
+    rules: Rules,
+    eval: Evaluation,
+}
+
+/// Who a question is about.
+#[derive(Clone, Debug)]
+pub enum Subjects {
+    /// Every user.
+    All,
+    /// These users (pks); none means only the anonymous visitor.
+    Only(Vec<String>),
+}
+
+impl Model {
+    /// Evaluates the built-in rules over a snapshot for the given subjects.
+    pub fn new(snapshot: &Snapshot, subjects: &Subjects) -> Result<Model, String> {
+        let rules = Rules::from_texts(&RULES).map_err(|f| f.render(100))?;
+        let facts = facts::facts_of(snapshot);
+        let mut inputs = Inputs::new(&rules);
+        for (rel, rows) in &facts.relations {
+            for row in rows {
+                let values: Vec<FactValue> = row
+                    .iter()
+                    .map(|v| match v {
+                        Value::Sym(s) => FactValue::Sym(s),
+                        Value::Num(n) => FactValue::Num(i64::from(*n)),
+                    })
+                    .collect();
+                inputs.add(&rules, rel, &values)?;
+            }
+        }
+        if let Subjects::Only(users) = subjects {
+            // A name no user has restricts the question to the anonymous visitor.
+            let none = ["<none>".to_string()];
+            let users = if users.is_empty() {
+                &none[..]
+            } else {
+                &users[..]
+            };
+            for u in users {
+                inputs.add(&rules, "query_subject", &[FactValue::Sym(u)])?;
+            }
+        }
+        let eval = rules
+            .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Model { rules, eval })
+    }
+
+    /// The rows of a relation, formatted.
+    pub fn rows(&self, rel: &str) -> Vec<Vec<String>> {
+        self.eval.rows(&self.rules, rel).unwrap_or_default()
+    }
+
+    /// The flow with this slug: (pk, designation).
+    pub fn flow(&self, slug: &str) -> Option<(String, String)> {
+        self.rows("flow")
+            .into_iter()
+            .find(|r| r[1] == slug)
+            .map(|r| (r[0].clone(), r[3].clone()))
+    }
+
+    /// The application with this slug: its pk.
+    pub fn application(&self, slug: &str) -> Option<String> {
+        self.rows("application")
+            .into_iter()
+            .find(|r| r[1] == slug)
+            .map(|r| r[0].clone())
+    }
+}
+
+/// The pk of the user with this username (or pk), if any.
+pub fn user_pk(snapshot_facts: &facts::FactSet, user: &str) -> Option<String> {
+    let rows = snapshot_facts.rows("user");
+    let name = |v: &Value| {
+        if let Value::Sym(s) = v {
+            s.clone()
+        } else {
+            String::new()
+        }
+    };
+    rows.iter()
+        .find(|r| name(&r[1]) == user)
+        .or_else(|| rows.iter().find(|r| name(&r[0]) == user))
+        .map(|r| name(&r[0]))
+}
+
+/// One flow-stage binding in a plan.
+#[derive(Clone, Debug)]
+pub struct PlannedStage {
+    /// Its order in the flow.
+    pub order: i64,
+    /// The stage's name.
+    pub stage: String,
+    /// The flow-stage binding's pk.
+    pub binding: String,
+    /// shown, skipped or unknown.
+    pub visibility: String,
+    /// When authentik evaluates its policies: plan, run, both, or never.
+    pub evaluated: Vec<&'static str>,
+}
+
+/// One identity through one flow.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The flow's slug.
+    pub flow: String,
+    /// The username, or `None` for an anonymous visitor who never identifies.
+    pub user: Option<String>,
+    /// anonymous or authenticated.
+    pub entry: String,
+    /// yes, no or unknown.
+    pub applicable: String,
+    /// Every flow-stage binding, in plan order (order, then pk).
+    pub stages: Vec<PlannedStage>,
+    /// Bindings decided only at run time, with the reason (binding `None` where none is to blame).
+    pub deferred: Vec<(Option<String>, String)>,
+}
+
+fn yes_no(v: &str) -> String {
+    match v {
+        "pass" => "yes",
+        "fail" => "no",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+impl Model {
+    /// The plan of flow `slug` for user pk `subject` (or the anonymous visitor), entered as
+    /// `entry` (or the flow's default way).
+    pub fn plan(
+        &self,
+        slug: &str,
+        subject: Option<(&str, &str)>,
+        entry: Option<&str>,
+    ) -> Result<Plan, String> {
+        let (flow, _) = self
+            .flow(slug)
+            .ok_or_else(|| self.unknown("flow", slug, "flow", 1))?;
+        let entry = match entry {
+            Some(e) => e.to_string(),
+            None => self
+                .rows("default_entry")
+                .into_iter()
+                .find(|r| r[0] == flow)
+                .map(|r| r[1].clone())
+                .unwrap_or_else(|| "authenticated".into()),
+        };
+        let s = subject.map_or("anon", |(pk, _)| pk);
+        let applicable = self
+            .rows("applicable")
+            .into_iter()
+            .find(|r| r[0] == flow && r[1] == entry && r[2] == s)
+            .map(|r| yes_no(&r[3]))
+            .unwrap_or_else(|| "unknown".into());
+        let names: BTreeMap<String, String> = self
+            .rows("stage")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        let on_plan: Vec<String> = self
+            .rows("fsb_evaluate_on_plan")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let on_run: Vec<String> = self
+            .rows("fsb_re_evaluate_policies")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let visible: BTreeMap<String, String> = self
+            .rows("visible")
+            .into_iter()
+            .filter(|r| r[1] == entry && r[2] == s)
+            .map(|r| (r[0].clone(), r[3].clone()))
+            .collect();
+        let mut stages: Vec<PlannedStage> = self
+            .rows("fsb")
+            .into_iter()
+            .filter(|r| r[1] == flow)
+            .map(|r| {
+                let mut evaluated = Vec::new();
+                if on_plan.contains(&r[0]) {
+                    evaluated.push("plan");
+                }
+                if on_run.contains(&r[0]) {
+                    evaluated.push("run");
+                }
+                PlannedStage {
+                    order: r[3].parse().unwrap_or(0),
+                    stage: names.get(&r[2]).cloned().unwrap_or_else(|| r[2].clone()),
+                    binding: r[0].clone(),
+                    visibility: visible
+                        .get(&r[0])
+                        .cloned()
+                        .unwrap_or_else(|| "unknown".into()),
+                    evaluated,
+                }
+            })
+            .collect();
+        stages.sort_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| a.binding.cmp(&b.binding))
+        });
+        let deferred = self
+            .rows("deferred")
+            .into_iter()
+            .filter(|r| r[0] == flow && r[1] == entry && r[2] == s)
+            .map(|r| ((!r[3].is_empty()).then(|| r[3].clone()), r[4].clone()))
+            .collect();
+        Ok(Plan {
+            flow: slug.to_string(),
+            user: subject.map(|(_, name)| name.to_string()),
+            entry,
+            applicable,
+            stages,
+            deferred,
+        })
+    }
+
+    /// Whether user pk `user` may open application `slug`: yes, no or unknown.
+    pub fn access(&self, slug: &str, user: &str) -> Result<String, String> {
+        let app = self
+            .application(slug)
+            .ok_or_else(|| self.unknown("application", slug, "application", 1))?;
+        Ok(self
+            .rows("decide")
+            .into_iter()
+            .find(|r| r[0] == app && r[1] == user && r[2] == "app")
+            .map(|r| yes_no(&r[3]))
+            .unwrap_or_else(|| "unknown".into()))
+    }
+
+    fn unknown(&self, what: &str, slug: &str, rel: &str, col: usize) -> String {
+        let known: Vec<String> = self.rows(rel).into_iter().map(|r| r[col].clone()).collect();
+        format!(
+            "no {what} with the slug `{slug}`; the snapshot has: {}",
+            known.join(", ")
+        )
+    }
+}
+
+impl Plan {
+    /// The machine form fixed in `interfaces.md`.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "flow": self.flow,
+            "user": self.user,
+            "entry": self.entry,
+            "applicable": self.applicable,
+            "stages": self.stages.iter().map(|s| json!({
+                "order": s.order,
+                "stage": s.stage,
+                "binding": s.binding,
+                "visibility": s.visibility,
+                "evaluated": s.evaluated,
+            })).collect::<Vec<_>>(),
+            "deferred": self.deferred.iter().map(|(b, r)| json!({"binding": b, "reason": r})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// A readable table.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let who = self.user.as_deref().unwrap_or("an anonymous visitor");
+        let _ = writeln!(
+            out,
+            "flow {} for {who}, entered {}: applicable {}",
+            self.flow, self.entry, self.applicable
+        );
+        let width = self
+            .stages
+            .iter()
+            .map(|s| s.stage.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let _ = writeln!(
+            out,
+            "\n  {:>5}  {:<width$}  {:<10}  evaluated",
+            "order", "stage", "visibility"
+        );
+        for s in &self.stages {
+            let ev = if s.evaluated.is_empty() {
+                "never".to_string()
+            } else {
+                s.evaluated.join("+")
+            };
+            let _ = writeln!(
+                out,
+                "  {:>5}  {:<width$}  {:<10}  {ev}",
+                s.order, s.stage, s.visibility
+            );
+        }
+        if !self.deferred.is_empty() {
+            let _ = writeln!(out, "\ndecided only at run time:");
+            for (b, r) in &self.deferred {
+                let _ = writeln!(out, "  {}: {r}", b.as_deref().unwrap_or("(flow gate)"));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,60 @@
+//! `bindlog access`: may this user open this application?
+
+use super::Outcome;
+use super::check::SnapshotArgs;
+use super::plan::Format;
+use bindlog::analysis::{Model, Subjects, user_pk};
+use miette::miette;
+use std::process::ExitCode;
+
+/// Flags of `bindlog access`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:
+  bindlog access examples/acme/snapshot.json --app grafana --user ada.nguyen --format json")]
+pub struct Args {
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
+    /// The application's slug.
+    #[arg(long, value_name = "SLUG")]
+    app: String,
+    /// The user (username or pk), logged in.
+    #[arg(long, value_name = "USER")]
+    user: String,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Runs `bindlog access`.
+pub fn run(args: Args) -> Outcome {
+    let loaded = args.snapshot.load()?;
+    let facts = bindlog::facts::facts_of(&loaded.snapshot);
+    let pk = user_pk(&facts, &args.user).ok_or_else(|| {
+        miette!(
+            "no user `{}` in the snapshot (give a username or a pk)",
+            args.user
+        )
+    })?;
+    let model = Model::new(&loaded.snapshot, &Subjects::Only(vec![pk.clone()]))
+        .map_err(|e| miette!("{e}"))?;
+    let access = model.access(&args.app, &pk).map_err(|e| miette!("{e}"))?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"app": args.app, "user": args.user, "access": access})
+        ),
+        Format::Text => println!(
+            "{} {} open {}",
+            args.user,
+            if access == "yes" {
+                "may"
+            } else if access == "no" {
+                "may not"
+            } else {
+                "may or may not (decided at run time)"
+            },
+            args.app
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,93 @@
+//! `bindlog plan`: one identity through one flow, stage by stage.
+
+use super::Outcome;
+use super::check::SnapshotArgs;
+use bindlog::analysis::{Model, Subjects, user_pk};
+use miette::miette;
+use std::process::ExitCode;
+
+/// Flags of `bindlog plan`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --format json")]
+pub struct Args {
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
+    /// The flow's slug.
+    #[arg(long, value_name = "SLUG")]
+    flow: String,
+    /// The user (username or pk); without it, an anonymous visitor who never identifies.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// How the visitor arrives; default: the flow's authentication requirement, then its designation.
+    #[arg(long, value_enum)]
+    entry: Option<Entry>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// How a visitor arrives at a flow.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Entry {
+    /// Without a session; identifies at the flow's first identification stage.
+    Anonymous,
+    /// Logged in when the flow starts.
+    Authenticated,
+}
+
+/// Output forms.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A readable table.
+    Text,
+    /// The JSON form of `interfaces.md`.
+    Json,
+}
+
+/// Runs `bindlog plan`.
+pub fn run(args: Args) -> Outcome {
+    let loaded = args.snapshot.load()?;
+    let facts = bindlog::facts::facts_of(&loaded.snapshot);
+    let subject = match &args.user {
+        Some(u) => Some((
+            user_pk(&facts, u).ok_or_else(|| {
+                miette!("no user `{u}` in the snapshot (give a username or a pk)")
+            })?,
+            u.clone(),
+        )),
+        None => None,
+    };
+    let username = subject.as_ref().map(|(pk, u)| {
+        facts
+            .rows("user")
+            .iter()
+            .find(|r| r[0] == bindlog::facts::Value::Sym(pk.clone()))
+            .and_then(|r| match &r[1] {
+                bindlog::facts::Value::Sym(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| u.clone())
+    });
+    let users: Vec<String> = subject.iter().map(|(pk, _)| pk.clone()).collect();
+    let model = Model::new(&loaded.snapshot, &Subjects::Only(users)).map_err(|e| miette!("{e}"))?;
+    let entry = args.entry.map(|e| match e {
+        Entry::Anonymous => "anonymous",
+        Entry::Authenticated => "authenticated",
+    });
+    let who = subject
+        .as_ref()
+        .map(|(pk, _)| (pk.as_str(), username.as_deref().unwrap_or("")));
+    let plan = model
+        .plan(&args.flow, who, entry)
+        .map_err(|e| miette!("{e}"))?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
+        ),
+        Format::Text => print!("{}", plan.to_text()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
