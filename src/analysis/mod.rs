@@ -2,6 +2,7 @@
 //! facts: one identity through one flow (`plan`), application access.
 
 use crate::datalog::eval::Limits;
+use crate::datalog::provenance::{Explainer, Explanation};
 use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
 use crate::facts::{self, Value};
 use crate::snapshot::Snapshot;
@@ -40,9 +41,10 @@ pub const RULES: [(&str, &str); 7] = [
     ),
 ];
 
-/// A snapshot with the built-in rules evaluated over it.
+/// A snapshot with the built-in rules (and any rules of the user's) evaluated over it.
 pub struct Model {
     rules: Rules,
+    inputs: Inputs,
     eval: Evaluation,
 }
 
@@ -58,7 +60,17 @@ pub enum Subjects {
 impl Model {
     /// Evaluates the built-in rules over a snapshot for the given subjects.
     pub fn new(snapshot: &Snapshot, subjects: &Subjects) -> Result<Model, String> {
-        let rules = Rules::from_texts(&RULES).map_err(|f| f.render(100))?;
+        Self::with_rules(snapshot, subjects, &[])
+    }
+
+    /// Evaluates the built-in rules plus `extra` rule texts (`(name, text)`) over a snapshot.
+    pub fn with_rules(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        extra: &[(&str, &str)],
+    ) -> Result<Model, String> {
+        let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
+        let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
         let facts = facts::facts_of(snapshot);
         let mut inputs = Inputs::new(&rules);
         for (rel, rows) in &facts.relations {
@@ -88,7 +100,85 @@ impl Model {
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
             .map_err(|e| e.to_string())?;
-        Ok(Model { rules, eval })
+        Ok(Model {
+            rules,
+            inputs,
+            eval,
+        })
+    }
+
+    /// The rules evaluated.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The evaluation.
+    pub fn evaluation(&self) -> &Evaluation {
+        &self.eval
+    }
+
+    /// A proof (or why-not) of `rel(values...)`, all columns symbols, followed `depth` deep.
+    pub fn explain(&self, rel: &str, values: &[&str], depth: usize) -> Result<Explanation, String> {
+        let id = self
+            .rules
+            .program
+            .relation(rel)
+            .ok_or_else(|| format!("no relation `{rel}`"))?;
+        let mut symbols = self.inputs.symbols.clone();
+        let tuple: Vec<u32> = values.iter().map(|v| symbols.intern(v)).collect();
+        let explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
+            .map_err(|e| e.to_string())?;
+        Ok(explainer.explain(id, &tuple, depth))
+    }
+
+    /// A readable name for every object id in the snapshot, for explanations.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut l = BTreeMap::new();
+        for r in self.rows("user") {
+            l.insert(r[0].clone(), format!("user {}", r[1]));
+        }
+        for r in self.rows("group") {
+            l.insert(r[0].clone(), format!("group {}", r[1]));
+        }
+        let flows: BTreeMap<String, String> = self
+            .rows("flow")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        for (pk, slug) in &flows {
+            l.insert(pk.clone(), format!("flow {slug}"));
+        }
+        let stages: BTreeMap<String, String> = self
+            .rows("stage")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        for (pk, name) in &stages {
+            l.insert(pk.clone(), format!("stage {name}"));
+        }
+        for r in self.rows("fsb") {
+            let flow = flows.get(&r[1]).cloned().unwrap_or_default();
+            let stage = stages.get(&r[2]).cloned().unwrap_or_default();
+            l.insert(
+                r[0].clone(),
+                format!("stage binding {stage} @{} in {flow}", r[3]),
+            );
+        }
+        for r in self.rows("policy") {
+            l.insert(r[0].clone(), format!("policy {}", r[1]));
+        }
+        for r in self.rows("application") {
+            l.insert(r[0].clone(), format!("application {}", r[1]));
+        }
+        for r in self.rows("source") {
+            l.insert(r[0].clone(), format!("source {}", r[1]));
+        }
+        let targets = l.clone();
+        for r in self.rows("binding") {
+            let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
+            l.insert(r[0].clone(), format!("policy binding {} on {on}", r[2]));
+        }
+        l
     }
 
     /// The rows of a relation, formatted.
@@ -347,4 +437,31 @@ impl Plan {
         }
         out
     }
+}
+
+/// Replaces quoted object ids in an explanation's text with readable names (`"<pk>"` becomes
+/// `"user alice"`), so that a proof reads in authentik's terms.
+pub fn label_text(text: &str, labels: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('"') {
+            Some(end) => {
+                let inner = &after[..end];
+                match labels.get(inner) {
+                    Some(label) => out.push_str(&format!("\"{label}\"")),
+                    None => out.push_str(&format!("\"{inner}\"")),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -5,11 +5,14 @@ use std::process::ExitCode;
 
 mod access;
 mod check;
+mod deferred;
 mod eval;
+mod explain;
 mod facts;
 mod fetch;
 mod generate;
 mod plan;
+mod query;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -35,6 +38,12 @@ enum Command {
     Plan(plan::Args),
     /// Whether a user may open an application: yes, no or unknown.
     Access(access::Args),
+    /// Why a stage is shown, skipped or unknown (or an app open or not), as a proof tree.
+    Explain(explain::Args),
+    /// Every binding decided only at run time, with the reason and whom it concerns.
+    Deferred(deferred::Args),
+    /// Run your own Datalog rules over a snapshot and the built-in derived relations.
+    Query(query::Args),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -71,6 +80,9 @@ pub fn run() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Access(args) => access::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Deferred(args) => deferred::run(args),
+        Command::Query(args) => query::run(args),
     };
     match outcome {
         Ok(code) => code,

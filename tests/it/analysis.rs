@@ -230,3 +230,117 @@ fn cli_plan_and_access_json_forms() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn cli_explain_proves_down_to_the_membership_that_made_the_binding_pass() {
+    let acme = root().join("examples/acme/snapshot.json");
+    let model = Model::new(&acme_snapshot_for_cli(), &Subjects::All).unwrap();
+    let (admin, other) = admin_and_other(&model);
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("bindlog")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let base = [
+        "explain",
+        acme.to_str().unwrap(),
+        "--flow",
+        "default-authentication-flow",
+        "--stage",
+        "default-authentication-mfa-validation",
+        "--user",
+    ];
+    let o = run(&[&base[..], &[admin.as_str()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"shown\") holds"), "{text}");
+    assert!(
+        text.contains("rules/authentik/engine.dl:"),
+        "every step names its rule: {text}"
+    );
+    assert!(
+        text.contains("member(\"user ") && text.contains("\"group authentik Admins\")"),
+        "{text}"
+    );
+    // For a user outside the group the stage is skipped, and the proof names the failing binding.
+    let o = run(&[&base[..], &[other.as_str()]].concat());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"skipped\") holds"), "{text}");
+    assert!(
+        text.contains(
+            "live(\"policy binding 0 on stage binding default-authentication-mfa-validation"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("binding_group(") && text.contains("\"group authentik Admins\")"),
+        "{text}"
+    );
+    let o = run(&[
+        "explain",
+        acme.to_str().unwrap(),
+        "--app",
+        "status-page",
+        "--user",
+        &admin,
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["holds"], true);
+    assert_eq!(
+        v["rule"]["location"].as_str().unwrap().split(':').next(),
+        Some("rules/authentik/engine.dl")
+    );
+}
+
+fn acme_snapshot_for_cli() -> bindlog::snapshot::Snapshot {
+    acme()
+}
+
+#[test]
+fn cli_deferred_and_query() {
+    let acme = root().join("examples/acme/snapshot.json");
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("bindlog")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["deferred", acme.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    let password = rows
+        .iter()
+        .find(|r| r["flow"] == "default-authentication-flow")
+        .unwrap();
+    assert_eq!(password["users"], 300);
+    assert_eq!(password["anonymous"], true);
+    assert!(password["reason"].as_str().unwrap().contains("expression"));
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine.dl");
+    std::fs::write(&mine, ".decl superusers(n: number)\n.output superusers\nsuperusers(C) :- C = count : { superuser(_) }.\n").unwrap();
+    let o = run(&[
+        "query",
+        acme.to_str().unwrap(),
+        "--rules",
+        mine.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = Model::new(&acme_snapshot_for_cli(), &Subjects::All).unwrap();
+    let expected = model.rows("superuser").len();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("===============\n{expected}\n")));
+    std::fs::write(&mine, ".decl broken(x: symbol)\nbroken(x) :- nosuch(x).\n").unwrap();
+    let o = run(&[
+        "query",
+        acme.to_str().unwrap(),
+        "--rules",
+        mine.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("relation `nosuch` is not declared"));
+}

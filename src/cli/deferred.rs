@@ -1,0 +1,114 @@
+//! `bindlog deferred`: every binding whose outcome is left to run time, by flow and application.
+
+use super::Outcome;
+use super::check::SnapshotArgs;
+use super::plan::Format;
+use bindlog::analysis::{Model, Subjects};
+use miette::miette;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+/// Flags of `bindlog deferred`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  bindlog deferred examples/acme/snapshot.json")]
+pub struct Args {
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Runs `bindlog deferred`.
+pub fn run(args: Args) -> Outcome {
+    let loaded = args.snapshot.load()?;
+    let model = Model::new(&loaded.snapshot, &Subjects::All).map_err(|e| miette!("{e}"))?;
+    let labels = model.labels();
+    let users = model.rows("user").len();
+    let flows: BTreeMap<String, String> = model
+        .rows("flow")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let entries: BTreeMap<String, String> = model
+        .rows("default_entry")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    // (kind, slug, binding, reason) -> subjects concerned
+    let mut groups: BTreeMap<(&str, String, String, String), BTreeSet<String>> = BTreeMap::new();
+    for r in model.rows("deferred") {
+        if entries.get(&r[0]) != Some(&r[1]) {
+            continue;
+        }
+        let slug = flows.get(&r[0]).cloned().unwrap_or_default();
+        groups
+            .entry(("flow", slug, r[3].clone(), r[4].clone()))
+            .or_default()
+            .insert(r[2].clone());
+    }
+    let apps: BTreeMap<String, String> = model
+        .rows("application")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    for r in model.rows("open_binding") {
+        if let Some(slug) = apps.get(&r[0])
+            && r[2] == "app"
+            && r[1] != "anon"
+        {
+            groups
+                .entry(("application", slug.clone(), r[3].clone(), r[4].clone()))
+                .or_default()
+                .insert(r[1].clone());
+        }
+    }
+    let describe = |who: &BTreeSet<String>| {
+        let n = who.iter().filter(|s| *s != "anon").count();
+        let anon = if who.contains("anon") {
+            " and the anonymous visitor"
+        } else {
+            ""
+        };
+        format!("{n} of {users} users{anon}")
+    };
+    match args.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = groups
+                .iter()
+                .map(|((kind, slug, b, why), who)| {
+                    serde_json::json!({
+                        kind.to_string(): slug,
+                        "binding": if b.is_empty() { serde_json::Value::Null } else { serde_json::json!(b) },
+                        "reason": why,
+                        "users": who.iter().filter(|s| *s != "anon").count(),
+                        "anonymous": who.contains("anon"),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            if groups.is_empty() {
+                println!("every decision is known from the configuration");
+            }
+            let mut last = None;
+            for ((kind, slug, b, why), who) in &groups {
+                if last != Some((kind, slug)) {
+                    println!("{kind} {slug}");
+                    last = Some((kind, slug));
+                }
+                let what = if b.is_empty() {
+                    "the flow's gate".to_string()
+                } else {
+                    labels.get(b).cloned().unwrap_or_else(|| b.clone())
+                };
+                println!("  {what} ({b}): {why}; concerns {}", describe(who));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
