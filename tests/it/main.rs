@@ -2,5 +2,6 @@
 
 mod analysis;
 mod authentik;
+mod cases;
 mod engine;
 mod snapshot;

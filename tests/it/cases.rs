@@ -1,0 +1,93 @@
+//! The golden corpus in `tests/cases/`: one directory per behaviour of the semantics document,
+//! each a small snapshot (`snapshot.json`) and the answers `plan` and `access` must give
+//! (`expect.json`, whose `about` names the section and authentik's test it comes from).
+
+use bindlog::analysis::{Model, Subjects};
+use bindlog::snapshot::{self, LoadOptions};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn cases() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+fn check_case(dir: &PathBuf) -> Vec<String> {
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let snap = match snapshot::load(&dir.join("snapshot.json"), &LoadOptions::default()) {
+        Ok(l) => l.snapshot,
+        Err(e) => return vec![format!("{name}: snapshot does not load: {:?}", e.problems)],
+    };
+    let expect: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expect.json")).unwrap()).unwrap();
+    let model = Model::new(&snap, &Subjects::All).unwrap();
+    let pk_of = |username: &str| {
+        model
+            .rows("user")
+            .into_iter()
+            .find(|r| r[1] == username)
+            .map(|r| r[0].clone())
+            .unwrap()
+    };
+    let mut failures = Vec::new();
+    for p in expect["plan"].as_array().unwrap() {
+        let flow = p["flow"].as_str().unwrap();
+        let user = p["user"].as_str().map(|u| (pk_of(u), u.to_string()));
+        let entry = p["entry"].as_str();
+        let plan = model
+            .plan(
+                flow,
+                user.as_ref().map(|(pk, u)| (pk.as_str(), u.as_str())),
+                entry,
+            )
+            .unwrap();
+        let who = p["user"].as_str().unwrap_or("anonymous visitor");
+        if plan.applicable != p["applicable"].as_str().unwrap() {
+            failures.push(format!(
+                "{name}: {flow} for {who}: applicable {} (expected {})",
+                plan.applicable, p["applicable"]
+            ));
+        }
+        for (stage, want) in p["stages"].as_object().unwrap() {
+            let got = plan
+                .stages
+                .iter()
+                .find(|s| &s.stage == stage)
+                .unwrap_or_else(|| panic!("{name}: no stage {stage}"));
+            let evaluated: Vec<Value> = got.evaluated.iter().map(|e| Value::from(*e)).collect();
+            if got.visibility != want[0].as_str().unwrap()
+                || evaluated != *want[1].as_array().unwrap()
+            {
+                failures.push(format!(
+                    "{name}: {flow} for {who}: {stage} is {} evaluated {:?} (expected {want})",
+                    got.visibility, got.evaluated
+                ));
+            }
+        }
+    }
+    for a in expect["access"].as_array().unwrap() {
+        let (app, user) = (a["app"].as_str().unwrap(), a["user"].as_str().unwrap());
+        let got = model.access(app, &pk_of(user)).unwrap();
+        if got != a["access"].as_str().unwrap() {
+            failures.push(format!(
+                "{name}: {user} on {app}: {got} (expected {})",
+                a["access"]
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn golden_cases() {
+    let cases = cases();
+    assert!(cases.len() >= 9, "the corpus is in tests/cases");
+    let failures: Vec<String> = cases.iter().flat_map(check_case).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
