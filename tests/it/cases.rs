@@ -5,7 +5,7 @@
 use bindlog::analysis::{Model, Subjects};
 use bindlog::snapshot::{self, LoadOptions};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn cases() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
@@ -18,7 +18,7 @@ fn cases() -> Vec<PathBuf> {
     out
 }
 
-fn check_case(dir: &PathBuf) -> Vec<String> {
+fn check_case(dir: &Path) -> Vec<String> {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     let snap = match snapshot::load(&dir.join("snapshot.json"), &LoadOptions::default()) {
         Ok(l) => l.snapshot,
@@ -88,6 +88,6 @@ fn check_case(dir: &PathBuf) -> Vec<String> {
 fn golden_cases() {
     let cases = cases();
     assert!(cases.len() >= 9, "the corpus is in tests/cases");
-    let failures: Vec<String> = cases.iter().flat_map(check_case).collect();
+    let failures: Vec<String> = cases.iter().flat_map(|c| check_case(c)).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
