@@ -5,7 +5,6 @@ use bindlog::datalog::eval::Limits;
 use bindlog::datalog::provenance::{self, ExplainFormat};
 use bindlog::datalog::{Engine, Inputs, Rules};
 use miette::miette;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -142,26 +141,6 @@ pub fn run(args: Args) -> Outcome {
     for w in &eval.warnings {
         eprintln!("warning: {w}");
     }
-    if args.output != std::path::Path::new("-") {
-        std::fs::create_dir_all(&args.output)
-            .map_err(|e| miette!("cannot create `{}`: {e}", args.output.display()))?;
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    bindlog::datalog::io::write_outputs(
-        &rules.program,
-        &eval.tables,
-        &eval.symbols,
-        &args.output,
-        &mut out,
-    )
-    .map_err(|e| {
-        miette!(
-            "cannot write the output to `{}`: {e}",
-            args.output.display()
-        )
-    })?;
-    out.flush()
-        .map_err(|e| miette!("cannot write to stdout: {e}"))?;
+    super::write_outputs(&rules, &eval, &args.output)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -58,6 +58,25 @@ pub fn bad_input(rendered: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Writes a program's `.output` relations to `dir` (`-`: stdout, in Soufflé's boxed form).
+pub fn write_outputs(
+    rules: &bindlog::datalog::Rules,
+    eval: &bindlog::datalog::Evaluation,
+    dir: &std::path::Path,
+) -> Result<(), miette::Report> {
+    use std::io::Write;
+    if dir != std::path::Path::new("-") {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| miette::miette!("cannot create `{}`: {e}", dir.display()))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    bindlog::datalog::io::write_outputs(&rules.program, &eval.tables, &eval.symbols, dir, &mut out)
+        .map_err(|e| miette::miette!("cannot write the output to `{}`: {e}", dir.display()))?;
+    out.flush()
+        .map_err(|e| miette::miette!("cannot write to stdout: {e}"))
+}
+
 /// Parses the command line, runs the subcommand and maps failures to exit status 2.
 pub fn run() -> ExitCode {
     // Unwrapped lines keep each file#pointer and message whole, for people and for grep.

@@ -4,7 +4,6 @@ use super::Outcome;
 use super::check::SnapshotArgs;
 use bindlog::analysis::{Model, Subjects};
 use miette::miette;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,23 +44,6 @@ pub fn run(args: Args) -> Outcome {
         Ok(m) => m,
         Err(rendered) => return Ok(super::bad_input(&rendered)),
     };
-    if args.output != std::path::Path::new("-") {
-        std::fs::create_dir_all(&args.output)
-            .map_err(|e| miette!("cannot create `{}`: {e}", args.output.display()))?;
-    }
-    let rules = model.rules();
-    let eval = model.evaluation();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    bindlog::datalog::io::write_outputs(
-        &rules.program,
-        &eval.tables,
-        &eval.symbols,
-        &args.output,
-        &mut out,
-    )
-    .map_err(|e| miette!("cannot write the output: {e}"))?;
-    out.flush()
-        .map_err(|e| miette!("cannot write to stdout: {e}"))?;
+    super::write_outputs(model.rules(), model.evaluation(), &args.output)?;
     Ok(ExitCode::SUCCESS)
 }
