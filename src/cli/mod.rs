@@ -24,16 +24,6 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
-    Eval(eval::Args),
-    /// Load and validate a snapshot: counts, assumed defaults, warnings.
-    Check(check::Args),
-    /// Write a snapshot's input relations as Soufflé `.facts` files.
-    Facts(facts::Args),
-    /// Download a snapshot from a running authentik instance.
-    Fetch(fetch::Args),
-    /// Write a synthetic snapshot (deterministic from a seed) for tests and benchmarks.
-    Generate(generate::Args),
     /// One identity through one flow: every stage shown, skipped or unknown, and why unknown.
     Plan(plan::Args),
     /// Whether a user may open an application: yes, no or unknown.
@@ -44,6 +34,16 @@ enum Command {
     Deferred(deferred::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
     Query(query::Args),
+    /// Load and validate a snapshot: counts, assumed defaults, warnings.
+    Check(check::Args),
+    /// Write a snapshot's input relations as Soufflé `.facts` files.
+    Facts(facts::Args),
+    /// Download a snapshot from a running authentik instance.
+    Fetch(fetch::Args),
+    /// Write a synthetic snapshot (deterministic from a seed) for tests and benchmarks.
+    Generate(generate::Args),
+    /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
+    Eval(eval::Args),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
