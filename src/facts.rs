@@ -214,7 +214,12 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
             PolicyFacts::Geoip { configured: false } => {
                 b.add("policy_geoip_unconfigured", vec![sym(&p.pk)])
             }
-            PolicyFacts::Expression { .. } => b.add("policy_expression", vec![sym(&p.pk)]),
+            PolicyFacts::Expression { expression } => {
+                b.add("policy_expression", vec![sym(&p.pk)]);
+                if let Some(r) = expression_result(expression) {
+                    b.add("policy_expression_result", vec![sym(&p.pk), sym(r)]);
+                }
+            }
             PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
         }
     }
@@ -340,5 +345,60 @@ impl FactSet {
             .get(relation)
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+}
+
+/// The result of an expression policy whose body bindlog recognises (semantics §5): a body that
+/// only returns a literal, returns the truthiness of the context's `is_restored` with default
+/// true (always passes), or returns `ak_call_policy(...)` directly (its result object is truthy,
+/// so it always passes). Anything else is decided at run time.
+pub fn expression_result(body: &str) -> Option<&'static str> {
+    let lines: Vec<String> = body
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().replace('\'', "\""))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let [only] = lines.as_slice() else {
+        return None;
+    };
+    let ret = only.strip_prefix("return ")?.trim();
+    let ret = ret.replace(' ', "");
+    match ret.as_str() {
+        "True" => Some("pass"),
+        "False" => Some("fail"),
+        "request.context.get(\"is_restored\",True)"
+        | "bool(request.context.get(\"is_restored\",True))" => Some("pass"),
+        r if r.starts_with("ak_call_policy(") && r.ends_with(')') => Some("pass"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod expression_tests {
+    use super::expression_result;
+
+    #[test]
+    fn recognised_bodies() {
+        assert_eq!(expression_result("return True"), Some("pass"));
+        assert_eq!(
+            expression_result("# always\n  return False\n"),
+            Some("fail")
+        );
+        assert_eq!(
+            expression_result("return bool(request.context.get('is_restored', True))"),
+            Some("pass")
+        );
+        assert_eq!(
+            expression_result("return ak_call_policy('other')"),
+            Some("pass")
+        );
+        assert_eq!(
+            expression_result("if x:\n    return True\nreturn False"),
+            None
+        );
+        assert_eq!(
+            expression_result("return request.user.username == 'a'"),
+            None
+        );
     }
 }

@@ -344,3 +344,20 @@ fn cli_deferred_and_query() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("relation `nosuch` is not declared"));
 }
+
+#[test]
+fn recognised_expression_bodies_are_decided_statically() {
+    // authentik's recovery example gates identification with `return bool(request.context.get(
+    // 'is_restored', True))`, which always passes (semantics §5): nothing is left to run time.
+    let path = root().join(
+        "../shared/corpus/authentik-blueprints/example/flows-recovery-email-verification.yaml",
+    );
+    let snap = snapshot::load(&path, &LoadOptions::default())
+        .unwrap()
+        .snapshot;
+    let model = Model::new(&snap, &Subjects::Only(vec![])).unwrap();
+    let plan = model.plan("default-recovery-flow", None, None).unwrap();
+    assert_eq!(plan.stages[0].stage, "default-recovery-identification");
+    assert_eq!(plan.stages[0].visibility, "shown");
+    assert!(plan.deferred.is_empty(), "{:?}", plan.deferred);
+}
