@@ -313,12 +313,7 @@ impl Builder<'_> {
         v
     }
 
-    fn atom(
-        &mut self,
-        a: &ast::Atom,
-        extra: &mut Vec<BLit>,
-        negated: bool,
-    ) -> Option<(Atom, Vec<Span>)> {
+    fn atom(&mut self, a: &ast::Atom, extra: &mut Vec<BLit>) -> Option<(Atom, Vec<Span>)> {
         let Some(&rel) = self.by_name.get(&a.rel.text) else {
             self.errors.push(undeclared(&a.rel));
             return None;
@@ -393,7 +388,6 @@ impl Builder<'_> {
                     let e = self.expr(other, extra)?;
                     extra.push(BLit::Cmp(CmpOp::Eq, BExpr::Var(v), e, other.span()));
                     args.push(Arg::Var(v));
-                    let _ = negated;
                 }
             }
         }
@@ -541,14 +535,14 @@ impl Builder<'_> {
         match lit {
             ast::Literal::Pos(a) => {
                 let mut extra = Vec::new();
-                if let Some((atom, spans)) = self.atom(a, &mut extra, false) {
+                if let Some((atom, spans)) = self.atom(a, &mut extra) {
                     out.push(BLit::Pos(atom, spans));
                 }
                 out.extend(extra);
             }
             ast::Literal::Neg(a) => {
                 let mut extra = Vec::new();
-                if let Some((atom, spans)) = self.atom(a, &mut extra, true) {
+                if let Some((atom, spans)) = self.atom(a, &mut extra) {
                     out.extend(extra);
                     out.push(BLit::Neg(atom, spans));
                 }
@@ -613,7 +607,7 @@ impl Builder<'_> {
                 );
             }
         }
-        let (head_atom, head_spans) = self.atom(head, &mut extra, false)?;
+        let (head_atom, head_spans) = self.atom(head, &mut extra)?;
         if self.errors.len() > errors_before {
             return None;
         }
