@@ -272,8 +272,13 @@ impl Model {
         let (flow, _) = self
             .flow(slug)
             .ok_or_else(|| self.unknown("flow", slug, "flow", 1))?;
+        if subject.is_none() && entry == Some("authenticated") {
+            return Err("an authenticated entry needs a user (--user): without one the visitor is anonymous".into());
+        }
         let entry = match entry {
             Some(e) => e.to_string(),
+            // Without a user there is no session: the visitor arrives anonymously.
+            None if subject.is_none() => "anonymous".to_string(),
             None => self
                 .rows("default_entry")
                 .into_iter()

@@ -361,3 +361,17 @@ fn recognised_expression_bodies_are_decided_statically() {
     assert_eq!(plan.stages[0].visibility, "shown");
     assert!(plan.deferred.is_empty(), "{:?}", plan.deferred);
 }
+
+#[test]
+fn without_a_user_the_visitor_arrives_anonymously() {
+    let model = Model::new(&acme(), &Subjects::Only(vec![])).unwrap();
+    // An invalidation flow is entered logged in by default; an anonymous visitor has no session.
+    let plan = model.plan("default-invalidation-flow", None, None).unwrap();
+    assert_eq!(plan.entry, "anonymous");
+    assert!(
+        model
+            .plan("default-invalidation-flow", None, Some("authenticated"))
+            .unwrap_err()
+            .contains("needs a user")
+    );
+}
