@@ -87,7 +87,7 @@ fn check_case(dir: &Path) -> Vec<String> {
 #[test]
 fn golden_cases() {
     let cases = cases();
-    assert!(cases.len() >= 9, "the corpus is in tests/cases");
+    assert!(cases.len() >= 14, "the corpus is in tests/cases");
     let failures: Vec<String> = cases.iter().flat_map(|c| check_case(c)).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
