@@ -238,7 +238,6 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
     let driver_layout = layout.clone();
     let mut steps = Vec::new();
     while k < body.len() {
-        let live_after = |k: usize| needed_after(k);
         match &body[k] {
             Lit::Pos(a) => {
                 let mut key_slots = Vec::new();
@@ -271,14 +270,8 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
                         k += 1;
                     }
                 }
-                let live = live_after(k);
                 let input = layout.clone();
-                let mut output: Vec<VarId> = layout
-                    .iter()
-                    .copied()
-                    .filter(|v| live.contains(v))
-                    .collect();
-                output.extend(new_vars.iter().copied().filter(|v| live.contains(v)));
+                let output = next_layout(&layout, &new_vars, &needed_after(k));
                 let step = if recursive {
                     Step::Join {
                         atom: a.clone(),
@@ -308,20 +301,9 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
                     lits.push(body[k].clone());
                     k += 1;
                 }
-                let live = live_after(k);
                 let input = layout.clone();
-                let mut output: Vec<VarId> = layout
-                    .iter()
-                    .copied()
-                    .filter(|v| live.contains(v))
-                    .collect();
-                for l in &lits {
-                    for v in l.binds() {
-                        if live.contains(&v) && !output.contains(&v) {
-                            output.push(v);
-                        }
-                    }
-                }
+                let bound: Vec<VarId> = lits.iter().flat_map(|l| l.binds()).collect();
+                let output = next_layout(&layout, &bound, &needed_after(k));
                 steps.push(PlannedStep {
                     step: Step::Filter { lits },
                     input,
@@ -348,6 +330,22 @@ fn plan_clause(prog: &Program, ci: usize, here: &BTreeSet<RelId>) -> RulePlan {
         steps,
         head,
     }
+}
+
+/// The layout after a step: the variables of `layout` still needed, then the newly bound
+/// ones still needed, each once.
+fn next_layout(layout: &[VarId], new: &[VarId], live: &BTreeSet<VarId>) -> Vec<VarId> {
+    let mut out: Vec<VarId> = layout
+        .iter()
+        .copied()
+        .filter(|v| live.contains(v))
+        .collect();
+    for &v in new {
+        if live.contains(&v) && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 /// Prints the plan: each stratum, each rule (file:line and text), each step under it.

@@ -761,10 +761,7 @@ fn build_rule<'a, const W: usize>(
                 filters,
                 ..
             } => {
-                let new: Vec<VarId> = val_cols
-                    .iter()
-                    .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
-                    .collect();
+                let new = proposed_vars(atom, val_cols);
                 let outs = outs_for(k, input, &new);
                 let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
@@ -809,10 +806,7 @@ fn build_rule<'a, const W: usize>(
                 key_cols,
                 val_cols,
             } => {
-                let new: Vec<VarId> = val_cols
-                    .iter()
-                    .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
-                    .collect();
+                let new = proposed_vars(atom, val_cols);
                 let outs = outs_for(k, input, &new);
                 let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
                 let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
@@ -940,6 +934,14 @@ fn build_rule<'a, const W: usize>(
         }
         cur = target;
     }
+}
+
+/// The variables a join's value columns bind, in column order.
+fn proposed_vars(atom: &Atom, val_cols: &[usize]) -> Vec<VarId> {
+    val_cols
+        .iter()
+        .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
+        .collect()
 }
 
 /// One extend-with leaper proposing values, then arbitrary checks on (row, value).
