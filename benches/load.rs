@@ -6,10 +6,13 @@
 //! `BINDLOG_BENCH_PEAK=load cargo bench --bench load` (or `=value`) runs it once and prints
 //! the process's peak resident memory (VmHWM) and the file size instead of benchmarking.
 
+mod workloads;
+
 use bindlog::snapshot::{self, LoadOptions, synth};
 use criterion::Criterion;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use workloads::peak_kib;
 
 fn generate(dir: &Path) -> PathBuf {
     let users = std::env::var("BINDLOG_BENCH_USERS")
@@ -31,15 +34,6 @@ fn parse_value(path: &Path) -> usize {
     let bytes = std::fs::read(path).expect("read snapshot");
     let value: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
     value["core/users"].as_array().map_or(0, Vec::len)
-}
-
-fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion, path: &Path) {

@@ -7,16 +7,6 @@ use bindlog::datalog::eval::Limits;
 use bindlog::datalog::{Engine, FactValue, Inputs, Rules};
 use workloads::*;
 
-/// The process's peak resident set so far (VmHWM), in KiB.
-fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn main() {
     let which = std::env::args()
         .nth(1)

@@ -5,6 +5,16 @@
 
 use datafrog::{Iteration, Relation, RelationLeaper};
 
+/// The process's peak resident set so far (VmHWM), in KiB.
+pub fn peak_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A deterministic pseudo-random sequence (splitmix64).
 pub struct Rng(pub u64);
 

@@ -235,7 +235,7 @@ impl<const W: usize> Prepared<W> {
         key_cols: &[usize],
         val_cols: &[usize],
     ) -> usize {
-        let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
+        let sig = index_sig(atom, key_cols, val_cols);
         if let Some(&i) = self.index_ids.get(&sig) {
             return i;
         }
@@ -301,6 +301,18 @@ fn atom_sig(atom: &Atom) -> (RelId, Vec<String>) {
         })
         .collect();
     (atom.rel, args)
+}
+
+/// Writes a row's values into the variables of its layout.
+fn fill_env(env: &mut [u32], layout: &[VarId], row: &[u32]) {
+    for (s, v) in layout.iter().enumerate() {
+        env[*v] = row[s];
+    }
+}
+
+/// What identifies an index: the atom's shape, its key columns and its value columns.
+fn index_sig(atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
+    format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols)
 }
 
 /// Runs the filter literals of a step on one binding; false when the binding is dropped.
@@ -773,13 +785,7 @@ fn build_rule<'a, const W: usize>(
                 let filters: &'a [Lit] = filters;
                 ops.push(Box::new(move || {
                     let key_slots = &key_slots;
-                    let extend = ExtendWith::from(index, move |row: &Row<W>| {
-                        let mut key = [0; W];
-                        for (i, &s) in key_slots.iter().enumerate() {
-                            key[i] = row[s];
-                        }
-                        key
-                    });
+                    let extend = ExtendWith::from(index, move |row: &Row<W>| pick(row, key_slots));
                     let leapers = StepLeapers {
                         extend,
                         check: |row: &Row<W>, val: &Row<W>| {
@@ -787,9 +793,7 @@ fn build_rule<'a, const W: usize>(
                                 return true;
                             }
                             let mut e = env.borrow_mut();
-                            for (s, v) in layout.iter().enumerate() {
-                                e[*v] = row[s];
-                            }
+                            fill_env(&mut e, &layout, row);
                             for (i, v) in new.iter().enumerate() {
                                 e[*v] = val[i];
                             }
@@ -809,7 +813,7 @@ fn build_rule<'a, const W: usize>(
                 let new = proposed_vars(atom, val_cols);
                 let outs = outs_for(k, input, &new);
                 let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
-                let sig = format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols);
+                let sig = index_sig(atom, key_cols, val_cols);
                 let rel_idx = join_idx
                     .entry(sig)
                     .or_insert_with(|| {
@@ -901,17 +905,13 @@ fn build_rule<'a, const W: usize>(
                     ops.push(Box::new(move || {
                         let check = ValueFilter::from(|row: &Row<W>, _: &()| {
                             let mut e = env.borrow_mut();
-                            for (s, v) in layout.iter().enumerate() {
-                                e[*v] = row[s];
-                            }
+                            fill_env(&mut e, &layout, row);
                             run_lits::<W>(lits, &mut e, rt, prep, ids, store)
                         });
                         let env2 = RefCell::new(vec![0u32; nvars]);
                         target.from_leapjoin(&source, (PassThrough, check), |row, _| {
                             let mut e = env2.borrow_mut();
-                            for (s, v) in layout.iter().enumerate() {
-                                e[*v] = row[s];
-                            }
+                            fill_env(&mut e, &layout, row);
                             build(&e)
                         });
                     }));
@@ -920,9 +920,7 @@ fn build_rule<'a, const W: usize>(
                         let mut e = vec![0u32; nvars];
                         let mut rows = Vec::new();
                         for row in source.recent.borrow().iter() {
-                            for (s, v) in layout.iter().enumerate() {
-                                e[*v] = row[s];
-                            }
+                            fill_env(&mut e, &layout, row);
                             if run_lits::<W>(lits, &mut e, rt, prep, ids, store) {
                                 rows.push(build(&e));
                             }
