@@ -920,15 +920,7 @@ impl Applier<'_> {
                 return;
             }
             ("absent", None) => return,
-            ("must_created", Some(_)) => {
-                return errors.push(bad(
-                    loc,
-                    format!(
-                        "`{model}` entry has state `must_created` but the object already exists"
-                    ),
-                    "authentik aborts the blueprint; use `present` to update it",
-                ));
-            }
+            ("must_created", Some(_)) => return errors.push(already_exists(loc, model)),
             _ => {}
         }
         let creating = found.is_none();
@@ -1027,15 +1019,7 @@ impl Applier<'_> {
                 return;
             }
             ("absent", None) => return,
-            ("must_created", Some(_)) => {
-                return errors.push(bad(
-                    loc,
-                    format!(
-                        "`{model}` entry has state `must_created` but the object already exists"
-                    ),
-                    "authentik aborts the blueprint; use `present` to update it",
-                ));
-            }
+            ("must_created", Some(_)) => return errors.push(already_exists(loc, model)),
             _ => {}
         }
         let i = match found {
@@ -1138,6 +1122,15 @@ impl Applier<'_> {
             Kind::PolicyBindings | Kind::Brands => {}
         }
     }
+}
+
+/// A `must_created` entry whose object already exists.
+fn already_exists(loc: Loc, model: &str) -> SnapshotError {
+    bad(
+        loc,
+        format!("`{model}` entry has state `must_created` but the object already exists"),
+        "authentik aborts the blueprint; use `present` to update it",
+    )
 }
 
 fn bad(loc: Loc, what: String, help: &str) -> SnapshotError {
