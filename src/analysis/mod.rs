@@ -203,20 +203,16 @@ impl Model {
     }
 }
 
-/// The pk of the user with this username (or pk), if any.
-pub fn user_pk(snapshot_facts: &facts::FactSet, user: &str) -> Option<String> {
-    let rows = snapshot_facts.rows("user");
-    let name = |v: &Value| {
-        if let Value::Sym(s) = v {
-            s.clone()
-        } else {
-            String::new()
-        }
-    };
-    rows.iter()
-        .find(|r| name(&r[1]) == user)
-        .or_else(|| rows.iter().find(|r| name(&r[0]) == user))
-        .map(|r| name(&r[0]))
+/// The user named by `user` (a username, else a pk): its pk as the facts spell it, and its
+/// username. The error says what was expected.
+pub fn find_user(snapshot: &Snapshot, user: &str) -> Result<(String, String), String> {
+    snapshot
+        .users
+        .iter()
+        .find(|u| &*u.username == user)
+        .or_else(|| snapshot.users.iter().find(|u| u.pk.to_string() == user))
+        .map(|u| (u.pk.to_string(), u.username.to_string()))
+        .ok_or_else(|| format!("no user `{user}` in the snapshot (give a username or a pk)"))
 }
 
 /// One flow-stage binding in a plan.

@@ -3,7 +3,7 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::Format;
-use bindlog::analysis::{Model, Subjects, user_pk};
+use bindlog::analysis::{Model, Subjects, find_user};
 use miette::miette;
 use std::process::ExitCode;
 
@@ -28,13 +28,7 @@ pub struct Args {
 /// Runs `bindlog access`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let facts = bindlog::facts::facts_of(&loaded.snapshot);
-    let pk = user_pk(&facts, &args.user).ok_or_else(|| {
-        miette!(
-            "no user `{}` in the snapshot (give a username or a pk)",
-            args.user
-        )
-    })?;
+    let (pk, _) = find_user(&loaded.snapshot, &args.user).map_err(|e| miette!("{e}"))?;
     let model = Model::new(&loaded.snapshot, &Subjects::Only(vec![pk.clone()]))
         .map_err(|e| miette!("{e}"))?;
     let access = model.access(&args.app, &pk).map_err(|e| miette!("{e}"))?;

@@ -4,7 +4,7 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::{Entry, Format};
-use bindlog::analysis::{Model, Subjects, label_text, user_pk};
+use bindlog::analysis::{Model, Subjects, find_user, label_text};
 use bindlog::datalog::provenance::{render_text, to_json};
 use miette::miette;
 use std::process::ExitCode;
@@ -44,14 +44,14 @@ pub struct Args {
 /// Runs `bindlog explain`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let facts = bindlog::facts::facts_of(&loaded.snapshot);
-    let pk =
-        match &args.user {
-            Some(u) => Some(user_pk(&facts, u).ok_or_else(|| {
-                miette!("no user `{u}` in the snapshot (give a username or a pk)")
-            })?),
-            None => None,
-        };
+    let pk = match &args.user {
+        Some(u) => Some(
+            find_user(&loaded.snapshot, u)
+                .map_err(|e| miette!("{e}"))?
+                .0,
+        ),
+        None => None,
+    };
     let model = Model::new(
         &loaded.snapshot,
         &Subjects::Only(pk.iter().cloned().collect()),

@@ -2,7 +2,7 @@
 
 use super::Outcome;
 use super::check::SnapshotArgs;
-use bindlog::analysis::{Model, Subjects, user_pk};
+use bindlog::analysis::{Model, Subjects, find_user};
 use miette::miette;
 use std::process::ExitCode;
 
@@ -49,27 +49,10 @@ pub enum Format {
 /// Runs `bindlog plan`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let facts = bindlog::facts::facts_of(&loaded.snapshot);
     let subject = match &args.user {
-        Some(u) => Some((
-            user_pk(&facts, u).ok_or_else(|| {
-                miette!("no user `{u}` in the snapshot (give a username or a pk)")
-            })?,
-            u.clone(),
-        )),
+        Some(u) => Some(find_user(&loaded.snapshot, u).map_err(|e| miette!("{e}"))?),
         None => None,
     };
-    let username = subject.as_ref().map(|(pk, u)| {
-        facts
-            .rows("user")
-            .iter()
-            .find(|r| r[0] == bindlog::facts::Value::Sym(pk.clone()))
-            .and_then(|r| match &r[1] {
-                bindlog::facts::Value::Sym(s) => Some(s.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| u.clone())
-    });
     let users: Vec<String> = subject.iter().map(|(pk, _)| pk.clone()).collect();
     let model = Model::new(&loaded.snapshot, &Subjects::Only(users)).map_err(|e| miette!("{e}"))?;
     let entry = args.entry.map(|e| match e {
@@ -78,7 +61,7 @@ pub fn run(args: Args) -> Outcome {
     });
     let who = subject
         .as_ref()
-        .map(|(pk, _)| (pk.as_str(), username.as_deref().unwrap_or("")));
+        .map(|(pk, name)| (pk.as_str(), name.as_str()));
     let plan = model
         .plan(&args.flow, who, entry)
         .map_err(|e| miette!("{e}"))?;
