@@ -2,7 +2,9 @@
 //! facts: one identity through one flow (`plan`), application access.
 
 use crate::datalog::eval::Limits;
+use crate::datalog::ir::Ty;
 use crate::datalog::provenance::{Explainer, Explanation};
+use crate::datalog::value::parse_number;
 use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
 use crate::facts::{self, Value};
 use crate::snapshot::Snapshot;
@@ -117,18 +119,38 @@ impl Model {
         &self.eval
     }
 
-    /// A proof (or why-not) of `rel(values...)`, all columns symbols, followed `depth` deep.
-    pub fn explain(&self, rel: &str, values: &[&str], depth: usize) -> Result<Explanation, String> {
-        let id = self
-            .rules
-            .program
-            .relation(rel)
-            .ok_or_else(|| format!("no relation `{rel}`"))?;
+    /// Proofs (or why-nots) of the given tuples (relation name, values as the facts spell them),
+    /// each followed `depth` deep. The reference evaluator re-derives the relations once for all.
+    pub fn explain_all(
+        &self,
+        queries: &[(&str, Vec<String>)],
+        depth: usize,
+    ) -> Result<Vec<Explanation>, String> {
         let mut symbols = self.inputs.symbols.clone();
-        let tuple: Vec<u32> = values.iter().map(|v| symbols.intern(v)).collect();
+        let mut tuples = Vec::new();
+        for (rel, values) in queries {
+            let id = self
+                .rules
+                .program
+                .relation(rel)
+                .ok_or_else(|| format!("no relation `{rel}`"))?;
+            let types = &self.rules.program.relations[id].types;
+            let mut tuple = Vec::new();
+            for (v, ty) in values.iter().zip(types) {
+                tuple.push(match ty {
+                    Ty::Symbol => symbols.intern(v),
+                    _ => parse_number(v, *ty)
+                        .ok_or_else(|| format!("`{v}` is not a {}", ty.name()))?,
+                });
+            }
+            tuples.push((id, tuple));
+        }
         let explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
             .map_err(|e| e.to_string())?;
-        Ok(explainer.explain(id, &tuple, depth))
+        Ok(tuples
+            .iter()
+            .map(|(id, t)| explainer.explain(*id, t, depth))
+            .collect())
     }
 
     /// A readable name for every object id in the snapshot, for explanations.

@@ -58,8 +58,9 @@ pub fn run(args: Args) -> Outcome {
     )
     .map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
-    let mut supporting = Vec::new();
-    let explanation = if let Some(app) = &args.app {
+    // The tuple to explain first, then (for a shown stage) the checks that pass.
+    let mut queries: Vec<(&str, Vec<String>)> = Vec::new();
+    if let Some(app) = &args.app {
         let user = pk.ok_or_else(|| {
             miette!("--app needs --user: application policies are evaluated for a logged-in user")
         })?;
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == a && r[1] == user && r[2] == "app")
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
-        model.explain("decide", &[&a, &user, "app", &v], args.depth)
+        queries.push(("decide", vec![a, user, "app".into(), v]));
     } else {
         let slug = args.flow.as_deref().unwrap_or_default();
         let stage = args.stage.as_deref().unwrap_or_default();
@@ -105,6 +106,10 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
+        queries.push((
+            "visible",
+            vec![fsb[0].clone(), entry.clone(), subject.clone(), v.clone()],
+        ));
         // A shown stage holds because nothing fails: prove what each checked part gives too
         // (the flow applies, the plan-time check, the run-time check for each identity).
         if v == "shown" {
@@ -141,22 +146,18 @@ pub fn run(args: Args) -> Outcome {
             {
                 parts.push(("run_result", r));
             }
-            for (rel, r) in parts {
-                let values: Vec<&str> = r.iter().map(String::as_str).collect();
-                supporting.push(
-                    model
-                        .explain(rel, &values, args.depth)
-                        .map_err(|e| miette!("{e}"))?,
-                );
-            }
+            queries.extend(parts);
         }
-        model.explain("visible", &[&fsb[0], &entry, &subject, &v], args.depth)
     }
-    .map_err(|e| miette!("{e}"))?;
+    let mut explanations = model
+        .explain_all(&queries, args.depth)
+        .map_err(|e| miette!("{e}"))?;
+    let supporting = explanations.split_off(1);
+    let explanation = &explanations[0];
     let labels = model.labels();
     match args.format {
         Format::Text => {
-            print!("{}", label_text(&render_text(&explanation), &labels));
+            print!("{}", label_text(&render_text(explanation), &labels));
             if !supporting.is_empty() {
                 println!("\nand every part that is checked passes:");
                 for s in &supporting {
@@ -165,7 +166,7 @@ pub fn run(args: Args) -> Outcome {
             }
         }
         Format::Json => {
-            let mut v = to_json(&explanation);
+            let mut v = to_json(explanation);
             v["labels"] = serde_json::to_value(&labels).unwrap_or_default();
             v["supporting"] = serde_json::Value::Array(supporting.iter().map(to_json).collect());
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
