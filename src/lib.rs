@@ -4,6 +4,7 @@
 //! authentik configuration -> [`snapshot`] -> [`facts`] (input relations).
 
 pub mod analysis;
+pub mod audit;
 pub mod datalog;
 pub mod facts;
 pub mod snapshot;
