@@ -94,7 +94,7 @@ impl<'a> Hierarchy<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::model::{Group, User};
+    use crate::snapshot::{Group, User};
     use std::sync::Arc;
 
     fn group(pk: &str, parents: &[&str], users: &[i64]) -> Group {
