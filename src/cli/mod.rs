@@ -6,6 +6,7 @@ use std::process::ExitCode;
 mod access;
 mod check;
 mod deferred;
+mod diagram;
 mod eval;
 mod explain;
 mod facts;
@@ -13,6 +14,7 @@ mod fetch;
 mod generate;
 mod plan;
 mod query;
+mod report;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -32,6 +34,10 @@ enum Command {
     Explain(explain::Args),
     /// Every binding decided only at run time, with the reason and whom it concerns.
     Deferred(deferred::Args),
+    /// An auditor's report of the whole snapshot: one self-contained HTML file, or CSV files.
+    Report(report::Args),
+    /// A flow's stages and bindings as a Mermaid or Graphviz diagram, styled for one user.
+    Diagram(diagram::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
     Query(query::Args),
     /// Load and validate a snapshot: counts, assumed defaults, warnings.
@@ -102,6 +108,8 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Deferred(args) => deferred::run(args),
         Command::Query(args) => query::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Diagram(args) => diagram::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -4,4 +4,5 @@ mod analysis;
 mod authentik;
 mod cases;
 mod engine;
+mod report;
 mod snapshot;

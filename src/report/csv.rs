@@ -1,0 +1,204 @@
+//! The report's tables as CSV files in one directory, for spreadsheets. File names and headers
+//! are listed in [`FILES`] and in the README; rows are in the HTML report's order.
+
+use super::{Findings, Report};
+use std::path::Path;
+
+/// Every file written, with its header.
+pub const FILES: [(&str, &[&str]); 8] = [
+    ("provenance.csv", &["key", "value"]),
+    ("files.csv", &["file", "sha256"]),
+    (
+        "defaults.csv",
+        &["endpoint", "field", "value", "objects", "why"],
+    ),
+    ("summary.csv", &["metric", "value"]),
+    (
+        "app_access.csv",
+        &["app", "user", "access", "because", "reason"],
+    ),
+    (
+        "flow_stages.csv",
+        &[
+            "flow",
+            "entry",
+            "identities",
+            "group",
+            "members",
+            "order",
+            "stage",
+            "shown",
+            "skipped",
+            "unknown",
+            "value",
+        ],
+    ),
+    (
+        "privileged.csv",
+        &["user", "active", "type", "service_account", "via"],
+    ),
+    (
+        "findings.csv",
+        &[
+            "rule",
+            "severity",
+            "message",
+            "objects",
+            "remediation",
+            "explanation",
+        ],
+    ),
+];
+
+/// One table: file name, header, rows.
+pub type Table = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
+
+/// The report's tables. When findings were not computed, `findings.csv` is not written and
+/// `summary.csv` says `findings,not computed`.
+pub fn tables(r: &Report) -> Vec<Table> {
+    let p = &r.provenance;
+    let header = |i: usize| FILES[i].1.to_vec();
+    let mut out: Vec<Table> = vec![
+        (
+            FILES[0].0,
+            header(0),
+            vec![
+                vec!["generated".into(), p.generated.clone()],
+                vec!["bindlog_version".into(), p.bindlog.clone()],
+                vec!["authentik_version".into(), p.version.clone()],
+            ],
+        ),
+        (
+            FILES[1].0,
+            header(1),
+            p.files
+                .iter()
+                .map(|(f, h)| vec![f.clone(), h.clone()])
+                .collect(),
+        ),
+        (
+            FILES[2].0,
+            header(2),
+            p.defaults
+                .iter()
+                .map(|(e, f, v, w, n)| {
+                    vec![e.clone(), f.clone(), v.clone(), n.to_string(), w.clone()]
+                })
+                .collect(),
+        ),
+        (
+            FILES[3].0,
+            header(3),
+            r.summary
+                .iter()
+                .map(|(k, v)| vec![k.clone(), v.clone()])
+                .collect(),
+        ),
+    ];
+    let mut access = Vec::new();
+    for app in &r.apps {
+        for x in &app.rows {
+            access.push(vec![
+                app.slug.clone(),
+                x.user.clone(),
+                x.access.clone(),
+                x.because.clone(),
+                x.reason.clone(),
+            ]);
+        }
+    }
+    out.push((FILES[4].0, header(4), access));
+    let mut stages = Vec::new();
+    for f in &r.flows {
+        for row in &f.rows {
+            for ((order, stage), c) in f.stages.iter().zip(&row.cells) {
+                stages.push(vec![
+                    f.slug.clone(),
+                    row.entry.clone(),
+                    row.label.clone(),
+                    row.group.clone().unwrap_or_default(),
+                    row.members.to_string(),
+                    order.to_string(),
+                    stage.clone(),
+                    c.shown.to_string(),
+                    c.skipped.to_string(),
+                    c.unknown.to_string(),
+                    c.text(),
+                ]);
+            }
+        }
+    }
+    out.push((FILES[5].0, header(5), stages));
+    out.push((
+        FILES[6].0,
+        header(6),
+        r.privileged
+            .iter()
+            .map(|x| {
+                vec![
+                    x.user.clone(),
+                    x.active.to_string(),
+                    x.kind.clone(),
+                    x.service_account().to_string(),
+                    x.via.clone(),
+                ]
+            })
+            .collect(),
+    ));
+    if let Findings::Computed(list) = &r.findings {
+        out.push((
+            FILES[7].0,
+            header(7),
+            list.iter()
+                .map(|f| {
+                    let sev = serde_json::to_value(f.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let objects: Vec<String> = f
+                        .objects
+                        .iter()
+                        .map(|o| format!("{} {} ({})", o.kind, o.name, o.pk))
+                        .collect();
+                    vec![
+                        f.rule.clone(),
+                        sev,
+                        f.message.clone(),
+                        objects.join("; "),
+                        f.remediation.clone(),
+                        f.explanation.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+    out
+}
+
+/// Writes the tables into `dir` (created if needed), one file each. A stale `findings.csv` from
+/// an earlier run is removed when findings were not computed, so the directory never claims
+/// findings this run did not compute.
+pub fn write_dir(r: &Report, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let tables = tables(r);
+    if !tables.iter().any(|t| t.0 == "findings.csv") {
+        let stale = dir.join("findings.csv");
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .map_err(|e| format!("cannot remove `{}`: {e}", stale.display()))?;
+        }
+    }
+    for (name, header, rows) in tables {
+        let path = dir.join(name);
+        let mut w = ::csv::Writer::from_path(&path)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        let fail = |e: ::csv::Error| format!("cannot write `{}`: {e}", path.display());
+        w.write_record(&header).map_err(fail)?;
+        for row in rows {
+            w.write_record(&row).map_err(fail)?;
+        }
+        w.flush()
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    }
+    Ok(())
+}

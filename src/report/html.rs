@@ -1,0 +1,337 @@
+//! The report as one self-contained HTML page: inline CSS, no script, no external asset, and a
+//! Content-Security-Policy that forbids loading anything, so that the file reads the same
+//! offline, archived, or printed and signed.
+
+use super::{Cell, Findings, Report, escape_html as esc};
+use std::fmt::Write;
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;
+ padding:0 1rem;color:#1b1f24;line-height:1.4}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #1b1f24;padding-bottom:.2rem;margin-top:2.5rem}
+h3{margin-top:1.6rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+th,td{border:1px solid #c9ced6;padding:.2rem .45rem;text-align:left;vertical-align:top}
+th{background:#eef1f5}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+code,pre,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8rem}
+pre{background:#f6f8fa;border:1px solid #d0d7de;padding:.5rem;white-space:pre-wrap}
+.shown,.yes{background:#dafbe1}.skipped,.no{background:#ffebe9}.unknown{background:#fff8c5}
+.mixed{background:#f3f0ff}
+.sev-critical,.sev-high{color:#a40e26;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}
+.flag{display:inline-block;padding:0 .35rem;border-radius:.3rem;background:#ffebe9;color:#a40e26;
+ font-size:.75rem;font-weight:600;margin-left:.3rem}
+.notice{border-left:4px solid #9a6700;background:#fff8c5;padding:.5rem .8rem}
+nav ol{columns:2}
+.sign td{height:2.2rem;min-width:16rem}
+.meta{color:#57606a}
+@media print{nav{display:none}h2{break-before:page}table{break-inside:auto}}
+";
+
+/// Renders the whole report.
+pub fn render(report: &Report) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>bindlog access report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+    );
+    let _ = writeln!(o, "<header><h1>authentik access report</h1>");
+    let _ = writeln!(
+        o,
+        "<p class=\"meta\">generated {} by bindlog {} from authentik {}</p></header>",
+        esc(&report.provenance.generated),
+        esc(&report.provenance.bindlog),
+        esc(&report.provenance.version)
+    );
+    o.push_str(
+        "<nav><ol><li><a href=\"#provenance\">Provenance</a></li><li><a href=\"#summary\">Summary</a></li>\
+         <li><a href=\"#applications\">Application access</a></li><li><a href=\"#flows\">Flow stages by group</a></li>\
+         <li><a href=\"#privileged\">Privileged access</a></li><li><a href=\"#findings\">Findings</a></li>\
+         <li><a href=\"#signature\">Signature</a></li></ol></nav>\n",
+    );
+    provenance(&mut o, report);
+    summary(&mut o, report);
+    applications(&mut o, report);
+    flows(&mut o, report);
+    privileged(&mut o, report);
+    findings(&mut o, report);
+    signature(&mut o);
+    o.push_str("</body>\n</html>\n");
+    o
+}
+
+fn provenance(o: &mut String, r: &Report) {
+    let p = &r.provenance;
+    o.push_str("<section id=\"provenance\"><h2>Provenance</h2>\n<table>\n");
+    for (k, v) in [
+        ("generated", &p.generated),
+        ("bindlog version", &p.bindlog),
+        ("authentik version", &p.version),
+    ] {
+        let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+    }
+    o.push_str("</table>\n<h3>Input files</h3>\n<table><tr><th>file</th><th>SHA-256</th></tr>\n");
+    for (f, h) in &p.files {
+        let _ = writeln!(
+            o,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+            esc(f),
+            esc(h)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "</table>\n<h3>Defaults assumed ({})</h3>",
+        p.defaults.len()
+    );
+    if p.defaults.is_empty() {
+        o.push_str("<p>none: every field was given</p>\n");
+    } else {
+        o.push_str("<table><tr><th>endpoint</th><th>field</th><th>value</th><th>objects</th><th>why</th></tr>\n");
+        for (e, f, v, why, n) in &p.defaults {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"num\">{n}</td><td>{}</td></tr>",
+                esc(e),
+                esc(f),
+                esc(v),
+                esc(why)
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    let _ = writeln!(o, "<h3>Load warnings ({})</h3>", p.warnings.len());
+    if p.warnings.is_empty() {
+        o.push_str("<p>none</p>\n");
+    } else {
+        o.push_str("<ul>\n");
+        for w in &p.warnings {
+            let _ = writeln!(o, "<li>{}</li>", esc(w));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</section>\n");
+}
+
+fn summary(o: &mut String, r: &Report) {
+    o.push_str("<section id=\"summary\"><h2>Summary</h2>\n<table>\n");
+    for (k, v) in &r.summary {
+        let _ = writeln!(
+            o,
+            "<tr><th>{}</th><td class=\"num\">{}</td></tr>",
+            esc(k),
+            esc(v)
+        );
+    }
+    o.push_str("</table>\n</section>\n");
+}
+
+fn applications(o: &mut String, r: &Report) {
+    o.push_str(
+        "<section id=\"applications\"><h2>Application access</h2>\n\
+         <p>Per application, every user who may open it (<b>yes</b>), who may not (<b>no</b>) and whose \
+         access is decided only at run time (<b>unknown</b>, with the reason). <i>because</i> names the \
+         group path that makes the user a member of the binding's group (user &rarr; direct group &rarr; \
+         &hellip; &rarr; bound group).</p>\n",
+    );
+    for app in &r.apps {
+        let count = |v: &str| app.rows.iter().filter(|x| x.access == v).count();
+        let _ = writeln!(
+            o,
+            "<h3 id=\"app-{}\">{} <span class=\"meta mono\">{}</span></h3>\n<p>{} binding(s) in force, mode <code>{}</code>: \
+             <span class=\"yes\">{} yes</span>, <span class=\"no\">{} no</span>, <span class=\"unknown\">{} unknown</span></p>",
+            esc(&app.slug),
+            esc(&app.name),
+            esc(&app.slug),
+            app.bindings,
+            esc(&app.mode),
+            count("yes"),
+            count("no"),
+            count("unknown")
+        );
+        let table = |o: &mut String, rows: &[&super::AccessRow]| {
+            o.push_str("<table><tr><th>user</th><th>access</th><th>because</th><th>reason (unknown)</th></tr>\n");
+            for x in rows {
+                let _ = writeln!(
+                    o,
+                    "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&x.user),
+                    esc(&x.access),
+                    esc(&x.access),
+                    esc(&x.because),
+                    esc(&x.reason)
+                );
+            }
+            o.push_str("</table>\n");
+        };
+        let open: Vec<&super::AccessRow> = app.rows.iter().filter(|x| x.access != "no").collect();
+        let closed: Vec<&super::AccessRow> = app.rows.iter().filter(|x| x.access == "no").collect();
+        if !open.is_empty() {
+            table(o, &open);
+        }
+        if !closed.is_empty() {
+            let _ = writeln!(
+                o,
+                "<details><summary>{} user(s) without access</summary>",
+                closed.len()
+            );
+            table(o, &closed);
+            o.push_str("</details>\n");
+        }
+    }
+    o.push_str("</section>\n");
+}
+
+fn cell(c: &Cell) -> String {
+    let class = match c.uniform() {
+        Some(v) => v,
+        None if c.shown + c.skipped + c.unknown == 0 => "none",
+        None => "mixed",
+    };
+    format!("<td class=\"{class}\">{}</td>", esc(&c.text()))
+}
+
+fn flows(o: &mut String, r: &Report) {
+    o.push_str(
+        "<section id=\"flows\"><h2>Flow stages by group</h2>\n\
+         <p>Per flow, entered the default way, how many members of each group (members of descendant groups \
+         included) see each stage <b>shown</b>, <b>skipped</b> or <b>unknown</b> (decided at run time); a \
+         single value when every member agrees. <i>anonymous</i> is a visitor without a session who never \
+         identifies.</p>\n",
+    );
+    for f in &r.flows {
+        let _ = writeln!(
+            o,
+            "<h3 id=\"flow-{}\">{}</h3>\n<p class=\"meta\">designation <code>{}</code>, entered <code>{}</code></p>",
+            esc(&f.slug),
+            esc(&f.slug),
+            esc(&f.designation),
+            esc(&f.entry)
+        );
+        if f.stages.is_empty() {
+            o.push_str(
+                "<p>no stage bound: authentik completes this flow without running a stage</p>\n",
+            );
+            continue;
+        }
+        o.push_str("<table><tr><th>identities</th><th>count</th>");
+        for (order, stage) in &f.stages {
+            let _ = write!(o, "<th>{order}<br>{}</th>", esc(stage));
+        }
+        o.push_str("</tr>\n");
+        for row in &f.rows {
+            let _ = write!(
+                o,
+                "<tr><th>{}</th><td class=\"num\">{}</td>",
+                esc(&row.label),
+                row.members
+            );
+            for c in &row.cells {
+                o.push_str(&cell(c));
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("</section>\n");
+}
+
+fn privileged(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "<section id=\"privileged\"><h2>Privileged access</h2>\n<p>{} superuser(s): members of a group with \
+         <code>is_superuser</code>, directly or through a descendant group. Service accounts and inactive \
+         accounts are flagged.</p>",
+        r.privileged.len()
+    );
+    if !r.privileged.is_empty() {
+        o.push_str("<table><tr><th>user</th><th>account</th><th>superuser through</th></tr>\n");
+        for p in &r.privileged {
+            let mut flags = String::new();
+            if p.service_account() {
+                flags.push_str("<span class=\"flag\">service account</span>");
+            }
+            if !p.active {
+                flags.push_str("<span class=\"flag\">inactive</span>");
+            }
+            let _ = writeln!(
+                o,
+                "<tr><td>{}{flags}</td><td>{}{}</td><td>{}</td></tr>",
+                esc(&p.user),
+                esc(&p.kind),
+                if p.active { "" } else { ", inactive" },
+                esc(&p.via)
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("</section>\n");
+}
+
+fn findings(o: &mut String, r: &Report) {
+    o.push_str("<section id=\"findings\"><h2>Findings</h2>\n");
+    match &r.findings {
+        Findings::NotComputed(why) => {
+            let _ = writeln!(
+                o,
+                "<p class=\"notice\"><b>findings: not computed.</b> {} This report makes no statement about \
+                 misconfigurations; it does not say that there are none.</p>",
+                esc(why)
+            );
+        }
+        Findings::Computed(list) if list.is_empty() => {
+            o.push_str("<p>The audit rules found nothing.</p>\n");
+        }
+        Findings::Computed(list) => {
+            let _ = writeln!(o, "<p>{} finding(s).</p>", list.len());
+            for (i, f) in list.iter().enumerate() {
+                let sev = serde_json::to_value(f.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    o,
+                    "<article id=\"finding-{}\"><h3><span class=\"mono\">{}</span> <span class=\"sev-{}\">{}</span> {}</h3>",
+                    i + 1,
+                    esc(&f.rule),
+                    esc(&sev),
+                    esc(&sev),
+                    esc(&f.message)
+                );
+                if !f.objects.is_empty() {
+                    o.push_str("<ul>\n");
+                    for obj in &f.objects {
+                        let _ = writeln!(
+                            o,
+                            "<li>{} <b>{}</b> <span class=\"mono meta\">{}</span></li>",
+                            esc(&obj.kind),
+                            esc(&obj.name),
+                            esc(&obj.pk)
+                        );
+                    }
+                    o.push_str("</ul>\n");
+                }
+                if !f.remediation.is_empty() {
+                    let _ = writeln!(o, "<p><b>Remediation:</b> {}</p>", esc(&f.remediation));
+                }
+                if !f.explanation.is_empty() {
+                    let _ = writeln!(o, "<pre>{}</pre>", esc(&f.explanation));
+                }
+                o.push_str("</article>\n");
+            }
+        }
+    }
+    o.push_str("</section>\n");
+}
+
+fn signature(o: &mut String) {
+    o.push_str(
+        "<section id=\"signature\"><h2>Signature</h2>\n<p>I have reviewed this report, generated from the input \
+         files whose SHA-256 digests are listed under Provenance.</p>\n<table class=\"sign\">\n\
+         <tr><th>name</th><td></td></tr>\n<tr><th>role</th><td></td></tr>\n<tr><th>date</th><td></td></tr>\n\
+         <tr><th>signature</th><td></td></tr>\n</table>\n</section>\n",
+    );
+}

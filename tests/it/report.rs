@@ -1,0 +1,505 @@
+//! `report` (HTML and CSV) and `diagram` on the example organisation, and the HTML page opened
+//! in a real headless Chromium.
+
+use bindlog::report::{self, Findings};
+use bindlog::snapshot::{self, LoadOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn acme_path() -> PathBuf {
+    root().join("examples/acme/snapshot.json")
+}
+
+fn bindlog(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = assert_cmd::Command::cargo_bin("bindlog").unwrap();
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().unwrap()
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// The example with `authentik Admins` (bound to the MFA stage and superuser) renamed to
+/// markup, written into `dir`.
+fn hostile_acme(dir: &Path) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(acme_path()).unwrap()).unwrap();
+    for g in v["core/groups"].as_array_mut().unwrap() {
+        if g["name"] == "authentik Admins" {
+            g["name"] = "<script>alert(\"x\")</script> & #Admins".into();
+        }
+    }
+    let path = dir.join("hostile.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path
+}
+
+/// The example plus `farid.nguyen`, made inactive, in `Night shift`, a child of `On-call`, a
+/// child of `authentik Admins` (superuser), written into `dir`. The new groups leave
+/// `is_superuser` out, so loading assumes its default.
+fn inherited_admin_acme(dir: &Path) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(acme_path()).unwrap()).unwrap();
+    let admins = "03c4cd30-c00c-4392-8e85-a98f0389c1de";
+    let oncall = "00000000-0000-4000-8000-00000000000a";
+    let night = "00000000-0000-4000-8000-00000000000b";
+    let groups = v["core/groups"].as_array_mut().unwrap();
+    for (pk, name, parent) in [(oncall, "On-call", admins), (night, "Night shift", oncall)] {
+        groups.push(serde_json::json!({"attributes": {}, "name": name,
+            "parents": [parent], "pk": pk}));
+    }
+    for u in v["core/users"].as_array_mut().unwrap() {
+        if u["username"] == "farid.nguyen" {
+            u["groups"] = serde_json::json!([night]);
+            u["is_active"] = false.into();
+        }
+    }
+    let path = dir.join("inherited.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn report_model_on_acme_answers_access_stages_and_superusers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = inherited_admin_acme(dir.path());
+    let loaded = snapshot::load(&path, &LoadOptions::default()).unwrap();
+    let r = report::build(
+        &loaded,
+        Findings::NotComputed("test".into()),
+        "2026-01-01T00:00:00Z".into(),
+    )
+    .unwrap();
+    // Provenance: the one input file and its real digest.
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(std::fs::read(&path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(r.provenance.files.len(), 1);
+    assert_eq!(r.provenance.files[0].1, digest);
+    assert_eq!(r.provenance.version, "2026.2.1");
+    let (endpoint, field, value, _, count) = &r.provenance.defaults[0];
+    assert_eq!(
+        (endpoint.as_str(), field.as_str(), value.as_str(), *count),
+        ("core/groups", "is_superuser", "false", 2)
+    );
+    // Application access agrees with `access`, one row per user.
+    let app = |slug: &str| r.apps.iter().find(|a| a.slug == slug).unwrap();
+    let row = |slug: &str, user: &str| {
+        app(slug)
+            .rows
+            .iter()
+            .find(|x| x.user == user)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(app("vault").rows.len(), loaded.snapshot.users.len());
+    assert_eq!(row("status-page", "ada.nguyen").access, "yes");
+    assert_eq!(row("vault", "ada.nguyen").access, "no");
+    // A yes through a group binding names the group path from the user to the bound group.
+    let granted: Vec<_> = r
+        .apps
+        .iter()
+        .flat_map(|a| &a.rows)
+        .filter(|x| x.access == "yes" && x.because.contains(" -> "))
+        .collect();
+    assert!(!granted.is_empty());
+    assert!(granted.iter().all(|x| x.because.starts_with(&x.user)));
+    // An unknown carries its reason.
+    for x in r.apps.iter().flat_map(|a| &a.rows) {
+        assert_eq!(x.access == "unknown", !x.reason.is_empty(), "{x:?}");
+    }
+    // Stage matrix of the login flow: the anonymous visitor never sees MFA (a group binding
+    // re-evaluated at run time); the admins see it.
+    let login = r
+        .flows
+        .iter()
+        .find(|f| f.slug == "default-authentication-flow")
+        .unwrap();
+    assert_eq!(login.entry, "anonymous");
+    let mfa = login
+        .stages
+        .iter()
+        .position(|(_, s)| s == "default-authentication-mfa-validation")
+        .unwrap();
+    let anon = login.rows.iter().find(|x| x.label == "anonymous").unwrap();
+    assert_eq!(anon.cells[mfa].text(), "skipped");
+    let admins = login
+        .rows
+        .iter()
+        .find(|x| x.label == "authentik Admins")
+        .unwrap();
+    assert!(admins.members > 0);
+    assert_eq!(admins.cells[mfa].text(), "shown");
+    let all = &login.rows[0];
+    assert_eq!(all.label, "all users");
+    assert_eq!(all.members, loaded.snapshot.users.len());
+    let c = all.cells[mfa];
+    assert_eq!(c.shown + c.skipped + c.unknown, all.members);
+    // Superusers: every member of authentik Admins through descendant groups, with the path.
+    assert_eq!(admins.members, r.privileged.len());
+    assert!(
+        r.privileged
+            .iter()
+            .all(|p| p.via.ends_with("-> authentik Admins"))
+    );
+    assert!(
+        r.privileged
+            .iter()
+            .any(|p| p.via.matches(" -> ").count() >= 2),
+        "some superuser inherits through a descendant group"
+    );
+    let summary: std::collections::BTreeMap<_, _> = r.summary.iter().cloned().collect();
+    assert_eq!(summary["findings"], "not computed");
+    assert_eq!(summary["superusers"], r.privileged.len().to_string());
+}
+
+#[test]
+fn report_html_escapes_names_says_findings_not_computed_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = hostile_acme(dir.path());
+    let out = |name: &str, env: &[(&str, &str)], extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = vec![
+            "report",
+            snap.to_str().unwrap(),
+            "-o",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&bindlog(&args, env));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let a = out("a.html", &[("SOURCE_DATE_EPOCH", "1795820400")], &[]);
+    let b = out("b.html", &[("SOURCE_DATE_EPOCH", "1795820400")], &[]);
+    assert_eq!(a, b, "byte-identical with SOURCE_DATE_EPOCH");
+    assert!(a.contains("generated 2026-11-27T23:00:00Z"));
+    // --timestamp wins over SOURCE_DATE_EPOCH, and the stamp is the only difference.
+    let c = out(
+        "c.html",
+        &[("SOURCE_DATE_EPOCH", "1795820400")],
+        &["--timestamp", "2027-01-02T03:04:05Z"],
+    );
+    assert_ne!(a, c);
+    assert_eq!(a, c.replace("2027-01-02T03:04:05Z", "2026-11-27T23:00:00Z"));
+    // Without a fixed stamp, two runs differ at most in the stamp.
+    let d = out("d.html", &[], &[]);
+    let stamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z").unwrap();
+    assert_eq!(
+        stamp.replace_all(&a, "T").into_owned(),
+        stamp.replace_all(&d, "T").into_owned()
+    );
+    // The hostile group name is text, never markup; the page has no script and loads nothing.
+    assert!(a.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; #Admins"));
+    assert!(!a.contains("<script"));
+    assert!(!a.contains("http://") && !a.contains("https://"));
+    assert!(a.contains("default-src 'none'"));
+    for id in [
+        "provenance",
+        "summary",
+        "applications",
+        "flows",
+        "privileged",
+        "findings",
+        "signature",
+    ] {
+        assert!(a.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+    assert!(a.contains("findings: not computed"));
+    assert!(!a.contains("found nothing"));
+}
+
+#[test]
+fn report_csv_dir_writes_the_documented_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("csv");
+    // A stale findings.csv must not survive a run that computed no findings.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("findings.csv"), "rule\n").unwrap();
+    ok(&bindlog(
+        &[
+            "report",
+            acme_path().to_str().unwrap(),
+            "--format",
+            "csv-dir",
+            "-o",
+            out.to_str().unwrap(),
+            "--timestamp",
+            "0",
+        ],
+        &[],
+    ));
+    let read = |name: &str| -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = csv::Reader::from_path(out.join(name)).unwrap();
+        let header = r.headers().unwrap().iter().map(String::from).collect();
+        let rows = r
+            .records()
+            .map(|x| x.unwrap().iter().map(String::from).collect())
+            .collect();
+        (header, rows)
+    };
+    for (name, header) in report::csv::FILES {
+        if name == "findings.csv" {
+            assert!(!out.join(name).exists(), "findings were not computed");
+            continue;
+        }
+        assert_eq!(read(name).0, header, "{name}");
+    }
+    let users = 300;
+    let (_, access) = read("app_access.csv");
+    assert_eq!(access.len(), users * 12);
+    assert!(
+        access
+            .iter()
+            .any(|r| r[0] == "status-page" && r[1] == "ada.nguyen" && r[2] == "yes")
+    );
+    let (_, summary) = read("summary.csv");
+    assert!(summary.contains(&vec!["findings".to_string(), "not computed".to_string()]));
+    let (_, prov) = read("provenance.csv");
+    assert_eq!(prov[0], ["generated", "1970-01-01T00:00:00Z"]);
+    let (_, stages) = read("flow_stages.csv");
+    let anon_mfa = stages
+        .iter()
+        .find(|r| {
+            r[0] == "default-authentication-flow"
+                && r[2] == "anonymous"
+                && r[6] == "default-authentication-mfa-validation"
+        })
+        .unwrap();
+    assert_eq!(anon_mfa[1], "anonymous");
+    assert_eq!(&anon_mfa[7..], ["0", "1", "0", "skipped"]);
+    let (_, privileged) = read("privileged.csv");
+    assert!(!privileged.is_empty());
+}
+
+#[test]
+fn report_bad_input_exits_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let h = html.to_str().unwrap();
+    let o = bindlog(&["report", "/nonexistent/snap.json", "-o", h], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/snap.json"));
+    let acme = acme_path();
+    let a = acme.to_str().unwrap();
+    let o = bindlog(
+        &["report", a, "-o", h],
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SOURCE_DATE_EPOCH"));
+    let o = bindlog(&["report", a, "-o", h, "--timestamp", "noon"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2026-11-27T23:00:00Z"));
+    let o = bindlog(&["report", a, "-o", "/nonexistent/dir/r.html"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write"));
+    assert!(!html.exists());
+}
+
+#[test]
+fn diagram_mermaid_and_dot_for_the_login_flow() {
+    let acme = acme_path();
+    let a = acme.to_str().unwrap();
+    let flow = "default-authentication-flow";
+    let mermaid = ok(&bindlog(&["diagram", a, "--flow", flow], &[]));
+    insta::assert_snapshot!("diagram_login_mermaid", mermaid);
+    let admin = ok(&bindlog(
+        &["diagram", a, "--flow", flow, "--user", "ada.nguyen"],
+        &[],
+    ));
+    insta::assert_snapshot!("diagram_login_mermaid_ada", admin);
+    let dot = ok(&bindlog(
+        &[
+            "diagram",
+            a,
+            "--flow",
+            flow,
+            "--user",
+            "ada.nguyen",
+            "--format",
+            "dot",
+        ],
+        &[],
+    ));
+    insta::assert_snapshot!("diagram_login_dot_ada", dot);
+    // Deterministic.
+    assert_eq!(mermaid, ok(&bindlog(&["diagram", a, "--flow", flow], &[])));
+    // Mermaid structure: one node per stage binding, linked in order, styled for the user.
+    assert!(mermaid.starts_with("flowchart TD\n"));
+    assert_eq!(mermaid.matches("-->").count(), 4 + 1);
+    assert!(!mermaid.contains("classDef"));
+    assert!(admin.contains("classDef shown") && admin.contains("class "));
+    // Graphviz parses it.
+    let svg = run_dot(&dot);
+    assert!(svg.contains("<svg"));
+    let o = bindlog(&["diagram", a, "--flow", "nope"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no flow with the slug `nope`"));
+}
+
+#[test]
+fn diagram_labels_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = hostile_acme(dir.path());
+    let s = snap.to_str().unwrap();
+    let flow = "default-authentication-flow";
+    let mermaid = ok(&bindlog(&["diagram", s, "--flow", flow], &[]));
+    assert!(
+        mermaid
+            .contains("group #lt;script#gt;alert(#quot;x#quot;)#lt;/script#gt; #amp; #35;Admins")
+    );
+    assert!(!mermaid.contains("<script"));
+    // Every label is one quoted string: quotes only as delimiters.
+    for line in mermaid.lines().filter(|l| l.contains('"')) {
+        assert_eq!(line.matches('"').count(), 2, "{line}");
+    }
+    let dot = ok(&bindlog(
+        &["diagram", s, "--flow", flow, "--format", "dot"],
+        &[],
+    ));
+    assert!(dot.contains("group <script>alert(\\\"x\\\")</script> & #Admins"));
+    let svg = run_dot(&dot);
+    assert!(svg.contains("&lt;script&gt;"));
+}
+
+/// Renders DOT with Graphviz; fails with how to install it when `dot` is missing.
+fn run_dot(dot: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run Graphviz `dot` ({e}); install it: apt-get install -y graphviz")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "dot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs headless Chromium on a page with the flags that work on a closed network.
+fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the report test needs Debian's Chromium; install it with \
+         `apt-get update && apt-get install -y --no-install-recommends chromium` (.ci/run does)"
+    );
+    Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"))
+}
+
+/// Console errors, CSP violations and failed loads in Chromium's log.
+fn page_errors(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            l.contains("Uncaught")
+                || l.contains("Content Security Policy")
+                || l.contains("Refused to")
+                || l.contains("ERR_")
+                || (l.contains("CONSOLE") && l.contains("error"))
+        })
+        .collect()
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    ok(&bindlog(
+        &[
+            "report",
+            acme_path().to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+            "--timestamp",
+            "1795820400",
+        ],
+        &[],
+    ));
+    let url = format!("file://{}", html.display());
+    let o = chromium(&dir.path().join("profile-dom"), &["--dump-dom", &url]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "chromium --dump-dom failed: {stderr}");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    for heading in [
+        "<h1>authentik access report</h1>",
+        "<h2>Provenance</h2>",
+        "<h2>Summary</h2>",
+        "<h2>Application access</h2>",
+        "<h2>Flow stages by group</h2>",
+        "<h2>Privileged access</h2>",
+        "<h2>Findings</h2>",
+        "<h2>Signature</h2>",
+        "findings: not computed",
+        "default-authentication-mfa-validation",
+    ] {
+        assert!(dom.contains(heading), "the rendered DOM lacks {heading:?}");
+    }
+    assert!(
+        page_errors(&stderr).is_empty(),
+        "chromium reported: {:#?}",
+        page_errors(&stderr)
+    );
+    let shot = root().join("target/report-screenshot.png");
+    let _ = std::fs::remove_file(&shot);
+    let o = chromium(
+        &dir.path().join("profile-shot"),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000",
+            "--hide-scrollbars",
+            &url,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "chromium --screenshot failed: {stderr}");
+    assert!(
+        page_errors(&stderr).is_empty(),
+        "{:#?}",
+        page_errors(&stderr)
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    println!("report screenshot: {}", shot.display());
+}
