@@ -247,6 +247,17 @@ fn privileged(o: &mut String, r: &Report) {
          accounts are flagged.</p>",
         r.privileged.len()
     );
+    if !r.superuser_groups.is_empty() {
+        o.push_str("<table><tr><th>superuser group</th><th>effective members</th></tr>\n");
+        for (name, n) in &r.superuser_groups {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"num\">{n}</td></tr>",
+                esc(name)
+            );
+        }
+        o.push_str("</table>\n");
+    }
     if !r.privileged.is_empty() {
         o.push_str("<table><tr><th>user</th><th>account</th><th>superuser through</th></tr>\n");
         for p in &r.privileged {

@@ -193,6 +193,8 @@ pub struct Report {
     pub flows: Vec<FlowMatrix>,
     /// Superusers, directly or through group ancestry.
     pub privileged: Vec<Privileged>,
+    /// Groups with `is_superuser`: name and effective members (descendant groups included).
+    pub superuser_groups: Vec<(String, usize)>,
     /// Findings, or why there are none.
     pub findings: Findings,
 }
@@ -273,6 +275,7 @@ pub fn build(loaded: &Loaded, findings: Findings, generated: String) -> Result<R
     let apps = app_access(snapshot, &model, &hierarchy);
     let flows = flow_matrices(snapshot, &model);
     let privileged = privileged(snapshot, &model, &hierarchy);
+    let superuser_groups = superuser_groups(snapshot, &model);
     let summary = summary(snapshot, &apps, &flows, &privileged, &findings);
     Ok(Report {
         provenance,
@@ -280,8 +283,26 @@ pub fn build(loaded: &Loaded, findings: Findings, generated: String) -> Result<R
         apps,
         flows,
         privileged,
+        superuser_groups,
         findings,
     })
+}
+
+fn superuser_groups(snapshot: &Snapshot, model: &Model) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in model.rows("member") {
+        if r[0] != "anon" {
+            *counts.entry(r[1].clone()).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, usize)> = snapshot
+        .groups
+        .iter()
+        .filter(|g| g.is_superuser)
+        .map(|g| (g.name.to_string(), counts.get(&*g.pk).copied().unwrap_or(0)))
+        .collect();
+    out.sort();
+    out
 }
 
 fn summary(
@@ -394,7 +415,7 @@ fn describe_binding(
                 .find(|x| x.pk == *u)
                 .map_or(u.to_string(), |x| x.username.to_string());
             if negate {
-                format!("negated user binding on {name}")
+                format!("not user {name} (negated user binding)")
             } else {
                 format!("user binding on {name}")
             }

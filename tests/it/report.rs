@@ -343,6 +343,9 @@ fn diagram_mermaid_and_dot_for_the_login_flow() {
     // Graphviz parses it.
     let svg = run_dot(&dot);
     assert!(svg.contains("<svg"));
+    let o = bindlog(&["diagram", a, "--flow", flow, "--user", "nobody"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no user `nobody`"));
     let o = bindlog(&["diagram", a, "--flow", "nope"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no flow with the slug `nope`"));
@@ -428,18 +431,45 @@ fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"))
 }
 
-/// Console errors, CSP violations and failed loads in Chromium's log.
+/// What the page made Chromium log: any console message (the report has no script, so every
+/// one is a fault: CSP violations and uncaught errors are logged there), failed loads.
 fn page_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
         .filter(|l| {
-            l.contains("Uncaught")
+            l.contains(":CONSOLE")
+                || l.contains("Uncaught")
                 || l.contains("Content Security Policy")
-                || l.contains("Refused to")
-                || l.contains("ERR_")
-                || (l.contains("CONSOLE") && l.contains("error"))
+                || l.contains("net::ERR_")
         })
         .collect()
+}
+
+#[test]
+fn chromium_log_check_catches_script_errors_and_csp_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("bad.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" \
+         content=\"default-src 'none'\"></head><body><h1>x</h1>\
+         <script>undefinedFn()</script><img src=\"https://example.com/a.png\"></body></html>",
+    )
+    .unwrap();
+    let o = chromium(
+        &dir.path().join("profile"),
+        &["--dump-dom", &format!("file://{}", page.display())],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let errors = page_errors(&stderr);
+    assert!(
+        errors.iter().any(|l| l.contains("inline script")),
+        "{stderr}"
+    );
+    assert!(
+        errors.iter().any(|l| l.contains("example.com/a.png")),
+        "{stderr}"
+    );
 }
 
 #[test]
