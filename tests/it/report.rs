@@ -533,3 +533,51 @@ fn report_renders_in_headless_chromium() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
     println!("report screenshot: {}", shot.display());
 }
+
+#[test]
+fn report_renders_computed_findings_with_their_explanations() {
+    use bindlog::audit::{Finding, ObjectRef, Severity};
+    let loaded = snapshot::load(&acme_path(), &LoadOptions::default()).unwrap();
+    let finding = Finding {
+        rule: "AK-P01".into(),
+        severity: Severity::High,
+        message: "stage policies of <b>mfa</b> are never evaluated".into(),
+        objects: vec![ObjectRef {
+            kind: "flow_binding".into(),
+            pk: "pk-1".into(),
+            name: "<script>x</script>".into(),
+        }],
+        remediation: "set re_evaluate_policies".into(),
+        explanation: "visible(\"x\", \"shown\")\n  <- fsb_never(\"x\")".into(),
+    };
+    let r = report::build(
+        &loaded,
+        Findings::Computed(vec![finding]),
+        "2026-01-01T00:00:00Z".into(),
+    )
+    .unwrap();
+    let html = report::html::render(&r);
+    assert!(html.contains("<span class=\"sev-high\">high</span>"));
+    assert!(html.contains("stage policies of &lt;b&gt;mfa&lt;/b&gt; are never evaluated"));
+    assert!(html.contains("<b>&lt;script&gt;x&lt;/script&gt;</b>"));
+    assert!(html.contains(
+        "<pre>visible(&quot;x&quot;, &quot;shown&quot;)\n  &lt;- fsb_never(&quot;x&quot;)</pre>"
+    ));
+    assert!(!html.contains("not computed"));
+    let summary: std::collections::BTreeMap<_, _> = r.summary.iter().cloned().collect();
+    assert_eq!(summary["findings"], "1");
+    let dir = tempfile::tempdir().unwrap();
+    report::csv::write_dir(&r, dir.path()).unwrap();
+    let mut rd = csv::Reader::from_path(dir.path().join("findings.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], "AK-P01");
+    assert_eq!(&rows[0][1], "high");
+    assert_eq!(&rows[0][3], "flow_binding <script>x</script> (pk-1)");
+    assert!(rows[0][5].contains('\n'));
+    // An engine that ran and found nothing says so, differently from "not computed".
+    let none = report::build(&loaded, Findings::Computed(vec![]), "t".into()).unwrap();
+    let html = report::html::render(&none);
+    assert!(html.contains("The audit rules found nothing."));
+    assert!(!html.contains("not computed"));
+}
