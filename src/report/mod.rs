@@ -14,7 +14,7 @@ use crate::analysis::{Model, Subjects};
 use crate::audit::Finding;
 use crate::snapshot::{Loaded, Snapshot, Subject};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
@@ -387,33 +387,45 @@ fn summary(
     ]
 }
 
+/// Usernames and policy names by pk, indexed once for the many rows that name them.
+struct Names<'a> {
+    users: HashMap<i64, &'a str>,
+    policies: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn new(snapshot: &'a Snapshot) -> Names<'a> {
+        Names {
+            users: snapshot
+                .users
+                .iter()
+                .map(|u| (u.pk, &*u.username))
+                .collect(),
+            policies: snapshot
+                .policies
+                .iter()
+                .map(|p| (&*p.pk, &*p.name))
+                .collect(),
+        }
+    }
+}
+
 /// How one binding reads in a sentence about one user.
 fn describe_binding(
-    snapshot: &Snapshot,
+    names: &Names,
     hierarchy: &Hierarchy,
     b: &crate::snapshot::PolicyBinding,
     user: &crate::snapshot::User,
 ) -> String {
-    let group_name = |g: &str| {
-        snapshot
-            .groups
-            .iter()
-            .find(|x| &*x.pk == g)
-            .map_or(g.to_string(), |x| x.name.to_string())
-    };
     match (&b.subject, b.negate) {
         (Subject::Group(g), false) => hierarchy
             .path_text(&user.username, user.pk, g)
-            .unwrap_or_else(|| format!("not a member of group {}", group_name(g))),
+            .unwrap_or_else(|| format!("not a member of group {}", hierarchy.name(g))),
         (Subject::Group(g), true) => {
-            format!("not in group {} (negated group binding)", group_name(g))
+            format!("not in group {} (negated group binding)", hierarchy.name(g))
         }
         (Subject::User(u), negate) => {
-            let name = snapshot
-                .users
-                .iter()
-                .find(|x| x.pk == *u)
-                .map_or(u.to_string(), |x| x.username.to_string());
+            let name = names.users.get(u).map_or(u.to_string(), |n| n.to_string());
             if negate {
                 format!("not user {name} (negated user binding)")
             } else {
@@ -421,11 +433,7 @@ fn describe_binding(
             }
         }
         (Subject::Policy(p), negate) => {
-            let name = snapshot
-                .policies
-                .iter()
-                .find(|x| x.pk == *p)
-                .map_or(p.to_string(), |x| x.name.to_string());
+            let name = names.policies.get(&**p).copied().unwrap_or(p);
             if negate {
                 format!("policy {name} (negated)")
             } else {
@@ -448,6 +456,7 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
         .filter(|r| r[2] == "app")
         .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
         .collect();
+    let names = Names::new(snapshot);
     let live: BTreeSet<String> = model
         .rows("live")
         .into_iter()
@@ -491,7 +500,7 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
                     .to_string()
             };
             let say =
-                |b: &crate::snapshot::PolicyBinding| describe_binding(snapshot, hierarchy, b, user);
+                |b: &crate::snapshot::PolicyBinding| describe_binding(&names, hierarchy, b, user);
             let because = if bindings.is_empty() {
                 if access == "yes" {
                     "no binding in force: open to every user".to_string()
