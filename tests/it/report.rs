@@ -191,6 +191,12 @@ fn report_html_escapes_names_says_findings_not_computed_and_is_reproducible() {
         &["--timestamp", "2027-01-02T03:04:05Z"],
     );
     assert_ne!(a, c);
+    // `-o -` writes the same page to stdout.
+    let stdout = ok(&bindlog(
+        &["report", snap.to_str().unwrap(), "-o", "-"],
+        &[("SOURCE_DATE_EPOCH", "1795820400")],
+    ));
+    assert_eq!(stdout, a);
     assert_eq!(a, c.replace("2027-01-02T03:04:05Z", "2026-11-27T23:00:00Z"));
     // Without a fixed stamp, two runs differ at most in the stamp.
     let d = out("d.html", &[], &[]);
