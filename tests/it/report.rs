@@ -587,3 +587,72 @@ fn report_renders_computed_findings_with_their_explanations() {
     assert!(html.contains("The audit rules found nothing."));
     assert!(!html.contains("not computed"));
 }
+
+#[test]
+fn diagram_shows_evaluation_timing_flags_and_flow_bindings() {
+    let acme = acme_path();
+    let a = acme.to_str().unwrap();
+    // A plan-time group check in a flow entered anonymously: MFA dropped for everyone.
+    let legacy = ok(&bindlog(
+        &[
+            "diagram",
+            a,
+            "--flow",
+            "acme-legacy-login",
+            "--user",
+            "ada.nguyen",
+        ],
+        &[],
+    ));
+    insta::assert_snapshot!("diagram_legacy_login_mermaid_ada", legacy);
+    assert!(legacy.contains("evaluated plan+run"));
+    // A stage binding evaluated never, carrying a negated policy binding.
+    let enrollment = ok(&bindlog(
+        &[
+            "diagram",
+            a,
+            "--flow",
+            "default-enrollment-flow",
+            "--format",
+            "dot",
+        ],
+        &[],
+    ));
+    insta::assert_snapshot!("diagram_enrollment_dot", enrollment);
+    assert!(enrollment.contains("evaluated never") && enrollment.contains("[negate"));
+    assert!(run_dot(&enrollment).contains("<svg"));
+    // The flow's own bindings hang off the flow node, disabled ones marked.
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&acme).unwrap()).unwrap();
+    let flow_pk = v["flows/instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["slug"] == "default-authentication-flow")
+        .unwrap()["pk"]
+        .clone();
+    let admins = "03c4cd30-c00c-4392-8e85-a98f0389c1de";
+    v["policies/bindings"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "pk": "00000000-0000-4000-8000-0000000000f1", "target": flow_pk, "group": admins,
+            "policy": null, "user": null, "negate": false, "enabled": false, "order": 5,
+            "timeout": 30, "failure_result": false
+        }));
+    let path = dir.path().join("flow-binding.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let m = ok(&bindlog(
+        &[
+            "diagram",
+            path.to_str().unwrap(),
+            "--flow",
+            "default-authentication-flow",
+        ],
+        &[],
+    ));
+    assert!(
+        m.contains("  f0[/\"5: group authentik Admins [disabled]\"/] -.- flow\n"),
+        "{m}"
+    );
+}
