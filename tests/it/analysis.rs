@@ -599,3 +599,37 @@ entries:
     assert_eq!(held("alice"), "yes");
     assert_eq!(held("bob"), "no");
 }
+
+/// The deferred reason of the stock MFA check names the stage that may set `auth_method`, and
+/// says when a restart that keeps the context is to blame.
+#[test]
+fn mfa_check_reasons_name_the_stage_and_the_restart() {
+    let load = |case: &str| {
+        let snap = snapshot::load(
+            &root().join(format!("tests/cases/{case}/snapshot.json")),
+            &LoadOptions::default(),
+        )
+        .unwrap()
+        .snapshot;
+        let model = Model::new(&snap, &Subjects::Only(vec![])).unwrap();
+        model.plan("login", None, None).unwrap().deferred
+    };
+    let before = load("mfa-check-after-passkey-identification");
+    assert!(
+        before.iter().any(|(_, why)| why
+            == "stage ident before it may set auth_method to auth_webauthn_pwl (a passkey login)"),
+        "{before:?}"
+    );
+    let kept = load("mfa-check-context-kept-across-restart");
+    assert!(
+        kept.iter().any(|(_, why)| why
+            == "a restart keeps the context, in which stage late-ident may have set auth_method to auth_webauthn_pwl"),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter().any(|(_, why)| why
+            == "a restart keeps the context, in which a stage of the flow may have set auth_method to auth_webauthn_pwl"),
+        "the plan-time check too: {kept:?}"
+    );
+    assert!(load("mfa-check-passkey-stage-after-it").is_empty());
+}
