@@ -174,6 +174,13 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         if !s.component.is_empty() {
             b.add("stage_component", vec![sym(&s.pk), sym(&s.component)]);
         }
+        // A passkey used at an identification stage sets `auth_method` (semantics §5); the
+        // stage offers one only with a `webauthn_stage` (absent: the model default, null).
+        if s.kind.ends_with("identificationstage")
+            && s.fields.get("webauthn_stage").is_some_and(|v| !v.is_null())
+        {
+            b.add("identification_passkey", vec![sym(&s.pk)]);
+        }
         if s.kind.ends_with("authenticatorvalidatestage") {
             let text = |f: &str| match s.fields.get(f) {
                 Some(serde_json::Value::String(t)) => t.clone(),
@@ -219,6 +226,30 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
                 if let Some(r) = expression_result(expression) {
                     b.add("policy_expression_result", vec![sym(&p.pk), sym(r)]);
                 }
+                if let Some((if_sso, otherwise)) = sso_check(expression) {
+                    b.add(
+                        "policy_expression_sso",
+                        vec![sym(&p.pk), sym(if_sso), sym(otherwise)],
+                    );
+                }
+                if let Some((name, if_member, otherwise)) = group_member_check(expression) {
+                    b.add(
+                        "policy_expression_group_member",
+                        vec![sym(&p.pk), sym(&name), sym(if_member), sym(otherwise)],
+                    );
+                }
+                if let Some(m) = auth_method_check(expression) {
+                    b.add(
+                        "policy_expression_auth_method",
+                        vec![
+                            sym(&p.pk),
+                            sym(m.no_plan),
+                            sym(m.method),
+                            sym(m.if_equal),
+                            sym(m.otherwise),
+                        ],
+                    );
+                }
             }
             PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
         }
@@ -257,6 +288,17 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         if let Some(p) = &a.provider {
             b.add("application_provider", vec![sym(&a.pk), sym(p)]);
         }
+    }
+    for e in &snapshot.entitlements {
+        b.add("entitlement", vec![sym(&e.pk), sym(&e.app), sym(&e.name)]);
+        b.add(
+            "target",
+            vec![
+                sym(&e.pk),
+                sym(TargetKind::Entitlement.as_str()),
+                sym("any"),
+            ],
+        );
     }
     b.add(
         "default_app_access",
@@ -353,11 +395,7 @@ impl FactSet {
 /// true (always passes), or returns `ak_call_policy(...)` directly (its result object is truthy,
 /// so it always passes). Anything else is decided at run time.
 pub fn expression_result(body: &str) -> Option<&'static str> {
-    let lines: Vec<String> = body
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim().replace('\'', "\""))
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines = code_lines(body);
     let [only] = lines.as_slice() else {
         return None;
     };
@@ -373,9 +411,176 @@ pub fn expression_result(body: &str) -> Option<&'static str> {
     }
 }
 
+/// The lines of a Python body that matter: comments and blank lines dropped, each line trimmed,
+/// single quotes read as double quotes.
+fn code_lines(body: &str) -> Vec<String> {
+    body.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().replace('\'', "\""))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// An expression that decides on the `auth_method` the flow plan's context holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthMethodCheck {
+    /// Its result when no flow plan is in its context (flow policies, application access).
+    pub no_plan: &'static str,
+    /// The method it compares with.
+    pub method: &'static str,
+    /// Its result when `auth_method` is `method`.
+    pub if_equal: &'static str,
+    /// Its result otherwise (absent included).
+    pub otherwise: &'static str,
+}
+
+/// Methods whose setters bindlog knows, so that a comparison with them can be decided from
+/// the stages placed before the check: `auth_webauthn_pwl` is set only by a passkey at an
+/// identification stage with a `webauthn_stage` (`authentik/stages/identification/stage.py`,
+/// `challenge_valid`) and by an authenticator-validate stage used without a pending user
+/// (`authentik/stages/authenticator_validate/stage.py`, `challenge_valid`).
+const KNOWN_METHODS: [&str; 1] = ["auth_webauthn_pwl"];
+
+/// Recognises the stock MFA-stage policy of `blueprints/default/flow-default-authentication-flow.yaml`
+/// and its plain variants:
+///
+/// ```text
+/// flow_plan = request.context.get("flow_plan")
+/// if not flow_plan:
+///     return True
+/// return not (flow_plan.context.get("auth_method") == "auth_webauthn_pwl")
+/// ```
+///
+/// `request.context.get` never raises, and a `FlowPlan` is truthy, so the result is the literal
+/// without a plan and the comparison with one (`==`, `!=`, or `not (... == ...)`).
+pub fn auth_method_check(body: &str) -> Option<AuthMethodCheck> {
+    let lines: Vec<String> = code_lines(body)
+        .into_iter()
+        .map(|l| l.replace(' ', ""))
+        .collect();
+    let [get, cond, early, ret] = lines.as_slice() else {
+        return None;
+    };
+    let var = get.strip_suffix("=request.context.get(\"flow_plan\")")?;
+    if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    if cond != &format!("ifnot{var}:") {
+        return None;
+    }
+    let no_plan = match early.as_str() {
+        "returnTrue" => "pass",
+        "returnFalse" => "fail",
+        _ => return None,
+    };
+    let ret = ret.strip_prefix("return")?;
+    let (negated, cmp) = match ret.strip_prefix("not(").and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => (true, inner),
+        None => (false, ret),
+    };
+    let lhs = format!("{var}.context.get(\"auth_method\")");
+    let rest = cmp.strip_prefix(&lhs)?;
+    let (equal, lit) = if let Some(l) = rest.strip_prefix("==") {
+        (true, l)
+    } else if let Some(l) = rest.strip_prefix("!=") {
+        (false, l)
+    } else {
+        return None;
+    };
+    let lit = lit.strip_prefix('"')?.strip_suffix('"')?;
+    let method = KNOWN_METHODS.into_iter().find(|m| *m == lit)?;
+    let truth = |b: bool| if b { "pass" } else { "fail" };
+    Some(AuthMethodCheck {
+        no_plan,
+        method,
+        if_equal: truth(equal != negated),
+        otherwise: truth(equal == negated),
+    })
+}
+
+/// `return ak_is_sso_flow` or `return not ak_is_sso_flow`: the evaluator binds `ak_is_sso_flow`
+/// to the context's `is_sso` (default false; `authentik/policies/expression/evaluator.py`,
+/// `set_policy_request`). Gives (result with `is_sso`, result without).
+pub fn sso_check(body: &str) -> Option<(&'static str, &'static str)> {
+    let lines = code_lines(body);
+    let [only] = lines.as_slice() else {
+        return None;
+    };
+    match only.replace(' ', "").as_str() {
+        "returnak_is_sso_flow" | "returnbool(ak_is_sso_flow)" => Some(("pass", "fail")),
+        "returnnotak_is_sso_flow" => Some(("fail", "pass")),
+        _ => None,
+    }
+}
+
+/// `return ak_is_group_member(request.user, name="X")` (or its `not`): true iff the engine user
+/// is in a group named X (`expr_is_group_member`, `authentik/lib/expression/evaluator.py`: the
+/// user's direct groups in older releases, their ancestors too in newer ones); the anonymous
+/// visitor and an unknown identifier have no groups relation, so the call raises. Gives (the
+/// group name, result for a member, result otherwise).
+pub fn group_member_check(body: &str) -> Option<(String, &'static str, &'static str)> {
+    let lines = code_lines(body);
+    let [only] = lines.as_slice() else {
+        return None;
+    };
+    let ret = only.strip_prefix("return ")?.trim();
+    let (negated, call) = match ret.strip_prefix("not ") {
+        Some(rest) => (true, rest.trim()),
+        None => (false, ret),
+    };
+    let args = call
+        .strip_prefix("ak_is_group_member(")?
+        .strip_suffix(')')?;
+    let (user, filter) = args.split_once(',')?;
+    if user.trim() != "request.user" {
+        return None;
+    }
+    let (key, value) = filter.split_once('=')?;
+    if key.trim() != "name" {
+        return None;
+    }
+    let name = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+    if name.contains(['"', '\\']) {
+        return None;
+    }
+    let (m, o) = if negated {
+        ("fail", "pass")
+    } else {
+        ("pass", "fail")
+    };
+    Some((name.to_string(), m, o))
+}
+
 #[cfg(test)]
 mod expression_tests {
-    use super::expression_result;
+    use super::{
+        AuthMethodCheck, auth_method_check, expression_result, group_member_check, sso_check,
+    };
+
+    #[test]
+    fn sso_and_group_member_checks() {
+        assert_eq!(sso_check("return ak_is_sso_flow"), Some(("pass", "fail")));
+        assert_eq!(
+            sso_check("return not ak_is_sso_flow\n"),
+            Some(("fail", "pass"))
+        );
+        assert_eq!(sso_check("return ak_is_sso_flow and True"), None);
+        assert_eq!(
+            group_member_check("return ak_is_group_member(request.user, name='admins')"),
+            Some(("admins".to_string(), "pass", "fail"))
+        );
+        assert_eq!(
+            group_member_check("return not ak_is_group_member(request.user, name=\"ops team\")"),
+            Some(("ops team".to_string(), "fail", "pass"))
+        );
+        assert_eq!(
+            group_member_check("return ak_is_group_member(request.user, pk='x')"),
+            None
+        );
+        assert_eq!(
+            group_member_check("return ak_is_group_member(other, name='a')"),
+            None
+        );
+    }
 
     #[test]
     fn recognised_bodies() {
@@ -400,5 +605,34 @@ mod expression_tests {
             expression_result("return request.user.username == 'a'"),
             None
         );
+    }
+
+    #[test]
+    fn auth_method_checks() {
+        let stock = "flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\n# skip MFA after a passkey\nreturn not (flow_plan.context.get(\"auth_method\") == \"auth_webauthn_pwl\")\n";
+        assert_eq!(
+            auth_method_check(stock),
+            Some(AuthMethodCheck {
+                no_plan: "pass",
+                method: "auth_webauthn_pwl",
+                if_equal: "fail",
+                otherwise: "pass",
+            })
+        );
+        let eq = "plan = request.context.get('flow_plan')\nif not plan:\n  return False\nreturn plan.context.get('auth_method') == 'auth_webauthn_pwl'";
+        assert_eq!(
+            auth_method_check(eq).map(|c| (c.no_plan, c.if_equal, c.otherwise)),
+            Some(("fail", "pass", "fail"))
+        );
+        // A method whose setters bindlog does not know, or another shape: not recognised.
+        assert_eq!(
+            auth_method_check(&stock.replace("auth_webauthn_pwl", "password")),
+            None
+        );
+        assert_eq!(
+            auth_method_check(&stock.replace("if not flow_plan", "if flow_plan")),
+            None
+        );
+        assert_eq!(expression_result(stock), None);
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 7] = [
+pub const RULES: [(&str, &str); 9] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -32,8 +32,16 @@ pub const RULES: [(&str, &str); 7] = [
         include_str!("../../rules/authentik/policies.dl"),
     ),
     (
+        "rules/authentik/context.dl",
+        include_str!("../../rules/authentik/context.dl"),
+    ),
+    (
         "rules/authentik/engine.dl",
         include_str!("../../rules/authentik/engine.dl"),
+    ),
+    (
+        "rules/authentik/entitlements.dl",
+        include_str!("../../rules/authentik/entitlements.dl"),
     ),
     (
         "rules/authentik/flows.dl",
@@ -197,6 +205,15 @@ impl Model {
         for r in self.rows("source") {
             l.insert(r[0].clone(), format!("source {}", r[1]));
         }
+        let apps: BTreeMap<String, String> = self
+            .rows("application")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        for r in self.rows("entitlement") {
+            let app = apps.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
+            l.insert(r[0].clone(), format!("entitlement {} of {app}", r[2]));
+        }
         let targets = l.clone();
         for r in self.rows("binding") {
             let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
@@ -254,6 +271,17 @@ pub struct PlannedStage {
     pub evaluated: Vec<&'static str>,
 }
 
+/// Whether a user holds one entitlement of an application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entitled {
+    /// The entitlement's pk (`pbm_uuid`).
+    pub pk: String,
+    /// Its name.
+    pub name: String,
+    /// yes, no or unknown.
+    pub granted: String,
+}
+
 /// One identity through one flow.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -269,6 +297,9 @@ pub struct Plan {
     pub stages: Vec<PlannedStage>,
     /// Bindings decided only at run time, with the reason (binding `None` where none is to blame).
     pub deferred: Vec<(Option<String>, String)>,
+    /// For each entry of `deferred`, what its binding checks, by name (`policy <name>`,
+    /// `group <name>`, `user <username>`; the pk is added only where names collide).
+    pub deferred_names: Vec<Option<String>>,
 }
 
 fn yes_no(v: &str) -> String {
@@ -363,11 +394,16 @@ impl Model {
                 .cmp(&b.order)
                 .then_with(|| a.binding.cmp(&b.binding))
         });
-        let deferred = self
+        let deferred: Vec<(Option<String>, String)> = self
             .rows("deferred")
             .into_iter()
             .filter(|r| r[0] == flow && r[1] == entry && r[2] == s)
             .map(|r| ((!r[3].is_empty()).then(|| r[3].clone()), r[4].clone()))
+            .collect();
+        let names = self.binding_names();
+        let deferred_names = deferred
+            .iter()
+            .map(|(b, _)| b.as_ref().and_then(|b| names.get(b).cloned()))
             .collect();
         Ok(Plan {
             flow: slug.to_string(),
@@ -376,7 +412,46 @@ impl Model {
             applicable,
             stages,
             deferred,
+            deferred_names,
         })
+    }
+
+    /// What each policy binding checks, by name: `policy <name>`, `group <name>` or
+    /// `user <username>`, with the object's pk added where two objects share the name.
+    pub fn binding_names(&self) -> BTreeMap<String, String> {
+        let named = |rel: &str, name_col: usize| -> BTreeMap<String, String> {
+            let rows = self.rows(rel);
+            let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in &rows {
+                *count.entry(r[name_col].as_str()).or_default() += 1;
+            }
+            rows.iter()
+                .map(|r| {
+                    let name = &r[name_col];
+                    let label = if count[name.as_str()] > 1 {
+                        format!("{name} ({})", r[0])
+                    } else {
+                        name.clone()
+                    };
+                    (r[0].clone(), label)
+                })
+                .collect()
+        };
+        let policies = named("policy", 1);
+        let groups = named("group", 1);
+        let users = named("user", 1);
+        let mut out = BTreeMap::new();
+        for (rel, kind, by) in [
+            ("binding_policy", "policy", &policies),
+            ("binding_group", "group", &groups),
+            ("binding_user", "user", &users),
+        ] {
+            for r in self.rows(rel) {
+                let name = by.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
+                out.insert(r[0].clone(), format!("{kind} {name}"));
+            }
+        }
+        out
     }
 
     /// Whether user pk `user` may open application `slug`: yes, no or unknown.
@@ -390,6 +465,32 @@ impl Model {
             .find(|r| r[0] == app && r[1] == user && r[2] == "app")
             .map(|r| yes_no(&r[3]))
             .unwrap_or_else(|| "unknown".into()))
+    }
+
+    /// The entitlements of application `slug` and whether user pk `user` holds each (yes, no or
+    /// unknown), by entitlement name. An entitlement does not depend on the app's own access.
+    pub fn entitlements(&self, slug: &str, user: &str) -> Result<Vec<Entitled>, String> {
+        let app = self
+            .application(slug)
+            .ok_or_else(|| self.unknown("application", slug, "application", 1))?;
+        let held: BTreeMap<String, String> = self
+            .rows("entitled")
+            .into_iter()
+            .filter(|r| r[1] == user)
+            .map(|r| (r[0].clone(), r[2].clone()))
+            .collect();
+        let mut out: Vec<Entitled> = self
+            .rows("entitlement")
+            .into_iter()
+            .filter(|r| r[1] == app)
+            .map(|r| Entitled {
+                granted: held.get(&r[0]).cloned().unwrap_or_else(|| "unknown".into()),
+                pk: r[0].clone(),
+                name: r[2].clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.pk.cmp(&b.pk)));
+        Ok(out)
     }
 
     fn unknown(&self, what: &str, slug: &str, rel: &str, col: usize) -> String {
@@ -416,7 +517,7 @@ impl Plan {
                 "visibility": s.visibility,
                 "evaluated": s.evaluated,
             })).collect::<Vec<_>>(),
-            "deferred": self.deferred.iter().map(|(b, r)| json!({"binding": b, "reason": r})).collect::<Vec<_>>(),
+            "deferred": self.deferred.iter().zip(&self.deferred_names).map(|((b, r), n)| json!({"binding": b, "reason": r, "checks": n})).collect::<Vec<_>>(),
         })
     }
 
@@ -456,8 +557,13 @@ impl Plan {
         }
         if !self.deferred.is_empty() {
             let _ = writeln!(out, "\ndecided only at run time:");
-            for (b, r) in &self.deferred {
-                let _ = writeln!(out, "  {}: {r}", b.as_deref().unwrap_or("(flow gate)"));
+            for ((b, r), name) in self.deferred.iter().zip(&self.deferred_names) {
+                let what = match (b, name) {
+                    (_, Some(name)) => name.as_str(),
+                    (Some(b), None) => b.as_str(),
+                    (None, None) => "the flow's gate",
+                };
+                let _ = writeln!(out, "  {what}: {r}");
             }
         }
         out

@@ -32,23 +32,43 @@ pub fn run(args: Args) -> Outcome {
     let model = Model::new(&loaded.snapshot, &Subjects::Only(vec![pk.clone()]))
         .map_err(|e| miette!("{e}"))?;
     let access = model.access(&args.app, &pk).map_err(|e| miette!("{e}"))?;
+    let entitlements = model
+        .entitlements(&args.app, &pk)
+        .map_err(|e| miette!("{e}"))?;
     match args.format {
         Format::Json => println!(
             "{}",
-            serde_json::json!({"app": args.app, "user": args.user, "access": access})
+            serde_json::json!({
+                "app": args.app,
+                "user": args.user,
+                "access": access,
+                "entitlements": entitlements
+                    .iter()
+                    .map(|e| serde_json::json!({"name": e.name, "pk": e.pk, "granted": e.granted}))
+                    .collect::<Vec<_>>(),
+            })
         ),
-        Format::Text => println!(
-            "{} {} open {}",
-            args.user,
-            if access == "yes" {
-                "may"
-            } else if access == "no" {
-                "may not"
-            } else {
-                "may or may not (decided at run time)"
-            },
-            args.app
-        ),
+        Format::Text => {
+            println!(
+                "{} {} open {}",
+                args.user,
+                if access == "yes" {
+                    "may"
+                } else if access == "no" {
+                    "may not"
+                } else {
+                    "may or may not (decided at run time)"
+                },
+                args.app
+            );
+            if !entitlements.is_empty() {
+                let list: Vec<String> = entitlements
+                    .iter()
+                    .map(|e| format!("{} {}", e.name, e.granted))
+                    .collect();
+                println!("entitlements: {}", list.join(", "));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -73,7 +73,17 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == a && r[1] == user && r[2] == "app")
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
-        queries.push(("decide", vec![a, user, "app".into(), v]));
+        queries.push(("decide", vec![a.clone(), user.clone(), "app".into(), v]));
+        // Then, for each entitlement of the application, why the user holds it or not.
+        for e in model.rows("entitlement").into_iter().filter(|r| r[1] == a) {
+            let held = model
+                .rows("entitled")
+                .into_iter()
+                .find(|r| r[0] == e[0] && r[1] == user)
+                .map(|r| r[2].clone())
+                .unwrap_or_else(|| "unknown".into());
+            queries.push(("entitled", vec![e[0].clone(), user.clone(), held]));
+        }
     } else {
         let slug = args.flow.as_deref().unwrap_or_default();
         let stage = args.stage.as_deref().unwrap_or_default();
@@ -158,7 +168,12 @@ pub fn run(args: Args) -> Outcome {
     match args.format {
         Format::Text => {
             print!("{}", label_text(&render_text(explanation), &labels));
-            if !supporting.is_empty() {
+            if !supporting.is_empty() && args.app.is_some() {
+                println!("\nand its entitlements:");
+                for s in &supporting {
+                    print!("{}", label_text(&render_text(s), &labels));
+                }
+            } else if !supporting.is_empty() {
                 println!("\nand every part that is checked passes:");
                 for s in &supporting {
                     print!("{}", label_text(&render_text(s), &labels));

@@ -77,15 +77,19 @@ macro_rules! typed {
                 let $vec = &mut $store.brands;
                 $body
             }
+            Kind::Entitlements => {
+                let $vec = &mut $store.entitlements;
+                $body
+            }
         }
     };
 }
 
 fn pk_field(kind: Kind) -> &'static str {
-    if kind == Kind::Brands {
-        "brand_uuid"
-    } else {
-        "pk"
+    match kind {
+        Kind::Brands => "brand_uuid",
+        Kind::Entitlements => "pbm_uuid",
+        _ => "pk",
     }
 }
 
@@ -1114,10 +1118,24 @@ impl Applier<'_> {
                     }
                 }
             }
-            Kind::FlowBindings | Kind::Applications | Kind::Sources => {
+            Kind::FlowBindings | Kind::Sources | Kind::Entitlements => {
                 self.ws
                     .objs(Kind::PolicyBindings)
                     .retain(|b| !is_target(b.fields.get("target")));
+            }
+            Kind::Applications => {
+                self.ws
+                    .objs(Kind::PolicyBindings)
+                    .retain(|b| !is_target(b.fields.get("target")));
+                // An application takes its entitlements, and they their bindings.
+                let ents = self.ws.objs(Kind::Entitlements);
+                let (gone, kept): (Vec<Obj>, Vec<Obj>) = std::mem::take(ents)
+                    .into_iter()
+                    .partition(|e| e.fields.get("app").is_some_and(|v| same(v, &pk)));
+                *ents = kept;
+                for e in gone {
+                    self.cascade(Kind::Entitlements, &e.fields);
+                }
             }
             Kind::PolicyBindings | Kind::Brands => {}
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use thiserror::Error;
 
 /// Endpoints read, and whether the snapshot needs them (an optional one may be absent: 404).
-pub const ENDPOINTS: [(&str, bool); 21] = [
+pub const ENDPOINTS: [(&str, bool); 22] = [
     ("core/users", true),
     ("core/groups", true),
     ("flows/instances", true),
@@ -22,6 +22,7 @@ pub const ENDPOINTS: [(&str, bool); 21] = [
     ("core/applications", false),
     ("sources/all", false),
     ("core/brands", false),
+    ("core/application_entitlements", false),
     ("stages/authenticator/validate", false),
     ("stages/identification", false),
     ("stages/password", false),

@@ -87,6 +87,10 @@ macro_rules! with_vec {
                 let $vec = &mut $store.brands;
                 $body
             }
+            Target::Kind(Kind::Entitlements) => {
+                let $vec = &mut $store.entitlements;
+                $body
+            }
             Target::StageDetail => {
                 let $vec = &mut $store.stage_details;
                 $body

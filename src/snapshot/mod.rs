@@ -160,6 +160,7 @@ impl Snapshot {
             (Kind::Applications.endpoint(), self.applications.len()),
             (Kind::Sources.endpoint(), self.sources.len()),
             (Kind::Brands.endpoint(), self.brands.len()),
+            (Kind::Entitlements.endpoint(), self.entitlements.len()),
         ]
     }
 }

@@ -255,6 +255,8 @@ pub enum TargetKind {
     Application,
     /// A source.
     Source,
+    /// An application entitlement (2024.12+).
+    Entitlement,
     /// Matches no loaded object (an entitlement, notification rule, ... not loaded).
     Unknown,
 }
@@ -267,6 +269,7 @@ impl TargetKind {
             Self::FlowStageBinding => "flow_stage_binding",
             Self::Application => "application",
             Self::Source => "source",
+            Self::Entitlement => "application_entitlement",
             Self::Unknown => "unknown",
         }
     }
@@ -308,6 +311,18 @@ pub struct Application {
     pub policy_engine_mode: EngineMode,
     /// Provider pk (decimal), if any.
     pub provider: Option<Box<str>>,
+}
+
+/// An application entitlement (`core/application_entitlements`, authentik 2024.12+): granted to
+/// a user by its group and user bindings (policy bindings are ignored), never by default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entitlement {
+    /// `pbm_uuid`, its only id (policy bindings target it).
+    pub pk: Id,
+    /// Name (unique per application).
+    pub name: Box<str>,
+    /// The application's pk.
+    pub app: Id,
 }
 
 /// A source (`sources/all`).
@@ -370,6 +385,8 @@ pub struct Snapshot {
     pub applications: Vec<Application>,
     /// Sources.
     pub sources: Vec<Source>,
+    /// Application entitlements.
+    pub entitlements: Vec<Entitlement>,
     /// Brands.
     pub brands: Vec<Brand>,
     /// Instance settings (defaults when not given).

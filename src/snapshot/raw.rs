@@ -284,6 +284,18 @@ pub struct RawApplication {
     pub provider: Option<RawId>,
 }
 
+/// An application entitlement as `core/application_entitlements` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawEntitlement {
+    /// `pbm_uuid` (or `pk`).
+    #[serde(alias = "pk")]
+    pub pbm_uuid: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `app` (the application's pk).
+    pub app: RawId,
+}
+
 /// A source as `sources/all` returns it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RawSource {

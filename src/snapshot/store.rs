@@ -28,11 +28,13 @@ pub enum Kind {
     Sources,
     /// `core/brands`
     Brands,
+    /// `core/application_entitlements`
+    Entitlements,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Users,
         Kind::Groups,
         Kind::Flows,
@@ -43,6 +45,7 @@ impl Kind {
         Kind::Applications,
         Kind::Sources,
         Kind::Brands,
+        Kind::Entitlements,
     ];
 
     /// The API endpoint, relative to `/api/v3/`.
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Applications => "core/applications",
             Kind::Sources => "sources/all",
             Kind::Brands => "core/brands",
+            Kind::Entitlements => "core/application_entitlements",
         }
     }
 
@@ -91,6 +95,7 @@ impl Kind {
             ("authentik_policies", "policybinding") => Kind::PolicyBindings,
             ("authentik_core", "application") => Kind::Applications,
             ("authentik_brands", "brand") => Kind::Brands,
+            ("authentik_core", "applicationentitlement") => Kind::Entitlements,
             (a, n) if a.starts_with("authentik_stages_") && n.ends_with("stage") => Kind::Stages,
             (a, n) if a.starts_with("authentik_policies_") && n.ends_with("policy") => {
                 Kind::Policies
@@ -113,6 +118,7 @@ impl Kind {
             Kind::Applications => "application",
             Kind::Sources => "source",
             Kind::Brands => "brand",
+            Kind::Entitlements => "application entitlement",
         }
     }
 }
@@ -187,6 +193,8 @@ pub struct Store {
     pub sources: Vec<RawSource>,
     /// `core/brands`
     pub brands: Vec<RawBrand>,
+    /// `core/application_entitlements`
+    pub entitlements: Vec<RawEntitlement>,
     /// Per-type stage and policy endpoints (`stages/authenticator/validate`, `policies/dummy`, ...),
     /// merged into `stages` / `policies` by pk.
     pub stage_details: Vec<RawStage>,
@@ -220,6 +228,7 @@ impl Store {
             Kind::Applications => self.applications.len(),
             Kind::Sources => self.sources.len(),
             Kind::Brands => self.brands.len(),
+            Kind::Entitlements => self.entitlements.len(),
         }
     }
 

@@ -110,6 +110,10 @@ pub fn finish(
         .0
         .to_string());
     unique!(Kind::Sources, store.sources, |o| o.pk.0.to_string());
+    unique!(Kind::Entitlements, store.entitlements, |o| o
+        .pbm_uuid
+        .0
+        .to_string());
 
     let user_pks: HashSet<i64, FxBuild> = store.users.iter().map(|u| u.pk).collect();
     let group_pks: HashSet<Id, FxBuild> = store.groups.iter().map(|g| g.pk.0.clone()).collect();
@@ -155,6 +159,12 @@ pub fn finish(
         targets
             .by_id
             .insert(s.pk.0.clone(), (s.pk.0.clone(), TargetKind::Source));
+    }
+    for e in &store.entitlements {
+        targets.by_id.insert(
+            e.pbm_uuid.0.clone(),
+            (e.pbm_uuid.0.clone(), TargetKind::Entitlement),
+        );
     }
 
     let field_loc = |loc: Loc, field: &str| match loc {
@@ -445,7 +455,7 @@ pub fn finish(
                 report.warn(
                     field_loc(loc.clone(), "target"),
                     format!(
-                        "policy binding `{}` targets `{}`, which matches no loaded flow, flow-stage binding, application or source (an entitlement, notification rule, endpoint or device?)",
+                        "policy binding `{}` targets `{}`, which matches no loaded flow, flow-stage binding, application, application entitlement or source (a notification rule, endpoint or device?)",
                         b.pk.0, b.target.0
                     ),
                 );
@@ -565,6 +575,29 @@ pub fn finish(
         });
     }
 
+    // Application entitlements: each belongs to a loaded application.
+    let app_pks: HashSet<Id> = store.applications.iter().map(|a| a.pk.0.clone()).collect();
+    let mut entitlements = Vec::with_capacity(store.entitlements.len());
+    for (i, e) in std::mem::take(&mut store.entitlements)
+        .into_iter()
+        .enumerate()
+    {
+        if !app_pks.contains(&e.app.0) {
+            dangling(
+                &mut errors,
+                field_loc(store.loc(Kind::Entitlements, i), "app"),
+                "app",
+                Kind::Applications,
+                e.app.0.to_string(),
+            );
+        }
+        entitlements.push(Entitlement {
+            pk: e.pbm_uuid.0,
+            name: e.name,
+            app: e.app.0,
+        });
+    }
+
     // Applications.
     let mut applications = Vec::with_capacity(store.applications.len());
     let mut d_mode = 0;
@@ -671,6 +704,7 @@ pub fn finish(
         policy_bindings,
         applications,
         sources,
+        entitlements,
         brands,
         settings,
         others: store

@@ -152,19 +152,107 @@ fn authentiks_default_authentication_flow_for_an_anonymous_visitor() {
         stages[1],
         ("default-authentication-password".into(), "unknown".into())
     );
-    // In this version of the blueprint the MFA stage carries an expression policy too.
+    // The MFA stage's expression skips it only after a passkey login (`auth_method` is
+    // auth_webauthn_pwl); no stage before it offers one, so it always passes.
     assert_eq!(
         stages[2],
         (
             "default-authentication-mfa-validation".into(),
-            "unknown".into()
+            "shown".into()
         )
     );
     assert_eq!(
         stages[3],
         ("default-authentication-login".into(), "shown".into())
     );
-    assert_eq!(plan.deferred.len(), 2);
+    assert_eq!(stages.len(), 4);
+    assert_eq!(plan.applicable, "yes");
+    // Only the password stage's policy is left to run time, and the plan names it.
+    assert_eq!(plan.deferred.len(), 1, "{:?}", plan.deferred);
+    assert!(plan.deferred[0].1.contains("expression policy"));
+    assert_eq!(
+        plan.deferred_names[0].as_deref(),
+        Some("policy default-authentication-flow-password-stage")
+    );
+    assert!(
+        plan.to_text()
+            .contains("  policy default-authentication-flow-password-stage: an expression policy"),
+        "{}",
+        plan.to_text()
+    );
+}
+
+/// The same flow when its identification stage offers a passkey: the MFA check may then see
+/// `auth_method` set, so it is decided at run time, and the reason names the stage.
+#[test]
+fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("passkey.yaml");
+    std::fs::write(
+        &overlay,
+        "version: 1\nentries:\n- model: authentik_stages_identification.identificationstage\n  identifiers:\n    name: default-authentication-identification\n  attrs:\n    webauthn_stage: 6e1b2c3d-0000-4000-8000-000000000001\n",
+    )
+    .unwrap();
+    let snap = snapshot::load(
+        &root().join("../shared/corpus/authentik-blueprints/default"),
+        &LoadOptions {
+            overlays: vec![overlay],
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap()
+    .snapshot;
+    let model = Model::new(&snap, &Subjects::Only(vec![])).unwrap();
+    let plan = model
+        .plan("default-authentication-flow", None, None)
+        .unwrap();
+    assert_eq!(plan.stages[2].visibility, "unknown");
+    assert!(
+        plan.deferred.iter().any(|(_, why)| why
+            == "stage default-authentication-identification before it may set auth_method to auth_webauthn_pwl (a passkey login)"),
+        "{:?}",
+        plan.deferred
+    );
+}
+
+/// `explain` says why each stage of the stock login flow has its visibility, in authentik's terms.
+#[test]
+fn explain_on_the_stock_login_flow_says_why_for_each_stage() {
+    let corpus = root().join("../shared/corpus/authentik-blueprints/default");
+    let explain = |stage: &str| {
+        let o = assert_cmd::Command::cargo_bin("bindlog")
+            .unwrap()
+            .args([
+                "explain",
+                corpus.to_str().unwrap(),
+                "--flow",
+                "default-authentication-flow",
+                "--stage",
+                stage,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let ident = explain("default-authentication-identification");
+    assert!(ident.contains("\"anon\", \"shown\") holds"), "{ident}");
+    assert!(ident.contains("applicable("), "{ident}");
+    let password = explain("default-authentication-password");
+    assert!(password.contains("\"unknown\") holds"), "{password}");
+    assert!(
+        password.contains("policy default-authentication-flow-password-stage")
+            && password.contains("raw("),
+        "the proof reaches the expression policy: {password}"
+    );
+    let mfa = explain("default-authentication-mfa-validation");
+    assert!(mfa.contains("\"anon\", \"shown\") holds"), "{mfa}");
+    assert!(
+        mfa.contains("placed_raw(") && mfa.contains("rules/authentik/context.dl:"),
+        "the proof says the check passes because of where it sits: {mfa}"
+    );
+    let login = explain("default-authentication-login");
+    assert!(login.contains("\"anon\", \"shown\") holds"), "{login}");
 }
 
 #[test]
@@ -215,7 +303,7 @@ fn cli_plan_and_access_json_forms() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"app": "status-page", "user": "ada.nguyen", "access": "yes"})
+        serde_json::json!({"app": "status-page", "user": "ada.nguyen", "access": "yes", "entitlements": []})
     );
     let o = run(&["plan", acme.to_str().unwrap(), "--flow", "nope"]);
     assert_eq!(o.status.code(), Some(2));
@@ -374,4 +462,174 @@ fn without_a_user_the_visitor_arrives_anonymously() {
             .unwrap_err()
             .contains("needs a user")
     );
+}
+
+/// `access` lists the application's entitlements and whether the user holds each, and
+/// `explain --app` says why for each; an entitlement naming an application that is not in the
+/// snapshot is bad input.
+#[test]
+fn cli_access_and_explain_show_entitlements() {
+    let snap = root().join("tests/cases/application-entitlements/snapshot.json");
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("bindlog")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let base = [
+        "access",
+        snap.to_str().unwrap(),
+        "--app",
+        "grafana",
+        "--user",
+    ];
+    let o = run(&[&base[..], &["bob", "--format", "json"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["access"], "no");
+    let held: Vec<(String, String)> = v["entitlements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["granted"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(held.len(), 7);
+    assert!(held.contains(&("bob-only".into(), "yes".into())));
+    assert!(held.contains(&("admin".into(), "no".into())));
+    let o = run(&[&base[..], &["alice"]].concat());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("alice may open grafana"), "{text}");
+    assert!(
+        text.contains("entitlements: admin yes, bob-only no"),
+        "{text}"
+    );
+    let o = run(&[
+        "explain",
+        snap.to_str().unwrap(),
+        "--app",
+        "grafana",
+        "--user",
+        "alice",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("and its entitlements:"), "{text}");
+    assert!(
+        text.contains("entitled(\"entitlement admin of grafana\", \"user alice\", \"yes\") holds"),
+        "{text}"
+    );
+    assert!(text.contains("rules/authentik/entitlements.dl:"), "{text}");
+    // A dangling `app` is reported with the place and what was expected, exit 2.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("snapshot.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&snap).unwrap()).unwrap();
+    v["core/application_entitlements"][0]["app"] = serde_json::json!("no-such-app");
+    std::fs::write(&bad, v.to_string()).unwrap();
+    let o = run(&[
+        "access",
+        bad.to_str().unwrap(),
+        "--app",
+        "grafana",
+        "--user",
+        "bob",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("core~1application_entitlements/0/app") && err.contains("no-such-app"),
+        "{err}"
+    );
+}
+
+/// Entitlements written as blueprint entries (`authentik_core.applicationentitlement`), bound
+/// with `!KeyOf`, load and decide like the API form.
+#[test]
+fn entitlements_from_a_blueprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ents.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1
+entries:
+- model: authentik_core.group
+  id: admins
+  identifiers: {name: admins}
+- model: authentik_core.user
+  identifiers: {username: alice}
+  attrs: {name: Alice, groups: [!KeyOf admins]}
+- model: authentik_core.user
+  identifiers: {username: bob}
+  attrs: {name: Bob}
+- model: authentik_core.application
+  id: app
+  identifiers: {slug: wiki}
+  attrs: {name: Wiki}
+- model: authentik_core.applicationentitlement
+  id: editor
+  identifiers: {name: editor, app: !KeyOf app}
+- model: authentik_policies.policybinding
+  identifiers: {target: !KeyOf editor, group: !KeyOf admins, order: 0}
+"#,
+    )
+    .unwrap();
+    let snap = snapshot::load(&file, &LoadOptions::default())
+        .unwrap()
+        .snapshot;
+    assert_eq!(snap.entitlements.len(), 1);
+    let model = Model::new(&snap, &Subjects::All).unwrap();
+    let pk = |name: &str| {
+        model
+            .rows("user")
+            .into_iter()
+            .find(|r| r[1] == name)
+            .unwrap()[0]
+            .clone()
+    };
+    let held = |user: &str| {
+        model.entitlements("wiki", &pk(user)).unwrap()[0]
+            .granted
+            .clone()
+    };
+    assert_eq!(held("alice"), "yes");
+    assert_eq!(held("bob"), "no");
+}
+
+/// The deferred reason of the stock MFA check names the stage that may set `auth_method`, and
+/// says when a restart that keeps the context is to blame.
+#[test]
+fn mfa_check_reasons_name_the_stage_and_the_restart() {
+    let load = |case: &str| {
+        let snap = snapshot::load(
+            &root().join(format!("tests/cases/{case}/snapshot.json")),
+            &LoadOptions::default(),
+        )
+        .unwrap()
+        .snapshot;
+        let model = Model::new(&snap, &Subjects::Only(vec![])).unwrap();
+        model.plan("login", None, None).unwrap().deferred
+    };
+    let before = load("mfa-check-after-passkey-identification");
+    assert!(
+        before.iter().any(|(_, why)| why
+            == "stage ident before it may set auth_method to auth_webauthn_pwl (a passkey login)"),
+        "{before:?}"
+    );
+    let kept = load("mfa-check-context-kept-across-restart");
+    assert!(
+        kept.iter().any(|(_, why)| why
+            == "a restart keeps the context, in which stage late-ident may have set auth_method to auth_webauthn_pwl"),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter().any(|(_, why)| why
+            == "a restart keeps the context, in which a stage of the flow may have set auth_method to auth_webauthn_pwl"),
+        "the plan-time check too: {kept:?}"
+    );
+    assert!(load("mfa-check-passkey-stage-after-it").is_empty());
 }

@@ -5,11 +5,12 @@ use bindlog::datalog::eval::Limits;
 use bindlog::datalog::ir::Ty;
 use bindlog::datalog::{Engine, FactValue, Inputs, Rules};
 
-const RULES: [&str; 5] = [
+const RULES: [&str; 6] = [
     "schema.dl",
     "identity.dl",
     "membership.dl",
     "policies.dl",
+    "context.dl",
     "engine.dl",
 ];
 

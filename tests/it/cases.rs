@@ -1,6 +1,7 @@
 //! The golden corpus in `tests/cases/`: one directory per behaviour of the semantics document,
 //! each a small snapshot (`snapshot.json`) and the answers `plan` and `access` must give
-//! (`expect.json`, whose `about` names the section and authentik's test it comes from).
+//! (`expect.json`, whose `about` names the section and authentik's test it comes from), and,
+//! where the case has `entitlements`, which entitlements of an application each user holds.
 
 use bindlog::analysis::{Model, Subjects};
 use bindlog::snapshot::{self, LoadOptions};
@@ -81,13 +82,35 @@ fn check_case(dir: &Path) -> Vec<String> {
             ));
         }
     }
+    for e in expect["entitlements"].as_array().into_iter().flatten() {
+        let (app, user) = (e["app"].as_str().unwrap(), e["user"].as_str().unwrap());
+        let got = model.entitlements(app, &pk_of(user)).unwrap();
+        let want = e["held"].as_object().unwrap();
+        if got.len() != want.len() {
+            failures.push(format!(
+                "{name}: {app} has {} entitlements (expected {})",
+                got.len(),
+                want.len()
+            ));
+        }
+        for g in &got {
+            if want.get(&g.name).and_then(Value::as_str) != Some(g.granted.as_str()) {
+                failures.push(format!(
+                    "{name}: {user} holds {app}'s entitlement {}: {} (expected {:?})",
+                    g.name,
+                    g.granted,
+                    want.get(&g.name)
+                ));
+            }
+        }
+    }
     failures
 }
 
 #[test]
 fn golden_cases() {
     let cases = cases();
-    assert!(cases.len() >= 14, "the corpus is in tests/cases");
+    assert_eq!(cases.len(), 35, "every case of tests/cases is counted here");
     let failures: Vec<String> = cases.iter().flat_map(|c| check_case(c)).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
