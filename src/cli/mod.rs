@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
+mod audit;
 mod check;
 mod deferred;
 mod eval;
@@ -32,6 +33,8 @@ enum Command {
     Explain(explain::Args),
     /// Every binding decided only at run time, with the reason and whom it concerns.
     Deferred(deferred::Args),
+    /// Misconfigurations: findings with objects, fixes and proofs (text, JSON, SARIF, Markdown).
+    Audit(audit::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
     Query(query::Args),
     /// Load and validate a snapshot: counts, assumed defaults, warnings.
@@ -102,6 +105,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Deferred(args) => deferred::run(args),
         Command::Query(args) => query::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match outcome {
         Ok(code) => code,
