@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod check;
 mod deferred;
+mod diff;
 mod eval;
 mod explain;
 mod facts;
@@ -35,6 +36,8 @@ enum Command {
     Deferred(deferred::Args),
     /// Misconfigurations: findings with objects, fixes and proofs (text, JSON, SARIF, Markdown).
     Audit(audit::Args),
+    /// What a change does: stages and applications each user gains or loses, findings that appear or disappear.
+    Diff(diff::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
     Query(query::Args),
     /// Load and validate a snapshot: counts, assumed defaults, warnings.
@@ -106,6 +109,7 @@ pub fn run() -> ExitCode {
         Command::Deferred(args) => deferred::run(args),
         Command::Query(args) => query::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Diff(args) => diff::run(args),
     };
     match outcome {
         Ok(code) => code,
