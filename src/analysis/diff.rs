@@ -365,19 +365,27 @@ impl Diff {
         };
         for ((flow, stage, before, after), users) in &stage_groups {
             let (count, names) = who(users);
+            let s = if users.len() == 1 { "s" } else { "" };
             let verb = match (*before, *after) {
-                ("shown", "skipped") => "no longer see".to_string(),
-                ("skipped", "shown") => "now see".to_string(),
-                (b, a) => format!("go from {b} to {a} on"),
+                ("shown", "skipped") => format!("no longer see{s}"),
+                ("skipped", "shown") => format!("now see{s}"),
+                (b, a) => format!(
+                    "go{} from {b} to {a} on",
+                    if s.is_empty() { "" } else { "es" }
+                ),
             };
             let _ = writeln!(out, "{count} {verb} {stage} (flow {flow}): {names}");
         }
         for ((app, before, after), users) in &access_groups {
             let (count, names) = who(users);
+            let s = if users.len() == 1 { "s" } else { "" };
             let verb = match (*before, *after) {
-                ("yes", "no") => "lose access to".to_string(),
-                ("no", "yes") => "gain access to".to_string(),
-                (b, a) => format!("go from {b} to {a} on access to"),
+                ("yes", "no") => format!("lose{s} access to"),
+                ("no", "yes") => format!("gain{s} access to"),
+                (b, a) => format!(
+                    "go{} from {b} to {a} on access to",
+                    if s.is_empty() { "" } else { "es" }
+                ),
             };
             let _ = writeln!(out, "{count} {verb} application {app}: {names}");
         }

@@ -26,8 +26,15 @@ pub fn summary(findings: &[Finding]) -> String {
 }
 
 fn objects_line(f: &Finding) -> String {
-    f.objects
+    objects_up_to(f, usize::MAX)
+}
+
+/// The first `max` objects, then how many more.
+fn objects_up_to(f: &Finding, max: usize) -> String {
+    let mut line = f
+        .objects
         .iter()
+        .take(max)
         .map(|o| {
             if o.name.is_empty() {
                 format!("{} {}", o.kind, o.pk)
@@ -36,7 +43,11 @@ fn objects_line(f: &Finding) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if f.objects.len() > max {
+        line.push_str(&format!(", and {} more", f.objects.len() - max));
+    }
+    line
 }
 
 /// Text for a terminal; with `explain`, each finding's proof under it.
@@ -60,7 +71,7 @@ pub fn text(findings: &[Finding], rules: &[RuleInfo], suppressed: usize, explain
             f.rule
         );
         let _ = writeln!(out, "  {}", f.message);
-        let _ = writeln!(out, "  objects: {}", objects_line(f));
+        let _ = writeln!(out, "  objects: {}", objects_up_to(f, 8));
         if !f.remediation.is_empty() {
             let _ = writeln!(out, "  fix: {}", f.remediation);
         }

@@ -604,3 +604,404 @@ fn d03_duplicate_group_names() {
             .is_empty()
     );
 }
+
+fn bindlog(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn cli_fail_on_sets_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    // One high finding (an unbound app) and info ones (the superuser inventory).
+    let path = base().app("a1", "any").write(dir.path(), "s.json");
+    let p = path.to_str().unwrap();
+    let o = bindlog(&["audit", p, "--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("AK-B01"));
+    assert_eq!(
+        bindlog(&["audit", p, "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(bindlog(&["audit", p]).status.code(), Some(0));
+    let o = bindlog(&["audit", p, "--fail-on", "severe"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = bindlog(&["audit", &dir.path().join("missing.json").to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn cli_json_is_sorted_by_severity_then_rule_and_carries_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = login(Some("g-staff"))
+        .app("a1", "any")
+        .app("a2", "any")
+        .write(dir.path(), "s.json");
+    let o = bindlog(&["audit", path.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let rank = |s: &str| {
+        ["critical", "high", "medium", "low", "info"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap()
+    };
+    let keys: Vec<(usize, String, String)> = v
+        .iter()
+        .map(|f| {
+            (
+                rank(f["severity"].as_str().unwrap()),
+                f["rule"].as_str().unwrap().to_string(),
+                f["objects"][0]["pk"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(v[0]["rule"], "AK-M02");
+    assert_eq!(v[0]["severity"], "critical");
+    let b01: Vec<&Value> = v.iter().filter(|f| f["rule"] == "AK-B01").collect();
+    assert_eq!(b01.len(), 2);
+    assert_eq!(
+        b01[0]["objects"][0],
+        json!({"kind": "application", "pk": "a1", "name": "a1"})
+    );
+    // The explanation is the proof of the finding tuple, rule by rule down to the facts.
+    let why = b01[0]["explanation"].as_str().unwrap();
+    assert!(why.starts_with("finding(\"AK-B01\", \"high\""), "{why}");
+    assert!(why.contains("rules/audit/bindings.dl"), "{why}");
+    assert!(why.contains("[input fact"), "{why}");
+    assert!(!b01[0]["remediation"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn cli_sarif_is_a_sarif_2_1_0_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = login(Some("g-admins"))
+        .app("a1", "any")
+        .write(dir.path(), "s.json");
+    let o = bindlog(&["audit", path.to_str().unwrap(), "--format", "sarif"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "bindlog");
+    let ids: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in ["AK-B01", "AK-P07", "AK-M03", "AK-D03"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(ids[index], id);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let logical = r["locations"][0]["logicalLocations"].as_array().unwrap();
+        assert!(!logical.is_empty());
+        assert!(
+            logical[0]["fullyQualifiedName"]
+                .as_str()
+                .unwrap()
+                .contains('/')
+        );
+    }
+    let b01 = results.iter().find(|r| r["ruleId"] == "AK-B01").unwrap();
+    assert_eq!(b01["level"], "error");
+    assert_eq!(
+        b01["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "application/a1"
+    );
+}
+
+#[test]
+fn cli_suppressions_silence_until_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = base()
+        .app("a1", "any")
+        .app("a2", "any")
+        .write(dir.path(), "s.json");
+    let p = path.to_str().unwrap();
+    let sup = dir.path().join("accepted.jsonl");
+    std::fs::write(
+        &sup,
+        "# accepted risks\n\
+         {\"rule\": \"AK-B01\", \"object\": \"a1\", \"justification\": \"public status page\", \"expires\": \"2999-12-31\"}\n\
+         {\"rule\": \"AK-B01\", \"object\": \"a2\", \"justification\": \"was public\", \"expires\": \"2020-01-01\"}\n",
+    )
+    .unwrap();
+    let o = bindlog(&[
+        "audit",
+        p,
+        "--format",
+        "json",
+        "--suppressions",
+        sup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let b01: Vec<&str> = v
+        .iter()
+        .filter(|f| f["rule"] == "AK-B01")
+        .map(|f| f["objects"][0]["pk"].as_str().unwrap())
+        .collect();
+    // a1 is silenced; a2's suppression has expired: reported again, with a warning.
+    assert_eq!(b01, ["a2"]);
+    let err = stderr(&o);
+    assert!(err.contains("accepted.jsonl:3"), "{err}");
+    assert!(err.contains("expired on 2020-01-01"), "{err}");
+    // The gate sees only what is left.
+    let o = bindlog(&[
+        "audit",
+        p,
+        "--fail-on",
+        "high",
+        "--suppressions",
+        sup.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // A malformed file: exit 2, naming the file and line.
+    std::fs::write(
+        &sup,
+        "{\"rule\": \"AK-B01\", \"justification\": \"x\"}\n{\"rule\": \"AK-B01\"\n",
+    )
+    .unwrap();
+    let o = bindlog(&["audit", p, "--suppressions", sup.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("accepted.jsonl:2"), "{}", stderr(&o));
+}
+
+#[test]
+fn cli_user_rules_add_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = base().write(dir.path(), "s.json");
+    let p = path.to_str().unwrap();
+    let rules = dir.path().join("my.dl");
+    std::fs::write(
+        &rules,
+        "finding_rule(\"MY-01\", \"superuser\", \"Remove the account from superuser groups.\").\n\
+         finding(\"MY-01\", \"critical\", \"user\", U, cat(\"user \", N, \" is a superuser\")) :- superuser(U), user(U, N, _).\n",
+    )
+    .unwrap();
+    let o = bindlog(&[
+        "audit",
+        p,
+        "--format",
+        "json",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["rule"], "MY-01");
+    assert_eq!(v[0]["message"], "user bob is a superuser");
+    assert_eq!(
+        v[0]["objects"][0],
+        json!({"kind": "user", "pk": "2", "name": "bob"})
+    );
+    assert_eq!(
+        v[0]["remediation"],
+        "Remove the account from superuser groups."
+    );
+    // A severity outside the scale, and a rule that does not parse: exit 2.
+    std::fs::write(
+        &rules,
+        "finding(\"MY-02\", \"severe\", \"user\", U, N) :- user(U, N, _).\n",
+    )
+    .unwrap();
+    let o = bindlog(&["audit", p, "--rules", rules.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("severity `severe`"), "{}", stderr(&o));
+    std::fs::write(&rules, "finding(\"MY-03\", \"low\") :- user(U, N, _).\n").unwrap();
+    assert_eq!(
+        bindlog(&["audit", p, "--rules", rules.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn cli_diff_reports_who_loses_mfa_and_gates_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // MFA for admins (bob); after the change, for staff (alice) instead.
+    let old = login(Some("g-admins")).write(dir.path(), "old.json");
+    let mut after = login(Some("g-admins"));
+    after.0["policies/bindings"][0]["group"] = json!("g-staff");
+    let new = after.write(dir.path(), "new.json");
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = bindlog(&["diff", o, n, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["stages"],
+        json!([
+            {"user": "alice", "flow": "f", "stage": "mfa", "before": "skipped", "after": "shown"},
+            {"user": "bob", "flow": "f", "stage": "mfa", "before": "shown", "after": "skipped"}
+        ])
+    );
+    assert_eq!(v["access"], json!([]));
+    // bob, a superuser, now bypasses MFA: AK-M02 turns critical.
+    let new_rules: Vec<(&str, &str)> = v["findings"]["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert!(new_rules.contains(&("AK-M02", "critical")), "{new_rules:?}");
+    let gate = bindlog(&["diff", o, n, "--fail-on", "lost-mfa"]);
+    assert_eq!(gate.status.code(), Some(1));
+    assert!(
+        stdout(&gate).contains("1 user no longer sees mfa (flow f): bob"),
+        "{}",
+        stdout(&gate)
+    );
+    assert!(stderr(&gate).contains("lost-mfa"));
+    assert_eq!(
+        bindlog(&["diff", o, n, "--fail-on", "gained-access"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        bindlog(&["diff", o, o, "--fail-on", "lost-mfa"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        bindlog(&["diff", o, n, "--fail-on", "lost-everything"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn cli_diff_with_an_overlay_blueprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = login(Some("g-admins")).write(dir.path(), "old.json");
+    // Planning the admins check (before anyone is identified) drops MFA for bob.
+    let overlay = dir.path().join("change.yaml");
+    std::fs::write(
+        &overlay,
+        "version: 1\nentries:\n  - model: authentik_flows.flowstagebinding\n    identifiers:\n      pk: x1\n    attrs:\n      evaluate_on_plan: true\n      re_evaluate_policies: false\n",
+    )
+    .unwrap();
+    let o = old.to_str().unwrap();
+    let out = bindlog(&[
+        "diff",
+        o,
+        "--overlay",
+        overlay.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "new-finding=critical",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["stages"],
+        json!([{"user": "bob", "flow": "f", "stage": "mfa", "before": "shown", "after": "skipped"}])
+    );
+    let new: Vec<&str> = v["findings"]["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(new.contains(&"AK-P02"), "{new:?}");
+    // Nothing to compare with.
+    assert_eq!(bindlog(&["diff", o]).status.code(), Some(2));
+}
+
+#[test]
+fn the_corpus_and_the_example_are_audited() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let corpus = root.join("../shared/corpus/authentik-blueprints");
+    for dir in ["default", "example"] {
+        let o = bindlog(&[
+            "audit",
+            corpus.join(dir).to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{dir}: {}", stderr(&o));
+        let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            v.iter()
+                .all(|f| !f["explanation"].as_str().unwrap().is_empty())
+        );
+    }
+    // authentik's own login flow gates MFA with an expression policy: left to run time.
+    let o = bindlog(&[
+        "audit",
+        corpus.join("default").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.iter().any(|f| f["rule"] == "AK-P07"));
+    // The example organisation's deliberate misconfigurations (examples/acme/README.md).
+    let o = bindlog(&[
+        "audit",
+        root.join("examples/acme/snapshot.json").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let found = |rule: &str, name: &str| {
+        v.iter().any(|f| {
+            f["rule"] == rule
+                && f["objects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o["name"] == name)
+        })
+    };
+    for (rule, name) in [
+        ("AK-B02", "#0 on application wiki"),
+        ("AK-B04", "payroll"),
+        ("AK-B03", "Legacy VPN"),
+        (
+            "AK-P01",
+            "default-enrollment-flow #15 default-enrollment-captcha",
+        ),
+        ("AK-B01", "status-page"),
+        ("AK-D02", "Platform"),
+        ("AK-D02", "SRE"),
+        ("AK-D03", "Marketing"),
+        ("AK-B05", "grafana"),
+        ("AK-P02", "acme-legacy-login"),
+        ("AK-M03", "default-authentication-mfa-validation"),
+        ("AK-B04", "argocd"),
+        ("AK-B07", "nextcloud"),
+    ] {
+        assert!(found(rule, name), "{rule} on {name} not found");
+    }
+}
