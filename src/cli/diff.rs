@@ -63,7 +63,11 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
 }
 
-fn load(path: &PathBuf, overlays: &[PathBuf], args: &Args) -> Result<Snapshot, miette::Report> {
+fn load(
+    path: &std::path::Path,
+    overlays: &[PathBuf],
+    args: &Args,
+) -> Result<Snapshot, miette::Report> {
     let options = LoadOptions {
         overlays: overlays.to_vec(),
         env: args.env.iter().cloned().collect(),

@@ -365,6 +365,17 @@ fn p03_identity_binding_on_an_anonymous_entry_flow() {
         snap("authentication").fired("AK-P03"),
         one(Medium, "policy_binding", "b1")
     );
+    // Under mode all the flow becomes unusable: the same finding, its message says so.
+    let all = snap("authentication")
+        .flow_mode("f", "all")
+        .findings_with(&[]);
+    let p03: Vec<&Finding> = all.iter().filter(|f| f.rule == "AK-P03").collect();
+    assert_eq!(p03.len(), 1);
+    assert!(
+        p03[0].message.contains("the flow is not applicable"),
+        "{}",
+        p03[0].message
+    );
     assert!(snap("stage_configuration").fired("AK-P03").is_empty());
 }
 
