@@ -53,8 +53,8 @@ impl Level {
 /// Flags of `bindlog audit`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Findings (rules/audit/*.dl): AK-B01..B07 bindings, AK-P01..P07 planning, \
-AK-M01..M03 MFA, AK-D01..D03 users and groups.
+    after_help = "Findings (rules/audit/*.dl): AK-B01..B07, B09 bindings; AK-P01..P07 planning; \
+AK-M01..M03, M05 MFA; AK-D01..D03 users and groups.
 
 Your own findings (--rules my.dl) write the `finding` relation:
   finding_rule(\"MY-01\", \"superuser outside IT\", \"Move the account into IT.\").

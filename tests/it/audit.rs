@@ -1012,7 +1012,48 @@ fn the_corpus_and_the_example_are_audited() {
         ("AK-M03", "default-authentication-mfa-validation"),
         ("AK-B04", "argocd"),
         ("AK-B07", "nextcloud"),
+        ("AK-M05", "google"),
+        ("AK-B09", "old-password-rules"),
     ] {
         assert!(found(rule, name), "{rule} on {name} not found");
     }
+}
+
+#[test]
+fn b09_unused_policy() {
+    let unused = base().dummy("d", true);
+    assert_eq!(unused.fired("AK-B09"), one(Info, "policy", "d"));
+    let bound = base()
+        .dummy("d", true)
+        .app("a1", "any")
+        .bind("b1", "a1", policy("d"), DISABLED);
+    assert!(bound.fired("AK-B09").is_empty());
+    // A prompt stage's validation policy is used without a binding.
+    let validating = base().dummy("d", true).stage("p", PROMPT).stage_field(
+        "p",
+        "validation_policies",
+        json!(["d"]),
+    );
+    assert!(validating.fired("AK-B09").is_empty());
+}
+
+#[test]
+fn m05_source_login_bypasses_mfa() {
+    let source = |flow: &str| {
+        login(None)
+            .flow("src-login", "authentication")
+            .stage("id2", IDENT)
+            .fsb("y0", "src-login", "id2", 10, false, true)
+            .push(
+                "sources/all",
+                json!({"pk": "s1", "slug": "google", "name": "Google", "policy_engine_mode": "any",
+                       "meta_model_name": "authentik_sources_oauth.oauthsource",
+                       "authentication_flow": flow, "enrollment_flow": null}),
+            )
+    };
+    assert_eq!(
+        source("src-login").fired("AK-M05"),
+        one(High, "source", "s1")
+    );
+    assert!(source("f").fired("AK-M05").is_empty());
 }
