@@ -1057,3 +1057,23 @@ fn m05_source_login_bypasses_mfa() {
     );
     assert!(source("f").fired("AK-M05").is_empty());
 }
+
+#[test]
+fn text_forms_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = login(Some("g-admins"))
+        .app("a1", "any")
+        .write(dir.path(), "old.json");
+    let mut after = login(Some("g-admins"))
+        .app("a1", "any")
+        .bind("b2", "a1", group("g-staff"), ON);
+    after.0["policies/bindings"][0]["group"] = json!("g-staff");
+    let new = after.write(dir.path(), "new.json");
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    insta::assert_snapshot!("audit_text", stdout(&bindlog(&["audit", o])));
+    insta::assert_snapshot!(
+        "audit_markdown",
+        stdout(&bindlog(&["audit", o, "--format", "markdown"]))
+    );
+    insta::assert_snapshot!("diff_text", stdout(&bindlog(&["diff", o, n])));
+}
