@@ -837,6 +837,33 @@ fn cli_user_rules_add_findings() {
         v[0]["remediation"],
         "Remove the account from superuser groups."
     );
+    // A user finding without a catalogue entry still gets a SARIF rule its results point at.
+    std::fs::write(
+        &rules,
+        "finding(\"MY-02\", \"low\", \"user\", U, N) :- user(U, N, _).\n",
+    )
+    .unwrap();
+    let o = bindlog(&[
+        "audit",
+        p,
+        "--format",
+        "sarif",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let run = &v["runs"][0];
+    let my: Vec<&Value> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "MY-02")
+        .collect();
+    assert_eq!(my.len(), 2);
+    let index = my[0]["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "MY-02");
+    assert_eq!(my[0]["level"], "note");
     // A severity outside the scale, and a rule that does not parse: exit 2.
     std::fs::write(
         &rules,
