@@ -1104,3 +1104,30 @@ fn text_forms_for_people() {
     );
     insta::assert_snapshot!("diff_text", stdout(&bindlog(&["diff", o, n])));
 }
+
+#[test]
+fn m04_mfa_grace_window() {
+    let window = |t: &str| login(None).stage_field("mfa", "last_auth_threshold", json!(t));
+    assert_eq!(
+        window("hours=12").fired("AK-M04"),
+        one(Info, "stage", "mfa")
+    );
+    assert!(window("seconds=0").fired("AK-M04").is_empty());
+}
+
+#[test]
+fn m06_password_stage_gated_by_a_policy() {
+    let snap = |kind| {
+        base()
+            .flow("f", "authentication")
+            .stage("s", kind)
+            .fsb("x", "f", "s", 10, false, true)
+            .expression("e", "return request.context.get('x')")
+            .bind("b1", "x", policy("e"), FAIL_OPEN)
+    };
+    assert_eq!(
+        snap(PASSWORD).fired("AK-M06"),
+        one(Info, "policy_binding", "b1")
+    );
+    assert!(snap(PROMPT).fired("AK-M06").is_empty());
+}
