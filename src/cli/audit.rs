@@ -54,7 +54,7 @@ impl Level {
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Findings (rules/audit/*.dl): AK-B01..B07, B09 bindings; AK-P01..P07 planning; \
-AK-M01..M03, M05 MFA; AK-D01..D03 users and groups.
+AK-M01..M06 MFA; AK-D01..D03 users and groups.
 
 Your own findings (--rules my.dl) write the `finding` relation:
   finding_rule(\"MY-01\", \"superuser outside IT\", \"Move the account into IT.\").
