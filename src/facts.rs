@@ -181,6 +181,11 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         {
             b.add("identification_passkey", vec![sym(&s.pk)]);
         }
+        if let Some(serde_json::Value::Array(list)) = s.fields.get("validation_policies") {
+            for p in list.iter().filter_map(serde_json::Value::as_str) {
+                b.add("stage_validation_policy", vec![sym(&s.pk), sym(p)]);
+            }
+        }
         if s.kind.ends_with("authenticatorvalidatestage") {
             let text = |f: &str| match s.fields.get(f) {
                 Some(serde_json::Value::String(t)) => t.clone(),

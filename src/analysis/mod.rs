@@ -1,6 +1,7 @@
 //! Answers in authentik's terms, computed by the rules in `rules/authentik/` over a snapshot's
 //! facts: one identity through one flow (`plan`), application access.
 
+pub mod diff;
 pub mod paths;
 
 use crate::datalog::eval::Limits;

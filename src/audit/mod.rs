@@ -1,7 +1,18 @@
 //! Audit findings (semantics §11): rules in `rules/audit/`, evaluated over a snapshot's facts and
 //! the built-in derived relations, each finding with its objects, remediation and explanation.
+//!
+//! The rules write the `finding(rule, severity, kind, pk, message)` relation (and
+//! `finding_object`, `finding_rule`; see `rules/audit/findings.dl`); [`audit`] evaluates them
+//! and turns the tuples into [`Finding`]s, proving each emitted one as `explain` would.
 
+pub mod render;
+pub mod suppress;
+
+use crate::analysis::{Model, Subjects, label_text};
+use crate::datalog::provenance::render_text;
+use crate::snapshot::Snapshot;
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How bad a finding is, in increasing order; `--fail-on` compares against it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -17,6 +28,33 @@ pub enum Severity {
     High,
     /// A security weakness affecting privileged or all users.
     Critical,
+}
+
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lower-case name used in rules, flags and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a lower-case name (`info` ... `critical`).
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// An object a finding is about, as `interfaces.md` names it.
@@ -46,4 +84,265 @@ pub struct Finding {
     pub remediation: String,
     /// The derivation, as `explain` prints it (text, one step per line).
     pub explanation: String,
+}
+
+/// A rule of the catalogue (or of the user's rules), for SARIF and reports.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RuleInfo {
+    /// Its id, e.g. `AK-B01`.
+    pub id: String,
+    /// A short name.
+    pub name: String,
+    /// What to change.
+    pub remediation: String,
+}
+
+/// The audit rules, compiled into the binary and cited by their path in the repository.
+pub const RULES: [(&str, &str); 5] = [
+    (
+        "rules/audit/findings.dl",
+        include_str!("../../rules/audit/findings.dl"),
+    ),
+    (
+        "rules/audit/bindings.dl",
+        include_str!("../../rules/audit/bindings.dl"),
+    ),
+    (
+        "rules/audit/planning.dl",
+        include_str!("../../rules/audit/planning.dl"),
+    ),
+    (
+        "rules/audit/mfa.dl",
+        include_str!("../../rules/audit/mfa.dl"),
+    ),
+    (
+        "rules/audit/directory.dl",
+        include_str!("../../rules/audit/directory.dl"),
+    ),
+];
+
+/// What an audit runs.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// The user's own rule files (`(name, text)`), which may add `finding` tuples.
+    pub rules: Vec<(String, String)>,
+    /// Prove every finding (as `explain` does); off saves the re-derivation.
+    pub explain: bool,
+    /// How deep a proof's why-not parts are followed.
+    pub depth: usize,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            rules: Vec::new(),
+            explain: true,
+            depth: 4,
+        }
+    }
+}
+
+/// An audit's findings together with the rules that can produce them.
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    /// Findings, most severe first, then by rule, then by objects.
+    pub findings: Vec<Finding>,
+    /// Every rule declared by `finding_rule` (catalogue and user rules), by id.
+    pub rules: Vec<RuleInfo>,
+}
+
+/// The findings of a snapshot, most severe first (then by rule, then by objects).
+pub fn audit(snapshot: &Snapshot, options: &AuditOptions) -> Result<Vec<Finding>, String> {
+    run(snapshot, options).map(|a| a.findings)
+}
+
+/// The findings of a snapshot with the rule metadata (for SARIF).
+pub fn run(snapshot: &Snapshot, options: &AuditOptions) -> Result<Audit, String> {
+    let model = evaluate(snapshot, &options.rules)?;
+    findings_of(&model, snapshot, options)
+}
+
+/// Evaluates the built-in and audit rules (plus the user's) for every user.
+pub fn evaluate(snapshot: &Snapshot, user_rules: &[(String, String)]) -> Result<Model, String> {
+    let extra: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .chain(user_rules.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .collect();
+    Model::with_rules(snapshot, &Subjects::All, &extra)
+}
+
+/// The findings an evaluated model holds.
+pub fn findings_of(
+    model: &Model,
+    snapshot: &Snapshot,
+    options: &AuditOptions,
+) -> Result<Audit, String> {
+    let rules: Vec<RuleInfo> = model
+        .rows("finding_rule")
+        .into_iter()
+        .map(|r| RuleInfo {
+            id: r[0].clone(),
+            name: r[1].clone(),
+            remediation: r[2].clone(),
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let remedy: BTreeMap<&str, &str> = rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.remediation.as_str()))
+        .collect();
+    // One finding per rule and object: the most severe tuple, then the first message.
+    let mut chosen: BTreeMap<(String, String, String), (Severity, String, String)> =
+        BTreeMap::new();
+    for r in model.rows("finding") {
+        let sev = Severity::parse(&r[1]).ok_or_else(|| {
+            format!(
+                "rule `{}` gives the severity `{}` for {} `{}`; expected info, low, medium, high or critical",
+                r[0], r[1], r[2], r[3]
+            )
+        })?;
+        let key = (r[0].clone(), r[2].clone(), r[3].clone());
+        let better = match chosen.get(&key) {
+            None => true,
+            Some((s, m, _)) => sev > *s || (sev == *s && r[4] < *m),
+        };
+        if better {
+            chosen.insert(key, (sev, r[4].clone(), r[1].clone()));
+        }
+    }
+    let mut extra: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
+    for r in model.rows("finding_object") {
+        extra
+            .entry((r[0].clone(), r[1].clone()))
+            .or_default()
+            .insert((r[2].clone(), r[3].clone()));
+    }
+    let names = Names::new(snapshot);
+    let mut findings: Vec<(Finding, Vec<String>)> = chosen
+        .into_iter()
+        .map(|((rule, kind, pk), (severity, message, sev_text))| {
+            let mut objects = vec![names.object(&kind, &pk)];
+            if let Some(more) = extra.get(&(rule.clone(), pk.clone())) {
+                for (k, p) in more {
+                    if !(k == &kind && p == &pk) {
+                        objects.push(names.object(k, p));
+                    }
+                }
+            }
+            let tuple = vec![rule.clone(), sev_text, kind, pk, message.clone()];
+            let finding = Finding {
+                remediation: remedy.get(rule.as_str()).copied().unwrap_or("").to_string(),
+                rule,
+                severity,
+                message,
+                objects,
+                explanation: String::new(),
+            };
+            (finding, tuple)
+        })
+        .collect();
+    findings.sort_by(|(a, _), (b, _)| order(a, b));
+    if options.explain && !findings.is_empty() {
+        let queries: Vec<(&str, Vec<String>)> = findings
+            .iter()
+            .map(|(_, t)| ("finding", t.clone()))
+            .collect();
+        let proofs = model.explain_all(&queries, options.depth)?;
+        let labels = model.labels();
+        for ((f, _), p) in findings.iter_mut().zip(&proofs) {
+            f.explanation = label_text(&render_text(p), &labels);
+        }
+    }
+    Ok(Audit {
+        findings: findings.into_iter().map(|(f, _)| f).collect(),
+        rules,
+    })
+}
+
+/// The order of `interfaces.md`: severity (most severe first), then rule, then objects.
+pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then_with(|| a.rule.cmp(&b.rule))
+        .then_with(|| a.objects.cmp(&b.objects))
+        .then_with(|| a.message.cmp(&b.message))
+}
+
+/// Names of the snapshot's objects by kind and pk.
+struct Names(BTreeMap<(String, String), String>);
+
+impl Names {
+    fn new(s: &Snapshot) -> Names {
+        let mut m: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+        let flows: BTreeMap<&str, &str> = s.flows.iter().map(|f| (&*f.pk, &*f.slug)).collect();
+        let stages: BTreeMap<&str, &str> = s.stages.iter().map(|x| (&*x.pk, &*x.name)).collect();
+        for u in &s.users {
+            m.insert(("user", u.pk.to_string()), u.username.to_string());
+        }
+        m.insert(("user", "anon".into()), "anonymous visitor".into());
+        for g in &s.groups {
+            m.insert(("group", g.pk.to_string()), g.name.to_string());
+        }
+        for f in &s.flows {
+            m.insert(("flow", f.pk.to_string()), f.slug.to_string());
+        }
+        for x in &s.stages {
+            m.insert(("stage", x.pk.to_string()), x.name.to_string());
+        }
+        for x in &s.flow_bindings {
+            let flow = flows.get(&*x.target).copied().unwrap_or("?");
+            let stage = stages.get(&*x.stage).copied().unwrap_or("?");
+            m.insert(
+                ("flow_binding", x.pk.to_string()),
+                format!("{flow} #{} {stage}", x.order),
+            );
+        }
+        for p in &s.policies {
+            m.insert(("policy", p.pk.to_string()), p.name.to_string());
+        }
+        for a in &s.applications {
+            m.insert(("application", a.pk.to_string()), a.slug.to_string());
+        }
+        for x in &s.sources {
+            m.insert(("source", x.pk.to_string()), x.slug.to_string());
+        }
+        for b in &s.brands {
+            m.insert(("brand", b.pk.to_string()), b.domain.to_string());
+        }
+        let targets: BTreeMap<String, String> = m
+            .iter()
+            .filter(|((k, _), _)| matches!(*k, "flow" | "flow_binding" | "application" | "source"))
+            .map(|((k, pk), n)| (pk.clone(), format!("{k} {n}")))
+            .collect();
+        for b in &s.policy_bindings {
+            let on = targets
+                .get(&*b.target)
+                .cloned()
+                .unwrap_or_else(|| b.target.to_string());
+            m.insert(
+                ("policy_binding", b.pk.to_string()),
+                format!("#{} on {on}", b.order),
+            );
+        }
+        Names(
+            m.into_iter()
+                .map(|((k, p), n)| ((k.to_string(), p), n))
+                .collect(),
+        )
+    }
+
+    fn object(&self, kind: &str, pk: &str) -> ObjectRef {
+        let name = self
+            .0
+            .get(&(kind.to_string(), pk.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        ObjectRef {
+            kind: kind.to_string(),
+            pk: pk.to_string(),
+            name,
+        }
+    }
 }

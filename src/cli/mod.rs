@@ -4,9 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
+mod audit;
 mod check;
 mod deferred;
 mod diagram;
+mod diff;
 mod eval;
 mod explain;
 mod facts;
@@ -38,6 +40,10 @@ enum Command {
     Report(report::Args),
     /// A flow's stages and bindings as a Mermaid or Graphviz diagram, styled for one user.
     Diagram(diagram::Args),
+    /// Misconfigurations: findings with objects, fixes and proofs (text, JSON, SARIF, Markdown).
+    Audit(audit::Args),
+    /// What a change does: stages and applications each user gains or loses, findings that appear or disappear.
+    Diff(diff::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
     Query(query::Args),
     /// Load and validate a snapshot: counts, assumed defaults, warnings.
@@ -110,6 +116,8 @@ pub fn run() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Report(args) => report::run(args),
         Command::Diagram(args) => diagram::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Diff(args) => diff::run(args),
     };
     match outcome {
         Ok(code) => code,

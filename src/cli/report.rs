@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use super::check::SnapshotArgs;
+use bindlog::audit::{self, AuditOptions};
 use bindlog::report::{self, Findings};
 use bindlog::snapshot::Snapshot;
 use miette::miette;
@@ -42,6 +43,13 @@ pub struct Args {
     /// (overrides SOURCE_DATE_EPOCH).
     #[arg(long, value_name = "TIME", value_parser = parse_timestamp)]
     timestamp: Option<String>,
+    /// Leave the findings out (the report then says "findings: not computed"), e.g. when the
+    /// audit's proofs take too long on a very large snapshot.
+    #[arg(long)]
+    no_findings: bool,
+    /// Your own finding rules (Datalog, see `bindlog audit --help`), added to the catalogue.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
 }
 
 /// Output forms.
@@ -84,22 +92,25 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
     Ok(report::rfc3339(now))
 }
 
-/// The findings the report shows. THE ONE CALL SITE of the audit engine: until it is merged,
-/// nothing computes findings, and the report says "findings: not computed" (never "none").
-/// On merge, make the body:
-/// `bindlog::audit::audit(snapshot, &Default::default()).map(Findings::Computed)`.
-fn findings_for_report(snapshot: &Snapshot) -> Result<Findings, String> {
-    let _ = snapshot;
-    Ok(Findings::NotComputed(
-        "this build of bindlog has no audit engine (`bindlog audit`) yet.".into(),
-    ))
+/// The findings the report shows: the audit's, with the user's own rules, unless left out.
+fn findings_for_report(snapshot: &Snapshot, args: &Args) -> Result<Findings, miette::Report> {
+    if args.no_findings {
+        return Ok(Findings::NotComputed("--no-findings was given".into()));
+    }
+    let options = AuditOptions {
+        rules: super::audit::read_rules(&args.rules)?,
+        ..AuditOptions::default()
+    };
+    audit::audit(snapshot, &options)
+        .map(Findings::Computed)
+        .map_err(|e| miette!("{e}"))
 }
 
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
-    let generated = timestamp(args.timestamp)?;
+    let generated = timestamp(args.timestamp.clone())?;
     let loaded = args.snapshot.load()?;
-    let findings = findings_for_report(&loaded.snapshot).map_err(|e| miette!("{e}"))?;
+    let findings = findings_for_report(&loaded.snapshot, &args)?;
     let report = report::build(&loaded, findings, generated).map_err(|e| miette!("{e}"))?;
     match args.format {
         Format::Html => {

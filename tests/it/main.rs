@@ -1,6 +1,7 @@
 //! bindlog's one integration-test binary, organised by topic.
 
 mod analysis;
+mod audit;
 mod authentik;
 mod cases;
 mod engine;

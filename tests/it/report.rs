@@ -221,30 +221,54 @@ fn report_html_escapes_names_says_findings_not_computed_and_is_reproducible() {
     ] {
         assert!(a.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
-    assert!(a.contains("findings: not computed"));
-    assert!(!a.contains("found nothing"));
+    // The audit ran: its critical finding is on the page; `--no-findings` says it did not run.
+    assert!(a.contains("AK-P02"));
+    assert!(!a.contains("findings: not computed"));
+    let e = out(
+        "e.html",
+        &[("SOURCE_DATE_EPOCH", "1795820400")],
+        &["--no-findings"],
+    );
+    assert!(e.contains("findings: not computed"));
+    assert!(!e.contains("AK-P02") && !e.contains("found nothing"));
 }
 
 #[test]
 fn report_csv_dir_writes_the_documented_tables() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("csv");
-    // A stale findings.csv must not survive a run that computed no findings.
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("findings.csv"), "rule\n").unwrap();
-    ok(&bindlog(
-        &[
+    let acme = acme_path();
+    let write = |extra: &[&str]| {
+        let mut args = vec![
             "report",
-            acme_path().to_str().unwrap(),
+            acme.to_str().unwrap(),
             "--format",
             "csv-dir",
             "-o",
             out.to_str().unwrap(),
             "--timestamp",
             "0",
-        ],
+        ];
+        args.extend_from_slice(extra);
+        ok(&bindlog(&args, &[]));
+    };
+    // findings.csv holds the audit's findings, rule for rule.
+    write(&[]);
+    let audit = ok(&bindlog(
+        &["audit", acme_path().to_str().unwrap(), "--format", "json"],
         &[],
     ));
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let mut found = csv::Reader::from_path(out.join("findings.csv")).unwrap();
+    let rules: Vec<String> = found.records().map(|r| r.unwrap()[0].to_string()).collect();
+    let expected: Vec<String> = audit
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!rules.is_empty());
+    assert_eq!(rules, expected);
+    // A stale findings.csv must not survive a run that computed no findings.
+    write(&["--no-findings"]);
     let read = |name: &str| -> (Vec<String>, Vec<Vec<String>>) {
         let mut r = csv::Reader::from_path(out.join(name)).unwrap();
         let header = r.headers().unwrap().iter().map(String::from).collect();
@@ -507,7 +531,7 @@ fn report_renders_in_headless_chromium() {
         "<h2>Privileged access</h2>",
         "<h2>Findings</h2>",
         "<h2>Signature</h2>",
-        "findings: not computed",
+        "AK-P02",
         "default-authentication-mfa-validation",
     ] {
         assert!(dom.contains(heading), "the rendered DOM lacks {heading:?}");

@@ -1,0 +1,405 @@
+//! What-if: who gains or loses which stage and which application between two snapshots, and
+//! which findings appear or disappear (`bindlog diff`, `interfaces.md` "What-if").
+
+use super::{Model, Subjects};
+use crate::audit::{Finding, Severity};
+use crate::snapshot::Snapshot;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every user's view of one snapshot: stage visibility per flow (entered the default way) and
+/// application access.
+#[derive(Clone, Debug, Default)]
+pub struct AllUsers {
+    /// (username, flow slug, stage name) -> shown, skipped or unknown.
+    pub stages: BTreeMap<(String, String, String), String>,
+    /// (username, application slug) -> yes, no or unknown.
+    pub access: BTreeMap<(String, String), String>,
+    /// (flow slug, stage name) of the MFA validation stages.
+    pub mfa: BTreeSet<(String, String)>,
+}
+
+fn rank(v: &str) -> u8 {
+    match v {
+        "shown" => 2,
+        "unknown" => 1,
+        _ => 0,
+    }
+}
+
+/// Every user's stages and applications. The one place the bulk computation happens, so that a
+/// faster (class-based) analysis can replace it.
+pub fn all_users(snapshot: &Snapshot) -> Result<AllUsers, String> {
+    let model = Model::new(snapshot, &Subjects::All)?;
+    Ok(all_users_of(&model))
+}
+
+/// Every user's stages and applications, read from an evaluated model (every subject).
+pub fn all_users_of(model: &Model) -> AllUsers {
+    let users: BTreeMap<String, String> = model
+        .rows("user")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let flows: BTreeMap<String, String> = model
+        .rows("flow")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let stages: BTreeMap<String, (String, String)> = model
+        .rows("stage")
+        .into_iter()
+        .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+        .collect();
+    let entry: BTreeMap<String, String> = model
+        .rows("default_entry")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let mut out = AllUsers::default();
+    // fsb pk -> (flow slug, stage name, entry)
+    let mut fsbs: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    for r in model.rows("fsb") {
+        let (Some(flow), Some((stage, kind))) = (flows.get(&r[1]), stages.get(&r[2])) else {
+            continue;
+        };
+        if kind.ends_with("authenticatorvalidatestage") {
+            out.mfa.insert((flow.clone(), stage.clone()));
+        }
+        let e = entry
+            .get(&r[1])
+            .cloned()
+            .unwrap_or_else(|| "authenticated".into());
+        fsbs.insert(r[0].clone(), (flow.clone(), stage.clone(), e));
+    }
+    for r in model.rows("visible") {
+        let (Some((flow, stage, e)), Some(user)) = (fsbs.get(&r[0]), users.get(&r[2])) else {
+            continue;
+        };
+        if &r[1] != e {
+            continue;
+        }
+        // A stage bound twice in one flow counts as its most visible binding.
+        let slot = out
+            .stages
+            .entry((user.clone(), flow.clone(), stage.clone()))
+            .or_insert_with(|| r[3].clone());
+        if rank(&r[3]) > rank(slot) {
+            *slot = r[3].clone();
+        }
+    }
+    let apps: BTreeMap<String, String> = model
+        .rows("application")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    for r in model.rows("decide") {
+        if r[2] != "app" {
+            continue;
+        }
+        let (Some(app), Some(user)) = (apps.get(&r[0]), users.get(&r[1])) else {
+            continue;
+        };
+        let v = match r[3].as_str() {
+            "pass" => "yes",
+            "fail" => "no",
+            _ => "unknown",
+        };
+        out.access
+            .insert((user.clone(), app.clone()), v.to_string());
+    }
+    out
+}
+
+/// One user's stage that changed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct StageChange {
+    /// Username.
+    pub user: String,
+    /// Flow slug.
+    pub flow: String,
+    /// Stage name.
+    pub stage: String,
+    /// Visibility in the old snapshot (`skipped` when absent there).
+    pub before: String,
+    /// Visibility in the new snapshot (`skipped` when absent there).
+    pub after: String,
+}
+
+/// One user's application access that changed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AccessChange {
+    /// Username.
+    pub user: String,
+    /// Application slug.
+    pub app: String,
+    /// Access in the old snapshot (`no` when absent there).
+    pub before: String,
+    /// Access in the new snapshot (`no` when absent there).
+    pub after: String,
+}
+
+/// The difference between two snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct Diff {
+    /// Changed stages, sorted.
+    pub stages: Vec<StageChange>,
+    /// Changed access, sorted.
+    pub access: Vec<AccessChange>,
+    /// Findings only the new snapshot has (by rule, severity and first object).
+    pub new_findings: Vec<Finding>,
+    /// Findings only the old snapshot has.
+    pub gone_findings: Vec<Finding>,
+    /// (flow slug, stage name) of MFA validation stages on either side.
+    pub mfa: BTreeSet<(String, String)>,
+}
+
+/// Compares two views and two sets of findings.
+pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Finding]) -> Diff {
+    let mut d = Diff {
+        mfa: old.mfa.union(&new.mfa).cloned().collect(),
+        ..Diff::default()
+    };
+    let keys: BTreeSet<&(String, String, String)> =
+        old.stages.keys().chain(new.stages.keys()).collect();
+    for k in keys {
+        let before = old.stages.get(k).map_or("skipped", String::as_str);
+        let after = new.stages.get(k).map_or("skipped", String::as_str);
+        if before != after {
+            d.stages.push(StageChange {
+                user: k.0.clone(),
+                flow: k.1.clone(),
+                stage: k.2.clone(),
+                before: before.into(),
+                after: after.into(),
+            });
+        }
+    }
+    let keys: BTreeSet<&(String, String)> = old.access.keys().chain(new.access.keys()).collect();
+    for k in keys {
+        let before = old.access.get(k).map_or("no", String::as_str);
+        let after = new.access.get(k).map_or("no", String::as_str);
+        if before != after {
+            d.access.push(AccessChange {
+                user: k.0.clone(),
+                app: k.1.clone(),
+                before: before.into(),
+                after: after.into(),
+            });
+        }
+    }
+    // A finding that changes severity disappears at the old one and appears at the new one.
+    let key = |f: &Finding| {
+        let o = f.objects.first();
+        (
+            f.rule.clone(),
+            f.severity,
+            o.map(|o| o.kind.clone()).unwrap_or_default(),
+            o.map(|o| o.pk.clone()).unwrap_or_default(),
+        )
+    };
+    let old_keys: BTreeSet<_> = old_f.iter().map(key).collect();
+    let new_keys: BTreeSet<_> = new_f.iter().map(key).collect();
+    d.new_findings = new_f
+        .iter()
+        .filter(|f| !old_keys.contains(&key(f)))
+        .cloned()
+        .collect();
+    d.gone_findings = old_f
+        .iter()
+        .filter(|f| !new_keys.contains(&key(f)))
+        .cloned()
+        .collect();
+    d
+}
+
+/// A CI gate of `bindlog diff --fail-on`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Some user no longer certainly sees an MFA validation stage they saw.
+    LostMfa,
+    /// Some user may now open an application they could not.
+    GainedAccess,
+    /// Some user can no longer open an application they could.
+    LostAccess,
+    /// A finding of this severity or above appears.
+    NewFinding(Severity),
+    /// Anything changed for anyone.
+    AnyChange,
+}
+
+impl Gate {
+    /// Parses `lost-mfa`, `gained-access`, `lost-access`, `new-finding=SEVERITY`, `any-change`.
+    pub fn parse(s: &str) -> Result<Gate, String> {
+        let expected = "expected lost-mfa, gained-access, lost-access, new-finding=SEVERITY (info, low, medium, high, critical) or any-change";
+        Ok(match s {
+            "lost-mfa" => Gate::LostMfa,
+            "gained-access" => Gate::GainedAccess,
+            "lost-access" => Gate::LostAccess,
+            "any-change" => Gate::AnyChange,
+            _ => match s.strip_prefix("new-finding=") {
+                Some(level) => Gate::NewFinding(
+                    Severity::parse(level)
+                        .ok_or_else(|| format!("unknown severity `{level}`; {expected}"))?,
+                ),
+                None if s == "new-finding" => Gate::NewFinding(Severity::Info),
+                None => return Err(format!("unknown gate `{s}`; {expected}")),
+            },
+        })
+    }
+
+    /// Why this gate trips on a diff, if it does.
+    pub fn trips(&self, d: &Diff) -> Option<String> {
+        let users = |v: Vec<&String>| v.into_iter().collect::<BTreeSet<_>>().len();
+        match self {
+            Gate::LostMfa => {
+                let lost: Vec<&StageChange> = d
+                    .stages
+                    .iter()
+                    .filter(|c| {
+                        c.before == "shown"
+                            && c.after != "shown"
+                            && d.mfa.contains(&(c.flow.clone(), c.stage.clone()))
+                    })
+                    .collect();
+                (!lost.is_empty()).then(|| {
+                    format!(
+                        "lost-mfa: {} users no longer certainly see an MFA stage",
+                        users(lost.iter().map(|c| &c.user).collect())
+                    )
+                })
+            }
+            Gate::GainedAccess => {
+                let g: Vec<&String> = d
+                    .access
+                    .iter()
+                    .filter(|c| c.after == "yes" || (c.before == "no" && c.after == "unknown"))
+                    .map(|c| &c.user)
+                    .collect();
+                (!g.is_empty()).then(|| {
+                    format!(
+                        "gained-access: {} users may open an application they could not",
+                        users(g)
+                    )
+                })
+            }
+            Gate::LostAccess => {
+                let l: Vec<&String> = d
+                    .access
+                    .iter()
+                    .filter(|c| c.before == "yes")
+                    .map(|c| &c.user)
+                    .collect();
+                (!l.is_empty()).then(|| {
+                    format!(
+                        "lost-access: {} users can no longer certainly open an application",
+                        users(l)
+                    )
+                })
+            }
+            Gate::NewFinding(level) => {
+                let n = d
+                    .new_findings
+                    .iter()
+                    .filter(|f| f.severity >= *level)
+                    .count();
+                (n > 0).then(|| {
+                    format!(
+                        "new-finding={}: {n} new findings at or above {}",
+                        level.as_str(),
+                        level.as_str()
+                    )
+                })
+            }
+            Gate::AnyChange => (!d.stages.is_empty() || !d.access.is_empty())
+                .then(|| "any-change: some user's stages or access changed".to_string()),
+        }
+    }
+}
+
+impl Diff {
+    /// The JSON form of `interfaces.md` (plus the findings that appear and disappear).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "stages": self.stages,
+            "access": self.access,
+            "findings": {
+                "new": self.new_findings,
+                "gone": self.gone_findings,
+            },
+        })
+    }
+
+    /// Changes grouped for people ("142 users no longer see ...").
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let mut stage_groups: BTreeMap<(&str, &str, &str, &str), Vec<&str>> = BTreeMap::new();
+        for c in &self.stages {
+            stage_groups
+                .entry((&c.flow, &c.stage, &c.before, &c.after))
+                .or_default()
+                .push(&c.user);
+        }
+        let mut access_groups: BTreeMap<(&str, &str, &str), Vec<&str>> = BTreeMap::new();
+        for c in &self.access {
+            access_groups
+                .entry((&c.app, &c.before, &c.after))
+                .or_default()
+                .push(&c.user);
+        }
+        if stage_groups.is_empty() && access_groups.is_empty() {
+            out.push_str("no user's stages or access change\n");
+        }
+        let who = |users: &[&str]| {
+            let n = users.len();
+            let noun = if n == 1 { "user" } else { "users" };
+            let shown: Vec<&str> = users.iter().take(5).copied().collect();
+            let more = if n > 5 {
+                format!(", and {} more", n - 5)
+            } else {
+                String::new()
+            };
+            (format!("{n} {noun}"), format!("{}{more}", shown.join(", ")))
+        };
+        for ((flow, stage, before, after), users) in &stage_groups {
+            let (count, names) = who(users);
+            let s = if users.len() == 1 { "s" } else { "" };
+            let verb = match (*before, *after) {
+                ("shown", "skipped") => format!("no longer see{s}"),
+                ("skipped", "shown") => format!("now see{s}"),
+                (b, a) => format!(
+                    "go{} from {b} to {a} on",
+                    if s.is_empty() { "" } else { "es" }
+                ),
+            };
+            let _ = writeln!(out, "{count} {verb} {stage} (flow {flow}): {names}");
+        }
+        for ((app, before, after), users) in &access_groups {
+            let (count, names) = who(users);
+            let s = if users.len() == 1 { "s" } else { "" };
+            let verb = match (*before, *after) {
+                ("yes", "no") => format!("lose{s} access to"),
+                ("no", "yes") => format!("gain{s} access to"),
+                (b, a) => format!(
+                    "go{} from {b} to {a} on access to",
+                    if s.is_empty() { "" } else { "es" }
+                ),
+            };
+            let _ = writeln!(out, "{count} {verb} application {app}: {names}");
+        }
+        for (label, list) in [("new", &self.new_findings), ("gone", &self.gone_findings)] {
+            for f in list {
+                let _ = writeln!(
+                    out,
+                    "{label} finding {} ({}): {}",
+                    f.rule,
+                    f.severity.as_str(),
+                    f.message
+                );
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,129 @@
+//! `bindlog diff`: what a change does, user by user: stages and applications gained or lost,
+//! findings that appear or disappear, with gates for CI.
+
+use super::Outcome;
+use super::audit::read_rules;
+use bindlog::analysis::diff::{self, Gate};
+use bindlog::audit::{self, AuditOptions};
+use bindlog::snapshot::{self, LoadOptions, Snapshot};
+use miette::miette;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Output forms of `bindlog diff`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Changes grouped by stage and application.
+    Text,
+    /// The JSON form of interfaces.md ("What-if").
+    Json,
+}
+
+/// Flags of `bindlog diff`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Gates (--fail-on, repeatable; exit status 1 when one trips):
+  lost-mfa              some user no longer certainly sees an MFA validation stage they saw
+  gained-access         some user may open an application they could not
+  lost-access           some user can no longer certainly open an application they could
+  new-finding=SEVERITY  a finding of SEVERITY (info|low|medium|high|critical) or above appears
+  any-change            any user's stages or access changed
+
+Examples:
+  bindlog diff before/ after/ --format json
+  bindlog diff snap/ --overlay change.yaml --fail-on lost-mfa --fail-on new-finding=high"
+)]
+pub struct Args {
+    /// The snapshot before the change.
+    #[arg(value_name = "OLD")]
+    old: PathBuf,
+    /// The snapshot after the change (default: OLD with the --overlay blueprints).
+    #[arg(value_name = "NEW")]
+    new: Option<PathBuf>,
+    /// Blueprint file or directory laid over the new side, in order (repeatable).
+    #[arg(long = "overlay", value_name = "PATH")]
+    overlays: Vec<PathBuf>,
+    /// Value for a blueprint's `!Env NAME` tag (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// A CI gate (see below); repeatable.
+    #[arg(long = "fail-on", value_name = "GATE", value_parser = Gate::parse)]
+    fail_on: Vec<Gate>,
+    /// Datalog files with your own findings, on both sides.
+    #[arg(long = "rules", value_name = "FILE.dl")]
+    rules: Vec<PathBuf>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+fn load(
+    path: &std::path::Path,
+    overlays: &[PathBuf],
+    args: &Args,
+) -> Result<Snapshot, miette::Report> {
+    let options = LoadOptions {
+        overlays: overlays.to_vec(),
+        env: args.env.iter().cloned().collect(),
+    };
+    snapshot::load(path, &options)
+        .map(|l| l.snapshot)
+        .map_err(miette::Report::new)
+}
+
+/// Runs `bindlog diff`.
+pub fn run(args: Args) -> Outcome {
+    if args.new.is_none() && args.overlays.is_empty() {
+        return Err(miette!(
+            "nothing to compare: give NEW, or --overlay blueprints to lay over OLD"
+        ));
+    }
+    let old = load(&args.old, &[], &args)?;
+    let new = load(
+        args.new.as_ref().unwrap_or(&args.old),
+        &args.overlays,
+        &args,
+    )?;
+    let options = AuditOptions {
+        rules: read_rules(&args.rules)?,
+        explain: args.format == Format::Json,
+        ..AuditOptions::default()
+    };
+    let side = |s: &Snapshot| -> Result<(diff::AllUsers, Vec<audit::Finding>), String> {
+        Ok((diff::all_users(s)?, audit::audit(s, &options)?))
+    };
+    let (before, old_f) = match side(&old) {
+        Ok(x) => x,
+        Err(e) => return Ok(super::bad_input(&e)),
+    };
+    let (after, new_f) = match side(&new) {
+        Ok(x) => x,
+        Err(e) => return Ok(super::bad_input(&e)),
+    };
+    let d = diff::compare(&before, &after, &old_f, &new_f);
+    match args.format {
+        Format::Text => print!("{}", d.to_text()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&d.to_json()).unwrap_or_default()
+        ),
+    }
+    let mut tripped = false;
+    for g in &args.fail_on {
+        if let Some(why) = g.trips(&d) {
+            eprintln!("gate tripped: {why}");
+            tripped = true;
+        }
+    }
+    Ok(if tripped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
