@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
+mod analyze;
 mod check;
 mod deferred;
 mod eval;
@@ -13,6 +14,7 @@ mod fetch;
 mod generate;
 mod plan;
 mod query;
+mod who;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -30,6 +32,10 @@ enum Command {
     Access(access::Args),
     /// Why a stage is shown, skipped or unknown (or an app open or not), as a proof tree.
     Explain(explain::Args),
+    /// Every user (and the anonymous visitor) through every flow and application at once.
+    Analyze(analyze::Args),
+    /// The users behind one answer: a stage skipped, an app opened (and through which group).
+    Who(who::Args),
     /// Every binding decided only at run time, with the reason and whom it concerns.
     Deferred(deferred::Args),
     /// Run your own Datalog rules over a snapshot and the built-in derived relations.
@@ -102,6 +108,8 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Deferred(args) => deferred::run(args),
         Command::Query(args) => query::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Who(args) => who::run(args),
     };
     match outcome {
         Ok(code) => code,

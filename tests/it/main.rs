@@ -2,6 +2,7 @@
 
 mod analysis;
 mod authentik;
+mod bulk;
 mod cases;
 mod engine;
 mod snapshot;
