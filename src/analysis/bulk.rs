@@ -176,7 +176,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            chunk: 256,
+            chunk: 64,
             parallel_strata: true,
         }
     }

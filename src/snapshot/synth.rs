@@ -84,6 +84,9 @@ pub struct Params {
     pub user_binding_percent: Option<u32>,
     /// Users carry the other fields the API returns (uuid, avatar, attributes, dates).
     pub full_users: bool,
+    /// Groups form departments with teams below them (depth logarithmic in the number of
+    /// groups); each user is in one team and sometimes in a role group or two.
+    pub forest: bool,
 }
 
 impl Params {
@@ -103,6 +106,7 @@ impl Params {
             access_groups: 0,
             user_binding_percent: None,
             full_users: false,
+            forest: false,
         }
     }
 
@@ -110,9 +114,9 @@ impl Params {
     /// (10,000 groups, 200 flows, 2,000 stage bindings, 20,000 policy bindings).
     pub fn preset(name: &str, seed: u64) -> Option<Params> {
         let (users, groups, flows, apps, bindings, access) = match name {
-            "1k" => (1_000, 40, 10, 10, 100, 20),
-            "100k" => (100_000, 2_000, 50, 100, 4_000, 120),
-            "1m" => (1_000_000, 10_000, 200, 500, 20_000, 300),
+            "1k" => (1_000, 40, 10, 10, 100, 10),
+            "100k" => (100_000, 2_000, 50, 100, 4_000, 40),
+            "1m" => (1_000_000, 10_000, 200, 500, 20_000, 80),
             _ => return None,
         };
         Some(Params {
@@ -129,6 +133,7 @@ impl Params {
             access_groups: access,
             user_binding_percent: Some(1),
             full_users: true,
+            forest: true,
         })
     }
 }
@@ -158,7 +163,19 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     let mut groups = Vec::with_capacity(p.groups);
     for (i, gid) in group_ids.iter().enumerate() {
         let mut parents = Vec::new();
-        if i > 0 && !rng.chance(0.15) {
+        if p.forest {
+            // Departments are the first hundredth; every other group hangs below an earlier,
+            // larger one (a tree of logarithmic depth), and one in six has a second parent.
+            if i >= (p.groups / 100).max(1) {
+                parents.push(group_ids[rng.below(i / 3 + 1)].clone());
+                if p.max_parents > 1 && rng.chance(0.15) {
+                    let extra = &group_ids[rng.below(i / 3 + 1)];
+                    if !parents.contains(extra) {
+                        parents.push(extra.clone());
+                    }
+                }
+            }
+        } else if i > 0 && !rng.chance(0.15) {
             let n = 1 + rng.below(p.max_parents.max(1));
             for _ in 0..n.min(p.max_parents) {
                 let parent = &group_ids[rng.below(i)];
@@ -192,7 +209,24 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             if rng.chance(0.2) { "null".to_string() } else { format!("\"2026-0{}-1{}T08:00:00Z\"", 1 + rng.below(9), rng.below(10)) },
         ));
         let mut chosen: Vec<usize> = Vec::with_capacity(k);
-        for _ in 0..k {
+        if p.forest {
+            // One team among the lower half of the forest, and now and then a role group among
+            // the groups access is granted to (skewed towards the first, largest ones).
+            chosen.push(p.groups / 2 + rng.below((p.groups - p.groups / 2).max(1)));
+            let roles = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2][rng.below(10)].min(k);
+            let pool = if p.access_groups == 0 {
+                p.groups
+            } else {
+                (p.access_groups / 2).clamp(1, p.groups)
+            };
+            for _ in 0..roles {
+                let g = (rng.unit().powi(3) * pool as f64) as usize;
+                if !chosen.contains(&g) {
+                    chosen.push(g);
+                }
+            }
+        }
+        for _ in 0..if p.forest { 0 } else { k } {
             // Cubing a uniform number skews membership towards the first (large) groups.
             let g = ((rng.unit().powi(3)) * p.groups as f64) as usize;
             if !chosen.contains(&g) {

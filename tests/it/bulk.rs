@@ -34,6 +34,7 @@ fn generated(seed: u64) -> Snapshot {
     p.bindings = Some(5 + rng.below(40));
     p.stages_per_flow = Some(1 + rng.below(5));
     p.version = ["2025.4.0", "2025.10.1", "2026.2.1"][rng.below(3)].into();
+    p.forest = rng.chance(0.5);
     let mut bytes = Vec::new();
     synth::write_bundle(&p, &mut bytes).unwrap();
     let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
