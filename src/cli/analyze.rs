@@ -45,6 +45,9 @@ pub struct Args {
     /// No progress bar on stderr (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Representatives evaluated together in one run of the rules (tuning; output is the same).
+    #[arg(long, hide = true, default_value_t = bulk::Options::default().chunk)]
+    chunk: usize,
 }
 
 /// Output forms of `bindlog analyze`.
@@ -142,7 +145,7 @@ pub fn run(args: Args) -> Outcome {
     let result = with_jobs(args.jobs, || -> Result<(), miette::Report> {
         let options = bulk::Options {
             parallel_strata: args.jobs != Some(1),
-            ..bulk::Options::default()
+            chunk: args.chunk.max(1),
         };
         let progress = |p: Phase| report(&bar, p);
         let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
