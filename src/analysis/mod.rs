@@ -1,6 +1,9 @@
 //! Answers in authentik's terms, computed by the rules in `rules/authentik/` over a snapshot's
-//! facts: one identity through one flow (`plan`), application access.
+//! facts: one identity through one flow (`plan`), application access, and every user at once
+//! by identity class (`bulk`, `classes`).
 
+pub mod bulk;
+pub mod classes;
 pub mod diff;
 pub mod paths;
 

@@ -9,7 +9,15 @@ use std::process::ExitCode;
 
 /// Flags of `bindlog generate`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  bindlog generate --users 5000 -o small.json
+  bindlog generate --preset 100k -o 100k.json   # 100,000 users, 2,000 groups, 50 flows
+  bindlog generate --preset 1m -o 1m.json       # 1,000,000 users, 10,000 groups, 200 flows, ~750 MB")]
 pub struct Args {
+    /// A size of the bulk-analysis targets: 1k, 100k or 1m (groups, flows, stage and policy
+    /// bindings scaled to match; --groups and --apps still override).
+    #[arg(long, value_parser = ["1k", "100k", "1m"], conflicts_with = "users")]
+    preset: Option<String>,
     /// Number of users (other sizes scale with it).
     #[arg(long, default_value_t = 1000)]
     users: usize,
@@ -29,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     version: Option<String>,
     /// Write the example organisation of `examples/acme` instead.
-    #[arg(long, conflicts_with_all = ["users", "groups", "apps"])]
+    #[arg(long, conflicts_with_all = ["users", "groups", "apps", "preset"])]
     acme: bool,
     /// Output file (`-` for stdout).
     #[arg(short, long, default_value = "-")]
@@ -48,7 +56,11 @@ pub fn run(args: Args) -> Outcome {
         serde_json::to_writer_pretty(&mut out, &synth::acme()).into_diagnostic()?;
         out.write_all(b"\n").into_diagnostic()?;
     } else {
-        let mut p = synth::Params::scaled(args.users, args.seed);
+        let mut p = match &args.preset {
+            Some(name) => synth::Params::preset(name, args.seed)
+                .ok_or_else(|| miette::miette!("no preset `{name}`; use 1k, 100k or 1m"))?,
+            None => synth::Params::scaled(args.users, args.seed),
+        };
         p.groups = args.groups.unwrap_or(p.groups).max(1);
         p.max_parents = args.max_parents.unwrap_or(p.max_parents);
         p.apps = args.apps.unwrap_or(p.apps);

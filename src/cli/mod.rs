@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
+mod analyze;
 mod audit;
 mod check;
 mod deferred;
@@ -17,6 +18,7 @@ mod generate;
 mod plan;
 mod query;
 mod report;
+mod who;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
@@ -34,6 +36,10 @@ enum Command {
     Access(access::Args),
     /// Why a stage is shown, skipped or unknown (or an app open or not), as a proof tree.
     Explain(explain::Args),
+    /// Every user (and the anonymous visitor) through every flow and application at once.
+    Analyze(analyze::Args),
+    /// The users behind one answer: a stage skipped, an app opened (and through which group).
+    Who(who::Args),
     /// Every binding decided only at run time, with the reason and whom it concerns.
     Deferred(deferred::Args),
     /// An auditor's report of the whole snapshot: one self-contained HTML file, or CSV files.
@@ -118,6 +124,8 @@ pub fn run() -> ExitCode {
         Command::Diagram(args) => diagram::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Who(args) => who::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -72,6 +72,21 @@ pub struct Params {
     pub extra_flows: usize,
     /// The authentik version written in `meta`.
     pub version: String,
+    /// Stage bindings per flow: `None` gives 2 to 5.
+    pub stages_per_flow: Option<usize>,
+    /// Policy bindings in all, spread over applications, flows and stage bindings: `None` gives
+    /// 1 to 3 on each application and on every third stage binding.
+    pub bindings: Option<usize>,
+    /// Group bindings name only the first this many groups (the upper, larger groups of the
+    /// forest, as access is granted in practice); 0: any group.
+    pub access_groups: usize,
+    /// Percent of policy bindings that name a user (`None`: one in five).
+    pub user_binding_percent: Option<u32>,
+    /// Users carry the other fields the API returns (uuid, avatar, attributes, dates).
+    pub full_users: bool,
+    /// Groups form departments with teams below them (depth logarithmic in the number of
+    /// groups); each user is in one team and sometimes in a role group or two.
+    pub forest: bool,
 }
 
 impl Params {
@@ -86,7 +101,40 @@ impl Params {
             apps: (users / 2000).clamp(8, 500),
             extra_flows: (users / 20000).clamp(3, 100),
             version: "2026.2.1".into(),
+            stages_per_flow: None,
+            bindings: None,
+            access_groups: 0,
+            user_binding_percent: None,
+            full_users: false,
+            forest: false,
         }
+    }
+
+    /// The sizes of the bulk-analysis targets: `1k`, `100k` (2,000 groups, 50 flows) and `1m`
+    /// (10,000 groups, 200 flows, 2,000 stage bindings, 20,000 policy bindings).
+    pub fn preset(name: &str, seed: u64) -> Option<Params> {
+        let (users, groups, flows, apps, bindings, access) = match name {
+            "1k" => (1_000, 40, 10, 10, 100, 10),
+            "100k" => (100_000, 2_000, 50, 100, 4_000, 40),
+            "1m" => (1_000_000, 10_000, 200, 500, 20_000, 80),
+            _ => return None,
+        };
+        Some(Params {
+            seed,
+            users,
+            groups,
+            max_parents: 3,
+            max_groups_per_user: 4,
+            apps,
+            extra_flows: flows - 3,
+            version: "2026.2.1".into(),
+            stages_per_flow: Some(10),
+            bindings: Some(bindings),
+            access_groups: access,
+            user_binding_percent: Some(1),
+            full_users: true,
+            forest: true,
+        })
     }
 }
 
@@ -115,7 +163,19 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     let mut groups = Vec::with_capacity(p.groups);
     for (i, gid) in group_ids.iter().enumerate() {
         let mut parents = Vec::new();
-        if i > 0 && !rng.chance(0.15) {
+        if p.forest {
+            // Departments are the first hundredth; every other group hangs below an earlier,
+            // larger one (a tree of logarithmic depth), and one in six has a second parent.
+            if i >= (p.groups / 100).max(1) {
+                parents.push(group_ids[rng.below(i / 3 + 1)].clone());
+                if p.max_parents > 1 && rng.chance(0.15) {
+                    let extra = &group_ids[rng.below(i / 3 + 1)];
+                    if !parents.contains(extra) {
+                        parents.push(extra.clone());
+                    }
+                }
+            }
+        } else if i > 0 && !rng.chance(0.15) {
             let n = 1 + rng.below(p.max_parents.max(1));
             for _ in 0..n.min(p.max_parents) {
                 let parent = &group_ids[rng.below(i)];
@@ -149,7 +209,24 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             if rng.chance(0.2) { "null".to_string() } else { format!("\"2026-0{}-1{}T08:00:00Z\"", 1 + rng.below(9), rng.below(10)) },
         ));
         let mut chosen: Vec<usize> = Vec::with_capacity(k);
-        for _ in 0..k {
+        if p.forest {
+            // One team among the lower half of the forest, and now and then a role group among
+            // the groups access is granted to (skewed towards the first, largest ones).
+            chosen.push(p.groups / 2 + rng.below((p.groups - p.groups / 2).max(1)));
+            let roles = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2][rng.below(10)].min(k);
+            let pool = if p.access_groups == 0 {
+                p.groups
+            } else {
+                (p.access_groups / 2).clamp(1, p.groups)
+            };
+            for _ in 0..roles {
+                let g = (rng.unit().powi(3) * pool as f64) as usize;
+                if !chosen.contains(&g) {
+                    chosen.push(g);
+                }
+            }
+        }
+        for _ in 0..if p.forest { 0 } else { k } {
             // Cubing a uniform number skews membership towards the first (large) groups.
             let g = ((rng.unit().powi(3)) * p.groups as f64) as usize;
             if !chosen.contains(&g) {
@@ -169,10 +246,26 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         } else {
             "internal"
         };
-        line.push_str(&format!(
-            "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}\", \"attributes\": {{}}}}",
-            rng.next_u64()
-        ));
+        if p.full_users {
+            let uuid = rng.uuid();
+            line.push_str(&format!(
+                "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}{:016x}\", \"uuid\": \"{uuid}\", \"date_joined\": \"2024-0{}-1{}T09:30:00.000000Z\", \"password_change_date\": \"2025-0{}-2{}T10:00:00.000000Z\", \"avatar\": \"https://secure.gravatar.com/avatar/{:016x}{:016x}?size=158&rating=g&default=404\", \"attributes\": {{\"department\": \"dept-{}\", \"employee_id\": \"E{pk:08}\", \"settings\": {{\"locale\": \"en\", \"theme\": {{\"base\": \"automatic\"}}}}, \"goauthentik.io/user/sources\": [\"ldap\"]}}, \"is_superuser\": false, \"groups_obj\": null}}",
+                rng.next_u64(),
+                rng.next_u64(),
+                1 + rng.below(9),
+                rng.below(10),
+                1 + rng.below(9),
+                rng.below(10),
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.below(50),
+            ));
+        } else {
+            line.push_str(&format!(
+                "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}\", \"attributes\": {{}}}}",
+                rng.next_u64()
+            ));
+        }
         w.write_all(line.as_bytes())?;
     }
     w.write_all(b"]")?;
@@ -240,7 +333,10 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     let mut fsb_pks = Vec::new();
     for (slug, designation, auth) in &flow_specs {
         let f = flow(&mut rng, slug, designation, auth);
-        let n = 2 + rng.below(4);
+        let n = match p.stages_per_flow {
+            Some(k) => (k / 2).max(1) + rng.below(k.max(1)),
+            None => 2 + rng.below(4),
+        };
         for j in 0..n {
             let model = stage_models[if j == 0 {
                 0
@@ -298,21 +394,48 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         policies.push(v);
         policy_pks.push(pk);
     }
-    let targets: Vec<String> = apps
+    let app_pks = apps
         .iter()
-        .map(|a| a["pk"].as_str().unwrap_or_default().to_string())
-        .chain(fsb_pks.iter().step_by(3).cloned())
-        .collect();
+        .map(|a| a["pk"].as_str().unwrap_or_default().to_string());
+    let targets: Vec<String> = match p.bindings {
+        None => app_pks.chain(fsb_pks.iter().step_by(3).cloned()).collect(),
+        Some(_) => app_pks
+            .chain(fsb_pks.iter().cloned())
+            .chain(
+                flows
+                    .iter()
+                    .step_by(4)
+                    .map(|f| f["pk"].as_str().unwrap_or_default().to_string()),
+            )
+            .collect(),
+    };
+    let access_groups = if p.access_groups == 0 {
+        p.groups
+    } else {
+        p.access_groups.min(p.groups)
+    };
     for (t_index, target) in targets.iter().enumerate() {
-        let n = 1 + rng.below(3);
+        let n = match p.bindings {
+            // About `total / targets` each: one to twice the mean.
+            Some(total) => {
+                let mean = (total / targets.len().max(1)).max(1);
+                mean / 2 + 1 + rng.below(mean)
+            }
+            None => 1 + rng.below(3),
+        };
         for j in 0..n {
             let mut b = json!({
                 "pk": rng.uuid(), "target": target, "policy": null, "group": null, "user": null,
                 "negate": rng.chance(0.1), "enabled": !rng.chance(0.05), "order": j as i32, "timeout": 30,
                 "failure_result": rng.chance(0.1),
             });
-            match (t_index + j) % 5 {
-                0..=2 => b["group"] = json!(group_ids[rng.below(p.groups)]),
+            let kind = match p.user_binding_percent {
+                None => (t_index + j) % 5,
+                Some(pct) if rng.below(100) < pct as usize => 4,
+                Some(_) => [0, 1, 2, 3][rng.below(4)],
+            };
+            match kind {
+                0..=2 => b["group"] = json!(group_ids[rng.below(access_groups)]),
                 3 => b["policy"] = json!(policy_pks[rng.below(policy_pks.len())]),
                 _ => b["user"] = json!(1 + rng.below(p.users.max(1))),
             }

@@ -3,6 +3,7 @@
 mod analysis;
 mod audit;
 mod authentik;
+mod bulk;
 mod cases;
 mod engine;
 mod report;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Whole-process measurements of bulk analysis: wall time and peak resident memory of each
+# command, from /usr/bin/time -v, on generated snapshots (never committed: made here).
+#
+#   scripts/measure-analyze.sh            # the 100k preset
+#   SIZES="1k 100k 1m" scripts/measure-analyze.sh
+#   SAMPLE=100 ...                        # users evaluated one at a time for the per-user figure
+#   DIR=/big/disk ...                     # where snapshots and outputs go (default: a temp dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-100k}
+SAMPLE=${SAMPLE:-100}
+DIR=${DIR:-$(mktemp -d)}
+cargo build --release --quiet
+B=$PWD/target/release/bindlog
+
+measure() {
+  local label=$1
+  shift
+  /usr/bin/time -v "$@" >/dev/null 2>"$DIR/time.txt" || { cat "$DIR/time.txt"; exit 1; }
+  local wall rss
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$DIR/time.txt")
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$DIR/time.txt")
+  printf '  %-44s %10s  %8d MiB  (%.2fx the file)\n' "$label" "$wall" $((rss / 1024)) \
+    "$(echo "$rss * 1024 / $BYTES" | bc -l)"
+}
+
+echo "machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these)"
+for size in $SIZES; do
+  snap=$DIR/$size.json
+  "$B" generate --preset "$size" -o "$snap"
+  BYTES=$(stat -c %s "$snap")
+  echo "preset $size: $((BYTES / 1024 / 1024)) MiB"
+  measure "check (load and validate)" "$B" check "$snap"
+  measure "analyze (summary)" "$B" analyze "$snap" --no-progress
+  measure "analyze --format classes" "$B" analyze "$snap" --format classes -o "$DIR/classes.jsonl"
+  measure "who --flow --stage --visibility skipped" "$B" who "$snap" \
+    --flow default-authentication-flow --stage default-authentication-flow-stage-0 --count
+  if [ "$size" != 1m ]; then
+    measure "analyze --format csv" "$B" analyze "$snap" --format csv -o "$DIR/out.csv"
+    echo "    $(wc -l <"$DIR/out.csv") rows, $(($(stat -c %s "$DIR/out.csv") / 1024 / 1024)) MiB"
+    measure "analyze --format csv -j 1" "$B" analyze "$snap" --format csv -j 1 -o "$DIR/out1.csv"
+    cmp "$DIR/out.csv" "$DIR/out1.csv" && echo "    -j 1 output is byte-identical"
+    rm -f "$DIR/out.csv" "$DIR/out1.csv"
+  fi
+  echo "  per-user evaluation of the same rules on $SAMPLE users, extrapolated:"
+  BINDLOG_BENCH_SNAPSHOT=$snap BINDLOG_BENCH_SAMPLE=$SAMPLE cargo bench --quiet --bench analyze 2>/dev/null | sed 's/^/    /'
+done

@@ -1,0 +1,806 @@
+//! Every user at once: the rules run once per identity class (a chunk of representatives per
+//! evaluation, chunks in parallel), and the answers are expanded to users only on output.
+//!
+//! Memory stays proportional to the snapshot plus the classes: each class keeps one byte per
+//! flow, stage binding and application; per-user output is formatted in parallel chunks from
+//! per-class bytes and written in order, never held whole.
+
+use super::RULES;
+use super::classes::{Classes, KeyContext};
+use crate::datalog::eval::Limits;
+use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
+use crate::facts::{FactSet, Value};
+use crate::snapshot::Snapshot;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// `shown` / `yes`.
+pub const YES: u8 = 0;
+/// `skipped` / `no`.
+pub const NO: u8 = 1;
+/// `unknown`.
+pub const UNKNOWN: u8 = 2;
+
+/// A decision as `plan` and `access` print it.
+pub fn yes_no(v: u8) -> &'static str {
+    ["yes", "no", "unknown"][v as usize]
+}
+
+/// A stage's visibility as `plan` prints it.
+pub fn visibility(v: u8) -> &'static str {
+    ["shown", "skipped", "unknown"][v as usize]
+}
+
+/// One flow-stage binding in output order.
+#[derive(Clone, Debug)]
+pub struct StageSlot {
+    /// The binding's pk.
+    pub pk: String,
+    /// Its flow (index into [`Layout::flows`]).
+    pub flow: usize,
+    /// Its order.
+    pub order: i32,
+    /// The stage's name (its pk when the snapshot lacks the stage).
+    pub stage: String,
+}
+
+/// One flow in output order.
+#[derive(Clone, Debug)]
+pub struct FlowSlot {
+    /// The flow's pk.
+    pub pk: String,
+    /// Its slug.
+    pub slug: String,
+    /// How a user enters it by default: `anonymous` or `authenticated`.
+    pub entry: &'static str,
+    /// Its stage bindings: a range of [`Layout::stages`].
+    pub stages: std::ops::Range<usize>,
+}
+
+/// One application in output order.
+#[derive(Clone, Debug)]
+pub struct AppSlot {
+    /// The application's pk.
+    pub pk: String,
+    /// Its slug.
+    pub slug: String,
+}
+
+/// The questions of a bulk run in output order: flows by slug, each flow's stage bindings by
+/// order then stage name (then pk), applications by slug.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    /// Flows.
+    pub flows: Vec<FlowSlot>,
+    /// Flow-stage bindings, grouped by flow.
+    pub stages: Vec<StageSlot>,
+    /// Applications.
+    pub apps: Vec<AppSlot>,
+}
+
+impl Layout {
+    /// The layout of a snapshot (entries are filled in from the rules later).
+    pub fn of(snapshot: &Snapshot) -> Layout {
+        let names: HashMap<&str, &str> =
+            snapshot.stages.iter().map(|s| (&*s.pk, &*s.name)).collect();
+        let mut flows: Vec<&crate::snapshot::Flow> = snapshot.flows.iter().collect();
+        flows.sort_by(|a, b| {
+            a.slug
+                .as_bytes()
+                .cmp(b.slug.as_bytes())
+                .then(a.pk.cmp(&b.pk))
+        });
+        let mut by_flow: HashMap<&str, Vec<StageSlot>> = HashMap::new();
+        for x in &snapshot.flow_bindings {
+            by_flow.entry(&x.target).or_default().push(StageSlot {
+                pk: x.pk.to_string(),
+                flow: 0,
+                order: x.order,
+                stage: names
+                    .get(&*x.stage)
+                    .map_or_else(|| x.stage.to_string(), |n| n.to_string()),
+            });
+        }
+        let mut layout = Layout::default();
+        for (i, f) in flows.iter().enumerate() {
+            let mut stages = by_flow.remove(&*f.pk).unwrap_or_default();
+            stages.sort_by(|a, b| {
+                a.order
+                    .cmp(&b.order)
+                    .then_with(|| a.stage.as_bytes().cmp(b.stage.as_bytes()))
+                    .then_with(|| a.pk.cmp(&b.pk))
+            });
+            let start = layout.stages.len();
+            for mut s in stages {
+                s.flow = i;
+                layout.stages.push(s);
+            }
+            layout.flows.push(FlowSlot {
+                pk: f.pk.to_string(),
+                slug: f.slug.to_string(),
+                entry: "authenticated",
+                stages: start..layout.stages.len(),
+            });
+        }
+        let mut apps: Vec<AppSlot> = snapshot
+            .applications
+            .iter()
+            .map(|a| AppSlot {
+                pk: a.pk.to_string(),
+                slug: a.slug.to_string(),
+            })
+            .collect();
+        apps.sort_by(|a, b| {
+            a.slug
+                .as_bytes()
+                .cmp(b.slug.as_bytes())
+                .then(a.pk.cmp(&b.pk))
+        });
+        layout.apps = apps;
+        layout
+    }
+}
+
+/// One identity's answers: a code ([`YES`], [`NO`], [`UNKNOWN`]) per flow, stage binding and
+/// application, in [`Layout`] order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answers {
+    /// Whether each flow applies, entered the default way (the anonymous visitor: anonymously).
+    pub applicable: Vec<u8>,
+    /// Each stage binding's visibility (shown, skipped, unknown).
+    pub visible: Vec<u8>,
+    /// Access to each application.
+    pub access: Vec<u8>,
+}
+
+impl Answers {
+    fn unknown(layout: &Layout) -> Answers {
+        Answers {
+            applicable: vec![UNKNOWN; layout.flows.len()],
+            visible: vec![UNKNOWN; layout.stages.len()],
+            access: vec![UNKNOWN; layout.apps.len()],
+        }
+    }
+}
+
+/// How a bulk run goes: threads come from the caller's rayon pool.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Representatives evaluated together in one run of the rules.
+    pub chunk: usize,
+    /// Run strata of one evaluation in parallel too.
+    pub parallel_strata: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            chunk: 64,
+            parallel_strata: true,
+        }
+    }
+}
+
+/// The answers for every user: per class, expanded on output.
+pub struct Bulk<'a> {
+    /// The snapshot.
+    pub snapshot: &'a Snapshot,
+    /// Flows, stage bindings and applications in output order.
+    pub layout: Layout,
+    /// The identity classes.
+    pub classes: Classes,
+    /// Each class's answers.
+    pub answers: Vec<Answers>,
+    /// The anonymous visitor's answers (every flow entered anonymously, as `plan` without a user).
+    pub anonymous: Answers,
+    /// User indices sorted by username (byte order), then pk.
+    pub by_name: Vec<u32>,
+}
+
+fn to_inputs(rules: &Rules, inputs: &mut Inputs, facts: &FactSet) -> Result<(), String> {
+    for (rel, rows) in &facts.relations {
+        if rules.program.relation(rel).is_none() {
+            continue;
+        }
+        for row in rows {
+            let values: Vec<FactValue> = row
+                .iter()
+                .map(|v| match v {
+                    Value::Sym(s) => FactValue::Sym(s),
+                    Value::Num(n) => FactValue::Num(i64::from(*n)),
+                })
+                .collect();
+            inputs.add(rules, rel, &values)?;
+        }
+    }
+    Ok(())
+}
+
+/// The built-in rules, parsed and checked.
+pub fn builtin_rules() -> Result<Rules, String> {
+    Rules::from_texts(&RULES).map_err(|f| f.render(100))
+}
+
+/// Reads an evaluation's answers for some subjects (user pks) and the anonymous visitor.
+struct Reader<'e> {
+    eval: &'e Evaluation,
+    rules: &'e Rules,
+}
+
+impl Reader<'_> {
+    fn sym(&self, s: &str) -> Option<u32> {
+        self.eval.symbols.get(s)
+    }
+    fn rows(&self, rel: &str) -> impl Iterator<Item = &[u32]> {
+        let id = self.rules.program.relation(rel);
+        id.into_iter().flat_map(|id| self.eval.tables[id].rows())
+    }
+    fn code(&self, v: u32) -> u8 {
+        match self.eval.symbols.resolve(v) {
+            "pass" | "shown" => YES,
+            "fail" | "skipped" => NO,
+            _ => UNKNOWN,
+        }
+    }
+}
+
+fn entries(eval: &Evaluation, rules: &Rules, layout: &mut Layout) {
+    let r = Reader { eval, rules };
+    let mut by_pk: HashMap<u32, &'static str> = HashMap::new();
+    let anon = r.sym("anonymous");
+    for row in r.rows("default_entry") {
+        by_pk.insert(
+            row[0],
+            if Some(row[1]) == anon {
+                "anonymous"
+            } else {
+                "authenticated"
+            },
+        );
+    }
+    for f in &mut layout.flows {
+        if let Some(e) = r.sym(&f.pk).and_then(|s| by_pk.get(&s)) {
+            f.entry = e;
+        }
+    }
+}
+
+/// Reads the answers of `subjects` (user pks; `"anon"` reads the anonymous visitor entering every
+/// flow anonymously) from one evaluation.
+fn read_answers(
+    eval: &Evaluation,
+    rules: &Rules,
+    layout: &Layout,
+    subjects: &[String],
+) -> Vec<Answers> {
+    let r = Reader { eval, rules };
+    let mut out = vec![Answers::unknown(layout); subjects.len()];
+    let who: HashMap<u32, usize> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
+        .collect();
+    let anon_subject = r.sym("anon");
+    let (anonymous, authenticated) = (r.sym("anonymous"), r.sym("authenticated"));
+    let entry_of = |flow: usize, subject: u32| {
+        if Some(subject) == anon_subject || layout.flows[flow].entry == "anonymous" {
+            anonymous
+        } else {
+            authenticated
+        }
+    };
+    let flows: HashMap<u32, usize> = layout
+        .flows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| r.sym(&f.pk).map(|s| (s, i)))
+        .collect();
+    let stages: HashMap<u32, usize> = layout
+        .stages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| r.sym(&x.pk).map(|s| (s, i)))
+        .collect();
+    let apps: HashMap<u32, usize> = layout
+        .apps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| r.sym(&a.pk).map(|s| (s, i)))
+        .collect();
+    for row in r.rows("applicable") {
+        if let (Some(&f), Some(&s)) = (flows.get(&row[0]), who.get(&row[2]))
+            && Some(row[1]) == entry_of(f, row[2])
+        {
+            out[s].applicable[f] = r.code(row[3]);
+        }
+    }
+    for row in r.rows("visible") {
+        if let (Some(&x), Some(&s)) = (stages.get(&row[0]), who.get(&row[2]))
+            && Some(row[1]) == entry_of(layout.stages[x].flow, row[2])
+        {
+            out[s].visible[x] = r.code(row[3]);
+        }
+    }
+    let app_ctx = r.sym("app");
+    for row in r.rows("decide") {
+        if let (Some(&a), Some(&s)) = (apps.get(&row[0]), who.get(&row[1]))
+            && Some(row[2]) == app_ctx
+        {
+            out[s].access[a] = r.code(row[3]);
+        }
+    }
+    out
+}
+
+impl<'a> Bulk<'a> {
+    /// Partitions the users into classes and evaluates the rules once per class; `progress` is
+    /// told how many classes are done after each chunk (of `classes.len()` in all).
+    pub fn new(
+        snapshot: &'a Snapshot,
+        options: Options,
+        progress: &(dyn Fn(Phase) + Sync),
+    ) -> Result<Bulk<'a>, String> {
+        let rules = builtin_rules()?;
+        let ctx = KeyContext::new(snapshot, &rules.program);
+        progress(Phase::Classifying);
+        let classes = ctx.classes(4096);
+        Self::with_classes(snapshot, &rules, &ctx, classes, options, progress)
+    }
+
+    /// Evaluates the rules once per class of `classes` (use [`Classes::singletons`] for a
+    /// per-user run).
+    pub fn with_classes(
+        snapshot: &'a Snapshot,
+        rules: &Rules,
+        ctx: &KeyContext<'_>,
+        classes: Classes,
+        options: Options,
+        progress: &(dyn Fn(Phase) + Sync),
+    ) -> Result<Bulk<'a>, String> {
+        let mut layout = Layout::of(snapshot);
+        let mut base = Inputs::new(rules);
+        to_inputs(rules, &mut base, &ctx.base)?;
+        let engine = Engine::Fast {
+            parallel: options.parallel_strata,
+        };
+        // The user-independent part once: the flows' default entries and the anonymous visitor.
+        let eval = rules
+            .evaluate(&base, engine, Limits::default())
+            .map_err(|e| e.to_string())?;
+        entries(&eval, rules, &mut layout);
+        let anonymous = read_answers(&eval, rules, &layout, &["anon".to_string()])
+            .pop()
+            .unwrap_or_else(|| Answers::unknown(&layout));
+        drop(eval);
+        let total = classes.len();
+        progress(Phase::Evaluating { done: 0, total });
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let reps: Vec<usize> = classes.representative.clone();
+        let chunks: Vec<Vec<Answers>> = reps
+            .par_chunks(options.chunk.max(1))
+            .map(|chunk| {
+                let facts = ctx.user_facts(chunk);
+                let mut inputs = Inputs {
+                    tables: base.tables.clone(),
+                    symbols: base.symbols.clone(),
+                    origins: base.origins.clone(),
+                };
+                to_inputs(rules, &mut inputs, &facts)?;
+                let eval = rules
+                    .evaluate(&inputs, engine, Limits::default())
+                    .map_err(|e| e.to_string())?;
+                let pks: Vec<String> = chunk
+                    .iter()
+                    .map(|i| snapshot.users[*i].pk.to_string())
+                    .collect();
+                let answers = read_answers(&eval, rules, &layout, &pks);
+                let n = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                progress(Phase::Evaluating {
+                    done: n + chunk.len(),
+                    total,
+                });
+                Ok(answers)
+            })
+            .collect::<Result<_, String>>()?;
+        let answers = chunks.into_iter().flatten().collect();
+        let mut by_name: Vec<u32> = (0..snapshot.users.len() as u32).collect();
+        by_name.par_sort_by(|a, b| {
+            let (ua, ub) = (&snapshot.users[*a as usize], &snapshot.users[*b as usize]);
+            ua.username
+                .as_bytes()
+                .cmp(ub.username.as_bytes())
+                .then(ua.pk.cmp(&ub.pk))
+        });
+        Ok(Bulk {
+            snapshot,
+            layout,
+            classes,
+            answers,
+            anonymous,
+            by_name,
+        })
+    }
+
+    /// The answers of the user at `index` (in `snapshot.users`).
+    pub fn of_user(&self, index: usize) -> &Answers {
+        &self.answers[self.classes.of_user[index] as usize]
+    }
+}
+
+/// Where a bulk run is, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub enum Phase {
+    /// Computing identity classes.
+    Classifying,
+    /// Evaluating the rules: classes done of total.
+    Evaluating {
+        /// Classes evaluated.
+        done: usize,
+        /// Classes in all.
+        total: usize,
+    },
+    /// Writing per-user output: users done of total.
+    Writing {
+        /// Users written.
+        done: usize,
+        /// Users in all.
+        total: usize,
+    },
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_field(s: &str, out: &mut Vec<u8>) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+fn json_str(s: &str, out: &mut Vec<u8>) {
+    // serde_json writes a string with exactly JSON's escapes.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Per-user output forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// `user,flow,entry,applicable,order,stage,visibility`.
+    StagesCsv,
+    /// `user,app,access`.
+    AppsCsv,
+    /// One JSON object per user with every flow and application.
+    Jsonl,
+}
+
+impl Bulk<'_> {
+    /// What follows the username on each of a class's lines, for `form`, with `\x00` where the
+    /// username goes at the start of every line after the first.
+    fn class_bytes(&self, answers: &Answers, form: Form) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut num = itoa::Buffer::new();
+        match form {
+            Form::StagesCsv => {
+                for (f, flow) in self.layout.flows.iter().enumerate() {
+                    let mut flow_part = Vec::new();
+                    flow_part.push(b',');
+                    csv_field(&flow.slug, &mut flow_part);
+                    flow_part.push(b',');
+                    flow_part.extend_from_slice(flow.entry.as_bytes());
+                    flow_part.push(b',');
+                    flow_part.extend_from_slice(yes_no(answers.applicable[f]).as_bytes());
+                    flow_part.push(b',');
+                    for x in flow.stages.clone() {
+                        let s = &self.layout.stages[x];
+                        out.push(0);
+                        out.extend_from_slice(&flow_part);
+                        out.extend_from_slice(num.format(s.order).as_bytes());
+                        out.push(b',');
+                        csv_field(&s.stage, &mut out);
+                        out.push(b',');
+                        out.extend_from_slice(visibility(answers.visible[x]).as_bytes());
+                        out.push(b'\n');
+                    }
+                }
+            }
+            Form::AppsCsv => {
+                for (a, app) in self.layout.apps.iter().enumerate() {
+                    out.push(0);
+                    out.push(b',');
+                    csv_field(&app.slug, &mut out);
+                    out.push(b',');
+                    out.extend_from_slice(yes_no(answers.access[a]).as_bytes());
+                    out.push(b'\n');
+                }
+            }
+            Form::Jsonl => {
+                out.push(0);
+                out.extend_from_slice(b",\"flows\":");
+                self.answers_json(answers, false, &mut out);
+                out.extend_from_slice(b"}\n");
+            }
+        }
+        out
+    }
+
+    /// `[flows...],"apps":[...]` of one identity as JSON (the anonymous visitor enters every
+    /// flow anonymously).
+    fn answers_json(&self, answers: &Answers, anonymous: bool, out: &mut Vec<u8>) {
+        let mut num = itoa::Buffer::new();
+        out.push(b'[');
+        for (f, flow) in self.layout.flows.iter().enumerate() {
+            if f > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"flow\":");
+            json_str(&flow.slug, out);
+            out.extend_from_slice(b",\"entry\":\"");
+            out.extend_from_slice(if anonymous { "anonymous" } else { flow.entry }.as_bytes());
+            out.extend_from_slice(b"\",\"applicable\":\"");
+            out.extend_from_slice(yes_no(answers.applicable[f]).as_bytes());
+            out.extend_from_slice(b"\",\"stages\":[");
+            for (k, x) in flow.stages.clone().enumerate() {
+                let s = &self.layout.stages[x];
+                if k > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"order\":");
+                out.extend_from_slice(num.format(s.order).as_bytes());
+                out.extend_from_slice(b",\"stage\":");
+                json_str(&s.stage, out);
+                out.extend_from_slice(b",\"visibility\":\"");
+                out.extend_from_slice(visibility(answers.visible[x]).as_bytes());
+                out.extend_from_slice(b"\"}");
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"],\"apps\":[");
+        for (a, app) in self.layout.apps.iter().enumerate() {
+            if a > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"app\":");
+            json_str(&app.slug, out);
+            out.extend_from_slice(b",\"access\":\"");
+            out.extend_from_slice(yes_no(answers.access[a]).as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        out.push(b']');
+    }
+
+    /// Writes one of the per-user forms: every user in username order, formatted in parallel
+    /// chunks from per-class bytes and written in order.
+    pub fn write_users<W: Write>(
+        &self,
+        form: Form,
+        out: &mut W,
+        progress: &(dyn Fn(Phase) + Sync),
+    ) -> io::Result<()> {
+        match form {
+            Form::StagesCsv => {
+                out.write_all(b"user,flow,entry,applicable,order,stage,visibility\n")?
+            }
+            Form::AppsCsv => out.write_all(b"user,app,access\n")?,
+            Form::Jsonl => {}
+        }
+        let per_class: Vec<Vec<u8>> = self
+            .answers
+            .par_iter()
+            .map(|a| self.class_bytes(a, form))
+            .collect();
+        let total = self.by_name.len();
+        let chunk = 2048;
+        let window = chunk * rayon::current_num_threads().max(1) * 2;
+        let mut done = 0;
+        for win in self.by_name.chunks(window) {
+            let parts: Vec<Vec<u8>> = win
+                .par_chunks(chunk)
+                .map(|users| {
+                    let mut buf = Vec::new();
+                    let mut name = Vec::new();
+                    for &u in users {
+                        let user = &self.snapshot.users[u as usize];
+                        name.clear();
+                        match form {
+                            Form::Jsonl => {
+                                name.extend_from_slice(b"{\"user\":");
+                                json_str(&user.username, &mut name);
+                            }
+                            _ => csv_field(&user.username, &mut name),
+                        }
+                        let bytes = &per_class[self.classes.of_user[u as usize] as usize];
+                        for piece in bytes.split_inclusive(|b| *b == 0) {
+                            match piece.split_last() {
+                                Some((0, rest)) => {
+                                    buf.extend_from_slice(rest);
+                                    buf.extend_from_slice(&name);
+                                }
+                                _ => buf.extend_from_slice(piece),
+                            }
+                        }
+                    }
+                    buf
+                })
+                .collect();
+            for p in parts {
+                out.write_all(&p)?;
+            }
+            done += win.len();
+            progress(Phase::Writing { done, total });
+        }
+        out.flush()
+    }
+
+    /// The class-level form: one JSON line for the anonymous visitor, then one per class with
+    /// its member count, its representative and its answers.
+    pub fn write_classes<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(
+            b"{\"class\":\"anonymous\",\"members\":1,\"representative\":null,\"flows\":",
+        );
+        self.answers_json(&self.anonymous, true, &mut buf);
+        buf.extend_from_slice(b"}\n");
+        out.write_all(&buf)?;
+        let lines: Vec<Vec<u8>> = self
+            .answers
+            .par_iter()
+            .enumerate()
+            .map(|(c, a)| {
+                let mut b = Vec::new();
+                let rep = &self.snapshot.users[self.classes.representative[c]];
+                b.extend_from_slice(b"{\"class\":");
+                b.extend_from_slice(itoa::Buffer::new().format(c).as_bytes());
+                b.extend_from_slice(b",\"members\":");
+                b.extend_from_slice(
+                    itoa::Buffer::new()
+                        .format(self.classes.members[c])
+                        .as_bytes(),
+                );
+                b.extend_from_slice(b",\"representative\":");
+                json_str(&rep.username, &mut b);
+                b.extend_from_slice(b",\"flows\":");
+                self.answers_json(a, false, &mut b);
+                b.extend_from_slice(b"}\n");
+                b
+            })
+            .collect();
+        for l in lines {
+            out.write_all(&l)?;
+        }
+        out.flush()
+    }
+}
+
+/// Counts of shown/skipped/unknown (or yes/no/unknown) per stage binding and per application.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Per stage binding: users with shown, skipped, unknown.
+    pub stages: Vec<[u64; 3]>,
+    /// Per flow: users for whom it applies yes, no, unknown.
+    pub flows: Vec<[u64; 3]>,
+    /// Per application: users with access yes, no, unknown.
+    pub apps: Vec<[u64; 3]>,
+    /// Users counted.
+    pub users: u64,
+}
+
+impl Bulk<'_> {
+    /// Counts over classes weighted by `weight(class)` users.
+    pub fn counts(&self, weight: impl Fn(usize) -> u64) -> Counts {
+        let mut c = Counts {
+            stages: vec![[0; 3]; self.layout.stages.len()],
+            flows: vec![[0; 3]; self.layout.flows.len()],
+            apps: vec![[0; 3]; self.layout.apps.len()],
+            users: 0,
+        };
+        for (k, a) in self.answers.iter().enumerate() {
+            let w = weight(k);
+            if w == 0 {
+                continue;
+            }
+            c.users += w;
+            for (i, v) in a.visible.iter().enumerate() {
+                c.stages[i][*v as usize] += w;
+            }
+            for (i, v) in a.applicable.iter().enumerate() {
+                c.flows[i][*v as usize] += w;
+            }
+            for (i, v) in a.access.iter().enumerate() {
+                c.apps[i][*v as usize] += w;
+            }
+        }
+        c
+    }
+
+    /// Counts over every user.
+    pub fn totals(&self) -> Counts {
+        self.counts(|k| u64::from(self.classes.members[k]))
+    }
+
+    /// Per group (index into `snapshot.groups`), how many of its members (direct or through
+    /// the hierarchy) are in each class.
+    pub fn members_by_group(&self, ctx: &KeyContext<'_>) -> Vec<HashMap<u32, u64>> {
+        let mut out: Vec<HashMap<u32, u64>> = vec![HashMap::new(); self.snapshot.groups.len()];
+        for u in 0..self.snapshot.users.len() {
+            let class = self.classes.of_user[u];
+            for g in ctx.effective_groups(u) {
+                *out[g as usize].entry(class).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// Users (indices, in username order) whose stage binding `x` has visibility `v`.
+    pub fn users_with_stage(&self, x: usize, v: u8) -> impl Iterator<Item = usize> + '_ {
+        self.by_name
+            .iter()
+            .map(|u| *u as usize)
+            .filter(move |u| self.of_user(*u).visible[x] == v)
+    }
+
+    /// Users (indices, in username order) whose access to application `a` is `v`.
+    pub fn users_with_access(&self, a: usize, v: u8) -> impl Iterator<Item = usize> + '_ {
+        self.by_name
+            .iter()
+            .map(|u| *u as usize)
+            .filter(move |u| self.of_user(*u).access[a] == v)
+    }
+}
+
+/// Why the user at `index` may open application `app_pk`, in an administrator's words: the group
+/// path of the first passing group binding (`alice -> sre -> admins`), a user binding, a policy,
+/// or no binding at all. `None` when no binding in force passes for the user (its access then
+/// rests on a run-time decision, or it is refused).
+pub fn grant_reason(
+    snapshot: &Snapshot,
+    hierarchy: &super::paths::Hierarchy<'_>,
+    app_pk: &str,
+    index: usize,
+) -> Option<String> {
+    use crate::snapshot::Subject;
+    let user = &snapshot.users[index];
+    let mut live: Vec<&crate::snapshot::PolicyBinding> = snapshot
+        .policy_bindings
+        .iter()
+        .filter(|b| &*b.target == app_pk && b.enabled)
+        .collect();
+    if live.is_empty() {
+        return Some("no binding: open to every user".into());
+    }
+    live.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
+    for b in live {
+        match &b.subject {
+            Subject::Group(g) if !b.negate => {
+                if let Some(path) = hierarchy.path_text(&user.username, user.pk, g) {
+                    return Some(path);
+                }
+            }
+            Subject::Group(g) if hierarchy.path(user.pk, g).is_none() => {
+                return Some(format!(
+                    "not a member of {} (negated group binding)",
+                    hierarchy.name(g)
+                ));
+            }
+            Subject::User(u) if (*u == user.pk) != b.negate => {
+                return Some(if b.negate {
+                    "a negated user binding on another user".into()
+                } else {
+                    "a user binding on this user".into()
+                });
+            }
+            Subject::Policy(p) => {
+                let name = snapshot
+                    .policies
+                    .iter()
+                    .find(|x| &x.pk == p)
+                    .map_or_else(|| p.to_string(), |x| x.name.to_string());
+                return Some(format!("policy {name}"));
+            }
+            _ => {}
+        }
+    }
+    None
+}

@@ -1,0 +1,301 @@
+//! `bindlog analyze`: every user (and the anonymous visitor) through every flow and application.
+
+use super::Outcome;
+use super::check::SnapshotArgs;
+use bindlog::analysis::bulk::{self, Bulk, Form, Phase};
+use bindlog::analysis::classes::KeyContext;
+use miette::{IntoDiagnostic, miette};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `bindlog analyze`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Users whose facts the rules cannot tell apart form an identity class; \
+the rules run once per class and the answers are expanded per user on output.
+
+Examples:
+  bindlog analyze examples/acme/snapshot.json                      # summary per flow, stage and app
+  bindlog analyze examples/acme/snapshot.json --by group           # the same, per group
+  bindlog analyze examples/acme/snapshot.json --format csv > stages.csv
+  bindlog analyze examples/acme/snapshot.json --apps --format csv > access.csv
+  bindlog analyze examples/acme/snapshot.json --format classes     # each identity class once
+  bindlog analyze big.json --format csv -j 1 -o out.csv            # one thread: same bytes"
+)]
+pub struct Args {
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Summary)]
+    format: Format,
+    /// With `--format csv`: `user,app,access` instead of stage visibility.
+    #[arg(long)]
+    apps: bool,
+    /// Break the summary down by group (members through the hierarchy).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    by: Option<By>,
+    /// Worker threads (default: all cores); `-j 1` gives byte-identical output.
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// No progress bar on stderr (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    no_progress: bool,
+    /// Representatives evaluated together in one run of the rules (tuning; output is the same).
+    #[arg(long, hide = true, default_value_t = bulk::Options::default().chunk)]
+    chunk: usize,
+}
+
+/// Output forms of `bindlog analyze`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Counts per flow, stage and application, with the anonymous visitor.
+    Summary,
+    /// One row per user, flow and stage binding (`interfaces.md`); with `--apps`, per user and app.
+    Csv,
+    /// One JSON object per user with every flow, stage and application.
+    Jsonl,
+    /// One JSON line per identity class: member count, representative, answers.
+    Classes,
+}
+
+/// What `--by` breaks the summary down by.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// Each group's members, direct or through descendant groups.
+    Group,
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal or when asked.
+pub fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if hidden || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Shows a bulk run's phase on a progress bar.
+pub fn report(bar: &indicatif::ProgressBar, phase: Phase) {
+    match phase {
+        Phase::Classifying => bar.set_message("classifying"),
+        Phase::Evaluating { done, total } => {
+            bar.set_message("classes");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        Phase::Writing { done, total } => {
+            bar.set_message("users");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
+}
+
+/// Runs `f` on a pool of `jobs` threads (all cores when `None`).
+pub fn with_jobs<T: Send>(
+    jobs: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, miette::Report> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = jobs {
+        if n == 0 {
+            return Err(miette!("`-j 0`: give at least one thread"));
+        }
+        b = b.num_threads(n);
+    }
+    let pool = b
+        .build()
+        .map_err(|e| miette!("cannot start worker threads: {e}"))?;
+    Ok(pool.install(f))
+}
+
+/// Runs `bindlog analyze`.
+pub fn run(args: Args) -> Outcome {
+    if args.apps && args.format != Format::Csv {
+        return Err(miette!(
+            "`--apps` goes with `--format csv` (the other forms already hold every application)"
+        ));
+    }
+    if args.by.is_some() && args.format != Format::Summary {
+        return Err(miette!(
+            "`--by group` breaks down the summary; drop `--format` or `--by`"
+        ));
+    }
+    let loaded = args.snapshot.load()?;
+    let snapshot = &loaded.snapshot;
+    let bar = progress_bar(args.no_progress);
+    let mut out: Box<dyn Write + Send> = match &args.output {
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| miette!("cannot create `{}`: {e}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let result = with_jobs(args.jobs, || -> Result<(), miette::Report> {
+        let options = bulk::Options {
+            parallel_strata: args.jobs != Some(1),
+            chunk: args.chunk.max(1),
+        };
+        let progress = |p: Phase| report(&bar, p);
+        let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
+        let ctx = KeyContext::new(snapshot, &rules.program);
+        progress(Phase::Classifying);
+        let classes = ctx.classes(4096);
+        let bulk = Bulk::with_classes(snapshot, &rules, &ctx, classes, options, &progress)
+            .map_err(|e| miette!("{e}"))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+        let written = match (args.format, args.apps) {
+            (Format::Csv, false) => bulk.write_users(Form::StagesCsv, &mut w, &progress),
+            (Format::Csv, true) => bulk.write_users(Form::AppsCsv, &mut w, &progress),
+            (Format::Jsonl, _) => bulk.write_users(Form::Jsonl, &mut w, &progress),
+            (Format::Classes, _) => bulk.write_classes(&mut w),
+            (Format::Summary, _) => {
+                let mut text = summary(&bulk);
+                if args.by == Some(By::Group) {
+                    text.push_str(&by_group(&bulk, &ctx));
+                }
+                w.write_all(text.as_bytes()).and_then(|()| w.flush())
+            }
+        };
+        bar.finish_and_clear();
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => r.map_err(|e| miette!("cannot write the output: {e}")),
+        }
+    })?;
+    result?;
+    out.flush().into_diagnostic()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn vis(v: u8) -> &'static str {
+    bulk::visibility(v)
+}
+
+/// The readable summary: per flow and stage, and per application, how many users get which answer.
+pub fn summary(bulk: &Bulk) -> String {
+    let t = bulk.totals();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} users in {} identity classes (the rules ran once per class), {} flows, {} applications",
+        bulk.snapshot.users.len(),
+        bulk.classes.len(),
+        bulk.layout.flows.len(),
+        bulk.layout.apps.len()
+    );
+    out.push_str(&counts_text(bulk, &t, true));
+    out
+}
+
+fn counts_text(bulk: &Bulk, t: &bulk::Counts, anonymous: bool) -> String {
+    let mut out = String::new();
+    let width = bulk
+        .layout
+        .stages
+        .iter()
+        .map(|s| s.stage.len())
+        .chain(bulk.layout.apps.iter().map(|a| a.slug.len()))
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let anon_head = if anonymous { "  anonymous visitor" } else { "" };
+    for (f, flow) in bulk.layout.flows.iter().enumerate() {
+        let [y, n, u] = t.flows[f];
+        let _ = writeln!(
+            out,
+            "\nflow {} (users enter {}): applicable for {y}, not for {n}, unknown for {u}{}",
+            flow.slug,
+            flow.entry,
+            if anonymous {
+                format!(
+                    "; anonymous visitor: {}",
+                    bulk::yes_no(bulk.anonymous.applicable[f])
+                )
+            } else {
+                String::new()
+            }
+        );
+        if flow.stages.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {:>5}  {:<width$}  {:>9}  {:>9}  {:>9}{anon_head}",
+            "order", "stage", "shown", "skipped", "unknown"
+        );
+        for x in flow.stages.clone() {
+            let s = &bulk.layout.stages[x];
+            let [a, b, c] = t.stages[x];
+            let anon = if anonymous {
+                format!("  {}", vis(bulk.anonymous.visible[x]))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:>5}  {:<width$}  {a:>9}  {b:>9}  {c:>9}{anon}",
+                s.order, s.stage
+            );
+        }
+    }
+    if !bulk.layout.apps.is_empty() {
+        let _ = writeln!(
+            out,
+            "\napplications:\n  {:<width$}  {:>9}  {:>9}  {:>9}{anon_head}",
+            "app", "yes", "no", "unknown"
+        );
+        for (i, app) in bulk.layout.apps.iter().enumerate() {
+            let [a, b, c] = t.apps[i];
+            let anon = if anonymous {
+                format!("  {}", bulk::yes_no(bulk.anonymous.access[i]))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  {:<width$}  {a:>9}  {b:>9}  {c:>9}{anon}", app.slug);
+        }
+    }
+    out
+}
+
+/// The summary per group: the counts over each group's members (direct or inherited).
+pub fn by_group(bulk: &Bulk, ctx: &KeyContext) -> String {
+    let per_group = bulk.members_by_group(ctx);
+    let mut order: Vec<usize> = (0..bulk.snapshot.groups.len()).collect();
+    let groups = &bulk.snapshot.groups;
+    order.sort_by(|a, b| {
+        groups[*a]
+            .name
+            .as_bytes()
+            .cmp(groups[*b].name.as_bytes())
+            .then_with(|| groups[*a].pk.cmp(&groups[*b].pk))
+    });
+    let mut out = String::new();
+    for g in order {
+        let members = &per_group[g];
+        let t = bulk.counts(|k| members.get(&(k as u32)).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "\n== group {} ({}): {} members in {} classes",
+            groups[g].name,
+            groups[g].pk,
+            t.users,
+            members.len()
+        );
+        if t.users > 0 {
+            out.push_str(&counts_text(bulk, &t, false));
+        }
+    }
+    out
+}

@@ -1,0 +1,213 @@
+//! `bindlog who`: the users behind one answer, from the bulk analysis.
+
+use super::Outcome;
+use super::analyze::{progress_bar, report, with_jobs};
+use super::check::SnapshotArgs;
+use bindlog::analysis::bulk::{self, Bulk, NO, UNKNOWN, YES};
+use bindlog::analysis::find_user;
+use bindlog::analysis::paths::Hierarchy;
+use miette::miette;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// Flags of `bindlog who`.
+#[derive(clap::Args, Debug)]
+#[command(
+    group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user"])),
+    after_help = "Three questions, one per run:
+  the users for whom a stage is skipped (or shown, or unknown), each flow entered the default way:
+    bindlog who examples/acme/snapshot.json --flow default-authentication-flow \\
+        --stage default-authentication-mfa-validation --visibility skipped
+  the users who may open an application, with the group path that grants it:
+    bindlog who examples/acme/snapshot.json --app grafana
+  the applications a user may open:
+    bindlog who examples/acme/snapshot.json --user ada.nguyen
+Add --count for the number only; --access no|unknown or --visibility shown|unknown ask the other answers."
+)]
+pub struct Args {
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
+    /// The flow's slug (with --stage).
+    #[arg(long, value_name = "SLUG", requires = "stage")]
+    flow: Option<String>,
+    /// The stage's name within the flow.
+    #[arg(long, value_name = "NAME", requires = "flow")]
+    stage: Option<String>,
+    /// The stage binding's order, where the flow binds the stage more than once.
+    #[arg(long, value_name = "N", requires = "stage")]
+    order: Option<i32>,
+    /// The visibility asked about.
+    #[arg(long, value_enum, default_value_t = Visibility::Skipped)]
+    visibility: Visibility,
+    /// The application's slug: the users who may open it, and through which group.
+    #[arg(long, value_name = "SLUG", conflicts_with = "flow")]
+    app: Option<String>,
+    /// A user (username or pk): the applications they may open.
+    #[arg(long, value_name = "USER", conflicts_with_all = ["flow", "app"])]
+    user: Option<String>,
+    /// The access asked about (with --app or --user).
+    #[arg(long, value_enum, default_value_t = Access::Yes)]
+    access: Access,
+    /// Print only how many.
+    #[arg(long)]
+    count: bool,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// A stage's visibility.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Visibility {
+    /// The stage certainly runs.
+    Shown,
+    /// It certainly does not.
+    Skipped,
+    /// It depends on run time.
+    Unknown,
+}
+
+/// An access decision.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Access {
+    /// May open it.
+    Yes,
+    /// May not.
+    No,
+    /// Decided at run time.
+    Unknown,
+}
+
+/// Runs `bindlog who`.
+pub fn run(args: Args) -> Outcome {
+    let loaded = args.snapshot.load()?;
+    let snapshot = &loaded.snapshot;
+    let bar = progress_bar(args.no_progress);
+    let text = with_jobs(args.jobs, || -> Result<String, miette::Report> {
+        let b = Bulk::new(snapshot, bulk::Options::default(), &|p| report(&bar, p))
+            .map_err(|e| miette!("{e}"))?;
+        bar.finish_and_clear();
+        answer(&args, &b)
+    })??;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn answer(args: &Args, b: &Bulk) -> Result<String, miette::Report> {
+    let access = match args.access {
+        Access::Yes => YES,
+        Access::No => NO,
+        Access::Unknown => UNKNOWN,
+    };
+    let mut out = String::new();
+    let users = &b.snapshot.users;
+    if let (Some(flow), Some(stage)) = (&args.flow, &args.stage) {
+        let f = b
+            .layout
+            .flows
+            .iter()
+            .position(|x| &x.slug == flow)
+            .ok_or_else(|| {
+                let known: Vec<&str> = b.layout.flows.iter().map(|x| x.slug.as_str()).collect();
+                miette!(
+                    "no flow with the slug `{flow}`; the snapshot has: {}",
+                    known.join(", ")
+                )
+            })?;
+        let range = b.layout.flows[f].stages.clone();
+        let matching: Vec<usize> = range
+            .clone()
+            .filter(|x| {
+                let s = &b.layout.stages[*x];
+                &s.stage == stage && args.order.is_none_or(|o| o == s.order)
+            })
+            .collect();
+        let x = match matching.as_slice() {
+            [x] => *x,
+            [] => {
+                let known: Vec<String> = range
+                    .map(|x| format!("{} @{}", b.layout.stages[x].stage, b.layout.stages[x].order))
+                    .collect();
+                return Err(miette!(
+                    "flow `{flow}` binds no stage `{stage}`{}; it binds: {}",
+                    args.order
+                        .map_or(String::new(), |o| format!(" at order {o}")),
+                    known.join(", ")
+                ));
+            }
+            _ => {
+                return Err(miette!(
+                    "flow `{flow}` binds stage `{stage}` more than once; pick one with --order"
+                ));
+            }
+        };
+        let v = match args.visibility {
+            Visibility::Shown => YES,
+            Visibility::Skipped => NO,
+            Visibility::Unknown => UNKNOWN,
+        };
+        let found = b.users_with_stage(x, v);
+        if args.count {
+            let _ = writeln!(out, "{}", found.count());
+        } else {
+            for u in found {
+                let _ = writeln!(out, "{}", users[u].username);
+            }
+        }
+    } else if let Some(app) = &args.app {
+        let a = b
+            .layout
+            .apps
+            .iter()
+            .position(|x| &x.slug == app)
+            .ok_or_else(|| {
+                let known: Vec<&str> = b.layout.apps.iter().map(|x| x.slug.as_str()).collect();
+                miette!(
+                    "no application with the slug `{app}`; the snapshot has: {}",
+                    known.join(", ")
+                )
+            })?;
+        let found = b.users_with_access(a, access);
+        if args.count {
+            let _ = writeln!(out, "{}", found.count());
+        } else {
+            let h = Hierarchy::new(b.snapshot);
+            let pk = &b.layout.apps[a].pk;
+            for u in found {
+                if access == YES {
+                    let why = bulk::grant_reason(b.snapshot, &h, pk, u)
+                        .unwrap_or_else(|| "no single binding: the policies together".into());
+                    let _ = writeln!(out, "{}\t{why}", users[u].username);
+                } else {
+                    let _ = writeln!(out, "{}", users[u].username);
+                }
+            }
+        }
+    } else if let Some(user) = &args.user {
+        let (pk, _) = find_user(b.snapshot, user).map_err(|e| miette!("{e}"))?;
+        let index = users
+            .iter()
+            .position(|u| u.pk.to_string() == pk)
+            .ok_or_else(|| miette!("no user `{user}`"))?;
+        let answers = b.of_user(index);
+        let apps: Vec<&str> = b
+            .layout
+            .apps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| answers.access[*i] == access)
+            .map(|(_, a)| a.slug.as_str())
+            .collect();
+        if args.count {
+            let _ = writeln!(out, "{}", apps.len());
+        } else {
+            for a in apps {
+                let _ = writeln!(out, "{a}");
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,380 @@
+//! Bulk analysis by identity class against the per-user evaluation (the Model with every user),
+//! row by row; determinism across thread counts; the class key follows what the rules read.
+
+use bindlog::analysis::bulk::{self, Bulk, Form, Options};
+use bindlog::analysis::classes::{Classes, KeyContext};
+use bindlog::analysis::{Model, RULES, Subjects};
+use bindlog::datalog::Rules;
+use bindlog::snapshot::{self, LoadOptions, Snapshot, synth};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A small generated organisation with its gates, modes and version varied by `seed`.
+fn generated(seed: u64) -> Snapshot {
+    let mut rng = synth::Rng::new(seed);
+    let mut p = synth::Params::scaled(20 + rng.below(40), seed);
+    p.groups = 2 + rng.below(10);
+    p.max_groups_per_user = rng.below(4);
+    p.apps = 1 + rng.below(5);
+    p.extra_flows = rng.below(4);
+    p.access_groups = rng.below(p.groups);
+    p.user_binding_percent = Some(rng.below(30) as u32);
+    p.bindings = Some(5 + rng.below(40));
+    p.stages_per_flow = Some(1 + rng.below(5));
+    p.version = ["2025.4.0", "2025.10.1", "2026.2.1"][rng.below(3)].into();
+    p.forest = rng.chance(0.5);
+    let mut bytes = Vec::new();
+    synth::write_bundle(&p, &mut bytes).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let gates = [
+        "none",
+        "require_authenticated",
+        "require_unauthenticated",
+        "require_superuser",
+        "require_redirect",
+    ];
+    for f in v["flows/instances"].as_array_mut().unwrap() {
+        if rng.chance(0.5) {
+            f["authentication"] = gates[rng.below(gates.len())].into();
+        }
+    }
+    for b in v["flows/bindings"].as_array_mut().unwrap() {
+        if rng.chance(0.3) {
+            b["policy_engine_mode"] = "all".into();
+        }
+        if rng.chance(0.2) {
+            b["order"] = 10.into();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    snapshot::load(&path, &LoadOptions::default())
+        .unwrap()
+        .snapshot
+}
+
+/// The stage CSV and the access CSV by evaluating the Model with every user and asking `plan`
+/// and `access` per user, flow and application.
+fn per_user(s: &Snapshot) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let model = Model::new(s, &Subjects::All).unwrap();
+    let mut users: Vec<_> = s.users.iter().collect();
+    users.sort_by(|a, b| {
+        a.username
+            .as_bytes()
+            .cmp(b.username.as_bytes())
+            .then(a.pk.cmp(&b.pk))
+    });
+    let mut flows: Vec<&str> = s.flows.iter().map(|f| &*f.slug).collect();
+    flows.sort_unstable();
+    let mut apps: Vec<&str> = s.applications.iter().map(|a| &*a.slug).collect();
+    apps.sort_unstable();
+    let mut stages = vec!["user,flow,entry,applicable,order,stage,visibility".to_string()];
+    let mut access = vec!["user,app,access".to_string()];
+    for u in &users {
+        let pk = u.pk.to_string();
+        for f in &flows {
+            let plan = model.plan(f, Some((&pk, &u.username)), None).unwrap();
+            let mut rows: Vec<_> = plan.stages.iter().collect();
+            rows.sort_by(|a, b| {
+                a.order
+                    .cmp(&b.order)
+                    .then_with(|| a.stage.as_bytes().cmp(b.stage.as_bytes()))
+                    .then_with(|| a.binding.cmp(&b.binding))
+            });
+            for st in rows {
+                stages.push(format!(
+                    "{},{},{},{},{},{},{}",
+                    csv(&u.username),
+                    csv(f),
+                    plan.entry,
+                    plan.applicable,
+                    st.order,
+                    csv(&st.stage),
+                    st.visibility
+                ));
+            }
+        }
+        for a in &apps {
+            access.push(format!(
+                "{},{},{}",
+                csv(&u.username),
+                csv(a),
+                model.access(a, &pk).unwrap()
+            ));
+        }
+    }
+    let mut anon = Vec::new();
+    for f in &flows {
+        let plan = model.plan(f, None, None).unwrap();
+        let mut rows: Vec<_> = plan.stages.iter().collect();
+        rows.sort_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| a.stage.as_bytes().cmp(b.stage.as_bytes()))
+                .then_with(|| a.binding.cmp(&b.binding))
+        });
+        anon.push(format!("{f} {}", plan.applicable));
+        for st in rows {
+            anon.push(format!("{f} {} {} {}", st.order, st.stage, st.visibility));
+        }
+    }
+    (stages, access, anon)
+}
+
+fn written(b: &Bulk, form: Form) -> Vec<String> {
+    let mut out = Vec::new();
+    b.write_users(form, &mut out, &|_| {}).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn anonymous(b: &Bulk) -> Vec<String> {
+    let mut out = Vec::new();
+    for (f, flow) in b.layout.flows.iter().enumerate() {
+        out.push(format!(
+            "{} {}",
+            flow.slug,
+            bulk::yes_no(b.anonymous.applicable[f])
+        ));
+        for x in flow.stages.clone() {
+            let s = &b.layout.stages[x];
+            out.push(format!(
+                "{} {} {} {}",
+                flow.slug,
+                s.order,
+                s.stage,
+                bulk::visibility(b.anonymous.visible[x])
+            ));
+        }
+    }
+    out
+}
+
+fn assert_rows(what: &str, got: &[String], want: &[String]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "{what}: row {i} differs");
+    }
+    assert_eq!(got.len(), want.len(), "{what}: row counts differ");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Identity classes give exactly the per-user answers, row by row, for users and the
+    /// anonymous visitor.
+    #[test]
+    fn classes_agree_with_per_user_evaluation(seed in any::<u64>()) {
+        let s = generated(seed);
+        let b = Bulk::new(&s, Options { chunk: 7, parallel_strata: true }, &|_| {}).unwrap();
+        let (stages, access, anon) = per_user(&s);
+        assert_rows("stages", &written(&b, Form::StagesCsv), &stages);
+        assert_rows("access", &written(&b, Form::AppsCsv), &access);
+        assert_rows("anonymous", &anonymous(&b), &anon);
+        prop_assert!(b.classes.len() <= s.users.len());
+    }
+}
+
+#[test]
+fn classes_share_work_and_one_thread_gives_the_same_bytes() {
+    let s = generated(7);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let run = |pool: &rayon::ThreadPool, chunk| {
+        pool.install(|| {
+            let b = Bulk::new(
+                &s,
+                Options {
+                    chunk,
+                    parallel_strata: true,
+                },
+                &|_| {},
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            b.write_users(Form::StagesCsv, &mut out, &|_| {}).unwrap();
+            b.write_users(Form::Jsonl, &mut out, &|_| {}).unwrap();
+            b.write_classes(&mut out).unwrap();
+            (out, b.classes.len())
+        })
+    };
+    let (a, classes) = run(&one, 1);
+    let (b, _) = run(&two, 5);
+    assert!(a == b, "one thread and two threads differ");
+    assert!(
+        classes < s.users.len(),
+        "{classes} classes for {} users",
+        s.users.len()
+    );
+}
+
+#[test]
+fn per_user_run_equals_class_run() {
+    let s = generated(11);
+    let rules = bulk::builtin_rules().unwrap();
+    let ctx = KeyContext::new(&s, &rules.program);
+    let classes = ctx.classes(16);
+    let opts = Options::default();
+    let by_class = Bulk::with_classes(&s, &rules, &ctx, classes, opts, &|_| {}).unwrap();
+    let single = Classes::singletons(s.users.len());
+    let by_user = Bulk::with_classes(&s, &rules, &ctx, single, opts, &|_| {}).unwrap();
+    for u in 0..s.users.len() {
+        assert_eq!(by_class.of_user(u), by_user.of_user(u), "user {u}");
+    }
+}
+
+#[test]
+fn a_rule_reading_a_new_user_fact_splits_the_classes() {
+    let mut s = generated(3);
+    for u in s.users.iter_mut().step_by(3) {
+        u.is_active = false;
+    }
+    let builtin = bulk::builtin_rules().unwrap();
+    // The built-in rules do not read `user_active`: a class may mix active and inactive users.
+    let ctx = KeyContext::new(&s, &builtin.program);
+    let plain = ctx.classes(8);
+    let mixed = (0..plain.len()).any(|c| {
+        let members: Vec<bool> = (0..s.users.len())
+            .filter(|u| plain.of_user[*u] as usize == c)
+            .map(|u| s.users[u].is_active)
+            .collect();
+        members.contains(&true) && members.contains(&false)
+    });
+    assert!(mixed, "expected some class with active and inactive users");
+    let texts: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .chain([(
+            "extra.dl",
+            ".decl may_log_in(u: symbol)\nmay_log_in(U) :- user_active(U), user(U, _, _).\n",
+        )])
+        .collect();
+    let extended = Rules::from_texts(&texts).unwrap();
+    let ctx = KeyContext::new(&s, &extended.program);
+    let split = ctx.classes(8);
+    for c in 0..split.len() {
+        let members: Vec<bool> = (0..s.users.len())
+            .filter(|u| split.of_user[*u] as usize == c)
+            .map(|u| s.users[u].is_active)
+            .collect();
+        assert!(members.iter().all(|a| *a == members[0]), "class {c} mixes");
+    }
+    assert!(split.len() > plain.len());
+}
+
+fn bindlog(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_analyze_and_who_on_the_example() {
+    let acme = root().join("examples/acme/snapshot.json");
+    let acme = acme.to_str().unwrap();
+    let o = bindlog(&["analyze", acme, "--format", "csv", "--no-progress"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("user,flow,entry,applicable,order,stage,visibility")
+    );
+    let rows: Vec<&str> = lines.collect();
+    let s = snapshot::load(
+        &root().join("examples/acme/snapshot.json"),
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .snapshot;
+    assert_eq!(rows.len(), s.users.len() * s.flow_bindings.len());
+    // The MFA stage of the login flow is shown exactly to the users `who` lists as shown.
+    let mfa: Vec<&str> = rows
+        .iter()
+        .filter(|r| {
+            r.contains(",default-authentication-flow,")
+                && r.ends_with("default-authentication-mfa-validation,shown")
+        })
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert!(!mfa.is_empty() && mfa.len() < s.users.len());
+    let o = bindlog(&[
+        "who",
+        acme,
+        "--flow",
+        "default-authentication-flow",
+        "--stage",
+        "default-authentication-mfa-validation",
+        "--visibility",
+        "shown",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let who = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(who.lines().collect::<Vec<_>>(), mfa);
+    // Apps: every user and application once; `who --app` lists those with `yes`, each with why.
+    let o = bindlog(&["analyze", acme, "--apps", "--format", "csv"]);
+    let apps = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        apps.lines().count(),
+        1 + s.users.len() * s.applications.len()
+    );
+    let vault_yes: Vec<&str> = apps
+        .lines()
+        .filter(|l| l.ends_with(",vault,yes"))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let o = bindlog(&["who", acme, "--app", "vault"]);
+    let listed = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        listed
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect::<Vec<_>>(),
+        vault_yes
+    );
+    assert!(
+        listed
+            .lines()
+            .all(|l| l.split('\t').nth(1).is_some_and(|w| !w.is_empty()))
+    );
+    // The summary counts the same users, and names the anonymous visitor.
+    let o = bindlog(&["analyze", acme]);
+    let summary = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        summary.contains(&format!("{} users in", s.users.len())),
+        "{summary}"
+    );
+    assert!(summary.contains("anonymous visitor"));
+    // Bad usage and bad input: exit 2 with a message.
+    let o = bindlog(&["analyze", acme, "--apps"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--apps"));
+    let o = bindlog(&["analyze", "/nonexistent/snapshot.json", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = bindlog(&["who", acme, "--app", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no application with the slug `nope`"));
+}
