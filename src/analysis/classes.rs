@@ -473,6 +473,7 @@ pub fn without_users(snapshot: &Snapshot) -> Snapshot {
         policies: snapshot.policies.clone(),
         policy_bindings: snapshot.policy_bindings.clone(),
         applications: snapshot.applications.clone(),
+        entitlements: snapshot.entitlements.clone(),
         sources: snapshot.sources.clone(),
         brands: snapshot.brands.clone(),
         settings: snapshot.settings.clone(),
