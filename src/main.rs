@@ -3,5 +3,12 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`bindlog analyze | head`) would
+    // panic; end quietly instead, as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     cli::run()
 }

@@ -378,3 +378,34 @@ fn cli_analyze_and_who_on_the_example() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no application with the slug `nope`"));
 }
+
+/// Output into a pipe that closes early (`bindlog analyze ... | head`) ends the process quietly:
+/// no panic message, killed by SIGPIPE like other tools.
+#[cfg(unix)]
+#[test]
+fn closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let acme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/snapshot.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bindlog"))
+        .args([
+            "analyze",
+            acme.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--no-progress",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here; the rest of the CSV has nowhere to go.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with(b"user,flow,entry"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // 13: SIGPIPE on Linux.
+    assert_eq!(out.status.signal(), Some(13), "killed by SIGPIPE");
+}
