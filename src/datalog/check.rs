@@ -852,7 +852,10 @@ impl Builder<'_> {
                 let outer: Vec<VarId> = inside
                     .iter()
                     .copied()
-                    .filter(|v| self.scopes.iter().any(|(w, s)| w == v && *s != scope))
+                    // Bound outside: the variable also occurs in the clause itself (scope 0). An
+                    // occurrence in a sibling aggregate does not count: each aggregate's locals
+                    // are its own, as in Soufflé.
+                    .filter(|v| self.scopes.iter().any(|(w, s)| w == v && *s == 0))
                     .collect();
                 let mut bound = vec![false; self.names.len()];
                 for &v in &outer {

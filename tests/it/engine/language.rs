@@ -139,6 +139,21 @@ fn aggregate_with_outer_variable_only_in_a_constraint() {
     );
 }
 
+/// Two aggregates of one rule may use the same local name: each has its own (found while
+/// writing the audit rules, which then had to rename them).
+#[test]
+fn sibling_aggregates_keep_their_locals_apart() {
+    let p = r#"
+        .decl e(x: number, y: number) .input e
+        .decl r(d: number, a: number, b: number) .output r
+        r(d, a, b) :- e(d, _), a = count : { e(x, _), x > d }, b = count : { e(x, 4), x >= d }.
+    "#;
+    assert_eq!(
+        eval_rel(p, &[("e", "1\t2\n3\t4\n5\t4\n")], "r"),
+        vec!["1\t2\t2", "3\t1\t2", "5\t0\t1"]
+    );
+}
+
 #[test]
 fn string_functors() {
     let p = r#"
