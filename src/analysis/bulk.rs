@@ -8,8 +8,7 @@
 use super::RULES;
 use super::classes::{Classes, KeyContext};
 use crate::datalog::eval::Limits;
-use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
-use crate::facts::{FactSet, Value};
+use crate::datalog::{Engine, Evaluation, Inputs, Rules};
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -198,25 +197,6 @@ pub struct Bulk<'a> {
     pub by_name: Vec<u32>,
 }
 
-fn to_inputs(rules: &Rules, inputs: &mut Inputs, facts: &FactSet) -> Result<(), String> {
-    for (rel, rows) in &facts.relations {
-        if rules.program.relation(rel).is_none() {
-            continue;
-        }
-        for row in rows {
-            let values: Vec<FactValue> = row
-                .iter()
-                .map(|v| match v {
-                    Value::Sym(s) => FactValue::Sym(s),
-                    Value::Num(n) => FactValue::Num(i64::from(*n)),
-                })
-                .collect();
-            inputs.add(rules, rel, &values)?;
-        }
-    }
-    Ok(())
-}
-
 /// The built-in rules, parsed and checked.
 pub fn builtin_rules() -> Result<Rules, String> {
     Rules::from_texts(&RULES).map_err(|f| f.render(100))
@@ -360,7 +340,7 @@ impl<'a> Bulk<'a> {
     ) -> Result<Bulk<'a>, String> {
         let mut layout = Layout::of(snapshot);
         let mut base = Inputs::new(rules);
-        to_inputs(rules, &mut base, &ctx.base)?;
+        super::add_facts(rules, &mut base, &ctx.base)?;
         let engine = Engine::Fast {
             parallel: options.parallel_strata,
         };
@@ -386,7 +366,7 @@ impl<'a> Bulk<'a> {
                     symbols: base.symbols.clone(),
                     origins: base.origins.clone(),
                 };
-                to_inputs(rules, &mut inputs, &facts)?;
+                super::add_facts(rules, &mut inputs, &facts)?;
                 let eval = rules
                     .evaluate(&inputs, engine, Limits::default())
                     .map_err(|e| e.to_string())?;

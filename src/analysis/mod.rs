@@ -89,18 +89,7 @@ impl Model {
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
         let facts = facts::facts_of(snapshot);
         let mut inputs = Inputs::new(&rules);
-        for (rel, rows) in &facts.relations {
-            for row in rows {
-                let values: Vec<FactValue> = row
-                    .iter()
-                    .map(|v| match v {
-                        Value::Sym(s) => FactValue::Sym(s),
-                        Value::Num(n) => FactValue::Num(i64::from(*n)),
-                    })
-                    .collect();
-                inputs.add(&rules, rel, &values)?;
-            }
-        }
+        add_facts(&rules, &mut inputs, &facts)?;
         if let Subjects::Only(users) = subjects {
             // A name no user has restricts the question to the anonymous visitor.
             let none = ["<none>".to_string()];
@@ -246,6 +235,31 @@ impl Model {
             .find(|r| r[1] == slug)
             .map(|r| r[0].clone())
     }
+}
+
+/// Adds a snapshot's facts to a program's inputs, leaving out relations the program does not
+/// declare.
+pub(crate) fn add_facts(
+    rules: &Rules,
+    inputs: &mut Inputs,
+    facts: &facts::FactSet,
+) -> Result<(), String> {
+    for (rel, rows) in &facts.relations {
+        if rules.program.relation(rel).is_none() {
+            continue;
+        }
+        for row in rows {
+            let values: Vec<FactValue> = row
+                .iter()
+                .map(|v| match v {
+                    Value::Sym(s) => FactValue::Sym(s),
+                    Value::Num(n) => FactValue::Num(i64::from(*n)),
+                })
+                .collect();
+            inputs.add(rules, rel, &values)?;
+        }
+    }
+    Ok(())
 }
 
 /// The user named by `user` (a username, else a pk): its pk as the facts spell it, and its
