@@ -10,3 +10,4 @@ pub mod datalog;
 pub mod facts;
 pub mod report;
 pub mod snapshot;
+pub mod time;

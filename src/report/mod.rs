@@ -16,6 +16,9 @@ use crate::snapshot::{Loaded, Snapshot, Subject};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// A time stamp (seconds since 1970, UTC) in RFC 3339, as the report prints it.
+pub use crate::time::rfc3339;
+
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
@@ -210,28 +213,6 @@ fn digests(files: &[String]) -> Result<Vec<(String, String)>, String> {
             Ok((f.clone(), hex))
         })
         .collect()
-}
-
-/// A time stamp (seconds since 1970, UTC) in RFC 3339: `2026-11-27T23:00:00Z`.
-pub fn rfc3339(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 /// Rows of a relation keyed by their first `n` columns, the rest as value.
