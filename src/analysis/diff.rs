@@ -37,26 +37,14 @@ pub fn all_users(snapshot: &Snapshot) -> Result<AllUsers, String> {
 
 /// Every user's stages and applications, read from an evaluated model (every subject).
 pub fn all_users_of(model: &Model) -> AllUsers {
-    let users: BTreeMap<String, String> = model
-        .rows("user")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
-    let flows: BTreeMap<String, String> = model
-        .rows("flow")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let users: BTreeMap<String, String> = model.names("user");
+    let flows: BTreeMap<String, String> = model.names("flow");
     let stages: BTreeMap<String, (String, String)> = model
         .rows("stage")
         .into_iter()
         .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
         .collect();
-    let entry: BTreeMap<String, String> = model
-        .rows("default_entry")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let entry: BTreeMap<String, String> = model.names("default_entry");
     let mut out = AllUsers::default();
     // fsb pk -> (flow slug, stage name, entry)
     let mut fsbs: BTreeMap<String, (String, String, String)> = BTreeMap::new();
@@ -89,11 +77,7 @@ pub fn all_users_of(model: &Model) -> AllUsers {
             *slot = r[3].clone();
         }
     }
-    let apps: BTreeMap<String, String> = model
-        .rows("application")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let apps: BTreeMap<String, String> = model.names("application");
     for r in model.rows("decide") {
         if r[2] != "app" {
             continue;

@@ -165,19 +165,11 @@ impl Model {
         for r in self.rows("group") {
             l.insert(r[0].clone(), format!("group {}", r[1]));
         }
-        let flows: BTreeMap<String, String> = self
-            .rows("flow")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        let flows: BTreeMap<String, String> = self.names("flow");
         for (pk, slug) in &flows {
             l.insert(pk.clone(), format!("flow {slug}"));
         }
-        let stages: BTreeMap<String, String> = self
-            .rows("stage")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        let stages: BTreeMap<String, String> = self.names("stage");
         for (pk, name) in &stages {
             l.insert(pk.clone(), format!("stage {name}"));
         }
@@ -198,11 +190,7 @@ impl Model {
         for r in self.rows("source") {
             l.insert(r[0].clone(), format!("source {}", r[1]));
         }
-        let apps: BTreeMap<String, String> = self
-            .rows("application")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        let apps: BTreeMap<String, String> = self.names("application");
         for r in self.rows("entitlement") {
             let app = apps.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
             l.insert(r[0].clone(), format!("entitlement {} of {app}", r[2]));
@@ -218,6 +206,15 @@ impl Model {
     /// The rows of a relation, formatted.
     pub fn rows(&self, rel: &str) -> Vec<Vec<String>> {
         self.eval.rows(&self.rules, rel).unwrap_or_default()
+    }
+
+    /// A relation's first column mapped to its second: pk to slug or name for `flow`, `stage`,
+    /// `application`, `user`, pk to entry for `default_entry`.
+    pub fn names(&self, rel: &str) -> BTreeMap<String, String> {
+        self.rows(rel)
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect()
     }
 
     /// The flow with this slug: (pk, designation).
@@ -362,11 +359,7 @@ impl Model {
             .find(|r| r[0] == flow && r[1] == entry && r[2] == s)
             .map(|r| yes_no(&r[3]))
             .unwrap_or_else(|| "unknown".into());
-        let names: BTreeMap<String, String> = self
-            .rows("stage")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        let names: BTreeMap<String, String> = self.names("stage");
         let on_plan: Vec<String> = self
             .rows("fsb_evaluate_on_plan")
             .into_iter()

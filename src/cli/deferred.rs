@@ -25,16 +25,8 @@ pub fn run(args: Args) -> Outcome {
     let model = Model::new(&loaded.snapshot, &Subjects::All).map_err(|e| miette!("{e}"))?;
     let labels = model.labels();
     let users = model.rows("user").len();
-    let flows: BTreeMap<String, String> = model
-        .rows("flow")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
-    let entries: BTreeMap<String, String> = model
-        .rows("default_entry")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let flows: BTreeMap<String, String> = model.names("flow");
+    let entries: BTreeMap<String, String> = model.names("default_entry");
     // (kind, slug, binding, reason) -> subjects concerned
     let mut groups: BTreeMap<(&str, String, String, String), BTreeSet<String>> = BTreeMap::new();
     for r in model.rows("deferred") {
@@ -47,11 +39,7 @@ pub fn run(args: Args) -> Outcome {
             .or_default()
             .insert(r[2].clone());
     }
-    let apps: BTreeMap<String, String> = model
-        .rows("application")
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
+    let apps: BTreeMap<String, String> = model.names("application");
     for r in model.rows("open_binding") {
         if let Some(slug) = apps.get(&r[0])
             && r[2] == "app"

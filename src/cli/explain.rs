@@ -90,11 +90,7 @@ pub fn run(args: Args) -> Outcome {
         let (flow, _) = model
             .flow(slug)
             .ok_or_else(|| miette!("no flow with the slug `{slug}`"))?;
-        let names: std::collections::BTreeMap<String, String> = model
-            .rows("stage")
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        let names: std::collections::BTreeMap<String, String> = model.names("stage");
         let fsb = model
             .rows("fsb")
             .into_iter()
