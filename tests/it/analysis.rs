@@ -258,13 +258,7 @@ fn explain_on_the_stock_login_flow_says_why_for_each_stage() {
 #[test]
 fn cli_plan_and_access_json_forms() {
     let acme = root().join("examples/acme/snapshot.json");
-    let run = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("bindlog")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::bindlog;
     let o = run(&[
         "plan",
         acme.to_str().unwrap(),
@@ -324,13 +318,7 @@ fn cli_explain_proves_down_to_the_membership_that_made_the_binding_pass() {
     let acme = root().join("examples/acme/snapshot.json");
     let model = Model::new(&acme_snapshot_for_cli(), &Subjects::All).unwrap();
     let (admin, other) = admin_and_other(&model);
-    let run = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("bindlog")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::bindlog;
     let base = [
         "explain",
         acme.to_str().unwrap(),
@@ -391,13 +379,7 @@ fn acme_snapshot_for_cli() -> bindlog::snapshot::Snapshot {
 #[test]
 fn cli_deferred_and_query() {
     let acme = root().join("examples/acme/snapshot.json");
-    let run = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("bindlog")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::bindlog;
     let o = run(&["deferred", acme.to_str().unwrap(), "--format", "json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -470,13 +452,7 @@ fn without_a_user_the_visitor_arrives_anonymously() {
 #[test]
 fn cli_access_and_explain_show_entitlements() {
     let snap = root().join("tests/cases/application-entitlements/snapshot.json");
-    let run = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("bindlog")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::bindlog;
     let base = [
         "access",
         snap.to_str().unwrap(),

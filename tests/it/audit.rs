@@ -1,6 +1,7 @@
 //! `bindlog audit` and `bindlog diff`: one small snapshot per finding that fires it and a
 //! near-identical one that does not; exit codes, SARIF, suppressions, user rules, diff gates.
 
+use crate::bindlog;
 use bindlog::audit::{self, AuditOptions, Finding, Severity};
 use bindlog::snapshot::{self, LoadOptions};
 use serde_json::{Value, json};
@@ -614,14 +615,6 @@ fn d03_duplicate_group_names() {
             .fired("AK-D03")
             .is_empty()
     );
-}
-
-fn bindlog(args: &[&str]) -> std::process::Output {
-    assert_cmd::Command::cargo_bin("bindlog")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn stdout(o: &std::process::Output) -> String {

@@ -1,6 +1,7 @@
 //! Bulk analysis by identity class against the per-user evaluation (the Model with every user),
 //! row by row; determinism across thread counts; the class key follows what the rules read.
 
+use crate::bindlog;
 use bindlog::analysis::bulk::{self, Bulk, Form, Options};
 use bindlog::analysis::classes::{Classes, KeyContext};
 use bindlog::analysis::{Model, RULES, Subjects};
@@ -281,14 +282,6 @@ fn a_rule_reading_a_new_user_fact_splits_the_classes() {
         assert!(members.iter().all(|a| *a == members[0]), "class {c} mixes");
     }
     assert!(split.len() > plain.len());
-}
-
-fn bindlog(args: &[&str]) -> std::process::Output {
-    assert_cmd::Command::cargo_bin("bindlog")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -8,3 +8,12 @@ mod cases;
 mod engine;
 mod report;
 mod snapshot;
+
+/// Runs the built `bindlog` with these arguments and collects its output.
+fn bindlog(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
