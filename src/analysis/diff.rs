@@ -1,9 +1,8 @@
 //! What-if: who gains or loses which stage and which application between two snapshots, and
 //! which findings appear or disappear (`bindlog diff`, `interfaces.md` "What-if").
 
-use super::{Model, Subjects};
+use super::Model;
 use crate::audit::{Finding, Severity};
-use crate::snapshot::Snapshot;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,13 +25,6 @@ fn rank(v: &str) -> u8 {
         "unknown" => 1,
         _ => 0,
     }
-}
-
-/// Every user's stages and applications. The one place the bulk computation happens, so that a
-/// faster (class-based) analysis can replace it.
-pub fn all_users(snapshot: &Snapshot) -> Result<AllUsers, String> {
-    let model = Model::new(snapshot, &Subjects::All)?;
-    Ok(all_users_of(&model))
 }
 
 /// Every user's stages and applications, read from an evaluated model (every subject).

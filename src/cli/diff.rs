@@ -95,8 +95,11 @@ pub fn run(args: Args) -> Outcome {
         explain: args.format == Format::Json,
         ..AuditOptions::default()
     };
+    // One evaluation per side serves both the users' answers and the findings.
     let side = |s: &Snapshot| -> Result<(diff::AllUsers, Vec<audit::Finding>), String> {
-        Ok((diff::all_users(s)?, audit::audit(s, &options)?))
+        let model = audit::evaluate(s, &options.rules)?;
+        let findings = audit::findings_of(&model, s, &options)?.findings;
+        Ok((diff::all_users_of(&model), findings))
     };
     let (before, old_f) = match side(&old) {
         Ok(x) => x,

@@ -4,7 +4,6 @@ use super::Outcome;
 use super::check::SnapshotArgs;
 use bindlog::audit::{self, AuditOptions};
 use bindlog::report::{self, Findings};
-use bindlog::snapshot::Snapshot;
 use miette::miette;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,26 +91,26 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
     Ok(report::rfc3339(now))
 }
 
-/// The findings the report shows: the audit's, with the user's own rules, unless left out.
-fn findings_for_report(snapshot: &Snapshot, args: &Args) -> Result<Findings, miette::Report> {
-    if args.no_findings {
-        return Ok(Findings::NotComputed("--no-findings was given".into()));
-    }
-    let options = AuditOptions {
-        rules: super::audit::read_rules(&args.rules)?,
-        ..AuditOptions::default()
-    };
-    audit::audit(snapshot, &options)
-        .map(Findings::Computed)
-        .map_err(|e| miette!("{e}"))
-}
-
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
     let generated = timestamp(args.timestamp.clone())?;
     let loaded = args.snapshot.load()?;
-    let findings = findings_for_report(&loaded.snapshot, &args)?;
-    let report = report::build(&loaded, findings, generated).map_err(|e| miette!("{e}"))?;
+    let report = if args.no_findings {
+        let findings = Findings::NotComputed("--no-findings was given".into());
+        report::build(&loaded, findings, generated)
+    } else {
+        // The audit's model (built-in, audit and user rules, every user) serves the tables too.
+        let options = AuditOptions {
+            rules: super::audit::read_rules(&args.rules)?,
+            ..AuditOptions::default()
+        };
+        audit::evaluate(&loaded.snapshot, &options.rules).and_then(|model| {
+            let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
+            let findings = Findings::Computed(found.findings);
+            report::build_from(&loaded, &model, findings, generated)
+        })
+    }
+    .map_err(|e| miette!("{e}"))?;
     match args.format {
         Format::Html => {
             let html = report::html::render(&report);

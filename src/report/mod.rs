@@ -229,8 +229,18 @@ fn index(model: &Model, rel: &str, n: usize) -> BTreeMap<Vec<String>, Vec<String
 
 /// Builds the report of a loaded snapshot, with the findings given and the time stamp to print.
 pub fn build(loaded: &Loaded, findings: Findings, generated: String) -> Result<Report, String> {
+    build_from(loaded, &all_users(&loaded.snapshot)?, findings, generated)
+}
+
+/// Builds the report from a model already evaluated for every user (the audit's, say, so that
+/// the rules run once for findings and tables alike).
+pub fn build_from(
+    loaded: &Loaded,
+    model: &Model,
+    findings: Findings,
+    generated: String,
+) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
-    let model = all_users(snapshot)?;
     let provenance = Provenance {
         files: digests(&loaded.report.files)?,
         version: snapshot
@@ -253,10 +263,10 @@ pub fn build(loaded: &Loaded, findings: Findings, generated: String) -> Result<R
         bindlog: env!("CARGO_PKG_VERSION").to_string(),
     };
     let hierarchy = Hierarchy::new(snapshot);
-    let apps = app_access(snapshot, &model, &hierarchy);
-    let flows = flow_matrices(snapshot, &model);
-    let privileged = privileged(snapshot, &model, &hierarchy);
-    let superuser_groups = superuser_groups(snapshot, &model);
+    let apps = app_access(snapshot, model, &hierarchy);
+    let flows = flow_matrices(snapshot, model);
+    let privileged = privileged(snapshot, model, &hierarchy);
+    let superuser_groups = superuser_groups(snapshot, model);
     let summary = summary(snapshot, &apps, &flows, &privileged, &findings);
     Ok(Report {
         provenance,
