@@ -271,6 +271,30 @@ pub fn read_bundle(
         has_base: true,
         ..Store::default()
     };
+    let before = errors.len();
+    read_bundle_slowly(path, &file, store, errors);
+    // The typed reading refused what the tolerant one accepted (a repeated key, say, where the
+    // last value wins): say so, since the values used may not be the ones meant.
+    if let (Err(e), true) = (fast, errors.len() == before) {
+        let message = syntax(&file, &e);
+        let SnapshotError::Syntax { loc, message, .. } = message else {
+            unreachable!("syntax() builds a Syntax error")
+        };
+        report.warn(
+            loc,
+            format!("{message}; read again with serde_json's tolerant reading (a repeated key keeps its last value), which is slower"),
+        );
+    }
+}
+
+/// Reads a bundle file whole as a `serde_json::Value`, reporting every problem in it.
+fn read_bundle_slowly(
+    path: &Path,
+    file: &Arc<str>,
+    store: &mut Store,
+    errors: &mut Vec<SnapshotError>,
+) {
+    let file = file.clone();
     let Some(bytes) = read_file(path, errors) else {
         return;
     };

@@ -249,7 +249,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         if p.full_users {
             let uuid = rng.uuid();
             line.push_str(&format!(
-                "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}{:016x}\", \"uuid\": \"{uuid}\", \"date_joined\": \"2024-0{}-1{}T09:30:00.000000Z\", \"password_change_date\": \"2025-0{}-2{}T10:00:00.000000Z\", \"avatar\": \"https://secure.gravatar.com/avatar/{:016x}{:016x}?size=158&rating=g&default=404\", \"attributes\": {{\"department\": \"dept-{}\", \"employee_id\": \"E{pk:08}\", \"settings\": {{\"locale\": \"en\", \"theme\": {{\"base\": \"automatic\"}}}}, \"goauthentik.io/user/sources\": [\"ldap\"]}}, \"is_superuser\": false, \"groups_obj\": null}}",
+                "], \"email\": \"user{pk:07}@example.org\", \"type\": \"{kind}\", \"path\": \"users\", \"uid\": \"{:016x}{:016x}\", \"uuid\": \"{uuid}\", \"date_joined\": \"2024-0{}-1{}T09:30:00.000000Z\", \"password_change_date\": \"2025-0{}-2{}T10:00:00.000000Z\", \"avatar\": \"https://secure.gravatar.com/avatar/{:016x}{:016x}?size=158&rating=g&default=404\", \"attributes\": {{\"department\": \"dept-{}\", \"employee_id\": \"E{pk:08}\", \"settings\": {{\"locale\": \"en\", \"theme\": {{\"base\": \"automatic\"}}}}, \"goauthentik.io/user/sources\": [\"ldap\"]}}, \"groups_obj\": null}}",
                 rng.next_u64(),
                 rng.next_u64(),
                 1 + rng.below(9),

@@ -28,3 +28,38 @@ fn check_of_a_blueprint_overlay_with_unresolved_tags() {
         "ALSO_NOT_GIVEN=ops"
     ]));
 }
+
+/// A repeated key is accepted (the last value wins, as with serde_json's reading) but named,
+/// since it means the slower reading and maybe a value nobody meant.
+#[test]
+fn a_repeated_key_is_a_warning_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.json");
+    let example = std::fs::read_to_string(root().join("examples/acme/snapshot.json")).unwrap();
+    let at = example.find("\"is_active\"").unwrap();
+    let line = example[..at].lines().count();
+    let doubled = format!("{}\"is_active\": false, {}", &example[..at], &example[at..]);
+    std::fs::write(&path, doubled).unwrap();
+    let out = check(&[path.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("dup.json:{line}:")) && out.contains("duplicate field `is_active`"),
+        "{out}"
+    );
+    let warnings = |s: &str| s.lines().find(|l| l.starts_with("warnings (")).map(str::to_owned);
+    let plain = check(&["examples/acme/snapshot.json"]);
+    assert_eq!(warnings(&plain).as_deref(), Some("warnings (1):"), "{plain}");
+    assert_eq!(warnings(&out).as_deref(), Some("warnings (2):"), "{out}");
+}
+
+/// The generator's bulk presets (full API-shaped users) read on the fast typed path: no
+/// warning, in particular no repeated key.
+#[test]
+fn the_generated_preset_reads_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("1k.json");
+    let p = path.to_str().unwrap();
+    let out = crate::bindlog(&["generate", "--preset", "1k", "-o", p]);
+    assert!(out.status.success(), "{out:?}");
+    let out = check(&[p]);
+    assert!(out.contains("warnings (0)"), "{out}");
+}
