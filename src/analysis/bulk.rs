@@ -14,6 +14,13 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+/// With `BINDLOG_TIMINGS` set, prints how long a phase took to stderr (for measurements).
+pub fn timing(label: &str, since: std::time::Instant) {
+    if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+        eprintln!("timing: {label}: {:.3} s", since.elapsed().as_secs_f64());
+    }
+}
+
 /// `shown` / `yes`.
 pub const YES: u8 = 0;
 /// `skipped` / `no`.
@@ -166,10 +173,13 @@ impl Answers {
 /// How a bulk run goes: threads come from the caller's rayon pool.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// Representatives evaluated together in one run of the rules.
+    /// With `whole`: representatives evaluated together in one run of the rules.
     pub chunk: usize,
     /// Run strata of one evaluation in parallel too.
     pub parallel_strata: bool,
+    /// Evaluate all the rules over the whole configuration for each chunk of representatives
+    /// (what one request sees), instead of component by component: the slow reference.
+    pub whole: bool,
 }
 
 impl Default for Options {
@@ -177,6 +187,7 @@ impl Default for Options {
         Options {
             chunk: 64,
             parallel_strata: true,
+            whole: false,
         }
     }
 }
@@ -328,8 +339,9 @@ impl<'a> Bulk<'a> {
         Self::with_classes(snapshot, &rules, &ctx, classes, options, progress)
     }
 
-    /// Evaluates the rules once per class of `classes` (use [`Classes::singletons`] for a
-    /// per-user run).
+    /// Evaluates the rules for every class of `classes` (use [`Classes::singletons`] for a
+    /// per-user run): component by component, or with `options.whole` the whole configuration
+    /// per chunk of representatives.
     pub fn with_classes(
         snapshot: &'a Snapshot,
         rules: &Rules,
@@ -339,51 +351,27 @@ impl<'a> Bulk<'a> {
         progress: &(dyn Fn(Phase) + Sync),
     ) -> Result<Bulk<'a>, String> {
         let mut layout = Layout::of(snapshot);
-        let mut base = Inputs::new(rules);
-        super::add_facts(rules, &mut base, &ctx.base)?;
-        let engine = Engine::Fast {
-            parallel: options.parallel_strata,
+        let (answers, anonymous) = if options.whole {
+            whole(
+                snapshot,
+                rules,
+                ctx,
+                &classes,
+                &mut layout,
+                options,
+                progress,
+            )?
+        } else {
+            by_component(
+                snapshot,
+                rules,
+                ctx,
+                &classes,
+                &mut layout,
+                options,
+                progress,
+            )?
         };
-        // The user-independent part once: the flows' default entries and the anonymous visitor.
-        let eval = rules
-            .evaluate(&base, engine, Limits::default())
-            .map_err(|e| e.to_string())?;
-        entries(&eval, rules, &mut layout);
-        let anonymous = read_answers(&eval, rules, &layout, &["anon".to_string()])
-            .pop()
-            .unwrap_or_else(|| Answers::unknown(&layout));
-        drop(eval);
-        let total = classes.len();
-        progress(Phase::Evaluating { done: 0, total });
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let reps: Vec<usize> = classes.representative.clone();
-        let chunks: Vec<Vec<Answers>> = reps
-            .par_chunks(options.chunk.max(1))
-            .map(|chunk| {
-                let facts = ctx.user_facts(chunk);
-                let mut inputs = Inputs {
-                    tables: base.tables.clone(),
-                    symbols: base.symbols.clone(),
-                    origins: base.origins.clone(),
-                };
-                super::add_facts(rules, &mut inputs, &facts)?;
-                let eval = rules
-                    .evaluate(&inputs, engine, Limits::default())
-                    .map_err(|e| e.to_string())?;
-                let pks: Vec<String> = chunk
-                    .iter()
-                    .map(|i| snapshot.users[*i].pk.to_string())
-                    .collect();
-                let answers = read_answers(&eval, rules, &layout, &pks);
-                let n = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
-                progress(Phase::Evaluating {
-                    done: n + chunk.len(),
-                    total,
-                });
-                Ok(answers)
-            })
-            .collect::<Result<_, String>>()?;
-        let answers = chunks.into_iter().flatten().collect();
         let mut by_name: Vec<u32> = (0..snapshot.users.len() as u32).collect();
         by_name.par_sort_by(|a, b| {
             let (ua, ub) = (&snapshot.users[*a as usize], &snapshot.users[*b as usize]);
@@ -405,6 +393,336 @@ impl<'a> Bulk<'a> {
     /// The answers of the user at `index` (in `snapshot.users`).
     pub fn of_user(&self, index: usize) -> &Answers {
         &self.answers[self.classes.of_user[index] as usize]
+    }
+}
+
+/// The rules over the whole configuration (users removed), then over it with each chunk of
+/// representatives added: every evaluation derives everything again.
+fn whole(
+    snapshot: &Snapshot,
+    rules: &Rules,
+    ctx: &KeyContext<'_>,
+    classes: &Classes,
+    layout: &mut Layout,
+    options: Options,
+    progress: &(dyn Fn(Phase) + Sync),
+) -> Result<(Vec<Answers>, Answers), String> {
+    let mut base = Inputs::new(rules);
+    super::add_facts(rules, &mut base, &ctx.components.global)?;
+    for owned in &ctx.components.owned {
+        super::add_facts(rules, &mut base, owned)?;
+    }
+    let engine = Engine::Fast {
+        parallel: options.parallel_strata,
+    };
+    // The user-independent part once: the flows' default entries and the anonymous visitor.
+    let eval = rules
+        .evaluate(&base, engine, Limits::default())
+        .map_err(|e| e.to_string())?;
+    entries(&eval, rules, layout);
+    let anonymous = read_answers(&eval, rules, layout, &["anon".to_string()])
+        .pop()
+        .unwrap_or_else(|| Answers::unknown(layout));
+    drop(eval);
+    let total = classes.len();
+    progress(Phase::Evaluating { done: 0, total });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let layout = &*layout;
+    let chunks: Vec<Vec<Answers>> = classes
+        .representative
+        .par_chunks(options.chunk.max(1))
+        .map(|chunk| {
+            let facts = ctx.user_facts(chunk);
+            let mut inputs = Inputs {
+                tables: base.tables.clone(),
+                symbols: base.symbols.clone(),
+                origins: base.origins.clone(),
+            };
+            super::add_facts(rules, &mut inputs, &facts)?;
+            let eval = rules
+                .evaluate(&inputs, engine, Limits::default())
+                .map_err(|e| e.to_string())?;
+            let pks: Vec<String> = chunk
+                .iter()
+                .map(|i| snapshot.users[*i].pk.to_string())
+                .collect();
+            let answers = read_answers(&eval, rules, layout, &pks);
+            let n = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            progress(Phase::Evaluating {
+                done: n + chunk.len(),
+                total,
+            });
+            Ok(answers)
+        })
+        .collect::<Result<_, String>>()?;
+    Ok((chunks.into_iter().flatten().collect(), anonymous))
+}
+
+/// One component's answers: per local class (then the anonymous visitor last) a code per
+/// question: for a flow whether it applies then each stage binding, for an application access.
+struct Part {
+    /// A flow's default entry, as the rules derive it.
+    entry: Option<&'static str>,
+    /// Codes, `width` per local class, the anonymous visitor's last.
+    codes: Vec<u8>,
+    /// Codes per local class.
+    width: usize,
+}
+
+/// Where a component's answers go in the [`Layout`].
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Flow index.
+    Flow(usize),
+    /// Application index.
+    App(usize),
+    /// Not a question of the layout.
+    None,
+}
+
+/// Component by component: the relations every component shares are derived once; each
+/// component is evaluated with its own facts, the shared relations and one representative per
+/// local class; the answers are gathered per identity class.
+fn by_component(
+    snapshot: &Snapshot,
+    rules: &Rules,
+    ctx: &KeyContext<'_>,
+    classes: &Classes,
+    layout: &mut Layout,
+    options: Options,
+    progress: &(dyn Fn(Phase) + Sync),
+) -> Result<(Vec<Answers>, Answers), String> {
+    let comps = &ctx.components;
+    let start = std::time::Instant::now();
+    let local = ctx.local_classes(classes);
+    timing("local classes", start);
+    if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+        let sizes: Vec<usize> = local.first.iter().map(Vec::len).collect();
+        eprintln!(
+            "timing: {} local classes in {} components (largest {})",
+            sizes.iter().sum::<usize>(),
+            sizes.len(),
+            sizes.iter().max().unwrap_or(&0)
+        );
+    }
+    let start = std::time::Instant::now();
+    let program = &rules.program;
+    // Input relations with owned or per-user rows vary from one evaluation to the next.
+    let mut varying = vec![false; program.relations.len()];
+    let users = ctx.user_facts(&classes.representative);
+    for set in comps.owned.iter().chain([&users]) {
+        for (rel, rows) in &set.relations {
+            if let (false, Some(id)) = (rows.is_empty(), program.relation(rel)) {
+                varying[id] = true;
+            }
+        }
+    }
+    drop(users);
+    let shared = super::components::shared_relations(program, &varying);
+    // What a component's evaluation derives: the answers read below and what they rest on;
+    // the relations every component shares are given, the rest (deferral reasons, say) skipped.
+    let outputs: Vec<usize> = ANSWERS
+        .iter()
+        .filter_map(|name| program.relation(name))
+        .collect();
+    let needed = super::components::needed_for(program, &outputs);
+    let given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
+    let mut base = Inputs::new(rules);
+    super::add_facts(rules, &mut base, &comps.global)?;
+    let engine = Engine::Fast {
+        parallel: options.parallel_strata,
+    };
+    let eval = rules
+        .evaluate(&base, engine, Limits::default())
+        .map_err(|e| e.to_string())?;
+    for (r, table) in eval.tables.into_iter().enumerate() {
+        if shared[r] {
+            base.tables[r] = table;
+        }
+    }
+    base.symbols = eval.symbols.frozen();
+    timing("shared relations", start);
+    let start = std::time::Instant::now();
+    let flow_of: HashMap<&str, usize> = layout
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.pk.as_str(), i))
+        .collect();
+    let app_of: HashMap<&str, usize> = layout
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.pk.as_str(), i))
+        .collect();
+    let slots: Vec<Slot> = comps
+        .parts
+        .iter()
+        .map(|p| match p {
+            super::components::Part::Flow(pk) => flow_of
+                .get(pk.as_str())
+                .map_or(Slot::None, |f| Slot::Flow(*f)),
+            super::components::Part::App(pk) => app_of
+                .get(pk.as_str())
+                .map_or(Slot::None, |a| Slot::App(*a)),
+        })
+        .collect();
+    let total = comps.len();
+    progress(Phase::Evaluating { done: 0, total });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let engine = Engine::Fast { parallel: false };
+    let view = &*layout;
+    let parts: Vec<Part> = (0..comps.len())
+        .into_par_iter()
+        .map(|c| {
+            let reps: Vec<usize> = local.first[c]
+                .iter()
+                .map(|k| classes.representative[*k as usize])
+                .collect();
+            let mut inputs = Inputs {
+                tables: base.tables.clone(),
+                symbols: base.symbols.clone(),
+                origins: Vec::new(),
+            };
+            super::add_facts(rules, &mut inputs, &comps.owned[c])?;
+            super::add_facts(rules, &mut inputs, &ctx.user_facts(&reps))?;
+            let eval = rules
+                .evaluate_given(&inputs, engine, Limits::default(), Some(&given))
+                .map_err(|e| e.to_string())?;
+            let mut subjects: Vec<String> = reps
+                .iter()
+                .map(|i| snapshot.users[*i].pk.to_string())
+                .collect();
+            subjects.push("anon".into());
+            let part = read_part(&eval, rules, view, slots[c], &subjects);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            progress(Phase::Evaluating { done: n + 1, total });
+            Ok(part)
+        })
+        .collect::<Result<_, String>>()?;
+    timing("components", start);
+    let start = std::time::Instant::now();
+    for (slot, part) in slots.iter().zip(&parts) {
+        if let (Slot::Flow(f), Some(e)) = (slot, part.entry) {
+            layout.flows[*f].entry = e;
+        }
+    }
+    let layout = &*layout;
+    let gather = |answers: &mut Answers, row_of: &dyn Fn(usize, &Part) -> usize| {
+        for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
+            let at = row_of(c, part) * part.width;
+            let row = &part.codes[at..at + part.width];
+            match *slot {
+                Slot::Flow(f) => {
+                    answers.applicable[f] = row[0];
+                    answers.visible[layout.flows[f].stages.clone()].copy_from_slice(&row[1..]);
+                }
+                Slot::App(a) => answers.access[a] = row[0],
+                Slot::None => {}
+            }
+        }
+    };
+    let mut answers = vec![Answers::unknown(layout); classes.len()];
+    answers.par_iter_mut().enumerate().for_each(|(k, a)| {
+        gather(a, &|c, _| local.of_class[c][k] as usize);
+    });
+    let mut anonymous = Answers::unknown(layout);
+    gather(&mut anonymous, &|_, part| part.codes.len() / part.width - 1);
+    timing("gathering", start);
+    Ok((answers, anonymous))
+}
+
+/// The relations a component's answers are read from.
+const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
+
+/// Reads one component's answers for `subjects` (user pks, then `"anon"`: the anonymous
+/// visitor entering anonymously) from its evaluation.
+fn read_part(
+    eval: &Evaluation,
+    rules: &Rules,
+    layout: &Layout,
+    slot: Slot,
+    subjects: &[String],
+) -> Part {
+    let r = Reader { eval, rules };
+    let who: HashMap<u32, usize> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
+        .collect();
+    let anon_subject = r.sym("anon");
+    let (anonymous, authenticated) = (r.sym("anonymous"), r.sym("authenticated"));
+    match slot {
+        Slot::Flow(f) => {
+            let flow = &layout.flows[f];
+            let fsym = r.sym(&flow.pk);
+            let mut entry = None;
+            for row in r.rows("default_entry") {
+                if Some(row[0]) == fsym {
+                    entry = Some(if Some(row[1]) == anonymous {
+                        "anonymous"
+                    } else {
+                        "authenticated"
+                    });
+                }
+            }
+            let entry_of = |subject: u32| {
+                if Some(subject) == anon_subject || entry == Some("anonymous") {
+                    anonymous
+                } else {
+                    authenticated
+                }
+            };
+            let width = 1 + flow.stages.len();
+            let mut codes = vec![UNKNOWN; width * subjects.len()];
+            let stages: HashMap<u32, usize> = flow
+                .stages
+                .clone()
+                .enumerate()
+                .filter_map(|(i, x)| r.sym(&layout.stages[x].pk).map(|s| (s, i)))
+                .collect();
+            for row in r.rows("applicable") {
+                if let (true, Some(&s)) = (Some(row[0]) == fsym, who.get(&row[2]))
+                    && Some(row[1]) == entry_of(row[2])
+                {
+                    codes[s * width] = r.code(row[3]);
+                }
+            }
+            for row in r.rows("visible") {
+                if let (Some(&x), Some(&s)) = (stages.get(&row[0]), who.get(&row[2]))
+                    && Some(row[1]) == entry_of(row[2])
+                {
+                    codes[s * width + 1 + x] = r.code(row[3]);
+                }
+            }
+            Part {
+                entry,
+                codes,
+                width,
+            }
+        }
+        Slot::App(a) => {
+            let asym = r.sym(&layout.apps[a].pk);
+            let mut codes = vec![UNKNOWN; subjects.len()];
+            let app_ctx = r.sym("app");
+            for row in r.rows("decide") {
+                if let (true, Some(&s)) = (Some(row[0]) == asym, who.get(&row[1]))
+                    && Some(row[2]) == app_ctx
+                {
+                    codes[s] = r.code(row[3]);
+                }
+            }
+            Part {
+                entry: None,
+                codes,
+                width: 1,
+            }
+        }
+        Slot::None => Part {
+            entry: None,
+            codes: vec![UNKNOWN; subjects.len()],
+            width: 1,
+        },
     }
 }
 

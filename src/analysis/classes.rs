@@ -13,6 +13,7 @@
 //! When a rule starts reading a new user fact (say `user_active`), its columns become observed
 //! and the classes split accordingly, with no change here.
 
+use super::components::Components;
 use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty};
 use crate::facts::{self, FactSet, Value};
 use crate::snapshot::{Snapshot, User};
@@ -151,14 +152,45 @@ pub struct KeyContext<'a> {
     group_index: HashMap<&'a str, u32>,
     /// Per group: the observable groups among itself and its ancestors, sorted.
     observable_up: Vec<Vec<u32>>,
+    /// Per group: whether every component observes it (an unowned fact or a rule names it).
+    observed_everywhere: Vec<bool>,
+    /// Per group: the components whose own facts name it (when not observed everywhere).
+    observers: Vec<Vec<u32>>,
     /// Per group: itself and all its ancestors, sorted.
     all_up: Vec<Vec<u32>>,
     /// Group-side memberships: user pk -> groups listing the user.
     group_side: HashMap<i64, Vec<u32>>,
-    /// User pk -> facts of the user-independent part that mention the user, as key text.
-    base_mentions: HashMap<i64, Vec<String>>,
-    /// The facts of the snapshot without its users (the same for every class).
-    pub base: FactSet,
+    /// User pk -> facts of the user-independent part that mention the user, as key text, with
+    /// the component owning the fact (`None`: unowned).
+    base_mentions: HashMap<i64, Vec<(Option<u32>, String)>>,
+    /// Whether some membership may be cut by the ancestry limit of older releases (a chain of
+    /// 19 or more parents, or a cycle): then a user's direct groups all count.
+    deep: bool,
+    /// The facts of the snapshot without its users, split into components.
+    pub components: Components,
+}
+
+/// What tells a user apart, in parts a component can project.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KeyParts {
+    /// The user's own facts and the unowned facts naming the user, as sorted key text.
+    pub own: String,
+    /// Effective groups some fact or rule names, sorted.
+    pub groups: Vec<u32>,
+    /// Direct groups some fact or rule names (all direct groups when the hierarchy is deep),
+    /// sorted: rules read direct membership too (`ak_is_group_member` tells it apart).
+    pub direct: Vec<u32>,
+    /// Facts owned by a component that name the user: (component, key text), sorted.
+    pub scoped: Vec<(u32, String)>,
+}
+
+/// Per component, which identity classes it cannot tell apart.
+#[derive(Clone, Debug, Default)]
+pub struct Local {
+    /// Per component: the local class of each identity class.
+    pub of_class: Vec<Vec<u32>>,
+    /// Per component: each local class's first identity class.
+    pub first: Vec<Vec<u32>>,
 }
 
 /// Key text of one value: the placeholder for the user itself.
@@ -204,6 +236,33 @@ fn closure(start: u32, parents: &[Vec<u32>]) -> Vec<u32> {
     seen
 }
 
+/// Whether the parent graph has a cycle or a chain of at least `limit` parents.
+fn deeper_than(parents: &[Vec<u32>], limit: usize) -> bool {
+    // Longest chain by Kahn's order over child -> parent edges; a cycle leaves nodes unvisited.
+    let n = parents.len();
+    let mut children_left = vec![0usize; n];
+    for ps in parents {
+        for &p in ps {
+            children_left[p as usize] += 1;
+        }
+    }
+    let mut depth = vec![0usize; n];
+    let mut ready: Vec<usize> = (0..n).filter(|g| children_left[*g] == 0).collect();
+    let mut seen = 0;
+    while let Some(g) = ready.pop() {
+        seen += 1;
+        for &p in &parents[g] {
+            let p = p as usize;
+            depth[p] = depth[p].max(depth[g] + 1);
+            children_left[p] -= 1;
+            if children_left[p] == 0 {
+                ready.push(p);
+            }
+        }
+    }
+    seen < n || depth.iter().any(|d| *d >= limit)
+}
+
 impl<'a> KeyContext<'a> {
     /// Indexes the snapshot and the rules' observed columns.
     pub fn new(snapshot: &'a Snapshot, program: &'a Program) -> KeyContext<'a> {
@@ -223,6 +282,12 @@ impl<'a> KeyContext<'a> {
             .enumerate()
             .map(|(i, g)| (&*g.pk, i as u32))
             .collect();
+        // A group named by its name (`ak_is_group_member(request.user, name="...")`) is named
+        // as surely as by its pk.
+        let mut group_names: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, g) in snapshot.groups.iter().enumerate() {
+            group_names.entry(&*g.name).or_default().push(i as u32);
+        }
         let parents: Vec<Vec<u32>> = snapshot
             .groups
             .iter()
@@ -239,42 +304,67 @@ impl<'a> KeyContext<'a> {
                 group_side.entry(*u).or_default().push(i as u32);
             }
         }
-        let base = facts::facts_of(&without_users(snapshot));
+        let components = Components::split(snapshot, facts::facts_of(&without_users(snapshot)));
         let user_pks: HashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
-        let mut observable = vec![false; snapshot.groups.len()];
-        let mut base_mentions: HashMap<i64, Vec<String>> = HashMap::new();
-        for (rel, rows) in &base.relations {
-            let Some((obs, sym)) = columns.get(rel) else {
-                continue;
-            };
-            let structure = GROUP_STRUCTURE.contains(&rel.as_str());
-            for row in rows {
-                for (i, v) in row.iter().enumerate() {
-                    let Value::Sym(s) = v else { continue };
-                    if !obs[i] || !sym[i] {
-                        continue;
-                    }
-                    if !structure && let Some(&g) = group_index.get(s.as_str()) {
-                        observable[g as usize] = true;
-                    }
-                    if let Ok(pk) = s.parse::<i64>()
-                        && user_pks.contains_key(&pk)
-                    {
-                        base_mentions
-                            .entry(pk)
-                            .or_default()
-                            .push(fact_text(rel, row, obs, s));
+        let groups = snapshot.groups.len();
+        let mut observed_everywhere = vec![false; groups];
+        let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
+        let mut base_mentions: HashMap<i64, Vec<(Option<u32>, String)>> = HashMap::new();
+        let scopes = std::iter::once((None, &components.global)).chain(
+            components
+                .owned
+                .iter()
+                .enumerate()
+                .map(|(c, f)| (Some(c as u32), f)),
+        );
+        for (scope, set) in scopes {
+            for (rel, rows) in &set.relations {
+                let Some((obs, sym)) = columns.get(rel) else {
+                    continue;
+                };
+                let structure = GROUP_STRUCTURE.contains(&rel.as_str());
+                for row in rows {
+                    for (i, v) in row.iter().enumerate() {
+                        let Value::Sym(s) = v else { continue };
+                        if !obs[i] || !sym[i] {
+                            continue;
+                        }
+                        if !structure {
+                            let by_pk = group_index.get(s.as_str()).map(std::slice::from_ref);
+                            let by_name = group_names.get(s.as_str()).map(Vec::as_slice);
+                            for &g in by_pk.into_iter().chain(by_name).flatten() {
+                                match scope {
+                                    None => observed_everywhere[g as usize] = true,
+                                    Some(c) => observers[g as usize].push(c),
+                                }
+                            }
+                        }
+                        if let Ok(pk) = s.parse::<i64>()
+                            && user_pks.contains_key(&pk)
+                        {
+                            base_mentions
+                                .entry(pk)
+                                .or_default()
+                                .push((scope, fact_text(rel, row, obs, s)));
+                        }
                     }
                 }
             }
         }
-        // A rule that names a group by its id observes membership in it.
+        // A rule that names a group by its id or name observes membership in it.
         for (i, g) in snapshot.groups.iter().enumerate() {
-            if program.symbols.get(&g.pk).is_some() {
-                observable[i] = true;
+            if program.symbols.get(&g.pk).is_some() || program.symbols.get(&g.name).is_some() {
+                observed_everywhere[i] = true;
             }
         }
-        let all_up: Vec<Vec<u32>> = (0..snapshot.groups.len() as u32)
+        for (g, o) in observers.iter_mut().enumerate() {
+            o.sort_unstable();
+            o.dedup();
+            if observed_everywhere[g] {
+                o.clear();
+            }
+        }
+        let all_up: Vec<Vec<u32>> = (0..groups as u32)
             .into_par_iter()
             .map(|g| closure(g, &parents))
             .collect();
@@ -283,7 +373,9 @@ impl<'a> KeyContext<'a> {
             .map(|up| {
                 up.iter()
                     .copied()
-                    .filter(|g| observable[*g as usize])
+                    .filter(|g| {
+                        observed_everywhere[*g as usize] || !observers[*g as usize].is_empty()
+                    })
                     .collect()
             })
             .collect();
@@ -293,10 +385,13 @@ impl<'a> KeyContext<'a> {
             columns,
             group_index,
             observable_up,
+            observed_everywhere,
+            observers,
             all_up,
             group_side,
             base_mentions,
-            base,
+            deep: deeper_than(&parents, 19),
+            components,
         }
     }
 
@@ -335,8 +430,8 @@ impl<'a> KeyContext<'a> {
         f
     }
 
-    /// The class keys of these users (indices into `snapshot.users`), in the same order.
-    pub fn keys(&self, users: &[usize]) -> Vec<String> {
+    /// What tells each of these users (indices into `snapshot.users`) apart, in order.
+    pub fn parts(&self, users: &[usize]) -> Vec<KeyParts> {
         let facts = self.user_facts(users);
         let pks: Vec<String> = users
             .iter()
@@ -348,7 +443,7 @@ impl<'a> KeyContext<'a> {
             .map(|(i, p)| (p.as_str(), i))
             .collect();
         let mut texts: Vec<Vec<String>> = vec![Vec::new(); users.len()];
-        let mut groups: Vec<Vec<u32>> = vec![Vec::new(); users.len()];
+        let mut out: Vec<KeyParts> = vec![KeyParts::default(); users.len()];
         for (rel, rows) in &facts.relations {
             let Some((obs, sym)) = self.columns.get(rel) else {
                 continue;
@@ -367,7 +462,11 @@ impl<'a> KeyContext<'a> {
                         if let Some(Value::Sym(g)) = row.get(1)
                             && let Some(&g) = self.group_index.get(g.as_str())
                         {
-                            groups[who].extend(&self.observable_up[g as usize]);
+                            let up = &self.observable_up[g as usize];
+                            out[who].groups.extend(up);
+                            if self.deep || up.contains(&g) {
+                                out[who].direct.push(g);
+                            }
                         }
                     } else {
                         texts[who].push(fact_text(rel, row, obs, s));
@@ -375,35 +474,63 @@ impl<'a> KeyContext<'a> {
                 }
             }
         }
-        let mut keys = Vec::with_capacity(users.len());
         for (k, pk) in pks.iter().enumerate() {
             let mut t = std::mem::take(&mut texts[k]);
+            let parts = &mut out[k];
             if let Some(more) = pk
                 .parse()
                 .ok()
                 .and_then(|p: i64| self.base_mentions.get(&p))
             {
-                t.extend(more.iter().cloned());
+                for (scope, text) in more {
+                    match scope {
+                        None => t.push(text.clone()),
+                        Some(c) => parts.scoped.push((*c, text.clone())),
+                    }
+                }
             }
             t.sort_unstable();
             t.dedup();
-            let mut key = t.join("\u{1e}");
-            let g = &mut groups[k];
-            g.sort_unstable();
-            g.dedup();
-            key.push_str("\u{1d}member:");
-            for x in g.iter() {
-                key.push_str(&x.to_string());
-                key.push(',');
-            }
+            parts.own = t.join("\u{1e}");
             // A user whose id is a constant of the rules is observed by name: alone in its class.
             if self.program.symbols.get(pk).is_some() {
-                key.push_str("\u{1d}named:");
-                key.push_str(pk);
+                parts.own.push_str("\u{1d}named:");
+                parts.own.push_str(pk);
             }
-            keys.push(key);
+            for v in [&mut parts.groups, &mut parts.direct] {
+                v.sort_unstable();
+                v.dedup();
+            }
+            parts.scoped.sort_unstable();
+            parts.scoped.dedup();
         }
-        keys
+        out
+    }
+
+    /// The class keys of these users (indices into `snapshot.users`), in the same order.
+    pub fn keys(&self, users: &[usize]) -> Vec<String> {
+        self.parts(users)
+            .into_iter()
+            .map(|p| {
+                let mut key = p.own;
+                for (label, list) in [("member", &p.groups), ("direct", &p.direct)] {
+                    key.push('\u{1d}');
+                    key.push_str(label);
+                    key.push(':');
+                    for x in list {
+                        key.push_str(&x.to_string());
+                        key.push(',');
+                    }
+                }
+                for (c, text) in &p.scoped {
+                    key.push('\u{1d}');
+                    key.push_str(&c.to_string());
+                    key.push(':');
+                    key.push_str(text);
+                }
+                key
+            })
+            .collect()
     }
 
     /// Every group the user is a member of (direct or through the hierarchy), sorted.
@@ -451,6 +578,97 @@ impl<'a> KeyContext<'a> {
             representative,
             members,
         }
+    }
+
+    /// Per component, which of `classes` it can tell apart: two classes whose representatives
+    /// differ only in groups and facts the component's own facts never name get one local class.
+    pub fn local_classes(&self, classes: &Classes) -> Local {
+        let parts: Vec<KeyParts> = classes
+            .representative
+            .par_chunks(4096)
+            .flat_map_iter(|c| self.parts(c))
+            .collect();
+        let everywhere = |g: &u32| self.observed_everywhere[*g as usize];
+        // What every component sees of a class, numbered.
+        let mut seen_by_all: HashMap<(&str, Vec<u32>, Vec<u32>), u32> = HashMap::new();
+        let mut base: Vec<u32> = Vec::with_capacity(parts.len());
+        // What only some components see: per component, (class, what it sees beyond the base).
+        let mut texts: HashMap<&str, u32> = HashMap::new();
+        let mut extra: Vec<Vec<(u32, [u32; 2])>> = vec![Vec::new(); self.components.len()];
+        for (k, p) in parts.iter().enumerate() {
+            let direct_all: Vec<u32> = if self.deep {
+                p.direct.clone()
+            } else {
+                p.direct.iter().copied().filter(everywhere).collect()
+            };
+            let key = (
+                p.own.as_str(),
+                p.groups.iter().copied().filter(everywhere).collect(),
+                direct_all,
+            );
+            let next = seen_by_all.len() as u32;
+            base.push(*seen_by_all.entry(key).or_insert(next));
+            let k = k as u32;
+            for &g in &p.groups {
+                for &c in &self.observers[g as usize] {
+                    extra[c as usize].push((k, [0, g]));
+                }
+            }
+            if !self.deep {
+                for &g in &p.direct {
+                    for &c in &self.observers[g as usize] {
+                        extra[c as usize].push((k, [1, g]));
+                    }
+                }
+            }
+            for (c, text) in &p.scoped {
+                let next = texts.len() as u32;
+                let t = *texts.entry(text.as_str()).or_insert(next);
+                extra[*c as usize].push((k, [2, t]));
+            }
+        }
+        if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+            let owns: std::collections::HashSet<&str> =
+                parts.iter().map(|p| p.own.as_str()).collect();
+            eprintln!(
+                "timing: {} groups seen everywhere, {} distinct own parts, {} base keys",
+                self.observed_everywhere.iter().filter(|b| **b).count(),
+                owns.len(),
+                seen_by_all.len()
+            );
+        }
+        let per_component: Vec<(Vec<u32>, Vec<u32>)> = extra
+            .into_par_iter()
+            .map(|mut extra| {
+                extra.sort_unstable();
+                let mut of_class = Vec::with_capacity(base.len());
+                let mut first: Vec<u32> = Vec::new();
+                let mut by_base: Vec<u32> = vec![u32::MAX; seen_by_all.len()];
+                let mut by_extra: HashMap<(u32, Vec<[u32; 2]>), u32> = HashMap::new();
+                let mut at = 0;
+                for (k, &b) in base.iter().enumerate() {
+                    let k = k as u32;
+                    let start = at;
+                    while at < extra.len() && extra[at].0 == k {
+                        at += 1;
+                    }
+                    let slot = if start == at {
+                        &mut by_base[b as usize]
+                    } else {
+                        let seen: Vec<[u32; 2]> = extra[start..at].iter().map(|e| e.1).collect();
+                        by_extra.entry((b, seen)).or_insert(u32::MAX)
+                    };
+                    if *slot == u32::MAX {
+                        *slot = first.len() as u32;
+                        first.push(k);
+                    }
+                    of_class.push(*slot);
+                }
+                (of_class, first)
+            })
+            .collect();
+        let (of_class, first) = per_component.into_iter().unzip();
+        Local { of_class, first }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bulk;
 pub mod classes;
+pub mod components;
 pub mod diff;
 pub mod paths;
 

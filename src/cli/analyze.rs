@@ -45,9 +45,14 @@ pub struct Args {
     /// No progress bar on stderr (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
-    /// Representatives evaluated together in one run of the rules (tuning; output is the same).
+    /// With --whole: representatives evaluated together in one run of the rules.
     #[arg(long, hide = true, default_value_t = bulk::Options::default().chunk)]
     chunk: usize,
+    /// Evaluate all the rules over the whole configuration per chunk of class representatives
+    /// instead of flow by flow and application by application (the slower reference; the
+    /// output is the same).
+    #[arg(long, hide = true)]
+    whole: bool,
 }
 
 /// Output forms of `bindlog analyze`.
@@ -90,7 +95,7 @@ pub fn report(bar: &indicatif::ProgressBar, phase: Phase) {
     match phase {
         Phase::Classifying => bar.set_message("classifying"),
         Phase::Evaluating { done, total } => {
-            bar.set_message("classes");
+            bar.set_message("flows and applications");
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         }
@@ -132,7 +137,9 @@ pub fn run(args: Args) -> Outcome {
             "`--by group` breaks down the summary; drop `--format` or `--by`"
         ));
     }
+    let start = std::time::Instant::now();
     let loaded = args.snapshot.load()?;
+    bulk::timing("loading", start);
     let snapshot = &loaded.snapshot;
     let bar = progress_bar(args.no_progress);
     let mut out: Box<dyn Write + Send> = match &args.output {
@@ -146,12 +153,17 @@ pub fn run(args: Args) -> Outcome {
         let options = bulk::Options {
             parallel_strata: args.jobs != Some(1),
             chunk: args.chunk.max(1),
+            whole: args.whole,
         };
         let progress = |p: Phase| report(&bar, p);
         let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
+        let start = std::time::Instant::now();
         let ctx = KeyContext::new(snapshot, &rules.program);
+        bulk::timing("indexing", start);
         progress(Phase::Classifying);
+        let start = std::time::Instant::now();
         let classes = ctx.classes(4096);
+        bulk::timing("classes", start);
         let bulk = Bulk::with_classes(snapshot, &rules, &ctx, classes, options, &progress)
             .map_err(|e| miette!("{e}"))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut out);

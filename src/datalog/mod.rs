@@ -260,11 +260,30 @@ impl Rules {
         engine: Engine,
         limits: Limits,
     ) -> Result<Evaluation, EvalError> {
+        self.evaluate_given(inputs, engine, limits, None)
+    }
+
+    /// Evaluates the rules over the inputs, where the inputs already hold the relations marked
+    /// in `given` (indexed by relation id) complete, as an earlier evaluation derived them: the
+    /// fast engine does not run their strata again. Only relations whose rules read nothing but
+    /// other given relations may be given, or the result is not the rules' meaning.
+    pub fn evaluate_given(
+        &self,
+        inputs: &Inputs,
+        engine: Engine,
+        limits: Limits,
+        given: Option<&[bool]>,
+    ) -> Result<Evaluation, EvalError> {
         let rt = Runtime::new(inputs.symbols.clone(), limits);
         let tables = match engine {
-            Engine::Fast { parallel } => {
-                eval::fast::evaluate(&self.program, &self.plan, &rt, &inputs.tables, parallel)?
-            }
+            Engine::Fast { parallel } => eval::fast::evaluate(
+                &self.program,
+                &self.plan,
+                &rt,
+                &inputs.tables,
+                parallel,
+                given,
+            )?,
             Engine::Naive => {
                 let rows = inputs
                     .tables

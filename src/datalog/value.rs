@@ -5,8 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The symbol table: each distinct string gets one `u32`.
+///
+/// A table can be [`frozen`](Interner::frozen) into a shared base that later additions are
+/// layered on: copies then cost only their own additions, which is what evaluating many small
+/// variations of one large fact set needs.
 #[derive(Clone, Debug, Default)]
 pub struct Interner {
+    /// Symbols shared with other tables (ids `0..base.len()`), never changed.
+    base: Option<Arc<Interner>>,
+    /// This table's own symbols (ids from `base.len()` on).
     strings: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u32>,
 }
@@ -14,10 +21,10 @@ pub struct Interner {
 impl Interner {
     /// The id of `s`, adding it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
+        if let Some(id) = self.get(s) {
             return id;
         }
-        let id = self.strings.len() as u32;
+        let id = self.len() as u32;
         let a: Arc<str> = Arc::from(s);
         self.strings.push(a.clone());
         self.ids.insert(a, id);
@@ -25,19 +32,41 @@ impl Interner {
     }
     /// The id of `s` if it is known.
     pub fn get(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
+        self.base
+            .as_ref()
+            .and_then(|b| b.get(s))
+            .or_else(|| self.ids.get(s).copied())
     }
     /// The string of an id.
     pub fn resolve(&self, id: u32) -> &str {
-        &self.strings[id as usize]
+        let shared = self.base_len();
+        if (id as usize) < shared {
+            return self
+                .base
+                .as_ref()
+                .expect("ids below the base length are the base's")
+                .resolve(id);
+        }
+        &self.strings[id as usize - shared]
     }
     /// How many symbols there are.
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.base_len() + self.strings.len()
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.len() == 0
+    }
+    /// The same symbols with the same ids, as a shared base: copies of the result are cheap.
+    pub fn frozen(self) -> Interner {
+        Interner {
+            base: Some(Arc::new(self)),
+            strings: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+    fn base_len(&self) -> usize {
+        self.base.as_ref().map_or(0, |b| b.len())
     }
 }
 
@@ -104,5 +133,32 @@ mod tests {
         assert_eq!(parse_number("0b101", Ty::Number), Some(5));
         assert_eq!(parse_number("abc", Ty::Number), None);
         assert_eq!(parse_number("-1", Ty::Unsigned), None);
+    }
+
+    #[test]
+    fn a_frozen_table_keeps_its_ids_and_layers_new_symbols() {
+        let mut t = Interner::default();
+        let (a, b) = (t.intern("a"), t.intern("b"));
+        let base = t.frozen();
+        let mut one = base.clone();
+        let mut two = base.clone();
+        assert_eq!((one.get("a"), one.get("b")), (Some(a), Some(b)));
+        let c1 = one.intern("c");
+        let d2 = two.intern("d");
+        assert_eq!(
+            (c1, d2),
+            (2, 2),
+            "each copy numbers its own additions after the base"
+        );
+        assert_eq!(
+            one.intern("a"),
+            a,
+            "a base symbol is found, not added again"
+        );
+        assert_eq!((one.resolve(c1), two.resolve(d2)), ("c", "d"));
+        assert_eq!(one.get("d"), None);
+        assert_eq!((one.len(), two.len(), base.len()), (3, 3, 2));
+        let layered = one.frozen();
+        assert_eq!((layered.resolve(a), layered.resolve(c1)), ("a", "c"));
     }
 }

@@ -182,7 +182,7 @@ proptest! {
     #[test]
     fn classes_agree_with_per_user_evaluation(seed in any::<u64>()) {
         let s = generated(seed);
-        let b = Bulk::new(&s, Options { chunk: 7, parallel_strata: true }, &|_| {}).unwrap();
+        let b = Bulk::new(&s, Options { chunk: 7, parallel_strata: true, whole: false }, &|_| {}).unwrap();
         let (stages, access, anon) = per_user(&s);
         assert_rows("stages", &written(&b, Form::StagesCsv), &stages);
         assert_rows("access", &written(&b, Form::AppsCsv), &access);
@@ -209,6 +209,7 @@ fn classes_share_work_and_one_thread_gives_the_same_bytes() {
                 Options {
                     chunk,
                     parallel_strata: true,
+                    whole: true,
                 },
                 &|_| {},
             )
@@ -238,8 +239,14 @@ fn per_user_run_equals_class_run() {
     let classes = ctx.classes(16);
     let opts = Options::default();
     let by_class = Bulk::with_classes(&s, &rules, &ctx, classes, opts, &|_| {}).unwrap();
+    // The reference: every user alone, with all the rules over the whole configuration.
     let single = Classes::singletons(s.users.len());
-    let by_user = Bulk::with_classes(&s, &rules, &ctx, single, opts, &|_| {}).unwrap();
+    let whole = Options {
+        whole: true,
+        ..opts
+    };
+    let by_user = Bulk::with_classes(&s, &rules, &ctx, single, whole, &|_| {}).unwrap();
+    assert_eq!(by_class.anonymous, by_user.anonymous);
     for u in 0..s.users.len() {
         assert_eq!(by_class.of_user(u), by_user.of_user(u), "user {u}");
     }

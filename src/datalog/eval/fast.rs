@@ -19,23 +19,26 @@ type Store<const W: usize> = Vec<Option<Arc<Relation<Row<W>>>>>;
 type StratumResult<const W: usize> = Result<Vec<(RelId, Relation<Row<W>>)>, EvalError>;
 
 /// Evaluates `prog` by `plan` over the input tables (one per relation, possibly empty).
-/// `parallel` runs independent strata on rayon's pool.
+/// `parallel` runs independent strata on rayon's pool. A stratum whose relations are all
+/// `given` is not run: the input tables already hold those relations complete.
 pub fn evaluate(
     prog: &Program,
     plan: &Plan,
     rt: &Runtime,
     inputs: &[Table],
     parallel: bool,
+    given: Option<&[bool]>,
 ) -> Result<Vec<Table>, EvalError> {
+    let run_opts = (parallel, given);
     match plan.width {
-        0..=2 => run::<2>(prog, plan, rt, inputs, parallel),
-        3 => run::<3>(prog, plan, rt, inputs, parallel),
-        4 => run::<4>(prog, plan, rt, inputs, parallel),
-        5..=6 => run::<6>(prog, plan, rt, inputs, parallel),
-        7..=8 => run::<8>(prog, plan, rt, inputs, parallel),
-        9..=12 => run::<12>(prog, plan, rt, inputs, parallel),
-        13..=16 => run::<16>(prog, plan, rt, inputs, parallel),
-        17..=32 => run::<32>(prog, plan, rt, inputs, parallel),
+        0..=2 => run::<2>(prog, plan, rt, inputs, run_opts),
+        3 => run::<3>(prog, plan, rt, inputs, run_opts),
+        4 => run::<4>(prog, plan, rt, inputs, run_opts),
+        5..=6 => run::<6>(prog, plan, rt, inputs, run_opts),
+        7..=8 => run::<8>(prog, plan, rt, inputs, run_opts),
+        9..=12 => run::<12>(prog, plan, rt, inputs, run_opts),
+        13..=16 => run::<16>(prog, plan, rt, inputs, run_opts),
+        17..=32 => run::<32>(prog, plan, rt, inputs, run_opts),
         w => Err(EvalError::Unsupported(format!(
             "a relation or rule needs {w} columns; at most 32 are supported"
         ))),
@@ -47,7 +50,7 @@ fn run<const W: usize>(
     plan: &Plan,
     rt: &Runtime,
     inputs: &[Table],
-    parallel: bool,
+    (parallel, given): (bool, Option<&[bool]>),
 ) -> Result<Vec<Table>, EvalError> {
     let mut store: Store<W> = inputs
         .iter()
@@ -69,6 +72,7 @@ fn run<const W: usize>(
             .strata
             .iter()
             .filter(|sp| level[sp.index] == l)
+            .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
             .collect();
         let results: Vec<StratumResult<W>> = if parallel && here.len() > 1 {
             here.par_iter()

@@ -45,9 +45,17 @@ fn a_repeated_key_is_a_warning_with_its_place() {
         out.contains(&format!("dup.json:{line}:")) && out.contains("duplicate field `is_active`"),
         "{out}"
     );
-    let warnings = |s: &str| s.lines().find(|l| l.starts_with("warnings (")).map(str::to_owned);
+    let warnings = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("warnings ("))
+            .map(str::to_owned)
+    };
     let plain = check(&["examples/acme/snapshot.json"]);
-    assert_eq!(warnings(&plain).as_deref(), Some("warnings (1):"), "{plain}");
+    assert_eq!(
+        warnings(&plain).as_deref(),
+        Some("warnings (1):"),
+        "{plain}"
+    );
     assert_eq!(warnings(&out).as_deref(), Some("warnings (2):"), "{out}");
 }
 
