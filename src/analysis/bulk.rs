@@ -458,31 +458,72 @@ fn whole(
     Ok((chunks.into_iter().flatten().collect(), anonymous))
 }
 
-/// One component's answers: per local class (then the anonymous visitor last) a code per
-/// question: for a flow whether it applies then each stage binding, for an application access.
+/// One component's answers: per local class (then the anonymous visitor last) the codes of
+/// its questions ([`Slot`]).
 struct Part {
-    /// A flow's default entry, as the rules derive it.
-    entry: Option<&'static str>,
     /// Codes, `width` per local class, the anonymous visitor's last.
     codes: Vec<u8>,
     /// Codes per local class.
     width: usize,
 }
 
-/// Where a component's answers go in the [`Layout`].
+/// Which questions of the [`Layout`] a component answers.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
-    /// Flow index.
+    /// Whether a flow applies, then each of its stage bindings (all the flow's questions).
     Flow(usize),
-    /// Application index.
+    /// Whether a flow applies, then one stage binding's visibility if there is one.
+    Stage(usize, Option<usize>),
+    /// Access to an application.
     App(usize),
     /// Not a question of the layout.
     None,
 }
 
-/// Component by component: the relations every component shares are derived once; each
-/// component is evaluated with its own facts, the shared relations and one representative per
-/// local class; the answers are gathered per identity class.
+impl Slot {
+    fn width(self, layout: &Layout) -> usize {
+        match self {
+            Slot::Flow(f) => 1 + layout.flows[f].stages.len(),
+            Slot::Stage(_, x) => 1 + usize::from(x.is_some()),
+            Slot::App(_) | Slot::None => 1,
+        }
+    }
+
+    /// Puts one row of codes into `answers`.
+    fn put(self, layout: &Layout, row: &[u8], answers: &mut Answers) {
+        match self {
+            Slot::Flow(f) => {
+                answers.applicable[f] = row[0];
+                answers.visible[layout.flows[f].stages.clone()].copy_from_slice(&row[1..]);
+            }
+            Slot::Stage(f, x) => {
+                answers.applicable[f] = row[0];
+                if let Some(x) = x {
+                    answers.visible[x] = row[1];
+                }
+            }
+            Slot::App(a) => answers.access[a] = row[0],
+            Slot::None => {}
+        }
+    }
+}
+
+/// What one flow evaluated with all its facts and no user gives its stages' evaluations.
+struct FlowRun {
+    /// The tables of the [`ANONYMOUS`](super::components::ANONYMOUS) relations.
+    tables: Vec<(usize, crate::datalog::eval::Table)>,
+    /// The symbols those tables use.
+    symbols: crate::datalog::value::Interner,
+    /// The anonymous visitor's answers for the flow.
+    anonymous: Part,
+    /// How users enter the flow by default.
+    entry: &'static str,
+}
+
+/// Component by component: the relations every component shares are derived once; each flow
+/// once with all its facts for what only the anonymous visitor reads; each component with its
+/// own facts, those given relations and one representative per local class; the answers are
+/// gathered per identity class.
 fn by_component(
     snapshot: &Snapshot,
     rules: &Rules,
@@ -492,6 +533,7 @@ fn by_component(
     options: Options,
     progress: &(dyn Fn(Phase) + Sync),
 ) -> Result<(Vec<Answers>, Answers), String> {
+    use super::components::{ANONYMOUS, Part as Of};
     let comps = &ctx.components;
     let start = std::time::Instant::now();
     let local = ctx.local_classes(classes);
@@ -519,21 +561,32 @@ fn by_component(
     }
     drop(users);
     let shared = super::components::shared_relations(program, &varying);
-    // What a component's evaluation derives: the answers read below and what they rest on;
-    // the relations every component shares are given, the rest (deferral reasons, say) skipped.
+    // What an evaluation derives: the answers read below and what they rest on; the relations
+    // every component shares are given, the rest (deferral reasons, say) skipped.
     let outputs: Vec<usize> = ANSWERS
         .iter()
         .filter_map(|name| program.relation(name))
         .collect();
     let needed = super::components::needed_for(program, &outputs);
     let given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
+    let anonymous_only: Vec<usize> = ANONYMOUS
+        .iter()
+        .filter_map(|name| program.relation(name))
+        .collect();
+    let mut given_to_stages = given.clone();
+    for &r in &anonymous_only {
+        given_to_stages[r] = true;
+    }
     let mut base = Inputs::new(rules);
     super::add_facts(rules, &mut base, &comps.global)?;
-    let engine = Engine::Fast {
-        parallel: options.parallel_strata,
-    };
     let eval = rules
-        .evaluate(&base, engine, Limits::default())
+        .evaluate(
+            &base,
+            Engine::Fast {
+                parallel: options.parallel_strata,
+            },
+            Limits::default(),
+        )
         .map_err(|e| e.to_string())?;
     for (r, table) in eval.tables.into_iter().enumerate() {
         if shared[r] {
@@ -543,11 +596,18 @@ fn by_component(
     base.symbols = eval.symbols.frozen();
     timing("shared relations", start);
     let start = std::time::Instant::now();
+    let engine = Engine::Fast { parallel: false };
     let flow_of: HashMap<&str, usize> = layout
         .flows
         .iter()
         .enumerate()
         .map(|(i, f)| (f.pk.as_str(), i))
+        .collect();
+    let stage_of: HashMap<&str, usize> = layout
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (x.pk.as_str(), i))
         .collect();
     let app_of: HashMap<&str, usize> = layout
         .apps
@@ -555,14 +615,58 @@ fn by_component(
         .enumerate()
         .map(|(i, a)| (a.pk.as_str(), i))
         .collect();
+    let flow_slot: Vec<Option<usize>> = comps
+        .flows
+        .iter()
+        .map(|f| flow_of.get(f.pk.as_str()).copied())
+        .collect();
+    // Each flow with all its facts and only the anonymous visitor.
+    let runs: Vec<FlowRun> = comps
+        .flows
+        .par_iter()
+        .zip(&flow_slot)
+        .map(|(flow, slot)| {
+            let mut inputs = Inputs {
+                tables: base.tables.clone(),
+                symbols: base.symbols.clone(),
+                origins: Vec::new(),
+            };
+            super::add_facts(rules, &mut inputs, &flow.facts)?;
+            let eval = rules
+                .evaluate_given(&inputs, engine, Limits::default(), Some(&given))
+                .map_err(|e| e.to_string())?;
+            let entry = default_entry(&eval, rules, &flow.pk);
+            let slot = slot.map_or(Slot::None, Slot::Flow);
+            let anonymous = read_part(&eval, rules, layout, slot, &["anon".to_string()]);
+            Ok(FlowRun {
+                entry,
+                tables: anonymous_only
+                    .iter()
+                    .map(|&r| (r, eval.tables[r].clone()))
+                    .collect(),
+                symbols: eval.symbols.frozen(),
+                anonymous,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    for (slot, run) in flow_slot.iter().zip(&runs) {
+        if let Some(f) = slot {
+            layout.flows[*f].entry = run.entry;
+        }
+    }
+    timing("flows for the anonymous visitor", start);
+    let start = std::time::Instant::now();
     let slots: Vec<Slot> = comps
         .parts
         .iter()
         .map(|p| match p {
-            super::components::Part::Flow(pk) => flow_of
-                .get(pk.as_str())
-                .map_or(Slot::None, |f| Slot::Flow(*f)),
-            super::components::Part::App(pk) => app_of
+            Of::Stage { flow, binding } => match flow_slot[*flow] {
+                Some(f) => {
+                    Slot::Stage(f, binding.as_deref().and_then(|x| stage_of.get(x).copied()))
+                }
+                None => Slot::None,
+            },
+            Of::App(pk) => app_of
                 .get(pk.as_str())
                 .map_or(Slot::None, |a| Slot::App(*a)),
         })
@@ -570,7 +674,6 @@ fn by_component(
     let total = comps.len();
     progress(Phase::Evaluating { done: 0, total });
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let engine = Engine::Fast { parallel: false };
     let view = &*layout;
     let parts: Vec<Part> = (0..comps.len())
         .into_par_iter()
@@ -584,10 +687,17 @@ fn by_component(
                 symbols: base.symbols.clone(),
                 origins: Vec::new(),
             };
+            if let Of::Stage { flow, .. } = &comps.parts[c] {
+                let run = &runs[*flow];
+                inputs.symbols = run.symbols.clone();
+                for (r, table) in &run.tables {
+                    inputs.tables[*r] = table.clone();
+                }
+            }
             super::add_facts(rules, &mut inputs, &comps.owned[c])?;
             super::add_facts(rules, &mut inputs, &ctx.user_facts(&reps))?;
             let eval = rules
-                .evaluate_given(&inputs, engine, Limits::default(), Some(&given))
+                .evaluate_given(&inputs, engine, Limits::default(), Some(&given_to_stages))
                 .map_err(|e| e.to_string())?;
             let mut subjects: Vec<String> = reps
                 .iter()
@@ -602,32 +712,25 @@ fn by_component(
         .collect::<Result<_, String>>()?;
     timing("components", start);
     let start = std::time::Instant::now();
-    for (slot, part) in slots.iter().zip(&parts) {
-        if let (Slot::Flow(f), Some(e)) = (slot, part.entry) {
-            layout.flows[*f].entry = e;
-        }
-    }
-    let layout = &*layout;
-    let gather = |answers: &mut Answers, row_of: &dyn Fn(usize, &Part) -> usize| {
-        for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
-            let at = row_of(c, part) * part.width;
-            let row = &part.codes[at..at + part.width];
-            match *slot {
-                Slot::Flow(f) => {
-                    answers.applicable[f] = row[0];
-                    answers.visible[layout.flows[f].stages.clone()].copy_from_slice(&row[1..]);
-                }
-                Slot::App(a) => answers.access[a] = row[0],
-                Slot::None => {}
-            }
-        }
-    };
     let mut answers = vec![Answers::unknown(layout); classes.len()];
     answers.par_iter_mut().enumerate().for_each(|(k, a)| {
-        gather(a, &|c, _| local.of_class[c][k] as usize);
+        for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
+            let at = local.of_class[c][k] as usize * part.width;
+            slot.put(layout, &part.codes[at..at + part.width], a);
+        }
     });
+    // The anonymous visitor: each flow's own run, each application's last row.
     let mut anonymous = Answers::unknown(layout);
-    gather(&mut anonymous, &|_, part| part.codes.len() / part.width - 1);
+    for (slot, run) in flow_slot.iter().zip(&runs) {
+        if let Some(f) = slot {
+            Slot::Flow(*f).put(layout, &run.anonymous.codes, &mut anonymous);
+        }
+    }
+    for (slot, part) in slots.iter().zip(&parts) {
+        if let Slot::App(_) = slot {
+            slot.put(layout, &part.codes[part.codes.len() - 1..], &mut anonymous);
+        }
+    }
     timing("gathering", start);
     Ok((answers, anonymous))
 }
@@ -635,8 +738,22 @@ fn by_component(
 /// The relations a component's answers are read from.
 const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
 
+/// How users enter the flow `pk` by default, as the rules derive it.
+fn default_entry(eval: &Evaluation, rules: &Rules, pk: &str) -> &'static str {
+    let r = Reader { eval, rules };
+    let (flow, anonymous) = (r.sym(pk), r.sym("anonymous"));
+    let anonymous_entry = r
+        .rows("default_entry")
+        .any(|row| Some(row[0]) == flow && Some(row[1]) == anonymous);
+    if anonymous_entry {
+        "anonymous"
+    } else {
+        "authenticated"
+    }
+}
+
 /// Reads one component's answers for `subjects` (user pks, then `"anon"`: the anonymous
-/// visitor entering anonymously) from its evaluation.
+/// visitor entering anonymously) from its evaluation; users enter a flow as the layout says.
 fn read_part(
     eval: &Evaluation,
     rules: &Rules,
@@ -652,35 +769,36 @@ fn read_part(
         .collect();
     let anon_subject = r.sym("anon");
     let (anonymous, authenticated) = (r.sym("anonymous"), r.sym("authenticated"));
+    let width = slot.width(layout);
+    let mut codes = vec![UNKNOWN; width * subjects.len()];
     match slot {
-        Slot::Flow(f) => {
+        Slot::Flow(f) | Slot::Stage(f, _) => {
             let flow = &layout.flows[f];
             let fsym = r.sym(&flow.pk);
-            let mut entry = None;
-            for row in r.rows("default_entry") {
-                if Some(row[0]) == fsym {
-                    entry = Some(if Some(row[1]) == anonymous {
-                        "anonymous"
-                    } else {
-                        "authenticated"
-                    });
-                }
-            }
+            let entry = flow.entry;
             let entry_of = |subject: u32| {
-                if Some(subject) == anon_subject || entry == Some("anonymous") {
+                if Some(subject) == anon_subject || entry == "anonymous" {
                     anonymous
                 } else {
                     authenticated
                 }
             };
-            let width = 1 + flow.stages.len();
-            let mut codes = vec![UNKNOWN; width * subjects.len()];
-            let stages: HashMap<u32, usize> = flow
-                .stages
-                .clone()
-                .enumerate()
-                .filter_map(|(i, x)| r.sym(&layout.stages[x].pk).map(|s| (s, i)))
-                .collect();
+            let stages: HashMap<u32, usize> = match slot {
+                Slot::Flow(_) => flow
+                    .stages
+                    .clone()
+                    .enumerate()
+                    .filter_map(|(i, x)| r.sym(&layout.stages[x].pk).map(|s| (s, i)))
+                    .collect(),
+                _ => match slot {
+                    Slot::Stage(_, Some(x)) => r
+                        .sym(&layout.stages[x].pk)
+                        .map(|s| (s, 0))
+                        .into_iter()
+                        .collect(),
+                    _ => HashMap::new(),
+                },
+            };
             for row in r.rows("applicable") {
                 if let (true, Some(&s)) = (Some(row[0]) == fsym, who.get(&row[2]))
                     && Some(row[1]) == entry_of(row[2])
@@ -695,15 +813,9 @@ fn read_part(
                     codes[s * width + 1 + x] = r.code(row[3]);
                 }
             }
-            Part {
-                entry,
-                codes,
-                width,
-            }
         }
         Slot::App(a) => {
             let asym = r.sym(&layout.apps[a].pk);
-            let mut codes = vec![UNKNOWN; subjects.len()];
             let app_ctx = r.sym("app");
             for row in r.rows("decide") {
                 if let (true, Some(&s)) = (Some(row[0]) == asym, who.get(&row[1]))
@@ -712,18 +824,10 @@ fn read_part(
                     codes[s] = r.code(row[3]);
                 }
             }
-            Part {
-                entry: None,
-                codes,
-                width: 1,
-            }
         }
-        Slot::None => Part {
-            entry: None,
-            codes: vec![UNKNOWN; subjects.len()],
-            width: 1,
-        },
+        Slot::None => {}
     }
+    Part { codes, width }
 }
 
 /// Where a bulk run is, for a progress bar.

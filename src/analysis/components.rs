@@ -6,7 +6,14 @@
 //! rule joins a binding to its own target, a stage binding to its own flow. So each component
 //! can be evaluated with the facts *owned* by it (facts whose first column is the component's
 //! flow, stage binding, application, entitlement or binding) plus the facts owned by none (groups,
-//! stages, policies, sources, brands, settings), and without the other components' facts. The
+//! stages, policies, sources, brands, settings), and without the other components' facts.
+//!
+//! A flow is split further, one component per stage binding: a stage's visibility for a user
+//! reads the user's decisions on the flow and on that stage binding only. The other stage
+//! bindings of the flow are read for the anonymous visitor alone (which identification stage
+//! the visitor is shown first, `flows.dl`): those relations ([`ANONYMOUS`]) are derived once
+//! per flow with all its facts and given to the stage's evaluation, which keeps the flow's
+//! facts and the stage's bindings and drops the bindings on the flow's other stages. The
 //! property test in `tests/it/bulk.rs` holds the result to a per-user evaluation of everything.
 //!
 //! Two more savings follow. Relations whose rules read only unowned, user-independent facts
@@ -19,76 +26,156 @@ use crate::facts::{FactSet, Value};
 use crate::snapshot::Snapshot;
 use std::collections::HashMap;
 
+/// The relations of `flows.dl` that read the flow's other stage bindings, only ever for the
+/// anonymous visitor: derived per flow with all its facts, given to each stage's evaluation.
+pub const ANONYMOUS: [&str; 5] = [
+    "anon_part",
+    "anon_visible",
+    "first_ident",
+    "identified_before",
+    "maybe_identified_before",
+];
+
 /// What a component answers for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Part {
-    /// A flow (its pk) and its stage bindings.
-    Flow(String),
+    /// One stage binding (its pk) of a flow (index into [`Components::flows`]), or the flow
+    /// alone when it has no stage binding.
+    Stage {
+        /// The flow.
+        flow: usize,
+        /// The stage binding.
+        binding: Option<String>,
+    },
     /// An application (its pk) and its entitlements.
     App(String),
+}
+
+/// A flow with all its facts, split into its stages' components.
+#[derive(Debug, Default)]
+pub struct Flow {
+    /// The flow's pk.
+    pub pk: String,
+    /// Every fact the flow owns (its stage bindings' and all their bindings' too).
+    pub facts: FactSet,
+    /// Its components (indices into [`Components::parts`]).
+    pub parts: Vec<usize>,
 }
 
 /// The configuration's facts split into components.
 #[derive(Debug, Default)]
 pub struct Components {
-    /// Each component: flows in snapshot order, then applications.
+    /// Each component: the stages of each flow in snapshot order, then applications.
     pub parts: Vec<Part>,
+    /// The flows.
+    pub flows: Vec<Flow>,
     /// Facts owned by no component, read by every evaluation.
     pub global: FactSet,
     /// Facts owned by each component.
     pub owned: Vec<FactSet>,
-    /// The owning component of each owned object's pk.
-    owner: HashMap<String, u32>,
+}
+
+/// Who owns the object with some pk.
+#[derive(Clone, Copy, Debug)]
+enum Owner {
+    /// The flow itself, one of its stage bindings, or a binding on the flow: every component
+    /// of the flow.
+    Flow(usize),
+    /// A binding on a stage binding: that stage's component (and the flow's facts).
+    Stage(usize, usize),
+    /// An application's component.
+    App(usize),
 }
 
 impl Components {
     /// Splits `facts` (the snapshot's facts without its users) by owner.
     pub fn split(snapshot: &Snapshot, facts: FactSet) -> Components {
         let mut parts = Vec::new();
-        let mut owner: HashMap<String, u32> = HashMap::new();
-        for f in &snapshot.flows {
-            owner.insert(f.pk.to_string(), parts.len() as u32);
-            parts.push(Part::Flow(f.pk.to_string()));
-        }
-        for a in &snapshot.applications {
-            owner.insert(a.pk.to_string(), parts.len() as u32);
-            parts.push(Part::App(a.pk.to_string()));
+        let mut flows: Vec<Flow> = Vec::new();
+        let mut owner: HashMap<&str, Owner> = HashMap::new();
+        let mut stage_part: HashMap<&str, usize> = HashMap::new();
+        for (i, f) in snapshot.flows.iter().enumerate() {
+            owner.insert(&f.pk, Owner::Flow(i));
+            flows.push(Flow {
+                pk: f.pk.to_string(),
+                ..Flow::default()
+            });
         }
         for x in &snapshot.flow_bindings {
-            if let Some(&c) = owner.get(&*x.target) {
-                owner.insert(x.pk.to_string(), c);
+            if let Some(&Owner::Flow(f)) = owner.get(&*x.target) {
+                owner.insert(&x.pk, Owner::Flow(f));
+                stage_part.insert(&x.pk, parts.len());
+                flows[f].parts.push(parts.len());
+                parts.push(Part::Stage {
+                    flow: f,
+                    binding: Some(x.pk.to_string()),
+                });
             }
         }
+        for (f, flow) in flows.iter_mut().enumerate() {
+            if flow.parts.is_empty() {
+                flow.parts.push(parts.len());
+                parts.push(Part::Stage {
+                    flow: f,
+                    binding: None,
+                });
+            }
+        }
+        for a in &snapshot.applications {
+            owner.insert(&a.pk, Owner::App(parts.len()));
+            parts.push(Part::App(a.pk.to_string()));
+        }
         for e in &snapshot.entitlements {
-            if let Some(&c) = owner.get(&*e.app) {
-                owner.insert(e.pk.to_string(), c);
+            if let Some(&o) = owner.get(&*e.app) {
+                owner.insert(&e.pk, o);
             }
         }
         for b in &snapshot.policy_bindings {
-            if let Some(&c) = owner.get(&*b.target) {
-                owner.insert(b.pk.to_string(), c);
-            }
+            let o = match owner.get(&*b.target) {
+                Some(Owner::Flow(f)) => match stage_part.get(&*b.target) {
+                    Some(&c) => Owner::Stage(*f, c),
+                    None => Owner::Flow(*f),
+                },
+                Some(o) => *o,
+                None => continue,
+            };
+            owner.insert(&b.pk, o);
         }
         let mut global = FactSet::default();
         let mut owned: Vec<FactSet> = (0..parts.len()).map(|_| FactSet::default()).collect();
         for (rel, rows) in facts.relations {
             for row in rows {
-                let c = match row.first() {
+                let o = match row.first() {
                     Some(Value::Sym(s)) => owner.get(s.as_str()).copied(),
                     _ => None,
                 };
-                let set = match c {
-                    Some(c) => &mut owned[c as usize],
-                    None => &mut global,
+                let put = |set: &mut FactSet| {
+                    set.relations
+                        .entry(rel.clone())
+                        .or_default()
+                        .push(row.clone());
                 };
-                set.relations.entry(rel.clone()).or_default().push(row);
+                match o {
+                    None => put(&mut global),
+                    Some(Owner::App(c)) => put(&mut owned[c]),
+                    Some(Owner::Stage(f, c)) => {
+                        put(&mut owned[c]);
+                        put(&mut flows[f].facts);
+                    }
+                    Some(Owner::Flow(f)) => {
+                        for &c in &flows[f].parts {
+                            put(&mut owned[c]);
+                        }
+                        put(&mut flows[f].facts);
+                    }
+                }
             }
         }
         Components {
             parts,
+            flows,
             global,
             owned,
-            owner,
         }
     }
 
@@ -100,11 +187,6 @@ impl Components {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
-    }
-
-    /// The component owning the object with this pk, if any.
-    pub fn owner_of(&self, pk: &str) -> Option<u32> {
-        self.owner.get(pk).copied()
     }
 }
 

@@ -231,6 +231,47 @@ fn classes_share_work_and_one_thread_gives_the_same_bytes() {
     );
 }
 
+/// Component-by-component answers per class against every user alone with all the rules over
+/// the whole configuration, on every case of the golden corpus (each a behaviour of the
+/// semantics: identification order, re-evaluation, gates, modes) and on the example.
+#[test]
+fn components_agree_with_whole_evaluation_on_the_corpus_and_the_example() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("snapshot.json"))
+        .collect();
+    dirs.sort();
+    dirs.push(root().join("examples/acme/snapshot.json"));
+    assert!(dirs.len() > 30);
+    let rules = bulk::builtin_rules().unwrap();
+    for path in dirs {
+        let s = snapshot::load(&path, &LoadOptions::default())
+            .unwrap()
+            .snapshot;
+        let ctx = KeyContext::new(&s, &rules.program);
+        let opts = Options::default();
+        let by_class =
+            Bulk::with_classes(&s, &rules, &ctx, ctx.classes(64), opts, &|_| {}).unwrap();
+        let whole = Options {
+            whole: true,
+            ..opts
+        };
+        let single = Classes::singletons(s.users.len());
+        let by_user = Bulk::with_classes(&s, &rules, &ctx, single, whole, &|_| {}).unwrap();
+        let name = path.display();
+        assert_eq!(by_class.anonymous, by_user.anonymous, "{name}: anonymous");
+        for f in 0..by_class.layout.flows.len() {
+            assert_eq!(
+                by_class.layout.flows[f].entry, by_user.layout.flows[f].entry,
+                "{name}: entry of flow {f}"
+            );
+        }
+        for u in 0..s.users.len() {
+            assert_eq!(by_class.of_user(u), by_user.of_user(u), "{name}: user {u}");
+        }
+    }
+}
+
 #[test]
 fn per_user_run_equals_class_run() {
     let s = generated(11);
