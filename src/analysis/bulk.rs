@@ -878,11 +878,71 @@ pub enum Form {
     Jsonl,
 }
 
+/// A class's per-user output with the username left out: each of its pieces (lines; the one
+/// JSON line) follows the user's formatted name.
+struct Template {
+    /// The pieces, one after another.
+    bytes: Vec<u8>,
+    /// Where each piece ends in `bytes` (the first starts at 0, the next where one ends).
+    ends: Vec<usize>,
+}
+
+impl Template {
+    /// An empty template.
+    fn new() -> Template {
+        Template {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Starts a piece: the one before (if any) ends here.
+    fn piece(&mut self) {
+        if !self.bytes.is_empty() {
+            self.ends.push(self.bytes.len());
+        }
+    }
+
+    /// Ends the last piece.
+    fn finish(mut self) -> Template {
+        self.piece();
+        self
+    }
+
+    /// How many bytes one user's output takes when the formatted name takes `name` bytes.
+    fn len_with(&self, name: usize) -> usize {
+        self.bytes.len() + self.ends.len() * name
+    }
+
+    /// Appends one user's output: `name` before every piece.
+    fn expand(&self, name: &[u8], out: &mut Vec<u8>) {
+        out.reserve(self.len_with(name.len()));
+        let mut start = 0;
+        for &end in &self.ends {
+            out.extend_from_slice(name);
+            out.extend_from_slice(&self.bytes[start..end]);
+            start = end;
+        }
+    }
+}
+
+/// Bytes of output formatted per task of a window (a chunk of users in username order).
+const TASK_BYTES: usize = 1 << 20;
+
+/// Tasks per window and thread: a window is formatted in parallel while the one before it is
+/// written.
+const TASKS_PER_THREAD: usize = 4;
+
+/// One formatted window on its way to the writer: its tasks' bytes in order and its users.
+struct Window {
+    parts: Vec<Vec<u8>>,
+    users: usize,
+}
+
 impl Bulk<'_> {
-    /// What follows the username on each of a class's lines, for `form`, with `\x00` where the
-    /// username goes at the start of every line after the first.
-    fn class_bytes(&self, answers: &Answers, form: Form) -> Vec<u8> {
-        let mut out = Vec::new();
+    /// What follows the username on each of a class's lines, for `form`: one piece per line.
+    fn class_bytes(&self, answers: &Answers, form: Form) -> Template {
+        let mut t = Template::new();
         let mut num = itoa::Buffer::new();
         match form {
             Form::StagesCsv => {
@@ -897,35 +957,37 @@ impl Bulk<'_> {
                     flow_part.push(b',');
                     for x in flow.stages.clone() {
                         let s = &self.layout.stages[x];
-                        out.push(0);
-                        out.extend_from_slice(&flow_part);
-                        out.extend_from_slice(num.format(s.order).as_bytes());
-                        out.push(b',');
-                        csv_field(&s.stage, &mut out);
-                        out.push(b',');
-                        out.extend_from_slice(visibility(answers.visible[x]).as_bytes());
-                        out.push(b'\n');
+                        t.piece();
+                        t.bytes.extend_from_slice(&flow_part);
+                        t.bytes.extend_from_slice(num.format(s.order).as_bytes());
+                        t.bytes.push(b',');
+                        csv_field(&s.stage, &mut t.bytes);
+                        t.bytes.push(b',');
+                        t.bytes
+                            .extend_from_slice(visibility(answers.visible[x]).as_bytes());
+                        t.bytes.push(b'\n');
                     }
                 }
             }
             Form::AppsCsv => {
                 for (a, app) in self.layout.apps.iter().enumerate() {
-                    out.push(0);
-                    out.push(b',');
-                    csv_field(&app.slug, &mut out);
-                    out.push(b',');
-                    out.extend_from_slice(yes_no(answers.access[a]).as_bytes());
-                    out.push(b'\n');
+                    t.piece();
+                    t.bytes.push(b',');
+                    csv_field(&app.slug, &mut t.bytes);
+                    t.bytes.push(b',');
+                    t.bytes
+                        .extend_from_slice(yes_no(answers.access[a]).as_bytes());
+                    t.bytes.push(b'\n');
                 }
             }
             Form::Jsonl => {
-                out.push(0);
-                out.extend_from_slice(b",\"flows\":");
-                self.answers_json(answers, false, &mut out);
-                out.extend_from_slice(b"}\n");
+                t.piece();
+                t.bytes.extend_from_slice(b",\"flows\":");
+                self.answers_json(answers, false, &mut t.bytes);
+                t.bytes.extend_from_slice(b"}\n");
             }
         }
-        out
+        t.finish()
     }
 
     /// `[flows...],"apps":[...]` of one identity as JSON (the anonymous visitor enters every
@@ -973,9 +1035,10 @@ impl Bulk<'_> {
         out.push(b']');
     }
 
-    /// Writes one of the per-user forms: every user in username order, formatted in parallel
-    /// chunks from per-class bytes and written in order.
-    pub fn write_users<W: Write>(
+    /// Writes one of the per-user forms: every user in username order. Windows of users are
+    /// formatted in parallel tasks from per-class templates while a writer thread writes the
+    /// window before, in order; at most three windows are alive and their buffers are reused.
+    pub fn write_users<W: Write + Send>(
         &self,
         form: Form,
         out: &mut W,
@@ -988,52 +1051,69 @@ impl Bulk<'_> {
             Form::AppsCsv => out.write_all(b"user,app,access\n")?,
             Form::Jsonl => {}
         }
-        let per_class: Vec<Vec<u8>> = self
+        let templates: Vec<Template> = self
             .answers
             .par_iter()
             .map(|a| self.class_bytes(a, form))
             .collect();
+        let chunk = self.task_users(&templates);
+        let window = chunk * TASKS_PER_THREAD * rayon::current_num_threads().max(1);
         let total = self.by_name.len();
-        let chunk = 2048;
-        let window = chunk * rayon::current_num_threads().max(1) * 2;
-        let mut done = 0;
-        for win in self.by_name.chunks(window) {
-            let parts: Vec<Vec<u8>> = win
-                .par_chunks(chunk)
-                .map(|users| {
-                    let mut buf = Vec::new();
-                    let mut name = Vec::new();
-                    for &u in users {
-                        let user = &self.snapshot.users[u as usize];
-                        name.clear();
-                        match form {
-                            Form::Jsonl => {
-                                name.extend_from_slice(b"{\"user\":");
-                                json_str(&user.username, &mut name);
-                            }
-                            _ => csv_field(&user.username, &mut name),
-                        }
-                        let bytes = &per_class[self.classes.of_user[u as usize] as usize];
-                        for piece in bytes.split_inclusive(|b| *b == 0) {
-                            match piece.split_last() {
-                                Some((0, rest)) => {
-                                    buf.extend_from_slice(rest);
-                                    buf.extend_from_slice(&name);
-                                }
-                                _ => buf.extend_from_slice(piece),
-                            }
-                        }
-                    }
-                    buf
-                })
-                .collect();
-            for p in parts {
-                out.write_all(&p)?;
+        let sink = &mut *out;
+        std::thread::scope(|scope| {
+            let (full, to_write) = std::sync::mpsc::sync_channel::<Window>(1);
+            let (recycle, empty) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
+            let writer =
+                scope.spawn(move || write_windows(sink, to_write, recycle, total, progress));
+            for users in self.by_name.chunks(window) {
+                let mut parts = empty.try_recv().unwrap_or_default();
+                parts.resize_with(users.len().div_ceil(chunk), Vec::new);
+                users
+                    .par_chunks(chunk)
+                    .zip(parts.par_iter_mut())
+                    .for_each(|(users, buf)| self.format_users(users, &templates, form, buf));
+                let users = users.len();
+                if full.send(Window { parts, users }).is_err() {
+                    break; // The writer stopped on an error, which join returns.
+                }
             }
-            done += win.len();
-            progress(Phase::Writing { done, total });
-        }
+            drop(full);
+            writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
         out.flush()
+    }
+
+    /// Users per task: about [`TASK_BYTES`] of output, from the average user.
+    fn task_users(&self, templates: &[Template]) -> usize {
+        let users = self.by_name.len().max(1);
+        let bytes: usize = self
+            .classes
+            .members
+            .iter()
+            .zip(templates)
+            .map(|(m, t)| *m as usize * t.len_with(8))
+            .sum();
+        (TASK_BYTES / (bytes / users).max(1)).clamp(1, 1 << 16)
+    }
+
+    /// Replaces `buf` with the output of `users` (indices, in username order).
+    fn format_users(&self, users: &[u32], templates: &[Template], form: Form, buf: &mut Vec<u8>) {
+        buf.clear();
+        let mut name = Vec::new();
+        for &u in users {
+            let user = &self.snapshot.users[u as usize];
+            name.clear();
+            match form {
+                Form::Jsonl => {
+                    name.extend_from_slice(b"{\"user\":");
+                    json_str(&user.username, &mut name);
+                }
+                _ => csv_field(&user.username, &mut name),
+            }
+            templates[self.classes.of_user[u as usize] as usize].expand(&name, buf);
+        }
     }
 
     /// The class-level form: one JSON line for the anonymous visitor, then one per class with
@@ -1074,6 +1154,29 @@ impl Bulk<'_> {
         }
         out.flush()
     }
+}
+
+/// The writer thread of [`Bulk::write_users`]: writes each window's parts in order, reports
+/// progress, and hands the emptied buffers back. Stops at the first error (the formatting side
+/// then sees the channel closed).
+fn write_windows<W: Write>(
+    out: &mut W,
+    windows: std::sync::mpsc::Receiver<Window>,
+    recycle: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
+    total: usize,
+    progress: &(dyn Fn(Phase) + Sync),
+) -> io::Result<()> {
+    let mut done = 0;
+    for w in windows {
+        for part in &w.parts {
+            out.write_all(part)?;
+        }
+        done += w.users;
+        progress(Phase::Writing { done, total });
+        // The formatting side may be finished and gone: then the buffers are simply dropped.
+        let _ = recycle.send(w.parts);
+    }
+    Ok(())
 }
 
 /// Counts of shown/skipped/unknown (or yes/no/unknown) per stage binding and per application.

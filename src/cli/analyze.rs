@@ -166,7 +166,9 @@ pub fn run(args: Args) -> Outcome {
         bulk::timing("classes", start);
         let bulk = Bulk::with_classes(snapshot, &rules, &ctx, classes, options, &progress)
             .map_err(|e| miette!("{e}"))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+        // Small writes (the summary, the class lines) are gathered; the per-user forms write
+        // blocks of about a megabyte, which pass a buffer this size without a copy.
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut out);
         let written = match (args.format, args.apps) {
             (Format::Csv, false) => bulk.write_users(Form::StagesCsv, &mut w, &progress),
             (Format::Csv, true) => bulk.write_users(Form::AppsCsv, &mut w, &progress),
