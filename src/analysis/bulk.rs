@@ -1116,14 +1116,50 @@ impl Bulk<'_> {
         }
     }
 
-    /// The class-level form: one JSON line for the anonymous visitor, then one per class with
-    /// its member count, its representative and its answers.
+    /// The class-level form, compact enough for a million users: a first JSON line naming the
+    /// questions once (`questions`: the flows with their entries and stage bindings in order,
+    /// the applications), then one line for the anonymous visitor and one per class with its
+    /// member count, its representative and its answers as one letter per question, in the
+    /// order of the first line (`Y` yes/shown, `N` no/skipped, `U` unknown): `flows` (does
+    /// the flow apply), `stages` (every flow's stage bindings, flow after flow), `apps`.
     pub fn write_classes<W: Write>(&self, out: &mut W) -> io::Result<()> {
         let mut buf = Vec::new();
+        let mut num = itoa::Buffer::new();
+        buf.extend_from_slice(b"{\"questions\":{\"flows\":[");
+        for (f, flow) in self.layout.flows.iter().enumerate() {
+            if f > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"flow\":");
+            json_str(&flow.slug, &mut buf);
+            buf.extend_from_slice(b",\"entry\":\"");
+            buf.extend_from_slice(flow.entry.as_bytes());
+            buf.extend_from_slice(b"\",\"stages\":[");
+            for (k, x) in flow.stages.clone().enumerate() {
+                let s = &self.layout.stages[x];
+                if k > 0 {
+                    buf.push(b',');
+                }
+                buf.extend_from_slice(b"{\"order\":");
+                buf.extend_from_slice(num.format(s.order).as_bytes());
+                buf.extend_from_slice(b",\"stage\":");
+                json_str(&s.stage, &mut buf);
+                buf.push(b'}');
+            }
+            buf.extend_from_slice(b"]}");
+        }
+        buf.extend_from_slice(b"],\"apps\":[");
+        for (a, app) in self.layout.apps.iter().enumerate() {
+            if a > 0 {
+                buf.push(b',');
+            }
+            json_str(&app.slug, &mut buf);
+        }
         buf.extend_from_slice(
-            b"{\"class\":\"anonymous\",\"members\":1,\"representative\":null,\"flows\":",
+            b"]},\"codes\":{\"Y\":\"yes or shown\",\"N\":\"no or skipped\",\"U\":\"unknown\"}}\n",
         );
-        self.answers_json(&self.anonymous, true, &mut buf);
+        buf.extend_from_slice(b"{\"class\":\"anonymous\",\"members\":1,\"representative\":null,");
+        Self::codes_json(&self.anonymous, &mut buf);
         buf.extend_from_slice(b"}\n");
         out.write_all(&buf)?;
         let lines: Vec<Vec<u8>> = self
@@ -1143,8 +1179,8 @@ impl Bulk<'_> {
                 );
                 b.extend_from_slice(b",\"representative\":");
                 json_str(&rep.username, &mut b);
-                b.extend_from_slice(b",\"flows\":");
-                self.answers_json(a, false, &mut b);
+                b.push(b',');
+                Self::codes_json(a, &mut b);
                 b.extend_from_slice(b"}\n");
                 b
             })
@@ -1153,6 +1189,27 @@ impl Bulk<'_> {
             out.write_all(&l)?;
         }
         out.flush()
+    }
+
+    /// `"flows":"YN..","stages":"..","apps":".."` of one identity.
+    fn codes_json(answers: &Answers, out: &mut Vec<u8>) {
+        for (i, (name, codes)) in [
+            ("flows", &answers.applicable),
+            ("stages", &answers.visible),
+            ("apps", &answers.access),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":\"");
+            out.extend(codes.iter().map(|c| b"YNU"[*c as usize]));
+            out.push(b'"');
+        }
     }
 }
 

@@ -450,3 +450,69 @@ fn closed_pipe_ends_quietly() {
     // 13: SIGPIPE on Linux.
     assert_eq!(out.status.signal(), Some(13), "killed by SIGPIPE");
 }
+
+/// The class-level form decodes, with its first line, into exactly the per-user CSV rows of
+/// every class's representative (and of every member, who shares them).
+#[test]
+fn the_class_form_decodes_to_the_users_rows() {
+    let s = snapshot::load(
+        &root().join("examples/acme/snapshot.json"),
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .snapshot;
+    let b = Bulk::new(&s, Options::default(), &|_| {}).unwrap();
+    let mut out = Vec::new();
+    b.write_classes(&mut out).unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let questions = &lines[0]["questions"];
+    let word = |c: char, stage: bool| match (c, stage) {
+        ('Y', false) => "yes",
+        ('N', false) => "no",
+        ('Y', true) => "shown",
+        ('N', true) => "skipped",
+        ('U', _) => "unknown",
+        _ => panic!("unexpected code {c}"),
+    };
+    let mut decoded: Vec<String> = Vec::new();
+    let mut members = 0;
+    for class in &lines[2..] {
+        let user = class["representative"].as_str().unwrap();
+        members += class["members"].as_u64().unwrap();
+        let flows: Vec<char> = class["flows"].as_str().unwrap().chars().collect();
+        let mut stages = class["stages"].as_str().unwrap().chars();
+        for (f, flow) in questions["flows"].as_array().unwrap().iter().enumerate() {
+            for st in flow["stages"].as_array().unwrap() {
+                decoded.push(format!(
+                    "{},{},{},{},{},{},{}",
+                    csv(user),
+                    csv(flow["flow"].as_str().unwrap()),
+                    flow["entry"].as_str().unwrap(),
+                    word(flows[f], false),
+                    st["order"],
+                    csv(st["stage"].as_str().unwrap()),
+                    word(stages.next().unwrap(), true)
+                ));
+            }
+        }
+        assert_eq!(stages.next(), None, "one letter per stage binding");
+    }
+    assert_eq!(members as usize, s.users.len());
+    assert_eq!(lines[1]["class"], "anonymous");
+    let reps: std::collections::HashSet<&str> = lines[2..]
+        .iter()
+        .map(|c| c["representative"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<String> = written(&b, Form::StagesCsv)
+        .into_iter()
+        .skip(1)
+        .filter(|row| reps.contains(row.split(',').next().unwrap()))
+        .collect();
+    decoded.sort();
+    want.sort();
+    assert_rows("classes", &decoded, &want);
+}
