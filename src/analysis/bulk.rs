@@ -589,7 +589,10 @@ fn by_component(
         )
         .map_err(|e| e.to_string())?;
     for (r, table) in eval.tables.into_iter().enumerate() {
-        if shared[r] {
+        if !needed[r] {
+            // Nothing the answers rest on reads it: no evaluation needs to copy it.
+            base.tables[r] = crate::datalog::eval::Table::new(table.arity);
+        } else if shared[r] {
             base.tables[r] = table;
         }
     }
@@ -713,12 +716,21 @@ fn by_component(
     timing("components", start);
     let start = std::time::Instant::now();
     let mut answers = vec![Answers::unknown(layout); classes.len()];
-    answers.par_iter_mut().enumerate().for_each(|(k, a)| {
-        for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
-            let at = local.of_class[c][k] as usize * part.width;
-            slot.put(layout, &part.codes[at..at + part.width], a);
-        }
-    });
+    // A block of classes at a time, component after component: each component's local ids are
+    // read in order and the block's answers stay in cache.
+    const BLOCK: usize = 256;
+    answers
+        .par_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, block)| {
+            for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
+                let ids = &local.of_class[c][b * BLOCK..b * BLOCK + block.len()];
+                for (a, id) in block.iter_mut().zip(ids) {
+                    let at = *id as usize * part.width;
+                    slot.put(layout, &part.codes[at..at + part.width], a);
+                }
+            }
+        });
     // The anonymous visitor: each flow's own run, each application's last row.
     let mut anonymous = Answers::unknown(layout);
     for (slot, run) in flow_slot.iter().zip(&runs) {
