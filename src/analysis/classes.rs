@@ -1,5 +1,6 @@
 //! Identity classes: users whose facts the rules can tell apart are in different classes; users
-//! in one class get identical answers, so the rules run once per class.
+//! in one class get identical answers, so answers are computed once per class (and, within a
+//! component, once per local class: see [`KeyContext::local_classes`]).
 //!
 //! A user's class key is derived from the input facts themselves, not from a list of fields:
 //! every fact that mentions the user (with the user's id replaced by a placeholder), projected

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Users whose facts the rules cannot tell apart form an identity class; \
-the rules run once per class and the answers are expanded per user on output.
+answers are computed once per class and expanded per user on output. The rules run flow stage \
+by flow stage and application by application, each for the few representatives it can tell apart.
 
 Examples:
   bindlog analyze examples/acme/snapshot.json                      # summary per flow, stage and app
@@ -64,7 +65,8 @@ pub enum Format {
     Csv,
     /// One JSON object per user with every flow, stage and application.
     Jsonl,
-    /// One JSON line per identity class: member count, representative, answers.
+    /// The questions on a first JSON line, then one line per identity class: member count,
+    /// representative, one letter per answer (Y yes/shown, N no/skipped, U unknown).
     Classes,
 }
 
@@ -203,7 +205,7 @@ pub fn summary(bulk: &Bulk) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} users in {} identity classes (the rules ran once per class), {} flows, {} applications",
+        "{} users in {} identity classes (answers computed once per class), {} flows, {} applications",
         bulk.snapshot.users.len(),
         bulk.classes.len(),
         bulk.layout.flows.len(),
