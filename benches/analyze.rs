@@ -72,7 +72,11 @@ fn main() {
         println!(
             "{n} users, load {load:.2?}; by class ({classes} classes{}): {by_class:.2?}; \
              per user: {took:.2?} for {} users = {:.2} ms each, extrapolated to {n} users: {:.0} s ({:.0}x the class run)",
-            if write { ", stage CSV to a sink" } else { ", no per-user output" },
+            if write {
+                ", stage CSV to a sink"
+            } else {
+                ", no per-user output"
+            },
             picked.len(),
             per_user * 1000.0,
             per_user * n as f64,

@@ -157,6 +157,8 @@ pub struct KeyContext<'a> {
     observed_everywhere: Vec<bool>,
     /// Per group: the components whose own facts name it (when not observed everywhere).
     observers: Vec<Vec<u32>>,
+    /// Per group: whether direct membership in it counts apart from the effective one.
+    direct_counts: Vec<bool>,
     /// Per group: itself and all its ancestors, sorted.
     all_up: Vec<Vec<u32>>,
     /// Group-side memberships: user pk -> groups listing the user.
@@ -178,8 +180,8 @@ pub struct KeyParts {
     pub own: String,
     /// Effective groups some fact or rule names, sorted.
     pub groups: Vec<u32>,
-    /// Direct groups some fact or rule names (all direct groups when the hierarchy is deep),
-    /// sorted: rules read direct membership too (`ak_is_group_member` tells it apart).
+    /// Direct groups a fact names by name or a rule names (all direct groups when the hierarchy
+    /// is deep), sorted: `ak_is_group_member` tells a direct member from an inherited one.
     pub direct: Vec<u32>,
     /// Facts owned by a component that name the user: (component, key text), sorted.
     pub scoped: Vec<(u32, String)>,
@@ -311,6 +313,11 @@ impl<'a> KeyContext<'a> {
         let mut observed_everywhere = vec![false; groups];
         let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
         let mut base_mentions: HashMap<i64, Vec<(Option<u32>, String)>> = HashMap::new();
+        // Groups whose direct membership counts, not only the effective one: those named by
+        // name (`ak_is_group_member` tells a direct member from one through a child group) or
+        // by a rule. A group named by its pk in a fact (a group binding) is read through
+        // `member`, the effective membership.
+        let mut direct_counts = vec![false; groups];
         let scopes = std::iter::once((None, &components.global)).chain(
             components
                 .owned
@@ -333,6 +340,9 @@ impl<'a> KeyContext<'a> {
                         if !structure {
                             let by_pk = group_index.get(s.as_str()).map(std::slice::from_ref);
                             let by_name = group_names.get(s.as_str()).map(Vec::as_slice);
+                            for &g in by_name.into_iter().flatten() {
+                                direct_counts[g as usize] = true;
+                            }
                             for &g in by_pk.into_iter().chain(by_name).flatten() {
                                 match scope {
                                     None => observed_everywhere[g as usize] = true,
@@ -356,6 +366,7 @@ impl<'a> KeyContext<'a> {
         for (i, g) in snapshot.groups.iter().enumerate() {
             if program.symbols.get(&g.pk).is_some() || program.symbols.get(&g.name).is_some() {
                 observed_everywhere[i] = true;
+                direct_counts[i] = true;
             }
         }
         for (g, o) in observers.iter_mut().enumerate() {
@@ -388,6 +399,7 @@ impl<'a> KeyContext<'a> {
             observable_up,
             observed_everywhere,
             observers,
+            direct_counts,
             all_up,
             group_side,
             base_mentions,
@@ -465,7 +477,7 @@ impl<'a> KeyContext<'a> {
                         {
                             let up = &self.observable_up[g as usize];
                             out[who].groups.extend(up);
-                            if self.deep || up.contains(&g) {
+                            if self.deep || self.direct_counts[g as usize] {
                                 out[who].direct.push(g);
                             }
                         }
@@ -584,11 +596,13 @@ impl<'a> KeyContext<'a> {
     /// Per component, which of `classes` it can tell apart: two classes whose representatives
     /// differ only in groups and facts the component's own facts never name get one local class.
     pub fn local_classes(&self, classes: &Classes) -> Local {
+        let start = std::time::Instant::now();
         let parts: Vec<KeyParts> = classes
             .representative
             .par_chunks(4096)
             .flat_map_iter(|c| self.parts(c))
             .collect();
+        crate::analysis::bulk::timing("local classes: representatives' keys", start);
         let everywhere = |g: &u32| self.observed_everywhere[*g as usize];
         // What every component sees of a class, numbered.
         let mut seen_by_all: HashMap<(&str, Vec<u32>, Vec<u32>), u32> = HashMap::new();
@@ -638,6 +652,7 @@ impl<'a> KeyContext<'a> {
                 seen_by_all.len()
             );
         }
+        crate::analysis::bulk::timing("local classes: what each component sees", start);
         let per_component: Vec<(Vec<u32>, Vec<u32>)> = extra
             .into_par_iter()
             .map(|mut extra| {
