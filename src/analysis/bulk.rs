@@ -600,24 +600,9 @@ fn by_component(
     timing("shared relations", start);
     let start = std::time::Instant::now();
     let engine = Engine::Fast { parallel: false };
-    let flow_of: HashMap<&str, usize> = layout
-        .flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.pk.as_str(), i))
-        .collect();
-    let stage_of: HashMap<&str, usize> = layout
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (x.pk.as_str(), i))
-        .collect();
-    let app_of: HashMap<&str, usize> = layout
-        .apps
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.pk.as_str(), i))
-        .collect();
+    let flow_of = index_by(&layout.flows, |f| &f.pk);
+    let stage_of = index_by(&layout.stages, |x| &x.pk);
+    let app_of = index_by(&layout.apps, |a| &a.pk);
     let flow_slot: Vec<Option<usize>> = comps
         .flows
         .iter()
@@ -745,6 +730,15 @@ fn by_component(
     }
     timing("gathering", start);
     Ok((answers, anonymous))
+}
+
+/// Each item's position by its pk.
+fn index_by<T>(items: &[T], pk: impl Fn(&T) -> &String) -> HashMap<&str, usize> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (pk(x).as_str(), i))
+        .collect()
 }
 
 /// The relations a component's answers are read from.
