@@ -227,6 +227,14 @@ impl Reader<'_> {
         let id = self.rules.program.relation(rel);
         id.into_iter().flat_map(|id| self.eval.tables[id].rows())
     }
+    /// Each item's position by the symbol of its pk (items whose pk no fact holds are left out).
+    fn positions<T>(&self, items: &[T], pk: impl Fn(&T) -> &String) -> HashMap<u32, usize> {
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| self.sym(pk(x)).map(|s| (s, i)))
+            .collect()
+    }
     fn code(&self, v: u32) -> u8 {
         match self.eval.symbols.resolve(v) {
             "pass" | "shown" => YES,
@@ -236,24 +244,10 @@ impl Reader<'_> {
     }
 }
 
+/// Sets each flow's default entry in `layout` from an evaluation of the whole configuration.
 fn entries(eval: &Evaluation, rules: &Rules, layout: &mut Layout) {
-    let r = Reader { eval, rules };
-    let mut by_pk: HashMap<u32, &'static str> = HashMap::new();
-    let anon = r.sym("anonymous");
-    for row in r.rows("default_entry") {
-        by_pk.insert(
-            row[0],
-            if Some(row[1]) == anon {
-                "anonymous"
-            } else {
-                "authenticated"
-            },
-        );
-    }
     for f in &mut layout.flows {
-        if let Some(e) = r.sym(&f.pk).and_then(|s| by_pk.get(&s)) {
-            f.entry = e;
-        }
+        f.entry = default_entry(eval, rules, &f.pk);
     }
 }
 
@@ -281,24 +275,9 @@ fn read_answers(
             authenticated
         }
     };
-    let flows: HashMap<u32, usize> = layout
-        .flows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| r.sym(&f.pk).map(|s| (s, i)))
-        .collect();
-    let stages: HashMap<u32, usize> = layout
-        .stages
-        .iter()
-        .enumerate()
-        .filter_map(|(i, x)| r.sym(&x.pk).map(|s| (s, i)))
-        .collect();
-    let apps: HashMap<u32, usize> = layout
-        .apps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| r.sym(&a.pk).map(|s| (s, i)))
-        .collect();
+    let flows = r.positions(&layout.flows, |f| &f.pk);
+    let stages = r.positions(&layout.stages, |x| &x.pk);
+    let apps = r.positions(&layout.apps, |a| &a.pk);
     for row in r.rows("applicable") {
         if let (Some(&f), Some(&s)) = (flows.get(&row[0]), who.get(&row[2]))
             && Some(row[1]) == entry_of(f, row[2])
@@ -460,7 +439,7 @@ fn whole(
 
 /// One component's answers: per local class (then the anonymous visitor last) the codes of
 /// its questions ([`Slot`]).
-struct Part {
+struct Codes {
     /// Codes, `width` per local class, the anonymous visitor's last.
     codes: Vec<u8>,
     /// Codes per local class.
@@ -515,7 +494,7 @@ struct FlowRun {
     /// The symbols those tables use.
     symbols: crate::datalog::value::Interner,
     /// The anonymous visitor's answers for the flow.
-    anonymous: Part,
+    anonymous: Codes,
     /// How users enter the flow by default.
     entry: &'static str,
 }
@@ -533,7 +512,7 @@ fn by_component(
     options: Options,
     progress: &(dyn Fn(Phase) + Sync),
 ) -> Result<(Vec<Answers>, Answers), String> {
-    use super::components::{ANONYMOUS, Part as Of};
+    use super::components::{ANONYMOUS, Part};
     let comps = &ctx.components;
     let start = std::time::Instant::now();
     let local = ctx.local_classes(classes);
@@ -648,13 +627,13 @@ fn by_component(
         .parts
         .iter()
         .map(|p| match p {
-            Of::Stage { flow, binding } => match flow_slot[*flow] {
+            Part::Stage { flow, binding } => match flow_slot[*flow] {
                 Some(f) => {
                     Slot::Stage(f, binding.as_deref().and_then(|x| stage_of.get(x).copied()))
                 }
                 None => Slot::None,
             },
-            Of::App(pk) => app_of
+            Part::App(pk) => app_of
                 .get(pk.as_str())
                 .map_or(Slot::None, |a| Slot::App(*a)),
         })
@@ -663,7 +642,7 @@ fn by_component(
     progress(Phase::Evaluating { done: 0, total });
     let done = std::sync::atomic::AtomicUsize::new(0);
     let view = &*layout;
-    let parts: Vec<Part> = (0..comps.len())
+    let parts: Vec<Codes> = (0..comps.len())
         .into_par_iter()
         .map(|c| {
             let reps: Vec<usize> = local.first[c]
@@ -675,7 +654,7 @@ fn by_component(
                 symbols: base.symbols.clone(),
                 origins: Vec::new(),
             };
-            if let Of::Stage { flow, .. } = &comps.parts[c] {
+            if let Part::Stage { flow, .. } = &comps.parts[c] {
                 let run = &runs[*flow];
                 inputs.symbols = run.symbols.clone();
                 for (r, table) in &run.tables {
@@ -766,7 +745,7 @@ fn read_part(
     layout: &Layout,
     slot: Slot,
     subjects: &[String],
-) -> Part {
+) -> Codes {
     let r = Reader { eval, rules };
     let who: HashMap<u32, usize> = subjects
         .iter()
@@ -789,22 +768,13 @@ fn read_part(
                     authenticated
                 }
             };
-            let stages: HashMap<u32, usize> = match slot {
-                Slot::Flow(_) => flow
-                    .stages
-                    .clone()
-                    .enumerate()
-                    .filter_map(|(i, x)| r.sym(&layout.stages[x].pk).map(|s| (s, i)))
-                    .collect(),
-                _ => match slot {
-                    Slot::Stage(_, Some(x)) => r
-                        .sym(&layout.stages[x].pk)
-                        .map(|s| (s, 0))
-                        .into_iter()
-                        .collect(),
-                    _ => HashMap::new(),
-                },
+            // The stage bindings read, by their position in the slot's row (after `applicable`).
+            let read = match slot {
+                Slot::Stage(_, Some(x)) => x..x + 1,
+                Slot::Stage(_, None) => 0..0,
+                _ => flow.stages.clone(),
             };
+            let stages = r.positions(&layout.stages[read], |x| &x.pk);
             for row in r.rows("applicable") {
                 if let (true, Some(&s)) = (Some(row[0]) == fsym, who.get(&row[2]))
                     && Some(row[1]) == entry_of(row[2])
@@ -833,7 +803,7 @@ fn read_part(
         }
         Slot::None => {}
     }
-    Part { codes, width }
+    Codes { codes, width }
 }
 
 /// Where a bulk run is, for a progress bar.
