@@ -4,7 +4,7 @@
 //! schema; [`FactSet::write_dir`] writes them as Soufflé `.facts` files (tab-separated), so the
 //! same rules also run in Soufflé.
 
-use crate::snapshot::{PolicyFacts, Snapshot, Subject, TargetKind};
+use crate::snapshot::{PolicyFacts, Snapshot, Subject, TargetKind, User};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,6 +47,15 @@ pub fn schema_relations() -> Vec<(String, usize)> {
         .collect()
 }
 
+/// Whether the schema declares `relation`.
+fn declared(relation: &str) -> bool {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| schema_relations().into_iter().map(|(n, _)| n).collect())
+        .iter()
+        .any(|n| n == relation)
+}
+
 fn sym(s: &str) -> Value {
     Value::Sym(s.to_string())
 }
@@ -56,11 +65,52 @@ struct Builder(BTreeMap<String, Vec<Vec<Value>>>);
 impl Builder {
     fn add(&mut self, relation: &str, row: Vec<Value>) {
         debug_assert!(
-            self.0.contains_key(relation),
+            declared(relation),
             "`{relation}` is not declared in schema.dl"
         );
-        self.0.entry(relation.to_string()).or_default().push(row);
+        match self.0.get_mut(relation) {
+            Some(rows) => rows.push(row),
+            None => {
+                self.0.insert(relation.to_string(), vec![row]);
+            }
+        }
     }
+
+    /// The rows of one user; `more_groups` are groups that list the user as a member.
+    fn user(&mut self, u: &User, more_groups: &[&str]) {
+        let pk = u.pk.to_string();
+        self.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
+        if u.is_active {
+            self.add("user_active", vec![sym(&pk)]);
+        }
+        self.add("user_type", vec![sym(&pk), sym(&u.kind)]);
+        if let Some(t) = &u.last_login {
+            self.add("user_last_login", vec![sym(&pk), sym(t)]);
+        }
+        for g in u
+            .groups
+            .iter()
+            .map(|g| &**g)
+            .chain(more_groups.iter().copied())
+        {
+            self.add("direct_member", vec![sym(&pk), sym(g)]);
+        }
+    }
+}
+
+/// The facts that mention these users, each with the groups that list it as a member: the rows
+/// [`facts_of`] makes of them, sorted, and only the relations that have some.
+pub fn user_facts<'a>(users: impl IntoIterator<Item = (&'a User, &'a [&'a str])>) -> FactSet {
+    let mut b = Builder(BTreeMap::new());
+    for (u, more) in users {
+        b.user(u, more);
+    }
+    let mut relations = b.0;
+    for rows in relations.values_mut() {
+        rows.sort_unstable();
+        rows.dedup();
+    }
+    FactSet { relations }
 }
 
 /// The input relations of a snapshot (every relation of the schema present, maybe empty).
@@ -86,18 +136,7 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         None => b.add("version", vec![sym("unknown")]),
     }
     for u in &snapshot.users {
-        let pk = u.pk.to_string();
-        b.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
-        if u.is_active {
-            b.add("user_active", vec![sym(&pk)]);
-        }
-        b.add("user_type", vec![sym(&pk), sym(&u.kind)]);
-        if let Some(t) = &u.last_login {
-            b.add("user_last_login", vec![sym(&pk), sym(t)]);
-        }
-        for g in &u.groups {
-            b.add("direct_member", vec![sym(&pk), sym(g)]);
-        }
+        b.user(u, &[]);
     }
     for g in &snapshot.groups {
         b.add("group", vec![sym(&g.pk), sym(&g.name)]);

@@ -576,9 +576,24 @@ fn by_component(
         }
     }
     base.symbols = eval.symbols.frozen();
+    // Converted once; every evaluation below adds its own rows to these.
+    let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
+    let empty = |symbols: &crate::datalog::value::Interner| Inputs {
+        tables: program
+            .relations
+            .iter()
+            .map(|r| crate::datalog::eval::Table::new(r.arity()))
+            .collect(),
+        symbols: symbols.clone(),
+        origins: Vec::new(),
+    };
+    // What an evaluation returns: the answers, and what a flow gives its stages.
+    let mut keep = vec![false; program.relations.len()];
+    for &r in outputs.iter().chain(&anonymous_only) {
+        keep[r] = true;
+    }
     timing("shared relations", start);
     let start = std::time::Instant::now();
-    let engine = Engine::Fast { parallel: false };
     let flow_of = index_by(&layout.flows, |f| &f.pk);
     let stage_of = index_by(&layout.stages, |x| &x.pk);
     let app_of = index_by(&layout.apps, |a| &a.pk);
@@ -593,14 +608,10 @@ fn by_component(
         .par_iter()
         .zip(&flow_slot)
         .map(|(flow, slot)| {
-            let mut inputs = Inputs {
-                tables: base.tables.clone(),
-                symbols: base.symbols.clone(),
-                origins: Vec::new(),
-            };
+            let mut inputs = empty(&base.symbols);
             super::add_facts(rules, &mut inputs, &flow.facts)?;
             let eval = rules
-                .evaluate_given(&inputs, engine, Limits::default(), Some(&given))
+                .evaluate_on(&prebuilt, &inputs, Limits::default(), Some(&given), &keep)
                 .map_err(|e| e.to_string())?;
             let entry = default_entry(&eval, rules, &flow.pk);
             let slot = slot.map_or(Slot::None, Slot::Flow);
@@ -649,11 +660,7 @@ fn by_component(
                 .iter()
                 .map(|k| classes.representative[*k as usize])
                 .collect();
-            let mut inputs = Inputs {
-                tables: base.tables.clone(),
-                symbols: base.symbols.clone(),
-                origins: Vec::new(),
-            };
+            let mut inputs = empty(&base.symbols);
             if let Part::Stage { flow, .. } = &comps.parts[c] {
                 let run = &runs[*flow];
                 inputs.symbols = run.symbols.clone();
@@ -664,7 +671,13 @@ fn by_component(
             super::add_facts(rules, &mut inputs, &comps.owned[c])?;
             super::add_facts(rules, &mut inputs, &ctx.user_facts(&reps))?;
             let eval = rules
-                .evaluate_given(&inputs, engine, Limits::default(), Some(&given_to_stages))
+                .evaluate_on(
+                    &prebuilt,
+                    &inputs,
+                    Limits::default(),
+                    Some(&given_to_stages),
+                    &keep,
+                )
                 .map_err(|e| e.to_string())?;
             let mut subjects: Vec<String> = reps
                 .iter()

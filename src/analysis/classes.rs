@@ -17,7 +17,7 @@
 use super::components::Components;
 use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty};
 use crate::facts::{self, FactSet, Value};
-use crate::snapshot::{Snapshot, User};
+use crate::snapshot::Snapshot;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -408,39 +408,25 @@ impl<'a> KeyContext<'a> {
         }
     }
 
-    /// The user at `index` with its group-side memberships folded into its `groups`, so that the
-    /// facts of this user alone carry all its direct memberships.
-    pub fn user_alone(&self, index: usize) -> User {
-        let u = &self.snapshot.users[index];
-        let mut user = u.clone();
-        if let Some(extra) = self.group_side.get(&u.pk) {
-            for g in extra {
-                let pk = &self.snapshot.groups[*g as usize].pk;
-                if !user.groups.contains(pk) {
-                    user.groups.push(pk.clone());
-                }
-            }
-        }
-        user
-    }
-
     /// The facts that mention these users (every fact of a snapshot holding only them).
     pub fn user_facts(&self, users: &[usize]) -> FactSet {
-        let mut s = Snapshot {
-            version: self.snapshot.version.clone(),
-            settings: self.snapshot.settings.clone(),
-            ..Snapshot::default()
-        };
-        s.users = users.iter().map(|i| self.user_alone(*i)).collect();
-        let mut f = facts::facts_of(&s);
-        let pks: HashMap<String, ()> = s.users.iter().map(|u| (u.pk.to_string(), ())).collect();
-        for rows in f.relations.values_mut() {
-            rows.retain(|row| {
-                row.iter()
-                    .any(|v| matches!(v, Value::Sym(s) if pks.contains_key(s)))
-            });
-        }
-        f
+        let more: Vec<Vec<&str>> = users
+            .iter()
+            .map(|i| {
+                let listed = self.group_side.get(&self.snapshot.users[*i].pk);
+                listed
+                    .into_iter()
+                    .flatten()
+                    .map(|g| &*self.snapshot.groups[*g as usize].pk)
+                    .collect()
+            })
+            .collect();
+        facts::user_facts(
+            users
+                .iter()
+                .zip(&more)
+                .map(|(i, m)| (&self.snapshot.users[*i], m.as_slice())),
+        )
     }
 
     /// What tells each of these users (indices into `snapshot.users`) apart, in order.

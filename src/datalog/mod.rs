@@ -166,6 +166,22 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    fn of(tables: Vec<Table>, rt: Runtime) -> Evaluation {
+        let symbols = match rt.symbols.into_inner() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let warnings = match rt.warnings.into_inner() {
+            Ok(w) => w.into_iter().collect(),
+            Err(p) => p.into_inner().into_iter().collect(),
+        };
+        Evaluation {
+            tables,
+            symbols,
+            warnings,
+        }
+    }
+
     /// The rows of a relation, formatted and sorted by meaning (as `.csv` output lists them).
     pub fn rows(&self, rules: &Rules, rel: &str) -> Option<Vec<Vec<String>>> {
         let id = rules.program.relation(rel)?;
@@ -304,19 +320,38 @@ impl Rules {
                     .collect()
             }
         };
-        let symbols = match rt.symbols.into_inner() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        let warnings = match rt.warnings.into_inner() {
-            Ok(w) => w.into_iter().collect(),
-            Err(p) => p.into_inner().into_iter().collect(),
-        };
-        Ok(Evaluation {
-            tables,
-            symbols,
-            warnings,
-        })
+        Ok(Evaluation::of(tables, rt))
+    }
+
+    /// Converts `tables` (one per relation) once for many [`Rules::evaluate_on`] calls with the
+    /// fast engine; the indexes those evaluations build over them are kept and shared.
+    pub fn prebuild(&self, tables: &[Table]) -> Result<eval::fast::Prebuilt, EvalError> {
+        eval::fast::prebuild(&self.plan, tables)
+    }
+
+    /// Evaluates the rules with the fast engine, strata one after the other, over the prebuilt
+    /// relations of `base` together with the rows of `inputs` (whose symbols must extend those
+    /// `base` was built with). `given` is as for [`Rules::evaluate_given`]; only the relations
+    /// marked in `keep` are returned, the others are left empty.
+    pub fn evaluate_on(
+        &self,
+        base: &eval::fast::Prebuilt,
+        inputs: &Inputs,
+        limits: Limits,
+        given: Option<&[bool]>,
+        keep: &[bool],
+    ) -> Result<Evaluation, EvalError> {
+        let rt = Runtime::new(inputs.symbols.clone(), limits);
+        let tables = eval::fast::evaluate_on(
+            &self.program,
+            &self.plan,
+            &rt,
+            base,
+            &inputs.tables,
+            given,
+            keep,
+        )?;
+        Ok(Evaluation::of(tables, rt))
     }
 
     /// The printable plan (`--print-plan`).

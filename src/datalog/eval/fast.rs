@@ -11,7 +11,7 @@ use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 type Row<const W: usize> = [u32; W];
 type Store<const W: usize> = Vec<Option<Arc<Relation<Row<W>>>>>;
@@ -29,38 +29,144 @@ pub fn evaluate(
     parallel: bool,
     given: Option<&[bool]>,
 ) -> Result<Vec<Table>, EvalError> {
-    let run_opts = (parallel, given);
-    match plan.width {
-        0..=2 => run::<2>(prog, plan, rt, inputs, run_opts),
-        3 => run::<3>(prog, plan, rt, inputs, run_opts),
-        4 => run::<4>(prog, plan, rt, inputs, run_opts),
-        5..=6 => run::<6>(prog, plan, rt, inputs, run_opts),
-        7..=8 => run::<8>(prog, plan, rt, inputs, run_opts),
-        9..=12 => run::<12>(prog, plan, rt, inputs, run_opts),
-        13..=16 => run::<16>(prog, plan, rt, inputs, run_opts),
-        17..=32 => run::<32>(prog, plan, rt, inputs, run_opts),
-        w => Err(EvalError::Unsupported(format!(
-            "a relation or rule needs {w} columns; at most 32 are supported"
-        ))),
+    let opts = Opts {
+        parallel,
+        given,
+        keep: None,
+    };
+    by_width!(plan.width, run, (prog, plan, rt, None, inputs, opts))
+}
+
+/// Calls `$f::<W>` with the row width `W` that holds `$width` columns.
+macro_rules! by_width {
+    ($width:expr, $f:ident, ($($arg:expr),*)) => {
+        match $width {
+            0..=2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5..=6 => $f::<6>($($arg),*),
+            7..=8 => $f::<8>($($arg),*),
+            9..=12 => $f::<12>($($arg),*),
+            13..=16 => $f::<16>($($arg),*),
+            17..=32 => $f::<32>($($arg),*),
+            w => Err(EvalError::Unsupported(format!(
+                "a relation or rule needs {w} columns; at most 32 are supported"
+            ))),
+        }
+    };
+}
+use by_width;
+
+/// Relations converted once for many evaluations ([`evaluate_on`]), with the indexes and
+/// negation sets those evaluations build over them, kept for the next one.
+pub struct Prebuilt {
+    /// The plan's row width.
+    width: usize,
+    /// A `Base<W>` for that width.
+    base: Box<dyn std::any::Any + Send + Sync>,
+}
+
+struct Base<const W: usize> {
+    store: Store<W>,
+    indexes: Mutex<HashMap<IndexSig, Arc<Index<W>>>>,
+    negsets: Mutex<HashMap<AtomSig, Arc<Relation<Row<W>>>>>,
+}
+
+/// Converts `tables` (one per relation) once, for [`evaluate_on`].
+pub fn prebuild(plan: &Plan, tables: &[Table]) -> Result<Prebuilt, EvalError> {
+    fn build<const W: usize>(tables: &[Table]) -> Result<Prebuilt, EvalError> {
+        let base = Base::<W> {
+            store: tables.iter().map(relation_of::<W>).collect(),
+            indexes: Mutex::default(),
+            negsets: Mutex::default(),
+        };
+        Ok(Prebuilt {
+            width: W,
+            base: Box::new(base),
+        })
     }
+    by_width!(plan.width, build, (tables))
+}
+
+/// Evaluates `prog` over the relations of `base` joined with the rows of `inputs`, strata one
+/// after the other. Strata whose relations are all `given` are not run (see [`evaluate`]); only
+/// the relations marked in `keep` are returned, the others are empty.
+pub fn evaluate_on(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    base: &Prebuilt,
+    inputs: &[Table],
+    given: Option<&[bool]>,
+    keep: &[bool],
+) -> Result<Vec<Table>, EvalError> {
+    let opts = Opts {
+        parallel: false,
+        given,
+        keep: Some(keep),
+    };
+    fn on<const W: usize>(
+        prog: &Program,
+        plan: &Plan,
+        rt: &Runtime,
+        base: &Prebuilt,
+        inputs: &[Table],
+        opts: Opts,
+    ) -> Result<Vec<Table>, EvalError> {
+        match base.base.downcast_ref::<Base<W>>() {
+            Some(b) => run::<W>(prog, plan, rt, Some(b), inputs, opts),
+            None => Err(EvalError::Unsupported(format!(
+                "relations prebuilt for rows of {} columns, the plan needs {W}",
+                base.width
+            ))),
+        }
+    }
+    by_width!(plan.width, on, (prog, plan, rt, base, inputs, opts))
+}
+
+/// How [`run`] runs.
+#[derive(Clone, Copy)]
+struct Opts<'a> {
+    /// Whether independent strata run on rayon's pool.
+    parallel: bool,
+    /// Relations the inputs hold complete: their strata are not run.
+    given: Option<&'a [bool]>,
+    /// Relations to return (all when `None`).
+    keep: Option<&'a [bool]>,
+}
+
+/// A table's rows as a relation (none when it is empty).
+fn relation_of<const W: usize>(t: &Table) -> Option<Arc<Relation<Row<W>>>> {
+    (t.len > 0).then(|| {
+        let rows: Vec<Row<W>> = t.rows().map(pad::<W>).collect();
+        Arc::new(Relation::from_vec(rows))
+    })
 }
 
 fn run<const W: usize>(
     prog: &Program,
     plan: &Plan,
     rt: &Runtime,
+    base: Option<&Base<W>>,
     inputs: &[Table],
-    (parallel, given): (bool, Option<&[bool]>),
+    Opts {
+        parallel,
+        given,
+        keep,
+    }: Opts,
 ) -> Result<Vec<Table>, EvalError> {
-    let mut store: Store<W> = inputs
-        .iter()
-        .map(|t| {
-            (t.len > 0).then(|| {
-                let rows: Vec<Row<W>> = t.rows().map(pad::<W>).collect();
-                Arc::new(Relation::from_vec(rows))
-            })
-        })
-        .collect();
+    let mut store: Store<W> = match base {
+        Some(b) => b.store.clone(),
+        None => vec![None; inputs.len()],
+    };
+    for (slot, t) in store.iter_mut().zip(inputs) {
+        if let Some(rel) = relation_of::<W>(t) {
+            *slot = Some(match slot.take() {
+                Some(b) => Arc::new((*b).clone().merge(Arc::unwrap_or_clone(rel))),
+                None => rel,
+            });
+        }
+    }
     // Level of each stratum: strata of one level do not read each other.
     let mut level = vec![0usize; prog.strata.len()];
     for (i, s) in prog.strata.iter().enumerate() {
@@ -73,14 +179,15 @@ fn run<const W: usize>(
             .iter()
             .filter(|sp| level[sp.index] == l)
             .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
+            .filter(|sp| !idle(prog, &prog.strata[sp.index], &store))
             .collect();
         let results: Vec<StratumResult<W>> = if parallel && here.len() > 1 {
             here.par_iter()
-                .map(|sp| run_stratum::<W>(prog, sp, rt, &store))
+                .map(|sp| run_stratum::<W>(prog, sp, rt, &store, base))
                 .collect()
         } else {
             here.iter()
-                .map(|sp| run_stratum::<W>(prog, sp, rt, &store))
+                .map(|sp| run_stratum::<W>(prog, sp, rt, &store, base))
                 .collect()
         };
         for r in results {
@@ -94,12 +201,8 @@ fn run<const W: usize>(
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut t = Table {
-                arity: r.arity(),
-                len: 0,
-                data: Vec::new(),
-            };
-            if let Some(rel) = &store[i] {
+            let mut t = Table::new(r.arity());
+            if let (Some(rel), true) = (&store[i], keep.is_none_or(|k| k[i])) {
                 t.len = rel.len();
                 t.data.reserve(rel.len() * r.arity());
                 for row in rel.iter() {
@@ -109,6 +212,20 @@ fn run<const W: usize>(
             t
         })
         .collect())
+}
+
+/// Whether a stratum cannot derive anything: its relations have no input rows and each of its
+/// rules joins a relation of a lower stratum that is empty, or one of the stratum's own (which
+/// then stay empty).
+fn idle<const W: usize>(prog: &Program, stratum: &Stratum, store: &Store<W>) -> bool {
+    let own = |r: RelId| stratum.rels.contains(&r);
+    stratum.rels.iter().all(|&r| store[r].is_none())
+        && stratum.clauses.iter().all(|&c| {
+            prog.clauses[c].body.iter().any(|l| match l {
+                Lit::Pos(a) => own(a.rel) || store[a.rel].is_none(),
+                _ => false,
+            })
+        })
 }
 
 fn pad<const W: usize>(row: &[u32]) -> Row<W> {
@@ -220,91 +337,174 @@ struct StepIds {
     aggs: Vec<Option<usize>>,
 }
 
+/// A leapjoin index: (key columns, value columns) of the rows matching an atom.
+type Index<const W: usize> = Relation<(Row<W>, Row<W>)>;
+
 /// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
-    indexes: Vec<Relation<(Row<W>, Row<W>)>>,
-    index_ids: HashMap<String, usize>,
-    negsets: Vec<Relation<Row<W>>>,
-    negset_ids: HashMap<String, usize>,
+    indexes: Vec<Arc<Index<W>>>,
+    index_ids: HashMap<IndexSig, usize>,
+    negsets: Vec<Arc<Relation<Row<W>>>>,
+    negset_ids: HashMap<AtomSig, usize>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
     aggs: Vec<HashMap<Row<W>, u32>>,
+}
+
+/// Whether `rel` in `store` is the prebuilt relation of `base`: then what is built over it can
+/// be shared with other evaluations over the same base.
+fn from_base<'b, const W: usize>(
+    base: Option<&'b Base<W>>,
+    store: &Store<W>,
+    rel: RelId,
+) -> Option<&'b Base<W>> {
+    base.filter(|b| match (&b.store[rel], &store[rel]) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    })
+}
+
+/// Looks `key` up in a cache shared by evaluations, building and adding it when missing.
+fn shared<K: std::hash::Hash + Eq, V>(
+    cache: &Mutex<HashMap<K, Arc<V>>>,
+    key: K,
+    build: impl FnOnce() -> V,
+) -> Arc<V> {
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        match m.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+    if let Some(v) = lock(cache).get(&key) {
+        return v.clone();
+    }
+    // Built outside the lock; two evaluations may both build it, the first one kept.
+    let v = Arc::new(build());
+    lock(cache).entry(key).or_insert(v).clone()
 }
 
 impl<const W: usize> Prepared<W> {
     fn index(
         &mut self,
         store: &Store<W>,
+        base: Option<&Base<W>>,
         atom: &Atom,
         key_cols: &[usize],
         val_cols: &[usize],
     ) -> usize {
-        let sig = index_sig(atom, key_cols, val_cols);
+        let sig = IndexSig {
+            atom: AtomSig::of(atom),
+            key: key_cols.to_vec(),
+            val: val_cols.to_vec(),
+        };
         if let Some(&i) = self.index_ids.get(&sig) {
             return i;
         }
-        let shape = AtomShape::of(atom);
-        let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
-            Some(r) => r
-                .iter()
-                .filter(|row| shape.matches(&row[..]))
-                .map(|row| (pick(row, key_cols), pick(row, val_cols)))
-                .collect(),
-            None => Vec::new(),
+        let build = || {
+            let shape = AtomShape::of(atom);
+            let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
+                Some(r) => r
+                    .iter()
+                    .filter(|row| shape.matches(&row[..]))
+                    .map(|row| (pick(row, key_cols), pick(row, val_cols)))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let cols: Vec<usize> = key_cols.iter().chain(val_cols).copied().collect();
+            relation_from_sorted(rows, is_prefix(&cols))
         };
-        let cols: Vec<usize> = key_cols.iter().chain(val_cols).copied().collect();
-        self.indexes
-            .push(relation_from_sorted(rows, is_prefix(&cols)));
+        let index = match from_base(base, store, atom.rel) {
+            Some(b) => shared(&b.indexes, sig.clone(), build),
+            None => {
+                let i = Arc::new(build());
+                i
+            }
+        };
+        self.indexes.push(index);
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
-    fn negset(&mut self, store: &Store<W>, atom: &Atom) -> usize {
-        let sig = format!("{:?}", atom_sig(atom));
+    fn negset(&mut self, store: &Store<W>, base: Option<&Base<W>>, atom: &Atom) -> usize {
+        let sig = AtomSig::of(atom);
         if let Some(&i) = self.negset_ids.get(&sig) {
             return i;
         }
-        let shape = AtomShape::of(atom);
-        let cols: Vec<usize> = atom
-            .args
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| matches!(a, Arg::Var(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let rows: Vec<Row<W>> = match &store[atom.rel] {
-            Some(r) => r
+        let build = || {
+            let shape = AtomShape::of(atom);
+            let cols: Vec<usize> = atom
+                .args
                 .iter()
-                .filter(|row| shape.matches(&row[..]))
-                .map(|row| pick(row, &cols))
-                .collect(),
-            None => Vec::new(),
+                .enumerate()
+                .filter(|(_, a)| matches!(a, Arg::Var(_)))
+                .map(|(i, _)| i)
+                .collect();
+            let rows: Vec<Row<W>> = match &store[atom.rel] {
+                Some(r) => r
+                    .iter()
+                    .filter(|row| shape.matches(&row[..]))
+                    .map(|row| pick(row, &cols))
+                    .collect(),
+                None => Vec::new(),
+            };
+            relation_from_sorted(rows, is_prefix(&cols))
         };
-        self.negsets
-            .push(relation_from_sorted(rows, is_prefix(&cols)));
+        let set = match from_base(base, store, atom.rel) {
+            Some(b) => shared(&b.negsets, sig.clone(), build),
+            None => Arc::new(build()),
+        };
+        self.negsets.push(set);
         self.negset_ids.insert(sig, self.negsets.len() - 1);
         self.negsets.len() - 1
     }
 }
 
 /// An atom's shape up to variable names: relation, constants, wildcards and variable repeats.
-fn atom_sig(atom: &Atom) -> (RelId, Vec<String>) {
-    let mut names: Vec<VarId> = Vec::new();
-    let args = atom
-        .args
-        .iter()
-        .map(|a| match a {
-            Arg::Const(c) => format!("c{c}"),
-            Arg::Wild => "_".into(),
-            Arg::Var(v) => {
-                let i = names.iter().position(|x| x == v).unwrap_or_else(|| {
-                    names.push(*v);
-                    names.len() - 1
-                });
-                format!("v{i}")
-            }
-        })
-        .collect();
-    (atom.rel, args)
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct AtomSig {
+    rel: RelId,
+    /// Per argument: a constant, a wildcard or the variable's rank of first appearance.
+    args: Vec<SigArg>,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum SigArg {
+    Const(u32),
+    Wild,
+    Var(usize),
+}
+
+impl AtomSig {
+    fn of(atom: &Atom) -> AtomSig {
+        let mut names: Vec<VarId> = Vec::new();
+        let args = atom
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Const(c) => SigArg::Const(*c),
+                Arg::Wild => SigArg::Wild,
+                Arg::Var(v) => {
+                    SigArg::Var(names.iter().position(|x| x == v).unwrap_or_else(|| {
+                        names.push(*v);
+                        names.len() - 1
+                    }))
+                }
+            })
+            .collect();
+        AtomSig {
+            rel: atom.rel,
+            args,
+        }
+    }
+}
+
+/// What identifies an index: the atom's shape, its key columns and its value columns.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct IndexSig {
+    atom: AtomSig,
+    key: Vec<usize>,
+    val: Vec<usize>,
 }
 
 /// Writes a row's values into the variables of its layout.
@@ -312,11 +512,6 @@ fn fill_env(env: &mut [u32], layout: &[VarId], row: &[u32]) {
     for (s, v) in layout.iter().enumerate() {
         env[*v] = row[s];
     }
-}
-
-/// What identifies an index: the atom's shape, its key columns and its value columns.
-fn index_sig(atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
-    format!("{:?}|{:?}|{:?}", atom_sig(atom), key_cols, val_cols)
 }
 
 /// Runs the filter literals of a step on one binding; false when the binding is dropped.
@@ -530,6 +725,7 @@ fn run_stratum<const W: usize>(
     sp: &StratumPlan,
     rt: &Runtime,
     store: &Store<W>,
+    base: Option<&Base<W>>,
 ) -> StratumResult<W> {
     let stratum = &prog.strata[sp.index];
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
@@ -547,7 +743,7 @@ fn run_stratum<const W: usize>(
                     filters,
                     ..
                 } => {
-                    let i = prep.index(store, atom, key_cols, val_cols);
+                    let i = prep.index(store, base, atom, key_cols, val_cols);
                     leap_index.insert((ri, si), i);
                     filters
                 }
@@ -557,7 +753,7 @@ fn run_stratum<const W: usize>(
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    ids.negs.push(prep.negset(store, a));
+                    ids.negs.push(prep.negset(store, base, a));
                 }
                 if let Lit::Agg { .. } = l {
                     ids.aggs.push(precompute_agg(l, nvars, rt, store).map(|t| {
@@ -583,7 +779,7 @@ fn run_stratum<const W: usize>(
         }
     }
     let mut ops: Vec<Op> = Vec::new();
-    let mut join_idx: HashMap<String, Variable<(Row<W>, Row<W>)>> = HashMap::new();
+    let mut join_idx: HashMap<IndexSig, Variable<(Row<W>, Row<W>)>> = HashMap::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
         build_rule::<W>(
             prog,
@@ -647,7 +843,7 @@ fn build_rule<'a, const W: usize>(
     step_ids: &'a HashMap<(usize, usize), StepIds>,
     vars: &HashMap<RelId, Variable<Row<W>>>,
     iteration: &mut Iteration,
-    join_idx: &mut HashMap<String, Variable<(Row<W>, Row<W>)>>,
+    join_idx: &mut HashMap<IndexSig, Variable<(Row<W>, Row<W>)>>,
     ops: &mut Vec<Op<'a>>,
 ) {
     let clause = &prog.clauses[rp.clause];
@@ -817,7 +1013,11 @@ fn build_rule<'a, const W: usize>(
                 let new = proposed_vars(atom, val_cols);
                 let outs = outs_for(k, input, &new);
                 let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
-                let sig = index_sig(atom, key_cols, val_cols);
+                let sig = IndexSig {
+                    atom: AtomSig::of(atom),
+                    key: key_cols.clone(),
+                    val: val_cols.clone(),
+                };
                 let rel_idx = join_idx
                     .entry(sig)
                     .or_insert_with(|| {
