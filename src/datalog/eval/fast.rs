@@ -417,10 +417,7 @@ impl<const W: usize> Prepared<W> {
         };
         let index = match from_base(base, store, atom.rel) {
             Some(b) => shared(&b.indexes, sig.clone(), build),
-            None => {
-                let i = Arc::new(build());
-                i
-            }
+            None => Arc::new(build()),
         };
         self.indexes.push(index);
         self.index_ids.insert(sig, self.indexes.len() - 1);
