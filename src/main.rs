@@ -2,6 +2,11 @@
 
 mod cli;
 
+// Evaluating many small components allocates and frees many small vectors from both threads;
+// mimalloc does that markedly faster than the system allocator (see the README's figures).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, so printing into a closed pipe (`bindlog analyze | head`) would
     // panic; end quietly instead, as other command-line tools do.

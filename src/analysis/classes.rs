@@ -19,6 +19,7 @@ use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty};
 use crate::facts::{self, FactSet, Value};
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// The relation of direct membership, read by the rules only through `member`.
@@ -506,32 +507,6 @@ impl<'a> KeyContext<'a> {
         out
     }
 
-    /// The class keys of these users (indices into `snapshot.users`), in the same order.
-    pub fn keys(&self, users: &[usize]) -> Vec<String> {
-        self.parts(users)
-            .into_iter()
-            .map(|p| {
-                let mut key = p.own;
-                for (label, list) in [("member", &p.groups), ("direct", &p.direct)] {
-                    key.push('\u{1d}');
-                    key.push_str(label);
-                    key.push(':');
-                    for x in list {
-                        key.push_str(&x.to_string());
-                        key.push(',');
-                    }
-                }
-                for (c, text) in &p.scoped {
-                    key.push('\u{1d}');
-                    key.push_str(&c.to_string());
-                    key.push(':');
-                    key.push_str(text);
-                }
-                key
-            })
-            .collect()
-    }
-
     /// Every group the user is a member of (direct or through the hierarchy), sorted.
     pub fn effective_groups(&self, index: usize) -> Vec<u32> {
         let u = &self.snapshot.users[index];
@@ -553,14 +528,16 @@ impl<'a> KeyContext<'a> {
     pub fn classes(&self, chunk: usize) -> Classes {
         let n = self.snapshot.users.len();
         let indices: Vec<usize> = (0..n).collect();
-        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut ids: FxHashMap<KeyParts, u32> = FxHashMap::default();
         let mut of_user = Vec::with_capacity(n);
         let mut representative = Vec::new();
         let mut members: Vec<u32> = Vec::new();
         let window = chunk * rayon::current_num_threads().max(1) * 2;
         for win in indices.chunks(window.max(1)) {
-            let keys: Vec<Vec<String>> =
-                win.par_chunks(chunk.max(1)).map(|c| self.keys(c)).collect();
+            let keys: Vec<Vec<KeyParts>> = win
+                .par_chunks(chunk.max(1))
+                .map(|c| self.parts(c))
+                .collect();
             for (i, key) in win.iter().zip(keys.into_iter().flatten()) {
                 let next = representative.len() as u32;
                 let id = *ids.entry(key).or_insert(next);
@@ -593,9 +570,14 @@ impl<'a> KeyContext<'a> {
         // What every component sees of a class, numbered.
         let mut seen_by_all: HashMap<(&str, Vec<u32>, Vec<u32>), u32> = HashMap::new();
         let mut base: Vec<u32> = Vec::with_capacity(parts.len());
-        // What only some components see: per component, (class, what it sees beyond the base).
+        // The classes with each group among their effective groups ([0]) and their counted
+        // direct groups ([1]), in class order.
+        let groups = self.observers.len();
+        let mut with_group: [Vec<Vec<u32>>; 2] =
+            [vec![Vec::new(); groups], vec![Vec::new(); groups]];
+        // What only some components see beyond the groups: per component, (class, fact text).
         let mut texts: HashMap<&str, u32> = HashMap::new();
-        let mut extra: Vec<Vec<(u32, [u32; 2])>> = vec![Vec::new(); self.components.len()];
+        let mut scoped: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.components.len()];
         for (k, p) in parts.iter().enumerate() {
             let direct_all: Vec<u32> = if self.deep {
                 p.direct.clone()
@@ -611,21 +593,28 @@ impl<'a> KeyContext<'a> {
             base.push(*seen_by_all.entry(key).or_insert(next));
             let k = k as u32;
             for &g in &p.groups {
-                for &c in &self.observers[g as usize] {
-                    extra[c as usize].push((k, [0, g]));
+                if !self.observers[g as usize].is_empty() {
+                    with_group[0][g as usize].push(k);
                 }
             }
             if !self.deep {
                 for &g in &p.direct {
-                    for &c in &self.observers[g as usize] {
-                        extra[c as usize].push((k, [1, g]));
+                    if !self.observers[g as usize].is_empty() {
+                        with_group[1][g as usize].push(k);
                     }
                 }
             }
             for (c, text) in &p.scoped {
                 let next = texts.len() as u32;
                 let t = *texts.entry(text.as_str()).or_insert(next);
-                extra[*c as usize].push((k, [2, t]));
+                scoped[*c as usize].push((k, t));
+            }
+        }
+        // Per component, the groups only some components observe that it observes.
+        let mut observed: Vec<Vec<u32>> = vec![Vec::new(); self.components.len()];
+        for (g, cs) in self.observers.iter().enumerate() {
+            for &c in cs {
+                observed[c as usize].push(g as u32);
             }
         }
         if std::env::var_os("BINDLOG_TIMINGS").is_some() {
@@ -639,30 +628,43 @@ impl<'a> KeyContext<'a> {
             );
         }
         crate::analysis::bulk::timing("local classes: what each component sees", start);
-        let per_component: Vec<(Vec<u32>, Vec<u32>)> = extra
+        let per_component: Vec<(Vec<u32>, Vec<u32>)> = observed
             .into_par_iter()
-            .map(|mut extra| {
-                extra.sort_unstable();
+            .zip(scoped)
+            .map(|(groups, scoped)| {
+                // What each class shows this component beyond the base, as a number: the
+                // sequence of (kind, group or text) it has, in one order for all classes, built
+                // one step at a time; equal sequences get equal numbers (0: nothing).
+                let mut seen = vec![0u32; base.len()];
+                let mut steps: FxHashMap<(u32, u32, u32), u32> = FxHashMap::default();
+                let mut step = |k: u32, what: u32, kind: u32| {
+                    let next = steps.len() as u32 + 1;
+                    let s = &mut seen[k as usize];
+                    *s = *steps.entry((*s, kind, what)).or_insert(next);
+                };
+                for g in groups {
+                    for kind in [0, 1] {
+                        for &k in &with_group[kind][g as usize] {
+                            step(k, g, kind as u32);
+                        }
+                    }
+                }
+                for &(k, t) in &scoped {
+                    step(k, t, 2);
+                }
                 let mut of_class = Vec::with_capacity(base.len());
                 let mut first: Vec<u32> = Vec::new();
                 let mut by_base: Vec<u32> = vec![u32::MAX; seen_by_all.len()];
-                let mut by_extra: HashMap<(u32, Vec<[u32; 2]>), u32> = HashMap::new();
-                let mut at = 0;
-                for (k, &b) in base.iter().enumerate() {
-                    let k = k as u32;
-                    let start = at;
-                    while at < extra.len() && extra[at].0 == k {
-                        at += 1;
-                    }
-                    let slot = if start == at {
+                let mut by_seen: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+                for (k, (&b, &seen)) in base.iter().zip(&seen).enumerate() {
+                    let slot = if seen == 0 {
                         &mut by_base[b as usize]
                     } else {
-                        let seen: Vec<[u32; 2]> = extra[start..at].iter().map(|e| e.1).collect();
-                        by_extra.entry((b, seen)).or_insert(u32::MAX)
+                        by_seen.entry((b, seen)).or_insert(u32::MAX)
                     };
                     if *slot == u32::MAX {
                         *slot = first.len() as u32;
-                        first.push(k);
+                        first.push(k as u32);
                     }
                     of_class.push(*slot);
                 }
