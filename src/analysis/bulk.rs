@@ -489,14 +489,40 @@ impl Slot {
 
 /// What one flow evaluated with all its facts and no user gives its stages' evaluations.
 struct FlowRun {
-    /// The tables of the [`ANONYMOUS`](super::components::ANONYMOUS) relations.
+    /// The tables of the relations it gives its stages: those the same for every user, and the
+    /// [`ANONYMOUS`](super::components::ANONYMOUS) ones.
     tables: Vec<(usize, crate::datalog::eval::Table)>,
+    /// Symbol -> the stage component owning the object it names, for the flow's stages.
+    stage_of_symbol: HashMap<u32, usize>,
     /// The symbols those tables use.
     symbols: crate::datalog::value::Interner,
     /// The anonymous visitor's answers for the flow.
     anonymous: Codes,
     /// How users enter the flow by default.
     entry: &'static str,
+}
+
+impl FlowRun {
+    /// The rows of `table` the stage component `c` reads: those that do not start with an
+    /// object another stage of the flow owns (each fact belongs to the object in its first
+    /// column, derived ones too).
+    fn rows_for(
+        &self,
+        table: &crate::datalog::eval::Table,
+        c: usize,
+    ) -> crate::datalog::eval::Table {
+        let mut out = crate::datalog::eval::Table::new(table.arity);
+        if table.arity == 0 {
+            out.len = table.len;
+            return out;
+        }
+        for row in table.rows() {
+            if self.stage_of_symbol.get(&row[0]).is_none_or(|o| *o == c) {
+                out.push(row);
+            }
+        }
+        out
+    }
 }
 
 /// Component by component: the relations every component shares are derived once; each flow
@@ -530,16 +556,23 @@ fn by_component(
     let program = &rules.program;
     // Input relations with owned or per-user rows vary from one evaluation to the next.
     let mut varying = vec![false; program.relations.len()];
+    let mut per_user = vec![false; program.relations.len()];
     let users = ctx.user_facts(&classes.representative);
-    for set in comps.owned.iter().chain([&users]) {
+    for (set, user) in comps
+        .owned
+        .iter()
+        .map(|o| (o, false))
+        .chain([(&users, true)])
+    {
         for (rel, rows) in &set.relations {
             if let (false, Some(id)) = (rows.is_empty(), program.relation(rel)) {
                 varying[id] = true;
+                per_user[id] |= user;
             }
         }
     }
-    drop(users);
     let shared = super::components::shared_relations(program, &varying);
+    let user_dependent = super::components::user_dependent(program, &per_user);
     // What an evaluation derives: the answers read below and what they rest on; the relations
     // every component shares are given, the rest (deferral reasons, say) skipped.
     let outputs: Vec<usize> = ANSWERS
@@ -548,12 +581,18 @@ fn by_component(
         .collect();
     let needed = super::components::needed_for(program, &outputs);
     let given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
-    let anonymous_only: Vec<usize> = ANONYMOUS
-        .iter()
-        .filter_map(|name| program.relation(name))
+    // What each flow's run gives its stages: the relations that are the same for every user
+    // and read the flow's facts, and those only the anonymous visitor reads the flow's other
+    // stages for.
+    let mut from_flow: Vec<bool> = (0..program.relations.len())
+        .map(|r| needed[r] && !shared[r] && !user_dependent[r])
         .collect();
+    for r in ANONYMOUS.iter().filter_map(|name| program.relation(name)) {
+        from_flow[r] = true;
+    }
+    let from_flow: Vec<usize> = (0..from_flow.len()).filter(|r| from_flow[*r]).collect();
     let mut given_to_stages = given.clone();
-    for &r in &anonymous_only {
+    for &r in &from_flow {
         given_to_stages[r] = true;
     }
     let mut base = Inputs::new(rules);
@@ -575,7 +614,21 @@ fn by_component(
             base.tables[r] = table;
         }
     }
-    base.symbols = eval.symbols.frozen();
+    // Every representative's facts, interned once: per identity class, its rows.
+    let mut interned = Inputs {
+        tables: Vec::new(),
+        symbols: eval.symbols,
+        origins: Vec::new(),
+    };
+    let rows_of_class = class_rows(
+        rules,
+        &mut interned,
+        &users,
+        &classes.representative,
+        snapshot,
+    )?;
+    drop(users);
+    base.symbols = interned.symbols.frozen();
     // Converted once; every evaluation below adds its own rows to these.
     let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
     let empty = |symbols: &crate::datalog::value::Interner| Inputs {
@@ -589,7 +642,7 @@ fn by_component(
     };
     // What an evaluation returns: the answers, and what a flow gives its stages.
     let mut keep = vec![false; program.relations.len()];
-    for &r in outputs.iter().chain(&anonymous_only) {
+    for &r in outputs.iter().chain(&from_flow) {
         keep[r] = true;
     }
     timing("shared relations", start);
@@ -616,12 +669,19 @@ fn by_component(
             let entry = default_entry(&eval, rules, &flow.pk);
             let slot = slot.map_or(Slot::None, Slot::Flow);
             let anonymous = read_part(&eval, rules, layout, slot, &["anon".to_string()]);
+            // The stage component owning each symbol a row may start with.
+            let stage_of_symbol = flow
+                .stage_objects
+                .iter()
+                .filter_map(|(pk, c)| Some((eval.symbols.get(pk)?, *c)))
+                .collect();
             Ok(FlowRun {
                 entry,
-                tables: anonymous_only
+                tables: from_flow
                     .iter()
                     .map(|&r| (r, eval.tables[r].clone()))
                     .collect(),
+                stage_of_symbol,
                 symbols: eval.symbols.frozen(),
                 anonymous,
             })
@@ -661,21 +721,27 @@ fn by_component(
                 .map(|k| classes.representative[*k as usize])
                 .collect();
             let mut inputs = empty(&base.symbols);
+            let mut given_here = &given;
             if let Part::Stage { flow, .. } = &comps.parts[c] {
+                given_here = &given_to_stages;
                 let run = &runs[*flow];
                 inputs.symbols = run.symbols.clone();
                 for (r, table) in &run.tables {
-                    inputs.tables[*r] = table.clone();
+                    inputs.tables[*r] = run.rows_for(table, c);
                 }
             }
             super::add_facts(rules, &mut inputs, &comps.owned[c])?;
-            super::add_facts(rules, &mut inputs, &ctx.user_facts(&reps))?;
+            for &k in &local.first[c] {
+                for (r, row) in &rows_of_class[k as usize] {
+                    inputs.tables[*r].push(row);
+                }
+            }
             let eval = rules
                 .evaluate_on(
                     &prebuilt,
                     &inputs,
                     Limits::default(),
-                    Some(&given_to_stages),
+                    Some(given_here),
                     &keep,
                 )
                 .map_err(|e| e.to_string())?;
@@ -722,6 +788,47 @@ fn by_component(
     }
     timing("gathering", start);
     Ok((answers, anonymous))
+}
+
+/// The rows of `facts` (the facts of the `representatives`) interned into `inputs`, grouped by
+/// the class whose representative a row names first (in a symbol column).
+#[allow(clippy::type_complexity)]
+fn class_rows(
+    rules: &Rules,
+    inputs: &mut Inputs,
+    facts: &crate::facts::FactSet,
+    representatives: &[usize],
+    snapshot: &Snapshot,
+) -> Result<Vec<Vec<(usize, Vec<u32>)>>, String> {
+    let program = &rules.program;
+    inputs.tables = program
+        .relations
+        .iter()
+        .map(|r| crate::datalog::eval::Table::new(r.arity()))
+        .collect();
+    super::add_facts(rules, inputs, facts)?;
+    let class_of: HashMap<u32, usize> = representatives
+        .iter()
+        .enumerate()
+        .filter_map(|(k, i)| Some((inputs.symbols.get(&snapshot.users[*i].pk.to_string())?, k)))
+        .collect();
+    let mut out: Vec<Vec<(usize, Vec<u32>)>> = vec![Vec::new(); representatives.len()];
+    for (r, table) in inputs.tables.iter().enumerate() {
+        let types = &program.relations[r].types;
+        for row in table.rows() {
+            // A user's row starts with the user; the first user a row names owns it.
+            let owner = row
+                .iter()
+                .zip(types)
+                .filter(|(_, t)| **t == crate::datalog::ir::Ty::Symbol)
+                .find_map(|(v, _)| class_of.get(v).copied());
+            if let Some(k) = owner {
+                out[k].push((r, row.to_vec()));
+            }
+        }
+    }
+    inputs.tables.clear();
+    Ok(out)
 }
 
 /// Each item's position by its pk.

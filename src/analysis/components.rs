@@ -9,12 +9,16 @@
 //! stages, policies, sources, brands, settings), and without the other components' facts.
 //!
 //! A flow is split further, one component per stage binding: a stage's visibility for a user
-//! reads the user's decisions on the flow and on that stage binding only. The other stage
-//! bindings of the flow are read for the anonymous visitor alone (which identification stage
-//! the visitor is shown first, `flows.dl`): those relations ([`ANONYMOUS`]) are derived once
-//! per flow with all its facts and given to the stage's evaluation, which keeps the flow's
-//! facts and the stage's bindings and drops the bindings on the flow's other stages. The
-//! property test in `tests/it/bulk.rs` holds the result to a per-user evaluation of everything.
+//! reads the user's decisions on the flow and on that stage binding only. A stage binding and
+//! the bindings on it belong to its own component; the flow and the bindings on the flow to all
+//! of the flow's components. What the rules read across a flow's stages is derived once per flow
+//! with all its facts and no users, and given to each stage's evaluation: every relation that is
+//! the same for all users (which stage may set `auth_method` before another, whether a restart
+//! keeps the context), and the relations only the anonymous visitor reads the other stages for
+//! ([`ANONYMOUS`]: which identification stage the visitor is shown first). A derived row belongs
+//! to the object in its first column like a fact, so a stage's evaluation gets the rows of its
+//! own objects and of the flow, not those of the other stages. The property test in
+//! `tests/it/bulk.rs` holds the result to a per-user evaluation of everything.
 //!
 //! Two more savings follow. Relations whose rules read only unowned, user-independent facts
 //! (the group hierarchy, each policy's static result) are derived once and handed to every
@@ -28,6 +32,7 @@ use std::collections::HashMap;
 
 /// The relations of `flows.dl` that read the flow's other stage bindings, only ever for the
 /// anonymous visitor: derived per flow with all its facts, given to each stage's evaluation.
+/// (The relations that are the same for every user need no list: they are found from the rules.)
 pub const ANONYMOUS: [&str; 5] = [
     "anon_part",
     "anon_visible",
@@ -60,6 +65,9 @@ pub struct Flow {
     pub facts: FactSet,
     /// Its components (indices into [`Components::parts`]).
     pub parts: Vec<usize>,
+    /// The objects owned by one of its stages (stage bindings, the policy bindings on them):
+    /// pk -> the stage's component.
+    pub stage_objects: HashMap<String, usize>,
 }
 
 /// The configuration's facts split into components.
@@ -78,10 +86,9 @@ pub struct Components {
 /// Who owns the object with some pk.
 #[derive(Clone, Copy, Debug)]
 enum Owner {
-    /// The flow itself, one of its stage bindings, or a binding on the flow: every component
-    /// of the flow.
+    /// The flow itself or a binding on the flow: every component of the flow.
     Flow(usize),
-    /// A binding on a stage binding: that stage's component (and the flow's facts).
+    /// A stage binding or a binding on it: that stage's component (and the flow's facts).
     Stage(usize, usize),
     /// An application's component.
     App(usize),
@@ -93,7 +100,6 @@ impl Components {
         let mut parts = Vec::new();
         let mut flows: Vec<Flow> = Vec::new();
         let mut owner: HashMap<&str, Owner> = HashMap::new();
-        let mut stage_part: HashMap<&str, usize> = HashMap::new();
         for (i, f) in snapshot.flows.iter().enumerate() {
             owner.insert(&f.pk, Owner::Flow(i));
             flows.push(Flow {
@@ -103,8 +109,7 @@ impl Components {
         }
         for x in &snapshot.flow_bindings {
             if let Some(&Owner::Flow(f)) = owner.get(&*x.target) {
-                owner.insert(&x.pk, Owner::Flow(f));
-                stage_part.insert(&x.pk, parts.len());
+                owner.insert(&x.pk, Owner::Stage(f, parts.len()));
                 flows[f].parts.push(parts.len());
                 parts.push(Part::Stage {
                     flow: f,
@@ -131,15 +136,14 @@ impl Components {
             }
         }
         for b in &snapshot.policy_bindings {
-            let o = match owner.get(&*b.target) {
-                Some(Owner::Flow(f)) => match stage_part.get(&*b.target) {
-                    Some(&c) => Owner::Stage(*f, c),
-                    None => Owner::Flow(*f),
-                },
-                Some(o) => *o,
-                None => continue,
-            };
-            owner.insert(&b.pk, o);
+            if let Some(&o) = owner.get(&*b.target) {
+                owner.insert(&b.pk, o);
+            }
+        }
+        for (pk, o) in &owner {
+            if let Owner::Stage(f, c) = o {
+                flows[*f].stage_objects.insert(pk.to_string(), *c);
+            }
         }
         let mut global = FactSet::default();
         let mut owned: Vec<FactSet> = (0..parts.len()).map(|_| FactSet::default()).collect();
@@ -208,6 +212,15 @@ pub fn shared_relations(program: &Program, varying: &[bool]) -> Vec<bool> {
             return shared;
         }
     }
+}
+
+/// The relations of `program` whose rows may differ from one user to another: those with
+/// per-user input rows (`per_user`, indexed by relation id) and those whose rules read one.
+pub fn user_dependent(program: &Program, per_user: &[bool]) -> Vec<bool> {
+    shared_relations(program, per_user)
+        .into_iter()
+        .map(|s| !s)
+        .collect()
 }
 
 fn reads_only(body: &[Lit], shared: &[bool]) -> bool {
