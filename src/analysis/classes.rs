@@ -151,7 +151,7 @@ pub struct KeyContext<'a> {
     /// Relation name -> observed columns and symbol columns.
     columns: HashMap<String, (Vec<bool>, Vec<bool>)>,
     /// Group pk -> index.
-    group_index: HashMap<&'a str, u32>,
+    group_index: FxHashMap<&'a str, u32>,
     /// Per group: the observable groups among itself and its ancestors, sorted.
     observable_up: Vec<Vec<u32>>,
     /// Per group: whether every component observes it (an unowned fact or a rule names it).
@@ -163,10 +163,10 @@ pub struct KeyContext<'a> {
     /// Per group: itself and all its ancestors, sorted.
     all_up: Vec<Vec<u32>>,
     /// Group-side memberships: user pk -> groups listing the user.
-    group_side: HashMap<i64, Vec<u32>>,
+    group_side: FxHashMap<i64, Vec<u32>>,
     /// User pk -> facts of the user-independent part that mention the user, as key text, with
     /// the component owning the fact (`None`: unowned).
-    base_mentions: HashMap<i64, Vec<(Option<u32>, String)>>,
+    base_mentions: FxHashMap<i64, Vec<(Option<u32>, String)>>,
     /// Whether some membership may be cut by the ancestry limit of older releases (a chain of
     /// 19 or more parents, or a cycle): then a user's direct groups all count.
     deep: bool,
@@ -280,7 +280,7 @@ impl<'a> KeyContext<'a> {
                 (r.name.clone(), (o, sym))
             })
             .collect();
-        let group_index: HashMap<&str, u32> = snapshot
+        let group_index: FxHashMap<&str, u32> = snapshot
             .groups
             .iter()
             .enumerate()
@@ -302,7 +302,7 @@ impl<'a> KeyContext<'a> {
                     .collect()
             })
             .collect();
-        let mut group_side: HashMap<i64, Vec<u32>> = HashMap::new();
+        let mut group_side: FxHashMap<i64, Vec<u32>> = FxHashMap::default();
         for (i, g) in snapshot.groups.iter().enumerate() {
             for u in &g.users {
                 group_side.entry(*u).or_default().push(i as u32);
@@ -313,7 +313,7 @@ impl<'a> KeyContext<'a> {
         let groups = snapshot.groups.len();
         let mut observed_everywhere = vec![false; groups];
         let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
-        let mut base_mentions: HashMap<i64, Vec<(Option<u32>, String)>> = HashMap::new();
+        let mut base_mentions: FxHashMap<i64, Vec<(Option<u32>, String)>> = FxHashMap::default();
         // Groups whose direct membership counts, not only the effective one: those named by
         // name (`ak_is_group_member` tells a direct member from one through a child group) or
         // by a rule. A group named by its pk in a fact (a group binding) is read through
@@ -437,7 +437,7 @@ impl<'a> KeyContext<'a> {
             .iter()
             .map(|i| self.snapshot.users[*i].pk.to_string())
             .collect();
-        let local: HashMap<&str, usize> = pks
+        let local: FxHashMap<&str, usize> = pks
             .iter()
             .enumerate()
             .map(|(i, p)| (p.as_str(), i))
@@ -477,11 +477,7 @@ impl<'a> KeyContext<'a> {
         for (k, pk) in pks.iter().enumerate() {
             let mut t = std::mem::take(&mut texts[k]);
             let parts = &mut out[k];
-            if let Some(more) = pk
-                .parse()
-                .ok()
-                .and_then(|p: i64| self.base_mentions.get(&p))
-            {
+            if let Some(more) = self.base_mentions.get(&self.snapshot.users[users[k]].pk) {
                 for (scope, text) in more {
                     match scope {
                         None => t.push(text.clone()),
