@@ -526,9 +526,9 @@ impl FlowRun {
 }
 
 /// Component by component: the relations every component shares are derived once; each flow
-/// once with all its facts for what only the anonymous visitor reads; each component with its
-/// own facts, those given relations and one representative per local class; the answers are
-/// gathered per identity class.
+/// once with all its facts and no users, for what its stages read across the flow; each
+/// component with its own facts, those given relations and one representative per local class;
+/// the answers are gathered per identity class.
 fn by_component(
     snapshot: &Snapshot,
     rules: &Rules,
