@@ -558,6 +558,7 @@ fn by_component(
     let mut varying = vec![false; program.relations.len()];
     let mut per_user = vec![false; program.relations.len()];
     let users = ctx.user_facts(&classes.representative);
+    timing("representatives' facts", start);
     for (set, user) in comps
         .owned
         .iter()
@@ -628,6 +629,7 @@ fn by_component(
         snapshot,
     )?;
     drop(users);
+    timing("representatives' facts interned", start);
     base.symbols = interned.symbols.frozen();
     // Converted once; every evaluation below adds its own rows to these.
     let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
@@ -790,16 +792,18 @@ fn by_component(
     Ok((answers, anonymous))
 }
 
+/// Per identity class: its representative's input rows, (relation, values).
+type ClassRows = Vec<Vec<(usize, Vec<u32>)>>;
+
 /// The rows of `facts` (the facts of the `representatives`) interned into `inputs`, grouped by
 /// the class whose representative a row names first (in a symbol column).
-#[allow(clippy::type_complexity)]
 fn class_rows(
     rules: &Rules,
     inputs: &mut Inputs,
     facts: &crate::facts::FactSet,
     representatives: &[usize],
     snapshot: &Snapshot,
-) -> Result<Vec<Vec<(usize, Vec<u32>)>>, String> {
+) -> Result<ClassRows, String> {
     let program = &rules.program;
     inputs.tables = program
         .relations
@@ -812,7 +816,7 @@ fn class_rows(
         .enumerate()
         .filter_map(|(k, i)| Some((inputs.symbols.get(&snapshot.users[*i].pk.to_string())?, k)))
         .collect();
-    let mut out: Vec<Vec<(usize, Vec<u32>)>> = vec![Vec::new(); representatives.len()];
+    let mut out: ClassRows = vec![Vec::new(); representatives.len()];
     for (r, table) in inputs.tables.iter().enumerate() {
         let types = &program.relations[r].types;
         for row in table.rows() {
