@@ -616,32 +616,18 @@ fn by_component(
         }
     }
     // Every representative's facts, interned once: per identity class, its rows.
-    let mut interned = Inputs {
-        tables: Vec::new(),
-        symbols: eval.symbols,
-        origins: Vec::new(),
-    };
-    let rows_of_class = class_rows(
+    let (rows_of_class, symbols) = class_rows(
         rules,
-        &mut interned,
+        eval.symbols,
         &users,
         &classes.representative,
         snapshot,
     )?;
     drop(users);
     timing("representatives' facts interned", start);
-    base.symbols = interned.symbols.frozen();
+    base.symbols = symbols.frozen();
     // Converted once; every evaluation below adds its own rows to these.
     let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
-    let empty = |symbols: &crate::datalog::value::Interner| Inputs {
-        tables: program
-            .relations
-            .iter()
-            .map(|r| crate::datalog::eval::Table::new(r.arity()))
-            .collect(),
-        symbols: symbols.clone(),
-        origins: Vec::new(),
-    };
     // What an evaluation returns: the answers, and what a flow gives its stages.
     let mut keep = vec![false; program.relations.len()];
     for &r in outputs.iter().chain(&from_flow) {
@@ -663,7 +649,7 @@ fn by_component(
         .par_iter()
         .zip(&flow_slot)
         .map(|(flow, slot)| {
-            let mut inputs = empty(&base.symbols);
+            let mut inputs = Inputs::with_symbols(rules, base.symbols.clone());
             super::add_facts(rules, &mut inputs, &flow.facts)?;
             let eval = rules
                 .evaluate_on(&prebuilt, &inputs, Limits::default(), Some(&given), &keep)
@@ -722,7 +708,7 @@ fn by_component(
                 .iter()
                 .map(|k| classes.representative[*k as usize])
                 .collect();
-            let mut inputs = empty(&base.symbols);
+            let mut inputs = Inputs::with_symbols(rules, base.symbols.clone());
             let mut given_here = &given;
             if let Part::Stage { flow, .. } = &comps.parts[c] {
                 given_here = &given_to_stages;
@@ -795,22 +781,18 @@ fn by_component(
 /// Per identity class: its representative's input rows, (relation, values).
 type ClassRows = Vec<Vec<(usize, Vec<u32>)>>;
 
-/// The rows of `facts` (the facts of the `representatives`) interned into `inputs`, grouped by
-/// the class whose representative a row names first (in a symbol column).
+/// The rows of `facts` (the facts of the `representatives`) interned into `symbols`, grouped
+/// by the class whose representative a row names first (in a symbol column); and the symbols.
 fn class_rows(
     rules: &Rules,
-    inputs: &mut Inputs,
+    symbols: crate::datalog::value::Interner,
     facts: &crate::facts::FactSet,
     representatives: &[usize],
     snapshot: &Snapshot,
-) -> Result<ClassRows, String> {
+) -> Result<(ClassRows, crate::datalog::value::Interner), String> {
     let program = &rules.program;
-    inputs.tables = program
-        .relations
-        .iter()
-        .map(|r| crate::datalog::eval::Table::new(r.arity()))
-        .collect();
-    super::add_facts(rules, inputs, facts)?;
+    let mut inputs = Inputs::with_symbols(rules, symbols);
+    super::add_facts(rules, &mut inputs, facts)?;
     let class_of: HashMap<u32, usize> = representatives
         .iter()
         .enumerate()
@@ -831,8 +813,7 @@ fn class_rows(
             }
         }
     }
-    inputs.tables.clear();
-    Ok(out)
+    Ok((out, inputs.symbols))
 }
 
 /// Each item's position by its pk.
@@ -1090,9 +1071,16 @@ impl Bulk<'_> {
         t.finish()
     }
 
-    /// `[flows...],"apps":[...]` of one identity as JSON (the anonymous visitor enters every
-    /// flow anonymously).
-    fn answers_json(&self, answers: &Answers, anonymous: bool, out: &mut Vec<u8>) {
+    /// The flows as a JSON array: each with its slug and entry (`anonymous`: every flow's
+    /// entry is `anonymous`), what `flow_extra` adds, and its stage bindings in order, each with
+    /// its order and stage name and what `stage_extra` adds (fields after a comma).
+    fn flows_json(
+        &self,
+        anonymous: bool,
+        out: &mut Vec<u8>,
+        mut flow_extra: impl FnMut(usize, &mut Vec<u8>),
+        mut stage_extra: impl FnMut(usize, &mut Vec<u8>),
+    ) {
         let mut num = itoa::Buffer::new();
         out.push(b'[');
         for (f, flow) in self.layout.flows.iter().enumerate() {
@@ -1103,9 +1091,9 @@ impl Bulk<'_> {
             json_str(&flow.slug, out);
             out.extend_from_slice(b",\"entry\":\"");
             out.extend_from_slice(if anonymous { "anonymous" } else { flow.entry }.as_bytes());
-            out.extend_from_slice(b"\",\"applicable\":\"");
-            out.extend_from_slice(yes_no(answers.applicable[f]).as_bytes());
-            out.extend_from_slice(b"\",\"stages\":[");
+            out.push(b'"');
+            flow_extra(f, out);
+            out.extend_from_slice(b",\"stages\":[");
             for (k, x) in flow.stages.clone().enumerate() {
                 let s = &self.layout.stages[x];
                 if k > 0 {
@@ -1115,13 +1103,32 @@ impl Bulk<'_> {
                 out.extend_from_slice(num.format(s.order).as_bytes());
                 out.extend_from_slice(b",\"stage\":");
                 json_str(&s.stage, out);
-                out.extend_from_slice(b",\"visibility\":\"");
-                out.extend_from_slice(visibility(answers.visible[x]).as_bytes());
-                out.extend_from_slice(b"\"}");
+                stage_extra(x, out);
+                out.push(b'}');
             }
             out.extend_from_slice(b"]}");
         }
-        out.extend_from_slice(b"],\"apps\":[");
+        out.push(b']');
+    }
+
+    /// `[flows...],"apps":[...]` of one identity as JSON (the anonymous visitor enters every
+    /// flow anonymously).
+    fn answers_json(&self, answers: &Answers, anonymous: bool, out: &mut Vec<u8>) {
+        self.flows_json(
+            anonymous,
+            out,
+            |f, out| {
+                out.extend_from_slice(b",\"applicable\":\"");
+                out.extend_from_slice(yes_no(answers.applicable[f]).as_bytes());
+                out.push(b'"');
+            },
+            |x, out| {
+                out.extend_from_slice(b",\"visibility\":\"");
+                out.extend_from_slice(visibility(answers.visible[x]).as_bytes());
+                out.push(b'"');
+            },
+        );
+        out.extend_from_slice(b",\"apps\":[");
         for (a, app) in self.layout.apps.iter().enumerate() {
             if a > 0 {
                 out.push(b',');
@@ -1224,31 +1231,9 @@ impl Bulk<'_> {
     /// the flow apply), `stages` (every flow's stage bindings, flow after flow), `apps`.
     pub fn write_classes<W: Write>(&self, out: &mut W) -> io::Result<()> {
         let mut buf = Vec::new();
-        let mut num = itoa::Buffer::new();
-        buf.extend_from_slice(b"{\"questions\":{\"flows\":[");
-        for (f, flow) in self.layout.flows.iter().enumerate() {
-            if f > 0 {
-                buf.push(b',');
-            }
-            buf.extend_from_slice(b"{\"flow\":");
-            json_str(&flow.slug, &mut buf);
-            buf.extend_from_slice(b",\"entry\":\"");
-            buf.extend_from_slice(flow.entry.as_bytes());
-            buf.extend_from_slice(b"\",\"stages\":[");
-            for (k, x) in flow.stages.clone().enumerate() {
-                let s = &self.layout.stages[x];
-                if k > 0 {
-                    buf.push(b',');
-                }
-                buf.extend_from_slice(b"{\"order\":");
-                buf.extend_from_slice(num.format(s.order).as_bytes());
-                buf.extend_from_slice(b",\"stage\":");
-                json_str(&s.stage, &mut buf);
-                buf.push(b'}');
-            }
-            buf.extend_from_slice(b"]}");
-        }
-        buf.extend_from_slice(b"],\"apps\":[");
+        buf.extend_from_slice(b"{\"questions\":{\"flows\":");
+        self.flows_json(false, &mut buf, |_, _| {}, |_, _| {});
+        buf.extend_from_slice(b",\"apps\":[");
         for (a, app) in self.layout.apps.iter().enumerate() {
             if a > 0 {
                 buf.push(b',');

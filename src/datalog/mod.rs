@@ -88,14 +88,22 @@ impl Inputs {
     /// No input tuples yet.
     pub fn new(rules: &Rules) -> Inputs {
         Inputs {
+            origins: vec![Vec::new(); rules.program.relations.len()],
+            ..Inputs::with_symbols(rules, rules.program.symbols.clone())
+        }
+    }
+    /// No input tuples yet, over a symbol table that extends the program's (a frozen one
+    /// shared with other inputs, say); rows are added without origins.
+    pub fn with_symbols(rules: &Rules, symbols: Interner) -> Inputs {
+        Inputs {
             tables: rules
                 .program
                 .relations
                 .iter()
                 .map(|r| Table::new(r.arity()))
                 .collect(),
-            symbols: rules.program.symbols.clone(),
-            origins: vec![Vec::new(); rules.program.relations.len()],
+            symbols,
+            origins: Vec::new(),
         }
     }
     /// Adds a tuple to relation `rel`; an error names what does not fit.
