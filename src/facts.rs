@@ -79,22 +79,36 @@ impl Builder {
     /// The rows of one user; `more_groups` are groups that list the user as a member.
     fn user(&mut self, u: &User, more_groups: &[&str]) {
         let pk = u.pk.to_string();
-        self.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
-        if u.is_active {
-            self.add("user_active", vec![sym(&pk)]);
-        }
-        self.add("user_type", vec![sym(&pk), sym(&u.kind)]);
-        if let Some(t) = &u.last_login {
-            self.add("user_last_login", vec![sym(&pk), sym(t)]);
-        }
-        for g in u
-            .groups
-            .iter()
-            .map(|g| &**g)
-            .chain(more_groups.iter().copied())
-        {
-            self.add("direct_member", vec![sym(&pk), sym(g)]);
-        }
+        user_rows(u, &pk, more_groups, |rel, row| {
+            self.add(rel, row.iter().map(|v| sym(v)).collect())
+        });
+    }
+}
+
+/// The rows [`facts_of`] makes of one user (whose pk, as text, is `pk`), one `add(relation,
+/// row)` each, plus a `direct_member` row for each of `more_groups` (groups that list the user
+/// as a member). Every value of a user's rows is a symbol.
+pub fn user_rows(
+    u: &User,
+    pk: &str,
+    more_groups: &[&str],
+    mut add: impl FnMut(&'static str, &[&str]),
+) {
+    add("user", &[pk, &u.username, &u.name]);
+    if u.is_active {
+        add("user_active", &[pk]);
+    }
+    add("user_type", &[pk, &u.kind]);
+    if let Some(t) = &u.last_login {
+        add("user_last_login", &[pk, t]);
+    }
+    for g in u
+        .groups
+        .iter()
+        .map(|g| &**g)
+        .chain(more_groups.iter().copied())
+    {
+        add("direct_member", &[pk, g]);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, Evaluation, Inputs, Rules};
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -228,7 +229,7 @@ impl Reader<'_> {
         id.into_iter().flat_map(|id| self.eval.tables[id].rows())
     }
     /// Each item's position by the symbol of its pk (items whose pk no fact holds are left out).
-    fn positions<T>(&self, items: &[T], pk: impl Fn(&T) -> &String) -> HashMap<u32, usize> {
+    fn positions<T>(&self, items: &[T], pk: impl Fn(&T) -> &String) -> FxHashMap<u32, usize> {
         items
             .iter()
             .enumerate()
@@ -261,7 +262,7 @@ fn read_answers(
 ) -> Vec<Answers> {
     let r = Reader { eval, rules };
     let mut out = vec![Answers::unknown(layout); subjects.len()];
-    let who: HashMap<u32, usize> = subjects
+    let who: FxHashMap<u32, usize> = subjects
         .iter()
         .enumerate()
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
@@ -493,7 +494,7 @@ struct FlowRun {
     /// [`ANONYMOUS`](super::components::ANONYMOUS) ones.
     tables: Vec<(usize, crate::datalog::eval::Table)>,
     /// Symbol -> the stage component owning the object it names, for the flow's stages.
-    stage_of_symbol: HashMap<u32, usize>,
+    stage_of_symbol: FxHashMap<u32, usize>,
     /// The symbols those tables use.
     symbols: crate::datalog::value::Interner,
     /// The anonymous visitor's answers for the flow.
@@ -554,23 +555,34 @@ fn by_component(
     }
     let start = std::time::Instant::now();
     let program = &rules.program;
+    let mut base = Inputs::new(rules);
+    super::add_facts(rules, &mut base, &comps.global)?;
+    let eval = rules
+        .evaluate(
+            &base,
+            Engine::Fast {
+                parallel: options.parallel_strata,
+            },
+            Limits::default(),
+        )
+        .map_err(|e| e.to_string())?;
+    timing("the configuration's unowned facts", start);
+    // Every representative's facts, interned once: per identity class, its rows.
+    let (rows_of_class, symbols) = class_rows(rules, eval.symbols, ctx, &classes.representative)?;
+    timing("representatives' facts", start);
     // Input relations with owned or per-user rows vary from one evaluation to the next.
     let mut varying = vec![false; program.relations.len()];
     let mut per_user = vec![false; program.relations.len()];
-    let users = ctx.user_facts(&classes.representative);
-    timing("representatives' facts", start);
-    for (set, user) in comps
-        .owned
-        .iter()
-        .map(|o| (o, false))
-        .chain([(&users, true)])
-    {
+    for set in &comps.owned {
         for (rel, rows) in &set.relations {
             if let (false, Some(id)) = (rows.is_empty(), program.relation(rel)) {
                 varying[id] = true;
-                per_user[id] |= user;
             }
         }
+    }
+    for (r, _) in rows_of_class.iter().flatten() {
+        varying[*r] = true;
+        per_user[*r] = true;
     }
     let shared = super::components::shared_relations(program, &varying);
     let user_dependent = super::components::user_dependent(program, &per_user);
@@ -596,17 +608,6 @@ fn by_component(
     for &r in &from_flow {
         given_to_stages[r] = true;
     }
-    let mut base = Inputs::new(rules);
-    super::add_facts(rules, &mut base, &comps.global)?;
-    let eval = rules
-        .evaluate(
-            &base,
-            Engine::Fast {
-                parallel: options.parallel_strata,
-            },
-            Limits::default(),
-        )
-        .map_err(|e| e.to_string())?;
     for (r, table) in eval.tables.into_iter().enumerate() {
         if !needed[r] {
             // Nothing the answers rest on reads it: no evaluation needs to copy it.
@@ -615,16 +616,6 @@ fn by_component(
             base.tables[r] = table;
         }
     }
-    // Every representative's facts, interned once: per identity class, its rows.
-    let (rows_of_class, symbols) = class_rows(
-        rules,
-        eval.symbols,
-        &users,
-        &classes.representative,
-        snapshot,
-    )?;
-    drop(users);
-    timing("representatives' facts interned", start);
     base.symbols = symbols.frozen();
     // Converted once; every evaluation below adds its own rows to these.
     let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
@@ -746,19 +737,45 @@ fn by_component(
         .collect::<Result<_, String>>()?;
     timing("components", start);
     let start = std::time::Instant::now();
+    // What a class shows each component when it shows it nothing beyond its base.
+    let bases = local.by_base.first().map_or(0, Vec::len);
+    let templates: Vec<Answers> = (0..bases)
+        .into_par_iter()
+        .map(|b| {
+            let mut a = Answers::unknown(layout);
+            for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
+                let id = local.by_base[c][b];
+                if id != u32::MAX {
+                    let at = id as usize * part.width;
+                    slot.put(layout, &part.codes[at..at + part.width], &mut a);
+                }
+            }
+            a
+        })
+        .collect();
     let mut answers = vec![Answers::unknown(layout); classes.len()];
-    // A block of classes at a time, component after component: each component's local ids are
-    // read in order and the block's answers stay in cache.
-    const BLOCK: usize = 256;
+    // A block of classes at a time: each starts from its base's answers, then takes those of
+    // the components it shows more.
+    const BLOCK: usize = 1024;
     answers
         .par_chunks_mut(BLOCK)
         .enumerate()
         .for_each(|(b, block)| {
+            let lo = (b * BLOCK) as u32;
+            let hi = lo + block.len() as u32;
+            for (a, k) in block.iter_mut().zip(lo..) {
+                a.clone_from(&templates[local.base[k as usize] as usize]);
+            }
             for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
-                let ids = &local.of_class[c][b * BLOCK..b * BLOCK + block.len()];
-                for (a, id) in block.iter_mut().zip(ids) {
-                    let at = *id as usize * part.width;
-                    slot.put(layout, &part.codes[at..at + part.width], a);
+                let more = &local.more[c];
+                let from = more.partition_point(|x| x.0 < lo);
+                for &(k, id) in more[from..].iter().take_while(|x| x.0 < hi) {
+                    let at = id as usize * part.width;
+                    slot.put(
+                        layout,
+                        &part.codes[at..at + part.width],
+                        &mut block[(k - lo) as usize],
+                    );
                 }
             }
         });
@@ -781,37 +798,44 @@ fn by_component(
 /// Per identity class: its representative's input rows, (relation, values).
 type ClassRows = Vec<Vec<(usize, Vec<u32>)>>;
 
-/// The rows of `facts` (the facts of the `representatives`) interned into `symbols`, grouped
-/// by the class whose representative a row names first (in a symbol column); and the symbols.
+/// Every representative's input rows, as [`crate::facts::user_rows`] makes them, interned into
+/// `symbols`: per identity class, its rows (relation, values), sorted; and the symbols.
 fn class_rows(
     rules: &Rules,
     symbols: crate::datalog::value::Interner,
-    facts: &crate::facts::FactSet,
+    ctx: &KeyContext<'_>,
     representatives: &[usize],
-    snapshot: &Snapshot,
 ) -> Result<(ClassRows, crate::datalog::value::Interner), String> {
-    let program = &rules.program;
     let mut inputs = Inputs::with_symbols(rules, symbols);
-    super::add_facts(rules, &mut inputs, facts)?;
-    let class_of: HashMap<u32, usize> = representatives
-        .iter()
-        .enumerate()
-        .filter_map(|(k, i)| Some((inputs.symbols.get(&snapshot.users[*i].pk.to_string())?, k)))
-        .collect();
-    let mut out: ClassRows = vec![Vec::new(); representatives.len()];
-    for (r, table) in inputs.tables.iter().enumerate() {
-        let types = &program.relations[r].types;
-        for row in table.rows() {
-            // A user's row starts with the user; the first user a row names owns it.
-            let owner = row
+    let mut ids: FxHashMap<&'static str, Option<usize>> = FxHashMap::default();
+    let mut out: ClassRows = Vec::with_capacity(representatives.len());
+    for &i in representatives {
+        let mut rows: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut failed = None;
+        ctx.user_rows(i, |rel, row| {
+            let Some(id) = *ids
+                .entry(rel)
+                .or_insert_with(|| rules.program.relation(rel))
+            else {
+                return;
+            };
+            let values: Vec<_> = row
                 .iter()
-                .zip(types)
-                .filter(|(_, t)| **t == crate::datalog::ir::Ty::Symbol)
-                .find_map(|(v, _)| class_of.get(v).copied());
-            if let Some(k) = owner {
-                out[k].push((r, row.to_vec()));
+                .map(|v| crate::datalog::FactValue::Sym(v))
+                .collect();
+            match inputs.row(rules, id, &values) {
+                Ok(row) => rows.push((id, row)),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        rows.sort_unstable();
+        rows.dedup();
+        out.push(rows);
     }
     Ok((out, inputs.symbols))
 }
@@ -852,7 +876,7 @@ fn read_part(
     subjects: &[String],
 ) -> Codes {
     let r = Reader { eval, rules };
-    let who: HashMap<u32, usize> = subjects
+    let who: FxHashMap<u32, usize> = subjects
         .iter()
         .enumerate()
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))

@@ -149,7 +149,7 @@ pub struct KeyContext<'a> {
     snapshot: &'a Snapshot,
     program: &'a Program,
     /// Relation name -> observed columns and symbol columns.
-    columns: HashMap<String, (Vec<bool>, Vec<bool>)>,
+    columns: FxHashMap<String, (Vec<bool>, Vec<bool>)>,
     /// Group pk -> index.
     group_index: FxHashMap<&'a str, u32>,
     /// Per group: the observable groups among itself and its ancestors, sorted.
@@ -188,24 +188,65 @@ pub struct KeyParts {
     pub scoped: Vec<(u32, String)>,
 }
 
-/// Per component, which identity classes it cannot tell apart.
+/// Per component, which identity classes it cannot tell apart. Most classes show most
+/// components nothing beyond what every component sees of them (their base), so a component
+/// keeps a local class per base and lists only the classes that show it more.
 #[derive(Clone, Debug, Default)]
 pub struct Local {
-    /// Per component: the local class of each identity class.
-    pub of_class: Vec<Vec<u32>>,
-    /// Per component: each local class's first identity class.
+    /// Per identity class: what every component sees of it (its own facts, the groups every
+    /// component observes), numbered.
+    pub base: Vec<u32>,
+    /// Per component: the local class of the identity classes that show it nothing beyond
+    /// their base, by base number (`u32::MAX`: every class with that base shows it more).
+    pub by_base: Vec<Vec<u32>>,
+    /// Per component: the identity classes that show it more than their base, with their local
+    /// class, in class order.
+    pub more: Vec<Vec<(u32, u32)>>,
+    /// Per component: each local class's first identity class, in class order.
     pub first: Vec<Vec<u32>>,
 }
 
-/// Key text of one value: the placeholder for the user itself.
-fn value_text(v: &Value, out: &mut String) {
-    match v {
-        Value::Sym(s) => out.push_str(s),
-        Value::Num(n) => out.push_str(&n.to_string()),
+impl Local {
+    /// The local class of identity class `k` in component `c`.
+    pub fn of(&self, c: usize, k: u32) -> u32 {
+        match self.more[c].binary_search_by_key(&k, |x| x.0) {
+            Ok(i) => self.more[c][i].1,
+            Err(_) => self.by_base[c][self.base[k as usize] as usize],
+        }
     }
 }
 
-fn fact_text(rel: &str, row: &[Value], observed: &[bool], me: &str) -> String {
+/// A value of a fact, as it goes into key text.
+trait KeyValue {
+    /// Appends the value's text.
+    fn push_to(&self, out: &mut String);
+    /// Whether the value is the symbol `s`.
+    fn is(&self, s: &str) -> bool;
+}
+
+impl KeyValue for Value {
+    fn push_to(&self, out: &mut String) {
+        match self {
+            Value::Sym(s) => out.push_str(s),
+            Value::Num(n) => out.push_str(&n.to_string()),
+        }
+    }
+    fn is(&self, s: &str) -> bool {
+        matches!(self, Value::Sym(v) if v == s)
+    }
+}
+
+impl KeyValue for &str {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+    fn is(&self, s: &str) -> bool {
+        *self == s
+    }
+}
+
+/// Key text of one fact: unobserved columns blanked, the user `me` replaced by a placeholder.
+fn fact_text<V: KeyValue>(rel: &str, row: &[V], observed: &[bool], me: &str) -> String {
     let mut t = String::with_capacity(32);
     t.push_str(rel);
     t.push('(');
@@ -215,14 +256,34 @@ fn fact_text(rel: &str, row: &[Value], observed: &[bool], me: &str) -> String {
         }
         if !observed.get(i).copied().unwrap_or(true) {
             t.push('_');
-        } else if matches!(v, Value::Sym(s) if s == me) {
+        } else if v.is(me) {
             t.push('\u{0}');
         } else {
-            value_text(v, &mut t);
+            v.push_to(&mut t);
         }
     }
     t.push(')');
     t
+}
+
+/// The user a symbol names, if any: the user pks, as the facts write them.
+fn user_named(s: &str, users: &FxHashMap<i64, ()>) -> Option<i64> {
+    let pk = s.parse::<i64>().ok()?;
+    (users.contains_key(&pk) && itoa::Buffer::new().format(pk) == s).then_some(pk)
+}
+
+/// The pks of the groups that list the user `pk` as a member.
+fn listed<'s>(
+    snapshot: &'s Snapshot,
+    group_side: &FxHashMap<i64, Vec<u32>>,
+    pk: i64,
+) -> Vec<&'s str> {
+    group_side
+        .get(&pk)
+        .into_iter()
+        .flatten()
+        .map(|g| &*snapshot.groups[*g as usize].pk)
+        .collect()
 }
 
 fn closure(start: u32, parents: &[Vec<u32>]) -> Vec<u32> {
@@ -271,7 +332,7 @@ impl<'a> KeyContext<'a> {
     /// Indexes the snapshot and the rules' observed columns.
     pub fn new(snapshot: &'a Snapshot, program: &'a Program) -> KeyContext<'a> {
         let observed = observed_columns(program);
-        let columns: HashMap<String, (Vec<bool>, Vec<bool>)> = program
+        let columns: FxHashMap<String, (Vec<bool>, Vec<bool>)> = program
             .relations
             .iter()
             .zip(observed)
@@ -309,7 +370,7 @@ impl<'a> KeyContext<'a> {
             }
         }
         let components = Components::split(snapshot, facts::facts_of(&without_users(snapshot)));
-        let user_pks: HashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
+        let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
         let groups = snapshot.groups.len();
         let mut observed_everywhere = vec![false; groups];
         let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
@@ -351,9 +412,7 @@ impl<'a> KeyContext<'a> {
                                 }
                             }
                         }
-                        if let Ok(pk) = s.parse::<i64>()
-                            && user_pks.contains_key(&pk)
-                        {
+                        if let Some(pk) = user_named(s, &user_pks) {
                             base_mentions
                                 .entry(pk)
                                 .or_default()
@@ -362,6 +421,34 @@ impl<'a> KeyContext<'a> {
                     }
                 }
             }
+        }
+        // A user's row that names another user (in a column some rule observes) tells that
+        // user apart too, as an unowned fact would.
+        let named_by_users: Vec<(i64, String)> = snapshot
+            .users
+            .par_iter()
+            .flat_map_iter(|u| {
+                let pk = u.pk.to_string();
+                let mut out = Vec::new();
+                facts::user_rows(u, &pk, &listed(snapshot, &group_side, u.pk), |rel, row| {
+                    let Some((obs, sym)) = columns.get(rel) else {
+                        return;
+                    };
+                    for (i, v) in row.iter().enumerate() {
+                        if obs[i]
+                            && sym[i]
+                            && *v != pk
+                            && let Some(other) = user_named(v, &user_pks)
+                        {
+                            out.push((other, fact_text(rel, row, obs, v)));
+                        }
+                    }
+                });
+                out
+            })
+            .collect();
+        for (pk, text) in named_by_users {
+            base_mentions.entry(pk).or_default().push((None, text));
         }
         // A rule that names a group by its id or name observes membership in it.
         for (i, g) in snapshot.groups.iter().enumerate() {
@@ -413,14 +500,7 @@ impl<'a> KeyContext<'a> {
     pub fn user_facts(&self, users: &[usize]) -> FactSet {
         let more: Vec<Vec<&str>> = users
             .iter()
-            .map(|i| {
-                let listed = self.group_side.get(&self.snapshot.users[*i].pk);
-                listed
-                    .into_iter()
-                    .flatten()
-                    .map(|g| &*self.snapshot.groups[*g as usize].pk)
-                    .collect()
-            })
+            .map(|i| listed(self.snapshot, &self.group_side, self.snapshot.users[*i].pk))
             .collect();
         facts::user_facts(
             users
@@ -430,77 +510,69 @@ impl<'a> KeyContext<'a> {
         )
     }
 
+    /// The rows of the user at `index` (as [`facts::user_rows`] makes them, with the groups that
+    /// list the user), one `add(relation, row)` each.
+    pub fn user_rows(&self, index: usize, add: impl FnMut(&'static str, &[&str])) {
+        let u = &self.snapshot.users[index];
+        let pk = u.pk.to_string();
+        facts::user_rows(u, &pk, &listed(self.snapshot, &self.group_side, u.pk), add);
+    }
+
     /// What tells each of these users (indices into `snapshot.users`) apart, in order.
     pub fn parts(&self, users: &[usize]) -> Vec<KeyParts> {
-        let facts = self.user_facts(users);
-        let pks: Vec<String> = users
-            .iter()
-            .map(|i| self.snapshot.users[*i].pk.to_string())
-            .collect();
-        let local: FxHashMap<&str, usize> = pks
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.as_str(), i))
-            .collect();
-        let mut texts: Vec<Vec<String>> = vec![Vec::new(); users.len()];
-        let mut out: Vec<KeyParts> = vec![KeyParts::default(); users.len()];
-        for (rel, rows) in &facts.relations {
+        users.iter().map(|i| self.parts_of(*i)).collect()
+    }
+
+    /// What tells the user at `index` apart: its rows, as [`facts::user_rows`] makes them, each
+    /// one naming the user in an observed column; and the facts of others naming the user.
+    fn parts_of(&self, index: usize) -> KeyParts {
+        let u = &self.snapshot.users[index];
+        let pk = u.pk.to_string();
+        let mut parts = KeyParts::default();
+        let mut texts: Vec<String> = Vec::new();
+        let listed = listed(self.snapshot, &self.group_side, u.pk);
+        facts::user_rows(u, &pk, &listed, |rel, row| {
             let Some((obs, sym)) = self.columns.get(rel) else {
-                continue;
+                return;
             };
-            let membership = rel == MEMBERSHIP;
-            for row in rows {
-                for (i, v) in row.iter().enumerate() {
-                    let Value::Sym(s) = v else { continue };
-                    if !sym[i] || !obs[i] {
-                        continue;
+            let names_me = (0..row.len()).any(|i| obs[i] && sym[i] && row[i] == pk);
+            if !names_me {
+                return;
+            }
+            if rel == MEMBERSHIP {
+                if let Some(&g) = self.group_index.get(row[1]) {
+                    parts.groups.extend(&self.observable_up[g as usize]);
+                    if self.deep || self.direct_counts[g as usize] {
+                        parts.direct.push(g);
                     }
-                    let Some(&who) = local.get(s.as_str()) else {
-                        continue;
-                    };
-                    if membership {
-                        if let Some(Value::Sym(g)) = row.get(1)
-                            && let Some(&g) = self.group_index.get(g.as_str())
-                        {
-                            let up = &self.observable_up[g as usize];
-                            out[who].groups.extend(up);
-                            if self.deep || self.direct_counts[g as usize] {
-                                out[who].direct.push(g);
-                            }
-                        }
-                    } else {
-                        texts[who].push(fact_text(rel, row, obs, s));
-                    }
+                }
+            } else {
+                texts.push(fact_text(rel, row, obs, &pk));
+            }
+        });
+        if let Some(more) = self.base_mentions.get(&u.pk) {
+            for (scope, text) in more {
+                match scope {
+                    None => texts.push(text.clone()),
+                    Some(c) => parts.scoped.push((*c, text.clone())),
                 }
             }
         }
-        for (k, pk) in pks.iter().enumerate() {
-            let mut t = std::mem::take(&mut texts[k]);
-            let parts = &mut out[k];
-            if let Some(more) = self.base_mentions.get(&self.snapshot.users[users[k]].pk) {
-                for (scope, text) in more {
-                    match scope {
-                        None => t.push(text.clone()),
-                        Some(c) => parts.scoped.push((*c, text.clone())),
-                    }
-                }
-            }
-            t.sort_unstable();
-            t.dedup();
-            parts.own = t.join("\u{1e}");
-            // A user whose id is a constant of the rules is observed by name: alone in its class.
-            if self.program.symbols.get(pk).is_some() {
-                parts.own.push_str("\u{1d}named:");
-                parts.own.push_str(pk);
-            }
-            for v in [&mut parts.groups, &mut parts.direct] {
-                v.sort_unstable();
-                v.dedup();
-            }
-            parts.scoped.sort_unstable();
-            parts.scoped.dedup();
+        texts.sort_unstable();
+        texts.dedup();
+        parts.own = texts.join("\u{1e}");
+        // A user whose id is a constant of the rules is observed by name: alone in its class.
+        if self.program.symbols.get(&pk).is_some() {
+            parts.own.push_str("\u{1d}named:");
+            parts.own.push_str(&pk);
         }
-        out
+        for v in [&mut parts.groups, &mut parts.direct] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        parts.scoped.sort_unstable();
+        parts.scoped.dedup();
+        parts
     }
 
     /// Every group the user is a member of (direct or through the hierarchy), sorted.
@@ -624,52 +696,153 @@ impl<'a> KeyContext<'a> {
             );
         }
         crate::analysis::bulk::timing("local classes: what each component sees", start);
-        let per_component: Vec<(Vec<u32>, Vec<u32>)> = observed
+        let bases = seen_by_all.len();
+        let mut of_base: Vec<Vec<u32>> = vec![Vec::new(); bases];
+        for (k, b) in base.iter().enumerate() {
+            of_base[*b as usize].push(k as u32);
+        }
+        let per_component: Vec<Component> = observed
             .into_par_iter()
             .zip(scoped)
-            .map(|(groups, scoped)| {
-                // What each class shows this component beyond the base, as a number: the
-                // sequence of (kind, group or text) it has, in one order for all classes, built
-                // one step at a time; equal sequences get equal numbers (0: nothing).
-                let mut seen = vec![0u32; base.len()];
-                let mut steps: FxHashMap<(u32, u32, u32), u32> = FxHashMap::default();
-                let mut step = |k: u32, what: u32, kind: u32| {
-                    let next = steps.len() as u32 + 1;
-                    let s = &mut seen[k as usize];
-                    *s = *steps.entry((*s, kind, what)).or_insert(next);
-                };
-                for g in groups {
-                    for kind in [0, 1] {
-                        for &k in &with_group[kind][g as usize] {
-                            step(k, g, kind as u32);
-                        }
-                    }
-                }
-                for &(k, t) in &scoped {
-                    step(k, t, 2);
-                }
-                let mut of_class = Vec::with_capacity(base.len());
-                let mut first: Vec<u32> = Vec::new();
-                let mut by_base: Vec<u32> = vec![u32::MAX; seen_by_all.len()];
-                let mut by_seen: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-                for (k, (&b, &seen)) in base.iter().zip(&seen).enumerate() {
-                    let slot = if seen == 0 {
-                        &mut by_base[b as usize]
-                    } else {
-                        by_seen.entry((b, seen)).or_insert(u32::MAX)
-                    };
-                    if *slot == u32::MAX {
-                        *slot = first.len() as u32;
-                        first.push(k as u32);
-                    }
-                    of_class.push(*slot);
-                }
-                (of_class, first)
-            })
+            .map_init(
+                || Scratch {
+                    seen: vec![0; base.len()],
+                    start: vec![0; bases],
+                },
+                |scratch, (groups, scoped)| {
+                    local_component(&base, &of_base, &with_group, &groups, &scoped, scratch)
+                },
+            )
             .collect();
-        let (of_class, first) = per_component.into_iter().unzip();
-        Local { of_class, first }
+        let mut local = Local {
+            base,
+            ..Local::default()
+        };
+        for (by_base, more, first) in per_component {
+            local.by_base.push(by_base);
+            local.more.push(more);
+            local.first.push(first);
+        }
+        local
     }
+}
+
+/// One component's local classes: by base, the classes that show it more, the first classes.
+type Component = (Vec<u32>, Vec<(u32, u32)>, Vec<u32>);
+
+/// Per-thread scratch space for [`local_component`]: per identity class and per base, all
+/// zeros between calls.
+struct Scratch {
+    seen: Vec<u32>,
+    start: Vec<u32>,
+}
+
+/// The local classes of the component that observes `groups` (beyond those every component
+/// observes) and the `scoped` (class, text) facts: classes differ when their base differs or
+/// when they show it different groups or texts.
+///
+/// What a class shows is a number, taken one step at a time: a class the component observes
+/// something of starts at its base's own number, then every class takes the steps (kind, group
+/// or text) it has in one order, and a step takes the classes at one number to one new number.
+/// So two classes end at the same number exactly when they have the same base and the same
+/// steps; a class that shows the component nothing stays at 0 and is told apart by its base.
+fn local_component(
+    base: &[u32],
+    of_base: &[Vec<u32>],
+    with_group: &[Vec<Vec<u32>>; 2],
+    groups: &[u32],
+    scoped: &[(u32, u32)],
+    scratch: &mut Scratch,
+) -> Component {
+    let Scratch { seen, start } = scratch;
+    let mut touched: Vec<u32> = Vec::new();
+    let mut started: Vec<u32> = Vec::new();
+    // Per number: the step that last moved it, and where to.
+    let mut moved_by: Vec<usize> = vec![usize::MAX];
+    let mut moved_to: Vec<u32> = vec![0];
+    let fresh = |moved_by: &mut Vec<usize>, moved_to: &mut Vec<u32>| {
+        moved_by.push(usize::MAX);
+        moved_to.push(0);
+        (moved_by.len() - 1) as u32
+    };
+    let mut take = |classes: &mut dyn Iterator<Item = u32>, step: usize| {
+        for k in classes {
+            let s = &mut seen[k as usize];
+            if *s == 0 {
+                touched.push(k);
+                let b = base[k as usize] as usize;
+                if start[b] == 0 {
+                    start[b] = fresh(&mut moved_by, &mut moved_to);
+                    started.push(b as u32);
+                }
+                *s = start[b];
+            }
+            let from = *s as usize;
+            if moved_by[from] != step {
+                moved_by[from] = step;
+                moved_to[from] = fresh(&mut moved_by, &mut moved_to);
+            }
+            *s = moved_to[from];
+        }
+    };
+    let mut step = 0usize;
+    for &g in groups {
+        for with in with_group {
+            take(&mut with[g as usize].iter().copied(), step);
+            step += 1;
+        }
+    }
+    let mut scoped = scoped.to_vec();
+    scoped.sort_unstable_by_key(|&(k, t)| (t, k));
+    for same in scoped.chunk_by(|a, b| a.1 == b.1) {
+        take(&mut same.iter().map(|x| x.0), step);
+        step += 1;
+    }
+    // In class order: sorted when few, else read off `seen`.
+    if touched.len() * 16 < seen.len() {
+        touched.sort_unstable();
+    } else {
+        touched.clear();
+        touched.extend((0..seen.len() as u32).filter(|k| seen[*k as usize] != 0));
+    }
+    // Each local class by its first identity class: a base's first class that shows nothing
+    // more (number 0), and the first class at each number.
+    let mut firsts: Vec<(u32, u32, u32)> = Vec::new();
+    for (b, ks) in of_base.iter().enumerate() {
+        if let Some(&k) = ks.iter().find(|k| seen[**k as usize] == 0) {
+            firsts.push((k, b as u32, 0));
+        }
+    }
+    let mut id_of: Vec<u32> = vec![u32::MAX; moved_to.len()];
+    for &k in &touched {
+        let s = seen[k as usize];
+        if id_of[s as usize] == u32::MAX {
+            id_of[s as usize] = 0;
+            firsts.push((k, 0, s));
+        }
+    }
+    firsts.sort_unstable();
+    let mut by_base = vec![u32::MAX; of_base.len()];
+    let mut first = Vec::with_capacity(firsts.len());
+    for (id, &(k, b, s)) in firsts.iter().enumerate() {
+        first.push(k);
+        if s == 0 {
+            by_base[b as usize] = id as u32;
+        } else {
+            id_of[s as usize] = id as u32;
+        }
+    }
+    let more = touched
+        .iter()
+        .map(|&k| (k, id_of[seen[k as usize] as usize]))
+        .collect();
+    for &k in &touched {
+        seen[k as usize] = 0;
+    }
+    for &b in &started {
+        start[b as usize] = 0;
+    }
+    (by_base, more, first)
 }
 
 /// The snapshot without its users (and without the groups' member lists).

@@ -243,9 +243,9 @@ pub(crate) fn add_facts(
     facts: &facts::FactSet,
 ) -> Result<(), String> {
     for (rel, rows) in &facts.relations {
-        if rules.program.relation(rel).is_none() {
+        let Some(id) = rules.program.relation(rel) else {
             continue;
-        }
+        };
         for row in rows {
             let values: Vec<FactValue> = row
                 .iter()
@@ -254,7 +254,7 @@ pub(crate) fn add_facts(
                     Value::Num(n) => FactValue::Num(i64::from(*n)),
                 })
                 .collect();
-            inputs.add(rules, rel, &values)?;
+            inputs.add_to(rules, id, &values)?;
         }
     }
     Ok(())

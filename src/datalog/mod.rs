@@ -112,7 +112,29 @@ impl Inputs {
             .program
             .relation(rel)
             .ok_or_else(|| format!("relation `{rel}` is not declared"))?;
+        self.add_to(rules, id, values)
+    }
+    /// Adds a tuple to the relation with id `id`; an error names what does not fit.
+    pub fn add_to(
+        &mut self,
+        rules: &Rules,
+        id: ir::RelId,
+        values: &[FactValue],
+    ) -> Result<(), String> {
+        let row = self.row(rules, id, values)?;
+        self.tables[id].push(&row);
+        Ok(())
+    }
+    /// A tuple of the relation with id `id` as stored, its symbols interned; an error names
+    /// what does not fit.
+    pub fn row(
+        &mut self,
+        rules: &Rules,
+        id: ir::RelId,
+        values: &[FactValue],
+    ) -> Result<Vec<u32>, String> {
         let r = &rules.program.relations[id];
+        let rel = &r.name;
         if r.arity() != values.len() {
             return Err(format!(
                 "relation `{rel}` takes {} values, {} given",
@@ -137,8 +159,7 @@ impl Inputs {
                 }
             });
         }
-        self.tables[id].push(&row);
-        Ok(())
+        Ok(row)
     }
     /// Reads the `.input` relations from a directory of `.facts` files.
     pub fn from_dir(rules: &mut Rules, dir: &Path, with_origins: bool) -> Result<Inputs, Failure> {

@@ -1,7 +1,7 @@
 //! Values: symbols interned to `u32`, numbers stored as their 32-bit pattern.
 
 use crate::datalog::ir::Ty;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// The symbol table: each distinct string gets one `u32`.
@@ -15,7 +15,7 @@ pub struct Interner {
     base: Option<Arc<Interner>>,
     /// This table's own symbols (ids from `base.len()` on).
     strings: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
+    ids: FxHashMap<Arc<str>, u32>,
 }
 
 impl Interner {
@@ -62,7 +62,7 @@ impl Interner {
         Interner {
             base: Some(Arc::new(self)),
             strings: Vec::new(),
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
         }
     }
     fn base_len(&self) -> usize {

@@ -333,6 +333,41 @@ fn a_rule_reading_a_new_user_fact_splits_the_classes() {
 }
 
 #[test]
+fn a_user_named_in_another_users_fact_is_told_apart() {
+    // A rule that reads a user's display name as a user id observes the name column and the
+    // pk column: a user whose pk is another user's name is told apart by that fact.
+    let texts: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .chain([(
+            "extra.dl",
+            ".decl named_by_peer(u: symbol)\nnamed_by_peer(U) :- user(_, _, U), user(U, _, _).\n",
+        )])
+        .collect();
+    let rules = Rules::from_texts(&texts).unwrap();
+    let mut s = generated(5);
+    let builtin = bulk::builtin_rules().unwrap();
+    let plain = KeyContext::new(&s, &builtin.program).classes(8);
+    let (b, c) = (0..s.users.len())
+        .flat_map(|b| (b + 1..s.users.len()).map(move |c| (b, c)))
+        .find(|(b, c)| plain.of_user[*b] == plain.of_user[*c])
+        .expect("two users in one class");
+    s.users[b].name = "twin".into();
+    s.users[c].name = "twin".into();
+    let before = KeyContext::new(&s, &rules.program).classes(8);
+    assert_eq!(before.of_user[b], before.of_user[c]);
+    let a = (0..s.users.len()).find(|a| *a != b && *a != c).unwrap();
+    s.users[a].name = s.users[b].pk.to_string().into();
+    let ctx = KeyContext::new(&s, &rules.program);
+    // Keys do not depend on which users are keyed together.
+    for chunk in [1, 3, 4096] {
+        let after = ctx.classes(chunk);
+        assert_ne!(after.of_user[b], after.of_user[c], "chunk {chunk}");
+        assert_eq!(after.of_user, ctx.classes(8).of_user, "chunk {chunk}");
+    }
+}
+
+#[test]
 fn cli_analyze_and_who_on_the_example() {
     let acme = root().join("examples/acme/snapshot.json");
     let acme = acme.to_str().unwrap();
