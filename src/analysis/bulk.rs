@@ -753,32 +753,31 @@ fn by_component(
             a
         })
         .collect();
-    let mut answers = vec![Answers::unknown(layout); classes.len()];
-    // A block of classes at a time: each starts from its base's answers, then takes those of
-    // the components it shows more.
+    // A block of classes at a time, in parallel: each class starts from its base's answers,
+    // then takes those of the components it shows more.
     const BLOCK: usize = 1024;
-    answers
-        .par_chunks_mut(BLOCK)
-        .enumerate()
-        .for_each(|(b, block)| {
-            let lo = (b * BLOCK) as u32;
-            let hi = lo + block.len() as u32;
-            for (a, k) in block.iter_mut().zip(lo..) {
-                a.clone_from(&templates[local.base[k as usize] as usize]);
-            }
+    let n = classes.len() as u32;
+    let blocks: Vec<Vec<Answers>> = (0..n.div_ceil(BLOCK as u32))
+        .into_par_iter()
+        .map(|b| {
+            let lo = b * BLOCK as u32;
+            let hi = n.min(lo + BLOCK as u32);
+            let mut block: Vec<Answers> = (lo..hi)
+                .map(|k| templates[local.base[k as usize] as usize].clone())
+                .collect();
             for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
                 let more = &local.more[c];
                 let from = more.partition_point(|x| x.0 < lo);
                 for &(k, id) in more[from..].iter().take_while(|x| x.0 < hi) {
                     let at = id as usize * part.width;
-                    slot.put(
-                        layout,
-                        &part.codes[at..at + part.width],
-                        &mut block[(k - lo) as usize],
-                    );
+                    let codes = &part.codes[at..at + part.width];
+                    slot.put(layout, codes, &mut block[(k - lo) as usize]);
                 }
             }
-        });
+            block
+        })
+        .collect();
+    let answers: Vec<Answers> = blocks.into_iter().flatten().collect();
     // The anonymous visitor: each flow's own run, each application's last row.
     let mut anonymous = Answers::unknown(layout);
     for (slot, run) in flow_slot.iter().zip(&runs) {

@@ -705,10 +705,7 @@ impl<'a> KeyContext<'a> {
             .into_par_iter()
             .zip(scoped)
             .map_init(
-                || Scratch {
-                    seen: vec![0; base.len()],
-                    start: vec![0; bases],
-                },
+                || Scratch::new(base.len(), bases),
                 |scratch, (groups, scoped)| {
                     local_component(&base, &of_base, &with_group, &groups, &scoped, scratch)
                 },
@@ -730,11 +727,64 @@ impl<'a> KeyContext<'a> {
 /// One component's local classes: by base, the classes that show it more, the first classes.
 type Component = (Vec<u32>, Vec<(u32, u32)>, Vec<u32>);
 
-/// Per-thread scratch space for [`local_component`]: per identity class and per base, all
-/// zeros between calls.
+/// Per-thread scratch space for [`local_component`], all zeros between calls: per identity
+/// class its number, per base its starting number, and a bit per class the component observes
+/// something of.
 struct Scratch {
     seen: Vec<u32>,
     start: Vec<u32>,
+    marks: Vec<u64>,
+}
+
+impl Scratch {
+    fn new(classes: usize, bases: usize) -> Scratch {
+        Scratch {
+            seen: vec![0; classes],
+            start: vec![0; bases],
+            marks: vec![0; classes.div_ceil(64)],
+        }
+    }
+}
+
+/// The numbering walk of [`local_component`].
+struct Walk<'s> {
+    base: &'s [u32],
+    scratch: &'s mut Scratch,
+    /// Bases given a starting number.
+    started: Vec<u32>,
+    /// Per number: the step that last moved it, and where to.
+    moved_by: Vec<usize>,
+    moved_to: Vec<u32>,
+}
+
+impl Walk<'_> {
+    fn fresh(&mut self) -> u32 {
+        self.moved_by.push(usize::MAX);
+        self.moved_to.push(0);
+        (self.moved_by.len() - 1) as u32
+    }
+
+    /// Moves each of `classes` (each at most once) by step number `step`.
+    fn take(&mut self, classes: impl Iterator<Item = u32>, step: usize) {
+        for k in classes {
+            let k = k as usize;
+            if self.scratch.seen[k] == 0 {
+                self.scratch.marks[k / 64] |= 1 << (k % 64);
+                let b = self.base[k] as usize;
+                if self.scratch.start[b] == 0 {
+                    self.scratch.start[b] = self.fresh();
+                    self.started.push(b as u32);
+                }
+                self.scratch.seen[k] = self.scratch.start[b];
+            }
+            let from = self.scratch.seen[k] as usize;
+            if self.moved_by[from] != step {
+                self.moved_by[from] = step;
+                self.moved_to[from] = self.fresh();
+            }
+            self.scratch.seen[k] = self.moved_to[from];
+        }
+    }
 }
 
 /// The local classes of the component that observes `groups` (beyond those every component
@@ -754,56 +804,41 @@ fn local_component(
     scoped: &[(u32, u32)],
     scratch: &mut Scratch,
 ) -> Component {
-    let Scratch { seen, start } = scratch;
-    let mut touched: Vec<u32> = Vec::new();
-    let mut started: Vec<u32> = Vec::new();
-    // Per number: the step that last moved it, and where to.
-    let mut moved_by: Vec<usize> = vec![usize::MAX];
-    let mut moved_to: Vec<u32> = vec![0];
-    let fresh = |moved_by: &mut Vec<usize>, moved_to: &mut Vec<u32>| {
-        moved_by.push(usize::MAX);
-        moved_to.push(0);
-        (moved_by.len() - 1) as u32
-    };
-    let mut take = |classes: &mut dyn Iterator<Item = u32>, step: usize| {
-        for k in classes {
-            let s = &mut seen[k as usize];
-            if *s == 0 {
-                touched.push(k);
-                let b = base[k as usize] as usize;
-                if start[b] == 0 {
-                    start[b] = fresh(&mut moved_by, &mut moved_to);
-                    started.push(b as u32);
-                }
-                *s = start[b];
-            }
-            let from = *s as usize;
-            if moved_by[from] != step {
-                moved_by[from] = step;
-                moved_to[from] = fresh(&mut moved_by, &mut moved_to);
-            }
-            *s = moved_to[from];
-        }
+    let mut walk = Walk {
+        base,
+        scratch,
+        started: Vec::new(),
+        moved_by: vec![usize::MAX],
+        moved_to: vec![0],
     };
     let mut step = 0usize;
     for &g in groups {
         for with in with_group {
-            take(&mut with[g as usize].iter().copied(), step);
+            walk.take(with[g as usize].iter().copied(), step);
             step += 1;
         }
     }
     let mut scoped = scoped.to_vec();
     scoped.sort_unstable_by_key(|&(k, t)| (t, k));
     for same in scoped.chunk_by(|a, b| a.1 == b.1) {
-        take(&mut same.iter().map(|x| x.0), step);
+        walk.take(same.iter().map(|x| x.0), step);
         step += 1;
     }
-    // In class order: sorted when few, else read off `seen`.
-    if touched.len() * 16 < seen.len() {
-        touched.sort_unstable();
-    } else {
-        touched.clear();
-        touched.extend((0..seen.len() as u32).filter(|k| seen[*k as usize] != 0));
+    let Walk {
+        scratch,
+        started,
+        moved_to,
+        ..
+    } = walk;
+    let Scratch { seen, start, marks } = scratch;
+    // The classes it observes something of, in class order; the marks are cleared.
+    let mut touched: Vec<u32> = Vec::new();
+    for (w, word) in marks.iter_mut().enumerate() {
+        let mut bits = std::mem::take(word);
+        while bits != 0 {
+            touched.push((w * 64) as u32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
     }
     // Each local class by its first identity class: a base's first class that shows nothing
     // more (number 0), and the first class at each number.
@@ -834,11 +869,11 @@ fn local_component(
     }
     let more = touched
         .iter()
-        .map(|&k| (k, id_of[seen[k as usize] as usize]))
+        .map(|&k| {
+            let s = std::mem::take(&mut seen[k as usize]);
+            (k, id_of[s as usize])
+        })
         .collect();
-    for &k in &touched {
-        seen[k as usize] = 0;
-    }
     for &b in &started {
         start[b as usize] = 0;
     }
