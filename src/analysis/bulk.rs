@@ -205,8 +205,8 @@ pub struct Bulk<'a> {
     pub answers: Vec<Answers>,
     /// The anonymous visitor's answers (every flow entered anonymously, as `plan` without a user).
     pub anonymous: Answers,
-    /// User indices sorted by username (byte order), then pk.
-    pub by_name: Vec<u32>,
+    /// User indices sorted by username (byte order), then pk: see [`Bulk::by_name`].
+    by_name: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// The built-in rules, parsed and checked.
@@ -352,21 +352,30 @@ impl<'a> Bulk<'a> {
                 progress,
             )?
         };
-        let mut by_name: Vec<u32> = (0..snapshot.users.len() as u32).collect();
-        by_name.par_sort_by(|a, b| {
-            let (ua, ub) = (&snapshot.users[*a as usize], &snapshot.users[*b as usize]);
-            ua.username
-                .as_bytes()
-                .cmp(ub.username.as_bytes())
-                .then(ua.pk.cmp(&ub.pk))
-        });
         Ok(Bulk {
             snapshot,
             layout,
             classes,
             answers,
             anonymous,
-            by_name,
+            by_name: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// User indices sorted by username (byte order), then pk: the order of the per-user forms.
+    /// Sorted on first use (the summary and the class form need no order of users).
+    pub fn by_name(&self) -> &[u32] {
+        self.by_name.get_or_init(|| {
+            let users = &self.snapshot.users;
+            let mut by_name: Vec<u32> = (0..users.len() as u32).collect();
+            by_name.par_sort_by(|a, b| {
+                let (ua, ub) = (&users[*a as usize], &users[*b as usize]);
+                ua.username
+                    .as_bytes()
+                    .cmp(ub.username.as_bytes())
+                    .then(ua.pk.cmp(&ub.pk))
+            });
+            by_name
         })
     }
 
@@ -1188,14 +1197,14 @@ impl Bulk<'_> {
             .collect();
         let chunk = self.task_users(&templates);
         let window = chunk * TASKS_PER_THREAD * rayon::current_num_threads().max(1);
-        let total = self.by_name.len();
+        let total = self.by_name().len();
         let sink = &mut *out;
         std::thread::scope(|scope| {
             let (full, to_write) = std::sync::mpsc::sync_channel::<Window>(1);
             let (recycle, empty) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
             let writer =
                 scope.spawn(move || write_windows(sink, to_write, recycle, total, progress));
-            for users in self.by_name.chunks(window) {
+            for users in self.by_name().chunks(window) {
                 let mut parts = empty.try_recv().unwrap_or_default();
                 parts.resize_with(users.len().div_ceil(chunk), Vec::new);
                 users
@@ -1217,7 +1226,7 @@ impl Bulk<'_> {
 
     /// Users per task: about [`TASK_BYTES`] of output, from the average user.
     fn task_users(&self, templates: &[Template]) -> usize {
-        let users = self.by_name.len().max(1);
+        let users = self.by_name().len().max(1);
         let bytes: usize = self
             .classes
             .members
@@ -1405,7 +1414,7 @@ impl Bulk<'_> {
 
     /// Users (indices, in username order) whose stage binding `x` has visibility `v`.
     pub fn users_with_stage(&self, x: usize, v: u8) -> impl Iterator<Item = usize> + '_ {
-        self.by_name
+        self.by_name()
             .iter()
             .map(|u| *u as usize)
             .filter(move |u| self.of_user(*u).visible[x] == v)
@@ -1413,7 +1422,7 @@ impl Bulk<'_> {
 
     /// Users (indices, in username order) whose access to application `a` is `v`.
     pub fn users_with_access(&self, a: usize, v: u8) -> impl Iterator<Item = usize> + '_ {
-        self.by_name
+        self.by_name()
             .iter()
             .map(|u| *u as usize)
             .filter(move |u| self.of_user(*u).access[a] == v)

@@ -889,8 +889,11 @@ pub fn without_users(snapshot: &Snapshot) -> Snapshot {
             .groups
             .iter()
             .map(|g| crate::snapshot::Group {
+                pk: g.pk.clone(),
+                name: g.name.clone(),
+                is_superuser: g.is_superuser,
+                parents: g.parents.clone(),
                 users: Vec::new(),
-                ..g.clone()
             })
             .collect(),
         flows: snapshot.flows.clone(),
