@@ -40,8 +40,8 @@ fn per_user_run(s: &Snapshot, sample: &[usize]) -> usize {
     };
     let options = Options {
         chunk: 1,
-        parallel_strata: true,
         whole: true,
+        ..Options::default()
     };
     let b = Bulk::with_classes(s, &rules, &ctx, classes, options, &|_| {}).expect("per-user run");
     b.answers.len()

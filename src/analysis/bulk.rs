@@ -181,6 +181,36 @@ pub struct Options {
     /// Evaluate all the rules over the whole configuration for each chunk of representatives
     /// (what one request sees), instead of component by component: the slow reference.
     pub whole: bool,
+    /// Which answers must be computed; the others may be left unknown.
+    pub scope: Scope,
+}
+
+/// Which answers a run computes. A question about one stage binding or one application needs
+/// only the components that answer it; the answers outside the scope are left [`UNKNOWN`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every flow, stage binding and application.
+    #[default]
+    All,
+    /// The visibility of one stage binding (its index in [`Layout::stages`]).
+    Stage(usize),
+    /// Access to one application (its index in [`Layout::apps`]).
+    App(usize),
+    /// Access to every application.
+    Apps,
+}
+
+impl Scope {
+    /// Whether a component answering `slot` is needed.
+    fn wants(self, slot: Slot) -> bool {
+        match (self, slot) {
+            (Scope::All, _) => true,
+            (Scope::Stage(x), Slot::Stage(_, Some(y))) => x == y,
+            (Scope::App(a), Slot::App(b)) => a == b,
+            (Scope::Apps, Slot::App(_)) => true,
+            _ => false,
+        }
+    }
 }
 
 impl Default for Options {
@@ -189,6 +219,7 @@ impl Default for Options {
             chunk: 64,
             parallel_strata: true,
             whole: false,
+            scope: Scope::All,
         }
     }
 }
@@ -551,7 +582,32 @@ fn by_component(
     use super::components::{ANONYMOUS, Part};
     let comps = &ctx.components;
     let start = std::time::Instant::now();
-    let local = ctx.local_classes(classes);
+    let flow_of = index_by(&layout.flows, |f| &f.pk);
+    let stage_of = index_by(&layout.stages, |x| &x.pk);
+    let app_of = index_by(&layout.apps, |a| &a.pk);
+    let flow_slot: Vec<Option<usize>> = comps
+        .flows
+        .iter()
+        .map(|f| flow_of.get(f.pk.as_str()).copied())
+        .collect();
+    let slots: Vec<Slot> = comps
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Stage { flow, binding } => match flow_slot[*flow] {
+                Some(f) => {
+                    Slot::Stage(f, binding.as_deref().and_then(|x| stage_of.get(x).copied()))
+                }
+                None => Slot::None,
+            },
+            Part::App(pk) => app_of
+                .get(pk.as_str())
+                .map_or(Slot::None, |a| Slot::App(*a)),
+        })
+        .collect();
+    // The components the scope needs; the others are neither classified nor evaluated.
+    let wanted: Vec<bool> = slots.iter().map(|s| options.scope.wants(*s)).collect();
+    let local = ctx.local_classes(classes, &wanted);
     timing("local classes", start);
     if std::env::var_os("BINDLOG_TIMINGS").is_some() {
         let sizes: Vec<usize> = local.first.iter().map(Vec::len).collect();
@@ -635,14 +691,6 @@ fn by_component(
     }
     timing("shared relations", start);
     let start = std::time::Instant::now();
-    let flow_of = index_by(&layout.flows, |f| &f.pk);
-    let stage_of = index_by(&layout.stages, |x| &x.pk);
-    let app_of = index_by(&layout.apps, |a| &a.pk);
-    let flow_slot: Vec<Option<usize>> = comps
-        .flows
-        .iter()
-        .map(|f| flow_of.get(f.pk.as_str()).copied())
-        .collect();
     // Each flow with all its facts and only the anonymous visitor.
     let runs: Vec<FlowRun> = comps
         .flows
@@ -682,21 +730,6 @@ fn by_component(
     }
     timing("flows for the anonymous visitor", start);
     let start = std::time::Instant::now();
-    let slots: Vec<Slot> = comps
-        .parts
-        .iter()
-        .map(|p| match p {
-            Part::Stage { flow, binding } => match flow_slot[*flow] {
-                Some(f) => {
-                    Slot::Stage(f, binding.as_deref().and_then(|x| stage_of.get(x).copied()))
-                }
-                None => Slot::None,
-            },
-            Part::App(pk) => app_of
-                .get(pk.as_str())
-                .map_or(Slot::None, |a| Slot::App(*a)),
-        })
-        .collect();
     let total = comps.len();
     progress(Phase::Evaluating { done: 0, total });
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -704,6 +737,12 @@ fn by_component(
     let parts: Vec<Codes> = (0..comps.len())
         .into_par_iter()
         .map(|c| {
+            if !wanted[c] {
+                return Ok(Codes {
+                    codes: Vec::new(),
+                    width: 0,
+                });
+            }
             let reps: Vec<usize> = local.first[c]
                 .iter()
                 .map(|k| classes.representative[*k as usize])
@@ -794,7 +833,7 @@ fn by_component(
             Slot::Flow(*f).put(layout, &run.anonymous.codes, &mut anonymous);
         }
     }
-    for (slot, part) in slots.iter().zip(&parts) {
+    for ((slot, part), _) in slots.iter().zip(&parts).zip(&wanted).filter(|x| *x.1) {
         if let Slot::App(_) = slot {
             slot.put(layout, &part.codes[part.codes.len() - 1..], &mut anonymous);
         }

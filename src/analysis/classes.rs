@@ -626,7 +626,8 @@ impl<'a> KeyContext<'a> {
 
     /// Per component, which of `classes` it can tell apart: two classes whose representatives
     /// differ only in groups and facts the component's own facts never name get one local class.
-    pub fn local_classes(&self, classes: &Classes) -> Local {
+    /// Only the `wanted` components are classified; the others get no local classes.
+    pub fn local_classes(&self, classes: &Classes, wanted: &[bool]) -> Local {
         let start = std::time::Instant::now();
         let parts: Vec<KeyParts> = classes
             .representative
@@ -704,9 +705,13 @@ impl<'a> KeyContext<'a> {
         let per_component: Vec<Component> = observed
             .into_par_iter()
             .zip(scoped)
+            .zip(wanted)
             .map_init(
                 || Scratch::new(base.len(), bases),
-                |scratch, (groups, scoped)| {
+                |scratch, ((groups, scoped), wanted)| {
+                    if !wanted {
+                        return (vec![u32::MAX; bases], Vec::new(), Vec::new());
+                    }
                     local_component(&base, &of_base, &with_group, &groups, &scoped, scratch)
                 },
             )

@@ -156,6 +156,7 @@ pub fn run(args: Args) -> Outcome {
             parallel_strata: args.jobs != Some(1),
             chunk: args.chunk.max(1),
             whole: args.whole,
+            scope: bulk::Scope::All,
         };
         let progress = |p: Phase| report(&bar, p);
         let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;

@@ -81,47 +81,69 @@ pub enum Access {
     Unknown,
 }
 
+/// What `who` is asked, resolved against the snapshot before anything is evaluated.
+#[derive(Clone, Copy, Debug)]
+enum Question {
+    /// The users whose stage binding (index in the layout) has this visibility.
+    Stage(usize, u8),
+    /// The users with this access to the application (index in the layout).
+    App(usize, u8),
+    /// The applications the user (index in the snapshot) has this access to.
+    User(usize, u8),
+}
+
 /// Runs `bindlog who`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
     let snapshot = &loaded.snapshot;
+    // A misspelt flow, stage, application or user is reported before the evaluation.
+    let q = question(&args, snapshot, &bulk::Layout::of(snapshot))?;
+    let scope = match q {
+        Question::Stage(x, _) => bulk::Scope::Stage(x),
+        Question::App(a, _) => bulk::Scope::App(a),
+        Question::User(..) => bulk::Scope::Apps,
+    };
     let bar = progress_bar(args.no_progress);
     let text = with_jobs(args.jobs, || -> Result<String, miette::Report> {
-        let b = Bulk::new(snapshot, bulk::Options::default(), &|p| report(&bar, p))
-            .map_err(|e| miette!("{e}"))?;
+        let options = bulk::Options {
+            scope,
+            ..bulk::Options::default()
+        };
+        let b = Bulk::new(snapshot, options, &|p| report(&bar, p)).map_err(|e| miette!("{e}"))?;
         bar.finish_and_clear();
-        answer(&args, &b)
+        Ok(answer(&b, q, args.count))
     })??;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
-fn answer(args: &Args, b: &Bulk) -> Result<String, miette::Report> {
+fn question(
+    args: &Args,
+    snapshot: &bindlog::snapshot::Snapshot,
+    layout: &bulk::Layout,
+) -> Result<Question, miette::Report> {
     let access = match args.access {
         Access::Yes => YES,
         Access::No => NO,
         Access::Unknown => UNKNOWN,
     };
-    let mut out = String::new();
-    let users = &b.snapshot.users;
     if let (Some(flow), Some(stage)) = (&args.flow, &args.stage) {
-        let f = b
-            .layout
+        let f = layout
             .flows
             .iter()
             .position(|x| &x.slug == flow)
             .ok_or_else(|| {
-                let known: Vec<&str> = b.layout.flows.iter().map(|x| x.slug.as_str()).collect();
+                let known: Vec<&str> = layout.flows.iter().map(|x| x.slug.as_str()).collect();
                 miette!(
                     "no flow with the slug `{flow}`; the snapshot has: {}",
                     known.join(", ")
                 )
             })?;
-        let range = b.layout.flows[f].stages.clone();
+        let range = layout.flows[f].stages.clone();
         let matching: Vec<usize> = range
             .clone()
             .filter(|x| {
-                let s = &b.layout.stages[*x];
+                let s = &layout.stages[*x];
                 &s.stage == stage && args.order.is_none_or(|o| o == s.order)
             })
             .collect();
@@ -129,7 +151,7 @@ fn answer(args: &Args, b: &Bulk) -> Result<String, miette::Report> {
             [x] => *x,
             [] => {
                 let known: Vec<String> = range
-                    .map(|x| format!("{} @{}", b.layout.stages[x].stage, b.layout.stages[x].order))
+                    .map(|x| format!("{} @{}", layout.stages[x].stage, layout.stages[x].order))
                     .collect();
                 return Err(miette!(
                     "flow `{flow}` binds no stage `{stage}`{}; it binds: {}",
@@ -149,65 +171,85 @@ fn answer(args: &Args, b: &Bulk) -> Result<String, miette::Report> {
             Visibility::Skipped => NO,
             Visibility::Unknown => UNKNOWN,
         };
-        let found = b.users_with_stage(x, v);
-        if args.count {
-            let _ = writeln!(out, "{}", found.count());
-        } else {
-            for u in found {
-                let _ = writeln!(out, "{}", users[u].username);
-            }
-        }
+        Ok(Question::Stage(x, v))
     } else if let Some(app) = &args.app {
-        let a = b
-            .layout
+        let a = layout
             .apps
             .iter()
             .position(|x| &x.slug == app)
             .ok_or_else(|| {
-                let known: Vec<&str> = b.layout.apps.iter().map(|x| x.slug.as_str()).collect();
+                let known: Vec<&str> = layout.apps.iter().map(|x| x.slug.as_str()).collect();
                 miette!(
                     "no application with the slug `{app}`; the snapshot has: {}",
                     known.join(", ")
                 )
             })?;
-        let found = b.users_with_access(a, access);
-        if args.count {
-            let _ = writeln!(out, "{}", found.count());
-        } else {
-            let h = Hierarchy::new(b.snapshot);
-            let pk = &b.layout.apps[a].pk;
-            for u in found {
-                if access == YES {
-                    let why = bulk::grant_reason(b.snapshot, &h, pk, u)
-                        .unwrap_or_else(|| "no single binding: the policies together".into());
-                    let _ = writeln!(out, "{}\t{why}", users[u].username);
-                } else {
+        Ok(Question::App(a, access))
+    } else if let Some(user) = &args.user {
+        let (pk, _) = find_user(snapshot, user).map_err(|e| miette!("{e}"))?;
+        let index = snapshot
+            .users
+            .iter()
+            .position(|u| u.pk.to_string() == pk)
+            .ok_or_else(|| miette!("no user `{user}`"))?;
+        Ok(Question::User(index, access))
+    } else {
+        Err(miette!(
+            "ask about a stage (--flow, --stage), an application (--app) or a user (--user)"
+        ))
+    }
+}
+
+fn answer(b: &Bulk, q: Question, count: bool) -> String {
+    let mut out = String::new();
+    let users = &b.snapshot.users;
+    match q {
+        Question::Stage(x, v) => {
+            let found = b.users_with_stage(x, v);
+            if count {
+                let _ = writeln!(out, "{}", found.count());
+            } else {
+                for u in found {
                     let _ = writeln!(out, "{}", users[u].username);
                 }
             }
         }
-    } else if let Some(user) = &args.user {
-        let (pk, _) = find_user(b.snapshot, user).map_err(|e| miette!("{e}"))?;
-        let index = users
-            .iter()
-            .position(|u| u.pk.to_string() == pk)
-            .ok_or_else(|| miette!("no user `{user}`"))?;
-        let answers = b.of_user(index);
-        let apps: Vec<&str> = b
-            .layout
-            .apps
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| answers.access[*i] == access)
-            .map(|(_, a)| a.slug.as_str())
-            .collect();
-        if args.count {
-            let _ = writeln!(out, "{}", apps.len());
-        } else {
-            for a in apps {
-                let _ = writeln!(out, "{a}");
+        Question::App(a, access) => {
+            let found = b.users_with_access(a, access);
+            if count {
+                let _ = writeln!(out, "{}", found.count());
+            } else {
+                let h = Hierarchy::new(b.snapshot);
+                let pk = &b.layout.apps[a].pk;
+                for u in found {
+                    if access == YES {
+                        let why = bulk::grant_reason(b.snapshot, &h, pk, u)
+                            .unwrap_or_else(|| "no single binding: the policies together".into());
+                        let _ = writeln!(out, "{}\t{why}", users[u].username);
+                    } else {
+                        let _ = writeln!(out, "{}", users[u].username);
+                    }
+                }
+            }
+        }
+        Question::User(index, access) => {
+            let answers = b.of_user(index);
+            let apps: Vec<&str> = b
+                .layout
+                .apps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| answers.access[*i] == access)
+                .map(|(_, a)| a.slug.as_str())
+                .collect();
+            if count {
+                let _ = writeln!(out, "{}", apps.len());
+            } else {
+                for a in apps {
+                    let _ = writeln!(out, "{a}");
+                }
             }
         }
     }
-    Ok(out)
+    out
 }

@@ -182,7 +182,7 @@ proptest! {
     #[test]
     fn classes_agree_with_per_user_evaluation(seed in any::<u64>()) {
         let s = generated(seed);
-        let b = Bulk::new(&s, Options { chunk: 7, parallel_strata: true, whole: false }, &|_| {}).unwrap();
+        let b = Bulk::new(&s, Options { chunk: 7, ..Options::default() }, &|_| {}).unwrap();
         let (stages, access, anon) = per_user(&s);
         assert_rows("stages", &written(&b, Form::StagesCsv), &stages);
         assert_rows("access", &written(&b, Form::AppsCsv), &access);
@@ -208,8 +208,8 @@ fn classes_share_work_and_one_thread_gives_the_same_bytes() {
                 &s,
                 Options {
                     chunk,
-                    parallel_strata: true,
                     whole: true,
+                    ..Options::default()
                 },
                 &|_| {},
             )
@@ -290,6 +290,53 @@ fn per_user_run_equals_class_run() {
     assert_eq!(by_class.anonymous, by_user.anonymous);
     for u in 0..s.users.len() {
         assert_eq!(by_class.of_user(u), by_user.of_user(u), "user {u}");
+    }
+}
+
+#[test]
+fn a_scoped_run_answers_its_question_as_the_full_run_does() {
+    let s = generated(13);
+    let full = Bulk::new(&s, Options::default(), &|_| {}).unwrap();
+    let scoped = |scope| {
+        let opts = Options {
+            scope,
+            ..Options::default()
+        };
+        Bulk::new(&s, opts, &|_| {}).unwrap()
+    };
+    let mut left_out = 0;
+    for x in 0..full.layout.stages.len() {
+        let b = scoped(bulk::Scope::Stage(x));
+        for u in 0..s.users.len() {
+            assert_eq!(
+                b.of_user(u).visible[x],
+                full.of_user(u).visible[x],
+                "stage {x}, user {u}"
+            );
+            left_out += b
+                .of_user(u)
+                .visible
+                .iter()
+                .zip(&full.of_user(u).visible)
+                .filter(|(a, f)| a != f)
+                .count();
+        }
+    }
+    // The other answers are left unknown: the scope saves work.
+    assert!(left_out > 0);
+    let apps = scoped(bulk::Scope::Apps);
+    for a in 0..full.layout.apps.len() {
+        let one = scoped(bulk::Scope::App(a));
+        for u in 0..s.users.len() {
+            assert_eq!(
+                one.of_user(u).access[a],
+                full.of_user(u).access[a],
+                "app {a}, user {u}"
+            );
+        }
+    }
+    for u in 0..s.users.len() {
+        assert_eq!(apps.of_user(u).access, full.of_user(u).access, "user {u}");
     }
 }
 
