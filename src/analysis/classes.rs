@@ -190,7 +190,8 @@ pub struct KeyParts {
 
 /// Per component, which identity classes it cannot tell apart. Most classes show most
 /// components nothing beyond what every component sees of them (their base), so a component
-/// keeps a local class per base and lists only the classes that show it more.
+/// keeps a local class per base and lists only the classes that show it more: the local class
+/// of class `k` in component `c` is its entry in `more[c]`, else `by_base[c][base[k]]`.
 #[derive(Clone, Debug, Default)]
 pub struct Local {
     /// Per identity class: what every component sees of it (its own facts, the groups every
@@ -204,16 +205,6 @@ pub struct Local {
     pub more: Vec<Vec<(u32, u32)>>,
     /// Per component: each local class's first identity class, in class order.
     pub first: Vec<Vec<u32>>,
-}
-
-impl Local {
-    /// The local class of identity class `k` in component `c`.
-    pub fn of(&self, c: usize, k: u32) -> u32 {
-        match self.more[c].binary_search_by_key(&k, |x| x.0) {
-            Ok(i) => self.more[c][i].1,
-            Err(_) => self.by_base[c][self.base[k as usize] as usize],
-        }
-    }
 }
 
 /// A value of a fact, as it goes into key text.
