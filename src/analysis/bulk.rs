@@ -833,8 +833,8 @@ fn by_component(
             Slot::Flow(*f).put(layout, &run.anonymous.codes, &mut anonymous);
         }
     }
-    for ((slot, part), _) in slots.iter().zip(&parts).zip(&wanted).filter(|x| *x.1) {
-        if let Slot::App(_) = slot {
+    for ((slot, part), wanted) in slots.iter().zip(&parts).zip(&wanted) {
+        if let (Slot::App(_), true) = (slot, wanted) {
             slot.put(layout, &part.codes[part.codes.len() - 1..], &mut anonymous);
         }
     }
