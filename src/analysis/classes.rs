@@ -15,7 +15,7 @@
 //! and the classes split accordingly, with no change here.
 
 use super::components::Components;
-use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty};
+use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty, VarId};
 use crate::facts::{self, FactSet, Value};
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
@@ -29,14 +29,18 @@ pub const MEMBERSHIP: &str = "direct_member";
 const GROUP_STRUCTURE: [&str; 3] = ["group", "group_parent", MEMBERSHIP];
 
 /// For every relation of `program`, which of its columns some rule observes: a column holding a
-/// constant, or a variable used more than once in the clause. A column only ever matched by `_`
-/// (or a variable used once) cannot tell two facts apart.
+/// constant, or a variable used more than once in the clause in a way that can tell two values
+/// apart (a join, a comparison, a negation, a functor other than `cat`, an aggregate). A column
+/// only ever matched by `_`, or whose values are only carried unexamined into a head (directly or
+/// concatenated by `cat`) into columns nobody observes, cannot tell two facts apart.
 pub fn observed_columns(program: &Program) -> Vec<Vec<bool>> {
     let mut observed: Vec<Vec<bool>> = program
         .relations
         .iter()
         .map(|r| vec![false; r.arity()])
         .collect();
+    // (source relation, column) -> (head relation, column) a carried value reaches.
+    let mut flows: Vec<((usize, usize), (usize, usize))> = Vec::new();
     for clause in &program.clauses {
         let mut uses = vec![0usize; clause.var_types.len()];
         for a in &clause.head.args {
@@ -45,9 +49,131 @@ pub fn observed_columns(program: &Program) -> Vec<Vec<bool>> {
             }
         }
         count_uses(&clause.body, &mut uses);
-        mark(&clause.body, &uses, &mut observed);
+        let carried = carried_vars(clause);
+        mark(&clause.body, &uses, &carried, &mut observed);
+        for lit in &clause.body {
+            let Lit::Pos(a) = lit else { continue };
+            for (i, x) in a.args.iter().enumerate() {
+                if let Arg::Var(v) = x
+                    && carried[*v]
+                {
+                    for (j, h) in clause.head.args.iter().enumerate() {
+                        if let Arg::Var(w) = h
+                            && reaches(&clause.body, *v, *w)
+                        {
+                            flows.push(((a.rel, i), (clause.head.rel, j)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A carried value that reaches an observed column is observed where it comes from.
+    loop {
+        let mut changed = false;
+        for &((r, i), (h, j)) in &flows {
+            if observed[h][j] && !observed[r][i] {
+                observed[r][i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
     }
     observed
+}
+
+/// Whether variable `v`'s value reaches variable `w`: the same variable, or through `cat`
+/// assignments.
+fn reaches(body: &[Lit], v: VarId, w: VarId) -> bool {
+    if v == w {
+        return true;
+    }
+    body.iter().any(|l| match l {
+        Lit::Assign { var, expr, .. } => {
+            let mut inside = Vec::new();
+            cat_args(expr, &mut inside);
+            inside.contains(&v) && reaches(body, *var, w)
+        }
+        _ => false,
+    })
+}
+
+/// The variables an expression concatenates unexamined (`cat` arguments, nested `cat`s
+/// included); `None` when the expression is something else.
+fn cat_args(e: &Expr, out: &mut Vec<VarId>) -> bool {
+    match e {
+        Expr::Var(v) => {
+            out.push(*v);
+            true
+        }
+        Expr::Const(_) => true,
+        Expr::Call(crate::datalog::ir::Func::Cat, _, args) => {
+            args.iter().all(|a| cat_args(a, out))
+        }
+        _ => false,
+    }
+}
+
+/// Which variables of a clause are only carried: bound by one positive atom (or by an
+/// assignment of `cat`s), then used only as head arguments or `cat` arguments of assignments to
+/// variables that are themselves only carried.
+fn carried_vars(clause: &crate::datalog::ir::Clause) -> Vec<bool> {
+    let n = clause.var_types.len();
+    let mut binds = vec![0usize; n];
+    let mut examined = vec![false; n];
+    // Assignments whose expression only concatenates: target -> the variables concatenated.
+    let mut cats: Vec<(VarId, Vec<VarId>)> = Vec::new();
+    for lit in &clause.body {
+        match lit {
+            Lit::Pos(a) => {
+                for x in &a.args {
+                    if let Arg::Var(v) = x {
+                        binds[*v] += 1;
+                    }
+                }
+            }
+            Lit::Assign { var, expr, .. } => {
+                binds[*var] += 1;
+                let mut inside = Vec::new();
+                if cat_args(expr, &mut inside) {
+                    cats.push((*var, inside));
+                } else {
+                    inside.clear();
+                    expr.vars(&mut inside);
+                    inside.iter().for_each(|v| examined[*v] = true);
+                }
+            }
+            other => {
+                let mut uses = vec![0usize; n];
+                count_uses(std::slice::from_ref(other), &mut uses);
+                for (v, u) in uses.iter().enumerate() {
+                    if *u > 0 {
+                        examined[v] = true;
+                    }
+                }
+            }
+        }
+    }
+    let mut carried: Vec<bool> = (0..n).map(|v| binds[v] == 1 && !examined[v]).collect();
+    loop {
+        let mut changed = false;
+        for (target, inside) in &cats {
+            if !carried[*target] {
+                for v in inside {
+                    if carried[*v] {
+                        carried[*v] = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    carried
 }
 
 fn count_expr(e: &Expr, uses: &mut [usize]) {
@@ -91,14 +217,14 @@ fn count_uses(body: &[Lit], uses: &mut [usize]) {
     }
 }
 
-fn mark(body: &[Lit], uses: &[usize], observed: &mut [Vec<bool>]) {
+fn mark(body: &[Lit], uses: &[usize], carried: &[bool], observed: &mut [Vec<bool>]) {
     for lit in body {
         match lit {
             Lit::Pos(a) | Lit::Neg(a) => {
                 for (i, x) in a.args.iter().enumerate() {
                     let seen = match x {
                         Arg::Const(_) => true,
-                        Arg::Var(v) => uses[*v] > 1,
+                        Arg::Var(v) => uses[*v] > 1 && !carried[*v],
                         Arg::Wild => false,
                     };
                     if seen {
@@ -106,7 +232,7 @@ fn mark(body: &[Lit], uses: &[usize], observed: &mut [Vec<bool>]) {
                     }
                 }
             }
-            Lit::Agg { body, .. } => mark(body, uses, observed),
+            Lit::Agg { body, .. } => mark(body, uses, carried, observed),
             _ => {}
         }
     }

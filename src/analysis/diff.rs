@@ -19,6 +19,9 @@ pub struct AllUsers {
     pub mfa: BTreeSet<(String, String)>,
 }
 
+/// The relations a diff reads per user (expanded from identity classes to every user).
+pub const RELATIONS: [&str; 2] = ["visible", "decide"];
+
 fn rank(v: &str) -> u8 {
     match v {
         "shown" => 2,

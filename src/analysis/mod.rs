@@ -7,6 +7,7 @@ pub mod classes;
 pub mod components;
 pub mod diff;
 pub mod paths;
+pub mod population;
 
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;
@@ -63,7 +64,28 @@ pub struct Model {
     rules: Rules,
     inputs: Inputs,
     eval: Evaluation,
+    /// For a model of every user by identity class: the classes, and where each expanded row
+    /// came from (relation, row) -> (class-level row, members chosen).
+    population: Option<Classed>,
 }
+
+/// The identity classes behind a model of every user, and the origins of its expanded rows.
+struct Classed {
+    population: population::Population,
+    origins: std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, Vec<(u32, u32)>)>,
+    /// What the user should know about how the model was evaluated.
+    notes: Vec<String>,
+}
+
+/// The input relations with a row per user (what [`facts::user_rows`] makes, and the weights).
+const PER_USER: [&str; 6] = [
+    "user",
+    "user_active",
+    "user_type",
+    "user_last_login",
+    "direct_member",
+    "user_weight",
+];
 
 /// Who a question is about.
 #[derive(Clone, Debug)]
@@ -110,7 +132,88 @@ impl Model {
             rules,
             inputs,
             eval,
+            population: None,
         })
+    }
+
+    /// Evaluates the built-in rules plus `extra` rule texts for every user, once per identity
+    /// class that the rules can tell apart (see [`population`]), then expands the rows of the
+    /// relations in `expand` to every user. Other relations hold one row per class, named by its
+    /// representative: read them with [`Model::weight`] to count users. This is what every
+    /// command that needs all users' answers reads; [`Model::with_rules`] with
+    /// [`Subjects::All`] is the per-user reference it is tested against.
+    pub fn everyone(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        expand: &[&str],
+    ) -> Result<Model, String> {
+        let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
+        let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+        let ctx = classes::KeyContext::new(snapshot, &rules.program);
+        let per_user: Vec<bool> = rules
+            .program
+            .relations
+            .iter()
+            .map(|r| PER_USER.contains(&r.name.as_str()))
+            .collect();
+        let unweighted = population::unweighted_aggregates(&rules.program, &per_user);
+        let mut notes = Vec::new();
+        let classes = if unweighted.is_empty() {
+            ctx.classes(4096)
+        } else {
+            for span in &unweighted {
+                notes.push(format!(
+                    "{}: this aggregate ranges over users without summing `weight`, so every \
+                     user is evaluated on its own (slow at scale); write `sum W : {{ ..., \
+                     weight(U, W) }}` to count users",
+                    rules.sources.location(*span)
+                ));
+            }
+            classes::Classes::singletons(snapshot.users.len())
+        };
+        let population = population::Population::new(snapshot, classes);
+        let mut inputs = Inputs::new(&rules);
+        add_facts(&rules, &mut inputs, &ctx.components.global)?;
+        for owned in &ctx.components.owned {
+            add_facts(&rules, &mut inputs, owned)?;
+        }
+        add_facts(&rules, &mut inputs, &population.facts(&ctx, &rules.program))?;
+        let mut eval = rules
+            .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
+            .map_err(|e| e.to_string())?;
+        let mut origins = std::collections::HashMap::new();
+        for rel in std::iter::once(&"user").chain(expand.iter().filter(|r| **r != "user")) {
+            let Some(id) = rules.program.relation(rel) else {
+                continue;
+            };
+            for (row, from, chosen) in population.expand(snapshot, &rules.program, &mut eval, id)
+            {
+                origins.insert((id, row), (from, chosen));
+            }
+        }
+        Ok(Model {
+            rules,
+            inputs,
+            eval,
+            population: Some(Classed {
+                population,
+                origins,
+                notes,
+            }),
+        })
+    }
+
+    /// Warnings about how the model was evaluated (an aggregate that forced a per-user run).
+    pub fn notes(&self) -> &[String] {
+        self.population.as_ref().map_or(&[], |c| &c.notes)
+    }
+
+    /// How many users a row's subject stands for: the size of its identity class in a model of
+    /// [`Model::everyone`] (1 for the anonymous visitor, and for every user in a per-user model).
+    pub fn weight(&self, subject: &str) -> u64 {
+        self.population
+            .as_ref()
+            .map_or(1, |c| c.population.weight(subject))
     }
 
     /// The rules evaluated.
@@ -139,6 +242,9 @@ impl Model {
                 .relation(rel)
                 .ok_or_else(|| format!("no relation `{rel}`"))?;
             let types = &self.rules.program.relations[id].types;
+            let values = self
+                .class_row(id, values)
+                .map_or_else(|| values.clone(), |(row, _)| row);
             let mut tuple = Vec::new();
             for (v, ty) in values.iter().zip(types) {
                 tuple.push(match ty {
@@ -155,6 +261,41 @@ impl Model {
             .iter()
             .map(|(id, t)| explainer.explain(*id, t, depth))
             .collect())
+    }
+
+    /// The class-level row an expanded row of relation `id` came from (formatted), and the
+    /// members it was expanded for; `None` for a row that was not expanded.
+    fn class_row(&self, id: usize, values: &[String]) -> Option<(Vec<String>, Vec<(u32, u32)>)> {
+        let classed = self.population.as_ref()?;
+        let types = &self.rules.program.relations[id].types;
+        let mut key = Vec::with_capacity(values.len());
+        for (v, ty) in values.iter().zip(types) {
+            key.push(match ty {
+                Ty::Symbol => self.eval.symbols.get(v)?,
+                _ => parse_number(v, *ty)?,
+            });
+        }
+        let (row, chosen) = classed.origins.get(&(id, key))?;
+        let formatted = row
+            .iter()
+            .zip(types)
+            .map(|(v, t)| crate::datalog::value::format_value(*t, *v, &self.eval.symbols))
+            .collect();
+        Some((formatted, chosen.clone()))
+    }
+
+    /// A text about a row of `rel` (its proof, as [`Model::explain_all`] proved it on the
+    /// class-level row), told of the users the row is about.
+    pub fn retell(&self, snapshot: &Snapshot, rel: &str, values: &[String], text: String) -> String {
+        let (Some(classed), Some(id)) = (&self.population, self.rules.program.relation(rel))
+        else {
+            return text;
+        };
+        let chosen = self
+            .class_row(id, values)
+            .map(|(_, chosen)| chosen)
+            .unwrap_or_default();
+        classed.population.retell(snapshot, &text, &chosen)
     }
 
     /// A readable name for every object id in the snapshot, for explanations.

@@ -158,12 +158,34 @@ pub fn audit(snapshot: &Snapshot, options: &AuditOptions) -> Result<Vec<Finding>
 
 /// The findings of a snapshot with the rule metadata (for SARIF).
 pub fn run(snapshot: &Snapshot, options: &AuditOptions) -> Result<Audit, String> {
-    let model = evaluate(snapshot, &options.rules)?;
+    let model = evaluate(snapshot, &options.rules, &[])?;
     findings_of(&model, snapshot, options)
 }
 
-/// Evaluates the built-in and audit rules (plus the user's) for every user.
-pub fn evaluate(snapshot: &Snapshot, user_rules: &[(String, String)]) -> Result<Model, String> {
+/// Evaluates the built-in and audit rules (plus the user's) for every user, by identity class;
+/// the findings and the relations in `expand` are expanded to every user.
+pub fn evaluate(
+    snapshot: &Snapshot,
+    user_rules: &[(String, String)],
+    expand: &[&str],
+) -> Result<Model, String> {
+    let extra: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .chain(user_rules.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .collect();
+    let rels: Vec<&str> = ["finding", "finding_object"]
+        .into_iter()
+        .chain(expand.iter().copied())
+        .collect();
+    Model::everyone(snapshot, &extra, &rels)
+}
+
+/// The same evaluation per user: the reference [`evaluate`] is tested against.
+pub fn evaluate_per_user(
+    snapshot: &Snapshot,
+    user_rules: &[(String, String)],
+) -> Result<Model, String> {
     let extra: Vec<(&str, &str)> = RULES
         .iter()
         .copied()
@@ -251,8 +273,9 @@ pub fn findings_of(
             .collect();
         let proofs = model.explain_all(&queries, options.depth)?;
         let labels = model.labels();
-        for ((f, _), p) in findings.iter_mut().zip(&proofs) {
-            f.explanation = label_text(&render_text(p), &labels);
+        for ((f, t), p) in findings.iter_mut().zip(&proofs) {
+            let text = model.retell(snapshot, "finding", t, render_text(p));
+            f.explanation = label_text(&text, &labels);
         }
     }
     Ok(Audit {

@@ -3,7 +3,7 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::Format;
-use bindlog::analysis::{Model, Subjects};
+use bindlog::analysis::Model;
 use miette::miette;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -22,9 +22,9 @@ pub struct Args {
 /// Runs `bindlog deferred`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let model = Model::new(&loaded.snapshot, &Subjects::All).map_err(|e| miette!("{e}"))?;
+    let model = Model::everyone(&loaded.snapshot, &[], &[]).map_err(|e| miette!("{e}"))?;
     let labels = model.labels();
-    let users = model.rows("user").len();
+    let users = loaded.snapshot.users.len();
     let flows: BTreeMap<String, String> = model.names("flow");
     let entries: BTreeMap<String, String> = model.names("default_entry");
     // (kind, slug, binding, reason) -> subjects concerned
@@ -51,8 +51,15 @@ pub fn run(args: Args) -> Outcome {
                 .insert(r[1].clone());
         }
     }
+    // Each subject is one identity class: it concerns as many users as its class holds.
+    let count = |who: &BTreeSet<String>| -> u64 {
+        who.iter()
+            .filter(|s| *s != "anon")
+            .map(|s| model.weight(s))
+            .sum()
+    };
     let describe = |who: &BTreeSet<String>| {
-        let n = who.iter().filter(|s| *s != "anon").count();
+        let n = count(who);
         let anon = if who.contains("anon") {
             " and the anonymous visitor"
         } else {
@@ -69,7 +76,7 @@ pub fn run(args: Args) -> Outcome {
                         kind.to_string(): slug,
                         "binding": if b.is_empty() { serde_json::Value::Null } else { serde_json::json!(b) },
                         "reason": why,
-                        "users": who.iter().filter(|s| *s != "anon").count(),
+                        "users": count(who),
                         "anonymous": who.contains("anon"),
                     })
                 })

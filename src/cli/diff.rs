@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Outcome {
     };
     // One evaluation per side serves both the users' answers and the findings.
     let side = |s: &Snapshot| -> Result<(diff::AllUsers, Vec<audit::Finding>), String> {
-        let model = audit::evaluate(s, &options.rules)?;
+        let model = audit::evaluate(s, &options.rules, &diff::RELATIONS)?;
         let findings = audit::findings_of(&model, s, &options)?.findings;
         Ok((diff::all_users_of(&model), findings))
     };

@@ -2,7 +2,7 @@
 
 use super::Outcome;
 use super::check::SnapshotArgs;
-use bindlog::analysis::{Model, Subjects};
+use bindlog::analysis::Model;
 use miette::miette;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,10 +40,30 @@ pub fn run(args: Args) -> Outcome {
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    let model = match Model::with_rules(&loaded.snapshot, &Subjects::All, &extra) {
+    // Check the rules first: their output relations are the ones expanded to every user.
+    let texts_all: Vec<(&str, &str)> = bindlog::analysis::RULES
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect();
+    let outputs: Vec<String> = match bindlog::datalog::Rules::from_texts(&texts_all) {
+        Ok(r) => r
+            .program
+            .relations
+            .iter()
+            .filter(|r| r.output.is_some())
+            .map(|r| r.name.clone())
+            .collect(),
+        Err(f) => return Ok(super::bad_input(&f.render(100))),
+    };
+    let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let model = match Model::everyone(&loaded.snapshot, &extra, &outputs) {
         Ok(m) => m,
         Err(rendered) => return Ok(super::bad_input(&rendered)),
     };
+    for note in model.notes() {
+        eprintln!("warning: {note}");
+    }
     super::write_outputs(model.rules(), model.evaluation(), &args.output)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,389 @@
+//! Every user at once, for any program: the rules (built-in, audit, the user's own) evaluated
+//! once over one representative per identity class, each representative weighing as many users
+//! as its class holds (the `user_weight` relation), and the rows that name a representative
+//! expanded to its class's members when they are read.
+//!
+//! Why this is exact: users of one class differ only in columns no rule observes (see
+//! [`observed_columns`]), so every derivation about a representative is a derivation about each
+//! member with the ids swapped. Columns no rule examines (a username that a rule only copies into
+//! a message) are not part of the class key; the representative's value is replaced by a
+//! placeholder naming the column, and each member's own value is put back on expansion. Rules
+//! that count users sum `weight` instead (see `rules/authentik/identity.dl`).
+
+use super::classes::{Classes, KeyContext, MEMBERSHIP, observed_columns};
+use crate::datalog::Evaluation;
+use crate::datalog::eval::Table;
+use crate::datalog::ir::{Program, RelId, Ty};
+use crate::facts::{self, FactSet, Value};
+use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
+
+/// Marks a placeholder inside a symbol: `\u{1}relation\u{1f}column\u{1f}pk\u{1}`.
+const MARK: char = '\u{1}';
+/// Separates a placeholder's parts.
+const SEP: char = '\u{1f}';
+
+/// The identity classes of a snapshot for one program, and how to expand their rows.
+pub struct Population {
+    /// The classes (representatives, members, sizes).
+    pub classes: Classes,
+    /// The members of each class (indices into `snapshot.users`).
+    members: Vec<Vec<u32>>,
+    /// Each representative's pk as the facts spell it, to its class.
+    rep_class: FxHashMap<String, u32>,
+    /// Every user's pk as the facts spell it.
+    pks: Vec<String>,
+}
+
+/// What a symbol says about representatives.
+#[derive(Clone, Debug)]
+enum Mention {
+    /// Nothing: copied as it is.
+    None,
+    /// It is the pk of a representative of this class.
+    Rep(u32),
+    /// It holds placeholders of these classes' representatives.
+    Holds(Vec<u32>),
+}
+
+impl Population {
+    /// The users of `snapshot` in `classes` (from [`KeyContext::classes`], or
+    /// [`Classes::singletons`] for a program that cannot be evaluated by class).
+    pub fn new(snapshot: &Snapshot, classes: Classes) -> Population {
+        let mut members = vec![Vec::new(); classes.len()];
+        for (u, c) in classes.of_user.iter().enumerate() {
+            members[*c as usize].push(u as u32);
+        }
+        let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
+        let rep_class = classes
+            .representative
+            .iter()
+            .enumerate()
+            .map(|(c, r)| (pks[*r].clone(), c as u32))
+            .collect();
+        Population {
+            classes,
+            members,
+            rep_class,
+            pks,
+        }
+    }
+
+    /// The representatives' facts, with every user column no rule observes replaced by a
+    /// placeholder, and each representative's weight.
+    pub fn facts(&self, ctx: &KeyContext<'_>, program: &Program) -> FactSet {
+        let observed: FxHashMap<&str, Vec<bool>> = program
+            .relations
+            .iter()
+            .zip(observed_columns(program))
+            .map(|(r, o)| (r.name.as_str(), o))
+            .collect();
+        let mut set = ctx.user_facts(&self.classes.representative);
+        for (rel, rows) in set.relations.iter_mut() {
+            if rel == MEMBERSHIP {
+                continue;
+            }
+            let Some(obs) = observed.get(rel.as_str()) else {
+                continue;
+            };
+            for row in rows.iter_mut() {
+                let Some(Value::Sym(pk)) = row.first().cloned() else {
+                    continue;
+                };
+                for (i, v) in row.iter_mut().enumerate().skip(1) {
+                    if let Value::Sym(_) = v
+                        && !obs.get(i).copied().unwrap_or(true)
+                    {
+                        *v = Value::Sym(format!("{MARK}{rel}{SEP}{i}{SEP}{pk}{MARK}"));
+                    }
+                }
+            }
+            rows.sort_unstable();
+            rows.dedup();
+        }
+        let weights = self
+            .classes
+            .representative
+            .iter()
+            .zip(&self.classes.members)
+            .map(|(r, n)| {
+                vec![
+                    Value::Sym(self.pks[*r].clone()),
+                    Value::Num(i32::try_from(*n).unwrap_or(i32::MAX)),
+                ]
+            })
+            .collect();
+        set.relations.insert("user_weight".to_string(), weights);
+        set
+    }
+
+    /// How many users the representative with this pk stands for (1 for anyone else, such as
+    /// the anonymous visitor).
+    pub fn weight(&self, pk: &str) -> u64 {
+        self.rep_class
+            .get(pk)
+            .map_or(1, |c| u64::from(self.classes.members[*c as usize]))
+    }
+
+    fn mention(&self, s: &str) -> Mention {
+        if let Some(c) = self.rep_class.get(s) {
+            return Mention::Rep(*c);
+        }
+        if !s.contains(MARK) {
+            return Mention::None;
+        }
+        let mut classes = Vec::new();
+        for (i, part) in s.split(MARK).enumerate() {
+            if i % 2 == 1
+                && let Some(pk) = part.rsplit(SEP).next()
+                && let Some(c) = self.rep_class.get(pk)
+                && !classes.contains(c)
+            {
+                classes.push(*c);
+            }
+        }
+        Mention::Holds(classes)
+    }
+
+    /// `s` with each placeholder of a class in `chosen` (class, member) replaced by that
+    /// member's own value.
+    fn substitute(&self, snapshot: &Snapshot, s: &str, chosen: &[(u32, u32)]) -> String {
+        let mut out = String::with_capacity(s.len());
+        for (i, part) in s.split(MARK).enumerate() {
+            if i % 2 == 0 {
+                out.push_str(part);
+                continue;
+            }
+            let mut it = part.split(SEP);
+            let (rel, col, pk) = (it.next(), it.next(), it.next());
+            // A representative no member was chosen for (a proof that passes through it) is
+            // told as itself.
+            let member = pk.and_then(|pk| self.rep_class.get(pk)).map(|c| {
+                chosen
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map_or(self.classes.representative[*c as usize], |(_, m)| *m as usize)
+            });
+            match (rel, col.and_then(|c| c.parse::<usize>().ok()), member) {
+                (Some(rel), Some(col), Some(m)) => {
+                    out.push_str(&user_value(snapshot, m, &self.pks[m], rel, col));
+                }
+                _ => {
+                    out.push(MARK);
+                    out.push_str(part);
+                    out.push(MARK);
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces the table of `rel` in `eval` by its rows for every user: a row that names
+    /// representatives (as a value, or through placeholders) once per combination of their
+    /// classes' members. Returns, for each new row, the class-level row it came from and the
+    /// members chosen.
+    pub fn expand(
+        &self,
+        snapshot: &Snapshot,
+        program: &Program,
+        eval: &mut Evaluation,
+        rel: RelId,
+    ) -> Vec<(Vec<u32>, Vec<u32>, Vec<(u32, u32)>)> {
+        let types = &program.relations[rel].types;
+        let table = std::mem::take(&mut eval.tables[rel]);
+        let mut cache: FxHashMap<u32, Mention> = FxHashMap::default();
+        let mut out = Table::new(table.arity);
+        let mut origins = Vec::new();
+        for row in table.rows() {
+            let mut classes: Vec<u32> = Vec::new();
+            for (v, ty) in row.iter().zip(types) {
+                if *ty != Ty::Symbol {
+                    continue;
+                }
+                let m = cache
+                    .entry(*v)
+                    .or_insert_with(|| self.mention(eval.symbols.resolve(*v)));
+                match m {
+                    Mention::None => {}
+                    Mention::Rep(c) => classes.push(*c),
+                    Mention::Holds(cs) => classes.extend(cs.iter().copied()),
+                }
+            }
+            classes.sort_unstable();
+            classes.dedup();
+            if classes.is_empty() {
+                out.push(row);
+                continue;
+            }
+            let lists: Vec<&[u32]> = classes
+                .iter()
+                .map(|c| self.members[*c as usize].as_slice())
+                .collect();
+            let mut pick = vec![0usize; lists.len()];
+            loop {
+                let chosen: Vec<(u32, u32)> = classes
+                    .iter()
+                    .zip(&pick)
+                    .zip(&lists)
+                    .map(|((c, i), l)| (*c, l[*i]))
+                    .collect();
+                let new: Vec<u32> = row
+                    .iter()
+                    .zip(types)
+                    .map(|(v, ty)| {
+                        if *ty != Ty::Symbol {
+                            return *v;
+                        }
+                        match &cache[v] {
+                            Mention::None => *v,
+                            Mention::Rep(c) => {
+                                let m = chosen.iter().find(|(k, _)| k == c).map_or(0, |x| x.1);
+                                eval.symbols.intern(&self.pks[m as usize])
+                            }
+                            Mention::Holds(_) => {
+                                let s = eval.symbols.resolve(*v).to_string();
+                                let t = self.substitute(snapshot, &s, &chosen);
+                                eval.symbols.intern(&t)
+                            }
+                        }
+                    })
+                    .collect();
+                out.push(&new);
+                origins.push((new, row.to_vec(), chosen));
+                // The next combination, odometer-wise.
+                let mut k = 0;
+                while k < pick.len() {
+                    pick[k] += 1;
+                    if pick[k] < lists[k].len() {
+                        break;
+                    }
+                    pick[k] = 0;
+                    k += 1;
+                }
+                if k == pick.len() {
+                    break;
+                }
+            }
+        }
+        out.normalize();
+        eval.tables[rel] = out;
+        origins
+    }
+
+    /// A text about the class-level row (a proof), told of the chosen members instead: each
+    /// representative's quoted pk and each placeholder replaced.
+    pub fn retell(&self, snapshot: &Snapshot, text: &str, chosen: &[(u32, u32)]) -> String {
+        let mut t = self.substitute(snapshot, text, chosen);
+        for (c, m) in chosen {
+            let rep = &self.pks[self.classes.representative[*c as usize]];
+            let member = &self.pks[*m as usize];
+            if rep != member {
+                t = t.replace(&format!("\"{rep}\""), &format!("\"{member}\""));
+            }
+        }
+        t
+    }
+}
+
+/// The value of column `col` of the user's row in `rel`, as the facts spell it.
+fn user_value(snapshot: &Snapshot, index: usize, pk: &str, rel: &str, col: usize) -> String {
+    let mut found = String::new();
+    facts::user_rows(&snapshot.users[index], pk, &[], |r, row| {
+        if r == rel
+            && let Some(v) = row.get(col)
+        {
+            found = (*v).to_string();
+        }
+    });
+    found
+}
+
+/// The aggregates of `program` that range over users without weighing them: an aggregate whose
+/// body reads a relation that differs between users (`per_user` marks the input relations with
+/// per-user rows) with a column left open, unless it sums a `weight`. Evaluated once per class,
+/// such an aggregate would count classes, not users. Each is given as its span.
+pub fn unweighted_aggregates(program: &Program, per_user: &[bool]) -> Vec<crate::datalog::diag::Span> {
+    use crate::datalog::ir::{Arg, Lit};
+    use crate::datalog::syntax::ast::AggKind;
+    let varying = super::components::user_dependent(program, per_user);
+    let weight = program.relation("weight");
+    let users = user_columns(program, per_user);
+    let mut out = Vec::new();
+    for clause in &program.clauses {
+        for lit in &clause.body {
+            let Lit::Agg {
+                kind,
+                body,
+                outer,
+                span,
+                ..
+            } = lit
+            else {
+                continue;
+            };
+            let ranges = body.iter().any(|l| match l {
+                Lit::Pos(a) | Lit::Neg(a) if varying[a.rel] => {
+                    a.args.iter().enumerate().any(|(i, x)| {
+                        users[a.rel][i]
+                            && match x {
+                                Arg::Var(v) => !outer.contains(v),
+                                Arg::Wild => true,
+                                Arg::Const(_) => false,
+                            }
+                    })
+                }
+                Lit::Agg { .. } => true,
+                _ => false,
+            });
+            let weighed = matches!(kind, AggKind::Sum)
+                && body
+                    .iter()
+                    .any(|l| matches!(l, Lit::Pos(a) if Some(a.rel) == weight));
+            if ranges && !weighed {
+                out.push(*span);
+            }
+        }
+    }
+    out
+}
+
+/// Which columns of each relation may hold a user: the first column of the relations with
+/// per-user rows, and every head column a variable bound in such a column reaches.
+fn user_columns(program: &Program, per_user: &[bool]) -> Vec<Vec<bool>> {
+    use crate::datalog::ir::{Arg, Lit};
+    let mut cols: Vec<Vec<bool>> = program
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (0..r.arity()).map(|c| c == 0 && per_user[i]).collect())
+        .collect();
+    loop {
+        let mut changed = false;
+        for clause in &program.clauses {
+            let mut user_vars = Vec::new();
+            for lit in &clause.body {
+                if let Lit::Pos(a) = lit {
+                    for (i, x) in a.args.iter().enumerate() {
+                        if let Arg::Var(v) = x
+                            && cols[a.rel][i]
+                        {
+                            user_vars.push(*v);
+                        }
+                    }
+                }
+            }
+            for (j, h) in clause.head.args.iter().enumerate() {
+                if let Arg::Var(v) = h
+                    && user_vars.contains(v)
+                    && !cols[clause.head.rel][j]
+                {
+                    cols[clause.head.rel][j] = true;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return cols;
+        }
+    }
+}
