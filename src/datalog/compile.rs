@@ -588,7 +588,9 @@ fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
     let nvars = c.var_names.len();
     let plan = plan_aggregate(body, outer, nvars);
     let outer_names: Vec<&str> = outer.iter().map(|&v| c.var_names[v].as_str()).collect();
-    let how = if plan.precomputed {
+    let how = if outer.is_empty() {
+        "once".to_string()
+    } else if plan.precomputed {
         format!("once for all groups ({})", outer_names.join(", "))
     } else {
         format!("per row (given {})", outer_names.join(", "))
