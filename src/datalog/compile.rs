@@ -5,6 +5,7 @@
 use crate::datalog::diag::Sources;
 use crate::datalog::ir::*;
 use crate::datalog::schedule::schedule;
+use crate::datalog::syntax::ast::AggKind;
 use crate::datalog::value::format_literal;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -101,6 +102,102 @@ pub struct Plan {
     pub width: usize,
     /// Strata in order.
     pub strata: Vec<StratumPlan>,
+}
+
+/// How an aggregate runs. When every outer variable is bound by a positive atom of its body, it
+/// is `precomputed`: its body runs once before the fixpoint with nothing bound, in `body`'s
+/// order, into a table from outer values to the aggregate's value. Otherwise its body runs for
+/// each row reaching it, outer variables bound.
+#[derive(Clone, Debug)]
+pub struct AggPlan {
+    /// Whether it is computed once, for all groups.
+    pub precomputed: bool,
+    /// Its body in the order it runs.
+    pub body: Vec<Lit>,
+}
+
+/// Plans an aggregate with body `body` and outer variables `outer` in a clause of `nvars`
+/// variables.
+pub fn plan_aggregate(body: &[Lit], outer: &[VarId], nvars: usize) -> AggPlan {
+    let per_row = AggPlan {
+        precomputed: false,
+        body: body.to_vec(),
+    };
+    let inside: Vec<VarId> = body
+        .iter()
+        .filter(|l| matches!(l, Lit::Pos(_)))
+        .flat_map(|l| l.binds())
+        .collect();
+    if !outer.iter().all(|v| inside.contains(v)) {
+        return per_row;
+    }
+    let mut bound = vec![false; nvars];
+    let (ordered, stuck) = schedule(body.to_vec(), &mut bound, None);
+    if !stuck.is_empty() {
+        return per_row;
+    }
+    AggPlan {
+        precomputed: true,
+        body: ordered,
+    }
+}
+
+/// How one atom of an aggregate's body reads its relation: by the columns bound when it runs
+/// (constants, variables bound before it), the key of the index it is looked up in; by none,
+/// every row.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// The atom.
+    pub atom: Atom,
+    /// Whether it is negated.
+    pub negated: bool,
+    /// Its bound columns, ascending.
+    pub key_cols: Vec<usize>,
+}
+
+impl AggPlan {
+    /// How each atom of the body reads its relation, in order; `outer` bound unless precomputed.
+    pub fn accesses(&self, outer: &[VarId], nvars: usize) -> Vec<Access> {
+        // A precomputed aggregate over one atom folds its rows in one pass over the relation.
+        if let (true, [Lit::Pos(atom)]) = (self.precomputed, self.body.as_slice()) {
+            return vec![Access {
+                atom: atom.clone(),
+                negated: false,
+                key_cols: vec![],
+            }];
+        }
+        let mut bound = vec![false; nvars];
+        if !self.precomputed {
+            for &v in outer {
+                bound[v] = true;
+            }
+        }
+        let mut out = Vec::new();
+        for l in &self.body {
+            if let Lit::Pos(atom) | Lit::Neg(atom) = l {
+                let key_cols = atom
+                    .args
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| match a {
+                        Arg::Const(_) => true,
+                        Arg::Var(v) => bound[*v],
+                        Arg::Wild => false,
+                    })
+                    .map(|(c, _)| c)
+                    .collect();
+                out.push(Access {
+                    atom: atom.clone(),
+                    negated: matches!(l, Lit::Neg(_)),
+                    key_cols,
+                });
+            }
+            for v in l.binds() {
+                bound[v] = true;
+            }
+        }
+        out
+    }
 }
 
 /// Plans every clause of every stratum.
@@ -415,7 +512,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         let f = if filters.is_empty() {
                             String::new()
                         } else {
-                            format!(" + {} value filter(s)", filters.len())
+                            format!(" + value filters [{}]", lit_kinds(filters, prog))
                         };
                         let _ = writeln!(
                             out,
@@ -439,24 +536,15 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         );
                     }
                     Step::Filter { lits } => {
-                        let kinds: Vec<&str> = lits
-                            .iter()
-                            .map(|l| match l {
-                                Lit::Neg(_) => "antijoin",
-                                Lit::Cmp { .. } => "compare",
-                                Lit::Assign { .. } => "assign",
-                                Lit::Test { .. } => "test",
-                                Lit::Agg { .. } => "aggregate",
-                                Lit::False(_) => "false",
-                                Lit::Pos(_) => "member",
-                            })
-                            .collect();
                         let _ = writeln!(
                             out,
                             "    filter/map [{}] -> ({})",
-                            kinds.join(", "),
+                            lit_kinds(lits, prog),
                             lay(&s.output)
                         );
+                        for l in lits {
+                            render_aggregate(&mut out, l, c, prog);
+                        }
                     }
                 }
             }
@@ -464,6 +552,93 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
         }
     }
     out
+}
+
+/// What each literal of a filter does, antijoins with the set they look up.
+fn lit_kinds(lits: &[Lit], prog: &Program) -> String {
+    let kinds: Vec<String> = lits
+        .iter()
+        .map(|l| match l {
+            Lit::Neg(a) => {
+                let cols: Vec<usize> = (0..a.args.len())
+                    .filter(|&c| matches!(a.args[c], Arg::Var(_)))
+                    .collect();
+                format!("antijoin `{}`", lookup_name(prog, a.rel, &cols))
+            }
+            Lit::Cmp { .. } => "compare".into(),
+            Lit::Assign { .. } => "assign".into(),
+            Lit::Test { .. } => "test".into(),
+            Lit::Agg { .. } => "aggregate".into(),
+            Lit::False(_) => "false".into(),
+            Lit::Pos(_) => "member".into(),
+        })
+        .collect();
+    kinds.join(", ")
+}
+
+/// One line for an aggregate: whether it runs once or per row, and how each atom of its body
+/// reads its relation.
+fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
+    let Lit::Agg {
+        kind, body, outer, ..
+    } = lit
+    else {
+        return;
+    };
+    let nvars = c.var_names.len();
+    let plan = plan_aggregate(body, outer, nvars);
+    let outer_names: Vec<&str> = outer.iter().map(|&v| c.var_names[v].as_str()).collect();
+    let how = if outer.is_empty() {
+        "once".to_string()
+    } else if plan.precomputed {
+        format!("once for all groups ({})", outer_names.join(", "))
+    } else {
+        format!("per row (given {})", outer_names.join(", "))
+    };
+    let reads: Vec<String> = plan
+        .accesses(outer, nvars)
+        .iter()
+        .map(|a| {
+            let text = atom_text(&a.atom, c, prog);
+            match (a.negated, a.key_cols.is_empty()) {
+                (false, true) => format!("scan `{text}`"),
+                (neg, _) => format!(
+                    "{} `{}` for `{text}`",
+                    if neg { "antijoin" } else { "lookup" },
+                    lookup_name(prog, a.atom.rel, &a.key_cols)
+                ),
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "      aggregate {}, {how}: {}",
+        kind_name(*kind),
+        reads.join("; ")
+    );
+}
+
+fn kind_name(kind: AggKind) -> &'static str {
+    match kind {
+        AggKind::Count => "count",
+        AggKind::Sum => "sum",
+        AggKind::Min => "min",
+        AggKind::Max => "max",
+    }
+}
+
+/// The name of a lookup of whole rows by some columns: `edge_by_1`.
+pub fn lookup_name(prog: &Program, rel: RelId, key_cols: &[usize]) -> String {
+    let k: Vec<String> = key_cols.iter().map(|c| c.to_string()).collect();
+    format!(
+        "{}_by_{}",
+        prog.relations[rel].name,
+        if k.is_empty() {
+            "none".into()
+        } else {
+            k.join("_")
+        }
+    )
 }
 
 /// Index names after their key columns, as datapond does: `edge_by_0`.

@@ -3,8 +3,11 @@
 //! relations of lower strata are leapjoins over indexes built once; joins between relations of
 //! the stratum are datafrog variable joins; everything else is a filter/map operator.
 
+use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
 use super::{EvalError, Runtime, Source, Table, enumerate};
-use crate::datalog::compile::{Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan};
+use crate::datalog::compile::{
+    Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
+};
 use crate::datalog::frog::PassThrough;
 use crate::datalog::ir::*;
 use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
@@ -70,6 +73,7 @@ struct Base<const W: usize> {
     store: Store<W>,
     indexes: Mutex<HashMap<IndexSig, Arc<Index<W>>>>,
     negsets: Mutex<HashMap<AtomSig, Arc<Relation<Row<W>>>>>,
+    columns: Mutex<HashMap<(RelId, u64), Arc<ColumnIndex>>>,
 }
 
 /// Converts `tables` (one per relation) once, for [`evaluate_on`].
@@ -79,6 +83,7 @@ pub fn prebuild(plan: &Plan, tables: &[Table]) -> Result<Prebuilt, EvalError> {
             store: tables.iter().map(relation_of::<W>).collect(),
             indexes: Mutex::default(),
             negsets: Mutex::default(),
+            columns: Mutex::default(),
         };
         Ok(Prebuilt {
             width: W,
@@ -303,28 +308,56 @@ fn project<const W: usize>(outs: &[Out], cur: &Row<W>, val: &Row<W>) -> Row<W> {
     r
 }
 
-/// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows).
+/// Column indexes of one stratum's evaluation, by relation and bound columns (a bit set).
+type ColumnIndexes = RefCell<HashMap<(RelId, u64), Arc<ColumnIndex>>>;
+
+/// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows). A pattern
+/// binding the leading columns is a range of the relation; any other is looked up in an index
+/// on exactly its bound columns, built the first time that (relation, columns) is asked for.
 struct StoreSource<'a, const W: usize> {
     store: &'a Store<W>,
+    base: Option<&'a Base<W>>,
+    indexes: &'a ColumnIndexes,
+}
+
+impl<const W: usize> StoreSource<'_, W> {
+    fn index(&self, rel: RelId, rows: &[Row<W>], mask: u64) -> Arc<ColumnIndex> {
+        if let Some(i) = self.indexes.borrow().get(&(rel, mask)) {
+            return i.clone();
+        }
+        let build = || ColumnIndex::build(rows, mask_cols(mask));
+        let index = match from_base(self.base, self.store, rel) {
+            Some(b) => shared(&b.columns, (rel, mask), build),
+            None => Arc::new(build()),
+        };
+        self.indexes.borrow_mut().insert((rel, mask), index.clone());
+        index
+    }
 }
 
 impl<const W: usize> Source for StoreSource<'_, W> {
     fn scan(&self, rel: RelId, pattern: &[Option<u32>], f: &mut dyn FnMut(&[u32])) {
         let Some(r) = &self.store[rel] else { return };
-        let prefix: Vec<u32> = pattern.iter().map_while(|p| *p).collect();
-        let p = prefix.len();
-        let start = r.elements.partition_point(|row| row[..p] < prefix[..]);
-        for row in &r.elements[start..] {
-            if row[..p] != prefix[..] {
-                break;
+        let rows = &r.elements;
+        let n = pattern.len();
+        let mut key = [0; W];
+        let mut k = 0;
+        for q in pattern.iter().flatten() {
+            key[k] = *q;
+            k += 1;
+        }
+        let mask = bound_mask(pattern);
+        if is_leading(mask) {
+            let start = rows.partition_point(|row| row[..k] < key[..k]);
+            for row in rows[start..].iter().take_while(|row| row[..k] == key[..k]) {
+                f(&row[..n]);
             }
-            if row
-                .iter()
-                .zip(pattern)
-                .all(|(x, q)| q.is_none_or(|q| q == *x))
-            {
-                f(&row[..pattern.len()]);
-            }
+            return;
+        }
+        // The index is held by its own `Arc`: `f` may scan again (the next atom of the body).
+        let index = self.index(rel, rows, mask);
+        for row in index.matches(rows, &key[..k]) {
+            f(&row[..n]);
         }
     }
 }
@@ -519,7 +552,7 @@ fn run_lits<const W: usize>(
     rt: &Runtime,
     prep: &Prepared<W>,
     ids: &StepIds,
-    store: &Store<W>,
+    src: &StoreSource<W>,
 ) -> bool {
     let (mut neg_i, mut agg_i) = (0, 0);
     for lit in lits {
@@ -573,7 +606,7 @@ fn run_lits<const W: usize>(
                         }
                         super::aggregate(
                             rt,
-                            &StoreSource { store },
+                            src,
                             *kind,
                             *ty,
                             target.as_ref(),
@@ -598,14 +631,14 @@ fn run_lits<const W: usize>(
     true
 }
 
-/// Precomputes an aggregate as a table from its outer variables to its value, when every outer
-/// variable is bound by a positive atom of the aggregate's own body. Each witness is folded in
-/// as it is found, so the table holds one accumulator per group.
+/// Precomputes an aggregate as a table from its outer variables to its value, when its plan
+/// says so ([`plan_aggregate`]). Each witness is folded in as it is found, so the table holds
+/// one accumulator per group.
 fn precompute_agg<const W: usize>(
     lit: &Lit,
     nvars: usize,
     rt: &Runtime,
-    store: &Store<W>,
+    src: &StoreSource<W>,
 ) -> Option<HashMap<Row<W>, u32>> {
     let Lit::Agg {
         kind,
@@ -618,25 +651,11 @@ fn precompute_agg<const W: usize>(
     else {
         return None;
     };
-    let bound_inside: Vec<VarId> = body
-        .iter()
-        .flat_map(|l| {
-            if let Lit::Pos(_) = l {
-                l.binds()
-            } else {
-                vec![]
-            }
-        })
-        .collect();
-    if !outer.iter().all(|v| bound_inside.contains(v)) {
+    let plan = plan_aggregate(body, outer, nvars);
+    if !plan.precomputed {
         return None;
     }
-    // Re-order the body with nothing bound from outside.
-    let mut bound = vec![false; nvars];
-    let (ordered, stuck) = crate::datalog::schedule::schedule(body.clone(), &mut bound, None);
-    if !stuck.is_empty() {
-        return None;
-    }
+    let ordered = plan.body;
     let mut groups: HashMap<Row<W>, u32> = HashMap::new();
     let add = |groups: &mut HashMap<Row<W>, u32>, key: Row<W>, val: u32| {
         let acc = groups.get(&key).copied();
@@ -659,7 +678,7 @@ fn precompute_agg<const W: usize>(
             .enumerate()
             .all(|(i, v)| atom.args.get(i) == Some(&Arg::Var(*v)));
         let mut run: Option<(Row<W>, u32)> = None;
-        if let Some(rel) = &store[atom.rel] {
+        if let Some(rel) = &src.store[atom.rel] {
             for row in rel.iter().filter(|r| shape.matches(&r[..])) {
                 for (col, a) in atom.args.iter().enumerate() {
                     if let Arg::Var(v) = a {
@@ -696,7 +715,7 @@ fn precompute_agg<const W: usize>(
         let mut b = vec![false; nvars];
         enumerate(
             rt,
-            &StoreSource { store },
+            src,
             &ordered,
             &mut env,
             &mut b,
@@ -726,6 +745,12 @@ fn run_stratum<const W: usize>(
 ) -> StratumResult<W> {
     let stratum = &prog.strata[sp.index];
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
+    let indexes = ColumnIndexes::default();
+    let src = StoreSource {
+        store,
+        base,
+        indexes: &indexes,
+    };
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
     let mut step_ids: HashMap<(usize, usize), StepIds> = HashMap::new();
@@ -753,7 +778,7 @@ fn run_stratum<const W: usize>(
                     ids.negs.push(prep.negset(store, base, a));
                 }
                 if let Lit::Agg { .. } = l {
-                    ids.aggs.push(precompute_agg(l, nvars, rt, store).map(|t| {
+                    ids.aggs.push(precompute_agg(l, nvars, rt, &src).map(|t| {
                         prep.aggs.push(t);
                         prep.aggs.len() - 1
                     }));
@@ -784,6 +809,7 @@ fn run_stratum<const W: usize>(
             ri,
             rt,
             store,
+            &src,
             &prep,
             &leap_index,
             &step_ids,
@@ -835,6 +861,7 @@ fn build_rule<'a, const W: usize>(
     ri: usize,
     rt: &'a Runtime,
     store: &'a Store<W>,
+    src: &'a StoreSource<'a, W>,
     prep: &'a Prepared<W>,
     leap_index: &HashMap<(usize, usize), usize>,
     step_ids: &'a HashMap<(usize, usize), StepIds>,
@@ -994,7 +1021,7 @@ fn build_rule<'a, const W: usize>(
                             for (i, v) in new.iter().enumerate() {
                                 e[*v] = val[i];
                             }
-                            run_lits::<W>(filters, &mut e, rt, prep, ids, store)
+                            run_lits::<W>(filters, &mut e, rt, prep, ids, src)
                         },
                     };
                     target
@@ -1107,7 +1134,7 @@ fn build_rule<'a, const W: usize>(
                         let check = ValueFilter::from(|row: &Row<W>, _: &()| {
                             let mut e = env.borrow_mut();
                             fill_env(&mut e, &layout, row);
-                            run_lits::<W>(lits, &mut e, rt, prep, ids, store)
+                            run_lits::<W>(lits, &mut e, rt, prep, ids, src)
                         });
                         let env2 = RefCell::new(vec![0u32; nvars]);
                         target.from_leapjoin(&source, (PassThrough, check), |row, _| {
@@ -1122,7 +1149,7 @@ fn build_rule<'a, const W: usize>(
                         let mut rows = Vec::new();
                         for row in source.recent.borrow().iter() {
                             fill_env(&mut e, &layout, row);
-                            if run_lits::<W>(lits, &mut e, rt, prep, ids, store) {
+                            if run_lits::<W>(lits, &mut e, rt, prep, ids, src) {
                                 rows.push(build(&e));
                             }
                         }

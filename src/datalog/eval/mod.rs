@@ -1,6 +1,7 @@
 //! Evaluation: the datafrog fast path, the naive reference, and what both share (expressions,
 //! enumeration of a body over complete relations, bounds).
 
+mod column_index;
 pub mod fast;
 pub mod naive;
 

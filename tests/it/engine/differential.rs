@@ -24,12 +24,13 @@ impl Gen {
 
 const VARS: [&str; 4] = ["x", "y", "z", "w"];
 
-/// A random stratifiable program over inputs e0, e1 (binary) and u0 (unary), with derived
-/// relations r0..r3 that may recurse on themselves and negate or aggregate lower ones.
+/// A random stratifiable program over inputs e0, e1 (binary), u0 (unary) and t0 (ternary, read
+/// only by aggregates), with derived relations r0..r3 that may recurse on themselves and negate
+/// or aggregate lower ones.
 fn program(g: &mut Gen) -> String {
     let arity: Vec<usize> = (0..4).map(|_| 1 + g.below(2)).collect();
     let mut p = String::from(
-        ".decl e0(a: number, b: number)\n.input e0\n.decl e1(a: number, b: number)\n.input e1\n.decl u0(a: number)\n.input u0\n",
+        ".decl e0(a: number, b: number)\n.input e0\n.decl e1(a: number, b: number)\n.input e1\n.decl u0(a: number)\n.input u0\n.decl t0(a: number, b: number, c: number)\n.input t0\n",
     );
     for (i, a) in arity.iter().enumerate() {
         let cols: Vec<String> = (0..*a).map(|c| format!("c{c}: number")).collect();
@@ -113,19 +114,23 @@ fn rule(g: &mut Gen, i: usize, arity: &[usize]) -> String {
         head_pool.push("s".into());
     }
     if !recursive && g.chance(20) {
+        let (o, o2) = (bound[g.below(bound.len())], bound[g.below(bound.len())]);
+        // Computed once for all groups (the outer variables in a positive atom of the body) or
+        // per row (an outer variable only in a constraint); binding leading columns, or others.
         let kinds = [
-            "count : { e0(v, _) }",
-            "sum v : { e1(v, _) }",
-            "min v : { e1(_, v) }",
-            "max v : e0(v, _)",
+            format!("count : {{ e0({o}, v) }}"),
+            format!("sum v : {{ e1(v, {o}) }}"),
+            "min v : { e1(_, v) }".to_string(),
+            format!("max v : e0({o}, v)"),
+            format!("count : {{ e1(v, t), t = {o} }}"),
+            format!("sum t : {{ e0(v, {o}), e1(t, v) }}"),
+            format!("count : {{ u0(v), e1(t, v), t != {o} }}"),
+            format!("max v : {{ t0(v, t, q), t = {o}, q = {o2} }}"),
+            format!("count : {{ t0(v, {o}, q), u0(q), !e1(q, {o2}) }}"),
+            format!("min q : {{ u0(v), t0(t, v, q), t < {o} }}"),
         ];
-        let k = kinds[g.below(4)];
-        let outer = bound[g.below(bound.len())];
-        body.push(format!(
-            "a = {}",
-            k.replace("e0(v, _)", &format!("e0({outer}, v)"))
-                .replace("e1(v, _)", &format!("e1(v, {outer})"))
-        ));
+        let k = &kinds[g.below(kinds.len())];
+        body.push(format!("a = {k}"));
         head_pool.push("a".into());
     }
     let head: Vec<String> = (0..arity[i])
@@ -157,22 +162,31 @@ proptest! {
         let mut g = Gen(seed);
         let p = program(&mut g);
         let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
+        let t0 = facts(&mut g, 3);
         // `eval` runs the fast evaluator (parallel and sequential) and the naive one and
         // requires identical relations.
-        let out = std::panic::catch_unwind(|| super::eval(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0)]));
-        prop_assert!(out.is_ok(), "seed {seed}\n{p}\ne0:\n{e0}\ne1:\n{e1}\nu0:\n{u0}");
+        let out = std::panic::catch_unwind(|| {
+            super::eval(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0), ("t0", &t0)])
+        });
+        prop_assert!(
+            out.is_ok(),
+            "seed {seed}\n{p}\ne0:\n{e0}\ne1:\n{e1}\nu0:\n{u0}\nt0:\n{t0}"
+        );
     }
 }
 
 #[test]
 fn generated_programs_are_not_trivial() {
-    // The generator must exercise recursion, negation and aggregates, and derive tuples.
+    // The generator must exercise recursion, negation and aggregates (some binding columns that
+    // are not the leading ones), and derive tuples.
     let (mut rec, mut neg, mut agg, mut nonempty) = (0, 0, 0, 0);
+    let mut non_leading = 0;
     for seed in 0..200 {
         let mut g = Gen(seed);
         let p = program(&mut g);
         neg += p.contains('!') as usize;
         agg += p.contains(" : ") as usize;
+        non_leading += (p.contains("t0(") || p.contains("e1(t, v)")) as usize;
         rec += (0..4).any(|i| {
             p.lines().any(|l| {
                 l.starts_with(&format!("r{i}("))
@@ -182,11 +196,12 @@ fn generated_programs_are_not_trivial() {
             })
         }) as usize;
         let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
-        let out = super::eval(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0)]);
+        let t0 = facts(&mut g, 3);
+        let out = super::eval(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0), ("t0", &t0)]);
         nonempty += out.values().any(|rows| !rows.is_empty()) as usize;
     }
     assert!(
-        rec > 50 && neg > 50 && agg > 30 && nonempty > 100,
-        "rec {rec} neg {neg} agg {agg} nonempty {nonempty}"
+        rec > 50 && neg > 50 && agg > 30 && non_leading > 15 && nonempty > 100,
+        "rec {rec} neg {neg} agg {agg} non-leading {non_leading} nonempty {nonempty}"
     );
 }

@@ -139,6 +139,52 @@ fn aggregate_with_outer_variable_only_in_a_constraint() {
     );
 }
 
+/// Aggregates whose bodies bind columns that are not the leading ones: looked up in indexes on
+/// those columns (the audit's `app_static_share` once scanned `decide` per outer row), with the
+/// same results as the reference evaluator.
+const NON_LEADING: &str = r#"
+    .decl r(x: number) .input r
+    .decl e(y: number, x: number) .input e
+    .decl t(a: number, b: number, c: number) .input t
+    .decl one(x: number, n: number) .output one
+    .decl per_row(x: number, n: number) .output per_row
+    .decl joined(x: number, n: number) .output joined
+    .decl two(x: number, n: number) .output two
+    one(x, n) :- r(x), n = count : { e(y, x) }.
+    per_row(x, n) :- r(x), n = count : { e(y, z), z = x }.
+    joined(x, n) :- r(x), n = count : { r(y), t(a, y, x) }.
+    two(x, n) :- r(x), n = count : { t(a, b, c), a = x, c = x }.
+"#;
+
+#[test]
+fn regression_aggregates_binding_non_leading_columns() {
+    let facts = [
+        ("r", "1\n2\n3\n"),
+        ("e", "10\t1\n11\t1\n12\t2\n"),
+        ("t", "1\t1\t1\n5\t1\t2\n6\t2\t2\n7\t9\t2\n2\t3\t2\n"),
+    ];
+    let out = eval(NON_LEADING, &facts);
+    let rows = |rel: &str| -> Vec<String> { out[rel].iter().map(|r| r.join(" ")).collect() };
+    assert_eq!(rows("one"), vec!["1 2", "2 1", "3 0"]);
+    assert_eq!(rows("per_row"), vec!["1 2", "2 1", "3 0"]);
+    assert_eq!(rows("joined"), vec!["1 1", "2 3", "3 0"]);
+    assert_eq!(rows("two"), vec!["1 1", "2 1", "3 0"]);
+}
+
+#[test]
+fn plan_names_the_index_each_aggregate_atom_uses() {
+    let rules = bindlog::datalog::Rules::from_texts(&[("test.dl", NON_LEADING)]).unwrap();
+    let plan = rules.render_plan();
+    for line in [
+        "aggregate count, once for all groups (x): scan `e(y, x)`",
+        "aggregate count, per row (given x): lookup `e_by_1` for `e(y, z)`",
+        "aggregate count, once for all groups (x): scan `r(y)`; lookup `t_by_1` for `t(a, y, x)`",
+        "aggregate count, per row (given x): lookup `t_by_0_2` for `t(a, b, c)`",
+    ] {
+        assert!(plan.contains(line), "no `{line}` in\n{plan}");
+    }
+}
+
 /// Two aggregates of one rule may use the same local name: each has its own (found while
 /// writing the audit rules, which then had to rename them).
 #[test]
