@@ -93,26 +93,23 @@ fn reaches(body: &[Lit], v: VarId, w: VarId) -> bool {
     body.iter().any(|l| match l {
         Lit::Assign { var, expr, .. } => {
             let mut inside = Vec::new();
-            cat_args(expr, &mut inside);
+            cat_args(expr, &mut inside, &mut Vec::new());
             inside.contains(&v) && reaches(body, *var, w)
         }
         _ => false,
     })
 }
 
-/// The variables an expression concatenates unexamined (`cat` arguments, nested `cat`s
-/// included); `None` when the expression is something else.
-fn cat_args(e: &Expr, out: &mut Vec<VarId>) -> bool {
+/// Splits an expression's variables into those it concatenates unexamined (directly, or as
+/// `cat` arguments, nested `cat`s included) and those it examines (`to_string(n)`, arithmetic).
+fn cat_args(e: &Expr, carried: &mut Vec<VarId>, examined: &mut Vec<VarId>) {
     match e {
-        Expr::Var(v) => {
-            out.push(*v);
-            true
-        }
-        Expr::Const(_) => true,
+        Expr::Var(v) => carried.push(*v),
+        Expr::Const(_) => {}
         Expr::Call(crate::datalog::ir::Func::Cat, _, args) => {
-            args.iter().all(|a| cat_args(a, out))
+            args.iter().for_each(|a| cat_args(a, carried, examined));
         }
-        _ => false,
+        other => other.vars(examined),
     }
 }
 
@@ -136,14 +133,10 @@ fn carried_vars(clause: &crate::datalog::ir::Clause) -> Vec<bool> {
             }
             Lit::Assign { var, expr, .. } => {
                 binds[*var] += 1;
-                let mut inside = Vec::new();
-                if cat_args(expr, &mut inside) {
-                    cats.push((*var, inside));
-                } else {
-                    inside.clear();
-                    expr.vars(&mut inside);
-                    inside.iter().for_each(|v| examined[*v] = true);
-                }
+                let (mut inside, mut looked_at) = (Vec::new(), Vec::new());
+                cat_args(expr, &mut inside, &mut looked_at);
+                looked_at.iter().for_each(|v| examined[*v] = true);
+                cats.push((*var, inside));
             }
             other => {
                 let mut uses = vec![0usize; n];

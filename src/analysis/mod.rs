@@ -72,7 +72,7 @@ pub struct Model {
 /// The identity classes behind a model of every user, and the origins of its expanded rows.
 struct Classed {
     population: population::Population,
-    origins: std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, Vec<(u32, u32)>)>,
+    origins: std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, population::Chosen)>,
     /// What the user should know about how the model was evaluated.
     notes: Vec<String>,
 }
@@ -186,8 +186,7 @@ impl Model {
             let Some(id) = rules.program.relation(rel) else {
                 continue;
             };
-            for (row, from, chosen) in population.expand(snapshot, &rules.program, &mut eval, id)
-            {
+            for (row, from, chosen) in population.expand(snapshot, &rules.program, &mut eval, id) {
                 origins.insert((id, row), (from, chosen));
             }
         }
@@ -265,7 +264,7 @@ impl Model {
 
     /// The class-level row an expanded row of relation `id` came from (formatted), and the
     /// members it was expanded for; `None` for a row that was not expanded.
-    fn class_row(&self, id: usize, values: &[String]) -> Option<(Vec<String>, Vec<(u32, u32)>)> {
+    fn class_row(&self, id: usize, values: &[String]) -> Option<(Vec<String>, population::Chosen)> {
         let classed = self.population.as_ref()?;
         let types = &self.rules.program.relations[id].types;
         let mut key = Vec::with_capacity(values.len());
@@ -286,9 +285,14 @@ impl Model {
 
     /// A text about a row of `rel` (its proof, as [`Model::explain_all`] proved it on the
     /// class-level row), told of the users the row is about.
-    pub fn retell(&self, snapshot: &Snapshot, rel: &str, values: &[String], text: String) -> String {
-        let (Some(classed), Some(id)) = (&self.population, self.rules.program.relation(rel))
-        else {
+    pub fn retell(
+        &self,
+        snapshot: &Snapshot,
+        rel: &str,
+        values: &[String],
+        text: String,
+    ) -> String {
+        let (Some(classed), Some(id)) = (&self.population, self.rules.program.relation(rel)) else {
             return text;
         };
         let chosen = self

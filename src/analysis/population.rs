@@ -35,6 +35,12 @@ pub struct Population {
     pks: Vec<String>,
 }
 
+/// The members an expanded row was told of: (class, member's index in `snapshot.users`).
+pub type Chosen = Vec<(u32, u32)>;
+
+/// One expanded row: the row, the class-level row it came from, and the members chosen.
+pub type Expanded = (Vec<u32>, Vec<u32>, Chosen);
+
 /// What a symbol says about representatives.
 #[derive(Clone, Debug)]
 enum Mention {
@@ -162,7 +168,9 @@ impl Population {
                 chosen
                     .iter()
                     .find(|(k, _)| k == c)
-                    .map_or(self.classes.representative[*c as usize], |(_, m)| *m as usize)
+                    .map_or(self.classes.representative[*c as usize], |(_, m)| {
+                        *m as usize
+                    })
             });
             match (rel, col.and_then(|c| c.parse::<usize>().ok()), member) {
                 (Some(rel), Some(col), Some(m)) => {
@@ -188,7 +196,7 @@ impl Population {
         program: &Program,
         eval: &mut Evaluation,
         rel: RelId,
-    ) -> Vec<(Vec<u32>, Vec<u32>, Vec<(u32, u32)>)> {
+    ) -> Vec<Expanded> {
         let types = &program.relations[rel].types;
         let table = std::mem::take(&mut eval.tables[rel]);
         let mut cache: FxHashMap<u32, Mention> = FxHashMap::default();
@@ -273,7 +281,9 @@ impl Population {
     /// A text about the class-level row (a proof), told of the chosen members instead: each
     /// representative's quoted pk and each placeholder replaced.
     pub fn retell(&self, snapshot: &Snapshot, text: &str, chosen: &[(u32, u32)]) -> String {
-        let mut t = self.substitute(snapshot, text, chosen);
+        // Proofs print control characters escaped: read the placeholders back first.
+        let text = text.replace("\\u{1}", "\u{1}").replace("\\u{1f}", "\u{1f}");
+        let mut t = self.substitute(snapshot, &text, chosen);
         for (c, m) in chosen {
             let rep = &self.pks[self.classes.representative[*c as usize]];
             let member = &self.pks[*m as usize];
@@ -302,7 +312,10 @@ fn user_value(snapshot: &Snapshot, index: usize, pk: &str, rel: &str, col: usize
 /// body reads a relation that differs between users (`per_user` marks the input relations with
 /// per-user rows) with a column left open, unless it sums a `weight`. Evaluated once per class,
 /// such an aggregate would count classes, not users. Each is given as its span.
-pub fn unweighted_aggregates(program: &Program, per_user: &[bool]) -> Vec<crate::datalog::diag::Span> {
+pub fn unweighted_aggregates(
+    program: &Program,
+    per_user: &[bool],
+) -> Vec<crate::datalog::diag::Span> {
     use crate::datalog::ir::{Arg, Lit};
     use crate::datalog::syntax::ast::AggKind;
     let varying = super::components::user_dependent(program, per_user);

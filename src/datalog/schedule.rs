@@ -18,10 +18,18 @@ pub fn schedule(lits: Vec<Lit>, bound: &mut [bool], first: Option<usize>) -> (Ve
     }
     loop {
         let mut progressed = false;
+        // An aggregate always binds its variable: an equality that would otherwise assign
+        // that variable first waits and then compares (`C = sum .., C = 1`).
+        let mut aggregated = vec![false; bound.len()];
+        for lit in rest.iter().flatten() {
+            if let Lit::Agg { var, .. } = lit {
+                aggregated[*var] = true;
+            }
+        }
         for slot in rest.iter_mut() {
             let runnable = match slot {
                 Some(Lit::Pos(_)) | None => None,
-                Some(lit) => ready(lit, bound),
+                Some(lit) => ready(lit, bound, &aggregated),
             };
             if let Some(lit) = runnable {
                 *slot = None;
@@ -60,7 +68,7 @@ fn all_bound(e: &Expr, bound: &[bool]) -> bool {
 
 /// The literal in runnable form if its inputs are bound (`x = e` becomes an assignment when `x`
 /// is the only unbound side), or `None`.
-fn ready(lit: &Lit, bound: &[bool]) -> Option<Lit> {
+fn ready(lit: &Lit, bound: &[bool], aggregated: &[bool]) -> Option<Lit> {
     match lit {
         Lit::Cmp {
             op: CmpOp::Eq,
@@ -72,6 +80,11 @@ fn ready(lit: &Lit, bound: &[bool]) -> Option<Lit> {
             let (l, r) = (all_bound(lhs, bound), all_bound(rhs, bound));
             match (l, r, lhs, rhs) {
                 (true, true, _, _) => Some(lit.clone()),
+                (false, true, Expr::Var(v), _) | (true, false, _, Expr::Var(v))
+                    if aggregated[*v] =>
+                {
+                    None
+                }
                 (false, true, Expr::Var(v), e) | (true, false, e, Expr::Var(v)) => {
                     Some(Lit::Assign {
                         var: *v,

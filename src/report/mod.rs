@@ -9,8 +9,8 @@ pub mod csv;
 pub mod diagram;
 pub mod html;
 
-use crate::analysis::paths::Hierarchy;
 use crate::analysis::Model;
+use crate::analysis::paths::Hierarchy;
 use crate::audit::Finding;
 use crate::snapshot::{Loaded, Snapshot, Subject};
 use sha2::{Digest, Sha256};
@@ -26,7 +26,14 @@ pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 6] = ["member", "decide", "val", "live", "open_binding", "superuser"];
+pub const RELATIONS: [&str; 6] = [
+    "member",
+    "decide",
+    "val",
+    "live",
+    "open_binding",
+    "superuser",
+];
 
 /// Where the report's answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use bindlog::snapshot::{self, LoadOptions, Snapshot, synth};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -23,7 +23,7 @@ fn csv(s: &str) -> String {
 }
 
 /// A small generated organisation with its gates, modes and version varied by `seed`.
-fn generated(seed: u64) -> Snapshot {
+pub(crate) fn generated(seed: u64) -> Snapshot {
     let mut rng = synth::Rng::new(seed);
     let mut p = synth::Params::scaled(20 + rng.below(40), seed);
     p.groups = 2 + rng.below(10);

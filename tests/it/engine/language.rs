@@ -473,3 +473,21 @@ fn regression_legacy_type_declarations() {
     let p = ".symbol_type Name\n.number_type Age\n.decl p(n: Name, a: Age) .output p\np(\"x\", 3).";
     assert_eq!(eval_rel(p, &[], "p"), vec!["x\t3"]);
 }
+
+/// An equality on an aggregate's variable, written after it, compares with the aggregate's
+/// value: it is not an assignment that the aggregate then overwrites (found when the audit's
+/// counts became sums of class weights: `C = sum .., (C = 1, W = "one" ; C != 1, W = "many")`
+/// gave both rows).
+#[test]
+fn regression_an_equality_on_an_aggregate_variable_compares() {
+    let p = r#"
+        .decl m(u: symbol, g: symbol) .input m
+        .decl w(u: symbol, k: number) .input w
+        .decl r(g: symbol, c: number, w: symbol) .output r
+        r(G, C, W) :- m(_, G), C = sum K : { m(U, G), w(U, K) }, (C = 1, W = "one" ; C != 1, W = "many").
+    "#;
+    assert_eq!(
+        eval_rel(p, &[("m", "a\tg\nb\th\n"), ("w", "a\t11\nb\t1\n")], "r"),
+        vec!["g\t11\tmany", "h\t1\tone"]
+    );
+}

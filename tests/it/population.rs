@@ -1,0 +1,241 @@
+//! The every-user model by identity class (`Model::everyone`, behind audit, report, diff,
+//! deferred and query) against the per-user reference (`Model::with_rules` over every user):
+//! the same rows, findings and counts on the golden corpus, the example and generated
+//! organisations, with user rules that read unusual columns and count users.
+
+use crate::bulk::{generated, root};
+use bindlog::analysis::{Model, Subjects};
+use bindlog::audit::{self, AuditOptions, Finding};
+use bindlog::snapshot::{self, LoadOptions, Snapshot};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Rules of a user's own that observe columns the built-in rules do not: last logins, account
+/// types, usernames compared and display names only copied into a message; and counts of users.
+const USER_RULES: &str = r#"
+.decl logged_in(u: symbol, t: symbol)
+.output logged_in
+logged_in(U, T) :- user_last_login(U, T), T != "".
+.decl service_label(u: symbol, label: symbol)
+.output service_label
+service_label(U, cat("service account ", N, " (", D, ")")) :- user_type(U, "service_account"), user(U, N, D).
+.decl admin_named(u: symbol)
+.output admin_named
+admin_named(U) :- user(U, N, _), contains("admin", N).
+.decl users_in(g: symbol, n: number)
+.output users_in
+users_in(G, N) :- group(G, _), N = sum K : { member(U, G), weight(U, K) }.
+.decl shown_to(x: symbol, n: number)
+.output shown_to
+shown_to(X, N) :- fsb(X, _, _, _), N = sum K : { visible(X, _, U, "shown"), known(U), weight(U, K) }.
+.decl message(u: symbol, m: symbol)
+.output message
+message(U, cat("user ", N, " may open ", A)) :- decide(P, U, "app", "pass"), application(P, A, _), user(U, N, _).
+"#;
+
+/// A count over users without `weight`: the model must notice and evaluate every user.
+const UNWEIGHTED: &str = r#"
+.decl everyone(n: number)
+.output everyone
+everyone(N) :- N = count : { user(_, _, _) }.
+"#;
+
+fn load(path: &std::path::Path) -> Snapshot {
+    snapshot::load(path, &LoadOptions::default())
+        .unwrap()
+        .snapshot
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("snapshot.json"))
+        .collect();
+    paths.sort();
+    paths.push(root().join("examples/acme/snapshot.json"));
+    assert!(paths.len() > 30);
+    paths
+}
+
+fn outputs(rules: &str) -> Vec<String> {
+    rules
+        .lines()
+        .filter_map(|l| l.strip_prefix(".output "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every output relation of `rules` (plus `extra_rels`) from both models, as sets of rows.
+fn assert_same_rows(name: &str, s: &Snapshot, rules: &str, extra_rels: &[&str]) -> Model {
+    let rels: Vec<String> = outputs(rules)
+        .into_iter()
+        .chain(extra_rels.iter().map(|r| r.to_string()))
+        .collect();
+    let rels: Vec<&str> = rels.iter().map(String::as_str).collect();
+    let texts = [("user.dl", rules)];
+    let fast = Model::everyone(s, &texts, &rels).unwrap();
+    let reference = Model::with_rules(s, &Subjects::All, &texts).unwrap();
+    for rel in &rels {
+        let got: BTreeSet<Vec<String>> = fast.rows(rel).into_iter().collect();
+        let want: BTreeSet<Vec<String>> = reference.rows(rel).into_iter().collect();
+        assert_eq!(got, want, "{name}: relation `{rel}`");
+    }
+    fast
+}
+
+fn without_proofs(mut f: Vec<Finding>) -> Vec<Finding> {
+    for x in &mut f {
+        x.explanation.clear();
+    }
+    f
+}
+
+fn assert_same_findings(name: &str, s: &Snapshot) {
+    let options = AuditOptions::default();
+    let fast = audit::evaluate(s, &[], &[]).unwrap();
+    let reference = audit::evaluate_per_user(s, &[]).unwrap();
+    let got = audit::findings_of(&fast, s, &options).unwrap().findings;
+    let want = audit::findings_of(&reference, s, &options)
+        .unwrap()
+        .findings;
+    for f in &got {
+        assert!(
+            !f.explanation.contains('\u{1}') && !f.explanation.contains("u{1}"),
+            "{name}: a placeholder is left in the proof of {} {}",
+            f.rule,
+            f.message
+        );
+    }
+    assert_eq!(
+        without_proofs(got),
+        without_proofs(want),
+        "{name}: findings"
+    );
+}
+
+#[test]
+fn every_user_model_equals_the_per_user_model_on_the_corpus_and_the_example() {
+    let builtin = [
+        "member",
+        "superuser",
+        "visible",
+        "applicable",
+        "decide",
+        "deferred",
+        "open_binding",
+        "val",
+    ];
+    for path in corpus() {
+        let name = path.display().to_string();
+        let s = load(&path);
+        assert_same_rows(&name, &s, USER_RULES, &builtin);
+        assert_same_findings(&name, &s);
+    }
+}
+
+#[test]
+fn deferred_counts_weigh_each_class_by_its_members() {
+    let s = load(&root().join("examples/acme/snapshot.json"));
+    let fast = Model::everyone(&s, &[], &[]).unwrap();
+    let reference = Model::new(&s, &Subjects::All).unwrap();
+    let count = |m: &Model| -> BTreeSet<(String, String, String, u64)> {
+        let mut by: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+        for r in m.rows("deferred") {
+            *by.entry((r[0].clone(), r[1].clone(), r[3].clone()))
+                .or_default() += m.weight(&r[2]);
+        }
+        by.into_iter().map(|((a, b, c), n)| (a, b, c, n)).collect()
+    };
+    let got = count(&fast);
+    assert!(!got.is_empty());
+    assert_eq!(got, count(&reference));
+    let classes: BTreeSet<String> = fast
+        .rows("subject")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(
+        classes.len() < s.users.len(),
+        "the example has users that share a class, so the weights matter"
+    );
+}
+
+/// Ten users in one superuser group form one class: the superuser inventory counts ten, as
+/// the per-user evaluation does, only because the class weighs ten.
+#[test]
+fn a_count_over_users_counts_members_not_classes() {
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/cases/require-superuser-gate/snapshot.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let users = v["core/users"].as_array_mut().unwrap();
+    let template = users[0].clone();
+    for i in 0..10 {
+        let mut u = template.clone();
+        u["pk"] = (9000 + i).into();
+        u["username"] = format!("twin{i}").into();
+        u["name"] = format!("Twin {i}").into();
+        users.push(u);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let s = load(&path);
+    let fast = audit::evaluate(&s, &[], &[]).unwrap();
+    let weights: u64 = fast
+        .rows("subject")
+        .iter()
+        .map(|r| fast.weight(&r[0]))
+        .sum();
+    assert!(
+        fast.rows("subject").len() < s.users.len(),
+        "the twins share a class"
+    );
+    // Every subject but the anonymous visitor weighs its class: together, every user.
+    assert_eq!(weights, s.users.len() as u64 + 1);
+    assert_same_findings("twins", &s);
+    let inventory: Vec<String> = fast
+        .rows("finding")
+        .into_iter()
+        .filter(|r| r[0] == "AK-D01" && r[2] == "group")
+        .map(|r| r[4].clone())
+        .collect();
+    let admins = s
+        .users
+        .iter()
+        .filter(|u| {
+            u.groups
+                .iter()
+                .any(|g| &**g == "g-sre" || &**g == "g-admins")
+        })
+        .count();
+    assert!(admins > 10, "alice and her ten twins");
+    let want = format!("group admins grants superuser rights to {admins} effective members");
+    assert_eq!(inventory, vec![want]);
+}
+
+#[test]
+fn an_unweighted_count_over_users_falls_back_to_every_user() {
+    let s = load(&root().join("examples/acme/snapshot.json"));
+    let fast = assert_same_rows("acme", &s, UNWEIGHTED, &[]);
+    assert_eq!(fast.rows("everyone"), vec![vec![s.users.len().to_string()]]);
+    assert_eq!(fast.notes().len(), 1, "{:?}", fast.notes());
+    assert!(fast.notes()[0].contains("user.dl:4"), "{}", fast.notes()[0]);
+    let weighted = Model::everyone(&s, &[("user.dl", USER_RULES)], &[]).unwrap();
+    assert!(weighted.notes().is_empty(), "{:?}", weighted.notes());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// On generated organisations (gates, modes, versions, forests, user bindings), the user
+    /// rules' outputs and the findings are those of the per-user evaluation.
+    #[test]
+    fn every_user_model_agrees_on_generated_organisations(seed in any::<u64>()) {
+        let s = generated(seed);
+        assert_same_rows(&format!("seed {seed}"), &s, USER_RULES, &["finding", "finding_object"]);
+        assert_same_findings(&format!("seed {seed}"), &s);
+    }
+}
