@@ -202,6 +202,15 @@ impl Model {
         })
     }
 
+    /// Whose rows answer for the user with this pk: its identity class's representative in a
+    /// model of [`Model::everyone`] (for relations not expanded), the user itself otherwise.
+    pub fn representative<'s>(&'s self, pk: &'s str) -> &'s str {
+        match &self.population {
+            Some(c) => c.population.representative(pk),
+            None => pk,
+        }
+    }
+
     /// Warnings about how the model was evaluated (an aggregate that forced a per-user run).
     pub fn notes(&self) -> &[String] {
         self.population.as_ref().map_or(&[], |c| &c.notes)

@@ -33,6 +33,8 @@ pub struct Population {
     rep_class: FxHashMap<String, u32>,
     /// Every user's pk as the facts spell it.
     pks: Vec<String>,
+    /// Every user's pk to its class.
+    user_class: FxHashMap<String, u32>,
 }
 
 /// The members an expanded row was told of: (class, member's index in `snapshot.users`).
@@ -67,11 +69,17 @@ impl Population {
             .enumerate()
             .map(|(c, r)| (pks[*r].clone(), c as u32))
             .collect();
+        let user_class = pks
+            .iter()
+            .zip(&classes.of_user)
+            .map(|(p, c)| (p.clone(), *c))
+            .collect();
         Population {
             classes,
             members,
             rep_class,
             pks,
+            user_class,
         }
     }
 
@@ -129,6 +137,15 @@ impl Population {
         self.rep_class
             .get(pk)
             .map_or(1, |c| u64::from(self.classes.members[*c as usize]))
+    }
+
+    /// The pk of the representative of the class of the user with this pk (the pk itself for
+    /// anyone else).
+    pub fn representative<'s>(&'s self, pk: &'s str) -> &'s str {
+        match self.user_class.get(pk) {
+            Some(c) => &self.pks[self.classes.representative[*c as usize]],
+            None => pk,
+        }
     }
 
     fn mention(&self, s: &str) -> Mention {

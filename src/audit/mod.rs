@@ -149,6 +149,8 @@ pub struct Audit {
     pub findings: Vec<Finding>,
     /// Every rule declared by `finding_rule` (catalogue and user rules), by id.
     pub rules: Vec<RuleInfo>,
+    /// Warnings about how the rules were evaluated (a count over users without `weight`).
+    pub notes: Vec<String>,
 }
 
 /// The findings of a snapshot, most severe first (then by rule, then by objects).
@@ -281,6 +283,7 @@ pub fn findings_of(
     Ok(Audit {
         findings: findings.into_iter().map(|(f, _)| f).collect(),
         rules,
+        notes: model.notes().to_vec(),
     })
 }
 

@@ -127,6 +127,9 @@ pub fn run(args: Args) -> Outcome {
         Ok(a) => a,
         Err(rendered) => return Ok(super::bad_input(&rendered)),
     };
+    for note in &result.notes {
+        eprintln!("warning: {note}");
+    }
     let applied = suppress::apply(result.findings, &suppressions, Date::today());
     for w in &applied.warnings {
         eprintln!("warning: {w}");

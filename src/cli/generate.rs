@@ -11,12 +11,13 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   bindlog generate --users 5000 -o small.json
+  bindlog generate --preset 10k -o 10k.json     # 10,000 users, 400 groups, 20 flows
   bindlog generate --preset 100k -o 100k.json   # 100,000 users, 2,000 groups, 50 flows
   bindlog generate --preset 1m -o 1m.json       # 1,000,000 users, 10,000 groups, 200 flows, ~750 MB")]
 pub struct Args {
-    /// A size of the bulk-analysis targets: 1k, 100k or 1m (groups, flows, stage and policy
+    /// A size of the bulk-analysis targets: 1k, 10k, 100k or 1m (groups, flows, stage and policy
     /// bindings scaled to match; --groups and --apps still override).
-    #[arg(long, value_parser = ["1k", "100k", "1m"], conflicts_with = "users")]
+    #[arg(long, value_parser = ["1k", "10k", "100k", "1m"], conflicts_with = "users")]
     preset: Option<String>,
     /// Number of users (other sizes scale with it).
     #[arg(long, default_value_t = 1000)]
@@ -58,7 +59,7 @@ pub fn run(args: Args) -> Outcome {
     } else {
         let mut p = match &args.preset {
             Some(name) => synth::Params::preset(name, args.seed)
-                .ok_or_else(|| miette::miette!("no preset `{name}`; use 1k, 100k or 1m"))?,
+                .ok_or_else(|| miette::miette!("no preset `{name}`; use 1k, 10k, 100k or 1m"))?,
             None => synth::Params::scaled(args.users, args.seed),
         };
         p.groups = args.groups.unwrap_or(p.groups).max(1);

@@ -15,7 +15,13 @@ use std::process::ExitCode;
   mfa_skipped(N) :- user(U, N, _), fsb(X, _, S, _), stage(S, \"default-authentication-mfa-validation\", _),
                     visible(X, \"anonymous\", U, \"skipped\").
 
-  bindlog query examples/acme/snapshot.json --rules my.dl")]
+  bindlog query examples/acme/snapshot.json --rules my.dl
+
+The rules run once per identity class (users your rules and the built-in ones cannot tell
+apart) and the .output rows are expanded to every user. To count users, sum their weight:
+  admins(N) :- N = sum K : { member(U, \"<group pk>\"), weight(U, K) }.
+A count over users without `weight` is noticed: every user is then evaluated on its own
+(correct, slower), with a warning naming the rule.")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,

@@ -272,11 +272,18 @@ pub fn build_from(
         generated,
         bindlog: env!("CARGO_PKG_VERSION").to_string(),
     };
+    let timing = crate::analysis::bulk::timing;
+    let start = std::time::Instant::now();
     let hierarchy = Hierarchy::new(snapshot);
     let apps = app_access(snapshot, model, &hierarchy);
+    timing("report: application access", start);
+    let start = std::time::Instant::now();
     let flows = flow_matrices(snapshot, model);
+    timing("report: flow matrices", start);
+    let start = std::time::Instant::now();
     let privileged = privileged(snapshot, model, &hierarchy);
     let superuser_groups = superuser_groups(snapshot, model);
+    timing("report: privileged", start);
     let summary = summary(snapshot, &apps, &flows, &privileged, &findings);
     Ok(Report {
         provenance,
@@ -445,6 +452,7 @@ fn describe_binding(
 }
 
 fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<AppAccess> {
+    let start = std::time::Instant::now();
     let decide: BTreeMap<(String, String), String> = model
         .rows("decide")
         .into_iter()
@@ -471,6 +479,7 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
                 .insert((r[3].clone(), r[4].clone()));
         }
     }
+    crate::analysis::bulk::timing("report: access tables read", start);
     let mut users: Vec<&crate::snapshot::User> = snapshot.users.iter().collect();
     users.sort_by(|a, b| a.username.cmp(&b.username).then(a.pk.cmp(&b.pk)));
     let mut apps: Vec<&crate::snapshot::Application> = snapshot.applications.iter().collect();
@@ -486,7 +495,8 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
         let all_mode = app.policy_engine_mode.as_str() == "all";
         let mut rows = Vec::new();
         for user in &users {
-            let pk = user.pk.to_string();
+            // The answers are per identity class: read them under the class's representative.
+            let pk = model.representative(&user.pk.to_string()).to_string();
             let access = match decide
                 .get(&(app.pk.to_string(), pk.clone()))
                 .map(String::as_str)
@@ -606,7 +616,9 @@ fn flow_matrices(snapshot: &Snapshot, model: &Model) -> Vec<FlowMatrix> {
                 .map(|x| {
                     let mut c = Cell::default();
                     for s in who {
-                        let key = vec![x.pk.to_string(), e.to_string(), s.clone()];
+                        // Answers are per identity class: read them under its representative.
+                        let rep = model.representative(s).to_string();
+                        let key = vec![x.pk.to_string(), e.to_string(), rep];
                         c.add(visible.get(&key).map_or("unknown", |v| v[0].as_str()));
                     }
                     c

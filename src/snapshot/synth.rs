@@ -110,11 +110,13 @@ impl Params {
         }
     }
 
-    /// The sizes of the bulk-analysis targets: `1k`, `100k` (2,000 groups, 50 flows) and `1m`
+    /// The sizes of the bulk-analysis targets: `1k`, `10k` (400 groups, 20 flows), `100k` (2,000
+    /// groups, 50 flows) and `1m`
     /// (10,000 groups, 200 flows, 2,000 stage bindings, 20,000 policy bindings).
     pub fn preset(name: &str, seed: u64) -> Option<Params> {
         let (users, groups, flows, apps, bindings, access) = match name {
             "1k" => (1_000, 40, 10, 10, 100, 10),
+            "10k" => (10_000, 400, 20, 40, 1_000, 20),
             "100k" => (100_000, 2_000, 50, 100, 4_000, 40),
             "1m" => (1_000_000, 10_000, 200, 500, 20_000, 80),
             _ => return None,
