@@ -65,7 +65,8 @@ for size in $SIZES; do
     rm -f "$DIR/out.csv" "$DIR/out1.csv"
   fi
   if [ "$COMMANDS" = 1 ]; then
-    user=$(grep -o '"username": *"[^"]*"' "$snap" | head -1 | sed 's/.*: *"//; s/"$//')
+    # sed reads to the end (no early exit that pipefail would take for a failure).
+    user=$(grep -o '"username": *"[^"]*"' "$snap" | sed -n '1{s/.*: *"//; s/"$//; p}')
     printf '.decl skips(u: symbol)\n.output skips\nskips(U) :- visible(_, _, U, "skipped"), known(U).\n' >"$DIR/q.dl"
     measure "audit" "$B" audit "$snap"
     measure "audit --format json (with proofs)" "$B" audit "$snap" --format json
@@ -74,7 +75,7 @@ for size in $SIZES; do
     measure "report --no-findings -o FILE.html" "$B" report "$snap" --no-findings -o "$DIR/r.html"
     measure "report -o FILE.html" "$B" report "$snap" -o "$DIR/r.html"
     measure "report --format csv-dir" "$B" report "$snap" --format csv-dir -o "$DIR/rdir"
-    measure "diff OLD (itself)" "$B" diff "$snap"
+    measure "diff OLD NEW (the same file)" "$B" diff "$snap" "$snap"
     measure "plan --user" "$B" plan "$snap" --flow default-authentication-flow --user "$user"
     measure "access --user" "$B" access "$snap" --app app-000 --user "$user"
     measure "explain --user --stage" "$B" explain "$snap" --flow default-authentication-flow \

@@ -171,11 +171,7 @@ pub fn evaluate(
     user_rules: &[(String, String)],
     expand: &[&str],
 ) -> Result<Model, String> {
-    let extra: Vec<(&str, &str)> = RULES
-        .iter()
-        .copied()
-        .chain(user_rules.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        .collect();
+    let extra = with_audit_rules(user_rules);
     let rels: Vec<&str> = ["finding", "finding_object"]
         .into_iter()
         .chain(expand.iter().copied())
@@ -188,12 +184,16 @@ pub fn evaluate_per_user(
     snapshot: &Snapshot,
     user_rules: &[(String, String)],
 ) -> Result<Model, String> {
-    let extra: Vec<(&str, &str)> = RULES
+    Model::with_rules(snapshot, &Subjects::All, &with_audit_rules(user_rules))
+}
+
+/// The audit rules followed by the user's, as `(name, text)`.
+fn with_audit_rules(user_rules: &[(String, String)]) -> Vec<(&str, &str)> {
+    RULES
         .iter()
         .copied()
         .chain(user_rules.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        .collect();
-    Model::with_rules(snapshot, &Subjects::All, &extra)
+        .collect()
 }
 
 /// The findings an evaluated model holds.
