@@ -606,6 +606,11 @@ impl<'a> KeyContext<'a> {
         }
     }
 
+    /// Which columns of relation `rel` some rule observes (see [`observed_columns`]).
+    pub fn observed(&self, rel: &str) -> Option<&[bool]> {
+        self.columns.get(rel).map(|(o, _)| o.as_slice())
+    }
+
     /// The facts that mention these users (every fact of a snapshot holding only them).
     pub fn user_facts(&self, users: &[usize]) -> FactSet {
         let more: Vec<Vec<&str>> = users

@@ -177,7 +177,7 @@ impl Model {
         for owned in &ctx.components.owned {
             add_facts(&rules, &mut inputs, owned)?;
         }
-        add_facts(&rules, &mut inputs, &population.facts(&ctx, &rules.program))?;
+        add_facts(&rules, &mut inputs, &population.facts(&ctx))?;
         let mut eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
             .map_err(|e| e.to_string())?;

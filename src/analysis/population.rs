@@ -4,13 +4,13 @@
 //! expanded to its class's members when they are read.
 //!
 //! Why this is exact: users of one class differ only in columns no rule observes (see
-//! [`observed_columns`]), so every derivation about a representative is a derivation about each
-//! member with the ids swapped. Columns no rule examines (a username that a rule only copies into
+//! [`observed_columns`](super::classes::observed_columns)), so every derivation about a
+//! representative is a derivation about each member with the ids swapped. Columns no rule examines (a username that a rule only copies into
 //! a message) are not part of the class key; the representative's value is replaced by a
 //! placeholder naming the column, and each member's own value is put back on expansion. Rules
 //! that count users sum `weight` instead (see `rules/authentik/identity.dl`).
 
-use super::classes::{Classes, KeyContext, MEMBERSHIP, observed_columns};
+use super::classes::{Classes, KeyContext, MEMBERSHIP};
 use crate::datalog::Evaluation;
 use crate::datalog::eval::Table;
 use crate::datalog::ir::{Program, RelId, Ty};
@@ -29,8 +29,6 @@ pub struct Population {
     pub classes: Classes,
     /// The members of each class (indices into `snapshot.users`).
     members: Vec<Vec<u32>>,
-    /// Each representative's pk as the facts spell it, to its class.
-    rep_class: FxHashMap<String, u32>,
     /// Every user's pk as the facts spell it.
     pks: Vec<String>,
     /// Every user's pk to its class.
@@ -63,12 +61,6 @@ impl Population {
             members[*c as usize].push(u as u32);
         }
         let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
-        let rep_class = classes
-            .representative
-            .iter()
-            .enumerate()
-            .map(|(c, r)| (pks[*r].clone(), c as u32))
-            .collect();
         let user_class = pks
             .iter()
             .zip(&classes.of_user)
@@ -77,7 +69,6 @@ impl Population {
         Population {
             classes,
             members,
-            rep_class,
             pks,
             user_class,
         }
@@ -85,19 +76,13 @@ impl Population {
 
     /// The representatives' facts, with every user column no rule observes replaced by a
     /// placeholder, and each representative's weight.
-    pub fn facts(&self, ctx: &KeyContext<'_>, program: &Program) -> FactSet {
-        let observed: FxHashMap<&str, Vec<bool>> = program
-            .relations
-            .iter()
-            .zip(observed_columns(program))
-            .map(|(r, o)| (r.name.as_str(), o))
-            .collect();
+    pub fn facts(&self, ctx: &KeyContext<'_>) -> FactSet {
         let mut set = ctx.user_facts(&self.classes.representative);
         for (rel, rows) in set.relations.iter_mut() {
             if rel == MEMBERSHIP {
                 continue;
             }
-            let Some(obs) = observed.get(rel.as_str()) else {
+            let Some(obs) = ctx.observed(rel) else {
                 continue;
             };
             for row in rows.iter_mut() {
@@ -134,9 +119,8 @@ impl Population {
     /// How many users the representative with this pk stands for (1 for anyone else, such as
     /// the anonymous visitor).
     pub fn weight(&self, pk: &str) -> u64 {
-        self.rep_class
-            .get(pk)
-            .map_or(1, |c| u64::from(self.classes.members[*c as usize]))
+        self.rep_class(pk)
+            .map_or(1, |c| u64::from(self.classes.members[c as usize]))
     }
 
     /// The pk of the representative of the class of the user with this pk (the pk itself for
@@ -148,9 +132,15 @@ impl Population {
         }
     }
 
+    /// The class whose representative has this pk.
+    fn rep_class(&self, pk: &str) -> Option<u32> {
+        let c = *self.user_class.get(pk)?;
+        (self.pks[self.classes.representative[c as usize]] == pk).then_some(c)
+    }
+
     fn mention(&self, s: &str) -> Mention {
-        if let Some(c) = self.rep_class.get(s) {
-            return Mention::Rep(*c);
+        if let Some(c) = self.rep_class(s) {
+            return Mention::Rep(c);
         }
         if !s.contains(MARK) {
             return Mention::None;
@@ -159,10 +149,10 @@ impl Population {
         for (i, part) in s.split(MARK).enumerate() {
             if i % 2 == 1
                 && let Some(pk) = part.rsplit(SEP).next()
-                && let Some(c) = self.rep_class.get(pk)
-                && !classes.contains(c)
+                && let Some(c) = self.rep_class(pk)
+                && !classes.contains(&c)
             {
-                classes.push(*c);
+                classes.push(c);
             }
         }
         Mention::Holds(classes)
@@ -181,11 +171,11 @@ impl Population {
             let (rel, col, pk) = (it.next(), it.next(), it.next());
             // A representative no member was chosen for (a proof that passes through it) is
             // told as itself.
-            let member = pk.and_then(|pk| self.rep_class.get(pk)).map(|c| {
+            let member = pk.and_then(|pk| self.rep_class(pk)).map(|c| {
                 chosen
                     .iter()
-                    .find(|(k, _)| k == c)
-                    .map_or(self.classes.representative[*c as usize], |(_, m)| {
+                    .find(|(k, _)| *k == c)
+                    .map_or(self.classes.representative[c as usize], |(_, m)| {
                         *m as usize
                     })
             });

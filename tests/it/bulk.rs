@@ -22,6 +22,18 @@ fn csv(s: &str) -> String {
     }
 }
 
+/// Every golden case's snapshot, then the example's.
+pub(crate) fn corpus() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("snapshot.json"))
+        .collect();
+    paths.sort();
+    paths.push(root().join("examples/acme/snapshot.json"));
+    assert!(paths.len() > 30);
+    paths
+}
+
 /// A small generated organisation with its gates, modes and version varied by `seed`.
 pub(crate) fn generated(seed: u64) -> Snapshot {
     let mut rng = synth::Rng::new(seed);
@@ -236,13 +248,7 @@ fn classes_share_work_and_one_thread_gives_the_same_bytes() {
 /// semantics: identification order, re-evaluation, gates, modes) and on the example.
 #[test]
 fn components_agree_with_whole_evaluation_on_the_corpus_and_the_example() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("snapshot.json"))
-        .collect();
-    dirs.sort();
-    dirs.push(root().join("examples/acme/snapshot.json"));
-    assert!(dirs.len() > 30);
+    let dirs = corpus();
     let rules = bulk::builtin_rules().unwrap();
     for path in dirs {
         let s = snapshot::load(&path, &LoadOptions::default())

@@ -3,13 +3,12 @@
 //! the same rows, findings and counts on the golden corpus, the example and generated
 //! organisations, with user rules that read unusual columns and count users.
 
-use crate::bulk::{generated, root};
+use crate::bulk::{corpus, generated, root};
 use bindlog::analysis::{Model, Subjects};
 use bindlog::audit::{self, AuditOptions, Finding};
 use bindlog::snapshot::{self, LoadOptions, Snapshot};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 /// Rules of a user's own that observe columns the built-in rules do not: last logins, account
 /// types, usernames compared and display names only copied into a message; and counts of users.
@@ -45,17 +44,6 @@ fn load(path: &std::path::Path) -> Snapshot {
     snapshot::load(path, &LoadOptions::default())
         .unwrap()
         .snapshot
-}
-
-fn corpus() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("snapshot.json"))
-        .collect();
-    paths.sort();
-    paths.push(root().join("examples/acme/snapshot.json"));
-    assert!(paths.len() > 30);
-    paths
 }
 
 fn outputs(rules: &str) -> Vec<String> {
