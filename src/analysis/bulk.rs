@@ -373,7 +373,7 @@ impl<'a> Bulk<'a> {
                 progress,
             )?
         } else {
-            by_component(
+            let (answers, anonymous, _) = by_component(
                 snapshot,
                 rules,
                 ctx,
@@ -381,7 +381,9 @@ impl<'a> Bulk<'a> {
                 &mut layout,
                 options,
                 progress,
-            )?
+                None,
+            )?;
+            (answers, anonymous)
         };
         Ok(Bulk {
             snapshot,
@@ -541,6 +543,8 @@ struct FlowRun {
     anonymous: Codes,
     /// How users enter the flow by default.
     entry: &'static str,
+    /// The anonymous visitor's gathered rows (when rows are gathered).
+    anon_rows: Vec<super::scoped::Row>,
 }
 
 impl FlowRun {
@@ -569,8 +573,10 @@ impl FlowRun {
 /// Component by component: the relations every component shares are derived once; each flow
 /// once with all its facts and no users, for what its stages read across the flow; each
 /// component with its own facts, those given relations and one representative per local class;
-/// the answers are gathered per identity class.
-fn by_component(
+/// the answers are gathered per identity class. With `collect`, the rows of its relations are
+/// gathered as well, per component and local class (see [`super::scoped`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn by_component(
     snapshot: &Snapshot,
     rules: &Rules,
     ctx: &KeyContext<'_>,
@@ -578,7 +584,8 @@ fn by_component(
     layout: &mut Layout,
     options: Options,
     progress: &(dyn Fn(Phase) + Sync),
-) -> Result<(Vec<Answers>, Answers), String> {
+    collect: Option<&super::scoped::Collect<'_>>,
+) -> Result<(Vec<Answers>, Answers, Option<super::scoped::Gathered>), String> {
     use super::components::{ANONYMOUS, Part};
     let comps = &ctx.components;
     let start = std::time::Instant::now();
@@ -656,6 +663,7 @@ fn by_component(
     let outputs: Vec<usize> = ANSWERS
         .iter()
         .filter_map(|name| program.relation(name))
+        .chain(collect.iter().flat_map(|c| c.rels.iter().copied()))
         .collect();
     let needed = super::components::needed_for(program, &outputs);
     let given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
@@ -703,6 +711,13 @@ fn by_component(
                 .evaluate_on(&prebuilt, &inputs, Limits::default(), Some(&given), &keep)
                 .map_err(|e| e.to_string())?;
             let entry = default_entry(&eval, rules, &flow.pk);
+            let anon_rows = match collect {
+                Some(c) => {
+                    let scope = c.scope_of.get(flow.pk.as_str()).copied();
+                    c.gather(&eval, rules, scope, &FxHashMap::default(), 0).anon
+                }
+                None => Vec::new(),
+            };
             let slot = slot.map_or(Slot::None, Slot::Flow);
             let anonymous = read_part(&eval, rules, layout, slot, &["anon".to_string()]);
             // The stage component owning each symbol a row may start with.
@@ -720,6 +735,7 @@ fn by_component(
                 stage_of_symbol,
                 symbols: eval.symbols.frozen(),
                 anonymous,
+                anon_rows,
             })
         })
         .collect::<Result<_, String>>()?;
@@ -734,14 +750,17 @@ fn by_component(
     progress(Phase::Evaluating { done: 0, total });
     let done = std::sync::atomic::AtomicUsize::new(0);
     let view = &*layout;
-    let parts: Vec<Codes> = (0..comps.len())
+    let parts: Vec<(Codes, Option<super::scoped::PartRows>)> = (0..comps.len())
         .into_par_iter()
         .map(|c| {
             if !wanted[c] {
-                return Ok(Codes {
-                    codes: Vec::new(),
-                    width: 0,
-                });
+                return Ok((
+                    Codes {
+                        codes: Vec::new(),
+                        width: 0,
+                    },
+                    None,
+                ));
             }
             let reps: Vec<usize> = local.first[c]
                 .iter()
@@ -778,11 +797,30 @@ fn by_component(
                 .collect();
             subjects.push("anon".into());
             let part = read_part(&eval, rules, view, slots[c], &subjects);
+            let rows = collect.map(|col| {
+                let ids: FxHashMap<u32, usize> = subjects[..reps.len()]
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, pk)| Some((eval.symbols.get(pk)?, i)))
+                    .collect();
+                let scope = match &comps.parts[c] {
+                    Part::Stage { flow, .. } => col.scope_of.get(comps.flows[*flow].pk.as_str()),
+                    Part::App(pk) => col.scope_of.get(pk.as_str()),
+                };
+                col.gather(&eval, rules, scope.copied(), &ids, reps.len())
+            });
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             progress(Phase::Evaluating { done: n + 1, total });
-            Ok(part)
+            Ok((part, rows))
         })
         .collect::<Result<_, String>>()?;
+    let (parts, rows): (Vec<Codes>, Vec<Option<super::scoped::PartRows>>) =
+        parts.into_iter().unzip();
+    let gathered = collect.map(|_| super::scoped::Gathered {
+        parts: rows.into_iter().map(Option::unwrap_or_default).collect(),
+        flow_anon: runs.iter().map(|r| r.anon_rows.clone()).collect(),
+        local: local.clone(),
+    });
     timing("components", start);
     let start = std::time::Instant::now();
     // What a class shows each component when it shows it nothing beyond its base.
@@ -811,7 +849,12 @@ fn by_component(
             let lo = b * BLOCK as u32;
             let hi = n.min(lo + BLOCK as u32);
             let mut block: Vec<Answers> = (lo..hi)
-                .map(|k| templates[local.base[k as usize] as usize].clone())
+                .map(|k| {
+                    templates
+                        .get(local.base[k as usize] as usize)
+                        .cloned()
+                        .unwrap_or_else(|| Answers::unknown(layout))
+                })
                 .collect();
             for (c, (slot, part)) in slots.iter().zip(&parts).enumerate() {
                 let more = &local.more[c];
@@ -839,7 +882,7 @@ fn by_component(
         }
     }
     timing("gathering", start);
-    Ok((answers, anonymous))
+    Ok((answers, anonymous, gathered))
 }
 
 /// Per identity class: its representative's input rows, (relation, values).
@@ -866,7 +909,21 @@ fn class_rows(
             else {
                 return;
             };
-            let values: Vec<_> = row
+            // Columns no rule observes hold placeholders, as in the every-user model.
+            let observed = (rel != super::classes::MEMBERSHIP)
+                .then(|| ctx.observed(rel))
+                .flatten();
+            let held: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(c, v)| match observed {
+                    Some(obs) if c > 0 && !obs.get(c).copied().unwrap_or(true) => {
+                        super::population::placeholder(rel, c, row[0])
+                    }
+                    _ => (*v).to_string(),
+                })
+                .collect();
+            let values: Vec<_> = held
                 .iter()
                 .map(|v| crate::datalog::FactValue::Sym(v))
                 .collect();

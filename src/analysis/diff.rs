@@ -20,7 +20,7 @@ pub struct AllUsers {
 }
 
 /// The relations a diff reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 2] = ["visible", "decide"];
+pub const RELATIONS: [&str; 3] = ["visible", "decide", "user"];
 
 fn rank(v: &str) -> u8 {
     match v {

@@ -8,6 +8,7 @@ pub mod components;
 pub mod diff;
 pub mod paths;
 pub mod population;
+pub mod scoped;
 
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;
@@ -75,10 +76,23 @@ struct Classed {
     origins: std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, population::Chosen)>,
     /// What the user should know about how the model was evaluated.
     notes: Vec<String>,
+    /// For a model evaluated per scope (see [`scoped`]): which relations carry the scope
+    /// column, and the classes of each scope.
+    scoped: Option<ByScope>,
+}
+
+/// How a model evaluated per scope reads: see [`scoped`].
+struct ByScope {
+    /// Relations with the hidden scope column.
+    has_scope: Vec<bool>,
+    /// Relations given from the built-in rules' component evaluations.
+    given: Vec<bool>,
+    /// The scope classes.
+    scopes: scoped::ScopeClasses,
 }
 
 /// The input relations with a row per user (what [`facts::user_rows`] makes, and the weights).
-const PER_USER: [&str; 6] = [
+pub(crate) const PER_USER: [&str; 6] = [
     "user",
     "user_active",
     "user_type",
@@ -136,16 +150,32 @@ impl Model {
         })
     }
 
-    /// Evaluates the built-in rules plus `extra` rule texts for every user, once per identity
-    /// class that the rules can tell apart (see [`population`]), then expands the rows of the
-    /// relations in `expand` to every user. Other relations hold one row per class, named by its
-    /// representative: read them with [`Model::weight`] to count users. This is what every
-    /// command that needs all users' answers reads; [`Model::with_rules`] with
-    /// [`Subjects::All`] is the per-user reference it is tested against.
+    /// Evaluates the built-in rules plus `extra` rule texts for every user, then expands the
+    /// rows of the relations in `expand` to every user. Other relations hold one row per class,
+    /// named by its representative: read them with [`Model::weight_in`] to count users, and
+    /// look a user's rows up under [`Model::representative_in`].
+    ///
+    /// Where the rules allow it (see [`scoped`]), the built-in rules are evaluated one flow or
+    /// application at a time and the whole program once over the classes of each; otherwise
+    /// once over one representative per identity class the rules can tell apart (see
+    /// [`population`]), with a note saying which rule forced it. This is what every command that
+    /// needs all users' answers reads; [`Model::with_rules`] with [`Subjects::All`] is the
+    /// per-user reference it is tested against.
     pub fn everyone(
         snapshot: &Snapshot,
         extra: &[(&str, &str)],
         expand: &[&str],
+    ) -> Result<Model, String> {
+        Self::everyone_reading(snapshot, extra, expand, &[])
+    }
+
+    /// [`Model::everyone`], where the caller also reads the relations in `read` by class
+    /// (under [`Model::representative_in`]), without expanding them.
+    pub fn everyone_reading(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        expand: &[&str],
+        read: &[&str],
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
@@ -158,6 +188,23 @@ impl Model {
             .collect();
         let unweighted = population::unweighted_aggregates(&rules.program, &per_user);
         let mut notes = Vec::new();
+        if unweighted.is_empty() {
+            let owned = |r: usize| {
+                let name = &rules.program.relations[r].name;
+                ctx.components
+                    .owned
+                    .iter()
+                    .any(|set| set.relations.get(name).is_some_and(|v| !v.is_empty()))
+            };
+            match scoped::plan(&rules, RULES.len() as u32, &per_user, &owned) {
+                Ok(scoping) => return Self::by_scope(snapshot, &ctx, scoping, expand, read),
+                Err((span, why)) => notes.push(format!(
+                    "{}: {why}; so every identity class is evaluated with every flow and \
+                     application instead (slower at scale)",
+                    rules.sources.location(span)
+                )),
+            }
+        }
         let classes = if unweighted.is_empty() {
             ctx.classes(4096)
         } else {
@@ -186,7 +233,9 @@ impl Model {
             let Some(id) = rules.program.relation(rel) else {
                 continue;
             };
-            for (row, from, chosen) in population.expand(snapshot, &rules.program, &mut eval, id) {
+            for (row, from, chosen) in
+                population.expand(snapshot, &rules.program, &mut eval, id, None)
+            {
                 origins.insert((id, row), (from, chosen));
             }
         }
@@ -198,6 +247,63 @@ impl Model {
                 population,
                 origins,
                 notes,
+                scoped: None,
+            }),
+        })
+    }
+
+    /// [`Model::everyone`] for a program [`scoped::plan`] accepted: evaluated per scope class.
+    fn by_scope(
+        snapshot: &Snapshot,
+        ctx: &classes::KeyContext<'_>,
+        scoping: scoped::Scoping,
+        expand: &[&str],
+        read: &[&str],
+    ) -> Result<Model, String> {
+        let builtin = bulk::builtin_rules()?;
+        let population = population::Population::new(snapshot, ctx.classes(4096));
+        let wants: Vec<bool> = scoping
+            .rules
+            .program
+            .relations
+            .iter()
+            .map(|r| {
+                let name = r.name.as_str();
+                r.output.is_some() || expand.contains(&name) || read.contains(&name)
+            })
+            .collect();
+        let (inputs, mut eval, scopes) =
+            scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin)?;
+        let rules = scoping.rules;
+        let start = std::time::Instant::now();
+        let mut origins = std::collections::HashMap::new();
+        let within = |tag: &str, class: u32| scopes.members(tag, class).map(<[u32]>::to_vec);
+        for rel in expand {
+            let Some(id) = rules.program.relation(rel) else {
+                continue;
+            };
+            let within: Option<&population::Within<'_>> =
+                scoping.has_scope[id].then_some(&within as _);
+            for (row, from, chosen) in
+                population.expand(snapshot, &rules.program, &mut eval, id, within)
+            {
+                origins.insert((id, row), (from, chosen));
+            }
+        }
+        bulk::timing("scoped: expanding", start);
+        Ok(Model {
+            rules,
+            inputs,
+            eval,
+            population: Some(Classed {
+                population,
+                origins,
+                notes: Vec::new(),
+                scoped: Some(ByScope {
+                    has_scope: scoping.has_scope,
+                    given: scoping.given,
+                    scopes,
+                }),
             }),
         })
     }
@@ -208,6 +314,24 @@ impl Model {
         match &self.population {
             Some(c) => c.population.representative(pk),
             None => pk,
+        }
+    }
+
+    /// Whose rows answer for the user with this pk where `object` (a flow, stage binding,
+    /// application or binding) is concerned: in a model evaluated per scope, the
+    /// representative of the user's class for that flow or application;
+    /// [`Model::representative`] otherwise.
+    pub fn representative_in<'s>(&'s self, object: &str, pk: &'s str) -> &'s str {
+        match &self.population {
+            Some(Classed {
+                population,
+                scoped: Some(ByScope { scopes, .. }),
+                ..
+            }) => match population.class_of(pk) {
+                Some(k) => population.rep_pk(scopes.representative(object, k)),
+                None => pk,
+            },
+            _ => self.representative(pk),
         }
     }
 
@@ -222,6 +346,34 @@ impl Model {
         self.population
             .as_ref()
             .map_or(1, |c| c.population.weight(subject))
+    }
+
+    /// The program and its tables as the rules declare them: in a model evaluated per scope,
+    /// without the scope column (rows that differed only there become one).
+    pub fn plain_tables(
+        &self,
+    ) -> (
+        crate::datalog::ir::Program,
+        Vec<crate::datalog::eval::Table>,
+    ) {
+        let mut program = self.rules.program.clone();
+        let mut tables = self.eval.tables.clone();
+        if let Some(by) = self.population.as_ref().and_then(|c| c.scoped.as_ref()) {
+            for (r, rel) in program.relations.iter_mut().enumerate() {
+                if !by.has_scope[r] {
+                    continue;
+                }
+                rel.attrs.pop();
+                rel.types.pop();
+                let mut t = crate::datalog::eval::Table::new(rel.arity());
+                for row in tables[r].rows() {
+                    t.push(&row[..row.len() - 1]);
+                }
+                t.normalize();
+                tables[r] = t;
+            }
+        }
+        (program, tables)
     }
 
     /// The rules evaluated.
@@ -265,10 +417,20 @@ impl Model {
         }
         let explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
             .map_err(|e| e.to_string())?;
-        Ok(tuples
+        let mut out: Vec<Explanation> = tuples
             .iter()
             .map(|(id, t)| explainer.explain(*id, t, depth))
-            .collect())
+            .collect();
+        if let Some(by) = self.population.as_ref().and_then(|c| c.scoped.as_ref()) {
+            let program = &self.rules.program;
+            let flag = |v: &[bool], rel: &str| program.relation(rel).is_some_and(|r| v[r]);
+            for e in &mut out {
+                scoped::tell_plainly(e, &|rel| flag(&by.has_scope, rel), &|rel| {
+                    flag(&by.given, rel)
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The class-level row an expanded row of relation `id` came from (formatted), and the
@@ -314,8 +476,18 @@ impl Model {
     /// A readable name for every object id in the snapshot, for explanations.
     pub fn labels(&self) -> BTreeMap<String, String> {
         let mut l = BTreeMap::new();
-        for r in self.rows("user") {
-            l.insert(r[0].clone(), format!("user {}", r[1]));
+        match &self.population {
+            // A model by class holds the representatives' rows only.
+            Some(c) => {
+                for (pk, name) in c.population.users() {
+                    l.insert(pk.to_string(), format!("user {name}"));
+                }
+            }
+            None => {
+                for r in self.rows("user") {
+                    l.insert(r[0].clone(), format!("user {}", r[1]));
+                }
+            }
         }
         for r in self.rows("group") {
             l.insert(r[0].clone(), format!("group {}", r[1]));
@@ -358,9 +530,42 @@ impl Model {
         l
     }
 
-    /// The rows of a relation, formatted.
+    /// The rows of a relation, formatted (without the scope column of a model evaluated per
+    /// scope).
     pub fn rows(&self, rel: &str) -> Vec<Vec<String>> {
-        self.eval.rows(&self.rules, rel).unwrap_or_default()
+        let mut rows = self.eval.rows(&self.rules, rel).unwrap_or_default();
+        if let Some(ByScope { has_scope, .. }) =
+            self.population.as_ref().and_then(|c| c.scoped.as_ref())
+            && let Some(id) = self.rules.program.relation(rel)
+            && has_scope[id]
+        {
+            for r in &mut rows {
+                r.pop();
+            }
+            rows.dedup();
+        }
+        rows
+    }
+
+    /// How many users a row's subject stands for where the row is about `object` (a flow,
+    /// stage binding, application or binding: in a model evaluated per scope, a class's size
+    /// differs from one flow or application to the next); [`Model::weight`] otherwise.
+    pub fn weight_in(&self, object: &str, subject: &str) -> u64 {
+        let Some(classed) = &self.population else {
+            return 1;
+        };
+        let pop = &classed.population;
+        if let Some(ByScope { scopes, .. }) = &classed.scoped
+            && let Some(s) = scopes.scope_of.get(object)
+            && let Some(c) = pop.rep_class(subject)
+            && let Some(ks) = scopes.classes[*s].get(&c)
+        {
+            return ks
+                .iter()
+                .map(|k| u64::from(pop.classes.members[*k as usize]))
+                .sum();
+        }
+        pop.weight(subject)
     }
 
     /// A relation's first column mapped to its second: pk to slug or name for `flow`, `stage`,

@@ -31,9 +31,15 @@ pub struct Population {
     members: Vec<Vec<u32>>,
     /// Every user's pk as the facts spell it.
     pks: Vec<String>,
+    /// Every user's username.
+    names: Vec<String>,
     /// Every user's pk to its class.
     user_class: FxHashMap<String, u32>,
 }
+
+/// For a scoped relation: the identity classes the class of a representative (second) stands
+/// for in the scope with a tag (first); `None` where it stands for its own class.
+pub type Within<'w> = dyn Fn(&str, u32) -> Option<Vec<u32>> + 'w;
 
 /// The members an expanded row was told of: (class, member's index in `snapshot.users`).
 pub type Chosen = Vec<(u32, u32)>;
@@ -50,6 +56,19 @@ enum Mention {
     Rep(u32),
     /// It holds placeholders of these classes' representatives.
     Holds(Vec<u32>),
+}
+
+/// The placeholder for column `col` of the user's row in `rel`, a column no rule observes.
+pub(crate) fn placeholder(rel: &str, col: usize, pk: &str) -> String {
+    format!("{MARK}{rel}{SEP}{col}{SEP}{pk}{MARK}")
+}
+
+/// `s` with every placeholder of the user with this pk made one of the user `to`.
+pub(crate) fn move_placeholders(s: &str, pk: &str, to: &str) -> String {
+    if !s.contains(MARK) {
+        return s.to_string();
+    }
+    s.replace(&format!("{SEP}{pk}{MARK}"), &format!("{SEP}{to}{MARK}"))
 }
 
 impl Population {
@@ -70,6 +89,11 @@ impl Population {
             classes,
             members,
             pks,
+            names: snapshot
+                .users
+                .iter()
+                .map(|u| u.username.to_string())
+                .collect(),
             user_class,
         }
     }
@@ -93,7 +117,7 @@ impl Population {
                     if let Value::Sym(_) = v
                         && !obs.get(i).copied().unwrap_or(true)
                     {
-                        *v = Value::Sym(format!("{MARK}{rel}{SEP}{i}{SEP}{pk}{MARK}"));
+                        *v = Value::Sym(placeholder(rel, i, &pk));
                     }
                 }
             }
@@ -132,8 +156,26 @@ impl Population {
         }
     }
 
+    /// Every user's pk and username, as the facts spell them.
+    pub fn users(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pks
+            .iter()
+            .map(String::as_str)
+            .zip(self.names.iter().map(String::as_str))
+    }
+
+    /// The class of the user with this pk.
+    pub(crate) fn class_of(&self, pk: &str) -> Option<u32> {
+        self.user_class.get(pk).copied()
+    }
+
+    /// The pk of class `k`'s representative.
+    pub(crate) fn rep_pk(&self, k: u32) -> &str {
+        &self.pks[self.classes.representative[k as usize]]
+    }
+
     /// The class whose representative has this pk.
-    fn rep_class(&self, pk: &str) -> Option<u32> {
+    pub(crate) fn rep_class(&self, pk: &str) -> Option<u32> {
         let c = *self.user_class.get(pk)?;
         (self.pks[self.classes.representative[c as usize]] == pk).then_some(c)
     }
@@ -203,13 +245,54 @@ impl Population {
         program: &Program,
         eval: &mut Evaluation,
         rel: RelId,
+        within: Option<&Within<'_>>,
     ) -> Vec<Expanded> {
         let types = &program.relations[rel].types;
         let table = std::mem::take(&mut eval.tables[rel]);
         let mut cache: FxHashMap<u32, Mention> = FxHashMap::default();
         let mut out = Table::new(table.arity);
         let mut origins = Vec::new();
+        // Scoped rows that differ only in their tag and name one class (a user found in any
+        // flow): expanded once, over the classes the representative stands for in all of them.
+        let mut merged: FxHashMap<Vec<u32>, (Vec<u32>, Vec<u32>)> = FxHashMap::default();
+        if let Some(w) = within {
+            for row in table.rows() {
+                let mut only = None;
+                let mut single = true;
+                for (v, ty) in row.iter().zip(types) {
+                    if *ty != Ty::Symbol {
+                        continue;
+                    }
+                    match cache
+                        .entry(*v)
+                        .or_insert_with(|| self.mention(eval.symbols.resolve(*v)))
+                    {
+                        Mention::None => {}
+                        Mention::Rep(c) if only.is_none_or(|o| o == *c) => only = Some(*c),
+                        _ => single = false,
+                    }
+                }
+                if let (true, Some(c)) = (single, only) {
+                    let tag = eval.symbols.resolve(row[row.len() - 1]);
+                    let ks = w(tag, c).unwrap_or_else(|| vec![c]);
+                    let e = merged
+                        .entry(row[..row.len() - 1].to_vec())
+                        .or_insert_with(|| (row.to_vec(), Vec::new()));
+                    e.1.extend(ks);
+                }
+            }
+            for (_, ks) in merged.values_mut() {
+                ks.sort_unstable();
+                ks.dedup();
+            }
+        }
         for row in table.rows() {
+            if !merged.is_empty()
+                && let Some((first, _)) = merged.get(&row[..row.len() - 1])
+                && first.as_slice() != row
+            {
+                continue;
+            }
             let mut classes: Vec<u32> = Vec::new();
             for (v, ty) in row.iter().zip(types) {
                 if *ty != Ty::Symbol {
@@ -230,9 +313,24 @@ impl Population {
                 out.push(row);
                 continue;
             }
-            let lists: Vec<&[u32]> = classes
+            // In a scoped row (see `super::scoped`), a representative stands for its class in
+            // the row's scope, named by the last column.
+            let tag = within.map(|_| eval.symbols.resolve(row[row.len() - 1]).to_string());
+            let lists: Vec<std::borrow::Cow<'_, [u32]>> = classes
                 .iter()
-                .map(|c| self.members[*c as usize].as_slice())
+                .map(|c| {
+                    let union = (!merged.is_empty())
+                        .then(|| merged.get(&row[..row.len() - 1]).map(|(_, ks)| ks.clone()))
+                        .flatten();
+                    match union.or_else(|| within.zip(tag.as_deref()).and_then(|(w, t)| w(t, *c))) {
+                        Some(ks) => std::borrow::Cow::Owned(
+                            ks.iter()
+                                .flat_map(|k| self.members[*k as usize].iter().copied())
+                                .collect(),
+                        ),
+                        None => std::borrow::Cow::Borrowed(self.members[*c as usize].as_slice()),
+                    }
+                })
                 .collect();
             let mut pick = vec![0usize; lists.len()];
             loop {
@@ -369,7 +467,7 @@ pub fn unweighted_aggregates(
 
 /// Which columns of each relation may hold a user: the first column of the relations with
 /// per-user rows, and every head column a variable bound in such a column reaches.
-fn user_columns(program: &Program, per_user: &[bool]) -> Vec<Vec<bool>> {
+pub(crate) fn user_columns(program: &Program, per_user: &[bool]) -> Vec<Vec<bool>> {
     use crate::datalog::ir::{Arg, Lit};
     let mut cols: Vec<Vec<bool>> = program
         .relations

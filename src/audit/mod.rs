@@ -160,8 +160,14 @@ pub fn audit(snapshot: &Snapshot, options: &AuditOptions) -> Result<Vec<Finding>
 
 /// The findings of a snapshot with the rule metadata (for SARIF).
 pub fn run(snapshot: &Snapshot, options: &AuditOptions) -> Result<Audit, String> {
+    let start = std::time::Instant::now();
     let model = evaluate(snapshot, &options.rules, &[])?;
-    findings_of(&model, snapshot, options)
+    crate::analysis::bulk::timing("audit: evaluated", start);
+    let out = findings_of(&model, snapshot, options);
+    crate::analysis::bulk::timing("audit: findings", start);
+    drop(model);
+    crate::analysis::bulk::timing("audit: dropped", start);
+    out
 }
 
 /// Evaluates the built-in and audit rules (plus the user's) for every user, by identity class;
@@ -171,12 +177,23 @@ pub fn evaluate(
     user_rules: &[(String, String)],
     expand: &[&str],
 ) -> Result<Model, String> {
+    evaluate_reading(snapshot, user_rules, expand, &[])
+}
+
+/// [`evaluate`], where the caller also reads the relations in `read` by identity class (see
+/// [`Model::everyone_reading`]).
+pub fn evaluate_reading(
+    snapshot: &Snapshot,
+    user_rules: &[(String, String)],
+    expand: &[&str],
+    read: &[&str],
+) -> Result<Model, String> {
     let extra = with_audit_rules(user_rules);
     let rels: Vec<&str> = ["finding", "finding_object"]
         .into_iter()
         .chain(expand.iter().copied())
         .collect();
-    Model::everyone(snapshot, &extra, &rels)
+    Model::everyone_reading(snapshot, &extra, &rels, read)
 }
 
 /// The same evaluation per user: the reference [`evaluate`] is tested against.

@@ -117,7 +117,9 @@ pub fn run(args: Args) -> Outcome {
         },
         None => Vec::new(),
     };
+    let start = std::time::Instant::now();
     let loaded = args.snapshot.load()?;
+    bindlog::analysis::bulk::timing("audit: loaded", start);
     let options = AuditOptions {
         rules: read_rules(&args.rules)?,
         explain: args.format != Format::Text || args.explain,
@@ -156,6 +158,7 @@ pub fn run(args: Args) -> Outcome {
         ),
         Format::Markdown => print!("{}", render::markdown(findings, &result.rules, suppressed)),
     }
+    bindlog::analysis::bulk::timing("audit: printed", start);
     let tripped = args
         .fail_on
         .is_some_and(|l| findings.iter().any(|f| f.severity >= l.severity()));

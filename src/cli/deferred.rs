@@ -5,7 +5,7 @@ use super::check::SnapshotArgs;
 use super::plan::Format;
 use bindlog::analysis::Model;
 use miette::miette;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 /// Flags of `bindlog deferred`.
@@ -22,13 +22,15 @@ pub struct Args {
 /// Runs `bindlog deferred`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let model = Model::everyone(&loaded.snapshot, &[], &[]).map_err(|e| miette!("{e}"))?;
+    let model = Model::everyone_reading(&loaded.snapshot, &[], &[], &["deferred", "open_binding"])
+        .map_err(|e| miette!("{e}"))?;
     let labels = model.labels();
     let users = loaded.snapshot.users.len();
     let flows: BTreeMap<String, String> = model.names("flow");
     let entries: BTreeMap<String, String> = model.names("default_entry");
-    // (kind, slug, binding, reason) -> subjects concerned
-    let mut groups: BTreeMap<(&str, String, String, String), BTreeSet<String>> = BTreeMap::new();
+    // (kind, slug, binding, reason) -> subjects concerned, with the users each stands for
+    let mut groups: BTreeMap<(&str, String, String, String), BTreeMap<String, u64>> =
+        BTreeMap::new();
     for r in model.rows("deferred") {
         if entries.get(&r[0]) != Some(&r[1]) {
             continue;
@@ -37,7 +39,7 @@ pub fn run(args: Args) -> Outcome {
         groups
             .entry(("flow", slug, r[3].clone(), r[4].clone()))
             .or_default()
-            .insert(r[2].clone());
+            .insert(r[2].clone(), model.weight_in(&r[0], &r[2]));
     }
     let apps: BTreeMap<String, String> = model.names("application");
     for r in model.rows("open_binding") {
@@ -48,19 +50,19 @@ pub fn run(args: Args) -> Outcome {
             groups
                 .entry(("application", slug.clone(), r[3].clone(), r[4].clone()))
                 .or_default()
-                .insert(r[1].clone());
+                .insert(r[1].clone(), model.weight_in(&r[0], &r[1]));
         }
     }
     // Each subject is one identity class: it concerns as many users as its class holds.
-    let count = |who: &BTreeSet<String>| -> u64 {
+    let count = |who: &BTreeMap<String, u64>| -> u64 {
         who.iter()
-            .filter(|s| *s != "anon")
-            .map(|s| model.weight(s))
+            .filter(|(s, _)| *s != "anon")
+            .map(|(_, w)| *w)
             .sum()
     };
-    let describe = |who: &BTreeSet<String>| {
+    let describe = |who: &BTreeMap<String, u64>| {
         let n = count(who);
-        let anon = if who.contains("anon") {
+        let anon = if who.contains_key("anon") {
             " and the anonymous visitor"
         } else {
             ""
@@ -77,7 +79,7 @@ pub fn run(args: Args) -> Outcome {
                         "binding": if b.is_empty() { serde_json::Value::Null } else { serde_json::json!(b) },
                         "reason": why,
                         "users": count(who),
-                        "anonymous": who.contains("anon"),
+                        "anonymous": who.contains_key("anon"),
                     })
                 })
                 .collect();

@@ -82,6 +82,16 @@ pub fn write_outputs(
     eval: &bindlog::datalog::Evaluation,
     dir: &std::path::Path,
 ) -> Result<(), miette::Report> {
+    write_tables(&rules.program, &eval.tables, &eval.symbols, dir)
+}
+
+/// [`write_outputs`] for the tables of a program's relations.
+pub fn write_tables(
+    program: &bindlog::datalog::ir::Program,
+    tables: &[bindlog::datalog::eval::Table],
+    symbols: &bindlog::datalog::value::Interner,
+    dir: &std::path::Path,
+) -> Result<(), miette::Report> {
     use std::io::Write;
     if dir != std::path::Path::new("-") {
         std::fs::create_dir_all(dir)
@@ -89,7 +99,7 @@ pub fn write_outputs(
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    bindlog::datalog::io::write_outputs(&rules.program, &eval.tables, &eval.symbols, dir, &mut out)
+    bindlog::datalog::io::write_outputs(program, tables, symbols, dir, &mut out)
         .map_err(|e| miette::miette!("cannot write the output to `{}`: {e}", dir.display()))?;
     out.flush()
         .map_err(|e| miette::miette!("cannot write to stdout: {e}"))

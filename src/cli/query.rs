@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Outcome {
     for note in model.notes() {
         eprintln!("warning: {note}");
     }
-    super::write_outputs(model.rules(), model.evaluation(), &args.output)?;
+    let (program, tables) = model.plain_tables();
+    super::write_tables(&program, &tables, &model.evaluation().symbols, &args.output)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -104,7 +104,13 @@ pub fn run(args: Args) -> Outcome {
             rules: super::audit::read_rules(&args.rules)?,
             ..AuditOptions::default()
         };
-        audit::evaluate(&loaded.snapshot, &options.rules, &report::RELATIONS).and_then(|model| {
+        audit::evaluate_reading(
+            &loaded.snapshot,
+            &options.rules,
+            &report::RELATIONS,
+            &report::BY_CLASS,
+        )
+        .and_then(|model| {
             let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
             let findings = Findings::Computed(found.findings);
             report::build_from(&loaded, &model, findings, generated)

@@ -38,7 +38,7 @@ impl Span {
 }
 
 /// One source text: rules, a `.facts` file or a command-line argument.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Source {
     /// The name shown to the user (a path, or `<command line>`).
     pub name: String,
@@ -48,7 +48,7 @@ pub struct Source {
 }
 
 /// Every source text a run has read, so that spans can be printed as file:line:column.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Sources {
     files: Vec<Source>,
 }

@@ -22,18 +22,14 @@ pub use crate::time::rfc3339;
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
-    Model::everyone(snapshot, &[], &RELATIONS)
+    Model::everyone_reading(snapshot, &[], &RELATIONS, &BY_CLASS)
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 6] = [
-    "member",
-    "decide",
-    "val",
-    "live",
-    "open_binding",
-    "superuser",
-];
+pub const RELATIONS: [&str; 2] = ["member", "superuser"];
+
+/// The relations the report reads per identity class, under each user's representative.
+pub const BY_CLASS: [&str; 4] = ["decide", "val", "open_binding", "visible"];
 
 /// Where the report's answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -496,7 +492,9 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
         let mut rows = Vec::new();
         for user in &users {
             // The answers are per identity class: read them under the class's representative.
-            let pk = model.representative(&user.pk.to_string()).to_string();
+            let pk = model
+                .representative_in(&app.pk, &user.pk.to_string())
+                .to_string();
             let access = match decide
                 .get(&(app.pk.to_string(), pk.clone()))
                 .map(String::as_str)
@@ -617,7 +615,7 @@ fn flow_matrices(snapshot: &Snapshot, model: &Model) -> Vec<FlowMatrix> {
                     let mut c = Cell::default();
                     for s in who {
                         // Answers are per identity class: read them under its representative.
-                        let rep = model.representative(s).to_string();
+                        let rep = model.representative_in(&x.pk, s).to_string();
                         let key = vec![x.pk.to_string(), e.to_string(), rep];
                         c.add(visible.get(&key).map_or("unknown", |v| v[0].as_str()));
                     }
