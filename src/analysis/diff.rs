@@ -5,22 +5,28 @@ use super::Model;
 use crate::audit::{Finding, Severity};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Every user's view of one snapshot: stage visibility per flow (entered the default way) and
-/// application access.
-#[derive(Clone, Debug, Default)]
+/// application access, held per identity class (the model's rows) and read per user.
 pub struct AllUsers {
-    /// (username, flow slug, stage name) -> shown, skipped or unknown.
-    pub stages: BTreeMap<(String, String, String), String>,
-    /// (username, application slug) -> yes, no or unknown.
-    pub access: BTreeMap<(String, String), String>,
+    model: Model,
+    /// Every user: pk -> username.
+    users: BTreeMap<String, String>,
+    /// (flow slug, stage name) -> the stage bindings showing it, with the flow's entry.
+    stages: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// Application slug -> pk.
+    apps: BTreeMap<String, String>,
+    /// Stage binding -> subject -> shown, skipped or unknown (entered the flow's default way).
+    visible: HashMap<String, HashMap<String, String>>,
+    /// Application -> subject -> yes, no or unknown.
+    access: HashMap<String, HashMap<String, &'static str>>,
     /// (flow slug, stage name) of the MFA validation stages.
     pub mfa: BTreeSet<(String, String)>,
 }
 
-/// The relations a diff reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 3] = ["visible", "decide", "user"];
+/// The relations a diff reads per identity class.
+pub const RELATIONS: [&str; 2] = ["visible", "decide"];
 
 fn rank(v: &str) -> u8 {
     match v {
@@ -30,65 +36,118 @@ fn rank(v: &str) -> u8 {
     }
 }
 
-/// Every user's stages and applications, read from an evaluated model (every subject).
-pub fn all_users_of(model: &Model) -> AllUsers {
-    let users: BTreeMap<String, String> = model.names("user");
+/// Every user's stages and applications, read from an evaluated model (every subject) of
+/// `snapshot`, kept per identity class.
+pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUsers {
     let flows: BTreeMap<String, String> = model.names("flow");
-    let stages: BTreeMap<String, (String, String)> = model
+    let stage_rows: BTreeMap<String, (String, String)> = model
         .rows("stage")
         .into_iter()
         .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
         .collect();
     let entry: BTreeMap<String, String> = model.names("default_entry");
-    let mut out = AllUsers::default();
-    // fsb pk -> (flow slug, stage name, entry)
-    let mut fsbs: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    let mut mfa = BTreeSet::new();
+    let mut stages: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
     for r in model.rows("fsb") {
-        let (Some(flow), Some((stage, kind))) = (flows.get(&r[1]), stages.get(&r[2])) else {
+        let (Some(flow), Some((stage, kind))) = (flows.get(&r[1]), stage_rows.get(&r[2])) else {
             continue;
         };
         if kind.ends_with("authenticatorvalidatestage") {
-            out.mfa.insert((flow.clone(), stage.clone()));
+            mfa.insert((flow.clone(), stage.clone()));
         }
         let e = entry
             .get(&r[1])
             .cloned()
             .unwrap_or_else(|| "authenticated".into());
-        fsbs.insert(r[0].clone(), (flow.clone(), stage.clone(), e));
+        stages
+            .entry((flow.clone(), stage.clone()))
+            .or_default()
+            .push((r[0].clone(), e));
     }
+    let entry_of: HashMap<&str, &str> = stages
+        .values()
+        .flatten()
+        .map(|(x, e)| (x.as_str(), e.as_str()))
+        .collect();
+    let mut visible: HashMap<String, HashMap<String, String>> = HashMap::new();
     for r in model.rows("visible") {
-        let (Some((flow, stage, e)), Some(user)) = (fsbs.get(&r[0]), users.get(&r[2])) else {
-            continue;
-        };
-        if &r[1] != e {
-            continue;
-        }
-        // A stage bound twice in one flow counts as its most visible binding.
-        let slot = out
-            .stages
-            .entry((user.clone(), flow.clone(), stage.clone()))
-            .or_insert_with(|| r[3].clone());
-        if rank(&r[3]) > rank(slot) {
-            *slot = r[3].clone();
+        if entry_of.get(r[0].as_str()) == Some(&r[1].as_str()) {
+            visible
+                .entry(r[0].clone())
+                .or_default()
+                .insert(r[2].clone(), r[3].clone());
         }
     }
-    let apps: BTreeMap<String, String> = model.names("application");
-    for r in model.rows("decide") {
-        if r[2] != "app" {
-            continue;
-        }
-        let (Some(app), Some(user)) = (apps.get(&r[0]), users.get(&r[1])) else {
-            continue;
-        };
+    let mut access: HashMap<String, HashMap<String, &'static str>> = HashMap::new();
+    for r in model.rows("decide").into_iter().filter(|r| r[2] == "app") {
         let v = match r[3].as_str() {
             "pass" => "yes",
             "fail" => "no",
             _ => "unknown",
         };
-        out.access
-            .insert((user.clone(), app.clone()), v.to_string());
+        access
+            .entry(r[0].clone())
+            .or_default()
+            .insert(r[1].clone(), v);
     }
-    out
+    let apps = model
+        .rows("application")
+        .into_iter()
+        .map(|r| (r[1].clone(), r[0].clone()))
+        .collect();
+    let users = snapshot
+        .users
+        .iter()
+        .map(|u| (u.pk.to_string(), u.username.to_string()))
+        .collect();
+    AllUsers {
+        model,
+        users,
+        stages,
+        apps,
+        visible,
+        access,
+        mfa,
+    }
+}
+
+impl AllUsers {
+    /// Whose rows answer for `who` (an identity class, or a user alone) about `object`.
+    fn subject<'a>(&'a self, object: &str, who: &'a Result<u32, String>) -> &'a str {
+        match who {
+            Ok(k) => self.model.representative_of(object, *k).unwrap_or(""),
+            Err(pk) => pk,
+        }
+    }
+
+    /// What `who` sees of a stage (its most visible binding), if anything.
+    fn stage(&self, key: &(String, String), who: &Result<u32, String>) -> Option<&str> {
+        let mut best: Option<&str> = None;
+        for (x, _) in self.stages.get(key)? {
+            if let Some(v) = self
+                .visible
+                .get(x)
+                .and_then(|m| m.get(self.subject(x, who)))
+                && best.is_none_or(|b| rank(v) > rank(b))
+            {
+                best = Some(v);
+            }
+        }
+        best
+    }
+
+    /// The access of `who` to an application, if known.
+    fn app(&self, slug: &str, who: &Result<u32, String>) -> Option<&'static str> {
+        let a = self.apps.get(slug)?;
+        self.access.get(a)?.get(self.subject(a, who)).copied()
+    }
+
+    /// What tells users apart in this model: their identity class (each user alone in a model
+    /// of every user one by one); `None` for a user the snapshot does not have.
+    fn class(&self, pk: &str) -> Option<Result<u32, String>> {
+        self.users.get(pk)?;
+        Some(self.model.class_of(pk).ok_or_else(|| pk.to_string()))
+    }
 }
 
 /// One user's stage that changed.
@@ -140,34 +199,63 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
         mfa: old.mfa.union(&new.mfa).cloned().collect(),
         ..Diff::default()
     };
-    let keys: BTreeSet<&(String, String, String)> =
-        old.stages.keys().chain(new.stages.keys()).collect();
+    // Users who share an identity class on each side get the same answers: compare once per
+    // pair of classes, then name every user of the pair.
+    type Side = Option<Result<u32, String>>;
+    let mut groups: BTreeMap<(Side, Side), Vec<(&str, &str)>> = BTreeMap::new();
+    let pks: BTreeSet<&String> = old.users.keys().chain(new.users.keys()).collect();
+    for pk in pks {
+        let Some(name) = new.users.get(pk).or_else(|| old.users.get(pk)) else {
+            continue;
+        };
+        groups
+            .entry((old.class(pk), new.class(pk)))
+            .or_default()
+            .push((pk.as_str(), name.as_str()));
+    }
+    let keys: BTreeSet<&(String, String)> = old.stages.keys().chain(new.stages.keys()).collect();
     for k in keys {
-        let before = old.stages.get(k).map_or("skipped", String::as_str);
-        let after = new.stages.get(k).map_or("skipped", String::as_str);
-        if before != after {
-            d.stages.push(StageChange {
-                user: k.0.clone(),
-                flow: k.1.clone(),
-                stage: k.2.clone(),
-                before: before.into(),
-                after: after.into(),
-            });
+        for ((o, n), members) in &groups {
+            let before = o
+                .as_ref()
+                .and_then(|w| old.stage(k, w))
+                .unwrap_or("skipped");
+            let after = n
+                .as_ref()
+                .and_then(|w| new.stage(k, w))
+                .unwrap_or("skipped");
+            if before != after {
+                for (_, user) in members {
+                    d.stages.push(StageChange {
+                        user: user.to_string(),
+                        flow: k.0.clone(),
+                        stage: k.1.clone(),
+                        before: before.into(),
+                        after: after.into(),
+                    });
+                }
+            }
         }
     }
-    let keys: BTreeSet<&(String, String)> = old.access.keys().chain(new.access.keys()).collect();
-    for k in keys {
-        let before = old.access.get(k).map_or("no", String::as_str);
-        let after = new.access.get(k).map_or("no", String::as_str);
-        if before != after {
-            d.access.push(AccessChange {
-                user: k.0.clone(),
-                app: k.1.clone(),
-                before: before.into(),
-                after: after.into(),
-            });
+    d.stages.sort();
+    let apps: BTreeSet<&String> = old.apps.keys().chain(new.apps.keys()).collect();
+    for app in apps {
+        for ((o, n), members) in &groups {
+            let before = o.as_ref().and_then(|w| old.app(app, w)).unwrap_or("no");
+            let after = n.as_ref().and_then(|w| new.app(app, w)).unwrap_or("no");
+            if before != after {
+                for (_, user) in members {
+                    d.access.push(AccessChange {
+                        user: user.to_string(),
+                        app: app.clone(),
+                        before: before.into(),
+                        after: after.into(),
+                    });
+                }
+            }
         }
     }
+    d.access.sort();
     // A finding that changes severity disappears at the old one and appears at the new one.
     let key = |f: &Finding| {
         let o = f.objects.first();

@@ -73,7 +73,7 @@ pub struct Model {
 /// The identity classes behind a model of every user, and the origins of its expanded rows.
 struct Classed {
     population: population::Population,
-    origins: std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, population::Chosen)>,
+    origins: Origins,
     /// What the user should know about how the model was evaluated.
     notes: Vec<String>,
     /// For a model evaluated per scope (see [`scoped`]): which relations carry the scope
@@ -228,17 +228,10 @@ impl Model {
         let mut eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
             .map_err(|e| e.to_string())?;
-        let mut origins = std::collections::HashMap::new();
-        for rel in std::iter::once(&"user").chain(expand.iter().filter(|r| **r != "user")) {
-            let Some(id) = rules.program.relation(rel) else {
-                continue;
-            };
-            for (row, from, chosen) in
-                population.expand(snapshot, &rules.program, &mut eval, id, None)
-            {
-                origins.insert((id, row), (from, chosen));
-            }
-        }
+        let rels: Vec<&str> = std::iter::once("user")
+            .chain(expand.iter().copied().filter(|r| *r != "user"))
+            .collect();
+        let origins = expand_rows(snapshot, &rules, &mut eval, &population, &rels, &|_| None);
         Ok(Model {
             rules,
             inputs,
@@ -276,20 +269,10 @@ impl Model {
             scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin)?;
         let rules = scoping.rules;
         let start = std::time::Instant::now();
-        let mut origins = std::collections::HashMap::new();
         let within = |tag: &str, class: u32| scopes.members(tag, class).map(<[u32]>::to_vec);
-        for rel in expand {
-            let Some(id) = rules.program.relation(rel) else {
-                continue;
-            };
-            let within: Option<&population::Within<'_>> =
-                scoping.has_scope[id].then_some(&within as _);
-            for (row, from, chosen) in
-                population.expand(snapshot, &rules.program, &mut eval, id, within)
-            {
-                origins.insert((id, row), (from, chosen));
-            }
-        }
+        let origins = expand_rows(snapshot, &rules, &mut eval, &population, expand, &|id| {
+            scoping.has_scope[id].then_some(&within as _)
+        });
         bulk::timing("scoped: expanding", start);
         Ok(Model {
             rules,
@@ -333,6 +316,21 @@ impl Model {
             },
             _ => self.representative(pk),
         }
+    }
+
+    /// Whose rows answer for identity class `k` where `object` is concerned (see
+    /// [`Model::representative_in`]); `None` in a model of every user one by one.
+    pub fn representative_of(&self, object: &str, k: u32) -> Option<&str> {
+        let c = self.population.as_ref()?;
+        Some(match &c.scoped {
+            Some(ByScope { scopes, .. }) => c.population.rep_pk(scopes.representative(object, k)),
+            None => c.population.rep_pk(k),
+        })
+    }
+
+    /// The identity class of the user with this pk, in a model of every user by class.
+    pub fn class_of(&self, pk: &str) -> Option<u32> {
+        self.population.as_ref()?.population.class_of(pk)
     }
 
     /// Warnings about how the model was evaluated (an aggregate that forced a per-user run).
@@ -592,6 +590,32 @@ impl Model {
             .find(|r| r[1] == slug)
             .map(|r| r[0].clone())
     }
+}
+
+/// Where each expanded row came from: (relation, row) -> (class-level row, members chosen).
+type Origins = std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, population::Chosen)>;
+
+/// Expands the rows of the relations `rels` in `eval` to every user (`within` says, per
+/// relation, how a scoped row's classes are read), and says where each row came from.
+fn expand_rows<'w>(
+    snapshot: &Snapshot,
+    rules: &Rules,
+    eval: &mut Evaluation,
+    population: &population::Population,
+    rels: &[&str],
+    within: &dyn Fn(usize) -> Option<&'w population::Within<'w>>,
+) -> Origins {
+    let mut origins = Origins::new();
+    for rel in rels {
+        let Some(id) = rules.program.relation(rel) else {
+            continue;
+        };
+        for (row, from, chosen) in population.expand(snapshot, &rules.program, eval, id, within(id))
+        {
+            origins.insert((id, row), (from, chosen));
+        }
+    }
+    origins
 }
 
 /// Adds a snapshot's facts to a program's inputs, leaving out relations the program does not

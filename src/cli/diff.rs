@@ -97,9 +97,9 @@ pub fn run(args: Args) -> Outcome {
     };
     // One evaluation per side serves both the users' answers and the findings.
     let side = |s: &Snapshot| -> Result<(diff::AllUsers, Vec<audit::Finding>), String> {
-        let model = audit::evaluate(s, &options.rules, &diff::RELATIONS)?;
+        let model = audit::evaluate_reading(s, &options.rules, &[], &diff::RELATIONS)?;
         let findings = audit::findings_of(&model, s, &options)?.findings;
-        Ok((diff::all_users_of(&model), findings))
+        Ok((diff::all_users_of(model, s), findings))
     };
     let (before, old_f) = match side(&old) {
         Ok(x) => x,

@@ -292,3 +292,25 @@ fn query_prints_the_declared_columns_and_the_per_user_rows() {
     assert!(!want.is_empty());
     assert_eq!(printed, want);
 }
+
+/// `diff` compares identity classes, not users: between the example and the example with every
+/// binding negated, the changes are those of two per-user evaluations, user by user.
+#[test]
+fn diff_by_class_equals_the_per_user_diff() {
+    use bindlog::analysis::diff;
+    let old = load(&root().join("examples/acme/snapshot.json"));
+    let mut new = old.clone();
+    for b in new.policy_bindings.iter_mut() {
+        b.negate = !b.negate;
+    }
+    let by_class = |s: &Snapshot| {
+        let m = Model::everyone_reading(s, &[], &[], &diff::RELATIONS).unwrap();
+        diff::all_users_of(m, s)
+    };
+    let per_user = |s: &Snapshot| diff::all_users_of(Model::new(s, &Subjects::All).unwrap(), s);
+    let got = diff::compare(&by_class(&old), &by_class(&new), &[], &[]);
+    let want = diff::compare(&per_user(&old), &per_user(&new), &[], &[]);
+    assert!(!want.stages.is_empty() && !want.access.is_empty());
+    assert_eq!(got.stages, want.stages);
+    assert_eq!(got.access, want.access);
+}
