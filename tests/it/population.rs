@@ -314,3 +314,24 @@ fn diff_by_class_equals_the_per_user_diff() {
     assert_eq!(got.stages, want.stages);
     assert_eq!(got.access, want.access);
 }
+
+/// A rule that names one user by pk in a flow's or application's answers: that user is alone
+/// in its identity class but may share a scope class, so the rule is evaluated per identity
+/// class (with a note), and answers as the per-user evaluation does.
+#[test]
+fn a_rule_naming_a_user_reads_that_users_own_answers() {
+    let s = load(&root().join("examples/acme/snapshot.json"));
+    let pk = s.users[0].pk.to_string();
+    let rules = format!(
+        ".decl opens(a: symbol)\n.output opens\nopens(S) :- decide(A, \"{pk}\", \"app\", \"pass\"), application(A, S, _).\n"
+    );
+    let m = assert_same_rows("example", &s, &rules, &[]);
+    assert!(!m.rows("opens").is_empty());
+    assert!(
+        m.notes()
+            .iter()
+            .any(|n| n.contains("a user named by the rules")),
+        "{:?}",
+        m.notes()
+    );
+}
