@@ -335,3 +335,14 @@ fn a_rule_naming_a_user_reads_that_users_own_answers() {
         m.notes()
     );
 }
+
+/// A user's groups joined with an application's answers: every group (read through `group`,
+/// which names them all) tells the users of a scope class apart, so the rule is evaluated per
+/// identity class, with the per-user rows.
+#[test]
+fn groups_joined_with_answers_keep_every_users_groups() {
+    let s = load(&root().join("examples/acme/snapshot.json"));
+    let rules = ".decl opens_in(a: symbol, u: symbol, g: symbol)\n.output opens_in\nopens_in(A, U, G) :- decide(A, U, \"app\", \"pass\"), member(U, G), group(G, _).\n";
+    let m = assert_same_rows("example", &s, rules, &[]);
+    assert!(!m.rows("opens_in").is_empty());
+}

@@ -485,9 +485,11 @@ impl Knowledge<'_> {
     fn group_named(&self, a: &Atom, clause: &Clause) -> bool {
         match a.args.get(1) {
             Some(Arg::Const(_)) => true,
+            // The group structure names every group: it tells no group apart.
             Some(Arg::Var(g)) => clause.body.iter().any(|l| {
                 matches!(l, Lit::Pos(b) if self.kind[b.rel] == Kind::None
                     && !self.owned[b.rel]
+                    && !matches!(self.program.relations[b.rel].name.as_str(), "group" | "group_parent")
                     && b.args.contains(&Arg::Var(*g)))
             }),
             _ => false,
