@@ -816,11 +816,6 @@ pub(crate) fn by_component(
         .collect::<Result<_, String>>()?;
     let (parts, rows): (Vec<Codes>, Vec<Option<super::scoped::PartRows>>) =
         parts.into_iter().unzip();
-    let gathered = collect.map(|_| super::scoped::Gathered {
-        parts: rows.into_iter().map(Option::unwrap_or_default).collect(),
-        flow_anon: runs.iter().map(|r| r.anon_rows.clone()).collect(),
-        local: local.clone(),
-    });
     timing("components", start);
     let start = std::time::Instant::now();
     // What a class shows each component when it shows it nothing beyond its base.
@@ -882,6 +877,11 @@ pub(crate) fn by_component(
         }
     }
     timing("gathering", start);
+    let gathered = collect.map(|_| super::scoped::Gathered {
+        parts: rows.into_iter().map(Option::unwrap_or_default).collect(),
+        flow_anon: runs.into_iter().map(|r| r.anon_rows).collect(),
+        local,
+    });
     Ok((answers, anonymous, gathered))
 }
 

@@ -246,7 +246,8 @@ pub fn needed_for(program: &Program, outputs: &[usize]) -> Vec<bool> {
     needed
 }
 
-fn read_by(body: &[Lit], out: &mut Vec<usize>) {
+/// Pushes the relations `body` reads (inside aggregates too) onto `out`.
+pub(crate) fn read_by(body: &[Lit], out: &mut Vec<usize>) {
     for lit in body {
         match lit {
             Lit::Pos(a) | Lit::Neg(a) => out.push(a.rel),

@@ -232,7 +232,22 @@ impl Model {
             .chain(expand.iter().copied().filter(|r| *r != "user"))
             .collect();
         let origins = expand_rows(snapshot, &rules, &mut eval, &population, &rels, &|_| None);
-        Ok(Model {
+        Ok(Model::classed(
+            rules, inputs, eval, population, origins, notes, None,
+        ))
+    }
+
+    /// A model of every user by class, from its parts.
+    fn classed(
+        rules: Rules,
+        inputs: Inputs,
+        eval: Evaluation,
+        population: population::Population,
+        origins: Origins,
+        notes: Vec<String>,
+        scoped: Option<ByScope>,
+    ) -> Model {
+        Model {
             rules,
             inputs,
             eval,
@@ -240,9 +255,9 @@ impl Model {
                 population,
                 origins,
                 notes,
-                scoped: None,
+                scoped,
             }),
-        })
+        }
     }
 
     /// [`Model::everyone`] for a program [`scoped::plan`] accepted: evaluated per scope class.
@@ -274,21 +289,20 @@ impl Model {
             scoping.has_scope[id].then_some(&within as _)
         });
         bulk::timing("scoped: expanding", start);
-        Ok(Model {
+        let by = ByScope {
+            has_scope: scoping.has_scope,
+            given: scoping.given,
+            scopes,
+        };
+        Ok(Model::classed(
             rules,
             inputs,
             eval,
-            population: Some(Classed {
-                population,
-                origins,
-                notes: Vec::new(),
-                scoped: Some(ByScope {
-                    has_scope: scoping.has_scope,
-                    given: scoping.given,
-                    scopes,
-                }),
-            }),
-        })
+            population,
+            origins,
+            Vec::new(),
+            Some(by),
+        ))
     }
 
     /// Whose rows answer for the user with this pk: its identity class's representative in a
@@ -305,17 +319,9 @@ impl Model {
     /// representative of the user's class for that flow or application;
     /// [`Model::representative`] otherwise.
     pub fn representative_in<'s>(&'s self, object: &str, pk: &'s str) -> &'s str {
-        match &self.population {
-            Some(Classed {
-                population,
-                scoped: Some(ByScope { scopes, .. }),
-                ..
-            }) => match population.class_of(pk) {
-                Some(k) => population.rep_pk(scopes.representative(object, k)),
-                None => pk,
-            },
-            _ => self.representative(pk),
-        }
+        self.class_of(pk)
+            .and_then(|k| self.representative_of(object, k))
+            .unwrap_or(pk)
     }
 
     /// Whose rows answer for identity class `k` where `object` is concerned (see

@@ -287,12 +287,15 @@ impl Population {
             }
         }
         for row in table.rows() {
-            if !merged.is_empty()
-                && let Some((first, _)) = merged.get(&row[..row.len() - 1])
-                && first.as_slice() != row
+            // A merged row is expanded once, at the first of its rows.
+            let union = match (!merged.is_empty())
+                .then(|| merged.get(&row[..row.len() - 1]))
+                .flatten()
             {
-                continue;
-            }
+                Some((first, _)) if first.as_slice() != row => continue,
+                Some((_, ks)) => Some(ks),
+                None => None,
+            };
             let mut classes: Vec<u32> = Vec::new();
             for (v, ty) in row.iter().zip(types) {
                 if *ty != Ty::Symbol {
@@ -319,10 +322,10 @@ impl Population {
             let lists: Vec<std::borrow::Cow<'_, [u32]>> = classes
                 .iter()
                 .map(|c| {
-                    let union = (!merged.is_empty())
-                        .then(|| merged.get(&row[..row.len() - 1]).map(|(_, ks)| ks.clone()))
-                        .flatten();
-                    match union.or_else(|| within.zip(tag.as_deref()).and_then(|(w, t)| w(t, *c))) {
+                    match union
+                        .cloned()
+                        .or_else(|| within.zip(tag.as_deref()).and_then(|(w, t)| w(t, *c)))
+                    {
                         Some(ks) => std::borrow::Cow::Owned(
                             ks.iter()
                                 .flat_map(|k| self.members[*k as usize].iter().copied())

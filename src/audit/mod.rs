@@ -165,8 +165,6 @@ pub fn run(snapshot: &Snapshot, options: &AuditOptions) -> Result<Audit, String>
     crate::analysis::bulk::timing("audit: evaluated", start);
     let out = findings_of(&model, snapshot, options);
     crate::analysis::bulk::timing("audit: findings", start);
-    drop(model);
-    crate::analysis::bulk::timing("audit: dropped", start);
     out
 }
 

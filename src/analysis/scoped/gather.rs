@@ -217,13 +217,7 @@ pub fn evaluate(
     let start = std::time::Instant::now();
     let rules = &scoping.rules;
     let comps = &ctx.components;
-    let (scope_of, names) = scopes_of(ctx);
-    let mut parts_of: Vec<Vec<usize>> = comps.flows.iter().map(|f| f.parts.clone()).collect();
-    for (c, p) in comps.parts.iter().enumerate() {
-        if let super::super::components::Part::App(_) = p {
-            parts_of.push(vec![c]);
-        }
-    }
+    let (scope_of, names, parts_of) = scopes_of(ctx);
     // The given relations, by id in the built-in program.
     let per_user_builtin: Vec<bool> = builtin
         .program

@@ -516,10 +516,10 @@ pub fn plan(
     let mut builtin_rel = vec![false; n];
     for c in program.clauses.iter().filter(|c| is_builtin(c)) {
         builtin_rel[c.head.rel] = true;
-        for lit in &c.body {
-            if let Lit::Pos(a) | Lit::Neg(a) = lit {
-                builtin_rel[a.rel] = true;
-            }
+        let mut reads = Vec::new();
+        super::components::read_by(&c.body, &mut reads);
+        for r in reads {
+            builtin_rel[r] = true;
         }
     }
     if let Some(c) = program
@@ -659,13 +659,10 @@ pub fn plan(
     let has_scope: Vec<bool> = (0..n).map(|r| k.kind[r].scoped()).collect();
     let mut read = vec![false; n];
     for c in program.clauses.iter().filter(|c| !given[c.head.rel]) {
-        let mut stack: Vec<&Lit> = c.body.iter().collect();
-        while let Some(lit) = stack.pop() {
-            match lit {
-                Lit::Pos(a) | Lit::Neg(a) => read[a.rel] = true,
-                Lit::Agg { body, .. } => stack.extend(body),
-                _ => {}
-            }
+        let mut reads = Vec::new();
+        super::components::read_by(&c.body, &mut reads);
+        for r in reads {
+            read[r] = true;
         }
     }
     let transformed = transform(program, &k, &infos, &has_scope, scope_weight)?;
@@ -811,17 +808,20 @@ fn transform(
     Ok(out)
 }
 
-/// The scope (index into `scopes`) of each object a flow or application owns, from the
-/// components of `ctx`: flows first (in snapshot order), then applications.
-pub fn scopes_of(ctx: &KeyContext<'_>) -> (HashMap<String, usize>, Vec<String>) {
+/// The scopes of the components of `ctx`, flows first (in snapshot order), then
+/// applications: the scope of each object a flow or application owns, each scope's tag (its
+/// pk) and each scope's components.
+pub fn scopes_of(ctx: &KeyContext<'_>) -> (HashMap<String, usize>, Vec<String>, Vec<Vec<usize>>) {
     let comps = &ctx.components;
     let mut names: Vec<String> = comps.flows.iter().map(|f| f.pk.clone()).collect();
+    let mut parts: Vec<Vec<usize>> = comps.flows.iter().map(|f| f.parts.clone()).collect();
     let mut scope: HashMap<String, usize> = HashMap::new();
     for (c, part) in comps.parts.iter().enumerate() {
         let s = match part {
             super::components::Part::Stage { flow, .. } => *flow,
             super::components::Part::App(pk) => {
                 names.push(pk.clone());
+                parts.push(vec![c]);
                 names.len() - 1
             }
         };
@@ -836,7 +836,7 @@ pub fn scopes_of(ctx: &KeyContext<'_>) -> (HashMap<String, usize>, Vec<String>) 
     for (f, flow) in comps.flows.iter().enumerate() {
         scope.insert(flow.pk.clone(), f);
     }
-    (scope, names)
+    (scope, names, parts)
 }
 
 /// A proof from the per-scope evaluation told as of the original rules: the scope column
