@@ -334,6 +334,53 @@ impl Model {
         })
     }
 
+    /// The identity classes of a model of every user: each class's members, as indices into
+    /// `snapshot.users`. In a model of every user one by one, each user is a class of its own.
+    pub fn identity_classes(&self, snapshot: &Snapshot) -> std::borrow::Cow<'_, [Vec<u32>]> {
+        match &self.population {
+            Some(c) => std::borrow::Cow::Borrowed(c.population.class_members()),
+            None => (0..snapshot.users.len() as u32).map(|u| vec![u]).collect(),
+        }
+    }
+
+    /// For every identity class of [`Model::identity_classes`], the class whose rows answer
+    /// for it where `object` (a flow, stage binding, application or binding) is concerned: in a
+    /// model evaluated per scope, that of the representative of its class for the flow or
+    /// application; the class itself otherwise.
+    pub fn answering_in(&self, snapshot: &Snapshot, object: &str) -> Vec<u32> {
+        let n = self.identity_classes(snapshot).len() as u32;
+        let reverse = self
+            .population
+            .as_ref()
+            .and_then(|c| c.scoped.as_ref())
+            .and_then(|s| s.scopes.reverse_of(object));
+        (0..n)
+            .map(|k| reverse.and_then(|m| m.get(&k).copied()).unwrap_or(k))
+            .collect()
+    }
+
+    /// The pk whose rows answer for identity class `k` of [`Model::identity_classes`].
+    pub fn class_pk<'s>(&'s self, snapshot: &Snapshot, k: u32) -> std::borrow::Cow<'s, str> {
+        match &self.population {
+            Some(c) => std::borrow::Cow::Borrowed(c.population.rep_pk(k)),
+            None => std::borrow::Cow::Owned(snapshot.users[k as usize].pk.to_string()),
+        }
+    }
+
+    /// Whether this is a model of every user by identity class ([`Model::everyone`]).
+    pub fn by_class(&self) -> bool {
+        self.population.is_some()
+    }
+
+    /// The user (an index into `snapshot.users`) whose rows answer for identity class `k` of
+    /// [`Model::identity_classes`].
+    pub fn class_user(&self, k: u32) -> usize {
+        match &self.population {
+            Some(c) => c.population.classes.representative[k as usize],
+            None => k as usize,
+        }
+    }
+
     /// The identity class of the user with this pk, in a model of every user by class.
     pub fn class_of(&self, pk: &str) -> Option<u32> {
         self.population.as_ref()?.population.class_of(pk)

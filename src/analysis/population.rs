@@ -169,6 +169,11 @@ impl Population {
         self.user_class.get(pk).copied()
     }
 
+    /// The members of every class (indices into `snapshot.users`).
+    pub(crate) fn class_members(&self) -> &[Vec<u32>] {
+        &self.members
+    }
+
     /// The pk of class `k`'s representative.
     pub(crate) fn rep_pk(&self, k: u32) -> &str {
         &self.pks[self.classes.representative[k as usize]]

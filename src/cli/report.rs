@@ -21,8 +21,13 @@ The time stamp is the only part that changes between runs on the same input; fix
 --timestamp or the SOURCE_DATE_EPOCH environment variable for byte-identical output.
 
 --format csv-dir writes the same tables into a directory: provenance.csv, files.csv, \
-defaults.csv, summary.csv, app_access.csv, flow_stages.csv, privileged.csv and findings.csv \
-(only when findings were computed).
+defaults.csv, summary.csv, app_classes.csv, app_groups.csv, app_access.csv, flow_classes.csv, \
+flow_stages.csv, privileged.csv and findings.csv (only when findings were computed).
+
+On a large snapshot (more users than --per-user-limit) the report summarises: per application \
+the classes of users that share an answer and the way to it, per flow the ways through it, and \
+the largest groups. app_access.csv then holds its header only, and summary.csv's `detail` row \
+says what was left out. `bindlog who --app SLUG` lists one application's users at any size.
 
 Examples:
   bindlog report examples/acme/snapshot.json -o report.html
@@ -49,6 +54,12 @@ pub struct Args {
     /// Your own finding rules (Datalog, see `bindlog audit --help`), added to the catalogue.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
+    /// Hold a row per user and application, and a row for every group, only up to this many
+    /// users [default: 5000 for html, 10000 for csv-dir]. Above it the report shows each
+    /// application and flow by class of users (with counts and one user's explanation) and the
+    /// largest groups, and says so in its summary.
+    #[arg(long, value_name = "USERS")]
+    per_user_limit: Option<usize>,
 }
 
 /// Output forms.
@@ -94,10 +105,17 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
     let generated = timestamp(args.timestamp.clone())?;
+    let mut detail = match args.format {
+        Format::Html => report::Detail::HTML,
+        Format::CsvDir => report::Detail::CSV,
+    };
+    if let Some(n) = args.per_user_limit {
+        detail.per_user_limit = n;
+    }
     let loaded = args.snapshot.load()?;
     let report = if args.no_findings {
         let findings = Findings::NotComputed("--no-findings was given".into());
-        report::build(&loaded, findings, generated)
+        report::build(&loaded, findings, generated, &detail)
     } else {
         // The audit's model (built-in, audit and user rules, every user) serves the tables too.
         let options = AuditOptions {
@@ -113,10 +131,17 @@ pub fn run(args: Args) -> Outcome {
         .and_then(|model| {
             let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
             let findings = Findings::Computed(found.findings);
-            report::build_from(&loaded, &model, findings, generated)
+            report::build_from(&loaded, &model, findings, generated, &detail)
         })
     }
     .map_err(|e| miette!("{e}"))?;
+    if let Some(l) = &report.left_out {
+        eprintln!(
+            "note: {} users is above --per-user-limit {}: the report shows classes of users and \
+             the {} largest of {} groups, not a row per user",
+            l.users, l.limit, l.groups_shown, l.groups
+        );
+    }
     match args.format {
         Format::Html => {
             let html = report::html::render(&report);

@@ -5,7 +5,7 @@ use super::{Findings, Report};
 use std::path::Path;
 
 /// Every file written, with its header.
-pub const FILES: [(&str, &[&str]); 8] = [
+pub const FILES: [(&str, &[&str]); 11] = [
     ("provenance.csv", &["key", "value"]),
     ("files.csv", &["file", "sha256"]),
     (
@@ -14,8 +14,22 @@ pub const FILES: [(&str, &[&str]); 8] = [
     ),
     ("summary.csv", &["metric", "value"]),
     (
+        "app_classes.csv",
+        &["app", "access", "users", "example", "because", "reason"],
+    ),
+    (
+        "app_groups.csv",
+        &[
+            "app", "group", "group_pk", "members", "yes", "no", "unknown",
+        ],
+    ),
+    (
         "app_access.csv",
         &["app", "user", "access", "because", "reason"],
+    ),
+    (
+        "flow_classes.csv",
+        &["flow", "way", "users", "example", "order", "stage", "value"],
     ),
     (
         "flow_stages.csv",
@@ -95,6 +109,33 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         ),
     ];
+    let mut classes = Vec::new();
+    let mut groups = Vec::new();
+    for app in &r.apps {
+        for c in &app.classes {
+            classes.push(vec![
+                app.slug.clone(),
+                c.access.clone(),
+                c.users.to_string(),
+                c.representative.clone(),
+                c.because.clone(),
+                c.reason.clone(),
+            ]);
+        }
+        for g in &app.groups {
+            groups.push(vec![
+                app.slug.clone(),
+                g.label.clone(),
+                g.group.clone(),
+                g.members.to_string(),
+                g.access.shown.to_string(),
+                g.access.skipped.to_string(),
+                g.access.unknown.to_string(),
+            ]);
+        }
+    }
+    out.push((FILES[4].0, header(4), classes));
+    out.push((FILES[5].0, header(5), groups));
     let mut access = Vec::new();
     for app in &r.apps {
         for x in &app.rows {
@@ -107,7 +148,24 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ]);
         }
     }
-    out.push((FILES[4].0, header(4), access));
+    out.push((FILES[6].0, header(6), access));
+    let mut ways = Vec::new();
+    for f in &r.flows {
+        for (i, c) in f.classes.iter().enumerate() {
+            for ((order, stage), v) in f.stages.iter().zip(&c.values) {
+                ways.push(vec![
+                    f.slug.clone(),
+                    (i + 1).to_string(),
+                    c.users.to_string(),
+                    c.representative.clone(),
+                    order.to_string(),
+                    stage.clone(),
+                    v.clone(),
+                ]);
+            }
+        }
+    }
+    out.push((FILES[7].0, header(7), ways));
     let mut stages = Vec::new();
     for f in &r.flows {
         for row in &f.rows {
@@ -128,10 +186,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
             }
         }
     }
-    out.push((FILES[5].0, header(5), stages));
+    out.push((FILES[8].0, header(8), stages));
     out.push((
-        FILES[6].0,
-        header(6),
+        FILES[9].0,
+        header(9),
         r.privileged
             .iter()
             .map(|x| {
@@ -147,8 +205,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
     ));
     if let Findings::Computed(list) = &r.findings {
         out.push((
-            FILES[7].0,
-            header(7),
+            FILES[10].0,
+            header(10),
             list.iter()
                 .map(|f| {
                     let sev = serde_json::to_value(f.severity)

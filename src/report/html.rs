@@ -129,16 +129,35 @@ fn summary(o: &mut String, r: &Report) {
     o.push_str("</table>\n</section>\n");
 }
 
+/// The notice that rows were left out above the per-user limit, if they were.
+fn left_out(o: &mut String, r: &Report, what: &str) {
+    if let Some(l) = &r.left_out {
+        let _ = writeln!(
+            o,
+            "<p class=\"notice\">{} users is above this report's per-user limit ({}): {what} The \
+             tables show the {} largest of {} groups. <code>bindlog report --format csv-dir \
+             --per-user-limit {}</code> writes every row; <code>bindlog who --app SLUG</code> lists \
+             one application's users.</p>",
+            l.users, l.limit, l.groups_shown, l.groups, l.users
+        );
+    }
+}
+
 fn applications(o: &mut String, r: &Report) {
     o.push_str(
         "<section id=\"applications\"><h2>Application access</h2>\n\
-         <p>Per application, every user who may open it (<b>yes</b>), who may not (<b>no</b>) and whose \
-         access is decided only at run time (<b>unknown</b>, with the reason). <i>because</i> names the \
-         group path that makes the user a member of the binding's group (user &rarr; direct group &rarr; \
-         &hellip; &rarr; bound group).</p>\n",
+         <p>Per application, who may open it (<b>yes</b>), who may not (<b>no</b>) and whose \
+         access is decided only at run time (<b>unknown</b>, with the reason): first by class of \
+         users who share the answer and the way to it, told for one of them; then by group; then \
+         user by user. <i>because</i> names the group path that makes the user a member of the \
+         binding's group (user &rarr; direct group &rarr; &hellip; &rarr; bound group).</p>\n",
+    );
+    left_out(
+        o,
+        r,
+        "each application is shown by class of users and by group, not user by user.",
     );
     for app in &r.apps {
-        let count = |v: &str| app.rows.iter().filter(|x| x.access == v).count();
         let _ = writeln!(
             o,
             "<h3 id=\"app-{}\">{} <span class=\"meta mono\">{}</span></h3>\n<p>{} binding(s) in force, mode <code>{}</code>: \
@@ -148,10 +167,44 @@ fn applications(o: &mut String, r: &Report) {
             esc(&app.slug),
             app.bindings,
             esc(&app.mode),
-            count("yes"),
-            count("no"),
-            count("unknown")
+            app.access.shown,
+            app.access.skipped,
+            app.access.unknown
         );
+        o.push_str("<table><tr><th>users</th><th>access</th><th>for example</th><th>because</th><th>reason (unknown)</th></tr>\n");
+        for c in &app.classes {
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"num\">{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                c.users,
+                esc(&c.access),
+                esc(&c.access),
+                esc(&c.representative),
+                esc(&c.because),
+                esc(&c.reason)
+            );
+        }
+        o.push_str("</table>\n");
+        if !app.groups.is_empty() {
+            let _ = writeln!(
+                o,
+                "<details><summary>by group ({})</summary>\n<table><tr><th>group</th><th>members</th>\
+                 <th>yes</th><th>no</th><th>unknown</th></tr>",
+                app.groups.len()
+            );
+            for g in &app.groups {
+                let _ = writeln!(
+                    o,
+                    "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    esc(&g.label),
+                    g.members,
+                    g.access.shown,
+                    g.access.skipped,
+                    g.access.unknown
+                );
+            }
+            o.push_str("</table></details>\n");
+        }
         let table = |o: &mut String, rows: &[&super::AccessRow]| {
             o.push_str("<table><tr><th>user</th><th>access</th><th>because</th><th>reason (unknown)</th></tr>\n");
             for x in rows {
@@ -170,7 +223,13 @@ fn applications(o: &mut String, r: &Report) {
         let open: Vec<&super::AccessRow> = app.rows.iter().filter(|x| x.access != "no").collect();
         let closed: Vec<&super::AccessRow> = app.rows.iter().filter(|x| x.access == "no").collect();
         if !open.is_empty() {
+            let _ = writeln!(
+                o,
+                "<details><summary>{} user(s) with access or unknown</summary>",
+                open.len()
+            );
             table(o, &open);
+            o.push_str("</details>\n");
         }
         if !closed.is_empty() {
             let _ = writeln!(
@@ -200,7 +259,13 @@ fn flows(o: &mut String, r: &Report) {
          <p>Per flow, entered the default way, how many members of each group (members of descendant groups \
          included) see each stage <b>shown</b>, <b>skipped</b> or <b>unknown</b> (decided at run time); a \
          single value when every member agrees. <i>anonymous</i> is a visitor without a session who never \
-         identifies.</p>\n",
+         identifies. Below each matrix, the ways through the flow: users who see the same value at every \
+         stage, with one of them.</p>\n",
+    );
+    left_out(
+        o,
+        r,
+        "the flows are shown by way through them and by group.",
     );
     for f in &r.flows {
         let _ = writeln!(
@@ -235,6 +300,28 @@ fn flows(o: &mut String, r: &Report) {
             o.push_str("</tr>\n");
         }
         o.push_str("</table>\n");
+        let _ = writeln!(
+            o,
+            "<details><summary>{} way(s) through the flow</summary>\n<table><tr><th>users</th><th>for example</th>",
+            f.classes.len()
+        );
+        for (order, stage) in &f.stages {
+            let _ = write!(o, "<th>{order}<br>{}</th>", esc(stage));
+        }
+        o.push_str("</tr>\n");
+        for c in &f.classes {
+            let _ = write!(
+                o,
+                "<tr><td class=\"num\">{}</td><td>{}</td>",
+                c.users,
+                esc(&c.representative)
+            );
+            for v in &c.values {
+                let _ = write!(o, "<td class=\"{}\">{}</td>", esc(v), esc(v));
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table></details>\n");
     }
     o.push_str("</section>\n");
 }

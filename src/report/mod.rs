@@ -29,7 +29,7 @@ pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
 pub const RELATIONS: [&str; 2] = ["member", "superuser"];
 
 /// The relations the report reads per identity class, under each user's representative.
-pub const BY_CLASS: [&str; 4] = ["decide", "val", "open_binding", "visible"];
+pub const BY_CLASS: [&str; 3] = ["decide", "open_binding", "visible"];
 
 /// Where the report's answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,34 @@ pub struct AccessRow {
     pub reason: String,
 }
 
+/// Users who share their access to one application and the way to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClass {
+    /// How many users.
+    pub users: usize,
+    /// yes, no or unknown.
+    pub access: String,
+    /// One of them, whose `because` is shown.
+    pub representative: String,
+    /// What grants or denies it, told for the representative.
+    pub because: String,
+    /// Why it is unknown.
+    pub reason: String,
+}
+
+/// How many members of one group may open one application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupAccess {
+    /// The group's name (with the start of its pk where names repeat).
+    pub label: String,
+    /// The group's pk.
+    pub group: String,
+    /// Effective members (descendant groups included).
+    pub members: usize,
+    /// yes counted as `shown`, no as `skipped`, unknown as `unknown`.
+    pub access: Cell,
+}
+
 /// Who may open one application.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppAccess {
@@ -81,7 +109,14 @@ pub struct AppAccess {
     pub mode: String,
     /// How many bindings are in force.
     pub bindings: usize,
-    /// One row per user, by username.
+    /// Every user: yes counted as `shown`, no as `skipped`, unknown as `unknown`.
+    pub access: Cell,
+    /// The users by the answer and the way to it: yes first, then unknown, then no; the
+    /// largest first.
+    pub classes: Vec<AccessClass>,
+    /// The groups the report shows (see [`Report::left_out`]), by name.
+    pub groups: Vec<GroupAccess>,
+    /// One row per user, by username; empty above the per-user limit.
     pub rows: Vec<AccessRow>,
 }
 
@@ -98,10 +133,14 @@ pub struct Cell {
 
 impl Cell {
     fn add(&mut self, visibility: &str) {
+        self.add_n(visibility, 1);
+    }
+
+    fn add_n(&mut self, visibility: &str, n: usize) {
         match visibility {
-            "shown" => self.shown += 1,
-            "skipped" => self.skipped += 1,
-            _ => self.unknown += 1,
+            "shown" => self.shown += n,
+            "skipped" => self.skipped += n,
+            _ => self.unknown += n,
         }
     }
 
@@ -165,8 +204,59 @@ pub struct FlowMatrix {
     pub entry: String,
     /// The flow-stage bindings in plan order: order, stage name.
     pub stages: Vec<(i64, String)>,
-    /// All users, each group (by name), users in no group, the anonymous visitor.
+    /// All users, each group the report shows (by name), users in no group, the anonymous
+    /// visitor.
     pub rows: Vec<MatrixRow>,
+    /// The ways through the flow: users who see the same value at every stage; the largest
+    /// first.
+    pub classes: Vec<StageClass>,
+}
+
+/// Users who see the same value at every stage of one flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageClass {
+    /// How many users.
+    pub users: usize,
+    /// One of them.
+    pub representative: String,
+    /// shown, skipped or unknown per stage, in plan order.
+    pub values: Vec<String>,
+}
+
+/// How much per-user and per-group detail a report holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detail {
+    /// Per-user rows and a row for every group only up to this many users; above it, the
+    /// summaries by class and the largest groups.
+    pub per_user_limit: usize,
+    /// How many groups (the largest) the tables show above the limit.
+    pub largest_groups: usize,
+}
+
+impl Detail {
+    /// The HTML report's default: a page a browser opens (about 20 MB at most).
+    pub const HTML: Detail = Detail {
+        per_user_limit: 5_000,
+        largest_groups: 30,
+    };
+    /// The CSV files' default.
+    pub const CSV: Detail = Detail {
+        per_user_limit: 10_000,
+        largest_groups: 30,
+    };
+}
+
+/// What a report above its per-user limit leaves out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// How many users the snapshot has.
+    pub users: usize,
+    /// The per-user limit.
+    pub limit: usize,
+    /// How many groups the tables show.
+    pub groups_shown: usize,
+    /// How many groups there are.
+    pub groups: usize,
 }
 
 /// One superuser.
@@ -206,6 +296,8 @@ pub struct Report {
     pub superuser_groups: Vec<(String, usize)>,
     /// Findings, or why there are none.
     pub findings: Findings,
+    /// What was left out above the per-user limit; `None` when every row is in.
+    pub left_out: Option<LeftOut>,
 }
 
 /// Reads each file and returns its SHA-256 in hex; a file that cannot be read is an error.
@@ -233,9 +325,21 @@ fn index(model: &Model, rel: &str, n: usize) -> BTreeMap<Vec<String>, Vec<String
         .collect()
 }
 
-/// Builds the report of a loaded snapshot, with the findings given and the time stamp to print.
-pub fn build(loaded: &Loaded, findings: Findings, generated: String) -> Result<Report, String> {
-    build_from(loaded, &all_users(&loaded.snapshot)?, findings, generated)
+/// Builds the report of a loaded snapshot, with the findings given, the time stamp to print and
+/// the detail to hold.
+pub fn build(
+    loaded: &Loaded,
+    findings: Findings,
+    generated: String,
+    detail: &Detail,
+) -> Result<Report, String> {
+    build_from(
+        loaded,
+        &all_users(&loaded.snapshot)?,
+        findings,
+        generated,
+        detail,
+    )
 }
 
 /// Builds the report from a model already evaluated for every user (the audit's, say, so that
@@ -245,6 +349,7 @@ pub fn build_from(
     model: &Model,
     findings: Findings,
     generated: String,
+    detail: &Detail,
 ) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
     let provenance = Provenance {
@@ -271,16 +376,33 @@ pub fn build_from(
     let timing = crate::analysis::bulk::timing;
     let start = std::time::Instant::now();
     let hierarchy = Hierarchy::new(snapshot);
-    let apps = app_access(snapshot, model, &hierarchy);
+    let everyone = Everyone::new(snapshot, model);
+    timing("report: members by class", start);
+    let start = std::time::Instant::now();
+    let all = snapshot.users.len() <= detail.per_user_limit;
+    let groups = everyone.groups(detail, all);
+    let left_out = (!all).then_some(LeftOut {
+        users: snapshot.users.len(),
+        limit: detail.per_user_limit,
+        groups_shown: groups.len(),
+        groups: snapshot.groups.len(),
+    });
+    let apps = app_access(&everyone, &hierarchy, detail, &groups);
     timing("report: application access", start);
     let start = std::time::Instant::now();
-    let flows = flow_matrices(snapshot, model);
+    let flows = flow_matrices(&everyone, &groups);
     timing("report: flow matrices", start);
     let start = std::time::Instant::now();
     let privileged = privileged(snapshot, model, &hierarchy);
-    let superuser_groups = superuser_groups(snapshot, model);
+    let mut superuser_groups: Vec<(String, usize)> = snapshot
+        .groups
+        .iter()
+        .filter(|g| g.is_superuser)
+        .map(|g| (g.name.to_string(), everyone.size(&g.pk)))
+        .collect();
+    superuser_groups.sort();
     timing("report: privileged", start);
-    let summary = summary(snapshot, &apps, &flows, &privileged, &findings);
+    let summary = summary(snapshot, &apps, &flows, &privileged, &findings, &left_out);
     Ok(Report {
         provenance,
         summary,
@@ -289,24 +411,8 @@ pub fn build_from(
         privileged,
         superuser_groups,
         findings,
+        left_out,
     })
-}
-
-fn superuser_groups(snapshot: &Snapshot, model: &Model) -> Vec<(String, usize)> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in model.rows("member") {
-        if r[0] != "anon" {
-            *counts.entry(r[1].clone()).or_default() += 1;
-        }
-    }
-    let mut out: Vec<(String, usize)> = snapshot
-        .groups
-        .iter()
-        .filter(|g| g.is_superuser)
-        .map(|g| (g.name.to_string(), counts.get(&*g.pk).copied().unwrap_or(0)))
-        .collect();
-    out.sort();
-    out
 }
 
 fn summary(
@@ -315,6 +421,7 @@ fn summary(
     flows: &[FlowMatrix],
     privileged: &[Privileged],
     findings: &Findings,
+    left_out: &Option<LeftOut>,
 ) -> Vec<(String, String)> {
     let active = snapshot.users.iter().filter(|u| u.is_active).count();
     let service = snapshot
@@ -323,15 +430,10 @@ fn summary(
         .filter(|u| u.kind.contains("service_account"))
         .count();
     let mut access = Cell::default();
-    let mut count = |v: &str| match v {
-        "yes" => access.shown += 1,
-        "no" => access.skipped += 1,
-        _ => access.unknown += 1,
-    };
     for a in apps {
-        for r in &a.rows {
-            count(&r.access);
-        }
+        access.shown += a.access.shown;
+        access.skipped += a.access.skipped;
+        access.unknown += a.access.unknown;
     }
     let mut stages = Cell::default();
     for f in flows {
@@ -346,6 +448,13 @@ fn summary(
     let findings = match findings {
         Findings::NotComputed(_) => "not computed".to_string(),
         Findings::Computed(f) => f.len().to_string(),
+    };
+    let detail = match left_out {
+        None => "every user and every group".to_string(),
+        Some(l) => format!(
+            "left out above {} users: per-user rows, and all but the {} largest of {} groups",
+            l.limit, l.groups_shown, l.groups
+        ),
     };
     vec![
         ("users".into(), snapshot.users.len().to_string()),
@@ -388,6 +497,7 @@ fn summary(
             stages.unknown.to_string(),
         ),
         ("findings".into(), findings),
+        ("detail".into(), detail),
     ]
 }
 
@@ -414,16 +524,17 @@ impl<'a> Names<'a> {
     }
 }
 
-/// How one binding reads in a sentence about one user.
+/// How one binding reads in a sentence about one user, who is called `label` in group paths.
 fn describe_binding(
     names: &Names,
     hierarchy: &Hierarchy,
     b: &crate::snapshot::PolicyBinding,
     user: &crate::snapshot::User,
+    label: &str,
 ) -> String {
     match (&b.subject, b.negate) {
         (Subject::Group(g), false) => hierarchy
-            .path_text(&user.username, user.pk, g)
+            .path_text(label, user.pk, g)
             .unwrap_or_else(|| format!("not a member of group {}", hierarchy.name(g))),
         (Subject::Group(g), true) => {
             format!("not in group {} (negated group binding)", hierarchy.name(g))
@@ -447,16 +558,176 @@ fn describe_binding(
     }
 }
 
-fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<AppAccess> {
+/// Every user by identity class, with the groups' members counted per class: what the
+/// application and flow tables are computed from, so that their cost grows with the classes and
+/// the groups, not with users times objects.
+struct Everyone<'a> {
+    snapshot: &'a Snapshot,
+    model: &'a Model,
+    /// Each identity class's members (indices into `snapshot.users`).
+    classes: std::borrow::Cow<'a, [Vec<u32>]>,
+    /// Each user's identity class.
+    class_of_user: Vec<u32>,
+    /// Per group pk: (identity class, how many of its members are effective members).
+    members: HashMap<String, Vec<(u32, u32)>>,
+    /// Per identity class: how many of its members are in no group.
+    ungrouped: Vec<u32>,
+}
+
+impl<'a> Everyone<'a> {
+    fn new(snapshot: &'a Snapshot, model: &'a Model) -> Everyone<'a> {
+        let classes = model.identity_classes(snapshot);
+        let mut class_of_user = vec![0u32; snapshot.users.len()];
+        for (k, members) in classes.iter().enumerate() {
+            for u in members {
+                class_of_user[*u as usize] = k as u32;
+            }
+        }
+        // A per-user model knows no classes: the user's index is its class.
+        let index: HashMap<String, u32> = if !model.by_class() {
+            snapshot
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.pk.to_string(), i as u32))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let class_of = |pk: &str| model.class_of(pk).or_else(|| index.get(pk).copied());
+        let mut counts: HashMap<(String, u32), u32> = HashMap::new();
+        let rows = model.rows("member");
+        let mut grouped: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for r in &rows {
+            if r[0] == "anon" {
+                continue;
+            }
+            if let Some(k) = class_of(&r[0]) {
+                *counts.entry((r[1].clone(), k)).or_default() += 1;
+                grouped.insert(&r[0]);
+            }
+        }
+        let mut ungrouped: Vec<u32> = classes.iter().map(|m| m.len() as u32).collect();
+        for pk in grouped {
+            if let Some(k) = class_of(pk) {
+                ungrouped[k as usize] -= 1;
+            }
+        }
+        let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        for ((g, k), n) in counts {
+            members.entry(g).or_default().push((k, n));
+        }
+        for list in members.values_mut() {
+            list.sort_unstable();
+        }
+        Everyone {
+            snapshot,
+            model,
+            classes,
+            class_of_user,
+            members,
+            ungrouped,
+        }
+    }
+
+    /// A group's effective members (descendant groups included).
+    fn size(&self, group: &str) -> usize {
+        self.members
+            .get(group)
+            .map_or(0, |l| l.iter().map(|(_, n)| *n as usize).sum())
+    }
+
+    /// The groups the tables show, by name: every group, or above the per-user limit the
+    /// largest ones. Each with its label (names may repeat before 2025.12: the pk's first 8
+    /// characters then tell them apart).
+    fn groups(&self, detail: &Detail, all: bool) -> Vec<(String, &'a crate::snapshot::Group)> {
+        let mut groups: Vec<&crate::snapshot::Group> = self.snapshot.groups.iter().collect();
+        if !all {
+            groups.sort_by(|a, b| {
+                self.size(&b.pk)
+                    .cmp(&self.size(&a.pk))
+                    .then_with(|| a.name.cmp(&b.name))
+                    .then_with(|| a.pk.cmp(&b.pk))
+            });
+            groups.truncate(detail.largest_groups);
+        }
+        groups.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.pk.cmp(&b.pk)));
+        let repeated = |name: &str| {
+            self.snapshot
+                .groups
+                .iter()
+                .filter(|x| &*x.name == name)
+                .nth(1)
+                .is_some()
+        };
+        groups
+            .into_iter()
+            .map(|g| {
+                let label = if repeated(&g.name) {
+                    format!("{} ({})", g.name, g.pk.chars().take(8).collect::<String>())
+                } else {
+                    g.name.to_string()
+                };
+                (label, g)
+            })
+            .collect()
+    }
+
+    /// The user whose rows answer for identity class `k`.
+    fn user(&self, k: u32) -> &'a crate::snapshot::User {
+        &self.snapshot.users[self.model.class_user(k)]
+    }
+
+    /// Counts a per-class value (by identity class) over a group, over everyone (`None`) or
+    /// over the users in no group (`Some("")`).
+    fn count<T: Copy>(
+        &self,
+        who: Option<&str>,
+        value: &dyn Fn(u32) -> T,
+        add: &mut dyn FnMut(T, usize),
+    ) {
+        match who {
+            None => {
+                for (k, m) in self.classes.iter().enumerate() {
+                    if !m.is_empty() {
+                        add(value(k as u32), m.len());
+                    }
+                }
+            }
+            Some("") => {
+                for (k, n) in self.ungrouped.iter().enumerate() {
+                    if *n > 0 {
+                        add(value(k as u32), *n as usize);
+                    }
+                }
+            }
+            Some(g) => {
+                for (k, n) in self.members.get(g).into_iter().flatten() {
+                    add(value(*k), *n as usize);
+                }
+            }
+        }
+    }
+}
+
+/// One application's answer for the users one identity class answers for.
+#[derive(Clone)]
+struct Answer {
+    access: &'static str,
+    /// When unknown: the bindings left to run time (pk) and why; `None` if the rules name none.
+    open: Option<BTreeSet<(String, String)>>,
+}
+
+fn app_access(
+    everyone: &Everyone,
+    hierarchy: &Hierarchy,
+    detail: &Detail,
+    groups: &[(String, &crate::snapshot::Group)],
+) -> Vec<AppAccess> {
+    let (snapshot, model) = (everyone.snapshot, everyone.model);
     let start = std::time::Instant::now();
     let decide: BTreeMap<(String, String), String> = model
         .rows("decide")
-        .into_iter()
-        .filter(|r| r[2] == "app")
-        .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
-        .collect();
-    let val: BTreeMap<(String, String), String> = model
-        .rows("val")
         .into_iter()
         .filter(|r| r[2] == "app")
         .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
@@ -476,8 +747,17 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
         }
     }
     crate::analysis::bulk::timing("report: access tables read", start);
-    let mut users: Vec<&crate::snapshot::User> = snapshot.users.iter().collect();
-    users.sort_by(|a, b| a.username.cmp(&b.username).then(a.pk.cmp(&b.pk)));
+    let per_user = snapshot.users.len() <= detail.per_user_limit;
+    let mut users: Vec<usize> = (0..snapshot.users.len()).collect();
+    if per_user {
+        let u = &snapshot.users;
+        users.sort_by(|a, b| {
+            u[*a]
+                .username
+                .cmp(&u[*b].username)
+                .then(u[*a].pk.cmp(&u[*b].pk))
+        });
+    }
     let mut apps: Vec<&crate::snapshot::Application> = snapshot.applications.iter().collect();
     apps.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
     let mut out = Vec::new();
@@ -489,113 +769,202 @@ fn app_access(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<
             .collect();
         bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
         let all_mode = app.policy_engine_mode.as_str() == "all";
-        let mut rows = Vec::new();
-        for user in &users {
-            // The answers are per identity class: read them under the class's representative.
-            let pk = model
-                .representative_in(&app.pk, &user.pk.to_string())
-                .to_string();
-            let access = match decide
-                .get(&(app.pk.to_string(), pk.clone()))
-                .map(String::as_str)
-            {
-                Some("pass") => "yes",
-                Some("fail") => "no",
-                _ => "unknown",
+        // Why one user has the access it has; `label` names the user in group paths.
+        let because = |access: &str, user: &crate::snapshot::User, label: &str| {
+            let result = |b: &&crate::snapshot::PolicyBinding| subject_result(hierarchy, b, user);
+            let say = |b: &crate::snapshot::PolicyBinding| {
+                describe_binding(&names, hierarchy, b, user, label)
             };
-            let result = |b: &&crate::snapshot::PolicyBinding| {
-                val.get(&(b.pk.to_string(), pk.clone()))
-                    .map_or("unknown", String::as_str)
-                    .to_string()
-            };
-            let say =
-                |b: &crate::snapshot::PolicyBinding| describe_binding(&names, hierarchy, b, user);
-            let because = if bindings.is_empty() {
-                if access == "yes" {
+            if bindings.is_empty() {
+                return if access == "yes" {
                     "no binding in force: open to every user".to_string()
                 } else {
                     "no binding in force: closed by core_default_app_access".to_string()
-                }
-            } else {
-                match (access, all_mode) {
-                    ("yes", false) => bindings
-                        .iter()
-                        .find(|b| result(b) == "pass")
-                        .map(|b| say(b))
-                        .unwrap_or_default(),
-                    ("yes", true) => bindings
-                        .iter()
-                        .map(|b| say(b))
-                        .collect::<Vec<_>>()
-                        .join(" and "),
-                    ("no", false) => "no binding passes".to_string(),
-                    ("no", true) => bindings
-                        .iter()
-                        .find(|b| result(b) == "fail")
-                        .map(|b| format!("fails: {}", say(b)))
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                }
+                };
+            }
+            match (access, all_mode) {
+                ("yes", false) => bindings
+                    .iter()
+                    .find(|b| result(b) == Some(true))
+                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
+                    .map(|b| say(b))
+                    .unwrap_or_default(),
+                ("yes", true) => bindings
+                    .iter()
+                    .map(|b| say(b))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                ("no", false) => "no binding passes".to_string(),
+                ("no", true) => bindings
+                    .iter()
+                    .find(|b| result(b) == Some(false))
+                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
+                    .map(|b| format!("fails: {}", say(b)))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            }
+        };
+        // Why the answer is unknown, told for one user.
+        let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
+            if ans.access != "unknown" {
+                return String::new();
+            }
+            let Some(set) = &ans.open else {
+                return "decided at run time".into();
             };
-            let reason = if access == "unknown" {
-                open.get(&(app.pk.to_string(), pk.clone()))
-                    .map(|set| {
-                        set.iter()
-                            .map(|(b, why)| {
-                                let who = bindings
-                                    .iter()
-                                    .find(|x| &*x.pk == b)
-                                    .map_or(b.clone(), |x| say(x));
-                                format!("{who}: {why}")
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                    .unwrap_or_else(|| "decided at run time".into())
-            } else {
-                String::new()
-            };
-            rows.push(AccessRow {
-                user: user.username.to_string(),
-                access: access.to_string(),
-                because,
-                reason,
+            set.iter()
+                .map(|(b, why)| {
+                    let who = bindings
+                        .iter()
+                        .find(|x| &*x.pk == b)
+                        .map_or(b.clone(), |x| {
+                            describe_binding(&names, hierarchy, x, user, label)
+                        });
+                    format!("{who}: {why}")
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        // One answer per class that answers for the application.
+        let answering = model.answering_in(snapshot, &app.pk);
+        let mut answers: HashMap<u32, Answer> = HashMap::new();
+        for a in &answering {
+            answers.entry(*a).or_insert_with(|| {
+                let pk = model.class_pk(snapshot, *a).to_string();
+                let access = match decide
+                    .get(&(app.pk.to_string(), pk.clone()))
+                    .map(String::as_str)
+                {
+                    Some("pass") => "yes",
+                    Some("fail") => "no",
+                    _ => "unknown",
+                };
+                let open = if access == "unknown" {
+                    open.get(&(app.pk.to_string(), pk.clone())).cloned()
+                } else {
+                    None
+                };
+                Answer { access, open }
             });
+        }
+        let answer = |k: u32| &answers[&answering[k as usize]];
+        // The classes: users that share the answer and the way to it, with one of them.
+        let mut users_of: HashMap<u32, usize> = HashMap::new();
+        for (k, m) in everyone.classes.iter().enumerate() {
+            *users_of.entry(answering[k]).or_default() += m.len();
+        }
+        let mut by_answer: Vec<(u32, usize)> = users_of.into_iter().filter(|x| x.1 > 0).collect();
+        by_answer.sort_unstable();
+        let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
+        for (a, n) in by_answer {
+            let ans = &answers[&a];
+            let user = everyone.user(a);
+            // The way to the answer, with the user left out: classes that differ only in
+            // whom they stand for are one row.
+            let pattern = (
+                ans.access.to_string(),
+                because(ans.access, user, "\u{0}"),
+                reason(ans, user, "\u{0}"),
+            );
+            let class = classes.entry(pattern).or_insert_with(|| AccessClass {
+                users: 0,
+                access: ans.access.to_string(),
+                representative: user.username.to_string(),
+                because: because(ans.access, user, &user.username),
+                reason: reason(ans, user, &user.username),
+            });
+            class.users += n;
+        }
+        let mut classes: Vec<AccessClass> = classes.into_values().collect();
+        classes.sort_by(|a, b| {
+            let order = |x: &str| ["yes", "unknown", "no"].iter().position(|v| *v == x);
+            order(&a.access)
+                .cmp(&order(&b.access))
+                .then(b.users.cmp(&a.users))
+                .then_with(|| a.representative.cmp(&b.representative))
+        });
+        let mut counts = Cell::default();
+        let access_of = |k: u32| answer(k).access;
+        everyone.count(None, &access_of, &mut |v, n| counts.add_n(yes_no(v), n));
+        let mut by_group = Vec::new();
+        for (label, g) in groups {
+            let mut cell = Cell::default();
+            everyone.count(Some(&g.pk), &access_of, &mut |v, n| {
+                cell.add_n(yes_no(v), n)
+            });
+            by_group.push(GroupAccess {
+                label: label.clone(),
+                group: g.pk.to_string(),
+                members: cell.shown + cell.skipped + cell.unknown,
+                access: cell,
+            });
+        }
+        let mut rows = Vec::new();
+        if per_user {
+            for u in &users {
+                let user = &snapshot.users[*u];
+                let k = everyone.class_of_user[*u];
+                let a = answering[k as usize];
+                let ans = &answers[&a];
+                rows.push(AccessRow {
+                    user: user.username.to_string(),
+                    access: ans.access.to_string(),
+                    because: because(ans.access, user, &user.username),
+                    reason: reason(ans, user, &user.username),
+                });
+            }
         }
         out.push(AppAccess {
             slug: app.slug.to_string(),
             name: app.name.to_string(),
             mode: app.policy_engine_mode.as_str().to_string(),
             bindings: bindings.len(),
+            access: counts,
+            classes,
+            groups: by_group,
             rows,
         });
     }
     out
 }
 
-fn flow_matrices(snapshot: &Snapshot, model: &Model) -> Vec<FlowMatrix> {
+/// Whether a binding on a user or group passes for `user` (its subject matches, or does not
+/// for a negated binding: a binding's policy is not evaluated when it has a subject); `None`
+/// for a policy binding, whose result the report does not hold. Used only to pick the binding
+/// that `because` names; the answer itself comes from the rules.
+fn subject_result(
+    hierarchy: &Hierarchy,
+    b: &crate::snapshot::PolicyBinding,
+    user: &crate::snapshot::User,
+) -> Option<bool> {
+    match &b.subject {
+        Subject::Group(g) => Some(hierarchy.path(user.pk, g).is_some() != b.negate),
+        Subject::User(u) => Some((*u == user.pk) != b.negate),
+        Subject::Policy(_) => None,
+    }
+}
+
+/// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].
+fn yes_no(access: &str) -> &'static str {
+    match access {
+        "yes" => "shown",
+        "no" => "skipped",
+        _ => "unknown",
+    }
+}
+
+fn flow_matrices(
+    everyone: &Everyone,
+    groups: &[(String, &crate::snapshot::Group)],
+) -> Vec<FlowMatrix> {
+    let (snapshot, model) = (everyone.snapshot, everyone.model);
     let entries = index(model, "default_entry", 1);
     // (fsb, entry, subject) -> visibility
     let visible = index(model, "visible", 3);
-    let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for r in model.rows("member") {
-        if r[0] != "anon" {
-            members
-                .entry(r[1].clone())
-                .or_default()
-                .insert(r[0].clone());
-        }
-    }
-    let users: BTreeSet<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
-    let grouped: BTreeSet<String> = members.values().flatten().cloned().collect();
-    let ungrouped: BTreeSet<String> = users.difference(&grouped).cloned().collect();
-    let mut groups: Vec<&crate::snapshot::Group> = snapshot.groups.iter().collect();
-    groups.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.pk.cmp(&b.pk)));
     let stage_names: BTreeMap<&str, &str> =
         snapshot.stages.iter().map(|s| (&*s.pk, &*s.name)).collect();
     let mut flows: Vec<&crate::snapshot::Flow> = snapshot.flows.iter().collect();
     flows.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
-    let empty = BTreeSet::new();
     let mut out = Vec::new();
     for flow in flows {
         let entry = entries
@@ -608,42 +977,89 @@ fn flow_matrices(snapshot: &Snapshot, model: &Model) -> Vec<FlowMatrix> {
             .filter(|x| x.target == flow.pk)
             .collect();
         fsbs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
-        let row = |label: String, group: Option<String>, who: &BTreeSet<String>, e: &str| {
-            let cells = fsbs
-                .iter()
-                .map(|x| {
-                    let mut c = Cell::default();
-                    for s in who {
-                        // Answers are per identity class: read them under its representative.
-                        let rep = model.representative_in(&x.pk, s).to_string();
-                        let key = vec![x.pk.to_string(), e.to_string(), rep];
-                        c.add(visible.get(&key).map_or("unknown", |v| v[0].as_str()));
-                    }
-                    c
-                })
-                .collect();
+        let look = |fsb: &str, e: &str, pk: &str| -> &'static str {
+            let key = vec![fsb.to_string(), e.to_string(), pk.to_string()];
+            match visible.get(&key).map(|v| v[0].as_str()) {
+                Some("shown") => "shown",
+                Some("skipped") => "skipped",
+                _ => "unknown",
+            }
+        };
+        // Per identity class, its value at each stage, read once per answering class.
+        let n = everyone.classes.len();
+        let mut values: Vec<Vec<&'static str>> = vec![Vec::with_capacity(fsbs.len()); n];
+        for x in &fsbs {
+            let answering = model.answering_in(snapshot, &x.pk);
+            let mut seen: HashMap<u32, &'static str> = HashMap::new();
+            for (k, a) in answering.iter().enumerate() {
+                let v = *seen
+                    .entry(*a)
+                    .or_insert_with(|| look(&x.pk, &entry, &model.class_pk(snapshot, *a)));
+                values[k].push(v);
+            }
+        }
+        let row = |label: String, group: Option<String>, who: Option<&str>| {
+            let mut cells = vec![Cell::default(); fsbs.len()];
+            let mut members = 0;
+            let value = |k: u32| k;
+            everyone.count(who, &value, &mut |k, m| {
+                members += m;
+                for (c, v) in cells.iter_mut().zip(&values[k as usize]) {
+                    c.add_n(v, m);
+                }
+            });
             MatrixRow {
                 label,
                 group,
-                entry: e.to_string(),
-                members: who.len(),
+                entry: entry.clone(),
+                members,
                 cells,
             }
         };
-        let mut rows = vec![row("all users".into(), None, &users, &entry)];
-        for g in &groups {
-            let who = members.get(&*g.pk).unwrap_or(&empty);
-            // Names may repeat (before 2025.12): the pk's first 8 characters tell them apart.
-            let label = if groups.iter().filter(|x| x.name == g.name).count() > 1 {
-                format!("{} ({})", g.name, g.pk.chars().take(8).collect::<String>())
-            } else {
-                g.name.to_string()
-            };
-            rows.push(row(label, Some(g.pk.to_string()), who, &entry));
+        let mut rows = vec![row("all users".into(), None, None)];
+        for (label, g) in groups {
+            rows.push(row(label.clone(), Some(g.pk.to_string()), Some(&g.pk)));
         }
-        rows.push(row("no group".into(), None, &ungrouped, &entry));
-        let anon: BTreeSet<String> = ["anon".to_string()].into();
-        rows.push(row("anonymous".into(), None, &anon, "anonymous"));
+        rows.push(row("no group".into(), None, Some("")));
+        rows.push(MatrixRow {
+            label: "anonymous".into(),
+            group: None,
+            entry: "anonymous".into(),
+            members: 1,
+            cells: fsbs
+                .iter()
+                .map(|x| {
+                    let mut c = Cell::default();
+                    c.add(look(&x.pk, "anonymous", "anon"));
+                    c
+                })
+                .collect(),
+        });
+        // The ways through the flow: users that see the same stages, with one of them.
+        let mut ways: BTreeMap<&[&'static str], (usize, u32)> = BTreeMap::new();
+        for (k, m) in everyone.classes.iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
+            let way = ways.entry(&values[k]).or_insert((0, k as u32));
+            way.0 += m.len();
+            if everyone.classes[way.1 as usize].len() < m.len() {
+                way.1 = k as u32;
+            }
+        }
+        let mut classes: Vec<StageClass> = ways
+            .into_iter()
+            .map(|(v, (users, k))| StageClass {
+                users,
+                representative: everyone.user(k).username.to_string(),
+                values: v.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect();
+        classes.sort_by(|a, b| {
+            b.users
+                .cmp(&a.users)
+                .then_with(|| a.representative.cmp(&b.representative))
+        });
         out.push(FlowMatrix {
             slug: flow.slug.to_string(),
             designation: flow.designation.as_str().to_string(),
@@ -655,6 +1071,7 @@ fn flow_matrices(snapshot: &Snapshot, model: &Model) -> Vec<FlowMatrix> {
                     (i64::from(x.order), name.to_string())
                 })
                 .collect(),
+            classes,
             rows,
         });
     }

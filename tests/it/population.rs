@@ -346,3 +346,72 @@ fn groups_joined_with_answers_keep_every_users_groups() {
     let m = assert_same_rows("example", &s, rules, &[]);
     assert!(!m.rows("opens_in").is_empty());
 }
+
+/// The report's tables from the every-user model equal those from the per-user model: every
+/// user's row, every group's counts and every flow's matrix; above the per-user limit, the
+/// summaries count the same users.
+#[test]
+fn report_by_class_equals_the_per_user_report() {
+    use bindlog::report::{self, Detail, Findings};
+    let mut paths = corpus();
+    paths.push(root().join("examples/acme/snapshot.json"));
+    for path in paths {
+        let name = path.display().to_string();
+        let loaded = snapshot::load(&path, &LoadOptions::default()).unwrap();
+        let s = &loaded.snapshot;
+        let per_user = Model::new(s, &Subjects::All).unwrap();
+        let by_class = report::all_users(s).unwrap();
+        for detail in [
+            Detail {
+                per_user_limit: usize::MAX,
+                largest_groups: 0,
+            },
+            Detail {
+                per_user_limit: 0,
+                largest_groups: 2,
+            },
+        ] {
+            let build = |m: &Model| {
+                let none = Findings::NotComputed("test".into());
+                report::build_from(&loaded, m, none, "t".into(), &detail).unwrap()
+            };
+            let (got, want) = (build(&by_class), build(&per_user));
+            assert_eq!(got.summary, want.summary, "{name}");
+            assert_eq!(got.left_out, want.left_out, "{name}");
+            assert_eq!(got.superuser_groups, want.superuser_groups, "{name}");
+            for (g, w) in got.apps.iter().zip(&want.apps) {
+                assert_eq!(g.access, w.access, "{name}: {}", g.slug);
+                assert_eq!(g.groups, w.groups, "{name}: {}", g.slug);
+                assert_eq!(g.rows, w.rows, "{name}: {}", g.slug);
+                // Classes are told for one user each: the users they count agree per answer.
+                let per_answer = |a: &report::AppAccess| {
+                    let mut n = std::collections::BTreeMap::new();
+                    for c in &a.classes {
+                        *n.entry(c.access.clone()).or_insert(0) += c.users;
+                    }
+                    n
+                };
+                assert_eq!(per_answer(g), per_answer(w), "{name}: {}", g.slug);
+            }
+            for (g, w) in got.flows.iter().zip(&want.flows) {
+                assert_eq!(g.rows, w.rows, "{name}: {}", g.slug);
+                let ways = |f: &report::FlowMatrix| {
+                    f.classes
+                        .iter()
+                        .map(|c| (c.values.clone(), c.users))
+                        .collect::<BTreeSet<_>>()
+                };
+                assert_eq!(ways(g), ways(w), "{name}: {}", g.slug);
+            }
+            if detail.per_user_limit == 0 {
+                assert!(got.apps.iter().all(|a| a.rows.is_empty()), "{name}");
+                assert!(got.apps.iter().all(|a| a.groups.len() <= 2), "{name}");
+            } else {
+                assert!(
+                    got.apps.iter().all(|a| a.rows.len() == s.users.len()),
+                    "{name}"
+                );
+            }
+        }
+    }
+}

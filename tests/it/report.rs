@@ -77,6 +77,7 @@ fn report_model_on_acme_answers_access_stages_and_superusers() {
         &loaded,
         Findings::NotComputed("test".into()),
         "2026-01-01T00:00:00Z".into(),
+        &report::Detail::HTML,
     )
     .unwrap();
     // Provenance: the one input file and its real digest.
@@ -584,6 +585,7 @@ fn report_renders_computed_findings_with_their_explanations() {
         &loaded,
         Findings::Computed(vec![finding]),
         "2026-01-01T00:00:00Z".into(),
+        &report::Detail::HTML,
     )
     .unwrap();
     let html = report::html::render(&r);
@@ -606,7 +608,13 @@ fn report_renders_computed_findings_with_their_explanations() {
     assert_eq!(&rows[0][3], "flow_binding <script>x</script> (pk-1)");
     assert!(rows[0][5].contains('\n'));
     // An engine that ran and found nothing says so, differently from "not computed".
-    let none = report::build(&loaded, Findings::Computed(vec![]), "t".into()).unwrap();
+    let none = report::build(
+        &loaded,
+        Findings::Computed(vec![]),
+        "t".into(),
+        &report::Detail::HTML,
+    )
+    .unwrap();
     let html = report::html::render(&none);
     assert!(html.contains("The audit rules found nothing."));
     assert!(!html.contains("not computed"));

@@ -168,10 +168,16 @@ impl ScopeClasses {
     /// The identity class whose representative stands for identity class `k` where `object`
     /// is concerned (`k` itself for an object of no flow or application).
     pub fn representative(&self, object: &str, k: u32) -> u32 {
-        let Some(&s) = self.scope_of.get(object) else {
-            return k;
-        };
-        let map = self.reverse[s].get_or_init(|| {
+        self.reverse_of(object)
+            .and_then(|map| map.get(&k).copied())
+            .unwrap_or(k)
+    }
+
+    /// For `object`'s scope: each identity class to the identity class whose representative
+    /// stands for it there; `None` for an object of no flow or application.
+    pub fn reverse_of(&self, object: &str) -> Option<&rustc_hash::FxHashMap<u32, u32>> {
+        let s = *self.scope_of.get(object)?;
+        Some(self.reverse[s].get_or_init(|| {
             let mut m = rustc_hash::FxHashMap::default();
             for (rep, ks) in &self.classes[s] {
                 for k in ks {
@@ -179,8 +185,7 @@ impl ScopeClasses {
                 }
             }
             m
-        });
-        map.get(&k).copied().unwrap_or(k)
+        }))
     }
 
     /// The identity classes the class of `rep` (an identity class) stands for in the scope with
