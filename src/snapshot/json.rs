@@ -6,6 +6,7 @@
 use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
 use super::raw::{ItemsSeed, RawMeta, RawSettings};
 use super::store::{Kind, Origin, Store};
+use super::yaml::DuplicateKey;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -570,7 +571,7 @@ fn skip_bom(reader: &mut impl std::io::BufRead) {
 
 /// Warns of every key repeated in one JSON object, with both places; serde_json keeps the last.
 fn warn_repeated_keys(bytes: &[u8], file: &Arc<str>, report: &mut LoadReport) {
-    for (key, first, again) in repeated_keys(bytes) {
+    for DuplicateKey { key, first, again } in repeated_keys(bytes) {
         report.warn(
             Loc::Line {
                 file: file.clone(),
@@ -585,10 +586,9 @@ fn warn_repeated_keys(bytes: &[u8], file: &Arc<str>, report: &mut LoadReport) {
     }
 }
 
-/// Each key that repeats an earlier key of the same object: `(key, first, again)` with
-/// `(line, column)` from 1. A single pass with an explicit stack, so nesting costs no recursion;
+/// Each key that repeats an earlier key of the same object, with `(line, column)` from 1. A single pass with an explicit stack, so nesting costs no recursion;
 /// text that is not JSON gives whatever it gives (the parser reports it).
-pub fn repeated_keys(bytes: &[u8]) -> Vec<(String, (usize, usize), (usize, usize))> {
+fn repeated_keys(bytes: &[u8]) -> Vec<DuplicateKey> {
     enum Open {
         Object(std::collections::HashMap<String, (usize, usize)>, bool),
         Array,
@@ -632,7 +632,11 @@ pub fn repeated_keys(bytes: &[u8]) -> Vec<(String, (usize, usize), (usize, usize
                             .into_owned()
                     });
                     match seen.get(&key) {
-                        Some(&first) => out.push((key, first, at)),
+                        Some(&first) => out.push(DuplicateKey {
+                            key,
+                            first,
+                            again: at,
+                        }),
                         None => {
                             seen.insert(key, at);
                         }

@@ -73,7 +73,8 @@ pub struct YamlError {
     pub col: usize,
 }
 
-/// A key written twice in one mapping (PyYAML, and so authentik, keeps the last value).
+/// A key written twice in one mapping or object (PyYAML, and so authentik, and serde_json keep
+/// the last value).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DuplicateKey {
     /// The key's text.

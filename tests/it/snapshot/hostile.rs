@@ -344,7 +344,9 @@ fn issue_14_deep_parse_json_is_an_unresolved_tag() {
         .map(|w| w.to_string())
         .collect();
     assert!(
-        warnings.iter().any(|w| w.contains("parse.yaml:7:19: unresolved `!ParseJSON`: not JSON: recursion limit exceeded")),
+        warnings.iter().any(|w| w.contains(
+            "parse.yaml:7:19: unresolved `!ParseJSON`: not JSON: recursion limit exceeded"
+        )),
         "{warnings:#?}"
     );
 }
