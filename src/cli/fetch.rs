@@ -15,7 +15,9 @@ pub struct Args {
     /// Name of the environment variable holding the API token (the token itself is never a flag).
     #[arg(long, value_name = "VAR", default_value = "AUTHENTIK_TOKEN")]
     token_env: String,
-    /// Output directory (directory form of a snapshot).
+    /// Output directory (directory form of a snapshot). It is written beside, then renamed
+    /// into place: an earlier fetch there is replaced whole, and a failed fetch leaves it as it
+    /// was. A non-empty directory without `meta.json` is refused.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
     /// Attempts per request when the failure is transient.
@@ -24,6 +26,15 @@ pub struct Args {
     /// First wait before a retry, in milliseconds (doubled each retry).
     #[arg(long, default_value_t = 500)]
     backoff_ms: u64,
+    /// Allow sending the token over plain http:// to a host that is not this machine.
+    /// Without it such a URL is refused; loopback addresses (127.0.0.1, ::1, localhost) are
+    /// always allowed.
+    #[arg(long)]
+    insecure_http: bool,
+    /// PEM file of CA certificates to trust instead of the built-in (Mozilla) roots, for an
+    /// instance with a private CA.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 /// Runs `bindlog fetch`.
@@ -41,6 +52,8 @@ pub fn run(args: Args) -> Outcome {
     let mut opts = FetchOptions::new(&args.url, token, &args.output);
     opts.attempts = args.attempts;
     opts.backoff = Duration::from_millis(args.backoff_ms);
+    opts.insecure_http = args.insecure_http;
+    opts.ca_cert = args.ca_cert;
     let summary = fetch::fetch(opts).map_err(miette::Report::new)?;
     eprintln!(
         "fetched authentik {} into {}",

@@ -264,8 +264,12 @@ pub struct Doc {
     name: Option<String>,
 }
 
-/// Reads and parses one blueprint file.
-pub fn read_doc(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Doc> {
+/// Reads and parses one blueprint file; a repeated key is a warning with both places.
+pub fn read_doc(
+    path: &Path,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) -> Option<Doc> {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -277,7 +281,23 @@ pub fn read_doc(path: &Path, errors: &mut Vec<SnapshotError>) -> Option<Doc> {
             return None;
         }
     };
-    match yaml::parse(&text) {
+    let parsed = yaml::parse_doc(&text).map(|p| {
+        for d in &p.duplicates {
+            report.warn(
+                Loc::Line {
+                    file: file.clone(),
+                    line: d.again.0,
+                    col: d.again.1,
+                },
+                format!(
+                    "duplicate key `{}` (first at line {}, column {}); the last value is used, as authentik does",
+                    d.key, d.first.0, d.first.1
+                ),
+            );
+        }
+        p.root
+    });
+    match parsed {
         Ok(Some(root)) => {
             let name = root
                 .get("metadata")
@@ -319,7 +339,10 @@ pub fn apply_all(
     errors: &mut Vec<SnapshotError>,
     report: &mut LoadReport,
 ) {
-    let docs: Vec<Doc> = paths.iter().filter_map(|p| read_doc(p, errors)).collect();
+    let docs: Vec<Doc> = paths
+        .iter()
+        .filter_map(|p| read_doc(p, errors, report))
+        .collect();
     let mut applied = vec![false; docs.len()];
     for i in 0..docs.len() {
         apply_doc(i, &docs, &mut applied, ws, env, errors, report);

@@ -6,6 +6,7 @@
 use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
 use super::raw::{ItemsSeed, RawMeta, RawSettings};
 use super::store::{Kind, Origin, Store};
+use super::yaml::DuplicateKey;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -152,14 +153,21 @@ struct BundleSeed<'a> {
     ignored: &'a mut Vec<String>,
 }
 
+/// The fast path's error for an endpoint key given twice; the slow path then reports where.
+const REPEATED_ENDPOINT: &str = "repeated endpoint key";
+
 impl<'de> Visitor<'de> for BundleSeed<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object whose keys are API endpoints")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             let endpoint = key.trim_matches('/');
+            if !seen.insert(endpoint.to_string()) {
+                return Err(serde::de::Error::custom(REPEATED_ENDPOINT));
+            }
             match target_of(endpoint) {
                 Some(target) => {
                     let base = format!("/{}", pointer_segment(&key));
@@ -232,7 +240,7 @@ pub fn read_bundle(
     errors: &mut Vec<SnapshotError>,
     report: &mut LoadReport,
 ) {
-    let reader = match std::fs::File::open(path) {
+    let mut reader = match std::fs::File::open(path) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
         Err(source) => {
             return errors.push(SnapshotError::Io {
@@ -245,6 +253,7 @@ pub fn read_bundle(
     report.files.push(file.to_string());
     store.has_base = true;
     let mut ignored = Vec::new();
+    skip_bom(&mut reader);
     // Streaming from the file keeps peak memory near the size of the objects built, not that
     // plus the file; only a file that fails is read whole, to report every problem in it.
     let mut de = serde_json::Deserializer::from_reader(reader);
@@ -272,10 +281,15 @@ pub fn read_bundle(
         ..Store::default()
     };
     let before = errors.len();
-    read_bundle_slowly(path, &file, store, errors);
+    let warned = report.warnings.len();
+    read_bundle_slowly(path, &file, store, errors, report);
     // The typed reading refused what the tolerant one accepted (a repeated key, say, where the
-    // last value wins): say so, since the values used may not be the ones meant.
-    if let (Err(e), true) = (fast, errors.len() == before) {
+    // last value wins): say so, since the values used may not be the ones meant, unless the
+    // repeated keys were already reported with their places.
+    if let (Err(e), true) = (
+        fast,
+        errors.len() == before && report.warnings.len() == warned,
+    ) {
         let message = syntax(&file, &e);
         let SnapshotError::Syntax { loc, message, .. } = message else {
             unreachable!("syntax() builds a Syntax error")
@@ -293,12 +307,15 @@ fn read_bundle_slowly(
     file: &Arc<str>,
     store: &mut Store,
     errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
 ) {
     let file = file.clone();
     let Some(bytes) = read_file(path, errors) else {
         return;
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
+    let bytes = without_bom(&bytes);
+    warn_repeated_keys(bytes, &file, report);
+    let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => return errors.push(syntax(&file, &e)),
     };
@@ -336,6 +353,8 @@ pub fn read_dir(
     report: &mut LoadReport,
 ) {
     store.has_base = true;
+    let listed = listed_files(root, errors);
+    let mut found = std::collections::BTreeSet::new();
     let mut files: BTreeMap<String, Vec<(u64, PathBuf)>> = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -361,6 +380,7 @@ pub fn read_dir(
             let Ok(rel) = path.strip_prefix(root) else {
                 continue;
             };
+            found.insert(slashed(rel));
             let rel = rel.with_extension("");
             let rel: Vec<String> = rel
                 .components()
@@ -372,6 +392,15 @@ pub fn read_dir(
                 _ => (rel.join("/"), 0),
             };
             files.entry(endpoint).or_default().push((page, path));
+        }
+    }
+    if let Some(listed) = &listed {
+        disagreements(root, listed, &found, errors);
+        if errors
+            .iter()
+            .any(|e| matches!(e, SnapshotError::Shape { what, .. } if what.contains(META_LIST)))
+        {
+            return;
         }
     }
     for (endpoint, mut pages) in files {
@@ -391,8 +420,95 @@ pub fn read_dir(
             };
             let file: Arc<str> = Arc::from(path.display().to_string());
             report.files.push(file.to_string());
-            read_endpoint_bytes(store, target, &bytes, &file, errors);
+            let rel = slashed(path.strip_prefix(root).unwrap_or(&path));
+            if let Some(hash) = listed.as_ref().and_then(|l| l.get(&rel))
+                && !hash.eq_ignore_ascii_case(&sha256_hex(&bytes))
+            {
+                report.warn(
+                    Loc::File(file.clone()),
+                    format!("`{rel}` changed since it was fetched: its SHA-256 is not the one `meta.json` lists"),
+                );
+            }
+            read_endpoint_bytes(store, target, without_bom(&bytes), &file, errors, report);
         }
+    }
+}
+
+/// Words every "disagrees with `meta.json`" problem carries.
+const META_LIST: &str = "`meta.json` lists";
+
+/// A path relative to the snapshot's root, with `/` between components.
+fn slashed(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The files `meta.json` lists with their SHA-256 (`bindlog fetch` writes them), if it does.
+fn listed_files(root: &Path, errors: &mut Vec<SnapshotError>) -> Option<BTreeMap<String, String>> {
+    let path = root.join("meta.json");
+    let bytes = std::fs::read(&path).ok()?;
+    let meta: Value = serde_json::from_slice(without_bom(&bytes)).ok()?;
+    let files = meta.get("files")?;
+    let Some(files) = files.as_object() else {
+        errors.push(SnapshotError::Shape {
+            loc: Loc::Pointer {
+                file: Arc::from(path.display().to_string()),
+                pointer: "/files".into(),
+            },
+            what: format!("`files` is {}", kind_of(files)),
+            expected:
+                "an object from each file's path to its SHA-256, as `bindlog fetch` writes it"
+                    .into(),
+        });
+        return None;
+    };
+    Some(
+        files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+    )
+}
+
+/// A directory whose files are not the ones its `meta.json` lists mixes two fetches (or was
+/// edited): each file too many and each file missing is a problem.
+fn disagreements(
+    root: &Path,
+    listed: &BTreeMap<String, String>,
+    found: &std::collections::BTreeSet<String>,
+    errors: &mut Vec<SnapshotError>,
+) {
+    let meta: Arc<str> = Arc::from(root.join("meta.json").display().to_string());
+    let help = "a directory written by `bindlog fetch` holds exactly the files its `meta.json` lists; fetch again (fetch replaces the whole directory), or delete `files` from `meta.json` if the directory was edited on purpose";
+    for extra in found
+        .iter()
+        .filter(|f| *f != "meta.json" && !listed.contains_key(*f))
+    {
+        errors.push(SnapshotError::Shape {
+            loc: Loc::File(Arc::from(root.join(extra).display().to_string())),
+            what: format!("`{extra}` is in the directory, but not among the files {META_LIST} (a leftover of an earlier fetch?)"),
+            expected: help.into(),
+        });
+    }
+    for missing in listed.keys().filter(|f| !found.contains(*f)) {
+        errors.push(SnapshotError::Shape {
+            loc: Loc::Pointer {
+                file: meta.clone(),
+                pointer: format!("/files/{}", pointer_segment(missing)),
+            },
+            what: format!("`{missing}` is among the files {META_LIST}, but not in the directory"),
+            expected: help.into(),
+        });
     }
 }
 
@@ -402,6 +518,7 @@ fn read_endpoint_bytes(
     bytes: &[u8],
     file: &Arc<str>,
     errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
 ) {
     let before = match target {
         Target::Kind(_) | Target::StageDetail | Target::PolicyDetail => {
@@ -426,6 +543,7 @@ fn read_endpoint_bytes(
     {
         o.0.truncate(origins_before);
     }
+    warn_repeated_keys(bytes, file, report);
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => detail_value(store, target, &v, file, "", errors),
         Err(e) => {
@@ -435,6 +553,107 @@ fn read_endpoint_bytes(
             errors.push(syntax(file, &e))
         }
     }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The bytes after a UTF-8 byte-order mark, which some exports write and JSON does not allow.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM).unwrap_or(bytes)
+}
+
+/// Skips a UTF-8 byte-order mark at the start of a stream.
+fn skip_bom(reader: &mut impl std::io::BufRead) {
+    if reader.fill_buf().is_ok_and(|b| b.starts_with(BOM)) {
+        reader.consume(BOM.len());
+    }
+}
+
+/// Warns of every key repeated in one JSON object, with both places; serde_json keeps the last.
+fn warn_repeated_keys(bytes: &[u8], file: &Arc<str>, report: &mut LoadReport) {
+    for DuplicateKey { key, first, again } in repeated_keys(bytes) {
+        report.warn(
+            Loc::Line {
+                file: file.clone(),
+                line: again.0,
+                col: again.1,
+            },
+            format!(
+                "duplicate key `{key}` (first at line {}, column {}); the last value is used",
+                first.0, first.1
+            ),
+        );
+    }
+}
+
+/// Each key that repeats an earlier key of the same object, with `(line, column)` from 1. A single pass with an explicit stack, so nesting costs no recursion;
+/// text that is not JSON gives whatever it gives (the parser reports it).
+fn repeated_keys(bytes: &[u8]) -> Vec<DuplicateKey> {
+    enum Open {
+        Object(std::collections::HashMap<String, (usize, usize)>, bool),
+        Array,
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let (mut line, mut col) = (1, 1);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Open::Object(Default::default(), true)),
+            b'[' => stack.push(Open::Array),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(Open::Object(_, expect_key)) = stack.last_mut() {
+                    *expect_key = true;
+                }
+            }
+            b'\n' => {
+                line += 1;
+                col = 1;
+                i += 1;
+                continue;
+            }
+            b'"' => {
+                let at = (line, col);
+                let mut end = i + 1;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                let end = end.min(bytes.len().saturating_sub(1));
+                let literal = &bytes[i..=end];
+                if let Some(Open::Object(seen, expect_key)) = stack.last_mut()
+                    && *expect_key
+                {
+                    *expect_key = false;
+                    let key = serde_json::from_slice::<String>(literal).unwrap_or_else(|_| {
+                        String::from_utf8_lossy(&literal[1..literal.len().saturating_sub(1)])
+                            .into_owned()
+                    });
+                    match seen.get(&key) {
+                        Some(&first) => out.push(DuplicateKey {
+                            key,
+                            first,
+                            again: at,
+                        }),
+                        None => {
+                            seen.insert(key, at);
+                        }
+                    }
+                }
+                col += literal.iter().filter(|b| (**b & 0xC0) != 0x80).count();
+                i = end + 1;
+                continue;
+            }
+            _ => {}
+        }
+        if bytes[i] & 0xC0 != 0x80 {
+            col += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 fn kind_of(v: &Value) -> &'static str {

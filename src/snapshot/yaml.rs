@@ -1,8 +1,20 @@
 //! YAML text to a tree that keeps every node's tag and position (yaml-rust2's event parser);
 //! plain scalars are typed the way authentik's PyYAML loader types them (YAML 1.1).
+//!
+//! The tree is built from the parser's events in a loop, not by yaml-rust2's recursive loader,
+//! so that nesting is bounded by [`MAX_DEPTH`] instead of by the stack, and every alias is
+//! counted against [`MAX_ALIAS_EXPANSION`] so that a few hundred bytes of anchors cannot grow
+//! into gigabytes.
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// The deepest nesting of sequences and mappings a document may have (serde_json's limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// How many nodes plus scalar bytes the aliases of one document may copy in all.
+pub const MAX_ALIAS_EXPANSION: usize = 1_000_000;
 
 /// A YAML node with its tag (`!KeyOf`, ...) and 1-based position.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,11 +41,12 @@ pub enum NodeKind {
 }
 
 impl Node {
-    /// The value of key `key` in a mapping node.
+    /// The value of key `key` in a mapping node; of a repeated key, the last, as PyYAML does.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
             NodeKind::Map(entries) => entries
                 .iter()
+                .rev()
                 .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar(s, _) if s == key))
                 .map(|(_, v)| v),
             _ => None,
@@ -60,22 +73,55 @@ pub struct YamlError {
     pub col: usize,
 }
 
-enum Frame {
-    Seq(Vec<Node>, Option<String>, Marker, usize),
-    Map(
-        Vec<(Node, Node)>,
-        Option<Node>,
-        Option<String>,
-        Marker,
-        usize,
-    ),
+/// A key written twice in one mapping or object (PyYAML, and so authentik, and serde_json keep
+/// the last value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DuplicateKey {
+    /// The key's text.
+    pub key: String,
+    /// Line and column of its first occurrence.
+    pub first: (usize, usize),
+    /// Line and column of the repetition.
+    pub again: (usize, usize),
+}
+
+/// A parsed document and what looked wrong in it without stopping the parse.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// The first document, if there is one.
+    pub root: Option<Node>,
+    /// Repeated keys, in input order.
+    pub duplicates: Vec<DuplicateKey>,
+}
+
+/// A node being built, with its size (nodes plus scalar bytes) and height (0 for a scalar).
+struct Built {
+    node: Node,
+    size: usize,
+    height: usize,
+}
+
+enum Content {
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>, Option<Node>),
+}
+
+struct Frame {
+    content: Content,
+    tag: Option<String>,
+    mark: Marker,
+    anchor: usize,
+    size: usize,
+    height: usize,
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: std::collections::HashMap<usize, Node>,
-    docs: Vec<Node>,
+    anchors: HashMap<usize, Built>,
+    doc: Option<Node>,
+    expanded: usize,
+    duplicates: Vec<DuplicateKey>,
 }
 
 fn tag_text(tag: Option<Tag>) -> Option<String> {
@@ -91,84 +137,204 @@ fn node(kind: NodeKind, tag: Option<String>, mark: Marker) -> Node {
     }
 }
 
-impl Builder {
-    fn push(&mut self, n: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, n.clone());
-        }
-        match self.stack.last_mut() {
-            Some(Frame::Seq(items, ..)) => items.push(n),
-            Some(Frame::Map(entries, key, ..)) => match key.take() {
-                Some(k) => entries.push((k, n)),
-                None => *key = Some(n),
-            },
-            None => self.docs.push(n),
+fn error_at(mark: Marker, message: String) -> YamlError {
+    YamlError {
+        message,
+        line: mark.line(),
+        col: mark.col() + 1,
+    }
+}
+
+/// The keys of `entries` that repeat an earlier key, with both positions.
+fn repeated_keys(entries: &[(Node, Node)], out: &mut Vec<DuplicateKey>) {
+    let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (k, _) in entries {
+        if let NodeKind::Scalar(text, _) = &k.kind {
+            if let Some(&first) = seen.get(text.as_str()) {
+                out.push(DuplicateKey {
+                    key: text.clone(),
+                    first,
+                    again: (k.line, k.col),
+                });
+            } else {
+                seen.insert(text, (k.line, k.col));
+            }
         }
     }
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+impl Builder {
+    fn push(&mut self, built: Built, anchor: usize) {
+        if anchor > 0 {
+            let copy = Built {
+                node: built.node.clone(),
+                ..built
+            };
+            self.anchors.insert(anchor, copy);
+        }
+        let Built { node, size, height } = built;
+        match self.stack.last_mut() {
+            Some(frame) => {
+                frame.size += size;
+                frame.height = frame.height.max(height + 1);
+                match &mut frame.content {
+                    Content::Seq(items) => items.push(node),
+                    Content::Map(entries, key) => match key.take() {
+                        Some(k) => entries.push((k, node)),
+                        None => *key = Some(node),
+                    },
+                }
+            }
+            None => {
+                if self.doc.is_none() {
+                    self.doc = Some(node);
+                }
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        content: Content,
+        tag: Option<Tag>,
+        mark: Marker,
+        anchor: usize,
+    ) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(error_at(
+                mark,
+                format!(
+                    "nesting deeper than {MAX_DEPTH} levels; authentik's blueprints need far fewer"
+                ),
+            ));
+        }
+        self.stack.push(Frame {
+            content,
+            tag: tag_text(tag),
+            mark,
+            anchor,
+            size: 1,
+            height: 1,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        let Frame {
+            content,
+            tag,
+            mark,
+            anchor,
+            size,
+            height,
+        } = frame;
+        let node = match content {
+            Content::Seq(items) => node(NodeKind::Seq(items), tag, mark),
+            Content::Map(entries, _) => {
+                repeated_keys(&entries, &mut self.duplicates);
+                // A block mapping's own mark can sit after its first key; its first key is
+                // where a reader sees it start.
+                let (line, col) = entries
+                    .first()
+                    .map_or((mark.line(), mark.col() + 1), |(k, _)| (k.line, k.col));
+                let mut n = node(NodeKind::Map(entries), tag, mark);
+                (n.line, n.col) = (line, col);
+                n
+            }
+        };
+        self.push(Built { node, size, height }, anchor);
+    }
+
+    fn alias(&mut self, id: usize, mark: Marker) -> Result<(), YamlError> {
+        let Some(target) = self.anchors.get(&id) else {
+            return Err(error_at(mark, "alias to an unknown anchor".into()));
+        };
+        if self.stack.len() + target.height > MAX_DEPTH {
+            return Err(error_at(
+                mark,
+                format!("this alias nests the document deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.expanded = self.expanded.saturating_add(target.size);
+        if self.expanded > MAX_ALIAS_EXPANSION {
+            return Err(error_at(
+                mark,
+                format!(
+                    "aliases expand to more than {MAX_ALIAS_EXPANSION} nodes and scalar bytes (an alias bomb?); refused"
+                ),
+            ));
+        }
+        let built = Built {
+            node: target.node.clone(),
+            size: target.size,
+            height: target.height,
+        };
+        self.push(built, 0);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: Event, mark: Marker) -> Result<(), YamlError> {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain;
+                let size = 1 + text.len();
+                let node = node(NodeKind::Scalar(text, plain), tag_text(tag), mark);
                 self.push(
-                    node(NodeKind::Scalar(text, plain), tag_text(tag), mark),
+                    Built {
+                        node,
+                        size,
+                        height: 0,
+                    },
                     anchor,
                 );
             }
             Event::SequenceStart(anchor, tag) => {
-                self.stack
-                    .push(Frame::Seq(Vec::new(), tag_text(tag), mark, anchor))
+                self.open(Content::Seq(Vec::new()), tag, mark, anchor)?
             }
             Event::MappingStart(anchor, tag) => {
-                self.stack
-                    .push(Frame::Map(Vec::new(), None, tag_text(tag), mark, anchor))
+                self.open(Content::Map(Vec::new(), None), tag, mark, anchor)?
             }
-            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(items, tag, m, anchor)) => {
-                    self.push(node(NodeKind::Seq(items), tag, m), anchor)
-                }
-                Some(Frame::Map(entries, _, tag, m, anchor)) => {
-                    // A block mapping's own mark can sit after its first key; its first key is
-                    // where a reader sees it start.
-                    let (line, col) = entries
-                        .first()
-                        .map_or((m.line(), m.col() + 1), |(k, _)| (k.line, k.col));
-                    let mut n = node(NodeKind::Map(entries), tag, m);
-                    (n.line, n.col) = (line, col);
-                    self.push(n, anchor)
-                }
-                None => {}
-            },
-            Event::Alias(id) => {
-                let n = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| node(NodeKind::Scalar(String::new(), true), None, mark));
-                self.push(n, 0);
-            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::Alias(id) => self.alias(id, mark)?,
             _ => {}
         }
+        Ok(())
     }
 }
 
 /// Parses the first document of `text`.
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+    parse_doc(text).map(|p| p.root)
+}
+
+/// Parses the first document of `text` (a leading byte-order mark is skipped), reporting
+/// repeated keys; nesting beyond [`MAX_DEPTH`] and alias expansion beyond
+/// [`MAX_ALIAS_EXPANSION`] are errors at the place they happen.
+pub fn parse_doc(text: &str) -> Result<Parsed, YamlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| YamlError {
-        message: e.info().to_string(),
-        line: e.marker().line(),
-        col: e.marker().col() + 1,
-    })?;
+    loop {
+        let (ev, mark) = parser
+            .next_token()
+            .map_err(|e| error_at(*e.marker(), e.info().to_string()))?;
+        match ev {
+            Event::StreamEnd | Event::DocumentEnd => break,
+            ev => builder.event(ev, mark)?,
+        }
+    }
     let lines: Vec<&str> = text.lines().collect();
-    let mut doc = builder.docs.into_iter().next();
-    if let Some(d) = doc.as_mut() {
+    let mut root = builder.doc;
+    if let Some(d) = root.as_mut() {
         point_at_tags(d, &lines);
     }
-    Ok(doc)
+    Ok(Parsed {
+        root,
+        duplicates: builder.duplicates,
+    })
 }
 
 /// The parser marks a tagged node where its value starts; a reader looks for the tag, so move

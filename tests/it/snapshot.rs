@@ -8,6 +8,7 @@ mod corpus;
 mod facts;
 mod fetch;
 mod forms;
+mod hostile;
 
 use bindlog::snapshot::{self, LoadOptions, Loaded, SnapshotErrors};
 use std::path::{Path, PathBuf};

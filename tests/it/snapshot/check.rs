@@ -29,8 +29,9 @@ fn check_of_a_blueprint_overlay_with_unresolved_tags() {
     ]));
 }
 
-/// A repeated key is accepted (the last value wins, as with serde_json's reading) but named,
-/// since it means the slower reading and maybe a value nobody meant.
+/// A repeated key is accepted (the last value wins, as with serde_json's reading) but named
+/// with both places (issue 14, item 15), since it means the slower reading and maybe a value
+/// nobody meant.
 #[test]
 fn a_repeated_key_is_a_warning_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +43,10 @@ fn a_repeated_key_is_a_warning_with_its_place() {
     std::fs::write(&path, doubled).unwrap();
     let out = check(&[path.to_str().unwrap()]);
     assert!(
-        out.contains(&format!("dup.json:{line}:")) && out.contains("duplicate field `is_active`"),
+        out.contains(&format!("dup.json:{line}:"))
+            && out.contains(&format!(
+                "duplicate key `is_active` (first at line {line}, column"
+            )),
         "{out}"
     );
     let warnings = |s: &str| {

@@ -1,0 +1,352 @@
+//! Issue 14: snapshots and blueprints made to hurt (alias bombs, deep nesting, byte-order
+//! marks, repeated keys) are answered with a located error or warning, never a crash.
+
+use super::*;
+use serde_json::json;
+
+/// Runs `bindlog check PATH`, expects exit 2 within a few seconds, returns stderr.
+fn refused(path: &Path) -> String {
+    let start = std::time::Instant::now();
+    let out = assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .arg("check")
+        .arg(path)
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2);
+    let out = out.get_output();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    stderr
+}
+
+fn has(stderr: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(stderr.contains(p), "`{p}` not in:\n{stderr}");
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Issue 14, item 2: nine levels of nine aliases (a billion-laughs blueprint).
+#[test]
+fn issue_14_an_alias_bomb_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text =
+        String::from("version: 1\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str("entries: []\n");
+    assert!(text.len() < 600);
+    let path = write(dir.path(), "bomb.yaml", &text);
+    has(
+        &refused(&path),
+        &[
+            "bomb.yaml:7:",
+            "aliases expand to more than 1000000 nodes and scalar bytes",
+        ],
+    );
+}
+
+/// Issue 14, item 2: the same with merge keys.
+#[test]
+fn issue_14_a_merge_key_bomb_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version: 1\nm0: &m0 {x: lol, y: lol}\n");
+    for i in 1..9 {
+        let refs = vec![format!("*m{}", i - 1); 9].join(", ");
+        text.push_str(&format!("m{i}: &m{i}\n  <<: [{refs}]\n  k{i}: v\n"));
+    }
+    text.push_str("entries: []\n");
+    let path = write(dir.path(), "merge.yaml", &text);
+    let stderr = refused(&path);
+    has(&stderr, &["merge.yaml:", "aliases expand to more than"]);
+    // The line of the alias that crossed the limit, within the file.
+    let line: usize = stderr
+        .split("merge.yaml:")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3..=26).contains(&line), "{stderr}");
+}
+
+/// Issue 14, item 2: aliases that stay small still work.
+#[test]
+fn issue_14_modest_aliases_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "ok.yaml",
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: &id {name: admins}\n    attrs: {name: admins, attributes: {copy: *id}}\n",
+    );
+    let loaded = load(&path);
+    assert_eq!(loaded.snapshot.groups.len(), 1);
+}
+
+/// Issue 14, item 3: 30,000 nested block-sequence dashes.
+#[test]
+fn issue_14_thirty_thousand_dashes_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("version: 1\nentries:\n{}x\n", "- ".repeat(30_000));
+    let path = write(dir.path(), "dashes.yaml", &text);
+    has(
+        &refused(&path),
+        &["dashes.yaml:3:", "nesting deeper than 128 levels"],
+    );
+}
+
+/// Issue 14, item 3: 16,000 levels under an entry's `attrs:`.
+#[test]
+fn issue_14_deep_attrs_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {{name: g}}\n    attrs:\n      attributes:\n        - {}v\n",
+        "- ".repeat(16_000)
+    );
+    let path = write(dir.path(), "attrs.yaml", &text);
+    has(
+        &refused(&path),
+        &["attrs.yaml:7:", "nesting deeper than 128 levels"],
+    );
+}
+
+/// Issue 14, item 3: an alias cannot carry a deep node deeper than the limit either.
+#[test]
+fn issue_14_an_alias_that_nests_too_deep_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("{}v{}", "[".repeat(100), "]".repeat(100));
+    let text = format!(
+        "version: 1\nd: &d {deep}\nentries:\n  - model: authentik_core.group\n    identifiers: {{name: g}}\n    attrs:\n      attributes: {}*d{}\n",
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    let path = write(dir.path(), "alias.yaml", &text);
+    has(
+        &refused(&path),
+        &[
+            "alias.yaml:7:",
+            "this alias nests the document deeper than 128 levels",
+        ],
+    );
+}
+
+/// Issue 14, item 3: at the limit, resolving tags recurses within a test thread's small stack.
+#[test]
+fn issue_14_nesting_at_the_limit_resolves_without_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let levels = 120;
+    let text = format!(
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {{name: g}}\n    attrs:\n      name: g\n      attributes:\n        k: {}v{}\n",
+        "!If [true, ".repeat(levels),
+        "]".repeat(levels)
+    );
+    let path = write(dir.path(), "deep.yaml", &text);
+    let loaded = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || load(&path).snapshot.groups.len())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(loaded, 1);
+}
+
+/// Issue 14, item 3: JSON nesting is bounded by serde_json's recursion limit, in a bundle and in
+/// a directory page.
+#[test]
+fn issue_14_deep_json_is_refused_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let bundle = write(
+        dir.path(),
+        "deep.json",
+        &format!("{{\"core/users\": [{{\"pk\": 1, \"attributes\": {deep}}}]}}"),
+    );
+    has(
+        &refused(&bundle),
+        &["deep.json:1:", "recursion limit exceeded"],
+    );
+    let snap = dir.path().join("snap");
+    std::fs::create_dir_all(snap.join("core")).unwrap();
+    write(&snap, "core/users.json", &deep);
+    has(
+        &refused(&snap),
+        &["users.json:1:", "recursion limit exceeded"],
+    );
+}
+
+/// Issue 14, item 14: a UTF-8 byte-order mark is accepted in JSON (bundle and directory) and
+/// YAML.
+#[test]
+fn issue_14_a_byte_order_mark_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bom.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(serde_json::to_vec(&small_bundle()).unwrap());
+    std::fs::write(&bundle, &bytes).unwrap();
+    assert_eq!(load(&bundle).snapshot.users.len(), 3);
+
+    let snap = dir.path().join("snap");
+    for (key, value) in small_bundle().as_object().unwrap() {
+        let path = snap.join(format!("{key}.json"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(serde_json::to_vec(value).unwrap());
+        std::fs::write(path, bytes).unwrap();
+    }
+    let loaded = load(&snap);
+    assert_eq!(loaded.snapshot.users.len(), 3);
+    assert_eq!(loaded.snapshot.version.as_ref().unwrap().text, "2026.2.1");
+
+    let yaml = write(
+        dir.path(),
+        "bom.yaml",
+        "\u{feff}version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n    attrs: {name: g}\n",
+    );
+    assert_eq!(load(&yaml).snapshot.groups.len(), 1);
+}
+
+/// Issue 14, item 15: an endpoint key given twice in a bundle is a warning with both places;
+/// the last value is used, as for any repeated JSON key.
+#[test]
+fn issue_14_a_repeated_endpoint_key_is_a_warning_with_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = serde_json::to_string_pretty(&small_bundle()).unwrap();
+    let mut again = small_bundle()["core/users"].clone();
+    again[0]["username"] = json!("zed");
+    let end = text.rfind('}').unwrap();
+    text.insert_str(end, &format!(",\n  \"core/users\": {again}\n"));
+    let path = write(dir.path(), "dup.json", &text);
+    let first_line = text
+        .lines()
+        .position(|l| l.contains("\"core/users\""))
+        .unwrap()
+        + 1;
+    let again_line = text.lines().count() - 1;
+    let loaded = load(&path);
+    let users: Vec<&str> = loaded.snapshot.users.iter().map(|u| &*u.username).collect();
+    assert_eq!(users, ["zed", "bob", "carol"]);
+    let warnings: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(
+            |w| w.starts_with(&format!("{}:{again_line}:3:", path.display()))
+                && w.contains(&format!(
+                    "duplicate key `core/users` (first at line {first_line}, column 3)"
+                ))
+        ),
+        "{warnings:#?}"
+    );
+}
+
+/// Issue 14, item 15: a nested repeated key in JSON also names both places.
+#[test]
+fn issue_14_a_repeated_nested_json_key_names_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = serde_json::to_string_pretty(&small_bundle())
+        .unwrap()
+        .replacen(
+            "\"username\": \"alice\"",
+            "\"username\": \"alice\",\n      \"username\": \"alicia\"",
+            1,
+        );
+    let path = write(dir.path(), "nested.json", &text);
+    let line = text.lines().position(|l| l.contains("\"alicia\"")).unwrap() + 1;
+    let loaded = load(&path);
+    assert!(
+        loaded
+            .snapshot
+            .users
+            .iter()
+            .any(|u| &*u.username == "alicia")
+    );
+    let warnings: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains(&format!(
+            ":{line}:7: duplicate key `username` (first at line {}, column 7)",
+            line - 1
+        ))),
+        "{warnings:#?}"
+    );
+}
+
+/// Issue 14, item 15: a repeated YAML key is a warning with both places, and the last value is
+/// the one used, as in authentik (PyYAML).
+#[test]
+fn issue_14_a_repeated_yaml_key_is_a_warning_with_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "dup.yaml",
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n    attrs:\n      name: first\n      name: second\n    state: absent\n    state: present\n",
+    );
+    let loaded = load(&path);
+    let names: Vec<&str> = loaded.snapshot.groups.iter().map(|g| &*g.name).collect();
+    assert_eq!(names, ["second"]);
+    let warnings: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    for expected in [
+        ":7:7: duplicate key `name` (first at line 6, column 7)",
+        ":9:5: duplicate key `state` (first at line 8, column 5)",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(expected)),
+            "{expected} not in {warnings:#?}"
+        );
+    }
+}
+
+/// Issue 14, item 3: `!ParseJSON` reads with serde_json's recursion limit; too deep is reported
+/// at the tag, not a crash.
+#[test]
+fn issue_14_deep_parse_json_is_an_unresolved_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {{name: g}}\n    attrs:\n      name: g\n      attributes: !ParseJSON '{}{}'\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let path = write(dir.path(), "parse.yaml", &text);
+    let loaded = load(&path);
+    let warnings: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "parse.yaml:7:19: unresolved `!ParseJSON`: not JSON: recursion limit exceeded"
+        )),
+        "{warnings:#?}"
+    );
+}
