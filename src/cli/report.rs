@@ -32,6 +32,8 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    limits: super::LimitArgs,
     /// Where to write: the HTML file (`-` for stdout), or the directory for csv-dir.
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
@@ -94,6 +96,7 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
     let generated = timestamp(args.timestamp.clone())?;
+    args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
     let report = if args.no_findings {
         let findings = Findings::NotComputed("--no-findings was given".into());
