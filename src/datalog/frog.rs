@@ -45,7 +45,9 @@ pub fn join_while<K: Ord, V1: Ord, V2: Ord, R: Ord>(
             results.push(logic(k, v1, v2));
             true
         };
-        let mut pairs: Vec<(&[(K, V1)], &[(K, V2)])> = Vec::new();
+        // The three joins of a semi-naive round, each a pair of sorted slices.
+        type Pair<'s, K, V1, V2> = (&'s [(K, V1)], &'s [(K, V2)]);
+        let mut pairs: Vec<Pair<K, V1, V2>> = Vec::new();
         pairs.extend(
             stable2
                 .iter()
