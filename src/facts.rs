@@ -401,13 +401,10 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
     FactSet { relations }
 }
 
-/// A symbol as a `.facts` field: tabs and line breaks would split the row, so they become spaces.
+/// A symbol as a `.facts` field, quoted where a tab, line break or leading `"` needs it (the
+/// way `bindlog eval` reads it back, see [`crate::datalog::io`]).
 fn field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(['\t', '\n', '\r']) {
-        s.replace(['\t', '\n', '\r'], " ").into()
-    } else {
-        s.into()
-    }
+    crate::datalog::io::quote_field(s, "\t")
 }
 
 impl FactSet {

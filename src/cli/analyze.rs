@@ -28,6 +28,8 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    limits: super::LimitArgs,
     /// Output form.
     #[arg(long, value_enum, default_value_t = Format::Summary)]
     format: Format,
@@ -140,6 +142,7 @@ pub fn run(args: Args) -> Outcome {
         ));
     }
     let start = std::time::Instant::now();
+    args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
     bulk::timing("loading", start);
     let snapshot = &loaded.snapshot;

@@ -79,6 +79,8 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    limits: super::LimitArgs,
     /// Output form.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -118,6 +120,7 @@ pub fn run(args: Args) -> Outcome {
         None => Vec::new(),
     };
     let start = std::time::Instant::now();
+    args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
     bindlog::analysis::bulk::timing("audit: loaded", start);
     let options = AuditOptions {

@@ -1,20 +1,41 @@
 //! `bindlog eval`: run a Datalog program the way `souffle -F -D` does.
 
 use super::Outcome;
-use bindlog::datalog::eval::Limits;
+use bindlog::datalog::io::PathPolicy;
 use bindlog::datalog::provenance::{self, ExplainFormat};
 use bindlog::datalog::{Engine, Inputs, Rules};
 use miette::miette;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Flags of `bindlog eval`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   bindlog eval examples/datalog/path.dl -F examples/datalog -D -
   bindlog eval examples/datalog/path.dl -F examples/datalog --explain 'path(\"a\",\"d\")'
-  bindlog eval examples/datalog/path.dl -F examples/datalog --print-plan")]
+  bindlog eval examples/datalog/path.dl -F examples/datalog --print-plan
+
+Files: `.input r(filename=\"x.facts\")` reads only inside the -F directory and `.output
+r(filename=\"x.csv\")` writes only inside the -D directory: `..`, absolute paths elsewhere and
+symbolic links leading out are refused (Soufflé allows them; rules are shared, so bindlog does
+not unless --allow-any-path is given). An error about a facts file gives its line and column,
+never its text.
+
+Fields: a symbol holding the delimiter, a line break or a leading `\"` is written quoted as RFC
+4180 does (`\"a<TAB>b\"`, a quote doubled), and a field starting with `\"` is read back that way
+(Soufflé's `rfc4180=true` quoting; Soufflé's default writes such symbols unquoted, breaking the
+row). Every other symbol is written as is.
+
+Arithmetic (32-bit, as Soufflé): `+`, `-`, `*`, unary `-` and `sum` wrap around on overflow
+(two's complement, as Soufflé computes them), with a warning; `/` and `%` by zero have no value:
+the rule derives nothing for that binding, with a warning (Soufflé stops the program);
+-2147483648 / -1 wraps to -2147483648 (warning) and -2147483648 % -1 is 0. `strlen` and
+`substr` count bytes, as Soufflé; a `substr` range that cuts a UTF-8 character leaves that
+character out (warning), where Soufflé returns half of it. String escapes are Soufflé's: \\\"
+\\' \\\\ \\a \\b \\f \\n \\r \\t \\v; any other (`\\u202e`) is an error.
+
+Bounds: --max-tuples and --timeout are checked as tuples are produced, inside a round; passing
+one is an error (exit 2) and nothing is written.")]
 pub struct Args {
     /// Datalog files (Soufflé syntax); several files form one program.
     #[arg(required = true, value_name = "PROGRAM.dl")]
@@ -53,12 +74,13 @@ pub struct Args {
     /// Worker threads for independent strata (1 = sequential; output is identical).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Stop with an error when more tuples than this are derived.
-    #[arg(long, default_value_t = 500_000_000, value_name = "N")]
-    pub max_tuples: usize,
-    /// Stop with an error after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
+    /// Let `filename=` of `.input` and `.output` name any file. Without it a rules file may
+    /// only read files inside the -F directory and write inside the -D directory (`..`,
+    /// absolute paths and symbolic links leading out are refused), since rules are shared.
+    #[arg(long)]
+    pub allow_any_path: bool,
 }
 
 /// Which evaluator `bindlog eval` runs.
@@ -74,6 +96,7 @@ pub enum EngineArg {
 
 /// Runs `bindlog eval`.
 pub fn run(args: Args) -> Outcome {
+    let limits = args.limits.bound_process()?;
     let mut rules = match Rules::from_files(&args.programs) {
         Ok(r) => r,
         Err(f) => return Ok(super::bad_input(&f.render(100))),
@@ -82,14 +105,16 @@ pub fn run(args: Args) -> Outcome {
         print!("{}", rules.render_plan());
         return Ok(ExitCode::SUCCESS);
     }
-    let inputs = match Inputs::from_dir(&mut rules, &args.facts, args.explain.is_some()) {
-        Ok(i) => i,
-        Err(f) => return Ok(super::bad_input(&f.render(100))),
+    let policy = if args.allow_any_path {
+        PathPolicy::Any
+    } else {
+        PathPolicy::Confined
     };
-    let limits = Limits {
-        max_tuples: args.max_tuples,
-        timeout: args.timeout.map(Duration::from_secs_f64),
-    };
+    let inputs =
+        match Inputs::from_dir_with(&mut rules, &args.facts, args.explain.is_some(), policy) {
+            Ok(i) => i,
+            Err(f) => return Ok(super::bad_input(&f.render(100))),
+        };
     let jobs = args.jobs.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -141,6 +166,6 @@ pub fn run(args: Args) -> Outcome {
     for w in &eval.warnings {
         eprintln!("warning: {w}");
     }
-    super::write_outputs(&rules, &eval, &args.output)?;
+    super::write_outputs(&rules, &eval, &args.output, policy)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -67,6 +67,41 @@ enum Command {
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
 pub type Outcome = Result<ExitCode, miette::Report>;
 
+/// `--max-tuples` and `--timeout`: the bounds of every command that evaluates rules.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct LimitArgs {
+    /// Stop with an error (exit 2) once an evaluation holds more tuples than this, counted as
+    /// they are derived (intermediate join results included), never with a partial result.
+    #[arg(long, default_value_t = 500_000_000, value_name = "N")]
+    pub max_tuples: usize,
+    /// Stop with an error (exit 2) once this many seconds have passed since the command
+    /// started, checked while rules are evaluated (inside each round, not only between them).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+impl LimitArgs {
+    /// The bounds as the engine takes them; a timeout that is not a number of seconds is bad usage.
+    pub fn limits(&self) -> Result<bindlog::datalog::eval::Limits, miette::Report> {
+        let timeout = match self.timeout {
+            Some(t) => Some(std::time::Duration::try_from_secs_f64(t).map_err(|_| {
+                miette::miette!("`--timeout {t}` is not a number of seconds of 0 or more")
+            })?),
+            None => None,
+        };
+        Ok(bindlog::datalog::eval::Limits {
+            max_tuples: self.max_tuples,
+            timeout,
+        })
+    }
+    /// Bounds every evaluation the command runs (see [`bindlog::datalog::eval::bound_process`]).
+    pub fn bound_process(&self) -> Result<bindlog::datalog::eval::Limits, miette::Report> {
+        let limits = self.limits()?;
+        bindlog::datalog::eval::bound_process(limits);
+        Ok(limits)
+    }
+}
+
 /// Prints diagnostics that are already rendered and gives exit status 2 (bad input).
 pub fn bad_input(rendered: &str) -> ExitCode {
     eprint!("{rendered}");
@@ -81,8 +116,9 @@ pub fn write_outputs(
     rules: &bindlog::datalog::Rules,
     eval: &bindlog::datalog::Evaluation,
     dir: &std::path::Path,
+    policy: bindlog::datalog::io::PathPolicy,
 ) -> Result<(), miette::Report> {
-    write_tables(&rules.program, &eval.tables, &eval.symbols, dir)
+    write_tables(&rules.program, &eval.tables, &eval.symbols, dir, policy)
 }
 
 /// [`write_outputs`] for the tables of a program's relations.
@@ -91,6 +127,7 @@ pub fn write_tables(
     tables: &[bindlog::datalog::eval::Table],
     symbols: &bindlog::datalog::value::Interner,
     dir: &std::path::Path,
+    policy: bindlog::datalog::io::PathPolicy,
 ) -> Result<(), miette::Report> {
     use std::io::Write;
     if dir != std::path::Path::new("-") {
@@ -99,7 +136,7 @@ pub fn write_tables(
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    bindlog::datalog::io::write_outputs(program, tables, symbols, dir, &mut out)
+    bindlog::datalog::io::write_outputs(program, tables, symbols, dir, &mut out, policy)
         .map_err(|e| miette::miette!("cannot write the output to `{}`: {e}", dir.display()))?;
     out.flush()
         .map_err(|e| miette::miette!("cannot write to stdout: {e}"))

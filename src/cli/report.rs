@@ -37,6 +37,8 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    limits: super::LimitArgs,
     /// Where to write: the HTML file (`-` for stdout), or the directory for csv-dir.
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
@@ -105,6 +107,7 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
     let generated = timestamp(args.timestamp.clone())?;
+    args.limits.bound_process()?;
     let mut detail = match args.format {
         Format::Html => report::Detail::HTML,
         Format::CsvDir => report::Detail::CSV,

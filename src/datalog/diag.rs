@@ -84,6 +84,37 @@ impl Sources {
         let (line, _) = self.line_col(span);
         format!("{}:{}", self.get(span.file).name, line)
     }
+    /// First byte and end (before the newline) of the line a span starts on.
+    pub fn line_bounds(&self, span: Span) -> (usize, usize) {
+        let src = self.get(span.file);
+        let line = src
+            .line_starts
+            .partition_point(|&s| s <= span.start as usize);
+        let start = src.line_starts[line - 1];
+        let end = src
+            .line_starts
+            .get(line)
+            .map_or(src.text.len(), |&next| next - 1);
+        (start, end)
+    }
+    /// Length in bytes of the longest line a span touches, or of the lines around it (which
+    /// the graphical renderer shows as context).
+    pub fn line_len(&self, span: Span) -> usize {
+        let src = self.get(span.file);
+        let first = src
+            .line_starts
+            .partition_point(|&s| s <= span.start as usize);
+        let last = src.line_starts.partition_point(|&s| s <= span.end as usize);
+        let lines = src.line_starts.len();
+        (first.saturating_sub(1).max(1)..=(last.max(first) + 1).min(lines))
+            .map(|l| {
+                let start = src.line_starts[l - 1];
+                let end = src.line_starts.get(l).map_or(src.text.len(), |&n| n - 1);
+                end - start
+            })
+            .max()
+            .unwrap_or(0)
+    }
     /// The text a span covers.
     pub fn snippet(&self, span: Span) -> &str {
         &self.get(span.file).text[span.start as usize..span.end as usize]
@@ -154,6 +185,15 @@ impl Diagnostic {
     }
 }
 
+/// Diagnostics shown per file; the others are counted in one line.
+pub const MAX_PER_FILE: usize = 50;
+
+/// Lines longer than this (in bytes) are shown as a window around the span, never whole.
+pub const LONG_LINE: usize = 200;
+
+/// Bytes shown on each side of a span in a long line.
+const WINDOW_MARGIN: usize = 40;
+
 /// All the errors of one phase, reported together.
 #[derive(Debug, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -165,11 +205,32 @@ impl Diagnostics {
         // In file order, whatever phase found them.
         let mut sorted: Vec<&Diagnostic> = self.0.iter().collect();
         sorted.sort_by_key(|d| d.labels.first().map(|l| (l.span.file, l.span.start)));
-        for (i, d) in sorted.into_iter().enumerate() {
-            if i > 0 {
+        // A flood of errors (20,000 stray characters) prints the first ones of each file only.
+        let mut shown: std::collections::BTreeMap<Option<FileId>, (usize, usize)> =
+            Default::default();
+        for d in sorted {
+            let file = d.labels.first().map(|l| l.span.file);
+            let (n, hidden) = shown.entry(file).or_default();
+            if *n == MAX_PER_FILE {
+                *hidden += 1;
+                continue;
+            }
+            if !out.is_empty() {
                 out.push('\n');
             }
+            *n += 1;
             out.push_str(&render_one(d, sources, width));
+        }
+        for (file, (_, hidden)) in shown {
+            if hidden > 0 {
+                let name = file.map_or("the command line".to_string(), |f| {
+                    format!("`{}`", sources.get(f).name)
+                });
+                out.push_str(&format!(
+                    "\nand {hidden} more error{} in {name}, not shown (at most {MAX_PER_FILE} per file)\n",
+                    if hidden == 1 { "" } else { "s" }
+                ));
+            }
         }
         let errors = self.0.iter().filter(|d| !d.warning).count();
         if errors > 1 {
@@ -228,6 +289,12 @@ impl miette::Diagnostic for Rendered<'_> {
 
 /// Renders one diagnostic; labels in other files than the primary one become `note:` lines.
 fn render_one(d: &Diagnostic, sources: &Sources, width: usize) -> String {
+    if d.labels
+        .iter()
+        .any(|l| sources.line_len(l.span) > LONG_LINE)
+    {
+        return render_windowed(d, sources, width);
+    }
     let primary = d.labels.first().map(|l| l.span.file);
     let mut notes = String::new();
     let mut labels = Vec::new();
@@ -269,4 +336,82 @@ fn render_one(d: &Diagnostic, sources: &Sources, width: usize) -> String {
     let _ = handler.render_report(&mut out, &r);
     out.push_str(&notes);
     out
+}
+
+/// Renders a diagnostic that points into a long line: the message and help as usual, then each
+/// label as its location and a window of at most a few dozen characters around its span,
+/// saying so. Neither a long line nor a column past what the graphical renderer handles
+/// (miette panics past column 65,535) reaches miette.
+fn render_windowed(d: &Diagnostic, sources: &Sources, width: usize) -> String {
+    let bare = Diagnostic {
+        labels: Vec::new(),
+        ..d.clone()
+    };
+    let mut out = render_one(&bare, sources, width);
+    // miette ends with the help; the windows go between the message and a trailing blank line.
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out.push('\n');
+    for l in &d.labels {
+        out.push_str(&window(sources, l));
+    }
+    out
+}
+
+/// A label as `file:line:column` and, below, a bounded window of its line with carets.
+fn window(sources: &Sources, label: &Label) -> String {
+    let (line, col) = sources.line_col(label.span);
+    let src = sources.get(label.span.file);
+    let text = src.text.as_str();
+    let (line_start, line_end) = sources.line_bounds(label.span);
+    let start = (label.span.start as usize).clamp(line_start, line_end);
+    // A span running past its line, or very long, is shown up to a margin's worth.
+    let end = (label.span.end as usize).clamp(start, line_end.min(start + WINDOW_MARGIN));
+    let from = floor_char(text, start.saturating_sub(WINDOW_MARGIN).max(line_start));
+    let to = ceil_char(text, (end + WINDOW_MARGIN).min(line_end));
+    let shown = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let before = format!(
+        "{}{}",
+        if from > line_start { "…" } else { "" },
+        shown(&text[from..start])
+    );
+    let marked = shown(&text[start..end]);
+    let mut out = format!(
+        "  at {}:{line}:{col}: {} (line {line} is {} bytes long; showing bytes {}..{} of it)\n",
+        src.name,
+        label.text,
+        line_end - line_start,
+        from - line_start,
+        to - line_start,
+    );
+    out.push_str(&format!(
+        "    {before}{marked}{}{}\n",
+        shown(&text[end..to]),
+        if to < line_end { "…" } else { "" }
+    ));
+    out.push_str(&format!(
+        "    {}{}\n",
+        " ".repeat(before.chars().count()),
+        "^".repeat(marked.chars().count().max(1))
+    ));
+    out
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }

@@ -1,6 +1,15 @@
 //! Soufflé's file conventions: tab-separated `.facts` in, `.csv` out (or stdout).
+//!
+//! Fields are quoted as RFC 4180 does (Soufflé's `rfc4180=true`), but only where needed: a
+//! symbol holding the delimiter, a line break or a leading `"` is written `"..."` with each `"`
+//! doubled, and a field starting with `"` is read back that way, so every symbol survives a
+//! round trip. Soufflé without `rfc4180=true` writes such symbols unquoted, which splits the
+//! row; any other symbol is written byte for byte as Soufflé writes it.
+//!
+//! `filename=` of `.input` and `.output` stays inside the facts and output directories unless
+//! [`PathPolicy::Any`] is given: rules are shared, and must not read or write elsewhere.
 
-use crate::datalog::diag::{Diagnostic, Sources, Span};
+use crate::datalog::diag::Diagnostic;
 use crate::datalog::eval::Table;
 use crate::datalog::ir::{Program, RelId, Ty};
 use crate::datalog::value::{Interner, compare, format_value, parse_number};
@@ -25,7 +34,18 @@ fn delimiter(params: &std::collections::BTreeMap<String, String>) -> String {
         .unwrap_or_else(|| "\t".to_string())
 }
 
-/// The file an `.input` relation reads.
+/// Where `filename=` of `.input` and `.output` may point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PathPolicy {
+    /// Inside the facts (`-F`) or output (`-D`) directory only, after resolving `..` and
+    /// symbolic links.
+    #[default]
+    Confined,
+    /// Anywhere (Soufflé's behaviour; `--allow-any-path`).
+    Any,
+}
+
+/// The file an `.input` relation reads (not checked against a [`PathPolicy`]).
 pub fn input_path(prog: &Program, rel: RelId, fact_dir: &Path) -> PathBuf {
     let r = &prog.relations[rel];
     let name = r
@@ -36,14 +56,182 @@ pub fn input_path(prog: &Program, rel: RelId, fact_dir: &Path) -> PathBuf {
     fact_dir.join(name)
 }
 
-/// Reads every `.input` relation from `fact_dir`. All problems are collected; the file text is
-/// added to `sources` only when it has an error to point at.
+/// `dir/name` when the policy allows it: with [`PathPolicy::Confined`], the path (`..`
+/// resolved, then symbolic links, as far as it exists) must stay inside `dir`, and the path
+/// returned has its `..` resolved.
+pub fn confined(dir: &Path, name: &str, policy: PathPolicy) -> Result<PathBuf, String> {
+    let path = dir.join(name);
+    if policy == PathPolicy::Any {
+        return Ok(path);
+    }
+    let outside = || {
+        format!(
+            "`filename=\"{name}\"` is outside `{}`; rules may only name files in that directory \
+             (`--allow-any-path` lifts this)",
+            dir.display()
+        )
+    };
+    let absolute = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        }
+    };
+    let base = normalise(&absolute(dir));
+    if !normalise(&absolute(&path)).starts_with(&base) {
+        return Err(outside());
+    }
+    // Symbolic links: the longest part of the path that exists, resolved, must stay inside the
+    // resolved directory.
+    let real_base = std::fs::canonicalize(dir).unwrap_or(base);
+    let mut existing = normalise(&absolute(&path));
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&existing) {
+            if !real.starts_with(&real_base) {
+                return Err(outside());
+            }
+            break;
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    Ok(normalise(&absolute(&path)))
+}
+
+/// A path with `.` and `..` resolved by its text alone.
+fn normalise(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A symbol as one field: quoted (RFC 4180) when it holds the delimiter, a line break or a
+/// leading `"`, as it is otherwise.
+pub fn quote_field<'s>(s: &'s str, delim: &str) -> std::borrow::Cow<'s, str> {
+    let needs =
+        s.starts_with('"') || s.contains(['\n', '\r']) || (!delim.is_empty() && s.contains(delim));
+    if needs {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+/// One record of a facts file: its fields with their byte offsets, and where it ends.
+struct Record<'t> {
+    fields: Vec<(std::borrow::Cow<'t, str>, usize)>,
+    /// Offset of the line break that ends it (or the end of the text).
+    end: usize,
+    /// Line breaks inside quoted fields.
+    inner_lines: usize,
+    /// A quoted field that is not closed, or text after a closing quote: where, and what.
+    error: Option<(usize, &'static str)>,
+}
+
+/// Reads the record starting at `pos`.
+fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
+    let mut fields = Vec::new();
+    let mut at = pos;
+    let mut inner_lines = 0;
+    loop {
+        let rest = &text[at..];
+        if let Some(body) = rest.strip_prefix('"') {
+            // A quoted field: `""` is a quote; it may hold delimiters and line breaks.
+            let mut value = String::new();
+            let mut i = 0;
+            let closed = loop {
+                match body[i..].find('"') {
+                    None => break None,
+                    Some(q) => {
+                        value.push_str(&body[i..i + q]);
+                        if body[i + q + 1..].starts_with('"') {
+                            value.push('"');
+                            i += q + 2;
+                        } else {
+                            break Some(i + q + 1);
+                        }
+                    }
+                }
+            };
+            let Some(close) = closed else {
+                let end = text.len();
+                return Record {
+                    fields,
+                    end,
+                    inner_lines: text[at..end].matches('\n').count(),
+                    error: Some((at, "a quoted field is not closed")),
+                };
+            };
+            inner_lines += value.matches('\n').count();
+            fields.push((value.into(), at));
+            at += 1 + close;
+            let after = &text[at..];
+            if !delim.is_empty() && after.starts_with(delim) {
+                at += delim.len();
+                continue;
+            }
+            let after = after.strip_prefix('\r').unwrap_or(after);
+            if after.is_empty() || after.starts_with('\n') {
+                let end = text.len() - after.len();
+                return Record {
+                    fields,
+                    end,
+                    inner_lines,
+                    error: None,
+                };
+            }
+            let end = at + after.find('\n').unwrap_or(after.len());
+            return Record {
+                fields,
+                end,
+                inner_lines,
+                error: Some((at, "text follows a closing quote")),
+            };
+        }
+        let line_end = rest.find('\n').map_or(text.len(), |n| at + n);
+        let field_end = if delim.is_empty() {
+            None
+        } else {
+            text[at..line_end].find(delim).map(|n| at + n)
+        };
+        match field_end {
+            Some(e) => {
+                fields.push((text[at..e].into(), at));
+                at = e + delim.len();
+            }
+            None => {
+                let field = &text[at..line_end];
+                fields.push((field.strip_suffix('\r').unwrap_or(field).into(), at));
+                return Record {
+                    fields,
+                    end: line_end,
+                    inner_lines,
+                    error: None,
+                };
+            }
+        }
+    }
+}
+
+/// Reads every `.input` relation from `fact_dir`. All problems are collected; each points at
+/// the relation's declaration and gives the file's line and column, never its text.
 pub fn read_inputs(
     prog: &Program,
     fact_dir: &Path,
     symbols: &mut Interner,
-    sources: &mut Sources,
     with_origins: bool,
+    policy: PathPolicy,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut tables: Vec<Table> = prog
@@ -54,8 +242,31 @@ pub fn read_inputs(
     let mut origins = vec![Vec::new(); prog.relations.len()];
     for (rel, r) in prog.relations.iter().enumerate() {
         let Some(spec) = &r.input else { continue };
-        let path = input_path(prog, rel, fact_dir);
-        let text = match std::fs::read_to_string(&path) {
+        let name = spec
+            .params
+            .get("filename")
+            .cloned()
+            .unwrap_or_else(|| format!("{}.facts", r.name));
+        let path = match confined(fact_dir, &name, policy) {
+            Ok(p) => p,
+            Err(why) => {
+                errors.push(
+                    Diagnostic::error(
+                        format!("the facts of `{}` cannot be read: {why}", r.name),
+                        spec.span,
+                        "input declared here",
+                    )
+                    .with_help("put the file in the facts directory given with `-F DIR`"),
+                );
+                continue;
+            }
+        };
+        // Only the error's kind: a message must not quote what the file holds.
+        let text = match std::fs::read(&path).and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+            })
+        }) {
             Ok(t) => t,
             Err(e) => {
                 errors.push(
@@ -76,84 +287,92 @@ pub fn read_inputs(
         let delim = delimiter(&spec.params);
         // `headers=true`: the first line names the columns and is skipped, as Soufflé does.
         let skip = usize::from(spec.params.get("headers").is_some_and(|v| v == "true"));
-        let mut file_errors: Vec<(usize, usize, usize, String)> = Vec::new();
-        let mut offset = 0;
-        for (i, line) in text.split('\n').enumerate() {
-            let line_start = offset;
-            offset += line.len() + 1;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if i < skip {
+        // Errors name the place and what was expected, never the text found: the file may
+        // be one the rules' author wanted to see (with `--allow-any-path`).
+        let mut file_errors: Vec<(usize, String)> = Vec::new();
+        let (mut pos, mut line) = (0, 0);
+        while pos < text.len() || (line == 0 && r.arity() == 0) {
+            let rec = record(&text, pos, &delim);
+            let (start, first_line) = (pos, line);
+            line += 1 + rec.inner_lines;
+            pos = rec.end + 1;
+            if first_line < skip {
                 continue;
             }
             if r.arity() == 0 {
-                if !line.is_empty() || i == 0 && !text.is_empty() {
+                if rec.end > start || first_line == 0 && !text.is_empty() {
                     tables[rel].push(&[]);
                 }
                 continue;
             }
-            if line.is_empty() {
+            if rec.fields.len() == 1 && rec.fields[0].0.is_empty() && rec.error.is_none() {
                 continue;
             }
-            let cols: Vec<&str> = line.split(delim.as_str()).collect();
-            if cols.len() != r.arity() {
+            if let Some((at, what)) = rec.error {
+                file_errors.push((at, what.to_string()));
+                continue;
+            }
+            if rec.fields.len() != r.arity() {
                 file_errors.push((
-                    line_start,
-                    line_start + line.len(),
-                    i + 1,
+                    start,
                     format!(
                         "expected {} column{} separated by {:?}, found {}",
                         r.arity(),
                         if r.arity() == 1 { "" } else { "s" },
                         delim,
-                        cols.len()
+                        rec.fields.len()
                     ),
                 ));
                 continue;
             }
             let mut row = Vec::with_capacity(r.arity());
-            let mut col_start = line_start;
             let mut ok = true;
-            for (c, (field, ty)) in cols.iter().zip(&r.types).enumerate() {
+            for (c, ((field, at), ty)) in rec.fields.iter().zip(&r.types).enumerate() {
                 match ty {
                     Ty::Symbol => row.push(symbols.intern(field)),
                     _ => match parse_number(field, *ty) {
                         Some(v) => row.push(v),
                         None => {
                             file_errors.push((
-                                col_start,
-                                col_start + field.len().max(1),
-                                i + 1,
+                                *at,
                                 format!(
-                                    "column {} (`{}`) expects a {}, found {:?}",
+                                    "column {} (`{}`) expects a {}, found {} bytes that are not one",
                                     c + 1,
                                     r.attrs[c],
                                     ty.name(),
-                                    field
+                                    field.len()
                                 ),
                             ));
                             ok = false;
                         }
                     },
                 }
-                col_start += field.len() + delim.len();
             }
             if ok {
                 tables[rel].push(&row);
                 if with_origins {
-                    origins[rel].push((row, (path.display().to_string(), i + 1)));
+                    origins[rel].push((row, (path.display().to_string(), first_line + 1)));
                 }
             }
         }
         if !file_errors.is_empty() {
-            let id = sources.add(path.display().to_string(), text.clone());
-            for (s, e, _, msg) in file_errors {
+            let line_starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            for (at, msg) in file_errors {
+                let l = line_starts.partition_point(|&s| s <= at);
+                let col = text[line_starts[l - 1]..at].chars().count() + 1;
                 errors.push(
                     Diagnostic::error(
-                        format!("malformed fact of `{}`: {msg}", r.name),
-                        Span::new(id, s, e),
-                        "here",
+                        format!(
+                            "malformed fact of `{}` at {}:{l}:{col}: {msg}",
+                            r.name,
+                            path.display()
+                        ),
+                        r.decl,
+                        "declared here",
                     )
-                    .with_label(r.decl, "declared here"),
+                    .with_help("the file is not quoted here; open it at that line and column"),
                 );
             }
         }
@@ -206,7 +425,10 @@ fn write_rows(
         let fields: Vec<String> = row
             .iter()
             .zip(&r.types)
-            .map(|(v, t)| format_value(*t, *v, symbols))
+            .map(|(v, t)| match t {
+                Ty::Symbol => quote_field(symbols.resolve(*v), delim).into_owned(),
+                _ => format_value(*t, *v, symbols),
+            })
             .collect();
         writeln!(out, "{}", fields.join(delim))?;
     }
@@ -222,6 +444,7 @@ pub fn write_outputs(
     symbols: &Interner,
     out_dir: &Path,
     out: &mut dyn Write,
+    policy: PathPolicy,
 ) -> std::io::Result<()> {
     let to_stdout = out_dir == Path::new("-");
     for (rel, r) in prog.relations.iter().enumerate() {
@@ -242,7 +465,12 @@ pub fn write_outputs(
                 .get("filename")
                 .cloned()
                 .unwrap_or_else(|| format!("{}.csv", r.name));
-            let path = out_dir.join(name);
+            let path = confined(out_dir, &name, policy).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("`.output {}`: {why}", r.name),
+                )
+            })?;
             let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
             if headers {
                 writeln!(f, "{}", r.attrs.join(&delim))?;

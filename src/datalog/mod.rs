@@ -161,16 +161,19 @@ impl Inputs {
         }
         Ok(row)
     }
-    /// Reads the `.input` relations from a directory of `.facts` files.
+    /// Reads the `.input` relations from a directory of `.facts` files (none outside it).
     pub fn from_dir(rules: &mut Rules, dir: &Path, with_origins: bool) -> Result<Inputs, Failure> {
+        Inputs::from_dir_with(rules, dir, with_origins, io::PathPolicy::Confined)
+    }
+    /// [`Inputs::from_dir`], with `filename=` allowed where `policy` says.
+    pub fn from_dir_with(
+        rules: &mut Rules,
+        dir: &Path,
+        with_origins: bool,
+        policy: io::PathPolicy,
+    ) -> Result<Inputs, Failure> {
         let mut symbols = rules.program.symbols.clone();
-        match io::read_inputs(
-            &rules.program,
-            dir,
-            &mut symbols,
-            &mut rules.sources,
-            with_origins,
-        ) {
+        match io::read_inputs(&rules.program, dir, &mut symbols, with_origins, policy) {
             Ok(loaded) => Ok(Inputs {
                 tables: loaded.tables,
                 symbols,

@@ -2,6 +2,7 @@
 
 mod diagnostics;
 mod differential;
+mod hostile;
 mod language;
 mod proofs;
 

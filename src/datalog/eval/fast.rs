@@ -4,11 +4,11 @@
 //! the stratum are datafrog variable joins; everything else is a filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
-use super::{EvalError, Runtime, Source, Table, enumerate};
+use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
     Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
 };
-use crate::datalog::frog::PassThrough;
+use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
 use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
 use rayon::prelude::*;
@@ -553,6 +553,7 @@ fn run_lits<const W: usize>(
     prep: &Prepared<W>,
     ids: &StepIds,
     src: &StoreSource<W>,
+    guard: &Guard,
 ) -> bool {
     let (mut neg_i, mut agg_i) = (0, 0);
     for lit in lits {
@@ -604,8 +605,9 @@ fn run_lits<const W: usize>(
                         for &v in outer {
                             bound[v] = true;
                         }
-                        super::aggregate(
+                        super::aggregate_guarded(
                             rt,
+                            Some(guard),
                             src,
                             *kind,
                             *ty,
@@ -639,6 +641,7 @@ fn precompute_agg<const W: usize>(
     nvars: usize,
     rt: &Runtime,
     src: &StoreSource<W>,
+    guard: &Guard,
 ) -> Option<HashMap<Row<W>, u32>> {
     let Lit::Agg {
         kind,
@@ -680,6 +683,9 @@ fn precompute_agg<const W: usize>(
         let mut run: Option<(Row<W>, u32)> = None;
         if let Some(rel) = &src.store[atom.rel] {
             for row in rel.iter().filter(|r| shape.matches(&r[..])) {
+                if !guard.step() {
+                    break;
+                }
                 for (col, a) in atom.args.iter().enumerate() {
                     if let Arg::Var(v) = a {
                         env[*v] = row[col];
@@ -713,8 +719,9 @@ fn precompute_agg<const W: usize>(
         }
     } else {
         let mut b = vec![false; nvars];
-        enumerate(
+        enumerate_guarded(
             rt,
+            Some(guard),
             src,
             &ordered,
             &mut env,
@@ -744,6 +751,7 @@ fn run_stratum<const W: usize>(
     base: Option<&Base<W>>,
 ) -> StratumResult<W> {
     let stratum = &prog.strata[sp.index];
+    let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
     let indexes = ColumnIndexes::default();
     let src = StoreSource {
@@ -778,15 +786,17 @@ fn run_stratum<const W: usize>(
                     ids.negs.push(prep.negset(store, base, a));
                 }
                 if let Lit::Agg { .. } = l {
-                    ids.aggs.push(precompute_agg(l, nvars, rt, &src).map(|t| {
-                        prep.aggs.push(t);
-                        prep.aggs.len() - 1
-                    }));
+                    ids.aggs
+                        .push(precompute_agg(l, nvars, rt, &src, &guard).map(|t| {
+                            prep.aggs.push(t);
+                            prep.aggs.len() - 1
+                        }));
                 }
             }
             step_ids.insert((ri, si), ids);
         }
     }
+    guard.check()?;
     let prep = prep;
 
     let mut iteration = Iteration::new();
@@ -817,30 +827,26 @@ fn run_stratum<const W: usize>(
             &mut iteration,
             &mut join_idx,
             &mut ops,
+            &guard,
         );
     }
-    let mut rounds = 0usize;
+    // The bounds are checked as each join produces (see `Guard`), not only between rounds:
+    // one round of a product can be far larger than all the rounds before it.
     while iteration.changed() {
-        rounds += 1;
+        let held: usize = vars
+            .values()
+            .map(|v| {
+                v.stable.borrow().iter().map(|b| b.len()).sum::<usize>() + v.recent.borrow().len()
+            })
+            .sum();
+        guard.round(held)?;
         for op in &ops {
             op();
-        }
-        if rounds.is_multiple_of(4) {
-            rt.check_time()?;
-            let total: usize = vars
-                .values()
-                .map(|v| {
-                    v.stable.borrow().iter().map(|b| b.len()).sum::<usize>()
-                        + v.recent.borrow().len()
-                })
-                .sum();
-            if total > rt.limits.max_tuples {
-                return Err(EvalError::TooManyTuples {
-                    limit: rt.limits.max_tuples,
-                    relation: prog.relations[stratum.rels[0]].name.clone(),
-                });
+            if guard.stopped() {
+                break;
             }
         }
+        guard.check()?;
     }
     drop(ops);
     drop(join_idx);
@@ -869,6 +875,7 @@ fn build_rule<'a, const W: usize>(
     iteration: &mut Iteration,
     join_idx: &mut HashMap<IndexSig, Variable<(Row<W>, Row<W>)>>,
     ops: &mut Vec<Op<'a>>,
+    guard: &'a Guard<'a>,
 ) {
     let clause = &prog.clauses[rp.clause];
     let nvars = clause.var_names.len();
@@ -1012,20 +1019,26 @@ fn build_rule<'a, const W: usize>(
                     let extend = ExtendWith::from(index, move |row: &Row<W>| pick(row, key_slots));
                     let leapers = StepLeapers {
                         extend,
+                        guard,
                         check: |row: &Row<W>, val: &Row<W>| {
                             if filters.is_empty() {
                                 return true;
+                            }
+                            if !guard.step() {
+                                return false;
                             }
                             let mut e = env.borrow_mut();
                             fill_env(&mut e, &layout, row);
                             for (i, v) in new.iter().enumerate() {
                                 e[*v] = val[i];
                             }
-                            run_lits::<W>(filters, &mut e, rt, prep, ids, src)
+                            run_lits::<W>(filters, &mut e, rt, prep, ids, src, guard)
                         },
                     };
-                    target
-                        .from_leapjoin(&source, leapers, |row, val| project::<W>(&outs, row, val));
+                    target.from_leapjoin(&source, leapers, |row, val| {
+                        guard.produce();
+                        project::<W>(&outs, row, val)
+                    });
                 }));
             }
             Step::Join {
@@ -1077,9 +1090,13 @@ fn build_rule<'a, const W: usize>(
                 }));
                 let target2 = target.clone();
                 ops.push(Box::new(move || {
-                    target2.from_join(&keyed, &rel_idx, |_, row, val| {
-                        project::<W>(&outs, row, val)
-                    });
+                    join_while(
+                        &keyed,
+                        &rel_idx,
+                        &target2,
+                        || guard.produce(),
+                        |_, row, val| project::<W>(&outs, row, val),
+                    );
                 }));
             }
             Step::Filter { lits } => {
@@ -1132,12 +1149,16 @@ fn build_rule<'a, const W: usize>(
                     let env = RefCell::new(vec![0u32; nvars]);
                     ops.push(Box::new(move || {
                         let check = ValueFilter::from(|row: &Row<W>, _: &()| {
+                            if !guard.step() {
+                                return false;
+                            }
                             let mut e = env.borrow_mut();
                             fill_env(&mut e, &layout, row);
-                            run_lits::<W>(lits, &mut e, rt, prep, ids, src)
+                            run_lits::<W>(lits, &mut e, rt, prep, ids, src, guard)
                         });
                         let env2 = RefCell::new(vec![0u32; nvars]);
                         target.from_leapjoin(&source, (PassThrough, check), |row, _| {
+                            guard.produce();
                             let mut e = env2.borrow_mut();
                             fill_env(&mut e, &layout, row);
                             build(&e)
@@ -1148,8 +1169,14 @@ fn build_rule<'a, const W: usize>(
                         let mut e = vec![0u32; nvars];
                         let mut rows = Vec::new();
                         for row in source.recent.borrow().iter() {
+                            if !guard.step() {
+                                break;
+                            }
                             fill_env(&mut e, &layout, row);
-                            if run_lits::<W>(lits, &mut e, rt, prep, ids, src) {
+                            if run_lits::<W>(lits, &mut e, rt, prep, ids, src, guard) {
+                                if !guard.produce() {
+                                    break;
+                                }
                                 rows.push(build(&e));
                             }
                         }
@@ -1176,6 +1203,8 @@ where
     F: Fn(&Row<W>) -> Row<W>,
 {
     extend: ExtendWith<'leap, Row<W>, Row<W>, Row<W>, F>,
+    /// Once it has stopped, no prefix proposes anything: the rest of the join is skipped.
+    guard: &'leap Guard<'leap>,
     check: C,
 }
 
@@ -1186,6 +1215,10 @@ where
     C: Fn(&Row<W>, &Row<W>) -> bool,
 {
     fn for_each_count(&mut self, tuple: &Row<W>, mut op: impl FnMut(usize, usize)) {
+        if self.guard.stopped() {
+            op(0, 0);
+            return;
+        }
         op(0, Leaper::count(&mut self.extend, tuple));
     }
     fn propose(&mut self, tuple: &Row<W>, _min_index: usize, values: &mut Vec<&'leap Row<W>>) {

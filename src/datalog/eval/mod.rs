@@ -3,13 +3,16 @@
 
 mod column_index;
 pub mod fast;
+mod guard;
 pub mod naive;
+
+pub use guard::Guard;
 
 use crate::datalog::ir::*;
 use crate::datalog::syntax::ast::{AggKind, BinOp, CmpOp};
 use crate::datalog::value::{Interner, compare, parse_number};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// Bounds on one evaluation.
@@ -28,6 +31,18 @@ impl Default for Limits {
             timeout: None,
         }
     }
+}
+
+/// Bounds on every evaluation of this process, and when they were set.
+static PROCESS_LIMITS: OnceLock<(Limits, Instant)> = OnceLock::new();
+
+/// Bounds every evaluation this process runs from now on, on top of each evaluation's own
+/// [`Limits`]: at most `limits.max_tuples` tuples in each, and all of them together done within
+/// `limits.timeout` from this call. Commands that evaluate many programs (one per flow, per
+/// identity class) set this once, so their `--timeout` bounds the whole command. Only the
+/// first call counts.
+pub fn bound_process(limits: Limits) {
+    let _ = PROCESS_LIMITS.set((limits, Instant::now()));
 }
 
 /// Why an evaluation stopped without a result.
@@ -103,26 +118,39 @@ pub struct Runtime {
     regexes: Mutex<HashMap<u32, Option<regex::Regex>>>,
     /// Warnings raised while evaluating (e.g. an invalid regular expression).
     pub warnings: Mutex<BTreeSet<String>>,
-    /// Bounds.
+    /// Bounds: the evaluation's own, tightened by the process's ([`bound_process`]).
     pub limits: Limits,
-    started: Instant,
+    /// When the time bound is passed, and that bound.
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl Runtime {
     /// A runtime over a symbol table.
     pub fn new(symbols: Interner, limits: Limits) -> Runtime {
+        let now = Instant::now();
+        let mut limits = limits;
+        let mut deadline = limits.timeout.map(|t| (now + t, t));
+        if let Some((process, set)) = PROCESS_LIMITS.get() {
+            limits.max_tuples = limits.max_tuples.min(process.max_tuples);
+            if let Some(t) = process.timeout
+                && deadline.is_none_or(|(d, _)| *set + t < d)
+            {
+                deadline = Some((*set + t, t));
+                limits.timeout = Some(t);
+            }
+        }
         Runtime {
             symbols: RwLock::new(symbols),
             regexes: Mutex::new(HashMap::new()),
             warnings: Mutex::new(BTreeSet::new()),
             limits,
-            started: Instant::now(),
+            deadline,
         }
     }
     /// Fails when the time bound has passed.
     pub fn check_time(&self) -> Result<(), EvalError> {
-        match self.limits.timeout {
-            Some(t) if self.started.elapsed() > t => Err(EvalError::Timeout(t)),
+        match self.deadline {
+            Some((d, t)) if Instant::now() > d => Err(EvalError::Timeout(t)),
             _ => Ok(()),
         }
     }
@@ -166,32 +194,86 @@ impl Runtime {
         }
     }
 
+    /// Records a warning (each distinct text once).
+    fn warn(&self, text: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.insert(text);
+        }
+    }
+
+    /// The wrapped result of an operation that overflowed, with a warning.
+    fn wrapped(&self, op: &str, ty: Ty, value: u32) -> u32 {
+        self.warn(format!(
+            "`{op}` overflowed on {} values: the result wraps around (32-bit two's complement, \
+             as Soufflé computes it)",
+            ty.name()
+        ));
+        value
+    }
+
+    /// No value for a division or modulo by zero, with a warning.
+    fn by_zero(&self, op: &str) -> Option<u32> {
+        self.warn(format!(
+            "`{op}` by zero has no value: the rule derives nothing for that binding (Soufflé \
+             stops the program)"
+        ));
+        None
+    }
+
     /// The value of an expression under a binding, or `None` where it has none (division by
-    /// zero, a string that is not a number, a substring out of range).
+    /// zero, a string that is not a number, a substring out of range). See `bindlog eval
+    /// --help` for what overflow, division by zero and `substr` do, each with a warning.
     pub fn eval(&self, e: &Expr, env: &[u32]) -> Option<u32> {
         Some(match e {
             Expr::Var(v) => env[*v],
             Expr::Const(c) => *c,
-            Expr::Neg(a) => (self.eval(a, env)? as i32).wrapping_neg() as u32,
+            Expr::Neg(a) => {
+                let x = self.eval(a, env)? as i32;
+                match x.checked_neg() {
+                    Some(v) => v as u32,
+                    None => self.wrapped("-", Ty::Number, x.wrapping_neg() as u32),
+                }
+            }
             Expr::Bin(op, ty, a, b) => {
                 let (x, y) = (self.eval(a, env)?, self.eval(b, env)?);
+                let sign = match op {
+                    BinOp::Add => "+",
+                    BinOp::Sub => "-",
+                    BinOp::Mul => "*",
+                    BinOp::Div => "/",
+                    BinOp::Rem => "%",
+                };
                 if *ty == Ty::Unsigned {
-                    match op {
-                        BinOp::Add => x.wrapping_add(y),
-                        BinOp::Sub => x.wrapping_sub(y),
-                        BinOp::Mul => x.wrapping_mul(y),
-                        BinOp::Div => x.checked_div(y)?,
-                        BinOp::Rem => x.checked_rem(y)?,
+                    let (exact, wrapped) = match op {
+                        BinOp::Add => (x.checked_add(y), x.wrapping_add(y)),
+                        BinOp::Sub => (x.checked_sub(y), x.wrapping_sub(y)),
+                        BinOp::Mul => (x.checked_mul(y), x.wrapping_mul(y)),
+                        BinOp::Div if y == 0 => return self.by_zero(sign),
+                        BinOp::Div => (x.checked_div(y), 0),
+                        BinOp::Rem if y == 0 => return self.by_zero(sign),
+                        BinOp::Rem => (x.checked_rem(y), 0),
+                    };
+                    match exact {
+                        Some(v) => v,
+                        None => self.wrapped(sign, *ty, wrapped),
                     }
                 } else {
                     let (x, y) = (x as i32, y as i32);
-                    (match op {
-                        BinOp::Add => x.wrapping_add(y),
-                        BinOp::Sub => x.wrapping_sub(y),
-                        BinOp::Mul => x.wrapping_mul(y),
-                        BinOp::Div => x.checked_div(y)?,
-                        BinOp::Rem => x.checked_rem(y)?,
-                    }) as u32
+                    let (exact, wrapped) = match op {
+                        BinOp::Add => (x.checked_add(y), x.wrapping_add(y)),
+                        BinOp::Sub => (x.checked_sub(y), x.wrapping_sub(y)),
+                        BinOp::Mul => (x.checked_mul(y), x.wrapping_mul(y)),
+                        BinOp::Div if y == 0 => return self.by_zero(sign),
+                        // i32::MIN / -1 is 2^31, one past the largest number: it wraps.
+                        BinOp::Div => (x.checked_div(y), x.wrapping_div(y)),
+                        BinOp::Rem if y == 0 => return self.by_zero(sign),
+                        // i32::MIN % -1 is 0, exactly; only the machine instruction overflows.
+                        BinOp::Rem => (Some(x.wrapping_rem(y)), 0),
+                    };
+                    match exact {
+                        Some(v) => v as u32,
+                        None => self.wrapped(sign, *ty, wrapped as u32),
+                    }
                 }
             }
             Expr::Call(f, ty, args) => {
@@ -221,11 +303,9 @@ impl Runtime {
                         let bytes = text.as_bytes();
                         let (start, len) = (vals[1] as i32, vals[2] as i32);
                         let sub = if start < 0 || start as usize > bytes.len() {
-                            if let Ok(mut w) = self.warnings.lock() {
-                                w.insert(format!(
-                                    "substr: start {start} is outside {text:?}; the result is \"\""
-                                ));
-                            }
+                            self.warn(format!(
+                                "substr: start {start} is outside {text:?}; the result is \"\""
+                            ));
                             String::new()
                         } else {
                             let s = start as usize;
@@ -234,7 +314,22 @@ impl Runtime {
                             } else {
                                 (s + len as usize).min(bytes.len())
                             };
-                            String::from_utf8_lossy(&bytes[s..end]).into_owned()
+                            // Symbols are UTF-8: a character cut by the byte range is left
+                            // out, where Soufflé would return half of it.
+                            let (mut a, mut b) = (s, end);
+                            while !text.is_char_boundary(a) {
+                                a += 1;
+                            }
+                            while !text.is_char_boundary(b) {
+                                b -= 1;
+                            }
+                            if (a, b) != (s, end) {
+                                self.warn(format!(
+                                    "substr: bytes {s}..{end} of {text:?} cut a UTF-8 \
+                                     character; the cut character is left out"
+                                ));
+                            }
+                            text[a..b.max(a)].to_string()
                         };
                         self.intern(&sub)
                     }
@@ -321,9 +416,13 @@ impl Runtime {
             (AggKind::Sum, a) => {
                 let a = a.unwrap_or(0);
                 if ty == Ty::Unsigned {
-                    a.wrapping_add(v)
+                    a.checked_add(v)
+                        .unwrap_or_else(|| self.wrapped("sum", ty, a.wrapping_add(v)))
                 } else {
-                    (a as i32).wrapping_add(v as i32) as u32
+                    match (a as i32).checked_add(v as i32) {
+                        Some(s) => s as u32,
+                        None => self.wrapped("sum", ty, (a as i32).wrapping_add(v as i32) as u32),
+                    }
                 }
             }
             (AggKind::Min, None) | (AggKind::Max, None) => v,
@@ -401,6 +500,25 @@ pub fn enumerate(
     witness: &mut Vec<u32>,
     f: &mut dyn FnMut(&[u32], &[u32]),
 ) {
+    enumerate_guarded(rt, None, src, lits, env, bound, witness, f);
+}
+
+/// [`enumerate`], counting each tuple scanned as a step of `guard` and stopping early once
+/// the guard has stopped (what was enumerated until then is then incomplete).
+#[allow(clippy::too_many_arguments)]
+pub fn enumerate_guarded(
+    rt: &Runtime,
+    guard: Option<&Guard>,
+    src: &dyn Source,
+    lits: &[Lit],
+    env: &mut Vec<u32>,
+    bound: &mut Vec<bool>,
+    witness: &mut Vec<u32>,
+    f: &mut dyn FnMut(&[u32], &[u32]),
+) {
+    if guard.is_some_and(Guard::stopped) {
+        return;
+    }
     let Some((lit, rest)) = lits.split_first() else {
         f(env, witness);
         return;
@@ -409,11 +527,14 @@ pub fn enumerate(
         Lit::Pos(atom) => {
             let pat = pattern(atom, env, bound);
             src.scan(atom.rel, &pat, &mut |tuple| {
+                if guard.is_some_and(|g| !g.step()) {
+                    return;
+                }
                 let mut newly = Vec::new();
                 if unify(atom, tuple, env, bound, &mut newly) {
                     let mark = witness.len();
                     witness.extend_from_slice(tuple);
-                    enumerate(rt, src, rest, env, bound, witness, f);
+                    enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
                     witness.truncate(mark);
                 }
                 for v in newly {
@@ -426,14 +547,14 @@ pub fn enumerate(
             let mut found = false;
             src.scan(atom.rel, &pat, &mut |_| found = true);
             if !found {
-                enumerate(rt, src, rest, env, bound, witness, f);
+                enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
             }
         }
         Lit::Assign { var, expr, .. } => {
             if let Some(v) = rt.eval(expr, env) {
                 env[*var] = v;
                 bound[*var] = true;
-                enumerate(rt, src, rest, env, bound, witness, f);
+                enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
                 bound[*var] = false;
             }
         }
@@ -445,16 +566,26 @@ pub fn enumerate(
             body,
             ..
         } => {
-            if let Some(v) = aggregate(rt, src, *kind, *ty, target.as_ref(), body, env, bound) {
+            if let Some(v) = aggregate_guarded(
+                rt,
+                guard,
+                src,
+                *kind,
+                *ty,
+                target.as_ref(),
+                body,
+                env,
+                bound,
+            ) {
                 env[*var] = v;
                 bound[*var] = true;
-                enumerate(rt, src, rest, env, bound, witness, f);
+                enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
                 bound[*var] = false;
             }
         }
         filter => {
             if rt.holds(filter, env) {
-                enumerate(rt, src, rest, env, bound, witness, f);
+                enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
             }
         }
     }
@@ -474,16 +605,42 @@ pub fn aggregate(
     env: &mut Vec<u32>,
     bound: &mut Vec<bool>,
 ) -> Option<u32> {
+    aggregate_guarded(rt, None, src, kind, ty, target, body, env, bound)
+}
+
+/// [`aggregate`] under a guard (see [`enumerate_guarded`]).
+#[allow(clippy::too_many_arguments)]
+pub fn aggregate_guarded(
+    rt: &Runtime,
+    guard: Option<&Guard>,
+    src: &dyn Source,
+    kind: AggKind,
+    ty: Ty,
+    target: Option<&Expr>,
+    body: &[Lit],
+    env: &mut Vec<u32>,
+    bound: &mut Vec<bool>,
+) -> Option<u32> {
     let mut values = Vec::new();
-    enumerate(rt, src, body, env, bound, &mut Vec::new(), &mut |e, _| {
-        let val = match target {
-            Some(t) => rt.eval(t, e),
-            None => Some(0),
-        };
-        if let Some(val) = val {
-            values.push(val);
-        }
-    });
+    let mut witness = Vec::new();
+    enumerate_guarded(
+        rt,
+        guard,
+        src,
+        body,
+        env,
+        bound,
+        &mut witness,
+        &mut |e, _| {
+            let val = match target {
+                Some(t) => rt.eval(t, e),
+                None => Some(0),
+            };
+            if let Some(val) = val {
+                values.push(val);
+            }
+        },
+    );
     rt.fold(kind, ty, values.into_iter())
 }
 

@@ -2,7 +2,7 @@
 //! Every round re-runs every clause of the stratum over everything known so far (naive, not
 //! semi-naive), until nothing new appears. It also records each tuple's proof height.
 
-use super::{EvalError, Runtime, Source, enumerate, head_tuple};
+use super::{EvalError, Guard, Runtime, Source, enumerate_guarded, head_tuple};
 use crate::datalog::ir::*;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -95,8 +95,9 @@ fn run_stratum(
     stratum: &Stratum,
     db: &mut NaiveDb,
 ) -> Result<(), EvalError> {
+    let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
     loop {
-        rt.check_time()?;
+        guard.round(db.rels.iter().map(|r| r.len()).sum())?;
         // (relation, tuple, height) found this round, from the database as it stood.
         let mut found: Vec<(RelId, Vec<u32>, u32)> = Vec::new();
         for &ci in &stratum.clauses {
@@ -125,8 +126,9 @@ fn run_stratum(
                 .collect();
             let mut env = vec![0; clause.var_names.len()];
             let mut bound = vec![false; clause.var_names.len()];
-            enumerate(
+            enumerate_guarded(
                 rt,
+                Some(&guard),
                 db,
                 &clause.body,
                 &mut env,
@@ -139,10 +141,15 @@ fn run_stratum(
                         h = h.max(db.height(*rel, &witness[at..at + n]).unwrap_or(0));
                         at += n;
                     }
-                    found.push((clause.head.rel, head_tuple(&clause.head, e), h + 1));
+                    let t = head_tuple(&clause.head, e);
+                    // Every round derives again what is known; only what is new counts.
+                    if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
+                        found.push((clause.head.rel, t, h + 1));
+                    }
                 },
             );
         }
+        guard.check()?;
         let mut changed = false;
         for (rel, t, h) in found {
             match db.rels[rel].get_mut(&t) {
@@ -158,13 +165,6 @@ fn run_stratum(
             }
         }
         db.index.borrow_mut().clear();
-        let total: usize = db.rels.iter().map(|r| r.len()).sum();
-        if total > rt.limits.max_tuples {
-            return Err(EvalError::TooManyTuples {
-                limit: rt.limits.max_tuples,
-                relation: prog.relations[stratum.rels[0]].name.clone(),
-            });
-        }
         if !changed {
             return Ok(());
         }

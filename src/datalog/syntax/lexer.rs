@@ -95,12 +95,31 @@ pub fn lex(file: FileId, text: &str, errors: &mut Vec<Diagnostic>) -> Vec<(Tok, 
                     break;
                 }
                 if ch == '\\' && i + 1 < bytes.len() {
+                    // Soufflé's escapes, and no others (`\u202e` is an error there too).
                     let e = text[i + 1..].chars().next().unwrap_or('\\');
                     s.push(match e {
+                        '"' | '\'' | '\\' => e,
+                        'a' => '\x07',
+                        'b' => '\x08',
+                        'f' => '\x0c',
                         'n' => '\n',
-                        't' => '\t',
                         'r' => '\r',
-                        other => other,
+                        't' => '\t',
+                        'v' => '\x0b',
+                        other => {
+                            errors.push(
+                                Diagnostic::error(
+                                    format!("unknown escape sequence `\\{}`", other.escape_debug()),
+                                    Span::new(file, i, i + 1 + other.len_utf8()),
+                                    "not an escape",
+                                )
+                                .with_help(
+                                    "the escapes are \\\" \\' \\\\ \\a \\b \\f \\n \\r \\t \\v, as in Soufflé; \
+                                     write any other character itself",
+                                ),
+                            );
+                            other
+                        }
                     });
                     i += 1 + e.len_utf8();
                     continue;
