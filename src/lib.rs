@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod datalog;
+pub mod escape;
 pub mod facts;
 pub mod report;
 pub mod snapshot;

@@ -1060,8 +1060,10 @@ pub enum Phase {
     },
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180), and kept
+/// from a spreadsheet's formulas ([`crate::escape::csv_cell`]).
 pub fn csv_field(s: &str, out: &mut Vec<u8>) {
+    let s = &*crate::escape::csv_cell(s);
     if s.contains([',', '"', '\n', '\r']) {
         out.push(b'"');
         out.extend_from_slice(s.replace('"', "\"\"").as_bytes());

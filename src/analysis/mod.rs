@@ -359,6 +359,14 @@ impl Model {
             .collect()
     }
 
+    /// The flow or application whose classes answer for `object` in a model evaluated per
+    /// scope (as an index); `None` for any other object or model. Objects with the same scope
+    /// have the same [`Model::answering_in`].
+    pub fn scope_of(&self, object: &str) -> Option<usize> {
+        let scoped = self.population.as_ref()?.scoped.as_ref()?;
+        scoped.scopes.scope_of.get(object).copied()
+    }
+
     /// The pk whose rows answer for identity class `k` of [`Model::identity_classes`].
     pub fn class_pk<'s>(&'s self, snapshot: &Snapshot, k: u32) -> std::borrow::Cow<'s, str> {
         match &self.population {
@@ -596,6 +604,25 @@ impl Model {
             rows.dedup();
         }
         rows
+    }
+
+    /// The first two columns of a relation whose first two columns are symbols, in stored
+    /// order (not sorted by meaning): for reading a large relation such as `member` at once.
+    pub fn symbol_pairs(&self, rel: &str) -> Vec<(&str, &str)> {
+        let Some(id) = self.rules.program.relation(rel) else {
+            return Vec::new();
+        };
+        let types = &self.rules.program.relations[id].types;
+        if types.len() < 2 || types[..2].iter().any(|t| *t != Ty::Symbol) {
+            return Vec::new();
+        }
+        let symbols = &self.eval.symbols;
+        let mut out: Vec<(&str, &str)> = self.eval.tables[id]
+            .rows()
+            .map(|r| (symbols.resolve(r[0]), symbols.resolve(r[1])))
+            .collect();
+        out.dedup();
+        out
     }
 
     /// How many users a row's subject stands for where the row is about `object` (a flow,

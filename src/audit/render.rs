@@ -169,9 +169,7 @@ pub fn sarif(findings: &[Finding], rules: &[RuleInfo], artifact: &str) -> Value 
     })
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
+use crate::escape::markdown_cell as md_escape;
 
 /// Markdown: a summary table, then one section per finding with its proof folded.
 pub fn markdown(findings: &[Finding], rules: &[RuleInfo], suppressed: usize) -> String {
@@ -190,7 +188,7 @@ pub fn markdown(findings: &[Finding], rules: &[RuleInfo], suppressed: usize) -> 
             out,
             "| {} | {} | {} | {} |",
             f.severity.as_str(),
-            f.rule,
+            md_escape(&f.rule),
             md_escape(&f.message),
             md_escape(&objects_line(f))
         );
@@ -199,21 +197,29 @@ pub fn markdown(findings: &[Finding], rules: &[RuleInfo], suppressed: usize) -> 
         let name = names.get(f.rule.as_str()).copied().unwrap_or("");
         let _ = writeln!(
             out,
-            "\n## {} {name} ({})\n\n{}\n",
-            f.rule,
+            "\n## {} {} ({})\n\n{}\n",
+            md_escape(&f.rule),
+            md_escape(name),
             f.severity.as_str(),
-            f.message
+            md_escape(&f.message)
         );
         for o in &f.objects {
-            let _ = writeln!(out, "- {} `{}` ({})", o.kind, o.name, o.pk);
-        }
-        if !f.remediation.is_empty() {
-            let _ = writeln!(out, "\n**Fix:** {}", f.remediation);
-        }
-        if !f.explanation.is_empty() {
             let _ = writeln!(
                 out,
-                "\n<details><summary>Why</summary>\n\n```text\n{}```\n</details>",
+                "- {} {} ({})",
+                md_escape(&o.kind),
+                crate::escape::markdown_code(&o.name),
+                md_escape(&o.pk)
+            );
+        }
+        if !f.remediation.is_empty() {
+            let _ = writeln!(out, "\n**Fix:** {}", md_escape(&f.remediation));
+        }
+        if !f.explanation.is_empty() {
+            let fence = crate::escape::fence_for(&f.explanation);
+            let _ = writeln!(
+                out,
+                "\n<details><summary>Why</summary>\n\n{fence}text\n{}{fence}\n</details>",
                 f.explanation
             );
         }

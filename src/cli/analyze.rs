@@ -28,6 +28,11 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    /// Write CSV cells byte for byte. By default a cell that starts with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return (and is not a number) gets a leading `'`, so that a spreadsheet
+    /// shows a name such as `=HYPERLINK(...)` as text instead of running it.
+    #[arg(long)]
+    raw_csv: bool,
     #[command(flatten)]
     limits: super::LimitArgs,
     /// Output form.
@@ -131,6 +136,7 @@ pub fn with_jobs<T: Send>(
 
 /// Runs `bindlog analyze`.
 pub fn run(args: Args) -> Outcome {
+    bindlog::escape::set_raw_csv(args.raw_csv);
     if args.apps && args.format != Format::Csv {
         return Err(miette!(
             "`--apps` goes with `--format csv` (the other forms already hold every application)"

@@ -37,6 +37,11 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    /// Write CSV cells byte for byte. By default a cell that starts with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return (and is not a number) gets a leading `'`, so that a spreadsheet
+    /// shows a name such as `=HYPERLINK(...)` as text instead of running it.
+    #[arg(long)]
+    raw_csv: bool,
     #[command(flatten)]
     limits: super::LimitArgs,
     /// Where to write: the HTML file (`-` for stdout), or the directory for csv-dir.
@@ -106,6 +111,7 @@ fn timestamp(flag: Option<String>) -> Result<String, miette::Report> {
 
 /// Runs `bindlog report`.
 pub fn run(args: Args) -> Outcome {
+    bindlog::escape::set_raw_csv(args.raw_csv);
     let generated = timestamp(args.timestamp.clone())?;
     args.limits.bound_process()?;
     let mut detail = match args.format {

@@ -253,7 +253,8 @@ pub fn write_dir(r: &Report, dir: &Path) -> Result<(), String> {
         let fail = |e: ::csv::Error| format!("cannot write `{}`: {e}", path.display());
         w.write_record(&header).map_err(fail)?;
         for row in rows {
-            w.write_record(&row).map_err(fail)?;
+            w.write_record(row.iter().map(|c| crate::escape::csv_cell(c).into_owned()))
+                .map_err(fail)?;
         }
         w.flush()
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;

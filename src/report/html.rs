@@ -347,7 +347,7 @@ fn privileged(o: &mut String, r: &Report) {
     }
     if !r.privileged.is_empty() {
         o.push_str("<table><tr><th>user</th><th>account</th><th>superuser through</th></tr>\n");
-        for p in &r.privileged {
+        for p in r.privileged.iter().take(r.detail.page_rows) {
             let mut flags = String::new();
             if p.service_account() {
                 flags.push_str("<span class=\"flag\">service account</span>");
@@ -365,6 +365,15 @@ fn privileged(o: &mut String, r: &Report) {
             );
         }
         o.push_str("</table>\n");
+        if r.privileged.len() > r.detail.page_rows {
+            let _ = writeln!(
+                o,
+                "<p class=\"notice\">The first {} of {} superusers, by username; \
+                 <code>--format csv-dir</code> writes all of them to privileged.csv.</p>",
+                r.detail.page_rows,
+                r.privileged.len()
+            );
+        }
     }
     o.push_str("</section>\n");
 }
@@ -385,6 +394,26 @@ fn findings(o: &mut String, r: &Report) {
         }
         Findings::Computed(list) => {
             let _ = writeln!(o, "<p>{} finding(s).</p>", list.len());
+            let mut by_rule: std::collections::BTreeMap<(&str, String), usize> =
+                std::collections::BTreeMap::new();
+            for f in list {
+                *by_rule
+                    .entry((f.rule.as_str(), f.severity.as_str().to_string()))
+                    .or_default() += 1;
+            }
+            o.push_str("<table><tr><th>rule</th><th>severity</th><th>findings</th></tr>\n");
+            for ((rule, sev), n) in &by_rule {
+                let _ = writeln!(
+                    o,
+                    "<tr><td class=\"mono\">{}</td><td class=\"sev-{}\">{}</td><td class=\"num\">{n}</td></tr>",
+                    esc(rule),
+                    esc(sev),
+                    esc(sev)
+                );
+            }
+            o.push_str("</table>\n");
+            let mut proof_bytes = 0usize;
+            let mut proofs_left_out = 0usize;
             for (i, f) in list.iter().enumerate() {
                 let sev = serde_json::to_value(f.severity)
                     .ok()
@@ -401,7 +430,7 @@ fn findings(o: &mut String, r: &Report) {
                 );
                 if !f.objects.is_empty() {
                     o.push_str("<ul>\n");
-                    for obj in &f.objects {
+                    for obj in f.objects.iter().take(r.detail.page_objects) {
                         let _ = writeln!(
                             o,
                             "<li>{} <b>{}</b> <span class=\"mono meta\">{}</span></li>",
@@ -410,15 +439,40 @@ fn findings(o: &mut String, r: &Report) {
                             esc(&obj.pk)
                         );
                     }
+                    if f.objects.len() > r.detail.page_objects {
+                        let _ = writeln!(
+                            o,
+                            "<li>and {} more (all in findings.csv of <code>--format csv-dir</code>)</li>",
+                            f.objects.len() - r.detail.page_objects
+                        );
+                    }
                     o.push_str("</ul>\n");
                 }
                 if !f.remediation.is_empty() {
                     let _ = writeln!(o, "<p><b>Remediation:</b> {}</p>", esc(&f.remediation));
                 }
                 if !f.explanation.is_empty() {
-                    let _ = writeln!(o, "<pre>{}</pre>", esc(&f.explanation));
+                    if proof_bytes + f.explanation.len() <= r.detail.page_proof_bytes {
+                        proof_bytes += f.explanation.len();
+                        let _ = writeln!(o, "<pre>{}</pre>", esc(&f.explanation));
+                    } else {
+                        proofs_left_out += 1;
+                        o.push_str(
+                            "<p class=\"meta\">proof left out of this page (see below)</p>\n",
+                        );
+                    }
                 }
                 o.push_str("</article>\n");
+            }
+            if proofs_left_out > 0 {
+                let _ = writeln!(
+                    o,
+                    "<p class=\"notice\">The proofs of {proofs_left_out} finding(s) are left out of this \
+                     page, which holds {} MB of proofs at most; findings.csv of \
+                     <code>--format csv-dir</code> and <code>bindlog audit --format json</code> hold \
+                     every proof.</p>",
+                    r.detail.page_proof_bytes >> 20
+                );
             }
         }
     }

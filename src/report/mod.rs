@@ -231,6 +231,14 @@ pub struct Detail {
     pub per_user_limit: usize,
     /// How many groups (the largest) the tables show above the limit.
     pub largest_groups: usize,
+    /// The HTML page lists at most this many superusers, this many objects per finding
+    /// (`page_objects`), and holds proofs up to this many bytes in all (`page_proof_bytes`);
+    /// the CSV files hold everything.
+    pub page_rows: usize,
+    /// See `page_rows`.
+    pub page_objects: usize,
+    /// See `page_rows`.
+    pub page_proof_bytes: usize,
 }
 
 impl Detail {
@@ -238,11 +246,17 @@ impl Detail {
     pub const HTML: Detail = Detail {
         per_user_limit: 5_000,
         largest_groups: 30,
+        page_rows: 5_000,
+        page_objects: 100,
+        page_proof_bytes: 4 << 20,
     };
     /// The CSV files' default.
     pub const CSV: Detail = Detail {
         per_user_limit: 10_000,
         largest_groups: 30,
+        page_rows: 5_000,
+        page_objects: 100,
+        page_proof_bytes: 4 << 20,
     };
 }
 
@@ -298,6 +312,8 @@ pub struct Report {
     pub findings: Findings,
     /// What was left out above the per-user limit; `None` when every row is in.
     pub left_out: Option<LeftOut>,
+    /// The detail it was built with.
+    pub detail: Detail,
 }
 
 /// Reads each file and returns its SHA-256 in hex; a file that cannot be read is an error.
@@ -412,6 +428,7 @@ pub fn build_from(
         superuser_groups,
         findings,
         left_out,
+        detail: *detail,
     })
 }
 
@@ -595,16 +612,16 @@ impl<'a> Everyone<'a> {
             HashMap::new()
         };
         let class_of = |pk: &str| model.class_of(pk).or_else(|| index.get(pk).copied());
-        let mut counts: HashMap<(String, u32), u32> = HashMap::new();
-        let rows = model.rows("member");
+        let mut counts: HashMap<(&str, u32), u32> = HashMap::new();
+        let rows = model.symbol_pairs("member");
         let mut grouped: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for r in &rows {
-            if r[0] == "anon" {
+        for (user, group) in &rows {
+            if *user == "anon" {
                 continue;
             }
-            if let Some(k) = class_of(&r[0]) {
-                *counts.entry((r[1].clone(), k)).or_default() += 1;
-                grouped.insert(&r[0]);
+            if let Some(k) = class_of(user) {
+                *counts.entry((group, k)).or_default() += 1;
+                grouped.insert(user);
             }
         }
         let mut ungrouped: Vec<u32> = classes.iter().map(|m| m.len() as u32).collect();
@@ -615,7 +632,7 @@ impl<'a> Everyone<'a> {
         }
         let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         for ((g, k), n) in counts {
-            members.entry(g).or_default().push((k, n));
+            members.entry(g.to_string()).or_default().push((k, n));
         }
         for list in members.values_mut() {
             list.sort_unstable();
@@ -965,6 +982,8 @@ fn flow_matrices(
         snapshot.stages.iter().map(|s| (&*s.pk, &*s.name)).collect();
     let mut flows: Vec<&crate::snapshot::Flow> = snapshot.flows.iter().collect();
     flows.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
+    // Objects of one flow share its classes: computed once per scope.
+    let mut answering_in: HashMap<Option<usize>, Vec<u32>> = HashMap::new();
     let mut out = Vec::new();
     for flow in flows {
         let entry = entries
@@ -989,7 +1008,9 @@ fn flow_matrices(
         let n = everyone.classes.len();
         let mut values: Vec<Vec<&'static str>> = vec![Vec::with_capacity(fsbs.len()); n];
         for x in &fsbs {
-            let answering = model.answering_in(snapshot, &x.pk);
+            let answering = answering_in
+                .entry(model.scope_of(&x.pk))
+                .or_insert_with(|| model.answering_in(snapshot, &x.pk));
             let mut seen: HashMap<u32, &'static str> = HashMap::new();
             for (k, a) in answering.iter().enumerate() {
                 let v = *seen

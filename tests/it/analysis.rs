@@ -124,9 +124,13 @@ fn an_app_without_bindings_is_open_to_everyone() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn authentiks_default_authentication_flow_for_an_anonymous_visitor() {
     let snap = snapshot::load(
-        &root().join("../shared/corpus/authentik-blueprints/default"),
+        &crate::snapshot::corpus().join("default"),
         &LoadOptions::default(),
     )
     .unwrap()
@@ -185,6 +189,10 @@ fn authentiks_default_authentication_flow_for_an_anonymous_visitor() {
 /// The same flow when its identification stage offers a passkey: the MFA check may then see
 /// `auth_method` set, so it is decided at run time, and the reason names the stage.
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
     let dir = tempfile::tempdir().unwrap();
     let overlay = dir.path().join("passkey.yaml");
@@ -194,7 +202,7 @@ fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
     )
     .unwrap();
     let snap = snapshot::load(
-        &root().join("../shared/corpus/authentik-blueprints/default"),
+        &crate::snapshot::corpus().join("default"),
         &LoadOptions {
             overlays: vec![overlay],
             ..LoadOptions::default()
@@ -217,8 +225,12 @@ fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
 
 /// `explain` says why each stage of the stock login flow has its visibility, in authentik's terms.
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn explain_on_the_stock_login_flow_says_why_for_each_stage() {
-    let corpus = root().join("../shared/corpus/authentik-blueprints/default");
+    let corpus = crate::snapshot::corpus().join("default");
     let explain = |stage: &str| {
         let o = assert_cmd::Command::cargo_bin("bindlog")
             .unwrap()
@@ -416,12 +428,14 @@ fn cli_deferred_and_query() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn recognised_expression_bodies_are_decided_statically() {
     // authentik's recovery example gates identification with `return bool(request.context.get(
     // 'is_restored', True))`, which always passes (semantics §5): nothing is left to run time.
-    let path = root().join(
-        "../shared/corpus/authentik-blueprints/example/flows-recovery-email-verification.yaml",
-    );
+    let path = crate::snapshot::corpus().join("example/flows-recovery-email-verification.yaml");
     let snap = snapshot::load(&path, &LoadOptions::default())
         .unwrap()
         .snapshot;

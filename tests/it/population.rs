@@ -353,9 +353,7 @@ fn groups_joined_with_answers_keep_every_users_groups() {
 #[test]
 fn report_by_class_equals_the_per_user_report() {
     use bindlog::report::{self, Detail, Findings};
-    let mut paths = corpus();
-    paths.push(root().join("examples/acme/snapshot.json"));
-    for path in paths {
+    for path in corpus() {
         let name = path.display().to_string();
         let loaded = snapshot::load(&path, &LoadOptions::default()).unwrap();
         let s = &loaded.snapshot;
@@ -365,10 +363,12 @@ fn report_by_class_equals_the_per_user_report() {
             Detail {
                 per_user_limit: usize::MAX,
                 largest_groups: 0,
+                ..Detail::HTML
             },
             Detail {
                 per_user_limit: 0,
                 largest_groups: 2,
+                ..Detail::HTML
             },
         ] {
             let build = |m: &Model| {

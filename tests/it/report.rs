@@ -688,3 +688,86 @@ fn diagram_shows_evaluation_timing_flags_and_flow_bindings() {
         "{m}"
     );
 }
+
+/// The example with a user named as a spreadsheet formula and the admins group named as
+/// markup with a line break, written into `dir`.
+fn injecting_acme(dir: &Path) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(acme_path()).unwrap()).unwrap();
+    for g in v["core/groups"].as_array_mut().unwrap() {
+        if g["name"] == "authentik Admins" {
+            g["name"] = "<img src=x onerror=alert(1)>\n| admins".into();
+        }
+    }
+    for u in v["core/users"].as_array_mut().unwrap() {
+        if u["username"] == "ada.nguyen" {
+            u["username"] = "=HYPERLINK(\"http://evil/\")".into();
+        }
+    }
+    let path = dir.join("injecting.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn csv_cells_never_start_a_formula_unless_raw_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = injecting_acme(dir.path());
+    let p = path.to_str().unwrap();
+    let formula = "\"=HYPERLINK(\"\"http://evil/\"\")\"";
+    let neutral = "\"'=HYPERLINK(\"\"http://evil/\"\")\"";
+    let csv = ok(&bindlog(&["analyze", p, "--format", "csv"], &[]));
+    assert!(csv.contains(neutral), "{csv}");
+    assert!(!csv.contains(&format!(",{formula}")) && !csv.contains(&format!("\n{formula}")));
+    let raw = ok(&bindlog(
+        &["analyze", p, "--format", "csv", "--raw-csv"],
+        &[],
+    ));
+    assert!(raw.contains(&format!("\n{formula}")), "{raw}");
+    let out = dir.path().join("csv");
+    ok(&bindlog(
+        &[
+            "report",
+            p,
+            "--format",
+            "csv-dir",
+            "--no-findings",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let access = std::fs::read_to_string(out.join("app_access.csv")).unwrap();
+    assert!(access.contains(&format!(",{neutral},")), "{access}");
+    assert!(!access.contains(&format!(",{formula},")));
+}
+
+#[test]
+fn markdown_audits_escape_markup_and_line_breaks_in_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = injecting_acme(dir.path());
+    let o = bindlog(
+        &["audit", path.to_str().unwrap(), "--format", "markdown"],
+        &[],
+    );
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    // Outside the folded proofs' code blocks, no name brings markup or a new table row.
+    let mut in_code = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            // Only inside inline code, where a renderer shows it as text.
+            assert!(
+                !line.contains("<img") || line.contains("`<img src=x onerror=alert(1)> | admins`"),
+                "{line}"
+            );
+            if line.starts_with('|') {
+                assert!(line.ends_with('|'), "a broken table row: {line}");
+            }
+        }
+    }
+}

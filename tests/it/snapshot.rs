@@ -18,9 +18,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// authentik's own blueprints, beside the repository (never copied into it).
+/// authentik's own blueprints, beside the repository (never copied into it), or where
+/// `BINDLOG_CORPUS` said when the tests were built. Tests that read them carry
+/// `#[cfg_attr(not(corpus), ignore = ...)]` (see build.rs): a fresh clone lists them as ignored.
 pub fn corpus() -> PathBuf {
-    root().join("../shared/corpus/authentik-blueprints")
+    option_env!("BINDLOG_CORPUS_DIR").map_or_else(
+        || root().join("../shared/corpus/authentik-blueprints"),
+        PathBuf::from,
+    )
 }
 
 /// A fixture of this topic.

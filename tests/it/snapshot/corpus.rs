@@ -13,6 +13,10 @@ fn blueprints(dir: &str) -> Vec<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn every_corpus_blueprint_loads_alone() {
     let files: Vec<PathBuf> = blueprints("default")
         .into_iter()
@@ -34,6 +38,10 @@ fn every_corpus_blueprint_loads_alone() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn the_default_authentication_flow_is_all_there() {
     let s = load(&corpus().join("default/flow-default-authentication-flow.yaml")).snapshot;
     let flow = &s.flows[0];
@@ -70,6 +78,10 @@ fn the_default_authentication_flow_is_all_there() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn the_default_directory_loads_as_authentik_applies_it() {
     let loaded = load(&corpus().join("default"));
     let s = &loaded.snapshot;
@@ -103,6 +115,10 @@ fn the_default_directory_loads_as_authentik_applies_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn bindlog_check_says_what_it_could_not_resolve() {
     let out = assert_cmd::Command::cargo_bin("bindlog")
         .unwrap()
@@ -120,6 +136,10 @@ fn bindlog_check_says_what_it_could_not_resolve() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
     use bindlog::snapshot::yaml::{self, NodeKind};
     let files: Vec<PathBuf> = blueprints("default")
@@ -170,6 +190,10 @@ fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
 }
 
 #[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
 fn authentiks_default_blueprints_over_acme_update_in_place() {
     let before = load(&acme()).snapshot;
     let loaded = load_with(
