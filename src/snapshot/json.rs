@@ -628,8 +628,11 @@ fn repeated_keys(bytes: &[u8]) -> Vec<DuplicateKey> {
                 {
                     *expect_key = false;
                     let key = serde_json::from_slice::<String>(literal).unwrap_or_else(|_| {
-                        String::from_utf8_lossy(&literal[1..literal.len().saturating_sub(1)])
-                            .into_owned()
+                        // An unterminated string at the end of the file may be a lone `"`.
+                        let inner = literal
+                            .get(1..literal.len().saturating_sub(1))
+                            .unwrap_or(&[]);
+                        String::from_utf8_lossy(inner).into_owned()
                     });
                     match seen.get(&key) {
                         Some(&first) => out.push(DuplicateKey {

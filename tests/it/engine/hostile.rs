@@ -189,7 +189,6 @@ fn issue_14_4_a_diagnostic_past_column_65535_is_windowed_not_a_panic() {
 #[test]
 fn issue_14_5_an_error_flood_is_capped_per_file() {
     let program = format!(".decl r(x: number)\n{}\n", "@".repeat(20_000));
-    let started = std::time::Instant::now();
     let o = eval_cli(&program, &[], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2));
@@ -200,7 +199,6 @@ fn issue_14_5_an_error_flood_is_capped_per_file() {
         "{err}"
     );
     assert!(err.len() < 40_000, "{} bytes of stderr", err.len());
-    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
 }
 
 #[test]

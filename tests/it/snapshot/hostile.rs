@@ -4,9 +4,8 @@
 use super::*;
 use serde_json::json;
 
-/// Runs `bindlog check PATH`, expects exit 2 within a few seconds, returns stderr.
+/// Runs `bindlog check PATH`, expects exit 2 (a hang is stopped at 30 s), returns stderr.
 fn refused(path: &Path) -> String {
-    let start = std::time::Instant::now();
     let out = assert_cmd::Command::cargo_bin("bindlog")
         .unwrap()
         .env("NO_COLOR", "1")
@@ -19,11 +18,6 @@ fn refused(path: &Path) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.stdout.is_empty());
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
-    );
     stderr
 }
 
@@ -349,4 +343,12 @@ fn issue_14_deep_parse_json_is_an_unresolved_tag() {
         )),
         "{warnings:#?}"
     );
+}
+
+/// Found by the fuzz run (tests/it/fuzz.rs): a file ending in a lone `"` where a key was
+/// expected made the repeated-key scan slice past its end.
+#[test]
+fn issue_14_a_file_ending_in_an_open_key_is_refused_not_a_panic() {
+    let stderr = refused(&fixture("hostile/unterminated-key.json"));
+    has(&stderr, &["unterminated-key.json"]);
 }
