@@ -51,8 +51,7 @@ pub fn markdown_cell(s: &str) -> String {
 /// any run inside it (and padded where it starts or ends with one), so nothing in it is markup.
 pub fn markdown_code(text: &str) -> String {
     let text = text.replace(['\n', '\r'], " ");
-    let fence = fence_for(&text);
-    let ticks = &fence[..fence.len().min(longest_run(&text) + 1)];
+    let ticks = "`".repeat(longest_run(&text) + 1);
     if text.starts_with('`') || text.ends_with('`') {
         format!("{ticks} {text} {ticks}")
     } else {

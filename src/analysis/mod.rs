@@ -348,7 +348,10 @@ impl Model {
     /// model evaluated per scope, that of the representative of its class for the flow or
     /// application; the class itself otherwise.
     pub fn answering_in(&self, snapshot: &Snapshot, object: &str) -> Vec<u32> {
-        let n = self.identity_classes(snapshot).len() as u32;
+        let n = match &self.population {
+            Some(c) => c.population.class_members().len(),
+            None => snapshot.users.len(),
+        } as u32;
         let reverse = self
             .population
             .as_ref()

@@ -669,14 +669,11 @@ impl<'a> Everyone<'a> {
             groups.truncate(detail.largest_groups);
         }
         groups.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.pk.cmp(&b.pk)));
-        let repeated = |name: &str| {
-            self.snapshot
-                .groups
-                .iter()
-                .filter(|x| &*x.name == name)
-                .nth(1)
-                .is_some()
-        };
+        let mut named: HashMap<&str, usize> = HashMap::new();
+        for g in &self.snapshot.groups {
+            *named.entry(&g.name).or_default() += 1;
+        }
+        let repeated = |name: &str| named[name] > 1;
         groups
             .into_iter()
             .map(|g| {
@@ -765,9 +762,11 @@ fn app_access(
     }
     crate::analysis::bulk::timing("report: access tables read", start);
     let per_user = snapshot.users.len() <= detail.per_user_limit;
-    let mut users: Vec<usize> = (0..snapshot.users.len()).collect();
+    // The per-user rows' order, by username (only when they are written).
+    let mut users: Vec<usize> = Vec::new();
     if per_user {
         let u = &snapshot.users;
+        users = (0..u.len()).collect();
         users.sort_by(|a, b| {
             u[*a]
                 .username
@@ -917,19 +916,17 @@ fn app_access(
             });
         }
         let mut rows = Vec::new();
-        if per_user {
-            for u in &users {
-                let user = &snapshot.users[*u];
-                let k = everyone.class_of_user[*u];
-                let a = answering[k as usize];
-                let ans = &answers[&a];
-                rows.push(AccessRow {
-                    user: user.username.to_string(),
-                    access: ans.access.to_string(),
-                    because: because(ans.access, user, &user.username),
-                    reason: reason(ans, user, &user.username),
-                });
-            }
+        for u in &users {
+            let user = &snapshot.users[*u];
+            let k = everyone.class_of_user[*u];
+            let a = answering[k as usize];
+            let ans = &answers[&a];
+            rows.push(AccessRow {
+                user: user.username.to_string(),
+                access: ans.access.to_string(),
+                because: because(ans.access, user, &user.username),
+                reason: reason(ans, user, &user.username),
+            });
         }
         out.push(AppAccess {
             slug: app.slug.to_string(),

@@ -126,7 +126,7 @@ fn an_app_without_bindings_is_open_to_everyone() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn authentiks_default_authentication_flow_for_an_anonymous_visitor() {
     let snap = snapshot::load(
@@ -191,7 +191,7 @@ fn authentiks_default_authentication_flow_for_an_anonymous_visitor() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +227,7 @@ fn a_passkey_at_identification_leaves_the_stock_mfa_check_to_run_time() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn explain_on_the_stock_login_flow_says_why_for_each_stage() {
     let corpus = crate::snapshot::corpus().join("default");
@@ -430,7 +430,7 @@ fn cli_deferred_and_query() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn recognised_expression_bodies_are_decided_statically() {
     // authentik's recovery example gates identification with `return bool(request.context.get(

@@ -973,7 +973,7 @@ fn cli_diff_with_an_overlay_blueprint() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn the_corpus_and_the_example_are_audited() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

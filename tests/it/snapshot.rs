@@ -71,6 +71,45 @@ pub fn problems(result: Result<Loaded, SnapshotErrors>) -> Vec<String> {
 }
 
 /// Writes `value` as JSON to `dir/name`, returning the path.
+/// A load's warnings, as printed.
+pub fn warnings(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect()
+}
+
+/// Runs `bindlog check PATH`, expects exit 2 with nothing printed as if complete and no panic
+/// (a hang is stopped at 30 s), returns stderr.
+pub fn refused(path: &Path) -> String {
+    let out = assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .arg("check")
+        .arg(path)
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2);
+    let out = out.get_output();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.stdout.is_empty(),
+        "nothing printed as if complete: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// Asserts that every part appears in `stderr`.
+pub fn has(stderr: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(stderr.contains(p), "`{p}` not in:\n{stderr}");
+    }
+}
+
 pub fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> PathBuf {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -13,6 +13,16 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Asserts that a run exited 0, showing its stderr if not.
+fn succeeded(o: &std::process::Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
@@ -323,12 +333,7 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
         "-D",
         &path(dir.path(), ""),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&o);
     let written = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     assert_eq!(
         written,
@@ -348,12 +353,7 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
         "-",
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&o);
     assert!(out.contains("1\t8\n2\t10\n3\t8\n4\t3\n5\t5\n"), "{out}");
     // `bindlog facts` quotes the same way (it used to turn tabs into spaces).
     let snap = dir_with(&[]);
@@ -370,12 +370,7 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
         "-D",
         &path(snap.path(), "f"),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&o);
     let users = std::fs::read_to_string(snap.path().join("f/user.facts")).unwrap();
     assert!(users.contains("\"ada\tnguyen\""), "{users}");
     // A quoted field that is not closed is an error at its place.
@@ -447,11 +442,6 @@ fn issue_14_16_arithmetic_edges_are_pinned() {
         &[],
         &[],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("\n10\n"));
 }

@@ -4,32 +4,6 @@
 use super::*;
 use serde_json::json;
 
-/// Runs `bindlog check PATH`, expects exit 2, returns stderr.
-fn refused(path: &Path) -> String {
-    let out = assert_cmd::Command::cargo_bin("bindlog")
-        .unwrap()
-        .env("NO_COLOR", "1")
-        .arg("check")
-        .arg(path)
-        .assert()
-        .code(2);
-    let out = out.get_output();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        out.stdout.is_empty(),
-        "nothing printed as if complete: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
-fn has(stderr: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(stderr.contains(p), "`{p}` not in:\n{stderr}");
-    }
-}
-
 #[test]
 fn not_json() {
     let dir = tempfile::tempdir().unwrap();

@@ -71,12 +71,7 @@ fn key_of_inside_a_policy_binding_is_the_binding_model_id_and_joins_the_target()
         (fsb.pk.clone(), TargetKind::FlowStageBinding)
     );
     assert_eq!(b.subject, Subject::Group(s.groups[0].pk.clone()));
-    let w: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let w = warnings(&loaded);
     assert!(
         w.iter()
             .any(|w| w.contains("tags.yaml:44:14") && w.contains("`id: admins`")),
@@ -87,12 +82,7 @@ fn key_of_inside_a_policy_binding_is_the_binding_model_id_and_joins_the_target()
 #[test]
 fn unresolvable_tags_are_reported_with_file_and_line_never_dropped_silently() {
     let loaded = load_with(&fixture("blueprints/unresolved.yaml"), &[], &[]).unwrap();
-    let w: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let w = warnings(&loaded);
     let expect = [
         ("unresolved.yaml:8:13", "`NOT_GIVEN_ANYWHERE`"),
         ("unresolved.yaml:9:14", "`not_in_context`"),

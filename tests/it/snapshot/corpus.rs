@@ -15,7 +15,7 @@ fn blueprints(dir: &str) -> Vec<PathBuf> {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn every_corpus_blueprint_loads_alone() {
     let files: Vec<PathBuf> = blueprints("default")
@@ -40,7 +40,7 @@ fn every_corpus_blueprint_loads_alone() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn the_default_authentication_flow_is_all_there() {
     let s = load(&corpus().join("default/flow-default-authentication-flow.yaml")).snapshot;
@@ -80,7 +80,7 @@ fn the_default_authentication_flow_is_all_there() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn the_default_directory_loads_as_authentik_applies_it() {
     let loaded = load(&corpus().join("default"));
@@ -100,12 +100,7 @@ fn the_default_directory_loads_as_authentik_applies_it() {
         Some(&auth.pk),
         "meta blueprints applied first, so `!Find` sees the flow"
     );
-    let w: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let w = warnings(&loaded);
     assert!(
         w.iter()
             .any(|w| w.contains("rbac-role-read-only.yaml:11:11")
@@ -117,7 +112,7 @@ fn the_default_directory_loads_as_authentik_applies_it() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn bindlog_check_says_what_it_could_not_resolve() {
     let out = assert_cmd::Command::cargo_bin("bindlog")
@@ -138,7 +133,7 @@ fn bindlog_check_says_what_it_could_not_resolve() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
     use bindlog::snapshot::yaml::{self, NodeKind};
@@ -192,7 +187,7 @@ fn every_corpus_entry_of_a_modelled_kind_becomes_an_object() {
 #[test]
 #[cfg_attr(
     not(corpus),
-    ignore = "needs authentik's blueprints at ../shared/corpus/authentik-blueprints; run: BINDLOG_CORPUS=DIR cargo test --release"
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
 )]
 fn authentiks_default_blueprints_over_acme_update_in_place() {
     let before = load(&acme()).snapshot;

@@ -4,29 +4,6 @@
 use super::*;
 use serde_json::json;
 
-/// Runs `bindlog check PATH`, expects exit 2 (a hang is stopped at 30 s), returns stderr.
-fn refused(path: &Path) -> String {
-    let out = assert_cmd::Command::cargo_bin("bindlog")
-        .unwrap()
-        .env("NO_COLOR", "1")
-        .arg("check")
-        .arg(path)
-        .timeout(std::time::Duration::from_secs(30))
-        .assert()
-        .code(2);
-    let out = out.get_output();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.stdout.is_empty());
-    stderr
-}
-
-fn has(stderr: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(stderr.contains(p), "`{p}` not in:\n{stderr}");
-    }
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -236,12 +213,7 @@ fn issue_14_a_repeated_endpoint_key_is_a_warning_with_both_places() {
     let loaded = load(&path);
     let users: Vec<&str> = loaded.snapshot.users.iter().map(|u| &*u.username).collect();
     assert_eq!(users, ["zed", "bob", "carol"]);
-    let warnings: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let warnings = warnings(&loaded);
     assert!(
         warnings.iter().any(
             |w| w.starts_with(&format!("{}:{again_line}:3:", path.display()))
@@ -274,12 +246,7 @@ fn issue_14_a_repeated_nested_json_key_names_both_places() {
             .iter()
             .any(|u| &*u.username == "alicia")
     );
-    let warnings: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let warnings = warnings(&loaded);
     assert!(
         warnings.iter().any(|w| w.contains(&format!(
             ":{line}:7: duplicate key `username` (first at line {}, column 7)",
@@ -302,12 +269,7 @@ fn issue_14_a_repeated_yaml_key_is_a_warning_with_both_places() {
     let loaded = load(&path);
     let names: Vec<&str> = loaded.snapshot.groups.iter().map(|g| &*g.name).collect();
     assert_eq!(names, ["second"]);
-    let warnings: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let warnings = warnings(&loaded);
     for expected in [
         ":7:7: duplicate key `name` (first at line 6, column 7)",
         ":9:5: duplicate key `state` (first at line 8, column 5)",
@@ -331,12 +293,7 @@ fn issue_14_deep_parse_json_is_an_unresolved_tag() {
     );
     let path = write(dir.path(), "parse.yaml", &text);
     let loaded = load(&path);
-    let warnings: Vec<String> = loaded
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
+    let warnings = warnings(&loaded);
     assert!(
         warnings.iter().any(|w| w.contains(
             "parse.yaml:7:19: unresolved `!ParseJSON`: not JSON: recursion limit exceeded"
