@@ -124,7 +124,13 @@ impl Model {
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
-        let facts = facts::facts_of(snapshot);
+        // The built-in rules decide a user from its own rows (see `facts::facts_about`); rules
+        // of the user's may read other users' rows (to count them, say), so they get every row.
+        let asked: Option<std::collections::HashSet<String>> = match subjects {
+            Subjects::Only(users) if extra.is_empty() => Some(users.iter().cloned().collect()),
+            _ => None,
+        };
+        let facts = facts::facts_about(snapshot, asked.as_ref());
         let mut inputs = Inputs::new(&rules);
         add_facts(&rules, &mut inputs, &facts)?;
         if let Subjects::Only(users) = subjects {
@@ -389,6 +395,15 @@ impl Model {
         match &self.population {
             Some(c) => c.population.classes.representative[k as usize],
             None => k as usize,
+        }
+    }
+
+    /// Every user's identity class of [`Model::identity_classes`], by its index in
+    /// `snapshot.users` (in a model of every user one by one, that index).
+    pub fn user_classes(&self, snapshot: &Snapshot) -> Vec<u32> {
+        match &self.population {
+            Some(c) => c.population.classes.of_user.clone(),
+            None => (0..snapshot.users.len() as u32).collect(),
         }
     }
 
