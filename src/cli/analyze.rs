@@ -150,6 +150,7 @@ pub fn run(args: Args) -> Outcome {
     let start = std::time::Instant::now();
     args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
+    super::check::warn_if_no_users(&loaded.snapshot);
     bulk::timing("loading", start);
     let snapshot = &loaded.snapshot;
     let bar = progress_bar(args.no_progress);

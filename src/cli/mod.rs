@@ -1,12 +1,13 @@
 //! Flags parsed into plain data first (clap derive), then each subcommand runs in its own file.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
 mod analyze;
 mod audit;
 mod check;
+mod completions;
 mod deferred;
 mod diagram;
 mod diff;
@@ -62,6 +63,10 @@ enum Command {
     Generate(generate::Args),
     /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
     Eval(eval::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print bindlog's man page (roff), or write one page per subcommand with -o DIR.
+    Man(completions::ManArgs),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -173,6 +178,8 @@ pub fn run() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Who(args) => who::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
     };
     match outcome {
         Ok(code) => code,
