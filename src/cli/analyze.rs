@@ -68,7 +68,7 @@ pub struct Args {
 pub enum Format {
     /// Counts per flow, stage and application, with the anonymous visitor.
     Summary,
-    /// One row per user, flow and stage binding (`interfaces.md`); with `--apps`, per user and app.
+    /// One row per user, flow and stage binding (docs/outputs.md); with `--apps`, per user and app.
     Csv,
     /// One JSON object per user with every flow, stage and application.
     Jsonl,

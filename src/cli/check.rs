@@ -84,9 +84,9 @@ pub fn run(args: Args) -> Outcome {
 pub fn warn_if_no_users(snapshot: &bindlog::snapshot::Snapshot) {
     if snapshot.users.is_empty() {
         eprintln!(
-            "warning: the snapshot holds no users (blueprints alone hold none), so every \
-             per-user answer is empty; only the anonymous visitor is analysed. Load `core/users` \
-             too (`bindlog fetch`, or a bundle with users) for answers about users."
+            "warning: the snapshot holds no users (blueprints alone hold none): every answer \
+             about users is empty and only the anonymous visitor can be analysed; load \
+             `core/users` too (a snapshot from `bindlog fetch` or the API) for answers about users"
         );
     }
 }

@@ -50,8 +50,7 @@ pub fn man(args: ManArgs, command: clap::Command) -> Outcome {
             .map_err(|e| miette!("cannot write to stdout: {e}"))?;
         return Ok(ExitCode::SUCCESS);
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| miette!("cannot create `{}`: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| miette!("cannot create `{}`: {e}", dir.display()))?;
     // clap_mangen names each subcommand's page after its full name (`bindlog-plan`) once the
     // command tree is built; the pages then refer to one another as `man` users expect.
     let mut command = command;

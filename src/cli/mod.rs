@@ -23,7 +23,24 @@ mod who;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
-#[command(name = "bindlog", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "bindlog",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
+  bindlog analyze examples/acme/snapshot.json
+  export BINDLOG_SNAPSHOT=examples/acme/snapshot.json   # then leave the SNAPSHOT argument out
+  bindlog audit --fail-on high
+
+Exit status: 0 done; 1 `audit`/`diff` found what --fail-on asks to fail on; 2 bad usage or bad
+input (the message names the file, the place and what was expected); 3 `eval --engine compare`
+found the two evaluators disagree.
+Reference: docs/README.md in bindlog's repository (input, outputs, semantics, audit catalogue,
+rules reference, command line)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

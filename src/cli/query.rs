@@ -116,7 +116,10 @@ pub fn run(args: Args) -> Outcome {
     let (program, tables) = model.plain_tables();
     if args.format == Format::Json {
         let json = outputs_json(&program, &tables, &model.evaluation().symbols);
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let policy = if args.allow_any_path {

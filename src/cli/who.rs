@@ -302,10 +302,7 @@ fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
         Question::Stage(x, v) => {
             let s = &b.layout.stages[x];
             let flow = &b.layout.flows[s.flow].slug;
-            names.extend(
-                b.users_with_stage(x, v)
-                    .map(|u| json!(users[u].username)),
-            );
+            names.extend(b.users_with_stage(x, v).map(|u| json!(users[u].username)));
             json!({"flow": flow, "stage": s.stage, "order": s.order, "visibility": word(q)})
         }
         Question::App(a, access) => {

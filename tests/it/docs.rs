@@ -84,7 +84,13 @@ fn rule_files() -> Vec<PathBuf> {
     let schema = root().join("rules/authentik/schema.dl");
     files.retain(|p| p.extension().is_some_and(|e| e == "dl"));
     // The input relations first: they are what every other file reads.
-    files.sort_by_key(|p| (p != &schema, p.starts_with(root().join("rules/audit")), p.clone()));
+    files.sort_by_key(|p| {
+        (
+            p != &schema,
+            p.starts_with(root().join("rules/audit")),
+            p.clone(),
+        )
+    });
     files
 }
 
@@ -201,12 +207,21 @@ fn decls_are_read_with_their_comments() {
 fn citing_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     files_under(&root(), &mut files);
-    let skip = ["tests/fixtures/", "tests/it/snapshots/", "docs/", "tests/it/docs.rs"];
+    let skip = [
+        "tests/fixtures/",
+        "tests/it/snapshots/",
+        "docs/",
+        "tests/it/docs.rs",
+    ];
     let text = [".rs", ".dl", ".md", ".toml", ".sh", ".yaml", ".yml"];
     files
         .into_iter()
         .filter(|p| {
-            let rel = p.strip_prefix(root()).unwrap().to_string_lossy().to_string();
+            let rel = p
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             if skip.iter().any(|s| rel.starts_with(s)) {
                 return false;
             }
@@ -232,12 +247,20 @@ fn citation_problems(file: &Path, text: &str) -> Vec<String> {
     let md = Regex::new(r"([A-Za-z0-9_./-]*[A-Za-z0-9_-]+\.md)\b").unwrap();
     let section = Regex::new(r"§\s?(\d+(?:\.\d+)*)").unwrap();
     let dir = file.parent().unwrap();
-    let shown = file.strip_prefix(root()).unwrap_or(file).display().to_string();
+    let shown = file
+        .strip_prefix(root())
+        .unwrap_or(file)
+        .display()
+        .to_string();
     let resolve = |name: &str| -> Option<PathBuf> {
         let name = name.trim_start_matches("./");
-        [dir.join(name), root().join(name), root().join("docs").join(name)]
-            .into_iter()
-            .find(|p| p.is_file())
+        [
+            dir.join(name),
+            root().join(name),
+            root().join("docs").join(name),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
     };
     let mut problems = Vec::new();
     // JSON files write `§` as an escape.
@@ -245,7 +268,11 @@ fn citation_problems(file: &Path, text: &str) -> Vec<String> {
     for (n, line) in text.lines().enumerate() {
         for m in md.captures_iter(line) {
             if resolve(&m[1]).is_none() {
-                problems.push(format!("{shown}:{}: cites `{}`, which is not in the repository", n + 1, &m[1]));
+                problems.push(format!(
+                    "{shown}:{}: cites `{}`, which is not in the repository",
+                    n + 1,
+                    &m[1]
+                ));
             }
         }
         for s in section.captures_iter(line) {
@@ -273,7 +300,10 @@ fn citation_problems(file: &Path, text: &str) -> Vec<String> {
         }
         for phrase in ["the semantics document", "interfaces.md", "shared/docs"] {
             if line.contains(phrase) {
-                problems.push(format!("{shown}:{}: cites `{phrase}`, which is not bindlog's", n + 1));
+                problems.push(format!(
+                    "{shown}:{}: cites `{phrase}`, which is not bindlog's",
+                    n + 1
+                ));
             }
         }
     }
@@ -298,7 +328,10 @@ fn every_cited_document_exists_in_the_repository() {
     let mut docs = Vec::new();
     files_under(&root().join("docs"), &mut docs);
     let link = Regex::new(r"\]\(([^)#:]+\.md)(#[^)]*)?\)").unwrap();
-    for d in docs.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+    for d in docs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
         for m in link.captures_iter(&read(d)) {
             assert!(
                 d.parent().unwrap().join(&m[1]).is_file(),
@@ -354,7 +387,8 @@ fn console_examples(text: &str) -> Vec<Example> {
         if continued {
             let last = out.last_mut().unwrap();
             last.command.push(' ');
-            last.command.push_str(line.trim().trim_end_matches('\\').trim_end());
+            last.command
+                .push_str(line.trim().trim_end_matches('\\').trim_end());
             continued = line.trim_end().ends_with('\\');
         } else if let Some(cmd) = line.strip_prefix("$ ") {
             out.push(Example {
@@ -378,7 +412,9 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
             (0..=actual.len()).any(|skip| matches(rest, &actual[skip..]))
         }
         Some((first, rest)) => {
-            actual.first().is_some_and(|a| a.trim_end() == first.trim_end())
+            actual
+                .first()
+                .is_some_and(|a| a.trim_end() == first.trim_end())
                 && matches(rest, &actual[1..])
         }
     }

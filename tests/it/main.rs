@@ -5,6 +5,7 @@ mod audit;
 mod authentik;
 mod bulk;
 mod cases;
+mod cli;
 mod docs;
 mod engine;
 mod fuzz;
