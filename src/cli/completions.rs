@@ -41,7 +41,7 @@ pub fn run(args: Args, mut command: clap::Command) -> Outcome {
 }
 
 /// Runs `bindlog man`.
-pub fn man(args: ManArgs, command: clap::Command) -> Outcome {
+pub fn man(args: ManArgs, mut command: clap::Command) -> Outcome {
     let Some(dir) = args.output else {
         let mut out = std::io::stdout().lock();
         clap_mangen::Man::new(command)
@@ -51,9 +51,8 @@ pub fn man(args: ManArgs, command: clap::Command) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     };
     std::fs::create_dir_all(&dir).map_err(|e| miette!("cannot create `{}`: {e}", dir.display()))?;
-    // clap_mangen names each subcommand's page after its full name (`bindlog-plan`) once the
-    // command tree is built; the pages then refer to one another as `man` users expect.
-    let mut command = command;
+    // Once the tree is built each subcommand knows its full name (`bindlog-plan`), which
+    // clap_mangen uses for the page's file and title.
     command.build();
     let write = |cmd: clap::Command| -> Result<(), miette::Report> {
         let man = clap_mangen::Man::new(cmd);
