@@ -266,7 +266,7 @@ pub fn facts_about(
         if !s.component.is_empty() {
             b.add("stage_component", vec![sym(&s.pk), sym(&s.component)]);
         }
-        // A passkey used at an identification stage sets `auth_method` (semantics §5); the
+        // A passkey used at an identification stage sets `auth_method` (docs/semantics.md §5); the
         // stage offers one only with a `webauthn_stage` (absent: the model default, null).
         if s.kind.ends_with("identificationstage")
             && s.fields.get("webauthn_stage").is_some_and(|v| !v.is_null())
@@ -484,7 +484,7 @@ impl FactSet {
     }
 }
 
-/// The result of an expression policy whose body bindlog recognises (semantics §5): a body that
+/// The result of an expression policy whose body bindlog recognises (docs/semantics.md §5): a body that
 /// only returns a literal, returns the truthiness of the context's `is_restored` with default
 /// true (always passes), or returns `ak_call_policy(...)` directly (its result object is truthy,
 /// so it always passes). Anything else is decided at run time.

@@ -1,5 +1,5 @@
 //! What-if: who gains or loses which stage and which application between two snapshots, and
-//! which findings appear or disappear (`bindlog diff`, `interfaces.md` "What-if").
+//! which findings appear or disappear (`bindlog diff`, docs/outputs.md).
 
 use super::Model;
 use crate::audit::{Finding, Severity};
@@ -435,7 +435,7 @@ impl Gate {
 }
 
 impl Diff {
-    /// The JSON form of `interfaces.md` (plus the findings that appear and disappear).
+    /// The JSON form of docs/outputs.md (plus the findings that appear and disappear).
     pub fn to_json(&self) -> Value {
         json!({
             "stages": self.stages,

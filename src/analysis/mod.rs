@@ -996,7 +996,7 @@ impl Model {
 }
 
 impl Plan {
-    /// The machine form fixed in `interfaces.md`.
+    /// The machine form fixed in docs/outputs.md.
     pub fn to_json(&self) -> Json {
         json!({
             "flow": self.flow,

@@ -68,7 +68,7 @@ pub struct Args {
 pub enum Format {
     /// Counts per flow, stage and application, with the anonymous visitor.
     Summary,
-    /// One row per user, flow and stage binding (`interfaces.md`); with `--apps`, per user and app.
+    /// One row per user, flow and stage binding (docs/outputs.md); with `--apps`, per user and app.
     Csv,
     /// One JSON object per user with every flow, stage and application.
     Jsonl,
@@ -150,6 +150,7 @@ pub fn run(args: Args) -> Outcome {
     let start = std::time::Instant::now();
     args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
+    super::check::warn_if_no_users(&loaded.snapshot);
     bulk::timing("loading", start);
     let snapshot = &loaded.snapshot;
     let bar = progress_bar(args.no_progress);

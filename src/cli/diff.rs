@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub enum Format {
     /// Changes grouped by stage and application.
     Text,
-    /// The JSON form of interfaces.md ("What-if").
+    /// The JSON form of docs/outputs.md ("diff").
     Json,
 }
 

@@ -1,12 +1,13 @@
 //! Flags parsed into plain data first (clap derive), then each subcommand runs in its own file.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
 mod analyze;
 mod audit;
 mod check;
+mod completions;
 mod deferred;
 mod diagram;
 mod diff;
@@ -22,7 +23,24 @@ mod who;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
-#[command(name = "bindlog", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "bindlog",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
+  bindlog analyze examples/acme/snapshot.json
+  export BINDLOG_SNAPSHOT=examples/acme/snapshot.json   # then leave the SNAPSHOT argument out
+  bindlog audit --fail-on high
+
+Exit status: 0 done; 1 `audit`/`diff` found what --fail-on asks to fail on; 2 bad usage or bad
+input (the message names the file, the place and what was expected); 3 `eval --engine compare`
+found the two evaluators disagree.
+Reference: docs/README.md in bindlog's repository (input, outputs, semantics, audit catalogue,
+rules reference, command line)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,6 +80,10 @@ enum Command {
     Generate(generate::Args),
     /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
     Eval(eval::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print bindlog's man page (roff), or write one page per subcommand with -o DIR.
+    Man(completions::ManArgs),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -173,6 +195,8 @@ pub fn run() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Who(args) => who::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
     };
     match outcome {
         Ok(code) => code,

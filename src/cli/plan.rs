@@ -42,7 +42,7 @@ pub enum Entry {
 pub enum Format {
     /// A readable table.
     Text,
-    /// The JSON form of `interfaces.md`.
+    /// The JSON form of docs/outputs.md ("plan").
     Json,
 }
 

@@ -261,6 +261,9 @@ pub fn read_inputs(
                 continue;
             }
         };
+        // Proofs name the file as the user gave its directory (`-F examples/datalog`), not the
+        // absolute path it was checked and read under.
+        let shown = fact_dir.join(&name).display().to_string();
         // Only the error's kind: a message must not quote what the file holds.
         let text = match std::fs::read(&path).and_then(|b| {
             String::from_utf8(b).map_err(|_| {
@@ -351,7 +354,7 @@ pub fn read_inputs(
             if ok {
                 tables[rel].push(&row);
                 if with_origins {
-                    origins[rel].push((row, (path.display().to_string(), first_line + 1)));
+                    origins[rel].push((row, (shown.clone(), first_line + 1)));
                 }
             }
         }

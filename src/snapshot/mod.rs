@@ -1,6 +1,6 @@
 //! authentik objects in: API bundles, endpoint directories, blueprints; validation.
 //!
-//! [`load`] reads a snapshot in any of the three forms of `snapshot.md`, lays blueprint overlays
+//! [`load`] reads a snapshot in any of the three forms of docs/input.md, lays blueprint overlays
 //! over it in order, validates the result (every problem of the phase at once) and fills in the
 //! version's defaults, reporting each one in the [`LoadReport`].
 

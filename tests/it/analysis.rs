@@ -434,7 +434,7 @@ fn cli_deferred_and_query() {
 )]
 fn recognised_expression_bodies_are_decided_statically() {
     // authentik's recovery example gates identification with `return bool(request.context.get(
-    // 'is_restored', True))`, which always passes (semantics §5): nothing is left to run time.
+    // 'is_restored', True))`, which always passes (docs/semantics.md §5): nothing is left to run time.
     let path = crate::snapshot::corpus().join("example/flows-recovery-email-verification.yaml");
     let snap = snapshot::load(&path, &LoadOptions::default())
         .unwrap()
