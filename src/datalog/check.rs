@@ -310,7 +310,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn var(&mut self, name: &str, span: Span) -> VarId {
-        let id = match self.vars.get(name) {
+        match self.vars.get(name) {
             Some(&v) => v,
             None => {
                 let v = self.names.len();
@@ -319,8 +319,7 @@ impl Builder<'_> {
                 self.spans.push(span);
                 v
             }
-        };
-        id
+        }
     }
     fn fresh(&mut self, span: Span) -> VarId {
         let v = self.names.len();
