@@ -9,15 +9,18 @@
 #   scripts/measure-engine.sh                     # every workload, 5 runs each (median)
 #   WORKLOADS="closure negation" REPEAT=3 scripts/measure-engine.sh
 #   DIR=/big/disk ...                             # where inputs and outputs go (default: a temp dir)
+#   BINDLOG=path BY_HAND=path ...                 # use these binaries instead of building them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKLOADS=${WORKLOADS:-closure samegen negation aggregates}
 REPEAT=${REPEAT:-5}
 DIR=${DIR:-$(mktemp -d)}
 mkdir -p "$DIR"
-cargo build --release --quiet --bin bindlog --example datafrog_by_hand
-B=$PWD/target/release/bindlog
-H=$PWD/target/release/examples/datafrog_by_hand
+if [ -z "${BINDLOG:-}" ] || [ -z "${BY_HAND:-}" ]; then
+  cargo build --release --quiet --bin bindlog --example datafrog_by_hand
+fi
+B=${BINDLOG:-$PWD/target/release/bindlog}
+H=${BY_HAND:-$PWD/target/release/examples/datafrog_by_hand}
 
 # Runs a command once under /usr/bin/time -v; prints "seconds kib".
 timed() {
