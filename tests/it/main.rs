@@ -8,6 +8,7 @@ mod cases;
 mod engine;
 mod fuzz;
 mod population;
+mod readable;
 mod report;
 mod snapshot;
 
