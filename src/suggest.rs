@@ -22,9 +22,10 @@ pub fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The valid names nearest to `given`, nearest first (ties by name): the same name in other
-/// case if there is one, else names within a quarter of its length in edits (at least 2), then
-/// names that contain it or that it contains, compared without case. At most three.
+/// The valid names nearest to `given`, compared without case, at most three: the same name in
+/// other case if there is one; else the names that contain it or that it contains (closest in
+/// length first); else the names within a quarter of its length in edits (at least 2), nearest
+/// first.
 pub fn nearest<'a>(given: &str, names: &[&'a str]) -> Vec<&'a str> {
     let lower = given.to_lowercase();
     let room = (lower.chars().count() / 4).max(2);
@@ -36,20 +37,26 @@ pub fn nearest<'a>(given: &str, names: &[&'a str]) -> Vec<&'a str> {
     if !same.is_empty() {
         return same.into_iter().take(3).collect();
     }
+    if lower.chars().count() >= 3 {
+        let mut within: Vec<&'a str> = names
+            .iter()
+            .filter(|n| {
+                let l = n.to_lowercase();
+                l.contains(&lower) || lower.contains(&l)
+            })
+            .copied()
+            .collect();
+        if !within.is_empty() {
+            within
+                .sort_unstable_by_key(|n| (n.chars().count().abs_diff(lower.chars().count()), *n));
+            return within.into_iter().take(3).collect();
+        }
+    }
     let mut scored: Vec<(usize, &'a str)> = names
         .iter()
         .filter_map(|n| {
-            let l = n.to_lowercase();
-            let d = distance(&lower, &l);
-            if l == lower {
-                Some((0, *n))
-            } else if d <= room {
-                Some((d, *n))
-            } else if lower.len() >= 3 && (l.contains(&lower) || lower.contains(&l)) {
-                Some((room + 1, *n))
-            } else {
-                None
-            }
+            let d = distance(&lower, &n.to_lowercase());
+            (d <= room).then_some((d, *n))
         })
         .collect();
     scored.sort_unstable();
@@ -102,13 +109,18 @@ mod tests {
         let names = ["grafana", "Grafana-old", "vault", "gitlab"];
         assert_eq!(nearest("GRAFANA", &names), vec!["grafana"]);
         assert_eq!(nearest("grafan", &names), vec!["grafana", "Grafana-old"]);
+        assert_eq!(nearest("gitlb", &names), vec!["gitlab"]);
         assert_eq!(nearest("valt", &names), vec!["vault"]);
         assert!(nearest("zzzzzz", &names).is_empty());
     }
 
     #[test]
     fn unknown_suggests_and_lists_sorted() {
-        let m = unknown("application with the slug", "valt", &["vault", "grafana", "app"]);
+        let m = unknown(
+            "application with the slug",
+            "valt",
+            &["vault", "grafana", "app"],
+        );
         assert_eq!(
             m,
             "no application with the slug `valt`; did you mean `vault`?\nthe snapshot has: app, grafana, vault"

@@ -39,6 +39,10 @@ const ROUTINE: &[&str] = &[
     "ctx",
     "restricted",
     "entitlement",
+    "run_id",
+    "has_live",
+    "fsb_evaluate_on_plan",
+    "fsb_re_evaluate_policies",
 ];
 
 /// The rows `explain` reads to word its answer, read once from a model.
@@ -526,6 +530,30 @@ impl Words {
                     self.who(&v[1])
                 ))
             }
+            ("visible", false, 4) => Some(format!(
+                "{} is {} for {}",
+                self.label(&v[0]),
+                v[3],
+                self.who(&v[2])
+            )),
+            ("applicable", false, 4) => Some(format!(
+                "{} gives {} for {} (its authentication requirement and its policies)",
+                self.label(&v[0]),
+                v[3],
+                self.who(&v[2])
+            )),
+            ("stage_part", false, 4) => Some(format!("a part of the check gives {}", v[3])),
+            ("run_result", false, 4) => {
+                Some(format!("the check when the stage is run gives {}", v[3]))
+            }
+            ("run_result", true, 4) => Some(format!(
+                "the check when the stage is run does not give {}",
+                v[3]
+            )),
+            ("run_split", true, 3) => Some(
+                "the check when the stage is run gives the same for every identity it may see"
+                    .into(),
+            ),
             ("stage_part", true, 4) => Some(format!(
                 "no part of the check ({}, when planned, when run) gives {}",
                 "the flow applies", v[3]
@@ -562,7 +590,11 @@ pub fn render(e: &Explanation, fold: &Fold) -> String {
             node(p, fold, "", "", "", &mut lines);
         }
         Explanation::DoesNotHold(w) => {
-            lines.push((String::new(), String::new(), format!("{} does not hold", w.tuple)));
+            lines.push((
+                String::new(),
+                String::new(),
+                format!("{} does not hold", w.tuple),
+            ));
             why(w, fold, "", &mut lines);
         }
     }
@@ -657,7 +689,13 @@ fn why(w: &WhyNot, fold: &Fold, prefix: &str, out: &mut Vec<(String, String, Str
         } else {
             ("├─ ", "│  ")
         };
-        blocked(b, fold, &format!("{prefix}{branch}"), &format!("{prefix}{cont}"), out);
+        blocked(
+            b,
+            fold,
+            &format!("{prefix}{branch}"),
+            &format!("{prefix}{cont}"),
+            out,
+        );
     }
 }
 

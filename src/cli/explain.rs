@@ -121,10 +121,7 @@ pub fn run(args: Args) -> Outcome {
             .unwrap_or_else(|| "unknown".into());
         queries.push(("decide", vec![a.clone(), user.clone(), "app".into(), v]));
         summary.push(words.application(&a, &user));
-        summary.push(format!(
-            "(application {app}, for {})",
-            words.who(&user)
-        ));
+        summary.push(format!("(application {app}, for {})", words.who(&user)));
         // Then, for each entitlement of the application, why the user holds it or not.
         for e in model.rows("entitlement").into_iter().filter(|r| r[1] == a) {
             let held = model

@@ -119,11 +119,33 @@ mod tests {
                 total: 0
             }
         );
-        report(&p, Phase::Evaluating { done: 4, total: 589 });
-        report(&p, Phase::Evaluating { done: 3, total: 589 });
-        assert_eq!(p.shown().done, 4, "a late, smaller count does not move the bar back");
+        report(
+            &p,
+            Phase::Evaluating {
+                done: 4,
+                total: 589,
+            },
+        );
+        report(
+            &p,
+            Phase::Evaluating {
+                done: 3,
+                total: 589,
+            },
+        );
+        assert_eq!(
+            p.shown().done,
+            4,
+            "a late, smaller count does not move the bar back"
+        );
         assert_eq!(p.shown().label, "evaluating classes");
-        report(&p, Phase::Writing { done: 10, total: 300 });
+        report(
+            &p,
+            Phase::Writing {
+                done: 10,
+                total: 300,
+            },
+        );
         assert_eq!(
             p.shown(),
             Shown {
@@ -132,7 +154,13 @@ mod tests {
                 total: 300
             }
         );
-        report(&p, Phase::Writing { done: 900, total: 300 });
+        report(
+            &p,
+            Phase::Writing {
+                done: 900,
+                total: 300,
+            },
+        );
         assert_eq!(p.shown().done, 300, "never past the total");
     }
 }

@@ -181,7 +181,10 @@ fn question(
             .position(|x| &x.slug == app)
             .ok_or_else(|| {
                 let known: Vec<&str> = layout.apps.iter().map(|x| x.slug.as_str()).collect();
-                miette!("{}", suggest::unknown("application with the slug", app, &known))
+                miette!(
+                    "{}",
+                    suggest::unknown("application with the slug", app, &known)
+                )
             })?;
         Ok(Question::App(a, access))
     } else if let Some(user) = &args.user {

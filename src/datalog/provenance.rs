@@ -351,8 +351,7 @@ impl<'r> Explainer<'r> {
                     }
                     Lit::Neg(a) => {
                         let all = vec![true; env.len()];
-                        let ground: Option<Vec<u32>> =
-                            pattern(a, &env, &all).into_iter().collect();
+                        let ground: Option<Vec<u32>> = pattern(a, &env, &all).into_iter().collect();
                         children.push(Proof {
                             tuple: format!("!{}", self.atom_text(a, c, &env, &all)),
                             relation: self.rules.program.relations[a.rel].name.clone(),
@@ -361,9 +360,10 @@ impl<'r> Explainer<'r> {
                                 .map_or_else(Vec::new, |t| self.values(a.rel, t)),
                             because: Because::Absent,
                             children: vec![],
-                            absent: self.negations.zip(ground.as_ref()).map(|(depth, t)| {
-                                Box::new(self.why_not(a.rel, t, depth))
-                            }),
+                            absent: self
+                                .negations
+                                .zip(ground.as_ref())
+                                .map(|(depth, t)| Box::new(self.why_not(a.rel, t, depth))),
                         });
                     }
                     Lit::Agg { var, span, .. } => children.push(Proof {

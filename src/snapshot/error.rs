@@ -60,7 +60,9 @@ pub enum SnapshotError {
         source: std::io::Error,
     },
     /// A directory that holds JSON files but no endpoint dump: not a snapshot itself.
-    #[error("`{path}` is not a snapshot: it holds no endpoint dump (such as `core/users.json`) and no `meta.json`")]
+    #[error(
+        "`{path}` is not a snapshot: it holds no endpoint dump (such as `core/users.json`) and no `meta.json`"
+    )]
     #[diagnostic(code(bindlog::snapshot::not_a_snapshot), help("{help}"))]
     NotASnapshot {
         /// The directory.

@@ -90,9 +90,9 @@ fn has_json(dir: &Path) -> bool {
 /// `core/users/1.json`, ...), as `bindlog fetch` writes one.
 fn is_dump(dir: &Path) -> bool {
     dir.join("meta.json").is_file()
-        || fetch::ENDPOINTS.iter().any(|(e, _)| {
-            dir.join(format!("{e}.json")).is_file() || dir.join(e).is_dir()
-        })
+        || fetch::ENDPOINTS
+            .iter()
+            .any(|(e, _)| dir.join(format!("{e}.json")).is_file() || dir.join(e).is_dir())
 }
 
 /// How deep [`not_a_snapshot`] looks for snapshots below a directory, and how many it names.

@@ -1155,7 +1155,10 @@ fn finding_messages_count_their_objects() {
         })
         .collect();
     for seed in 1..=6 {
-        snapshots.push((format!("generated seed {seed}"), crate::bulk::generated(seed)));
+        snapshots.push((
+            format!("generated seed {seed}"),
+            crate::bulk::generated(seed),
+        ));
     }
     let options = AuditOptions {
         explain: false,
@@ -1177,6 +1180,9 @@ fn finding_messages_count_their_objects() {
             }
         }
     }
-    assert!(checked >= 5, "only {checked} counted messages: the check ran on too little");
+    assert!(
+        checked >= 5,
+        "only {checked} counted messages: the check ran on too little"
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
