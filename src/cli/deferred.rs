@@ -19,6 +19,10 @@ pub struct Args {
     format: Format,
 }
 
+/// The subjects a deferred binding is evaluated for: the users each stands for, and whether
+/// its answer waits on the binding.
+type Subjects = BTreeMap<String, (u64, bool)>;
+
 /// Runs `bindlog deferred`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
@@ -59,8 +63,7 @@ pub fn run(args: Args) -> Outcome {
     let entries: BTreeMap<String, String> = model.names("default_entry");
     // (kind, slug, binding, reason) -> subjects it is evaluated for, with the users each stands
     // for and whether their answer waits on it
-    let mut groups: BTreeMap<(&str, String, String, String), BTreeMap<String, (u64, bool)>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(&str, String, String, String), Subjects> = BTreeMap::new();
     for r in model.rows("deferred") {
         if entries.get(&r[0]) != Some(&r[1]) {
             continue;
@@ -99,14 +102,14 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     // Each subject is one identity class: it stands for as many users as its class holds.
-    let count = |who: &BTreeMap<String, (u64, bool)>, deciding: bool| -> u64 {
+    let count = |who: &Subjects, deciding: bool| -> u64 {
         who.iter()
             .filter(|(s, (_, d))| *s != "anon" && (*d || !deciding))
             .map(|(_, (w, _))| *w)
             .sum()
     };
-    let anonymous = |who: &BTreeMap<String, (u64, bool)>| who.get("anon").is_some_and(|(_, d)| *d);
-    let describe = |who: &BTreeMap<String, (u64, bool)>| {
+    let anonymous = |who: &Subjects| who.get("anon").is_some_and(|(_, d)| *d);
+    let describe = |who: &Subjects| {
         let n = count(who, true);
         let anon = if anonymous(who) {
             " and the anonymous visitor"

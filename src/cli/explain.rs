@@ -143,8 +143,8 @@ pub fn run(args: Args) -> Outcome {
         let model_rows_fsb = model.rows("fsb");
         let fsb = model_rows_fsb
             .iter()
-            .cloned()
             .find(|r| r[1] == flow && names.get(&r[2]).is_some_and(|n| n == stage))
+            .cloned()
             .ok_or_else(|| {
                 let bound: Vec<&str> = model_rows_fsb
                     .iter()
