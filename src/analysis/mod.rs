@@ -9,6 +9,7 @@ pub mod diff;
 pub mod paths;
 pub mod population;
 pub mod scoped;
+pub mod words;
 
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;
@@ -470,6 +471,25 @@ impl Model {
         queries: &[(&str, Vec<String>)],
         depth: usize,
     ) -> Result<Vec<Explanation>, String> {
+        self.explain_queries(queries, depth, false)
+    }
+
+    /// [`Model::explain_all`], where every negated atom of a proof also says why its tuple does
+    /// not hold: what `explain` prints, so that a "no" reaches the missing fact.
+    pub fn explain_through_negations(
+        &self,
+        queries: &[(&str, Vec<String>)],
+        depth: usize,
+    ) -> Result<Vec<Explanation>, String> {
+        self.explain_queries(queries, depth, true)
+    }
+
+    fn explain_queries(
+        &self,
+        queries: &[(&str, Vec<String>)],
+        depth: usize,
+        negations: bool,
+    ) -> Result<Vec<Explanation>, String> {
         let mut symbols = self.inputs.symbols.clone();
         let mut tuples = Vec::new();
         for (rel, values) in queries {
@@ -492,8 +512,11 @@ impl Model {
             }
             tuples.push((id, tuple));
         }
-        let explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
+        let mut explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
             .map_err(|e| e.to_string())?;
+        if negations {
+            explainer.follow_negations(depth);
+        }
         let mut out: Vec<Explanation> = tuples
             .iter()
             .map(|(id, t)| explainer.explain(*id, t, depth))
@@ -750,7 +773,10 @@ pub fn find_user(snapshot: &Snapshot, user: &str) -> Result<(String, String), St
         .find(|u| &*u.username == user)
         .or_else(|| snapshot.users.iter().find(|u| u.pk.to_string() == user))
         .map(|u| (u.pk.to_string(), u.username.to_string()))
-        .ok_or_else(|| format!("no user `{user}` in the snapshot (give a username or a pk)"))
+        .ok_or_else(|| {
+            let names: Vec<&str> = snapshot.users.iter().map(|u| &*u.username).collect();
+            crate::suggest::unknown("user", user, &names)
+        })
 }
 
 /// One flow-stage binding in a plan.
@@ -988,10 +1014,18 @@ impl Model {
 
     fn unknown(&self, what: &str, slug: &str, rel: &str, col: usize) -> String {
         let known: Vec<String> = self.rows(rel).into_iter().map(|r| r[col].clone()).collect();
-        format!(
-            "no {what} with the slug `{slug}`; the snapshot has: {}",
-            known.join(", ")
-        )
+        let names: Vec<&str> = known.iter().map(String::as_str).collect();
+        crate::suggest::unknown(&format!("{what} with the slug"), slug, &names)
+    }
+
+    /// The error for a flow slug the snapshot does not hold, with the nearest valid ones.
+    pub fn unknown_flow(&self, slug: &str) -> String {
+        self.unknown("flow", slug, "flow", 1)
+    }
+
+    /// The error for an application slug the snapshot does not hold, with the nearest valid ones.
+    pub fn unknown_application(&self, slug: &str) -> String {
+        self.unknown("application", slug, "application", 1)
     }
 }
 

@@ -82,6 +82,13 @@ pub fn text(findings: &[Finding], rules: &[RuleInfo], suppressed: usize, explain
             }
         }
     }
+    if !explain && !findings.is_empty() {
+        out.push_str(
+            "
+(--explain shows the proof behind each finding)
+",
+        );
+    }
     out
 }
 

@@ -35,8 +35,29 @@ impl SnapshotArgs {
             overlays: self.overlays.clone(),
             env: self.env.iter().cloned().collect(),
         };
-        snapshot::load(&self.snapshot, &options).map_err(miette::Report::new)
+        snapshot::load(&self.snapshot, &options).map_err(|e| problems_text(&e))
     }
+}
+
+/// The problems of a snapshot as the person holding the files reads them: each problem (file
+/// and place first) with its help, its cause said once, no internal codes; the count last.
+pub fn problems_text(errors: &snapshot::SnapshotErrors) -> miette::Report {
+    use miette::Diagnostic;
+    let mut out = String::new();
+    for p in &errors.problems {
+        let _ = writeln!(out, "error: {p}");
+        if let Some(help) = p.help() {
+            let _ = writeln!(out, "  help: {help}");
+        }
+    }
+    if errors.problems.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{} problems; nothing was loaded",
+            errors.problems.len()
+        );
+    }
+    miette::Report::new(super::Plain(out))
 }
 
 /// Flags of `bindlog check`.

@@ -74,7 +74,7 @@ fn load(
     };
     snapshot::load(path, &options)
         .map(|l| l.snapshot)
-        .map_err(miette::Report::new)
+        .map_err(|e| super::check::problems_text(&e))
 }
 
 /// Runs `bindlog diff`.

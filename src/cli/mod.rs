@@ -17,6 +17,7 @@ mod facts;
 mod fetch;
 mod generate;
 mod plan;
+mod progress;
 mod query;
 mod report;
 mod who;
@@ -124,6 +125,21 @@ impl LimitArgs {
     }
 }
 
+/// A message already written for the person reading it (several lines, each problem with its
+/// help): printed as it is, without miette's frame or codes.
+#[derive(Debug)]
+pub struct Plain(pub String);
+
+impl std::fmt::Display for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Plain {}
+
+impl miette::Diagnostic for Plain {}
+
 /// Prints diagnostics that are already rendered and gives exit status 2 (bad input).
 pub fn bad_input(rendered: &str) -> ExitCode {
     eprint!("{rendered}");
@@ -201,7 +217,10 @@ pub fn run() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            match report.downcast_ref::<Plain>() {
+                Some(plain) => eprint!("{plain}"),
+                None => eprintln!("{report:?}"),
+            }
             ExitCode::from(2)
         }
     }

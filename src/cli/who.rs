@@ -6,6 +6,7 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use bindlog::analysis::find_user;
 use bindlog::analysis::paths::Hierarchy;
+use bindlog::suggest;
 use miette::miette;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -156,10 +157,7 @@ fn question(
             .position(|x| &x.slug == flow)
             .ok_or_else(|| {
                 let known: Vec<&str> = layout.flows.iter().map(|x| x.slug.as_str()).collect();
-                miette!(
-                    "no flow with the slug `{flow}`; the snapshot has: {}",
-                    known.join(", ")
-                )
+                miette!("{}", suggest::unknown("flow with the slug", flow, &known))
             })?;
         let range = layout.flows[f].stages.clone();
         let matching: Vec<usize> = range
@@ -172,14 +170,18 @@ fn question(
         let x = match matching.as_slice() {
             [x] => *x,
             [] => {
-                let known: Vec<String> = range
-                    .map(|x| format!("{} @{}", layout.stages[x].stage, layout.stages[x].order))
-                    .collect();
+                let known: Vec<&str> = range.map(|x| layout.stages[x].stage.as_str()).collect();
+                let at = args
+                    .order
+                    .map_or(String::new(), |o| format!(" at order {o}"));
                 return Err(miette!(
-                    "flow `{flow}` binds no stage `{stage}`{}; it binds: {}",
-                    args.order
-                        .map_or(String::new(), |o| format!(" at order {o}")),
-                    known.join(", ")
+                    "{}",
+                    suggest::unknown_in(
+                        &format!("stage{at} in flow `{flow}` named"),
+                        stage,
+                        &known,
+                        "the flow"
+                    )
                 ));
             }
             _ => {
@@ -202,8 +204,8 @@ fn question(
             .ok_or_else(|| {
                 let known: Vec<&str> = layout.apps.iter().map(|x| x.slug.as_str()).collect();
                 miette!(
-                    "no application with the slug `{app}`; the snapshot has: {}",
-                    known.join(", ")
+                    "{}",
+                    suggest::unknown("application with the slug", app, &known)
                 )
             })?;
         Ok(Question::App(a, access))

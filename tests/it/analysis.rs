@@ -241,6 +241,9 @@ fn explain_on_the_stock_login_flow_says_why_for_each_stage() {
                 "default-authentication-flow",
                 "--stage",
                 stage,
+                "--full",
+                "--width",
+                "1000",
             ])
             .output()
             .unwrap();
@@ -334,6 +337,9 @@ fn cli_explain_proves_down_to_the_membership_that_made_the_binding_pass() {
     let base = [
         "explain",
         acme.to_str().unwrap(),
+        "--full",
+        "--width",
+        "1000",
         "--flow",
         "default-authentication-flow",
         "--stage",
@@ -506,6 +512,9 @@ fn cli_access_and_explain_show_entitlements() {
         "grafana",
         "--user",
         "alice",
+        "--full",
+        "--width",
+        "1000",
     ]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("and its entitlements:"), "{text}");

@@ -10,6 +10,7 @@ mod docs;
 mod engine;
 mod fuzz;
 mod population;
+mod readable;
 mod report;
 mod snapshot;
 
