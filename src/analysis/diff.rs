@@ -253,7 +253,8 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
     // Users who share an identity class on each side get the same answers: compare once per
     // pair of classes (none where the user is missing on that side), then name every user of
     // the pair.
-    let mut pairs: HashMap<(Option<u32>, Option<u32>), Vec<&str>> = HashMap::new();
+    type Pair = (Option<u32>, Option<u32>);
+    let mut pairs: HashMap<Pair, Vec<&str>> = HashMap::new();
     for (pk, (name, k)) in &new.users {
         let o = old.users.get(pk).map(|(_, k)| *k);
         pairs.entry((o, Some(*k))).or_default().push(name);
@@ -263,7 +264,7 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
             pairs.entry((Some(*k), None)).or_default().push(name);
         }
     }
-    let mut pairs: Vec<((Option<u32>, Option<u32>), Vec<&str>)> = pairs.into_iter().collect();
+    let mut pairs: Vec<(Pair, Vec<&str>)> = pairs.into_iter().collect();
     pairs.sort_unstable_by_key(|(k, _)| *k);
     // What a side's class holds for a key: the default where the key or the user is missing.
     fn at(answers: Option<&Vec<u8>>, k: Option<u32>, default: u8) -> u8 {
