@@ -273,36 +273,38 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
             _ => default,
         }
     }
+    // The pairs whose answers differ between two sides' per-class answers, with both answers.
+    let changed = |before: Option<&Vec<u8>>, after: Option<&Vec<u8>>, default: u8| {
+        pairs
+            .iter()
+            .filter_map(|((o, n), members)| {
+                let (b, a) = (at(before, *o, default), at(after, *n, default));
+                (b != a).then_some((members, b, a))
+            })
+            .collect::<Vec<_>>()
+    };
     let keys: BTreeSet<&(String, String)> = old.stages.keys().chain(new.stages.keys()).collect();
     for key in keys {
-        let (before, after) = (old.stages.get(key), new.stages.get(key));
-        for ((o, n), members) in &pairs {
-            let (b, a) = (at(before, *o, SKIPPED), at(after, *n, SKIPPED));
-            if b != a {
-                d.stages.extend(members.iter().map(|user| StageChange {
-                    user: user.to_string(),
-                    flow: key.0.clone(),
-                    stage: key.1.clone(),
-                    before: visibility_word(b).into(),
-                    after: visibility_word(a).into(),
-                }));
-            }
+        for (members, b, a) in changed(old.stages.get(key), new.stages.get(key), SKIPPED) {
+            d.stages.extend(members.iter().map(|user| StageChange {
+                user: user.to_string(),
+                flow: key.0.clone(),
+                stage: key.1.clone(),
+                before: visibility_word(b).into(),
+                after: visibility_word(a).into(),
+            }));
         }
     }
     d.stages.sort();
     let apps: BTreeSet<&String> = old.apps.keys().chain(new.apps.keys()).collect();
     for app in apps {
-        let (before, after) = (old.apps.get(app), new.apps.get(app));
-        for ((o, n), members) in &pairs {
-            let (b, a) = (at(before, *o, NO), at(after, *n, NO));
-            if b != a {
-                d.access.extend(members.iter().map(|user| AccessChange {
-                    user: user.to_string(),
-                    app: app.clone(),
-                    before: access_word(b).into(),
-                    after: access_word(a).into(),
-                }));
-            }
+        for (members, b, a) in changed(old.apps.get(app), new.apps.get(app), NO) {
+            d.access.extend(members.iter().map(|user| AccessChange {
+                user: user.to_string(),
+                app: app.clone(),
+                before: access_word(b).into(),
+                after: access_word(a).into(),
+            }));
         }
     }
     d.access.sort();

@@ -285,20 +285,7 @@ impl Words {
             .find("target", &[t])
             .first()
             .map_or_else(|| "any".to_string(), |r| r[2].clone());
-        let mut live: Vec<(i64, &str)> = self
-            .find("live", &[])
-            .into_iter()
-            .filter(|r| r[1] == t)
-            .map(|r| {
-                let order = self
-                    .find("binding", &[&r[0]])
-                    .first()
-                    .and_then(|b| b[2].parse().ok())
-                    .unwrap_or(0);
-                (order, r[0].as_str())
-            })
-            .collect();
-        live.sort_unstable();
+        let live = self.live_in_order(t);
         if live.is_empty() {
             let verdict = if value == "pass" {
                 "which passes"
@@ -310,11 +297,6 @@ impl Words {
                 vec![format!("no binding is in force on it, {verdict}")],
             );
         }
-        let val = |b: &str| -> String {
-            self.find("val", &[b, identity, c])
-                .first()
-                .map_or_else(|| "unknown".to_string(), |r| r[3].clone())
-        };
         // The bindings that decide: in mode `any`, a passing one decides a pass, every one a
         // fail; in mode `all`, a failing one decides a fail, every one a pass; the unknown ones
         // decide an unknown.
@@ -327,7 +309,7 @@ impl Words {
         };
         let clauses: Vec<String> = live
             .iter()
-            .map(|(_, b)| (*b, val(b)))
+            .map(|b| (*b, self.val(b, identity, c)))
             .filter(|(_, v)| wanted.contains(&v.as_str()))
             .map(|(b, v)| self.binding(b, identity, c, &v))
             .collect();
@@ -336,6 +318,14 @@ impl Words {
 
     /// Every binding in force on target `t`, in order, with what it gives `identity` in `c`.
     fn live_bindings(&self, t: &str, identity: &str, c: &str) -> Vec<String> {
+        self.live_in_order(t)
+            .into_iter()
+            .map(|b| self.binding(b, identity, c, &self.val(b, identity, c)))
+            .collect()
+    }
+
+    /// The bindings in force on target `t` (pks), by their order.
+    fn live_in_order(&self, t: &str) -> Vec<&str> {
         let mut live: Vec<(i64, &str)> = self
             .rows("live")
             .iter()
@@ -350,15 +340,14 @@ impl Words {
             })
             .collect();
         live.sort_unstable();
-        live.iter()
-            .map(|(_, b)| {
-                let v = self
-                    .find("val", &[b, identity, c])
-                    .first()
-                    .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
-                self.binding(b, identity, c, &v)
-            })
-            .collect()
+        live.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// What binding `b` gives `identity` in context `c`: pass, fail or unknown.
+    fn val(&self, b: &str, identity: &str, c: &str) -> String {
+        self.find("val", &[b, identity, c])
+            .first()
+            .map_or_else(|| "unknown".to_string(), |r| r[3].clone())
     }
 
     /// One sentence on why a stage is shown, skipped or unknown for a subject entering as `entry`.
