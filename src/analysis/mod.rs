@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod classes;
 pub mod components;
 pub mod diff;
+pub mod memberships;
 pub mod paths;
 pub mod population;
 pub mod scoped;
@@ -173,20 +174,26 @@ impl Model {
         extra: &[(&str, &str)],
         expand: &[&str],
     ) -> Result<Model, String> {
-        Self::everyone_reading(snapshot, extra, expand, &[])
+        Self::everyone_reading(snapshot, extra, expand, &[], &[])
     }
 
     /// [`Model::everyone`], where the caller also reads the relations in `read` by class
-    /// (under [`Model::representative_in`]), without expanding them.
+    /// (under [`Model::representative_in`]), without expanding them, and may prove
+    /// ([`Model::explain_all`]) the expanded rows of the relations in `proved`: only theirs
+    /// remember the class-level row they came from.
     pub fn everyone_reading(
         snapshot: &Snapshot,
         extra: &[(&str, &str)],
         expand: &[&str],
         read: &[&str],
+        proved: &[&str],
     ) -> Result<Model, String> {
+        let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+        bulk::timing("everyone: rules read", start);
         let ctx = classes::KeyContext::new(snapshot, &rules.program);
+        bulk::timing("everyone: key context", start);
         let per_user: Vec<bool> = rules
             .program
             .relations
@@ -204,7 +211,9 @@ impl Model {
                     .any(|set| set.relations.get(name).is_some_and(|v| !v.is_empty()))
             };
             match scoped::plan(&rules, RULES.len() as u32, &per_user, &owned) {
-                Ok(scoping) => return Self::by_scope(snapshot, &ctx, scoping, expand, read),
+                Ok(scoping) => {
+                    return Self::by_scope(snapshot, &ctx, scoping, expand, read, proved);
+                }
                 Err((span, why)) => notes.push(format!(
                     "{}: {why}; so every identity class is evaluated with every flow and \
                      application instead (slower at scale)",
@@ -238,7 +247,14 @@ impl Model {
         let rels: Vec<&str> = std::iter::once("user")
             .chain(expand.iter().copied().filter(|r| *r != "user"))
             .collect();
-        let origins = expand_rows(snapshot, &rules, &mut eval, &population, &rels, &|_| None);
+        let origins = expand_rows(
+            snapshot,
+            &rules,
+            &mut eval,
+            &population,
+            (&rels, proved),
+            &|_| None,
+        );
         Ok(Model::classed(
             rules, inputs, eval, population, origins, notes, None,
         ))
@@ -274,9 +290,15 @@ impl Model {
         scoping: scoped::Scoping,
         expand: &[&str],
         read: &[&str],
+        proved: &[&str],
     ) -> Result<Model, String> {
+        let start = std::time::Instant::now();
         let builtin = bulk::builtin_rules()?;
-        let population = population::Population::new(snapshot, ctx.classes(4096));
+        bulk::timing("everyone: built-in rules read", start);
+        let classes = ctx.classes(4096);
+        bulk::timing("everyone: identity classes", start);
+        let population = population::Population::new(snapshot, classes);
+        bulk::timing("everyone: population", start);
         let wants: Vec<bool> = scoping
             .rules
             .program
@@ -292,9 +314,14 @@ impl Model {
         let rules = scoping.rules;
         let start = std::time::Instant::now();
         let within = |tag: &str, class: u32| scopes.members(tag, class).map(<[u32]>::to_vec);
-        let origins = expand_rows(snapshot, &rules, &mut eval, &population, expand, &|id| {
-            scoping.has_scope[id].then_some(&within as _)
-        });
+        let origins = expand_rows(
+            snapshot,
+            &rules,
+            &mut eval,
+            &population,
+            (expand, proved),
+            &|id| scoping.has_scope[id].then_some(&within as _),
+        );
         bulk::timing("scoped: expanding", start);
         let by = ByScope {
             has_scope: scoping.has_scope,
@@ -426,8 +453,9 @@ impl Model {
             .map_or(1, |c| c.population.weight(subject))
     }
 
-    /// The program and its tables as the rules declare them: in a model evaluated per scope,
-    /// without the scope column (rows that differed only there become one).
+    /// The program and the tables of its output relations as the rules declare them (other
+    /// relations' tables are left empty): in a model evaluated per scope, without the scope
+    /// column (rows that differed only there become one).
     pub fn plain_tables(
         &self,
     ) -> (
@@ -435,22 +463,32 @@ impl Model {
         Vec<crate::datalog::eval::Table>,
     ) {
         let mut program = self.rules.program.clone();
-        let mut tables = self.eval.tables.clone();
-        if let Some(by) = self.population.as_ref().and_then(|c| c.scoped.as_ref()) {
-            for (r, rel) in program.relations.iter_mut().enumerate() {
-                if !by.has_scope[r] {
-                    continue;
+        let scoped = self.population.as_ref().and_then(|c| c.scoped.as_ref());
+        let tables = program
+            .relations
+            .iter_mut()
+            .enumerate()
+            .map(|(r, rel)| {
+                let table = &self.eval.tables[r];
+                let unscoped = scoped.is_some_and(|by| by.has_scope[r]);
+                if unscoped {
+                    rel.attrs.pop();
+                    rel.types.pop();
                 }
-                rel.attrs.pop();
-                rel.types.pop();
+                if rel.output.is_none() && rel.also_output.is_empty() {
+                    return crate::datalog::eval::Table::new(rel.arity());
+                }
+                if !unscoped {
+                    return table.clone();
+                }
                 let mut t = crate::datalog::eval::Table::new(rel.arity());
-                for row in tables[r].rows() {
+                for row in table.rows() {
                     t.push(&row[..row.len() - 1]);
                 }
                 t.normalize();
-                tables[r] = t;
-            }
-        }
+                t
+            })
+            .collect();
         (program, tables)
     }
 
@@ -716,22 +754,25 @@ impl Model {
 /// Where each expanded row came from: (relation, row) -> (class-level row, members chosen).
 type Origins = std::collections::HashMap<(usize, Vec<u32>), (Vec<u32>, population::Chosen)>;
 
-/// Expands the rows of the relations `rels` in `eval` to every user (`within` says, per
-/// relation, how a scoped row's classes are read), and says where each row came from.
+/// Expands the rows of the relations `rels.0` in `eval` to every user (`within` says, per
+/// relation, how a scoped row's classes are read), and says where each row of the relations
+/// `rels.1` came from.
 fn expand_rows<'w>(
     snapshot: &Snapshot,
     rules: &Rules,
     eval: &mut Evaluation,
     population: &population::Population,
-    rels: &[&str],
+    rels: (&[&str], &[&str]),
     within: &dyn Fn(usize) -> Option<&'w population::Within<'w>>,
 ) -> Origins {
     let mut origins = Origins::new();
-    for rel in rels {
+    for rel in rels.0 {
         let Some(id) = rules.program.relation(rel) else {
             continue;
         };
-        for (row, from, chosen) in population.expand(snapshot, &rules.program, eval, id, within(id))
+        let proved = rels.1.contains(rel);
+        for (row, from, chosen) in
+            population.expand(snapshot, &rules.program, eval, id, within(id), proved)
         {
             origins.insert((id, row), (from, chosen));
         }

@@ -18,6 +18,9 @@ use crate::facts::{self, FactSet, Value};
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
 
+/// A blanked column of a row being expanded (no symbol id is this large).
+const BLANK: u32 = u32::MAX;
+
 /// Marks a placeholder inside a symbol: `\u{1}relation\u{1f}column\u{1f}pk\u{1}`.
 const MARK: char = '\u{1}';
 /// Separates a placeholder's parts.
@@ -251,17 +254,21 @@ impl Population {
         eval: &mut Evaluation,
         rel: RelId,
         within: Option<&Within<'_>>,
+        with_origins: bool,
     ) -> Vec<Expanded> {
         let types = &program.relations[rel].types;
         let table = std::mem::take(&mut eval.tables[rel]);
         let mut cache: FxHashMap<u32, Mention> = FxHashMap::default();
         let mut out = Table::new(table.arity);
         let mut origins = Vec::new();
-        // Scoped rows that differ only in their tag and name one class (a user found in any
-        // flow): expanded once, over the classes the representative stands for in all of them.
-        let mut merged: FxHashMap<Vec<u32>, (Vec<u32>, Vec<u32>)> = FxHashMap::default();
+        // Scoped rows that name one class (a user found in any flow), grouped by the row
+        // without its tag and with the class's representative blanked: each identity class is
+        // expanded once per group, over the classes its representative stands for in all of
+        // them, whichever representative stood for it (a class has one in every scope).
+        let mut merged: FxHashMap<Vec<u32>, Vec<(u32, u32, u32)>> = FxHashMap::default();
+        let mut in_merged = vec![false; table.len];
         if let Some(w) = within {
-            for row in table.rows() {
+            for (i, row) in table.rows().enumerate() {
                 let mut only = None;
                 let mut single = true;
                 for (v, ty) in row.iter().zip(types) {
@@ -279,28 +286,50 @@ impl Population {
                 }
                 if let (true, Some(c)) = (single, only) {
                     let tag = eval.symbols.resolve(row[row.len() - 1]);
-                    let ks = w(tag, c).unwrap_or_else(|| vec![c]);
-                    let e = merged
-                        .entry(row[..row.len() - 1].to_vec())
-                        .or_insert_with(|| (row.to_vec(), Vec::new()));
-                    e.1.extend(ks);
+                    let shape: Vec<u32> = row[..row.len() - 1]
+                        .iter()
+                        .zip(types)
+                        .map(|(v, ty)| match (ty, &cache[v]) {
+                            (Ty::Symbol, Mention::Rep(_)) => BLANK,
+                            _ => *v,
+                        })
+                        .collect();
+                    let e = merged.entry(shape).or_default();
+                    match w(tag, c) {
+                        Some(ks) => e.extend(ks.into_iter().map(|k| (k, i as u32, c))),
+                        None => e.push((c, i as u32, c)),
+                    }
+                    in_merged[i] = true;
                 }
             }
-            for (_, ks) in merged.values_mut() {
-                ks.sort_unstable();
-                ks.dedup();
+        }
+        let rows: Vec<&[u32]> = table.rows().collect();
+        for (shape, ks) in &mut merged {
+            ks.sort_unstable();
+            ks.dedup_by_key(|(k, _, _)| *k);
+            let mut new = shape.clone();
+            new.push(0);
+            for &(k, i, c) in ks.iter() {
+                let from = rows[i as usize];
+                new[shape.len()] = from[from.len() - 1];
+                for &m in &self.members[k as usize] {
+                    let pk = eval.symbols.intern(&self.pks[m as usize]);
+                    for (j, v) in shape.iter().enumerate() {
+                        if *v == BLANK {
+                            new[j] = pk;
+                        }
+                    }
+                    out.push(&new);
+                    if with_origins {
+                        origins.push((new.clone(), from.to_vec(), vec![(c, m)]));
+                    }
+                }
             }
         }
-        for row in table.rows() {
-            // A merged row is expanded once, at the first of its rows.
-            let union = match (!merged.is_empty())
-                .then(|| merged.get(&row[..row.len() - 1]))
-                .flatten()
-            {
-                Some((first, _)) if first.as_slice() != row => continue,
-                Some((_, ks)) => Some(ks),
-                None => None,
-            };
+        for (i, row) in rows.iter().enumerate() {
+            if in_merged[i] {
+                continue;
+            }
             let mut classes: Vec<u32> = Vec::new();
             for (v, ty) in row.iter().zip(types) {
                 if *ty != Ty::Symbol {
@@ -326,19 +355,16 @@ impl Population {
             let tag = within.map(|_| eval.symbols.resolve(row[row.len() - 1]).to_string());
             let lists: Vec<std::borrow::Cow<'_, [u32]>> = classes
                 .iter()
-                .map(|c| {
-                    match union
-                        .cloned()
-                        .or_else(|| within.zip(tag.as_deref()).and_then(|(w, t)| w(t, *c)))
-                    {
+                .map(
+                    |c| match within.zip(tag.as_deref()).and_then(|(w, t)| w(t, *c)) {
                         Some(ks) => std::borrow::Cow::Owned(
                             ks.iter()
                                 .flat_map(|k| self.members[*k as usize].iter().copied())
                                 .collect(),
                         ),
                         None => std::borrow::Cow::Borrowed(self.members[*c as usize].as_slice()),
-                    }
-                })
+                    },
+                )
                 .collect();
             let mut pick = vec![0usize; lists.len()];
             loop {
@@ -370,7 +396,9 @@ impl Population {
                     })
                     .collect();
                 out.push(&new);
-                origins.push((new, row.to_vec(), chosen));
+                if with_origins {
+                    origins.push((new, row.to_vec(), chosen));
+                }
                 // The next combination, odometer-wise.
                 let mut k = 0;
                 while k < pick.len() {

@@ -191,7 +191,7 @@ pub fn evaluate_reading(
         .into_iter()
         .chain(expand.iter().copied())
         .collect();
-    Model::everyone_reading(snapshot, &extra, &rels, read)
+    Model::everyone_reading(snapshot, &extra, &rels, read, &["finding"])
 }
 
 /// The same evaluation per user: the reference [`evaluate`] is tested against.

@@ -37,6 +37,7 @@ pub fn run(args: Args) -> Outcome {
             "visible",
             "applicable",
         ],
+        &[],
     )
     .map_err(|e| miette!("{e}"))?;
     // A binding left to run time decides a subject's answer only where that answer is unknown:

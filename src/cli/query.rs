@@ -60,8 +60,10 @@ pub enum Format {
 
 /// Runs `bindlog query`.
 pub fn run(args: Args) -> Outcome {
+    let start = std::time::Instant::now();
     args.limits.bound_process()?;
     let loaded = args.snapshot.load()?;
+    bindlog::analysis::bulk::timing("query: loaded", start);
     let mut texts = Vec::new();
     for p in &args.rules {
         let t = std::fs::read_to_string(p)
@@ -110,10 +112,12 @@ pub fn run(args: Args) -> Outcome {
         Ok(m) => m,
         Err(rendered) => return Ok(super::bad_input(&rendered)),
     };
+    bindlog::analysis::bulk::timing("query: evaluated", start);
     for note in model.notes() {
         eprintln!("warning: {note}");
     }
     let (program, tables) = model.plain_tables();
+    bindlog::analysis::bulk::timing("query: tables", start);
     if args.format == Format::Json {
         let json = outputs_json(&program, &tables, &model.evaluation().symbols);
         println!(

@@ -22,11 +22,11 @@ pub use crate::time::rfc3339;
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
-    Model::everyone_reading(snapshot, &[], &RELATIONS, &BY_CLASS)
+    Model::everyone_reading(snapshot, &[], &RELATIONS, &BY_CLASS, &[])
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 2] = ["member", "superuser"];
+pub const RELATIONS: [&str; 1] = ["superuser"];
 
 /// The relations the report reads per identity class, under each user's representative.
 pub const BY_CLASS: [&str; 3] = ["decide", "open_binding", "visible"];
@@ -392,7 +392,7 @@ pub fn build_from(
     let timing = crate::analysis::bulk::timing;
     let start = std::time::Instant::now();
     let hierarchy = Hierarchy::new(snapshot);
-    let everyone = Everyone::new(snapshot, model);
+    let everyone = Everyone::new(snapshot, model)?;
     timing("report: members by class", start);
     let start = std::time::Instant::now();
     let all = snapshot.users.len() <= detail.per_user_limit;
@@ -592,39 +592,29 @@ struct Everyone<'a> {
 }
 
 impl<'a> Everyone<'a> {
-    fn new(snapshot: &'a Snapshot, model: &'a Model) -> Everyone<'a> {
+    fn new(snapshot: &'a Snapshot, model: &'a Model) -> Result<Everyone<'a>, String> {
         let classes = model.identity_classes(snapshot);
         let class_of_user = model.user_classes(snapshot);
-        // A per-user model knows no classes: the user's index is its class.
-        let index: HashMap<String, u32> = if !model.by_class() {
-            snapshot
-                .users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.pk.to_string(), i as u32))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        let class_of = |pk: &str| model.class_of(pk).or_else(|| index.get(pk).copied());
-        let mut counts: HashMap<(&str, u32), u32> = HashMap::new();
-        let rows = model.symbol_pairs("member");
-        let mut grouped: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for (user, group) in &rows {
-            if *user == "anon" {
-                continue;
+        // Group sizes count every user's own effective groups: members of one identity class
+        // may differ in groups no rule or binding names.
+        let m = crate::analysis::memberships::memberships(snapshot)?;
+        let mut by_group: Vec<rustc_hash::FxHashMap<u32, u32>> =
+            vec![rustc_hash::FxHashMap::default(); snapshot.groups.len()];
+        let mut ungrouped: Vec<u32> = vec![0; classes.len()];
+        let mut groups = Vec::new();
+        for (i, k) in class_of_user.iter().enumerate() {
+            m.effective(snapshot, i, &mut groups);
+            if groups.is_empty() {
+                ungrouped[*k as usize] += 1;
             }
-            if let Some(k) = class_of(user) {
-                *counts.entry((group, k)).or_default() += 1;
-                grouped.insert(user);
+            for g in &groups {
+                *by_group[*g as usize].entry(*k).or_default() += 1;
             }
         }
-        let mut ungrouped: Vec<u32> = classes.iter().map(|m| m.len() as u32).collect();
-        for pk in grouped {
-            if let Some(k) = class_of(pk) {
-                ungrouped[k as usize] -= 1;
-            }
-        }
+        let counts = by_group.into_iter().enumerate().flat_map(|(g, ks)| {
+            let pk = snapshot.groups[g].pk.as_ref();
+            ks.into_iter().map(move |(k, n)| ((pk, k), n))
+        });
         let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         for ((g, k), n) in counts {
             members.entry(g.to_string()).or_default().push((k, n));
@@ -632,14 +622,14 @@ impl<'a> Everyone<'a> {
         for list in members.values_mut() {
             list.sort_unstable();
         }
-        Everyone {
+        Ok(Everyone {
             snapshot,
             model,
             classes,
             class_of_user,
             members,
             ungrouped,
-        }
+        })
     }
 
     /// A group's effective members (descendant groups included).
@@ -996,31 +986,53 @@ fn flow_matrices(
                 _ => "unknown",
             }
         };
-        // Per identity class, its value at each stage, read once per answering class.
+        // Per identity class, its value at each stage (shown, skipped, unknown as 0, 1, 2),
+        // read once per answering class: class k's values are `codes[k * width..][..width]`.
+        const VALUES: [&str; 3] = ["shown", "skipped", "unknown"];
+        let code = |v: &str| VALUES.iter().position(|x| *x == v).unwrap_or(2) as u8;
         let n = everyone.classes.len();
-        let mut values: Vec<Vec<&'static str>> = vec![Vec::with_capacity(fsbs.len()); n];
-        for x in &fsbs {
+        let width = fsbs.len();
+        let mut codes = vec![0u8; n * width];
+        for (j, x) in fsbs.iter().enumerate() {
             let answering = answering_in
                 .entry(model.scope_of(&x.pk))
                 .or_insert_with(|| model.answering_in(snapshot, &x.pk));
-            let mut seen: HashMap<u32, &'static str> = HashMap::new();
+            let mut seen: rustc_hash::FxHashMap<u32, u8> = rustc_hash::FxHashMap::default();
             for (k, a) in answering.iter().enumerate() {
-                let v = *seen
+                codes[k * width + j] = *seen
                     .entry(*a)
-                    .or_insert_with(|| look(&x.pk, &entry, &model.class_pk(snapshot, *a)));
-                values[k].push(v);
+                    .or_insert_with(|| code(look(&x.pk, &entry, &model.class_pk(snapshot, *a))));
             }
         }
+        // The ways through the flow: classes that see the same stages. A row adds up its users
+        // per way, then each way's values once.
+        let mut way_ids: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
+        let mut way_values: Vec<&[u8]> = Vec::new();
+        let way_of: Vec<u32> = (0..n)
+            .map(|k| {
+                let v = &codes[k * width..(k + 1) * width];
+                *way_ids.entry(v).or_insert_with(|| {
+                    way_values.push(v);
+                    way_values.len() as u32 - 1
+                })
+            })
+            .collect();
         let row = |label: String, group: Option<String>, who: Option<&str>| {
-            let mut cells = vec![Cell::default(); fsbs.len()];
+            let mut cells = vec![Cell::default(); width];
             let mut members = 0;
-            let value = |k: u32| k;
-            everyone.count(who, &value, &mut |k, m| {
+            let mut per_way = vec![0usize; way_values.len()];
+            let value = |k: u32| way_of[k as usize];
+            everyone.count(who, &value, &mut |w, m| {
                 members += m;
-                for (c, v) in cells.iter_mut().zip(&values[k as usize]) {
-                    c.add_n(v, m);
-                }
+                per_way[w as usize] += m;
             });
+            for (w, m) in per_way.into_iter().enumerate() {
+                if m > 0 {
+                    for (c, v) in cells.iter_mut().zip(way_values[w]) {
+                        c.add_n(VALUES[*v as usize], m);
+                    }
+                }
+            }
             MatrixRow {
                 label,
                 group,
@@ -1048,24 +1060,26 @@ fn flow_matrices(
                 })
                 .collect(),
         });
-        // The ways through the flow: users that see the same stages, with one of them.
-        let mut ways: BTreeMap<&[&'static str], (usize, u32)> = BTreeMap::new();
+        // Each way with its users and its largest class's user.
+        let mut ways: Vec<(usize, u32)> = vec![(0, u32::MAX); way_values.len()];
         for (k, m) in everyone.classes.iter().enumerate() {
             if m.is_empty() {
                 continue;
             }
-            let way = ways.entry(&values[k]).or_insert((0, k as u32));
+            let way = &mut ways[way_of[k] as usize];
             way.0 += m.len();
-            if everyone.classes[way.1 as usize].len() < m.len() {
+            if way.1 == u32::MAX || everyone.classes[way.1 as usize].len() < m.len() {
                 way.1 = k as u32;
             }
         }
         let mut classes: Vec<StageClass> = ways
             .into_iter()
-            .map(|(v, (users, k))| StageClass {
+            .zip(&way_values)
+            .filter(|((users, _), _)| *users > 0)
+            .map(|((users, k), v)| StageClass {
                 users,
                 representative: everyone.user(k).username.to_string(),
-                values: v.iter().map(|s| s.to_string()).collect(),
+                values: v.iter().map(|c| VALUES[*c as usize].to_string()).collect(),
             })
             .collect();
         classes.sort_by(|a, b| {

@@ -125,7 +125,7 @@ fn every_user_model_equals_the_per_user_model_on_the_corpus_and_the_example() {
 #[test]
 fn deferred_counts_weigh_each_class_by_its_members() {
     let s = load(&root().join("examples/acme/snapshot.json"));
-    let fast = Model::everyone_reading(&s, &[], &[], &["deferred"]).unwrap();
+    let fast = Model::everyone_reading(&s, &[], &[], &["deferred"], &[]).unwrap();
     let reference = Model::new(&s, &Subjects::All).unwrap();
     let count = |m: &Model| -> BTreeSet<(String, String, String, u64)> {
         let mut by: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
@@ -304,7 +304,7 @@ fn diff_by_class_equals_the_per_user_diff() {
         b.negate = !b.negate;
     }
     let by_class = |s: &Snapshot| {
-        let m = Model::everyone_reading(s, &[], &[], &diff::RELATIONS).unwrap();
+        let m = Model::everyone_reading(s, &[], &[], &diff::RELATIONS, &[]).unwrap();
         diff::all_users_of(m, s)
     };
     let per_user = |s: &Snapshot| diff::all_users_of(Model::new(s, &Subjects::All).unwrap(), s);
@@ -476,4 +476,80 @@ fn a_question_about_one_user_needs_only_that_users_rows() {
     for seed in 0..6 {
         assert_one_user_equals_every_user(&format!("generated {seed}"), &generated(seed));
     }
+}
+
+/// Group sizes count each user's own effective groups, as the membership rules derive them per
+/// user: members of one identity class may be in different groups that nothing names.
+#[test]
+fn group_members_are_counted_per_user() {
+    use bindlog::report::{self, Detail, Findings};
+    use std::collections::BTreeMap;
+    let mut snapshots: Vec<(String, snapshot::Loaded)> = corpus()
+        .iter()
+        .map(|p| {
+            let loaded = snapshot::load(p, &LoadOptions::default()).unwrap();
+            (p.display().to_string(), loaded)
+        })
+        .collect();
+    for seed in 0..6 {
+        let mut loaded = snapshot::load(&corpus()[0], &LoadOptions::default()).unwrap();
+        loaded.snapshot = generated(seed);
+        snapshots.push((format!("generated {seed}"), loaded));
+    }
+    let mut differing = 0;
+    for (name, loaded) in &snapshots {
+        let s = &loaded.snapshot;
+        let per_user = Model::new(s, &Subjects::All).unwrap();
+        let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut want_size: BTreeMap<String, usize> = BTreeMap::new();
+        for r in per_user.rows("member") {
+            if r[0] != "anon" {
+                *want_size.entry(r[1].clone()).or_default() += 1;
+            }
+            want.entry(r[0].clone()).or_default().insert(r[1].clone());
+        }
+        let m = bindlog::analysis::memberships::memberships(s).unwrap();
+        let mut effective: Vec<Vec<u32>> = vec![Vec::new(); s.users.len()];
+        for (i, u) in s.users.iter().enumerate() {
+            m.effective(s, i, &mut effective[i]);
+            let got: BTreeSet<String> = effective[i]
+                .iter()
+                .map(|g| s.groups[*g as usize].pk.to_string())
+                .collect();
+            assert_eq!(
+                got,
+                want.remove(&u.pk.to_string()).unwrap_or_default(),
+                "{name}: user {}",
+                u.username
+            );
+        }
+        // The report's group sizes, from the model by class.
+        let by_class = report::all_users(s).unwrap();
+        let detail = Detail {
+            per_user_limit: usize::MAX,
+            largest_groups: 0,
+            ..Detail::HTML
+        };
+        let none = Findings::NotComputed("test".into());
+        let built = report::build_from(loaded, &by_class, none, "t".into(), &detail).unwrap();
+        for app in &built.apps {
+            for g in &app.groups {
+                let size = want_size.get(&g.group).copied().unwrap_or(0);
+                assert_eq!(g.members, size, "{name}: {}", g.label);
+            }
+        }
+        // Users of one class in different groups: the case a count by class would get wrong.
+        let classes = by_class.user_classes(s);
+        let mut first: BTreeMap<u32, usize> = BTreeMap::new();
+        for (i, k) in classes.iter().enumerate() {
+            let f = *first.entry(*k).or_insert(i);
+            if effective[f] != effective[i] {
+                differing += 1;
+            }
+        }
+    }
+    assert!(
+        differing > 0,
+        "no class had members in different groups: the test shows nothing"
+    );
 }

@@ -1,0 +1,100 @@
+//! Every user's effective groups, as the membership rules (`rules/authentik/membership.dl`)
+//! derive them, for counting group members at any size.
+//!
+//! Membership is derived one direct membership at a time (`member(U, P) :- member(U, C),
+//! group_parent(C, P)` never joins two of a user's memberships), so a user's effective groups
+//! are the union, over its direct groups, of the effective groups of someone in that group
+//! alone. The rules run once per group, not once per user.
+//!
+//! The every-user model cannot give these counts: it keeps a representative per identity
+//! class, and members of one class may differ in groups no rule or binding names.
+
+use super::{RULES, add_facts};
+use crate::datalog::eval::Limits;
+use crate::datalog::{Engine, FactValue, Inputs, Rules};
+use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
+
+/// Each group's effective groups for one of its members, and the groups listing each user.
+pub struct Memberships {
+    /// Per group (index into `snapshot.groups`): the groups a member of it alone is a member
+    /// of, sorted.
+    pub up: Vec<Vec<u32>>,
+    /// Group pk -> index.
+    index: FxHashMap<String, u32>,
+    /// User pk -> the groups that list the user (membership on the group side).
+    listed: FxHashMap<i64, Vec<u32>>,
+}
+
+impl Memberships {
+    /// The effective groups (indices into `snapshot.groups`) of the user at `i`, sorted, into
+    /// `out` (cleared first).
+    pub fn effective(&self, snapshot: &Snapshot, i: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let u = &snapshot.users[i];
+        let direct = u
+            .groups
+            .iter()
+            .filter_map(|g| self.index.get(&**g).copied());
+        let listed = self.listed.get(&u.pk).into_iter().flatten().copied();
+        for g in direct.chain(listed) {
+            out.extend(&self.up[g as usize]);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// The membership rules evaluated for one member of each group of `snapshot`.
+pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
+    let index: FxHashMap<String, u32> = snapshot
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.pk.to_string(), i as u32))
+        .collect();
+    let mut listed: FxHashMap<i64, Vec<u32>> = FxHashMap::default();
+    for (i, g) in snapshot.groups.iter().enumerate() {
+        for u in &g.users {
+            listed.entry(*u).or_default().push(i as u32);
+        }
+    }
+    // The schema, the identities and membership: the files membership.dl needs.
+    let rules = Rules::from_texts(&RULES[..3]).map_err(|f| f.render(100))?;
+    let mut inputs = Inputs::new(&rules);
+    let no_users = std::collections::HashSet::new();
+    add_facts(
+        &rules,
+        &mut inputs,
+        &crate::facts::facts_about(snapshot, Some(&no_users)),
+    )?;
+    let names: Vec<String> = (0..snapshot.groups.len())
+        .map(|g| format!("a member of group {g}"))
+        .collect();
+    for (name, g) in names.iter().zip(&snapshot.groups) {
+        inputs.add(
+            &rules,
+            "direct_member",
+            &[FactValue::Sym(name), FactValue::Sym(&g.pk)],
+        )?;
+    }
+    let eval = rules
+        .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
+        .map_err(|e| e.to_string())?;
+    let by_name: FxHashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(g, n)| (n.as_str(), g))
+        .collect();
+    let mut up: Vec<Vec<u32>> = vec![Vec::new(); snapshot.groups.len()];
+    for row in eval.rows(&rules, "member").unwrap_or_default() {
+        if let (Some(&g), Some(&p)) = (by_name.get(row[0].as_str()), index.get(&row[1])) {
+            up[g].push(p);
+        }
+    }
+    for u in &mut up {
+        u.sort_unstable();
+        u.dedup();
+    }
+    Ok(Memberships { up, index, listed })
+}
