@@ -828,7 +828,7 @@ fn app_access(
         };
         // One answer per class that answers for the application.
         let answering = model.answering_in(snapshot, &app.pk);
-        let mut answers: HashMap<u32, Answer> = HashMap::new();
+        let mut answers: rustc_hash::FxHashMap<u32, Answer> = rustc_hash::FxHashMap::default();
         for a in &answering {
             answers.entry(*a).or_insert_with(|| {
                 let pk = model.class_pk(snapshot, *a).to_string();
@@ -885,7 +885,11 @@ fn app_access(
                 .then_with(|| a.representative.cmp(&b.representative))
         });
         let mut counts = Cell::default();
-        let access_of = |k: u32| answer(k).access;
+        // Read once per class: the tables below count over every class many times.
+        let per_class: Vec<&'static str> = (0..answering.len() as u32)
+            .map(|k| answer(k).access)
+            .collect();
+        let access_of = |k: u32| per_class[k as usize];
         everyone.count(None, &access_of, &mut |v, n| counts.add_n(yes_no(v), n));
         let mut by_group = Vec::new();
         for (label, g) in groups {
