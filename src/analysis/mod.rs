@@ -21,7 +21,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 9] = [
+pub const RULES: [(&str, &str); 10] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -53,6 +53,10 @@ pub const RULES: [(&str, &str); 9] = [
     (
         "rules/authentik/flows.dl",
         include_str!("../../rules/authentik/flows.dl"),
+    ),
+    (
+        "rules/authentik/expression.dl",
+        include_str!("../../rules/authentik/expression.dl"),
     ),
     (
         "rules/authentik/deferral.dl",

@@ -120,6 +120,12 @@ pub struct RawUser {
     /// `last_login` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Box<str>>,
+    /// `email` (absent: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Box<str>>,
+    /// `attributes` (absent: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
 }
 
 /// A group as `core/groups` returns it (old `parent` or new `parents`).
