@@ -6,6 +6,7 @@ mod authentik;
 mod bulk;
 mod cases;
 mod engine;
+mod expression;
 mod fuzz;
 mod population;
 mod report;
