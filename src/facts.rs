@@ -136,6 +136,13 @@ pub fn user_facts<'a>(
 
 /// The input relations of a snapshot (every relation of the schema present, maybe empty).
 pub fn facts_of(snapshot: &Snapshot) -> FactSet {
+    facts_with_users(snapshot, &snapshot.users)
+}
+
+/// The input relations of a snapshot whose expression policies read the fields of `users` (the
+/// snapshot's own, or, for a snapshot stripped of its users, those it was stripped of: the
+/// classes of field values must be the ones the users' own rows name).
+pub fn facts_with_users(snapshot: &Snapshot, users: &[User]) -> FactSet {
     let mut b = Builder(
         schema_relations()
             .into_iter()
@@ -303,7 +310,7 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
                         ],
                     );
                 } else {
-                    expression_rows(&mut b, &p.pk, expression, &world, snapshot);
+                    expression_rows(&mut b, &p.pk, expression, &world, users);
                 }
             }
             PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
@@ -405,11 +412,14 @@ fn expression_rows(
     pk: &str,
     expression: &str,
     world: &crate::expression::World,
-    snapshot: &Snapshot,
+    users: &[User],
 ) {
-    let a = crate::expression::analyse(expression, world, &snapshot.users);
+    let a = crate::expression::analyse(expression, world, users);
     if let Some(e) = &a.error {
-        b.add("policy_expression_error", vec![sym(pk), sym(&e.to_string())]);
+        b.add(
+            "policy_expression_error",
+            vec![sym(pk), sym(&e.to_string())],
+        );
     }
     if a.reads_context {
         b.add("policy_expression_reads_context", vec![sym(pk)]);
@@ -437,7 +447,13 @@ fn expression_rows(
                 let (kind, arg) = d.atom.kind_arg();
                 b.add(
                     "expr_case_cond",
-                    vec![sym(&k), sym(kind), sym(arg), sym(&d.value.to_string()), sym(&d.at)],
+                    vec![
+                        sym(&k),
+                        sym(kind),
+                        sym(arg),
+                        sym(&d.value.to_string()),
+                        sym(&d.at),
+                    ],
                 );
             }
         }

@@ -481,7 +481,10 @@ impl<'a> KeyContext<'a> {
                 group_side.entry(*u).or_default().push(i as u32);
             }
         }
-        let components = Components::split(snapshot, facts::facts_of(&without_users(snapshot)));
+        let components = Components::split(
+            snapshot,
+            facts::facts_with_users(&without_users(snapshot), &snapshot.users),
+        );
         let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
         let field_reads = crate::expression::FieldReads::of(snapshot);
         let groups = snapshot.groups.len();
@@ -543,20 +546,26 @@ impl<'a> KeyContext<'a> {
             .flat_map_iter(|u| {
                 let pk = u.pk.to_string();
                 let mut out = Vec::new();
-                facts::user_rows(u, &pk, &listed(snapshot, &group_side, u.pk), &field_reads, |rel, row| {
-                    let Some((obs, sym)) = columns.get(rel) else {
-                        return;
-                    };
-                    for (i, v) in row.iter().enumerate() {
-                        if obs[i]
-                            && sym[i]
-                            && *v != pk
-                            && let Some(other) = user_named(v, &user_pks)
-                        {
-                            out.push((other, fact_text(rel, row, obs, v)));
+                facts::user_rows(
+                    u,
+                    &pk,
+                    &listed(snapshot, &group_side, u.pk),
+                    &field_reads,
+                    |rel, row| {
+                        let Some((obs, sym)) = columns.get(rel) else {
+                            return;
+                        };
+                        for (i, v) in row.iter().enumerate() {
+                            if obs[i]
+                                && sym[i]
+                                && *v != pk
+                                && let Some(other) = user_named(v, &user_pks)
+                            {
+                                out.push((other, fact_text(rel, row, obs, v)));
+                            }
                         }
-                    }
-                });
+                    },
+                );
                 out
             })
             .collect();

@@ -33,7 +33,13 @@ pub enum Ctx {
 
 impl Ctx {
     /// Every context, in the rules' order.
-    pub const ALL: [Ctx; 5] = [Ctx::Flow, Ctx::StagePlan, Ctx::StageRun, Ctx::App, Ctx::Source];
+    pub const ALL: [Ctx; 5] = [
+        Ctx::Flow,
+        Ctx::StagePlan,
+        Ctx::StageRun,
+        Ctx::App,
+        Ctx::Source,
+    ];
 
     /// The rules' name of the context (`ctx` in `policies.dl`).
     pub fn as_str(self) -> &'static str {
@@ -221,7 +227,10 @@ pub fn evaluate(body: &Body, sit: Situation, world: &World, fields: &Fields) -> 
             steps: 0,
         };
         match run.body(&body.stmts) {
-            Ok(()) => leaves.push(run.leaf(Outcome::Fail, "the body ends without `return`: None fails".into())),
+            Ok(()) => leaves.push(run.leaf(
+                Outcome::Fail,
+                "the body ends without `return`: None fails".into(),
+            )),
             Err(Flow::Return(v, at)) => {
                 let leaf = match v.truth() {
                     Some(true) => run.leaf(Outcome::Pass, format!("{at} returns a true value")),
@@ -409,11 +418,17 @@ enum Who {
 enum Obj {
     Request,
     /// `request.context` (`plan`: false) or a flow plan's `context` (`plan`: true).
-    Context { plan: bool },
+    Context {
+        plan: bool,
+    },
     User(Who),
     Attributes(Who),
     /// `user.groups` (direct) or `user.all_groups()`.
-    Groups { direct: bool, name: Option<String>, empty: bool },
+    Groups {
+        direct: bool,
+        name: Option<String>,
+        empty: bool,
+    },
     /// A function or method bindlog models: its name, and the object it is bound to.
     Func(&'static str, Option<Box<V>>),
     ReModule,
@@ -504,7 +519,10 @@ fn at(e: &Expr) -> String {
 const UNMODELLED: [(&str, &str); 18] = [
     ("http_request", "the HTTP request"),
     ("ak_client_ip", "the client's IP address"),
-    ("ak_user_has_authenticator", "the user's authenticator devices"),
+    (
+        "ak_user_has_authenticator",
+        "the user's authenticator devices",
+    ),
     ("ak_create_event", "an event write"),
     ("ak_create_jwt", "a token write"),
     ("ak_create_jwt_raw", "a token"),
@@ -524,11 +542,54 @@ const UNMODELLED: [(&str, &str); 18] = [
 
 /// Python's builtins (defined, so not a NameError), other than those modelled.
 const BUILTINS: [&str; 48] = [
-    "abs", "all", "any", "ascii", "bin", "bytes", "callable", "chr", "dict", "dir", "divmod",
-    "enumerate", "filter", "float", "format", "frozenset", "getattr", "hash", "hex", "id", "int",
-    "isinstance", "issubclass", "iter", "list", "map", "max", "min", "next", "object", "oct",
-    "ord", "pow", "range", "repr", "reversed", "round", "set", "setattr", "slice", "sorted",
-    "sum", "tuple", "type", "zip", "Exception", "ValueError", "KeyError",
+    "abs",
+    "all",
+    "any",
+    "ascii",
+    "bin",
+    "bytes",
+    "callable",
+    "chr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "hash",
+    "hex",
+    "id",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "ord",
+    "pow",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "sum",
+    "tuple",
+    "type",
+    "zip",
+    "Exception",
+    "ValueError",
+    "KeyError",
 ];
 
 impl Run<'_> {
@@ -597,7 +658,9 @@ impl Run<'_> {
     fn step(&mut self) -> R<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(Flow::Unknown("the expression takes too many steps to follow".into()));
+            return Err(Flow::Unknown(
+                "the expression takes too many steps to follow".into(),
+            ));
         }
         Ok(())
     }
@@ -745,7 +808,9 @@ impl Run<'_> {
                     self.expr(o)
                 }
             }
-            ExprKind::Opaque(what) => Ok(self.opaque(format!("{}: {what} is not evaluated by bindlog", at(e)))),
+            ExprKind::Opaque(what) => {
+                Ok(self.opaque(format!("{}: {what} is not evaluated by bindlog", at(e))))
+            }
         }
     }
 
@@ -774,7 +839,9 @@ impl Run<'_> {
                 if let Some((_, what)) = UNMODELLED.iter().find(|(k, _)| *k == n) {
                     V::Unknown(format!("{}: {what} is known only at run time", at(e)).into())
                 } else if BUILTINS.contains(&n) {
-                    V::Unknown(format!("{}: the builtin `{n}` is not evaluated by bindlog", at(e)).into())
+                    V::Unknown(
+                        format!("{}: the builtin `{n}` is not evaluated by bindlog", at(e)).into(),
+                    )
                 } else {
                     return Err(Flow::Raise(format!(
                         "{}: the name `{n}` is not defined (NameError)",
@@ -810,13 +877,36 @@ impl Run<'_> {
                     }
                 }
             },
-            "prompt_data" if run => Key::Unknown(format!("{}: the prompt data the user typed", at(e))),
+            "prompt_data" if run => {
+                Key::Unknown(format!("{}: the prompt data the user typed", at(e)))
+            }
+            // Restoring a plan from an e-mail link stores `is_restored` as True, and nothing
+            // stores another value: either absent or True.
+            "is_restored" if run => {
+                if self.free.is_none() {
+                    self.free = Some(format!("{}: whether the plan was restored", at(e)));
+                }
+                if self.decide(2)? == 1 {
+                    Key::Present(V::Bool(true))
+                } else {
+                    Key::Absent
+                }
+            }
             "auth_method" | "auth_method_args" if run => Key::Unknown(format!(
                 "{}: `{key}` is set by the stage that authenticated the user",
                 at(e)
             )),
             _ if run => Key::Unknown(format!(
                 "{}: the flow's context holds `{key}` only if an earlier stage stored it",
+                at(e)
+            )),
+            // An application's provider may add keys to the request (OAuth2's authorize view
+            // adds its scopes), none of those above.
+            "flow_plan" | "pending_user" | "prompt_data" | "auth_method" | "is_restored" => {
+                Key::Absent
+            }
+            _ if sit.ctx == Ctx::App => Key::Unknown(format!(
+                "{}: the application's provider may put `{key}` in the request's context",
                 at(e)
             )),
             _ => Key::Absent,
@@ -828,26 +918,47 @@ impl Run<'_> {
             V::Obj(Obj::Request) => Ok(match a {
                 "user" => V::Obj(Obj::User(Who::Engine)),
                 "context" => V::Obj(Obj::Context { plan: false }),
-                "http_request" => V::Unknown(format!("{}: the HTTP request is known only at run time", at(e)).into()),
+                "http_request" => V::Unknown(
+                    format!("{}: the HTTP request is known only at run time", at(e)).into(),
+                ),
                 _ => self.opaque(format!("{}: `request.{a}` is not modelled", at(e))),
             }),
             V::Obj(Obj::FlowPlan) if a == "context" => Ok(V::Obj(Obj::Context { plan: true })),
-            V::Obj(Obj::Context { plan }) if matches!(a, "get") => {
-                Ok(V::Obj(Obj::Func("ctx.get", Some(Box::new(V::Obj(Obj::Context { plan }))))))
-            }
-            V::Obj(Obj::User(Who::Engine)) => self.user_attr(a, e),
-            V::Obj(Obj::Attributes(w)) if a == "get" => {
-                Ok(V::Obj(Obj::Func("attrs.get", Some(Box::new(V::Obj(Obj::Attributes(w)))))))
-            }
-            V::Obj(Obj::Groups { direct, name, empty }) if matches!(a, "filter" | "exists") => Ok(V::Obj(Obj::Func(
-                if a == "filter" { "groups.filter" } else { "groups.exists" },
-                Some(Box::new(V::Obj(Obj::Groups { direct, name, empty }))),
+            V::Obj(Obj::Context { plan }) if matches!(a, "get") => Ok(V::Obj(Obj::Func(
+                "ctx.get",
+                Some(Box::new(V::Obj(Obj::Context { plan }))),
             ))),
-            V::Obj(Obj::ReModule) if matches!(a, "match" | "search" | "fullmatch") => {
-                Ok(V::Obj(Obj::Func(static_name(a), Some(Box::new(V::Obj(Obj::ReModule))))))
-            }
+            V::Obj(Obj::User(Who::Engine)) => self.user_attr(a, e),
+            V::Obj(Obj::Attributes(w)) if a == "get" => Ok(V::Obj(Obj::Func(
+                "attrs.get",
+                Some(Box::new(V::Obj(Obj::Attributes(w)))),
+            ))),
+            V::Obj(Obj::Groups {
+                direct,
+                name,
+                empty,
+            }) if matches!(a, "filter" | "exists") => Ok(V::Obj(Obj::Func(
+                if a == "filter" {
+                    "groups.filter"
+                } else {
+                    "groups.exists"
+                },
+                Some(Box::new(V::Obj(Obj::Groups {
+                    direct,
+                    name,
+                    empty,
+                }))),
+            ))),
+            V::Obj(Obj::ReModule) if matches!(a, "match" | "search" | "fullmatch") => Ok(V::Obj(
+                Obj::Func(static_name(a), Some(Box::new(V::Obj(Obj::ReModule)))),
+            )),
             V::Obj(Obj::Truthy("ak_logger")) => Ok(V::Obj(Obj::Func("log", None))),
-            V::Str(s) if matches!(a, "lower" | "upper" | "strip" | "startswith" | "endswith" | "split") => {
+            V::Str(s)
+                if matches!(
+                    a,
+                    "lower" | "upper" | "strip" | "startswith" | "endswith" | "split"
+                ) =>
+            {
                 Ok(V::Obj(Obj::Func(static_name(a), Some(Box::new(V::Str(s))))))
             }
             V::None => Err(Flow::Raise(format!(
@@ -890,9 +1001,7 @@ impl Run<'_> {
     fn anonymous_attr(&mut self, a: &str, e: &Expr) -> R<V> {
         match a {
             "username" => Ok(V::Str("".into())),
-            "is_superuser" | "is_active" | "is_staff" | "is_authenticated" => {
-                Ok(V::Bool(false))
-            }
+            "is_superuser" | "is_active" | "is_staff" | "is_authenticated" => Ok(V::Bool(false)),
             "is_anonymous" => Ok(V::Bool(true)),
             "pk" | "id" => Ok(V::None),
             "groups" => Ok(V::Obj(Obj::Groups {
@@ -906,7 +1015,10 @@ impl Run<'_> {
                     at(e)
                 )))
             }
-            _ => Ok(self.opaque(format!("{}: `{a}` of the anonymous user is not modelled", at(e)))),
+            _ => Ok(self.opaque(format!(
+                "{}: `{a}` of the anonymous user is not modelled",
+                at(e)
+            ))),
         }
     }
 
@@ -935,7 +1047,10 @@ impl Run<'_> {
     fn attribute_key(&mut self, key: &str, e: &Expr) -> R<Option<V>> {
         let name = format!("attributes.{key}");
         let Some(i) = self.fields.names.iter().position(|n| *n == name) else {
-            return Err(Flow::Unknown(format!("{}: the attribute key is not a literal", at(e))));
+            return Err(Flow::Unknown(format!(
+                "{}: the attribute key is not a literal",
+                at(e)
+            )));
         };
         if self.fields.too_many {
             return Err(Flow::Unknown(format!(
@@ -977,7 +1092,10 @@ impl Run<'_> {
                 let j = if *i < 0 { i + n } else { *i };
                 match usize::try_from(j).ok().and_then(|j| l.get(j)) {
                     Some(v) => Ok(v.clone()),
-                    None => Err(Flow::Raise(format!("{}: index out of range (IndexError)", at(e)))),
+                    None => Err(Flow::Raise(format!(
+                        "{}: index out of range (IndexError)",
+                        at(e)
+                    ))),
                 }
             }
             (V::None, _) => Err(Flow::Raise(format!(
@@ -993,7 +1111,10 @@ impl Run<'_> {
             return Ok(match func {
                 V::Unknown(w) => self.opaque(w.to_string()),
                 V::None => {
-                    return Err(Flow::Raise(format!("{}: None is not callable (TypeError)", at(e))));
+                    return Err(Flow::Raise(format!(
+                        "{}: None is not callable (TypeError)",
+                        at(e)
+                    )));
                 }
                 _ => self.opaque(format!("{}: this call is not modelled", at(e))),
             });
@@ -1021,40 +1142,56 @@ impl Run<'_> {
                 Some(V::Int(i)) => V::Str(i.to_string().into()),
                 Some(V::Bool(b)) => V::Str(if *b { "True" } else { "False" }.into()),
                 Some(V::None) => V::Str("None".into()),
-                Some(_) => V::Unknown(format!("{}: the text of this value is not modelled", at(e)).into()),
+                Some(_) => {
+                    V::Unknown(format!("{}: the text of this value is not modelled", at(e)).into())
+                }
             }),
             "len" => Ok(match args.first() {
                 Some(V::Str(s)) => V::Int(i64::try_from(s.chars().count()).unwrap_or(i64::MAX)),
                 Some(V::List(l)) => V::Int(i64::try_from(l.len()).unwrap_or(i64::MAX)),
                 Some(V::None | V::Bool(_) | V::Int(_)) => {
-                    return Err(Flow::Raise(format!("{}: this value has no len() (TypeError)", at(e))));
+                    return Err(Flow::Raise(format!(
+                        "{}: this value has no len() (TypeError)",
+                        at(e)
+                    )));
                 }
-                _ => self.opaque(format!("{}: the length of this value is not modelled", at(e))),
+                _ => self.opaque(format!(
+                    "{}: the length of this value is not modelled",
+                    at(e)
+                )),
             }),
             "hasattr" => Ok(match args.first() {
                 Some(V::None | V::Bool(_) | V::Int(_)) => V::Bool(false),
                 Some(V::Unknown(w)) => V::Unknown(w.clone()),
-                _ => V::Unknown(format!("{}: which attributes this object has is not modelled", at(e)).into()),
+                _ => V::Unknown(
+                    format!(
+                        "{}: which attributes this object has is not modelled",
+                        at(e)
+                    )
+                    .into(),
+                ),
             }),
             "regex_match" => match (str_arg(0), str_arg(1)) {
                 (Some(v), Some(r)) => Ok(self.regex(&r, &v, false, e)),
                 _ => Ok(self.opaque(format!("{}: regex_match on values not known", at(e)))),
             },
-            "match" | "search" | "fullmatch" => match (str_arg(0), str_arg(1), kw.is_empty() && args.len() == 2) {
-                (Some(r), Some(v), true) => {
-                    let pattern = match name {
-                        "match" => format!("\\A(?:{r})"),
-                        "fullmatch" => format!("\\A(?:{r})\\z"),
-                        _ => r.to_string(),
-                    };
-                    Ok(match self.regex(&pattern, &v, true, e) {
-                        V::Bool(true) => V::Obj(Obj::Truthy("a regex match")),
-                        V::Bool(false) => V::None,
-                        other => other,
-                    })
+            "match" | "search" | "fullmatch" => {
+                match (str_arg(0), str_arg(1), kw.is_empty() && args.len() == 2) {
+                    (Some(r), Some(v), true) => {
+                        let pattern = match name {
+                            "match" => format!("\\A(?:{r})"),
+                            "fullmatch" => format!("\\A(?:{r})\\z"),
+                            _ => r.to_string(),
+                        };
+                        Ok(match self.regex(&pattern, &v, true, e) {
+                            V::Bool(true) => V::Obj(Obj::Truthy("a regex match")),
+                            V::Bool(false) => V::None,
+                            other => other,
+                        })
+                    }
+                    _ => Ok(self.opaque(format!("{}: a regex on values not known", at(e)))),
                 }
-                _ => Ok(self.opaque(format!("{}: a regex on values not known", at(e)))),
-            },
+            }
             "lower" | "upper" | "strip" | "startswith" | "endswith" | "split" => {
                 let Some(V::Str(s)) = bound.as_deref() else {
                     return Ok(self.opaque(format!("{}: not modelled", at(e))));
@@ -1063,22 +1200,24 @@ impl Run<'_> {
             }
             "ak_is_group_member" => {
                 let [(k, V::Str(n))] = kw.as_slice() else {
-                    return Ok(self.opaque(format!("{}: ak_is_group_member with filters other than one name", at(e))));
+                    return Ok(self.opaque(format!(
+                        "{}: ak_is_group_member with filters other than one name",
+                        at(e)
+                    )));
                 };
                 if *k != "name" || args.len() != 1 {
-                    return Ok(self.opaque(format!("{}: ak_is_group_member with filters other than name", at(e))));
+                    return Ok(self.opaque(format!(
+                        "{}: ak_is_group_member with filters other than name",
+                        at(e)
+                    )));
                 }
                 match args.first() {
                     Some(V::Obj(Obj::User(Who::Engine))) => {
                         if self.ask(Atom::Known, 2, e)? == 0 {
-                            if self.sit.pending == Pending::Engine {
-                                return Ok(self.opaque(format!(
-                                    "{}: the pending user of an unknown identifier is an unsaved user",
-                                    at(e)
-                                )));
-                            }
+                            // Django refuses an unsaved user in a related query, and the
+                            // anonymous user has no `all_groups`: either way it raises.
                             return Err(Flow::Raise(format!(
-                                "{}: the anonymous visitor has no groups (AttributeError)",
+                                "{}: a user without a pk has no groups to query (the call raises)",
                                 at(e)
                             )));
                         }
@@ -1098,7 +1237,12 @@ impl Run<'_> {
                 empty: false,
             })),
             "groups.filter" => {
-                let Some(V::Obj(Obj::Groups { direct, name: None, empty })) = bound.as_deref() else {
+                let Some(V::Obj(Obj::Groups {
+                    direct,
+                    name: None,
+                    empty,
+                })) = bound.as_deref()
+                else {
                     return Ok(self.opaque(format!("{}: a filter on a filtered query", at(e))));
                 };
                 match kw.as_slice() {
@@ -1113,7 +1257,11 @@ impl Run<'_> {
             "groups.exists" => match bound.as_deref() {
                 // The anonymous user's groups are empty.
                 Some(V::Obj(Obj::Groups { empty: true, .. })) => Ok(V::Bool(false)),
-                Some(V::Obj(Obj::Groups { direct, name: Some(n), .. })) => {
+                Some(V::Obj(Obj::Groups {
+                    direct,
+                    name: Some(n),
+                    ..
+                })) => {
                     let atom = if *direct {
                         Atom::Direct(n.clone())
                     } else {
@@ -1121,7 +1269,10 @@ impl Run<'_> {
                     };
                     Ok(V::Bool(self.ask(atom, 2, e)? == 1))
                 }
-                _ => Ok(self.opaque(format!("{}: whether any group exists is not modelled", at(e)))),
+                _ => Ok(self.opaque(format!(
+                    "{}: whether any group exists is not modelled",
+                    at(e)
+                ))),
             },
             "ctx.get" => {
                 let Some(V::Obj(Obj::Context { plan })) = bound.as_deref() else {
@@ -1146,11 +1297,16 @@ impl Run<'_> {
                         Err(Flow::Unknown(w)) => Ok(V::Unknown(w.into())),
                         Err(f) => Err(f),
                     },
-                    _ => Ok(self.opaque(format!("{}: an attribute key that is not a literal", at(e)))),
+                    _ => {
+                        Ok(self
+                            .opaque(format!("{}: an attribute key that is not a literal", at(e))))
+                    }
                 }
             }
             "ak_call_policy" => match str_arg(0) {
-                Some(n) if self.world.policy_names.contains(&*n) => Ok(V::Obj(Obj::Truthy("a policy result"))),
+                Some(n) if self.world.policy_names.contains(&*n) => {
+                    Ok(V::Obj(Obj::Truthy("a policy result")))
+                }
                 Some(n) => Err(Flow::Raise(format!(
                     "{}: no policy is named `{n}` (ValueError)",
                     at(e)
@@ -1200,12 +1356,17 @@ impl Run<'_> {
                 Some(sep) if !sep.is_empty() => {
                     V::List(Rc::new(s.split(&*sep).map(|p| V::Str(p.into())).collect()))
                 }
-                Some(_) => return Err(Flow::Raise(format!("{}: empty separator (ValueError)", at(e)))),
+                Some(_) => {
+                    return Err(Flow::Raise(format!(
+                        "{}: empty separator (ValueError)",
+                        at(e)
+                    )));
+                }
                 None => self.opaque(format!("{}: a separator not known", at(e))),
             },
-            "split" if args.is_empty() => {
-                V::List(Rc::new(s.split_whitespace().map(|p| V::Str(p.into())).collect()))
-            }
+            "split" if args.is_empty() => V::List(Rc::new(
+                s.split_whitespace().map(|p| V::Str(p.into())).collect(),
+            )),
             _ => self.opaque(format!("{}: this string method is not modelled", at(e))),
         })
     }
@@ -1213,27 +1374,46 @@ impl Run<'_> {
     /// `re.search(pattern, value)`; a Python pattern the regex crate reads differently is unknown.
     fn regex(&mut self, pattern: &str, value: &str, _module: bool, e: &Expr) -> V {
         if !python_compatible(pattern, value) {
-            return V::Unknown(format!("{}: a regular expression bindlog does not read like Python", at(e)).into());
+            return V::Unknown(
+                format!(
+                    "{}: a regular expression bindlog does not read like Python",
+                    at(e)
+                )
+                .into(),
+            );
         }
-        match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+        {
             Ok(r) => V::Bool(r.is_match(value)),
-            Err(_) => V::Unknown(format!("{}: a regular expression bindlog does not read like Python", at(e)).into()),
+            Err(_) => V::Unknown(
+                format!(
+                    "{}: a regular expression bindlog does not read like Python",
+                    at(e)
+                )
+                .into(),
+            ),
         }
     }
 
     fn compare(&mut self, op: CmpOp, l: &V, r: &V, e: &Expr) -> R<V> {
         if let (V::Unknown(w), _) | (_, V::Unknown(w)) = (l, r) {
             let w = w.to_string();
-            return Ok(if matches!(op, CmpOp::Eq | CmpOp::NotEq | CmpOp::Is | CmpOp::IsNot) {
-                V::Unknown(w.into())
-            } else {
-                self.opaque(w)
-            });
+            return Ok(
+                if matches!(op, CmpOp::Eq | CmpOp::NotEq | CmpOp::Is | CmpOp::IsNot) {
+                    V::Unknown(w.into())
+                } else {
+                    self.opaque(w)
+                },
+            );
         }
         match op {
             CmpOp::Eq | CmpOp::NotEq => Ok(match py_eq(l, r) {
                 Some(b) => V::Bool(b == (op == CmpOp::Eq)),
-                None => V::Unknown(format!("{}: comparing these objects is not modelled", at(e)).into()),
+                None => {
+                    V::Unknown(format!("{}: comparing these objects is not modelled", at(e)).into())
+                }
             }),
             CmpOp::Is | CmpOp::IsNot => {
                 let same = match (l, r) {
@@ -1244,7 +1424,9 @@ impl Run<'_> {
                 };
                 Ok(match same {
                     Some(b) => V::Bool(b == (op == CmpOp::Is)),
-                    None => V::Unknown(format!("{}: object identity is not modelled", at(e)).into()),
+                    None => {
+                        V::Unknown(format!("{}: object identity is not modelled", at(e)).into())
+                    }
                 })
             }
             CmpOp::In | CmpOp::NotIn => {
@@ -1274,7 +1456,10 @@ impl Run<'_> {
                         if hit {
                             V::Bool(true)
                         } else if any_unknown {
-                            V::Unknown(format!("{}: membership in this list is not modelled", at(e)).into())
+                            V::Unknown(
+                                format!("{}: membership in this list is not modelled", at(e))
+                                    .into(),
+                            )
                         } else {
                             V::Bool(false)
                         }
@@ -1293,7 +1478,9 @@ impl Run<'_> {
                             Err(Flow::Unknown(w)) => V::Unknown(w.into()),
                             Err(f) => return Err(f),
                         },
-                        _ => self.opaque(format!("{}: an attribute key that is not a string", at(e))),
+                        _ => {
+                            self.opaque(format!("{}: an attribute key that is not a string", at(e)))
+                        }
                     },
                     V::None | V::Bool(_) | V::Int(_) => {
                         return Err(Flow::Raise(format!(
@@ -1301,7 +1488,10 @@ impl Run<'_> {
                             at(e)
                         )));
                     }
-                    _ => self.opaque(format!("{}: membership in this object is not modelled", at(e))),
+                    _ => self.opaque(format!(
+                        "{}: membership in this object is not modelled",
+                        at(e)
+                    )),
                 };
                 Ok(match (found, op) {
                     (V::Bool(b), CmpOp::NotIn) => V::Bool(!b),
@@ -1327,7 +1517,9 @@ impl Run<'_> {
                         CmpOp::Gt => o.is_gt(),
                         _ => o.is_ge(),
                     }),
-                    None => self.opaque(format!("{}: ordering these values is not modelled", at(e))),
+                    None => {
+                        self.opaque(format!("{}: ordering these values is not modelled", at(e)))
+                    }
                 })
             }
         }
@@ -1369,14 +1561,33 @@ fn py_eq(l: &V, r: &V) -> Option<bool> {
 /// back-references or possessive forms (which the crate rejects anyway), and no escapes whose
 /// meaning differs (`\Z`, `\d` on Unicode digits is the same in both by default).
 fn python_compatible(p: &str, value: &str) -> bool {
-    !p.contains("\\Z") && !p.contains("(?P=") && !(p.contains('$') && value.ends_with('\n'))
+    !(p.contains("\\Z") || p.contains("(?P=") || (p.contains('$') && value.ends_with('\n')))
 }
 
 fn static_name(n: &str) -> &'static str {
     const NAMES: [&str; 18] = [
-        "ak_message", "print", "ak_is_group_member", "ak_call_policy", "regex_match", "bool",
-        "str", "len", "hasattr", "match", "search", "fullmatch", "lower", "upper", "strip",
-        "startswith", "endswith", "split",
+        "ak_message",
+        "print",
+        "ak_is_group_member",
+        "ak_call_policy",
+        "regex_match",
+        "bool",
+        "str",
+        "len",
+        "hasattr",
+        "match",
+        "search",
+        "fullmatch",
+        "lower",
+        "upper",
+        "strip",
+        "startswith",
+        "endswith",
+        "split",
     ];
-    NAMES.iter().find(|x| **x == n).copied().unwrap_or("unknown")
+    NAMES
+        .iter()
+        .find(|x| **x == n)
+        .copied()
+        .unwrap_or("unknown")
 }

@@ -123,7 +123,10 @@ pub fn field_values(names: &[String], u: &User) -> Vec<Option<FieldValue>> {
             "username" => Some(FieldValue::Str(u.username.to_string())),
             "name" => Some(FieldValue::Str(u.name.to_string())),
             "email" => Some(FieldValue::Str(
-                u.extra.as_ref().map(|x| x.email.to_string()).unwrap_or_default(),
+                u.extra
+                    .as_ref()
+                    .map(|x| x.email.to_string())
+                    .unwrap_or_default(),
             )),
             "is_active" => Some(FieldValue::Bool(u.is_active)),
             "type" => Some(FieldValue::Str(u.kind.to_string())),
@@ -157,7 +160,7 @@ pub fn field_classes(names: &[String], users: &[User]) -> (Fields, HashMap<Strin
     for u in users {
         let values = field_values(names, u);
         let key = field_key(&values);
-        if !index.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(key) {
             if classes.len() >= eval::MAX_FIELD_CLASSES {
                 return (
                     Fields {
@@ -168,7 +171,7 @@ pub fn field_classes(names: &[String], users: &[User]) -> (Fields, HashMap<Strin
                     HashMap::new(),
                 );
             }
-            index.insert(key, u32::try_from(classes.len()).unwrap_or(u32::MAX));
+            slot.insert(u32::try_from(classes.len()).unwrap_or(u32::MAX));
             classes.push(values);
         }
     }
@@ -237,6 +240,10 @@ fn reads_context(expression: &str) -> bool {
 /// The world every evaluation shares: the snapshot's policy names.
 pub fn world_of(snapshot: &Snapshot) -> World {
     World {
-        policy_names: snapshot.policies.iter().map(|p| p.name.to_string()).collect(),
+        policy_names: snapshot
+            .policies
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect(),
     }
 }

@@ -31,7 +31,10 @@ impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BodyError::Syntax { line, message } => {
-                write!(f, "syntax error on line {line} of the expression: {message}")
+                write!(
+                    f,
+                    "syntax error on line {line} of the expression: {message}"
+                )
             }
             BodyError::TooLarge(why) => write!(f, "{why}"),
         }
@@ -76,7 +79,9 @@ pub fn parse_body(body: &str) -> Result<Body, BodyError> {
                 },
                 |h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(BodyError::TooLarge("the expression could not be parsed".into()))
+                        Err(BodyError::TooLarge(
+                            "the expression could not be parsed".into(),
+                        ))
                     })
                 },
             )
@@ -138,7 +143,10 @@ fn parse_wrapped(wrapped: &str) -> Result<Body, BodyError> {
     let parsed = match ruff_python_parser::parse_module(wrapped) {
         Ok(p) => p,
         Err(e) => {
-            let line = lines.line(e.location.start().to_usize()).saturating_sub(1).max(1);
+            let line = lines
+                .line(e.location.start().to_usize())
+                .saturating_sub(1)
+                .max(1);
             return Err(BodyError::Syntax {
                 line,
                 message: e.error.to_string(),
@@ -234,16 +242,21 @@ impl Conv<'_> {
                 )];
                 for c in &i.elif_else_clauses {
                     branches.push((
-                        c.test.as_ref().map(|t| self.expr(t, depth + 1)).transpose()?,
+                        c.test
+                            .as_ref()
+                            .map(|t| self.expr(t, depth + 1))
+                            .transpose()?,
                         self.stmts(&c.body, depth + 1)?,
                     ));
                 }
                 Stmt::If(branches, line)
             }
             py::Stmt::Assign(a) => match a.targets.as_slice() {
-                [py::Expr::Name(n)] => {
-                    Stmt::Assign(n.id.as_str().to_string(), self.expr(&a.value, depth + 1)?, line)
-                }
+                [py::Expr::Name(n)] => Stmt::Assign(
+                    n.id.as_str().to_string(),
+                    self.expr(&a.value, depth + 1)?,
+                    line,
+                ),
                 _ => Stmt::Opaque(
                     format!("an assignment to `{}`", self.text(&a.targets[0])),
                     line,
@@ -287,11 +300,16 @@ impl Conv<'_> {
             },
             py::Expr::StringLiteral(s) => ExprKind::Const(Const::Str(s.value.to_str().to_string())),
             py::Expr::Name(n) => ExprKind::Name(n.id.as_str().to_string()),
-            py::Expr::Attribute(a) => ExprKind::Attr(boxed(&a.value)?, a.attr.id.as_str().to_string()),
+            py::Expr::Attribute(a) => {
+                ExprKind::Attr(boxed(&a.value)?, a.attr.id.as_str().to_string())
+            }
             py::Expr::Subscript(s) => ExprKind::Subscript(boxed(&s.value)?, boxed(&s.slice)?),
             py::Expr::Call(c) => {
                 if c.arguments.keywords.iter().any(|k| k.arg.is_none())
-                    || c.arguments.args.iter().any(|a| matches!(a, py::Expr::Starred(_)))
+                    || c.arguments
+                        .args
+                        .iter()
+                        .any(|a| matches!(a, py::Expr::Starred(_)))
                 {
                     ExprKind::Opaque("a call with unpacked arguments".into())
                 } else {
@@ -346,19 +364,28 @@ impl Conv<'_> {
                     .collect::<Result<_, BodyError>>()?,
             ),
             py::Expr::List(l) => ExprKind::List(
-                l.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?,
+                l.elts
+                    .iter()
+                    .map(|x| self.expr(x, d))
+                    .collect::<Result<_, _>>()?,
             ),
             py::Expr::Tuple(t) => ExprKind::List(
-                t.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?,
+                t.elts
+                    .iter()
+                    .map(|x| self.expr(x, d))
+                    .collect::<Result<_, _>>()?,
             ),
             py::Expr::If(i) => ExprKind::IfExp(boxed(&i.test)?, boxed(&i.body)?, boxed(&i.orelse)?),
             py::Expr::FString(_) => ExprKind::Opaque("an f-string".into()),
             py::Expr::BinOp(_) => ExprKind::Opaque("arithmetic".into()),
-            py::Expr::ListComp(_) | py::Expr::SetComp(_) | py::Expr::DictComp(_) | py::Expr::Generator(_) => {
-                ExprKind::Opaque("a comprehension".into())
-            }
+            py::Expr::ListComp(_)
+            | py::Expr::SetComp(_)
+            | py::Expr::DictComp(_)
+            | py::Expr::Generator(_) => ExprKind::Opaque("a comprehension".into()),
             py::Expr::Lambda(_) => ExprKind::Opaque("a lambda".into()),
-            py::Expr::Dict(_) | py::Expr::Set(_) => ExprKind::Opaque("a dict or set literal".into()),
+            py::Expr::Dict(_) | py::Expr::Set(_) => {
+                ExprKind::Opaque("a dict or set literal".into())
+            }
             _ => ExprKind::Opaque("an expression of this kind".into()),
         };
         Ok(Expr {

@@ -2,8 +2,7 @@
 //! (following Python and authentik), and end-to-end checks through the rules.
 
 use bindlog::expression::{
-    Atom, Case, Ctx, Outcome, Pending, Situation, World, class_of, eval, field_classes,
-    parse_body,
+    Atom, Case, Ctx, Outcome, Pending, Situation, World, class_of, eval, field_classes, parse_body,
 };
 use bindlog::snapshot::{User, UserExtra};
 use std::sync::Arc;
@@ -44,7 +43,13 @@ fn users() -> Vec<User> {
             "internal",
             serde_json::json!({"dept": "eng", "reset_password": true, "tags": ["a", "b"]}),
         ),
-        user(2, "svc-backup", false, "service_account", serde_json::json!({})),
+        user(
+            2,
+            "svc-backup",
+            false,
+            "service_account",
+            serde_json::json!({}),
+        ),
     ]
 }
 
@@ -133,128 +138,723 @@ const CORPUS: &[(&str, &str, &str, Outcome, &str)] = &[
     // Constants and truthiness.
     ("return True", "anon", "flow", P, "a literal True passes"),
     ("return False", "ada", "app", F, "a literal False fails"),
-    ("return None", "ada", "app", F, "None fails (authentik logs a warning)"),
+    (
+        "return None",
+        "ada",
+        "app",
+        F,
+        "None fails (authentik logs a warning)",
+    ),
     ("return", "ada", "app", F, "a bare return is None"),
     ("pass", "ada", "app", F, "no return at all is None"),
-    ("return \"text\"", "ada", "app", P, "a non-empty string is truthy"),
+    (
+        "return \"text\"",
+        "ada",
+        "app",
+        P,
+        "a non-empty string is truthy",
+    ),
     ("return \"\"", "ada", "app", F, "an empty string is falsy"),
     ("return 0", "ada", "app", F, "zero is falsy"),
     ("return 7", "ada", "app", P, "a non-zero int is truthy"),
     ("return []", "ada", "app", F, "an empty list is falsy"),
-    ("return [0]", "ada", "app", P, "a non-empty list is truthy, whatever it holds"),
-    ("# comment only\nreturn True", "ada", "app", P, "comments are ignored"),
+    (
+        "return [0]",
+        "ada",
+        "app",
+        P,
+        "a non-empty list is truthy, whatever it holds",
+    ),
+    (
+        "# comment only\nreturn True",
+        "ada",
+        "app",
+        P,
+        "comments are ignored",
+    ),
     // not / and / or / comparisons / in.
     ("return not False", "ada", "app", P, "not False is True"),
-    ("return True and False", "ada", "app", F, "and gives its falsy operand"),
-    ("return False or \"x\"", "ada", "app", P, "or gives its truthy operand"),
-    ("return 1 < 2 < 3", "ada", "app", P, "a chained comparison holds"),
-    ("return 1 < 2 > 3", "ada", "app", F, "a chained comparison fails on its second link"),
-    ("return \"a\" in [\"a\", \"b\"]", "ada", "app", P, "membership in a list"),
-    ("return \"c\" not in \"abc\"", "ada", "app", F, "substring test"),
-    ("return True == 1", "ada", "app", P, "bool is an int in Python"),
-    ("return None < 1", "ada", "app", X, "ordering None raises TypeError"),
-    ("return 1 in None", "ada", "app", X, "None is not a container"),
+    (
+        "return True and False",
+        "ada",
+        "app",
+        F,
+        "and gives its falsy operand",
+    ),
+    (
+        "return False or \"x\"",
+        "ada",
+        "app",
+        P,
+        "or gives its truthy operand",
+    ),
+    (
+        "return 1 < 2 < 3",
+        "ada",
+        "app",
+        P,
+        "a chained comparison holds",
+    ),
+    (
+        "return 1 < 2 > 3",
+        "ada",
+        "app",
+        F,
+        "a chained comparison fails on its second link",
+    ),
+    (
+        "return \"a\" in [\"a\", \"b\"]",
+        "ada",
+        "app",
+        P,
+        "membership in a list",
+    ),
+    (
+        "return \"c\" not in \"abc\"",
+        "ada",
+        "app",
+        F,
+        "substring test",
+    ),
+    (
+        "return True == 1",
+        "ada",
+        "app",
+        P,
+        "bool is an int in Python",
+    ),
+    (
+        "return None < 1",
+        "ada",
+        "app",
+        X,
+        "ordering None raises TypeError",
+    ),
+    (
+        "return 1 in None",
+        "ada",
+        "app",
+        X,
+        "None is not a container",
+    ),
     ("return None is None", "ada", "app", P, "identity of None"),
     // if / elif / else, early return, locals.
-    ("if 1 > 2:\n    return True\nelif 2 > 1:\n    return False\nreturn True", "ada", "app", F, "the elif branch returns early"),
-    ("if False:\n    return True\nelse:\n    return \"yes\"", "ada", "app", P, "the else branch"),
-    ("x = 3\nif x == 3:\n    return True\nreturn False", "ada", "app", P, "a local holds its value"),
-    ("if False:\n    x = 1\nreturn x", "ada", "app", X, "a local read before assignment raises UnboundLocalError"),
-    ("return undefined_name", "ada", "app", X, "an undefined name raises NameError"),
-    ("return x if True else y", "ada", "app", X, "the taken branch reads an undefined name"),
-    ("return 1 if False else 2", "ada", "app", P, "a conditional expression"),
+    (
+        "if 1 > 2:\n    return True\nelif 2 > 1:\n    return False\nreturn True",
+        "ada",
+        "app",
+        F,
+        "the elif branch returns early",
+    ),
+    (
+        "if False:\n    return True\nelse:\n    return \"yes\"",
+        "ada",
+        "app",
+        P,
+        "the else branch",
+    ),
+    (
+        "x = 3\nif x == 3:\n    return True\nreturn False",
+        "ada",
+        "app",
+        P,
+        "a local holds its value",
+    ),
+    (
+        "if False:\n    x = 1\nreturn x",
+        "ada",
+        "app",
+        X,
+        "a local read before assignment raises UnboundLocalError",
+    ),
+    (
+        "return undefined_name",
+        "ada",
+        "app",
+        X,
+        "an undefined name raises NameError",
+    ),
+    (
+        "return x if True else y",
+        "ada",
+        "app",
+        X,
+        "the taken branch reads an undefined name",
+    ),
+    (
+        "return 1 if False else 2",
+        "ada",
+        "app",
+        P,
+        "a conditional expression",
+    ),
     // bool() and str methods.
     ("return bool(\"\")", "ada", "app", F, "bool of empty string"),
-    ("return bool([1])", "ada", "app", P, "bool of a non-empty list"),
-    ("return \"Ada@Corp\".lower().endswith(\"@corp\")", "ada", "app", P, "lower then endswith"),
-    ("return \"ada.nguyen\".startswith((\"bob\", \"ada\"))", "ada", "app", P, "startswith a tuple"),
-    ("return \"a,b\".split(\",\")[1] == \"b\"", "ada", "app", P, "split and index"),
-    ("return \"a\".split(\",\")[3]", "ada", "app", X, "an index out of range raises"),
+    (
+        "return bool([1])",
+        "ada",
+        "app",
+        P,
+        "bool of a non-empty list",
+    ),
+    (
+        "return \"Ada@Corp\".lower().endswith(\"@corp\")",
+        "ada",
+        "app",
+        P,
+        "lower then endswith",
+    ),
+    (
+        "return \"ada.nguyen\".startswith((\"bob\", \"ada\"))",
+        "ada",
+        "app",
+        P,
+        "startswith a tuple",
+    ),
+    (
+        "return \"a,b\".split(\",\")[1] == \"b\"",
+        "ada",
+        "app",
+        P,
+        "split and index",
+    ),
+    (
+        "return \"a\".split(\",\")[3]",
+        "ada",
+        "app",
+        X,
+        "an index out of range raises",
+    ),
     ("return str(5) == \"5\"", "ada", "app", P, "str of an int"),
     // re.match / regex_match.
-    ("import re\nreturn re.match(\"ad\", \"ada\")", "ada", "app", P, "re.match anchors at the start and matches"),
-    ("import re\nreturn re.match(\"da\", \"ada\")", "ada", "app", F, "re.match does not search: None fails"),
-    ("import re\nreturn re.search(\"da\", \"ada\")", "ada", "app", P, "re.search finds it anywhere"),
-    ("return re.match(\"a\", \"a\")", "ada", "app", X, "re is not imported: NameError"),
-    ("return regex_match(\"ada.nguyen\", \"^ada\\\\.\")", "ada", "app", P, "regex_match is re.search"),
-    ("return regex_match(\"bob\", \"^ada\")", "ada", "app", F, "no match"),
+    (
+        "import re\nreturn re.match(\"ad\", \"ada\")",
+        "ada",
+        "app",
+        P,
+        "re.match anchors at the start and matches",
+    ),
+    (
+        "import re\nreturn re.match(\"da\", \"ada\")",
+        "ada",
+        "app",
+        F,
+        "re.match does not search: None fails",
+    ),
+    (
+        "import re\nreturn re.search(\"da\", \"ada\")",
+        "ada",
+        "app",
+        P,
+        "re.search finds it anywhere",
+    ),
+    (
+        "return re.match(\"a\", \"a\")",
+        "ada",
+        "app",
+        X,
+        "re is not imported: NameError",
+    ),
+    (
+        "return regex_match(\"ada.nguyen\", \"^ada\\\\.\")",
+        "ada",
+        "app",
+        P,
+        "regex_match is re.search",
+    ),
+    (
+        "return regex_match(\"bob\", \"^ada\")",
+        "ada",
+        "app",
+        F,
+        "no match",
+    ),
     // request.user fields and attributes.
-    ("return request.user.username == \"ada.nguyen\"", "ada", "app", P, "the username is known"),
-    ("return request.user.username == \"ada.nguyen\"", "svc", "app", F, "another user's username"),
-    ("return request.user.username == \"\"", "anon", "flow", P, "the anonymous user's username is empty"),
-    ("return request.user.email.endswith(\"@corp.example\")", "ada", "app", P, "the email is known"),
-    ("return request.user.email", "anon", "flow", X, "the anonymous user has no email: AttributeError"),
-    ("return request.user.is_active", "svc", "app", F, "svc-backup is inactive"),
-    ("return request.user.type == \"service_account\"", "svc", "app", P, "the user type"),
+    (
+        "return request.user.username == \"ada.nguyen\"",
+        "ada",
+        "app",
+        P,
+        "the username is known",
+    ),
+    (
+        "return request.user.username == \"ada.nguyen\"",
+        "svc",
+        "app",
+        F,
+        "another user's username",
+    ),
+    (
+        "return request.user.username == \"\"",
+        "anon",
+        "flow",
+        P,
+        "the anonymous user's username is empty",
+    ),
+    (
+        "return request.user.email.endswith(\"@corp.example\")",
+        "ada",
+        "app",
+        P,
+        "the email is known",
+    ),
+    (
+        "return request.user.email",
+        "anon",
+        "flow",
+        X,
+        "the anonymous user has no email: AttributeError",
+    ),
+    (
+        "return request.user.is_active",
+        "svc",
+        "app",
+        F,
+        "svc-backup is inactive",
+    ),
+    (
+        "return request.user.type == \"service_account\"",
+        "svc",
+        "app",
+        P,
+        "the user type",
+    ),
     ("return request.user.pk == 1", "ada", "app", P, "the pk"),
-    ("return request.user.pk", "anon", "flow", F, "the anonymous user's pk is None"),
-    ("return request.user.is_superuser", "ada", "app", P, "a superuser through a group"),
-    ("return request.user.is_superuser", "anon", "flow", F, "the anonymous user is no superuser"),
-    ("return request.user.attributes.get(\"dept\") == \"eng\"", "ada", "app", P, "attributes.get of a present key"),
-    ("return request.user.attributes.get(\"dept\", \"none\") == \"none\"", "svc", "app", P, ".get of a missing key gives the default"),
-    ("return request.user.attributes.get(\"dept\")", "svc", "app", F, ".get of a missing key gives None without raising"),
-    ("return request.user.attributes[\"dept\"] == \"eng\"", "ada", "app", P, "subscript of a present key"),
-    ("return request.user.attributes[\"dept\"] == \"eng\"", "svc", "app", X, "subscript of a missing key raises KeyError"),
-    ("return \"dept\" in request.user.attributes", "svc", "app", F, "`in` on attributes does not raise"),
-    ("return \"b\" in request.user.attributes.get(\"tags\", [])", "ada", "app", P, "a list attribute"),
-    ("return request.user.attributes.get(\"dept\")", "anon", "flow", X, "the anonymous user has no attributes"),
-    ("return request.user.last_login", "ada", "app", U, "a field bindlog does not load"),
+    (
+        "return request.user.pk",
+        "anon",
+        "flow",
+        F,
+        "the anonymous user's pk is None",
+    ),
+    (
+        "return request.user.is_superuser",
+        "ada",
+        "app",
+        P,
+        "a superuser through a group",
+    ),
+    (
+        "return request.user.is_superuser",
+        "anon",
+        "flow",
+        F,
+        "the anonymous user is no superuser",
+    ),
+    (
+        "return request.user.attributes.get(\"dept\") == \"eng\"",
+        "ada",
+        "app",
+        P,
+        "attributes.get of a present key",
+    ),
+    (
+        "return request.user.attributes.get(\"dept\", \"none\") == \"none\"",
+        "svc",
+        "app",
+        P,
+        ".get of a missing key gives the default",
+    ),
+    (
+        "return request.user.attributes.get(\"dept\")",
+        "svc",
+        "app",
+        F,
+        ".get of a missing key gives None without raising",
+    ),
+    (
+        "return request.user.attributes[\"dept\"] == \"eng\"",
+        "ada",
+        "app",
+        P,
+        "subscript of a present key",
+    ),
+    (
+        "return request.user.attributes[\"dept\"] == \"eng\"",
+        "svc",
+        "app",
+        X,
+        "subscript of a missing key raises KeyError",
+    ),
+    (
+        "return \"dept\" in request.user.attributes",
+        "svc",
+        "app",
+        F,
+        "`in` on attributes does not raise",
+    ),
+    (
+        "return \"b\" in request.user.attributes.get(\"tags\", [])",
+        "ada",
+        "app",
+        P,
+        "a list attribute",
+    ),
+    (
+        "return request.user.attributes.get(\"dept\")",
+        "anon",
+        "flow",
+        X,
+        "the anonymous user has no attributes",
+    ),
+    (
+        "return request.user.last_login",
+        "ada",
+        "app",
+        U,
+        "a field bindlog does not load",
+    ),
     // Group membership.
-    ("return ak_is_group_member(request.user, name=\"admins\")", "ada", "app", P, "member of admins through platform"),
-    ("return ak_is_group_member(request.user, name=\"admins\")", "svc", "app", F, "not a member"),
-    ("return ak_is_group_member(request.user, name=\"admins\")", "anon", "flow", X, "the anonymous user has no groups: it raises"),
-    ("return not ak_is_group_member(request.user, name=\"admins\")", "ada", "app", F, "negated in the body"),
-    ("return ak_is_group_member(request.user, name=\"a\") or ak_is_group_member(request.user, name=\"admins\")", "ada", "app", P, "either group"),
-    ("return ak_is_group_member(request.user, name=\"a\") or ak_is_group_member(request.user, name=\"b\")", "ada", "app", F, "neither group"),
-    ("return request.user.groups.filter(name=\"admins\").exists()", "ada", "app", F, "user.groups is direct membership only"),
-    ("return request.user.groups.filter(name=\"platform\").exists()", "ada", "app", P, "a direct group"),
-    ("return request.user.groups.filter(name=\"platform\").exists()", "anon", "flow", F, "the anonymous user's groups are empty"),
-    ("return request.user.all_groups().filter(name=\"admins\").exists()", "ada", "app", P, "all_groups follows the hierarchy"),
-    ("return ak_is_group_member(request.user, pk=\"x\")", "ada", "app", U, "a filter other than name"),
+    (
+        "return ak_is_group_member(request.user, name=\"admins\")",
+        "ada",
+        "app",
+        P,
+        "member of admins through platform",
+    ),
+    (
+        "return ak_is_group_member(request.user, name=\"admins\")",
+        "svc",
+        "app",
+        F,
+        "not a member",
+    ),
+    (
+        "return ak_is_group_member(request.user, name=\"admins\")",
+        "anon",
+        "flow",
+        X,
+        "the anonymous user has no groups: it raises",
+    ),
+    (
+        "return not ak_is_group_member(request.user, name=\"admins\")",
+        "ada",
+        "app",
+        F,
+        "negated in the body",
+    ),
+    (
+        "return ak_is_group_member(request.user, name=\"a\") or ak_is_group_member(request.user, name=\"admins\")",
+        "ada",
+        "app",
+        P,
+        "either group",
+    ),
+    (
+        "return ak_is_group_member(request.user, name=\"a\") or ak_is_group_member(request.user, name=\"b\")",
+        "ada",
+        "app",
+        F,
+        "neither group",
+    ),
+    (
+        "return request.user.groups.filter(name=\"admins\").exists()",
+        "ada",
+        "app",
+        F,
+        "user.groups is direct membership only",
+    ),
+    (
+        "return request.user.groups.filter(name=\"platform\").exists()",
+        "ada",
+        "app",
+        P,
+        "a direct group",
+    ),
+    (
+        "return request.user.groups.filter(name=\"platform\").exists()",
+        "anon",
+        "flow",
+        F,
+        "the anonymous user's groups are empty",
+    ),
+    (
+        "return request.user.all_groups().filter(name=\"admins\").exists()",
+        "ada",
+        "app",
+        P,
+        "all_groups follows the hierarchy",
+    ),
+    (
+        "return ak_is_group_member(request.user, pk=\"x\")",
+        "ada",
+        "app",
+        U,
+        "a filter other than name",
+    ),
     // pending_user.
-    ("return ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\")", "svc", "run_id", P, "the identified user is banned"),
-    ("if ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\"):\n    ak_message(\"banned\")\n    return False\nreturn True", "ada", "run_id", P, "not banned: the message is not sent and True is returned"),
-    ("if ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\"):\n    ak_message(\"banned\")\n    return False\nreturn True", "svc", "run_id", F, "banned: ak_message changes nothing, False"),
-    ("return ak_is_group_member(request.context[\"pending_user\"], name=\"x\")", "ada", "flow", X, "no pending user at planning: KeyError"),
-    ("return request.context.get(\"pending_user\") is None", "ada", "flow", P, ".get of the missing pending user is None"),
-    ("return request.context[\"pending_user\"].type == \"service_account\"", "svc", "run_id", P, "the service-account block"),
-    ("return request.context[\"pending_user\"].attributes.get(\"reset_password\") == True", "ada", "run_id", P, "the reset-password flag"),
-    ("return request.context.get(\"pending_user\") is not None", "ada", "flow_sso", P, "a source login with a connection sets the pending user"),
-    ("return request.context.get(\"pending_user\") is not None", "anon", "flow_sso", F, "a source enrollment has none"),
-    ("return request.context[\"pending_user\"].username == \"x\"", "anon", "run_id", U, "an unknown identifier's unsaved user"),
+    (
+        "return ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\")",
+        "svc",
+        "run_id",
+        P,
+        "the identified user is banned",
+    ),
+    (
+        "if ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\"):\n    ak_message(\"banned\")\n    return False\nreturn True",
+        "ada",
+        "run_id",
+        P,
+        "not banned: the message is not sent and True is returned",
+    ),
+    (
+        "if ak_is_group_member(request.context[\"pending_user\"], name=\"x_banned\"):\n    ak_message(\"banned\")\n    return False\nreturn True",
+        "svc",
+        "run_id",
+        F,
+        "banned: ak_message changes nothing, False",
+    ),
+    (
+        "return ak_is_group_member(request.context[\"pending_user\"], name=\"x\")",
+        "ada",
+        "flow",
+        X,
+        "no pending user at planning: KeyError",
+    ),
+    (
+        "return request.context.get(\"pending_user\") is None",
+        "ada",
+        "flow",
+        P,
+        ".get of the missing pending user is None",
+    ),
+    (
+        "return request.context[\"pending_user\"].type == \"service_account\"",
+        "svc",
+        "run_id",
+        P,
+        "the service-account block",
+    ),
+    (
+        "return request.context[\"pending_user\"].attributes.get(\"reset_password\") == True",
+        "ada",
+        "run_id",
+        P,
+        "the reset-password flag",
+    ),
+    (
+        "return request.context.get(\"pending_user\") is not None",
+        "ada",
+        "flow_sso",
+        P,
+        "a source login with a connection sets the pending user",
+    ),
+    (
+        "return request.context.get(\"pending_user\") is not None",
+        "anon",
+        "flow_sso",
+        F,
+        "a source enrollment has none",
+    ),
+    (
+        "return request.context[\"pending_user\"].username == \"x\"",
+        "anon",
+        "run_id",
+        U,
+        "an unknown identifier's unsaved user",
+    ),
     // Context keys the entry decides.
-    ("return ak_is_sso_flow", "ada", "flow", F, "entered directly: is_sso is absent"),
-    ("return ak_is_sso_flow", "anon", "flow_sso", P, "entered through a source"),
-    ("return ak_is_sso_flow", "ada", "app", F, "application access has no is_sso"),
-    ("return request.context.get(\"is_sso\", False)", "ada", "flow_sso", P, "is_sso is set through a source"),
-    ("return bool(request.context.get('is_restored', True))", "anon", "flow", P, "is_restored absent: default True"),
-    ("return \"prompt_data\" in request.context", "ada", "plan", F, "no prompt data at plan time"),
-    ("return regex_match(request.context[\"prompt_data\"][\"username\"], \"^a\")", "ada", "run", U, "prompt data is typed at run time"),
-    ("return request.context.get(\"application\") is None", "ada", "flow", P, "opened directly: no application"),
-    ("flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")", "ada", "app", P, "the stock password-stage policy passes in application access: no flow plan"),
-    ("flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")", "ada", "run", U, "at run time the pending user's backend is unknown"),
-    ("return request.context.get(\"flow_plan\") is None", "ada", "plan", F, "a plan-time check has the flow plan"),
+    (
+        "return ak_is_sso_flow",
+        "ada",
+        "flow",
+        F,
+        "entered directly: is_sso is absent",
+    ),
+    (
+        "return ak_is_sso_flow",
+        "anon",
+        "flow_sso",
+        P,
+        "entered through a source",
+    ),
+    (
+        "return ak_is_sso_flow",
+        "ada",
+        "app",
+        F,
+        "application access has no is_sso",
+    ),
+    (
+        "return request.context.get(\"is_sso\", False)",
+        "ada",
+        "flow_sso",
+        P,
+        "is_sso is set through a source",
+    ),
+    (
+        "return bool(request.context.get('is_restored', True))",
+        "anon",
+        "flow",
+        P,
+        "is_restored absent: default True",
+    ),
+    (
+        "return \"prompt_data\" in request.context",
+        "ada",
+        "plan",
+        F,
+        "no prompt data at plan time",
+    ),
+    (
+        "return regex_match(request.context[\"prompt_data\"][\"username\"], \"^a\")",
+        "ada",
+        "run",
+        U,
+        "prompt data is typed at run time",
+    ),
+    (
+        "return request.context.get(\"application\") is None",
+        "ada",
+        "flow",
+        P,
+        "opened directly: no application",
+    ),
+    (
+        "flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")",
+        "ada",
+        "app",
+        P,
+        "the stock password-stage policy passes in application access: no flow plan",
+    ),
+    (
+        "flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")",
+        "ada",
+        "run_id",
+        U,
+        "at run time the identified user's backend is unknown",
+    ),
+    (
+        "flow_plan = request.context.get(\"flow_plan\")\nif not flow_plan:\n    return True\nreturn not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")",
+        "ada",
+        "run",
+        P,
+        "before identification the plan has no pending user: hasattr(None, ...) is False",
+    ),
+    (
+        "return bool(request.context.get('is_restored', True))",
+        "ada",
+        "run",
+        P,
+        "at run time is_restored is absent or True: true either way",
+    ),
+    (
+        "return request.context.get(\"flow_plan\") is None",
+        "ada",
+        "plan",
+        F,
+        "a plan-time check has the flow plan",
+    ),
     // ak_call_policy, side effects.
-    ("return ak_call_policy(\"other-policy\")", "ada", "app", P, "the result object is truthy"),
-    ("return ak_call_policy(\"missing-policy\")", "ada", "app", X, "a missing policy raises ValueError"),
-    ("ak_message(\"x\")\nreturn False", "ada", "app", F, "ak_message changes no result"),
-    ("ak_logger.info(\"hi\")\nprint(\"x\")\nreturn True", "ada", "app", P, "logging and print change nothing"),
-    ("ak_message(undefined)\nreturn True", "ada", "app", X, "the argument is still evaluated and raises"),
+    (
+        "return ak_call_policy(\"other-policy\")",
+        "ada",
+        "app",
+        P,
+        "the result object is truthy",
+    ),
+    (
+        "return ak_call_policy(\"missing-policy\")",
+        "ada",
+        "app",
+        X,
+        "a missing policy raises ValueError",
+    ),
+    (
+        "ak_message(\"x\")\nreturn False",
+        "ada",
+        "app",
+        F,
+        "ak_message changes no result",
+    ),
+    (
+        "ak_logger.info(\"hi\")\nprint(\"x\")\nreturn True",
+        "ada",
+        "app",
+        P,
+        "logging and print change nothing",
+    ),
+    (
+        "ak_message(undefined)\nreturn True",
+        "ada",
+        "app",
+        X,
+        "the argument is still evaluated and raises",
+    ),
     // Left to run time, with the construct named.
-    ("return ak_client_ip in ip_network(\"10.0.0.0/8\")", "ada", "app", U, "the client's address"),
-    ("return http_request.GET.get(\"x\") == \"1\"", "ada", "app", U, "HTTP request data"),
-    ("from datetime import datetime\nreturn 8 <= datetime.now().hour < 20", "ada", "app", U, "time (an unmodelled import)"),
-    ("for g in request.user.all_groups():\n    return True\nreturn False", "ada", "app", U, "a loop"),
-    ("if http_request:\n    return True\nreturn True", "ada", "app", U, "reading the request may raise, so even two True branches are unknown"),
-    ("return ak_user_by(username=\"x\") is not None", "ada", "app", U, "an ORM query beyond the user"),
+    (
+        "return ak_client_ip in ip_network(\"10.0.0.0/8\")",
+        "ada",
+        "app",
+        U,
+        "the client's address",
+    ),
+    (
+        "return http_request.GET.get(\"x\") == \"1\"",
+        "ada",
+        "app",
+        U,
+        "HTTP request data",
+    ),
+    (
+        "from datetime import datetime\nreturn 8 <= datetime.now().hour < 20",
+        "ada",
+        "app",
+        U,
+        "time (an unmodelled import)",
+    ),
+    (
+        "for g in request.user.all_groups():\n    return True\nreturn False",
+        "ada",
+        "app",
+        U,
+        "a loop",
+    ),
+    (
+        "if http_request:\n    return True\nreturn True",
+        "ada",
+        "app",
+        P,
+        "the truth of the request object raises nothing: both branches return True",
+    ),
+    (
+        "if http_request.GET[\"x\"]:\n    return True\nreturn True",
+        "ada",
+        "app",
+        U,
+        "reading request data may raise, so even two True branches are unknown",
+    ),
+    (
+        "return ak_user_by(username=\"x\") is not None",
+        "ada",
+        "app",
+        U,
+        "an ORM query beyond the user",
+    ),
     // Syntax errors.
-    ("return (", "ada", "app", X, "a syntax error: authentik cannot compile it, so failure_result applies"),
-    ("if True\n    return True", "ada", "app", X, "a missing colon"),
+    (
+        "return (",
+        "ada",
+        "app",
+        X,
+        "a syntax error: authentik cannot compile it, so failure_result applies",
+    ),
+    (
+        "if True\n    return True",
+        "ada",
+        "app",
+        X,
+        "a missing colon",
+    ),
 ];
 
 #[test]
 fn corpus_of_bodies() {
-    assert!(CORPUS.len() >= 80, "the corpus has {} entries", CORPUS.len());
+    assert!(
+        CORPUS.len() >= 80,
+        "the corpus has {} entries",
+        CORPUS.len()
+    );
     let mut wrong = Vec::new();
     for (body, w, sit, expected, why) in CORPUS {
         let got = run(body, w, sit);
@@ -431,9 +1031,10 @@ mod concrete {
                 Pending::IfKnown => w.known.then_some(C::User),
                 Pending::Engine => Some(if w.known { C::User } else { C::Anon }),
             },
-            _ if s.ctx == Ctx::StageRun => match fill(w, 7)? {
-                C::None => None,
-                v => Some(v),
+            // A key's value never raises: a completion's exception means the key is absent.
+            _ if s.ctx == Ctx::StageRun => match fill(w, 7) {
+                Ok(C::None) | Err(_) => None,
+                Ok(v) => Some(v),
             },
             _ => None,
         })
@@ -474,7 +1075,9 @@ mod concrete {
                     (C::Anon, _) => return Err(Stop::Raise),
                     (C::Ctx, "get") => C::Bound("ctx.get", Box::new(C::Ctx)),
                     (C::Attrs, "get") => C::Bound("attrs.get", Box::new(C::Attrs)),
-                    (C::Func("http"), x) => fill(w, x.trim_start_matches('x').parse().unwrap_or(0))?,
+                    (C::Func("http"), x) => {
+                        fill(w, x.trim_start_matches('x').parse().unwrap_or(0))?
+                    }
                     (C::None, _) => return Err(Stop::Raise),
                     (other, a) => panic!("the generator does not write {other:?}.{a}"),
                 }
@@ -506,7 +1109,9 @@ mod concrete {
                     C::Func("bool") => C::Bool(a.first().is_some_and(truth)),
                     C::Func("message") => C::None,
                     C::Func("member") => match (a.first(), k.first()) {
-                        (Some(C::User), Some((_, C::Str(g)))) => C::Bool(w.groups.contains(&g.as_str())),
+                        (Some(C::User), Some((_, C::Str(g)))) => {
+                            C::Bool(w.groups.contains(&g.as_str()))
+                        }
                         _ => return Err(Stop::Raise),
                     },
                     C::Bound("ctx.get", _) => match a.first() {
@@ -610,7 +1215,8 @@ mod soundness {
             Just("False".to_string()),
             Just("None".to_string()),
             (0i64..3).prop_map(|i| i.to_string()),
-            prop_oneof![Just("\"\""), Just("\"eng\""), Just("\"ada.nguyen\"")].prop_map(str::to_string),
+            prop_oneof![Just("\"\""), Just("\"eng\""), Just("\"ada.nguyen\"")]
+                .prop_map(str::to_string),
             Just("x".to_string()),
             Just("request.user.username".to_string()),
             Just("request.user.attributes.get(\"dept\", \"none\")".to_string()),
@@ -630,10 +1236,15 @@ mod soundness {
                 inner.clone().prop_map(|a| format!("(not {a})")),
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
-                (inner.clone(), inner.clone(), prop_oneof![Just("=="), Just("!="), Just("<"), Just("in")])
+                (
+                    inner.clone(),
+                    inner.clone(),
+                    prop_oneof![Just("=="), Just("!="), Just("<"), Just("in")]
+                )
                     .prop_map(|(a, b, op)| format!("({a} {op} {b})")),
                 inner.clone().prop_map(|a| format!("bool({a})")),
-                (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
+                (inner.clone(), inner.clone(), inner.clone())
+                    .prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
                 inner.clone().prop_map(|a| format!("[{a}]")),
             ]
         })
@@ -811,8 +1422,8 @@ entries:
             "--format",
             "json",
         ]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
         v["access"].as_str().unwrap().to_string()
     };
     assert_eq!(access(-2, 3), "unknown");
@@ -833,7 +1444,10 @@ entries:
     );
     let o = crate::bindlog(&["check", path.to_str().unwrap()]);
     let text = out(&o);
-    assert!(text.contains("syntax error on line 2 of the expression"), "{text}");
+    assert!(
+        text.contains("syntax error on line 2 of the expression"),
+        "{text}"
+    );
 }
 
 /// Issue 17: in application access, `ak_is_group_member` decides per user through the rules, and
@@ -879,8 +1493,8 @@ entries:
             "--format",
             "json",
         ]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
         v["access"].as_str().unwrap().to_string()
     };
     // ada is in admins through platform (a member of a child group).
