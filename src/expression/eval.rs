@@ -902,9 +902,7 @@ impl Run<'_> {
             )),
             // An application's provider may add keys to the request (OAuth2's authorize view
             // adds its scopes), none of those above.
-            "flow_plan" | "pending_user" | "prompt_data" | "auth_method" | "is_restored" => {
-                Key::Absent
-            }
+            "flow_plan" | "prompt_data" | "auth_method" | "is_restored" => Key::Absent,
             _ if sit.ctx == Ctx::App => Key::Unknown(format!(
                 "{}: the application's provider may put `{key}` in the request's context",
                 at(e)
