@@ -237,6 +237,59 @@ fn reads_context(expression: &str) -> bool {
         .any(|w| expression.contains(w))
 }
 
+/// The user fields the snapshot's expression bodies read, so that loading keeps only those.
+#[derive(Clone, Debug, Default)]
+pub struct KeptFields {
+    /// Some body reads `email`.
+    pub email: bool,
+    /// The attribute keys some body reads.
+    pub attributes: Vec<String>,
+}
+
+/// The fields `bodies` read (bodies that do not parse read nothing).
+pub fn kept_user_fields<'a>(bodies: impl Iterator<Item = &'a str>) -> KeptFields {
+    let mut kept = KeptFields::default();
+    for body in bodies {
+        let Ok(b) = parse_body(body) else { continue };
+        for f in eval::read_fields(&b) {
+            if f == "email" {
+                kept.email = true;
+            } else if let Some(k) = f.strip_prefix("attributes.")
+                && !kept.attributes.iter().any(|a| a == k)
+            {
+                kept.attributes.push(k.to_string());
+            }
+        }
+    }
+    kept
+}
+
+impl KeptFields {
+    /// What a user keeps of its `email` and `attributes`: nothing when no body reads them.
+    pub fn extra(
+        &self,
+        email: Option<Box<str>>,
+        attributes: Option<serde_json::Value>,
+    ) -> Option<Box<crate::snapshot::UserExtra>> {
+        let email = if self.email { email } else { None };
+        let mut kept = serde_json::Map::new();
+        if let Some(serde_json::Value::Object(mut all)) = attributes {
+            for k in &self.attributes {
+                if let Some(v) = all.remove(k) {
+                    kept.insert(k.clone(), v);
+                }
+            }
+        }
+        if email.is_none() && kept.is_empty() {
+            return None;
+        }
+        Some(Box::new(crate::snapshot::UserExtra {
+            email: email.unwrap_or_default(),
+            attributes: serde_json::Value::Object(kept),
+        }))
+    }
+}
+
 /// The world every evaluation shares: the snapshot's policy names.
 pub fn world_of(snapshot: &Snapshot) -> World {
     World {

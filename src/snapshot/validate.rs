@@ -176,6 +176,14 @@ pub fn finish(
     };
 
     // Users.
+    // Only the user fields some expression policy reads are kept: a directory's attributes can
+    // weigh kilobytes per user.
+    let kept = crate::expression::kept_user_fields(
+        store
+            .policies
+            .iter()
+            .filter_map(|p| p.fields.get("expression").and_then(Value::as_str)),
+    );
     let mut users = Vec::with_capacity(store.users.len());
     let (mut d_active, mut d_super, mut d_type, mut d_name) = (0, 0, 0, 0);
     for (i, u) in std::mem::take(&mut store.users).into_iter().enumerate() {
@@ -204,12 +212,7 @@ pub fn finish(
             groups,
             kind: u.kind.map_or_else(|| Id::from("internal"), |k| k.0),
             last_login: u.last_login,
-            extra: (u.email.is_some() || u.attributes.is_some()).then(|| {
-                Box::new(crate::snapshot::UserExtra {
-                    email: u.email.unwrap_or_default(),
-                    attributes: u.attributes.unwrap_or(serde_json::Value::Null),
-                })
-            }),
+            extra: kept.extra(u.email, u.attributes),
         });
     }
     let why = "authentik's model default";
