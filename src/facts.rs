@@ -451,7 +451,7 @@ fn expression_rows(
                         sym(&k),
                         sym(kind),
                         sym(arg),
-                        sym(&d.value.to_string()),
+                        sym(&crate::expression::cond_value(&d.atom, d.value)),
                         sym(&d.at),
                     ],
                 );

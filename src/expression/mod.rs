@@ -33,6 +33,16 @@ pub fn situations() -> Vec<Situation> {
     ]
 }
 
+/// The rules' spelling of an answer: `yes`/`no`, or `class N` for a field class (never a bare
+/// number, which could be read as a user's pk).
+pub fn cond_value(atom: &Atom, value: u32) -> String {
+    match (atom, value) {
+        (Atom::Fields, c) => format!("class {c}"),
+        (_, 0) => "no".into(),
+        _ => "yes".into(),
+    }
+}
+
 /// The rules' names of an entry and a pending-user mode.
 pub fn situation_names(s: Situation) -> (&'static str, &'static str) {
     (
@@ -94,7 +104,7 @@ impl FieldReads {
         for (p, names, index) in &self.policies {
             let key = field_key(&field_values(names, u));
             if let Some(c) = index.get(&key) {
-                add("expr_user_fields", &[p, pk, &c.to_string()]);
+                add("expr_user_fields", &[p, pk, &cond_value(&Atom::Fields, *c)]);
             }
         }
     }
