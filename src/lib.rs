@@ -12,4 +12,5 @@ pub mod expression;
 pub mod facts;
 pub mod report;
 pub mod snapshot;
+pub mod suggest;
 pub mod time;

@@ -28,7 +28,7 @@ pub struct Args {
 /// Runs `bindlog access`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let (pk, _) = find_user(&loaded.snapshot, &args.user).map_err(|e| miette!("{e}"))?;
+    let (pk, username) = find_user(&loaded.snapshot, &args.user).map_err(|e| miette!("{e}"))?;
     let model = Model::new(&loaded.snapshot, &Subjects::Only(vec![pk.clone()]))
         .map_err(|e| miette!("{e}"))?;
     let access = model.access(&args.app, &pk).map_err(|e| miette!("{e}"))?;
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> Outcome {
             "{}",
             serde_json::json!({
                 "app": args.app,
-                "user": args.user,
+                "user": username,
                 "access": access,
                 "entitlements": entitlements
                     .iter()
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Outcome {
         Format::Text => {
             println!(
                 "{} {} open {}",
-                args.user,
+                username,
                 if access == "yes" {
                     "may"
                 } else if access == "no" {

@@ -4,28 +4,34 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::{Entry, Format};
-use bindlog::analysis::{Model, Subjects, find_user, label_text};
-use bindlog::datalog::provenance::{render_text, to_json};
+use bindlog::analysis::words::{Fold, Words, render, wrap};
+use bindlog::analysis::{Model, Subjects, find_user};
+use bindlog::datalog::provenance::to_json;
+use bindlog::suggest;
 use miette::miette;
 use std::process::ExitCode;
 
 /// Flags of `bindlog explain`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:
-  bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
-      --stage default-authentication-mfa-validation
-  bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen")]
+#[command(after_help = "Two questions, one per run:
+  why a stage is shown, skipped or unknown for a user (or, without --user, an anonymous visitor):
+    bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
+        --stage default-authentication-mfa-validation
+  why a user may open an application or not:
+    bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen
+The answer comes first, in a sentence; then the proof, folded to the steps that decide it (--full
+for every step with its rule's text; --format json for tools).")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// The flow's slug (with --stage).
-    #[arg(long, value_name = "SLUG", requires = "stage", conflicts_with = "app")]
+    #[arg(long, value_name = "SLUG", conflicts_with = "app")]
     flow: Option<String>,
     /// The stage's name in that flow.
     #[arg(long, value_name = "NAME")]
     stage: Option<String>,
     /// The application's slug (instead of --flow and --stage).
-    #[arg(long, value_name = "SLUG", required_unless_present = "flow")]
+    #[arg(long, value_name = "SLUG")]
     app: Option<String>,
     /// The user (username or pk); without it, an anonymous visitor.
     #[arg(long, value_name = "USER")]
@@ -36,13 +42,50 @@ pub struct Args {
     /// How deep a why-not follows missing facts.
     #[arg(long, default_value_t = 4, value_name = "N")]
     depth: usize,
+    /// The whole proof: every step, with each rule's file, line and text.
+    #[arg(long)]
+    full: bool,
+    /// Wrap the text to this many columns (default: the terminal's width, or 100 when the
+    /// output is not a terminal).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<usize>,
     /// Output form.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 
+/// The width text is wrapped to: the flag, else the terminal's, else a fixed 100 (so that
+/// output written to a file or a test is the same everywhere).
+fn width(flag: Option<usize>) -> usize {
+    use std::io::IsTerminal;
+    if let Some(w) = flag {
+        return w;
+    }
+    if std::io::stdout().is_terminal()
+        && let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size()
+    {
+        return usize::from(w);
+    }
+    100
+}
+
 /// Runs `bindlog explain`.
 pub fn run(args: Args) -> Outcome {
+    if args.app.is_none() && (args.flow.is_none() || args.stage.is_none()) {
+        return Err(match (&args.flow, &args.stage) {
+            (Some(flow), None) => miette!(
+                help = format!(
+                    "name the stage: bindlog explain SNAPSHOT --flow {flow} --stage NAME [--user USER]"
+                ),
+                "`--flow` needs `--stage`: explain answers for one stage of the flow"
+            ),
+            _ => miette!(
+                help = "bindlog explain SNAPSHOT --flow SLUG --stage NAME [--user USER]   why a stage is shown, skipped or unknown\n\
+                        bindlog explain SNAPSHOT --app SLUG --user USER                  why a user may open an application or not",
+                "explain needs a question: a stage (`--flow` and `--stage`) or an application (`--app`)"
+            ),
+        });
+    }
     let loaded = args.snapshot.load()?;
     let pk = match &args.user {
         Some(u) => Some(
@@ -58,6 +101,9 @@ pub fn run(args: Args) -> Outcome {
     )
     .map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
+    let words = Words::new(&model);
+    // The answer in a sentence or two, before any proof.
+    let mut summary: Vec<String> = Vec::new();
     // The tuple to explain first, then (for a shown stage) the checks that pass.
     let mut queries: Vec<(&str, Vec<String>)> = Vec::new();
     if let Some(app) = &args.app {
@@ -66,7 +112,7 @@ pub fn run(args: Args) -> Outcome {
         })?;
         let a = model
             .application(app)
-            .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
+            .ok_or_else(|| miette!("{}", model.unknown_application(app)))?;
         let v = model
             .rows("decide")
             .into_iter()
@@ -74,6 +120,8 @@ pub fn run(args: Args) -> Outcome {
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
         queries.push(("decide", vec![a.clone(), user.clone(), "app".into(), v]));
+        summary.push(words.application(&a, &user));
+        summary.push(format!("(application {app}, for {})", words.who(&user)));
         // Then, for each entitlement of the application, why the user holds it or not.
         for e in model.rows("entitlement").into_iter().filter(|r| r[1] == a) {
             let held = model
@@ -82,6 +130,7 @@ pub fn run(args: Args) -> Outcome {
                 .find(|r| r[0] == e[0] && r[1] == user)
                 .map(|r| r[2].clone())
                 .unwrap_or_else(|| "unknown".into());
+            summary.push(format!("entitlement {}: {held}", e[2]));
             queries.push(("entitled", vec![e[0].clone(), user.clone(), held]));
         }
     } else {
@@ -89,13 +138,29 @@ pub fn run(args: Args) -> Outcome {
         let stage = args.stage.as_deref().unwrap_or_default();
         let (flow, _) = model
             .flow(slug)
-            .ok_or_else(|| miette!("no flow with the slug `{slug}`"))?;
+            .ok_or_else(|| miette!("{}", model.unknown_flow(slug)))?;
         let names: std::collections::BTreeMap<String, String> = model.names("stage");
-        let fsb = model
-            .rows("fsb")
-            .into_iter()
+        let model_rows_fsb = model.rows("fsb");
+        let fsb = model_rows_fsb
+            .iter()
             .find(|r| r[1] == flow && names.get(&r[2]).is_some_and(|n| n == stage))
-            .ok_or_else(|| miette!("flow `{slug}` has no stage named `{stage}`"))?;
+            .cloned()
+            .ok_or_else(|| {
+                let bound: Vec<&str> = model_rows_fsb
+                    .iter()
+                    .filter(|r| r[1] == flow)
+                    .filter_map(|r| names.get(&r[2]).map(String::as_str))
+                    .collect();
+                miette!(
+                    "{}",
+                    suggest::unknown_in(
+                        &format!("stage in flow `{slug}` named"),
+                        stage,
+                        &bound,
+                        "the flow"
+                    )
+                )
+            })?;
         let entry = match args.entry {
             Some(Entry::Anonymous) => "anonymous".to_string(),
             Some(Entry::Authenticated) => "authenticated".to_string(),
@@ -112,6 +177,17 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
+        let entered = if entry == "anonymous" {
+            "entered anonymously"
+        } else {
+            "entered logged in"
+        };
+        summary.push(words.stage(&fsb[0], &entry, &subject));
+        summary.push(format!(
+            "(stage {stage} at order {} of flow {slug}, for {}, {entered})",
+            fsb[3],
+            words.who(&subject)
+        ));
         queries.push((
             "visible",
             vec![fsb[0].clone(), entry.clone(), subject.clone(), v.clone()],
@@ -156,28 +232,43 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     let mut explanations = model
-        .explain_all(&queries, args.depth)
+        .explain_through_negations(&queries, args.depth)
         .map_err(|e| miette!("{e}"))?;
     let supporting = explanations.split_off(1);
     let explanation = &explanations[0];
-    let labels = model.labels();
     match args.format {
         Format::Text => {
-            print!("{}", label_text(&render_text(explanation), &labels));
-            if !supporting.is_empty() && args.app.is_some() {
-                println!("\nand its entitlements:");
+            let fold = Fold {
+                words: &words,
+                width: width(args.width),
+                full: args.full,
+            };
+            let mut out = String::new();
+            for line in &summary {
+                wrap("", "", line, fold.width, &mut out);
+            }
+            out.push_str(if args.full {
+                "\nthe whole proof:\n"
+            } else {
+                "\nwhy (the deciding steps; --full shows every step and rule):\n"
+            });
+            out.push_str(&render(explanation, &fold));
+            if !supporting.is_empty() {
+                out.push_str(if args.app.is_some() {
+                    "\nand its entitlements:\n"
+                } else {
+                    "\nand every part that is checked passes:\n"
+                });
                 for s in &supporting {
-                    print!("{}", label_text(&render_text(s), &labels));
-                }
-            } else if !supporting.is_empty() {
-                println!("\nand every part that is checked passes:");
-                for s in &supporting {
-                    print!("{}", label_text(&render_text(s), &labels));
+                    out.push_str(&render(s, &fold));
                 }
             }
+            print!("{out}");
         }
         Format::Json => {
+            let labels = model.labels();
             let mut v = to_json(explanation);
+            v["summary"] = serde_json::json!(summary.join("\n"));
             v["labels"] = serde_json::to_value(&labels).unwrap_or_default();
             v["supporting"] = serde_json::Value::Array(supporting.iter().map(to_json).collect());
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

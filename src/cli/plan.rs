@@ -42,7 +42,7 @@ pub enum Entry {
 pub enum Format {
     /// A readable table.
     Text,
-    /// The JSON form of `interfaces.md`.
+    /// The JSON form of docs/outputs.md ("plan").
     Json,
 }
 
@@ -54,6 +54,14 @@ pub fn run(args: Args) -> Outcome {
         None => None,
     };
     let users: Vec<String> = subject.iter().map(|(pk, _)| pk.clone()).collect();
+    let inactive = subject.as_ref().and_then(|(pk, name)| {
+        loaded
+            .snapshot
+            .users
+            .iter()
+            .any(|u| u.pk.to_string() == *pk && !u.is_active)
+            .then(|| name.clone())
+    });
     let model = Model::new(&loaded.snapshot, &Subjects::Only(users)).map_err(|e| miette!("{e}"))?;
     let entry = args.entry.map(|e| match e {
         Entry::Anonymous => "anonymous",
@@ -70,7 +78,15 @@ pub fn run(args: Args) -> Outcome {
             "{}",
             serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
         ),
-        Format::Text => print!("{}", plan.to_text()),
+        Format::Text => {
+            print!("{}", plan.to_text());
+            if let Some(u) = inactive {
+                println!(
+                    "\nthe account {u} is inactive: authentik's user-login stage refuses to log it \
+                     in, whatever the stages above show"
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
