@@ -279,13 +279,20 @@ impl KeptFields {
     pub fn extra(
         &self,
         email: Option<Box<str>>,
-        attributes: Option<serde_json::Value>,
+        attributes: Option<Box<serde_json::value::RawValue>>,
     ) -> Option<Box<crate::snapshot::UserExtra>> {
         let email = if self.email { email } else { None };
         let mut kept = serde_json::Map::new();
-        if let Some(serde_json::Value::Object(mut all)) = attributes {
+        // Only the keys bodies read are parsed; the rest of the text is skipped unparsed.
+        if let (false, Some(raw)) = (self.attributes.is_empty(), attributes)
+            && let Ok(all) = serde_json::from_str::<
+                std::collections::HashMap<String, &serde_json::value::RawValue>,
+            >(raw.get())
+        {
             for k in &self.attributes {
-                if let Some(v) = all.remove(k) {
+                if let Some(v) = all.get(k)
+                    && let Ok(v) = serde_json::from_str(v.get())
+                {
                     kept.insert(k.clone(), v);
                 }
             }

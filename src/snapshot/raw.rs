@@ -123,9 +123,10 @@ pub struct RawUser {
     /// `email` (absent: empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Box<str>>,
-    /// `attributes` (absent: empty).
+    /// `attributes` (absent: empty), as its JSON text: only the keys some expression body reads
+    /// are ever parsed, and a directory's attributes can weigh kilobytes per user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A group as `core/groups` returns it (old `parent` or new `parents`).

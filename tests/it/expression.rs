@@ -1519,3 +1519,42 @@ fn regression_17_stock_blueprints_get_no_advice_to_change_them() {
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// A bundle's user attributes are kept as text while loading and only the keys bodies read are
+/// parsed: the answer still follows each user's own `dept` (nested values beside it are
+/// skipped) and email.
+#[test]
+fn bundle_attributes_are_read_where_bodies_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.json");
+    std::fs::write(
+        &path,
+        r#"{"meta": {"version": "2026.2.1"},
+"core/users": [
+ {"pk": 1, "username": "ada", "email": "ada@corp.example", "attributes": {"x": {"y": [1, "}"]}, "dept": "eng"}},
+ {"pk": 2, "username": "bob", "email": "bob@else.example", "attributes": {"dept": "eng"}},
+ {"pk": 3, "username": "cy", "email": "cy@corp.example", "attributes": {"dept": "sales"}},
+ {"pk": 4, "username": "dee", "email": "dee@corp.example", "attributes": null}],
+"core/groups": [], "flows/instances": [], "flows/bindings": [], "stages/all": [],
+"policies/all": [{"pk": "p1", "name": "eng", "meta_model_name": "authentik_policies_expression.expressionpolicy",
+  "expression": "return request.user.attributes.get('dept') == 'eng' and request.user.email.endswith('@corp.example')"}],
+"core/applications": [{"pk": "a1", "slug": "wiki", "name": "Wiki"}],
+"policies/bindings": [{"pk": "b1", "target": "a1", "policy": "p1", "order": 0}]}"#,
+    )
+    .unwrap();
+    for (user, want) in [("ada", "yes"), ("bob", "no"), ("cy", "no"), ("dee", "no")] {
+        let o = crate::bindlog(&[
+            "access",
+            path.to_str().unwrap(),
+            "--app",
+            "wiki",
+            "--user",
+            user,
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+        assert_eq!(v["access"], want, "{user}");
+    }
+}
