@@ -127,6 +127,21 @@ impl Model {
         subjects: &Subjects,
         extra: &[(&str, &str)],
     ) -> Result<Model, String> {
+        Self::built(snapshot, subjects, extra, false)
+    }
+
+    /// [`Model::new`] for flows entered from a source login: `ak_is_sso_flow` is true and the
+    /// flow's context starts with the source connection's user as the pending user.
+    pub fn entered_from_source(snapshot: &Snapshot, subjects: &Subjects) -> Result<Model, String> {
+        Self::built(snapshot, subjects, &[], true)
+    }
+
+    fn built(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        extra: &[(&str, &str)],
+        from_source: bool,
+    ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
         // The built-in rules decide a user from its own rows (see `facts::facts_about`); rules
@@ -149,6 +164,9 @@ impl Model {
             for u in users {
                 inputs.add(&rules, "query_subject", &[FactValue::Sym(u)])?;
             }
+        }
+        if from_source {
+            inputs.add(&rules, "query_entry", &[FactValue::Sym("source")])?;
         }
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())

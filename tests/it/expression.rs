@@ -1558,3 +1558,162 @@ fn bundle_attributes_are_read_where_bodies_read_them() {
         assert_eq!(v["access"], want, "{user}");
     }
 }
+
+/// A flow entered from a source login: `ak_is_sso_flow` is true there, so the stock "skip this
+/// stage on SSO" guard skips the stage for `--entry source` and shows it otherwise.
+#[test]
+fn plan_entered_from_a_source_reads_ak_is_sso_flow_as_true() {
+    let (_d, path) = blueprint(
+        r#"version: 1
+entries:
+  - model: authentik_core.user
+    identifiers: {username: ada}
+    attrs: {name: Ada}
+  - model: authentik_flows.flow
+    id: f
+    identifiers: {slug: login}
+    attrs: {name: Login, title: Login, designation: authentication}
+  - model: authentik_stages_identification.identificationstage
+    id: ident
+    identifiers: {name: ident}
+  - model: authentik_stages_user_login.userloginstage
+    id: login
+    identifiers: {name: login}
+  - model: authentik_flows.flowstagebinding
+    id: b1
+    identifiers: {target: !KeyOf f, stage: !KeyOf ident, order: 10}
+    attrs: {evaluate_on_plan: true, re_evaluate_policies: false}
+  - model: authentik_flows.flowstagebinding
+    id: b2
+    identifiers: {target: !KeyOf f, stage: !KeyOf login, order: 20}
+  - model: authentik_policies_expression.expressionpolicy
+    id: notsso
+    identifiers: {name: skip-ident-on-sso}
+    attrs: {expression: "return not ak_is_sso_flow"}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf b1, policy: !KeyOf notsso, order: 0}
+"#,
+    );
+    let plan = |entry: &[&str]| {
+        let mut args = vec![
+            "plan",
+            path.to_str().unwrap(),
+            "--flow",
+            "login",
+            "--user",
+            "ada",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(entry);
+        let o = crate::bindlog(&args);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+        let ident = v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "ident")
+            .unwrap()["visibility"]
+            .clone();
+        (v["entry"].as_str().unwrap().to_string(), ident)
+    };
+    assert_eq!(plan(&[]), ("anonymous".into(), "shown".into()));
+    assert_eq!(
+        plan(&["--entry", "source"]),
+        ("source".into(), "skipped".into())
+    );
+    let o = crate::bindlog(&[
+        "explain",
+        path.to_str().unwrap(),
+        "--flow",
+        "login",
+        "--stage",
+        "ident",
+        "--user",
+        "ada",
+        "--entry",
+        "source",
+    ]);
+    // Words only: the summary is wrapped to the terminal width.
+    let text = out(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("expression line 1: `return not ak_is_sso_flow` returns a false value")
+            && text.contains("entered from a source login"),
+        "{text}"
+    );
+}
+
+/// explain names the expression step that decided a policy: the construct, its line, and for a
+/// group test the group the user is in and through which group.
+#[test]
+fn explain_shows_the_expression_step_that_decided() {
+    let (_d, path) = blueprint(
+        r#"version: 1
+entries:
+  - model: authentik_core.group
+    id: admins
+    identifiers: {name: admins}
+  - model: authentik_core.group
+    id: platform
+    identifiers: {name: platform}
+    attrs: {parent: !KeyOf admins}
+  - model: authentik_core.user
+    identifiers: {username: ada.nguyen}
+    attrs: {name: Ada, groups: [!KeyOf platform]}
+  - model: authentik_core.user
+    identifiers: {username: bob}
+    attrs: {name: Bob}
+  - model: authentik_policies_expression.expressionpolicy
+    id: p
+    identifiers: {name: admins-only}
+    attrs: {expression: "ak_logger.info('x')\nreturn ak_is_group_member(request.user, name=\"admins\")"}
+  - model: authentik_policies_expression.expressionpolicy
+    id: sso
+    identifiers: {name: sso-only}
+    attrs: {expression: "return ak_is_sso_flow"}
+  - model: authentik_core.application
+    id: app
+    identifiers: {slug: wiki}
+    attrs: {name: Wiki}
+  - model: authentik_core.application
+    id: app2
+    identifiers: {slug: ssoapp}
+    attrs: {name: SSO}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf app, policy: !KeyOf p, order: 0}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf app2, policy: !KeyOf sso, order: 0}
+"#,
+    );
+    let explain = |app: &str, user: &str| {
+        let o = crate::bindlog(&[
+            "explain",
+            path.to_str().unwrap(),
+            "--app",
+            app,
+            "--user",
+            user,
+        ]);
+        // Words only: the summary is wrapped to the terminal width.
+        out(&o).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let ada = explain("wiki", "ada.nguyen");
+    assert!(
+        ada.starts_with("yes: ")
+            && ada.contains("expression line 2: `ak_is_group_member(request.user, name=\"admins\")` is true for ada.nguyen: member of admins through platform"),
+        "{ada}"
+    );
+    let bob = explain("wiki", "bob");
+    assert!(
+        bob.starts_with("no: ") && bob.contains("is false for bob: not a member of admins"),
+        "{bob}"
+    );
+    // The same answer for everyone: the deciding case, no identity in it.
+    let sso = explain("ssoapp", "bob");
+    assert!(
+        sso.starts_with("no: ")
+            && sso.contains("expression line 1: `return ak_is_sso_flow` returns a false value"),
+        "{sso}"
+    );
+}
