@@ -279,20 +279,17 @@ impl KeptFields {
     pub fn extra(
         &self,
         email: Option<Box<str>>,
-        attributes: Option<Box<serde_json::value::RawValue>>,
+        attributes: Option<Box<str>>,
     ) -> Option<Box<crate::snapshot::UserExtra>> {
         let email = if self.email { email } else { None };
         let mut kept = serde_json::Map::new();
-        // Only the keys bodies read are parsed; the rest of the text is skipped unparsed.
-        if let (false, Some(raw)) = (self.attributes.is_empty(), attributes)
-            && let Ok(all) = serde_json::from_str::<
-                std::collections::HashMap<String, &serde_json::value::RawValue>,
-            >(raw.get())
+        // Only a user's own attributes are parsed, one user at a time, and only when some body
+        // reads them; the keys no body reads are dropped at once.
+        if let (false, Some(text)) = (self.attributes.is_empty(), attributes)
+            && let Ok(serde_json::Value::Object(mut all)) = serde_json::from_str(&text)
         {
             for k in &self.attributes {
-                if let Some(v) = all.get(k)
-                    && let Ok(v) = serde_json::from_str(v.get())
-                {
+                if let Some(v) = all.remove(k) {
                     kept.insert(k.clone(), v);
                 }
             }
