@@ -4,6 +4,7 @@
 //! schema; [`FactSet::write_dir`] writes them as Soufflé `.facts` files (tab-separated), so the
 //! same rules also run in Soufflé.
 
+use crate::expression::FieldReads;
 use crate::snapshot::{PolicyFacts, Snapshot, Subject, TargetKind, User};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -77,9 +78,9 @@ impl Builder {
     }
 
     /// The rows of one user; `more_groups` are groups that list the user as a member.
-    fn user(&mut self, u: &User, more_groups: &[&str]) {
+    fn user(&mut self, u: &User, more_groups: &[&str], reads: &FieldReads) {
         let pk = u.pk.to_string();
-        user_rows(u, &pk, more_groups, |rel, row| {
+        user_rows(u, &pk, more_groups, reads, |rel, row| {
             self.add(rel, row.iter().map(|v| sym(v)).collect())
         });
     }
@@ -87,11 +88,13 @@ impl Builder {
 
 /// The rows [`facts_of`] makes of one user (whose pk, as text, is `pk`), one `add(relation,
 /// row)` each, plus a `direct_member` row for each of `more_groups` (groups that list the user
-/// as a member). Every value of a user's rows is a symbol.
+/// as a member), and the class of the fields each expression policy reads (`reads`). Every
+/// value of a user's rows is a symbol.
 pub fn user_rows(
     u: &User,
     pk: &str,
     more_groups: &[&str],
+    reads: &FieldReads,
     mut add: impl FnMut(&'static str, &[&str]),
 ) {
     add("user", &[pk, &u.username, &u.name]);
@@ -110,14 +113,18 @@ pub fn user_rows(
     {
         add("direct_member", &[pk, g]);
     }
+    reads.rows(u, pk, add);
 }
 
 /// The facts that mention these users, each with the groups that list it as a member: the rows
 /// [`facts_of`] makes of them, sorted, and only the relations that have some.
-pub fn user_facts<'a>(users: impl IntoIterator<Item = (&'a User, &'a [&'a str])>) -> FactSet {
+pub fn user_facts<'a>(
+    users: impl IntoIterator<Item = (&'a User, &'a [&'a str])>,
+    reads: &FieldReads,
+) -> FactSet {
     let mut b = Builder(BTreeMap::new());
     for (u, more) in users {
-        b.user(u, more);
+        b.user(u, more, reads);
     }
     let mut relations = b.0;
     for rows in relations.values_mut() {
@@ -133,12 +140,31 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
 }
 
 /// [`facts_of`], with the rows about users (user, type, activity, last login, direct
-/// membership) only for the users whose pk (as text) is in `only`, when given. The built-in
-/// rules decide each user from that user's own rows and the user-independent facts, so a
-/// question about a few users needs no other user's rows: at a million users this is the
-/// difference between seconds and a membership closure over every user.
+/// membership, the class of the fields expression policies read) only for the users whose pk
+/// (as text) is in `only`, when given. The built-in rules decide each user from that user's own
+/// rows and the user-independent facts, so a question about a few users needs no other user's
+/// rows: at a million users this is the difference between seconds and a membership closure
+/// over every user.
 pub fn facts_about(
     snapshot: &Snapshot,
+    only: Option<&std::collections::HashSet<String>>,
+) -> FactSet {
+    // The classes of the fields expression bodies read are made from every user even for a
+    // question about a few: how many classes there are decides whether a body's field reads are
+    // decided at all, and the answer must not depend on who else was asked about.
+    facts_built(snapshot, &snapshot.users, only)
+}
+
+/// The input relations of a snapshot whose expression policies read the fields of `users` (the
+/// snapshot's own, or, for a snapshot stripped of its users, those it was stripped of: the
+/// classes of field values must be the ones the users' own rows name).
+pub fn facts_with_users(snapshot: &Snapshot, users: &[User]) -> FactSet {
+    facts_built(snapshot, users, None)
+}
+
+fn facts_built(
+    snapshot: &Snapshot,
+    users: &[User],
     only: Option<&std::collections::HashSet<String>>,
 ) -> FactSet {
     let wanted = |pk: &str| only.is_none_or(|set| set.contains(pk));
@@ -162,6 +188,7 @@ pub fn facts_about(
         }
         None => b.add("version", vec![sym("unknown")]),
     }
+    let reads = FieldReads::of(snapshot);
     // Users a binding names keep their `user` row when the others are left out, so that the
     // binding is still shown with a username.
     let named: std::collections::HashSet<String> = match only {
@@ -177,11 +204,11 @@ pub fn facts_about(
     };
     for u in &snapshot.users {
         match only {
-            None => b.user(u, &[]),
+            None => b.user(u, &[], &reads),
             Some(set) => {
                 let pk = u.pk.to_string();
                 if set.contains(&pk) {
-                    b.user(u, &[]);
+                    b.user(u, &[], &reads);
                 } else if named.contains(&pk) {
                     b.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
                 }
@@ -294,6 +321,7 @@ pub fn facts_about(
             );
         }
     }
+    let world = crate::expression::world_of(snapshot);
     for p in &snapshot.policies {
         b.add("policy", vec![sym(&p.pk), sym(&p.name), sym(&p.kind)]);
         match &p.facts {
@@ -320,22 +348,8 @@ pub fn facts_about(
             }
             PolicyFacts::Expression { expression } => {
                 b.add("policy_expression", vec![sym(&p.pk)]);
-                if let Some(r) = expression_result(expression) {
-                    b.add("policy_expression_result", vec![sym(&p.pk), sym(r)]);
-                }
-                if let Some((if_sso, otherwise)) = sso_check(expression) {
-                    b.add(
-                        "policy_expression_sso",
-                        vec![sym(&p.pk), sym(if_sso), sym(otherwise)],
-                    );
-                }
-                if let Some((name, if_member, otherwise)) = group_member_check(expression) {
-                    b.add(
-                        "policy_expression_group_member",
-                        vec![sym(&p.pk), sym(&name), sym(if_member), sym(otherwise)],
-                    );
-                }
                 if let Some(m) = auth_method_check(expression) {
+                    b.add("policy_expression_reads_context", vec![sym(&p.pk)]);
                     b.add(
                         "policy_expression_auth_method",
                         vec![
@@ -346,6 +360,8 @@ pub fn facts_about(
                             sym(m.otherwise),
                         ],
                     );
+                } else {
+                    expression_rows(&mut b, &p.pk, expression, &world, users);
                 }
             }
             PolicyFacts::Geoip { configured: true } | PolicyFacts::Other => {}
@@ -440,6 +456,61 @@ pub fn facts_about(
     FactSet { relations }
 }
 
+/// The `expr_*` rows of expression policy `pk`: its cases in every situation (see
+/// [`crate::expression`]).
+fn expression_rows(
+    b: &mut Builder,
+    pk: &str,
+    expression: &str,
+    world: &crate::expression::World,
+    users: &[User],
+) {
+    let a = crate::expression::analyse(expression, world, users);
+    if let Some(e) = &a.error {
+        b.add(
+            "policy_expression_error",
+            vec![sym(pk), sym(&e.to_string())],
+        );
+    }
+    if a.reads_context {
+        b.add("policy_expression_reads_context", vec![sym(pk)]);
+    }
+    if expression.contains("ak_is_sso_flow") || expression.contains("is_sso") {
+        b.add("policy_expression_reads_sso", vec![sym(pk)]);
+    }
+    for (s, cases) in &a.cases {
+        let (entry, pending) = crate::expression::situation_names(*s);
+        for (i, c) in cases.iter().enumerate() {
+            let k = format!("{pk}#{}#{entry}#{pending}#{i}", s.ctx.as_str());
+            b.add(
+                "expr_case",
+                vec![
+                    sym(&k),
+                    sym(pk),
+                    sym(s.ctx.as_str()),
+                    sym(entry),
+                    sym(pending),
+                    sym(c.outcome.as_str()),
+                    sym(&c.why),
+                ],
+            );
+            for d in &c.conds {
+                let (kind, arg) = d.atom.kind_arg();
+                b.add(
+                    "expr_case_cond",
+                    vec![
+                        sym(&k),
+                        sym(kind),
+                        sym(arg),
+                        sym(&crate::expression::cond_value(&d.atom, d.value)),
+                        sym(&d.at),
+                    ],
+                );
+            }
+        }
+    }
+}
+
 /// A symbol as a `.facts` field, quoted where a tab, line break or leading `"` needs it (the
 /// way `bindlog eval` reads it back, see [`crate::datalog::io`]).
 fn field(s: &str) -> std::borrow::Cow<'_, str> {
@@ -481,27 +552,6 @@ impl FactSet {
             .get(relation)
             .map(Vec::as_slice)
             .unwrap_or_default()
-    }
-}
-
-/// The result of an expression policy whose body bindlog recognises (docs/semantics.md §5): a body that
-/// only returns a literal, returns the truthiness of the context's `is_restored` with default
-/// true (always passes), or returns `ak_call_policy(...)` directly (its result object is truthy,
-/// so it always passes). Anything else is decided at run time.
-pub fn expression_result(body: &str) -> Option<&'static str> {
-    let lines = code_lines(body);
-    let [only] = lines.as_slice() else {
-        return None;
-    };
-    let ret = only.strip_prefix("return ")?.trim();
-    let ret = ret.replace(' ', "");
-    match ret.as_str() {
-        "True" => Some("pass"),
-        "False" => Some("fail"),
-        "request.context.get(\"is_restored\",True)"
-        | "bool(request.context.get(\"is_restored\",True))" => Some("pass"),
-        r if r.starts_with("ak_call_policy(") && r.ends_with(')') => Some("pass"),
-        _ => None,
     }
 }
 
@@ -591,115 +641,9 @@ pub fn auth_method_check(body: &str) -> Option<AuthMethodCheck> {
     })
 }
 
-/// `return ak_is_sso_flow` or `return not ak_is_sso_flow`: the evaluator binds `ak_is_sso_flow`
-/// to the context's `is_sso` (default false; `authentik/policies/expression/evaluator.py`,
-/// `set_policy_request`). Gives (result with `is_sso`, result without).
-pub fn sso_check(body: &str) -> Option<(&'static str, &'static str)> {
-    let lines = code_lines(body);
-    let [only] = lines.as_slice() else {
-        return None;
-    };
-    match only.replace(' ', "").as_str() {
-        "returnak_is_sso_flow" | "returnbool(ak_is_sso_flow)" => Some(("pass", "fail")),
-        "returnnotak_is_sso_flow" => Some(("fail", "pass")),
-        _ => None,
-    }
-}
-
-/// `return ak_is_group_member(request.user, name="X")` (or its `not`): true iff the engine user
-/// is in a group named X (`expr_is_group_member`, `authentik/lib/expression/evaluator.py`: the
-/// user's direct groups in older releases, their ancestors too in newer ones); the anonymous
-/// visitor and an unknown identifier have no groups relation, so the call raises. Gives (the
-/// group name, result for a member, result otherwise).
-pub fn group_member_check(body: &str) -> Option<(String, &'static str, &'static str)> {
-    let lines = code_lines(body);
-    let [only] = lines.as_slice() else {
-        return None;
-    };
-    let ret = only.strip_prefix("return ")?.trim();
-    let (negated, call) = match ret.strip_prefix("not ") {
-        Some(rest) => (true, rest.trim()),
-        None => (false, ret),
-    };
-    let args = call
-        .strip_prefix("ak_is_group_member(")?
-        .strip_suffix(')')?;
-    let (user, filter) = args.split_once(',')?;
-    if user.trim() != "request.user" {
-        return None;
-    }
-    let (key, value) = filter.split_once('=')?;
-    if key.trim() != "name" {
-        return None;
-    }
-    let name = value.trim().strip_prefix('"')?.strip_suffix('"')?;
-    if name.contains(['"', '\\']) {
-        return None;
-    }
-    let (m, o) = if negated {
-        ("fail", "pass")
-    } else {
-        ("pass", "fail")
-    };
-    Some((name.to_string(), m, o))
-}
-
 #[cfg(test)]
 mod expression_tests {
-    use super::{
-        AuthMethodCheck, auth_method_check, expression_result, group_member_check, sso_check,
-    };
-
-    #[test]
-    fn sso_and_group_member_checks() {
-        assert_eq!(sso_check("return ak_is_sso_flow"), Some(("pass", "fail")));
-        assert_eq!(
-            sso_check("return not ak_is_sso_flow\n"),
-            Some(("fail", "pass"))
-        );
-        assert_eq!(sso_check("return ak_is_sso_flow and True"), None);
-        assert_eq!(
-            group_member_check("return ak_is_group_member(request.user, name='admins')"),
-            Some(("admins".to_string(), "pass", "fail"))
-        );
-        assert_eq!(
-            group_member_check("return not ak_is_group_member(request.user, name=\"ops team\")"),
-            Some(("ops team".to_string(), "fail", "pass"))
-        );
-        assert_eq!(
-            group_member_check("return ak_is_group_member(request.user, pk='x')"),
-            None
-        );
-        assert_eq!(
-            group_member_check("return ak_is_group_member(other, name='a')"),
-            None
-        );
-    }
-
-    #[test]
-    fn recognised_bodies() {
-        assert_eq!(expression_result("return True"), Some("pass"));
-        assert_eq!(
-            expression_result("# always\n  return False\n"),
-            Some("fail")
-        );
-        assert_eq!(
-            expression_result("return bool(request.context.get('is_restored', True))"),
-            Some("pass")
-        );
-        assert_eq!(
-            expression_result("return ak_call_policy('other')"),
-            Some("pass")
-        );
-        assert_eq!(
-            expression_result("if x:\n    return True\nreturn False"),
-            None
-        );
-        assert_eq!(
-            expression_result("return request.user.username == 'a'"),
-            None
-        );
-    }
+    use super::{AuthMethodCheck, auth_method_check};
 
     #[test]
     fn auth_method_checks() {
@@ -727,6 +671,5 @@ mod expression_tests {
             auth_method_check(&stock.replace("if not flow_plan", "if flow_plan")),
             None
         );
-        assert_eq!(expression_result(stock), None);
     }
 }

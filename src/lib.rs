@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod audit;
 pub mod datalog;
 pub mod escape;
+pub mod expression;
 pub mod facts;
 pub mod report;
 pub mod snapshot;

@@ -283,6 +283,8 @@ pub struct KeyContext<'a> {
     all_up: Vec<Vec<u32>>,
     /// Group-side memberships: user pk -> groups listing the user.
     group_side: FxHashMap<i64, Vec<u32>>,
+    /// The user fields expression policies read, and their classes.
+    field_reads: crate::expression::FieldReads,
     /// User pk -> facts of the user-independent part that mention the user, as key text, with
     /// the component owning the fact (`None`: unowned).
     base_mentions: FxHashMap<i64, Vec<(Option<u32>, String)>>,
@@ -479,8 +481,12 @@ impl<'a> KeyContext<'a> {
                 group_side.entry(*u).or_default().push(i as u32);
             }
         }
-        let components = Components::split(snapshot, facts::facts_of(&without_users(snapshot)));
+        let components = Components::split(
+            snapshot,
+            facts::facts_with_users(&without_users(snapshot), &snapshot.users),
+        );
         let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
+        let field_reads = crate::expression::FieldReads::of(snapshot);
         let groups = snapshot.groups.len();
         let mut observed_everywhere = vec![false; groups];
         let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
@@ -540,20 +546,26 @@ impl<'a> KeyContext<'a> {
             .flat_map_iter(|u| {
                 let pk = u.pk.to_string();
                 let mut out = Vec::new();
-                facts::user_rows(u, &pk, &listed(snapshot, &group_side, u.pk), |rel, row| {
-                    let Some((obs, sym)) = columns.get(rel) else {
-                        return;
-                    };
-                    for (i, v) in row.iter().enumerate() {
-                        if obs[i]
-                            && sym[i]
-                            && *v != pk
-                            && let Some(other) = user_named(v, &user_pks)
-                        {
-                            out.push((other, fact_text(rel, row, obs, v)));
+                facts::user_rows(
+                    u,
+                    &pk,
+                    &listed(snapshot, &group_side, u.pk),
+                    &field_reads,
+                    |rel, row| {
+                        let Some((obs, sym)) = columns.get(rel) else {
+                            return;
+                        };
+                        for (i, v) in row.iter().enumerate() {
+                            if obs[i]
+                                && sym[i]
+                                && *v != pk
+                                && let Some(other) = user_named(v, &user_pks)
+                            {
+                                out.push((other, fact_text(rel, row, obs, v)));
+                            }
                         }
-                    }
-                });
+                    },
+                );
                 out
             })
             .collect();
@@ -590,6 +602,7 @@ impl<'a> KeyContext<'a> {
             })
             .collect();
         KeyContext {
+            field_reads,
             snapshot,
             program,
             columns,
@@ -622,6 +635,7 @@ impl<'a> KeyContext<'a> {
                 .iter()
                 .zip(&more)
                 .map(|(i, m)| (&self.snapshot.users[*i], m.as_slice())),
+            &self.field_reads,
         )
     }
 
@@ -630,7 +644,13 @@ impl<'a> KeyContext<'a> {
     pub fn user_rows(&self, index: usize, add: impl FnMut(&'static str, &[&str])) {
         let u = &self.snapshot.users[index];
         let pk = u.pk.to_string();
-        facts::user_rows(u, &pk, &listed(self.snapshot, &self.group_side, u.pk), add);
+        facts::user_rows(
+            u,
+            &pk,
+            &listed(self.snapshot, &self.group_side, u.pk),
+            &self.field_reads,
+            add,
+        );
     }
 
     /// What tells each of these users (indices into `snapshot.users`) apart, in order.
@@ -646,7 +666,7 @@ impl<'a> KeyContext<'a> {
         let mut parts = KeyParts::default();
         let mut texts: Vec<String> = Vec::new();
         let listed = listed(self.snapshot, &self.group_side, u.pk);
-        facts::user_rows(u, &pk, &listed, |rel, row| {
+        facts::user_rows(u, &pk, &listed, &self.field_reads, |rel, row| {
             let Some((obs, sym)) = self.columns.get(rel) else {
                 return;
             };

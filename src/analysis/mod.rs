@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 9] = [
+pub const RULES: [(&str, &str); 10] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -55,6 +55,10 @@ pub const RULES: [(&str, &str); 9] = [
     (
         "rules/authentik/flows.dl",
         include_str!("../../rules/authentik/flows.dl"),
+    ),
+    (
+        "rules/authentik/expression.dl",
+        include_str!("../../rules/authentik/expression.dl"),
     ),
     (
         "rules/authentik/deferral.dl",
@@ -124,6 +128,21 @@ impl Model {
         subjects: &Subjects,
         extra: &[(&str, &str)],
     ) -> Result<Model, String> {
+        Self::built(snapshot, subjects, extra, false)
+    }
+
+    /// [`Model::new`] for flows entered from a source login: `ak_is_sso_flow` is true and the
+    /// flow's context starts with the source connection's user as the pending user.
+    pub fn entered_from_source(snapshot: &Snapshot, subjects: &Subjects) -> Result<Model, String> {
+        Self::built(snapshot, subjects, &[], true)
+    }
+
+    fn built(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        extra: &[(&str, &str)],
+        from_source: bool,
+    ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
         // The built-in rules decide a user from its own rows (see `facts::facts_about`); rules
@@ -146,6 +165,9 @@ impl Model {
             for u in users {
                 inputs.add(&rules, "query_subject", &[FactValue::Sym(u)])?;
             }
+        }
+        if from_source {
+            inputs.add(&rules, "query_entry", &[FactValue::Sym("source")])?;
         }
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())

@@ -119,6 +119,7 @@ mod tests {
             groups: vec![Arc::from("sre")],
             kind: Arc::from("internal"),
             last_login: None,
+            extra: None,
         });
         s.groups.push(group("sre", &["ops", "eng"], &[]));
         s.groups.push(group("ops", &["admins"], &[]));

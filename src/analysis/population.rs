@@ -439,7 +439,8 @@ impl Population {
 /// The value of column `col` of the user's row in `rel`, as the facts spell it.
 fn user_value(snapshot: &Snapshot, index: usize, pk: &str, rel: &str, col: usize) -> String {
     let mut found = String::new();
-    facts::user_rows(&snapshot.users[index], pk, &[], |r, row| {
+    let reads = crate::expression::FieldReads::default();
+    facts::user_rows(&snapshot.users[index], pk, &[], &reads, |r, row| {
         if r == rel
             && let Some(v) = row.get(col)
         {

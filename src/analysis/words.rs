@@ -80,6 +80,8 @@ const READ: &[&str] = &[
     "plan_id",
     "visible",
     "user_active",
+    "expr_step",
+    "expr_static_step",
 ];
 
 impl Words {
@@ -224,6 +226,26 @@ impl Words {
         self.has("binding_negate", &[b])
     }
 
+    /// The steps of expression policy binding `b` that decide it for `identity` in context `c`:
+    /// the construct at its line and what it gave.
+    fn expr_steps(&self, b: &str, identity: &str, c: &str) -> Option<String> {
+        let mut steps: Vec<&str> = self
+            .find("expr_step", &[b, c, identity])
+            .into_iter()
+            .map(|r| r[3].as_str())
+            .collect();
+        if steps.is_empty() {
+            steps = self
+                .find("expr_static_step", &[b, c])
+                .into_iter()
+                .map(|r| r[2].as_str())
+                .collect();
+        }
+        steps.sort_unstable();
+        steps.dedup();
+        (!steps.is_empty()).then(|| steps.join("; "))
+    }
+
     /// What binding `b` checks and what that gives for `identity` in context `c`.
     pub fn binding(&self, b: &str, identity: &str, c: &str, value: &str) -> String {
         let order = self.order(b);
@@ -249,9 +271,12 @@ impl Words {
                 .get(&r[1])
                 .cloned()
                 .unwrap_or_else(|| r[1].clone());
+            let steps = self
+                .expr_steps(b, identity, c)
+                .map_or_else(String::new, |s| format!(" ({s})"));
             let result = match value {
-                "pass" => "passes".to_string(),
-                "fail" => "fails".to_string(),
+                "pass" => format!("passes{steps}"),
+                "fail" => format!("fails{steps}"),
                 _ => {
                     let why: BTreeSet<&str> = self
                         .rows("open_binding")
@@ -499,6 +524,17 @@ impl Words {
                 }
             }
             ("val", false, 4) => Some(self.binding(&v[0], &v[1], &v[2], &v[3])),
+            ("expr_raw", false, 4) => self
+                .expr_steps(&v[0], &v[2], &v[1])
+                .map(|s| format!("the expression gives {} for {}: {s}", v[3], self.who(&v[2]))),
+            ("braw", false, 3) => {
+                self.find("expr_static_step", &[&v[0], &v[1]])
+                    .first()
+                    .map(|_| {
+                        let s = self.expr_steps(&v[0], "", &v[1]).unwrap_or_default();
+                        format!("the expression gives {} for everyone: {s}", v[2])
+                    })
+            }
             ("decide", false, 4) => Some(format!(
                 "{} decides {} for {}",
                 self.label(&v[0]),
@@ -632,7 +668,12 @@ fn node(
     // A node read in words stands for its whole subtree unless the full proof is asked for.
     let children: Vec<&Proof> = if fold.full {
         p.children.iter().collect()
-    } else if gloss.is_some() && matches!(p.relation.as_str(), "member" | "id_pass") {
+    } else if gloss.is_some()
+        && matches!(
+            p.relation.as_str(),
+            "member" | "id_pass" | "expr_raw" | "braw"
+        )
+    {
         Vec::new()
     } else {
         p.children

@@ -95,10 +95,11 @@ pub fn run(args: Args) -> Outcome {
         ),
         None => None,
     };
-    let model = Model::new(
-        &loaded.snapshot,
-        &Subjects::Only(pk.iter().cloned().collect()),
-    )
+    let subjects = Subjects::Only(pk.iter().cloned().collect());
+    let model = match args.entry {
+        Some(Entry::Source) => Model::entered_from_source(&loaded.snapshot, &subjects),
+        _ => Model::new(&loaded.snapshot, &subjects),
+    }
     .map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
     let words = Words::new(&model);
@@ -162,7 +163,8 @@ pub fn run(args: Args) -> Outcome {
                 )
             })?;
         let entry = match args.entry {
-            Some(Entry::Anonymous) => "anonymous".to_string(),
+            // A source login starts without a session, as an anonymous visit does.
+            Some(Entry::Anonymous | Entry::Source) => "anonymous".to_string(),
             Some(Entry::Authenticated) => "authenticated".to_string(),
             None => model
                 .rows("default_entry")
@@ -177,7 +179,9 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
-        let entered = if entry == "anonymous" {
+        let entered = if args.entry == Some(Entry::Source) {
+            "entered from a source login"
+        } else if entry == "anonymous" {
             "entered anonymously"
         } else {
             "entered logged in"

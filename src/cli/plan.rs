@@ -10,7 +10,8 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
-  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --format json")]
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --format json
+  bindlog plan examples/acme/snapshot.json --flow default-source-authentication --user ada.nguyen --entry source")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
@@ -29,12 +30,15 @@ pub struct Args {
 }
 
 /// How a visitor arrives at a flow.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entry {
     /// Without a session; identifies at the flow's first identification stage.
     Anonymous,
     /// Logged in when the flow starts.
     Authenticated,
+    /// From a source login (an OAuth, SAML or LDAP source): without a session, with
+    /// `ak_is_sso_flow` true and the source connection's user as the pending user.
+    Source,
 }
 
 /// Output forms.
@@ -62,17 +66,26 @@ pub fn run(args: Args) -> Outcome {
             .any(|u| u.pk.to_string() == *pk && !u.is_active)
             .then(|| name.clone())
     });
-    let model = Model::new(&loaded.snapshot, &Subjects::Only(users)).map_err(|e| miette!("{e}"))?;
+    let subjects = Subjects::Only(users);
+    let model = match args.entry {
+        Some(Entry::Source) => Model::entered_from_source(&loaded.snapshot, &subjects),
+        _ => Model::new(&loaded.snapshot, &subjects),
+    }
+    .map_err(|e| miette!("{e}"))?;
+    // A source login starts without a session, as an anonymous visit does.
     let entry = args.entry.map(|e| match e {
-        Entry::Anonymous => "anonymous",
+        Entry::Anonymous | Entry::Source => "anonymous",
         Entry::Authenticated => "authenticated",
     });
     let who = subject
         .as_ref()
         .map(|(pk, name)| (pk.as_str(), name.as_str()));
-    let plan = model
+    let mut plan = model
         .plan(&args.flow, who, entry)
         .map_err(|e| miette!("{e}"))?;
+    if args.entry == Some(Entry::Source) {
+        plan.entry = "source".into();
+    }
     match args.format {
         Format::Json => println!(
             "{}",

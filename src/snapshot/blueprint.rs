@@ -751,10 +751,28 @@ impl Applier<'_> {
         conds: &[(String, Value)],
     ) -> Option<(Value, Map<String, Value>)> {
         let ident: Map<String, Value> = conds.iter().cloned().collect();
-        match Kind::from_model(model) {
+        // Django's `apps.get_model` reads the model name case-insensitively
+        // (`authentik_core.Group`); the app label is exact.
+        let model = match model.split_once('.') {
+            Some((app, name)) => format!("{app}.{}", name.to_ascii_lowercase()),
+            None => model.to_string(),
+        };
+        let model = model.as_str();
+        // A base model is a real table holding every subtype: a lookup on it finds any of them.
+        let base = match model {
+            "authentik_policies.policy" => Some(Kind::Policies),
+            "authentik_flows.stage" => Some(Kind::Stages),
+            "authentik_core.source" => Some(Kind::Sources),
+            _ => None,
+        };
+        match base.or_else(|| Kind::from_model(model)) {
             Some(kind) => {
                 let pk_name = pk_field(kind);
-                let typed_model = typed_model(kind, model);
+                let typed_model = if base.is_some() {
+                    None
+                } else {
+                    typed_model(kind, model)
+                };
                 self.ws
                     .objs(kind)
                     .iter()

@@ -116,6 +116,18 @@ pub struct User {
     pub kind: Id,
     /// Last login time, if any.
     pub last_login: Option<Box<str>>,
+    /// `email` and `attributes`, read by expression policies; boxed because most snapshots
+    /// at scale have neither and a million users then pay one pointer each.
+    pub extra: Option<Box<UserExtra>>,
+}
+
+/// The user fields only expression policies read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserExtra {
+    /// `email` (empty when absent).
+    pub email: Box<str>,
+    /// `attributes` (a JSON object; `Null` when absent).
+    pub attributes: serde_json::Value,
 }
 
 /// A group (`core/groups`).

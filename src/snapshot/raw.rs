@@ -120,6 +120,17 @@ pub struct RawUser {
     /// `last_login` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Box<str>>,
+    /// `email` (absent: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Box<str>>,
+    /// `attributes` (absent: empty), as its JSON text: only the keys some expression body reads
+    /// are ever parsed, and a directory's attributes can weigh kilobytes per user.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text"
+    )]
+    pub attributes: Option<Box<str>>,
 }
 
 /// A group as `core/groups` returns it (old `parent` or new `parents`).
@@ -536,4 +547,18 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Prefixed<A> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         self.map.next_value_seed(seed)
     }
+}
+
+/// A value as compact JSON text, copied from the input without building a `serde_json::Value`
+/// (`null`: `None`).
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
+    let mut out = Vec::new();
+    serde_transcode::transcode(d, &mut serde_json::Serializer::new(&mut out))
+        .map_err(serde::de::Error::custom)?;
+    if out == b"null" {
+        return Ok(None);
+    }
+    String::from_utf8(out)
+        .map(|s| Some(s.into_boxed_str()))
+        .map_err(serde::de::Error::custom)
 }

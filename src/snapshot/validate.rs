@@ -176,6 +176,14 @@ pub fn finish(
     };
 
     // Users.
+    // Only the user fields some expression policy reads are kept: a directory's attributes can
+    // weigh kilobytes per user.
+    let kept = crate::expression::kept_user_fields(
+        store
+            .policies
+            .iter()
+            .filter_map(|p| p.fields.get("expression").and_then(Value::as_str)),
+    );
     let mut users = Vec::with_capacity(store.users.len());
     let (mut d_active, mut d_super, mut d_type, mut d_name) = (0, 0, 0, 0);
     for (i, u) in std::mem::take(&mut store.users).into_iter().enumerate() {
@@ -204,6 +212,7 @@ pub fn finish(
             groups,
             kind: u.kind.map_or_else(|| Id::from("internal"), |k| k.0),
             last_login: u.last_login,
+            extra: kept.extra(u.email, u.attributes),
         });
     }
     let why = "authentik's model default";
@@ -379,7 +388,25 @@ pub fn finish(
     );
 
     // Stages.
-    let bound_stages: HashSet<&Id> = flow_bindings.iter().map(|x| &x.stage).collect();
+    let mut bound_stages: HashSet<&Id> = flow_bindings.iter().map(|x| &x.stage).collect();
+    // An identification stage runs its `password_stage`, `captcha_stage` and `webauthn_stage`
+    // inline: those stages are used without a binding of their own.
+    let inline: Vec<Id> = store
+        .stages
+        .iter()
+        .filter(|s| {
+            s.meta_model_name
+                .as_deref()
+                .is_some_and(|m| m.ends_with("identificationstage"))
+                || s.component.as_deref() == Some("ak-stage-identification-form")
+        })
+        .flat_map(|s| {
+            ["password_stage", "captcha_stage", "webauthn_stage"]
+                .into_iter()
+                .filter_map(|f| s.fields.get(f).and_then(Value::as_str).map(Id::from))
+        })
+        .collect();
+    bound_stages.extend(inline.iter());
     let mut stages = Vec::with_capacity(store.stages.len());
     for (i, s) in store.stages.iter().enumerate() {
         let kind = s
@@ -566,6 +593,17 @@ pub fn finish(
             );
         }
         let facts = policy_facts(&kind, &p.fields, report);
+        if let PolicyFacts::Expression { expression } = &facts
+            && let Err(e) = crate::expression::parse_body(expression)
+        {
+            report.warn(
+                store.loc(Kind::Policies, i),
+                format!(
+                    "expression policy `{}`: {e}; authentik cannot compile it, so every evaluation raises and each binding gives its failure_result",
+                    p.name
+                ),
+            );
+        }
         policies.push(Policy {
             pk: p.pk.0.clone(),
             name: p.name.clone(),

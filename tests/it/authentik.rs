@@ -5,13 +5,14 @@ use bindlog::datalog::eval::Limits;
 use bindlog::datalog::ir::Ty;
 use bindlog::datalog::{Engine, FactValue, Inputs, Rules};
 
-const RULES: [&str; 6] = [
+const RULES: [&str; 7] = [
     "schema.dl",
     "identity.dl",
     "membership.dl",
     "policies.dl",
     "context.dl",
     "engine.dl",
+    "expression.dl",
 ];
 
 fn rules() -> Rules {

@@ -8,6 +8,7 @@ mod cases;
 mod cli;
 mod docs;
 mod engine;
+mod expression;
 mod fuzz;
 mod population;
 mod readable;

@@ -468,6 +468,85 @@ fn assert_one_user_equals_every_user(name: &str, s: &Snapshot) {
     }
 }
 
+/// Users whose fields expression policies read: the department in `attributes` (`.get` and
+/// indexing), and the email domain.
+const FIELD_READS: &str = r#"version: 1
+entries:
+  - model: authentik_core.group
+    id: admins
+    identifiers: {name: admins}
+  - model: authentik_core.user
+    identifiers: {username: ada}
+    attrs: {name: Ada, email: ada@corp.example, attributes: {dept: eng, reset_password: true}, groups: [!KeyOf admins]}
+  - model: authentik_core.user
+    identifiers: {username: bob}
+    attrs: {name: Bob, email: bob@partner.example, attributes: {dept: sales}}
+  - model: authentik_core.user
+    identifiers: {username: cy}
+    attrs: {name: Cy, email: cy@corp.example}
+  - model: authentik_policies_expression.expressionpolicy
+    id: dept
+    identifiers: {name: eng-only}
+    attrs: {expression: "return request.user.attributes.get('dept') == 'eng'"}
+  - model: authentik_policies_expression.expressionpolicy
+    id: mail
+    identifiers: {name: corp-mail}
+    attrs: {expression: "return request.user.email.endswith('@corp.example')"}
+  - model: authentik_policies_expression.expressionpolicy
+    id: strict
+    identifiers: {name: strict-key}
+    attrs: {expression: "return request.user.attributes['reset_password']"}
+  - model: authentik_core.application
+    id: wiki
+    identifiers: {slug: wiki}
+    attrs: {name: Wiki}
+  - model: authentik_core.application
+    id: mailapp
+    identifiers: {slug: mailer}
+    attrs: {name: Mailer}
+  - model: authentik_core.application
+    id: vault
+    identifiers: {slug: vault}
+    attrs: {name: Vault}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf wiki, policy: !KeyOf dept, order: 0}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf mailapp, policy: !KeyOf mail, order: 0}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf vault, policy: !KeyOf strict, order: 0}
+"#;
+
+/// A question about one user carries that user's expression facts (the class of the attribute
+/// keys and email its bodies read): the answers differ per user and equal every user's model.
+#[test]
+fn a_question_about_one_user_reads_its_expression_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bp.yaml");
+    std::fs::write(&path, FIELD_READS).unwrap();
+    assert_one_user_equals_every_user("field reads", &load(&path));
+    for (app, user, want) in [
+        ("wiki", "ada", "yes"),
+        ("wiki", "bob", "no"),
+        ("mailer", "cy", "yes"),
+        ("mailer", "bob", "no"),
+        ("vault", "ada", "yes"),
+        ("vault", "cy", "no"),
+    ] {
+        let o = crate::bindlog(&[
+            "access",
+            path.to_str().unwrap(),
+            "--app",
+            app,
+            "--user",
+            user,
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["access"], want, "{app} for {user}");
+    }
+}
+
 #[test]
 fn a_question_about_one_user_needs_only_that_users_rows() {
     for path in corpus() {
