@@ -1026,6 +1026,13 @@ pub fn without_users(snapshot: &Snapshot) -> Snapshot {
         sources: snapshot.sources.clone(),
         brands: snapshot.brands.clone(),
         settings: snapshot.settings.clone(),
+        notification_rules: snapshot.notification_rules.clone(),
+        transports: snapshot.transports.clone(),
+        rac_endpoints: snapshot.rac_endpoints.clone(),
+        devices: snapshot.devices.clone(),
+        device_access_groups: snapshot.device_access_groups.clone(),
+        providers: snapshot.providers.clone(),
+        present: snapshot.present.clone(),
         others: snapshot.others.clone(),
     }
 }

@@ -7,6 +7,7 @@ pub mod classes;
 pub mod components;
 pub mod diff;
 pub mod paths;
+pub mod targets;
 pub mod population;
 pub mod scoped;
 
@@ -21,7 +22,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 9] = [
+pub const RULES: [(&str, &str); 14] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -58,7 +59,36 @@ pub const RULES: [(&str, &str); 9] = [
         "rules/authentik/deferral.dl",
         include_str!("../../rules/authentik/deferral.dl"),
     ),
+    (
+        "rules/authentik/notifications.dl",
+        include_str!("../../rules/authentik/notifications.dl"),
+    ),
+    (
+        "rules/authentik/rac.dl",
+        include_str!("../../rules/authentik/rac.dl"),
+    ),
+    (
+        "rules/authentik/devices.dl",
+        include_str!("../../rules/authentik/devices.dl"),
+    ),
+    (
+        "rules/authentik/sources.dl",
+        include_str!("../../rules/authentik/sources.dl"),
+    ),
+    (
+        "rules/authentik/providers.dl",
+        include_str!("../../rules/authentik/providers.dl"),
+    ),
 ];
+
+/// The rules that combine a user's answers about several targets (a RAC endpoint's application,
+/// flow and bindings; an LDAP bind; the login path to an application). They join one user's
+/// answers from two flows or applications, which the every-user evaluation keeps apart, so only
+/// questions about named users ([`Model::answering`]) evaluate them.
+pub const JOURNEYS: (&str, &str) = (
+    "rules/authentik/journeys.dl",
+    include_str!("../../rules/authentik/journeys.dl"),
+);
 
 /// A snapshot with the built-in rules (and any rules of the user's) evaluated over it.
 pub struct Model {
@@ -116,11 +146,30 @@ impl Model {
         Self::with_rules(snapshot, subjects, &[])
     }
 
+    /// Evaluates the built-in rules and [`JOURNEYS`] for the given subjects, with the facts a
+    /// question adds (`asked`: relation and row, e.g. `("host_asked", ["sso.example.com"])`).
+    pub fn answering(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        asked: &[(&str, Vec<String>)],
+    ) -> Result<Model, String> {
+        Self::build(snapshot, subjects, &[JOURNEYS], asked)
+    }
+
     /// Evaluates the built-in rules plus `extra` rule texts (`(name, text)`) over a snapshot.
     pub fn with_rules(
         snapshot: &Snapshot,
         subjects: &Subjects,
         extra: &[(&str, &str)],
+    ) -> Result<Model, String> {
+        Self::build(snapshot, subjects, extra, &[])
+    }
+
+    fn build(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        extra: &[(&str, &str)],
+        asked: &[(&str, Vec<String>)],
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
@@ -138,6 +187,10 @@ impl Model {
             for u in users {
                 inputs.add(&rules, "query_subject", &[FactValue::Sym(u)])?;
             }
+        }
+        for (rel, row) in asked {
+            let values: Vec<FactValue> = row.iter().map(|v| FactValue::Sym(v)).collect();
+            inputs.add(&rules, rel, &values)?;
         }
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
@@ -583,6 +636,17 @@ impl Model {
         for r in self.rows("entitlement") {
             let app = apps.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
             l.insert(r[0].clone(), format!("entitlement {} of {app}", r[2]));
+        }
+        for (rel, kind) in [
+            ("notification_rule", "notification rule"),
+            ("transport", "notification transport"),
+            ("rac_endpoint", "RAC endpoint"),
+            ("device", "device"),
+            ("device_access_group", "device access group"),
+        ] {
+            for r in self.rows(rel) {
+                l.insert(r[0].clone(), format!("{kind} {}", r[1]));
+            }
         }
         let targets = l.clone();
         for r in self.rows("binding") {

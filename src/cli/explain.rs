@@ -14,7 +14,14 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:
   bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
       --stage default-authentication-mfa-validation
-  bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen")]
+  bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen
+  the other binding targets, each proved with its parts:
+    bindlog explain examples/acme/snapshot.json --endpoint build-server --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --device ada-laptop --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --source github --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --provider directory --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --app grafana --flows --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --notified-of login_failed --user ada.nguyen")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
@@ -25,8 +32,27 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     stage: Option<String>,
     /// The application's slug (instead of --flow and --stage).
-    #[arg(long, value_name = "SLUG", required_unless_present = "flow")]
+    #[arg(long, value_name = "SLUG", required_unless_present_any = ["flow", "endpoint", "device", "source", "provider", "notified_of"])]
     app: Option<String>,
+    /// With --app: prove the login flow picked for the application and its MFA for the user.
+    #[arg(long, requires = "app")]
+    flows: bool,
+    /// A RAC endpoint (name or pk): why the user may open it or not.
+    #[arg(long, value_name = "NAME")]
+    endpoint: Option<String>,
+    /// A device (name or device_uuid): why the user may log in on it or not.
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
+    /// A source (slug or pk): why the user is offered it to connect or not.
+    #[arg(long, value_name = "SLUG")]
+    source: Option<String>,
+    /// An LDAP or RADIUS provider (name or pk): why the user can bind or not.
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// An event action: why each notification rule fires or not for an event of the user
+    /// (without --user: an event without a user).
+    #[arg(long, value_name = "ACTION")]
+    notified_of: Option<String>,
     /// The user (username or pk); without it, an anonymous visitor.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
@@ -52,15 +78,20 @@ pub fn run(args: Args) -> Outcome {
         ),
         None => None,
     };
-    let model = Model::new(
+    let model = Model::answering(
         &loaded.snapshot,
         &Subjects::Only(pk.iter().cloned().collect()),
+        &[],
     )
     .map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
     // The tuple to explain first, then (for a shown stage) the checks that pass.
     let mut queries: Vec<(&str, Vec<String>)> = Vec::new();
-    if let Some(app) = &args.app {
+    let targeted = target_queries(&args, &model, pk.as_deref())?;
+    let is_target = !targeted.is_empty();
+    if is_target {
+        queries = targeted;
+    } else if let Some(app) = &args.app {
         let user = pk.ok_or_else(|| {
             miette!("--app needs --user: application policies are evaluated for a logged-in user")
         })?;
@@ -164,7 +195,12 @@ pub fn run(args: Args) -> Outcome {
     match args.format {
         Format::Text => {
             print!("{}", label_text(&render_text(explanation), &labels));
-            if !supporting.is_empty() && args.app.is_some() {
+            if !supporting.is_empty() && is_target {
+                println!("\nand its parts:");
+                for s in &supporting {
+                    print!("{}", label_text(&render_text(s), &labels));
+                }
+            } else if !supporting.is_empty() && args.app.is_some() {
                 println!("\nand its entitlements:");
                 for s in &supporting {
                     print!("{}", label_text(&render_text(s), &labels));
@@ -184,4 +220,76 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tuples that answer a question about one of the other binding targets, the answer first
+/// and then its parts; empty for a stage or application question.
+fn target_queries(
+    args: &Args,
+    model: &Model,
+    user: Option<&str>,
+) -> Result<Vec<(&'static str, Vec<String>)>, miette::Report> {
+    let need_user = || {
+        user.map(str::to_string)
+            .ok_or_else(|| miette!("this question is about a logged-in user: give --user"))
+    };
+    let rows_of = |rel: &'static str, key: &[&str]| -> Vec<(&'static str, Vec<String>)> {
+        model
+            .rows(rel)
+            .into_iter()
+            .filter(|r| key.iter().zip(r).all(|(k, v)| *k == v))
+            .map(|r| (rel, r))
+            .collect()
+    };
+    let mut out = Vec::new();
+    let answer = |rel: &'static str, key: &[&str], out: &mut Vec<(&'static str, Vec<String>)>| {
+        let found = rows_of(rel, key);
+        if found.is_empty() {
+            let mut t: Vec<String> = key.iter().map(|k| k.to_string()).collect();
+            t.push("yes".into());
+            out.push((rel, t));
+        } else {
+            out.extend(found);
+        }
+    };
+    if let Some(e) = &args.endpoint {
+        let u = need_user()?;
+        let e = model.object("rac_endpoint", 1, e, "RAC endpoint").map_err(|e| miette!("{e}"))?;
+        answer("endpoint_access", &[&e, &u], &mut out);
+        out.extend(rows_of("endpoint_part", &[&e, &u]));
+    } else if let Some(d) = &args.device {
+        let u = need_user()?;
+        let d = model.object("device", 1, d, "device").map_err(|e| miette!("{e}"))?;
+        answer("device_access", &[&d, &u], &mut out);
+        out.extend(rows_of("device_side", &[&d, &u]));
+    } else if let Some(s) = &args.source {
+        let u = need_user()?;
+        let s = model.object("source", 1, s, "source").map_err(|e| miette!("{e}"))?;
+        answer("source_offered", &[&s, &u], &mut out);
+    } else if let Some(p) = &args.provider {
+        let u = need_user()?;
+        let p = model.object("provider", 1, p, "provider").map_err(|e| miette!("{e}"))?;
+        answer("bind_access", &[&p, &u], &mut out);
+        out.extend(rows_of("bind_part", &[&p, &u]));
+    } else if let Some(action) = &args.notified_of {
+        let u = user.unwrap_or("anonymous");
+        for r in model.rows("notification_rule") {
+            answer("rule_fires", &[&r[0], action, u], &mut out);
+        }
+        if out.is_empty() {
+            return Err(miette!("the snapshot has no notification rule (is `events/rules` missing?)"));
+        }
+    } else if let (Some(app), true) = (&args.app, args.flows) {
+        let u = need_user()?;
+        let a = model
+            .application(app)
+            .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
+        let login = rows_of("app_login_flow", &[&a]);
+        if login.is_empty() {
+            out.push(("app_login_flow", vec![a.clone(), String::new(), "provider".into()]));
+        }
+        out.extend(login);
+        out.extend(rows_of("login_mfa", &[&a, &u]));
+    }
+    Ok(out)
 }
