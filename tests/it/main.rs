@@ -10,6 +10,7 @@ mod fuzz;
 mod population;
 mod report;
 mod snapshot;
+mod targets;
 
 /// Runs the built `bindlog` with these arguments and collects its output.
 fn bindlog(args: &[&str]) -> std::process::Output {
