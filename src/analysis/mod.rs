@@ -7,9 +7,9 @@ pub mod classes;
 pub mod components;
 pub mod diff;
 pub mod paths;
-pub mod targets;
 pub mod population;
 pub mod scoped;
+pub mod targets;
 
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;

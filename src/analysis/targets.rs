@@ -42,19 +42,34 @@ impl Model {
     }
 
     fn flow_slug(&self, pk: &str) -> String {
-        self.names("flow").get(pk).cloned().unwrap_or_else(|| pk.to_string())
+        self.names("flow")
+            .get(pk)
+            .cloned()
+            .unwrap_or_else(|| pk.to_string())
     }
 
     /// May user pk `user` open RAC endpoint `endpoint` (name or pk)?
-    pub fn endpoint_answer(&self, endpoint: &str, user: &str, username: &str) -> Result<Json, String> {
+    pub fn endpoint_answer(
+        &self,
+        endpoint: &str,
+        user: &str,
+        username: &str,
+    ) -> Result<Json, String> {
         let e = self.object("rac_endpoint", 1, endpoint, "RAC endpoint")?;
-        let name = self.names("rac_endpoint").get(&e).cloned().unwrap_or_default();
+        let name = self
+            .names("rac_endpoint")
+            .get(&e)
+            .cloned()
+            .unwrap_or_default();
         let apps = self.names("application");
         let app = self.last_of("endpoint_application", &[&e]);
-        let part = |p: &str| self.last_of("endpoint_part", &[&e, user, p]).map(|v| tri(&v));
-        let flow = self.last_of("endpoint_flow", &[&e]).map(|f| {
-            json!({"slug": self.flow_slug(&f), "applicable": part("authorization_flow")})
-        });
+        let part = |p: &str| {
+            self.last_of("endpoint_part", &[&e, user, p])
+                .map(|v| tri(&v))
+        };
+        let flow = self
+            .last_of("endpoint_flow", &[&e])
+            .map(|f| json!({"slug": self.flow_slug(&f), "applicable": part("authorization_flow")}));
         let through: Vec<&String> = self
             .rows("endpoint_foreign_application")
             .into_iter()
@@ -107,9 +122,18 @@ impl Model {
     }
 
     /// Can user pk `user` bind to LDAP or RADIUS provider `provider` (name or pk)?
-    pub fn provider_answer(&self, provider: &str, user: &str, username: &str) -> Result<Json, String> {
+    pub fn provider_answer(
+        &self,
+        provider: &str,
+        user: &str,
+        username: &str,
+    ) -> Result<Json, String> {
         let p = self.object("provider", 1, provider, "provider")?;
-        let row = self.rows("provider").into_iter().find(|r| r[0] == p).unwrap_or_default();
+        let row = self
+            .rows("provider")
+            .into_iter()
+            .find(|r| r[0] == p)
+            .unwrap_or_default();
         if !self.rows("outpost_provider").iter().any(|r| r[0] == p) {
             return Err(format!(
                 "provider `{}` is a {}: only LDAP and RADIUS providers bind through an outpost (ask `access --app SLUG --flows` for the others)",
@@ -124,7 +148,11 @@ impl Model {
             .filter(|r| r[1] == "anonymous" && r[2] == user)
             .map(|r| (r[0].clone(), r[3].clone()))
             .collect();
-        let fsb: BTreeMap<String, String> = self.rows("fsb").into_iter().map(|r| (r[0].clone(), r[2].clone())).collect();
+        let fsb: BTreeMap<String, String> = self
+            .rows("fsb")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[2].clone()))
+            .collect();
         let mut unsupported: Vec<Json> = self
             .rows("unsolvable_stage")
             .into_iter()
@@ -218,7 +246,12 @@ impl Model {
 
     /// Per notification rule: whether it fires for an event of `action` whose user is pk
     /// `event_user` ("anonymous" for none), and who is notified.
-    pub fn notified_answer(&self, action: &str, event_user: &str, event_username: Option<&str>) -> Vec<Json> {
+    pub fn notified_answer(
+        &self,
+        action: &str,
+        event_user: &str,
+        event_username: Option<&str>,
+    ) -> Vec<Json> {
         let users = self.names("user");
         let transports = self.names("transport");
         let ctx = format!("event:{action}");
@@ -235,7 +268,9 @@ impl Model {
                 .filter(|t| t[0] == r[0])
                 .map(|t| t[1].clone())
                 .collect();
-            let send_once = ts.iter().any(|t| self.rows("transport_send_once").iter().any(|s| &s[0] == t));
+            let send_once = ts
+                .iter()
+                .any(|t| self.rows("transport_send_once").iter().any(|s| &s[0] == t));
             let mut members: Vec<String> = self
                 .rows("rule_recipient")
                 .into_iter()
@@ -243,7 +278,10 @@ impl Model {
                 .filter_map(|x| users.get(&x[1]).cloned())
                 .collect();
             members.sort();
-            let tells_user = self.rows("rule_tells_event_user").iter().any(|x| x[0] == r[0]);
+            let tells_user = self
+                .rows("rule_tells_event_user")
+                .iter()
+                .any(|x| x[0] == r[0]);
             let mut notified = Vec::new();
             if fires != "no" {
                 if tells_user {
@@ -264,7 +302,9 @@ impl Model {
             };
             let mut deferred: Vec<Json> = open
                 .iter()
-                .filter(|o| o[0] == r[0] && o[2] == ctx && (o[1] == event_user || event_user == "anonymous"))
+                .filter(|o| {
+                    o[0] == r[0] && o[2] == ctx && (o[1] == event_user || event_user == "anonymous")
+                })
                 .map(|o| json!({"binding": o[3], "checks": labels.get(&o[3]), "reason": o[4]}))
                 .collect();
             deferred.sort_by_key(|v| v.to_string());
@@ -285,7 +325,10 @@ impl Model {
 
     /// The brand serving the asked host (`host_asked`) and the flow it starts for designation
     /// `designation`: (brand pk and domain or None, flow slug and how it was chosen or None).
-    pub fn host_answer(&self, designation: &str) -> (Option<(String, String)>, Option<(String, String)>) {
+    pub fn host_answer(
+        &self,
+        designation: &str,
+    ) -> (Option<(String, String)>, Option<(String, String)>) {
         let brands = self.names("brand");
         let brand = self
             .rows("request_brand")

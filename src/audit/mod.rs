@@ -408,7 +408,13 @@ impl Names {
             .get(&(kind.to_string(), pk.to_string()))
             .cloned()
             // An event action is named by itself.
-            .unwrap_or_else(|| if kind == "event_action" { pk.to_string() } else { String::new() });
+            .unwrap_or_else(|| {
+                if kind == "event_action" {
+                    pk.to_string()
+                } else {
+                    String::new()
+                }
+            });
         ObjectRef {
             kind: kind.to_string(),
             pk: pk.to_string(),

@@ -254,21 +254,29 @@ fn target_queries(
     };
     if let Some(e) = &args.endpoint {
         let u = need_user()?;
-        let e = model.object("rac_endpoint", 1, e, "RAC endpoint").map_err(|e| miette!("{e}"))?;
+        let e = model
+            .object("rac_endpoint", 1, e, "RAC endpoint")
+            .map_err(|e| miette!("{e}"))?;
         answer("endpoint_access", &[&e, &u], &mut out);
         out.extend(rows_of("endpoint_part", &[&e, &u]));
     } else if let Some(d) = &args.device {
         let u = need_user()?;
-        let d = model.object("device", 1, d, "device").map_err(|e| miette!("{e}"))?;
+        let d = model
+            .object("device", 1, d, "device")
+            .map_err(|e| miette!("{e}"))?;
         answer("device_access", &[&d, &u], &mut out);
         out.extend(rows_of("device_side", &[&d, &u]));
     } else if let Some(s) = &args.source {
         let u = need_user()?;
-        let s = model.object("source", 1, s, "source").map_err(|e| miette!("{e}"))?;
+        let s = model
+            .object("source", 1, s, "source")
+            .map_err(|e| miette!("{e}"))?;
         answer("source_offered", &[&s, &u], &mut out);
     } else if let Some(p) = &args.provider {
         let u = need_user()?;
-        let p = model.object("provider", 1, p, "provider").map_err(|e| miette!("{e}"))?;
+        let p = model
+            .object("provider", 1, p, "provider")
+            .map_err(|e| miette!("{e}"))?;
         answer("bind_access", &[&p, &u], &mut out);
         out.extend(rows_of("bind_part", &[&p, &u]));
     } else if let Some(action) = &args.notified_of {
@@ -277,7 +285,9 @@ fn target_queries(
             answer("rule_fires", &[&r[0], action, u], &mut out);
         }
         if out.is_empty() {
-            return Err(miette!("the snapshot has no notification rule (is `events/rules` missing?)"));
+            return Err(miette!(
+                "the snapshot has no notification rule (is `events/rules` missing?)"
+            ));
         }
     } else if let (Some(app), true) = (&args.app, args.flows) {
         let u = need_user()?;
@@ -286,7 +296,10 @@ fn target_queries(
             .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
         let login = rows_of("app_login_flow", &[&a]);
         if login.is_empty() {
-            out.push(("app_login_flow", vec![a.clone(), String::new(), "provider".into()]));
+            out.push((
+                "app_login_flow",
+                vec![a.clone(), String::new(), "provider".into()],
+            ));
         }
         out.extend(login);
         out.extend(rows_of("login_mfa", &[&a, &u]));

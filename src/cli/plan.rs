@@ -18,7 +18,12 @@ pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// The flow's slug.
-    #[arg(long, value_name = "SLUG", required_unless_present = "host", conflicts_with = "host")]
+    #[arg(
+        long,
+        value_name = "SLUG",
+        required_unless_present = "host",
+        conflicts_with = "host"
+    )]
     flow: Option<String>,
     /// A request host instead of --flow: plan the flow its brand starts.
     #[arg(long, value_name = "HOST")]
@@ -107,9 +112,7 @@ pub fn run(args: Args) -> Outcome {
     let who = subject
         .as_ref()
         .map(|(pk, name)| (pk.as_str(), name.as_str()));
-    let plan = model
-        .plan(&flow, who, entry)
-        .map_err(|e| miette!("{e}"))?;
+    let plan = model.plan(&flow, who, entry).map_err(|e| miette!("{e}"))?;
     match args.format {
         Format::Json => {
             let mut v = plan.to_json();

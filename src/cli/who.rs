@@ -59,7 +59,12 @@ pub struct Args {
     #[arg(long, value_name = "ACTION", conflicts_with_all = ["flow", "app", "user"])]
     notified_of: Option<String>,
     /// With --notified-of: the event's user (username or pk).
-    #[arg(long, value_name = "USER", requires = "notified_of", conflicts_with = "anonymous")]
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "notified_of",
+        conflicts_with = "anonymous"
+    )]
     event_user: Option<String>,
     /// With --notified-of: an event without a user (authentik's AnonymousUser row).
     #[arg(long, requires = "notified_of")]
@@ -317,8 +322,8 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             }
         }
         let pks: Vec<String> = event_user.iter().map(|(pk, _)| pk.clone()).collect();
-        let model = Model::answering(snapshot, &Subjects::Only(pks), &asked)
-            .map_err(|e| miette!("{e}"))?;
+        let model =
+            Model::answering(snapshot, &Subjects::Only(pks), &asked).map_err(|e| miette!("{e}"))?;
         let (pk, name) = match &event_user {
             Some((pk, name)) => (pk.as_str(), Some(name.as_str())),
             None => ("anonymous", None),
@@ -339,7 +344,11 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
     let (rel, what, name, col) = match (&args.device, &args.device_access_group) {
         (Some(d), _) => ("device_access", "device", d, 1),
         (None, Some(g)) => ("device_side", "device_access_group", g, 1),
-        _ => return Err(miette!("ask about --notified-of, --device or --device-access-group")),
+        _ => {
+            return Err(miette!(
+                "ask about --notified-of, --device or --device-access-group"
+            ));
+        }
     };
     let model = Model::everyone(snapshot, &[], &[rel]).map_err(|e| miette!("{e}"))?;
     let pk = model
@@ -378,16 +387,29 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             .collect();
         let mut seen = std::collections::BTreeSet::new();
         for r in &rows {
-            if devices.contains(&r[0]) && r[2] == "group" && r[3] == want && seen.insert(r[1].clone())
+            if devices.contains(&r[0])
+                && r[2] == "group"
+                && r[3] == want
+                && seen.insert(r[1].clone())
             {
                 found.extend(users.get(&r[1]).map(String::as_str));
             }
         }
         if !args.count {
             let names = model.names("device");
-            let mut list: Vec<&str> = devices.iter().filter_map(|d| names.get(d).map(String::as_str)).collect();
+            let mut list: Vec<&str> = devices
+                .iter()
+                .filter_map(|d| names.get(d).map(String::as_str))
+                .collect();
             list.sort_unstable();
-            eprintln!("devices in the group: {}", if list.is_empty() { "none".to_string() } else { list.join(", ") });
+            eprintln!(
+                "devices in the group: {}",
+                if list.is_empty() {
+                    "none".to_string()
+                } else {
+                    list.join(", ")
+                }
+            );
         }
     }
     found.sort_unstable();
@@ -403,11 +425,36 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
 
 /// The event actions authentik emits (`EventAction`), for warning about a misspelt one.
 const KNOWN_ACTIONS: [&str; 32] = [
-    "login", "login_failed", "logout", "user_write", "suspicious_request", "password_set",
-    "secret_view", "secret_rotate", "invitation_used", "authorize_application", "source_linked",
-    "impersonation_started", "impersonation_ended", "flow_execution", "policy_execution",
-    "policy_exception", "property_mapping_exception", "system_task_execution",
-    "system_task_exception", "system_exception", "configuration_error", "configuration_warning",
-    "model_created", "model_updated", "model_deleted", "email_sent", "update_available",
-    "export_ready", "review_initiated", "review_overdue", "review_attested", "review_completed",
+    "login",
+    "login_failed",
+    "logout",
+    "user_write",
+    "suspicious_request",
+    "password_set",
+    "secret_view",
+    "secret_rotate",
+    "invitation_used",
+    "authorize_application",
+    "source_linked",
+    "impersonation_started",
+    "impersonation_ended",
+    "flow_execution",
+    "policy_execution",
+    "policy_exception",
+    "property_mapping_exception",
+    "system_task_execution",
+    "system_task_exception",
+    "system_exception",
+    "configuration_error",
+    "configuration_warning",
+    "model_created",
+    "model_updated",
+    "model_deleted",
+    "email_sent",
+    "update_available",
+    "export_ready",
+    "review_initiated",
+    "review_overdue",
+    "review_attested",
+    "review_completed",
 ];

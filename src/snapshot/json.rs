@@ -571,7 +571,9 @@ fn read_endpoint_bytes(
     if fast.is_ok() {
         return;
     }
-    if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail = target {
+    if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail =
+        target
+    {
         with_vec!(store, target, |v| v.truncate(before));
     }
     if let Target::Kind(k) = target

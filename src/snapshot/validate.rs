@@ -119,8 +119,14 @@ pub fn finish(
         .0
         .to_string());
     unique!(Kind::Transports, store.transports, |o| o.pk.0.to_string());
-    unique!(Kind::RacEndpoints, store.rac_endpoints, |o| o.pk.0.to_string());
-    unique!(Kind::Devices, store.devices, |o| o.device_uuid.0.to_string());
+    unique!(Kind::RacEndpoints, store.rac_endpoints, |o| o
+        .pk
+        .0
+        .to_string());
+    unique!(Kind::Devices, store.devices, |o| o
+        .device_uuid
+        .0
+        .to_string());
     unique!(Kind::DeviceAccessGroups, store.device_access_groups, |o| o
         .pbm_uuid
         .0
@@ -179,9 +185,10 @@ pub fn finish(
         );
     }
     for r in &store.notification_rules {
-        targets
-            .by_id
-            .insert(r.pk.0.clone(), (r.pk.0.clone(), TargetKind::NotificationRule));
+        targets.by_id.insert(
+            r.pk.0.clone(),
+            (r.pk.0.clone(), TargetKind::NotificationRule),
+        );
     }
     for e in &store.rac_endpoints {
         targets
@@ -888,13 +895,7 @@ fn target_objects(
         });
     }
     report.assumed("events/rules", "severity", "notice", why, d_sev);
-    report.assumed(
-        "events/rules",
-        "destination_event_user",
-        false,
-        why,
-        d_user,
-    );
+    report.assumed("events/rules", "destination_event_user", false, why, d_user);
 
     // Providers first: endpoints name them.
     let mut d_mfa = 0;

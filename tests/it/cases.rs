@@ -111,9 +111,9 @@ fn check_case(dir: &Path) -> Vec<String> {
 /// Whether `got` holds every key of `want` with the same value (objects compared the same way).
 fn holds(got: &Value, want: &Value) -> bool {
     match (got, want) {
-        (Value::Object(g), Value::Object(w)) => w
-            .iter()
-            .all(|(k, v)| g.get(k).is_some_and(|x| holds(x, v))),
+        (Value::Object(g), Value::Object(w)) => {
+            w.iter().all(|(k, v)| g.get(k).is_some_and(|x| holds(x, v)))
+        }
         _ => got == want,
     }
 }
@@ -171,8 +171,7 @@ fn check_targets(name: &str, snap: &snapshot::Snapshot, expect: &Value) -> Vec<S
         if !holds(&got, &t["expect"]) {
             failures.push(format!(
                 "{name}: {q} {}: got {got}, expected {}",
-                t,
-                t["expect"]
+                t, t["expect"]
             ));
         }
     }

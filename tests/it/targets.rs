@@ -71,8 +71,14 @@ fn notifying(transports: Value, group: &str) -> Value {
 fn n01_security_events_nobody_hears_about() {
     let watched = notifying(json!(["t1"]), "g-admins");
     let got = fired(&watched, "AK-N01");
-    assert!(!got.contains(&"event_action/login_failed".to_string()), "{got:?}");
-    assert!(got.contains(&"event_action/suspicious_request".to_string()), "{got:?}");
+    assert!(
+        !got.contains(&"event_action/login_failed".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"event_action/suspicious_request".to_string()),
+        "{got:?}"
+    );
     // A group with no direct member reaches nobody, so the action is unwatched again.
     let nobody = notifying(json!(["t1"]), "g-staff");
     let mut s = nobody.clone();
@@ -82,7 +88,10 @@ fn n01_security_events_nobody_hears_about() {
 
 #[test]
 fn n02_rule_without_transport() {
-    assert_eq!(fired(&notifying(json!([]), "g-admins"), "AK-N02"), ["notification_rule/r1"]);
+    assert_eq!(
+        fired(&notifying(json!([]), "g-admins"), "AK-N02"),
+        ["notification_rule/r1"]
+    );
     assert!(fired(&notifying(json!(["t1"]), "g-admins"), "AK-N02").is_empty());
 }
 
@@ -137,7 +146,10 @@ fn ldap(stage_kind: &str) -> Value {
 
 #[test]
 fn l01_bind_flow_stage_the_outpost_cannot_answer() {
-    assert_eq!(fired(&ldap("authentik_stages_captcha.captchastage"), "AK-L01"), ["provider/5"]);
+    assert_eq!(
+        fired(&ldap("authentik_stages_captcha.captchastage"), "AK-L01"),
+        ["provider/5"]
+    );
     assert!(fired(&ldap("authentik_stages_password.passwordstage"), "AK-L01").is_empty());
 }
 
@@ -210,16 +222,25 @@ fn m07_login_path_without_the_brands_mfa() {
 #[test]
 fn bad_target_input_is_located_and_a_missing_flow_is_a_warning() {
     let mut s = base();
-    s["endpoints/devices"] = json!([{"device_uuid": "d1", "name": "kiosk", "access_group": "nope"}]);
+    s["endpoints/devices"] =
+        json!([{"device_uuid": "d1", "name": "kiosk", "access_group": "nope"}]);
     s["events/rules"] = json!([{"pk": "r1", "name": 5}]);
     let e = load(&s).unwrap_err();
     let text = format!("{:?}", e.problems);
-    assert!(text.contains("access_group") && text.contains("nope"), "{text}");
+    assert!(
+        text.contains("access_group") && text.contains("nope"),
+        "{text}"
+    );
     assert!(text.contains("events/rules"), "{text}");
     let mut s = base();
     s["providers/all"] = json!([{"pk": 1, "name": "wiki", "authentication_flow": "gone"}]);
     let loaded = load(&s).unwrap();
-    let w: Vec<String> = loaded.report.warnings.iter().map(|w| w.to_string()).collect();
+    let w: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
     assert!(
         w.iter().any(|w| w.contains("wiki") && w.contains("gone")),
         "{w:?}"
@@ -252,7 +273,9 @@ fn stock_blueprints_get_no_finding_about_a_new_target_object() {
     };
     let f = audit::audit(&loaded.snapshot, &options).unwrap();
     for x in &f {
-        let new = ["AK-N02", "AK-N03", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07"];
+        let new = [
+            "AK-N02", "AK-N03", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07",
+        ];
         assert!(!new.contains(&x.rule.as_str()), "{} {}", x.rule, x.message);
     }
     // No stock rule watches failed logins.
