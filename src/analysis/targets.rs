@@ -8,6 +8,9 @@ use super::Model;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
+/// Two names of an object: (pk or slug, domain or how it was chosen).
+pub type Named = (String, String);
+
 /// `pass`/`fail`/`unknown` (or `yes`/`no`/`unknown`) as `yes`/`no`/`unknown`.
 fn tri(v: &str) -> &'static str {
     match v {
@@ -325,10 +328,7 @@ impl Model {
 
     /// The brand serving the asked host (`host_asked`) and the flow it starts for designation
     /// `designation`: (brand pk and domain or None, flow slug and how it was chosen or None).
-    pub fn host_answer(
-        &self,
-        designation: &str,
-    ) -> (Option<(String, String)>, Option<(String, String)>) {
+    pub fn host_answer(&self, designation: &str) -> (Option<Named>, Option<Named>) {
         let brands = self.names("brand");
         let brand = self
             .rows("request_brand")
