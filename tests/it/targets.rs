@@ -214,16 +214,17 @@ fn m07_login_path_without_the_brands_mfa() {
 #[test]
 fn bad_target_input_is_located_and_a_missing_flow_is_a_warning() {
     let mut s = base();
+    s["events/rules"] = json!([{"pk": "r1", "name": 5}]);
+    let text = format!("{:?}", load(&s).unwrap_err().problems);
+    assert!(text.contains("/events~1rules/0/name"), "{text}");
+    let mut s = base();
     s["endpoints/devices"] =
         json!([{"device_uuid": "d1", "name": "kiosk", "access_group": "nope"}]);
-    s["events/rules"] = json!([{"pk": "r1", "name": 5}]);
-    let e = load(&s).unwrap_err();
-    let text = format!("{:?}", e.problems);
+    let text = format!("{:?}", load(&s).unwrap_err().problems);
     assert!(
         text.contains("access_group") && text.contains("nope"),
         "{text}"
     );
-    assert!(text.contains("events/rules"), "{text}");
     let mut s = base();
     s["providers/all"] = json!([{"pk": 1, "name": "wiki", "authentication_flow": "gone"}]);
     let loaded = load(&s).unwrap();
