@@ -129,6 +129,19 @@ pub fn user_facts<'a>(users: impl IntoIterator<Item = (&'a User, &'a [&'a str])>
 
 /// The input relations of a snapshot (every relation of the schema present, maybe empty).
 pub fn facts_of(snapshot: &Snapshot) -> FactSet {
+    facts_about(snapshot, None)
+}
+
+/// [`facts_of`], with the rows about users (user, type, activity, last login, direct
+/// membership) only for the users whose pk (as text) is in `only`, when given. The built-in
+/// rules decide each user from that user's own rows and the user-independent facts, so a
+/// question about a few users needs no other user's rows: at a million users this is the
+/// difference between seconds and a membership closure over every user.
+pub fn facts_about(
+    snapshot: &Snapshot,
+    only: Option<&std::collections::HashSet<String>>,
+) -> FactSet {
+    let wanted = |pk: &str| only.is_none_or(|set| set.contains(pk));
     let mut b = Builder(
         schema_relations()
             .into_iter()
@@ -149,8 +162,58 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         }
         None => b.add("version", vec![sym("unknown")]),
     }
+    // Users a binding names keep their `user` row when the others are left out, so that the
+    // binding is still shown with a username.
+    let named: std::collections::HashSet<String> = match only {
+        Some(_) => snapshot
+            .policy_bindings
+            .iter()
+            .filter_map(|x| match &x.subject {
+                Subject::User(u) => Some(u.to_string()),
+                _ => None,
+            })
+            .collect(),
+        None => Default::default(),
+    };
+    // A notification rule tells every direct member of its destination group, whoever the
+    // question is about: those memberships (and those users' names) are kept too.
+    let destinations: std::collections::HashSet<&str> = match only {
+        Some(_) => snapshot
+            .notification_rules
+            .iter()
+            .filter_map(|r| r.destination_group.as_deref())
+            .collect(),
+        None => Default::default(),
+    };
+    let listed: std::collections::HashSet<String> = snapshot
+        .groups
+        .iter()
+        .filter(|g| destinations.contains(&*g.pk))
+        .flat_map(|g| g.users.iter().map(|u| u.to_string()))
+        .collect();
     for u in &snapshot.users {
-        b.user(u, &[]);
+        match only {
+            None => b.user(u, &[]),
+            Some(set) => {
+                let pk = u.pk.to_string();
+                if set.contains(&pk) {
+                    b.user(u, &[]);
+                    continue;
+                }
+                let told: Vec<&str> = u
+                    .groups
+                    .iter()
+                    .map(|g| &**g)
+                    .filter(|g| destinations.contains(g))
+                    .collect();
+                if named.contains(&pk) || listed.contains(&pk) || !told.is_empty() {
+                    b.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
+                }
+                for g in told {
+                    b.add("direct_member", vec![sym(&pk), sym(g)]);
+                }
+            }
+        }
     }
     for g in &snapshot.groups {
         b.add("group", vec![sym(&g.pk), sym(&g.name)]);
@@ -160,8 +223,12 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         if g.is_superuser {
             b.add("group_superuser", vec![sym(&g.pk)]);
         }
+        let told = destinations.contains(&*g.pk);
         for u in &g.users {
-            b.add("direct_member", vec![sym(&u.to_string()), sym(&g.pk)]);
+            let pk = u.to_string();
+            if wanted(&pk) || told {
+                b.add("direct_member", vec![sym(&pk), sym(&g.pk)]);
+            }
         }
     }
     for f in &snapshot.flows {
@@ -227,7 +294,7 @@ pub fn facts_of(snapshot: &Snapshot) -> FactSet {
         if !s.component.is_empty() {
             b.add("stage_component", vec![sym(&s.pk), sym(&s.component)]);
         }
-        // A passkey used at an identification stage sets `auth_method` (semantics §5); the
+        // A passkey used at an identification stage sets `auth_method` (docs/semantics.md §5); the
         // stage offers one only with a `webauthn_stage` (absent: the model default, null).
         if s.kind.ends_with("identificationstage")
             && s.fields.get("webauthn_stage").is_some_and(|v| !v.is_null())
@@ -556,7 +623,7 @@ impl FactSet {
     }
 }
 
-/// The result of an expression policy whose body bindlog recognises (semantics §5): a body that
+/// The result of an expression policy whose body bindlog recognises (docs/semantics.md §5): a body that
 /// only returns a literal, returns the truthiness of the context's `is_restored` with default
 /// true (always passes), or returns `ak_call_policy(...)` directly (its result object is truthy,
 /// so it always passes). Anything else is decided at run time.

@@ -11,4 +11,5 @@ pub mod escape;
 pub mod facts;
 pub mod report;
 pub mod snapshot;
+pub mod suggest;
 pub mod time;

@@ -1,5 +1,5 @@
 //! What-if: who gains or loses which stage and which application between two snapshots, and
-//! which findings appear or disappear (`bindlog diff`, `interfaces.md` "What-if").
+//! which findings appear or disappear (`bindlog diff`, docs/outputs.md).
 
 use super::Model;
 use crate::audit::{Finding, Severity};
@@ -8,19 +8,15 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Every user's view of one snapshot: stage visibility per flow (entered the default way) and
-/// application access, held per identity class (the model's rows) and read per user.
+/// application access, one answer per identity class, read per user through its class.
 pub struct AllUsers {
-    model: Model,
-    /// Every user: pk -> username.
-    users: BTreeMap<String, String>,
-    /// (flow slug, stage name) -> the stage bindings showing it, with the flow's entry.
-    stages: BTreeMap<(String, String), Vec<(String, String)>>,
-    /// Application slug -> pk.
-    apps: BTreeMap<String, String>,
-    /// Stage binding -> subject -> shown, skipped or unknown (entered the flow's default way).
-    visible: HashMap<String, HashMap<String, String>>,
-    /// Application -> subject -> yes, no or unknown.
-    access: HashMap<String, HashMap<String, &'static str>>,
+    /// Every user: pk -> (username, identity class).
+    users: HashMap<String, (String, u32)>,
+    /// (flow slug, stage name) -> per identity class, what its users see there: the most
+    /// visible of the stage's bindings ([`SKIPPED`] where none shows it).
+    stages: BTreeMap<(String, String), Vec<u8>>,
+    /// Application slug -> per identity class, its users' access ([`NO`] where none is known).
+    apps: BTreeMap<String, Vec<u8>>,
     /// (flow slug, stage name) of the MFA validation stages.
     pub mfa: BTreeSet<(String, String)>,
 }
@@ -28,11 +24,77 @@ pub struct AllUsers {
 /// The relations a diff reads per identity class.
 pub const RELATIONS: [&str; 2] = ["visible", "decide"];
 
-fn rank(v: &str) -> u8 {
+/// A stage neither shown nor left to run time (or absent).
+const SKIPPED: u8 = 0;
+/// A stage or an access left to run time.
+const UNKNOWN: u8 = 1;
+/// A stage shown.
+const SHOWN: u8 = 2;
+/// No access (or none known).
+const NO: u8 = 0;
+/// Access.
+const YES: u8 = 2;
+
+fn visibility(v: &str) -> u8 {
     match v {
-        "shown" => 2,
-        "unknown" => 1,
-        _ => 0,
+        "shown" => SHOWN,
+        "unknown" => UNKNOWN,
+        _ => SKIPPED,
+    }
+}
+
+fn visibility_word(v: u8) -> &'static str {
+    match v {
+        SHOWN => "shown",
+        UNKNOWN => "unknown",
+        _ => "skipped",
+    }
+}
+
+fn access_word(v: u8) -> &'static str {
+    match v {
+        YES => "yes",
+        UNKNOWN => "unknown",
+        _ => "no",
+    }
+}
+
+/// Per identity class, the answer of the class that answers for it where an object is
+/// concerned, from `answer` (subject pk -> answer). Classes with the same answering class are
+/// looked up once.
+fn per_class(
+    model: &Model,
+    snapshot: &crate::snapshot::Snapshot,
+    answering: &[u32],
+    answer: impl Fn(&str) -> Option<u8>,
+) -> Vec<Option<u8>> {
+    let mut seen: HashMap<u32, Option<u8>> = HashMap::new();
+    answering
+        .iter()
+        .map(|a| {
+            *seen
+                .entry(*a)
+                .or_insert_with(|| answer(&model.class_pk(snapshot, *a)))
+        })
+        .collect()
+}
+
+/// [`Model::answering_in`] for one object after another, computed once per scope (objects
+/// of one flow or application share it).
+struct Answering<'m> {
+    model: &'m Model,
+    snapshot: &'m crate::snapshot::Snapshot,
+    last: Option<(Option<usize>, Vec<u32>)>,
+}
+
+impl Answering<'_> {
+    fn of(&mut self, object: &str) -> &[u32] {
+        let scope = self.model.scope_of(object);
+        let fresh = !matches!(&self.last, Some((s, _)) if scope.is_some() && *s == scope);
+        if fresh {
+            self.last = Some((scope, self.model.answering_in(self.snapshot, object)));
+        }
+        self.last.as_ref().map_or(&[], |(_, a)| a)
     }
 }
 
@@ -47,7 +109,8 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
         .collect();
     let entry: BTreeMap<String, String> = model.names("default_entry");
     let mut mfa = BTreeSet::new();
-    let mut stages: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    // (flow slug, stage name) -> the stage bindings showing it, with the flow's entry.
+    let mut keys: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
     for r in model.rows("fsb") {
         let (Some(flow), Some((stage, kind))) = (flows.get(&r[1]), stage_rows.get(&r[2])) else {
             continue;
@@ -59,94 +122,82 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
             .get(&r[1])
             .cloned()
             .unwrap_or_else(|| "authenticated".into());
-        stages
-            .entry((flow.clone(), stage.clone()))
+        keys.entry((flow.clone(), stage.clone()))
             .or_default()
             .push((r[0].clone(), e));
     }
-    let entry_of: HashMap<&str, &str> = stages
+    let entry_of: HashMap<&str, &str> = keys
         .values()
         .flatten()
         .map(|(x, e)| (x.as_str(), e.as_str()))
         .collect();
-    let mut visible: HashMap<String, HashMap<String, String>> = HashMap::new();
+    // Stage binding -> subject -> visibility (entered the flow's default way).
+    let mut visible: HashMap<String, HashMap<String, u8>> = HashMap::new();
     for r in model.rows("visible") {
         if entry_of.get(r[0].as_str()) == Some(&r[1].as_str()) {
             visible
                 .entry(r[0].clone())
                 .or_default()
-                .insert(r[2].clone(), r[3].clone());
+                .insert(r[2].clone(), visibility(&r[3]));
         }
     }
-    let mut access: HashMap<String, HashMap<String, &'static str>> = HashMap::new();
+    let classes = model.user_classes(snapshot);
+    let n = classes.iter().max().map_or(0, |k| *k as usize + 1);
+    let mut answering = Answering {
+        model: &model,
+        snapshot,
+        last: None,
+    };
+    let mut stages = BTreeMap::new();
+    for (key, bindings) in keys {
+        let mut best = vec![SKIPPED; n];
+        for (x, _) in &bindings {
+            let Some(of) = visible.get(x) else { continue };
+            let a = answering.of(x);
+            for (b, v) in best
+                .iter_mut()
+                .zip(per_class(&model, snapshot, a, |s| of.get(s).copied()))
+            {
+                *b = (*b).max(v.unwrap_or(SKIPPED));
+            }
+        }
+        stages.insert(key, best);
+    }
+    // Application -> subject -> access.
+    let mut access: HashMap<String, HashMap<String, u8>> = HashMap::new();
     for r in model.rows("decide").into_iter().filter(|r| r[2] == "app") {
         let v = match r[3].as_str() {
-            "pass" => "yes",
-            "fail" => "no",
-            _ => "unknown",
+            "pass" => YES,
+            "fail" => NO,
+            _ => UNKNOWN,
         };
         access
             .entry(r[0].clone())
             .or_default()
             .insert(r[1].clone(), v);
     }
-    let apps = model
-        .rows("application")
-        .into_iter()
-        .map(|r| (r[1].clone(), r[0].clone()))
-        .collect();
+    let mut apps = BTreeMap::new();
+    for r in model.rows("application") {
+        let of = access.remove(&r[0]).unwrap_or_default();
+        let a = answering.of(&r[0]);
+        let answers = per_class(&model, snapshot, a, |s| of.get(s).copied());
+        apps.insert(
+            r[1].clone(),
+            answers.into_iter().map(|v| v.unwrap_or(NO)).collect(),
+        );
+    }
+    drop(answering);
     let users = snapshot
         .users
         .iter()
-        .map(|u| (u.pk.to_string(), u.username.to_string()))
+        .zip(&classes)
+        .map(|(u, k)| (u.pk.to_string(), (u.username.to_string(), *k)))
         .collect();
     AllUsers {
-        model,
         users,
         stages,
         apps,
-        visible,
-        access,
         mfa,
-    }
-}
-
-impl AllUsers {
-    /// Whose rows answer for `who` (an identity class, or a user alone) about `object`.
-    fn subject<'a>(&'a self, object: &str, who: &'a Result<u32, String>) -> &'a str {
-        match who {
-            Ok(k) => self.model.representative_of(object, *k).unwrap_or(""),
-            Err(pk) => pk,
-        }
-    }
-
-    /// What `who` sees of a stage (its most visible binding), if anything.
-    fn stage(&self, key: &(String, String), who: &Result<u32, String>) -> Option<&str> {
-        let mut best: Option<&str> = None;
-        for (x, _) in self.stages.get(key)? {
-            if let Some(v) = self
-                .visible
-                .get(x)
-                .and_then(|m| m.get(self.subject(x, who)))
-                && best.is_none_or(|b| rank(v) > rank(b))
-            {
-                best = Some(v);
-            }
-        }
-        best
-    }
-
-    /// The access of `who` to an application, if known.
-    fn app(&self, slug: &str, who: &Result<u32, String>) -> Option<&'static str> {
-        let a = self.apps.get(slug)?;
-        self.access.get(a)?.get(self.subject(a, who)).copied()
-    }
-
-    /// What tells users apart in this model: their identity class (each user alone in a model
-    /// of every user one by one); `None` for a user the snapshot does not have.
-    fn class(&self, pk: &str) -> Option<Result<u32, String>> {
-        self.users.get(pk)?;
-        Some(self.model.class_of(pk).ok_or_else(|| pk.to_string()))
     }
 }
 
@@ -200,59 +251,60 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
         ..Diff::default()
     };
     // Users who share an identity class on each side get the same answers: compare once per
-    // pair of classes, then name every user of the pair.
-    type Side = Option<Result<u32, String>>;
-    let mut groups: BTreeMap<(Side, Side), Vec<(&str, &str)>> = BTreeMap::new();
-    let pks: BTreeSet<&String> = old.users.keys().chain(new.users.keys()).collect();
-    for pk in pks {
-        let Some(name) = new.users.get(pk).or_else(|| old.users.get(pk)) else {
-            continue;
-        };
-        groups
-            .entry((old.class(pk), new.class(pk)))
-            .or_default()
-            .push((pk.as_str(), name.as_str()));
+    // pair of classes (none where the user is missing on that side), then name every user of
+    // the pair.
+    type Pair = (Option<u32>, Option<u32>);
+    let mut pairs: HashMap<Pair, Vec<&str>> = HashMap::new();
+    for (pk, (name, k)) in &new.users {
+        let o = old.users.get(pk).map(|(_, k)| *k);
+        pairs.entry((o, Some(*k))).or_default().push(name);
     }
+    for (pk, (name, k)) in &old.users {
+        if !new.users.contains_key(pk) {
+            pairs.entry((Some(*k), None)).or_default().push(name);
+        }
+    }
+    let mut pairs: Vec<(Pair, Vec<&str>)> = pairs.into_iter().collect();
+    pairs.sort_unstable_by_key(|(k, _)| *k);
+    // What a side's class holds for a key: the default where the key or the user is missing.
+    fn at(answers: Option<&Vec<u8>>, k: Option<u32>, default: u8) -> u8 {
+        match (answers, k) {
+            (Some(a), Some(k)) => a.get(k as usize).copied().unwrap_or(default),
+            _ => default,
+        }
+    }
+    // The pairs whose answers differ between two sides' per-class answers, with both answers.
+    let changed = |before: Option<&Vec<u8>>, after: Option<&Vec<u8>>, default: u8| {
+        pairs
+            .iter()
+            .filter_map(|((o, n), members)| {
+                let (b, a) = (at(before, *o, default), at(after, *n, default));
+                (b != a).then_some((members, b, a))
+            })
+            .collect::<Vec<_>>()
+    };
     let keys: BTreeSet<&(String, String)> = old.stages.keys().chain(new.stages.keys()).collect();
-    for k in keys {
-        for ((o, n), members) in &groups {
-            let before = o
-                .as_ref()
-                .and_then(|w| old.stage(k, w))
-                .unwrap_or("skipped");
-            let after = n
-                .as_ref()
-                .and_then(|w| new.stage(k, w))
-                .unwrap_or("skipped");
-            if before != after {
-                for (_, user) in members {
-                    d.stages.push(StageChange {
-                        user: user.to_string(),
-                        flow: k.0.clone(),
-                        stage: k.1.clone(),
-                        before: before.into(),
-                        after: after.into(),
-                    });
-                }
-            }
+    for key in keys {
+        for (members, b, a) in changed(old.stages.get(key), new.stages.get(key), SKIPPED) {
+            d.stages.extend(members.iter().map(|user| StageChange {
+                user: user.to_string(),
+                flow: key.0.clone(),
+                stage: key.1.clone(),
+                before: visibility_word(b).into(),
+                after: visibility_word(a).into(),
+            }));
         }
     }
     d.stages.sort();
     let apps: BTreeSet<&String> = old.apps.keys().chain(new.apps.keys()).collect();
     for app in apps {
-        for ((o, n), members) in &groups {
-            let before = o.as_ref().and_then(|w| old.app(app, w)).unwrap_or("no");
-            let after = n.as_ref().and_then(|w| new.app(app, w)).unwrap_or("no");
-            if before != after {
-                for (_, user) in members {
-                    d.access.push(AccessChange {
-                        user: user.to_string(),
-                        app: app.clone(),
-                        before: before.into(),
-                        after: after.into(),
-                    });
-                }
-            }
+        for (members, b, a) in changed(old.apps.get(app), new.apps.get(app), NO) {
+            d.access.extend(members.iter().map(|user| AccessChange {
+                user: user.to_string(),
+                app: app.clone(),
+                before: access_word(b).into(),
+                after: access_word(a).into(),
+            }));
         }
     }
     d.access.sort();
@@ -386,7 +438,7 @@ impl Gate {
 }
 
 impl Diff {
-    /// The JSON form of `interfaces.md` (plus the findings that appear and disappear).
+    /// The JSON form of docs/outputs.md (plus the findings that appear and disappear).
     pub fn to_json(&self) -> Value {
         json!({
             "stages": self.stages,

@@ -10,6 +10,7 @@ pub mod paths;
 pub mod population;
 pub mod scoped;
 pub mod targets;
+pub mod words;
 
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;
@@ -173,7 +174,16 @@ impl Model {
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
-        let facts = facts::facts_of(snapshot);
+        // The built-in rules and [`JOURNEYS`] decide a user from its own rows (see
+        // `facts::facts_about`); rules of the user's may read other users' rows (to count them,
+        // say), so they get every row.
+        let only: Option<std::collections::HashSet<String>> = match subjects {
+            Subjects::Only(users) if extra.iter().all(|x| *x == JOURNEYS) => {
+                Some(users.iter().cloned().collect())
+            }
+            _ => None,
+        };
+        let facts = facts::facts_about(snapshot, only.as_ref());
         let mut inputs = Inputs::new(&rules);
         add_facts(&rules, &mut inputs, &facts)?;
         if let Subjects::Only(users) = subjects {
@@ -445,6 +455,15 @@ impl Model {
         }
     }
 
+    /// Every user's identity class of [`Model::identity_classes`], by its index in
+    /// `snapshot.users` (in a model of every user one by one, that index).
+    pub fn user_classes(&self, snapshot: &Snapshot) -> Vec<u32> {
+        match &self.population {
+            Some(c) => c.population.classes.of_user.clone(),
+            None => (0..snapshot.users.len() as u32).collect(),
+        }
+    }
+
     /// The identity class of the user with this pk, in a model of every user by class.
     pub fn class_of(&self, pk: &str) -> Option<u32> {
         self.population.as_ref()?.population.class_of(pk)
@@ -508,6 +527,25 @@ impl Model {
         queries: &[(&str, Vec<String>)],
         depth: usize,
     ) -> Result<Vec<Explanation>, String> {
+        self.explain_queries(queries, depth, false)
+    }
+
+    /// [`Model::explain_all`], where every negated atom of a proof also says why its tuple does
+    /// not hold: what `explain` prints, so that a "no" reaches the missing fact.
+    pub fn explain_through_negations(
+        &self,
+        queries: &[(&str, Vec<String>)],
+        depth: usize,
+    ) -> Result<Vec<Explanation>, String> {
+        self.explain_queries(queries, depth, true)
+    }
+
+    fn explain_queries(
+        &self,
+        queries: &[(&str, Vec<String>)],
+        depth: usize,
+        negations: bool,
+    ) -> Result<Vec<Explanation>, String> {
         let mut symbols = self.inputs.symbols.clone();
         let mut tuples = Vec::new();
         for (rel, values) in queries {
@@ -530,8 +568,11 @@ impl Model {
             }
             tuples.push((id, tuple));
         }
-        let explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
+        let mut explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
             .map_err(|e| e.to_string())?;
+        if negations {
+            explainer.follow_negations(depth);
+        }
         let mut out: Vec<Explanation> = tuples
             .iter()
             .map(|(id, t)| explainer.explain(*id, t, depth))
@@ -799,7 +840,10 @@ pub fn find_user(snapshot: &Snapshot, user: &str) -> Result<(String, String), St
         .find(|u| &*u.username == user)
         .or_else(|| snapshot.users.iter().find(|u| u.pk.to_string() == user))
         .map(|u| (u.pk.to_string(), u.username.to_string()))
-        .ok_or_else(|| format!("no user `{user}` in the snapshot (give a username or a pk)"))
+        .ok_or_else(|| {
+            let names: Vec<&str> = snapshot.users.iter().map(|u| &*u.username).collect();
+            crate::suggest::unknown("user", user, &names)
+        })
 }
 
 /// One flow-stage binding in a plan.
@@ -1037,15 +1081,23 @@ impl Model {
 
     fn unknown(&self, what: &str, slug: &str, rel: &str, col: usize) -> String {
         let known: Vec<String> = self.rows(rel).into_iter().map(|r| r[col].clone()).collect();
-        format!(
-            "no {what} with the slug `{slug}`; the snapshot has: {}",
-            known.join(", ")
-        )
+        let names: Vec<&str> = known.iter().map(String::as_str).collect();
+        crate::suggest::unknown(&format!("{what} with the slug"), slug, &names)
+    }
+
+    /// The error for a flow slug the snapshot does not hold, with the nearest valid ones.
+    pub fn unknown_flow(&self, slug: &str) -> String {
+        self.unknown("flow", slug, "flow", 1)
+    }
+
+    /// The error for an application slug the snapshot does not hold, with the nearest valid ones.
+    pub fn unknown_application(&self, slug: &str) -> String {
+        self.unknown("application", slug, "application", 1)
     }
 }
 
 impl Plan {
-    /// The machine form fixed in `interfaces.md`.
+    /// The machine form fixed in docs/outputs.md.
     pub fn to_json(&self) -> Json {
         json!({
             "flow": self.flow,

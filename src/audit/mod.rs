@@ -1,4 +1,4 @@
-//! Audit findings (semantics §11): rules in `rules/audit/`, evaluated over a snapshot's facts and
+//! Audit findings (docs/audit-catalogue.md): rules in `rules/audit/`, evaluated over a snapshot's facts and
 //! the built-in derived relations, each finding with its objects, remediation and explanation.
 //!
 //! The rules write the `finding(rule, severity, kind, pk, message)` relation (and
@@ -57,7 +57,7 @@ impl Severity {
     }
 }
 
-/// An object a finding is about, as `interfaces.md` names it.
+/// An object a finding is about, as docs/outputs.md names it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectRef {
     /// `flow`, `stage`, `flow_binding`, `policy`, `policy_binding`, `application`, `group`,
@@ -318,7 +318,7 @@ pub fn findings_of(
     })
 }
 
-/// The order of `interfaces.md`: severity (most severe first), then rule, then objects.
+/// The order docs/outputs.md fixes: severity (most severe first), then rule, then objects.
 pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     b.severity
         .cmp(&a.severity)

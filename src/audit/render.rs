@@ -1,4 +1,4 @@
-//! The forms of an audit: text for people, JSON (`interfaces.md`), SARIF 2.1.0 for code-scanning
+//! The forms of an audit: text for people, JSON (docs/outputs.md), SARIF 2.1.0 for code-scanning
 //! tools, Markdown for tickets and pull requests.
 
 use super::{Finding, RuleInfo, Severity};
@@ -82,10 +82,17 @@ pub fn text(findings: &[Finding], rules: &[RuleInfo], suppressed: usize, explain
             }
         }
     }
+    if !explain && !findings.is_empty() {
+        out.push_str(
+            "
+(--explain shows the proof behind each finding)
+",
+        );
+    }
     out
 }
 
-/// The JSON array of `interfaces.md`.
+/// The JSON array of docs/outputs.md.
 pub fn json(findings: &[Finding]) -> Value {
     serde_json::to_value(findings).unwrap_or(Value::Null)
 }

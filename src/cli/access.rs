@@ -79,7 +79,13 @@ pub fn run(args: Args) -> Outcome {
     } else if let (Some(app), true) = (&args.app, args.flows) {
         model.app_flows_answer(app, &pk, &username)
     } else {
-        return app_access(&model, args.app.as_deref().unwrap_or_default(), &args, &pk);
+        return app_access(
+            &model,
+            args.app.as_deref().unwrap_or_default(),
+            &args,
+            &pk,
+            &username,
+        );
     }
     .map_err(|e| miette!("{e}"))?;
     match args.format {
@@ -113,7 +119,8 @@ fn text(v: &serde_json::Value) -> String {
     out
 }
 
-fn app_access(model: &Model, app: &str, args: &Args, pk: &str) -> Outcome {
+/// `access --app` without `--flows`: the application's answer and its entitlements.
+fn app_access(model: &Model, app: &str, args: &Args, pk: &str, username: &str) -> Outcome {
     let access = model.access(app, pk).map_err(|e| miette!("{e}"))?;
     let entitlements = model.entitlements(app, pk).map_err(|e| miette!("{e}"))?;
     match args.format {
@@ -121,7 +128,7 @@ fn app_access(model: &Model, app: &str, args: &Args, pk: &str) -> Outcome {
             "{}",
             serde_json::json!({
                 "app": app,
-                "user": args.user,
+                "user": username,
                 "access": access,
                 "entitlements": entitlements
                     .iter()
@@ -132,7 +139,7 @@ fn app_access(model: &Model, app: &str, args: &Args, pk: &str) -> Outcome {
         Format::Text => {
             println!(
                 "{} {} open {}",
-                args.user,
+                username,
                 if access == "yes" {
                     "may"
                 } else if access == "no" {

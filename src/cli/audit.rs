@@ -1,4 +1,4 @@
-//! `bindlog audit`: the misconfigurations of a snapshot (semantics §11), as text, JSON, SARIF or
+//! `bindlog audit`: the misconfigurations of a snapshot (docs/audit-catalogue.md), as text, JSON, SARIF or
 //! Markdown, with CI exit codes, user rules and suppressions.
 
 use super::Outcome;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 pub enum Format {
     /// Readable text.
     Text,
-    /// The JSON array of interfaces.md.
+    /// The JSON array of docs/outputs.md.
     Json,
     /// SARIF 2.1.0, for code-scanning tools.
     Sarif,

@@ -5,7 +5,7 @@ use super::check::SnapshotArgs;
 use super::plan::Format;
 use bindlog::analysis::Model;
 use miette::miette;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 /// Flags of `bindlog deferred`.
@@ -19,27 +19,71 @@ pub struct Args {
     format: Format,
 }
 
+/// The subjects a deferred binding is evaluated for: the users each stands for, and whether
+/// its answer waits on the binding.
+type Subjects = BTreeMap<String, (u64, bool)>;
+
 /// Runs `bindlog deferred`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
-    let model = Model::everyone_reading(&loaded.snapshot, &[], &[], &["deferred", "open_binding"])
-        .map_err(|e| miette!("{e}"))?;
+    let model = Model::everyone_reading(
+        &loaded.snapshot,
+        &[],
+        &[],
+        &[
+            "deferred",
+            "open_binding",
+            "decide",
+            "visible",
+            "applicable",
+        ],
+    )
+    .map_err(|e| miette!("{e}"))?;
+    // A binding left to run time decides a subject's answer only where that answer is unknown:
+    // where another binding already passes (mode any) or fails (mode all), it changes nothing.
+    let unknown_in = |rel: &str| -> BTreeSet<(String, String, String)> {
+        model
+            .rows(rel)
+            .into_iter()
+            .filter(|r| r[3] == "unknown")
+            .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+            .collect()
+    };
+    let app_open = unknown_in("decide");
+    let stage_open = unknown_in("visible");
+    let flow_open = unknown_in("applicable");
+    let target_of: BTreeMap<String, String> = model
+        .rows("binding")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
     let labels = model.labels();
     let users = loaded.snapshot.users.len();
     let flows: BTreeMap<String, String> = model.names("flow");
     let entries: BTreeMap<String, String> = model.names("default_entry");
-    // (kind, slug, binding, reason) -> subjects concerned, with the users each stands for
-    let mut groups: BTreeMap<(&str, String, String, String), BTreeMap<String, u64>> =
-        BTreeMap::new();
+    // (kind, slug, binding, reason) -> subjects it is evaluated for, with the users each stands
+    // for and whether their answer waits on it
+    let mut groups: BTreeMap<(&str, String, String, String), Subjects> = BTreeMap::new();
     for r in model.rows("deferred") {
         if entries.get(&r[0]) != Some(&r[1]) {
             continue;
         }
         let slug = flows.get(&r[0]).cloned().unwrap_or_default();
-        groups
+        // The binding's target: the flow itself (or its gate, for no binding), or a stage binding.
+        let target = target_of.get(&r[3]).unwrap_or(&r[0]);
+        let key = (target.clone(), r[1].clone(), r[2].clone());
+        let decides = if *target == r[0] {
+            flow_open.contains(&key)
+        } else {
+            stage_open.contains(&key)
+        };
+        let entry = groups
             .entry(("flow", slug, r[3].clone(), r[4].clone()))
-            .or_default()
-            .insert(r[2].clone(), model.weight_in(&r[0], &r[2]));
+            .or_default();
+        let weight = model.weight_in(&r[0], &r[2]);
+        let e = entry.entry(r[2].clone()).or_insert((0, false));
+        e.0 = weight;
+        e.1 |= decides;
     }
     let apps: BTreeMap<String, String> = model.names("application");
     for r in model.rows("open_binding") {
@@ -47,27 +91,41 @@ pub fn run(args: Args) -> Outcome {
             && r[2] == "app"
             && r[1] != "anon"
         {
-            groups
+            let decides = app_open.contains(&(r[0].clone(), r[1].clone(), "app".to_string()));
+            let e = groups
                 .entry(("application", slug.clone(), r[3].clone(), r[4].clone()))
                 .or_default()
-                .insert(r[1].clone(), model.weight_in(&r[0], &r[1]));
+                .entry(r[1].clone())
+                .or_insert((0, false));
+            e.0 = model.weight_in(&r[0], &r[1]);
+            e.1 |= decides;
         }
     }
-    // Each subject is one identity class: it concerns as many users as its class holds.
-    let count = |who: &BTreeMap<String, u64>| -> u64 {
+    // Each subject is one identity class: it stands for as many users as its class holds.
+    let count = |who: &Subjects, deciding: bool| -> u64 {
         who.iter()
-            .filter(|(s, _)| *s != "anon")
-            .map(|(_, w)| *w)
+            .filter(|(s, (_, d))| *s != "anon" && (*d || !deciding))
+            .map(|(_, (w, _))| *w)
             .sum()
     };
-    let describe = |who: &BTreeMap<String, u64>| {
-        let n = count(who);
-        let anon = if who.contains_key("anon") {
+    let anonymous = |who: &Subjects| who.get("anon").is_some_and(|(_, d)| *d);
+    let describe = |who: &Subjects| {
+        let n = count(who, true);
+        let anon = if anonymous(who) {
             " and the anonymous visitor"
         } else {
             ""
         };
-        format!("{n} of {users} users{anon}")
+        let evaluated = count(who, false);
+        let rest = if evaluated > n {
+            format!(
+                " (it is evaluated for {evaluated}; for the other {} another binding already decides)",
+                evaluated - n
+            )
+        } else {
+            String::new()
+        };
+        format!("the answer waits on it for {n} of {users} users{anon}{rest}")
     };
     match args.format {
         Format::Json => {
@@ -78,8 +136,9 @@ pub fn run(args: Args) -> Outcome {
                         kind.to_string(): slug,
                         "binding": if b.is_empty() { serde_json::Value::Null } else { serde_json::json!(b) },
                         "reason": why,
-                        "users": count(who),
-                        "anonymous": who.contains_key("anon"),
+                        "users": count(who, true),
+                        "evaluated_for": count(who, false),
+                        "anonymous": anonymous(who),
                     })
                 })
                 .collect();
@@ -103,7 +162,7 @@ pub fn run(args: Args) -> Outcome {
                 } else {
                     labels.get(b).cloned().unwrap_or_else(|| b.clone())
                 };
-                println!("  {what} ({b}): {why}; concerns {}", describe(who));
+                println!("  {what} ({b}): {why}; {}", describe(who));
             }
         }
     }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub enum Format {
     /// Changes grouped by stage and application.
     Text,
-    /// The JSON form of interfaces.md ("What-if").
+    /// The JSON form of docs/outputs.md ("diff").
     Json,
 }
 
@@ -74,7 +74,7 @@ fn load(
     };
     snapshot::load(path, &options)
         .map(|l| l.snapshot)
-        .map_err(miette::Report::new)
+        .map_err(|e| super::check::problems_text(&e))
 }
 
 /// Runs `bindlog diff`.
@@ -97,9 +97,14 @@ pub fn run(args: Args) -> Outcome {
     };
     // One evaluation per side serves both the users' answers and the findings.
     let side = |s: &Snapshot| -> Result<(diff::AllUsers, Vec<audit::Finding>), String> {
+        let start = std::time::Instant::now();
         let model = audit::evaluate_reading(s, &options.rules, &[], &diff::RELATIONS)?;
+        bindlog::analysis::bulk::timing("diff: a side's model", start);
         let findings = audit::findings_of(&model, s, &options)?.findings;
-        Ok((diff::all_users_of(model, s), findings))
+        bindlog::analysis::bulk::timing("diff: a side's findings", start);
+        let users = diff::all_users_of(model, s);
+        bindlog::analysis::bulk::timing("diff: a side's answers", start);
+        Ok((users, findings))
     };
     let (before, old_f) = match side(&old) {
         Ok(x) => x,

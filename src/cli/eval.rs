@@ -34,6 +34,15 @@ the rule derives nothing for that binding, with a warning (Soufflé stops the pr
 character out (warning), where Soufflé returns half of it. String escapes are Soufflé's: \\\"
 \\' \\\\ \\a \\b \\f \\n \\r \\t \\v; any other (`\\u202e`) is an error.
 
+Aggregates follow Soufflé's scoping: a body variable also bound outside the aggregate is read
+from outside; one bound only inside it and used elsewhere in the rule is a witness of `min` or
+`max` (`best(p, s) :- s = max x : { score(p, x) }` gives every `p` with the top score; a
+witness of `count` or `sum` is an error); any other body variable is the aggregate's own, even
+when it shares a name with one outside (`a = max a : r(a)`). Aggregates nest. `autoinc()`
+numbers a rule's tuples from 0 (not in recursive rules). An invalid regular expression makes
+both `match` and `!match` false, with a warning. A relation may have several `.output`
+directives (`filename=` tells them apart): each is written.
+
 Bounds: --max-tuples and --timeout are checked as tuples are produced, inside a round; passing
 one is an error (exit 2) and nothing is written.")]
 pub struct Args {

@@ -4,35 +4,41 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::{Entry, Format};
-use bindlog::analysis::{Model, Subjects, find_user, label_text};
-use bindlog::datalog::provenance::{render_text, to_json};
+use bindlog::analysis::words::{Fold, Words, render, wrap};
+use bindlog::analysis::{Model, Subjects, find_user};
+use bindlog::datalog::provenance::to_json;
+use bindlog::suggest;
 use miette::miette;
 use std::process::ExitCode;
 
 /// Flags of `bindlog explain`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:
-  bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
-      --stage default-authentication-mfa-validation
-  bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen
+#[command(after_help = "One question per run:
+  why a stage is shown, skipped or unknown for a user (or, without --user, an anonymous visitor):
+    bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
+        --stage default-authentication-mfa-validation
+  why a user may open an application or not:
+    bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen
   the other binding targets, each proved with its parts:
     bindlog explain examples/acme/snapshot.json --endpoint build-server --user ada.nguyen
     bindlog explain examples/acme/snapshot.json --device ada-laptop --user ada.nguyen
     bindlog explain examples/acme/snapshot.json --source github --user ada.nguyen
     bindlog explain examples/acme/snapshot.json --provider directory --user ada.nguyen
     bindlog explain examples/acme/snapshot.json --app grafana --flows --user ada.nguyen
-    bindlog explain examples/acme/snapshot.json --notified-of login_failed --user ada.nguyen")]
+    bindlog explain examples/acme/snapshot.json --notified-of login_failed --user ada.nguyen
+The answer comes first, in a sentence; then the proof, folded to the steps that decide it (--full
+for every step with its rule's text; --format json for tools).")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// The flow's slug (with --stage).
-    #[arg(long, value_name = "SLUG", requires = "stage", conflicts_with = "app")]
+    #[arg(long, value_name = "SLUG", conflicts_with = "app")]
     flow: Option<String>,
     /// The stage's name in that flow.
     #[arg(long, value_name = "NAME")]
     stage: Option<String>,
     /// The application's slug (instead of --flow and --stage).
-    #[arg(long, value_name = "SLUG", required_unless_present_any = ["flow", "endpoint", "device", "source", "provider", "notified_of"])]
+    #[arg(long, value_name = "SLUG")]
     app: Option<String>,
     /// With --app: prove the login flow picked for the application and its MFA for the user.
     #[arg(long, requires = "app")]
@@ -62,13 +68,55 @@ pub struct Args {
     /// How deep a why-not follows missing facts.
     #[arg(long, default_value_t = 4, value_name = "N")]
     depth: usize,
+    /// The whole proof: every step, with each rule's file, line and text.
+    #[arg(long)]
+    full: bool,
+    /// Wrap the text to this many columns (default: the terminal's width, or 100 when the
+    /// output is not a terminal).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<usize>,
     /// Output form.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 
+/// The width text is wrapped to: the flag, else the terminal's, else a fixed 100 (so that
+/// output written to a file or a test is the same everywhere).
+fn width(flag: Option<usize>) -> usize {
+    use std::io::IsTerminal;
+    if let Some(w) = flag {
+        return w;
+    }
+    if std::io::stdout().is_terminal()
+        && let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size()
+    {
+        return usize::from(w);
+    }
+    100
+}
+
 /// Runs `bindlog explain`.
 pub fn run(args: Args) -> Outcome {
+    let other_target = args.endpoint.is_some()
+        || args.device.is_some()
+        || args.source.is_some()
+        || args.provider.is_some()
+        || args.notified_of.is_some();
+    if !other_target && args.app.is_none() && (args.flow.is_none() || args.stage.is_none()) {
+        return Err(match (&args.flow, &args.stage) {
+            (Some(flow), None) => miette!(
+                help = format!(
+                    "name the stage: bindlog explain SNAPSHOT --flow {flow} --stage NAME [--user USER]"
+                ),
+                "`--flow` needs `--stage`: explain answers for one stage of the flow"
+            ),
+            _ => miette!(
+                help = "bindlog explain SNAPSHOT --flow SLUG --stage NAME [--user USER]   why a stage is shown, skipped or unknown\n\
+                        bindlog explain SNAPSHOT --app SLUG --user USER                  why a user may open an application or not",
+                "explain needs a question: a stage (`--flow` and `--stage`) or an application (`--app`)"
+            ),
+        });
+    }
     let loaded = args.snapshot.load()?;
     let pk = match &args.user {
         Some(u) => Some(
@@ -85,11 +133,20 @@ pub fn run(args: Args) -> Outcome {
     )
     .map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
+    let words = Words::new(&model);
+    // The answer in a sentence or two, before any proof.
+    let mut summary: Vec<String> = Vec::new();
     // The tuple to explain first, then (for a shown stage) the checks that pass.
     let mut queries: Vec<(&str, Vec<String>)> = Vec::new();
     let targeted = target_queries(&args, &model, pk.as_deref())?;
     let is_target = !targeted.is_empty();
     if is_target {
+        summary.extend(
+            targeted
+                .iter()
+                .take(1)
+                .map(|(rel, t)| target_words(&words, rel, t)),
+        );
         queries = targeted;
     } else if let Some(app) = &args.app {
         let user = pk.ok_or_else(|| {
@@ -97,7 +154,7 @@ pub fn run(args: Args) -> Outcome {
         })?;
         let a = model
             .application(app)
-            .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
+            .ok_or_else(|| miette!("{}", model.unknown_application(app)))?;
         let v = model
             .rows("decide")
             .into_iter()
@@ -105,6 +162,8 @@ pub fn run(args: Args) -> Outcome {
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
         queries.push(("decide", vec![a.clone(), user.clone(), "app".into(), v]));
+        summary.push(words.application(&a, &user));
+        summary.push(format!("(application {app}, for {})", words.who(&user)));
         // Then, for each entitlement of the application, why the user holds it or not.
         for e in model.rows("entitlement").into_iter().filter(|r| r[1] == a) {
             let held = model
@@ -113,6 +172,7 @@ pub fn run(args: Args) -> Outcome {
                 .find(|r| r[0] == e[0] && r[1] == user)
                 .map(|r| r[2].clone())
                 .unwrap_or_else(|| "unknown".into());
+            summary.push(format!("entitlement {}: {held}", e[2]));
             queries.push(("entitled", vec![e[0].clone(), user.clone(), held]));
         }
     } else {
@@ -120,13 +180,29 @@ pub fn run(args: Args) -> Outcome {
         let stage = args.stage.as_deref().unwrap_or_default();
         let (flow, _) = model
             .flow(slug)
-            .ok_or_else(|| miette!("no flow with the slug `{slug}`"))?;
+            .ok_or_else(|| miette!("{}", model.unknown_flow(slug)))?;
         let names: std::collections::BTreeMap<String, String> = model.names("stage");
-        let fsb = model
-            .rows("fsb")
-            .into_iter()
+        let model_rows_fsb = model.rows("fsb");
+        let fsb = model_rows_fsb
+            .iter()
             .find(|r| r[1] == flow && names.get(&r[2]).is_some_and(|n| n == stage))
-            .ok_or_else(|| miette!("flow `{slug}` has no stage named `{stage}`"))?;
+            .cloned()
+            .ok_or_else(|| {
+                let bound: Vec<&str> = model_rows_fsb
+                    .iter()
+                    .filter(|r| r[1] == flow)
+                    .filter_map(|r| names.get(&r[2]).map(String::as_str))
+                    .collect();
+                miette!(
+                    "{}",
+                    suggest::unknown_in(
+                        &format!("stage in flow `{slug}` named"),
+                        stage,
+                        &bound,
+                        "the flow"
+                    )
+                )
+            })?;
         let entry = match args.entry {
             Some(Entry::Anonymous) => "anonymous".to_string(),
             Some(Entry::Authenticated) => "authenticated".to_string(),
@@ -143,6 +219,17 @@ pub fn run(args: Args) -> Outcome {
             .find(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
             .map(|r| r[3].clone())
             .unwrap_or_else(|| "unknown".into());
+        let entered = if entry == "anonymous" {
+            "entered anonymously"
+        } else {
+            "entered logged in"
+        };
+        summary.push(words.stage(&fsb[0], &entry, &subject));
+        summary.push(format!(
+            "(stage {stage} at order {} of flow {slug}, for {}, {entered})",
+            fsb[3],
+            words.who(&subject)
+        ));
         queries.push((
             "visible",
             vec![fsb[0].clone(), entry.clone(), subject.clone(), v.clone()],
@@ -187,39 +274,109 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     let mut explanations = model
-        .explain_all(&queries, args.depth)
+        .explain_through_negations(&queries, args.depth)
         .map_err(|e| miette!("{e}"))?;
     let supporting = explanations.split_off(1);
     let explanation = &explanations[0];
-    let labels = model.labels();
     match args.format {
         Format::Text => {
-            print!("{}", label_text(&render_text(explanation), &labels));
-            if !supporting.is_empty() && is_target {
-                println!("\nand its parts:");
+            let fold = Fold {
+                words: &words,
+                width: width(args.width),
+                full: args.full,
+            };
+            let mut out = String::new();
+            for line in &summary {
+                wrap("", "", line, fold.width, &mut out);
+            }
+            out.push_str(if args.full {
+                "\nthe whole proof:\n"
+            } else {
+                "\nwhy (the deciding steps; --full shows every step and rule):\n"
+            });
+            out.push_str(&render(explanation, &fold));
+            if !supporting.is_empty() {
+                out.push_str(if is_target {
+                    "\nand its parts:\n"
+                } else if args.app.is_some() {
+                    "\nand its entitlements:\n"
+                } else {
+                    "\nand every part that is checked passes:\n"
+                });
                 for s in &supporting {
-                    print!("{}", label_text(&render_text(s), &labels));
-                }
-            } else if !supporting.is_empty() && args.app.is_some() {
-                println!("\nand its entitlements:");
-                for s in &supporting {
-                    print!("{}", label_text(&render_text(s), &labels));
-                }
-            } else if !supporting.is_empty() {
-                println!("\nand every part that is checked passes:");
-                for s in &supporting {
-                    print!("{}", label_text(&render_text(s), &labels));
+                    out.push_str(&render(s, &fold));
                 }
             }
+            print!("{out}");
         }
         Format::Json => {
+            let labels = model.labels();
             let mut v = to_json(explanation);
+            v["summary"] = serde_json::json!(summary.join("\n"));
             v["labels"] = serde_json::to_value(&labels).unwrap_or_default();
             v["supporting"] = serde_json::Value::Array(supporting.iter().map(to_json).collect());
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The answer to a question about one of the other binding targets, in a sentence.
+fn target_words(words: &Words, rel: &str, t: &[String]) -> String {
+    let at = |i: usize| t.get(i).map_or("", String::as_str);
+    let who = |i: usize| match at(i) {
+        "anonymous" => "no user (an anonymous event)".to_string(),
+        u => words.who(u),
+    };
+    match rel {
+        "endpoint_access" => format!(
+            "may {} open RAC endpoint {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "device_access" => format!(
+            "may {} log in on device {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "source_offered" => format!(
+            "is {} offered source {} to connect: {} (a source binding gates no login)",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "bind_access" => format!(
+            "can {} bind through provider {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "rule_fires" => format!(
+            "does notification rule {} fire for a {} event of {}: {} (the other rules follow)",
+            words.label(at(0)),
+            at(1),
+            who(2),
+            at(3)
+        ),
+        "app_login_flow" if at(1).is_empty() => format!(
+            "application {} has no login flow: its provider names none, no brand does, and no \
+             authentication flow lets the anonymous visitor in",
+            words.label(at(0))
+        ),
+        "app_login_flow" => format!(
+            "application {} sends a visitor without a session to flow {} ({})",
+            words.label(at(0)),
+            words.label(at(1)),
+            match at(2) {
+                "provider" => "its provider names it",
+                "brand" => "its provider names none; the brand does",
+                _ => "no provider or brand names one: the first authentication flow by slug",
+            }
+        ),
+        _ => format!("{rel}({})", t.join(", ")),
+    }
 }
 
 /// The tuples that answer a question about one of the other binding targets, the answer first

@@ -13,7 +13,8 @@ use std::process::ExitCode;
   bindlog generate --users 5000 -o small.json
   bindlog generate --preset 10k -o 10k.json     # 10,000 users, 400 groups, 20 flows
   bindlog generate --preset 100k -o 100k.json   # 100,000 users, 2,000 groups, 50 flows
-  bindlog generate --preset 1m -o 1m.json       # 1,000,000 users, 10,000 groups, 200 flows, ~750 MB")]
+  bindlog generate --preset 1m -o 1m.json       # 1,000,000 users, 10,000 groups, 200 flows, ~750 MB
+  bindlog generate --users 100 --authentik-version 2025.10.1 -o old.json")]
 pub struct Args {
     /// A size of the bulk-analysis targets: 1k, 10k, 100k or 1m (groups, flows, stage and policy
     /// bindings scaled to match; --groups and --apps still override).
@@ -34,9 +35,9 @@ pub struct Args {
     /// Number of applications (default: scaled from --users).
     #[arg(long)]
     apps: Option<usize>,
-    /// authentik version written in `meta`.
-    #[arg(long)]
-    version: Option<String>,
+    /// authentik version written in `meta` (the defaults and quirks of that version apply).
+    #[arg(long, value_name = "VERSION")]
+    authentik_version: Option<String>,
     /// Write the example organisation of `examples/acme` instead.
     #[arg(long, conflicts_with_all = ["users", "groups", "apps", "preset"])]
     acme: bool,
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> Outcome {
         p.groups = args.groups.unwrap_or(p.groups).max(1);
         p.max_parents = args.max_parents.unwrap_or(p.max_parents);
         p.apps = args.apps.unwrap_or(p.apps);
-        if let Some(v) = args.version {
+        if let Some(v) = args.authentik_version {
             p.version = v;
         }
         synth::write_bundle(&p, &mut out).into_diagnostic()?;

@@ -1,12 +1,13 @@
 //! Flags parsed into plain data first (clap derive), then each subcommand runs in its own file.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod access;
 mod analyze;
 mod audit;
 mod check;
+mod completions;
 mod deferred;
 mod diagram;
 mod diff;
@@ -16,13 +17,31 @@ mod facts;
 mod fetch;
 mod generate;
 mod plan;
+mod progress;
 mod query;
 mod report;
 mod who;
 
 /// bindlog: reason about a whole authentik configuration at once, with Datalog.
 #[derive(Parser, Debug)]
-#[command(name = "bindlog", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "bindlog",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:
+  bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
+  bindlog analyze examples/acme/snapshot.json
+  export BINDLOG_SNAPSHOT=examples/acme/snapshot.json   # then leave the SNAPSHOT argument out
+  bindlog audit --fail-on high
+
+Exit status: 0 done; 1 `audit`/`diff` found what --fail-on asks to fail on; 2 bad usage or bad
+input (the message names the file, the place and what was expected); 3 `eval --engine compare`
+found the two evaluators disagree.
+Reference: docs/README.md in bindlog's repository (input, outputs, semantics, audit catalogue,
+rules reference, command line)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,6 +81,10 @@ enum Command {
     Generate(generate::Args),
     /// Evaluate a Datalog program (Soufflé conventions: -F facts in, -D csv out).
     Eval(eval::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print bindlog's man page (roff), or write one page per subcommand with -o DIR.
+    Man(completions::ManArgs),
 }
 
 /// What a subcommand returns: its exit code, or a report for bad usage or bad input (exit 2).
@@ -101,6 +124,21 @@ impl LimitArgs {
         Ok(limits)
     }
 }
+
+/// A message already written for the person reading it (several lines, each problem with its
+/// help): printed as it is, without miette's frame or codes.
+#[derive(Debug)]
+pub struct Plain(pub String);
+
+impl std::fmt::Display for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Plain {}
+
+impl miette::Diagnostic for Plain {}
 
 /// Prints diagnostics that are already rendered and gives exit status 2 (bad input).
 pub fn bad_input(rendered: &str) -> ExitCode {
@@ -173,11 +211,16 @@ pub fn run() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Who(args) => who::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
     };
     match outcome {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            match report.downcast_ref::<Plain>() {
+                Some(plain) => eprint!("{plain}"),
+                None => eprintln!("{report:?}"),
+            }
             ExitCode::from(2)
         }
     }

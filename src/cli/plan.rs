@@ -65,7 +65,7 @@ pub enum Entry {
 pub enum Format {
     /// A readable table.
     Text,
-    /// The JSON form of `interfaces.md`.
+    /// The JSON form of docs/outputs.md ("plan").
     Json,
 }
 
@@ -77,6 +77,14 @@ pub fn run(args: Args) -> Outcome {
         None => None,
     };
     let users: Vec<String> = subject.iter().map(|(pk, _)| pk.clone()).collect();
+    let inactive = subject.as_ref().and_then(|(pk, name)| {
+        loaded
+            .snapshot
+            .users
+            .iter()
+            .any(|u| u.pk.to_string() == *pk && !u.is_active)
+            .then(|| name.clone())
+    });
     let asked: Vec<(&str, Vec<String>)> = args
         .host
         .iter()
@@ -132,7 +140,13 @@ pub fn run(args: Args) -> Outcome {
                     .map_or("no brand".to_string(), |(_, d)| format!("brand `{d}`"));
                 println!("host {host}: {b}, flow {flow} ({via})");
             }
-            print!("{}", plan.to_text())
+            print!("{}", plan.to_text());
+            if let Some(u) = inactive {
+                println!(
+                    "\nthe account {u} is inactive: authentik's user-login stage refuses to log it \
+                     in, whatever the stages above show"
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

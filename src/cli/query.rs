@@ -16,6 +16,10 @@ use std::process::ExitCode;
                     visible(X, \"anonymous\", U, \"skipped\").
 
   bindlog query examples/acme/snapshot.json --rules my.dl
+  bindlog query examples/acme/snapshot.json --rules examples/my-audit.dl --format json
+
+The relations your rules may read, with their columns: docs/rules-reference.md.
+--format json prints every .output relation in one object (docs/outputs.md, \"query\").
 
 The rules run once per identity class (users your rules and the built-in ones cannot tell
 apart) and the .output rows are expanded to every user. To count users, sum their weight:
@@ -40,6 +44,18 @@ pub struct Args {
     /// Let `.output` `filename=` name any file, not only files inside the -D directory.
     #[arg(long)]
     allow_any_path: bool,
+    /// Output form: Soufflé's files (or boxed tables on stdout), or one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Souffle, conflicts_with = "output")]
+    format: Format,
+}
+
+/// Output forms of `query`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// As Soufflé: one file per `.output` relation in -D, or boxed tables with `-D -`.
+    Souffle,
+    /// One JSON object on stdout: every `.output` relation with its columns and sorted rows.
+    Json,
 }
 
 /// Runs `bindlog query`.
@@ -98,6 +114,14 @@ pub fn run(args: Args) -> Outcome {
         eprintln!("warning: {note}");
     }
     let (program, tables) = model.plain_tables();
+    if args.format == Format::Json {
+        let json = outputs_json(&program, &tables, &model.evaluation().symbols);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let policy = if args.allow_any_path {
         bindlog::datalog::io::PathPolicy::Any
     } else {
@@ -111,4 +135,47 @@ pub fn run(args: Args) -> Outcome {
         policy,
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON form of `query` (docs/outputs.md): `{"relations": {NAME: {"columns", "types",
+/// "rows"}}}`, relations by name, rows sorted as Soufflé's files are, numbers as JSON numbers.
+fn outputs_json(
+    program: &bindlog::datalog::ir::Program,
+    tables: &[bindlog::datalog::eval::Table],
+    symbols: &bindlog::datalog::value::Interner,
+) -> serde_json::Value {
+    use bindlog::datalog::ir::Ty;
+    use serde_json::{Value, json};
+    let mut relations = serde_json::Map::new();
+    for (rel, r) in program.relations.iter().enumerate() {
+        if r.output.is_none() {
+            continue;
+        }
+        let rows: Vec<Value> = if r.arity() == 0 {
+            // A nullary relation holds the empty tuple or nothing: true or false.
+            (0..tables[rel].len.min(1)).map(|_| json!([])).collect()
+        } else {
+            bindlog::datalog::io::sorted_rows(program, rel, &tables[rel], symbols)
+                .into_iter()
+                .map(|row| {
+                    Value::Array(
+                        row.iter()
+                            .zip(&r.types)
+                            .map(|(v, t)| match t {
+                                Ty::Symbol => json!(symbols.resolve(*v)),
+                                Ty::Number => json!(*v as i32),
+                                Ty::Unsigned => json!(*v),
+                            })
+                            .collect(),
+                    )
+                })
+                .collect()
+        };
+        let types: Vec<&str> = r.types.iter().map(|t| t.name()).collect();
+        relations.insert(
+            r.name.clone(),
+            json!({"columns": r.attrs, "types": types, "rows": rows}),
+        );
+    }
+    json!({ "relations": relations })
 }

@@ -6,6 +6,7 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use bindlog::analysis::find_user;
 use bindlog::analysis::paths::Hierarchy;
+use bindlog::suggest;
 use miette::miette;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 #[command(
     group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user", "notified_of", "device", "device_access_group"])),
-    after_help = "Three questions, one per run:
+    after_help = "Three questions about stages and applications, one per run:
   the users for whom a stage is skipped (or shown, or unknown), each flow entered the default way:
     bindlog who examples/acme/snapshot.json --flow default-authentication-flow \\
         --stage default-authentication-mfa-validation --visibility skipped
@@ -23,6 +24,8 @@ use std::process::ExitCode;
   the applications a user may open:
     bindlog who examples/acme/snapshot.json --user ada.nguyen
 Add --count for the number only; --access no|unknown or --visibility shown|unknown ask the other answers.
+--format json gives one object with the question and the answer (docs/outputs.md, \"who\"):
+    bindlog who examples/acme/snapshot.json --app vault --format json
 Other binding targets:
   per notification rule, whether it fires for an event and who is notified (JSON):
     bindlog who examples/acme/snapshot.json --notified-of login_failed --anonymous
@@ -87,12 +90,24 @@ pub struct Args {
     /// Print only how many.
     #[arg(long)]
     count: bool,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
     /// No progress bar on stderr.
     #[arg(long)]
     no_progress: bool,
+}
+
+/// Output forms of `who`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One name per line (with --app, a tab and the group path that grants access).
+    Text,
+    /// One JSON object: the question, the count and the names (docs/outputs.md).
+    Json,
 }
 
 /// A stage's visibility.
@@ -150,7 +165,15 @@ pub fn run(args: Args) -> Outcome {
         };
         let b = Bulk::new(snapshot, options, &|p| report(&bar, p)).map_err(|e| miette!("{e}"))?;
         bar.finish_and_clear();
-        Ok(answer(&b, q, args.count))
+        Ok(match args.format {
+            Format::Text => answer(&b, q, args.count),
+            Format::Json => {
+                let mut text = serde_json::to_string_pretty(&answer_json(&b, q, args.count))
+                    .unwrap_or_default();
+                text.push('\n');
+                text
+            }
+        })
     })??;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -173,10 +196,7 @@ fn question(
             .position(|x| &x.slug == flow)
             .ok_or_else(|| {
                 let known: Vec<&str> = layout.flows.iter().map(|x| x.slug.as_str()).collect();
-                miette!(
-                    "no flow with the slug `{flow}`; the snapshot has: {}",
-                    known.join(", ")
-                )
+                miette!("{}", suggest::unknown("flow with the slug", flow, &known))
             })?;
         let range = layout.flows[f].stages.clone();
         let matching: Vec<usize> = range
@@ -189,14 +209,18 @@ fn question(
         let x = match matching.as_slice() {
             [x] => *x,
             [] => {
-                let known: Vec<String> = range
-                    .map(|x| format!("{} @{}", layout.stages[x].stage, layout.stages[x].order))
-                    .collect();
+                let known: Vec<&str> = range.map(|x| layout.stages[x].stage.as_str()).collect();
+                let at = args
+                    .order
+                    .map_or(String::new(), |o| format!(" at order {o}"));
                 return Err(miette!(
-                    "flow `{flow}` binds no stage `{stage}`{}; it binds: {}",
-                    args.order
-                        .map_or(String::new(), |o| format!(" at order {o}")),
-                    known.join(", ")
+                    "{}",
+                    suggest::unknown_in(
+                        &format!("stage{at} in flow `{flow}` named"),
+                        stage,
+                        &known,
+                        "the flow"
+                    )
                 ));
             }
             _ => {
@@ -219,8 +243,8 @@ fn question(
             .ok_or_else(|| {
                 let known: Vec<&str> = layout.apps.iter().map(|x| x.slug.as_str()).collect();
                 miette!(
-                    "no application with the slug `{app}`; the snapshot has: {}",
-                    known.join(", ")
+                    "{}",
+                    suggest::unknown("application with the slug", app, &known)
                 )
             })?;
         Ok(Question::App(a, access))
@@ -458,3 +482,73 @@ const KNOWN_ACTIONS: [&str; 32] = [
     "review_attested",
     "review_completed",
 ];
+
+/// The word `who` prints for an answer byte, as `plan`, `access` and `analyze` spell it.
+fn word(question: Question) -> &'static str {
+    match question {
+        Question::Stage(_, v) => match v {
+            YES => "shown",
+            NO => "skipped",
+            _ => "unknown",
+        },
+        Question::App(_, a) | Question::User(_, a) => match a {
+            YES => "yes",
+            NO => "no",
+            _ => "unknown",
+        },
+    }
+}
+
+/// The JSON form of an answer (docs/outputs.md, "who"): the question's fields, `count`, and
+/// unless `count_only` the sorted list the text form prints.
+fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let users = &b.snapshot.users;
+    let mut names: Vec<Value> = Vec::new();
+    let mut object = match q {
+        Question::Stage(x, v) => {
+            let s = &b.layout.stages[x];
+            let flow = &b.layout.flows[s.flow].slug;
+            names.extend(b.users_with_stage(x, v).map(|u| json!(users[u].username)));
+            json!({"flow": flow, "stage": s.stage, "order": s.order, "visibility": word(q)})
+        }
+        Question::App(a, access) => {
+            let h = Hierarchy::new(b.snapshot);
+            let pk = &b.layout.apps[a].pk;
+            for u in b.users_with_access(a, access) {
+                let because = if access == YES && !count_only {
+                    Some(
+                        bulk::grant_reason(b.snapshot, &h, pk, u)
+                            .unwrap_or_else(|| "no single binding: the policies together".into()),
+                    )
+                } else {
+                    None
+                };
+                names.push(json!({"user": users[u].username, "because": because}));
+            }
+            json!({"app": b.layout.apps[a].slug, "access": word(q)})
+        }
+        Question::User(index, access) => {
+            let answers = b.of_user(index);
+            names.extend(
+                b.layout
+                    .apps
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| answers.access[*i] == access)
+                    .map(|(_, a)| json!(a.slug)),
+            );
+            json!({"user": users[index].username, "access": word(q)})
+        }
+    };
+    let key = if matches!(q, Question::User(..)) {
+        "apps"
+    } else {
+        "users"
+    };
+    object["count"] = json!(names.len());
+    if !count_only {
+        object[key] = Value::Array(names);
+    }
+    object
+}

@@ -47,6 +47,7 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
                     decl: *span,
                     input: None,
                     output: None,
+                    also_output: Vec::new(),
                     printsize: false,
                 });
             }
@@ -105,7 +106,10 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
                 }
                 match kind {
                     DirectiveKind::Input => relations[id].input = Some(spec),
-                    DirectiveKind::Output => relations[id].output = Some(spec),
+                    DirectiveKind::Output => match relations[id].output {
+                        Some(_) => relations[id].also_output.push(spec),
+                        None => relations[id].output = Some(spec),
+                    },
                     DirectiveKind::PrintSize => relations[id].printsize = true,
                 }
             }
@@ -129,9 +133,7 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
                         vars: HashMap::new(),
                         names: vec![],
                         spans: vec![],
-                        scopes: vec![],
-                        scope: 0,
-                        next_scope: 1,
+                        depth: 0,
                     };
                     if let Some(c) = b.clause(head, &conj, rule.span) {
                         clauses.push(c);
@@ -145,6 +147,21 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
     } else {
         stratify(&relations, &mut clauses, &mut errors)
     };
+    for c in &clauses {
+        if strata.get(c.stratum).is_some_and(|s| s.recursive) && c.body.iter().any(uses_autoinc) {
+            errors.push(
+                Diagnostic::error(
+                    "`autoinc()` in a recursive rule",
+                    c.span,
+                    "this rule is recursive",
+                )
+                .with_help(
+                    "each round would number the same tuples again: number the tuples in a \
+                         rule over the finished relation, outside the recursion",
+                ),
+            );
+        }
+    }
     if errors.iter().any(|e| !e.warning) {
         return Err(errors);
     }
@@ -260,6 +277,7 @@ enum BExpr {
 }
 
 /// A literal before types are known.
+#[derive(Clone, Debug)]
 enum BLit {
     Pos(Atom, Vec<Span>),
     Neg(Atom, Vec<Span>),
@@ -270,7 +288,9 @@ enum BLit {
         kind: AggKind,
         target: Option<BExpr>,
         body: Vec<BLit>,
-        scope: usize,
+        /// Variables of its body bound outside it (Soufflé's injected variables), set by
+        /// [`Builder::scope_aggregates`].
+        outer: Vec<VarId>,
         span: Span,
     },
     False(Span),
@@ -284,15 +304,13 @@ struct Builder<'a> {
     vars: HashMap<String, VarId>,
     names: Vec<String>,
     spans: Vec<Span>,
-    /// (variable, scope) for every occurrence; scope 0 is the clause, others are aggregates.
-    scopes: Vec<(VarId, usize)>,
-    scope: usize,
-    next_scope: usize,
+    /// How many aggregates enclose the term being built.
+    depth: usize,
 }
 
 impl Builder<'_> {
     fn var(&mut self, name: &str, span: Span) -> VarId {
-        let id = match self.vars.get(name) {
+        match self.vars.get(name) {
             Some(&v) => v,
             None => {
                 let v = self.names.len();
@@ -301,16 +319,20 @@ impl Builder<'_> {
                 self.spans.push(span);
                 v
             }
-        };
-        self.scopes.push((id, self.scope));
-        id
+        }
     }
     fn fresh(&mut self, span: Span) -> VarId {
         let v = self.names.len();
         self.names.push(format!("_t{v}"));
         self.spans.push(span);
-        self.scopes.push((v, self.scope));
         v
+    }
+    /// A new variable named as `v` (a copy of it in another scope).
+    fn twin(&mut self, v: VarId) -> VarId {
+        let t = self.names.len();
+        self.names.push(self.names[v].clone());
+        self.spans.push(self.spans[v]);
+        t
     }
 
     fn atom(&mut self, a: &ast::Atom, extra: &mut Vec<BLit>) -> Option<(Atom, Vec<Span>)> {
@@ -453,12 +475,13 @@ impl Builder<'_> {
                     "ord" => (Func::Ord, Some(1)),
                     "min" => (Func::Min, Some(2)),
                     "max" => (Func::Max, Some(2)),
+                    "autoinc" => (Func::Autoinc, Some(0)),
                     other => {
-                        self.errors.push(Diagnostic::error(format!("unknown functor `{other}`"), name.span, "not a functor").with_help("functors: cat, strlen, substr, to_number, to_string, ord, min, max; contains and match are literals"));
+                        self.errors.push(Diagnostic::error(format!("unknown functor `{other}`"), name.span, "not a functor").with_help("functors: cat, strlen, substr, to_number, to_string, ord, min, max, autoinc; contains and match are literals"));
                         return None;
                     }
                 };
-                if arity.is_some_and(|n| n != args.len()) || args.is_empty() {
+                if arity.is_some_and(|n| n != args.len()) || (args.is_empty() && arity != Some(0)) {
                     self.errors.push(Diagnostic::error(
                         format!(
                             "`{}` takes {} argument(s), {} given",
@@ -483,12 +506,15 @@ impl Builder<'_> {
                 body,
                 span,
             } => {
-                if self.scope != 0 {
-                    self.errors.push(Diagnostic::error(
-                        "aggregates cannot be nested",
-                        *span,
-                        "inside another aggregate",
-                    ));
+                if self.depth >= MAX_AGGREGATE_DEPTH {
+                    self.errors.push(
+                        Diagnostic::error(
+                            "aggregates are nested too deeply",
+                            *span,
+                            format!("more than {MAX_AGGREGATE_DEPTH} levels"),
+                        )
+                        .with_help("aggregate over a helper relation instead"),
+                    );
                     return None;
                 }
                 let conj = match dnf(body).as_slice() {
@@ -505,9 +531,7 @@ impl Builder<'_> {
                         return None;
                     }
                 };
-                let scope = self.next_scope;
-                self.next_scope += 1;
-                self.scope = scope;
+                self.depth += 1;
                 let mut inner = Vec::new();
                 for lit in &conj {
                     self.literal(lit, &mut inner);
@@ -516,14 +540,14 @@ impl Builder<'_> {
                     Some(t) => self.expr(t, &mut inner),
                     None => None,
                 };
-                self.scope = 0;
+                self.depth -= 1;
                 let var = self.fresh(*span);
                 extra.push(BLit::Agg {
                     var,
                     kind: *kind,
                     target,
                     body: inner,
-                    scope,
+                    outer: Vec::new(),
                     span: *span,
                 });
                 BExpr::Var(var)
@@ -548,6 +572,19 @@ impl Builder<'_> {
                 }
             }
             ast::Literal::Cmp { op, lhs, rhs, span } => {
+                // `_ = min x : ..` computes a value only for its witnesses: `_` is a variable
+                // nobody reads.
+                if *op == CmpOp::Eq
+                    && let (Term::Wild(_), other) | (other, Term::Wild(_)) = (lhs, rhs)
+                {
+                    let mut extra = Vec::new();
+                    let v = self.fresh(other.span());
+                    if let Some(e) = self.expr(other, &mut extra) {
+                        out.extend(extra);
+                        out.push(BLit::Cmp(CmpOp::Eq, BExpr::Var(v), e, *span));
+                    }
+                    return;
+                }
                 let mut extra = Vec::new();
                 if let (Some(l), Some(r)) = (self.expr(lhs, &mut extra), self.expr(rhs, &mut extra))
                 {
@@ -612,6 +649,10 @@ impl Builder<'_> {
             return None;
         }
         lits.extend(extra);
+        self.scope_aggregates(&head_atom, &mut lits);
+        if self.errors.len() > errors_before {
+            return None;
+        }
         let nvars = self.names.len();
         let types = self.infer(&head_atom, &head_spans, &lits, nvars);
         let mut ir = Vec::new();
@@ -677,6 +718,204 @@ impl Builder<'_> {
             span: rule_span,
             stratum: 0,
         })
+    }
+
+    /// Soufflé's scoping of aggregate variables. A variable of an aggregate's body is
+    /// *injected* when it is grounded outside the aggregate (it is then bound before the
+    /// aggregate runs), a *witness* when the aggregate's own body grounds it and the rule uses
+    /// it ungrounded elsewhere (`Tallest(s, n) :- n = max h : { Student(s, h) }`: `s` is a
+    /// student with the maximum), and local otherwise. Witnesses are grounded as Soufflé does:
+    /// the body is repeated in the rule with its target equal to the aggregate's value.
+    /// Locals are renamed, so a local that shares a name with a variable outside
+    /// (`a = max a : r(a)`) is a different variable.
+    fn scope_aggregates(&mut self, head: &Atom, lits: &mut Vec<BLit>) {
+        let mut paths = Vec::new();
+        agg_paths(lits, &mut Vec::new(), &mut paths);
+        for path in &paths {
+            self.ground_witnesses(head, lits, path);
+        }
+        // Grounding added aggregates to the rule: number them all again.
+        paths.clear();
+        agg_paths(lits, &mut Vec::new(), &mut paths);
+        for path in &paths {
+            let (inside, injected) = {
+                let agg = at_path(lits, path);
+                let inside: BTreeSet<VarId> = agg_inside(agg).into_iter().collect();
+                (inside, self.injected(lits, path))
+            };
+            let mut outside = Vec::new();
+            head.args.iter().for_each(|a| arg_var(a, &mut outside));
+            for (i, l) in lits.iter().enumerate() {
+                occurrences_except(l, &path[1..], i == path[0], &mut outside);
+            }
+            let mut map = HashMap::new();
+            for &v in inside.difference(&injected) {
+                if outside.contains(&v) {
+                    let t = self.twin(v);
+                    map.insert(v, t);
+                }
+            }
+            let agg = at_path_mut(lits, path);
+            if !map.is_empty() {
+                rename_inside(agg, &|v| map.get(&v).copied().unwrap_or(v));
+            }
+            if let BLit::Agg { outer, .. } = agg {
+                *outer = injected.into_iter().collect();
+            }
+        }
+    }
+
+    /// The variables of the aggregate at `path` grounded outside it: by the rule's body and
+    /// the bodies of the aggregates enclosing it, where other aggregates count as grounded
+    /// values and the enclosing ones not at all.
+    fn injected(&self, lits: &[BLit], path: &[usize]) -> BTreeSet<VarId> {
+        let mut level: &[BLit] = lits;
+        let mut outer_lits: Vec<&BLit> = Vec::new();
+        for &i in path {
+            outer_lits.extend(
+                level
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, l)| l),
+            );
+            match &level[i] {
+                BLit::Agg { body, .. } => level = body,
+                _ => return BTreeSet::new(),
+            }
+        }
+        let ground = grounded(&outer_lits, BTreeSet::new());
+        let inside: BTreeSet<VarId> = agg_inside(at_path(lits, path)).into_iter().collect();
+        inside.intersection(&ground).copied().collect()
+    }
+
+    /// Grounds the witnesses of the aggregate at `path` (see [`Builder::scope_aggregates`]).
+    fn ground_witnesses(&mut self, head: &Atom, lits: &mut Vec<BLit>, path: &[usize]) {
+        let injected = self.injected(lits, path);
+        let clause_ground = grounded(&lits.iter().collect::<Vec<_>>(), BTreeSet::new());
+        let mut at_clause = Vec::new();
+        head.args.iter().for_each(|a| arg_var(a, &mut at_clause));
+        for l in lits.iter() {
+            occurrences_except(l, &[], true, &mut at_clause);
+            if let BLit::Agg { var, .. } = l {
+                at_clause.push(*var);
+            }
+        }
+        let agg = at_path(lits, path);
+        let BLit::Agg {
+            kind, body, span, ..
+        } = agg
+        else {
+            return;
+        };
+        let own = grounded(&body.iter().collect::<Vec<_>>(), injected.clone());
+        let witnesses: BTreeSet<VarId> = own
+            .iter()
+            .copied()
+            .filter(|v| {
+                at_clause.contains(v) && !clause_ground.contains(v) && !injected.contains(v)
+            })
+            .collect();
+        if witnesses.is_empty() {
+            return;
+        }
+        let names: Vec<String> = witnesses
+            .iter()
+            .map(|&v| format!("`{}`", self.names[v]))
+            .collect();
+        if matches!(kind, AggKind::Count | AggKind::Sum) {
+            self.errors.push(
+                Diagnostic::error(
+                    format!(
+                        "variable {} is bound only inside this `{}` aggregate",
+                        names.join(", "),
+                        agg_name(*kind)
+                    ),
+                    *span,
+                    "used outside it too",
+                )
+                .with_help(
+                    "a witness of `count` or `sum` has no meaning (Soufflé rejects it too): bind the \
+                     variable outside the aggregate, or aggregate with `min` or `max`",
+                ),
+            );
+            return;
+        }
+        if path.len() > 1 && !injected.is_subset(&clause_ground) {
+            self.errors.push(
+                Diagnostic::error(
+                    format!(
+                        "witness {} of a nested aggregate that reads variables of the aggregate around it",
+                        names.join(", ")
+                    ),
+                    *span,
+                    "not supported",
+                )
+                .with_help("compute the inner aggregate in a helper relation and aggregate over it"),
+            );
+            return;
+        }
+        let (kind, target, body, agg_var, span) = match agg {
+            BLit::Agg {
+                kind,
+                target,
+                body,
+                var,
+                span,
+                ..
+            } => (*kind, target.clone(), body.clone(), *var, *span),
+            _ => return,
+        };
+        let Some(target) = target else { return };
+        // The repeated body: witnesses and injected variables as they are, every other
+        // variable new.
+        let mut inside = agg_inside(agg);
+        inside.sort_unstable();
+        inside.dedup();
+        let mut copy_map = HashMap::new();
+        let mut agg_map = HashMap::new();
+        for &v in &inside {
+            if !witnesses.contains(&v) && !injected.contains(&v) {
+                copy_map.insert(v, self.twin(v));
+            }
+            if witnesses.contains(&v) {
+                agg_map.insert(v, self.twin(v));
+            }
+        }
+        let value = if path.len() == 1 {
+            agg_var
+        } else {
+            // A nested aggregate's value is not known in the rule: the rule gets its own copy.
+            let mut copy_of_agg = BLit::Agg {
+                var: agg_var,
+                kind,
+                target: Some(target.clone()),
+                body: body.clone(),
+                outer: Vec::new(),
+                span,
+            };
+            let mut m = agg_map.clone();
+            for &v in &inside {
+                if !witnesses.contains(&v) && !injected.contains(&v) {
+                    m.insert(v, self.twin(v));
+                }
+            }
+            let fresh = self.fresh(span);
+            m.insert(agg_var, fresh);
+            rename_all(&mut copy_of_agg, &|v| m.get(&v).copied().unwrap_or(v));
+            lits.push(copy_of_agg);
+            fresh
+        };
+        let f = |v: VarId| copy_map.get(&v).copied().unwrap_or(v);
+        for mut l in body {
+            rename_all(&mut l, &f);
+            lits.push(l);
+        }
+        let mut t = target;
+        t.rename(&f);
+        lits.push(BLit::Cmp(CmpOp::Eq, t, BExpr::Var(value), span));
+        let agg = at_path_mut(lits, path);
+        rename_inside(agg, &|v| agg_map.get(&v).copied().unwrap_or(v));
     }
 
     /// Infers every variable's type from atoms, then from equalities, to a fixpoint.
@@ -817,7 +1056,7 @@ impl Builder<'_> {
                 kind,
                 target,
                 body,
-                scope,
+                outer,
                 span,
             } => {
                 let ty = types[var].unwrap_or(Ty::Number);
@@ -843,20 +1082,6 @@ impl Builder<'_> {
                 for l in body {
                     inner.push(self.lower(l, types)?);
                 }
-                let inside: BTreeSet<VarId> = self
-                    .scopes
-                    .iter()
-                    .filter(|(_, s)| *s == scope)
-                    .map(|(v, _)| *v)
-                    .collect();
-                let outer: Vec<VarId> = inside
-                    .iter()
-                    .copied()
-                    // Bound outside: the variable also occurs in the clause itself (scope 0). An
-                    // occurrence in a sibling aggregate does not count: each aggregate's locals
-                    // are its own, as in Soufflé.
-                    .filter(|v| self.scopes.iter().any(|(w, s)| w == v && *s == 0))
-                    .collect();
                 let mut bound = vec![false; self.names.len()];
                 for &v in &outer {
                     bound[v] = true;
@@ -957,12 +1182,13 @@ impl Builder<'_> {
                             .unwrap_or(Ty::Number),
                     ],
                     Func::Min | Func::Max => vec![ty; 2],
+                    Func::Autoinc => vec![],
                 };
                 let mut out = Vec::new();
                 for (a, t) in args.iter().zip(arg_tys.iter()) {
                     out.push(self.typed(a, *t, types, *cspan)?);
                 }
-                if *f == Func::ToString && arg_tys[0] == Ty::Symbol {
+                if *f == Func::ToString && arg_tys.first() == Some(&Ty::Symbol) {
                     self.errors.push(Diagnostic::error(
                         "`to_string` takes a number",
                         *cspan,
@@ -970,9 +1196,210 @@ impl Builder<'_> {
                     ));
                     return None;
                 }
-                Expr::Call(*f, arg_tys[0], out)
+                Expr::Call(*f, arg_tys.first().copied().unwrap_or(Ty::Number), out)
             }
         })
+    }
+}
+
+/// How deep aggregates may nest (each level is a recursion of the evaluators).
+const MAX_AGGREGATE_DEPTH: usize = 8;
+
+fn arg_var(a: &Arg, out: &mut Vec<VarId>) {
+    if let Arg::Var(v) = a {
+        out.push(*v);
+    }
+}
+
+impl BExpr {
+    fn vars(&self, out: &mut Vec<VarId>) {
+        match self {
+            BExpr::Var(v) => out.push(*v),
+            BExpr::Sym(_) | BExpr::Num(..) => {}
+            BExpr::Bin(_, a, b) => {
+                a.vars(out);
+                b.vars(out);
+            }
+            BExpr::Neg(a) => a.vars(out),
+            BExpr::Call(_, args, _) => args.iter().for_each(|a| a.vars(out)),
+        }
+    }
+    fn rename(&mut self, f: &dyn Fn(VarId) -> VarId) {
+        match self {
+            BExpr::Var(v) => *v = f(*v),
+            BExpr::Sym(_) | BExpr::Num(..) => {}
+            BExpr::Bin(_, a, b) => {
+                a.rename(f);
+                b.rename(f);
+            }
+            BExpr::Neg(a) => a.rename(f),
+            BExpr::Call(_, args, _) => args.iter_mut().for_each(|a| a.rename(f)),
+        }
+    }
+}
+
+/// Every variable occurrence in `l`, inner aggregates included.
+fn occurrences(l: &BLit, out: &mut Vec<VarId>) {
+    occurrences_except(l, &[], false, out);
+}
+
+/// Every variable occurrence in `l` except inside the aggregate at `path` below it when `skip`
+/// (`path` empty: every aggregate's inside).
+fn occurrences_except(l: &BLit, path: &[usize], skip: bool, out: &mut Vec<VarId>) {
+    match l {
+        BLit::Pos(a, _) | BLit::Neg(a, _) => a.args.iter().for_each(|a| arg_var(a, out)),
+        BLit::Cmp(_, a, b, _) => {
+            a.vars(out);
+            b.vars(out);
+        }
+        BLit::Test(_, _, args, _) => args.iter().for_each(|a| a.vars(out)),
+        BLit::Agg {
+            var, target, body, ..
+        } => {
+            out.push(*var);
+            if skip && path.is_empty() {
+                return;
+            }
+            if let Some(t) = target {
+                t.vars(out);
+            }
+            for (i, b) in body.iter().enumerate() {
+                let on_path = skip && path.first() == Some(&i);
+                occurrences_except(b, if on_path { &path[1..] } else { &[] }, on_path, out);
+            }
+        }
+        BLit::False(_) => {}
+    }
+}
+
+/// The variables inside an aggregate (its target and body), not its own value.
+fn agg_inside(agg: &BLit) -> Vec<VarId> {
+    let mut out = Vec::new();
+    if let BLit::Agg { target, body, .. } = agg {
+        if let Some(t) = target {
+            t.vars(&mut out);
+        }
+        body.iter().for_each(|l| occurrences(l, &mut out));
+    }
+    out
+}
+
+/// Renames every variable of `l`, an aggregate's own value included.
+fn rename_all(l: &mut BLit, f: &dyn Fn(VarId) -> VarId) {
+    if let BLit::Agg { var, .. } = l {
+        *var = f(*var);
+    }
+    match l {
+        BLit::Agg { .. } => rename_inside(l, f),
+        BLit::Pos(a, _) | BLit::Neg(a, _) => {
+            for x in &mut a.args {
+                if let Arg::Var(v) = x {
+                    *v = f(*v);
+                }
+            }
+        }
+        BLit::Cmp(_, a, b, _) => {
+            a.rename(f);
+            b.rename(f);
+        }
+        BLit::Test(_, _, args, _) => args.iter_mut().for_each(|a| a.rename(f)),
+        BLit::False(_) => {}
+    }
+}
+
+/// Renames the variables inside an aggregate (target, body and the injected list).
+fn rename_inside(agg: &mut BLit, f: &dyn Fn(VarId) -> VarId) {
+    if let BLit::Agg {
+        target,
+        body,
+        outer,
+        ..
+    } = agg
+    {
+        if let Some(t) = target {
+            t.rename(f);
+        }
+        body.iter_mut().for_each(|l| rename_all(l, f));
+        outer.iter_mut().for_each(|v| *v = f(*v));
+    }
+}
+
+/// The paths (index at each level) of every aggregate, outer ones before those inside them.
+fn agg_paths(lits: &[BLit], prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    for (i, l) in lits.iter().enumerate() {
+        if let BLit::Agg { body, .. } = l {
+            prefix.push(i);
+            out.push(prefix.clone());
+            agg_paths(body, prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
+fn at_path<'l>(lits: &'l [BLit], path: &[usize]) -> &'l BLit {
+    let l = &lits[path[0]];
+    match (l, path.len()) {
+        (BLit::Agg { body, .. }, n) if n > 1 => at_path(body, &path[1..]),
+        _ => l,
+    }
+}
+
+fn at_path_mut<'l>(lits: &'l mut [BLit], path: &[usize]) -> &'l mut BLit {
+    let l = &mut lits[path[0]];
+    if path.len() > 1
+        && let BLit::Agg { body, .. } = l
+    {
+        return at_path_mut(body, &path[1..]);
+    }
+    l
+}
+
+/// The variables that `lits` ground, starting from `ground`: those of positive atoms, the
+/// values of aggregates, and by equalities with grounded expressions.
+fn grounded(lits: &[&BLit], mut ground: BTreeSet<VarId>) -> BTreeSet<VarId> {
+    loop {
+        let before = ground.len();
+        for l in lits {
+            match l {
+                BLit::Pos(a, _) => a.args.iter().for_each(|a| {
+                    if let Arg::Var(v) = a {
+                        ground.insert(*v);
+                    }
+                }),
+                BLit::Agg { var, .. } => {
+                    ground.insert(*var);
+                }
+                BLit::Cmp(CmpOp::Eq, a, b, _) => {
+                    for (x, y) in [(a, b), (b, a)] {
+                        if let BExpr::Var(v) = x {
+                            let mut vs = Vec::new();
+                            y.vars(&mut vs);
+                            if vs.iter().all(|w| ground.contains(w)) {
+                                ground.insert(*v);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if ground.len() == before {
+            return ground;
+        }
+    }
+}
+
+/// Whether a literal calls `autoinc()`.
+fn uses_autoinc(l: &Lit) -> bool {
+    let expr = |e: &Expr| e.calls(Func::Autoinc);
+    match l {
+        Lit::Cmp { lhs, rhs, .. } => expr(lhs) || expr(rhs),
+        Lit::Assign { expr: e, .. } => expr(e),
+        Lit::Test { args, .. } => args.iter().any(expr),
+        Lit::Agg { target, body, .. } => {
+            target.as_ref().is_some_and(expr) || body.iter().any(uses_autoinc)
+        }
+        Lit::Pos(_) | Lit::Neg(_) | Lit::False(_) => false,
     }
 }
 
@@ -986,7 +1413,7 @@ fn synth(e: &BExpr, types: &[Option<Ty>]) -> Option<Ty> {
         BExpr::Neg(a) => synth(a, types),
         BExpr::Call(f, args, _) => match f {
             Func::Cat | Func::Substr | Func::ToString => Some(Ty::Symbol),
-            Func::Strlen | Func::ToNumber | Func::Ord => Some(Ty::Number),
+            Func::Strlen | Func::ToNumber | Func::Ord | Func::Autoinc => Some(Ty::Number),
             Func::Min | Func::Max => args.iter().find_map(|a| synth(a, types)),
         },
     }

@@ -12,7 +12,8 @@
 use crate::datalog::diag::Diagnostic;
 use crate::datalog::eval::Table;
 use crate::datalog::ir::{Program, RelId, Ty};
-use crate::datalog::value::{Interner, compare, format_value, parse_number};
+use crate::datalog::value::{Interner, compare, parse_number};
+use rustc_hash::FxHashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -128,9 +129,11 @@ pub fn quote_field<'s>(s: &'s str, delim: &str) -> std::borrow::Cow<'s, str> {
     }
 }
 
-/// One record of a facts file: its fields with their byte offsets, and where it ends.
-struct Record<'t> {
-    fields: Vec<(std::borrow::Cow<'t, str>, usize)>,
+/// A field of a facts file and its byte offset: borrowed from the text unless it was quoted.
+type Field<'t> = (std::borrow::Cow<'t, str>, usize);
+
+/// Where one record of a facts file ends (its fields are left in a buffer the caller reuses).
+struct Record {
     /// Offset of the line break that ends it (or the end of the text).
     end: usize,
     /// Line breaks inside quoted fields.
@@ -139,10 +142,13 @@ struct Record<'t> {
     error: Option<(usize, &'static str)>,
 }
 
-/// Reads the record starting at `pos`.
-fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
-    let mut fields = Vec::new();
+/// Reads the record starting at `pos` into `fields` (cleared first).
+fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>>) -> Record {
+    fields.clear();
     let mut at = pos;
+    // The end of the line the unquoted fields are on (found again after a quoted field, which
+    // may span lines).
+    let mut line_end: Option<usize> = None;
     let mut inner_lines = 0;
     loop {
         let rest = &text[at..];
@@ -167,7 +173,6 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
             let Some(close) = closed else {
                 let end = text.len();
                 return Record {
-                    fields,
                     end,
                     inner_lines: text[at..end].matches('\n').count(),
                     error: Some((at, "a quoted field is not closed")),
@@ -176,6 +181,7 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
             inner_lines += value.matches('\n').count();
             fields.push((value.into(), at));
             at += 1 + close;
+            line_end = None;
             let after = &text[at..];
             if !delim.is_empty() && after.starts_with(delim) {
                 at += delim.len();
@@ -185,7 +191,6 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
             if after.is_empty() || after.starts_with('\n') {
                 let end = text.len() - after.len();
                 return Record {
-                    fields,
                     end,
                     inner_lines,
                     error: None,
@@ -193,13 +198,13 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
             }
             let end = at + after.find('\n').unwrap_or(after.len());
             return Record {
-                fields,
                 end,
                 inner_lines,
                 error: Some((at, "text follows a closing quote")),
             };
         }
-        let line_end = rest.find('\n').map_or(text.len(), |n| at + n);
+        let line_end =
+            *line_end.get_or_insert_with(|| rest.find('\n').map_or(text.len(), |n| at + n));
         let field_end = if delim.is_empty() {
             None
         } else {
@@ -214,7 +219,6 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str) -> Record<'t> {
                 let field = &text[at..line_end];
                 fields.push((field.strip_suffix('\r').unwrap_or(field).into(), at));
                 return Record {
-                    fields,
                     end: line_end,
                     inner_lines,
                     error: None,
@@ -261,6 +265,9 @@ pub fn read_inputs(
                 continue;
             }
         };
+        // Proofs name the file as the user gave its directory (`-F examples/datalog`), not the
+        // absolute path it was checked and read under.
+        let shown = fact_dir.join(&name).display().to_string();
         // Only the error's kind: a message must not quote what the file holds.
         let text = match std::fs::read(&path).and_then(|b| {
             String::from_utf8(b).map_err(|_| {
@@ -291,8 +298,10 @@ pub fn read_inputs(
         // be one the rules' author wanted to see (with `--allow-any-path`).
         let mut file_errors: Vec<(usize, String)> = Vec::new();
         let (mut pos, mut line) = (0, 0);
+        let mut fields: Vec<Field> = Vec::with_capacity(r.arity());
+        let mut row: Vec<u32> = Vec::with_capacity(r.arity());
         while pos < text.len() || (line == 0 && r.arity() == 0) {
-            let rec = record(&text, pos, &delim);
+            let rec = record(&text, pos, &delim, &mut fields);
             let (start, first_line) = (pos, line);
             line += 1 + rec.inner_lines;
             pos = rec.end + 1;
@@ -305,14 +314,14 @@ pub fn read_inputs(
                 }
                 continue;
             }
-            if rec.fields.len() == 1 && rec.fields[0].0.is_empty() && rec.error.is_none() {
+            if fields.len() == 1 && fields[0].0.is_empty() && rec.error.is_none() {
                 continue;
             }
             if let Some((at, what)) = rec.error {
                 file_errors.push((at, what.to_string()));
                 continue;
             }
-            if rec.fields.len() != r.arity() {
+            if fields.len() != r.arity() {
                 file_errors.push((
                     start,
                     format!(
@@ -320,14 +329,14 @@ pub fn read_inputs(
                         r.arity(),
                         if r.arity() == 1 { "" } else { "s" },
                         delim,
-                        rec.fields.len()
+                        fields.len()
                     ),
                 ));
                 continue;
             }
-            let mut row = Vec::with_capacity(r.arity());
+            row.clear();
             let mut ok = true;
-            for (c, ((field, at), ty)) in rec.fields.iter().zip(&r.types).enumerate() {
+            for (c, ((field, at), ty)) in fields.iter().zip(&r.types).enumerate() {
                 match ty {
                     Ty::Symbol => row.push(symbols.intern(field)),
                     _ => match parse_number(field, *ty) {
@@ -351,7 +360,7 @@ pub fn read_inputs(
             if ok {
                 tables[rel].push(&row);
                 if with_origins {
-                    origins[rel].push((row, (path.display().to_string(), first_line + 1)));
+                    origins[rel].push((row.clone(), (shown.clone(), first_line + 1)));
                 }
             }
         }
@@ -394,15 +403,43 @@ pub fn sorted_rows<'t>(
 ) -> Vec<&'t [u32]> {
     let types = &prog.relations[rel].types;
     let mut rows: Vec<&[u32]> = table.rows().collect();
-    rows.sort_by(|a, b| {
+    // Each value becomes a key whose unsigned order is its meaning's order: numbers with the
+    // sign bit flipped, symbols by their rank among the symbols the table holds (so strings
+    // are compared once per distinct symbol, not once per comparison of rows).
+    let mut ranks: FxHashMap<u32, u32> = FxHashMap::default();
+    if types.contains(&Ty::Symbol) {
+        let mut syms: Vec<u32> = rows
+            .iter()
+            .flat_map(|r| r.iter().zip(types).filter(|(_, t)| **t == Ty::Symbol))
+            .map(|(v, _)| *v)
+            .collect();
+        syms.sort_unstable();
+        syms.dedup();
+        syms.sort_unstable_by(|a, b| compare(Ty::Symbol, *a, *b, symbols));
+        ranks = syms
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (*s, i as u32))
+            .collect();
+    }
+    let key = |v: u32, ty: Ty| match ty {
+        Ty::Symbol => ranks[&v],
+        Ty::Number => v ^ 0x8000_0000,
+        Ty::Unsigned => v,
+    };
+    let cmp = |a: &&[u32], b: &&[u32]| {
         for ((x, y), ty) in a.iter().zip(b.iter()).zip(types) {
-            let o = compare(*ty, *x, *y, symbols);
+            let o = key(*x, *ty).cmp(&key(*y, *ty));
             if o.is_ne() {
                 return o;
             }
         }
         std::cmp::Ordering::Equal
-    });
+    };
+    // Stored order is often already the meaning's (non-negative numbers): then no sort.
+    if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        rows.sort_unstable_by(cmp);
+    }
     rows
 }
 
@@ -421,18 +458,30 @@ fn write_rows(
         }
         return Ok(());
     }
+    // Rows are formatted into one large buffer, written out whenever it fills.
+    const FLUSH: usize = 1 << 18;
+    let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
+    let mut num = itoa::Buffer::new();
     for row in sorted_rows(prog, rel, table, symbols) {
-        let fields: Vec<String> = row
-            .iter()
-            .zip(&r.types)
-            .map(|(v, t)| match t {
-                Ty::Symbol => quote_field(symbols.resolve(*v), delim).into_owned(),
-                _ => format_value(*t, *v, symbols),
-            })
-            .collect();
-        writeln!(out, "{}", fields.join(delim))?;
+        for (i, (v, t)) in row.iter().zip(&r.types).enumerate() {
+            if i > 0 {
+                buf.extend_from_slice(delim.as_bytes());
+            }
+            match t {
+                Ty::Symbol => {
+                    buf.extend_from_slice(quote_field(symbols.resolve(*v), delim).as_bytes())
+                }
+                Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
+                Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
+            }
+        }
+        buf.push(b'\n');
+        if buf.len() >= FLUSH {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
     }
-    Ok(())
+    out.write_all(&buf)
 }
 
 /// Writes every `.output` relation: to `OUT_DIR/<name>.csv`, or to `out` in Soufflé's boxed
@@ -447,8 +496,13 @@ pub fn write_outputs(
     policy: PathPolicy,
 ) -> std::io::Result<()> {
     let to_stdout = out_dir == Path::new("-");
-    for (rel, r) in prog.relations.iter().enumerate() {
-        let Some(spec) = &r.output else { continue };
+    let specs = prog.relations.iter().enumerate().flat_map(|(rel, r)| {
+        r.output
+            .iter()
+            .chain(&r.also_output)
+            .map(move |s| (rel, r, s))
+    });
+    for (rel, r, spec) in specs {
         let delim = delimiter(&spec.params);
         let headers = spec.params.get("headers").is_some_and(|v| v == "true");
         if to_stdout || spec.params.get("IO").is_some_and(|v| v == "stdout") {

@@ -57,6 +57,8 @@ pub struct Relation {
     pub input: Option<IoSpec>,
     /// `.output` parameters, if written.
     pub output: Option<IoSpec>,
+    /// Further `.output` directives for it, each written too (`filename=` tells them apart).
+    pub also_output: Vec<IoSpec>,
     /// Whether `.printsize` asks for its size.
     pub printsize: bool,
 }
@@ -109,6 +111,8 @@ pub enum Func {
     Min,
     /// `max(a, b)`
     Max,
+    /// `autoinc()`: a new number at each use (0, 1, 2, ... in the order rules run).
+    Autoinc,
 }
 
 /// An expression, typed.
@@ -127,6 +131,15 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Whether the expression calls `f` somewhere.
+    pub fn calls(&self, f: Func) -> bool {
+        match self {
+            Expr::Var(_) | Expr::Const(_) => false,
+            Expr::Bin(_, _, a, b) => a.calls(f) || b.calls(f),
+            Expr::Neg(a) => a.calls(f),
+            Expr::Call(g, _, args) => *g == f || args.iter().any(|a| a.calls(f)),
+        }
+    }
     /// Variables the expression reads.
     pub fn vars(&self, out: &mut Vec<VarId>) {
         match self {

@@ -47,6 +47,9 @@ pub struct Proof {
     pub because: Because,
     /// The body tuples it was derived from.
     pub children: Vec<Proof>,
+    /// For a negated atom (`Because::Absent`), why that tuple does not hold, when asked for
+    /// ([`Explainer::follow_negations`]).
+    pub absent: Option<Box<WhyNot>>,
 }
 
 /// Why one rule does not derive a tuple.
@@ -164,6 +167,7 @@ pub struct Explainer<'r> {
     rt: Runtime,
     db: NaiveDb,
     origins: std::collections::HashMap<(RelId, Vec<u32>), (String, usize)>,
+    negations: Option<usize>,
 }
 
 impl<'r> Explainer<'r> {
@@ -194,7 +198,14 @@ impl<'r> Explainer<'r> {
             rt,
             db,
             origins,
+            negations: None,
         })
+    }
+
+    /// Proofs then say, under each negated atom, why its tuple does not hold (followed `depth`
+    /// deep): a "no" reaches the missing fact instead of stopping at the negation.
+    pub fn follow_negations(&mut self, depth: usize) {
+        self.negations = Some(depth);
     }
 
     /// Whether a tuple holds.
@@ -279,6 +290,7 @@ impl<'r> Explainer<'r> {
             values: self.values(rel, tuple),
             because,
             children,
+            absent: None,
         };
         if height == 0 {
             return node(
@@ -337,13 +349,23 @@ impl<'r> Explainer<'r> {
                         at += n;
                         children.push(self.prove(a.rel, t, self.db.height(a.rel, t).unwrap_or(0)));
                     }
-                    Lit::Neg(a) => children.push(Proof {
-                        tuple: format!("!{}", self.atom_text(a, c, &env, &vec![true; env.len()])),
-                        relation: self.rules.program.relations[a.rel].name.clone(),
-                        values: vec![],
-                        because: Because::Absent,
-                        children: vec![],
-                    }),
+                    Lit::Neg(a) => {
+                        let all = vec![true; env.len()];
+                        let ground: Option<Vec<u32>> = pattern(a, &env, &all).into_iter().collect();
+                        children.push(Proof {
+                            tuple: format!("!{}", self.atom_text(a, c, &env, &all)),
+                            relation: self.rules.program.relations[a.rel].name.clone(),
+                            values: ground
+                                .as_ref()
+                                .map_or_else(Vec::new, |t| self.values(a.rel, t)),
+                            because: Because::Absent,
+                            children: vec![],
+                            absent: self
+                                .negations
+                                .zip(ground.as_ref())
+                                .map(|(depth, t)| Box::new(self.why_not(a.rel, t, depth))),
+                        });
+                    }
                     Lit::Agg { var, span, .. } => children.push(Proof {
                         tuple: format!(
                             "{} = {}",
@@ -354,6 +376,7 @@ impl<'r> Explainer<'r> {
                         values: vec![],
                         because: Because::Aggregate,
                         children: vec![],
+                        absent: None,
                     }),
                     _ => {}
                 }
@@ -591,6 +614,9 @@ fn proof_lines(p: &Proof, prefix: &str, last: bool, root: bool, out: &mut String
     };
     out.push_str(&format!("{prefix}{branch}{}  [{what}]\n", p.tuple));
     let child_prefix = format!("{prefix}{cont}");
+    if let Some(w) = &p.absent {
+        why_lines(w, &child_prefix, out);
+    }
     for (i, c) in p.children.iter().enumerate() {
         proof_lines(c, &child_prefix, i + 1 == p.children.len(), false, out);
     }
@@ -659,6 +685,9 @@ fn proof_json(p: &Proof) -> Value {
         v["values"] = json!(p.values);
     }
     v["children"] = Value::Array(p.children.iter().map(proof_json).collect());
+    if let Some(w) = &p.absent {
+        v["why_not"] = why_json(w);
+    }
     v
 }
 

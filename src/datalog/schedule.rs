@@ -1,7 +1,7 @@
 //! The order in which a body runs: each literal as soon as the variables it needs are bound,
 //! positive atoms in the order given. Shared by the checker, the compiler and both evaluators.
 
-use crate::datalog::ir::{Expr, Lit};
+use crate::datalog::ir::{Expr, Func, Lit};
 use crate::datalog::syntax::ast::CmpOp;
 
 /// Orders `lits` given the variables bound beforehand. Positive atoms keep their relative order
@@ -26,9 +26,12 @@ pub fn schedule(lits: Vec<Lit>, bound: &mut [bool], first: Option<usize>) -> (Ve
                 aggregated[*var] = true;
             }
         }
+        // `autoinc()` numbers the rule's bindings: it runs after every atom has bound its part.
+        let atoms_left = rest.iter().flatten().any(|l| matches!(l, Lit::Pos(_)));
         for slot in rest.iter_mut() {
             let runnable = match slot {
                 Some(Lit::Pos(_)) | None => None,
+                Some(lit) if atoms_left && numbers(lit) => None,
                 Some(lit) => ready(lit, bound, &aggregated),
             };
             if let Some(lit) = runnable {
@@ -57,6 +60,15 @@ pub fn schedule(lits: Vec<Lit>, bound: &mut [bool], first: Option<usize>) -> (Ve
 fn bind(lit: &Lit, bound: &mut [bool]) {
     for v in lit.binds() {
         bound[v] = true;
+    }
+}
+
+/// Whether a literal calls `autoinc()`.
+fn numbers(lit: &Lit) -> bool {
+    match lit {
+        Lit::Cmp { lhs, rhs, .. } => lhs.calls(Func::Autoinc) || rhs.calls(Func::Autoinc),
+        Lit::Assign { expr, .. } => expr.calls(Func::Autoinc),
+        _ => false,
     }
 }
 

@@ -110,12 +110,8 @@ pub fn build(snapshot: &Snapshot, slug: &str, plan: Option<&Plan>) -> Result<Dia
         .iter()
         .find(|f| &*f.slug == slug)
         .ok_or_else(|| {
-            let mut known: Vec<&str> = snapshot.flows.iter().map(|f| &*f.slug).collect();
-            known.sort_unstable();
-            format!(
-                "no flow with the slug `{slug}`; the snapshot has: {}",
-                known.join(", ")
-            )
+            let known: Vec<&str> = snapshot.flows.iter().map(|f| &*f.slug).collect();
+            crate::suggest::unknown("flow with the slug", slug, &known)
         })?;
     let mut fsbs: Vec<_> = snapshot
         .flow_bindings

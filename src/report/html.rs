@@ -393,7 +393,13 @@ fn findings(o: &mut String, r: &Report) {
             o.push_str("<p>The audit rules found nothing.</p>\n");
         }
         Findings::Computed(list) => {
-            let _ = writeln!(o, "<p>{} finding(s).</p>", list.len());
+            // The severity summary first, then per rule, then each finding as a conclusion
+            // (rule, objects, fix) with its proof folded.
+            let _ = writeln!(
+                o,
+                "<p class=\"sev-summary\"><b>{}</b></p>",
+                esc(&crate::audit::render::summary(list))
+            );
             let mut by_rule: std::collections::BTreeMap<(&str, String), usize> =
                 std::collections::BTreeMap::new();
             for f in list {
@@ -449,12 +455,16 @@ fn findings(o: &mut String, r: &Report) {
                     o.push_str("</ul>\n");
                 }
                 if !f.remediation.is_empty() {
-                    let _ = writeln!(o, "<p><b>Remediation:</b> {}</p>", esc(&f.remediation));
+                    let _ = writeln!(o, "<p><b>Fix:</b> {}</p>", esc(&f.remediation));
                 }
                 if !f.explanation.is_empty() {
                     if proof_bytes + f.explanation.len() <= r.detail.page_proof_bytes {
                         proof_bytes += f.explanation.len();
-                        let _ = writeln!(o, "<pre>{}</pre>", esc(&f.explanation));
+                        let _ = writeln!(
+                            o,
+                            "<details><summary>Why (the proof)</summary><pre>{}</pre></details>",
+                            esc(&f.explanation)
+                        );
                     } else {
                         proofs_left_out += 1;
                         o.push_str(

@@ -594,12 +594,7 @@ struct Everyone<'a> {
 impl<'a> Everyone<'a> {
     fn new(snapshot: &'a Snapshot, model: &'a Model) -> Everyone<'a> {
         let classes = model.identity_classes(snapshot);
-        let mut class_of_user = vec![0u32; snapshot.users.len()];
-        for (k, members) in classes.iter().enumerate() {
-            for u in members {
-                class_of_user[*u as usize] = k as u32;
-            }
-        }
+        let class_of_user = model.user_classes(snapshot);
         // A per-user model knows no classes: the user's index is its class.
         let index: HashMap<String, u32> = if !model.by_class() {
             snapshot

@@ -1,4 +1,4 @@
-//! authentik blueprints (snapshot.md form 3; semantics §9): entries applied in file order over
+//! authentik blueprints (docs/input.md, form 3; docs/semantics.md §9): entries applied in file order over
 //! what is already loaded, with identifiers matching, partial updates, the four states and
 //! delete cascades, and every tag that can be resolved statically resolved.
 //!
@@ -149,7 +149,7 @@ impl Workspace {
                 .collect());
             self.values.insert(kind, objs);
             if kind == Kind::PolicyBindings {
-                // Stored bindings may name a target by either id (§8); identifiers are compared
+                // Stored bindings may name a target by either id (docs/semantics.md §8); identifiers are compared
                 // on the target's own pk.
                 let mut objs = self.values.remove(&kind).unwrap_or_default();
                 for b in &mut objs {
@@ -163,7 +163,7 @@ impl Workspace {
         self.values.get_mut(&kind).expect("inserted above")
     }
 
-    /// The target's own pk for a policy binding's `target` given as either of its ids (§8).
+    /// The target's own pk for a policy binding's `target` given as either of its ids (docs/semantics.md §8).
     fn canonical_target(&mut self, t: &Value) -> Value {
         for kind in [Kind::Flows, Kind::FlowBindings] {
             if let Some(o) = self
@@ -1103,7 +1103,7 @@ impl Applier<'_> {
         }
     }
 
-    /// What authentik's foreign keys delete (or clear) with an object (§8).
+    /// What authentik's foreign keys delete (or clear) with an object (docs/semantics.md §8).
     fn cascade(&mut self, kind: Kind, fields: &Map<String, Value>) {
         let pk = fields.get(pk_field(kind)).cloned().unwrap_or(Value::Null);
         let pbm = fields.get("policybindingmodel_ptr_id").cloned();

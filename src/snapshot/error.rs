@@ -59,6 +59,17 @@ pub enum SnapshotError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A directory that holds JSON files but no endpoint dump: not a snapshot itself.
+    #[error(
+        "`{path}` is not a snapshot: it holds no endpoint dump (such as `core/users.json`) and no `meta.json`"
+    )]
+    #[diagnostic(code(bindlog::snapshot::not_a_snapshot), help("{help}"))]
+    NotASnapshot {
+        /// The directory.
+        path: String,
+        /// What to give instead (the snapshots found below it, if any).
+        help: String,
+    },
     /// Not JSON / not YAML.
     #[error("{loc}: `{file}` is not valid {format}: {message}")]
     #[diagnostic(

@@ -1,4 +1,4 @@
-//! The bundle file and the directory of endpoint dumps (snapshot.md, forms 1 and 2).
+//! The bundle file and the directory of endpoint dumps (docs/input.md, forms 1 and 2).
 //!
 //! A fast path deserializes straight into typed objects; only when it fails is the file parsed
 //! again as a `serde_json::Value`, slowly, to report every problem with its JSON pointer.

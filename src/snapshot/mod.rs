@@ -1,6 +1,6 @@
 //! authentik objects in: API bundles, endpoint directories, blueprints; validation.
 //!
-//! [`load`] reads a snapshot in any of the three forms of `snapshot.md`, lays blueprint overlays
+//! [`load`] reads a snapshot in any of the three forms of docs/input.md, lays blueprint overlays
 //! over it in order, validates the result (every problem of the phase at once) and fills in the
 //! version's defaults, reporting each one in the [`LoadReport`].
 
@@ -86,6 +86,72 @@ fn has_json(dir: &Path) -> bool {
     false
 }
 
+/// Whether a directory holds an endpoint dump at its top (`meta.json`, `core/users.json`,
+/// `core/users/1.json`, ...), as `bindlog fetch` writes one.
+fn is_dump(dir: &Path) -> bool {
+    dir.join("meta.json").is_file()
+        || fetch::ENDPOINTS
+            .iter()
+            .any(|(e, _)| dir.join(format!("{e}.json")).is_file() || dir.join(e).is_dir())
+}
+
+/// How deep [`not_a_snapshot`] looks for snapshots below a directory, and how many it names.
+const SEARCH_DEPTH: usize = 4;
+const SEARCH_NAMES: usize = 10;
+
+/// The error for a directory of JSON files that is not an endpoint dump, naming the snapshots
+/// found below it (bundle files and endpoint dumps, at most [`SEARCH_DEPTH`] levels down).
+fn not_a_snapshot(dir: &Path) -> SnapshotError {
+    let mut found = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries.into_iter().rev() {
+            if p.is_dir() && !p.is_symlink() {
+                if is_dump(&p) {
+                    found.push(p);
+                } else if depth + 1 < SEARCH_DEPTH {
+                    stack.push((p, depth + 1));
+                }
+            } else if p.extension().and_then(|e| e.to_str()) == Some("json") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    let help = if found.is_empty() {
+        "give a bundle file, a directory of endpoint dumps (as `bindlog fetch` writes), or \
+         blueprints"
+            .to_string()
+    } else {
+        let more = found.len().saturating_sub(SEARCH_NAMES);
+        let names: Vec<String> = found
+            .iter()
+            .take(SEARCH_NAMES)
+            .map(|p| format!("`{}`", p.display()))
+            .collect();
+        format!(
+            "snapshots found below it: {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    SnapshotError::NotASnapshot {
+        path: dir.display().to_string(),
+        help,
+    }
+}
+
 /// Reads, overlays and validates a snapshot; all problems of the failing phase are returned.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, SnapshotErrors> {
     let mut report = LoadReport::default();
@@ -98,7 +164,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, SnapshotErrors
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
         });
     } else if path.is_dir() {
-        if has_json(path) {
+        if has_json(path) && !is_dump(path) {
+            errors.push(not_a_snapshot(path));
+        } else if has_json(path) {
             json::read_dir(path, &mut store, &mut errors, &mut report);
         } else {
             blueprints.extend(blueprint_files(path));

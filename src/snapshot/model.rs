@@ -46,7 +46,7 @@ api_enum! {
 }
 
 api_enum! {
-    /// A flow's `authentication` gate (§2.1 of the semantics).
+    /// A flow's `authentication` gate (docs/semantics.md §2.1).
     Authentication {
         /// No requirement.
         None = "none",

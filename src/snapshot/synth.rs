@@ -158,7 +158,7 @@ fn endpoint<W: Write>(w: &mut W, name: &str, items: &[Value], first: bool) -> io
     w.write_all(b"]")
 }
 
-/// Writes a bundle (snapshot.md form 1) for `p` to `w`, streaming the users.
+/// Writes a bundle (docs/input.md, form 1) for `p` to `w`, streaming the users.
 pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     let mut rng = Rng::new(p.seed);
     let group_ids: Vec<String> = (0..p.groups).map(|_| rng.uuid()).collect();

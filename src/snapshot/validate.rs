@@ -587,7 +587,7 @@ pub fn finish(
             _ => None,
         })
         .collect();
-    // A prompt stage's `validation_policies` use policies without binding them (§4).
+    // A prompt stage's `validation_policies` use policies without binding them (docs/semantics.md §4).
     for s in &stages {
         if let Some(Value::Array(list)) = s.fields.get("validation_policies") {
             used.extend(list.iter().filter_map(Value::as_str));

@@ -1,4 +1,4 @@
-//! authentik versions (`2026.2.1`) and the defaults that depend on them (semantics §6).
+//! authentik versions (`2026.2.1`) and the defaults that depend on them (docs/semantics.md §6).
 
 use std::fmt;
 

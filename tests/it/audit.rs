@@ -1128,3 +1128,61 @@ fn m06_password_stage_gated_by_a_policy() {
     );
     assert!(snap(PROMPT).fired("AK-M06").is_empty());
 }
+
+/// The counts a finding's message states ("for 296 users", "4 effective members", "3
+/// identities"), each with the kind of object it counts.
+fn stated_counts(message: &str) -> Vec<(usize, &'static str)> {
+    let re = regex::Regex::new(
+        r"\b(\d+) (?:effective )?(users?|members?|identity|identities|accounts?)\b",
+    )
+    .unwrap();
+    re.captures_iter(message)
+        .map(|c| (c[1].parse().unwrap(), "user"))
+        .collect()
+}
+
+/// Issue 15 item 7: a message that counts users says as many as the finding lists (AK-M02 once
+/// said "for 1 user" and listed 296), on every golden case, the example and generated
+/// organisations.
+#[test]
+fn finding_messages_count_their_objects() {
+    let mut snapshots: Vec<(String, snapshot::Snapshot)> = crate::bulk::corpus()
+        .into_iter()
+        .map(|p| {
+            let loaded = snapshot::load(&p, &LoadOptions::default())
+                .unwrap_or_else(|e| panic!("{}: {:?}", p.display(), e.problems));
+            (p.display().to_string(), loaded.snapshot)
+        })
+        .collect();
+    for seed in 1..=6 {
+        snapshots.push((
+            format!("generated seed {seed}"),
+            crate::bulk::generated(seed),
+        ));
+    }
+    let options = AuditOptions {
+        explain: false,
+        ..AuditOptions::default()
+    };
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (name, snap) in &snapshots {
+        for f in audit::audit(snap, &options).unwrap() {
+            for (n, kind) in stated_counts(&f.message) {
+                checked += 1;
+                let listed = f.objects.iter().filter(|o| o.kind == kind).count();
+                if n != listed {
+                    wrong.push(format!(
+                        "{name}: {} says {n} but lists {listed} {kind} object(s): {}",
+                        f.rule, f.message
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} counted messages: the check ran on too little"
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

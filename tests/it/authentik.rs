@@ -1,5 +1,5 @@
 //! The rules in `rules/authentik/`: membership and the three-valued policy engine, each case
-//! taken from the semantics document (§1, §3, §4) and checked on hand-made facts.
+//! taken from docs/semantics.md (§1, §3, §4) and checked on hand-made facts.
 
 use bindlog::datalog::eval::Limits;
 use bindlog::datalog::ir::Ty;

@@ -1,4 +1,4 @@
-//! The golden corpus in `tests/cases/`: one directory per behaviour of the semantics document,
+//! The golden corpus in `tests/cases/`: one directory per behaviour of docs/semantics.md,
 //! each a small snapshot (`snapshot.json`) and the answers `plan` and `access` must give
 //! (`expect.json`, whose `about` names the section and authentik's test it comes from), and,
 //! where the case has `entitlements`, which entitlements of an application each user holds.

@@ -116,6 +116,8 @@ pub struct Runtime {
     /// Symbols; written only when a functor makes a new string.
     pub symbols: RwLock<Interner>,
     regexes: Mutex<HashMap<u32, Option<regex::Regex>>>,
+    /// The next value of `autoinc()`.
+    autoinc: std::sync::atomic::AtomicU32,
     /// Warnings raised while evaluating (e.g. an invalid regular expression).
     pub warnings: Mutex<BTreeSet<String>>,
     /// Bounds: the evaluation's own, tightened by the process's ([`bound_process`]).
@@ -142,6 +144,7 @@ impl Runtime {
         Runtime {
             symbols: RwLock::new(symbols),
             regexes: Mutex::new(HashMap::new()),
+            autoinc: std::sync::atomic::AtomicU32::new(0),
             warnings: Mutex::new(BTreeSet::new()),
             limits,
             deadline,
@@ -169,7 +172,9 @@ impl Runtime {
             Err(p) => p.into_inner().intern(s),
         }
     }
-    fn regex_match(&self, pattern: u32, text: u32) -> bool {
+    /// Whether `text` matches `pattern` as a whole; `None` when the pattern is not a valid
+    /// regular expression (a warning says so once).
+    fn regex_match(&self, pattern: u32, text: u32) -> Option<bool> {
         let mut cache = match self.regexes.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
@@ -181,17 +186,15 @@ impl Runtime {
                 Err(e) => {
                     if let Ok(mut w) = self.warnings.lock() {
                         w.insert(format!(
-                            "invalid regular expression {p:?} in `match`: {e}; the match is false"
+                            "invalid regular expression {p:?} in `match`: {e}; `match` and \
+                             `!match` with it are both false, as in Soufflé"
                         ));
                     }
                     None
                 }
             }
         });
-        match re {
-            Some(re) => re.is_match(&self.sym(text)),
-            None => false,
-        }
+        re.as_ref().map(|re| re.is_match(&self.sym(text)))
     }
 
     /// Records a warning (each distinct text once).
@@ -287,6 +290,9 @@ impl Runtime {
                     // Lengths and offsets count bytes, as Soufflé's `std::string` does.
                     Func::Strlen => self.sym(vals[0]).len() as u32,
                     Func::Ord => vals[0],
+                    Func::Autoinc => self
+                        .autoinc
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                     Func::ToNumber => parse_number(&self.sym(vals[0]), Ty::Number)?,
                     Func::ToString => {
                         let s = if *ty == Ty::Unsigned {
@@ -388,7 +394,11 @@ impl Runtime {
                 };
                 let r = match func {
                     TestFn::Contains => self.sym(b).contains(&self.sym(a)),
-                    TestFn::Match => self.regex_match(a, b),
+                    // Soufflé reports an invalid pattern and fails both polarities.
+                    TestFn::Match => match self.regex_match(a, b) {
+                        Some(r) => r,
+                        None => return false,
+                    },
                 };
                 r != *negated
             }

@@ -165,7 +165,9 @@ fn run_stratum(
             }
         }
         db.index.borrow_mut().clear();
-        if !changed {
+        // A stratum that does not read itself is complete after one round (and `autoinc()`
+        // numbers each binding once).
+        if !changed || !stratum.recursive {
             return Ok(());
         }
     }

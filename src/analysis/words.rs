@@ -1,0 +1,763 @@
+//! Explanations in authentik's words: the sentence `explain` leads with, a reading of the proof
+//! nodes an administrator cares about, and the proof tree folded to its deciding branch and
+//! wrapped to a width.
+//!
+//! Nothing here decides anything: every answer is a row the rules derived; this module only says
+//! it the way authentik's admin interface would (bindings, groups, policies, "evaluated when").
+
+use super::Model;
+use crate::datalog::provenance::{Because, Blocked, Explanation, Proof, WhyNot};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// Relations that restate the configuration's structure (a binding exists, is enabled, the
+/// subject is who was asked about): true in every proof, folded away by default.
+const ROUTINE: &[&str] = &[
+    "fsb",
+    "entry",
+    "subject",
+    "query_subject",
+    "user",
+    "identity",
+    "known",
+    "target",
+    "target_ctx",
+    "binding",
+    "binding_enabled",
+    "has_subject",
+    "identity_binding",
+    "live",
+    "binding_ctx",
+    "pooled",
+    "maybe_pooled",
+    "member_cut",
+    "id_unknown",
+    "flow",
+    "stage",
+    "ident_fsb",
+    "plan_id",
+    "binding_negate",
+    "ctx",
+    "restricted",
+    "entitlement",
+    "run_id",
+    "has_live",
+    "fsb_evaluate_on_plan",
+    "fsb_re_evaluate_policies",
+];
+
+/// The rows `explain` reads to word its answer, read once from a model.
+pub struct Words {
+    rows: HashMap<&'static str, Vec<Vec<String>>>,
+    users: BTreeMap<String, String>,
+    groups: BTreeMap<String, String>,
+    policies: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
+
+const READ: &[&str] = &[
+    "target",
+    "live",
+    "binding",
+    "binding_group",
+    "binding_user",
+    "binding_policy",
+    "binding_negate",
+    "val",
+    "decide",
+    "member",
+    "member_cut",
+    "direct_member",
+    "group_parent",
+    "open_binding",
+    "fsb",
+    "fsb_evaluate_on_plan",
+    "fsb_re_evaluate_policies",
+    "applicable",
+    "gate",
+    "flow_authentication",
+    "run_result",
+    "run_id",
+    "plan_id",
+    "visible",
+    "user_active",
+];
+
+impl Words {
+    /// Reads what the wording needs from a model (one about a few users: `explain`'s).
+    pub fn new(model: &Model) -> Words {
+        let mut rows = HashMap::new();
+        for rel in READ {
+            rows.insert(*rel, model.rows(rel));
+        }
+        // Memberships are read for the identities asked about, not for every user.
+        let asked: BTreeSet<String> = rows["member"].iter().map(|r| r[0].clone()).collect();
+        if let Some(direct) = rows.get_mut("direct_member") {
+            direct.retain(|r| asked.contains(&r[0]));
+        }
+        Words {
+            rows,
+            users: model.names("user"),
+            groups: model.names("group"),
+            policies: model.names("policy"),
+            labels: model.labels(),
+        }
+    }
+
+    fn rows(&self, rel: &str) -> &[Vec<String>] {
+        self.rows.get(rel).map_or(&[], Vec::as_slice)
+    }
+
+    fn find(&self, rel: &str, prefix: &[&str]) -> Vec<&Vec<String>> {
+        self.rows(rel)
+            .iter()
+            .filter(|r| r.iter().zip(prefix).all(|(a, b)| a == b))
+            .collect()
+    }
+
+    fn has(&self, rel: &str, prefix: &[&str]) -> bool {
+        !self.find(rel, prefix).is_empty()
+    }
+
+    /// Who an identity is, for a sentence: the username, or "the anonymous visitor".
+    pub fn who(&self, identity: &str) -> String {
+        if identity == "anon" {
+            return "the anonymous visitor".into();
+        }
+        self.users
+            .get(identity)
+            .cloned()
+            .unwrap_or_else(|| identity.to_string())
+    }
+
+    fn group(&self, g: &str) -> String {
+        format!(
+            "group {}",
+            self.groups.get(g).cloned().unwrap_or_else(|| g.into())
+        )
+    }
+
+    /// The readable name of an object id (as in the proofs' labels), or the id.
+    pub fn label(&self, id: &str) -> String {
+        self.labels.get(id).cloned().unwrap_or_else(|| id.into())
+    }
+
+    /// The shortest chain of groups from one of the identity's direct groups up to `g`.
+    fn membership_path(&self, identity: &str, g: &str) -> Option<Vec<String>> {
+        let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+        for r in self.rows("group_parent") {
+            parents.entry(&r[0]).or_default().push(&r[1]);
+        }
+        let mut prev: HashMap<&str, Option<&str>> = HashMap::new();
+        let mut queue = VecDeque::new();
+        let mut starts: Vec<&str> = self
+            .find("direct_member", &[identity])
+            .into_iter()
+            .map(|r| r[1].as_str())
+            .collect();
+        starts.sort_unstable();
+        for s in starts {
+            prev.insert(s, None);
+            queue.push_back(s);
+        }
+        while let Some(at) = queue.pop_front() {
+            if at == g {
+                let mut chain = vec![at.to_string()];
+                let mut here = at;
+                while let Some(Some(p)) = prev.get(here) {
+                    chain.push((*p).to_string());
+                    here = p;
+                }
+                chain.reverse();
+                return Some(chain);
+            }
+            let mut ups = parents.get(at).cloned().unwrap_or_default();
+            ups.sort_unstable();
+            for p in ups {
+                if !prev.contains_key(p) {
+                    prev.insert(p, Some(at));
+                    queue.push_back(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the identity is a member of group `g`, in words ("is a direct member", "is a
+    /// member through Backend -> Engineering", "is not a member of ... (nor of any group below it)").
+    pub fn membership(&self, identity: &str, g: &str) -> String {
+        if identity == "anon" {
+            return "the anonymous visitor is a member of no group".into();
+        }
+        let who = self.who(identity);
+        if self.has("member_cut", &[identity, g]) {
+            return format!(
+                "{who} is a member of {} only through an ancestor 20 or more levels up, which \
+                 authentik up to 2025.10 does not follow",
+                self.group(g)
+            );
+        }
+        if self.has("direct_member", &[identity, g]) {
+            return format!("{who} is a direct member");
+        }
+        match self.membership_path(identity, g) {
+            Some(chain) if self.has("member", &[identity, g]) => {
+                let names: Vec<String> = chain
+                    .iter()
+                    .map(|c| self.groups.get(c).cloned().unwrap_or_else(|| c.clone()))
+                    .collect();
+                format!("{who} is a member through {}", names.join(" -> "))
+            }
+            _ => format!(
+                "{who} is not a member of {} (nor of any group below it)",
+                self.group(g)
+            ),
+        }
+    }
+
+    fn order(&self, b: &str) -> String {
+        self.find("binding", &[b])
+            .first()
+            .map_or_else(String::new, |r| format!(" {}", r[2]))
+    }
+
+    fn negated(&self, b: &str) -> bool {
+        self.has("binding_negate", &[b])
+    }
+
+    /// What binding `b` checks and what that gives for `identity` in context `c`.
+    pub fn binding(&self, b: &str, identity: &str, c: &str, value: &str) -> String {
+        let order = self.order(b);
+        let negate = if self.negated(b) { " (negated)" } else { "" };
+        if let Some(r) = self.find("binding_group", &[b]).first() {
+            return format!(
+                "the binding{order} requires {}{negate}, and {}",
+                self.group(&r[1]),
+                self.membership(identity, &r[1])
+            );
+        }
+        if let Some(r) = self.find("binding_user", &[b]).first() {
+            let is = if r[1] == identity { "is" } else { "is not" };
+            return format!(
+                "the binding{order} requires user {}{negate}, and {} {is} that user",
+                self.who(&r[1]),
+                self.who(identity)
+            );
+        }
+        if let Some(r) = self.find("binding_policy", &[b]).first() {
+            let name = self
+                .policies
+                .get(&r[1])
+                .cloned()
+                .unwrap_or_else(|| r[1].clone());
+            let result = match value {
+                "pass" => "passes".to_string(),
+                "fail" => "fails".to_string(),
+                _ => {
+                    let why: BTreeSet<&str> = self
+                        .rows("open_binding")
+                        .iter()
+                        .filter(|o| o[1] == identity && o[2] == c && o[3] == b)
+                        .map(|o| o[4].as_str())
+                        .collect();
+                    if why.is_empty() {
+                        "is decided only at run time".to_string()
+                    } else {
+                        format!(
+                            "is decided only at run time: {}",
+                            why.into_iter().collect::<Vec<_>>().join("; ")
+                        )
+                    }
+                }
+            };
+            return format!("the binding{order} runs policy {name}{negate}, which {result}");
+        }
+        format!("the binding{order} gives {value}")
+    }
+
+    /// Why target `t` decides what it does for `identity` in context `c`: the bindings that
+    /// decide it, each in words.
+    pub fn target(&self, t: &str, identity: &str, c: &str) -> (String, Vec<String>) {
+        let value = self
+            .find("decide", &[t, identity, c])
+            .first()
+            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+        let mode = self
+            .find("target", &[t])
+            .first()
+            .map_or_else(|| "any".to_string(), |r| r[2].clone());
+        let live = self.live_in_order(t);
+        if live.is_empty() {
+            let verdict = if value == "pass" {
+                "which passes"
+            } else {
+                "which fails"
+            };
+            return (
+                value,
+                vec![format!("no binding is in force on it, {verdict}")],
+            );
+        }
+        // The bindings that decide: in mode `any`, a passing one decides a pass, every one a
+        // fail; in mode `all`, a failing one decides a fail, every one a pass; the unknown ones
+        // decide an unknown.
+        let wanted: &[&str] = match (mode.as_str(), value.as_str()) {
+            (_, "unknown") => &["unknown"],
+            ("all", "fail") => &["fail"],
+            ("all", _) => &["pass", "fail", "unknown"],
+            (_, "pass") => &["pass"],
+            _ => &["pass", "fail", "unknown"],
+        };
+        let clauses: Vec<String> = live
+            .iter()
+            .map(|b| (*b, self.val(b, identity, c)))
+            .filter(|(_, v)| wanted.contains(&v.as_str()))
+            .map(|(b, v)| self.binding(b, identity, c, &v))
+            .collect();
+        (value, clauses)
+    }
+
+    /// Every binding in force on target `t`, in order, with what it gives `identity` in `c`.
+    fn live_bindings(&self, t: &str, identity: &str, c: &str) -> Vec<String> {
+        self.live_in_order(t)
+            .into_iter()
+            .map(|b| self.binding(b, identity, c, &self.val(b, identity, c)))
+            .collect()
+    }
+
+    /// The bindings in force on target `t` (pks), by their order.
+    fn live_in_order(&self, t: &str) -> Vec<&str> {
+        let mut live: Vec<(i64, &str)> = self
+            .rows("live")
+            .iter()
+            .filter(|r| r[1] == t)
+            .map(|r| {
+                let order = self
+                    .find("binding", &[&r[0]])
+                    .first()
+                    .and_then(|b| b[2].parse().ok())
+                    .unwrap_or(0);
+                (order, r[0].as_str())
+            })
+            .collect();
+        live.sort_unstable();
+        live.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// What binding `b` gives `identity` in context `c`: pass, fail or unknown.
+    fn val(&self, b: &str, identity: &str, c: &str) -> String {
+        self.find("val", &[b, identity, c])
+            .first()
+            .map_or_else(|| "unknown".to_string(), |r| r[3].clone())
+    }
+
+    /// One sentence on why a stage is shown, skipped or unknown for a subject entering as `entry`.
+    pub fn stage(&self, x: &str, entry: &str, subject: &str) -> String {
+        let visible = self
+            .find("visible", &[x, entry, subject])
+            .first()
+            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+        let wanted = match visible.as_str() {
+            "skipped" => "fail",
+            "unknown" => "unknown",
+            _ => "pass",
+        };
+        let mut parts: Vec<String> = Vec::new();
+        let flow = self
+            .find("fsb", &[x])
+            .first()
+            .map_or_else(String::new, |r| r[1].clone());
+        let applicable = self
+            .find("applicable", &[&flow, entry, subject])
+            .first()
+            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+        if applicable != "pass" && applicable == wanted {
+            parts.push(self.flow_part(&flow, entry, subject, &applicable));
+        }
+        let plan_id = self
+            .find("plan_id", &[entry, subject])
+            .first()
+            .map_or_else(|| subject.to_string(), |r| r[2].clone());
+        let on_plan = self.has("fsb_evaluate_on_plan", &[x]);
+        let on_run = self.has("fsb_re_evaluate_policies", &[x]);
+        if on_plan {
+            let (v, clauses) = self.target(x, &plan_id, "stage_plan");
+            if v == wanted && !clauses.is_empty() {
+                parts.push(format!(
+                    "{}; evaluated when the flow is planned, for {}",
+                    clauses.join(", and "),
+                    self.who(&plan_id)
+                ));
+            }
+        }
+        if on_run {
+            let mut ids: Vec<&str> = self
+                .find("run_id", &[x, entry, subject])
+                .into_iter()
+                .map(|r| r[3].as_str())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let split = ids.len() > 1;
+            for i in ids {
+                let (v, clauses) = self.target(x, i, "stage_run");
+                if (v == wanted || (split && wanted == "unknown")) && !clauses.is_empty() {
+                    let whom = if split {
+                        format!(
+                            " (as {}: whether the visitor has identified by then is not known)",
+                            self.who(i)
+                        )
+                    } else if i != subject {
+                        format!(" (for {}, not yet identified)", self.who(i))
+                    } else {
+                        String::new()
+                    };
+                    parts.push(format!(
+                        "{}; evaluated when the stage is run{whom}",
+                        clauses.join(", and ")
+                    ));
+                }
+            }
+        }
+        if parts.is_empty() && visible == "shown" {
+            parts.push(if !on_plan && !on_run {
+                "its bindings are never evaluated (neither evaluate_on_plan nor \
+                 re_evaluate_policies is set), and the flow applies"
+                    .into()
+            } else {
+                "the flow applies and no check fails".into()
+            });
+        }
+        format!("{visible}: {}.", parts.join(". "))
+    }
+
+    fn flow_part(&self, flow: &str, entry: &str, subject: &str, value: &str) -> String {
+        let gate = self
+            .find("gate", &[flow, entry, subject])
+            .first()
+            .map(|r| r[3].clone());
+        if gate.as_deref() == Some(value) {
+            let auth = self
+                .find("flow_authentication", &[flow])
+                .first()
+                .map_or_else(String::new, |r| r[1].clone());
+            let verdict = if value == "fail" {
+                "is not met"
+            } else {
+                "is known only at run time"
+            };
+            return format!(
+                "the flow's authentication requirement ({auth}) {verdict} for {}",
+                self.who(subject)
+            );
+        }
+        let plan_id = self
+            .find("plan_id", &[entry, subject])
+            .first()
+            .map_or_else(|| subject.to_string(), |r| r[2].clone());
+        let (_, clauses) = self.target(flow, &plan_id, "flow");
+        format!(
+            "the flow does not apply: {}; evaluated when the flow is planned",
+            clauses.join(", and ")
+        )
+    }
+
+    /// One sentence on why a user may open an application or not.
+    pub fn application(&self, app: &str, user: &str) -> String {
+        let (value, clauses) = self.target(app, user, "app");
+        let verdict = match value.as_str() {
+            "pass" => "yes",
+            "fail" => "no",
+            _ => "unknown",
+        };
+        let inactive = if self.has("user_active", &[user]) || user == "anon" {
+            ""
+        } else {
+            " (the account is inactive: authentik refuses its login before any policy)"
+        };
+        format!(
+            "{verdict}: {}; evaluated when {} opens the application{inactive}.",
+            clauses.join(", and "),
+            self.who(user)
+        )
+    }
+
+    /// A reading of one proof node in authentik's words, where there is one.
+    pub fn gloss(&self, p: &Proof) -> Option<String> {
+        let v = &p.values;
+        let negated = matches!(p.because, Because::Absent);
+        match (p.relation.as_str(), negated, v.len()) {
+            ("member", false, 2) => Some(self.membership(&v[0], &v[1])),
+            ("member", true, 2) => Some(self.membership(&v[0], &v[1])),
+            ("id_pass", _, 2) => {
+                let (b, i) = (&v[0], &v[1]);
+                match self.find("binding_group", &[b]).first() {
+                    Some(r) => Some(self.membership(i, &r[1])),
+                    None => self.find("binding_user", &[b]).first().map(|r| {
+                        let is = if &r[1] == i { "is" } else { "is not" };
+                        format!("{} {is} user {}", self.who(i), self.who(&r[1]))
+                    }),
+                }
+            }
+            ("val", false, 4) => Some(self.binding(&v[0], &v[1], &v[2], &v[3])),
+            ("decide", false, 4) => Some(format!(
+                "{} decides {} for {}",
+                self.label(&v[0]),
+                v[3],
+                self.who(&v[1])
+            )),
+            ("some", true, 4) => {
+                let clauses = self.live_bindings(&v[0], &v[1], &v[2]);
+                let why = if clauses.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", clauses.join("; "))
+                };
+                Some(format!(
+                    "no binding in force on {} gives {} for {}{why}",
+                    self.label(&v[0]),
+                    v[3],
+                    self.who(&v[1])
+                ))
+            }
+            ("visible", false, 4) => Some(format!(
+                "{} is {} for {}",
+                self.label(&v[0]),
+                v[3],
+                self.who(&v[2])
+            )),
+            ("applicable", false, 4) => Some(format!(
+                "{} gives {} for {} (its authentication requirement and its policies)",
+                self.label(&v[0]),
+                v[3],
+                self.who(&v[2])
+            )),
+            ("stage_part", false, 4) => Some(format!("a part of the check gives {}", v[3])),
+            ("run_result", false, 4) => {
+                Some(format!("the check when the stage is run gives {}", v[3]))
+            }
+            ("run_result", true, 4) => Some(format!(
+                "the check when the stage is run does not give {}",
+                v[3]
+            )),
+            ("run_split", true, 3) => Some(
+                "the check when the stage is run gives the same for every identity it may see"
+                    .into(),
+            ),
+            ("stage_part", true, 4) => Some(format!(
+                "no part of the check ({}, when planned, when run) gives {}",
+                "the flow applies", v[3]
+            )),
+            ("flow_part", true, 4) => Some(format!(
+                "neither the flow's authentication requirement nor its policies give {}",
+                v[3]
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// How a folded tree is drawn.
+pub struct Fold<'w> {
+    /// The words for glosses.
+    pub words: &'w Words,
+    /// Lines are wrapped to this many characters (at least 40).
+    pub width: usize,
+    /// The whole proof (`--full`), or only its deciding branch.
+    pub full: bool,
+}
+
+/// Renders an explanation as a tree: the whole proof with `fold.full`, else folded to its
+/// deciding branch (routine facts left out), each deciding step with its reading
+/// in authentik's words; labels applied, wrapped to the width.
+pub fn render(e: &Explanation, fold: &Fold) -> String {
+    let mut lines: Vec<(String, String, String)> = Vec::new();
+    match e {
+        Explanation::Holds(p) => {
+            if fold.full {
+                lines.push((String::new(), String::new(), format!("{} holds", p.tuple)));
+            }
+            node(p, fold, "", "", "", &mut lines);
+        }
+        Explanation::DoesNotHold(w) => {
+            lines.push((
+                String::new(),
+                String::new(),
+                format!("{} does not hold", w.tuple),
+            ));
+            why(w, fold, "", &mut lines);
+        }
+    }
+    let mut out = String::new();
+    for (prefix, cont, text) in lines {
+        let text = super::label_text(&text, &fold.words.labels);
+        wrap(&prefix, &cont, &text, fold.width, &mut out);
+    }
+    out
+}
+
+fn short_location(location: &str) -> &str {
+    location.rsplit('/').next().unwrap_or(location)
+}
+
+fn node(
+    p: &Proof,
+    fold: &Fold,
+    prefix: &str,
+    branch: &str,
+    cont: &str,
+    out: &mut Vec<(String, String, String)>,
+) {
+    let what = match &p.because {
+        Because::Input(Some((f, l))) if fold.full => format!("input fact, {f}:{l}"),
+        Because::Input(_) => "input fact".into(),
+        Because::Rule { location, text } if fold.full => format!("by {location}  {text}"),
+        Because::Rule { location, .. } => short_location(location).to_string(),
+        Because::Absent => "no such tuple".into(),
+        Because::Aggregate => "aggregate".into(),
+    };
+    let gloss = (!fold.full).then(|| fold.words.gloss(p)).flatten();
+    let text = match &gloss {
+        Some(g) => format!("{g}  [{}; {what}]", p.relation),
+        None => format!("{}  [{what}]", p.tuple),
+    };
+    out.push((format!("{prefix}{branch}"), format!("{prefix}{cont}"), text));
+    let child_prefix = format!("{prefix}{cont}");
+    // Folded, a negation stands as its reading (or its one line); the full proof goes on under
+    // it into why the negated tuple does not hold.
+    if let Some(w) = &p.absent
+        && fold.full
+    {
+        why(w, fold, &child_prefix, out);
+    }
+    // A node read in words stands for its whole subtree unless the full proof is asked for.
+    let children: Vec<&Proof> = if fold.full {
+        p.children.iter().collect()
+    } else if gloss.is_some() && matches!(p.relation.as_str(), "member" | "id_pass") {
+        Vec::new()
+    } else {
+        p.children
+            .iter()
+            .filter(|c| !ROUTINE.contains(&c.relation.as_str()))
+            .collect()
+    };
+    for (i, c) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let (b, k) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
+        node(c, fold, &child_prefix, b, k, out);
+    }
+}
+
+fn why(w: &WhyNot, fold: &Fold, prefix: &str, out: &mut Vec<(String, String, String)>) {
+    if w.rules.is_empty() {
+        let what = if w.input_relation {
+            "it is not among the input facts and no rule derives it"
+        } else {
+            "no rule derives it"
+        };
+        out.push((
+            format!("{prefix}└─ "),
+            format!("{prefix}   "),
+            what.to_string(),
+        ));
+        return;
+    }
+    // A rule whose head cannot give this tuple at all says nothing about it.
+    let rules: Vec<&Blocked> = w
+        .rules
+        .iter()
+        .filter(|b| b.reason != "the head does not match this tuple")
+        .collect();
+    for (i, b) in rules.iter().enumerate() {
+        let last = i + 1 == rules.len();
+        let (branch, cont) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
+        blocked(
+            b,
+            fold,
+            &format!("{prefix}{branch}"),
+            &format!("{prefix}{cont}"),
+            out,
+        );
+    }
+}
+
+fn blocked(
+    b: &Blocked,
+    fold: &Fold,
+    first: &str,
+    cont: &str,
+    out: &mut Vec<(String, String, String)>,
+) {
+    let rule = if fold.full {
+        format!("rule {}  {}", b.location, b.text)
+    } else {
+        format!("rule {}", short_location(&b.location))
+    };
+    out.push((
+        first.to_string(),
+        cont.to_string(),
+        format!("{rule}: stops at {}: {}", b.failed, b.reason),
+    ));
+    if let Some(d) = &b.deeper {
+        out.push((
+            cont.to_string(),
+            cont.to_string(),
+            format!("{} does not hold", d.tuple),
+        ));
+        why(d, fold, cont, out);
+    }
+}
+
+/// Writes `text` after `first`, wrapped at `width` characters on word boundaries; continuation
+/// lines start with `cont` and two spaces. A word longer than the room is written whole.
+pub fn wrap(first: &str, cont: &str, text: &str, width: usize, out: &mut String) {
+    let width = width.max(40);
+    let mut line = first.to_string();
+    let mut used = first.chars().count();
+    let mut empty = true;
+    let indent = format!("{cont}  ");
+    let indent_len = indent.chars().count();
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if !empty && used + 1 + n > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.clone();
+            used = indent_len;
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            used += 1;
+        }
+        line.push_str(word);
+        used += n;
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_on_words_and_indents_continuations() {
+        let mut out = String::new();
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen";
+        wrap("├─ ", "│  ", text, 40, &mut out);
+        assert_eq!(
+            out,
+            "├─ one two three four five six seven\n│    eight nine ten eleven twelve\n│    thirteen\n"
+        );
+        assert!(out.lines().all(|l| l.chars().count() <= 40));
+    }
+}
