@@ -5,6 +5,7 @@
 pub mod bulk;
 pub mod classes;
 pub mod components;
+pub mod coverage;
 pub mod diff;
 pub mod paths;
 pub mod population;
@@ -89,6 +90,13 @@ pub const RULES: [(&str, &str); 14] = [
 pub const JOURNEYS: (&str, &str) = (
     "rules/authentik/journeys.dl",
     include_str!("../../rules/authentik/journeys.dl"),
+);
+
+/// The rules that count every user's answers about the other binding targets (devices,
+/// sources, RAC endpoints, notifications, login paths): see [`coverage`].
+pub const COVERAGE: (&str, &str) = (
+    "rules/authentik/coverage.dl",
+    include_str!("../../rules/authentik/coverage.dl"),
 );
 
 /// A snapshot with the built-in rules (and any rules of the user's) evaluated over it.

@@ -357,7 +357,8 @@ fn report_by_class_equals_the_per_user_report() {
         let name = path.display().to_string();
         let loaded = snapshot::load(&path, &LoadOptions::default()).unwrap();
         let s = &loaded.snapshot;
-        let per_user = Model::new(s, &Subjects::All).unwrap();
+        let per_user =
+            Model::with_rules(s, &Subjects::All, &[bindlog::analysis::COVERAGE]).unwrap();
         let by_class = report::all_users(s).unwrap();
         for detail in [
             Detail {
@@ -378,6 +379,7 @@ fn report_by_class_equals_the_per_user_report() {
             let (got, want) = (build(&by_class), build(&per_user));
             assert_eq!(got.summary, want.summary, "{name}");
             assert_eq!(got.left_out, want.left_out, "{name}");
+            assert_eq!(got.targets, want.targets, "{name}");
             assert_eq!(got.superuser_groups, want.superuser_groups, "{name}");
             for (g, w) in got.apps.iter().zip(&want.apps) {
                 assert_eq!(g.access, w.access, "{name}: {}", g.slug);
@@ -486,4 +488,40 @@ fn a_question_about_one_user_needs_only_that_users_rows() {
     for seed in 0..6 {
         assert_one_user_equals_every_user(&format!("generated {seed}"), &generated(seed));
     }
+}
+
+/// The every-user counts of the other binding targets (`analyze`, `report`), evaluated per scope
+/// class, equal the per-user model's on every golden case, the example and generated
+/// organisations; and the scoped evaluation takes them (no fallback to every class).
+#[test]
+fn target_counts_for_every_user_equal_the_per_user_model() {
+    use bindlog::analysis::COVERAGE;
+    use bindlog::analysis::coverage::Coverage;
+    let mut snapshots: Vec<(String, Snapshot)> = corpus()
+        .into_iter()
+        .map(|p| (p.display().to_string(), load(&p)))
+        .collect();
+    for seed in 0..6 {
+        snapshots.push((format!("generated {seed}"), generated(seed)));
+    }
+    let mut seen = [0u64; 5];
+    for (name, s) in &snapshots {
+        let model = Model::everyone(s, &[COVERAGE], &[]).unwrap();
+        assert!(model.notes().is_empty(), "{name}: {:?}", model.notes());
+        let got = Coverage::read(&model, s.users.len() as u64);
+        let reference = Model::with_rules(s, &Subjects::All, &[COVERAGE]).unwrap();
+        let want = Coverage::read(&reference, s.users.len() as u64);
+        assert_eq!(got, want, "{name}");
+        assert_eq!(Coverage::of(s).unwrap(), want, "{name}");
+        let sum = |l: &[bindlog::analysis::coverage::TargetCount]| {
+            l.iter().map(|t| t.counts.iter().sum::<u64>()).sum::<u64>()
+        };
+        seen[0] += sum(&got.devices);
+        seen[1] += sum(&got.sources);
+        seen[2] += sum(&got.endpoints);
+        seen[3] += got.actions.iter().map(|(_, r)| r.len() as u64).sum::<u64>();
+        seen[4] += got.logins.iter().map(|l| l.mfa[0] + l.mfa[1]).sum::<u64>();
+    }
+    // Every kind of count was exercised with users behind it somewhere.
+    assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
 }
