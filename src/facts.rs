@@ -202,6 +202,22 @@ fn facts_built(
             .collect(),
         None => Default::default(),
     };
+    // A notification rule tells every direct member of its destination group, whoever the
+    // question is about: those memberships (and those users' names) are kept too.
+    let destinations: std::collections::HashSet<&str> = match only {
+        Some(_) => snapshot
+            .notification_rules
+            .iter()
+            .filter_map(|r| r.destination_group.as_deref())
+            .collect(),
+        None => Default::default(),
+    };
+    let listed: std::collections::HashSet<String> = snapshot
+        .groups
+        .iter()
+        .filter(|g| destinations.contains(&*g.pk))
+        .flat_map(|g| g.users.iter().map(|u| u.to_string()))
+        .collect();
     for u in &snapshot.users {
         match only {
             None => b.user(u, &[], &reads),
@@ -209,8 +225,19 @@ fn facts_built(
                 let pk = u.pk.to_string();
                 if set.contains(&pk) {
                     b.user(u, &[], &reads);
-                } else if named.contains(&pk) {
+                    continue;
+                }
+                let told: Vec<&str> = u
+                    .groups
+                    .iter()
+                    .map(|g| &**g)
+                    .filter(|g| destinations.contains(g))
+                    .collect();
+                if named.contains(&pk) || listed.contains(&pk) || !told.is_empty() {
                     b.add("user", vec![sym(&pk), sym(&u.username), sym(&u.name)]);
+                }
+                for g in told {
+                    b.add("direct_member", vec![sym(&pk), sym(g)]);
                 }
             }
         }
@@ -223,9 +250,10 @@ fn facts_built(
         if g.is_superuser {
             b.add("group_superuser", vec![sym(&g.pk)]);
         }
+        let told = destinations.contains(&*g.pk);
         for u in &g.users {
             let pk = u.to_string();
-            if wanted(&pk) {
+            if wanted(&pk) || told {
                 b.add("direct_member", vec![sym(&pk), sym(&g.pk)]);
             }
         }
@@ -437,7 +465,14 @@ fn facts_built(
         if let Some(f) = &s.enrollment_flow {
             b.add("source_enrollment_flow", vec![sym(&s.pk), sym(f)]);
         }
+        if s.enabled {
+            b.add("source_enabled", vec![sym(&s.pk)]);
+        }
+        if !s.kind.is_empty() {
+            b.add("source_type", vec![sym(&s.pk), sym(&s.kind)]);
+        }
     }
+    target_facts(snapshot, &mut b);
     for br in &snapshot.brands {
         b.add("brand", vec![sym(&br.pk), sym(&br.domain)]);
         if br.default {
@@ -507,6 +542,110 @@ fn expression_rows(
                     ],
                 );
             }
+        }
+    }
+}
+
+/// The facts of the optional binding targets: notification rules, RAC endpoints, devices and
+/// their access groups, providers; and the fields of event matcher policies.
+fn target_facts(snapshot: &Snapshot, b: &mut Builder) {
+    for r in &snapshot.notification_rules {
+        b.add(
+            "notification_rule",
+            vec![sym(&r.pk), sym(&r.name), sym(&r.severity)],
+        );
+        // authentik ignores the model's mode for notification rules: always `any`.
+        b.add(
+            "target",
+            vec![
+                sym(&r.pk),
+                sym(TargetKind::NotificationRule.as_str()),
+                sym("any"),
+            ],
+        );
+        for t in &r.transports {
+            b.add("notification_transport", vec![sym(&r.pk), sym(t)]);
+        }
+        if let Some(g) = &r.destination_group {
+            b.add("notification_group", vec![sym(&r.pk), sym(g)]);
+        }
+        if r.destination_event_user {
+            b.add("notification_event_user", vec![sym(&r.pk)]);
+        }
+    }
+    for t in &snapshot.transports {
+        b.add("transport", vec![sym(&t.pk), sym(&t.name), sym(&t.mode)]);
+        if t.send_once {
+            b.add("transport_send_once", vec![sym(&t.pk)]);
+        }
+    }
+    for p in &snapshot.policies {
+        if !p.kind.ends_with("eventmatcherpolicy") {
+            continue;
+        }
+        for field in ["action", "app", "model", "client_ip", "query"] {
+            match p.fields.get(field) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::String(v)) => {
+                    b.add("event_matcher", vec![sym(&p.pk), sym(field), sym(v)])
+                }
+                Some(other) => b.add(
+                    "event_matcher",
+                    vec![sym(&p.pk), sym(field), sym(&other.to_string())],
+                ),
+            }
+        }
+    }
+    for e in &snapshot.rac_endpoints {
+        b.add(
+            "rac_endpoint",
+            vec![sym(&e.pk), sym(&e.name), sym(&e.provider)],
+        );
+        b.add(
+            "target",
+            vec![
+                sym(&e.pk),
+                sym(TargetKind::RacEndpoint.as_str()),
+                sym(e.policy_engine_mode.as_str()),
+            ],
+        );
+    }
+    for g in &snapshot.device_access_groups {
+        b.add("device_access_group", vec![sym(&g.pk), sym(&g.name)]);
+        b.add(
+            "target",
+            vec![
+                sym(&g.pk),
+                sym(TargetKind::DeviceAccessGroup.as_str()),
+                sym(g.policy_engine_mode.as_str()),
+            ],
+        );
+    }
+    for d in &snapshot.devices {
+        b.add("device", vec![sym(&d.pk), sym(&d.name)]);
+        b.add(
+            "target",
+            vec![
+                sym(&d.pk),
+                sym(TargetKind::Device.as_str()),
+                sym(d.policy_engine_mode.as_str()),
+            ],
+        );
+        if let Some(g) = &d.access_group {
+            b.add("device_in_group", vec![sym(&d.pk), sym(g)]);
+        }
+    }
+    for p in &snapshot.providers {
+        b.add("provider", vec![sym(&p.pk), sym(&p.name), sym(&p.kind)]);
+        for (role, f) in &p.flows {
+            b.add("provider_flow", vec![sym(&p.pk), sym(role), sym(f)]);
+        }
+        if let Some(a) = &p.backchannel_application {
+            b.add("provider_backchannel", vec![sym(&p.pk), sym(a)]);
+        }
+        if p.mfa_support && (p.kind.ends_with("ldapprovider") || p.kind.ends_with("radiusprovider"))
+        {
+            b.add("provider_mfa_support", vec![sym(&p.pk)]);
         }
     }
 }

@@ -27,6 +27,9 @@ pub const MEMBERSHIP: &str = "direct_member";
 /// Relations that describe the group structure itself (they name every group, so they do not
 /// make a group observable).
 const GROUP_STRUCTURE: [&str; 3] = ["group", "group_parent", MEMBERSHIP];
+/// Relations naming a group by its pk whose direct members the rules read (a notification rule
+/// tells its destination group's direct members only), not only its effective ones.
+const READ_DIRECTLY: [&str; 1] = ["notification_group"];
 
 /// For every relation of `program`, which of its columns some rule observes: a column holding a
 /// constant, or a variable used more than once in the clause in a way that can tell two values
@@ -517,6 +520,11 @@ impl<'a> KeyContext<'a> {
                         }
                         if !structure {
                             let by_pk = group_index.get(s.as_str()).map(std::slice::from_ref);
+                            if READ_DIRECTLY.contains(&rel.as_str()) {
+                                for &g in by_pk.into_iter().flatten() {
+                                    direct_counts[g as usize] = true;
+                                }
+                            }
                             let by_name = group_names.get(s.as_str()).map(Vec::as_slice);
                             for &g in by_name.into_iter().flatten() {
                                 direct_counts[g as usize] = true;
@@ -1046,6 +1054,13 @@ pub fn without_users(snapshot: &Snapshot) -> Snapshot {
         sources: snapshot.sources.clone(),
         brands: snapshot.brands.clone(),
         settings: snapshot.settings.clone(),
+        notification_rules: snapshot.notification_rules.clone(),
+        transports: snapshot.transports.clone(),
+        rac_endpoints: snapshot.rac_endpoints.clone(),
+        devices: snapshot.devices.clone(),
+        device_access_groups: snapshot.device_access_groups.clone(),
+        providers: snapshot.providers.clone(),
+        present: snapshot.present.clone(),
         others: snapshot.others.clone(),
     }
 }

@@ -5,11 +5,13 @@
 pub mod bulk;
 pub mod classes;
 pub mod components;
+pub mod coverage;
 pub mod diff;
 pub mod memberships;
 pub mod paths;
 pub mod population;
 pub mod scoped;
+pub mod targets;
 pub mod words;
 
 use crate::datalog::eval::Limits;
@@ -23,7 +25,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 10] = [
+pub const RULES: [(&str, &str); 15] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -64,7 +66,43 @@ pub const RULES: [(&str, &str); 10] = [
         "rules/authentik/deferral.dl",
         include_str!("../../rules/authentik/deferral.dl"),
     ),
+    (
+        "rules/authentik/notifications.dl",
+        include_str!("../../rules/authentik/notifications.dl"),
+    ),
+    (
+        "rules/authentik/rac.dl",
+        include_str!("../../rules/authentik/rac.dl"),
+    ),
+    (
+        "rules/authentik/devices.dl",
+        include_str!("../../rules/authentik/devices.dl"),
+    ),
+    (
+        "rules/authentik/sources.dl",
+        include_str!("../../rules/authentik/sources.dl"),
+    ),
+    (
+        "rules/authentik/providers.dl",
+        include_str!("../../rules/authentik/providers.dl"),
+    ),
 ];
+
+/// The rules that combine a user's answers about several targets (a RAC endpoint's application,
+/// flow and bindings; an LDAP bind; the login path to an application). They join one user's
+/// answers from two flows or applications, which the every-user evaluation keeps apart, so only
+/// questions about named users ([`Model::answering`]) evaluate them.
+pub const JOURNEYS: (&str, &str) = (
+    "rules/authentik/journeys.dl",
+    include_str!("../../rules/authentik/journeys.dl"),
+);
+
+/// The rules that count every user's answers about the other binding targets (devices,
+/// sources, RAC endpoints, notifications, login paths): see [`coverage`].
+pub const COVERAGE: (&str, &str) = (
+    "rules/authentik/coverage.dl",
+    include_str!("../../rules/authentik/coverage.dl"),
+);
 
 /// A snapshot with the built-in rules (and any rules of the user's) evaluated over it.
 pub struct Model {
@@ -122,36 +160,53 @@ impl Model {
         Self::with_rules(snapshot, subjects, &[])
     }
 
+    /// Evaluates the built-in rules and [`JOURNEYS`] for the given subjects, with the facts a
+    /// question adds (`asked`: relation and row, e.g. `("host_asked", ["sso.example.com"])`).
+    pub fn answering(
+        snapshot: &Snapshot,
+        subjects: &Subjects,
+        asked: &[(&str, Vec<String>)],
+    ) -> Result<Model, String> {
+        Self::build(snapshot, subjects, &[JOURNEYS], asked)
+    }
+
     /// Evaluates the built-in rules plus `extra` rule texts (`(name, text)`) over a snapshot.
     pub fn with_rules(
         snapshot: &Snapshot,
         subjects: &Subjects,
         extra: &[(&str, &str)],
     ) -> Result<Model, String> {
-        Self::built(snapshot, subjects, extra, false)
+        Self::build(snapshot, subjects, extra, &[])
     }
 
-    /// [`Model::new`] for flows entered from a source login: `ak_is_sso_flow` is true and the
-    /// flow's context starts with the source connection's user as the pending user.
+    /// [`Model::answering`] for flows entered from a source login: `ak_is_sso_flow` is true and
+    /// the flow's context starts with the source connection's user as the pending user.
     pub fn entered_from_source(snapshot: &Snapshot, subjects: &Subjects) -> Result<Model, String> {
-        Self::built(snapshot, subjects, &[], true)
+        Self::answering(
+            snapshot,
+            subjects,
+            &[("query_entry", vec!["source".into()])],
+        )
     }
 
-    fn built(
+    fn build(
         snapshot: &Snapshot,
         subjects: &Subjects,
         extra: &[(&str, &str)],
-        from_source: bool,
+        asked: &[(&str, Vec<String>)],
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
-        // The built-in rules decide a user from its own rows (see `facts::facts_about`); rules
-        // of the user's may read other users' rows (to count them, say), so they get every row.
-        let asked: Option<std::collections::HashSet<String>> = match subjects {
-            Subjects::Only(users) if extra.is_empty() => Some(users.iter().cloned().collect()),
+        // The built-in rules and [`JOURNEYS`] decide a user from its own rows (see
+        // `facts::facts_about`); rules of the user's may read other users' rows (to count them,
+        // say), so they get every row.
+        let only: Option<std::collections::HashSet<String>> = match subjects {
+            Subjects::Only(users) if extra.iter().all(|x| *x == JOURNEYS) => {
+                Some(users.iter().cloned().collect())
+            }
             _ => None,
         };
-        let facts = facts::facts_about(snapshot, asked.as_ref());
+        let facts = facts::facts_about(snapshot, only.as_ref());
         let mut inputs = Inputs::new(&rules);
         add_facts(&rules, &mut inputs, &facts)?;
         if let Subjects::Only(users) = subjects {
@@ -166,8 +221,9 @@ impl Model {
                 inputs.add(&rules, "query_subject", &[FactValue::Sym(u)])?;
             }
         }
-        if from_source {
-            inputs.add(&rules, "query_entry", &[FactValue::Sym("source")])?;
+        for (rel, row) in asked {
+            let values: Vec<FactValue> = row.iter().map(|v| FactValue::Sym(v)).collect();
+            inputs.add(&rules, rel, &values)?;
         }
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
@@ -681,6 +737,17 @@ impl Model {
         for r in self.rows("entitlement") {
             let app = apps.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
             l.insert(r[0].clone(), format!("entitlement {} of {app}", r[2]));
+        }
+        for (rel, kind) in [
+            ("notification_rule", "notification rule"),
+            ("transport", "notification transport"),
+            ("rac_endpoint", "RAC endpoint"),
+            ("device", "device"),
+            ("device_access_group", "device access group"),
+        ] {
+            for r in self.rows(rel) {
+                l.insert(r[0].clone(), format!("{kind} {}", r[1]));
+            }
         }
         let targets = l.clone();
         for r in self.rows("binding") {

@@ -98,7 +98,7 @@ pub struct RuleInfo {
 }
 
 /// The audit rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 5] = [
+pub const RULES: [(&str, &str); 9] = [
     (
         "rules/audit/findings.dl",
         include_str!("../../rules/audit/findings.dl"),
@@ -118,6 +118,22 @@ pub const RULES: [(&str, &str); 5] = [
     (
         "rules/audit/directory.dl",
         include_str!("../../rules/audit/directory.dl"),
+    ),
+    (
+        "rules/audit/notifications.dl",
+        include_str!("../../rules/audit/notifications.dl"),
+    ),
+    (
+        "rules/audit/devices.dl",
+        include_str!("../../rules/audit/devices.dl"),
+    ),
+    (
+        "rules/audit/sources.dl",
+        include_str!("../../rules/audit/sources.dl"),
+    ),
+    (
+        "rules/audit/providers.dl",
+        include_str!("../../rules/audit/providers.dl"),
     ),
 ];
 
@@ -352,6 +368,18 @@ impl Names {
         for b in &s.brands {
             m.insert(("brand", b.pk.to_string()), b.domain.to_string());
         }
+        for r in &s.notification_rules {
+            m.insert(("notification_rule", r.pk.to_string()), r.name.to_string());
+        }
+        for e in &s.rac_endpoints {
+            m.insert(("rac_endpoint", e.pk.to_string()), e.name.to_string());
+        }
+        for d in &s.devices {
+            m.insert(("device", d.pk.to_string()), d.name.to_string());
+        }
+        for p in &s.providers {
+            m.insert(("provider", p.pk.to_string()), p.name.to_string());
+        }
         let targets: BTreeMap<String, String> = m
             .iter()
             .filter(|((k, _), _)| matches!(*k, "flow" | "flow_binding" | "application" | "source"))
@@ -379,7 +407,14 @@ impl Names {
             .0
             .get(&(kind.to_string(), pk.to_string()))
             .cloned()
-            .unwrap_or_default();
+            // An event action is named by itself.
+            .unwrap_or_else(|| {
+                if kind == "event_action" {
+                    pk.to_string()
+                } else {
+                    String::new()
+                }
+            });
         ObjectRef {
             kind: kind.to_string(),
             pk: pk.to_string(),

@@ -169,6 +169,46 @@ pub fn render(loaded: &Loaded) -> String {
     for (model, n) in &s.others {
         let _ = writeln!(out, "  {model:<width$} {n:>9}  (not modelled)");
     }
+    // The optional endpoints each question needs: with none of their objects, bindlog cannot
+    // answer it (an older authentik, or an endpoint left out of the snapshot).
+    let unanswerable: Vec<String> = [
+        (
+            s.notification_rules.is_empty(),
+            "events/rules",
+            "who --notified-of",
+        ),
+        (
+            s.rac_endpoints.is_empty(),
+            "rac/endpoints",
+            "access --endpoint",
+        ),
+        (
+            s.devices.is_empty(),
+            "endpoints/devices",
+            "access --device, who --device",
+        ),
+        (s.sources.is_empty(), "sources/all", "access --source"),
+        (
+            s.providers.is_empty(),
+            "providers/all",
+            "access --provider, the provider's flows in access --flows",
+        ),
+        (
+            s.brands.is_empty(),
+            "core/brands",
+            "the brand's flows in plan --host and access --flows",
+        ),
+    ]
+    .into_iter()
+    .filter(|(none, _, _)| *none)
+    .map(|(_, endpoint, question)| format!("  {question}: no objects from `{endpoint}`"))
+    .collect();
+    if !unanswerable.is_empty() {
+        let _ = writeln!(out, "\nquestions this snapshot cannot answer:");
+        for line in unanswerable {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     let _ = writeln!(out, "\ndefaults assumed ({}):", r.defaults.len());
     if r.defaults.is_empty() {
         let _ = writeln!(out, "  none");

@@ -13,12 +13,19 @@ use std::process::ExitCode;
 
 /// Flags of `bindlog explain`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Two questions, one per run:
+#[command(after_help = "One question per run:
   why a stage is shown, skipped or unknown for a user (or, without --user, an anonymous visitor):
     bindlog explain examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen \\
         --stage default-authentication-mfa-validation
   why a user may open an application or not:
     bindlog explain examples/acme/snapshot.json --app vault --user ada.nguyen
+  the other binding targets, each proved with its parts:
+    bindlog explain examples/acme/snapshot.json --endpoint build-server --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --device ada-laptop --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --source github --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --provider directory --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --app grafana --flows --user ada.nguyen
+    bindlog explain examples/acme/snapshot.json --notified-of login_failed --user ada.nguyen
 The answer comes first, in a sentence; then the proof, folded to the steps that decide it (--full
 for every step with its rule's text; --format json for tools).")]
 pub struct Args {
@@ -33,6 +40,25 @@ pub struct Args {
     /// The application's slug (instead of --flow and --stage).
     #[arg(long, value_name = "SLUG")]
     app: Option<String>,
+    /// With --app: prove the login flow picked for the application and its MFA for the user.
+    #[arg(long, requires = "app")]
+    flows: bool,
+    /// A RAC endpoint (name or pk): why the user may open it or not.
+    #[arg(long, value_name = "NAME")]
+    endpoint: Option<String>,
+    /// A device (name or device_uuid): why the user may log in on it or not.
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
+    /// A source (slug or pk): why the user is offered it to connect or not.
+    #[arg(long, value_name = "SLUG")]
+    source: Option<String>,
+    /// An LDAP or RADIUS provider (name or pk): why the user can bind or not.
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// An event action: why each notification rule fires or not for an event of the user
+    /// (without --user: an event without a user).
+    #[arg(long, value_name = "ACTION")]
+    notified_of: Option<String>,
     /// The user (username or pk); without it, an anonymous visitor.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
@@ -71,7 +97,12 @@ fn width(flag: Option<usize>) -> usize {
 
 /// Runs `bindlog explain`.
 pub fn run(args: Args) -> Outcome {
-    if args.app.is_none() && (args.flow.is_none() || args.stage.is_none()) {
+    let other_target = args.endpoint.is_some()
+        || args.device.is_some()
+        || args.source.is_some()
+        || args.provider.is_some()
+        || args.notified_of.is_some();
+    if !other_target && args.app.is_none() && (args.flow.is_none() || args.stage.is_none()) {
         return Err(match (&args.flow, &args.stage) {
             (Some(flow), None) => miette!(
                 help = format!(
@@ -96,18 +127,29 @@ pub fn run(args: Args) -> Outcome {
         None => None,
     };
     let subjects = Subjects::Only(pk.iter().cloned().collect());
-    let model = match args.entry {
-        Some(Entry::Source) => Model::entered_from_source(&loaded.snapshot, &subjects),
-        _ => Model::new(&loaded.snapshot, &subjects),
-    }
-    .map_err(|e| miette!("{e}"))?;
+    let asked: Vec<(&str, Vec<String>)> = match args.entry {
+        Some(Entry::Source) => vec![("query_entry", vec!["source".into()])],
+        _ => Vec::new(),
+    };
+    let model =
+        Model::answering(&loaded.snapshot, &subjects, &asked).map_err(|e| miette!("{e}"))?;
     let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
     let words = Words::new(&model);
     // The answer in a sentence or two, before any proof.
     let mut summary: Vec<String> = Vec::new();
     // The tuple to explain first, then (for a shown stage) the checks that pass.
     let mut queries: Vec<(&str, Vec<String>)> = Vec::new();
-    if let Some(app) = &args.app {
+    let targeted = target_queries(&args, &model, pk.as_deref())?;
+    let is_target = !targeted.is_empty();
+    if is_target {
+        summary.extend(
+            targeted
+                .iter()
+                .take(1)
+                .map(|(rel, t)| target_words(&words, rel, t)),
+        );
+        queries = targeted;
+    } else if let Some(app) = &args.app {
         let user = pk.ok_or_else(|| {
             miette!("--app needs --user: application policies are evaluated for a logged-in user")
         })?;
@@ -258,7 +300,9 @@ pub fn run(args: Args) -> Outcome {
             });
             out.push_str(&render(explanation, &fold));
             if !supporting.is_empty() {
-                out.push_str(if args.app.is_some() {
+                out.push_str(if is_target {
+                    "\nand its parts:\n"
+                } else if args.app.is_some() {
                     "\nand its entitlements:\n"
                 } else {
                     "\nand every part that is checked passes:\n"
@@ -279,4 +323,147 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The answer to a question about one of the other binding targets, in a sentence.
+fn target_words(words: &Words, rel: &str, t: &[String]) -> String {
+    let at = |i: usize| t.get(i).map_or("", String::as_str);
+    let who = |i: usize| match at(i) {
+        "anonymous" => "no user (an anonymous event)".to_string(),
+        u => words.who(u),
+    };
+    match rel {
+        "endpoint_access" => format!(
+            "may {} open RAC endpoint {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "device_access" => format!(
+            "may {} log in on device {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "source_offered" => format!(
+            "is {} offered source {} to connect: {} (a source binding gates no login)",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "bind_access" => format!(
+            "can {} bind through provider {}: {}",
+            who(1),
+            words.label(at(0)),
+            at(2)
+        ),
+        "rule_fires" => format!(
+            "does notification rule {} fire for a {} event of {}: {} (the other rules follow)",
+            words.label(at(0)),
+            at(1),
+            who(2),
+            at(3)
+        ),
+        "app_login_flow" if at(1).is_empty() => format!(
+            "application {} has no login flow: its provider names none, no brand does, and no \
+             authentication flow lets the anonymous visitor in",
+            words.label(at(0))
+        ),
+        "app_login_flow" => format!(
+            "application {} sends a visitor without a session to flow {} ({})",
+            words.label(at(0)),
+            words.label(at(1)),
+            match at(2) {
+                "provider" => "its provider names it",
+                "brand" => "its provider names none; the brand does",
+                _ => "no provider or brand names one: the first authentication flow by slug",
+            }
+        ),
+        _ => format!("{rel}({})", t.join(", ")),
+    }
+}
+
+/// The tuples that answer a question about one of the other binding targets, the answer first
+/// and then its parts; empty for a stage or application question.
+fn target_queries(
+    args: &Args,
+    model: &Model,
+    user: Option<&str>,
+) -> Result<Vec<(&'static str, Vec<String>)>, miette::Report> {
+    let need_user = || {
+        user.map(str::to_string)
+            .ok_or_else(|| miette!("this question is about a logged-in user: give --user"))
+    };
+    let rows_of = |rel: &'static str, key: &[&str]| -> Vec<(&'static str, Vec<String>)> {
+        model
+            .rows(rel)
+            .into_iter()
+            .filter(|r| key.iter().zip(r).all(|(k, v)| *k == v))
+            .map(|r| (rel, r))
+            .collect()
+    };
+    let mut out = Vec::new();
+    let answer = |rel: &'static str, key: &[&str], out: &mut Vec<(&'static str, Vec<String>)>| {
+        let found = rows_of(rel, key);
+        if found.is_empty() {
+            let mut t: Vec<String> = key.iter().map(|k| k.to_string()).collect();
+            t.push("yes".into());
+            out.push((rel, t));
+        } else {
+            out.extend(found);
+        }
+    };
+    if let Some(e) = &args.endpoint {
+        let u = need_user()?;
+        let e = model
+            .object("rac_endpoint", 1, e, "RAC endpoint")
+            .map_err(|e| miette!("{e}"))?;
+        answer("endpoint_access", &[&e, &u], &mut out);
+        out.extend(rows_of("endpoint_part", &[&e, &u]));
+    } else if let Some(d) = &args.device {
+        let u = need_user()?;
+        let d = model
+            .object("device", 1, d, "device")
+            .map_err(|e| miette!("{e}"))?;
+        answer("device_access", &[&d, &u], &mut out);
+        out.extend(rows_of("device_side", &[&d, &u]));
+    } else if let Some(s) = &args.source {
+        let u = need_user()?;
+        let s = model
+            .object("source", 1, s, "source")
+            .map_err(|e| miette!("{e}"))?;
+        answer("source_offered", &[&s, &u], &mut out);
+    } else if let Some(p) = &args.provider {
+        let u = need_user()?;
+        let p = model
+            .object("provider", 1, p, "provider")
+            .map_err(|e| miette!("{e}"))?;
+        answer("bind_access", &[&p, &u], &mut out);
+        out.extend(rows_of("bind_part", &[&p, &u]));
+    } else if let Some(action) = &args.notified_of {
+        let u = user.unwrap_or("anonymous");
+        for r in model.rows("notification_rule") {
+            answer("rule_fires", &[&r[0], action, u], &mut out);
+        }
+        if out.is_empty() {
+            return Err(miette!(
+                "the snapshot has no notification rule (is `events/rules` missing?)"
+            ));
+        }
+    } else if let (Some(app), true) = (&args.app, args.flows) {
+        let u = need_user()?;
+        let a = model
+            .application(app)
+            .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
+        let login = rows_of("app_login_flow", &[&a]);
+        if login.is_empty() {
+            out.push((
+                "app_login_flow",
+                vec![a.clone(), String::new(), "provider".into()],
+            ));
+        }
+        out.extend(login);
+        out.extend(rows_of("login_mfa", &[&a, &u]));
+    }
+    Ok(out)
 }

@@ -11,13 +11,27 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:
   bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --user ada.nguyen
   bindlog plan examples/acme/snapshot.json --flow default-authentication-flow --format json
-  bindlog plan examples/acme/snapshot.json --flow default-source-authentication --user ada.nguyen --entry source")]
+  bindlog plan examples/acme/snapshot.json --flow default-source-authentication --user ada.nguyen --entry source
+  the flow the brand of a host starts (longest matching domain, else the default brand; the
+  brand's flow, else the first by slug that lets the visitor in):
+    bindlog plan examples/acme/snapshot.json --host sso.acme.example --user ada.nguyen")]
 pub struct Args {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// The flow's slug.
-    #[arg(long, value_name = "SLUG")]
-    flow: String,
+    #[arg(
+        long,
+        value_name = "SLUG",
+        required_unless_present = "host",
+        conflicts_with = "host"
+    )]
+    flow: Option<String>,
+    /// A request host instead of --flow: plan the flow its brand starts.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// With --host: which of the brand's flows.
+    #[arg(long, value_enum, default_value_t = HostDesignation::Authentication, requires = "host")]
+    designation: HostDesignation,
     /// The user (username or pk); without it, an anonymous visitor who never identifies.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
@@ -27,6 +41,15 @@ pub struct Args {
     /// Output form.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+/// The brand flows `plan --host` can plan.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum HostDesignation {
+    /// The login flow.
+    Authentication,
+    /// The logout flow.
+    Invalidation,
 }
 
 /// How a visitor arrives at a flow.
@@ -66,12 +89,37 @@ pub fn run(args: Args) -> Outcome {
             .any(|u| u.pk.to_string() == *pk && !u.is_active)
             .then(|| name.clone())
     });
-    let subjects = Subjects::Only(users);
-    let model = match args.entry {
-        Some(Entry::Source) => Model::entered_from_source(&loaded.snapshot, &subjects),
-        _ => Model::new(&loaded.snapshot, &subjects),
+    let mut asked: Vec<(&str, Vec<String>)> = args
+        .host
+        .iter()
+        .map(|h| ("host_asked", vec![h.clone()]))
+        .collect();
+    if args.entry == Some(Entry::Source) {
+        asked.push(("query_entry", vec!["source".into()]));
     }
-    .map_err(|e| miette!("{e}"))?;
+    let model = Model::answering(&loaded.snapshot, &Subjects::Only(users), &asked)
+        .map_err(|e| miette!("{e}"))?;
+    let (flow, chosen) = match (&args.flow, &args.host) {
+        (Some(f), _) => (f.clone(), None),
+        (None, Some(host)) => {
+            let designation = match args.designation {
+                HostDesignation::Authentication => "authentication",
+                HostDesignation::Invalidation => "invalidation",
+            };
+            let (brand, flow) = model.host_answer(designation);
+            let Some((slug, via)) = flow else {
+                return Err(miette!(
+                    "no {designation} flow serves host `{host}`: {}, and no {designation} flow lets the anonymous visitor in (authentik answers 404)",
+                    match &brand {
+                        Some((_, d)) => format!("its brand (domain `{d}`) names none"),
+                        None => "no brand serves it".to_string(),
+                    }
+                ));
+            };
+            (slug, Some((host.clone(), brand, via)))
+        }
+        (None, None) => return Err(miette!("give --flow SLUG or --host HOST")),
+    };
     // A source login starts without a session, as an anonymous visit does.
     let entry = args.entry.map(|e| match e {
         Entry::Anonymous | Entry::Source => "anonymous",
@@ -80,18 +128,29 @@ pub fn run(args: Args) -> Outcome {
     let who = subject
         .as_ref()
         .map(|(pk, name)| (pk.as_str(), name.as_str()));
-    let mut plan = model
-        .plan(&args.flow, who, entry)
-        .map_err(|e| miette!("{e}"))?;
+    let mut plan = model.plan(&flow, who, entry).map_err(|e| miette!("{e}"))?;
     if args.entry == Some(Entry::Source) {
         plan.entry = "source".into();
     }
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
-        ),
+        Format::Json => {
+            let mut v = plan.to_json();
+            if let Some((host, brand, via)) = &chosen {
+                v["host"] = serde_json::json!({
+                    "host": host,
+                    "brand": brand.as_ref().map(|(pk, domain)| serde_json::json!({"pk": pk, "domain": domain})),
+                    "via": via,
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+        }
         Format::Text => {
+            if let Some((host, brand, via)) = &chosen {
+                let b = brand
+                    .as_ref()
+                    .map_or("no brand".to_string(), |(_, d)| format!("brand `{d}`"));
+                println!("host {host}: {b}, flow {flow} ({via})");
+            }
             print!("{}", plan.to_text());
             if let Some(u) = inactive {
                 println!(

@@ -131,9 +131,14 @@ pub fn run(args: Args) -> Outcome {
             rules: super::audit::read_rules(&args.rules)?,
             ..AuditOptions::default()
         };
+        // The counts of the other binding targets come from the same evaluation.
+        let (name, text) = bindlog::analysis::COVERAGE;
+        let with_coverage: Vec<(String, String)> = std::iter::once((name.into(), text.into()))
+            .chain(options.rules.iter().cloned())
+            .collect();
         audit::evaluate_reading(
             &loaded.snapshot,
-            &options.rules,
+            &with_coverage,
             &report::RELATIONS,
             &report::BY_CLASS,
         )

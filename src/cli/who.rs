@@ -14,8 +14,8 @@ use std::process::ExitCode;
 /// Flags of `bindlog who`.
 #[derive(clap::Args, Debug)]
 #[command(
-    group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user"])),
-    after_help = "Three questions, one per run:
+    group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user", "notified_of", "device", "device_access_group"])),
+    after_help = "Three questions about stages and applications, one per run:
   the users for whom a stage is skipped (or shown, or unknown), each flow entered the default way:
     bindlog who examples/acme/snapshot.json --flow default-authentication-flow \\
         --stage default-authentication-mfa-validation --visibility skipped
@@ -25,7 +25,14 @@ use std::process::ExitCode;
     bindlog who examples/acme/snapshot.json --user ada.nguyen
 Add --count for the number only; --access no|unknown or --visibility shown|unknown ask the other answers.
 --format json gives one object with the question and the answer (docs/outputs.md, \"who\"):
-    bindlog who examples/acme/snapshot.json --app vault --format json"
+    bindlog who examples/acme/snapshot.json --app vault --format json
+Other binding targets:
+  per notification rule, whether it fires for an event and who is notified (JSON):
+    bindlog who examples/acme/snapshot.json --notified-of login_failed --anonymous
+    bindlog who examples/acme/snapshot.json --notified-of login_failed --event-user ada.nguyen
+  the users who may log in on a device, or whom a device access group admits:
+    bindlog who examples/acme/snapshot.json --device ada-laptop
+    bindlog who examples/acme/snapshot.json --device-access-group engineering-laptops"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -51,6 +58,35 @@ pub struct Args {
     /// The access asked about (with --app or --user).
     #[arg(long, value_enum, default_value_t = Access::Yes)]
     access: Access,
+    /// An event action (login_failed, ...): per notification rule, whether it fires and who is notified.
+    #[arg(long, value_name = "ACTION", conflicts_with_all = ["flow", "app", "user"])]
+    notified_of: Option<String>,
+    /// With --notified-of: the event's user (username or pk).
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "notified_of",
+        conflicts_with = "anonymous"
+    )]
+    event_user: Option<String>,
+    /// With --notified-of: an event without a user (authentik's AnonymousUser row).
+    #[arg(long, requires = "notified_of")]
+    anonymous: bool,
+    /// With --notified-of: the event's `app` (the Django app that emitted it, e.g. authentik.events).
+    #[arg(long, value_name = "APP", requires = "notified_of")]
+    event_app: Option<String>,
+    /// With --notified-of: the event's model (`app_label.model_name`).
+    #[arg(long, value_name = "MODEL", requires = "notified_of")]
+    event_model: Option<String>,
+    /// With --notified-of: the event's client IP.
+    #[arg(long, value_name = "IP", requires = "notified_of")]
+    client_ip: Option<String>,
+    /// A device (name or device_uuid): the users who may log in on it (with --access).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["flow", "app", "user", "notified_of"])]
+    device: Option<String>,
+    /// A device access group (name or pk): the users its bindings admit, and its devices.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["flow", "app", "user", "notified_of", "device"])]
+    device_access_group: Option<String>,
     /// Print only how many.
     #[arg(long)]
     count: bool,
@@ -111,6 +147,9 @@ enum Question {
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
     let snapshot = &loaded.snapshot;
+    if args.notified_of.is_some() || args.device.is_some() || args.device_access_group.is_some() {
+        return targets(&args, snapshot);
+    }
     // A misspelt flow, stage, application or user is reported before the evaluation.
     let q = question(&args, snapshot, &bulk::Layout::of(snapshot))?;
     let scope = match q {
@@ -277,6 +316,172 @@ fn answer(b: &Bulk, q: Question, count: bool) -> String {
     }
     out
 }
+
+/// `who --notified-of`, `who --device`, `who --device-access-group`.
+fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
+    use bindlog::analysis::{Model, Subjects};
+    if let Some(action) = &args.notified_of {
+        let event_user = match &args.event_user {
+            Some(u) => Some(find_user(snapshot, u).map_err(|e| miette!("{e}"))?),
+            None if args.anonymous => None,
+            None => {
+                return Err(miette!(
+                    "--notified-of needs the event's user: --event-user USER, or --anonymous for an event without one"
+                ));
+            }
+        };
+        if !KNOWN_ACTIONS.contains(&action.as_str()) && !action.starts_with("custom_") {
+            eprintln!(
+                "warning: `{action}` is not an event action bindlog knows (authentik adds actions in new releases); answering for it anyway"
+            );
+        }
+        let mut asked: Vec<(&str, Vec<String>)> = Vec::new();
+        for (field, v) in [
+            ("app", &args.event_app),
+            ("model", &args.event_model),
+            ("client_ip", &args.client_ip),
+        ] {
+            if let Some(v) = v {
+                asked.push(("event_asked", vec![field.to_string(), v.clone()]));
+            }
+        }
+        let pks: Vec<String> = event_user.iter().map(|(pk, _)| pk.clone()).collect();
+        let model =
+            Model::answering(snapshot, &Subjects::Only(pks), &asked).map_err(|e| miette!("{e}"))?;
+        let (pk, name) = match &event_user {
+            Some((pk, name)) => (pk.as_str(), Some(name.as_str())),
+            None => ("anonymous", None),
+        };
+        let rows = model.notified_answer(action, pk, name);
+        if args.count {
+            let n: std::collections::BTreeSet<&str> = rows
+                .iter()
+                .flat_map(|r| r["notified"].as_array().into_iter().flatten())
+                .filter_map(|v| v.as_str())
+                .collect();
+            println!("{}", n.len());
+        } else {
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (rel, what, name, col) = match (&args.device, &args.device_access_group) {
+        (Some(d), _) => ("device_access", "device", d, 1),
+        (None, Some(g)) => ("device_side", "device_access_group", g, 1),
+        _ => {
+            return Err(miette!(
+                "ask about --notified-of, --device or --device-access-group"
+            ));
+        }
+    };
+    let model = Model::everyone(snapshot, &[], &[rel]).map_err(|e| miette!("{e}"))?;
+    let pk = model
+        .object(what, col, name, &what.replace('_', " "))
+        .map_err(|e| miette!("{e}"))?;
+    let want = match args.access {
+        Access::Yes => "yes",
+        Access::No => "no",
+        Access::Unknown => "unknown",
+    };
+    let users: std::collections::BTreeMap<String, String> = snapshot
+        .users
+        .iter()
+        .map(|u| (u.pk.to_string(), u.username.to_string()))
+        .collect();
+    let mut found: Vec<&str> = Vec::new();
+    let rows = model.rows(rel);
+    if args.device.is_some() {
+        for r in &rows {
+            if r[0] == pk && r[2] == want {
+                found.extend(users.get(&r[1]).map(String::as_str));
+            }
+        }
+    } else {
+        // Users the group's own engine admits (on any of its devices, the group side is the same).
+        let want = match want {
+            "yes" => "pass",
+            "no" => "fail",
+            other => other,
+        };
+        let devices: Vec<String> = model
+            .rows("device_in_group")
+            .into_iter()
+            .filter(|r| r[1] == pk)
+            .map(|r| r[0].clone())
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &rows {
+            if devices.contains(&r[0])
+                && r[2] == "group"
+                && r[3] == want
+                && seen.insert(r[1].clone())
+            {
+                found.extend(users.get(&r[1]).map(String::as_str));
+            }
+        }
+        if !args.count {
+            let names = model.names("device");
+            let mut list: Vec<&str> = devices
+                .iter()
+                .filter_map(|d| names.get(d).map(String::as_str))
+                .collect();
+            list.sort_unstable();
+            eprintln!(
+                "devices in the group: {}",
+                if list.is_empty() {
+                    "none".to_string()
+                } else {
+                    list.join(", ")
+                }
+            );
+        }
+    }
+    found.sort_unstable();
+    if args.count {
+        println!("{}", found.len());
+    } else {
+        for u in found {
+            println!("{u}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The event actions authentik emits (`EventAction`), for warning about a misspelt one.
+const KNOWN_ACTIONS: [&str; 32] = [
+    "login",
+    "login_failed",
+    "logout",
+    "user_write",
+    "suspicious_request",
+    "password_set",
+    "secret_view",
+    "secret_rotate",
+    "invitation_used",
+    "authorize_application",
+    "source_linked",
+    "impersonation_started",
+    "impersonation_ended",
+    "flow_execution",
+    "policy_execution",
+    "policy_exception",
+    "property_mapping_exception",
+    "system_task_execution",
+    "system_task_exception",
+    "system_exception",
+    "configuration_error",
+    "configuration_warning",
+    "model_created",
+    "model_updated",
+    "model_deleted",
+    "email_sent",
+    "update_available",
+    "export_ready",
+    "review_initiated",
+    "review_overdue",
+    "review_attested",
+    "review_completed",
+];
 
 /// The word `who` prints for an answer byte, as `plan`, `access` and `analyze` spell it.
 fn word(question: Question) -> &'static str {

@@ -5,7 +5,7 @@ use super::{Findings, Report};
 use std::path::Path;
 
 /// Every file written, with its header.
-pub const FILES: [(&str, &[&str]); 11] = [
+pub const FILES: [(&str, &[&str]); 14] = [
     ("provenance.csv", &["key", "value"]),
     ("files.csv", &["file", "sha256"]),
     (
@@ -50,6 +50,26 @@ pub const FILES: [(&str, &[&str]); 11] = [
     (
         "privileged.csv",
         &["user", "active", "type", "service_account", "via"],
+    ),
+    (
+        "target_access.csv",
+        &["target", "name", "pk", "yes", "no", "unknown"],
+    ),
+    (
+        "notifications.csv",
+        &["action", "rule", "recipients", "event_user"],
+    ),
+    (
+        "login_paths.csv",
+        &[
+            "app",
+            "login_flow",
+            "via",
+            "has_mfa",
+            "mfa_shown",
+            "mfa_unknown",
+            "mfa_skipped",
+        ],
     ),
     (
         "findings.csv",
@@ -203,10 +223,61 @@ pub fn tables(r: &Report) -> Vec<Table> {
             })
             .collect(),
     ));
+    let t = &r.targets;
+    let mut access = Vec::new();
+    for (kind, list) in [
+        ("device", &t.devices),
+        ("source", &t.sources),
+        ("rac_endpoint", &t.endpoints),
+    ] {
+        for x in list {
+            let mut row = vec![kind.to_string(), x.name.clone(), x.pk.clone()];
+            row.extend(x.counts.iter().map(u64::to_string));
+            access.push(row);
+        }
+    }
+    out.push((FILES[10].0, header(10), access));
+    let mut told = Vec::new();
+    for (action, rules) in &t.actions {
+        if rules.is_empty() {
+            told.push(vec![
+                action.clone(),
+                String::new(),
+                "0".into(),
+                "false".into(),
+            ]);
+        }
+        for n in rules {
+            told.push(vec![
+                action.clone(),
+                n.rule.clone(),
+                n.recipients.to_string(),
+                n.event_user.to_string(),
+            ]);
+        }
+    }
+    out.push((FILES[11].0, header(11), told));
+    out.push((
+        FILES[12].0,
+        header(12),
+        t.logins
+            .iter()
+            .map(|l| {
+                let mut row = vec![
+                    l.app.clone(),
+                    l.flow.clone().unwrap_or_default(),
+                    l.via.clone(),
+                    l.has_mfa.to_string(),
+                ];
+                row.extend(l.mfa.iter().map(u64::to_string));
+                row
+            })
+            .collect(),
+    ));
     if let Findings::Computed(list) = &r.findings {
         out.push((
-            FILES[10].0,
-            header(10),
+            FILES[13].0,
+            header(13),
             list.iter()
                 .map(|f| {
                     let sev = serde_json::to_value(f.severity)

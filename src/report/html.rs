@@ -49,7 +49,7 @@ pub fn render(report: &Report) -> String {
     o.push_str(
         "<nav><ol><li><a href=\"#provenance\">Provenance</a></li><li><a href=\"#summary\">Summary</a></li>\
          <li><a href=\"#applications\">Application access</a></li><li><a href=\"#flows\">Flow stages by group</a></li>\
-         <li><a href=\"#privileged\">Privileged access</a></li><li><a href=\"#findings\">Findings</a></li>\
+         <li><a href=\"#privileged\">Privileged access</a></li><li><a href=\"#targets\">Other binding targets</a></li><li><a href=\"#findings\">Findings</a></li>\
          <li><a href=\"#signature\">Signature</a></li></ol></nav>\n",
     );
     provenance(&mut o, report);
@@ -57,6 +57,7 @@ pub fn render(report: &Report) -> String {
     applications(&mut o, report);
     flows(&mut o, report);
     privileged(&mut o, report);
+    targets(&mut o, report);
     findings(&mut o, report);
     signature(&mut o);
     o.push_str("</body>\n</html>\n");
@@ -376,6 +377,95 @@ fn privileged(o: &mut String, r: &Report) {
         }
     }
     o.push_str("</section>\n");
+}
+
+fn targets(o: &mut String, r: &Report) {
+    let t = &r.targets;
+    o.push_str(
+        "<section id=\"targets\"><h2>Other binding targets</h2>\n<p>For every user: who may log in \
+         on each device, who is offered each source to connect (never enforced), whom each RAC \
+         endpoint's own bindings let in (opening it also needs its application), who is told of \
+         each event action, and per application the login flow of a visitor without a session \
+         and how many users meet MFA in it.</p>\n",
+    );
+    if t.is_empty() {
+        o.push_str("<p>The snapshot has none of these targets.</p>\n</section>\n");
+        return;
+    }
+    for (title, list, words) in [
+        ("Devices", &t.devices, ["yes", "no", "unknown"]),
+        ("Sources", &t.sources, ["yes", "no", "unknown"]),
+        ("RAC endpoints", &t.endpoints, ["pass", "fail", "unknown"]),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "<h3>{title}</h3>\n<table>\n<tr><th>name</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            words[0], words[1], words[2]
+        );
+        for x in list {
+            let [a, b, c] = x.counts;
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"num\">{a}</td><td class=\"num\">{b}</td><td class=\"num\">{c}</td></tr>",
+                esc(&x.name)
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("<h3>Notifications</h3>\n<table>\n<tr><th>event action</th><th>rules that tell someone (recipients)</th></tr>\n");
+    for (action, rules) in &t.actions {
+        let told: Vec<String> = rules
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} ({}{})",
+                    esc(&n.rule),
+                    n.recipients,
+                    if n.event_user {
+                        " and the event's user"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(action),
+            if told.is_empty() {
+                "nobody".to_string()
+            } else {
+                told.join(", ")
+            }
+        );
+    }
+    o.push_str("</table>\n<h3>Login paths</h3>\n<table>\n<tr><th>application</th><th>login flow</th><th>via</th><th>MFA shown</th><th>unknown</th><th>skipped</th></tr>\n");
+    for l in &t.logins {
+        let flow = l.flow.as_deref().unwrap_or("none: authentik answers 404");
+        if l.has_mfa {
+            let [a, b, c] = l.mfa;
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{a}</td><td class=\"num\">{b}</td><td class=\"num\">{c}</td></tr>",
+                esc(&l.app),
+                esc(flow),
+                esc(&l.via)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td colspan=\"3\">no MFA stage</td></tr>",
+                esc(&l.app),
+                esc(flow),
+                esc(&l.via)
+            );
+        }
+    }
+    o.push_str("</table>\n</section>\n");
 }
 
 fn findings(o: &mut String, r: &Report) {

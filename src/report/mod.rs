@@ -9,8 +9,9 @@ pub mod csv;
 pub mod diagram;
 pub mod html;
 
-use crate::analysis::Model;
+use crate::analysis::coverage::Coverage;
 use crate::analysis::paths::Hierarchy;
+use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
 use crate::snapshot::{Loaded, Snapshot, Subject};
 use sha2::{Digest, Sha256};
@@ -22,7 +23,7 @@ pub use crate::time::rfc3339;
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
-    Model::everyone_reading(snapshot, &[], &RELATIONS, &BY_CLASS, &[])
+    Model::everyone_reading(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[])
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user).
@@ -312,6 +313,8 @@ pub struct Report {
     pub findings: Findings,
     /// What was left out above the per-user limit; `None` when every row is in.
     pub left_out: Option<LeftOut>,
+    /// Devices, sources, RAC endpoints, notifications and login paths, for every user.
+    pub targets: Coverage,
     /// The detail it was built with.
     pub detail: Detail,
 }
@@ -359,7 +362,7 @@ pub fn build(
 }
 
 /// Builds the report from a model already evaluated for every user (the audit's, say, so that
-/// the rules run once for findings and tables alike).
+/// the rules run once for findings and tables alike), with [`COVERAGE`] among its rules.
 pub fn build_from(
     loaded: &Loaded,
     model: &Model,
@@ -428,6 +431,7 @@ pub fn build_from(
         superuser_groups,
         findings,
         left_out,
+        targets: Coverage::read(model, snapshot.users.len() as u64),
         detail: *detail,
     })
 }

@@ -81,6 +81,34 @@ macro_rules! typed {
                 let $vec = &mut $store.entitlements;
                 $body
             }
+            Kind::NotificationRules => {
+                let $vec = &mut $store.notification_rules;
+                $body
+            }
+            Kind::Transports => {
+                let $vec = &mut $store.transports;
+                $body
+            }
+            Kind::RacEndpoints => {
+                let $vec = &mut $store.rac_endpoints;
+                $body
+            }
+            Kind::Devices => {
+                let $vec = &mut $store.devices;
+                $body
+            }
+            Kind::DeviceAccessGroups => {
+                let $vec = &mut $store.device_access_groups;
+                $body
+            }
+            Kind::DeviceBindings => {
+                let $vec = &mut $store.device_bindings;
+                $body
+            }
+            Kind::Providers => {
+                let $vec = &mut $store.providers;
+                $body
+            }
         }
     };
 }
@@ -88,7 +116,8 @@ macro_rules! typed {
 fn pk_field(kind: Kind) -> &'static str {
     match kind {
         Kind::Brands => "brand_uuid",
-        Kind::Entitlements => "pbm_uuid",
+        Kind::Entitlements | Kind::DeviceAccessGroups => "pbm_uuid",
+        Kind::Devices => "device_uuid",
         _ => "pk",
     }
 }
@@ -1159,7 +1188,13 @@ impl Applier<'_> {
                     }
                 }
             }
-            Kind::FlowBindings | Kind::Sources | Kind::Entitlements => {
+            Kind::FlowBindings
+            | Kind::Sources
+            | Kind::Entitlements
+            | Kind::NotificationRules
+            | Kind::RacEndpoints
+            | Kind::Devices
+            | Kind::DeviceAccessGroups => {
                 self.ws
                     .objs(Kind::PolicyBindings)
                     .retain(|b| !is_target(b.fields.get("target")));
@@ -1178,7 +1213,11 @@ impl Applier<'_> {
                     self.cascade(Kind::Entitlements, &e.fields);
                 }
             }
-            Kind::PolicyBindings | Kind::Brands => {}
+            Kind::PolicyBindings
+            | Kind::Brands
+            | Kind::Transports
+            | Kind::DeviceBindings
+            | Kind::Providers => {}
         }
     }
 }
@@ -1202,7 +1241,11 @@ fn bad(loc: Loc, what: String, help: &str) -> SnapshotError {
 
 /// For kinds that hold several models (stages, policies, sources), the model to match on.
 fn typed_model(kind: Kind, model: &str) -> Option<&str> {
-    matches!(kind, Kind::Stages | Kind::Policies | Kind::Sources).then_some(model)
+    matches!(
+        kind,
+        Kind::Stages | Kind::Policies | Kind::Sources | Kind::Providers
+    )
+    .then_some(model)
 }
 
 fn of_model(fields: &Map<String, Value>, model: Option<&str>) -> bool {

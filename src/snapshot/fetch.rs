@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use thiserror::Error;
 
 /// Endpoints read, and whether the snapshot needs them (an optional one may be absent: 404).
-pub const ENDPOINTS: [(&str, bool); 22] = [
+pub const ENDPOINTS: [(&str, bool); 32] = [
     ("core/users", true),
     ("core/groups", true),
     ("flows/instances", true),
@@ -34,6 +34,17 @@ pub const ENDPOINTS: [(&str, bool); 22] = [
     ("policies/reputation", false),
     ("policies/password", false),
     ("policies/event_matcher", false),
+    ("events/rules", false),
+    ("events/transports", false),
+    // Without `superuser_full_list`, authentik lists only the endpoints the token's owner may open.
+    ("rac/endpoints", false),
+    ("endpoints/devices", false),
+    ("endpoints/device_access_groups", false),
+    ("endpoints/device_bindings", false),
+    ("providers/all", false),
+    ("providers/ldap", false),
+    ("providers/radius", false),
+    ("providers/rac", false),
 ];
 
 /// What to fetch and how.
@@ -662,7 +673,15 @@ fn fetch_into(client: &mut Client, root: &Path) -> Result<FetchSummary, FetchErr
         let mut last_page = MAX_PAGES_WITHOUT_COUNT;
         let mut announced = None;
         loop {
-            let query = format!("{endpoint}/?page={page}&page_size={}", opts.page_size);
+            let extra = if endpoint == "rac/endpoints" {
+                "&superuser_full_list=true"
+            } else {
+                ""
+            };
+            let query = format!(
+                "{endpoint}/?page={page}&page_size={}{extra}",
+                opts.page_size
+            );
             let url = format!("{}/api/v3/{query}", opts.url);
             let body = match client.get(&query)? {
                 Got::Body(b) => b,

@@ -21,6 +21,7 @@ enum Target {
     Kind(Kind),
     StageDetail,
     PolicyDetail,
+    ProviderDetail,
     Settings,
     Meta,
 }
@@ -40,6 +41,9 @@ fn target_of(endpoint: &str) -> Option<Target> {
     }
     if endpoint.starts_with("policies/") {
         return Some(Target::PolicyDetail);
+    }
+    if endpoint.starts_with("providers/") {
+        return Some(Target::ProviderDetail);
     }
     None
 }
@@ -90,6 +94,38 @@ macro_rules! with_vec {
             }
             Target::Kind(Kind::Entitlements) => {
                 let $vec = &mut $store.entitlements;
+                $body
+            }
+            Target::Kind(Kind::NotificationRules) => {
+                let $vec = &mut $store.notification_rules;
+                $body
+            }
+            Target::Kind(Kind::Transports) => {
+                let $vec = &mut $store.transports;
+                $body
+            }
+            Target::Kind(Kind::RacEndpoints) => {
+                let $vec = &mut $store.rac_endpoints;
+                $body
+            }
+            Target::Kind(Kind::Devices) => {
+                let $vec = &mut $store.devices;
+                $body
+            }
+            Target::Kind(Kind::DeviceAccessGroups) => {
+                let $vec = &mut $store.device_access_groups;
+                $body
+            }
+            Target::Kind(Kind::DeviceBindings) => {
+                let $vec = &mut $store.device_bindings;
+                $body
+            }
+            Target::Kind(Kind::Providers) => {
+                let $vec = &mut $store.providers;
+                $body
+            }
+            Target::ProviderDetail => {
+                let $vec = &mut $store.provider_details;
                 $body
             }
             Target::StageDetail => {
@@ -521,7 +557,7 @@ fn read_endpoint_bytes(
     report: &mut LoadReport,
 ) {
     let before = match target {
-        Target::Kind(_) | Target::StageDetail | Target::PolicyDetail => {
+        Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail => {
             with_vec!(store, target, |v| v.len())
         }
         _ => 0,
@@ -535,7 +571,9 @@ fn read_endpoint_bytes(
     if fast.is_ok() {
         return;
     }
-    if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail = target {
+    if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail =
+        target
+    {
         with_vec!(store, target, |v| v.truncate(before));
     }
     if let Target::Kind(k) = target

@@ -229,6 +229,18 @@ impl Snapshot {
             (Kind::Sources.endpoint(), self.sources.len()),
             (Kind::Brands.endpoint(), self.brands.len()),
             (Kind::Entitlements.endpoint(), self.entitlements.len()),
+            (
+                Kind::NotificationRules.endpoint(),
+                self.notification_rules.len(),
+            ),
+            (Kind::Transports.endpoint(), self.transports.len()),
+            (Kind::RacEndpoints.endpoint(), self.rac_endpoints.len()),
+            (Kind::Devices.endpoint(), self.devices.len()),
+            (
+                Kind::DeviceAccessGroups.endpoint(),
+                self.device_access_groups.len(),
+            ),
+            (Kind::Providers.endpoint(), self.providers.len()),
         ]
     }
 }

@@ -269,6 +269,14 @@ pub enum TargetKind {
     Source,
     /// An application entitlement (2024.12+).
     Entitlement,
+    /// A notification rule (`events/rules`).
+    NotificationRule,
+    /// A RAC endpoint (`rac/endpoints`).
+    RacEndpoint,
+    /// A device (`endpoints/devices`, 2025.12+).
+    Device,
+    /// A device access group (`endpoints/device_access_groups`, 2025.12+).
+    DeviceAccessGroup,
     /// Matches no loaded object (an entitlement, notification rule, ... not loaded).
     Unknown,
 }
@@ -282,6 +290,10 @@ impl TargetKind {
             Self::Application => "application",
             Self::Source => "source",
             Self::Entitlement => "application_entitlement",
+            Self::NotificationRule => "notification_rule",
+            Self::RacEndpoint => "rac_endpoint",
+            Self::Device => "device",
+            Self::DeviceAccessGroup => "device_access_group",
             Self::Unknown => "unknown",
         }
     }
@@ -352,6 +364,102 @@ pub struct Source {
     pub authentication_flow: Option<Id>,
     /// Flow used to enroll through this source.
     pub enrollment_flow: Option<Id>,
+    /// Whether the source is enabled (a disabled one is offered nowhere).
+    pub enabled: bool,
+    /// `meta_model_name`, e.g. `authentik_sources_oauth.oauthsource` (empty when unknown).
+    pub kind: Box<str>,
+}
+
+/// A notification rule (`events/rules`): always mode `any`; no binding means it never fires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationRule {
+    /// UUID primary key (also its `pbm_uuid`).
+    pub pk: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// Transport pks; with none, nothing is sent.
+    pub transports: Vec<Id>,
+    /// `severity` (notice, warning, alert).
+    pub severity: Box<str>,
+    /// `destination_group` (`group` up to 2025.6): its direct members are notified.
+    pub destination_group: Option<Id>,
+    /// `destination_event_user`: the event's user is notified too.
+    pub destination_event_user: bool,
+}
+
+/// A notification transport (`events/transports`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationTransport {
+    /// UUID primary key.
+    pub pk: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// `mode`: local, webhook, webhook_slack or email.
+    pub mode: Box<str>,
+    /// Only the first recipient gets it.
+    pub send_once: bool,
+}
+
+/// A RAC endpoint (`rac/endpoints`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RacEndpoint {
+    /// UUID primary key (also its `pbm_uuid`).
+    pub pk: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// The RAC provider's pk.
+    pub provider: Id,
+    /// `protocol` (rdp, vnc, ssh).
+    pub protocol: Box<str>,
+    /// `host`.
+    pub host: Box<str>,
+    /// `maximum_connections` (-1: unlimited); compared with live connections at run time.
+    pub maximum_connections: i64,
+    /// How its bindings combine (not in the API: `any` unless a blueprint sets it).
+    pub policy_engine_mode: EngineMode,
+}
+
+/// A device (`endpoints/devices`, 2025.12+).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Device {
+    /// `device_uuid`, the id bindings are stored under.
+    pub pk: Id,
+    /// `pbm_uuid`, which blueprint bindings may use.
+    pub pbm: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// The device access group's pk, if any.
+    pub access_group: Option<Id>,
+    /// How its bindings combine (not in the API: `any` unless a blueprint sets it).
+    pub policy_engine_mode: EngineMode,
+}
+
+/// A device access group (`endpoints/device_access_groups`, 2025.12+).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceAccessGroup {
+    /// `pbm_uuid`, its only id.
+    pub pk: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// How its bindings combine (not in the API: `any` unless a blueprint sets it).
+    pub policy_engine_mode: EngineMode,
+}
+
+/// A provider (`providers/all`, with the per-type endpoints' fields merged by pk).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provider {
+    /// Primary key (an integer in the API), as text.
+    pub pk: Id,
+    /// Name.
+    pub name: Box<str>,
+    /// `meta_model_name`, e.g. `authentik_providers_ldap.ldapprovider` (empty when unknown).
+    pub kind: Box<str>,
+    /// Flows by role (`authentication`, `authorization`, `invalidation`), as flow pks.
+    pub flows: BTreeMap<String, Id>,
+    /// The application it is a backchannel provider of (its pk), if any.
+    pub backchannel_application: Option<Id>,
+    /// LDAP and RADIUS: a TOTP code may be appended to the password.
+    pub mfa_support: bool,
 }
 
 /// A brand (`core/brands`): which flows a domain uses by default.
@@ -401,6 +509,21 @@ pub struct Snapshot {
     pub entitlements: Vec<Entitlement>,
     /// Brands.
     pub brands: Vec<Brand>,
+    /// Notification rules.
+    pub notification_rules: Vec<NotificationRule>,
+    /// Notification transports.
+    pub transports: Vec<NotificationTransport>,
+    /// RAC endpoints.
+    pub rac_endpoints: Vec<RacEndpoint>,
+    /// Devices.
+    pub devices: Vec<Device>,
+    /// Device access groups.
+    pub device_access_groups: Vec<DeviceAccessGroup>,
+    /// Providers.
+    pub providers: Vec<Provider>,
+    /// The optional endpoints the snapshot holds (`events/rules`, ...), for saying which
+    /// questions cannot be answered without the others.
+    pub present: std::collections::BTreeSet<&'static str>,
     /// Instance settings (defaults when not given).
     pub settings: Settings,
     /// Objects of models bindlog does not model, by model name (from blueprints), counted only.

@@ -326,6 +326,12 @@ pub struct RawSource {
     /// `enrollment_flow` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment_flow: Option<RawId>,
+    /// `enabled` (absent: true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `meta_model_name` (absent: unknown type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_model_name: Option<Box<str>>,
 }
 
 /// A brand as `core/brands` returns it.
@@ -358,6 +364,140 @@ pub struct RawBrand {
     /// `flow_device_code` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_device_code: Option<RawId>,
+}
+
+/// A notification rule as `events/rules` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawNotificationRule {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `transports` (transport pks; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transports: Option<Vec<RawId>>,
+    /// `severity` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Box<str>>,
+    /// `destination_group` (2025.8+; a group pk or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_group: Option<RawId>,
+    /// `group`, the same field up to 2025.6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<RawId>,
+    /// `destination_event_user` (2025.8+; absent: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_event_user: Option<bool>,
+    /// `policy_engine_mode`: not in the API; authentik ignores it (always `any`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+}
+
+/// A notification transport as `events/transports` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawTransport {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `mode` (local, webhook, webhook_slack, email; absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Box<str>>,
+    /// `send_once` (absent: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_once: Option<bool>,
+}
+
+/// A RAC endpoint as `rac/endpoints?superuser_full_list=true` returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawRacEndpoint {
+    /// `pk`.
+    pub pk: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `provider` (the RAC provider's pk).
+    pub provider: RawId,
+    /// `protocol` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Box<str>>,
+    /// `host` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Box<str>>,
+    /// `maximum_connections` (absent: 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_connections: Option<i64>,
+    /// `policy_engine_mode` (not in the API; blueprints may set it; absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+}
+
+/// A device as `endpoints/devices` returns it (2025.12+).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawDevice {
+    /// `device_uuid` (or `pk`): what API bindings target.
+    #[serde(alias = "pk")]
+    pub device_uuid: RawId,
+    /// `pbm_uuid`: what blueprint bindings target (absent: the device_uuid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbm_uuid: Option<RawId>,
+    /// `name`.
+    pub name: Box<str>,
+    /// `access_group` (an access group's `pbm_uuid`, or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_group: Option<RawId>,
+    /// `policy_engine_mode` (not in the API; absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+}
+
+/// A device access group as `endpoints/device_access_groups` returns it (2025.12+).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawDeviceAccessGroup {
+    /// `pbm_uuid` (or `pk`).
+    #[serde(alias = "pk")]
+    pub pbm_uuid: RawId,
+    /// `name`.
+    pub name: Box<str>,
+    /// `policy_engine_mode` (not in the API; absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_engine_mode: Option<EngineMode>,
+}
+
+/// A provider as `providers/all` (or a per-type provider endpoint) returns it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawProvider {
+    /// `pk` (an integer in the API; a derived id from blueprints).
+    pub pk: RawId,
+    /// `name` (absent: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    /// `meta_model_name` (absent: unknown type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_model_name: Option<Box<str>>,
+    /// `authentication_flow` (a flow pk or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_flow: Option<RawId>,
+    /// `authorization_flow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_flow: Option<RawId>,
+    /// `invalidation_flow` (2024.10+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidation_flow: Option<RawId>,
+    /// `assigned_application_slug` (informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_application_slug: Option<Box<str>>,
+    /// `backchannel_application` (blueprints) or the slug in `assigned_backchannel_application_slug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_application: Option<RawId>,
+    /// `assigned_backchannel_application_slug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_backchannel_application_slug: Option<Box<str>>,
+    /// `mfa_support` (LDAP and RADIUS; absent: the default, true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_support: Option<bool>,
+    /// `bind_mode` (LDAP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_mode: Option<Box<str>>,
 }
 
 /// `admin/settings`: only the flags matter.

@@ -30,11 +30,25 @@ pub enum Kind {
     Brands,
     /// `core/application_entitlements`
     Entitlements,
+    /// `events/rules`
+    NotificationRules,
+    /// `events/transports`
+    Transports,
+    /// `rac/endpoints`
+    RacEndpoints,
+    /// `endpoints/devices`
+    Devices,
+    /// `endpoints/device_access_groups`
+    DeviceAccessGroups,
+    /// `endpoints/device_bindings` (policy bindings of devices, also in `policies/bindings`)
+    DeviceBindings,
+    /// `providers/all`
+    Providers,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Users,
         Kind::Groups,
         Kind::Flows,
@@ -46,6 +60,13 @@ impl Kind {
         Kind::Sources,
         Kind::Brands,
         Kind::Entitlements,
+        Kind::NotificationRules,
+        Kind::Transports,
+        Kind::RacEndpoints,
+        Kind::Devices,
+        Kind::DeviceAccessGroups,
+        Kind::DeviceBindings,
+        Kind::Providers,
     ];
 
     /// The API endpoint, relative to `/api/v3/`.
@@ -62,6 +83,13 @@ impl Kind {
             Kind::Sources => "sources/all",
             Kind::Brands => "core/brands",
             Kind::Entitlements => "core/application_entitlements",
+            Kind::NotificationRules => "events/rules",
+            Kind::Transports => "events/transports",
+            Kind::RacEndpoints => "rac/endpoints",
+            Kind::Devices => "endpoints/devices",
+            Kind::DeviceAccessGroups => "endpoints/device_access_groups",
+            Kind::DeviceBindings => "endpoints/device_bindings",
+            Kind::Providers => "providers/all",
         }
     }
 
@@ -96,6 +124,15 @@ impl Kind {
             ("authentik_core", "application") => Kind::Applications,
             ("authentik_brands", "brand") => Kind::Brands,
             ("authentik_core", "applicationentitlement") => Kind::Entitlements,
+            ("authentik_events", "notificationrule") => Kind::NotificationRules,
+            ("authentik_events", "notificationtransport") => Kind::Transports,
+            ("authentik_providers_rac", "endpoint") => Kind::RacEndpoints,
+            ("authentik_endpoints", "device") => Kind::Devices,
+            ("authentik_endpoints", "deviceaccessgroup") => Kind::DeviceAccessGroups,
+            ("authentik_endpoints", "deviceuserbinding") => Kind::PolicyBindings,
+            (a, n) if a.starts_with("authentik_providers_") && n.ends_with("provider") => {
+                Kind::Providers
+            }
             (a, n) if a.starts_with("authentik_stages_") && n.ends_with("stage") => Kind::Stages,
             (a, n) if a.starts_with("authentik_policies_") && n.ends_with("policy") => {
                 Kind::Policies
@@ -119,6 +156,13 @@ impl Kind {
             Kind::Sources => "source",
             Kind::Brands => "brand",
             Kind::Entitlements => "application entitlement",
+            Kind::NotificationRules => "notification rule",
+            Kind::Transports => "notification transport",
+            Kind::RacEndpoints => "RAC endpoint",
+            Kind::Devices => "device",
+            Kind::DeviceAccessGroups => "device access group",
+            Kind::DeviceBindings => "device user binding",
+            Kind::Providers => "provider",
         }
     }
 }
@@ -195,6 +239,22 @@ pub struct Store {
     pub brands: Vec<RawBrand>,
     /// `core/application_entitlements`
     pub entitlements: Vec<RawEntitlement>,
+    /// `events/rules`
+    pub notification_rules: Vec<RawNotificationRule>,
+    /// `events/transports`
+    pub transports: Vec<RawTransport>,
+    /// `rac/endpoints`
+    pub rac_endpoints: Vec<RawRacEndpoint>,
+    /// `endpoints/devices`
+    pub devices: Vec<RawDevice>,
+    /// `endpoints/device_access_groups`
+    pub device_access_groups: Vec<RawDeviceAccessGroup>,
+    /// `endpoints/device_bindings`
+    pub device_bindings: Vec<RawPolicyBinding>,
+    /// `providers/all`
+    pub providers: Vec<RawProvider>,
+    /// Per-type provider endpoints (`providers/ldap`, ...), merged into `providers` by pk.
+    pub provider_details: Vec<RawProvider>,
     /// Per-type stage and policy endpoints (`stages/authenticator/validate`, `policies/dummy`, ...),
     /// merged into `stages` / `policies` by pk.
     pub stage_details: Vec<RawStage>,
@@ -229,6 +289,13 @@ impl Store {
             Kind::Sources => self.sources.len(),
             Kind::Brands => self.brands.len(),
             Kind::Entitlements => self.entitlements.len(),
+            Kind::NotificationRules => self.notification_rules.len(),
+            Kind::Transports => self.transports.len(),
+            Kind::RacEndpoints => self.rac_endpoints.len(),
+            Kind::Devices => self.devices.len(),
+            Kind::DeviceAccessGroups => self.device_access_groups.len(),
+            Kind::DeviceBindings => self.device_bindings.len(),
+            Kind::Providers => self.providers.len(),
         }
     }
 

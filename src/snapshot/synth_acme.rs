@@ -450,7 +450,7 @@ pub fn build() -> Value {
         json!({}),
     );
     a.fsb(&invalidation, &logout, 0, false, true);
-    a.flow(
+    let implicit = a.flow(
         "default-provider-authorization-implicit-consent",
         "Redirecting to %(app)s",
         "authorization",
@@ -563,6 +563,60 @@ pub fn build() -> Value {
 
     let source = a.rng.uuid();
     let brand = a.rng.uuid();
+
+    // Binding targets beyond flows and applications (made last, so the objects above keep
+    // their ids). Providers: OAuth2 for the applications above, authorizing implicitly.
+    let mut providers: Vec<Value> = (1..=12)
+        .map(|pk| json!({"pk": pk, "name": format!("provider-{pk}"), "meta_model_name": "authentik_providers_oauth2.oauth2provider",
+            "authentication_flow": null, "authorization_flow": implicit, "invalidation_flow": invalidation}))
+        .collect();
+    // Deliberate: Grafana's provider logs in through a flow without MFA.
+    let quick = a.flow(
+        "grafana-quick-login",
+        "Grafana login",
+        "authentication",
+        "none",
+    );
+    a.fsb(&quick, &ident, 10, false, true);
+    a.fsb(&quick, &password, 20, false, true);
+    a.fsb(&quick, &login, 100, false, true);
+    providers[0]["authentication_flow"] = json!(quick);
+    // A RAC provider with two endpoints; its application is for Engineering.
+    let desktops = a.app("desktops", "Remote Desktops", 13, "any");
+    let v = g(&a, "Engineering");
+    a.bind(&desktops, ("group", v), 0, false, true, false);
+    providers.push(json!({"pk": 13, "name": "rac-desktops", "meta_model_name": "authentik_providers_rac.racprovider",
+        "authentication_flow": null, "authorization_flow": implicit, "invalidation_flow": invalidation}));
+    let build_server = a.rng.uuid();
+    let jump_host = a.rng.uuid();
+    let v = json!(sre);
+    a.bind(&build_server, ("group", v), 0, false, true, false);
+    // An LDAP provider whose bind flow the outpost can answer, for everyone on staff.
+    let bind = a.flow("ldap-bind", "LDAP bind", "authentication", "none");
+    a.fsb(&bind, &ident, 10, false, true);
+    a.fsb(&bind, &password, 20, false, true);
+    a.fsb(&bind, &login, 100, false, true);
+    let directory = a.app("directory", "Acme Directory", 14, "any");
+    let v = g(&a, "All Staff");
+    a.bind(&directory, ("group", v), 0, false, true, false);
+    providers.push(json!({"pk": 14, "name": "directory", "meta_model_name": "authentik_providers_ldap.ldapprovider",
+        "authentication_flow": null, "authorization_flow": bind, "invalidation_flow": invalidation,
+        "bind_mode": "cached", "search_mode": "cached", "mfa_support": true}));
+    // Devices: a laptop in Engineering's access group, and a kiosk nobody is bound to (deliberate).
+    let laptops = a.rng.uuid();
+    let v = g(&a, "Engineering");
+    a.bind(&laptops, ("group", v), 0, false, true, false);
+    let ada_laptop = a.rng.uuid();
+    let kiosk = a.rng.uuid();
+    // Notifications: failed logins go to Security by e-mail; nothing else is watched (deliberate).
+    let matcher = a.policy(
+        "match-login-failed",
+        "authentik_policies_event_matcher.eventmatcherpolicy",
+        json!({"action": "login_failed", "app": null, "model": null, "client_ip": null}),
+    );
+    let rule = a.rng.uuid();
+    a.bind(&rule, ("policy", json!(matcher)), 0, false, true, false);
+    let transport = a.rng.uuid();
     json!({
         "meta": {"version": "2026.2.1"},
         "core/users": users,
@@ -580,5 +634,18 @@ pub fn build() -> Value {
             "flow_authentication": auth, "flow_invalidation": invalidation, "flow_recovery": recovery,
             "flow_unenrollment": null, "flow_user_settings": null, "flow_device_code": null}],
         "admin/settings": {"flags": {"core_default_app_access": true}},
+        "providers/all": providers,
+        "rac/endpoints": [
+            {"pk": build_server, "name": "build-server", "provider": 13, "protocol": "ssh", "host": "build.acme.internal", "maximum_connections": 2},
+            {"pk": jump_host, "name": "jump-host", "provider": 13, "protocol": "ssh", "host": "jump.acme.internal", "maximum_connections": -1},
+        ],
+        "endpoints/device_access_groups": [{"pbm_uuid": laptops, "name": "engineering-laptops"}],
+        "endpoints/devices": [
+            {"device_uuid": ada_laptop, "pbm_uuid": ada_laptop, "name": "ada-laptop", "access_group": laptops},
+            {"device_uuid": kiosk, "pbm_uuid": kiosk, "name": "lobby-kiosk", "access_group": null},
+        ],
+        "events/transports": [{"pk": transport, "name": "security-mail", "mode": "email", "send_once": false}],
+        "events/rules": [{"pk": rule, "name": "notify-failed-logins", "transports": [transport], "severity": "alert",
+            "destination_group": a.group_pk("Security"), "destination_event_user": true}],
     })
 }

@@ -114,6 +114,24 @@ pub fn finish(
         .pbm_uuid
         .0
         .to_string());
+    unique!(Kind::NotificationRules, store.notification_rules, |o| o
+        .pk
+        .0
+        .to_string());
+    unique!(Kind::Transports, store.transports, |o| o.pk.0.to_string());
+    unique!(Kind::RacEndpoints, store.rac_endpoints, |o| o
+        .pk
+        .0
+        .to_string());
+    unique!(Kind::Devices, store.devices, |o| o
+        .device_uuid
+        .0
+        .to_string());
+    unique!(Kind::DeviceAccessGroups, store.device_access_groups, |o| o
+        .pbm_uuid
+        .0
+        .to_string());
+    unique!(Kind::Providers, store.providers, |o| o.pk.0.to_string());
 
     let user_pks: HashSet<i64, FxBuild> = store.users.iter().map(|u| u.pk).collect();
     let group_pks: HashSet<Id, FxBuild> = store.groups.iter().map(|g| g.pk.0.clone()).collect();
@@ -164,6 +182,36 @@ pub fn finish(
         targets.by_id.insert(
             e.pbm_uuid.0.clone(),
             (e.pbm_uuid.0.clone(), TargetKind::Entitlement),
+        );
+    }
+    for r in &store.notification_rules {
+        targets.by_id.insert(
+            r.pk.0.clone(),
+            (r.pk.0.clone(), TargetKind::NotificationRule),
+        );
+    }
+    for e in &store.rac_endpoints {
+        targets
+            .by_id
+            .insert(e.pk.0.clone(), (e.pk.0.clone(), TargetKind::RacEndpoint));
+    }
+    // A device's bindings are stored under its `device_uuid`; blueprints may name its `pbm_uuid`.
+    for d in &store.devices {
+        let pk = d.device_uuid.0.clone();
+        targets
+            .by_id
+            .insert(pk.clone(), (pk.clone(), TargetKind::Device));
+        if let Some(p) = &d.pbm_uuid {
+            targets
+                .by_id
+                .entry(p.0.clone())
+                .or_insert((pk, TargetKind::Device));
+        }
+    }
+    for g in &store.device_access_groups {
+        targets.by_id.insert(
+            g.pbm_uuid.0.clone(),
+            (g.pbm_uuid.0.clone(), TargetKind::DeviceAccessGroup),
         );
     }
 
@@ -482,7 +530,7 @@ pub fn finish(
                 report.warn(
                     field_loc(loc.clone(), "target"),
                     format!(
-                        "policy binding `{}` targets `{}`, which matches no loaded flow, flow-stage binding, application, application entitlement or source (a notification rule, endpoint or device?)",
+                        "policy binding `{}` targets `{}`, which matches no loaded flow, flow-stage binding, application, application entitlement, source, notification rule, RAC endpoint, device or device access group (an endpoint the snapshot lacks?)",
                         b.pk.0, b.target.0
                     ),
                 );
@@ -659,7 +707,7 @@ pub fn finish(
 
     // Sources.
     let mut sources = Vec::with_capacity(store.sources.len());
-    let mut d_mode = 0;
+    let (mut d_mode, mut d_enabled) = (0, 0);
     for (i, s) in std::mem::take(&mut store.sources).into_iter().enumerate() {
         let mut flow = |f: Option<RawId>, field: &str| -> Option<Id> {
             let f = f?.0;
@@ -677,6 +725,7 @@ pub fn finish(
         let authentication_flow = flow(s.authentication_flow, "authentication_flow");
         let enrollment_flow = flow(s.enrollment_flow, "enrollment_flow");
         d_mode += s.policy_engine_mode.is_none() as usize;
+        d_enabled += s.enabled.is_none() as usize;
         sources.push(Source {
             pk: s.pk.0,
             slug: s.slug,
@@ -684,9 +733,12 @@ pub fn finish(
             policy_engine_mode: s.policy_engine_mode.unwrap_or(EngineMode::Any),
             authentication_flow,
             enrollment_flow,
+            enabled: s.enabled.unwrap_or(true),
+            kind: s.meta_model_name.unwrap_or_default(),
         });
     }
     report.assumed("sources/all", "policy_engine_mode", "any", why, d_mode);
+    report.assumed("sources/all", "enabled", true, why, d_enabled);
 
     let brands = std::mem::take(&mut store.brands)
         .into_iter()
@@ -710,6 +762,18 @@ pub fn finish(
             }
         })
         .collect();
+
+    let app_slugs: HashMap<&str, Id> = applications
+        .iter()
+        .map(|a| (&*a.slug, a.pk.clone()))
+        .collect();
+    let targets_in = TargetsIn {
+        flow_ids: &flow_ids,
+        group_pks: &group_pks,
+        app_pks: &app_pks,
+        app_slugs: &app_slugs,
+    };
+    let more = target_objects(&mut store, &targets_in, &mut errors, report);
 
     let flag = store
         .settings
@@ -745,12 +809,275 @@ pub fn finish(
         entitlements,
         brands,
         settings,
+        notification_rules: more.notification_rules,
+        transports: more.transports,
+        rac_endpoints: more.rac_endpoints,
+        devices: more.devices,
+        device_access_groups: more.device_access_groups,
+        providers: more.providers,
+        present: store
+            .endpoints
+            .iter()
+            .filter(|k| !k.required())
+            .map(|k| k.endpoint())
+            .collect(),
         others: store
             .others
             .iter()
             .map(|(m, v)| (m.clone(), v.len()))
             .collect(),
     })
+}
+
+/// What the optional binding targets need from the rest of the snapshot.
+struct TargetsIn<'a> {
+    flow_ids: &'a HashMap<Id, Id>,
+    group_pks: &'a HashSet<Id, FxBuild>,
+    app_pks: &'a HashSet<Id>,
+    app_slugs: &'a HashMap<&'a str, Id>,
+}
+
+/// The objects of the optional binding-target endpoints (notification rules and transports, RAC
+/// endpoints, devices and their access groups, providers), validated and with defaults filled.
+#[derive(Default)]
+struct TargetObjects {
+    notification_rules: Vec<NotificationRule>,
+    transports: Vec<NotificationTransport>,
+    rac_endpoints: Vec<RacEndpoint>,
+    devices: Vec<Device>,
+    device_access_groups: Vec<DeviceAccessGroup>,
+    providers: Vec<Provider>,
+}
+
+fn target_objects(
+    store: &mut Store,
+    known: &TargetsIn<'_>,
+    errors: &mut Vec<SnapshotError>,
+    report: &mut LoadReport,
+) -> TargetObjects {
+    let why = "authentik's model default";
+    let field_loc = |loc: Loc, field: &str| match loc {
+        Loc::Pointer { file, pointer } => Loc::Pointer {
+            file,
+            pointer: format!("{pointer}/{field}"),
+        },
+        other => other,
+    };
+    let mut out = TargetObjects::default();
+
+    let transport_pks: HashSet<Id> = store.transports.iter().map(|t| t.pk.0.clone()).collect();
+    let (mut d_mode, mut d_once) = (0, 0);
+    for t in std::mem::take(&mut store.transports) {
+        d_mode += t.mode.is_none() as usize;
+        d_once += t.send_once.is_none() as usize;
+        out.transports.push(NotificationTransport {
+            pk: t.pk.0,
+            name: t.name,
+            mode: t.mode.unwrap_or_else(|| "local".into()),
+            send_once: t.send_once.unwrap_or(false),
+        });
+    }
+    report.assumed("events/transports", "mode", "local", why, d_mode);
+    report.assumed("events/transports", "send_once", false, why, d_once);
+
+    let (mut d_sev, mut d_user) = (0, 0);
+    for (i, r) in std::mem::take(&mut store.notification_rules)
+        .into_iter()
+        .enumerate()
+    {
+        let loc = store.loc(Kind::NotificationRules, i);
+        if r.policy_engine_mode.is_some() {
+            report.warn(
+                field_loc(loc.clone(), "policy_engine_mode"),
+                format!(
+                    "notification rule `{}`: `policy_engine_mode` is ignored; authentik always combines a rule's bindings with `any`",
+                    r.name
+                ),
+            );
+        }
+        let group = r.destination_group.or(r.group).map(|g| g.0);
+        if let Some(g) = &group
+            && !known.group_pks.contains(g)
+        {
+            dangling(
+                errors,
+                field_loc(loc.clone(), "destination_group"),
+                "destination_group",
+                Kind::Groups,
+                g.to_string(),
+            );
+        }
+        let transports = ids(r.transports.unwrap_or_default());
+        if !transport_pks.is_empty() || store.endpoints.contains(&Kind::Transports) {
+            for (j, t) in transports.iter().enumerate() {
+                if !transport_pks.contains(t) {
+                    dangling(
+                        errors,
+                        field_loc(loc.clone(), &format!("transports/{j}")),
+                        "transports",
+                        Kind::Transports,
+                        t.to_string(),
+                    );
+                }
+            }
+        }
+        d_sev += r.severity.is_none() as usize;
+        d_user += r.destination_event_user.is_none() as usize;
+        out.notification_rules.push(NotificationRule {
+            pk: r.pk.0,
+            name: r.name,
+            transports,
+            severity: r.severity.unwrap_or_else(|| "notice".into()),
+            destination_group: group,
+            destination_event_user: r.destination_event_user.unwrap_or(false),
+        });
+    }
+    report.assumed("events/rules", "severity", "notice", why, d_sev);
+    report.assumed("events/rules", "destination_event_user", false, why, d_user);
+
+    // Providers first: endpoints name them.
+    let mut d_mfa = 0;
+    for (i, p) in std::mem::take(&mut store.providers).into_iter().enumerate() {
+        let loc = store.loc(Kind::Providers, i);
+        let name = p.name.unwrap_or_default();
+        let mut flows = std::collections::BTreeMap::new();
+        for (role, f) in [
+            ("authentication", p.authentication_flow),
+            ("authorization", p.authorization_flow),
+            ("invalidation", p.invalidation_flow),
+        ] {
+            let Some(f) = f else { continue };
+            match known.flow_ids.get(&f.0) {
+                Some(pk) => {
+                    flows.insert(role.to_string(), pk.clone());
+                }
+                None => report.warn(
+                    field_loc(loc.clone(), &format!("{role}_flow")),
+                    format!(
+                        "provider `{name}` (pk {}): `{role}_flow` refers to flow `{}`, which is not in the snapshot; bindlog treats the provider as having none",
+                        p.pk.0, f.0
+                    ),
+                ),
+            }
+        }
+        let kind = p.meta_model_name.unwrap_or_default();
+        let outpost = kind.ends_with("ldapprovider") || kind.ends_with("radiusprovider");
+        if outpost {
+            d_mfa += p.mfa_support.is_none() as usize;
+        }
+        let by_slug = p
+            .assigned_backchannel_application_slug
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| known.app_slugs.get(s).cloned());
+        let backchannel = p.backchannel_application.map(|a| a.0).or(by_slug).filter(|a| {
+            let known = known.app_pks.contains(a);
+            if !known {
+                report.warn(
+                    field_loc(loc.clone(), "backchannel_application"),
+                    format!("provider `{name}`: `backchannel_application` refers to application `{a}`, which is not in the snapshot"),
+                );
+            }
+            known
+        });
+        out.providers.push(Provider {
+            pk: p.pk.0,
+            name,
+            kind,
+            flows,
+            backchannel_application: backchannel,
+            mfa_support: p.mfa_support.unwrap_or(true),
+        });
+    }
+    report.assumed("providers/ldap", "mfa_support", true, why, d_mfa);
+    let provider_pks: HashSet<Id> = out.providers.iter().map(|p| p.pk.clone()).collect();
+
+    let (mut d_mode, mut d_max) = (0, 0);
+    for (i, e) in std::mem::take(&mut store.rac_endpoints)
+        .into_iter()
+        .enumerate()
+    {
+        if store.endpoints.contains(&Kind::Providers) && !provider_pks.contains(&e.provider.0) {
+            dangling(
+                errors,
+                field_loc(store.loc(Kind::RacEndpoints, i), "provider"),
+                "provider",
+                Kind::Providers,
+                e.provider.0.to_string(),
+            );
+        }
+        d_mode += e.policy_engine_mode.is_none() as usize;
+        d_max += e.maximum_connections.is_none() as usize;
+        out.rac_endpoints.push(RacEndpoint {
+            pk: e.pk.0,
+            name: e.name,
+            provider: e.provider.0,
+            protocol: e.protocol.unwrap_or_default(),
+            host: e.host.unwrap_or_default(),
+            maximum_connections: e.maximum_connections.unwrap_or(1),
+            policy_engine_mode: e.policy_engine_mode.unwrap_or(EngineMode::Any),
+        });
+    }
+    report.assumed(
+        "rac/endpoints",
+        "policy_engine_mode",
+        "any",
+        "not in authentik's API; the model default",
+        d_mode,
+    );
+    report.assumed("rac/endpoints", "maximum_connections", 1, why, d_max);
+
+    let group_pks: HashSet<Id> = store
+        .device_access_groups
+        .iter()
+        .map(|g| g.pbm_uuid.0.clone())
+        .collect();
+    let mut d_mode = 0;
+    for g in std::mem::take(&mut store.device_access_groups) {
+        d_mode += g.policy_engine_mode.is_none() as usize;
+        out.device_access_groups.push(DeviceAccessGroup {
+            pk: g.pbm_uuid.0,
+            name: g.name,
+            policy_engine_mode: g.policy_engine_mode.unwrap_or(EngineMode::Any),
+        });
+    }
+    report.assumed(
+        "endpoints/device_access_groups",
+        "policy_engine_mode",
+        "any",
+        "not in authentik's API; the model default",
+        d_mode,
+    );
+    let mut d_mode = 0;
+    for (i, d) in std::mem::take(&mut store.devices).into_iter().enumerate() {
+        if let Some(g) = &d.access_group
+            && !group_pks.contains(&g.0)
+        {
+            dangling(
+                errors,
+                field_loc(store.loc(Kind::Devices, i), "access_group"),
+                "access_group",
+                Kind::DeviceAccessGroups,
+                g.0.to_string(),
+            );
+        }
+        d_mode += d.policy_engine_mode.is_none() as usize;
+        out.devices.push(Device {
+            pbm: d.pbm_uuid.map_or(d.device_uuid.0.clone(), |p| p.0),
+            pk: d.device_uuid.0,
+            name: d.name,
+            access_group: d.access_group.map(|g| g.0),
+            policy_engine_mode: d.policy_engine_mode.unwrap_or(EngineMode::Any),
+        });
+    }
+    report.assumed(
+        "endpoints/devices",
+        "policy_engine_mode",
+        "any",
+        "not in authentik's API; the model default",
+        d_mode,
+    );
+    out
 }
 
 /// What is statically known about a policy of type `kind` with these fields.
@@ -810,8 +1137,57 @@ fn policy_facts(
     }
 }
 
-/// Copies fields of per-type endpoint objects into the `stages/all` / `policies/all` objects.
+/// Copies fields of per-type endpoint objects into the `stages/all` / `policies/all` /
+/// `providers/all` objects, and adds the device user bindings `policies/bindings` lacks (the
+/// same rows appear in both endpoints: each counts once).
 fn merge_details(store: &mut Store) {
+    if !store.provider_details.is_empty() {
+        let index: HashMap<Id, usize> = store
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pk.0.clone(), i))
+            .collect();
+        for d in std::mem::take(&mut store.provider_details) {
+            if let Some(&i) = index.get(&d.pk.0) {
+                let p = &mut store.providers[i];
+                p.meta_model_name = p.meta_model_name.take().or(d.meta_model_name);
+                p.mfa_support = p.mfa_support.or(d.mfa_support);
+                p.bind_mode = p.bind_mode.take().or(d.bind_mode);
+                p.authentication_flow = p.authentication_flow.take().or(d.authentication_flow);
+                p.authorization_flow = p.authorization_flow.take().or(d.authorization_flow);
+                p.invalidation_flow = p.invalidation_flow.take().or(d.invalidation_flow);
+                p.backchannel_application = p
+                    .backchannel_application
+                    .take()
+                    .or(d.backchannel_application);
+            }
+        }
+    }
+    if !store.device_bindings.is_empty() {
+        let have: HashSet<Id> = store
+            .policy_bindings
+            .iter()
+            .map(|b| b.pk.0.clone())
+            .collect();
+        let mut seen = HashSet::new();
+        for (j, b) in std::mem::take(&mut store.device_bindings)
+            .into_iter()
+            .enumerate()
+        {
+            if have.contains(&b.pk.0) || !seen.insert(b.pk.0.clone()) {
+                continue;
+            }
+            let loc = store.loc(Kind::DeviceBindings, j);
+            let at = store.policy_bindings.len();
+            store
+                .origins
+                .entry(Kind::PolicyBindings)
+                .or_default()
+                .push(at, super::store::Origin::At(loc));
+            store.policy_bindings.push(b);
+        }
+    }
     if !store.stage_details.is_empty() {
         let index: HashMap<Id, usize> = store
             .stages

@@ -649,8 +649,14 @@ fn one_user_question_decides_bindings_for_that_user_only() {
     assert!(who.iter().all(|i| *i == admin || i == "anon"), "{who:?}");
     assert!(who.contains(&admin));
     // Not even membership is computed for other users (at a million users that closure was
-    // 14 GB); the everyone-model decides for all users.
-    assert_eq!(identities(&one, "member", 0), [admin.clone()].into());
+    // 14 GB), except the direct members of notification rules' destination groups, whom a
+    // rule tells whoever the event is about; the everyone-model decides for all users.
+    let told = identities(&all, "rule_recipient", 1);
+    assert!(!told.is_empty() && !told.contains(&admin), "{told:?}");
+    let mut expected = told.clone();
+    expected.insert(admin.clone());
+    assert_eq!(identities(&one, "member", 0), expected);
+    assert_eq!(identities(&one, "rule_recipient", 1), told);
     assert!(identities(&all, "id_pass", 1).len() > 2);
     // The answers for that user are the same either way.
     for flow in ["default-authentication-flow", "acme-legacy-login"] {

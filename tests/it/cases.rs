@@ -104,13 +104,84 @@ fn check_case(dir: &Path) -> Vec<String> {
             }
         }
     }
+    failures.extend(check_targets(&name, &snap, &expect));
+    failures
+}
+
+/// Whether `got` holds every key of `want` with the same value (objects compared the same way).
+fn holds(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            w.iter().all(|(k, v)| g.get(k).is_some_and(|x| holds(x, v)))
+        }
+        _ => got == want,
+    }
+}
+
+/// The `targets` questions of a case (binding targets beyond flows and applications): each
+/// answer must hold the expected fields.
+fn check_targets(name: &str, snap: &snapshot::Snapshot, expect: &Value) -> Vec<String> {
+    let mut failures = Vec::new();
+    for t in expect["targets"].as_array().into_iter().flatten() {
+        let q = t["question"].as_str().unwrap();
+        let mut asked: Vec<(&str, Vec<String>)> = Vec::new();
+        if let Some(h) = t["host"].as_str() {
+            asked.push(("host_asked", vec![h.to_string()]));
+        }
+        if let Some(a) = t["event_app"].as_str() {
+            asked.push(("event_asked", vec!["app".into(), a.to_string()]));
+        }
+        let model = Model::answering(snap, &Subjects::All, &asked).unwrap();
+        let user = |field: &str| {
+            t[field].as_str().map(|u| {
+                let pk = snap
+                    .users
+                    .iter()
+                    .find(|x| &*x.username == u)
+                    .unwrap_or_else(|| panic!("{name}: no user {u}"))
+                    .pk
+                    .to_string();
+                (pk, u.to_string())
+            })
+        };
+        let got: Value = if q == "notified" {
+            let eu = user("event_user");
+            let (pk, un) = match &eu {
+                Some((pk, u)) => (pk.as_str(), Some(u.as_str())),
+                None => ("anonymous", None),
+            };
+            let rows = model.notified_answer(t["action"].as_str().unwrap(), pk, un);
+            Value::Object(
+                rows.into_iter()
+                    .map(|r| (r["rule"].as_str().unwrap().to_string(), r))
+                    .collect(),
+            )
+        } else {
+            let (pk, u) = user("user").unwrap();
+            let answer = match q {
+                "endpoint" => model.endpoint_answer(t["endpoint"].as_str().unwrap(), &pk, &u),
+                "device" => model.device_answer(t["device"].as_str().unwrap(), &pk, &u),
+                "source" => model.source_answer(t["source"].as_str().unwrap(), &pk, &u),
+                "provider" => model.provider_answer(t["provider"].as_str().unwrap(), &pk, &u),
+                "app_flows" => model.app_flows_answer(t["app"].as_str().unwrap(), &pk, &u),
+                other => panic!("{name}: unknown question {other}"),
+            };
+            answer.unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        if !holds(&got, &t["expect"]) {
+            failures.push(format!(
+                "{name}: {q} {}: got {got}, expected {}",
+                t, t["expect"]
+            ));
+        }
+    }
     failures
 }
 
 #[test]
 fn golden_cases() {
     let cases = cases();
-    assert_eq!(cases.len(), 35, "every case of tests/cases is counted here");
+    assert_eq!(cases.len(), 41, "every case of tests/cases is counted here");
     let failures: Vec<String> = cases.iter().flat_map(|c| check_case(c)).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -14,6 +14,7 @@ mod population;
 mod readable;
 mod report;
 mod snapshot;
+mod targets;
 
 /// Runs the built `bindlog` with these arguments and collects its output.
 fn bindlog(args: &[&str]) -> std::process::Output {

@@ -288,7 +288,7 @@ fn report_csv_dir_writes_the_documented_tables() {
     }
     let users = 300;
     let (_, access) = read("app_access.csv");
-    assert_eq!(access.len(), users * 12);
+    assert_eq!(access.len(), users * 14);
     assert!(
         access
             .iter()

@@ -1,0 +1,335 @@
+//! Every user's answers about the other binding targets, counted: who may log in on each device,
+//! who is offered each source, whom each RAC endpoint's own bindings let in, who is told of each
+//! event action, and per application the login flow and how many users meet MFA in it.
+//!
+//! The counts come from `rules/authentik/coverage.dl`, evaluated over identity classes by
+//! [`Model::everyone`]; [`Coverage::read`] reads them from any model that has them, so the
+//! per-user reference ([`Model::with_rules`] over every user) reads the same way.
+
+use super::{COVERAGE, Model};
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How many users get each answer about one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetCount {
+    /// The object's pk.
+    pub pk: String,
+    /// Its name (a source's slug).
+    pub name: String,
+    /// Users answered yes (pass), no (fail) and unknown.
+    pub counts: [u64; 3],
+}
+
+/// One notification rule that may fire for an event action and tells someone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notifier {
+    /// The rule's name.
+    pub rule: String,
+    /// How many users its destination group tells (direct members).
+    pub recipients: u64,
+    /// Whether it tells the event's user too.
+    pub event_user: bool,
+}
+
+/// The login path of one application for a visitor without a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginPath {
+    /// The application's slug.
+    pub app: String,
+    /// The authentication flow's slug; `None`: authentik answers 404.
+    pub flow: Option<String>,
+    /// What picked it: `provider`, `brand` or `slug`.
+    pub via: String,
+    /// Whether the flow has an MFA validation stage.
+    pub has_mfa: bool,
+    /// Users who certainly meet MFA in it, who may (run time), and who do not.
+    pub mfa: [u64; 3],
+}
+
+/// The every-user answers about the other binding targets.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Coverage {
+    /// Users counted.
+    pub users: u64,
+    /// Per device, by name: who may log in (yes, no, unknown).
+    pub devices: Vec<TargetCount>,
+    /// Per source, by slug: who is offered it to connect (yes, no, unknown).
+    pub sources: Vec<TargetCount>,
+    /// Per RAC endpoint, by name: whom its own bindings let in (pass, fail, unknown).
+    pub endpoints: Vec<TargetCount>,
+    /// Per event action authentik emits, the rules that may notify someone of it.
+    pub actions: Vec<(String, Vec<Notifier>)>,
+    /// Per application, by slug.
+    pub logins: Vec<LoginPath>,
+}
+
+impl Coverage {
+    /// Evaluates the coverage rules for every user by identity class.
+    pub fn of(snapshot: &crate::snapshot::Snapshot) -> Result<Coverage, String> {
+        let model = Model::everyone(snapshot, &[COVERAGE], &[])?;
+        Ok(Coverage::read(&model, snapshot.users.len() as u64))
+    }
+
+    /// Whether the snapshot has any of these targets (nothing to show otherwise).
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+            && self.sources.is_empty()
+            && self.endpoints.is_empty()
+            && self.actions.iter().all(|(_, r)| r.is_empty())
+            && self.logins.iter().all(|l| l.flow.is_none())
+    }
+
+    /// Reads the counts from a model with `rules/authentik/coverage.dl` (of `users` users).
+    pub fn read(model: &Model, users: u64) -> Coverage {
+        let counted = |objects: &str, name_col: usize, rel: &str, words: [&str; 3]| {
+            let mut n: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+            for r in model.rows(rel) {
+                if let Some(i) = words.iter().position(|w| *w == r[1]) {
+                    n.entry(r[0].clone()).or_default()[i] += r[2].parse::<u64>().unwrap_or(0);
+                }
+            }
+            let mut out: Vec<TargetCount> = model
+                .rows(objects)
+                .into_iter()
+                .map(|r| TargetCount {
+                    counts: n.get(&r[0]).copied().unwrap_or_default(),
+                    name: r[name_col].clone(),
+                    pk: r[0].clone(),
+                })
+                .collect();
+            out.sort_by(|a, b| (&a.name, &a.pk).cmp(&(&b.name, &b.pk)));
+            out
+        };
+        let tri = ["yes", "no", "unknown"];
+        let rules = model.names("notification_rule");
+        let recipients: BTreeMap<String, u64> = model
+            .rows("rule_recipients")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].parse().unwrap_or(0)))
+            .collect();
+        let tells: std::collections::BTreeSet<String> = model
+            .rows("rule_tells_event_user")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let mut actions: BTreeMap<String, Vec<Notifier>> = model
+            .rows("event_action")
+            .into_iter()
+            .map(|r| (r[0].clone(), Vec::new()))
+            .collect();
+        for r in model.rows("action_notifies") {
+            actions.entry(r[0].clone()).or_default().push(Notifier {
+                rule: rules.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone()),
+                recipients: recipients.get(&r[1]).copied().unwrap_or(0),
+                event_user: tells.contains(&r[1]),
+            });
+        }
+        for list in actions.values_mut() {
+            list.sort_by(|a, b| a.rule.cmp(&b.rule));
+        }
+        let flows: BTreeMap<String, String> = model.names("flow");
+        let with_mfa: std::collections::BTreeSet<String> = model
+            .rows("flow_has_mfa")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let login_flow: BTreeMap<String, (String, String)> = model
+            .rows("app_login_flow")
+            .into_iter()
+            .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+            .collect();
+        let mut mfa: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+        for r in model.rows("login_mfa_users") {
+            let i = usize::from(r[1] != "shown");
+            mfa.entry(r[0].clone()).or_default()[i] += r[2].parse::<u64>().unwrap_or(0);
+        }
+        let mut logins: Vec<LoginPath> = model
+            .rows("application")
+            .into_iter()
+            .map(|r| {
+                let (flow, via) = match login_flow.get(&r[0]) {
+                    Some((f, via)) => (Some(f.clone()), via.clone()),
+                    None => (None, String::new()),
+                };
+                let has_mfa = flow.as_ref().is_some_and(|f| with_mfa.contains(f));
+                let [shown, unknown] = mfa.get(&r[0]).copied().unwrap_or_default();
+                LoginPath {
+                    app: r[1].clone(),
+                    flow: flow.map(|f| flows.get(&f).cloned().unwrap_or(f)),
+                    via,
+                    has_mfa,
+                    mfa: [
+                        shown,
+                        unknown,
+                        if has_mfa {
+                            users.saturating_sub(shown + unknown)
+                        } else {
+                            0
+                        },
+                    ],
+                }
+            })
+            .collect();
+        logins.sort_by(|a, b| a.app.cmp(&b.app));
+        Coverage {
+            users,
+            devices: counted("device", 1, "device_users", tri),
+            sources: counted("source", 1, "source_users", tri),
+            endpoints: counted(
+                "rac_endpoint",
+                1,
+                "endpoint_users",
+                ["pass", "fail", "unknown"],
+            ),
+            actions: actions.into_iter().collect(),
+            logins,
+        }
+    }
+
+    /// The JSON form (docs/outputs.md, "analyze --format targets").
+    pub fn to_json(&self) -> Json {
+        let counts = |list: &[TargetCount], words: [&str; 3]| -> Vec<Json> {
+            list.iter()
+                .map(|t| {
+                    json!({"pk": t.pk, "name": t.name, words[0]: t.counts[0],
+                           words[1]: t.counts[1], words[2]: t.counts[2]})
+                })
+                .collect()
+        };
+        json!({
+            "users": self.users,
+            "devices": counts(&self.devices, ["yes", "no", "unknown"]),
+            "sources": counts(&self.sources, ["yes", "no", "unknown"]),
+            "endpoints": counts(&self.endpoints, ["pass", "fail", "unknown"]),
+            "notifications": self.actions.iter().map(|(a, rules)| json!({
+                "action": a,
+                "rules": rules.iter().map(|n| json!({
+                    "rule": n.rule, "recipients": n.recipients, "event_user": n.event_user,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "logins": self.logins.iter().map(|l| json!({
+                "app": l.app,
+                "flow": l.flow,
+                "via": if l.flow.is_some() { Json::from(l.via.clone()) } else { Json::Null },
+                "has_mfa": l.has_mfa,
+                "mfa_shown": l.mfa[0],
+                "mfa_unknown": l.mfa[1],
+                "mfa_skipped": l.mfa[2],
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The readable form, appended to `analyze`'s summary.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let table = |out: &mut String, title: &str, list: &[TargetCount], words: [&str; 3]| {
+            if list.is_empty() {
+                return;
+            }
+            let width = list.iter().map(|t| t.name.len()).max().unwrap_or(0).max(5);
+            let _ = writeln!(
+                out,
+                "\n{title}:\n  {:<width$}  {:>9}  {:>9}  {:>9}",
+                "name", words[0], words[1], words[2]
+            );
+            for t in list {
+                let [a, b, c] = t.counts;
+                let _ = writeln!(out, "  {:<width$}  {a:>9}  {b:>9}  {c:>9}", t.name);
+            }
+        };
+        table(
+            &mut out,
+            "devices (who may log in)",
+            &self.devices,
+            ["yes", "no", "unknown"],
+        );
+        table(
+            &mut out,
+            "sources (who is offered to connect; never enforced)",
+            &self.sources,
+            ["yes", "no", "unknown"],
+        );
+        table(
+            &mut out,
+            "RAC endpoints (their own bindings; opening also needs the application)",
+            &self.endpoints,
+            ["pass", "fail", "unknown"],
+        );
+        if self.actions.iter().any(|(_, r)| !r.is_empty()) {
+            let _ = writeln!(
+                out,
+                "\nnotifications (per event action, the rules that tell someone):"
+            );
+            let nobody: Vec<&str> = self
+                .actions
+                .iter()
+                .filter(|(_, r)| r.is_empty())
+                .map(|(a, _)| a.as_str())
+                .collect();
+            for (action, rules) in self.actions.iter().filter(|(_, r)| !r.is_empty()) {
+                let told: Vec<String> = rules
+                    .iter()
+                    .map(|n| {
+                        let mut who = format!(
+                            "{} user{}",
+                            n.recipients,
+                            if n.recipients == 1 { "" } else { "s" }
+                        );
+                        if n.event_user {
+                            who.push_str(" and the event's user");
+                        }
+                        format!("{} ({who})", n.rule)
+                    })
+                    .collect();
+                let _ = writeln!(out, "  {action}: {}", told.join(", "));
+            }
+            if !nobody.is_empty() {
+                let _ = writeln!(out, "  nobody is told of: {}", nobody.join(", "));
+            }
+        }
+        if self.logins.iter().any(|l| l.flow.is_some()) {
+            let width = self
+                .logins
+                .iter()
+                .map(|l| l.app.len())
+                .max()
+                .unwrap_or(0)
+                .max(3);
+            let fw = self
+                .logins
+                .iter()
+                .filter_map(|l| l.flow.as_ref().map(String::len))
+                .max()
+                .unwrap_or(0)
+                .max(10);
+            let _ = writeln!(
+                out,
+                "\nlogin paths (a visitor without a session; MFA met in the login flow):\n  {:<width$}  {:<fw$}  {:<8}  {:>9}  {:>9}  {:>9}",
+                "app", "login flow", "via", "MFA shown", "unknown", "skipped"
+            );
+            for l in &self.logins {
+                let Some(flow) = l.flow.as_deref() else {
+                    let _ = writeln!(out, "  {:<width$}  (none: authentik answers 404)", l.app);
+                    continue;
+                };
+                if l.has_mfa {
+                    let [a, b, c] = l.mfa;
+                    let _ = writeln!(
+                        out,
+                        "  {:<width$}  {flow:<fw$}  {:<8}  {a:>9}  {b:>9}  {c:>9}",
+                        l.app, l.via
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "  {:<width$}  {flow:<fw$}  {:<8}  no MFA stage",
+                        l.app, l.via
+                    );
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,345 @@
+//! Answers about the binding targets beyond flows and applications: RAC endpoints, devices,
+//! sources' connect list, LDAP and RADIUS binds, an application's login path, notification rules,
+//! and the brand of a host. The rules (`rules/authentik/{notifications,rac,devices,sources,
+//! providers,journeys}.dl`) decide; this module reads their rows for one question and names the
+//! objects, in the JSON forms documented in `docs/binding-targets.md`.
+
+use super::Model;
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+
+/// Two names of an object: (pk or slug, domain or how it was chosen).
+pub type Named = (String, String);
+
+/// `pass`/`fail`/`unknown` (or `yes`/`no`/`unknown`) as `yes`/`no`/`unknown`.
+fn tri(v: &str) -> &'static str {
+    match v {
+        "pass" | "yes" => "yes",
+        "fail" | "no" => "no",
+        _ => "unknown",
+    }
+}
+
+impl Model {
+    /// The row of `rel` whose first columns are `key`, its last column (or `None`).
+    fn last_of(&self, rel: &str, key: &[&str]) -> Option<String> {
+        self.rows(rel)
+            .into_iter()
+            .find(|r| r.len() > key.len() && key.iter().zip(r).all(|(k, v)| *k == v))
+            .and_then(|mut r| r.pop())
+    }
+
+    /// The object of relation `rel` (pk in column 0, name in column `col`) named `name` or with
+    /// that pk; the error lists the names known.
+    pub fn object(&self, rel: &str, col: usize, name: &str, what: &str) -> Result<String, String> {
+        let rows = self.rows(rel);
+        if let Some(r) = rows.iter().find(|r| r[col] == name || r[0] == name) {
+            return Ok(r[0].clone());
+        }
+        let known: Vec<&str> = rows.iter().map(|r| r[col].as_str()).collect();
+        Err(if known.is_empty() {
+            format!("no {what} `{name}`: the snapshot has none (is its endpoint missing?)")
+        } else {
+            format!("no {what} `{name}`; the snapshot has: {}", known.join(", "))
+        })
+    }
+
+    fn flow_slug(&self, pk: &str) -> String {
+        self.names("flow")
+            .get(pk)
+            .cloned()
+            .unwrap_or_else(|| pk.to_string())
+    }
+
+    /// May user pk `user` open RAC endpoint `endpoint` (name or pk)?
+    pub fn endpoint_answer(
+        &self,
+        endpoint: &str,
+        user: &str,
+        username: &str,
+    ) -> Result<Json, String> {
+        let e = self.object("rac_endpoint", 1, endpoint, "RAC endpoint")?;
+        let name = self
+            .names("rac_endpoint")
+            .get(&e)
+            .cloned()
+            .unwrap_or_default();
+        let apps = self.names("application");
+        let app = self.last_of("endpoint_application", &[&e]);
+        let part = |p: &str| {
+            self.last_of("endpoint_part", &[&e, user, p])
+                .map(|v| tri(&v))
+        };
+        let flow = self
+            .last_of("endpoint_flow", &[&e])
+            .map(|f| json!({"slug": self.flow_slug(&f), "applicable": part("authorization_flow")}));
+        let through: Vec<&String> = self
+            .rows("endpoint_foreign_application")
+            .into_iter()
+            .filter(|r| r[0] == e)
+            .filter_map(|r| apps.get(&r[1]))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(json!({
+            "endpoint": name,
+            "pk": e,
+            "user": username,
+            "application": app.as_ref().and_then(|a| apps.get(a)),
+            "app_access": app.as_ref().and(part("application")),
+            "authorization_flow": flow,
+            "endpoint_access": part("endpoint"),
+            "access": self.last_of("endpoint_access", &[&e, user]).map_or("unknown", |v| tri(&v)),
+            "also_launchable_through": through,
+        }))
+    }
+
+    /// May user pk `user` log in on device `device` (name or pk) through the agent?
+    pub fn device_answer(&self, device: &str, user: &str, username: &str) -> Result<Json, String> {
+        let d = self.object("device", 1, device, "device")?;
+        let name = self.names("device").get(&d).cloned().unwrap_or_default();
+        let group = self.last_of("device_in_group", &[&d]);
+        let groups = self.names("device_access_group");
+        let side = |s: &str| self.last_of("device_side", &[&d, user, s]).map(|v| tri(&v));
+        Ok(json!({
+            "device": name,
+            "pk": d,
+            "user": username,
+            "group": group.as_ref().and_then(|g| groups.get(g)),
+            "group_result": group.as_ref().and(side("group")),
+            "device_result": side("device"),
+            "access": self.last_of("device_access", &[&d, user]).map_or("unknown", |v| tri(&v)),
+        }))
+    }
+
+    /// Is user pk `user` offered source `source` (slug or pk) in the connect list?
+    pub fn source_answer(&self, source: &str, user: &str, username: &str) -> Result<Json, String> {
+        let s = self.object("source", 1, source, "source")?;
+        let slug = self.names("source").get(&s).cloned().unwrap_or_default();
+        Ok(json!({
+            "source": slug,
+            "user": username,
+            "offered": self.last_of("source_offered", &[&s, user]).map_or("unknown", |v| tri(&v)),
+            "enforced": false,
+        }))
+    }
+
+    /// Can user pk `user` bind to LDAP or RADIUS provider `provider` (name or pk)?
+    pub fn provider_answer(
+        &self,
+        provider: &str,
+        user: &str,
+        username: &str,
+    ) -> Result<Json, String> {
+        let p = self.object("provider", 1, provider, "provider")?;
+        let row = self
+            .rows("provider")
+            .into_iter()
+            .find(|r| r[0] == p)
+            .unwrap_or_default();
+        if !self.rows("outpost_provider").iter().any(|r| r[0] == p) {
+            return Err(format!(
+                "provider `{}` is a {}: only LDAP and RADIUS providers bind through an outpost (ask `access --app SLUG --flows` for the others)",
+                row.get(1).cloned().unwrap_or_default(),
+                row.get(2).cloned().unwrap_or_default()
+            ));
+        }
+        let stages = self.names("stage");
+        let visible: BTreeMap<String, String> = self
+            .rows("visible")
+            .into_iter()
+            .filter(|r| r[1] == "anonymous" && r[2] == user)
+            .map(|r| (r[0].clone(), r[3].clone()))
+            .collect();
+        let fsb: BTreeMap<String, String> = self
+            .rows("fsb")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[2].clone()))
+            .collect();
+        let mut unsupported: Vec<Json> = self
+            .rows("unsolvable_stage")
+            .into_iter()
+            .filter(|r| r[0] == p)
+            .filter_map(|r| {
+                let v = visible.get(&r[1])?;
+                (v != "skipped").then(|| {
+                    json!({"stage": fsb.get(&r[1]).and_then(|s| stages.get(s)), "visibility": v})
+                })
+            })
+            .collect();
+        unsupported.sort_by_key(|v| v.to_string());
+        let part = |x: &str| -> &'static str {
+            let vs: Vec<String> = self
+                .rows("bind_part")
+                .into_iter()
+                .filter(|r| r[0] == p && r[1] == user && (x.is_empty() || r[2] == x))
+                .map(|r| r[3].clone())
+                .collect();
+            if vs.iter().any(|v| v == "fail") {
+                "no"
+            } else if vs.iter().any(|v| v == "unknown") {
+                "unknown"
+            } else {
+                "yes"
+            }
+        };
+        let flow_parts = ["gate", "flow", "stage"].map(part);
+        let flow = if flow_parts.contains(&"no") {
+            "no"
+        } else if flow_parts.contains(&"unknown") {
+            "unknown"
+        } else {
+            "yes"
+        };
+        let apps = self.names("application");
+        let app = self.last_of("bind_application", &[&p]);
+        Ok(json!({
+            "provider": row.get(1),
+            "type": row.get(2),
+            "user": username,
+            "bind_flow": self.last_of("bind_flow", &[&p]).map(|f| self.flow_slug(&f)),
+            "flow": flow,
+            "unsupported_stages": unsupported,
+            "mfa": self.last_of("bind_mfa", &[&p, user]),
+            "mfa_support": self.rows("provider_mfa_support").iter().any(|r| r[0] == p),
+            "application": app.as_ref().and_then(|a| apps.get(a)),
+            "app_access": part("application"),
+            "access": self.last_of("bind_access", &[&p, user]).map_or("unknown", |v| tri(&v)),
+        }))
+    }
+
+    /// Application `slug` for user pk `user`: access, and the flows on the way (login path
+    /// with its MFA, authorization, invalidation).
+    pub fn app_flows_answer(&self, slug: &str, user: &str, username: &str) -> Result<Json, String> {
+        let a = self
+            .application(slug)
+            .ok_or_else(|| format!("no application with the slug `{slug}`"))?;
+        let access = self.access(slug, user)?;
+        let login = self
+            .rows("app_login_flow")
+            .into_iter()
+            .find(|r| r[0] == a)
+            .map(|r| {
+                json!({
+                    "slug": self.flow_slug(&r[1]),
+                    "via": r[2],
+                    "mfa": self.last_of("login_mfa", &[&a, user]),
+                })
+            });
+        let authz = self.last_of("app_authorization_flow", &[&a]).map(|f| {
+            json!({
+                "slug": self.flow_slug(&f),
+                "applicable": self.last_of("applicable", &[&f, "authenticated", user]).map(|v| tri(&v)),
+            })
+        });
+        let inval = self
+            .rows("app_invalidation_flow")
+            .into_iter()
+            .find(|r| r[0] == a)
+            .map(|r| json!({"slug": self.flow_slug(&r[1]), "via": r[2]}));
+        Ok(json!({
+            "app": slug,
+            "user": username,
+            "access": access,
+            "authentication_flow": login,
+            "authorization_flow": authz,
+            "invalidation_flow": inval,
+        }))
+    }
+
+    /// Per notification rule: whether it fires for an event of `action` whose user is pk
+    /// `event_user` ("anonymous" for none), and who is notified.
+    pub fn notified_answer(
+        &self,
+        action: &str,
+        event_user: &str,
+        event_username: Option<&str>,
+    ) -> Vec<Json> {
+        let users = self.names("user");
+        let transports = self.names("transport");
+        let ctx = format!("event:{action}");
+        let open = self.rows("open_binding");
+        let labels = self.binding_names();
+        let mut out = Vec::new();
+        for r in self.rows("notification_rule") {
+            let fires = self
+                .last_of("rule_fires", &[&r[0], action, event_user])
+                .map_or("unknown", |v| tri(&v));
+            let ts: Vec<String> = self
+                .rows("notification_transport")
+                .into_iter()
+                .filter(|t| t[0] == r[0])
+                .map(|t| t[1].clone())
+                .collect();
+            let send_once = ts
+                .iter()
+                .any(|t| self.rows("transport_send_once").iter().any(|s| &s[0] == t));
+            let mut members: Vec<String> = self
+                .rows("rule_recipient")
+                .into_iter()
+                .filter(|x| x[0] == r[0])
+                .filter_map(|x| users.get(&x[1]).cloned())
+                .collect();
+            members.sort();
+            let tells_user = self
+                .rows("rule_tells_event_user")
+                .iter()
+                .any(|x| x[0] == r[0]);
+            let mut notified = Vec::new();
+            if fires != "no" {
+                if tells_user {
+                    notified.push(event_username.unwrap_or("anonymous").to_string());
+                }
+                notified.extend(members.iter().cloned());
+            }
+            // With `send_once`, only the first recipient gets that transport's message: the
+            // event's user if there is one, else a group member in database order.
+            let pick: Vec<String> = if send_once && fires != "no" {
+                if tells_user {
+                    vec![event_username.unwrap_or("anonymous").to_string()]
+                } else {
+                    members.clone()
+                }
+            } else {
+                Vec::new()
+            };
+            let mut deferred: Vec<Json> = open
+                .iter()
+                .filter(|o| {
+                    o[0] == r[0] && o[2] == ctx && (o[1] == event_user || event_user == "anonymous")
+                })
+                .map(|o| json!({"binding": o[3], "checks": labels.get(&o[3]), "reason": o[4]}))
+                .collect();
+            deferred.sort_by_key(|v| v.to_string());
+            deferred.dedup();
+            out.push(json!({
+                "rule": r[1],
+                "pk": r[0],
+                "fires": fires,
+                "notified": notified,
+                "send_once_pick": pick,
+                "transports": ts.iter().map(|t| transports.get(t).cloned().unwrap_or_else(|| t.clone())).collect::<Vec<_>>(),
+                "deferred": deferred,
+            }));
+        }
+        out.sort_by(|a, b| a["rule"].as_str().cmp(&b["rule"].as_str()));
+        out
+    }
+
+    /// The brand serving the asked host (`host_asked`) and the flow it starts for designation
+    /// `designation`: (brand pk and domain or None, flow slug and how it was chosen or None).
+    pub fn host_answer(&self, designation: &str) -> (Option<Named>, Option<Named>) {
+        let brands = self.names("brand");
+        let brand = self
+            .rows("request_brand")
+            .into_iter()
+            .next()
+            .map(|r| (r[0].clone(), brands.get(&r[0]).cloned().unwrap_or_default()));
+        let flow = self
+            .rows("host_flow")
+            .into_iter()
+            .find(|r| r[0] == designation)
+            .map(|r| (self.flow_slug(&r[1]), r[2].clone()));
+        (brand, flow)
+    }
+}

@@ -1,0 +1,279 @@
+//! The binding targets beyond flows and applications: each finding of `rules/audit/{
+//! notifications,devices,sources,providers}.dl` fires on a small snapshot and not on a
+//! near-identical one; bad input about them is located; `fetch` asks for the full RAC list.
+
+use bindlog::audit::{self, AuditOptions, Finding};
+use bindlog::snapshot::{self, LoadOptions};
+use serde_json::{Value, json};
+
+/// alice (staff), bob (admins), carol (oncall, a child of admins); authentik 2026.2.1.
+fn base() -> Value {
+    json!({
+        "meta": {"version": "2026.2.1"},
+        "core/users": [
+            {"pk": 1, "username": "alice", "groups": ["g-staff"]},
+            {"pk": 2, "username": "bob", "groups": ["g-admins"]},
+            {"pk": 3, "username": "carol", "groups": ["g-oncall"]}
+        ],
+        "core/groups": [
+            {"pk": "g-staff", "name": "staff"},
+            {"pk": "g-admins", "name": "admins"},
+            {"pk": "g-oncall", "name": "oncall", "parents": ["g-admins"]}
+        ],
+        "flows/instances": [], "flows/bindings": [], "stages/all": [],
+        "policies/all": [], "policies/bindings": []
+    })
+}
+
+fn bind(pk: &str, target: &str, field: &str, v: Value) -> Value {
+    let mut b = json!({"pk": pk, "target": target, "policy": null, "group": null, "user": null,
+        "negate": false, "enabled": true, "order": 0, "timeout": 30, "failure_result": false});
+    b[field] = v;
+    b
+}
+
+fn load(v: &Value) -> Result<snapshot::Loaded, snapshot::SnapshotErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("snapshot.json");
+    std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+    snapshot::load(&p, &LoadOptions::default())
+}
+
+fn findings(v: &Value) -> Vec<Finding> {
+    let loaded = load(v).unwrap_or_else(|e| panic!("{:?}", e.problems));
+    let options = AuditOptions {
+        explain: false,
+        ..AuditOptions::default()
+    };
+    audit::audit(&loaded.snapshot, &options).unwrap()
+}
+
+/// The first objects (kind/pk) of rule `id`'s findings.
+fn fired(v: &Value, id: &str) -> Vec<String> {
+    findings(v)
+        .into_iter()
+        .filter(|f| f.rule == id)
+        .map(|f| format!("{}/{}", f.objects[0].kind, f.objects[0].pk))
+        .collect()
+}
+
+/// A notification rule on login_failed events, with transport `t` (or none) and group `g`.
+fn notifying(transports: Value, group: &str) -> Value {
+    let mut s = base();
+    s["policies/all"] = json!([{"pk": "m1", "name": "m1", "meta_model_name": "authentik_policies_event_matcher.eventmatcherpolicy", "action": "login_failed"}]);
+    s["policies/bindings"] = json!([bind("b1", "r1", "policy", json!("m1"))]);
+    s["events/transports"] = json!([{"pk": "t1", "name": "mail", "mode": "email"}]);
+    s["events/rules"] = json!([{"pk": "r1", "name": "failed", "transports": transports, "destination_group": group}]);
+    s
+}
+
+#[test]
+fn n01_security_events_nobody_hears_about() {
+    let watched = notifying(json!(["t1"]), "g-admins");
+    let got = fired(&watched, "AK-N01");
+    assert!(
+        !got.contains(&"event_action/login_failed".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"event_action/suspicious_request".to_string()),
+        "{got:?}"
+    );
+    // A group with no direct member reaches nobody, so the action is unwatched again.
+    let nobody = notifying(json!(["t1"]), "g-staff");
+    let mut s = nobody.clone();
+    s["core/users"][0]["groups"] = json!([]);
+    assert!(fired(&s, "AK-N01").contains(&"event_action/login_failed".to_string()));
+}
+
+#[test]
+fn n02_rule_without_transport() {
+    assert_eq!(
+        fired(&notifying(json!([]), "g-admins"), "AK-N02"),
+        ["notification_rule/r1"]
+    );
+    assert!(fired(&notifying(json!(["t1"]), "g-admins"), "AK-N02").is_empty());
+}
+
+fn devices(bound: bool) -> Value {
+    let mut s = base();
+    s["endpoints/device_access_groups"] = json!([{"pbm_uuid": "dg", "name": "laptops"}]);
+    s["endpoints/devices"] = json!([{"device_uuid": "d1", "name": "kiosk", "access_group": "dg"}]);
+    if bound {
+        s["policies/bindings"] = json!([bind("b1", "dg", "group", json!("g-staff"))]);
+    }
+    s
+}
+
+#[test]
+fn e01_device_nobody_can_log_in_on() {
+    assert_eq!(fired(&devices(false), "AK-E01"), ["device/d1"]);
+    assert!(fired(&devices(true), "AK-E01").is_empty());
+}
+
+#[test]
+fn s01_source_bindings_are_not_access_control() {
+    let mut s = base();
+    s["sources/all"] = json!([{"pk": "s1", "slug": "github", "name": "GitHub", "meta_model_name": "authentik_sources_oauth.oauthsource"}]);
+    assert!(fired(&s, "AK-S01").is_empty());
+    s["policies/bindings"] = json!([bind("b1", "s1", "group", json!("g-staff"))]);
+    assert_eq!(fired(&s, "AK-S01"), ["source/s1"]);
+}
+
+fn ldap(stage_kind: &str) -> Value {
+    let mut s = base();
+    s["flows/instances"] = json!([{"pk": "f1", "slug": "bind", "designation": "authentication"}]);
+    s["stages/all"] = json!([
+        {"pk": "s-id", "name": "identify", "meta_model_name": "authentik_stages_identification.identificationstage"},
+        {"pk": "s-x", "name": "extra", "meta_model_name": stage_kind}
+    ]);
+    s["flows/bindings"] = json!([
+        {"pk": "x1", "target": "f1", "stage": "s-id", "order": 10},
+        {"pk": "x2", "target": "f1", "stage": "s-x", "order": 20}
+    ]);
+    s["core/applications"] = json!([{"pk": "a1", "slug": "dir", "provider": 5}]);
+    s["providers/all"] = json!([{"pk": 5, "name": "ldap", "meta_model_name": "authentik_providers_ldap.ldapprovider", "authorization_flow": "f1"}]);
+    s
+}
+
+#[test]
+fn l01_bind_flow_stage_the_outpost_cannot_answer() {
+    assert_eq!(
+        fired(&ldap("authentik_stages_captcha.captchastage"), "AK-L01"),
+        ["provider/5"]
+    );
+    assert!(fired(&ldap("authentik_stages_password.passwordstage"), "AK-L01").is_empty());
+}
+
+fn rac(bound: bool) -> Value {
+    let mut s = base();
+    s["core/applications"] = json!([
+        {"pk": "a1", "slug": "desktops", "provider": 7},
+        {"pk": "a2", "slug": "lab", "provider": 8}
+    ]);
+    s["providers/all"] = json!([
+        {"pk": 7, "name": "rac-a", "meta_model_name": "authentik_providers_rac.racprovider"},
+        {"pk": 8, "name": "rac-b", "meta_model_name": "authentik_providers_rac.racprovider"}
+    ]);
+    s["rac/endpoints"] = json!([{"pk": "e1", "name": "db", "provider": 7}]);
+    if bound {
+        s["policies/bindings"] = json!([bind("b1", "e1", "group", json!("g-admins"))]);
+    }
+    s
+}
+
+#[test]
+fn r01_rac_launch_not_tied_to_the_provider() {
+    let open = findings(&rac(false));
+    let f: Vec<&Finding> = open.iter().filter(|f| f.rule == "AK-R01").collect();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, audit::Severity::High);
+    let bound = findings(&rac(true));
+    let f: Vec<&Finding> = bound.iter().filter(|f| f.rule == "AK-R01").collect();
+    assert_eq!(f[0].severity, audit::Severity::Medium);
+    // With one RAC provider there is no other application to launch it through.
+    let mut alone = rac(false);
+    alone["core/applications"] = json!([{"pk": "a1", "slug": "desktops", "provider": 7}]);
+    assert!(fired(&alone, "AK-R01").is_empty());
+}
+
+fn login_paths(provider_flow: &str) -> Value {
+    let mut s = base();
+    s["flows/instances"] = json!([
+        {"pk": "f-main", "slug": "main", "designation": "authentication"},
+        {"pk": "f-quick", "slug": "quick", "designation": "authentication"}
+    ]);
+    s["stages/all"] = json!([
+        {"pk": "s-id", "name": "identify", "meta_model_name": "authentik_stages_identification.identificationstage"},
+        {"pk": "s-mfa", "name": "mfa", "meta_model_name": "authentik_stages_authenticator_validate.authenticatorvalidatestage", "not_configured_action": "deny"}
+    ]);
+    s["flows/bindings"] = json!([
+        {"pk": "x1", "target": "f-main", "stage": "s-id", "order": 10},
+        {"pk": "x2", "target": "f-main", "stage": "s-mfa", "order": 20},
+        {"pk": "x3", "target": "f-quick", "stage": "s-id", "order": 10}
+    ]);
+    s["core/brands"] = json!([{"brand_uuid": "br", "domain": "auth.example", "default": true, "flow_authentication": "f-main"}]);
+    s["core/applications"] = json!([{"pk": "a1", "slug": "wiki", "provider": 1}]);
+    s["providers/all"] = json!([{"pk": 1, "name": "wiki", "meta_model_name": "authentik_providers_oauth2.oauth2provider", "authentication_flow": provider_flow}]);
+    s
+}
+
+#[test]
+fn m07_login_path_without_the_brands_mfa() {
+    assert_eq!(fired(&login_paths("f-quick"), "AK-M07"), ["application/a1"]);
+    assert!(fired(&login_paths("f-main"), "AK-M07").is_empty());
+    // The provider's flow is reachable: AK-M01 names it, with the provider.
+    let m01: Vec<Finding> = findings(&login_paths("f-quick"))
+        .into_iter()
+        .filter(|f| f.rule == "AK-M01")
+        .collect();
+    assert!(m01.iter().any(|f| f.objects[0].pk == "f-quick"
+        && f.objects.iter().any(|o| o.kind == "provider")));
+}
+
+#[test]
+fn bad_target_input_is_located_and_a_missing_flow_is_a_warning() {
+    let mut s = base();
+    s["events/rules"] = json!([{"pk": "r1", "name": 5}]);
+    let text = format!("{:?}", load(&s).unwrap_err().problems);
+    assert!(text.contains("/events~1rules/0/name"), "{text}");
+    let mut s = base();
+    s["endpoints/devices"] =
+        json!([{"device_uuid": "d1", "name": "kiosk", "access_group": "nope"}]);
+    let text = format!("{:?}", load(&s).unwrap_err().problems);
+    assert!(
+        text.contains("access_group") && text.contains("nope"),
+        "{text}"
+    );
+    let mut s = base();
+    s["providers/all"] = json!([{"pk": 1, "name": "wiki", "authentication_flow": "gone"}]);
+    let loaded = load(&s).unwrap();
+    let w: Vec<String> = loaded
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        w.iter().any(|w| w.contains("wiki") && w.contains("gone")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn device_user_bindings_listed_twice_count_once() {
+    let mut s = devices(false);
+    let b = bind("db1", "d1", "user", json!(1));
+    s["policies/bindings"] = json!([b.clone()]);
+    s["endpoints/device_bindings"] = json!([b]);
+    let loaded = load(&s).unwrap();
+    assert_eq!(loaded.snapshot.policy_bindings.len(), 1);
+    assert!(fired(&s, "AK-E01").is_empty());
+}
+
+#[test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "needs authentik's blueprints (the blueprints/ directory of authentik's repository); run: BINDLOG_CORPUS=DIR cargo test --release"
+)]
+fn stock_blueprints_get_no_finding_about_a_new_target_object() {
+    let corpus = crate::snapshot::corpus();
+    let loaded = snapshot::load(&corpus.join("default"), &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.snapshot.notification_rules.len(), 4);
+    let options = AuditOptions {
+        explain: false,
+        ..AuditOptions::default()
+    };
+    let f = audit::audit(&loaded.snapshot, &options).unwrap();
+    for x in &f {
+        let new = ["AK-N02", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07"];
+        assert!(!new.contains(&x.rule.as_str()), "{} {}", x.rule, x.message);
+    }
+    // No stock rule watches failed logins.
+    let n01: Vec<&str> = f
+        .iter()
+        .filter(|x| x.rule == "AK-N01")
+        .map(|x| x.objects[0].pk.as_str())
+        .collect();
+    assert!(n01.contains(&"login_failed"), "{n01:?}");
+}
