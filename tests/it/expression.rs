@@ -1306,6 +1306,23 @@ mod soundness {
 }
 
 /// Writes `text` as a blueprint in a fresh directory and returns both.
+/// Groups admins and platform (a child of admins), ada.nguyen in platform and bob in none: the
+/// start of the blueprints whose expressions test group membership.
+const ADA_IN_ADMINS_THROUGH_PLATFORM: &str = "  - model: authentik_core.group
+    id: admins
+    identifiers: {name: admins}
+  - model: authentik_core.group
+    id: platform
+    identifiers: {name: platform}
+    attrs: {parent: !KeyOf admins}
+  - model: authentik_core.user
+    identifiers: {username: ada.nguyen}
+    attrs: {name: Ada, groups: [!KeyOf platform]}
+  - model: authentik_core.user
+    identifiers: {username: bob}
+    attrs: {name: Bob}
+";
+
 fn blueprint(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bp.yaml");
@@ -1454,23 +1471,9 @@ entries:
 /// the ak_message/False and missing ak_call_policy bodies have their fixed answers.
 #[test]
 fn regression_17_application_access_decided() {
-    let (_d, path) = blueprint(
-        r#"version: 1
-entries:
-  - model: authentik_core.group
-    id: admins
-    identifiers: {name: admins}
-  - model: authentik_core.group
-    id: platform
-    identifiers: {name: platform}
-    attrs: {parent: !KeyOf admins}
-  - model: authentik_core.user
-    identifiers: {username: ada.nguyen}
-    attrs: {name: Ada, groups: [!KeyOf platform]}
-  - model: authentik_core.user
-    identifiers: {username: bob}
-    attrs: {name: Bob}
-  - model: authentik_policies_expression.expressionpolicy
+    let (_d, path) = blueprint(&format!(
+        "version: 1\nentries:\n{ADA_IN_ADMINS_THROUGH_PLATFORM}{}",
+        r#"  - model: authentik_policies_expression.expressionpolicy
     id: p
     identifiers: {name: admins-only}
     attrs: {expression: "return ak_is_group_member(request.user, name=\"admins\")"}
@@ -1480,8 +1483,8 @@ entries:
     attrs: {name: Wiki}
   - model: authentik_policies.policybinding
     identifiers: {target: !KeyOf app, policy: !KeyOf p, order: 0}
-"#,
-    );
+"#
+    ));
     let access = |user: &str| {
         let o = crate::bindlog(&[
             "access",
@@ -1648,23 +1651,9 @@ entries:
 /// group test the group the user is in and through which group.
 #[test]
 fn explain_shows_the_expression_step_that_decided() {
-    let (_d, path) = blueprint(
-        r#"version: 1
-entries:
-  - model: authentik_core.group
-    id: admins
-    identifiers: {name: admins}
-  - model: authentik_core.group
-    id: platform
-    identifiers: {name: platform}
-    attrs: {parent: !KeyOf admins}
-  - model: authentik_core.user
-    identifiers: {username: ada.nguyen}
-    attrs: {name: Ada, groups: [!KeyOf platform]}
-  - model: authentik_core.user
-    identifiers: {username: bob}
-    attrs: {name: Bob}
-  - model: authentik_policies_expression.expressionpolicy
+    let (_d, path) = blueprint(&format!(
+        "version: 1\nentries:\n{ADA_IN_ADMINS_THROUGH_PLATFORM}{}",
+        r#"  - model: authentik_policies_expression.expressionpolicy
     id: p
     identifiers: {name: admins-only}
     attrs: {expression: "ak_logger.info('x')\nreturn ak_is_group_member(request.user, name=\"admins\")"}
@@ -1684,8 +1673,8 @@ entries:
     identifiers: {target: !KeyOf app, policy: !KeyOf p, order: 0}
   - model: authentik_policies.policybinding
     identifiers: {target: !KeyOf app2, policy: !KeyOf sso, order: 0}
-"#,
-    );
+"#
+    ));
     let explain = |app: &str, user: &str| {
         let o = crate::bindlog(&[
             "explain",
