@@ -60,7 +60,16 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
         }
     }
     // The schema, the identities and membership: the files membership.dl needs.
-    let rules = Rules::from_texts(&RULES[..3]).map_err(|f| f.render(100))?;
+    let files: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .filter(|(name, _)| {
+            ["schema.dl", "identity.dl", "membership.dl"]
+                .iter()
+                .any(|f| name.ends_with(&format!("/{f}")))
+        })
+        .collect();
+    let rules = Rules::from_texts(&files).map_err(|f| f.render(100))?;
     let mut inputs = Inputs::new(&rules);
     let no_users = std::collections::HashSet::new();
     add_facts(
