@@ -387,6 +387,18 @@ fn user_named(s: &str, users: &FxHashMap<i64, ()>) -> Option<i64> {
     (users.contains_key(&pk) && itoa::Buffer::new().format(pk) == s).then_some(pk)
 }
 
+/// User pk -> the groups (indices into `snapshot.groups`) whose `users` list the user: direct
+/// membership told on the group's side.
+pub(crate) fn group_side(snapshot: &Snapshot) -> FxHashMap<i64, Vec<u32>> {
+    let mut side: FxHashMap<i64, Vec<u32>> = FxHashMap::default();
+    for (i, g) in snapshot.groups.iter().enumerate() {
+        for u in &g.users {
+            side.entry(*u).or_default().push(i as u32);
+        }
+    }
+    side
+}
+
 /// The pks of the groups that list the user `pk` as a member.
 fn listed<'s>(
     snapshot: &'s Snapshot,
@@ -478,12 +490,7 @@ impl<'a> KeyContext<'a> {
                     .collect()
             })
             .collect();
-        let mut group_side: FxHashMap<i64, Vec<u32>> = FxHashMap::default();
-        for (i, g) in snapshot.groups.iter().enumerate() {
-            for u in &g.users {
-                group_side.entry(*u).or_default().push(i as u32);
-            }
-        }
+        let group_side = group_side(snapshot);
         let components = Components::split(
             snapshot,
             facts::facts_with_users(&without_users(snapshot), &snapshot.users),

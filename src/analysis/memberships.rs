@@ -53,12 +53,7 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
         .enumerate()
         .map(|(i, g)| (g.pk.to_string(), i as u32))
         .collect();
-    let mut listed: FxHashMap<i64, Vec<u32>> = FxHashMap::default();
-    for (i, g) in snapshot.groups.iter().enumerate() {
-        for u in &g.users {
-            listed.entry(*u).or_default().push(i as u32);
-        }
-    }
+    let listed = super::classes::group_side(snapshot);
     // The schema, the identities and membership: the files membership.dl needs.
     let files: Vec<(&str, &str)> = RULES
         .iter()

@@ -774,25 +774,6 @@ impl Model {
         rows
     }
 
-    /// The first two columns of a relation whose first two columns are symbols, in stored
-    /// order (not sorted by meaning): for reading a large relation such as `member` at once.
-    pub fn symbol_pairs(&self, rel: &str) -> Vec<(&str, &str)> {
-        let Some(id) = self.rules.program.relation(rel) else {
-            return Vec::new();
-        };
-        let types = &self.rules.program.relations[id].types;
-        if types.len() < 2 || types[..2].iter().any(|t| *t != Ty::Symbol) {
-            return Vec::new();
-        }
-        let symbols = &self.eval.symbols;
-        let mut out: Vec<(&str, &str)> = self.eval.tables[id]
-            .rows()
-            .map(|r| (symbols.resolve(r[0]), symbols.resolve(r[1])))
-            .collect();
-        out.dedup();
-        out
-    }
-
     /// How many users a row's subject stands for where the row is about `object` (a flow,
     /// stage binding, application or binding: in a model evaluated per scope, a class's size
     /// differs from one flow or application to the next); [`Model::weight`] otherwise.

@@ -615,17 +615,16 @@ impl<'a> Everyone<'a> {
                 *by_group[*g as usize].entry(*k).or_default() += 1;
             }
         }
-        let counts = by_group.into_iter().enumerate().flat_map(|(g, ks)| {
-            let pk = snapshot.groups[g].pk.as_ref();
-            ks.into_iter().map(move |(k, n)| ((pk, k), n))
-        });
-        let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
-        for ((g, k), n) in counts {
-            members.entry(g.to_string()).or_default().push((k, n));
-        }
-        for list in members.values_mut() {
-            list.sort_unstable();
-        }
+        let members: HashMap<String, Vec<(u32, u32)>> = by_group
+            .into_iter()
+            .zip(&snapshot.groups)
+            .filter(|(ks, _)| !ks.is_empty())
+            .map(|(ks, g)| {
+                let mut list: Vec<(u32, u32)> = ks.into_iter().collect();
+                list.sort_unstable();
+                (g.pk.to_string(), list)
+            })
+            .collect();
         Ok(Everyone {
             snapshot,
             model,
