@@ -31,6 +31,8 @@ pub struct Workspace {
     values: BTreeMap<Kind, Vec<Obj>>,
     keyof: HashMap<String, (Value, Option<Value>)>,
     defaults: Defaults,
+    /// Problems met while converting (reading deferred user fields), reported by `finish`.
+    pending: Vec<SnapshotError>,
 }
 
 /// Runs `$body` with `$vec` bound to the store's typed vector of `$kind`.
@@ -130,11 +132,16 @@ impl Workspace {
             values: BTreeMap::new(),
             keyof: HashMap::new(),
             defaults,
+            pending: Vec::new(),
         }
     }
 
     fn objs(&mut self, kind: Kind) -> &mut Vec<Obj> {
         if !self.values.contains_key(&kind) {
+            if kind == Kind::Users {
+                // A blueprint may read or replace them: from here on they are plain fields.
+                self.store.resolve_user_text(&mut self.pending);
+            }
             let origins = self.store.origins.remove(&kind).unwrap_or_default();
             let objs: Vec<Obj> = typed!(self.store, kind, |vec| std::mem::take(vec)
                 .into_iter()
@@ -179,6 +186,7 @@ impl Workspace {
 
     /// Converts the touched kinds back to typed objects; shape problems become errors.
     pub fn finish(mut self, errors: &mut Vec<SnapshotError>) -> Store {
+        errors.append(&mut self.pending);
         for (kind, objs) in std::mem::take(&mut self.values) {
             let mut origins = Origins::default();
             typed!(self.store, kind, |vec| {

@@ -4,7 +4,7 @@
 //! again as a `serde_json::Value`, slowly, to report every problem with its JSON pointer.
 
 use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
-use super::raw::{ItemsSeed, RawMeta, RawSettings};
+use super::raw::{ItemsSeed, RawMeta, RawSettings, RawUserText};
 use super::store::{Kind, Origin, Store};
 use super::yaml::DuplicateKey;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -293,14 +293,16 @@ pub fn read_bundle(
     // Streaming from the file keeps peak memory near the size of the objects built, not that
     // plus the file; only a file that fails is read whole, to report every problem in it.
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let fast = de
-        .deserialize_map(BundleSeed {
+    let fast = crate::snapshot::raw::skipping_user_text(|| {
+        de.deserialize_map(BundleSeed {
             store,
             file: &file,
             ignored: &mut ignored,
         })
-        .and_then(|()| de.end());
+        .and_then(|()| de.end())
+    });
     if fast.is_ok() {
+        store.deferred_text.push((path.to_path_buf(), true));
         for key in ignored {
             report.warn(
                 Loc::Pointer {
@@ -465,7 +467,15 @@ pub fn read_dir(
                     format!("`{rel}` changed since it was fetched: its SHA-256 is not the one `meta.json` lists"),
                 );
             }
-            read_endpoint_bytes(store, target, without_bom(&bytes), &file, errors, report);
+            read_endpoint_bytes(
+                store,
+                target,
+                &path,
+                without_bom(&bytes),
+                &file,
+                errors,
+                report,
+            );
         }
     }
 }
@@ -551,6 +561,7 @@ fn disagreements(
 fn read_endpoint_bytes(
     store: &mut Store,
     target: Target,
+    path: &Path,
     bytes: &[u8],
     file: &Arc<str>,
     errors: &mut Vec<SnapshotError>,
@@ -567,8 +578,14 @@ fn read_endpoint_bytes(
         _ => 0,
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let fast = fast_value(store, target, &mut de, file, "").and_then(|()| de.end());
+    let users = target == Target::Kind(Kind::Users);
+    let fast = crate::snapshot::raw::skipping_user_text(|| {
+        fast_value(store, target, &mut de, file, "").and_then(|()| de.end())
+    });
     if fast.is_ok() {
+        if users {
+            store.deferred_text.push((path.to_path_buf(), false));
+        }
         return;
     }
     if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail =
@@ -590,6 +607,67 @@ fn read_endpoint_bytes(
             }
             errors.push(syntax(file, &e))
         }
+    }
+}
+
+/// The users' `email` and `attributes` in a file whose fast reading left them deferred: a bundle
+/// (`bundle`) or a page of `core/users`.
+pub fn read_user_text(path: &Path, bundle: bool) -> Result<Vec<RawUserText>, SnapshotError> {
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let io = |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut out = Vec::new();
+    let mut runs = Vec::new();
+    if bundle {
+        let mut reader =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+        skip_bom(&mut reader);
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        de.deserialize_map(UserTextSeed {
+            out: &mut out,
+            runs: &mut runs,
+        })
+        .and_then(|()| de.end())
+        .map_err(|e| syntax(&file, &e))?;
+    } else {
+        let bytes = std::fs::read(path).map_err(io)?;
+        let mut de = serde_json::Deserializer::from_slice(without_bom(&bytes));
+        ItemsSeed {
+            out: &mut out,
+            runs: &mut runs,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| syntax(&file, &e))?;
+    }
+    Ok(out)
+}
+
+/// A bundle read for its users' `email` and `attributes` only.
+struct UserTextSeed<'a> {
+    out: &'a mut Vec<RawUserText>,
+    runs: &'a mut Vec<(usize, String)>,
+}
+
+impl<'de> Visitor<'de> for UserTextSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object whose keys are API endpoints")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if target_of(key.trim_matches('/')) == Some(Target::Kind(Kind::Users)) {
+                map.next_value_seed(ItemsSeed {
+                    out: &mut *self.out,
+                    runs: &mut *self.runs,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -120,17 +120,74 @@ pub struct RawUser {
     /// `last_login` (absent: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Box<str>>,
-    /// `email` (absent: empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `email` (absent: empty; [`DEFERRED`] while not read yet, see [`skipping_user_text`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "user_str"
+    )]
     pub email: Option<Box<str>>,
     /// `attributes` (absent: empty), as its JSON text: only the keys some expression body reads
     /// are ever parsed, and a directory's attributes can weigh kilobytes per user.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "json_text"
+        deserialize_with = "json_text",
+        serialize_with = "json_text_out"
     )]
     pub attributes: Option<Box<str>>,
+}
+
+/// A user's `email` and `attributes` as the second reading of a file returns them (see
+/// [`skipping_user_text`]); the user's other fields are skipped.
+#[derive(Debug, Deserialize)]
+pub struct RawUserText {
+    /// `pk`.
+    pub pk: i64,
+    /// `email`.
+    #[serde(default)]
+    pub email: Option<Box<str>>,
+    /// `attributes`, as JSON text.
+    #[serde(default, deserialize_with = "json_text")]
+    pub attributes: Option<Box<str>>,
+}
+
+/// The text a user's `email` or `attributes` holds while the file has not been read for it: no
+/// JSON text is empty, and an empty `Box<str>` costs no allocation.
+pub const DEFERRED: &str = "";
+
+/// Whether a user field is [`DEFERRED`].
+pub fn is_deferred(text: &Option<Box<str>>) -> bool {
+    text.as_deref() == Some(DEFERRED)
+}
+
+thread_local! {
+    static SKIP_USER_TEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with users' `email` and `attributes` skipped rather than copied: each becomes
+/// [`DEFERRED`], and the file is read again for them only if some expression policy reads them
+/// (`Store::resolve_user_text`). At a million users they are most of a directory's bytes, and
+/// most configurations have no expression that reads them.
+pub fn skipping_user_text<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SKIP_USER_TEXT.set(false);
+        }
+    }
+    SKIP_USER_TEXT.set(true);
+    let _reset = Reset;
+    f()
+}
+
+/// A user's `email`: the string, or [`DEFERRED`] while skipping.
+fn user_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
+    if SKIP_USER_TEXT.get() {
+        IgnoredAny::deserialize(d)?;
+        return Ok(Some(Box::from(DEFERRED)));
+    }
+    Option::<Box<str>>::deserialize(d)
 }
 
 /// A group as `core/groups` returns it (old `parent` or new `parents`).
@@ -692,6 +749,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Prefixed<A> {
 /// A value as compact JSON text, copied from the input without building a `serde_json::Value`
 /// (`null`: `None`).
 fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
+    if SKIP_USER_TEXT.get() {
+        IgnoredAny::deserialize(d)?;
+        return Ok(Some(Box::from(DEFERRED)));
+    }
     let mut out = Vec::new();
     serde_transcode::transcode(d, &mut serde_json::Serializer::new(&mut out))
         .map_err(serde::de::Error::custom)?;
@@ -701,4 +762,16 @@ fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>,
     String::from_utf8(out)
         .map(|s| Some(s.into_boxed_str()))
         .map_err(serde::de::Error::custom)
+}
+
+/// Writes JSON text back as the value it holds (not as a string), so that a user converted to
+/// JSON and back, as blueprints do, keeps its attributes.
+fn json_text_out<S: serde::Serializer>(text: &Option<Box<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match text
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        Some(Ok(v)) => v.serialize(s),
+        _ => s.serialize_none(),
+    }
 }

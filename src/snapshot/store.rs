@@ -272,6 +272,9 @@ pub struct Store {
     pub others: BTreeMap<String, Vec<OtherObject>>,
     /// Whether a bundle or directory was read (then required endpoints are checked).
     pub has_base: bool,
+    /// Files whose users were read with `email` and `attributes` left [`DEFERRED`]: a bundle
+    /// (`true`) or a page of `core/users` (`false`).
+    pub deferred_text: Vec<(std::path::PathBuf, bool)>,
 }
 
 impl Store {
@@ -296,6 +299,33 @@ impl Store {
             Kind::DeviceAccessGroups => self.device_access_groups.len(),
             Kind::DeviceBindings => self.device_bindings.len(),
             Kind::Providers => self.providers.len(),
+        }
+    }
+
+    /// Reads the files again for the users' `email` and `attributes` left [`DEFERRED`], when some
+    /// expression reads them or a blueprint changes users. A user the second reading does not
+    /// find (the file changed in between) keeps neither.
+    pub fn resolve_user_text(&mut self, errors: &mut Vec<super::SnapshotError>) {
+        let mut texts = std::collections::HashMap::new();
+        for (path, bundle) in std::mem::take(&mut self.deferred_text) {
+            match super::json::read_user_text(&path, bundle) {
+                Ok(found) => texts.extend(found.into_iter().map(|t| (t.pk, t))),
+                Err(e) => errors.push(e),
+            }
+        }
+        for u in &mut self.users {
+            if !is_deferred(&u.email) && !is_deferred(&u.attributes) {
+                continue;
+            }
+            let (email, attributes) = texts
+                .remove(&u.pk)
+                .map_or((None, None), |t| (t.email, t.attributes));
+            if is_deferred(&u.email) {
+                u.email = email;
+            }
+            if is_deferred(&u.attributes) {
+                u.attributes = attributes;
+            }
         }
     }
 

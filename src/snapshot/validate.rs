@@ -232,6 +232,9 @@ pub fn finish(
             .iter()
             .filter_map(|p| p.fields.get("expression").and_then(Value::as_str)),
     );
+    if kept.email || !kept.attributes.is_empty() {
+        store.resolve_user_text(&mut errors);
+    }
     let mut users = Vec::with_capacity(store.users.len());
     let (mut d_active, mut d_super, mut d_type, mut d_name) = (0, 0, 0, 0);
     for (i, u) in std::mem::take(&mut store.users).into_iter().enumerate() {

@@ -1529,36 +1529,80 @@ fn regression_17_stock_blueprints_get_no_advice_to_change_them() {
 #[test]
 fn bundle_attributes_are_read_where_bodies_read_them() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bundle.json");
-    std::fs::write(
-        &path,
-        r#"{"meta": {"version": "2026.2.1"},
-"core/users": [
+    let users = r#"[
  {"pk": 1, "username": "ada", "email": "ada@corp.example", "attributes": {"x": {"y": [1, "}"]}, "dept": "eng"}},
  {"pk": 2, "username": "bob", "email": "bob@else.example", "attributes": {"dept": "eng"}},
  {"pk": 3, "username": "cy", "email": "cy@corp.example", "attributes": {"dept": "sales"}},
- {"pk": 4, "username": "dee", "email": "dee@corp.example", "attributes": null}],
-"core/groups": [], "flows/instances": [], "flows/bindings": [], "stages/all": [],
-"policies/all": [{"pk": "p1", "name": "eng", "meta_model_name": "authentik_policies_expression.expressionpolicy",
-  "expression": "return request.user.attributes.get('dept') == 'eng' and request.user.email.endswith('@corp.example')"}],
-"core/applications": [{"pk": "a1", "slug": "wiki", "name": "Wiki"}],
-"policies/bindings": [{"pk": "b1", "target": "a1", "policy": "p1", "order": 0}]}"#,
+ {"pk": 4, "username": "dee", "email": "dee@corp.example", "attributes": null}]"#;
+    let rest = [
+        ("meta", r#"{"version": "2026.2.1"}"#),
+        ("core/groups", "[]"),
+        ("flows/instances", "[]"),
+        ("flows/bindings", "[]"),
+        ("stages/all", "[]"),
+        (
+            "policies/all",
+            r#"[{"pk": "p1", "name": "eng", "meta_model_name": "authentik_policies_expression.expressionpolicy",
+  "expression": "return request.user.attributes.get('dept') == 'eng' and request.user.email.endswith('@corp.example')"}]"#,
+        ),
+        (
+            "core/applications",
+            r#"[{"pk": "a1", "slug": "wiki", "name": "Wiki"}]"#,
+        ),
+        (
+            "policies/bindings",
+            r#"[{"pk": "b1", "target": "a1", "policy": "p1", "order": 0}]"#,
+        ),
+    ];
+    // Loading skips these fields and reads the file again only because a body reads them: the
+    // same answers must come from a bundle, from a directory of endpoint files, and through an
+    // overlay that changes users (which converts them to JSON and back).
+    let bundle = dir.path().join("bundle.json");
+    let mut text = format!("{{\"core/users\": {users}");
+    for (k, v) in rest {
+        text.push_str(&format!(",\n\"{k}\": {v}"));
+    }
+    std::fs::write(&bundle, text + "}").unwrap();
+    let dump = dir.path().join("dump");
+    std::fs::create_dir_all(dump.join("core")).unwrap();
+    std::fs::write(dump.join("core/users.json"), users).unwrap();
+    for (k, v) in rest {
+        let file = dump.join(format!("{k}.json"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, v).unwrap();
+    }
+    let overlay = dir.path().join("overlay.yaml");
+    std::fs::write(
+        &overlay,
+        "version: 1\nentries:\n  - model: authentik_core.user\n    identifiers: {username: cy}\n    attrs: {attributes: {dept: eng}}\n",
     )
     .unwrap();
-    for (user, want) in [("ada", "yes"), ("bob", "no"), ("cy", "no"), ("dee", "no")] {
-        let o = crate::bindlog(&[
-            "access",
-            path.to_str().unwrap(),
-            "--app",
-            "wiki",
-            "--user",
-            user,
-            "--format",
-            "json",
-        ]);
-        let v: serde_json::Value =
-            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
-        assert_eq!(v["access"], want, "{user}");
+    let base = [("ada", "yes"), ("bob", "no"), ("cy", "no"), ("dee", "no")];
+    let overlaid = [("ada", "yes"), ("bob", "no"), ("cy", "yes"), ("dee", "no")];
+    for (path, extra, wants) in [
+        (&bundle, None, base),
+        (&dump, None, base),
+        (&bundle, Some(&overlay), overlaid),
+    ] {
+        for (user, want) in wants {
+            let mut args = vec![
+                "access",
+                path.to_str().unwrap(),
+                "--app",
+                "wiki",
+                "--user",
+                user,
+                "--format",
+                "json",
+            ];
+            if let Some(o) = extra {
+                args.extend(["--overlay", o.to_str().unwrap()]);
+            }
+            let o = crate::bindlog(&args);
+            let v: serde_json::Value =
+                serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+            assert_eq!(v["access"], want, "{user} in {}", path.display());
+        }
     }
 }
 
