@@ -294,8 +294,9 @@ pub struct KeyContext<'a> {
     /// Whether some membership may be cut by the ancestry limit of older releases (a chain of
     /// 19 or more parents, or a cycle): then a user's direct groups all count.
     deep: bool,
-    /// The facts of the snapshot without its users, split into components.
-    pub components: Components,
+    /// The facts of the snapshot without its users, split into components (shared by the
+    /// contexts of several programs over one snapshot).
+    pub components: std::sync::Arc<Components>,
 }
 
 /// What tells a user apart, in parts a component can project.
@@ -458,6 +459,27 @@ fn deeper_than(parents: &[Vec<u32>], limit: usize) -> bool {
 impl<'a> KeyContext<'a> {
     /// Indexes the snapshot and the rules' observed columns.
     pub fn new(snapshot: &'a Snapshot, program: &'a Program) -> KeyContext<'a> {
+        let components = Components::split(
+            snapshot,
+            facts::facts_with_users(&without_users(snapshot), &snapshot.users),
+        );
+        Self::with_components(snapshot, program, std::sync::Arc::new(components))
+    }
+
+    /// The context of another program over the same snapshot: the components are shared, what
+    /// the program observes is its own.
+    pub fn for_program<'p>(&self, program: &'p Program) -> KeyContext<'p>
+    where
+        'a: 'p,
+    {
+        KeyContext::with_components(self.snapshot, program, self.components.clone())
+    }
+
+    fn with_components(
+        snapshot: &'a Snapshot,
+        program: &'a Program,
+        components: std::sync::Arc<Components>,
+    ) -> KeyContext<'a> {
         let observed = observed_columns(program);
         let columns: FxHashMap<String, (Vec<bool>, Vec<bool>)> = program
             .relations
@@ -491,10 +513,6 @@ impl<'a> KeyContext<'a> {
             })
             .collect();
         let group_side = group_side(snapshot);
-        let components = Components::split(
-            snapshot,
-            facts::facts_with_users(&without_users(snapshot), &snapshot.users),
-        );
         let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
         let field_reads = crate::expression::FieldReads::of(snapshot);
         let groups = snapshot.groups.len();
@@ -774,6 +792,39 @@ impl<'a> KeyContext<'a> {
         }
     }
 
+    /// What every component sees of a user with these parts (see [`Local::base`]).
+    fn base_key<'p>(&self, p: &'p KeyParts) -> (&'p str, Vec<u32>, Vec<u32>) {
+        let everywhere = |g: &u32| self.observed_everywhere[*g as usize];
+        let direct_all: Vec<u32> = if self.deep {
+            p.direct.clone()
+        } else {
+            p.direct.iter().copied().filter(everywhere).collect()
+        };
+        (
+            p.own.as_str(),
+            p.groups.iter().copied().filter(everywhere).collect(),
+            direct_all,
+        )
+    }
+
+    /// Per identity class of `classes`, its base as [`KeyContext::local_classes`] numbers it:
+    /// what every component sees of it under this context's program.
+    pub fn bases(&self, classes: &Classes) -> Vec<u32> {
+        let parts: Vec<KeyParts> = classes
+            .representative
+            .par_chunks(4096)
+            .flat_map_iter(|c| self.parts(c))
+            .collect();
+        let mut seen: HashMap<(&str, Vec<u32>, Vec<u32>), u32> = HashMap::new();
+        parts
+            .iter()
+            .map(|p| {
+                let next = seen.len() as u32;
+                *seen.entry(self.base_key(p)).or_insert(next)
+            })
+            .collect()
+    }
+
     /// Per component, which of `classes` it can tell apart: two classes whose representatives
     /// differ only in groups and facts the component's own facts never name get one local class.
     /// Only the `wanted` components are classified; the others get no local classes.
@@ -785,7 +836,6 @@ impl<'a> KeyContext<'a> {
             .flat_map_iter(|c| self.parts(c))
             .collect();
         crate::analysis::bulk::timing("local classes: representatives' keys", start);
-        let everywhere = |g: &u32| self.observed_everywhere[*g as usize];
         // What every component sees of a class, numbered.
         let mut seen_by_all: HashMap<(&str, Vec<u32>, Vec<u32>), u32> = HashMap::new();
         let mut base: Vec<u32> = Vec::with_capacity(parts.len());
@@ -798,16 +848,7 @@ impl<'a> KeyContext<'a> {
         let mut texts: HashMap<&str, u32> = HashMap::new();
         let mut scoped: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.components.len()];
         for (k, p) in parts.iter().enumerate() {
-            let direct_all: Vec<u32> = if self.deep {
-                p.direct.clone()
-            } else {
-                p.direct.iter().copied().filter(everywhere).collect()
-            };
-            let key = (
-                p.own.as_str(),
-                p.groups.iter().copied().filter(everywhere).collect(),
-                direct_all,
-            );
+            let key = self.base_key(p);
             let next = seen_by_all.len() as u32;
             base.push(*seen_by_all.entry(key).or_insert(next));
             let k = k as u32;

@@ -74,6 +74,48 @@ pub(crate) fn move_placeholders(s: &str, pk: &str, to: &str) -> String {
     s.replace(&format!("{SEP}{pk}{MARK}"), &format!("{SEP}{to}{MARK}"))
 }
 
+/// `s` with every placeholder of the user `from` made one of the user `pk` (the user at `index`
+/// of `snapshot.users`), except that a placeholder of a column `observed` lists
+/// (`observed(relation, column)`) becomes that user's value: rows a program that does not
+/// examine the column derived, given to one that does.
+pub(crate) fn fill_placeholders(
+    snapshot: &Snapshot,
+    s: &str,
+    from: &str,
+    (index, pk): (usize, &str),
+    observed: &dyn Fn(&str, usize) -> bool,
+) -> String {
+    if !s.contains(MARK) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for (i, part) in s.split(MARK).enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+            continue;
+        }
+        let mut it = part.split(SEP);
+        match (
+            it.next(),
+            it.next().and_then(|c| c.parse::<usize>().ok()),
+            it.next(),
+        ) {
+            (Some(rel), Some(col), Some(who)) if who == from && observed(rel, col) => {
+                out.push_str(&user_value(snapshot, index, pk, rel, col));
+            }
+            (Some(rel), Some(col), Some(who)) if who == from => {
+                out.push_str(&placeholder(rel, col, pk));
+            }
+            _ => {
+                out.push(MARK);
+                out.push_str(part);
+                out.push(MARK);
+            }
+        }
+    }
+    out
+}
+
 impl Population {
     /// The users of `snapshot` in `classes` (from [`KeyContext::classes`], or
     /// [`Classes::singletons`] for a program that cannot be evaluated by class).

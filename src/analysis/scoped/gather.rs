@@ -248,10 +248,16 @@ pub fn evaluate(
     };
     let classes = &population.classes;
     let mut layout = super::super::bulk::Layout::of(snapshot);
+    // The built-in rules run in the components with the local classes of what they observe
+    // alone: the command's rules may observe more of each user (its type, say), which would
+    // split every component's classes for rows that do not depend on it. What the command's
+    // rules observe is kept by the scope classes' base below, and placeholders of the columns
+    // they observe are filled with the representative's values.
+    let builtin_ctx = ctx.for_program(&builtin.program);
     let (_, _, gathered) = super::super::bulk::by_component(
         snapshot,
         builtin,
-        ctx,
+        &builtin_ctx,
         classes,
         &mut layout,
         super::super::bulk::Options::default(),
@@ -292,6 +298,7 @@ pub fn evaluate(
     // The scope classes: identity classes that agree on what every scope sees of them and on
     // the rows of each of the scope's components.
     let local = &gathered.local;
+    let whole_base = ctx.bases(classes);
     let n = classes.len();
     let scope_classes: Vec<FxHashMap<u32, Vec<u32>>> = parts_of
         .par_iter()
@@ -299,7 +306,7 @@ pub fn evaluate(
             // Per identity class: its base, then its row set in each of the scope's components.
             let w = 1 + parts.len();
             let mut keys = vec![u32::MAX; n * w];
-            for (k, b) in local.base.iter().enumerate().take(n) {
+            for (k, b) in whole_base.iter().enumerate().take(n) {
                 keys[k * w] = *b;
             }
             for (j, &c) in parts.iter().enumerate() {
@@ -346,6 +353,14 @@ pub fn evaluate(
     }
     super::super::add_facts(rules, &mut inputs, &user_facts)?;
     let bt = &builtin.program;
+    let observed = |rel: &str, col: usize| {
+        ctx.observed(rel)
+            .is_some_and(|o| o.get(col).copied().unwrap_or(false))
+    };
+    let mut index_of: FxHashMap<&str, usize> = FxHashMap::default();
+    for &i in &classes.representative {
+        index_of.insert(pks[i].as_str(), i);
+    }
     let add = |row: &Row, pk: &str, tag: &str, inputs: &mut Inputs| -> Result<(), String> {
         let id = to_combined[&row.0];
         let held: Vec<String> = row
@@ -353,7 +368,16 @@ pub fn evaluate(
             .iter()
             .map(|v| match v {
                 Value::Sym(s) if s == SUBJECT => pk.to_string(),
-                Value::Sym(s) => super::super::population::move_placeholders(s, SUBJECT, pk),
+                Value::Sym(s) => match index_of.get(pk) {
+                    Some(&i) => super::super::population::fill_placeholders(
+                        snapshot,
+                        s,
+                        SUBJECT,
+                        (i, pk),
+                        &observed,
+                    ),
+                    None => super::super::population::move_placeholders(s, SUBJECT, pk),
+                },
                 Value::Num(_) => String::new(),
             })
             .collect();
