@@ -8,10 +8,14 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 pub struct Hierarchy<'a> {
     /// Group pk -> its parents' pks.
     parents: HashMap<&'a str, Vec<&'a str>>,
-    /// User pk -> its direct groups (from the user's `groups` and the groups' `users`), sorted.
-    direct: HashMap<i64, BTreeSet<&'a str>>,
+    /// User pk -> the groups whose `users` list it.
+    listed: HashMap<i64, Vec<&'a str>>,
+    /// User pk -> index into the snapshot's users, whose own `groups` are read when asked: a
+    /// million users' direct groups are not copied for the few a path is asked of.
+    user_index: rustc_hash::FxHashMap<i64, u32>,
     /// Group pk -> name.
     names: HashMap<&'a str, &'a str>,
+    snapshot: &'a Snapshot,
 }
 
 impl<'a> Hierarchy<'a> {
@@ -19,37 +23,59 @@ impl<'a> Hierarchy<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Hierarchy<'a> {
         let mut parents = HashMap::new();
         let mut names = HashMap::new();
-        let mut direct: HashMap<i64, BTreeSet<&'a str>> = HashMap::new();
+        let mut listed: HashMap<i64, Vec<&'a str>> = HashMap::new();
         for g in &snapshot.groups {
             parents.insert(&*g.pk, g.parents.iter().map(|p| &**p).collect());
             names.insert(&*g.pk, &*g.name);
             for u in &g.users {
-                direct.entry(*u).or_default().insert(&*g.pk);
+                listed.entry(*u).or_default().push(&*g.pk);
             }
         }
-        for u in &snapshot.users {
-            direct
-                .entry(u.pk)
-                .or_default()
-                .extend(u.groups.iter().map(|g| &**g));
-        }
+        let user_index = snapshot
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.pk, i as u32))
+            .collect();
         Hierarchy {
             parents,
-            direct,
+            listed,
+            user_index,
             names,
+            snapshot,
         }
+    }
+
+    /// The user's direct groups (from the user's `groups` and the groups' `users`), sorted;
+    /// `None` when neither names the user.
+    fn direct(&self, user: i64) -> Option<BTreeSet<&'a str>> {
+        let own = self
+            .user_index
+            .get(&user)
+            .map(|i| &self.snapshot.users[*i as usize].groups);
+        let listed = self.listed.get(&user);
+        if own.is_none() && listed.is_none() {
+            return None;
+        }
+        Some(
+            own.into_iter()
+                .flatten()
+                .map(|g| &**g)
+                .chain(listed.into_iter().flatten().copied())
+                .collect(),
+        )
     }
 
     /// The shortest chain of groups from one of the user's direct groups up to `group` (both
     /// ends included), or `None` when the user is not a member. Among chains of equal length the
     /// one through the smallest group pks is taken, so the answer is deterministic.
     pub fn path(&self, user: i64, group: &str) -> Option<Vec<&'a str>> {
-        let starts = self.direct.get(&user)?;
+        let starts = self.direct(user)?;
         let mut prev: HashMap<&'a str, Option<&'a str>> = HashMap::new();
         let mut queue = VecDeque::new();
         for g in starts {
             prev.insert(g, None);
-            queue.push_back(*g);
+            queue.push_back(g);
         }
         while let Some(g) = queue.pop_front() {
             if g == group {

@@ -274,7 +274,20 @@ pub fn findings_of(
             .or_default()
             .insert((r[2].clone(), r[3].clone()));
     }
-    let names = Names::new(snapshot);
+    // Users are named only where a finding names them: a million users need not be indexed.
+    let users: BTreeSet<&str> = chosen
+        .keys()
+        .filter(|(_, kind, _)| kind == "user")
+        .map(|(_, _, pk)| pk.as_str())
+        .chain(
+            extra
+                .values()
+                .flatten()
+                .filter(|(k, _)| k == "user")
+                .map(|(_, p)| p.as_str()),
+        )
+        .collect();
+    let names = Names::new(snapshot, &users);
     let mut findings: Vec<(Finding, Vec<String>)> = chosen
         .into_iter()
         .map(|((rule, kind, pk), (severity, message, sev_text))| {
@@ -331,12 +344,18 @@ pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 struct Names(BTreeMap<(String, String), String>);
 
 impl Names {
-    fn new(s: &Snapshot) -> Names {
+    /// The names of the snapshot's objects; of its users, only those with a pk in `users`.
+    fn new(s: &Snapshot, users: &BTreeSet<&str>) -> Names {
         let mut m: BTreeMap<(&'static str, String), String> = BTreeMap::new();
         let flows: BTreeMap<&str, &str> = s.flows.iter().map(|f| (&*f.pk, &*f.slug)).collect();
         let stages: BTreeMap<&str, &str> = s.stages.iter().map(|x| (&*x.pk, &*x.name)).collect();
-        for u in &s.users {
-            m.insert(("user", u.pk.to_string()), u.username.to_string());
+        if !users.is_empty() {
+            for u in &s.users {
+                let pk = u.pk.to_string();
+                if users.contains(pk.as_str()) {
+                    m.insert(("user", pk), u.username.to_string());
+                }
+            }
         }
         m.insert(("user", "anon".into()), "anonymous visitor".into());
         for g in &s.groups {

@@ -46,12 +46,7 @@ pub fn render(report: &Report) -> String {
         esc(&report.provenance.bindlog),
         esc(&report.provenance.version)
     );
-    o.push_str(
-        "<nav><ol><li><a href=\"#provenance\">Provenance</a></li><li><a href=\"#summary\">Summary</a></li>\
-         <li><a href=\"#applications\">Application access</a></li><li><a href=\"#flows\">Flow stages by group</a></li>\
-         <li><a href=\"#privileged\">Privileged access</a></li><li><a href=\"#targets\">Other binding targets</a></li><li><a href=\"#findings\">Findings</a></li>\
-         <li><a href=\"#signature\">Signature</a></li></ol></nav>\n",
-    );
+    contents(&mut o, report);
     provenance(&mut o, report);
     summary(&mut o, report);
     applications(&mut o, report);
@@ -62,6 +57,56 @@ pub fn render(report: &Report) -> String {
     signature(&mut o);
     o.push_str("</body>\n</html>\n");
     o
+}
+
+/// The table of contents, each section with what it holds.
+fn contents(o: &mut String, r: &Report) {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let findings = match &r.findings {
+        Findings::NotComputed(_) => "not computed".to_string(),
+        Findings::Computed(list) => crate::audit::render::summary(list),
+    };
+    let p = &r.provenance;
+    let sections = [
+        (
+            "provenance",
+            "Provenance",
+            format!(
+                "{}, {}",
+                plural(p.files.len(), "file", "files"),
+                plural(p.warnings.len(), "warning", "warnings")
+            ),
+        ),
+        ("summary", "Summary", String::new()),
+        (
+            "applications",
+            "Application access",
+            plural(r.apps.len(), "application", "applications"),
+        ),
+        (
+            "flows",
+            "Flow stages by group",
+            plural(r.flows.len(), "flow", "flows"),
+        ),
+        (
+            "privileged",
+            "Privileged access",
+            plural(r.privileged.len(), "superuser", "superusers"),
+        ),
+        ("targets", "Other binding targets", String::new()),
+        ("findings", "Findings", findings),
+        ("signature", "Signature", String::new()),
+    ];
+    o.push_str("<nav><ol>");
+    for (id, title, what) in sections {
+        let _ = write!(o, "<li><a href=\"#{id}\">{}</a>", esc(title));
+        if !what.is_empty() {
+            let _ = write!(o, " <span class=\"meta\">({})</span>", esc(&what));
+        }
+        o.push_str("</li>");
+    }
+    o.push_str("</ol></nav>\n");
 }
 
 fn provenance(o: &mut String, r: &Report) {
@@ -206,13 +251,39 @@ fn applications(o: &mut String, r: &Report) {
             }
             o.push_str("</table></details>\n");
         }
+        // Users whose answer comes the same way share a row (told for the first of them), so
+        // that hundreds of identical rows read as one.
         let table = |o: &mut String, rows: &[&super::AccessRow]| {
-            o.push_str("<table><tr><th>user</th><th>access</th><th>because</th><th>reason (unknown)</th></tr>\n");
+            let mut order: Vec<(&str, &str)> = Vec::new();
+            let mut same: std::collections::HashMap<(&str, &str), Vec<&super::AccessRow>> =
+                std::collections::HashMap::new();
             for x in rows {
+                let key = (x.access.as_str(), x.way.as_str());
+                let list = same.entry(key).or_default();
+                if list.is_empty() {
+                    order.push(key);
+                }
+                list.push(x);
+            }
+            o.push_str("<table><tr><th>users</th><th>access</th><th>because (told for the first user)</th><th>reason (unknown)</th></tr>\n");
+            for key in order {
+                let list = &same[&key];
+                let x = list[0];
+                let who = if list.len() == 1 {
+                    esc(&x.user)
+                } else {
+                    format!(
+                        "<details><summary>{} users</summary>{}</details>",
+                        list.len(),
+                        list.iter()
+                            .map(|r| esc(&r.user))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 let _ = writeln!(
                     o,
-                    "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&x.user),
+                    "<tr><td>{who}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&x.access),
                     esc(&x.access),
                     esc(&x.because),

@@ -69,6 +69,9 @@ pub struct AccessRow {
     pub because: String,
     /// Why it is unknown: the bindings decided only at run time, with their reasons.
     pub reason: String,
+    /// `because` and `reason` with the user left out: rows that differ only in whom they are
+    /// told for share it.
+    pub way: String,
 }
 
 /// Users who share their access to one application and the way to it.
@@ -918,6 +921,11 @@ fn app_access(
                 access: ans.access.to_string(),
                 because: because(ans.access, user, &user.username),
                 reason: reason(ans, user, &user.username),
+                way: format!(
+                    "{}\u{1}{}",
+                    because(ans.access, user, "\u{0}"),
+                    reason(ans, user, "\u{0}")
+                ),
             });
         }
         out.push(AppAccess {

@@ -771,3 +771,95 @@ fn markdown_audits_escape_markup_and_line_breaks_in_names() {
         }
     }
 }
+
+/// The HTML's per-user tables put users whose answer comes the same way in one row, and lose
+/// nobody: every user of `app_access.csv` appears once per application, with the same access.
+/// The table of contents counts what each section holds.
+#[test]
+fn report_html_groups_identical_user_rows_and_counts_its_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let csv_dir = dir.path().join("csv");
+    let acme = acme_path();
+    for (format, out) in [("html", &html), ("csv-dir", &csv_dir)] {
+        ok(&bindlog(
+            &[
+                "report",
+                acme.to_str().unwrap(),
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+                "--timestamp",
+                "0",
+            ],
+            &[],
+        ));
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    let mut want: std::collections::BTreeMap<(String, String), String> = Default::default();
+    for r in csv::Reader::from_path(csv_dir.join("app_access.csv"))
+        .unwrap()
+        .records()
+    {
+        let r = r.unwrap();
+        want.insert((r[0].to_string(), r[1].to_string()), r[2].to_string());
+    }
+    let apps: std::collections::BTreeSet<&str> = want.keys().map(|(a, _)| a.as_str()).collect();
+    let row = regex::Regex::new(
+        r#"<tr><td>(?:<details><summary>(\d+) users</summary>([^<]*)</details>|([^<]*))</td><td class="(yes|no|unknown)">"#,
+    )
+    .unwrap();
+    let mut got: std::collections::BTreeMap<(String, String), String> = Default::default();
+    let mut grouped = 0;
+    for app in &apps {
+        let start = page.find(&format!("<h3 id=\"app-{app}\">")).unwrap();
+        let rest = &page[start + 1..];
+        let end = rest
+            .find("<h3 id=\"app-")
+            .or_else(|| rest.find("</section>"))
+            .unwrap();
+        let section = &rest[..end];
+        // Only the per-user tables: after the first per-user summary.
+        let Some(users_at) = section
+            .find(" user(s) with")
+            .or(section.find(" user(s) without"))
+        else {
+            continue;
+        };
+        for c in row.captures_iter(&section[users_at..]) {
+            let names: Vec<&str> = match (c.get(1), c.get(2), c.get(3)) {
+                (Some(n), Some(list), _) => {
+                    let names: Vec<&str> = list.as_str().split(", ").collect();
+                    assert_eq!(names.len(), n.as_str().parse::<usize>().unwrap());
+                    assert!(names.len() > 1, "a group of one is told as a plain row");
+                    grouped += 1;
+                    names
+                }
+                (_, _, Some(one)) => vec![one.as_str()],
+                _ => unreachable!(),
+            };
+            for name in names {
+                let before = got.insert((app.to_string(), name.to_string()), c[4].to_string());
+                assert!(before.is_none(), "{name} appears twice for {app}");
+            }
+        }
+    }
+    assert_eq!(got, want, "the HTML's users and answers are the CSV's");
+    assert!(
+        grouped > 0,
+        "no row grouped users: the test would not notice"
+    );
+    let findings = csv::Reader::from_path(csv_dir.join("findings.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert!(
+        page.contains(&format!("({} applications)", apps.len())),
+        "the contents count the applications"
+    );
+    assert!(
+        page.contains(&format!("({findings} findings: ")),
+        "the contents count the findings"
+    );
+}
