@@ -819,7 +819,7 @@ pub fn scopes_of(ctx: &KeyContext<'_>) -> (HashMap<String, usize>, Vec<String>, 
     for (c, part) in comps.parts.iter().enumerate() {
         let s = match part {
             super::components::Part::Stage { flow, .. } => *flow,
-            super::components::Part::App(pk) => {
+            super::components::Part::App(pk) | super::components::Part::Target(pk) => {
                 names.push(pk.clone());
                 parts.push(vec![c]);
                 names.len() - 1
