@@ -152,9 +152,6 @@ impl Components {
         for e in &snapshot.rac_endpoints {
             target(&e.pk, &mut parts);
         }
-        for x in &snapshot.sources {
-            target(&x.pk, &mut parts);
-        }
         for g in &snapshot.device_access_groups {
             target(&g.pk, &mut parts);
         }
@@ -174,8 +171,15 @@ impl Components {
                 owner.insert(&e.pk, o);
             }
         }
+        // A source's own facts stay unowned: a flow reads them (whether it is entered through a
+        // source login); only the bindings on it are its component's.
+        let mut of_source: HashMap<&str, Owner> = HashMap::new();
+        for x in &snapshot.sources {
+            of_source.insert(&x.pk, Owner::App(parts.len()));
+            parts.push(Part::Target(x.pk.to_string()));
+        }
         for b in &snapshot.policy_bindings {
-            if let Some(&o) = owner.get(&*b.target) {
+            if let Some(&o) = owner.get(&*b.target).or_else(|| of_source.get(&*b.target)) {
                 owner.insert(&b.pk, o);
             }
         }

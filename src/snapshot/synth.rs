@@ -451,7 +451,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
         }
     }
     let extra = if p.targets {
-        let mut rng = Rng::new(p.seed ^ 0x7a76_e75);
+        let mut rng = Rng::new(p.seed ^ 0x07a7_6e75);
         let t = Targets {
             p,
             group_ids: &group_ids,
