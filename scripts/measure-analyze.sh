@@ -9,6 +9,9 @@
 #   REPEAT=3 ...                          # runs per command; the fastest is reported
 #   COMMANDS=0 ...                        # leave out audit, report, deferred, query, diff, plan, ...
 #   LIMIT=600 ...                         # seconds a command may take before it is reported as not finished
+#   TARGETS=1 ...                         # generate with --targets (providers, notification rules, RAC
+#                                         # endpoints, devices, sources, brands) and measure
+#                                         # `analyze --targets` and `--format targets` too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-100k}
@@ -16,6 +19,7 @@ SAMPLE=${SAMPLE:-100}
 REPEAT=${REPEAT:-1}
 COMMANDS=${COMMANDS:-1}
 LIMIT=${LIMIT:-600}
+TARGETS=${TARGETS:-0}
 DIR=${DIR:-$(mktemp -d)}
 mkdir -p "$DIR"
 cargo build --release --quiet
@@ -41,13 +45,22 @@ measure() {
 
 echo "machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these)"
 for size in $SIZES; do
-  snap=$DIR/$size.json
-  "$B" generate --preset "$size" -o "$snap"
+  if [ "$TARGETS" = 1 ]; then
+    snap=$DIR/$size-targets.json
+    "$B" generate --preset "$size" --targets -o "$snap"
+  else
+    snap=$DIR/$size.json
+    "$B" generate --preset "$size" -o "$snap"
+  fi
   BYTES=$(stat -c %s "$snap")
-  echo "preset $size: $((BYTES / 1024 / 1024)) MiB"
+  echo "preset $size$([ "$TARGETS" = 1 ] && echo ' --targets'): $((BYTES / 1024 / 1024)) MiB"
   measure "check (load and validate)" "$B" check "$snap"
   measure "analyze (summary)" "$B" analyze "$snap" --no-progress
   measure "analyze --format classes" "$B" analyze "$snap" --format classes -o "$DIR/classes.jsonl"
+  if [ "$TARGETS" = 1 ]; then
+    measure "analyze --targets (summary and targets)" "$B" analyze "$snap" --no-progress --targets
+    measure "analyze --format targets" "$B" analyze "$snap" --format targets
+  fi
   measure "who --flow --stage --visibility skipped" "$B" who "$snap" \
     --flow default-authentication-flow --stage default-authentication-flow-stage-0 --count
   if [ "$size" != 1m ]; then

@@ -610,10 +610,19 @@ pub(crate) fn by_component(
             Part::App(pk) => app_of
                 .get(pk.as_str())
                 .map_or(Slot::None, |a| Slot::App(*a)),
+            Part::Target(_) => Slot::None,
         })
         .collect();
-    // The components the scope needs; the others are neither classified nor evaluated.
-    let wanted: Vec<bool> = slots.iter().map(|s| options.scope.wants(*s)).collect();
+    // The components the scope needs; the others are neither classified nor evaluated. The
+    // other binding targets answer nothing of the stages and applications: only the gathering
+    // for the every-user target counts reads them.
+    let wanted: Vec<bool> = slots
+        .iter()
+        .zip(&comps.parts)
+        .map(|(s, p)| {
+            options.scope.wants(*s) && (collect.is_some() || !matches!(p, Part::Target(_)))
+        })
+        .collect();
     let local = ctx.local_classes(classes, &wanted);
     timing("local classes", start);
     if std::env::var_os("BINDLOG_TIMINGS").is_some() {
@@ -805,7 +814,7 @@ pub(crate) fn by_component(
                     .collect();
                 let scope = match &comps.parts[c] {
                     Part::Stage { flow, .. } => col.scope_of.get(comps.flows[*flow].pk.as_str()),
-                    Part::App(pk) => col.scope_of.get(pk.as_str()),
+                    Part::App(pk) | Part::Target(pk) => col.scope_of.get(pk.as_str()),
                 };
                 col.gather(&eval, rules, scope.copied(), &ids, reps.len())
             });

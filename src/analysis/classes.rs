@@ -87,6 +87,112 @@ pub fn observed_columns(program: &Program) -> Vec<Vec<bool>> {
     observed
 }
 
+/// For every relation of `program`, which of its columns may hold a user's id: a column of a
+/// per-user relation, or one the rules join, compare, test or carry into a head together with
+/// such a column, directly or through other columns. A value anywhere else is never read as a
+/// user, even when spelled like one (the integer pk `5` of a provider beside the user whose pk
+/// is 5), so it does not tell that user apart.
+pub fn user_like_columns(program: &Program) -> Vec<Vec<bool>> {
+    let mut offset = Vec::with_capacity(program.relations.len());
+    let mut n = 0;
+    for r in &program.relations {
+        offset.push(n);
+        n += r.arity();
+    }
+    let columns = n;
+    n += program
+        .clauses
+        .iter()
+        .map(|c| c.var_types.len())
+        .sum::<usize>();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let union = |parent: &mut Vec<usize>, a: usize, b: usize| {
+        let (a, b) = (find(parent, a), find(parent, b));
+        if a != b {
+            parent[a] = b;
+        }
+    };
+    let mut base = columns;
+    for clause in &program.clauses {
+        let var = |v: VarId| base + v;
+        let mut lits: Vec<&Lit> = clause.body.iter().collect();
+        let mut atoms = vec![&clause.head];
+        let mut together: Vec<Vec<VarId>> = Vec::new();
+        while let Some(lit) = lits.pop() {
+            match lit {
+                Lit::Pos(a) | Lit::Neg(a) => atoms.push(a),
+                Lit::Cmp { lhs, rhs, .. } => {
+                    let mut vs = Vec::new();
+                    lhs.vars(&mut vs);
+                    rhs.vars(&mut vs);
+                    together.push(vs);
+                }
+                Lit::Assign { var, expr, .. } => {
+                    let mut vs = vec![*var];
+                    expr.vars(&mut vs);
+                    together.push(vs);
+                }
+                Lit::Test { args, .. } => {
+                    let mut vs = Vec::new();
+                    args.iter().for_each(|a| a.vars(&mut vs));
+                    together.push(vs);
+                }
+                Lit::Agg {
+                    var, target, body, ..
+                } => {
+                    let mut vs = vec![*var];
+                    if let Some(t) = target {
+                        t.vars(&mut vs);
+                    }
+                    together.push(vs);
+                    lits.extend(body);
+                }
+                Lit::False(_) => {}
+            }
+        }
+        for a in atoms {
+            for (i, x) in a.args.iter().enumerate() {
+                if let Arg::Var(v) = x {
+                    union(&mut parent, offset[a.rel] + i, var(*v));
+                }
+            }
+        }
+        for vs in together {
+            for w in vs.windows(2) {
+                union(&mut parent, var(w[0]), var(w[1]));
+            }
+        }
+        base += clause.var_types.len();
+    }
+    let seeds: Vec<usize> = program
+        .relations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| super::PER_USER.contains(&r.name.as_str()) && r.arity() > 0)
+        .map(|(i, _)| find(&mut parent, offset[i]))
+        .collect();
+    program
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(r, rel)| {
+            (0..rel.arity())
+                .map(|i| {
+                    let root = find(&mut parent, offset[r] + i);
+                    seeds.contains(&root)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Whether variable `v`'s value reaches variable `w`: the same variable, or through `cat`
 /// assignments.
 fn reaches(body: &[Lit], v: VarId, w: VarId) -> bool {
@@ -490,6 +596,12 @@ impl<'a> KeyContext<'a> {
                 (r.name.clone(), (o, sym))
             })
             .collect();
+        let user_like: FxHashMap<String, Vec<bool>> = program
+            .relations
+            .iter()
+            .zip(user_like_columns(program))
+            .map(|(r, u)| (r.name.clone(), u))
+            .collect();
         let group_index: FxHashMap<&str, u32> = snapshot
             .groups
             .iter()
@@ -537,6 +649,7 @@ impl<'a> KeyContext<'a> {
                     continue;
                 };
                 let structure = GROUP_STRUCTURE.contains(&rel.as_str());
+                let like = &user_like[rel];
                 for row in rows {
                     for (i, v) in row.iter().enumerate() {
                         let Value::Sym(s) = v else { continue };
@@ -561,7 +674,9 @@ impl<'a> KeyContext<'a> {
                                 }
                             }
                         }
-                        if let Some(pk) = user_named(s, &user_pks) {
+                        if like[i]
+                            && let Some(pk) = user_named(s, &user_pks)
+                        {
                             base_mentions
                                 .entry(pk)
                                 .or_default()
@@ -585,12 +700,14 @@ impl<'a> KeyContext<'a> {
                     &listed(snapshot, &group_side, u.pk),
                     &field_reads,
                     |rel, row| {
-                        let Some((obs, sym)) = columns.get(rel) else {
+                        let (Some((obs, sym)), Some(like)) = (columns.get(rel), user_like.get(rel))
+                        else {
                             return;
                         };
                         for (i, v) in row.iter().enumerate() {
                             if obs[i]
                                 && sym[i]
+                                && like[i]
                                 && *v != pk
                                 && let Some(other) = user_named(v, &user_pks)
                             {

@@ -20,6 +20,11 @@
 //! own objects and of the flow, not those of the other stages. The property test in
 //! `tests/it/bulk.rs` holds the result to a per-user evaluation of everything.
 //!
+//! The other binding targets (notification rules, RAC endpoints, sources, device access groups
+//! with their devices) are components too, evaluated only for the every-user target counts:
+//! were their bindings owned by none, every group and user they name would tell users apart in
+//! every flow and application.
+//!
 //! Two more savings follow. Relations whose rules read only unowned, user-independent facts
 //! (the group hierarchy, each policy's static result) are derived once and handed to every
 //! component's evaluation as given. And within a component, users who differ only in groups
@@ -54,6 +59,10 @@ pub enum Part {
     },
     /// An application (its pk) and its entitlements.
     App(String),
+    /// One of the other binding targets (the pk of the first object it answers for): a
+    /// notification rule, a RAC endpoint, a source, a device access group with its devices, or
+    /// the devices in no access group. Only the every-user target counts read them.
+    Target(String),
 }
 
 /// A flow with all its facts, split into its stages' components.
@@ -90,16 +99,16 @@ enum Owner {
     Flow(usize),
     /// A stage binding or a binding on it: that stage's component (and the flow's facts).
     Stage(usize, usize),
-    /// An application's component.
+    /// An application's component, or another binding target's.
     App(usize),
 }
 
 impl Components {
     /// Splits `facts` (the snapshot's facts without its users) by owner.
-    pub fn split(snapshot: &Snapshot, facts: FactSet) -> Components {
+    pub fn split<'a>(snapshot: &'a Snapshot, facts: FactSet) -> Components {
         let mut parts = Vec::new();
         let mut flows: Vec<Flow> = Vec::new();
-        let mut owner: HashMap<&str, Owner> = HashMap::new();
+        let mut owner: HashMap<&'a str, Owner> = HashMap::new();
         for (i, f) in snapshot.flows.iter().enumerate() {
             owner.insert(&f.pk, Owner::Flow(i));
             flows.push(Flow {
@@ -130,13 +139,47 @@ impl Components {
             owner.insert(&a.pk, Owner::App(parts.len()));
             parts.push(Part::App(a.pk.to_string()));
         }
+        // The other binding targets: each its own component, so that the groups and users their
+        // bindings name tell users apart there only. A device is answered with its access
+        // group (`device_access` joins the two); the devices in none share one component.
+        let mut target = |pk: &'a str, parts: &mut Vec<Part>| {
+            owner.insert(pk, Owner::App(parts.len()));
+            parts.push(Part::Target(pk.to_string()));
+        };
+        for r in &snapshot.notification_rules {
+            target(&r.pk, &mut parts);
+        }
+        for e in &snapshot.rac_endpoints {
+            target(&e.pk, &mut parts);
+        }
+        for g in &snapshot.device_access_groups {
+            target(&g.pk, &mut parts);
+        }
+        let mut lone = None;
+        for d in &snapshot.devices {
+            let o = match d.access_group.as_deref().and_then(|g| owner.get(g)) {
+                Some(o) => *o,
+                None => *lone.get_or_insert_with(|| {
+                    parts.push(Part::Target(d.pk.to_string()));
+                    Owner::App(parts.len() - 1)
+                }),
+            };
+            owner.insert(&d.pk, o);
+        }
         for e in &snapshot.entitlements {
             if let Some(&o) = owner.get(&*e.app) {
                 owner.insert(&e.pk, o);
             }
         }
+        // A source's own facts stay unowned: a flow reads them (whether it is entered through a
+        // source login); only the bindings on it are its component's.
+        let mut of_source: HashMap<&str, Owner> = HashMap::new();
+        for x in &snapshot.sources {
+            of_source.insert(&x.pk, Owner::App(parts.len()));
+            parts.push(Part::Target(x.pk.to_string()));
+        }
         for b in &snapshot.policy_bindings {
-            if let Some(&o) = owner.get(&*b.target) {
+            if let Some(&o) = owner.get(&*b.target).or_else(|| of_source.get(&*b.target)) {
                 owner.insert(&b.pk, o);
             }
         }

@@ -187,15 +187,19 @@ pub fn run(args: Args) -> Outcome {
             (Format::Targets, _) => unreachable!("answered before the bulk analysis"),
             (Format::Summary, _) => {
                 let mut text = summary(&bulk);
-                // The other binding targets are a second evaluation over the identity classes,
-                // minutes at 100,000 users: asked for with `--targets`.
+                let groups = match args.by {
+                    Some(By::Group) => by_group(&bulk, &ctx),
+                    None => String::new(),
+                };
+                // The other binding targets are a second evaluation (per scope class, as long
+                // again as the summary): asked for with `--targets`, after the summary's
+                // answers are freed.
+                drop(bulk);
                 if args.targets {
                     let coverage = Coverage::of(snapshot).map_err(|e| miette!("{e}"))?;
                     text.push_str(&coverage.to_text());
                 }
-                if args.by == Some(By::Group) {
-                    text.push_str(&by_group(&bulk, &ctx));
-                }
+                text.push_str(&groups);
                 w.write_all(text.as_bytes()).and_then(|()| w.flush())
             }
         };

@@ -14,6 +14,8 @@ use std::process::ExitCode;
   bindlog generate --preset 10k -o 10k.json     # 10,000 users, 400 groups, 20 flows
   bindlog generate --preset 100k -o 100k.json   # 100,000 users, 2,000 groups, 50 flows
   bindlog generate --preset 1m -o 1m.json       # 1,000,000 users, 10,000 groups, 200 flows, ~750 MB
+  bindlog generate --preset 100k --targets -o t.json   # and providers, notification rules, RAC
+                                                       # endpoints, devices, sources, brands
   bindlog generate --users 100 --authentik-version 2025.10.1 -o old.json")]
 pub struct Args {
     /// A size of the bulk-analysis targets: 1k, 10k, 100k or 1m (groups, flows, stage and policy
@@ -38,8 +40,13 @@ pub struct Args {
     /// authentik version written in `meta` (the defaults and quirks of that version apply).
     #[arg(long, value_name = "VERSION")]
     authentik_version: Option<String>,
+    /// Add the other binding targets: a provider per application, notification rules with
+    /// destination groups, RAC endpoints, devices in access groups, sources and brands, bound to
+    /// groups, users and event matchers (the rest of the file stays the same).
+    #[arg(long)]
+    targets: bool,
     /// Write the example organisation of `examples/acme` instead.
-    #[arg(long, conflicts_with_all = ["users", "groups", "apps", "preset"])]
+    #[arg(long, conflicts_with_all = ["users", "groups", "apps", "preset", "targets"])]
     acme: bool,
     /// Output file (`-` for stdout).
     #[arg(short, long, default_value = "-")]
@@ -66,6 +73,7 @@ pub fn run(args: Args) -> Outcome {
         p.groups = args.groups.unwrap_or(p.groups).max(1);
         p.max_parents = args.max_parents.unwrap_or(p.max_parents);
         p.apps = args.apps.unwrap_or(p.apps);
+        p.targets = args.targets;
         if let Some(v) = args.authentik_version {
             p.version = v;
         }

@@ -87,6 +87,10 @@ pub struct Params {
     /// Groups form departments with teams below them (depth logarithmic in the number of
     /// groups); each user is in one team and sometimes in a role group or two.
     pub forest: bool,
+    /// The other binding targets too: a provider per application, notification rules with
+    /// destination groups, RAC endpoints, devices in access groups, sources and brands, bound to
+    /// groups, users and policies (see [`write_targets`]).
+    pub targets: bool,
 }
 
 impl Params {
@@ -107,6 +111,7 @@ impl Params {
             user_binding_percent: None,
             full_users: false,
             forest: false,
+            targets: false,
         }
     }
 
@@ -136,6 +141,7 @@ impl Params {
             user_binding_percent: Some(1),
             full_users: true,
             forest: true,
+            targets: false,
         })
     }
 }
@@ -444,14 +450,264 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             bindings.push(b);
         }
     }
+    let extra = if p.targets {
+        let mut rng = Rng::new(p.seed ^ 0x07a7_6e75);
+        let t = Targets {
+            p,
+            group_ids: &group_ids,
+            flows: &flows,
+            apps: &apps,
+        };
+        t.write(&mut rng, &mut policies, &mut bindings)
+    } else {
+        Vec::new()
+    };
     endpoint(&mut w, "flows/instances", &flows, false)?;
     endpoint(&mut w, "flows/bindings", &fsbs, false)?;
     endpoint(&mut w, "stages/all", &stages, false)?;
     endpoint(&mut w, "policies/all", &policies, false)?;
     endpoint(&mut w, "policies/bindings", &bindings, false)?;
     endpoint(&mut w, "core/applications", &apps, false)?;
+    for (name, items) in &extra {
+        endpoint(&mut w, name, items, false)?;
+    }
     w.write_all(b",\n\"admin/settings\": {\"flags\": {\"core_default_app_access\": true}}\n}\n")?;
     w.flush()
+}
+
+/// What the other binding targets are made from: the organisation written so far.
+struct Targets<'a> {
+    p: &'a Params,
+    group_ids: &'a [String],
+    flows: &'a [Value],
+    apps: &'a [Value],
+}
+
+/// Event actions the generated notification rules watch, the security-relevant ones first.
+const WATCHED: [&str; 10] = [
+    "login_failed",
+    "suspicious_request",
+    "configuration_error",
+    "policy_exception",
+    "impersonation_started",
+    "model_updated",
+    "password_set",
+    "user_write",
+    "system_exception",
+    "login",
+];
+
+impl Targets<'_> {
+    /// The pks of the flows of `designation`, in order.
+    fn flows_of(&self, designation: &str) -> Vec<String> {
+        self.flows
+            .iter()
+            .filter(|f| f["designation"] == designation)
+            .map(|f| f["pk"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// A group binding, a user binding or (with `policy`) a policy binding on `target`.
+    fn binding(&self, rng: &mut Rng, target: &str, order: usize, policy: Option<&str>) -> Value {
+        let mut b = json!({
+            "pk": rng.uuid(), "target": target, "policy": null, "group": null, "user": null,
+            "negate": rng.chance(0.05), "enabled": !rng.chance(0.03), "order": order, "timeout": 30,
+            "failure_result": false,
+        });
+        match policy {
+            Some(pk) => b["policy"] = json!(pk),
+            None if rng.chance(0.1) => b["user"] = json!(1 + rng.below(self.p.users.max(1))),
+            None => b["group"] = json!(self.group(rng)),
+        }
+        b
+    }
+
+    /// A group access is granted to: the upper, larger groups, as in the other bindings.
+    fn group(&self, rng: &mut Rng) -> &str {
+        let n = match self.p.access_groups {
+            0 => self.group_ids.len(),
+            k => k.min(self.group_ids.len()),
+        };
+        &self.group_ids[rng.below(n.max(1))]
+    }
+
+    /// A group with direct members (a team in the forest's lower half), as destination groups are.
+    fn team(&self, rng: &mut Rng) -> &str {
+        let n = self.group_ids.len();
+        if self.p.forest {
+            &self.group_ids[n / 2 + rng.below((n - n / 2).max(1))]
+        } else {
+            &self.group_ids[rng.below(n.max(1))]
+        }
+    }
+
+    /// The bundle endpoints of the targets; their policies and bindings go to the lists given.
+    /// Sizes follow the organisation: a provider per application, a notification rule per 200
+    /// groups, a RAC endpoint per 10,000 users, a device per 200 users in an access group per
+    /// 100 groups, three sources and two brands.
+    fn write(
+        &self,
+        rng: &mut Rng,
+        policies: &mut Vec<Value>,
+        bindings: &mut Vec<Value>,
+    ) -> Vec<(&'static str, Vec<Value>)> {
+        let users = self.p.users;
+        let groups = self.group_ids.len();
+        let authentication = self.flows_of("authentication");
+        let authorization = self.flows_of("authorization");
+        let invalidation = self.flows_of("invalidation");
+        let pick = |rng: &mut Rng, list: &[String]| -> Value {
+            if list.is_empty() {
+                Value::Null
+            } else {
+                json!(list[rng.below(list.len())])
+            }
+        };
+        let default_login = authentication
+            .first()
+            .cloned()
+            .map_or(Value::Null, Value::from);
+        let mut out = Vec::new();
+
+        let mut providers = Vec::new();
+        let mut rac = None;
+        for (i, app) in self.apps.iter().enumerate() {
+            let pk = app["provider"].clone();
+            let model = match i % 20 {
+                0 => "authentik_providers_rac.racprovider",
+                1 | 11 => "authentik_providers_ldap.ldapprovider",
+                5 => "authentik_providers_radius.radiusprovider",
+                2 | 7 | 12 | 17 => "authentik_providers_proxy.proxyprovider",
+                3 | 13 => "authentik_providers_saml.samlprovider",
+                _ => "authentik_providers_oauth2.oauth2provider",
+            };
+            if i == 0 {
+                rac = Some(pk.clone());
+            }
+            let bind = model.contains("ldap") || model.contains("radius");
+            let mut v = json!({
+                "pk": pk, "name": format!("provider-{i:03}"), "meta_model_name": model,
+                "authentication_flow": if !bind && rng.chance(0.25) { pick(rng, &authentication) } else { Value::Null },
+                "authorization_flow": if bind { pick(rng, &authentication) } else { pick(rng, &authorization) },
+                "invalidation_flow": pick(rng, &invalidation),
+            });
+            if v["authorization_flow"].is_null() {
+                v["authorization_flow"] = default_login.clone();
+            }
+            if bind {
+                v["mfa_support"] = json!(rng.chance(0.5));
+                if model.contains("ldap") {
+                    v["bind_mode"] = json!("cached");
+                }
+            }
+            providers.push(v);
+        }
+        out.push(("providers/all", providers));
+
+        let mut endpoints = Vec::new();
+        if let Some(provider) = rac {
+            for i in 0..(users / 10_000).clamp(2, 50) {
+                let pk = rng.uuid();
+                for j in 0..1 + rng.below(2) {
+                    bindings.push(self.binding(rng, &pk, j, None));
+                }
+                endpoints.push(json!({"pk": pk, "name": format!("endpoint-{i:03}"), "provider": provider,
+                    "protocol": (["rdp", "ssh", "vnc"][i % 3]), "host": format!("host-{i:03}.internal"),
+                    "maximum_connections": 1}));
+            }
+        }
+        out.push(("rac/endpoints", endpoints));
+
+        // Access groups bound to a group or two; devices mostly in one, half bound to their owner.
+        let mut access_groups = Vec::new();
+        for i in 0..(groups / 100).clamp(1, 100) {
+            let pk = rng.uuid();
+            for j in 0..1 + rng.below(2) {
+                bindings.push(self.binding(rng, &pk, j, None));
+            }
+            access_groups.push(json!({"pbm_uuid": pk, "name": format!("access-group-{i:03}")}));
+        }
+        let mut devices = Vec::new();
+        for i in 0..(users / 200).clamp(2, 10_000) {
+            let pk = rng.uuid();
+            let group = if rng.chance(0.8) {
+                json!(access_groups[rng.below(access_groups.len())]["pbm_uuid"])
+            } else {
+                Value::Null
+            };
+            if rng.chance(0.5) {
+                let mut b = self.binding(rng, &pk, 0, None);
+                b["group"] = Value::Null;
+                b["user"] = json!(1 + rng.below(users.max(1)));
+                bindings.push(b);
+            }
+            devices.push(json!({"device_uuid": pk, "pbm_uuid": pk, "name": format!("device-{i:05}"), "access_group": group}));
+        }
+        out.push(("endpoints/device_access_groups", access_groups));
+        out.push(("endpoints/devices", devices));
+
+        let sources = [
+            ("corporate-sso", "authentik_sources_oauth.oauthsource", 2),
+            ("partner-saml", "authentik_sources_saml.samlsource", 1),
+            ("directory", "authentik_sources_ldap.ldapsource", 0),
+        ];
+        let mut list = Vec::new();
+        for (slug, model, n) in sources {
+            let pk = rng.uuid();
+            for j in 0..n {
+                bindings.push(self.binding(rng, &pk, j, None));
+            }
+            list.push(json!({"pk": pk, "slug": slug, "name": slug, "policy_engine_mode": "any",
+                "authentication_flow": default_login, "enrollment_flow": null, "meta_model_name": model}));
+        }
+        out.push(("sources/all", list));
+
+        let mut brands = vec![
+            json!({"brand_uuid": rng.uuid(), "domain": "auth.example.org", "default": true,
+            "flow_authentication": default_login, "flow_invalidation": pick(rng, &invalidation)}),
+        ];
+        if authentication.len() > 1 {
+            brands.push(
+                json!({"brand_uuid": rng.uuid(), "domain": "partners.example.org", "default": false,
+                "flow_authentication": authentication[1], "flow_invalidation": null}),
+            );
+        }
+        out.push(("core/brands", brands));
+
+        // Notification rules: an event matcher each, sometimes narrowed to a group of event
+        // users; one in ten sends nowhere (no transport).
+        let transports: Vec<Value> = ["email", "webhook", "local"]
+            .iter()
+            .map(|mode| json!({"pk": rng.uuid(), "name": format!("transport-{mode}"), "mode": mode, "send_once": false}))
+            .collect();
+        let mut rules = Vec::new();
+        for i in 0..(groups / 200).clamp(2, 40) {
+            let pk = rng.uuid();
+            let action = WATCHED[i % WATCHED.len()];
+            let matcher = rng.uuid();
+            policies.push(json!({"pk": matcher, "name": format!("match-{action}-{i:02}"),
+                "meta_model_name": "authentik_policies_event_matcher.eventmatcherpolicy",
+                "action": action, "app": if rng.chance(0.2) { json!("authentik.core") } else { Value::Null },
+                "model": null, "client_ip": null}));
+            bindings.push(self.binding(rng, &pk, 0, Some(&matcher)));
+            if rng.chance(0.25) {
+                bindings.push(self.binding(rng, &pk, 1, None));
+            }
+            let sends: Vec<Value> = if rng.chance(0.1) {
+                Vec::new()
+            } else {
+                vec![transports[rng.below(transports.len())]["pk"].clone()]
+            };
+            rules.push(
+                json!({"pk": pk, "name": format!("notify-{action}-{i:02}"), "transports": sends,
+                "severity": "alert", "destination_group": self.team(rng),
+                "destination_event_user": rng.chance(0.3)}),
+            );
+        }
+        out.push(("events/transports", transports));
+        out.push(("events/rules", rules));
+        out
+    }
 }
 
 /// The example organisation of `examples/acme` (see its README for the planted misconfigurations).

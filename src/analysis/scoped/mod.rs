@@ -819,7 +819,10 @@ pub fn scopes_of(ctx: &KeyContext<'_>) -> (HashMap<String, usize>, Vec<String>, 
     for (c, part) in comps.parts.iter().enumerate() {
         let s = match part {
             super::components::Part::Stage { flow, .. } => *flow,
-            super::components::Part::App(pk) => {
+            super::components::Part::App(pk) | super::components::Part::Target(pk) => {
+                // A target's rows belong to its scope even where its own facts are unowned (a
+                // source's: only the bindings on it are its component's).
+                scope.insert(pk.clone(), names.len());
                 names.push(pk.clone());
                 parts.push(vec![c]);
                 names.len() - 1
