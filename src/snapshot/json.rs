@@ -292,22 +292,15 @@ pub fn read_bundle(
     skip_bom(&mut reader);
     // Streaming from the file keeps peak memory near the size of the objects built, not that
     // plus the file; only a file that fails is read whole, to report every problem in it.
-    // Repeated keys the typed reading tolerates (inside `attributes`, say) are found by a scan
-    // of the file beside it, on another core.
-    let (fast, repeated) = std::thread::scope(|s| {
-        let scan = s.spawn(|| repeated_keys_in(path));
-        let mut de = serde_json::Deserializer::from_reader(reader);
-        let fast = de
-            .deserialize_map(BundleSeed {
-                store: &mut *store,
-                file: &file,
-                ignored: &mut ignored,
-            })
-            .and_then(|()| de.end());
-        (fast, scan.join().ok().flatten())
-    });
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let fast = de
+        .deserialize_map(BundleSeed {
+            store,
+            file: &file,
+            ignored: &mut ignored,
+        })
+        .and_then(|()| de.end());
     if fast.is_ok() {
-        warn_keys(repeated.unwrap_or_default(), &file, report);
         for key in ignored {
             report.warn(
                 Loc::Pointer {
@@ -573,14 +566,10 @@ fn read_endpoint_bytes(
         Target::Kind(k) => store.origins.get(&k).map_or(0, |o| o.0.len()),
         _ => 0,
     };
-    let (fast, repeated) = std::thread::scope(|s| {
-        let scan = s.spawn(|| repeated_keys(bytes));
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let fast = fast_value(store, target, &mut de, file, "").and_then(|()| de.end());
-        (fast, scan.join().unwrap_or_default())
-    });
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let fast = fast_value(store, target, &mut de, file, "").and_then(|()| de.end());
     if fast.is_ok() {
-        return warn_keys(repeated, file, report);
+        return;
     }
     if let Target::Kind(_) | Target::StageDetail | Target::PolicyDetail | Target::ProviderDetail =
         target
@@ -620,12 +609,7 @@ fn skip_bom(reader: &mut impl std::io::BufRead) {
 
 /// Warns of every key repeated in one JSON object, with both places; serde_json keeps the last.
 fn warn_repeated_keys(bytes: &[u8], file: &Arc<str>, report: &mut LoadReport) {
-    warn_keys(repeated_keys(bytes), file, report);
-}
-
-/// Warns of these repeated keys, with both places.
-fn warn_keys(keys: Vec<DuplicateKey>, file: &Arc<str>, report: &mut LoadReport) {
-    for DuplicateKey { key, first, again } in keys {
+    for DuplicateKey { key, first, again } in repeated_keys(bytes) {
         report.warn(
             Loc::Line {
                 file: file.clone(),
@@ -640,157 +624,77 @@ fn warn_keys(keys: Vec<DuplicateKey>, file: &Arc<str>, report: &mut LoadReport) 
     }
 }
 
-/// Each key that repeats an earlier key of the same object, with `(line, column)` from 1.
+/// Each key that repeats an earlier key of the same object, with `(line, column)` from 1. A single pass with an explicit stack, so nesting costs no recursion;
+/// text that is not JSON gives whatever it gives (the parser reports it).
 fn repeated_keys(bytes: &[u8]) -> Vec<DuplicateKey> {
-    let mut scan = KeyScan::default();
-    scan.feed(bytes);
-    scan.finish()
-}
-
-/// The repeated keys of a JSON file, read in chunks beside the fast reading (which keeps the
-/// last value of a repeated key without a word); `None` if the file cannot be read.
-fn repeated_keys_in(path: &Path) -> Option<Vec<DuplicateKey>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut scan = KeyScan::default();
-    let mut buf = vec![0; 1 << 20];
-    let mut first = true;
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            return Some(scan.finish());
-        }
-        let chunk = if first {
-            without_bom(&buf[..n])
-        } else {
-            &buf[..n]
-        };
-        first = false;
-        scan.feed(chunk);
+    enum Open {
+        Object(std::collections::HashMap<String, (usize, usize)>, bool),
+        Array,
     }
-}
-
-/// An object or array open at the scanner's position.
-enum Open {
-    /// An object's keys so far, and whether a key comes next.
-    Object(std::collections::HashMap<String, (usize, usize)>, bool),
-    Array,
-}
-
-/// A single pass over JSON text, fed in chunks of any size, with an explicit stack (nesting
-/// costs no recursion). Text that is not JSON gives whatever it gives (the parser reports it).
-struct KeyScan {
-    out: Vec<DuplicateKey>,
-    stack: Vec<Open>,
-    line: usize,
-    col: usize,
-    /// Inside a string: the position of its opening quote, and its bytes when it is a key.
-    string: Option<((usize, usize), Option<Vec<u8>>)>,
-    escaped: bool,
-}
-
-impl Default for KeyScan {
-    fn default() -> KeyScan {
-        KeyScan {
-            out: Vec::new(),
-            stack: Vec::new(),
-            line: 1,
-            col: 1,
-            string: None,
-            escaped: false,
-        }
-    }
-}
-
-impl KeyScan {
-    fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b & 0xC0 != 0x80 {
-                self.col += 1;
+    let mut out = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let (mut line, mut col) = (1, 1);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Open::Object(Default::default(), true)),
+            b'[' => stack.push(Open::Array),
+            b'}' | b']' => {
+                stack.pop();
             }
-            if let Some((_, key)) = &mut self.string {
-                if let Some(k) = key {
-                    k.push(b);
+            b',' => {
+                if let Some(Open::Object(_, expect_key)) = stack.last_mut() {
+                    *expect_key = true;
                 }
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.end_string();
-                }
+            }
+            b'\n' => {
+                line += 1;
+                col = 1;
+                i += 1;
                 continue;
             }
-            match b {
-                b'{' => self.stack.push(Open::Object(Default::default(), true)),
-                b'[' => self.stack.push(Open::Array),
-                b'}' | b']' => {
-                    self.stack.pop();
+            b'"' => {
+                let at = (line, col);
+                let mut end = i + 1;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
                 }
-                b',' => {
-                    if let Some(Open::Object(_, expect_key)) = self.stack.last_mut() {
-                        *expect_key = true;
+                let end = end.min(bytes.len().saturating_sub(1));
+                let literal = &bytes[i..=end];
+                if let Some(Open::Object(seen, expect_key)) = stack.last_mut()
+                    && *expect_key
+                {
+                    *expect_key = false;
+                    let key = serde_json::from_slice::<String>(literal).unwrap_or_else(|_| {
+                        // An unterminated string at the end of the file may be a lone `"`.
+                        let inner = literal
+                            .get(1..literal.len().saturating_sub(1))
+                            .unwrap_or(&[]);
+                        String::from_utf8_lossy(inner).into_owned()
+                    });
+                    match seen.get(&key) {
+                        Some(&first) => out.push(DuplicateKey {
+                            key,
+                            first,
+                            again: at,
+                        }),
+                        None => {
+                            seen.insert(key, at);
+                        }
                     }
                 }
-                b'\n' => {
-                    self.line += 1;
-                    self.col = 1;
-                }
-                b'"' => {
-                    let at = (self.line, self.col - 1);
-                    let key = match self.stack.last_mut() {
-                        Some(Open::Object(_, expect_key)) if *expect_key => {
-                            *expect_key = false;
-                            Some(vec![b'"'])
-                        }
-                        _ => None,
-                    };
-                    self.string = Some((at, key));
-                }
-                _ => {}
+                col += literal.iter().filter(|b| (**b & 0xC0) != 0x80).count();
+                i = end + 1;
+                continue;
             }
+            _ => {}
         }
-    }
-
-    fn end_string(&mut self) {
-        let Some((at, Some(literal))) = self.string.take() else {
-            return;
-        };
-        let key = if literal.contains(&b'\\') {
-            serde_json::from_slice::<String>(&literal).unwrap_or_default()
-        } else {
-            String::from_utf8_lossy(&literal[1..literal.len() - 1]).into_owned()
-        };
-        if let Some(Open::Object(seen, _)) = self.stack.last_mut() {
-            match seen.get(&key) {
-                Some(&first) => self.out.push(DuplicateKey {
-                    key,
-                    first,
-                    again: at,
-                }),
-                None => {
-                    seen.insert(key, at);
-                }
-            }
+        if bytes[i] & 0xC0 != 0x80 {
+            col += 1;
         }
+        i += 1;
     }
-
-    fn finish(mut self) -> Vec<DuplicateKey> {
-        // An unterminated key at the end of the file still counts, as a lone `"` may.
-        if let Some((at, Some(literal))) = self.string.take() {
-            let key = String::from_utf8_lossy(&literal[1..]).into_owned();
-            if let Some(Open::Object(seen, _)) = self.stack.last_mut()
-                && let Some(&first) = seen.get(&key)
-            {
-                self.out.push(DuplicateKey {
-                    key,
-                    first,
-                    again: at,
-                });
-            }
-        }
-        self.out
-    }
+    out
 }
 
 fn kind_of(v: &Value) -> &'static str {

@@ -264,42 +264,6 @@ fn issue_14_a_repeated_nested_json_key_names_both_places() {
     );
 }
 
-/// Issue 14, item 15: a key repeated where the fast reading takes any value (a user's
-/// `attributes`, a policy's own fields) reads fine, and still warns with both places; in the
-/// directory form too.
-#[test]
-fn issue_14_15_a_repeated_key_the_fast_reading_accepts_still_warns() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut bundle = small_bundle();
-    bundle["core/users"][0]["attributes"] = json!({"team": "x"});
-    let text = serde_json::to_string_pretty(&bundle).unwrap().replacen(
-        "\"team\": \"x\"",
-        "\"team\": \"x\",\n        \"team\": \"y\"",
-        1,
-    );
-    let line = text.lines().position(|l| l.contains("\"y\"")).unwrap() + 1;
-    let expected = format!(
-        ":{line}:9: duplicate key `team` (first at line {}, column 9)",
-        line - 1
-    );
-    let path = write(dir.path(), "attrs.json", &text);
-    let loaded = load(&path);
-    warns(&loaded, &format!("attrs.json{expected}"));
-    // No other complaint: the fast reading accepted the file.
-    assert_eq!(warnings(&loaded).len(), 1, "{:#?}", warnings(&loaded));
-    let users = serde_json::to_string_pretty(&bundle["core/users"])
-        .unwrap()
-        .replacen("\"team\": \"x\"", "\"team\": \"x\", \"team\": \"y\"", 1);
-    let tree = dir.path().join("tree");
-    for (endpoint, value) in bundle.as_object().unwrap() {
-        write_json(&tree, &format!("{endpoint}.json"), value);
-    }
-    write(&tree.join("core"), "users.json", &users);
-    let line = users.lines().position(|l| l.contains("\"y\"")).unwrap() + 1;
-    warns(&load(&tree), &format!("users.json:{line}:"));
-    warns(&load(&tree), "duplicate key `team` (first at line");
-}
-
 /// Issue 14, item 15: a repeated YAML key is a warning with both places, and the last value is
 /// the one used, as in authentik (PyYAML).
 #[test]
