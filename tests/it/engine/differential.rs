@@ -175,9 +175,12 @@ proptest! {
     }
 }
 
+/// Per relation, every tuple with its proof height.
+type Heights = Vec<Vec<(Vec<u32>, u32)>>;
+
 /// The proof heights of every tuple, as the naive reference and the semi-naive evaluator that
 /// proofs use find them.
-fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Vec<Vec<(Vec<u32>, u32)>>; 2] {
+fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Heights; 2] {
     use bindlog::datalog::eval::{Limits, Runtime, naive};
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in facts {
@@ -194,7 +197,7 @@ fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Vec<Vec<(Vec<u32>,
             .map(|t| t.rows().map(|r| r.to_vec()).collect())
             .collect()
     };
-    let flat = |db: naive::NaiveDb| -> Vec<Vec<(Vec<u32>, u32)>> {
+    let flat = |db: naive::NaiveDb| -> Heights {
         db.rels
             .into_iter()
             .map(|m| m.into_iter().collect())
