@@ -86,6 +86,90 @@ impl Builder {
     }
 }
 
+/// The pks of the groups that are their own ancestors. Ancestry as pairs grows with the square
+/// of a chain's length, so the rules get the cycles from here (Tarjan's strongly connected
+/// components, with an explicit stack: a hierarchy may be a million groups deep).
+fn groups_on_cycles(snapshot: &Snapshot) -> Vec<&str> {
+    let index: rustc_hash::FxHashMap<&str, usize> = snapshot
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (&*g.pk, i))
+        .collect();
+    let parents: Vec<Vec<usize>> = snapshot
+        .groups
+        .iter()
+        .map(|g| {
+            g.parents
+                .iter()
+                .filter_map(|p| index.get(&**p).copied())
+                .collect()
+        })
+        .collect();
+    let n = parents.len();
+    const UNSEEN: usize = usize::MAX;
+    let (mut order, mut low) = (vec![UNSEEN; n], vec![0usize; n]);
+    let mut on_stack = vec![false; n];
+    let (mut stack, mut cyclic) = (Vec::new(), vec![false; n]);
+    let mut next = 0;
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        // (group, how many of its parents are done)
+        let mut walk = vec![(root, 0usize)];
+        order[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(top) = walk.last_mut() {
+            let g = top.0;
+            if let Some(&p) = parents[g].get(top.1) {
+                top.1 += 1;
+                if order[p] == UNSEEN {
+                    order[p] = next;
+                    low[p] = next;
+                    next += 1;
+                    stack.push(p);
+                    on_stack[p] = true;
+                    walk.push((p, 0));
+                } else if on_stack[p] {
+                    low[g] = low[g].min(order[p]);
+                }
+                continue;
+            }
+            walk.pop();
+            if let Some(&(up, _)) = walk.last() {
+                low[up] = low[up].min(low[g]);
+            }
+            if low[g] == order[g] {
+                let mut component = Vec::new();
+                while let Some(x) = stack.pop() {
+                    on_stack[x] = false;
+                    component.push(x);
+                    if x == g {
+                        break;
+                    }
+                }
+                let own_parent = parents[g].contains(&g);
+                if component.len() > 1 || own_parent {
+                    for x in component {
+                        cyclic[x] = true;
+                    }
+                }
+            }
+        }
+    }
+    snapshot
+        .groups
+        .iter()
+        .zip(cyclic)
+        .filter(|(_, c)| *c)
+        .map(|(g, _)| &*g.pk)
+        .collect()
+}
+
 /// The rows [`facts_of`] makes of one user (whose pk, as text, is `pk`), one `add(relation,
 /// row)` each, plus a `direct_member` row for each of `more_groups` (groups that list the user
 /// as a member), and the class of the fields each expression policy reads (`reads`). Every
@@ -241,6 +325,9 @@ fn facts_built(
                 }
             }
         }
+    }
+    for g in groups_on_cycles(snapshot) {
+        b.add("group_cycle", vec![sym(g)]);
     }
     for g in &snapshot.groups {
         b.add("group", vec![sym(&g.pk), sym(&g.name)]);

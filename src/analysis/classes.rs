@@ -26,7 +26,7 @@ use std::collections::HashMap;
 pub const MEMBERSHIP: &str = "direct_member";
 /// Relations that describe the group structure itself (they name every group, so they do not
 /// make a group observable).
-const GROUP_STRUCTURE: [&str; 3] = ["group", "group_parent", MEMBERSHIP];
+const GROUP_STRUCTURE: [&str; 4] = ["group", "group_parent", "group_cycle", MEMBERSHIP];
 /// Relations naming a group by its pk whose direct members the rules read (a notification rule
 /// tells its destination group's direct members only), not only its effective ones.
 const READ_DIRECTLY: [&str; 1] = ["notification_group"];
@@ -388,7 +388,8 @@ pub struct KeyContext<'a> {
     observers: Vec<Vec<u32>>,
     /// Per group: whether direct membership in it counts apart from the effective one.
     direct_counts: Vec<bool>,
-    /// Per group: itself and all its ancestors, sorted.
+    /// Per group someone is directly in: itself and all its ancestors, sorted (empty for the
+    /// other groups).
     all_up: Vec<Vec<u32>>,
     /// Group-side memberships: user pk -> groups listing the user.
     group_side: FxHashMap<i64, Vec<u32>>,
@@ -520,19 +521,49 @@ fn listed<'s>(
         .collect()
 }
 
+/// `start` and every group above it, sorted.
 fn closure(start: u32, parents: &[Vec<u32>]) -> Vec<u32> {
-    let mut seen = vec![start];
+    let mut seen: rustc_hash::FxHashSet<u32> = std::iter::once(start).collect();
     let mut stack = vec![start];
     while let Some(g) = stack.pop() {
         for &p in &parents[g as usize] {
-            if !seen.contains(&p) {
-                seen.push(p);
+            if seen.insert(p) {
                 stack.push(p);
             }
         }
     }
-    seen.sort_unstable();
-    seen
+    let mut up: Vec<u32> = seen.into_iter().collect();
+    up.sort_unstable();
+    up
+}
+
+/// Per group, the groups of `tops` (sorted) among itself and its ancestors, sorted. Each top is
+/// carried down to its descendants, so the work is what the tops have below them: a deep
+/// hierarchy of which few groups are observed costs its length, not its length squared.
+fn tops_above(tops: &[u32], parents: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let n = parents.len();
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (c, ps) in parents.iter().enumerate() {
+        for &p in ps {
+            children[p as usize].push(c as u32);
+        }
+    }
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut seen = vec![usize::MAX; n];
+    for (k, &t) in tops.iter().enumerate() {
+        seen[t as usize] = k;
+        let mut stack = vec![t];
+        while let Some(g) = stack.pop() {
+            out[g as usize].push(t);
+            for &c in &children[g as usize] {
+                if seen[c as usize] != k {
+                    seen[c as usize] = k;
+                    stack.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether the parent graph has a cycle or a chain of at least `limit` parents.
@@ -736,21 +767,32 @@ impl<'a> KeyContext<'a> {
                 o.clear();
             }
         }
+        // Only groups someone is directly in start a user's ancestry.
+        let mut populated = vec![false; groups];
+        for u in &snapshot.users {
+            for g in u.groups.iter().filter_map(|g| group_index.get(&**g)) {
+                populated[*g as usize] = true;
+            }
+        }
+        for gs in group_side.values() {
+            for g in gs {
+                populated[*g as usize] = true;
+            }
+        }
         let all_up: Vec<Vec<u32>> = (0..groups as u32)
             .into_par_iter()
-            .map(|g| closure(g, &parents))
-            .collect();
-        let observable_up = all_up
-            .iter()
-            .map(|up| {
-                up.iter()
-                    .copied()
-                    .filter(|g| {
-                        observed_everywhere[*g as usize] || !observers[*g as usize].is_empty()
-                    })
-                    .collect()
+            .map(|g| {
+                if populated[g as usize] {
+                    closure(g, &parents)
+                } else {
+                    Vec::new()
+                }
             })
             .collect();
+        let observable: Vec<u32> = (0..groups as u32)
+            .filter(|g| observed_everywhere[*g as usize] || !observers[*g as usize].is_empty())
+            .collect();
+        let observable_up = tops_above(&observable, &parents);
         KeyContext {
             field_reads,
             snapshot,

@@ -4,7 +4,7 @@
 //! Membership is derived one direct membership at a time (`member(U, P) :- member(U, C),
 //! group_parent(C, P)` never joins two of a user's memberships), so a user's effective groups
 //! are the union, over its direct groups, of the effective groups of someone in that group
-//! alone. The rules run once per group, not once per user.
+//! alone. The rules run once per group someone is directly in, not once per user.
 //!
 //! The every-user model cannot give these counts: it keeps a representative per identity
 //! class, and members of one class may differ in groups no rule or binding names.
@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 /// Each group's effective groups for one of its members, and the groups listing each user.
 pub struct Memberships {
     /// Per group (index into `snapshot.groups`): the groups a member of it alone is a member
-    /// of, sorted.
+    /// of, sorted; empty for a group nobody is directly in.
     pub up: Vec<Vec<u32>>,
     /// Group pk -> index.
     index: FxHashMap<String, u32>,
@@ -75,7 +75,23 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
     let names: Vec<String> = (0..snapshot.groups.len())
         .map(|g| format!("a member of group {g}"))
         .collect();
-    for (name, g) in names.iter().zip(&snapshot.groups) {
+    // Only the groups someone is directly in: the others' ancestry is never asked for, and on a
+    // deep hierarchy every group's ancestry together grows with the square of its depth.
+    let mut populated = vec![false; snapshot.groups.len()];
+    for u in &snapshot.users {
+        for g in u.groups.iter().filter_map(|g| index.get(&**g)) {
+            populated[*g as usize] = true;
+        }
+    }
+    for g in listed.values().flatten() {
+        populated[*g as usize] = true;
+    }
+    for ((name, g), _) in names
+        .iter()
+        .zip(&snapshot.groups)
+        .zip(&populated)
+        .filter(|(_, p)| **p)
+    {
         inputs.add(
             &rules,
             "direct_member",

@@ -650,6 +650,10 @@ fn node(
         Because::Rule { location, .. } => short_location(location).to_string(),
         Because::Absent => "no such tuple".into(),
         Because::Aggregate => "aggregate".into(),
+        Because::Deeper => format!(
+            "the proof goes on; not shown beyond {} levels",
+            crate::datalog::provenance::PROOF_DEPTH
+        ),
     };
     let gloss = (!fold.full).then(|| fold.words.gloss(p)).flatten();
     let text = match &gloss {

@@ -194,6 +194,8 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // `eval` says its one evaluation's warnings itself.
+    let evaluates_once = matches!(cli.command, Command::Eval(_));
     let outcome = match cli.command {
         Command::Eval(args) => eval::run(args),
         Command::Check(args) => check::run(args),
@@ -214,6 +216,13 @@ pub fn run() -> ExitCode {
         Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),
     };
+    // Rules evaluated by `query`, `audit --rules`, `analyze` or `report` (arithmetic that wraps
+    // or divides by zero, say) warn as `eval` does, once each.
+    if !evaluates_once {
+        for w in bindlog::datalog::eval::take_process_warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
     match outcome {
         Ok(code) => code,
         Err(report) => {

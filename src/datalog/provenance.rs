@@ -32,7 +32,13 @@ pub enum Because {
     Absent,
     /// An aggregate's value.
     Aggregate,
+    /// A proof that goes on deeper than [`PROOF_DEPTH`] levels: the rest is not shown (a chain
+    /// of a hundred thousand groups would make a proof as deep).
+    Deeper,
 }
+
+/// How many levels of a proof are shown.
+pub const PROOF_DEPTH: usize = 1000;
 
 /// One node of a proof tree.
 #[derive(Clone, Debug)]
@@ -171,7 +177,8 @@ pub struct Explainer<'r> {
 }
 
 impl<'r> Explainer<'r> {
-    /// Evaluates the rules over the inputs with the reference evaluator, keeping proof heights.
+    /// Evaluates the rules over the inputs with the reference evaluator's semantics (semi-naive,
+    /// tested against it), keeping proof heights.
     pub fn new(
         rules: &'r Rules,
         inputs: &Inputs,
@@ -184,7 +191,7 @@ impl<'r> Explainer<'r> {
             .iter()
             .map(|t| t.rows().map(|r| r.to_vec()).collect())
             .collect();
-        let db = naive::evaluate(&rules.program, &rt, rows)?;
+        let db = naive::evaluate_by_deltas(&rules.program, &rt, rows)?;
         let mut origins = std::collections::HashMap::new();
         for (rel, list) in inputs.origins.iter().enumerate() {
             for (row, o) in list {
@@ -216,7 +223,7 @@ impl<'r> Explainer<'r> {
     /// A proof if the tuple holds, else a why-not followed `depth` levels deep.
     pub fn explain(&self, rel: RelId, tuple: &[u32], depth: usize) -> Explanation {
         match self.db.height(rel, tuple) {
-            Some(h) => Explanation::Holds(self.prove(rel, tuple, h)),
+            Some(h) => Explanation::Holds(self.prove(rel, tuple, h, PROOF_DEPTH)),
             None => Explanation::DoesNotHold(self.why_not(rel, tuple, depth)),
         }
     }
@@ -282,7 +289,26 @@ impl<'r> Explainer<'r> {
         Some((env, bound, body))
     }
 
-    fn prove(&self, rel: RelId, tuple: &[u32], height: u32) -> Proof {
+    /// The body of `c` in the order to search it for a witness, given the head's values: from
+    /// the atom they narrow most. `member(U, P) :- member(U, C), group_parent(C, P)` starts from
+    /// P's children, not from every group U is in, so a proof up a long chain of groups costs
+    /// its length, not its length squared.
+    fn search_order(&self, c: &Clause, env: &[u32], bound: &[bool]) -> Vec<Lit> {
+        let first = c
+            .body
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match l {
+                Lit::Pos(a) => Some((self.db.count(a.rel, &pattern(a, env, bound)), i)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, i)| i);
+        let mut b2 = bound.to_vec();
+        schedule(c.body.clone(), &mut b2, first).0
+    }
+
+    fn prove(&self, rel: RelId, tuple: &[u32], height: u32, levels: usize) -> Proof {
         let r = &self.rules.program.relations[rel];
         let node = |because, children| Proof {
             tuple: self.tuple_text(rel, tuple),
@@ -298,6 +324,9 @@ impl<'r> Explainer<'r> {
                 vec![],
             );
         }
+        if levels == 0 {
+            return node(Because::Deeper, vec![]);
+        }
         for c in self
             .rules
             .program
@@ -308,7 +337,8 @@ impl<'r> Explainer<'r> {
             let Some((mut env, mut bound, body)) = self.bind_head(c, tuple) else {
                 continue;
             };
-            let pos: Vec<&Atom> = body
+            let search = self.search_order(c, &env, &bound);
+            let pos: Vec<&Atom> = search
                 .iter()
                 .filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None })
                 .collect();
@@ -316,7 +346,7 @@ impl<'r> Explainer<'r> {
             enumerate(
                 &self.rt,
                 &self.db,
-                &body,
+                &search,
                 &mut env,
                 &mut bound,
                 &mut Vec::new(),
@@ -339,15 +369,31 @@ impl<'r> Explainer<'r> {
             let Some((env, witness)) = found else {
                 continue;
             };
-            let mut children = Vec::new();
+            // The witness's tuples, in search order, handed to the atoms in the shown order.
+            let mut tuples: Vec<Option<(&Atom, &[u32])>> = Vec::new();
             let mut at = 0;
+            for a in &pos {
+                tuples.push(Some((a, &witness[at..at + a.args.len()])));
+                at += a.args.len();
+            }
+            let mut children = Vec::new();
             for lit in &body {
                 match lit {
                     Lit::Pos(a) => {
-                        let n = a.args.len();
-                        let t = &witness[at..at + n];
-                        at += n;
-                        children.push(self.prove(a.rel, t, self.db.height(a.rel, t).unwrap_or(0)));
+                        let same = |b: &Atom| b.rel == a.rel && b.args == a.args;
+                        let Some((_, t)) = tuples
+                            .iter_mut()
+                            .find(|x| x.is_some_and(|(b, _)| same(b)))
+                            .and_then(Option::take)
+                        else {
+                            continue;
+                        };
+                        children.push(self.prove(
+                            a.rel,
+                            t,
+                            self.db.height(a.rel, t).unwrap_or(0),
+                            levels - 1,
+                        ));
                     }
                     Lit::Neg(a) => {
                         let all = vec![true; env.len()];
@@ -611,6 +657,7 @@ fn proof_lines(p: &Proof, prefix: &str, last: bool, root: bool, out: &mut String
         Because::Rule { location, text } => format!("by {location}  {text}"),
         Because::Absent => "no such tuple".into(),
         Because::Aggregate => "aggregate".into(),
+        Because::Deeper => format!("the proof goes on; not shown beyond {PROOF_DEPTH} levels"),
     };
     out.push_str(&format!("{prefix}{branch}{}  [{what}]\n", p.tuple));
     let child_prefix = format!("{prefix}{cont}");
@@ -677,6 +724,7 @@ fn proof_json(p: &Proof) -> Value {
         }
         Because::Absent => v["because"] = json!("absent"),
         Because::Aggregate => v["because"] = json!("aggregate"),
+        Because::Deeper => v["because"] = json!("not shown"),
     }
     if !p.relation.is_empty() {
         v["relation"] = json!(p.relation);

@@ -163,6 +163,68 @@ fn repeated_keys(entries: &[(Node, Node)], out: &mut Vec<DuplicateKey>) {
     }
 }
 
+/// Whether a key is the merge key `<<` (plain and untagged, as YAML 1.1 resolves it).
+fn is_merge_key(k: &Node) -> bool {
+    matches!(&k.kind, NodeKind::Scalar(s, true) if s == "<<") && k.tag.is_none()
+}
+
+/// A mapping's entries with its merge keys (`<<: *base` or `<<: [*a, *b]`) replaced by the
+/// entries they merge in, as PyYAML does: a key written in the mapping wins over a merged one,
+/// and of several merged mappings the first listed wins. The merged mappings were built (and
+/// their aliases counted against [`MAX_ALIAS_EXPANSION`]) before, and had their own merge keys
+/// merged then, so this does not recurse.
+fn merged(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+        return Ok(entries);
+    }
+    let key_text = |k: &Node| match &k.kind {
+        NodeKind::Scalar(s, _) => Some(s.clone()),
+        _ => None,
+    };
+    let mut taken: std::collections::HashSet<String> = entries
+        .iter()
+        .filter(|(k, _)| !is_merge_key(k))
+        .filter_map(|(k, _)| key_text(k))
+        .collect();
+    let mut from_merges = Vec::new();
+    let mut own = Vec::new();
+    for (k, v) in entries {
+        if !is_merge_key(&k) {
+            own.push((k, v));
+            continue;
+        }
+        let sources = match v.kind {
+            NodeKind::Map(m) => vec![m],
+            NodeKind::Seq(items) => items
+                .into_iter()
+                .map(|item| match item.kind {
+                    NodeKind::Map(m) => Ok(m),
+                    _ => Err(YamlError {
+                        message: "expected a mapping to merge (`<<` takes a mapping or a list of mappings)".into(),
+                        line: item.line,
+                        col: item.col,
+                    }),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(YamlError {
+                    message: "expected a mapping or a list of mappings for merging with `<<`"
+                        .into(),
+                    line: v.line,
+                    col: v.col,
+                });
+            }
+        };
+        for (mk, mv) in sources.into_iter().flatten() {
+            if key_text(&mk).is_none_or(|t| taken.insert(t)) {
+                from_merges.push((mk, mv));
+            }
+        }
+    }
+    from_merges.extend(own);
+    Ok(from_merges)
+}
+
 impl Builder {
     fn push(&mut self, built: Built, anchor: usize) {
         if anchor > 0 {
@@ -219,9 +281,9 @@ impl Builder {
         Ok(())
     }
 
-    fn close(&mut self) {
+    fn close(&mut self) -> Result<(), YamlError> {
         let Some(frame) = self.stack.pop() else {
-            return;
+            return Ok(());
         };
         let Frame {
             content,
@@ -235,6 +297,7 @@ impl Builder {
             Content::Seq(items) => node(NodeKind::Seq(items), tag, mark),
             Content::Map(entries, _) => {
                 repeated_keys(&entries, &mut self.duplicates);
+                let entries = merged(entries)?;
                 // A block mapping's own mark can sit after its first key; its first key is
                 // where a reader sees it start.
                 let (line, col) = entries
@@ -246,6 +309,7 @@ impl Builder {
             }
         };
         self.push(Built { node, size, height }, anchor);
+        Ok(())
     }
 
     fn alias(&mut self, id: usize, mark: Marker) -> Result<(), YamlError> {
@@ -297,7 +361,7 @@ impl Builder {
             Event::MappingStart(anchor, tag) => {
                 self.open(Content::Map(Vec::new(), None), tag, mark, anchor)?
             }
-            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::SequenceEnd | Event::MappingEnd => self.close()?,
             Event::Alias(id) => self.alias(id, mark)?,
             _ => {}
         }

@@ -45,6 +45,19 @@ pub fn bound_process(limits: Limits) {
     let _ = PROCESS_LIMITS.set((limits, Instant::now()));
 }
 
+/// Every evaluation's warnings in this process, for commands that run many evaluations (one
+/// per flow, per identity class) and say each warning once at the end.
+static PROCESS_WARNINGS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Takes the warnings every evaluation of this process has raised so far, sorted, each once.
+pub fn take_process_warnings() -> Vec<String> {
+    let mut w = match PROCESS_WARNINGS.lock() {
+        Ok(w) => w,
+        Err(p) => p.into_inner(),
+    };
+    std::mem::take(&mut *w).into_iter().collect()
+}
+
 /// Why an evaluation stopped without a result.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EvalError {
@@ -184,12 +197,10 @@ impl Runtime {
             match regex::Regex::new(&format!("^(?:{p})$")) {
                 Ok(re) => Some(re),
                 Err(e) => {
-                    if let Ok(mut w) = self.warnings.lock() {
-                        w.insert(format!(
-                            "invalid regular expression {p:?} in `match`: {e}; `match` and \
-                             `!match` with it are both false, as in Soufflé"
-                        ));
-                    }
+                    self.warn(format!(
+                        "invalid regular expression {p:?} in `match`: {e}; `match` and \
+                         `!match` with it are both false, as in Soufflé"
+                    ));
                     None
                 }
             }
@@ -199,6 +210,9 @@ impl Runtime {
 
     /// Records a warning (each distinct text once).
     fn warn(&self, text: String) {
+        if let Ok(mut w) = PROCESS_WARNINGS.lock() {
+            w.insert(text.clone());
+        }
         if let Ok(mut w) = self.warnings.lock() {
             w.insert(text);
         }

@@ -27,6 +27,28 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
+/// Asserts exit status 2 with every part in stderr (`case` names the run); returns stderr.
+fn refused_with(o: &std::process::Output, parts: &[&str], case: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{case}: {err}");
+    for p in parts {
+        assert!(err.contains(p), "{case}: `{p}` not in {err}");
+    }
+    err
+}
+
+/// Runs `bindlog eval DIR/PROGRAM -F DIR` with these further arguments.
+fn eval_in(dir: &Path, program: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "eval".to_string(),
+        path(dir, program),
+        "-F".into(),
+        path(dir, ""),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    bindlog(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 const PRODUCT: &str = ".decl n(x: number)\n.input n\n.decl p(x: number, y: number, z: number)\n\
                        .output p\np(x, y, z) :- n(x), n(y), n(z).\n";
 
@@ -38,36 +60,19 @@ fn numbers(n: usize) -> String {
 fn issue_14_1_max_tuples_holds_inside_one_round() {
     let dir = dir_with(&[("p.dl", PRODUCT), ("n.facts", &numbers(10))]);
     let out = dir.path().join("out");
+    let out_dir = out.display().to_string();
     for engine in ["fast", "naive"] {
-        let o = bindlog(&[
-            "eval",
-            &path(dir.path(), "p.dl"),
-            "-F",
-            &path(dir.path(), ""),
-            "-D",
-            &out.display().to_string(),
-            "--max-tuples",
-            "50",
-            "--engine",
-            engine,
-        ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{engine}: {err}");
-        assert!(err.contains("more than 50 tuples"), "{engine}: {err}");
+        let o = eval_in(
+            dir.path(),
+            "p.dl",
+            &["-D", &out_dir, "--max-tuples", "50", "--engine", engine],
+        );
+        refused_with(&o, &["more than 50 tuples"], engine);
         // No partial result presented as complete.
         assert!(!out.join("p.csv").exists(), "{engine}");
     }
     // The same program within its bound runs.
-    let o = bindlog(&[
-        "eval",
-        &path(dir.path(), "p.dl"),
-        "-F",
-        &path(dir.path(), ""),
-        "-D",
-        "-",
-        "--max-tuples",
-        "2000",
-    ]);
+    let o = eval_in(dir.path(), "p.dl", &["-D", "-", "--max-tuples", "2000"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1000 + 4);
 }
@@ -76,22 +81,14 @@ fn issue_14_1_max_tuples_holds_inside_one_round() {
 fn issue_14_1_timeout_stops_a_huge_product() {
     // 600^3 = 216 million rows: minutes and gigabytes without the bound.
     let dir = dir_with(&[("p.dl", PRODUCT), ("n.facts", &numbers(600))]);
+    let out = path(dir.path(), "out");
     for engine in ["fast", "naive"] {
-        let o = bindlog(&[
-            "eval",
-            &path(dir.path(), "p.dl"),
-            "-F",
-            &path(dir.path(), ""),
-            "-D",
-            &path(dir.path(), "out"),
-            "--timeout",
-            "1",
-            "--engine",
-            engine,
-        ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{engine}: {err}");
-        assert!(err.contains("time limit of 1s reached"), "{engine}: {err}");
+        let o = eval_in(
+            dir.path(),
+            "p.dl",
+            &["-D", &out, "--timeout", "1", "--engine", engine],
+        );
+        refused_with(&o, &["time limit of 1s reached"], engine);
     }
 }
 
@@ -114,10 +111,11 @@ fn issue_14_1_every_command_that_evaluates_rules_takes_the_bounds() {
     for c in &commands {
         let mut args = c.clone();
         args.extend(["--max-tuples", "100"]);
-        let o = bindlog(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{c:?}: {err}");
-        assert!(err.contains("more than 100 tuples"), "{c:?}: {err}");
+        refused_with(
+            &bindlog(&args),
+            &["more than 100 tuples"],
+            &format!("{c:?}"),
+        );
     }
     // 600 numbers cubed: the time bound stops the user's rule inside its round.
     std::fs::write(
@@ -138,11 +136,41 @@ fn issue_14_1_every_command_that_evaluates_rules_takes_the_bounds() {
         "-D",
         &report,
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("time limit of 1s reached"), "{err}");
+    refused_with(&o, &["time limit of 1s reached"], "query");
     let o = bindlog(&["query", snapshot, "--rules", &q, "--timeout", "-1"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Issue 14, item 16: user rules whose arithmetic wraps or divides by zero warn under every
+/// command that runs them, not only under `eval`; each warning once.
+#[test]
+fn issue_14_16_arithmetic_warnings_reach_every_command_with_rules() {
+    let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/acme/snapshot.json");
+    let rules = dir_with(&[(
+        "w.dl",
+        ".decl wrapped(x: number)\n.output wrapped\n\
+         wrapped(2147483647 + 1) :- user(_, _, _).\n\
+         .decl halved(x: number)\n.output halved\nhalved(1 / 0) :- user(_, _, _).\n",
+    )]);
+    let w = path(rules.path(), "w.dl");
+    let report = path(rules.path(), "r.html");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["query", snapshot, "--rules", &w],
+        vec!["audit", snapshot, "--rules", &w],
+        vec!["report", snapshot, "--rules", &w, "-o", &report],
+    ];
+    for c in &commands {
+        let o = bindlog(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{c:?}: {err}");
+        for warning in ["warning: `+` overflowed", "warning: `/` by zero"] {
+            assert_eq!(err.matches(warning).count(), 1, "{c:?}: {err}");
+        }
+    }
+    // The built-in rules alone raise none.
+    let o = bindlog(&["analyze", snapshot]);
+    succeeded(&o);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("overflowed"));
 }
 
 /// Runs `bindlog eval` on one program (and facts) in a fresh directory, output to stdout.
@@ -150,30 +178,22 @@ fn eval_cli(program: &str, facts: &[(&str, &str)], extra: &[&str]) -> std::proce
     let mut files = vec![("p.dl", program)];
     files.extend_from_slice(facts);
     let dir = dir_with(&files);
-    let mut args = vec![
-        "eval".to_string(),
-        path(dir.path(), "p.dl"),
-        "-F".into(),
-        path(dir.path(), ""),
-        "-D".into(),
-        "-".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    bindlog(&args)
+    let mut args = vec!["-D", "-"];
+    args.extend_from_slice(extra);
+    eval_in(dir.path(), "p.dl", &args)
 }
 
 #[test]
 fn issue_14_4_a_diagnostic_past_column_65535_is_windowed_not_a_panic() {
     let program = format!("{}@\n", " ".repeat(70_000));
-    let o = eval_cli(&program, &[], &[]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("unexpected character `@`"), "{err}");
-    assert!(err.contains("p.dl:1:70001"), "{err}");
-    assert!(
-        err.contains("line 1 is 70001 bytes long; showing bytes 69960..70001 of it"),
-        "{err}"
+    let err = refused_with(
+        &eval_cli(&program, &[], &[]),
+        &[
+            "unexpected character `@`",
+            "p.dl:1:70001",
+            "line 1 is 70001 bytes long; showing bytes 69960..70001 of it",
+        ],
+        "a long line of rules",
     );
     assert!(err.len() < 2_000, "{} bytes of stderr", err.len());
     // A long line in a `.facts` file: located, bounded, its text not reprinted.
@@ -183,9 +203,7 @@ fn issue_14_4_a_diagnostic_past_column_65535_is_windowed_not_a_panic() {
         &[("n.facts", &long)],
         &[],
     );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("n.facts:1:1"), "{err}");
+    let err = refused_with(&o, &["n.facts:1:1"], "a long line of facts");
     // The message may be wrapped where the temporary path makes it long.
     let flat: Vec<&str> = err.split_whitespace().filter(|w| *w != "│").collect();
     assert!(
@@ -199,9 +217,7 @@ fn issue_14_4_a_diagnostic_past_column_65535_is_windowed_not_a_panic() {
 #[test]
 fn issue_14_5_an_error_flood_is_capped_per_file() {
     let program = format!(".decl r(x: number)\n{}\n", "@".repeat(20_000));
-    let o = eval_cli(&program, &[], &[]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2));
+    let err = refused_with(&eval_cli(&program, &[], &[]), &[], "an error flood");
     assert_eq!(err.matches("unexpected character `@`").count(), 50, "{err}");
     assert!(
         err.contains("and 19950 more errors in `")
@@ -305,16 +321,14 @@ fn issue_14_7_filenames_stay_in_the_facts_and_output_directories() {
         "-D",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is outside"));
+    refused_with(&o, &["is outside"], "query -D");
     assert!(!root.path().join("z.csv").exists());
     std::fs::write(&q, ".decl q(x: number)\n.input q\n.output q\n").unwrap();
     let o = bindlog(&["query", snapshot, "--rules", q.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("query reads the snapshot's facts, not `.facts` files"),
-        "{err}"
+    refused_with(
+        &o,
+        &["query reads the snapshot's facts, not `.facts` files"],
+        "query .input",
     );
     // And the help says so.
     let help = String::from_utf8_lossy(&bindlog(&["eval", "--help"]).stdout).into_owned();
@@ -327,13 +341,7 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
                    r(\"tab\\there\", 1). r(\"line\\nbreak\", 2). r(\"\\\"quoted\\\"\", 3). r(\"cr\\r\", 4).\n\
                    r(\"plain\", 5).\n.output r\n";
     let dir = dir_with(&[("p.dl", program)]);
-    let o = bindlog(&[
-        "eval",
-        &path(dir.path(), "p.dl"),
-        "-D",
-        &path(dir.path(), ""),
-    ]);
-    succeeded(&o);
+    succeeded(&eval_in(dir.path(), "p.dl", &["-D", &path(dir.path(), "")]));
     let written = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     assert_eq!(
         written,
@@ -344,14 +352,7 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
     let back = ".decl s(a: symbol, n: number)\n.input s\n.decl t(n: number, k: number)\n\
                 .output t\nt(n, strlen(a)) :- s(a, n).\n";
     std::fs::write(dir.path().join("q.dl"), back).unwrap();
-    let o = bindlog(&[
-        "eval",
-        &path(dir.path(), "q.dl"),
-        "-F",
-        &path(dir.path(), ""),
-        "-D",
-        "-",
-    ]);
+    let o = eval_in(dir.path(), "q.dl", &["-D", "-"]);
     let out = String::from_utf8_lossy(&o.stdout);
     succeeded(&o);
     assert!(out.contains("1\t8\n2\t10\n3\t8\n4\t3\n5\t5\n"), "{out}");
@@ -379,11 +380,10 @@ fn issue_14_13_symbols_with_tabs_and_newlines_round_trip() {
         &[("s.facts", "ok\n\"open\n")],
         &[],
     );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("s.facts:2:1: a quoted field is not closed"),
-        "{err}"
+    refused_with(
+        &o,
+        &["s.facts:2:1: a quoted field is not closed"],
+        "open quote",
     );
 }
 

@@ -10,6 +10,21 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Loads `text` written as `name` in a fresh directory.
+fn loaded(name: &str, text: &str) -> Loaded {
+    let dir = tempfile::tempdir().unwrap();
+    load(&write(dir.path(), name, text))
+}
+
+/// Asserts that some warning of the load contains `expected`.
+fn warns(loaded: &Loaded, expected: &str) {
+    let warnings = warnings(loaded);
+    assert!(
+        warnings.iter().any(|w| w.contains(expected)),
+        "{expected} not in {warnings:#?}"
+    );
+}
+
 /// Issue 14, item 2: nine levels of nine aliases (a billion-laughs blueprint).
 #[test]
 fn issue_14_an_alias_bomb_is_refused_at_its_line() {
@@ -61,13 +76,10 @@ fn issue_14_a_merge_key_bomb_is_refused_at_its_line() {
 /// Issue 14, item 2: aliases that stay small still work.
 #[test]
 fn issue_14_modest_aliases_still_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
+    let loaded = loaded(
         "ok.yaml",
         "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: &id {name: admins}\n    attrs: {name: admins, attributes: {copy: *id}}\n",
     );
-    let loaded = load(&path);
     assert_eq!(loaded.snapshot.groups.len(), 1);
 }
 
@@ -213,15 +225,12 @@ fn issue_14_a_repeated_endpoint_key_is_a_warning_with_both_places() {
     let loaded = load(&path);
     let users: Vec<&str> = loaded.snapshot.users.iter().map(|u| &*u.username).collect();
     assert_eq!(users, ["zed", "bob", "carol"]);
-    let warnings = warnings(&loaded);
-    assert!(
-        warnings.iter().any(
-            |w| w.starts_with(&format!("{}:{again_line}:3:", path.display()))
-                && w.contains(&format!(
-                    "duplicate key `core/users` (first at line {first_line}, column 3)"
-                ))
+    warns(
+        &loaded,
+        &format!(
+            "{}:{again_line}:3: duplicate key `core/users` (first at line {first_line}, column 3)",
+            path.display()
         ),
-        "{warnings:#?}"
     );
 }
 
@@ -246,13 +255,12 @@ fn issue_14_a_repeated_nested_json_key_names_both_places() {
             .iter()
             .any(|u| &*u.username == "alicia")
     );
-    let warnings = warnings(&loaded);
-    assert!(
-        warnings.iter().any(|w| w.contains(&format!(
+    warns(
+        &loaded,
+        &format!(
             ":{line}:7: duplicate key `username` (first at line {}, column 7)",
             line - 1
-        ))),
-        "{warnings:#?}"
+        ),
     );
 }
 
@@ -260,25 +268,20 @@ fn issue_14_a_repeated_nested_json_key_names_both_places() {
 /// the one used, as in authentik (PyYAML).
 #[test]
 fn issue_14_a_repeated_yaml_key_is_a_warning_with_both_places() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
+    let loaded = loaded(
         "dup.yaml",
         "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n    attrs:\n      name: first\n      name: second\n    state: absent\n    state: present\n",
     );
-    let loaded = load(&path);
     let names: Vec<&str> = loaded.snapshot.groups.iter().map(|g| &*g.name).collect();
     assert_eq!(names, ["second"]);
-    let warnings = warnings(&loaded);
-    for expected in [
+    warns(
+        &loaded,
         ":7:7: duplicate key `name` (first at line 6, column 7)",
+    );
+    warns(
+        &loaded,
         ":9:5: duplicate key `state` (first at line 8, column 5)",
-    ] {
-        assert!(
-            warnings.iter().any(|w| w.contains(expected)),
-            "{expected} not in {warnings:#?}"
-        );
-    }
+    );
 }
 
 /// Issue 14, item 3: `!ParseJSON` reads with serde_json's recursion limit; too deep is reported
@@ -308,4 +311,176 @@ fn issue_14_deep_parse_json_is_an_unresolved_tag() {
 fn issue_14_a_file_ending_in_an_open_key_is_refused_not_a_panic() {
     let stderr = refused(&fixture("hostile/unterminated-key.json"));
     has(&stderr, &["unterminated-key.json"]);
+}
+
+/// The acme example with a chain of `n` groups under `version` (`chain-0` on top, each the
+/// parent of the next), the users `deep0`..`deep2` in the bottom group and `near` 15 levels
+/// below the top, and an application `chainapp` bound to the top group only.
+fn chain_snapshot(dir: &Path, n: usize, version: &str) -> PathBuf {
+    let mut s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(acme()).unwrap()).unwrap();
+    s["meta"]["version"] = json!(version);
+    let pk = |i: usize| format!("00000000-0000-4000-8000-{i:012}");
+    let groups = s["core/groups"].as_array_mut().unwrap();
+    for i in 0..n {
+        let parents: Vec<String> = (i > 0).then(|| pk(i - 1)).into_iter().collect();
+        groups.push(json!({"pk": pk(i), "name": format!("chain-{i}"), "parents": parents}));
+    }
+    // Up to 2025.10 a group has one `parent`.
+    if version < "2025.12" {
+        for g in groups.iter_mut() {
+            let parents = g.as_object_mut().unwrap().remove("parents").unwrap();
+            g["parent"] = parents.get(0).cloned().unwrap_or(json!(null));
+        }
+    }
+    let users = s["core/users"].as_array_mut().unwrap();
+    let names = ["deep0", "deep1", "deep2", "near"];
+    for (k, name) in names.iter().enumerate() {
+        let group = if *name == "near" { pk(15) } else { pk(n - 1) };
+        users.push(json!({"pk": 90_000 + k, "username": name, "name": name,
+            "is_active": true, "groups": [group], "type": "internal"}));
+    }
+    let app = "00000000-0000-4000-9000-000000000001";
+    s["core/applications"].as_array_mut().unwrap().push(
+        json!({"pk": app, "slug": "chainapp", "name": "Chain App", "policy_engine_mode": "any"}),
+    );
+    s["policies/bindings"].as_array_mut().unwrap().push(json!({
+        "pk": "00000000-0000-4000-9000-000000000002", "target": app, "group": pk(0),
+        "policy": null, "user": null, "negate": false, "enabled": true, "order": 0,
+        "timeout": 30, "failure_result": false
+    }));
+    write(dir, "chain.json", &s.to_string())
+}
+
+/// Runs bindlog on `args`, requires exit status `code`, and returns stdout.
+fn ran(args: &[&str], code: i32) -> String {
+    let o = crate::bindlog(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Issue 14, item 6: a chain of 20,000 nested groups is answered by `check`, `access`,
+/// `analyze`, `audit` and `explain` (ancestry is no longer materialised as pairs, quadratic in
+/// the chain), and the users at the bottom reach the top group's binding.
+#[test]
+fn issue_14_6_a_chain_of_twenty_thousand_groups_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let path = chain_snapshot(dir.path(), n, "2026.2.1");
+    let p = path.to_str().unwrap();
+    let check = ran(&["check", p], 0);
+    let acme_check = ran(&["check", acme().to_str().unwrap()], 0);
+    assert_eq!(
+        check_count(&check, "core/groups"),
+        check_count(&acme_check, "core/groups") + n
+    );
+    for user in ["deep0", "near"] {
+        let access = ran(
+            &[
+                "access", p, "--app", "chainapp", "--user", user, "--format", "json",
+            ],
+            0,
+        );
+        assert!(access.contains(r#""access":"yes""#), "{user}: {access}");
+    }
+    let analyze = ran(&["analyze", p], 0);
+    let row: Vec<&str> = analyze
+        .lines()
+        .find(|l| l.trim_start().starts_with("chainapp "))
+        .unwrap_or_else(|| panic!("{analyze}"))
+        .split_whitespace()
+        .collect();
+    // yes, no, unknown: the four chain users and nobody else.
+    let others = (check_count(&check, "core/users") - 4).to_string();
+    assert_eq!(row[1..4], ["4", others.as_str(), "0"], "{analyze}");
+    // Only acme's own cycle: no depth cut-off on 2026.2.
+    let audit = ran(&["audit", p], 0);
+    let acme_audit = ran(&["audit", acme().to_str().unwrap()], 0);
+    assert_eq!(
+        audit.matches("AK-D02").count(),
+        acme_audit.matches("AK-D02").count()
+    );
+    assert!(!audit.contains("group chain-"), "{audit}");
+    let explain = ran(&["explain", p, "--app", "chainapp", "--user", "deep0"], 0);
+    assert!(
+        explain.starts_with("yes: ") && explain.contains("chain-19999 -> chain-19998"),
+        "{}",
+        &explain[..explain.len().min(2000)]
+    );
+}
+
+/// The count `check` prints for an endpoint.
+fn check_count(check: &str, endpoint: &str) -> usize {
+    let line = check.lines().find(|l| l.trim_start().starts_with(endpoint));
+    line.and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| panic!("{check}"))
+}
+
+/// Issue 14, item 6: the same chain on 2025.10, where authentik follows 20 levels of parents:
+/// the bottom users' membership of the top group is left unknown, `near`'s is not, and every
+/// group more than 20 levels down is reported once.
+#[test]
+fn issue_14_6_a_deep_chain_is_cut_off_on_older_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let path = chain_snapshot(dir.path(), n, "2025.10.1");
+    let p = path.to_str().unwrap();
+    let access = |user: &str| {
+        ran(
+            &[
+                "access", p, "--app", "chainapp", "--user", user, "--format", "json",
+            ],
+            0,
+        )
+    };
+    assert!(access("deep0").contains(r#""access":"unknown""#));
+    assert!(access("near").contains(r#""access":"yes""#));
+    let audit = ran(&["audit", p], 0);
+    let deep = audit
+        .lines()
+        .filter(|l| l.contains("has more than 20 levels of ancestors"))
+        .count();
+    assert_eq!(deep, n - 21, "chain-21 and below");
+}
+
+/// Issue 14, item 2: merge keys merge (YAML 1.1, as authentik's loader): a key written in the
+/// mapping wins, and of a list of merged mappings the first listed wins.
+#[test]
+fn issue_14_2_merge_keys_merge_as_authentik_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "version: 1\nentries:\n\
+                - model: authentik_core.group\n  identifiers: {name: base}\n  \
+                  attrs: &base {name: base, is_superuser: true}\n\
+                - model: authentik_core.group\n  identifiers: {name: plain}\n  \
+                  attrs: &plain {name: plain, is_superuser: false}\n\
+                - model: authentik_core.group\n  identifiers: {name: one}\n  attrs:\n    \
+                  <<: *base\n    name: one\n\
+                - model: authentik_core.group\n  identifiers: {name: first-wins}\n  attrs:\n    \
+                  <<: [*plain, *base]\n    name: first-wins\n\
+                - model: authentik_core.group\n  identifiers: {name: own-wins}\n  attrs:\n    \
+                  <<: [*base]\n    name: own-wins\n    is_superuser: false\n";
+    let path = write(dir.path(), "merge.yaml", text);
+    let loaded = load(&path);
+    let superuser = |name: &str| {
+        let g = loaded.snapshot.groups.iter().find(|g| &*g.name == name);
+        g.unwrap_or_else(|| panic!("no group {name}")).is_superuser
+    };
+    assert!(superuser("base") && superuser("one"));
+    assert!(!superuser("first-wins") && !superuser("own-wins"));
+    assert_eq!(loaded.snapshot.groups.len(), 5);
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "version: 1\nentries:\n- model: authentik_core.group\n  identifiers: {name: x}\n  \
+         attrs:\n    <<: not-a-mapping\n    name: x\n",
+    );
+    has(
+        &refused(&bad),
+        &["bad.yaml:6:", "a mapping or a list of mappings"],
+    );
 }
