@@ -1174,9 +1174,13 @@ mod concrete {
         }
     }
 
+    /// Python's `==`: numbers and booleans compare by value (`1 == True`), lists item by item.
     fn eq(a: &C, b: &C) -> bool {
-        match (num(a), num(b)) {
-            (Some(x), Some(y)) => x == y,
+        match (num(a), num(b), a, b) {
+            (Some(x), Some(y), _, _) => x == y,
+            (_, _, C::List(x), C::List(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| eq(p, q))
+            }
             _ => a == b,
         }
     }
