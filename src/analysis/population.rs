@@ -74,6 +74,36 @@ pub(crate) fn move_placeholders(s: &str, pk: &str, to: &str) -> String {
     s.replace(&format!("{SEP}{pk}{MARK}"), &format!("{SEP}{to}{MARK}"))
 }
 
+/// `s` with each placeholder `(relation, column, pk)` replaced by what `with` gives for it; a
+/// placeholder it gives nothing for (or a malformed one) is kept as it is.
+fn map_placeholders(s: &str, mut with: impl FnMut(&str, usize, &str) -> Option<String>) -> String {
+    if !s.contains(MARK) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for (i, part) in s.split(MARK).enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+            continue;
+        }
+        let mut it = part.split(SEP);
+        let (rel, col, pk) = (it.next(), it.next(), it.next());
+        let given = match (rel, col.and_then(|c| c.parse::<usize>().ok()), pk) {
+            (Some(rel), Some(col), Some(pk)) => with(rel, col, pk),
+            _ => None,
+        };
+        match given {
+            Some(v) => out.push_str(&v),
+            None => {
+                out.push(MARK);
+                out.push_str(part);
+                out.push(MARK);
+            }
+        }
+    }
+    out
+}
+
 /// `s` with every placeholder of the user `from` made one of the user `pk` (the user at `index`
 /// of `snapshot.users`), except that a placeholder of a column `observed` lists
 /// (`observed(relation, column)`) becomes that user's value: rows a program that does not
@@ -85,35 +115,15 @@ pub(crate) fn fill_placeholders(
     (index, pk): (usize, &str),
     observed: &dyn Fn(&str, usize) -> bool,
 ) -> String {
-    if !s.contains(MARK) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    for (i, part) in s.split(MARK).enumerate() {
-        if i % 2 == 0 {
-            out.push_str(part);
-            continue;
-        }
-        let mut it = part.split(SEP);
-        match (
-            it.next(),
-            it.next().and_then(|c| c.parse::<usize>().ok()),
-            it.next(),
-        ) {
-            (Some(rel), Some(col), Some(who)) if who == from && observed(rel, col) => {
-                out.push_str(&user_value(snapshot, index, pk, rel, col));
+    map_placeholders(s, |rel, col, who| {
+        (who == from).then(|| {
+            if observed(rel, col) {
+                user_value(snapshot, index, pk, rel, col)
+            } else {
+                placeholder(rel, col, pk)
             }
-            (Some(rel), Some(col), Some(who)) if who == from => {
-                out.push_str(&placeholder(rel, col, pk));
-            }
-            _ => {
-                out.push(MARK);
-                out.push_str(part);
-                out.push(MARK);
-            }
-        }
-    }
-    out
+        })
+    })
 }
 
 impl Population {
@@ -253,36 +263,18 @@ impl Population {
     /// `s` with each placeholder of a class in `chosen` (class, member) replaced by that
     /// member's own value.
     fn substitute(&self, snapshot: &Snapshot, s: &str, chosen: &[(u32, u32)]) -> String {
-        let mut out = String::with_capacity(s.len());
-        for (i, part) in s.split(MARK).enumerate() {
-            if i % 2 == 0 {
-                out.push_str(part);
-                continue;
-            }
-            let mut it = part.split(SEP);
-            let (rel, col, pk) = (it.next(), it.next(), it.next());
+        map_placeholders(s, |rel, col, pk| {
             // A representative no member was chosen for (a proof that passes through it) is
             // told as itself.
-            let member = pk.and_then(|pk| self.rep_class(pk)).map(|c| {
-                chosen
-                    .iter()
-                    .find(|(k, _)| *k == c)
-                    .map_or(self.classes.representative[c as usize], |(_, m)| {
-                        *m as usize
-                    })
-            });
-            match (rel, col.and_then(|c| c.parse::<usize>().ok()), member) {
-                (Some(rel), Some(col), Some(m)) => {
-                    out.push_str(&user_value(snapshot, m, &self.pks[m], rel, col));
-                }
-                _ => {
-                    out.push(MARK);
-                    out.push_str(part);
-                    out.push(MARK);
-                }
-            }
-        }
-        out
+            let c = self.rep_class(pk)?;
+            let m = chosen
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map_or(self.classes.representative[c as usize], |(_, m)| {
+                    *m as usize
+                });
+            Some(user_value(snapshot, m, &self.pks[m], rel, col))
+        })
     }
 
     /// Replaces the table of `rel` in `eval` by its rows for every user: a row that names
