@@ -166,14 +166,7 @@ fn run_stratum_by_deltas(
         let mut found: Vec<(RelId, Vec<u32>, u32)> = Vec::new();
         for (ci, bodies) in &variants {
             let clause = &prog.clauses[*ci];
-            let rels: Vec<(RelId, usize)> = clause
-                .body
-                .iter()
-                .filter_map(|l| match l {
-                    Lit::Pos(a) => Some((a.rel, a.args.len())),
-                    _ => None,
-                })
-                .collect();
+            let atoms = positive_atoms(clause);
             let runs: Vec<&[Lit]> = match &delta {
                 None => vec![&clause.body],
                 Some(_) => bodies.iter().map(Vec::as_slice).collect(),
@@ -195,12 +188,7 @@ fn run_stratum_by_deltas(
                     &mut bound,
                     &mut Vec::new(),
                     &mut |e, witness| {
-                        let mut h = 0;
-                        let mut at = 0;
-                        for (rel, k) in &rels {
-                            h = h.max(db.height(*rel, &witness[at..at + k]).unwrap_or(0));
-                            at += k;
-                        }
+                        let h = witness_height(db, &atoms, witness);
                         let t = head_tuple(&clause.head, e);
                         if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
                             found.push((clause.head.rel, t, h + 1));
@@ -243,6 +231,31 @@ pub fn evaluate(
     Ok(db)
 }
 
+/// The relation and arity of each positive atom of a clause's body, in order: how a witness
+/// (the matched tuples, one after another) splits into tuples.
+fn positive_atoms(clause: &Clause) -> Vec<(RelId, usize)> {
+    clause
+        .body
+        .iter()
+        .filter_map(|l| match l {
+            Lit::Pos(a) => Some((a.rel, a.args.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The greatest height among a witness's tuples (0 for none): a tuple derived from them is
+/// one higher.
+fn witness_height(db: &NaiveDb, atoms: &[(RelId, usize)], witness: &[u32]) -> u32 {
+    let mut h = 0;
+    let mut at = 0;
+    for (rel, k) in atoms {
+        h = h.max(db.height(*rel, &witness[at..at + k]).unwrap_or(0));
+        at += k;
+    }
+    h
+}
+
 fn run_stratum(
     prog: &Program,
     rt: &Runtime,
@@ -256,28 +269,7 @@ fn run_stratum(
         let mut found: Vec<(RelId, Vec<u32>, u32)> = Vec::new();
         for &ci in &stratum.clauses {
             let clause = &prog.clauses[ci];
-            let arities: Vec<usize> = clause
-                .body
-                .iter()
-                .filter_map(|l| {
-                    if let Lit::Pos(a) = l {
-                        Some(a.args.len())
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let rels: Vec<RelId> = clause
-                .body
-                .iter()
-                .filter_map(|l| {
-                    if let Lit::Pos(a) = l {
-                        Some(a.rel)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let atoms = positive_atoms(clause);
             let mut env = vec![0; clause.var_names.len()];
             let mut bound = vec![false; clause.var_names.len()];
             enumerate_guarded(
@@ -289,12 +281,7 @@ fn run_stratum(
                 &mut bound,
                 &mut Vec::new(),
                 &mut |e, witness| {
-                    let mut h = 0;
-                    let mut at = 0;
-                    for (rel, n) in rels.iter().zip(&arities) {
-                        h = h.max(db.height(*rel, &witness[at..at + n]).unwrap_or(0));
-                        at += n;
-                    }
+                    let h = witness_height(db, &atoms, witness);
                     let t = head_tuple(&clause.head, e);
                     // Every round derives again what is known; only what is new counts.
                     if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
