@@ -16,9 +16,24 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// With `BINDLOG_TIMINGS` set, prints how long a phase took to stderr (for measurements).
+/// Each line also says when, from the first timing of the process, and the resident memory
+/// then (Linux), so that phases measured from different starts line up.
 pub fn timing(label: &str, since: std::time::Instant) {
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     if std::env::var_os("BINDLOG_TIMINGS").is_some() {
-        eprintln!("timing: {label}: {:.3} s", since.elapsed().as_secs_f64());
+        let at = FIRST.get_or_init(|| since).elapsed().as_secs_f64();
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            })
+            .map_or(String::new(), |kb| format!(", {} MiB", kb / 1024));
+        eprintln!(
+            "timing: {label}: {:.3} s (at {at:.3} s{rss})",
+            since.elapsed().as_secs_f64()
+        );
     }
 }
 

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Every user's view of one snapshot: stage visibility per flow (entered the default way) and
 /// application access, one answer per identity class, read per user through its class.
-pub struct AllUsers {
-    /// Every user: pk -> (username, identity class).
-    users: HashMap<String, (String, u32)>,
+pub struct AllUsers<'s> {
+    /// Every user as (pk, username, identity class), sorted by pk.
+    users: Vec<(i64, &'s str, u32)>,
     /// (flow slug, stage name) -> per identity class, what its users see there: the most
     /// visible of the stage's bindings ([`SKIPPED`] where none shows it).
     stages: BTreeMap<(String, String), Vec<u8>>,
@@ -68,13 +68,18 @@ fn per_class(
     answering: &[u32],
     answer: impl Fn(&str) -> Option<u8>,
 ) -> Vec<Option<u8>> {
-    let mut seen: HashMap<u32, Option<u8>> = HashMap::new();
+    // Answers are small numbers: NOT_YET marks a class not looked up, NONE one without answer.
+    const NOT_YET: u8 = u8::MAX;
+    const NONE: u8 = u8::MAX - 1;
+    let mut seen = vec![NOT_YET; answering.len()];
     answering
         .iter()
-        .map(|a| {
-            *seen
-                .entry(*a)
-                .or_insert_with(|| answer(&model.class_pk(snapshot, *a)))
+        .map(|&a| {
+            let slot = &mut seen[a as usize];
+            if *slot == NOT_YET {
+                *slot = answer(&model.class_pk(snapshot, a)).unwrap_or(NONE);
+            }
+            (*slot != NONE).then_some(*slot)
         })
         .collect()
 }
@@ -100,7 +105,8 @@ impl Answering<'_> {
 
 /// Every user's stages and applications, read from an evaluated model (every subject) of
 /// `snapshot`, kept per identity class.
-pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUsers {
+pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUsers<'_> {
+    let start = std::time::Instant::now();
     let flows: BTreeMap<String, String> = model.names("flow");
     let stage_rows: BTreeMap<String, (String, String)> = model
         .rows("stage")
@@ -141,6 +147,7 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
                 .insert(r[2].clone(), visibility(&r[3]));
         }
     }
+    super::bulk::timing("diff: visible read", start);
     let classes = model.user_classes(snapshot);
     let n = classes.iter().max().map_or(0, |k| *k as usize + 1);
     let mut answering = Answering {
@@ -163,9 +170,10 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
         }
         stages.insert(key, best);
     }
+    super::bulk::timing("diff: stages per class", start);
     // Application -> subject -> access.
     let mut access: HashMap<String, HashMap<String, u8>> = HashMap::new();
-    for r in model.rows("decide").into_iter().filter(|r| r[2] == "app") {
+    for r in model.rows_matching("decide", 2, "app") {
         let v = match r[3].as_str() {
             "pass" => YES,
             "fail" => NO,
@@ -187,12 +195,14 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
         );
     }
     drop(answering);
-    let users = snapshot
+    super::bulk::timing("diff: applications per class", start);
+    let mut users: Vec<(i64, &str, u32)> = snapshot
         .users
         .iter()
         .zip(&classes)
-        .map(|(u, k)| (u.pk.to_string(), (u.username.to_string(), *k)))
+        .map(|(u, k)| (u.pk, &*u.username, *k))
         .collect();
+    users.sort_unstable_by_key(|u| u.0);
     AllUsers {
         users,
         stages,
@@ -255,14 +265,31 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
     // the pair.
     type Pair = (Option<u32>, Option<u32>);
     let mut pairs: HashMap<Pair, Vec<&str>> = HashMap::new();
-    for (pk, (name, k)) in &new.users {
-        let o = old.users.get(pk).map(|(_, k)| *k);
-        pairs.entry((o, Some(*k))).or_default().push(name);
-    }
-    for (pk, (name, k)) in &old.users {
-        if !new.users.contains_key(pk) {
-            pairs.entry((Some(*k), None)).or_default().push(name);
-        }
+    // Both sides are sorted by pk: one merge pairs each user's classes.
+    let (mut o, mut n) = (old.users.iter().peekable(), new.users.iter().peekable());
+    loop {
+        let (pair, name) = match (o.peek(), n.peek()) {
+            (None, None) => break,
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                let name = b.1;
+                let pair = (Some(a.2), Some(b.2));
+                o.next();
+                n.next();
+                (pair, name)
+            }
+            (Some(a), b) if b.is_none_or(|b| a.0 < b.0) => {
+                let (name, k) = (a.1, a.2);
+                o.next();
+                ((Some(k), None), name)
+            }
+            (_, Some(b)) => {
+                let (name, k) = (b.1, b.2);
+                n.next();
+                ((None, Some(k)), name)
+            }
+            (Some(_), None) => unreachable!("matched by the arm before"),
+        };
+        pairs.entry(pair).or_default().push(name);
     }
     let mut pairs: Vec<(Pair, Vec<&str>)> = pairs.into_iter().collect();
     pairs.sort_unstable_by_key(|(k, _)| *k);

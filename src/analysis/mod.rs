@@ -760,7 +760,22 @@ impl Model {
     /// The rows of a relation, formatted (without the scope column of a model evaluated per
     /// scope).
     pub fn rows(&self, rel: &str) -> Vec<Vec<String>> {
-        let mut rows = self.eval.rows(&self.rules, rel).unwrap_or_default();
+        let rows = self.eval.rows(&self.rules, rel).unwrap_or_default();
+        self.without_scope(rel, rows)
+    }
+
+    /// [`Model::rows`] whose column `column` holds the symbol `value`, filtered before they
+    /// are formatted (for a few rows of a large relation).
+    pub fn rows_matching(&self, rel: &str, column: usize, value: &str) -> Vec<Vec<String>> {
+        let rows = self
+            .eval
+            .rows_matching(&self.rules, rel, column, value)
+            .unwrap_or_default();
+        self.without_scope(rel, rows)
+    }
+
+    /// Rows of `rel` without the scope column of a model evaluated per scope.
+    fn without_scope(&self, rel: &str, mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
         if let Some(ByScope { has_scope, .. }) =
             self.population.as_ref().and_then(|c| c.scoped.as_ref())
             && let Some(id) = self.rules.program.relation(rel)

@@ -216,10 +216,44 @@ impl Evaluation {
 
     /// The rows of a relation, formatted and sorted by meaning (as `.csv` output lists them).
     pub fn rows(&self, rules: &Rules, rel: &str) -> Option<Vec<Vec<String>>> {
+        self.rows_where(rules, rel, None)
+    }
+
+    /// [`Evaluation::rows`], only those whose column `column` holds the symbol `value`:
+    /// filtered before anything is sorted or formatted.
+    pub fn rows_matching(
+        &self,
+        rules: &Rules,
+        rel: &str,
+        column: usize,
+        value: &str,
+    ) -> Option<Vec<Vec<String>>> {
+        match self.symbols.get(value) {
+            Some(v) => self.rows_where(rules, rel, Some((column, v))),
+            None => rules.program.relation(rel).map(|_| Vec::new()),
+        }
+    }
+
+    fn rows_where(
+        &self,
+        rules: &Rules,
+        rel: &str,
+        only: Option<(usize, u32)>,
+    ) -> Option<Vec<Vec<String>>> {
         let id = rules.program.relation(rel)?;
         let types = &rules.program.relations[id].types;
+        let table = match only {
+            Some((column, v)) if column < types.len() && types[column] == ir::Ty::Symbol => {
+                let mut t = eval::Table::new(types.len());
+                for r in self.tables[id].rows().filter(|r| r[column] == v) {
+                    t.push(r);
+                }
+                std::borrow::Cow::Owned(t)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.tables[id]),
+        };
         Some(
-            io::sorted_rows(&rules.program, id, &self.tables[id], &self.symbols)
+            io::sorted_rows(&rules.program, id, &table, &self.symbols)
                 .into_iter()
                 .map(|row| {
                     row.iter()

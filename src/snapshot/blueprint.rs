@@ -158,10 +158,24 @@ impl Workspace {
             if kind == Kind::PolicyBindings {
                 // Stored bindings may name a target by either id (docs/semantics.md §8); identifiers are compared
                 // on the target's own pk.
+                // One index of the other ids, not a search of every flow and stage binding per
+                // policy binding: a million-user overlay has tens of thousands of bindings.
+                let mut by_ptr: HashMap<String, Value> = HashMap::new();
+                for kind in [Kind::Flows, Kind::FlowBindings] {
+                    for o in self.objs(kind).iter() {
+                        if let Some(ptr) = o.fields.get("policybindingmodel_ptr_id") {
+                            by_ptr.entry(ptr.to_string()).or_insert_with(|| {
+                                o.fields.get("pk").cloned().unwrap_or(Value::Null)
+                            });
+                        }
+                    }
+                }
                 let mut objs = self.values.remove(&kind).unwrap_or_default();
                 for b in &mut objs {
-                    if let Some(t) = b.fields.get("target").cloned() {
-                        b.fields.insert("target".into(), self.canonical_target(&t));
+                    if let Some(t) = b.fields.get_mut("target")
+                        && let Some(pk) = by_ptr.get(&t.to_string())
+                    {
+                        *t = pk.clone();
                     }
                 }
                 self.values.insert(kind, objs);

@@ -303,14 +303,37 @@ fn diff_by_class_equals_the_per_user_diff() {
     for b in new.policy_bindings.iter_mut() {
         b.negate = !b.negate;
     }
-    let by_class = |s: &Snapshot| {
+    // A user only the old side has, and one only the new side has (a copy under a new pk).
+    let gone = new.users.remove(0);
+    let mut came = new.users[0].clone();
+    came.pk = new.users.iter().map(|u| u.pk).max().unwrap() + 1;
+    came.username = format!("{}-copy", came.username).into();
+    new.users.push(came.clone());
+    fn by_class(s: &Snapshot) -> diff::AllUsers<'_> {
         let m = Model::everyone_reading(s, &[], &[], &diff::RELATIONS, &[]).unwrap();
         diff::all_users_of(m, s)
-    };
-    let per_user = |s: &Snapshot| diff::all_users_of(Model::new(s, &Subjects::All).unwrap(), s);
+    }
+    fn per_user(s: &Snapshot) -> diff::AllUsers<'_> {
+        diff::all_users_of(Model::new(s, &Subjects::All).unwrap(), s)
+    }
     let got = diff::compare(&by_class(&old), &by_class(&new), &[], &[]);
     let want = diff::compare(&per_user(&old), &per_user(&new), &[], &[]);
     assert!(!want.stages.is_empty() && !want.access.is_empty());
+    // The users on one side only are compared with nothing: all they had is lost, all they
+    // have is gained.
+    for (user, lost) in [(&gone.username, true), (&came.username, false)] {
+        let theirs: Vec<_> = want.access.iter().filter(|c| *c.user == **user).collect();
+        assert!(!theirs.is_empty(), "{user} has no access change");
+        for c in theirs {
+            let (absent, present) = if lost {
+                (&c.after, &c.before)
+            } else {
+                (&c.before, &c.after)
+            };
+            assert_eq!(absent, "no", "{c:?}");
+            assert_ne!(present, "no", "{c:?}");
+        }
+    }
     assert_eq!(got.stages, want.stages);
     assert_eq!(got.access, want.access);
 }
