@@ -317,12 +317,24 @@ pub fn findings_of(
             .iter()
             .map(|(_, t)| ("finding", t.clone()))
             .collect();
+        let start = std::time::Instant::now();
         let proofs = model.explain_all(&queries, options.depth)?;
-        let labels = model.labels();
-        for ((f, t), p) in findings.iter_mut().zip(&proofs) {
-            let text = model.retell(snapshot, "finding", t, render_text(p));
-            f.explanation = label_text(&text, &labels);
+        crate::analysis::bulk::timing("audit: proofs", start);
+        let texts: Vec<String> = findings
+            .iter()
+            .zip(&proofs)
+            .map(|((_, t), p)| model.retell(snapshot, "finding", t, render_text(p)))
+            .collect();
+        // Labels for the users the proofs name, not for every user.
+        let quoted: std::collections::HashSet<&str> = texts
+            .iter()
+            .flat_map(|t| t.split('"').skip(1).step_by(2))
+            .collect();
+        let labels = model.labels_of(|pk| quoted.contains(pk));
+        for ((f, _), text) in findings.iter_mut().zip(&texts) {
+            f.explanation = label_text(text, &labels);
         }
+        crate::analysis::bulk::timing("audit: proofs told", start);
     }
     Ok(Audit {
         findings: findings.into_iter().map(|(f, _)| f).collect(),

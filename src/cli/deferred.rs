@@ -58,7 +58,8 @@ pub fn run(args: Args) -> Outcome {
         .into_iter()
         .map(|r| (r[0].clone(), r[1].clone()))
         .collect();
-    let labels = model.labels();
+    // Bindings are labelled; users are not named here.
+    let labels = model.labels_of(|_| false);
     let users = loaded.snapshot.users.len();
     let flows: BTreeMap<String, String> = model.names("flow");
     let entries: BTreeMap<String, String> = model.names("default_entry");
