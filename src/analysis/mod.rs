@@ -1239,14 +1239,17 @@ pub struct Labels {
 }
 
 impl Labels {
-    /// The name of `id` in column `column` of `relation` (`None`: outside any tuple): a user's
-    /// in a column that holds users, an object's elsewhere. Outside a tuple the object wins.
+    /// The name of `id` in column `column` of `relation` (`None`: outside any tuple): never a
+    /// user's in a column that cannot hold users; in one that may (some columns hold users or
+    /// objects, as a finding's), a user's first; outside a tuple, an object's first.
     pub fn name(&self, relation: Option<&str>, column: usize, id: &str) -> Option<&String> {
-        let user_column = relation
-            .and_then(|r| self.user_columns.get(r))
-            .map(|cols| cols.get(column).copied().unwrap_or(false));
+        let user_column = relation.map(|r| {
+            self.user_columns
+                .get(r)
+                .is_some_and(|cols| cols.get(column).copied().unwrap_or(false))
+        });
         match user_column {
-            Some(true) => self.users.get(id),
+            Some(true) => self.users.get(id).or_else(|| self.objects.get(id)),
             Some(false) => self.objects.get(id),
             None => self.objects.get(id).or_else(|| self.users.get(id)),
         }

@@ -450,6 +450,16 @@ fn rows_about(
 /// rule): a model of fewer users derives some of their rows, never others.
 const SOME_USER: [&str; 1] = ["action_notifies"];
 
+/// Relations that count every user (`coverage.dl`, loaded with `journeys.dl` for the parts it
+/// joins): a model of fewer users counts fewer, by design.
+const COUNTS: [&str; 5] = [
+    "device_users",
+    "source_users",
+    "endpoint_users",
+    "rule_recipients",
+    "login_mfa_users",
+];
+
 fn assert_one_user_equals_every_user(name: &str, s: &Snapshot) {
     // With the journeys too: the answers about the other binding targets (RAC endpoints,
     // outposts' binds, login paths) come from the same rows.
@@ -471,6 +481,9 @@ fn assert_one_user_equals_every_user(name: &str, s: &Snapshot) {
             .into_iter()
             .zip(rows_about(&reference, &users, &only))
         {
+            if COUNTS.contains(&rel.as_str()) {
+                continue;
+            }
             if SOME_USER.contains(&rel.as_str()) {
                 assert!(got.is_subset(&want), "{name}: user {pk}, relation `{rel}`");
             } else {
