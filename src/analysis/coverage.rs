@@ -15,9 +15,9 @@
 use super::{COVERAGE, Model};
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
-use std::collections::HashMap;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// How many users get each answer about one target.

@@ -334,18 +334,8 @@ fn target_words(words: &Words, rel: &str, t: &[String]) -> String {
         u => words.who(u),
     };
     match rel {
-        "endpoint_access" => format!(
-            "may {} open {}: {}",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
-        "device_access" => format!(
-            "may {} log in on {}: {}",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
+        "endpoint_access" => format!("may {} open {}: {}", who(1), words.label(at(0)), at(2)),
+        "device_access" => format!("may {} log in on {}: {}", who(1), words.label(at(0)), at(2)),
         "source_offered" => format!(
             "is {} offered {} to connect: {} (a source binding gates no login)",
             who(1),

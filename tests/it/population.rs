@@ -718,5 +718,8 @@ fn target_counts_for_every_user_equal_the_per_user_model() {
     // Every kind of count was exercised with users behind it somewhere, and some joined answer
     // differs between users.
     assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
-    assert!(mixed > 0, "no endpoint or bind splits its users: the join shows nothing");
+    assert!(
+        mixed > 0,
+        "no endpoint or bind splits its users: the join shows nothing"
+    );
 }

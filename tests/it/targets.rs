@@ -108,7 +108,11 @@ fn n03_destination_group_with_members_only_in_child_groups() {
         .collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].objects[0].pk, "r1");
-    assert!(f[0].objects.iter().any(|o| o.kind == "group" && o.pk == "g-admins"));
+    assert!(
+        f[0].objects
+            .iter()
+            .any(|o| o.kind == "group" && o.pk == "g-admins")
+    );
     assert!(f[0].message.contains("1 member"), "{}", f[0].message);
     // A group with no member at all is AK-N01's concern (nobody is told), not this one's.
     let mut s = notifying(json!(["t1"]), "g-staff");
@@ -287,7 +291,9 @@ fn stock_blueprints_get_no_finding_about_a_new_target_object() {
     };
     let f = audit::audit(&loaded.snapshot, &options).unwrap();
     for x in &f {
-        let new = ["AK-N02", "AK-N03", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07"];
+        let new = [
+            "AK-N02", "AK-N03", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07",
+        ];
         assert!(!new.contains(&x.rule.as_str()), "{} {}", x.rule, x.message);
     }
     // No stock rule watches failed logins.
@@ -316,7 +322,14 @@ fn explain_names_a_provider_pk_equal_to_a_user_pk_as_the_provider() {
     s["policies/bindings"] = json!([bind("b1", "a1", "user", json!(5))]);
     let (_dir, path) = written(&s);
     let out = crate::bindlog(&[
-        "explain", &path, "--provider", "ldap", "--user", "alice", "--width", "200",
+        "explain",
+        &path,
+        "--provider",
+        "ldap",
+        "--user",
+        "alice",
+        "--width",
+        "200",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
@@ -334,7 +347,14 @@ fn explain_names_a_provider_pk_equal_to_a_user_pk_as_the_provider() {
         "{text}"
     );
     let out = crate::bindlog(&[
-        "explain", &path, "--provider", "5", "--user", "5", "--format", "json",
+        "explain",
+        &path,
+        "--provider",
+        "5",
+        "--user",
+        "5",
+        "--format",
+        "json",
     ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["labels"]["5"], "provider ldap");
@@ -361,12 +381,17 @@ fn who_may_open_a_rac_endpoint_in_full() {
     assert_eq!(who(&s, &["--endpoint", "e1", "--access", "no"]), "alice\n");
     // The application's own bindings count too: only staff may open it, so nobody opens db.
     let mut s = rac(true);
-    s["policies/bindings"]
-        .as_array_mut()
-        .unwrap()
-        .push(bind("b2", "a1", "group", json!("g-staff")));
+    s["policies/bindings"].as_array_mut().unwrap().push(bind(
+        "b2",
+        "a1",
+        "group",
+        json!("g-staff"),
+    ));
     assert_eq!(who(&s, &["--endpoint", "db"]), "");
-    assert_eq!(who(&s, &["--endpoint", "db", "--access", "no", "--count"]), "3\n");
+    assert_eq!(
+        who(&s, &["--endpoint", "db", "--access", "no", "--count"]),
+        "3\n"
+    );
 }
 
 #[test]
@@ -374,7 +399,10 @@ fn who_can_bind_through_an_ldap_provider() {
     let mut s = ldap("authentik_stages_password.passwordstage");
     s["policies/bindings"] = json!([bind("b1", "a1", "group", json!("g-staff"))]);
     assert_eq!(who(&s, &["--provider", "ldap"]), "alice\n");
-    assert_eq!(who(&s, &["--provider", "5", "--access", "no"]), "bob\ncarol\n");
+    assert_eq!(
+        who(&s, &["--provider", "5", "--access", "no"]),
+        "bob\ncarol\n"
+    );
     // A stage the outpost cannot answer fails every bind it is shown in.
     let mut s = ldap("authentik_stages_captcha.captchastage");
     s["policies/bindings"] = json!([bind("b1", "a1", "group", json!("g-staff"))]);
