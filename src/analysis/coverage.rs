@@ -5,10 +5,19 @@
 //! The counts come from `rules/authentik/coverage.dl`, evaluated over identity classes by
 //! [`Model::everyone`]; [`Coverage::read`] reads them from any model that has them, so the
 //! per-user reference ([`Model::with_rules`] over every user) reads the same way.
+//!
+//! Opening a RAC endpoint in full and binding to an LDAP or RADIUS provider join a user's
+//! answers from several flows and applications, which the evaluation by scope keeps apart. The
+//! rules decide each part within one object (`endpoint_part_in`, `bind_part_in`, with the
+//! object's identity classes); [`journeys`] joins, for each identity class, the parts of the
+//! classes that stand for it in each object, as `journeys.dl` joins one user's parts.
 
 use super::{COVERAGE, Model};
+use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// How many users get each answer about one target.
@@ -59,6 +68,11 @@ pub struct Coverage {
     pub sources: Vec<TargetCount>,
     /// Per RAC endpoint, by name: whom its own bindings let in (pass, fail, unknown).
     pub endpoints: Vec<TargetCount>,
+    /// Per RAC endpoint, by name: who may open it in full, through its provider's application
+    /// (the application's access, the authorization flow, its own bindings: yes, no, unknown).
+    pub endpoint_access: Vec<TargetCount>,
+    /// Per LDAP or RADIUS provider, by name: who can bind (yes, no, unknown).
+    pub binds: Vec<TargetCount>,
     /// Per event action authentik emits, the rules that may notify someone of it.
     pub actions: Vec<(String, Vec<Notifier>)>,
     /// Per application, by slug.
@@ -67,9 +81,9 @@ pub struct Coverage {
 
 impl Coverage {
     /// Evaluates the coverage rules for every user by identity class.
-    pub fn of(snapshot: &crate::snapshot::Snapshot) -> Result<Coverage, String> {
+    pub fn of(snapshot: &Snapshot) -> Result<Coverage, String> {
         let model = Model::everyone(snapshot, &[COVERAGE], &[])?;
-        Ok(Coverage::read(&model, snapshot.users.len() as u64))
+        Ok(Coverage::read(&model, snapshot))
     }
 
     /// Whether the snapshot has any of these targets (nothing to show otherwise).
@@ -77,12 +91,14 @@ impl Coverage {
         self.devices.is_empty()
             && self.sources.is_empty()
             && self.endpoints.is_empty()
+            && self.binds.is_empty()
             && self.actions.iter().all(|(_, r)| r.is_empty())
             && self.logins.iter().all(|l| l.flow.is_none())
     }
 
-    /// Reads the counts from a model with `rules/authentik/coverage.dl` (of `users` users).
-    pub fn read(model: &Model, users: u64) -> Coverage {
+    /// Reads the counts from a model of every user with `rules/authentik/coverage.dl`.
+    pub fn read(model: &Model, snapshot: &Snapshot) -> Coverage {
+        let users = snapshot.users.len() as u64;
         let counted = |objects: &str, name_col: usize, rel: &str, words: [&str; 3]| {
             let mut n: BTreeMap<String, [u64; 3]> = BTreeMap::new();
             for r in model.rows(rel) {
@@ -173,6 +189,11 @@ impl Coverage {
             })
             .collect();
         logins.sort_by(|a, b| a.app.cmp(&b.app));
+        let outpost: std::collections::BTreeSet<String> = model
+            .rows("outpost_provider")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
         Coverage {
             users,
             devices: counted("device", 1, "device_users", tri),
@@ -182,6 +203,22 @@ impl Coverage {
                 1,
                 "endpoint_users",
                 ["pass", "fail", "unknown"],
+            ),
+            endpoint_access: journey_counts(
+                model,
+                snapshot,
+                Journey::Endpoint,
+                &model.names("rac_endpoint"),
+            ),
+            binds: journey_counts(
+                model,
+                snapshot,
+                Journey::Bind,
+                &model
+                    .names("provider")
+                    .into_iter()
+                    .filter(|(pk, _)| outpost.contains(pk))
+                    .collect(),
             ),
             actions: actions.into_iter().collect(),
             logins,
@@ -203,6 +240,8 @@ impl Coverage {
             "devices": counts(&self.devices, ["yes", "no", "unknown"]),
             "sources": counts(&self.sources, ["yes", "no", "unknown"]),
             "endpoints": counts(&self.endpoints, ["pass", "fail", "unknown"]),
+            "endpoint_access": counts(&self.endpoint_access, ["yes", "no", "unknown"]),
+            "binds": counts(&self.binds, ["yes", "no", "unknown"]),
             "notifications": self.actions.iter().map(|(a, rules)| json!({
                 "action": a,
                 "rules": rules.iter().map(|n| json!({
@@ -256,6 +295,18 @@ impl Coverage {
             "RAC endpoints (their own bindings; opening also needs the application)",
             &self.endpoints,
             ["pass", "fail", "unknown"],
+        );
+        table(
+            &mut out,
+            "RAC endpoints (who may open them: application, authorization flow and own bindings)",
+            &self.endpoint_access,
+            ["yes", "no", "unknown"],
+        );
+        table(
+            &mut out,
+            "LDAP/RADIUS providers (who can bind: bind flow and application)",
+            &self.binds,
+            ["yes", "no", "unknown"],
         );
         if self.actions.iter().any(|(_, r)| !r.is_empty()) {
             let _ = writeln!(
@@ -332,4 +383,127 @@ impl Coverage {
         }
         out
     }
+}
+
+/// A question joining a user's answers about several objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Journey {
+    /// Opening a RAC endpoint (`endpoint_part_in`, `endpoint_part_all`).
+    Endpoint,
+    /// Binding to an LDAP or RADIUS provider (`bind_part_in`, `bind_part_all`).
+    Bind,
+}
+
+impl Journey {
+    fn relations(self) -> (&'static str, &'static str) {
+        match self {
+            Journey::Endpoint => ("endpoint_part_in", "endpoint_part_all"),
+            Journey::Bind => ("bind_part_in", "bind_part_all"),
+        }
+    }
+}
+
+/// A journey's answer for one identity class: yes, no, unknown.
+pub const ANSWERS: [&str; 3] = ["yes", "no", "unknown"];
+
+/// For every target of `journey` in a model of every user with `rules/authentik/coverage.dl`,
+/// each identity class's answer (an index into [`ANSWERS`]), as `journeys.dl`'s
+/// `endpoint_access` and `bind_access` combine a user's parts: a part that fails makes it no,
+/// else a part left to run time makes it unknown, else yes. Each part's value for a class is
+/// that of the class standing for it in the part's object.
+pub fn journeys(model: &Model, snapshot: &Snapshot, journey: Journey) -> HashMap<String, Vec<u8>> {
+    // How bad a part's value is; the worst part decides.
+    let rank = |v: &str| match v {
+        "fail" => 2u8,
+        "unknown" => 1,
+        _ => 0,
+    };
+    let (parts_in, parts_all) = journey.relations();
+    let n = model.identity_classes(snapshot).len();
+    let mut out: HashMap<String, Vec<u8>> = HashMap::new();
+    for r in model.rows(parts_all) {
+        let v = rank(&r[2]);
+        let answers = out.entry(r[0].clone()).or_insert_with(|| vec![0; n]);
+        for a in answers.iter_mut() {
+            *a = (*a).max(v);
+        }
+    }
+    // In a model by class a row's user is the representative of a class; in the per-user
+    // reference, the user.
+    let user_index: HashMap<String, u32> = if model.by_class() {
+        HashMap::new()
+    } else {
+        snapshot
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.pk.to_string(), i as u32))
+            .collect()
+    };
+    let mut by_object: HashMap<(String, String), FxHashMap<u32, u8>> = HashMap::new();
+    for r in model.rows(parts_in) {
+        let Some(k) = model
+            .class_of(&r[3])
+            .or_else(|| user_index.get(&r[3]).copied())
+        else {
+            continue;
+        };
+        let v = by_object
+            .entry((r[0].clone(), r[1].clone()))
+            .or_default()
+            .entry(k)
+            .or_default();
+        *v = (*v).max(rank(&r[4]));
+    }
+    let mut answering: HashMap<String, Vec<u32>> = HashMap::new();
+    for ((target, object), values) in &by_object {
+        let through = answering
+            .entry(object.clone())
+            .or_insert_with(|| model.answering_in(snapshot, object));
+        let answers = out.entry(target.clone()).or_insert_with(|| vec![0; n]);
+        for (a, k) in answers.iter_mut().zip(through.iter()) {
+            if let Some(v) = values.get(k) {
+                *a = (*a).max(*v);
+            }
+        }
+    }
+    // Ranked by how bad; answered in the order of ANSWERS.
+    for answers in out.values_mut() {
+        for a in answers.iter_mut() {
+            *a = [0, 2, 1][usize::from(*a)];
+        }
+    }
+    out
+}
+
+/// How many users each target of `journey` (pk -> name) gets each answer from, by name.
+fn journey_counts(
+    model: &Model,
+    snapshot: &Snapshot,
+    journey: Journey,
+    targets: &std::collections::BTreeMap<String, String>,
+) -> Vec<TargetCount> {
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let classes = model.identity_classes(snapshot);
+    let answers = journeys(model, snapshot, journey);
+    let mut out: Vec<TargetCount> = targets
+        .iter()
+        .map(|(pk, name)| {
+            let mut counts = [0u64; 3];
+            if let Some(a) = answers.get(pk) {
+                for (k, members) in classes.iter().enumerate() {
+                    counts[usize::from(a[k])] += members.len() as u64;
+                }
+            }
+            TargetCount {
+                pk: pk.clone(),
+                name: name.clone(),
+                counts,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.name, &a.pk).cmp(&(&b.name, &b.pk)));
+    out
 }

@@ -160,14 +160,15 @@ impl Model {
         Self::with_rules(snapshot, subjects, &[])
     }
 
-    /// Evaluates the built-in rules and [`JOURNEYS`] for the given subjects, with the facts a
+    /// Evaluates the built-in rules, [`COVERAGE`] (the parts [`JOURNEYS`] joins) and
+    /// [`JOURNEYS`] for the given subjects, with the facts a
     /// question adds (`asked`: relation and row, e.g. `("host_asked", ["sso.example.com"])`).
     pub fn answering(
         snapshot: &Snapshot,
         subjects: &Subjects,
         asked: &[(&str, Vec<String>)],
     ) -> Result<Model, String> {
-        Self::build(snapshot, subjects, &[JOURNEYS], asked)
+        Self::build(snapshot, subjects, &[COVERAGE, JOURNEYS], asked)
     }
 
     /// Evaluates the built-in rules plus `extra` rule texts (`(name, text)`) over a snapshot.
@@ -201,7 +202,7 @@ impl Model {
         // `facts::facts_about`); rules of the user's may read other users' rows (to count them,
         // say), so they get every row.
         let only: Option<std::collections::HashSet<String>> = match subjects {
-            Subjects::Only(users) if extra.iter().all(|x| *x == JOURNEYS) => {
+            Subjects::Only(users) if extra.iter().all(|x| *x == JOURNEYS || *x == COVERAGE) => {
                 Some(users.iter().cloned().collect())
             }
             _ => None,
@@ -689,14 +690,30 @@ impl Model {
         classed.population.retell(snapshot, &text, &chosen)
     }
 
-    /// A readable name for every object id in the snapshot, for explanations.
-    pub fn labels(&self) -> BTreeMap<String, String> {
+    /// Readable names for the ids in explanations: users by pk, every other object by its id,
+    /// and which columns of each relation hold users, so that a value is named after the kind
+    /// of its column (a provider's integer pk `5` is not the user whose pk is 5).
+    pub fn labels(&self) -> Labels {
         self.labels_of(|_| true)
     }
 
     /// [`Model::labels`], with users only where `user(pk)` holds: a million users' labels cost
     /// a second and hundreds of megabytes that a proof naming a few of them does not need.
-    pub fn labels_of(&self, user: impl Fn(&str) -> bool) -> BTreeMap<String, String> {
+    pub fn labels_of(&self, user: impl Fn(&str) -> bool) -> Labels {
+        let mut users = BTreeMap::new();
+        match &self.population {
+            // A model by class holds the representatives' rows only.
+            Some(c) => {
+                for (pk, name) in c.population.users().filter(|(pk, _)| user(pk)) {
+                    users.insert(pk.to_string(), format!("user {name}"));
+                }
+            }
+            None => {
+                for r in self.rows("user").into_iter().filter(|r| user(&r[0])) {
+                    users.insert(r[0].clone(), format!("user {}", r[1]));
+                }
+            }
+        }
         let mut l = BTreeMap::new();
         for r in self.rows("group") {
             l.insert(r[0].clone(), format!("group {}", r[1]));
@@ -737,6 +754,7 @@ impl Model {
             ("rac_endpoint", "RAC endpoint"),
             ("device", "device"),
             ("device_access_group", "device access group"),
+            ("provider", "provider"),
         ] {
             for r in self.rows(rel) {
                 l.insert(r[0].clone(), format!("{kind} {}", r[1]));
@@ -747,25 +765,21 @@ impl Model {
             let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
             l.insert(r[0].clone(), format!("policy binding {} on {on}", r[2]));
         }
-        // Users last, so that an object whose id is spelled like a user's pk keeps its own name.
-        let mut users = BTreeMap::new();
-        match &self.population {
-            // A model by class holds the representatives' rows only.
-            Some(c) => {
-                for (pk, name) in c.population.users().filter(|(pk, _)| user(pk)) {
-                    users.insert(pk.to_string(), format!("user {name}"));
-                }
-            }
-            None => {
-                for r in self.rows("user").into_iter().filter(|r| user(&r[0])) {
-                    users.insert(r[0].clone(), format!("user {}", r[1]));
-                }
-            }
+        let user_like = classes::user_like_columns(&self.rules.program);
+        let user_columns = self
+            .rules
+            .program
+            .relations
+            .iter()
+            .zip(user_like)
+            .filter(|(_, cols)| cols.contains(&true))
+            .map(|(r, cols)| (r.name.clone(), cols))
+            .collect();
+        Labels {
+            objects: l,
+            users,
+            user_columns,
         }
-        for (pk, label) in users {
-            l.entry(pk).or_insert(label);
-        }
-        l
     }
 
     /// The rows of a relation, formatted (without the scope column of a model evaluated per
@@ -1234,29 +1248,107 @@ impl Plan {
     }
 }
 
-/// Replaces quoted object ids in an explanation's text with readable names (`"<pk>"` becomes
-/// `"user alice"`), so that a proof reads in authentik's terms.
-pub fn label_text(text: &str, labels: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('"') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find('"') {
-            Some(end) => {
-                let inner = &after[..end];
-                match labels.get(inner) {
-                    Some(label) => out.push_str(&format!("\"{label}\"")),
-                    None => out.push_str(&format!("\"{inner}\"")),
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
+/// Readable names of the ids an explanation shows (see [`Model::labels`]).
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    /// Every object id but users' pks: its kind and name (`"flow default-login"`).
+    pub objects: BTreeMap<String, String>,
+    /// Every user's pk: `"user NAME"`.
+    pub users: BTreeMap<String, String>,
+    /// Per relation with a column that may hold a user: which columns do.
+    user_columns: std::collections::HashMap<String, Vec<bool>>,
+}
+
+impl Labels {
+    /// The name of `id` in column `column` of `relation` (`None`: outside any tuple): never a
+    /// user's in a column that cannot hold users; in one that may (some columns hold users or
+    /// objects, as a finding's), a user's first; outside a tuple, an object's first.
+    pub fn name(&self, relation: Option<&str>, column: usize, id: &str) -> Option<&String> {
+        let user_column = relation.map(|r| {
+            self.user_columns
+                .get(r)
+                .is_some_and(|cols| cols.get(column).copied().unwrap_or(false))
+        });
+        match user_column {
+            Some(true) => self.users.get(id).or_else(|| self.objects.get(id)),
+            Some(false) => self.objects.get(id),
+            None => self.objects.get(id).or_else(|| self.users.get(id)),
         }
     }
-    out.push_str(rest);
+
+    /// The name of an object id (not a user's pk), or the id.
+    pub fn object(&self, id: &str) -> String {
+        self.objects.get(id).cloned().unwrap_or_else(|| id.into())
+    }
+
+    /// One map for tools: every object id, and the users' pks no object shares (a user's pk
+    /// equal to an object's id is in [`Labels::users`] only).
+    pub fn flat(&self) -> BTreeMap<String, String> {
+        let mut all = self.users.clone();
+        all.extend(self.objects.clone());
+        all
+    }
+}
+
+/// Replaces quoted object ids in an explanation's text with readable names (`"<pk>"` becomes
+/// `"user alice"`), so that a proof reads in authentik's terms. Inside a tuple
+/// (`relation("a", "b")`) each value is named after its column's kind (see [`Labels::name`]).
+pub fn label_text(text: &str, labels: &Labels) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The relation whose tuple the scan is in, and the column.
+    let mut atom: Option<(String, usize)> = None;
+    let mut word = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut inner = String::new();
+                let mut closed = false;
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => {
+                            inner.push(d);
+                            if let Some(e) = chars.next() {
+                                inner.push(e);
+                            }
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        _ => inner.push(d),
+                    }
+                }
+                let at = atom.as_ref().map(|(r, col)| (r.as_str(), *col));
+                match labels.name(at.map(|a| a.0), at.map_or(0, |a| a.1), &inner) {
+                    Some(label) if closed => out.push_str(&format!("\"{label}\"")),
+                    _ => {
+                        out.push('"');
+                        out.push_str(&inner);
+                        if closed {
+                            out.push('"');
+                        }
+                    }
+                }
+                word.clear();
+                continue;
+            }
+            '(' => {
+                atom = (!word.is_empty()).then(|| (std::mem::take(&mut word), 0));
+            }
+            ',' => {
+                if let Some((_, col)) = &mut atom {
+                    *col += 1;
+                }
+            }
+            ')' => atom = None,
+            c if c.is_alphanumeric() || c == '_' => word.push(c),
+            _ => word.clear(),
+        }
+        if !(c.is_alphanumeric() || c == '_') {
+            word.clear();
+        }
+        out.push(c);
+    }
     out
 }

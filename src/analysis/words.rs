@@ -51,7 +51,7 @@ pub struct Words {
     users: BTreeMap<String, String>,
     groups: BTreeMap<String, String>,
     policies: BTreeMap<String, String>,
-    labels: BTreeMap<String, String>,
+    labels: super::Labels,
 }
 
 const READ: &[&str] = &[
@@ -138,9 +138,9 @@ impl Words {
         )
     }
 
-    /// The readable name of an object id (as in the proofs' labels), or the id.
+    /// The readable name of an object id that is not a user's (as in the proofs' labels), or the id.
     pub fn label(&self, id: &str) -> String {
-        self.labels.get(id).cloned().unwrap_or_else(|| id.into())
+        self.labels.object(id)
     }
 
     /// The shortest chain of groups from one of the identity's direct groups up to `g`.

@@ -162,7 +162,7 @@ pub fn run(args: Args) -> Outcome {
                 let what = if b.is_empty() {
                     "the flow's gate".to_string()
                 } else {
-                    labels.get(b).cloned().unwrap_or_else(|| b.clone())
+                    labels.object(b)
                 };
                 println!("  {what} ({b}): {why}; {}", describe(who));
             }

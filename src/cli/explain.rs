@@ -317,7 +317,8 @@ pub fn run(args: Args) -> Outcome {
             let labels = model.labels();
             let mut v = to_json(explanation);
             v["summary"] = serde_json::json!(summary.join("\n"));
-            v["labels"] = serde_json::to_value(&labels).unwrap_or_default();
+            v["labels"] = serde_json::to_value(labels.flat()).unwrap_or_default();
+            v["user_labels"] = serde_json::to_value(&labels.users).unwrap_or_default();
             v["supporting"] = serde_json::Value::Array(supporting.iter().map(to_json).collect());
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
@@ -333,44 +334,34 @@ fn target_words(words: &Words, rel: &str, t: &[String]) -> String {
         u => words.who(u),
     };
     match rel {
-        "endpoint_access" => format!(
-            "may {} open RAC endpoint {}: {}",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
-        "device_access" => format!(
-            "may {} log in on device {}: {}",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
+        "endpoint_access" => format!("may {} open {}: {}", who(1), words.label(at(0)), at(2)),
+        "device_access" => format!("may {} log in on {}: {}", who(1), words.label(at(0)), at(2)),
         "source_offered" => format!(
-            "is {} offered source {} to connect: {} (a source binding gates no login)",
+            "is {} offered {} to connect: {} (a source binding gates no login)",
             who(1),
             words.label(at(0)),
             at(2)
         ),
         "bind_access" => format!(
-            "can {} bind through provider {}: {}",
+            "can {} bind through {}: {}",
             who(1),
             words.label(at(0)),
             at(2)
         ),
         "rule_fires" => format!(
-            "does notification rule {} fire for a {} event of {}: {} (the other rules follow)",
+            "does {} fire for a {} event of {}: {} (the other rules follow)",
             words.label(at(0)),
             at(1),
             who(2),
             at(3)
         ),
         "app_login_flow" if at(1).is_empty() => format!(
-            "application {} has no login flow: its provider names none, no brand does, and no \
+            "{} has no login flow: its provider names none, no brand does, and no \
              authentication flow lets the anonymous visitor in",
             words.label(at(0))
         ),
         "app_login_flow" => format!(
-            "application {} sends a visitor without a session to flow {} ({})",
+            "{} sends a visitor without a session to {} ({})",
             words.label(at(0)),
             words.label(at(1)),
             match at(2) {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 /// Flags of `bindlog who`.
 #[derive(clap::Args, Debug)]
 #[command(
-    group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user", "notified_of", "device", "device_access_group"])),
+    group(clap::ArgGroup::new("question").required(true).args(["flow", "app", "user", "notified_of", "device", "device_access_group", "endpoint", "provider", "notifies"])),
     after_help = "Three questions about stages and applications, one per run:
   the users for whom a stage is skipped (or shown, or unknown), each flow entered the default way:
     bindlog who examples/acme/snapshot.json --flow default-authentication-flow \\
@@ -32,7 +32,13 @@ Other binding targets:
     bindlog who examples/acme/snapshot.json --notified-of login_failed --event-user ada.nguyen
   the users who may log in on a device, or whom a device access group admits:
     bindlog who examples/acme/snapshot.json --device ada-laptop
-    bindlog who examples/acme/snapshot.json --device-access-group engineering-laptops"
+    bindlog who examples/acme/snapshot.json --device-access-group engineering-laptops
+  the users who may open a RAC endpoint in full (application, authorization flow, its bindings):
+    bindlog who examples/acme/snapshot.json --endpoint build-server
+  the users who can bind to an LDAP or RADIUS provider (--access no: who cannot):
+    bindlog who examples/acme/snapshot.json --provider directory --access no
+  per notification rule, the event actions that may notify a user, and how (JSON):
+    bindlog who examples/acme/snapshot.json --notifies ada.nguyen"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -87,6 +93,16 @@ pub struct Args {
     /// A device access group (name or pk): the users its bindings admit, and its devices.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["flow", "app", "user", "notified_of", "device"])]
     device_access_group: Option<String>,
+    /// A RAC endpoint (name or pk): the users who may open it in full (with --access).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["flow", "app", "user", "notified_of", "device", "device_access_group"])]
+    endpoint: Option<String>,
+    /// An LDAP or RADIUS provider (name or pk): the users who can bind through it (with --access).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["flow", "app", "user", "notified_of", "device", "device_access_group", "endpoint"])]
+    provider: Option<String>,
+    /// A user (username or pk): per notification rule that may tell them, the event actions
+    /// that may fire it and whether they are told as a group member or as the event's user.
+    #[arg(long, value_name = "USER", conflicts_with_all = ["flow", "app", "user", "notified_of", "device", "device_access_group", "endpoint", "provider"])]
+    notifies: Option<String>,
     /// Print only how many.
     #[arg(long)]
     count: bool,
@@ -149,6 +165,12 @@ pub fn run(args: Args) -> Outcome {
     let snapshot = &loaded.snapshot;
     if args.notified_of.is_some() || args.device.is_some() || args.device_access_group.is_some() {
         return targets(&args, snapshot);
+    }
+    if args.endpoint.is_some() || args.provider.is_some() {
+        return journey(&args, snapshot);
+    }
+    if let Some(user) = &args.notifies {
+        return notifies(&args, snapshot, user);
     }
     // A misspelt flow, stage, application or user is reported before the evaluation.
     let q = question(&args, snapshot, &bulk::Layout::of(snapshot))?;
@@ -443,6 +465,173 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
         for u in found {
             println!("{u}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `who --endpoint`, `who --provider`: the users of the identity classes with the answer asked.
+fn journey(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
+    use bindlog::analysis::coverage::{ANSWERS, Journey, journeys};
+    use bindlog::analysis::{COVERAGE, Model};
+    let model = Model::everyone(snapshot, &[COVERAGE], &[]).map_err(|e| miette!("{e}"))?;
+    let (journey, pk) = match (&args.endpoint, &args.provider) {
+        (Some(e), _) => (
+            Journey::Endpoint,
+            model.object("rac_endpoint", 1, e, "RAC endpoint"),
+        ),
+        (None, Some(p)) => {
+            let pk = model.object("provider", 1, p, "provider");
+            let outpost = model.rows("outpost_provider");
+            match pk {
+                Ok(pk) if !outpost.iter().any(|r| r[0] == pk) => {
+                    return Err(miette!(
+                        help = "ask who may open its application: bindlog who SNAPSHOT --app SLUG",
+                        "provider `{p}` is neither an LDAP nor a RADIUS provider: nobody binds through it"
+                    ));
+                }
+                other => (Journey::Bind, other),
+            }
+        }
+        _ => return Err(miette!("ask about --endpoint or --provider")),
+    };
+    let pk = pk.map_err(|e| miette!("{e}"))?;
+    let want = match args.access {
+        Access::Yes => 0,
+        Access::No => 1,
+        Access::Unknown => 2,
+    };
+    debug_assert_eq!(ANSWERS[want], ["yes", "no", "unknown"][want]);
+    let answers = journeys(&model, snapshot, journey);
+    let classes = model.identity_classes(snapshot);
+    let mut found: Vec<&str> = Vec::new();
+    if let Some(a) = answers.get(&pk) {
+        for (k, members) in classes.iter().enumerate() {
+            if usize::from(a[k]) == want {
+                found.extend(
+                    members
+                        .iter()
+                        .map(|u| &*snapshot.users[*u as usize].username),
+                );
+            }
+        }
+    }
+    found.sort_unstable();
+    if args.count {
+        println!("{}", found.len());
+    } else {
+        for u in found {
+            println!("{u}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `who --notifies USER`: per notification rule that may tell the user, how (a direct member of
+/// its destination group, or the event's user), and the event actions that may fire it.
+fn notifies(args: &Args, snapshot: &bindlog::snapshot::Snapshot, user: &str) -> Outcome {
+    use bindlog::analysis::{Model, Subjects};
+    use std::collections::{BTreeMap, BTreeSet};
+    let (pk, name) = find_user(snapshot, user).map_err(|e| miette!("{e}"))?;
+    // Whether a rule fires for some event needs every user; the rest is about this one.
+    let model = Model::everyone(snapshot, &[], &[]).map_err(|e| miette!("{e}"))?;
+    let mine = Model::answering(snapshot, &Subjects::Only(vec![pk.clone()]), &[])
+        .map_err(|e| miette!("{e}"))?;
+    let rules = mine.names("notification_rule");
+    let tells_event_user: BTreeSet<String> = mine
+        .rows("rule_tells_event_user")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let member_of: BTreeSet<String> = mine
+        .rows("rule_recipient")
+        .into_iter()
+        .filter(|r| r[1] == pk)
+        .map(|r| r[0].clone())
+        .collect();
+    let own: BTreeMap<(String, String), String> = mine
+        .rows("rule_fires")
+        .into_iter()
+        .filter(|r| r[2] == pk)
+        .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
+        .collect();
+    // Per rule and action: whether it fires for some event (of any user, or of none).
+    let mut any: BTreeMap<(String, String), &str> = BTreeMap::new();
+    let better = |a: &str, b: &str| -> bool {
+        let rank = |v: &str| match v {
+            "pass" => 2,
+            "unknown" => 1,
+            _ => 0,
+        };
+        rank(b) > rank(a)
+    };
+    // Events without a user come from their own relation: the every-user model holds users
+    // only in `rule_fires`.
+    let mut fires = model.rows("rule_fires");
+    fires.extend(
+        model
+            .rows("anonymous_event_fires")
+            .into_iter()
+            .map(|r| vec![r[0].clone(), r[1].clone(), "anonymous".into(), r[2].clone()]),
+    );
+    for r in &fires {
+        let e = any.entry((r[0].clone(), r[1].clone())).or_insert("fail");
+        if better(e, &r[3]) {
+            *e = if r[3] == "pass" { "pass" } else { "unknown" };
+        }
+    }
+    let word = |v: &str| match v {
+        "pass" => "yes",
+        "fail" => "no",
+        _ => "unknown",
+    };
+    let mut out = Vec::new();
+    for (rule, rule_name) in &rules {
+        let member = member_of.contains(rule);
+        let event_user = tells_event_user.contains(rule);
+        if !member && !event_user {
+            continue;
+        }
+        let mut actions = Vec::new();
+        for ((r, action), v) in &any {
+            if r != rule {
+                continue;
+            }
+            let for_member = if member { *v } else { "fail" };
+            let for_own = if event_user {
+                own.get(&(r.clone(), action.clone()))
+                    .map_or("fail", String::as_str)
+            } else {
+                "fail"
+            };
+            if for_member == "fail" && for_own == "fail" {
+                continue;
+            }
+            actions.push(serde_json::json!({
+                "action": action,
+                "as_member": word(for_member),
+                "as_event_user": word(for_own),
+            }));
+        }
+        let mut how = Vec::new();
+        if member {
+            how.push("destination_group");
+        }
+        if event_user {
+            how.push("event_user");
+        }
+        out.push(serde_json::json!({
+            "rule": rule_name,
+            "pk": rule,
+            "user": name,
+            "told_as": how,
+            "actions": actions,
+        }));
+    }
+    out.sort_by(|a, b| a["rule"].as_str().cmp(&b["rule"].as_str()));
+    if args.count {
+        println!("{}", out.len());
+    } else {
+        println!("{}", serde_json::Value::Array(out));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -229,6 +229,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ("device", &t.devices),
         ("source", &t.sources),
         ("rac_endpoint", &t.endpoints),
+        ("rac_endpoint_access", &t.endpoint_access),
+        ("bind", &t.binds),
     ] {
         for x in list {
             let mut row = vec![kind.to_string(), x.name.clone(), x.pk.clone()];

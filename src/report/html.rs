@@ -455,8 +455,9 @@ fn targets(o: &mut String, r: &Report) {
     o.push_str(
         "<section id=\"targets\"><h2>Other binding targets</h2>\n<p>For every user: who may log in \
          on each device, who is offered each source to connect (never enforced), whom each RAC \
-         endpoint's own bindings let in (opening it also needs its application), who is told of \
-         each event action, and per application the login flow of a visitor without a session \
+         endpoint's own bindings let in, who may open it in full (its application, its \
+         provider's authorization flow and its own bindings), who can bind to each LDAP or \
+         RADIUS provider (its bind flow and its application), who is told of each event action, and per application the login flow of a visitor without a session \
          and how many users meet MFA in it.</p>\n",
     );
     if t.is_empty() {
@@ -467,6 +468,12 @@ fn targets(o: &mut String, r: &Report) {
         ("Devices", &t.devices, ["yes", "no", "unknown"]),
         ("Sources", &t.sources, ["yes", "no", "unknown"]),
         ("RAC endpoints", &t.endpoints, ["pass", "fail", "unknown"]),
+        (
+            "RAC endpoints opened in full",
+            &t.endpoint_access,
+            ["yes", "no", "unknown"],
+        ),
+        ("LDAP and RADIUS binds", &t.binds, ["yes", "no", "unknown"]),
     ] {
         if list.is_empty() {
             continue;

@@ -434,7 +434,7 @@ pub fn build_from(
         superuser_groups,
         findings,
         left_out,
-        targets: Coverage::read(model, snapshot.users.len() as u64),
+        targets: Coverage::read(model, snapshot),
         detail: *detail,
     })
 }

@@ -95,6 +95,31 @@ fn n02_rule_without_transport() {
     assert!(fired(&notifying(json!(["t1"]), "g-admins"), "AK-N02").is_empty());
 }
 
+#[test]
+fn n03_destination_group_with_members_only_in_child_groups() {
+    // bob is a direct member of admins: he is told.
+    assert!(fired(&notifying(json!(["t1"]), "g-admins"), "AK-N03").is_empty());
+    // Without bob, admins has carol only, through its child group oncall: nobody is told.
+    let mut s = notifying(json!(["t1"]), "g-admins");
+    s["core/users"][1]["groups"] = json!(["g-staff"]);
+    let f: Vec<Finding> = findings(&s)
+        .into_iter()
+        .filter(|f| f.rule == "AK-N03")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].objects[0].pk, "r1");
+    assert!(
+        f[0].objects
+            .iter()
+            .any(|o| o.kind == "group" && o.pk == "g-admins")
+    );
+    assert!(f[0].message.contains("1 member"), "{}", f[0].message);
+    // A group with no member at all is AK-N01's concern (nobody is told), not this one's.
+    let mut s = notifying(json!(["t1"]), "g-staff");
+    s["core/users"][0]["groups"] = json!([]);
+    assert!(fired(&s, "AK-N03").is_empty());
+}
+
 fn devices(bound: bool) -> Value {
     let mut s = base();
     s["endpoints/device_access_groups"] = json!([{"pbm_uuid": "dg", "name": "laptops"}]);
@@ -266,7 +291,9 @@ fn stock_blueprints_get_no_finding_about_a_new_target_object() {
     };
     let f = audit::audit(&loaded.snapshot, &options).unwrap();
     for x in &f {
-        let new = ["AK-N02", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07"];
+        let new = [
+            "AK-N02", "AK-N03", "AK-E01", "AK-S01", "AK-L01", "AK-R01", "AK-M07",
+        ];
         assert!(!new.contains(&x.rule.as_str()), "{} {}", x.rule, x.message);
     }
     // No stock rule watches failed logins.
@@ -276,4 +303,141 @@ fn stock_blueprints_get_no_finding_about_a_new_target_object() {
         .map(|x| x.objects[0].pk.as_str())
         .collect();
     assert!(n01.contains(&"login_failed"), "{n01:?}");
+}
+
+/// Writes `v` as a snapshot file in a fresh directory (kept alive by the returned guard).
+fn written(v: &Value) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("snapshot.json");
+    std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+    let p = p.display().to_string();
+    (dir, p)
+}
+
+/// Provider pk 5 and user pk 5 both exist: explain names each value after its column's kind.
+#[test]
+fn explain_names_a_provider_pk_equal_to_a_user_pk_as_the_provider() {
+    let mut s = ldap("authentik_stages_password.passwordstage");
+    s["core/users"][0]["pk"] = json!(5);
+    s["policies/bindings"] = json!([bind("b1", "a1", "user", json!(5))]);
+    let (_dir, path) = written(&s);
+    let out = crate::bindlog(&[
+        "explain",
+        &path,
+        "--provider",
+        "ldap",
+        "--user",
+        "alice",
+        "--width",
+        "200",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.starts_with("can alice bind through provider ldap: yes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bind_access(\"provider ldap\", \"user alice\", \"yes\")"),
+        "{text}"
+    );
+    assert!(!text.contains("\"user alice\", \"user alice\""), "{text}");
+    assert!(
+        text.contains("application_provider(\"application dir\", \"provider ldap\")"),
+        "{text}"
+    );
+    let out = crate::bindlog(&[
+        "explain",
+        &path,
+        "--provider",
+        "5",
+        "--user",
+        "5",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["labels"]["5"], "provider ldap");
+    assert_eq!(v["user_labels"]["5"], "user alice");
+}
+
+/// `who` with these arguments after the snapshot: stdout, asserting success.
+fn who(v: &Value, args: &[&str]) -> String {
+    let (_dir, path) = written(v);
+    let out = crate::bindlog(&[&["who", &path][..], args].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn who_may_open_a_rac_endpoint_in_full() {
+    // The application is open to everyone; the endpoint admits admins (carol through oncall).
+    let s = rac(true);
+    assert_eq!(who(&s, &["--endpoint", "db"]), "bob\ncarol\n");
+    assert_eq!(who(&s, &["--endpoint", "e1", "--access", "no"]), "alice\n");
+    // The application's own bindings count too: only staff may open it, so nobody opens db.
+    let mut s = rac(true);
+    s["policies/bindings"].as_array_mut().unwrap().push(bind(
+        "b2",
+        "a1",
+        "group",
+        json!("g-staff"),
+    ));
+    assert_eq!(who(&s, &["--endpoint", "db"]), "");
+    assert_eq!(
+        who(&s, &["--endpoint", "db", "--access", "no", "--count"]),
+        "3\n"
+    );
+}
+
+#[test]
+fn who_can_bind_through_an_ldap_provider() {
+    let mut s = ldap("authentik_stages_password.passwordstage");
+    s["policies/bindings"] = json!([bind("b1", "a1", "group", json!("g-staff"))]);
+    assert_eq!(who(&s, &["--provider", "ldap"]), "alice\n");
+    assert_eq!(
+        who(&s, &["--provider", "5", "--access", "no"]),
+        "bob\ncarol\n"
+    );
+    // A stage the outpost cannot answer fails every bind it is shown in.
+    let mut s = ldap("authentik_stages_captcha.captchastage");
+    s["policies/bindings"] = json!([bind("b1", "a1", "group", json!("g-staff"))]);
+    assert_eq!(who(&s, &["--provider", "ldap"]), "");
+    // A provider of another type has no binds: refused, with exit status 2.
+    let (_dir, path) = written(&rac(false));
+    let out = crate::bindlog(&["who", &path, "--provider", "rac-a"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither an LDAP nor a RADIUS"));
+}
+
+#[test]
+fn who_notifies_names_the_rules_and_actions_that_reach_a_user() {
+    let s = notifying(json!(["t1"]), "g-admins");
+    let v: Value = serde_json::from_str(&who(&s, &["--notifies", "bob"])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["rule"], "failed");
+    assert_eq!(v[0]["told_as"], json!(["destination_group"]));
+    assert_eq!(
+        v[0]["actions"],
+        json!([{"action": "login_failed", "as_member": "yes", "as_event_user": "no"}])
+    );
+    // carol is in admins only through its child group: authentik tells direct members only.
+    assert_eq!(who(&s, &["--notifies", "carol"]), "[]\n");
+    assert_eq!(who(&s, &["--notifies", "alice", "--count"]), "0\n");
+    // With destination_event_user, alice is told of her own failed logins.
+    let mut s = notifying(json!(["t1"]), "g-admins");
+    s["events/rules"][0]["destination_event_user"] = json!(true);
+    let v: Value = serde_json::from_str(&who(&s, &["--notifies", "alice"])).unwrap();
+    assert_eq!(v[0]["told_as"], json!(["event_user"]));
+    assert_eq!(
+        v[0]["actions"],
+        json!([{"action": "login_failed", "as_member": "no", "as_event_user": "yes"}])
+    );
+    // Without a transport nobody is told, as a member or as the event's user.
+    let s = notifying(json!([]), "g-admins");
+    assert_eq!(who(&s, &["--notifies", "bob"]), "[]\n");
 }
