@@ -371,13 +371,18 @@ enum Got {
 
 /// Whether a transport error may heal on a later attempt.
 fn transient(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed
-    )
+    match e {
+        ureq::Error::Io(io) => !tls_refused(io),
+        ureq::Error::Timeout(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
+}
+
+/// A TLS handshake that failed (an untrusted certificate, say) comes back as an I/O error
+/// holding rustls's; asking again would fail the same way.
+fn tls_refused(io: &std::io::Error) -> bool {
+    io.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 impl Client {
@@ -408,6 +413,7 @@ impl Client {
                 Err(e) => {
                     let message = e.to_string();
                     let help = if matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
+                        || matches!(&e, ureq::Error::Io(io) if tls_refused(io))
                         || message.contains("certificate")
                     {
                         "the server's certificate is not trusted: for a private CA, pass its certificate with `--ca-cert FILE`"

@@ -4,8 +4,9 @@
 //! again as a `serde_json::Value`, slowly, to report every problem with its JSON pointer.
 
 use super::error::{LoadReport, Loc, SnapshotError, pointer_segment};
-use super::raw::{ItemsSeed, RawMeta, RawSettings, RawUserText};
+use super::raw::{ItemsSeed, RawMeta, RawSettings, RawUserText, Skipped};
 use super::store::{Kind, Origin, Store};
+use super::strict::{REPEATED_KEY, Strict};
 use super::yaml::DuplicateKey;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -151,11 +152,11 @@ fn fast_value<'de, D: Deserializer<'de>>(
 ) -> Result<(), D::Error> {
     match target {
         Target::Meta => {
-            store.meta = Some(RawMeta::deserialize(d)?);
+            store.meta = Some(RawMeta::deserialize(Strict::new(d, &mut Vec::new()))?);
             Ok(())
         }
         Target::Settings => {
-            store.settings = Some(RawSettings::deserialize(d)?);
+            store.settings = Some(RawSettings::deserialize(Strict::new(d, &mut Vec::new()))?);
             Ok(())
         }
         _ => {
@@ -216,7 +217,7 @@ impl<'de> Visitor<'de> for BundleSeed<'_> {
                 }
                 None => {
                     self.ignored.push(key);
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(Skipped)?;
                 }
             }
         }
@@ -309,7 +310,7 @@ pub fn read_bundle(
                     file: file.clone(),
                     pointer: format!("/{}", pointer_segment(&key)),
                 },
-                format!("ignored key `{key}`: not an endpoint bindlog reads"),
+                ignored_key(&key),
             );
         }
         return;
@@ -324,10 +325,13 @@ pub fn read_bundle(
     // The typed reading refused what the tolerant one accepted (a repeated key, say, where the
     // last value wins): say so, since the values used may not be the ones meant, unless the
     // repeated keys were already reported with their places.
+    // A repeat the fast reading suspected from its keys' hashes but the slow reading did not
+    // find was two keys whose hashes collide: nothing to tell.
     if let (Err(e), true) = (
         fast,
         errors.len() == before && report.warnings.len() == warned,
-    ) {
+    ) && !e.to_string().starts_with(REPEATED_KEY)
+    {
         let message = syntax(&file, &e);
         let SnapshotError::Syntax { loc, message, .. } = message else {
             unreachable!("syntax() builds a Syntax error")
@@ -337,6 +341,10 @@ pub fn read_bundle(
             format!("{message}; read again with serde_json's tolerant reading (a repeated key keeps its last value), which is slower"),
         );
     }
+}
+
+fn ignored_key(key: &str) -> String {
+    format!("ignored key `{key}`: not an endpoint bindlog reads")
 }
 
 /// Reads a bundle file whole as a `serde_json::Value`, reporting every problem in it.
@@ -370,15 +378,16 @@ fn read_bundle_slowly(
         });
     };
     for (key, v) in &map {
-        if let Some(target) = target_of(key.trim_matches('/')) {
-            detail_value(
-                store,
-                target,
-                v,
-                &file,
-                &format!("/{}", pointer_segment(key)),
-                errors,
-            );
+        let pointer = format!("/{}", pointer_segment(key));
+        match target_of(key.trim_matches('/')) {
+            Some(target) => detail_value(store, target, v, &file, &pointer, errors),
+            None => report.warn(
+                Loc::Pointer {
+                    file: file.clone(),
+                    pointer,
+                },
+                ignored_key(key),
+            ),
         }
     }
 }

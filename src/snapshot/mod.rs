@@ -11,6 +11,7 @@ mod json;
 mod model;
 pub mod raw;
 mod store;
+mod strict;
 pub mod synth;
 mod synth_acme;
 mod validate;

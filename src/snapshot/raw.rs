@@ -5,9 +5,8 @@
 use super::model::{
     Authentication, DeniedAction, Designation, EngineMode, Id, InvalidResponseAction,
 };
-use serde::de::{
-    self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor,
-};
+use super::strict;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -280,7 +279,7 @@ pub struct RawStage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_model_name: Option<Box<str>>,
     /// `every other field`.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "super::strict::json_fields")]
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -298,7 +297,7 @@ pub struct RawPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_model_name: Option<Box<str>>,
     /// `every other field`.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "super::strict::json_fields")]
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -605,10 +604,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ItemsSeed<'_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
+        let mut keys = Vec::new();
         while seq
             .next_element_seed(ElementSeed {
                 out: &mut *self.out,
                 runs: &mut *self.runs,
+                keys: &mut keys,
                 index,
             })?
             .is_some()
@@ -637,16 +638,30 @@ fn page_rest<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     if key.is_none() {
         key = map.next_key()?;
     }
+    let mut seen = HashSet::new();
     while let Some(k) = key {
         if k == "results" {
             runs.push((out.len(), format!("{at}/results")));
             map.next_value_seed(ResultsSeed(&mut *out))?;
         } else {
-            map.next_value::<IgnoredAny>()?;
+            map.next_value_seed(Skipped)?;
+        }
+        if !seen.insert(k) {
+            return Err(de::Error::custom(strict::REPEATED_KEY));
         }
         key = map.next_key()?;
     }
     Ok(())
+}
+
+/// A value skipped, with its maps' keys checked for repeats ([`strict::skip`]).
+pub struct Skipped;
+
+impl<'de> DeserializeSeed<'de> for Skipped {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        strict::skip(d)
+    }
 }
 
 struct ResultsSeed<'a, T>(&'a mut Vec<T>);
@@ -664,10 +679,28 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ResultsSeed<'_, T> {
         f.write_str("an array of objects")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<T>()? {
+        let mut keys = Vec::new();
+        while let Some(item) = seq.next_element_seed(ObjectSeed {
+            keys: &mut keys,
+            item: std::marker::PhantomData,
+        })? {
             self.0.push(item);
         }
         Ok(())
+    }
+}
+
+/// One object of a list, read with its keys checked for repeats ([`strict::Strict`]).
+struct ObjectSeed<'k, T> {
+    keys: &'k mut Vec<u64>,
+    item: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ObjectSeed<'_, T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        self.keys.clear();
+        T::deserialize(strict::Strict::new(d, self.keys))
     }
 }
 
@@ -675,6 +708,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ResultsSeed<'_, T> {
 struct ElementSeed<'a, T> {
     out: &'a mut Vec<T>,
     runs: &'a mut Vec<(usize, String)>,
+    keys: &'a mut Vec<u64>,
     index: usize,
 }
 
@@ -704,7 +738,8 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ElementSeed<'_, T> {
                 if self.index == 0 {
                     self.runs.push((self.out.len(), String::new()));
                 }
-                let item = T::deserialize(Prefixed { first, map })?;
+                self.keys.clear();
+                let item = T::deserialize(strict::StrictMap::new(first, map, self.keys))?;
                 self.out.push(item);
                 Ok(())
             }
@@ -712,44 +747,11 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ElementSeed<'_, T> {
     }
 }
 
-/// A map whose first key was already read: replays it, then continues with the rest.
-struct Prefixed<A> {
-    first: Option<String>,
-    map: A,
-}
-
-impl<'de, A: MapAccess<'de>> Deserializer<'de> for Prefixed<A> {
-    type Error = A::Error;
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        visitor.visit_map(self)
-    }
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Prefixed<A> {
-    type Error = A::Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        match self.first.take() {
-            Some(k) => seed.deserialize(k.into_deserializer()).map(Some),
-            None => self.map.next_key_seed(seed),
-        }
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        self.map.next_value_seed(seed)
-    }
-}
-
 /// A value as compact JSON text, copied from the input without building a `serde_json::Value`
 /// (`null`: `None`).
 fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
     if SKIP_USER_TEXT.get() {
+        // Through the loader's `strict::Strict`, skipping still checks the keys for repeats.
         IgnoredAny::deserialize(d)?;
         return Ok(Some(Box::from(DEFERRED)));
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -38,106 +38,136 @@ enum Mode {
 /// Serves at most `limit` requests on a loopback port, then stops; returns the base URL and
 /// the request lines seen.
 fn serve(mode: Mode, limit: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_on(mode, limit, None)
+}
+
+/// [`serve`], over TLS with `tls` if given (an `https://` URL).
+fn serve_on(
+    mode: Mode,
+    limit: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     std::thread::spawn(move || {
         let recordings = fixture("fetch");
         for stream in listener.incoming().take(limit) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            let mut authorized = false;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                    break;
-                }
-                if header.to_ascii_lowercase().starts_with("authorization:") {
-                    authorized = header.trim_end().ends_with(&format!("Bearer {TOKEN}"));
+            let Ok(stream) = stream else { continue };
+            match &tls {
+                None => answer(stream, mode, &log, &recordings),
+                Some(config) => {
+                    let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+                    let mut stream = rustls::StreamOwned::new(connection, stream);
+                    answer(&mut stream, mode, &log, &recordings);
+                    stream.conn.send_close_notify();
+                    let _ = stream.flush();
                 }
             }
-            let target = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let first_groups = {
-                let mut seen = log.lock().unwrap();
-                seen.push(target.clone());
-                target.contains("core/groups")
-                    && seen.iter().filter(|t| t.contains("core/groups")).count() == 1
-            };
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            let page = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("page="))
-                .unwrap_or("1");
-            let file = match path.trim_matches('/') {
-                p @ ("api/v3/admin/version" | "api/v3/admin/settings") => {
-                    recordings.join(format!("{p}.json"))
-                }
-                p => recordings.join(p).join(format!("page-{page}.json")),
-            };
-            let users = path.contains("core/users");
-            let mut extra = String::new();
-            let (status, body) = match mode {
-                Mode::RateLimited if seen_count(&log) == 1 => {
-                    extra = "Retry-After: 1\r\n".into();
-                    ("429 Too Many Requests", String::new())
-                }
-                Mode::Redirect => {
-                    extra = "Location: https://ann:s3cret@elsewhere.example/api/v3/\r\n".into();
-                    ("301 Moved Permanently", String::new())
-                }
-                Mode::BadHeader => {
-                    extra = "this is not a header\r\n".into();
-                    ("200 OK", "{}".to_string())
-                }
-                Mode::Huge => ("200 OK", " ".repeat((64 << 20) + 1)),
-                Mode::LoginPage => (
-                    "200 OK",
-                    "<!DOCTYPE html><html><body>Sign in to continue</body></html>".to_string(),
-                ),
-                Mode::NotAPage => ("200 OK", r#"{"detail":"ok"}"#.to_string()),
-                Mode::Shrunk if users => {
-                    let body = std::fs::read_to_string(&file).unwrap();
-                    ("200 OK", body.replace("\"next\":3", "\"next\":0"))
-                }
-                Mode::Endless if users => {
-                    let first =
-                        std::fs::read_to_string(recordings.join("api/v3/core/users/page-1.json"))
-                            .unwrap();
-                    let next = page.parse::<u64>().unwrap() + 1;
-                    (
-                        "200 OK",
-                        first.replace("\"next\":2", &format!("\"next\":{next}")),
-                    )
-                }
-                Mode::Shrunk | Mode::Endless | Mode::RateLimited => {
-                    match std::fs::read_to_string(&file) {
-                        Ok(body) => ("200 OK", body),
-                        Err(_) => ("404 Not Found", r#"{"detail":"Not found."}"#.to_string()),
-                    }
-                }
-                Mode::Unauthorized => (
-                    "401 Unauthorized",
-                    r#"{"detail":"Token invalid/expired"}"#.to_string(),
-                ),
-                Mode::Unavailable => ("503 Service Unavailable", String::new()),
-                Mode::Replay if !authorized => ("403 Forbidden", String::new()),
-                Mode::Replay if first_groups => ("503 Service Unavailable", String::new()),
-                Mode::Replay => match std::fs::read_to_string(&file) {
-                    Ok(body) => ("200 OK", body),
-                    Err(_) => ("404 Not Found", r#"{"detail":"Not found."}"#.to_string()),
-                },
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
         }
     });
     (url, seen)
+}
+
+/// Answers one request on `stream` as `mode` says; a client that gives up early (a refused
+/// certificate, say) gets nothing.
+fn answer(
+    mut stream: impl Read + Write,
+    mode: Mode,
+    log: &Arc<Mutex<Vec<String>>>,
+    recordings: &Path,
+) {
+    let mut reader = BufReader::new(&mut stream);
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    let mut authorized = false;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+            break;
+        }
+        if header.to_ascii_lowercase().starts_with("authorization:") {
+            authorized = header.trim_end().ends_with(&format!("Bearer {TOKEN}"));
+        }
+    }
+    let target = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let first_groups = {
+        let mut seen = log.lock().unwrap();
+        seen.push(target.clone());
+        target.contains("core/groups")
+            && seen.iter().filter(|t| t.contains("core/groups")).count() == 1
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let page = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .unwrap_or("1");
+    let file = match path.trim_matches('/') {
+        p @ ("api/v3/admin/version" | "api/v3/admin/settings") => {
+            recordings.join(format!("{p}.json"))
+        }
+        p => recordings.join(p).join(format!("page-{page}.json")),
+    };
+    let users = path.contains("core/users");
+    let mut extra = String::new();
+    let (status, body) = match mode {
+        Mode::RateLimited if seen_count(log) == 1 => {
+            extra = "Retry-After: 1\r\n".into();
+            ("429 Too Many Requests", String::new())
+        }
+        Mode::Redirect => {
+            extra = "Location: https://ann:s3cret@elsewhere.example/api/v3/\r\n".into();
+            ("301 Moved Permanently", String::new())
+        }
+        Mode::BadHeader => {
+            extra = "this is not a header\r\n".into();
+            ("200 OK", "{}".to_string())
+        }
+        Mode::Huge => ("200 OK", " ".repeat((64 << 20) + 1)),
+        Mode::LoginPage => (
+            "200 OK",
+            "<!DOCTYPE html><html><body>Sign in to continue</body></html>".to_string(),
+        ),
+        Mode::NotAPage => ("200 OK", r#"{"detail":"ok"}"#.to_string()),
+        Mode::Shrunk if users => {
+            let body = std::fs::read_to_string(&file).unwrap();
+            ("200 OK", body.replace("\"next\":3", "\"next\":0"))
+        }
+        Mode::Endless if users => {
+            let first =
+                std::fs::read_to_string(recordings.join("api/v3/core/users/page-1.json")).unwrap();
+            let next = page.parse::<u64>().unwrap() + 1;
+            (
+                "200 OK",
+                first.replace("\"next\":2", &format!("\"next\":{next}")),
+            )
+        }
+        Mode::Shrunk | Mode::Endless | Mode::RateLimited => match std::fs::read_to_string(&file) {
+            Ok(body) => ("200 OK", body),
+            Err(_) => ("404 Not Found", r#"{"detail":"Not found."}"#.to_string()),
+        },
+        Mode::Unauthorized => (
+            "401 Unauthorized",
+            r#"{"detail":"Token invalid/expired"}"#.to_string(),
+        ),
+        Mode::Unavailable => ("503 Service Unavailable", String::new()),
+        Mode::Replay if !authorized => ("403 Forbidden", String::new()),
+        Mode::Replay if first_groups => ("503 Service Unavailable", String::new()),
+        Mode::Replay => match std::fs::read_to_string(&file) {
+            Ok(body) => ("200 OK", body),
+            Err(_) => ("404 Not Found", r#"{"detail":"Not found."}"#.to_string()),
+        },
+    };
+    drop(reader);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
 
 fn seen_count(log: &Arc<Mutex<Vec<String>>>) -> usize {
@@ -523,4 +553,87 @@ fn issue_14_a_ca_bundle_is_read_or_refused_with_its_name() {
         assert!(stderr.contains("as a CA bundle"), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
     }
+}
+
+/// A private CA made for one test: its certificate as PEM, and a server configuration whose
+/// certificate for 127.0.0.1 it signed.
+fn private_ca() -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "bindlog test CA");
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![server.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    (ca_pem, Arc::new(config))
+}
+
+/// Issue 14, item 10: over a real TLS handshake with a server whose certificate a private CA
+/// signed, `fetch` refuses the certificate and names `--ca-cert` (without retrying), and with
+/// `--ca-cert` the CA's certificate it fetches a snapshot that `check` loads.
+#[test]
+fn issue_14_ca_cert_trusts_a_private_ca_in_a_real_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_pem, config) = private_ca();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let (url, seen) = serve_on(Mode::Replay, 200, Some(config));
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let refused = fetch_cmd(&url, &dir.path().join("untrusted"))
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2);
+    let stderr = stderr_of(refused.get_output());
+    assert!(stderr.contains("not trusted"), "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    never_shows_the_token(refused.get_output());
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no request went through an untrusted connection"
+    );
+    assert!(!dir.path().join("untrusted").exists());
+
+    let out = dir.path().join("snap");
+    let fetched = fetch_cmd(&url, &out)
+        .arg("--ca-cert")
+        .arg(&ca)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    never_shows_the_token(fetched.get_output());
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|t| t.contains("core/users")),
+        "the requests went through the TLS connection"
+    );
+    assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .arg("check")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(load(&out).snapshot.users.len(), 230);
 }

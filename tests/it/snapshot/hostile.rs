@@ -264,6 +264,271 @@ fn issue_14_a_repeated_nested_json_key_names_both_places() {
     );
 }
 
+/// A key repeated where the fast reading skips: which object gets the marker field, and what
+/// replaces `"field": "@DUP@"` with the key repeated and with its last value only.
+struct Skipped {
+    what: &'static str,
+    endpoint: &'static str,
+    index: usize,
+    field: &'static str,
+    repeated: &'static str,
+    last: &'static str,
+    key: &'static str,
+}
+
+const SKIPPED: &[Skipped] = &[
+    Skipped {
+        what: "a user's attributes",
+        endpoint: "core/users",
+        index: 0,
+        field: "attributes",
+        repeated: r#""attributes": {"team": "x", "team": "y"}"#,
+        last: r#""attributes": {"team": "y"}"#,
+        key: "team",
+    },
+    Skipped {
+        what: "an unknown field of a user",
+        endpoint: "core/users",
+        index: 1,
+        field: "settings",
+        repeated: r#""settings": {"theme": {"base": "dark", "base": "light"}}"#,
+        last: r#""settings": {"theme": {"base": "light"}}"#,
+        key: "base",
+    },
+    Skipped {
+        what: "an unknown field given twice",
+        endpoint: "core/users",
+        index: 2,
+        field: "uid",
+        repeated: r#""uid": "a1", "uid": "b2""#,
+        last: r#""uid": "b2""#,
+        key: "uid",
+    },
+    Skipped {
+        what: "a group's attributes",
+        endpoint: "core/groups",
+        index: 0,
+        field: "attributes",
+        repeated: r#""attributes": {"n": 1, "n": 2}"#,
+        last: r#""attributes": {"n": 2}"#,
+        key: "n",
+    },
+    Skipped {
+        what: "a policy's own fields",
+        endpoint: "policies/all",
+        index: 1,
+        field: "expression",
+        repeated: r#""expression": "return False", "expression": "return request.user.attributes.get('team') == 'y'""#,
+        last: r#""expression": "return request.user.attributes.get('team') == 'y'""#,
+        key: "expression",
+    },
+    Skipped {
+        what: "inside a stage's own field",
+        endpoint: "stages/all",
+        index: 0,
+        field: "user_fields",
+        repeated: r#""user_fields": [{"f": "email", "f": "username"}]"#,
+        last: r#""user_fields": [{"f": "username"}]"#,
+        key: "f",
+    },
+];
+
+/// The small bundle with an expression policy that reads users' attributes, so that they are
+/// read and kept, and the marker field of `case`.
+fn marked_bundle(case: &Skipped) -> serde_json::Value {
+    let mut bundle = small_bundle();
+    bundle["policies/all"].as_array_mut().unwrap().push(json!({
+        "pk": "pol-team", "name": "team", "meta_model_name": "authentik_policies_expression.expressionpolicy",
+        "expression": "return request.user.attributes.get('team') == 'y'"
+    }));
+    bundle["policies/bindings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"pk": "b-team", "target": "app-1", "policy": "pol-team", "order": 2}));
+    bundle[case.endpoint][case.index][case.field] = json!("@DUP@");
+    bundle
+}
+
+/// The warning for `key` given twice on one line of `text` (`:line:col: ...`).
+fn repeat_warning(text: &str, key: &str) -> String {
+    let quoted = format!("\"{key}\"");
+    let (n, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.matches(&quoted).count() == 2)
+        .unwrap_or_else(|| panic!("no line with {quoted} twice in {text}"));
+    let first = line.find(&quoted).unwrap() + 1;
+    let again = line.rfind(&quoted).unwrap() + 1;
+    let n = n + 1;
+    format!(":{n}:{again}: duplicate key `{key}` (first at line {n}, column {first})")
+}
+
+/// `text` with the marker replaced, and the warning the repeat must give (`:line:col: ...`).
+fn with_repeat(case: &Skipped, text: &str) -> (String, String, String) {
+    let marker = format!("\"{}\": \"@DUP@\"", case.field);
+    assert!(text.contains(&marker), "{marker} not in {text}");
+    let repeated = text.replacen(&marker, case.repeated, 1);
+    let last = text.replacen(&marker, case.last, 1);
+    let expected = repeat_warning(&repeated, case.key);
+    (repeated, last, expected)
+}
+
+/// Asserts that `repeated` loads as `last` does, with one more warning: `expected`.
+fn same_answers_one_warning(repeated: &Path, last: &Path, expected: &str, what: &str) {
+    let (repeated_path, last_path) = (repeated.display().to_string(), last.display().to_string());
+    let (repeated, last) = (load(repeated), load(last));
+    assert_eq!(
+        format!("{:?}", repeated.snapshot),
+        format!("{:?}", last.snapshot),
+        "{what}: the repeat changed the snapshot"
+    );
+    let mut warned = warnings(&repeated);
+    let position = warned.iter().position(|w| w.contains(expected));
+    let Some(position) = position else {
+        panic!("{what}: `{expected}` not in {warned:#?}");
+    };
+    warned.remove(position);
+    let mut warned: Vec<String> = warned
+        .iter()
+        .map(|w| w.replace(&repeated_path, &last_path))
+        .collect();
+    let mut before = warnings(&last);
+    warned.sort();
+    before.sort();
+    assert_eq!(warned, before, "{what}: other warnings changed");
+}
+
+/// Issue 14, item 15: a key repeated where the fast reading skips (users' attributes, unknown
+/// fields, a group's attributes, a policy's or stage's own fields) warns with both places, in a
+/// bundle and in a directory page, and the snapshot is the one the last value gives.
+#[test]
+fn issue_14_15_a_repeated_key_the_fast_reading_skips_warns_with_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, case) in SKIPPED.iter().enumerate() {
+        let bundle = marked_bundle(case);
+        let text = serde_json::to_string_pretty(&bundle).unwrap();
+        let (repeated, last, expected) = with_repeat(case, &text);
+        same_answers_one_warning(
+            &write(dir.path(), &format!("repeated-{i}.json"), &repeated),
+            &write(dir.path(), &format!("last-{i}.json"), &last),
+            &format!("repeated-{i}.json{expected}"),
+            case.what,
+        );
+        let trees = [
+            dir.path().join(format!("rtree-{i}")),
+            dir.path().join(format!("ltree-{i}")),
+        ];
+        for (endpoint, value) in bundle.as_object().unwrap() {
+            for tree in &trees {
+                write_json(tree, &format!("{endpoint}.json"), value);
+            }
+        }
+        let page = serde_json::to_string_pretty(&bundle[case.endpoint]).unwrap();
+        let (repeated, last, expected) = with_repeat(case, &page);
+        let file = format!("{}.json", case.endpoint);
+        std::fs::write(trees[0].join(&file), repeated).unwrap();
+        std::fs::write(trees[1].join(&file), last).unwrap();
+        same_answers_one_warning(
+            &trees[0],
+            &trees[1],
+            &format!("{file}{expected}"),
+            &format!("{} (directory)", case.what),
+        );
+    }
+}
+
+/// Issue 14, item 15: repeats around the objects, where the fast reading skips too: an unknown
+/// endpoint's value, a page's `pagination`, `meta`, and `results` given twice in one page.
+#[test]
+fn issue_14_15_a_repeated_key_around_the_objects_warns_with_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = serde_json::to_string(&small_bundle()["core/users"]).unwrap();
+    let mut rest = small_bundle();
+    for key in ["meta", "core/users"] {
+        rest.as_object_mut().unwrap().remove(key);
+    }
+    let rest = serde_json::to_string_pretty(&rest).unwrap();
+    let bundle = |extra: &str, meta: &str| {
+        format!(
+            "{{\n  \"meta\": {meta},\n  \"core/users\": {{\"pagination\": {{\"next\": 0, \"count\": 3}},\n    \"results\": {users}}},\n  \"events/events\": {extra},{}",
+            &rest[1..]
+        )
+    };
+    let plain_meta = r#"{"version": "2026.2.1"}"#;
+    for (what, repeated, last, key) in [
+        (
+            "an unknown endpoint",
+            bundle(r#"[{"a": 1, "a": 2}]"#, plain_meta),
+            bundle(r#"[{"a": 2}]"#, plain_meta),
+            "a",
+        ),
+        (
+            "meta",
+            bundle(
+                "[]",
+                r#"{"version": "2026.2.1", "build": {"x": 1, "x": 2}}"#,
+            ),
+            bundle("[]", r#"{"version": "2026.2.1", "build": {"x": 2}}"#),
+            "x",
+        ),
+        (
+            "a page's pagination",
+            bundle("[]", plain_meta).replace(r#""next": 0,"#, r#""next": 0, "next": 0,"#),
+            bundle("[]", plain_meta),
+            "next",
+        ),
+    ] {
+        same_answers_one_warning(
+            &write(dir.path(), "repeated.json", &repeated),
+            &write(dir.path(), "last.json", &last),
+            &format!("repeated.json{}", repeat_warning(&repeated, key)),
+            what,
+        );
+    }
+    // `results` twice in one page: the last array is the page's, as serde_json keeps it.
+    let twice =
+        format!("{{\"results\": [{{\"pk\": 9, \"username\": \"zed\"}}],\n \"results\": {users}}}");
+    let tree = dir.path().join("tree");
+    for (endpoint, value) in small_bundle().as_object().unwrap() {
+        write_json(&tree, &format!("{endpoint}.json"), value);
+    }
+    write(&tree.join("core"), "users.json", &twice);
+    let loaded = load(&tree);
+    let names: Vec<&str> = loaded.snapshot.users.iter().map(|u| &*u.username).collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+    warns(
+        &loaded,
+        "users.json:2:2: duplicate key `results` (first at line 1, column 2)",
+    );
+}
+
+/// Issue 14, item 15: checking skipped values for repeated keys walks them, within serde_json's
+/// recursion limit: attributes nested deeper are refused at their place, not a stack overflow.
+#[test]
+fn issue_14_15_skipped_values_nest_within_the_recursion_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundle = small_bundle();
+    let deep =
+        format!("{}{}", "{\"a\": ".repeat(200), "}".repeat(200)).replace("\"a\": }", "\"a\": 1}");
+    bundle["core/users"][0]["attributes"] = json!("@DEEP@");
+    let text = serde_json::to_string(&bundle)
+        .unwrap()
+        .replace("\"@DEEP@\"", &deep);
+    let path = write(dir.path(), "deep.json", &text);
+    has(
+        &refused(&path),
+        &["deep.json:1:", "recursion limit exceeded"],
+    );
+    let shallow = text.replace(&deep, &deep[6 * 100..deep.len() - 100]);
+    assert_eq!(
+        load(&write(dir.path(), "shallow.json", &shallow))
+            .snapshot
+            .users
+            .len(),
+        3
+    );
+}
+
 /// Issue 14, item 15: a repeated YAML key is a warning with both places, and the last value is
 /// the one used, as in authentik (PyYAML).
 #[test]
