@@ -89,6 +89,10 @@ for size in $SIZES; do
     measure "report -o FILE.html" "$B" report "$snap" -o "$DIR/r.html"
     measure "report --format csv-dir" "$B" report "$snap" --format csv-dir -o "$DIR/rdir"
     measure "diff OLD NEW (the same file)" "$B" diff "$snap" "$snap"
+    # One binding changed: the first policy binding turned off by an overlay blueprint.
+    binding=$(grep -o '"policies/bindings": *\[{[^}]*}' "$snap" | grep -o '"pk": *"[^"]*"' | sed -n '1{s/.*: *"//; s/"$//; p}')
+    printf 'version: 1\nentries:\n  - model: authentik_policies.policybinding\n    identifiers:\n      pk: %s\n    attrs:\n      enabled: false\n' "$binding" >"$DIR/one-binding.yaml"
+    measure "diff OLD --overlay (one binding off)" "$B" diff "$snap" --overlay "$DIR/one-binding.yaml"
     measure "plan --user" "$B" plan "$snap" --flow default-authentication-flow --user "$user"
     measure "access --user" "$B" access "$snap" --app app-000 --user "$user"
     measure "explain --user --stage" "$B" explain "$snap" --flow default-authentication-flow \
