@@ -441,3 +441,65 @@ fn who_notifies_names_the_rules_and_actions_that_reach_a_user() {
     let s = notifying(json!([]), "g-admins");
     assert_eq!(who(&s, &["--notifies", "bob"]), "[]\n");
 }
+
+/// An event without a user is evaluated for authentik's AnonymousUser, who is in no group. A rule
+/// bound only to a negated group that every user is in fires for such events alone: the
+/// every-user audit counts it, as the per-user evaluation does (AK-N01 stays quiet), and
+/// `who --notifies` says its members are told.
+#[test]
+fn a_rule_that_fires_only_for_events_without_a_user_notifies() {
+    let mut s = notifying(json!(["t1"]), "g-admins");
+    for (i, groups) in [
+        json!(["g-staff"]),
+        json!(["g-admins", "g-staff"]),
+        json!(["g-oncall", "g-staff"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s["core/users"][i]["groups"] = groups;
+    }
+    let mut negated = bind("b1", "r1", "group", json!("g-staff"));
+    negated["negate"] = json!(true);
+    s["policies/bindings"] = json!([negated]);
+    let got = fired(&s, "AK-N01");
+    assert!(
+        !got.contains(&"event_action/login_failed".to_string()),
+        "{got:?}"
+    );
+    let loaded = load(&s).unwrap();
+    let options = AuditOptions::default();
+    let reference = audit::evaluate_per_user(&loaded.snapshot, &[]).unwrap();
+    let want: Vec<String> = audit::findings_of(&reference, &loaded.snapshot, &options)
+        .unwrap()
+        .findings
+        .into_iter()
+        .filter(|f| f.rule == "AK-N01")
+        .map(|f| format!("{}/{}", f.objects[0].kind, f.objects[0].pk))
+        .collect();
+    assert_eq!(got, want);
+    // The control: bound to a group nobody is in, the rule fires for no event (no user is a
+    // member, nor is the anonymous one), and login_failed is unwatched.
+    let mut nobody = s.clone();
+    nobody["policies/bindings"] = json!([bind("b1", "r1", "group", json!("g-none"))]);
+    nobody["core/groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"pk": "g-none", "name": "none"}));
+    assert!(
+        fired(&nobody, "AK-N01").contains(&"event_action/login_failed".to_string()),
+        "a rule that fires for no event leaves login_failed unwatched"
+    );
+    let v: Value = serde_json::from_str(&who(&s, &["--notifies", "bob"])).unwrap();
+    let failed = v[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "login_failed")
+        .cloned();
+    assert_eq!(
+        failed.map(|a| a["as_member"].clone()),
+        Some(json!("yes")),
+        "{v}"
+    );
+}
