@@ -458,8 +458,13 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             );
         }
     }
+    print_users(found, args.count)
+}
+
+/// Prints usernames sorted, one per line, or only how many with `--count`.
+fn print_users(mut found: Vec<&str>, count: bool) -> Outcome {
     found.sort_unstable();
-    if args.count {
+    if count {
         println!("{}", found.len());
     } else {
         for u in found {
@@ -515,15 +520,7 @@ fn journey(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             }
         }
     }
-    found.sort_unstable();
-    if args.count {
-        println!("{}", found.len());
-    } else {
-        for u in found {
-            println!("{u}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    print_users(found, args.count)
 }
 
 /// `who --notifies USER`: per notification rule that may tell the user, how (a direct member of
