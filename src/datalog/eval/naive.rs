@@ -177,24 +177,7 @@ fn run_stratum_by_deltas(
                 delta: delta.as_ref().unwrap_or(&empty),
             };
             for body in runs {
-                let mut env = vec![0; clause.var_names.len()];
-                let mut bound = vec![false; clause.var_names.len()];
-                enumerate_guarded(
-                    rt,
-                    Some(&guard),
-                    &src,
-                    body,
-                    &mut env,
-                    &mut bound,
-                    &mut Vec::new(),
-                    &mut |e, witness| {
-                        let h = witness_height(db, &atoms, witness);
-                        let t = head_tuple(&clause.head, e);
-                        if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
-                            found.push((clause.head.rel, t, h + 1));
-                        }
-                    },
-                );
+                derive(rt, &guard, &src, body, clause, &atoms, db, &mut found);
             }
         }
         guard.check()?;
@@ -244,6 +227,41 @@ fn positive_atoms(clause: &Clause) -> Vec<(RelId, usize)> {
         .collect()
 }
 
+/// Runs `body` (the clause's own, or a variant of it reading a round's changes) over `src`,
+/// adding each head tuple it derives to `found` with its height: one above the tallest tuple
+/// of its witness in `db`. Every round derives again what is known; only a tuple `db` does
+/// not hold yet counts against the guard's bound.
+#[allow(clippy::too_many_arguments)]
+fn derive(
+    rt: &Runtime,
+    guard: &Guard,
+    src: &dyn Source,
+    body: &[Lit],
+    clause: &Clause,
+    atoms: &[(RelId, usize)],
+    db: &NaiveDb,
+    found: &mut Vec<(RelId, Vec<u32>, u32)>,
+) {
+    let mut env = vec![0; clause.var_names.len()];
+    let mut bound = vec![false; clause.var_names.len()];
+    enumerate_guarded(
+        rt,
+        Some(guard),
+        src,
+        body,
+        &mut env,
+        &mut bound,
+        &mut Vec::new(),
+        &mut |e, witness| {
+            let h = witness_height(db, atoms, witness);
+            let t = head_tuple(&clause.head, e);
+            if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
+                found.push((clause.head.rel, t, h + 1));
+            }
+        },
+    );
+}
+
 /// The greatest height among a witness's tuples (0 for none): a tuple derived from them is
 /// one higher.
 fn witness_height(db: &NaiveDb, atoms: &[(RelId, usize)], witness: &[u32]) -> u32 {
@@ -270,25 +288,7 @@ fn run_stratum(
         for &ci in &stratum.clauses {
             let clause = &prog.clauses[ci];
             let atoms = positive_atoms(clause);
-            let mut env = vec![0; clause.var_names.len()];
-            let mut bound = vec![false; clause.var_names.len()];
-            enumerate_guarded(
-                rt,
-                Some(&guard),
-                db,
-                &clause.body,
-                &mut env,
-                &mut bound,
-                &mut Vec::new(),
-                &mut |e, witness| {
-                    let h = witness_height(db, &atoms, witness);
-                    let t = head_tuple(&clause.head, e);
-                    // Every round derives again what is known; only what is new counts.
-                    if db.rels[clause.head.rel].contains_key(&t) || guard.produce() {
-                        found.push((clause.head.rel, t, h + 1));
-                    }
-                },
-            );
+            derive(rt, &guard, db, &clause.body, clause, &atoms, db, &mut found);
         }
         guard.check()?;
         let mut changed = false;
