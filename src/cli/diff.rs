@@ -95,13 +95,6 @@ fn side<'s>(
 /// The most users a side may have for both sides to be evaluated at once.
 const SIDE_BY_SIDE_USERS: usize = 250_000;
 
-/// The result of a scoped thread; a panic there goes on in this thread, as if it had run here.
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
 /// Runs `bindlog diff`.
 pub fn run(args: Args) -> Outcome {
     if args.new.is_none() && args.overlays.is_empty() {
@@ -111,15 +104,16 @@ pub fn run(args: Args) -> Outcome {
     }
     // Each side is read, and then evaluated, mostly on one core: the two sides run side by
     // side, which halves the wait on a machine with two cores or more.
-    let (old, new) = std::thread::scope(|s| {
-        let old = s.spawn(|| load(&args.old, &[], &args));
-        let new = load(
-            args.new.as_ref().unwrap_or(&args.old),
-            &args.overlays,
-            &args,
-        );
-        (joined(old), new)
-    });
+    let (old, new) = rayon::join(
+        || load(&args.old, &[], &args),
+        || {
+            load(
+                args.new.as_ref().unwrap_or(&args.old),
+                &args.overlays,
+                &args,
+            )
+        },
+    );
     let (old, new) = (old?, new?);
     let options = AuditOptions {
         rules: read_rules(&args.rules)?,
@@ -129,11 +123,7 @@ pub fn run(args: Args) -> Outcome {
     // Side by side up to a size where two evaluations at once would hold too much memory
     // (about a gigabyte each at a million users); one after the other above it.
     let (before, after) = if old.users.len().max(new.users.len()) <= SIDE_BY_SIDE_USERS {
-        std::thread::scope(|s| {
-            let before = s.spawn(|| side(&old, &options));
-            let after = side(&new, &options);
-            (joined(before), after)
-        })
+        rayon::join(|| side(&old, &options), || side(&new, &options))
     } else {
         (side(&old, &options), side(&new, &options))
     };
