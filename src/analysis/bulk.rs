@@ -198,6 +198,10 @@ pub struct Options {
     pub whole: bool,
     /// Which answers must be computed; the others may be left unknown.
     pub scope: Scope,
+    /// Also read, for each application answered, the bindings that carry each class's
+    /// decision (`decided_by`): what `who --app` says a user's access comes from. Not with
+    /// `whole`.
+    pub deciders: bool,
 }
 
 /// Which answers a run computes. A question about one stage binding or one application needs
@@ -235,6 +239,7 @@ impl Default for Options {
             parallel_strata: true,
             whole: false,
             scope: Scope::All,
+            deciders: false,
         }
     }
 }
@@ -253,6 +258,17 @@ pub struct Bulk<'a> {
     pub anonymous: Answers,
     /// User indices sorted by username (byte order), then pk: see [`Bulk::by_name`].
     by_name: std::sync::OnceLock<Vec<u32>>,
+    /// With [`Options::deciders`]: per application answered (its index in [`Layout::apps`]),
+    /// the bindings that carry each class's decision.
+    deciders: HashMap<usize, Deciders>,
+}
+
+/// For one application, the bindings that carry each identity class's decision.
+struct Deciders {
+    /// Per identity class, its local class in the application's component (`u32::MAX`: none).
+    local: Vec<u32>,
+    /// Per local class, the pks of the bindings of `decided_by`.
+    sets: Vec<Vec<String>>,
 }
 
 /// The built-in rules, parsed and checked.
@@ -377,6 +393,7 @@ impl<'a> Bulk<'a> {
         progress: &(dyn Fn(Phase) + Sync),
     ) -> Result<Bulk<'a>, String> {
         let mut layout = Layout::of(snapshot);
+        let mut deciders = HashMap::new();
         let (answers, anonymous) = if options.whole {
             whole(
                 snapshot,
@@ -388,7 +405,7 @@ impl<'a> Bulk<'a> {
                 progress,
             )?
         } else {
-            let (answers, anonymous, _) = by_component(
+            let run = by_component(
                 snapshot,
                 rules,
                 ctx,
@@ -398,7 +415,8 @@ impl<'a> Bulk<'a> {
                 progress,
                 None,
             )?;
-            (answers, anonymous)
+            deciders = run.deciders;
+            (run.answers, run.anonymous)
         };
         Ok(Bulk {
             snapshot,
@@ -407,7 +425,19 @@ impl<'a> Bulk<'a> {
             answers,
             anonymous,
             by_name: std::sync::OnceLock::new(),
+            deciders,
         })
+    }
+
+    /// The pks of the bindings that carry the decision of application `app` (its index in
+    /// [`Layout::apps`]) for the user at `index`, as the rules' `decided_by` names them;
+    /// empty unless the run read them ([`Options::deciders`]).
+    pub fn deciders(&self, app: usize, index: usize) -> &[String] {
+        let Some(d) = self.deciders.get(&app) else {
+            return &[];
+        };
+        let local = d.local[self.classes.of_user[index] as usize];
+        d.sets.get(local as usize).map_or(&[], Vec::as_slice)
     }
 
     /// User indices sorted by username (byte order), then pk: the order of the per-user forms.
@@ -600,7 +630,7 @@ pub(crate) fn by_component(
     options: Options,
     progress: &(dyn Fn(Phase) + Sync),
     collect: Option<&super::scoped::Collect<'_>>,
-) -> Result<(Vec<Answers>, Answers, Option<super::scoped::Gathered>), String> {
+) -> Result<ComponentRun, String> {
     use super::components::{ANONYMOUS, Part};
     let comps = &ctx.components;
     let start = std::time::Instant::now();
@@ -684,9 +714,11 @@ pub(crate) fn by_component(
     let user_dependent = super::components::user_dependent(program, &per_user);
     // What an evaluation derives: the answers read below and what they rest on; the relations
     // every component shares are given, the rest (deferral reasons, say) skipped.
+    let decided_by = program.relation("decided_by").filter(|_| options.deciders);
     let outputs: Vec<usize> = ANSWERS
         .iter()
         .filter_map(|name| program.relation(name))
+        .chain(decided_by)
         .chain(collect.iter().flat_map(|c| c.rels.iter().copied()))
         .collect();
     let needed = super::components::needed_for(program, &outputs);
@@ -774,7 +806,12 @@ pub(crate) fn by_component(
     progress(Phase::Evaluating { done: 0, total });
     let done = std::sync::atomic::AtomicUsize::new(0);
     let view = &*layout;
-    let parts: Vec<(Codes, Option<super::scoped::PartRows>)> = (0..comps.len())
+    type Done = (
+        Codes,
+        Option<super::scoped::PartRows>,
+        Option<Vec<Vec<String>>>,
+    );
+    let parts: Vec<Done> = (0..comps.len())
         .into_par_iter()
         .map(|c| {
             if !wanted[c] {
@@ -783,6 +820,7 @@ pub(crate) fn by_component(
                         codes: Vec::new(),
                         width: 0,
                     },
+                    None,
                     None,
                 ));
             }
@@ -821,6 +859,15 @@ pub(crate) fn by_component(
                 .collect();
             subjects.push("anon".into());
             let part = read_part(&eval, rules, view, slots[c], &subjects);
+            let deciders = match (decided_by, slots[c]) {
+                (Some(rel), Slot::App(a)) => Some(read_deciders(
+                    &eval,
+                    rel,
+                    &view.apps[a].pk,
+                    &subjects[..reps.len()],
+                )),
+                _ => None,
+            };
             let rows = collect.map(|col| {
                 let ids: FxHashMap<u32, usize> = subjects[..reps.len()]
                     .iter()
@@ -835,11 +882,25 @@ pub(crate) fn by_component(
             });
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             progress(Phase::Evaluating { done: n + 1, total });
-            Ok((part, rows))
+            Ok((part, rows, deciders))
         })
         .collect::<Result<_, String>>()?;
-    let (parts, rows): (Vec<Codes>, Vec<Option<super::scoped::PartRows>>) =
-        parts.into_iter().unzip();
+    let mut rows = Vec::with_capacity(parts.len());
+    let mut deciders = HashMap::new();
+    let parts: Vec<Codes> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(c, (part, part_rows, sets))| {
+            rows.push(part_rows);
+            if let (Some(sets), Slot::App(a)) = (sets, slots[c]) {
+                let local = (0..classes.len() as u32)
+                    .map(|k| local.id_in(c, k))
+                    .collect();
+                deciders.insert(a, Deciders { local, sets });
+            }
+            part
+        })
+        .collect();
     timing("components", start);
     let start = std::time::Instant::now();
     // What a class shows each component when it shows it nothing beyond its base.
@@ -906,7 +967,53 @@ pub(crate) fn by_component(
         flow_anon: runs.into_iter().map(|r| r.anon_rows).collect(),
         local,
     });
-    Ok((answers, anonymous, gathered))
+    Ok(ComponentRun {
+        answers,
+        anonymous,
+        gathered,
+        deciders,
+    })
+}
+
+/// What a component-by-component run gives.
+pub(crate) struct ComponentRun {
+    /// Each identity class's answers.
+    pub answers: Vec<Answers>,
+    /// The anonymous visitor's answers.
+    pub anonymous: Answers,
+    /// The rows gathered for [`super::scoped`], when asked.
+    pub gathered: Option<super::scoped::Gathered>,
+    /// With [`Options::deciders`]: per application, its deciding bindings.
+    deciders: HashMap<usize, Deciders>,
+}
+
+/// Per subject of `subjects` (representatives' pks), the bindings of `decided_by` (relation id
+/// `rel`) that carry application `app`'s decision for it, sorted.
+fn read_deciders(
+    eval: &Evaluation,
+    rel: usize,
+    app: &str,
+    subjects: &[String],
+) -> Vec<Vec<String>> {
+    let mut sets = vec![Vec::new(); subjects.len()];
+    let (Some(app), Some(ctx)) = (eval.symbols.get(app), eval.symbols.get("app")) else {
+        return sets;
+    };
+    let who: FxHashMap<u32, usize> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((eval.symbols.get(s)?, i)))
+        .collect();
+    for row in eval.tables[rel].rows() {
+        if let (true, Some(&i)) = (row[0] == app && row[2] == ctx, who.get(&row[1])) {
+            sets[i].push(eval.symbols.resolve(row[4]).to_string());
+        }
+    }
+    for set in &mut sets {
+        set.sort_unstable();
+        set.dedup();
+    }
+    sets
 }
 
 /// Per identity class: its representative's input rows, (relation, values).
@@ -1549,59 +1656,4 @@ impl Bulk<'_> {
             .map(|u| *u as usize)
             .filter(move |u| self.of_user(*u).access[a] == v)
     }
-}
-
-/// Why the user at `index` may open application `app_pk`, in an administrator's words: the group
-/// path of the first passing group binding (`alice -> sre -> admins`), a user binding, a policy,
-/// or no binding at all. `None` when no binding in force passes for the user (its access then
-/// rests on a run-time decision, or it is refused).
-pub fn grant_reason(
-    snapshot: &Snapshot,
-    hierarchy: &super::paths::Hierarchy<'_>,
-    app_pk: &str,
-    index: usize,
-) -> Option<String> {
-    use crate::snapshot::Subject;
-    let user = &snapshot.users[index];
-    let mut live: Vec<&crate::snapshot::PolicyBinding> = snapshot
-        .policy_bindings
-        .iter()
-        .filter(|b| &*b.target == app_pk && b.enabled)
-        .collect();
-    if live.is_empty() {
-        return Some("no binding: open to every user".into());
-    }
-    live.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
-    for b in live {
-        match &b.subject {
-            Subject::Group(g) if !b.negate => {
-                if let Some(path) = hierarchy.path_text(&user.username, user.pk, g) {
-                    return Some(path);
-                }
-            }
-            Subject::Group(g) if hierarchy.path(user.pk, g).is_none() => {
-                return Some(format!(
-                    "not a member of {} (negated group binding)",
-                    hierarchy.name(g)
-                ));
-            }
-            Subject::User(u) if (*u == user.pk) != b.negate => {
-                return Some(if b.negate {
-                    "a negated user binding on another user".into()
-                } else {
-                    "a user binding on this user".into()
-                });
-            }
-            Subject::Policy(p) => {
-                let name = snapshot
-                    .policies
-                    .iter()
-                    .find(|x| &x.pk == p)
-                    .map_or_else(|| p.to_string(), |x| x.name.to_string());
-                return Some(format!("policy {name}"));
-            }
-            _ => {}
-        }
-    }
-    None
 }

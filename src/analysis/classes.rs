@@ -439,6 +439,21 @@ pub struct Local {
     pub first: Vec<Vec<u32>>,
 }
 
+impl Local {
+    /// The local class of identity class `k` in component `c` (`u32::MAX`: the component was
+    /// not classified).
+    pub fn id_in(&self, c: usize, k: u32) -> u32 {
+        let more = &self.more[c];
+        match more.binary_search_by_key(&k, |x| x.0) {
+            Ok(i) => more[i].1,
+            Err(_) => self.by_base[c]
+                .get(self.base[k as usize] as usize)
+                .copied()
+                .unwrap_or(u32::MAX),
+        }
+    }
+}
+
 /// A value of a fact, as it goes into key text.
 trait KeyValue {
     /// Appends the value's text.

@@ -1,7 +1,7 @@
 //! Membership paths: how a user comes to be a member of a group, for answers that name the group
 //! path that grants something (`alice -> sre -> admins`).
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{PolicyBinding, Snapshot, Subject, User};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// The group hierarchy of a snapshot, indexed once for many path questions.
@@ -114,6 +114,106 @@ impl<'a> Hierarchy<'a> {
             text.push_str(self.name(g));
         }
         Some(text)
+    }
+}
+
+/// Why one user has the access to an application it has, in words: the bindings the rules
+/// say carry the decision (`decided_by`), read against the group paths of [`Hierarchy`].
+pub struct Because<'a> {
+    hierarchy: Hierarchy<'a>,
+    users: HashMap<i64, &'a str>,
+    policies: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Because<'a> {
+    /// Indexes the snapshot's groups, usernames and policy names.
+    pub fn new(snapshot: &'a Snapshot) -> Because<'a> {
+        Because {
+            hierarchy: Hierarchy::new(snapshot),
+            users: snapshot
+                .users
+                .iter()
+                .map(|u| (u.pk, &*u.username))
+                .collect(),
+            policies: snapshot
+                .policies
+                .iter()
+                .map(|p| (&*p.pk, &*p.name))
+                .collect(),
+        }
+    }
+
+    /// The group hierarchy.
+    pub fn hierarchy(&self) -> &Hierarchy<'a> {
+        &self.hierarchy
+    }
+
+    /// How binding `b` reads in a sentence about `user`, who is called `label` in group paths.
+    pub fn binding(&self, b: &PolicyBinding, user: &User, label: &str) -> String {
+        let h = &self.hierarchy;
+        match (&b.subject, b.negate) {
+            (Subject::Group(g), false) => h
+                .path_text(label, user.pk, g)
+                .unwrap_or_else(|| format!("not a member of group {}", h.name(g))),
+            (Subject::Group(g), true) => {
+                format!("not in group {} (negated group binding)", h.name(g))
+            }
+            (Subject::User(u), negate) => {
+                let name = self.users.get(u).map_or(u.to_string(), |n| n.to_string());
+                if negate {
+                    format!("not user {name} (negated user binding)")
+                } else {
+                    format!("user binding on {name}")
+                }
+            }
+            (Subject::Policy(p), negate) => {
+                let name = self.policies.get(&**p).copied().unwrap_or(p);
+                if negate {
+                    format!("policy {name} (negated)")
+                } else {
+                    format!("policy {name}")
+                }
+            }
+        }
+    }
+
+    /// Why `user` (called `label` in group paths) has `access` ("yes", "no" or "unknown") to an
+    /// application with mode `all` or `any`, where `decides` tells which of its `bindings`
+    /// (in binding order) carry the decision. A decision no binding carries is the one of an
+    /// application with no binding in force. Empty for unknown.
+    pub fn access(
+        &self,
+        bindings: &[&PolicyBinding],
+        all_mode: bool,
+        decides: impl Fn(&str) -> bool,
+        access: &str,
+        user: &User,
+        label: &str,
+    ) -> String {
+        let mut by = bindings.iter().filter(|b| decides(&b.pk)).peekable();
+        if by.peek().is_none() {
+            return match access {
+                "yes" => "no binding in force: open to every user".to_string(),
+                "no" => "no binding in force: closed by core_default_app_access".to_string(),
+                _ => String::new(),
+            };
+        }
+        match (access, all_mode) {
+            ("yes", false) => by
+                .next()
+                .map(|b| self.binding(b, user, label))
+                .unwrap_or_default(),
+            ("yes", true) => by
+                .map(|b| self.binding(b, user, label))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            ("no", false) => "no binding passes".to_string(),
+            ("no", true) => by
+                .next()
+                .map(|b| format!("fails: {}", self.binding(b, user, label)))
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
     }
 }
 

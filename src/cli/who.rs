@@ -5,7 +5,7 @@ use super::analyze::{progress_bar, report, with_jobs};
 use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use bindlog::analysis::find_user;
-use bindlog::analysis::paths::Hierarchy;
+use bindlog::analysis::paths::Because;
 use bindlog::suggest;
 use miette::miette;
 use std::fmt::Write as _;
@@ -183,6 +183,8 @@ pub fn run(args: Args) -> Outcome {
     let text = with_jobs(args.jobs, || -> Result<String, miette::Report> {
         let options = bulk::Options {
             scope,
+            // `--app` lists each user with access together with the bindings that give it.
+            deciders: matches!(q, Question::App(_, YES)) && !args.count,
             ..bulk::Options::default()
         };
         let b = Bulk::new(snapshot, options, &|p| report(&bar, p)).map_err(|e| miette!("{e}"))?;
@@ -285,6 +287,31 @@ fn question(
     }
 }
 
+/// Why a user (by index) has access to application `a` (its index in the layout): the
+/// bindings the rules' `decided_by` names for the user's class, in words.
+fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
+    let pk = &*b.layout.apps[a].pk;
+    let all_mode = b
+        .snapshot
+        .applications
+        .iter()
+        .any(|x| &*x.pk == pk && x.policy_engine_mode.as_str() == "all");
+    let mut bindings: Vec<&bindlog::snapshot::PolicyBinding> = b
+        .snapshot
+        .policy_bindings
+        .iter()
+        .filter(|x| &*x.target == pk)
+        .collect();
+    bindings.sort_by(|x, y| x.order.cmp(&y.order).then_with(|| x.pk.cmp(&y.pk)));
+    let words = Because::new(b.snapshot);
+    move |u| {
+        let decided_by = b.deciders(a, u);
+        let user = &b.snapshot.users[u];
+        let decides = |pk: &str| decided_by.iter().any(|d| d == pk);
+        words.access(&bindings, all_mode, decides, "yes", user, &user.username)
+    }
+}
+
 fn answer(b: &Bulk, q: Question, count: bool) -> String {
     let mut out = String::new();
     let users = &b.snapshot.users;
@@ -304,13 +331,10 @@ fn answer(b: &Bulk, q: Question, count: bool) -> String {
             if count {
                 let _ = writeln!(out, "{}", found.count());
             } else {
-                let h = Hierarchy::new(b.snapshot);
-                let pk = &b.layout.apps[a].pk;
+                let because = because(b, a);
                 for u in found {
                     if access == YES {
-                        let why = bulk::grant_reason(b.snapshot, &h, pk, u)
-                            .unwrap_or_else(|| "no single binding: the policies together".into());
-                        let _ = writeln!(out, "{}\t{why}", users[u].username);
+                        let _ = writeln!(out, "{}\t{}", users[u].username, because(u));
                     } else {
                         let _ = writeln!(out, "{}", users[u].username);
                     }
@@ -699,17 +723,9 @@ fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
             json!({"flow": flow, "stage": s.stage, "order": s.order, "visibility": word(q)})
         }
         Question::App(a, access) => {
-            let h = Hierarchy::new(b.snapshot);
-            let pk = &b.layout.apps[a].pk;
+            let because = because(b, a);
             for u in b.users_with_access(a, access) {
-                let because = if access == YES && !count_only {
-                    Some(
-                        bulk::grant_reason(b.snapshot, &h, pk, u)
-                            .unwrap_or_else(|| "no single binding: the policies together".into()),
-                    )
-                } else {
-                    None
-                };
+                let because = (access == YES && !count_only).then(|| because(u));
                 names.push(json!({"user": users[u].username, "because": because}));
             }
             json!({"app": b.layout.apps[a].slug, "access": word(q)})

@@ -10,10 +10,10 @@ pub mod diagram;
 pub mod html;
 
 use crate::analysis::coverage::Coverage;
-use crate::analysis::paths::Hierarchy;
+use crate::analysis::paths::{Because, Hierarchy};
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
-use crate::snapshot::{Loaded, Snapshot, Subject};
+use crate::snapshot::{Loaded, Snapshot};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -30,7 +30,7 @@ pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
 pub const RELATIONS: [&str; 1] = ["superuser"];
 
 /// The relations the report reads per identity class, under each user's representative.
-pub const BY_CLASS: [&str; 3] = ["decide", "open_binding", "visible"];
+pub const BY_CLASS: [&str; 4] = ["decide", "decided_by", "open_binding", "visible"];
 
 /// Where the report's answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -397,7 +397,7 @@ pub fn build_from(
     };
     let timing = crate::analysis::bulk::timing;
     let start = std::time::Instant::now();
-    let hierarchy = Hierarchy::new(snapshot);
+    let because_of = Because::new(snapshot);
     let everyone = Everyone::new(snapshot, model)?;
     timing("report: members by class", start);
     let start = std::time::Instant::now();
@@ -409,13 +409,13 @@ pub fn build_from(
         groups_shown: groups.len(),
         groups: snapshot.groups.len(),
     });
-    let apps = app_access(&everyone, &hierarchy, detail, &groups);
+    let apps = app_access(&everyone, &because_of, detail, &groups);
     timing("report: application access", start);
     let start = std::time::Instant::now();
     let flows = flow_matrices(&everyone, &groups);
     timing("report: flow matrices", start);
     let start = std::time::Instant::now();
-    let privileged = privileged(snapshot, model, &hierarchy);
+    let privileged = privileged(snapshot, model, because_of.hierarchy());
     let mut superuser_groups: Vec<(String, usize)> = snapshot
         .groups
         .iter()
@@ -523,63 +523,6 @@ fn summary(
         ("findings".into(), findings),
         ("detail".into(), detail),
     ]
-}
-
-/// Usernames and policy names by pk, indexed once for the many rows that name them.
-struct Names<'a> {
-    users: HashMap<i64, &'a str>,
-    policies: HashMap<&'a str, &'a str>,
-}
-
-impl<'a> Names<'a> {
-    fn new(snapshot: &'a Snapshot) -> Names<'a> {
-        Names {
-            users: snapshot
-                .users
-                .iter()
-                .map(|u| (u.pk, &*u.username))
-                .collect(),
-            policies: snapshot
-                .policies
-                .iter()
-                .map(|p| (&*p.pk, &*p.name))
-                .collect(),
-        }
-    }
-}
-
-/// How one binding reads in a sentence about one user, who is called `label` in group paths.
-fn describe_binding(
-    names: &Names,
-    hierarchy: &Hierarchy,
-    b: &crate::snapshot::PolicyBinding,
-    user: &crate::snapshot::User,
-    label: &str,
-) -> String {
-    match (&b.subject, b.negate) {
-        (Subject::Group(g), false) => hierarchy
-            .path_text(label, user.pk, g)
-            .unwrap_or_else(|| format!("not a member of group {}", hierarchy.name(g))),
-        (Subject::Group(g), true) => {
-            format!("not in group {} (negated group binding)", hierarchy.name(g))
-        }
-        (Subject::User(u), negate) => {
-            let name = names.users.get(u).map_or(u.to_string(), |n| n.to_string());
-            if negate {
-                format!("not user {name} (negated user binding)")
-            } else {
-                format!("user binding on {name}")
-            }
-        }
-        (Subject::Policy(p), negate) => {
-            let name = names.policies.get(&**p).copied().unwrap_or(p);
-            if negate {
-                format!("policy {name} (negated)")
-            } else {
-                format!("policy {name}")
-            }
-        }
-    }
 }
 
 /// Every user by identity class, with the groups' members counted per class: what the
@@ -721,11 +664,13 @@ struct Answer {
     access: &'static str,
     /// When unknown: the bindings left to run time (pk) and why; `None` if the rules name none.
     open: Option<BTreeSet<(String, String)>>,
+    /// When decided: the bindings that carry the decision (`decided_by`).
+    by: BTreeSet<String>,
 }
 
 fn app_access(
     everyone: &Everyone,
-    hierarchy: &Hierarchy,
+    because_of: &Because,
     detail: &Detail,
     groups: &[(String, &crate::snapshot::Group)],
 ) -> Vec<AppAccess> {
@@ -737,12 +682,20 @@ fn app_access(
         .filter(|r| r[2] == "app")
         .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
         .collect();
-    let names = Names::new(snapshot);
     let live: BTreeSet<String> = model
         .rows("live")
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
+    let mut decided_by: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
+    for r in model.rows("decided_by") {
+        if r[2] == "app" {
+            decided_by
+                .entry((r[0].clone(), r[1].clone()))
+                .or_default()
+                .insert(r[4].clone());
+        }
+    }
     let mut open: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
     for r in model.rows("open_binding") {
         if r[2] == "app" {
@@ -777,39 +730,9 @@ fn app_access(
         bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
         let all_mode = app.policy_engine_mode.as_str() == "all";
         // Why one user has the access it has; `label` names the user in group paths.
-        let because = |access: &str, user: &crate::snapshot::User, label: &str| {
-            let result = |b: &&crate::snapshot::PolicyBinding| subject_result(hierarchy, b, user);
-            let say = |b: &crate::snapshot::PolicyBinding| {
-                describe_binding(&names, hierarchy, b, user, label)
-            };
-            if bindings.is_empty() {
-                return if access == "yes" {
-                    "no binding in force: open to every user".to_string()
-                } else {
-                    "no binding in force: closed by core_default_app_access".to_string()
-                };
-            }
-            match (access, all_mode) {
-                ("yes", false) => bindings
-                    .iter()
-                    .find(|b| result(b) == Some(true))
-                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
-                    .map(|b| say(b))
-                    .unwrap_or_default(),
-                ("yes", true) => bindings
-                    .iter()
-                    .map(|b| say(b))
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-                ("no", false) => "no binding passes".to_string(),
-                ("no", true) => bindings
-                    .iter()
-                    .find(|b| result(b) == Some(false))
-                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
-                    .map(|b| format!("fails: {}", say(b)))
-                    .unwrap_or_default(),
-                _ => String::new(),
-            }
+        let because = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
+            let decides = |b: &str| ans.by.contains(b);
+            because_of.access(&bindings, all_mode, decides, ans.access, user, label)
         };
         // Why the answer is unknown, told for one user.
         let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
@@ -824,9 +747,7 @@ fn app_access(
                     let who = bindings
                         .iter()
                         .find(|x| &*x.pk == b)
-                        .map_or(b.clone(), |x| {
-                            describe_binding(&names, hierarchy, x, user, label)
-                        });
+                        .map_or(b.clone(), |x| because_of.binding(x, user, label));
                     format!("{who}: {why}")
                 })
                 .collect::<Vec<_>>()
@@ -846,12 +767,14 @@ fn app_access(
                     Some("fail") => "no",
                     _ => "unknown",
                 };
+                let key = (app.pk.to_string(), pk);
                 let open = if access == "unknown" {
-                    open.get(&(app.pk.to_string(), pk.clone())).cloned()
+                    open.get(&key).cloned()
                 } else {
                     None
                 };
-                Answer { access, open }
+                let by = decided_by.remove(&key).unwrap_or_default();
+                Answer { access, open, by }
             });
         }
         let answer = |k: u32| &answers[&answering[k as usize]];
@@ -870,14 +793,14 @@ fn app_access(
             // whom they stand for are one row.
             let pattern = (
                 ans.access.to_string(),
-                because(ans.access, user, "\u{0}"),
+                because(ans, user, "\u{0}"),
                 reason(ans, user, "\u{0}"),
             );
             let class = classes.entry(pattern).or_insert_with(|| AccessClass {
                 users: 0,
                 access: ans.access.to_string(),
                 representative: user.username.to_string(),
-                because: because(ans.access, user, &user.username),
+                because: because(ans, user, &user.username),
                 reason: reason(ans, user, &user.username),
             });
             class.users += n;
@@ -919,11 +842,11 @@ fn app_access(
             rows.push(AccessRow {
                 user: user.username.to_string(),
                 access: ans.access.to_string(),
-                because: because(ans.access, user, &user.username),
+                because: because(ans, user, &user.username),
                 reason: reason(ans, user, &user.username),
                 way: format!(
                     "{}\u{1}{}",
-                    because(ans.access, user, "\u{0}"),
+                    because(ans, user, "\u{0}"),
                     reason(ans, user, "\u{0}")
                 ),
             });
@@ -940,22 +863,6 @@ fn app_access(
         });
     }
     out
-}
-
-/// Whether a binding on a user or group passes for `user` (its subject matches, or does not
-/// for a negated binding: a binding's policy is not evaluated when it has a subject); `None`
-/// for a policy binding, whose result the report does not hold. Used only to pick the binding
-/// that `because` names; the answer itself comes from the rules.
-fn subject_result(
-    hierarchy: &Hierarchy,
-    b: &crate::snapshot::PolicyBinding,
-    user: &crate::snapshot::User,
-) -> Option<bool> {
-    match &b.subject {
-        Subject::Group(g) => Some(hierarchy.path(user.pk, g).is_some() != b.negate),
-        Subject::User(u) => Some((*u == user.pk) != b.negate),
-        Subject::Policy(_) => None,
-    }
 }
 
 /// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].

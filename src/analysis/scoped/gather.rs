@@ -254,7 +254,7 @@ pub fn evaluate(
     // rules observe is kept by the scope classes' base below, and placeholders of the columns
     // they observe are filled with the representative's values.
     let builtin_ctx = ctx.for_program(&builtin.program);
-    let (_, _, gathered) = super::super::bulk::by_component(
+    let gathered = super::super::bulk::by_component(
         snapshot,
         builtin,
         &builtin_ctx,
@@ -263,8 +263,9 @@ pub fn evaluate(
         super::super::bulk::Options::default(),
         &|_| {},
         Some(&collect),
-    )?;
-    let gathered = gathered.ok_or("no rows were gathered")?;
+    )?
+    .gathered
+    .ok_or("no rows were gathered")?;
     super::super::bulk::timing("scoped: components", start);
     // What no flow or application owns, for every identity class at once.
     let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
@@ -408,7 +409,7 @@ pub fn evaluate(
             let mut rows: Vec<&Row> = Vec::new();
             for &c in parts {
                 let p = &gathered.parts[c];
-                let lid = local_id(local, c, *rep);
+                let lid = local.id_in(c, *rep);
                 if let Some(sig) = p.sig_of.get(lid as usize) {
                     rows.extend(&p.sigs[*sig as usize]);
                 }
@@ -474,14 +475,4 @@ pub fn evaluate(
             reverse,
         },
     ))
-}
-
-/// The local class of identity class `k` in component `c`.
-fn local_id(local: &super::super::classes::Local, c: usize, k: u32) -> u32 {
-    let more = &local.more[c];
-    let i = more.partition_point(|x| x.0 < k);
-    if i < more.len() && more[i].0 == k {
-        return more[i].1;
-    }
-    local.by_base[c][local.base[k as usize] as usize]
 }
