@@ -25,7 +25,7 @@ use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
-pub const RULES: [(&str, &str); 15] = [
+pub const RULES: [(&str, &str); 16] = [
     (
         "rules/authentik/schema.dl",
         include_str!("../../rules/authentik/schema.dl"),
@@ -85,6 +85,10 @@ pub const RULES: [(&str, &str); 15] = [
     (
         "rules/authentik/providers.dl",
         include_str!("../../rules/authentik/providers.dl"),
+    ),
+    (
+        "rules/authentik/labels.dl",
+        include_str!("../../rules/authentik/labels.dl"),
     ),
 ];
 
@@ -714,57 +718,13 @@ impl Model {
                 }
             }
         }
-        let mut l = BTreeMap::new();
-        for r in self.rows("group") {
-            l.insert(r[0].clone(), format!("group {}", r[1]));
-        }
-        let flows: BTreeMap<String, String> = self.names("flow");
-        for (pk, slug) in &flows {
-            l.insert(pk.clone(), format!("flow {slug}"));
-        }
-        let stages: BTreeMap<String, String> = self.names("stage");
-        for (pk, name) in &stages {
-            l.insert(pk.clone(), format!("stage {name}"));
-        }
-        for r in self.rows("fsb") {
-            let flow = flows.get(&r[1]).cloned().unwrap_or_default();
-            let stage = stages.get(&r[2]).cloned().unwrap_or_default();
-            l.insert(
-                r[0].clone(),
-                format!("stage binding {stage} @{} in {flow}", r[3]),
-            );
-        }
-        for r in self.rows("policy") {
-            l.insert(r[0].clone(), format!("policy {}", r[1]));
-        }
-        for r in self.rows("application") {
-            l.insert(r[0].clone(), format!("application {}", r[1]));
-        }
-        for r in self.rows("source") {
-            l.insert(r[0].clone(), format!("source {}", r[1]));
-        }
-        let apps: BTreeMap<String, String> = self.names("application");
-        for r in self.rows("entitlement") {
-            let app = apps.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-            l.insert(r[0].clone(), format!("entitlement {} of {app}", r[2]));
-        }
-        for (rel, kind) in [
-            ("notification_rule", "notification rule"),
-            ("transport", "notification transport"),
-            ("rac_endpoint", "RAC endpoint"),
-            ("device", "device"),
-            ("device_access_group", "device access group"),
-            ("provider", "provider"),
-        ] {
-            for r in self.rows(rel) {
-                l.insert(r[0].clone(), format!("{kind} {}", r[1]));
-            }
-        }
-        let targets = l.clone();
-        for r in self.rows("binding") {
-            let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-            l.insert(r[0].clone(), format!("policy binding {} on {on}", r[2]));
-        }
+        // The rules name every other object (rules/authentik/labels.dl); where one pk has two
+        // names, the rows' last.
+        let l: BTreeMap<String, String> = self
+            .rows("label")
+            .into_iter()
+            .map(|mut r| (std::mem::take(&mut r[0]), std::mem::take(&mut r[1])))
+            .collect();
         let user_like = classes::user_like_columns(&self.rules.program);
         let user_columns = self
             .rules
