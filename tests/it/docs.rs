@@ -476,3 +476,57 @@ fn console_examples_are_read_and_matched_as_shown() {
     assert!(!matches(&ex[0].expected, &["out 1", "out 8"]));
     assert!(!matches(&ex[1].expected, &["extra"]));
 }
+
+// ---- the relations Rust reads ------------------------------------------------------------
+
+/// Every relation that Rust code reads by name (`rows("x")`, `find("x", …)`, `has("x", …)`,
+/// `names("x")`, `relation("x")`, `rows_matching("x", …)`, `index(model, "x", …)`) is declared
+/// in `rules/`: a relation renamed or dropped in the rules would otherwise read as empty and
+/// answer quietly wrong. The rules are the specification; Rust only reads and renders them.
+#[test]
+fn every_relation_rust_reads_by_name_is_declared_in_rules() {
+    let decl = Regex::new(r"(?m)^\.decl\s+([a-z_0-9]+)\(").unwrap();
+    let mut files = Vec::new();
+    files_under(&root().join("rules"), &mut files);
+    let declared: std::collections::BTreeSet<String> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dl"))
+        .flat_map(|p| {
+            decl.captures_iter(&read(p))
+                .map(|c| c[1].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let read_by_name = Regex::new(
+        r#"\.(rows|rows_matching|find|has|names|relation)\("([a-z_0-9]+)"|index\([a-z_]+, "([a-z_0-9]+)""#,
+    )
+    .unwrap();
+    let mut sources = Vec::new();
+    files_under(&root().join("src"), &mut sources);
+    let mut reads = 0;
+    let mut missing = Vec::new();
+    for p in sources
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        for c in read_by_name.captures_iter(&read(p)) {
+            let name = c.get(2).or(c.get(3)).unwrap().as_str();
+            reads += 1;
+            if !declared.contains(name) {
+                missing.push(format!(
+                    "{}: {name}",
+                    p.strip_prefix(root()).unwrap_or(p).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        reads > 100,
+        "only {reads} reads by name found: the pattern no longer matches the code"
+    );
+    assert!(
+        missing.is_empty(),
+        "relations read by Rust but declared nowhere in rules/:\n{}",
+        missing.join("\n")
+    );
+}
