@@ -7,6 +7,7 @@
 
 use super::RULES;
 use super::classes::{Classes, KeyContext};
+use super::views::{ANON, ANONYMOUS, AUTHENTICATED, Tri};
 use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, Evaluation, Inputs, Rules};
 use crate::snapshot::Snapshot;
@@ -37,21 +38,21 @@ pub fn timing(label: &str, since: std::time::Instant) {
     }
 }
 
-/// `shown` / `yes`.
-pub const YES: u8 = 0;
-/// `skipped` / `no`.
-pub const NO: u8 = 1;
-/// `unknown`.
-pub const UNKNOWN: u8 = 2;
+/// `shown` / `yes`, stored.
+pub const YES: u8 = Tri::Yes as u8;
+/// `skipped` / `no`, stored.
+pub const NO: u8 = Tri::No as u8;
+/// `unknown`, stored.
+pub const UNKNOWN: u8 = Tri::Unknown as u8;
 
-/// A decision as `plan` and `access` print it.
+/// A stored flow applicability or access, as answers print it.
 pub fn yes_no(v: u8) -> &'static str {
-    ["yes", "no", "unknown"][v as usize]
+    Tri::from_code(v).yes_no()
 }
 
-/// A stage's visibility as `plan` prints it.
+/// A stored stage visibility, as answers print it.
 pub fn visibility(v: u8) -> &'static str {
-    ["shown", "skipped", "unknown"][v as usize]
+    Tri::from_code(v).visibility()
 }
 
 /// One flow-stage binding in output order.
@@ -141,7 +142,7 @@ impl Layout {
             layout.flows.push(FlowSlot {
                 pk: f.pk.to_string(),
                 slug: f.slug.to_string(),
-                entry: "authenticated",
+                entry: AUTHENTICATED,
                 stages: start..layout.stages.len(),
             });
         }
@@ -299,11 +300,7 @@ impl Reader<'_> {
             .collect()
     }
     fn code(&self, v: u32) -> u8 {
-        match self.eval.symbols.resolve(v) {
-            "pass" | "shown" => YES,
-            "fail" | "skipped" => NO,
-            _ => UNKNOWN,
-        }
+        Tri::read(self.eval.symbols.resolve(v)).code()
     }
 }
 
@@ -314,7 +311,7 @@ fn entries(eval: &Evaluation, rules: &Rules, layout: &mut Layout) {
     }
 }
 
-/// Reads the answers of `subjects` (user pks; `"anon"` reads the anonymous visitor entering every
+/// Reads the answers of `subjects` (user pks; `ANON` reads the anonymous visitor entering every
 /// flow anonymously) from one evaluation.
 fn read_answers(
     eval: &Evaluation,
@@ -329,10 +326,10 @@ fn read_answers(
         .enumerate()
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
         .collect();
-    let anon_subject = r.sym("anon");
-    let (anonymous, authenticated) = (r.sym("anonymous"), r.sym("authenticated"));
+    let anon_subject = r.sym(ANON);
+    let (anonymous, authenticated) = (r.sym(ANONYMOUS), r.sym(AUTHENTICATED));
     let entry_of = |flow: usize, subject: u32| {
-        if Some(subject) == anon_subject || layout.flows[flow].entry == "anonymous" {
+        if Some(subject) == anon_subject || layout.flows[flow].entry == ANONYMOUS {
             anonymous
         } else {
             authenticated
@@ -487,7 +484,7 @@ fn whole(
         .evaluate(&base, engine, Limits::default())
         .map_err(|e| e.to_string())?;
     entries(&eval, rules, layout);
-    let anonymous = read_answers(&eval, rules, layout, &["anon".to_string()])
+    let anonymous = read_answers(&eval, rules, layout, &[ANON.to_string()])
         .pop()
         .unwrap_or_else(|| Answers::unknown(layout));
     drop(eval);
@@ -775,7 +772,7 @@ pub(crate) fn by_component(
                 None => Vec::new(),
             };
             let slot = slot.map_or(Slot::None, Slot::Flow);
-            let anonymous = read_part(&eval, rules, layout, slot, &["anon".to_string()]);
+            let anonymous = read_part(&eval, rules, layout, slot, &[ANON.to_string()]);
             // The stage component owning each symbol a row may start with.
             let stage_of_symbol = flow
                 .stage_objects
@@ -857,7 +854,7 @@ pub(crate) fn by_component(
                 .iter()
                 .map(|i| snapshot.users[*i].pk.to_string())
                 .collect();
-            subjects.push("anon".into());
+            subjects.push(ANON.into());
             let part = read_part(&eval, rules, view, slots[c], &subjects);
             let deciders = match (decided_by, slots[c]) {
                 (Some(rel), Slot::App(a)) => Some(read_deciders(
@@ -1090,18 +1087,18 @@ const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
 /// How users enter the flow `pk` by default, as the rules derive it.
 fn default_entry(eval: &Evaluation, rules: &Rules, pk: &str) -> &'static str {
     let r = Reader { eval, rules };
-    let (flow, anonymous) = (r.sym(pk), r.sym("anonymous"));
+    let (flow, anonymous) = (r.sym(pk), r.sym(ANONYMOUS));
     let anonymous_entry = r
         .rows("default_entry")
         .any(|row| Some(row[0]) == flow && Some(row[1]) == anonymous);
     if anonymous_entry {
-        "anonymous"
+        ANONYMOUS
     } else {
-        "authenticated"
+        AUTHENTICATED
     }
 }
 
-/// Reads one component's answers for `subjects` (user pks, then `"anon"`: the anonymous
+/// Reads one component's answers for `subjects` (user pks, then `ANON`: the anonymous
 /// visitor entering anonymously) from its evaluation; users enter a flow as the layout says.
 fn read_part(
     eval: &Evaluation,
@@ -1116,8 +1113,8 @@ fn read_part(
         .enumerate()
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
         .collect();
-    let anon_subject = r.sym("anon");
-    let (anonymous, authenticated) = (r.sym("anonymous"), r.sym("authenticated"));
+    let anon_subject = r.sym(ANON);
+    let (anonymous, authenticated) = (r.sym(ANONYMOUS), r.sym(AUTHENTICATED));
     let width = slot.width(layout);
     let mut codes = vec![UNKNOWN; width * subjects.len()];
     match slot {
@@ -1126,7 +1123,7 @@ fn read_part(
             let fsym = r.sym(&flow.pk);
             let entry = flow.entry;
             let entry_of = |subject: u32| {
-                if Some(subject) == anon_subject || entry == "anonymous" {
+                if Some(subject) == anon_subject || entry == ANONYMOUS {
                     anonymous
                 } else {
                     authenticated
@@ -1351,7 +1348,7 @@ impl Bulk<'_> {
             out.extend_from_slice(b"{\"flow\":");
             json_str(&flow.slug, out);
             out.extend_from_slice(b",\"entry\":\"");
-            out.extend_from_slice(if anonymous { "anonymous" } else { flow.entry }.as_bytes());
+            out.extend_from_slice(if anonymous { ANONYMOUS } else { flow.entry }.as_bytes());
             out.push(b'"');
             flow_extra(f, out);
             out.extend_from_slice(b",\"stages\":[");

@@ -2,6 +2,7 @@
 //! which findings appear or disappear (`bindlog diff`, docs/outputs.md).
 
 use super::Model;
+use super::views::Tri;
 use crate::audit::{Finding, Severity};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -24,40 +25,12 @@ pub struct AllUsers<'s> {
 /// The relations a diff reads per identity class.
 pub const RELATIONS: [&str; 2] = ["visible", "decide"];
 
+// Answers are stored by openness ([`Tri::openness`]), so that the most visible of a stage's
+// bindings is their maximum.
 /// A stage neither shown nor left to run time (or absent).
-const SKIPPED: u8 = 0;
-/// A stage or an access left to run time.
-const UNKNOWN: u8 = 1;
-/// A stage shown.
-const SHOWN: u8 = 2;
+const SKIPPED: u8 = Tri::No.openness();
 /// No access (or none known).
-const NO: u8 = 0;
-/// Access.
-const YES: u8 = 2;
-
-fn visibility(v: &str) -> u8 {
-    match v {
-        "shown" => SHOWN,
-        "unknown" => UNKNOWN,
-        _ => SKIPPED,
-    }
-}
-
-fn visibility_word(v: u8) -> &'static str {
-    match v {
-        SHOWN => "shown",
-        UNKNOWN => "unknown",
-        _ => "skipped",
-    }
-}
-
-fn access_word(v: u8) -> &'static str {
-    match v {
-        YES => "yes",
-        UNKNOWN => "unknown",
-        _ => "no",
-    }
-}
+const NO: u8 = Tri::No.openness();
 
 /// Per identity class, the answer of the class that answers for it where an object is
 /// concerned, from `answer` (subject pk -> answer). Classes with the same answering class are
@@ -144,7 +117,7 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
             visible
                 .entry(r[0].clone())
                 .or_default()
-                .insert(r[2].clone(), visibility(&r[3]));
+                .insert(r[2].clone(), Tri::read(&r[3]).openness());
         }
     }
     super::bulk::timing("diff: visible read", start);
@@ -174,11 +147,7 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
     // Application -> subject -> access.
     let mut access: HashMap<String, HashMap<String, u8>> = HashMap::new();
     for r in model.rows_matching("decide", 2, "app") {
-        let v = match r[3].as_str() {
-            "pass" => YES,
-            "fail" => NO,
-            _ => UNKNOWN,
-        };
+        let v = Tri::read(&r[3]).openness();
         access
             .entry(r[0].clone())
             .or_default()
@@ -317,8 +286,8 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
                 user: user.to_string(),
                 flow: key.0.clone(),
                 stage: key.1.clone(),
-                before: visibility_word(b).into(),
-                after: visibility_word(a).into(),
+                before: Tri::from_openness(b).visibility().into(),
+                after: Tri::from_openness(a).visibility().into(),
             }));
         }
     }
@@ -329,8 +298,8 @@ pub fn compare(old: &AllUsers, new: &AllUsers, old_f: &[Finding], new_f: &[Findi
             d.access.extend(members.iter().map(|user| AccessChange {
                 user: user.to_string(),
                 app: app.clone(),
-                before: access_word(b).into(),
-                after: access_word(a).into(),
+                before: Tri::from_openness(b).yes_no().into(),
+                after: Tri::from_openness(a).yes_no().into(),
             }));
         }
     }

@@ -12,6 +12,7 @@ pub mod paths;
 pub mod population;
 pub mod scoped;
 pub mod targets;
+pub mod views;
 pub mod words;
 
 use crate::datalog::eval::Limits;
@@ -23,6 +24,7 @@ use crate::facts::{self, Value};
 use crate::snapshot::Snapshot;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
+use views::ANON;
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
 pub const RULES: [(&str, &str); 16] = [
@@ -216,7 +218,7 @@ impl Model {
         add_facts(&rules, &mut inputs, &facts)?;
         if let Subjects::Only(users) = subjects {
             // A name no user has restricts the question to the anonymous visitor.
-            let none = ["<none>".to_string()];
+            let none = [views::NOBODY.to_string()];
             let users = if users.is_empty() {
                 &none[..]
             } else {
@@ -936,15 +938,6 @@ pub struct Plan {
     pub deferred_names: Vec<Option<String>>,
 }
 
-fn yes_no(v: &str) -> String {
-    match v {
-        "pass" => "yes",
-        "fail" => "no",
-        _ => "unknown",
-    }
-    .to_string()
-}
-
 impl Model {
     /// The plan of flow `slug` for user pk `subject` (or the anonymous visitor), entered as
     /// `entry` (or the flow's default way).
@@ -971,12 +964,12 @@ impl Model {
                 .map(|r| r[1].clone())
                 .unwrap_or_else(|| "authenticated".into()),
         };
-        let s = subject.map_or("anon", |(pk, _)| pk);
+        let s = subject.map_or(ANON, |(pk, _)| pk);
         let applicable = self
             .rows("applicable")
             .into_iter()
             .find(|r| r[0] == flow && r[1] == entry && r[2] == s)
-            .map(|r| yes_no(&r[3]))
+            .map(|r| views::Tri::read(&r[3]).yes_no().to_string())
             .unwrap_or_else(|| "unknown".into());
         let names: BTreeMap<String, String> = self.names("stage");
         let on_plan: Vec<String> = self
@@ -1093,7 +1086,7 @@ impl Model {
             .rows("decide")
             .into_iter()
             .find(|r| r[0] == app && r[1] == user && r[2] == "app")
-            .map(|r| yes_no(&r[3]))
+            .map(|r| views::Tri::read(&r[3]).yes_no().to_string())
             .unwrap_or_else(|| "unknown".into()))
     }
 

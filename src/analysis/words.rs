@@ -6,6 +6,7 @@
 //! it the way authentik's admin interface would (bindings, groups, policies, "evaluated when").
 
 use super::Model;
+use super::views::ANON;
 use crate::datalog::provenance::{Because, Blocked, Explanation, Proof, WhyNot};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -122,7 +123,7 @@ impl Words {
 
     /// Who an identity is, for a sentence: the username, or "the anonymous visitor".
     pub fn who(&self, identity: &str) -> String {
-        if identity == "anon" {
+        if identity == ANON {
             return "the anonymous visitor".into();
         }
         self.users
@@ -187,7 +188,7 @@ impl Words {
     /// Whether the identity is a member of group `g`, in words ("is a direct member", "is a
     /// member through Backend -> Engineering", "is not a member of ... (nor of any group below it)").
     pub fn membership(&self, identity: &str, g: &str) -> String {
-        if identity == "anon" {
+        if identity == ANON {
             return "the anonymous visitor is a member of no group".into();
         }
         let who = self.who(identity);
@@ -494,7 +495,7 @@ impl Words {
             "fail" => "no",
             _ => "unknown",
         };
-        let inactive = if self.has("user_active", &[user]) || user == "anon" {
+        let inactive = if self.has("user_active", &[user]) || user == ANON {
             ""
         } else {
             " (the account is inactive: authentik refuses its login before any policy)"

@@ -8,6 +8,7 @@
 pub mod render;
 pub mod suppress;
 
+use crate::analysis::views::ANON;
 use crate::analysis::{Model, Subjects, label_text};
 use crate::datalog::provenance::render_text;
 use crate::snapshot::Snapshot;
@@ -369,7 +370,7 @@ impl Names {
                 }
             }
         }
-        m.insert(("user", "anon".into()), "anonymous visitor".into());
+        m.insert(("user", ANON.into()), "anonymous visitor".into());
         for g in &s.groups {
             m.insert(("group", g.pk.to_string()), g.name.to_string());
         }

@@ -4,6 +4,7 @@ use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::Format;
 use bindlog::analysis::Model;
+use bindlog::analysis::views::ANON;
 use miette::miette;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -91,7 +92,7 @@ pub fn run(args: Args) -> Outcome {
     for r in model.rows("open_binding") {
         if let Some(slug) = apps.get(&r[0])
             && r[2] == "app"
-            && r[1] != "anon"
+            && r[1] != ANON
         {
             let decides = app_open.contains(&(r[0].clone(), r[1].clone(), "app".to_string()));
             let e = groups
@@ -106,11 +107,11 @@ pub fn run(args: Args) -> Outcome {
     // Each subject is one identity class: it stands for as many users as its class holds.
     let count = |who: &Subjects, deciding: bool| -> u64 {
         who.iter()
-            .filter(|(s, (_, d))| *s != "anon" && (*d || !deciding))
+            .filter(|(s, (_, d))| *s != ANON && (*d || !deciding))
             .map(|(_, (w, _))| *w)
             .sum()
     };
-    let anonymous = |who: &Subjects| who.get("anon").is_some_and(|(_, d)| *d);
+    let anonymous = |who: &Subjects| who.get(ANON).is_some_and(|(_, d)| *d);
     let describe = |who: &Subjects| {
         let n = count(who, true);
         let anon = if anonymous(who) {

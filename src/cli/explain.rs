@@ -4,6 +4,7 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::{Entry, Format};
+use bindlog::analysis::views::ANON;
 use bindlog::analysis::words::{Fold, Words, render, wrap};
 use bindlog::analysis::{Model, Subjects, find_user};
 use bindlog::datalog::provenance::to_json;
@@ -133,7 +134,7 @@ pub fn run(args: Args) -> Outcome {
     };
     let model =
         Model::answering(&loaded.snapshot, &subjects, &asked).map_err(|e| miette!("{e}"))?;
-    let subject = pk.clone().unwrap_or_else(|| "anon".to_string());
+    let subject = pk.clone().unwrap_or_else(|| ANON.to_string());
     let words = Words::new(&model);
     // The answer in a sentence or two, before any proof.
     let mut summary: Vec<String> = Vec::new();
@@ -250,7 +251,7 @@ pub fn run(args: Args) -> Outcome {
                 parts.push(("applicable", r));
             }
             let plan_id = if entry == "anonymous" {
-                "anon".to_string()
+                ANON.to_string()
             } else {
                 subject.clone()
             };

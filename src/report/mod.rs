@@ -11,6 +11,8 @@ pub mod html;
 
 use crate::analysis::coverage::Coverage;
 use crate::analysis::paths::{Because, Hierarchy};
+use crate::analysis::views::ANON;
+use crate::analysis::views::Tri;
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
 use crate::snapshot::{Loaded, Snapshot};
@@ -867,11 +869,7 @@ fn app_access(
 
 /// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].
 fn yes_no(access: &str) -> &'static str {
-    match access {
-        "yes" => "shown",
-        "no" => "skipped",
-        _ => "unknown",
-    }
+    Tri::read(access).visibility()
 }
 
 fn flow_matrices(
@@ -977,7 +975,7 @@ fn flow_matrices(
                 .iter()
                 .map(|x| {
                     let mut c = Cell::default();
-                    c.add(look(&x.pk, "anonymous", "anon"));
+                    c.add(look(&x.pk, "anonymous", ANON));
                     c
                 })
                 .collect(),

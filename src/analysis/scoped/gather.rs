@@ -2,6 +2,7 @@
 //! gathered per local class, the scope classes, and the whole program over them.
 
 use super::super::classes::KeyContext;
+use super::super::views::ANON;
 use super::{GLOBAL, SUBJECT, Scoping, scopes_of};
 use crate::datalog::Rules;
 use crate::datalog::ir::Ty;
@@ -59,7 +60,7 @@ impl Collect<'_> {
     ) -> PartRows {
         let mut per: Vec<Vec<(usize, Vec<u32>)>> = vec![Vec::new(); n];
         let mut anon: Vec<(usize, Vec<u32>)> = Vec::new();
-        let anon_sym = eval.symbols.get("anon");
+        let anon_sym = eval.symbols.get(ANON);
         let mut in_scope: rustc_hash::FxHashMap<u32, bool> = rustc_hash::FxHashMap::default();
         for &r in &self.rels {
             let users = &self.users[r];
@@ -427,9 +428,9 @@ pub fn evaluate(
             &gathered.parts[parts[0]].anon
         };
         for row in anon {
-            add(row, "anon", tag, &mut inputs)?;
+            add(row, ANON, tag, &mut inputs)?;
         }
-        weights.push((tag.to_string(), "anon".into(), 1));
+        weights.push((tag.to_string(), ANON.into(), 1));
     }
     for (k, rows) in global_rows.iter().enumerate() {
         for row in rows {
@@ -438,9 +439,9 @@ pub fn evaluate(
         weights.push((GLOBAL.into(), rep_pks[k].into(), weight_of(&[k as u32])));
     }
     for row in &global_anon {
-        add(row, "anon", GLOBAL, &mut inputs)?;
+        add(row, ANON, GLOBAL, &mut inputs)?;
     }
-    weights.push((GLOBAL.into(), "anon".into(), 1));
+    weights.push((GLOBAL.into(), ANON.into(), 1));
     for (tag, pk, w) in &weights {
         inputs.add(
             rules,

@@ -36,6 +36,7 @@
 //! - a derived row naming such a user is a row of one scope (the tag says which).
 
 use super::classes::KeyContext;
+use super::views::ANON;
 use crate::datalog::Rules;
 use crate::datalog::diag::Span;
 use crate::datalog::ir::{Arg, Atom, Clause, Lit, Program, RelId, Ty, VarId};
@@ -226,7 +227,7 @@ impl Knowledge<'_> {
         // A user named by the rules is alone in its identity class, but not in a scope class:
         // a scoped atom about a constant user (other than the anonymous visitor) cannot be read
         // per scope.
-        let anon = self.program.symbols.get("anon");
+        let anon = self.program.symbols.get(ANON);
         for ctx in &contexts {
             for lit in ctx.lits {
                 if let Lit::Pos(a) | Lit::Neg(a) = lit
