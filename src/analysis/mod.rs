@@ -763,7 +763,7 @@ impl Model {
         let targets = l.clone();
         for r in self.rows("binding") {
             let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-            l.insert(r[0].clone(), format!("policy binding {} on {on}", r[2]));
+            l.insert(r[0].clone(), format!("policy binding at order {} on {on}", r[2]));
         }
         let user_like = classes::user_like_columns(&self.rules.program);
         let user_columns = self

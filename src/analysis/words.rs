@@ -216,10 +216,12 @@ impl Words {
         }
     }
 
+    /// " at order N": where an administrator finds binding `b` in the target's list of
+    /// bindings (authentik's "Order" column).
     fn order(&self, b: &str) -> String {
         self.find("binding", &[b])
             .first()
-            .map_or_else(String::new, |r| format!(" {}", r[2]))
+            .map_or_else(String::new, |r| format!(" at order {}", r[2]))
     }
 
     fn negated(&self, b: &str) -> bool {
