@@ -1695,6 +1695,70 @@ entries:
     );
 }
 
+/// Issue 17: the folded proof tells an expression's steps once. A passing binding's reading
+/// (`val`) already tells them, so the expression below it is not drawn again; of the two
+/// negations under a failing target (no binding gives pass, nor unknown), the second refers to
+/// the first instead of repeating every binding and its steps.
+#[test]
+fn folded_explain_tells_the_expression_step_once() {
+    let (_d, path) = blueprint(&format!(
+        "version: 1\nentries:\n{ADA_IN_ADMINS_THROUGH_PLATFORM}{}",
+        r#"  - model: authentik_flows.flow
+    id: f
+    identifiers: {slug: login}
+    attrs: {name: Login, title: Login, designation: authentication}
+  - model: authentik_stages_identification.identificationstage
+    id: ident
+    identifiers: {name: ident}
+  - model: authentik_stages_user_login.userloginstage
+    id: login
+    identifiers: {name: login}
+  - model: authentik_flows.flowstagebinding
+    identifiers: {target: !KeyOf f, stage: !KeyOf ident, order: 10}
+  - model: authentik_flows.flowstagebinding
+    id: b2
+    identifiers: {target: !KeyOf f, stage: !KeyOf login, order: 20}
+    attrs: {evaluate_on_plan: false, re_evaluate_policies: true}
+  - model: authentik_policies_expression.expressionpolicy
+    id: p
+    identifiers: {name: admins-only}
+    attrs: {expression: "return ak_is_group_member(request.user, name=\"admins\")"}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf b2, policy: !KeyOf p, order: 0}
+  - model: authentik_policies_expression.expressionpolicy
+    id: sso
+    identifiers: {name: sso-only}
+    attrs: {expression: "return ak_is_sso_flow"}
+  - model: authentik_core.application
+    id: app
+    identifiers: {slug: ssoapp}
+    attrs: {name: SSO}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf app, policy: !KeyOf sso, order: 0}
+"#
+    ));
+    // The proof below the summary, its words only (it is wrapped to a width).
+    let tree = |args: &[&str]| {
+        let mut all = vec!["explain", path.to_str().unwrap(), "--width", "100"];
+        all.extend_from_slice(args);
+        let o = crate::bindlog(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let (summary, proof) = text.split_once("why (").unwrap_or_else(|| panic!("{text}"));
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        (words(summary), words(proof))
+    };
+    let group_step = "`ak_is_group_member(request.user, name=\"admins\")` is true for ada.nguyen";
+    let (summary, proof) = tree(&["--flow", "login", "--stage", "login", "--user", "ada.nguyen"]);
+    assert!(summary.starts_with("shown: ") && summary.contains(group_step), "{summary}");
+    assert_eq!(proof.matches(group_step).count(), 1, "{proof}");
+    let sso_step = "`return ak_is_sso_flow` returns a false value";
+    let (summary, proof) = tree(&["--app", "ssoapp", "--user", "bob"]);
+    assert!(summary.starts_with("no: ") && summary.contains(sso_step), "{summary}");
+    assert_eq!(proof.matches(sso_step).count(), 1, "{proof}");
+    assert!(proof.contains("gives unknown for bob (each binding as above)"), "{proof}");
+}
+
 /// explain names the expression step that decided a policy: the construct, its line, and for a
 /// group test the group the user is in and through which group.
 #[test]
