@@ -852,6 +852,27 @@ impl Model {
             .map(|r| (r[0].clone(), r[3].clone()))
     }
 
+    /// The flows sources start a login in: (flow slug, source slug, `authentication` or
+    /// `enrollment`), sorted. authentik enters a flow from a source login only through these.
+    pub fn source_flows(&self) -> Vec<(String, String, String)> {
+        let flows = self.names("flow");
+        let sources = self.names("source");
+        let mut out: Vec<(String, String, String)> = Vec::new();
+        for (rel, kind) in [
+            ("source_authentication_flow", "authentication"),
+            ("source_enrollment_flow", "enrollment"),
+        ] {
+            for r in self.rows(rel) {
+                let flow = flows.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
+                let source = sources.get(&r[0]).cloned().unwrap_or_else(|| r[0].clone());
+                out.push((flow, source, kind.to_string()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The application with this slug: its pk.
     pub fn application(&self, slug: &str) -> Option<String> {
         self.rows("application")
