@@ -267,6 +267,37 @@ impl Model {
         read: &[&str],
         proved: &[&str],
     ) -> Result<Model, String> {
+        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), false)?.0)
+    }
+
+    /// [`Model::everyone`], and the built-in rules' answers per identity class (the bulk
+    /// analysis of flows and applications) that the evaluation by scope computes on the way:
+    /// one evaluation for both (`analyze --targets`). `None` where the rules could not be
+    /// evaluated by scope; the caller then runs the bulk analysis itself.
+    pub fn everyone_answering<'a>(
+        snapshot: &'a Snapshot,
+        extra: &[(&str, &str)],
+    ) -> Result<(Model, Option<bulk::Bulk<'a>>), String> {
+        let (model, answered) = Self::everyone_keeping(snapshot, extra, (&[], &[], &[]), true)?;
+        let bulk = match (answered, &model.population) {
+            (Some(a), Some(c)) => Some(bulk::Bulk::answered(
+                snapshot,
+                c.population.classes.clone(),
+                a,
+            )),
+            _ => None,
+        };
+        Ok((model, bulk))
+    }
+
+    /// [`Model::everyone_reading`] (`(expand, read, proved)`), keeping the built-in rules'
+    /// answers per class where asked and evaluated by scope.
+    fn everyone_keeping(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        (expand, read, proved): (&[&str], &[&str], &[&str]),
+        keep: bool,
+    ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
@@ -291,7 +322,7 @@ impl Model {
             };
             match scoped::plan(&rules, RULES.len() as u32, &per_user, &owned) {
                 Ok(scoping) => {
-                    return Self::by_scope(snapshot, &ctx, scoping, expand, read, proved);
+                    return Self::by_scope(snapshot, &ctx, scoping, (expand, read, proved), keep);
                 }
                 Err((span, why)) => notes.push(format!(
                     "{}: {why}; so every identity class is evaluated with every flow and \
@@ -334,8 +365,9 @@ impl Model {
             (&rels, proved),
             &|_| None,
         );
-        Ok(Model::classed(
-            rules, inputs, eval, population, origins, notes, None,
+        Ok((
+            Model::classed(rules, inputs, eval, population, origins, notes, None),
+            None,
         ))
     }
 
@@ -367,10 +399,9 @@ impl Model {
         snapshot: &Snapshot,
         ctx: &classes::KeyContext<'_>,
         scoping: scoped::Scoping,
-        expand: &[&str],
-        read: &[&str],
-        proved: &[&str],
-    ) -> Result<Model, String> {
+        (expand, read, proved): (&[&str], &[&str], &[&str]),
+        keep: bool,
+    ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let builtin = bulk::builtin_rules()?;
         bulk::timing("everyone: built-in rules read", start);
@@ -388,8 +419,8 @@ impl Model {
                 r.output.is_some() || expand.contains(&name) || read.contains(&name)
             })
             .collect();
-        let (inputs, mut eval, scopes) =
-            scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin)?;
+        let (inputs, mut eval, scopes, answered) =
+            scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin, keep)?;
         let rules = scoping.rules;
         let start = std::time::Instant::now();
         let within = |tag: &str, class: u32| scopes.members(tag, class).map(<[u32]>::to_vec);
@@ -407,14 +438,17 @@ impl Model {
             given: scoping.given,
             scopes,
         };
-        Ok(Model::classed(
-            rules,
-            inputs,
-            eval,
-            population,
-            origins,
-            Vec::new(),
-            Some(by),
+        Ok((
+            Model::classed(
+                rules,
+                inputs,
+                eval,
+                population,
+                origins,
+                Vec::new(),
+                Some(by),
+            ),
+            answered,
         ))
     }
 
@@ -763,7 +797,10 @@ impl Model {
         let targets = l.clone();
         for r in self.rows("binding") {
             let on = targets.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-            l.insert(r[0].clone(), format!("policy binding at order {} on {on}", r[2]));
+            l.insert(
+                r[0].clone(),
+                format!("policy binding at order {} on {on}", r[2]),
+            );
         }
         let user_like = classes::user_like_columns(&self.rules.program);
         let user_columns = self

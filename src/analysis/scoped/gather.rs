@@ -207,11 +207,13 @@ pub fn evaluate(
     ctx: &KeyContext<'_>,
     population: &super::super::population::Population,
     builtin: &Rules,
+    keep_answers: bool,
 ) -> Result<
     (
         crate::datalog::Inputs,
         crate::datalog::Evaluation,
         ScopeClasses,
+        Option<super::super::bulk::Answered>,
     ),
     String,
 > {
@@ -254,7 +256,7 @@ pub fn evaluate(
     // rules observe is kept by the scope classes' base below, and placeholders of the columns
     // they observe are filled with the representative's values.
     let builtin_ctx = ctx.for_program(&builtin.program);
-    let (_, _, gathered) = super::super::bulk::by_component(
+    let (answers, anonymous, gathered) = super::super::bulk::by_component(
         snapshot,
         builtin,
         &builtin_ctx,
@@ -265,6 +267,13 @@ pub fn evaluate(
         Some(&collect),
     )?;
     let gathered = gathered.ok_or("no rows were gathered")?;
+    // The built-in rules' answers per identity class, for a caller that also wants them (the
+    // summary of `analyze --targets`); dropped otherwise.
+    let answered = keep_answers.then(|| super::super::bulk::Answered {
+        layout,
+        answers,
+        anonymous,
+    });
     super::super::bulk::timing("scoped: components", start);
     // What no flow or application owns, for every identity class at once.
     let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
@@ -473,6 +482,7 @@ pub fn evaluate(
             scope_of,
             reverse,
         },
+        answered,
     ))
 }
 
