@@ -423,11 +423,7 @@ impl Journey {
 /// but those `journeys.dl` declares): evaluated with [`Rules::evaluate_given`], only the
 /// journeys' rules run.
 fn journey_rules() -> Result<(Rules, Vec<bool>), String> {
-    let texts: Vec<(&str, &str)> = RULES
-        .iter()
-        .copied()
-        .chain([COVERAGE, JOURNEYS])
-        .collect();
+    let texts: Vec<(&str, &str)> = RULES.iter().copied().chain([COVERAGE, JOURNEYS]).collect();
     let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
     let program = &rules.program;
     let file = program

@@ -1754,7 +1754,12 @@ entries:
         &with_source,
         &["explain", "--flow", "other", "--stage", "login"],
     );
-    assert_eq!(explain_other.status.code(), Some(2), "{}", out(&explain_other));
+    assert_eq!(
+        explain_other.status.code(),
+        Some(2),
+        "{}",
+        out(&explain_other)
+    );
     assert!(out(&explain_other).contains("no source starts a login in flow `other`"));
     for flow in ["login", "enroll"] {
         let ok = run(&with_source, &["plan", "--flow", flow]);
@@ -1826,14 +1831,30 @@ fn folded_explain_tells_the_expression_step_once() {
         (words(summary), words(proof))
     };
     let group_step = "`ak_is_group_member(request.user, name=\"admins\")` is true for ada.nguyen";
-    let (summary, proof) = tree(&["--flow", "login", "--stage", "login", "--user", "ada.nguyen"]);
-    assert!(summary.starts_with("shown: ") && summary.contains(group_step), "{summary}");
+    let (summary, proof) = tree(&[
+        "--flow",
+        "login",
+        "--stage",
+        "login",
+        "--user",
+        "ada.nguyen",
+    ]);
+    assert!(
+        summary.starts_with("shown: ") && summary.contains(group_step),
+        "{summary}"
+    );
     assert_eq!(proof.matches(group_step).count(), 1, "{proof}");
     let sso_step = "`return ak_is_sso_flow` returns a false value";
     let (summary, proof) = tree(&["--app", "ssoapp", "--user", "bob"]);
-    assert!(summary.starts_with("no: ") && summary.contains(sso_step), "{summary}");
+    assert!(
+        summary.starts_with("no: ") && summary.contains(sso_step),
+        "{summary}"
+    );
     assert_eq!(proof.matches(sso_step).count(), 1, "{proof}");
-    assert!(proof.contains("gives unknown for bob (each binding as above)"), "{proof}");
+    assert!(
+        proof.contains("gives unknown for bob (each binding as above)"),
+        "{proof}"
+    );
 }
 
 /// explain names the expression step that decided a policy: the construct, its line, and for a
