@@ -269,7 +269,7 @@ pub fn evaluate(
     let gathered = gathered.ok_or("no rows were gathered")?;
     // The built-in rules' answers per identity class, for a caller that also wants them (the
     // summary of `analyze --targets`); dropped otherwise.
-    let answered = keep_answers.then(|| super::super::bulk::Answered {
+    let answered = keep_answers.then_some(super::super::bulk::Answered {
         layout,
         answers,
         anonymous,
