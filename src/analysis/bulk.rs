@@ -272,6 +272,17 @@ struct Deciders {
     sets: Vec<Vec<String>>,
 }
 
+/// The built-in rules' answers per identity class, as an evaluation of every user computed
+/// them on the way (see [`super::Model::everyone_answering`]).
+pub struct Answered {
+    /// Flows, stage bindings and applications in output order.
+    pub layout: Layout,
+    /// Each class's answers.
+    pub answers: Vec<Answers>,
+    /// The anonymous visitor's answers.
+    pub anonymous: Answers,
+}
+
 /// The built-in rules, parsed and checked.
 pub fn builtin_rules() -> Result<Rules, String> {
     Rules::from_texts(&RULES).map_err(|f| f.render(100))
@@ -435,6 +446,19 @@ impl<'a> Bulk<'a> {
         };
         let local = d.local[self.classes.of_user[index] as usize];
         d.sets.get(local as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The analysis from answers already computed for these identity classes.
+    pub fn answered(snapshot: &'a Snapshot, classes: Classes, answered: Answered) -> Bulk<'a> {
+        Bulk {
+            snapshot,
+            layout: answered.layout,
+            classes,
+            answers: answered.answers,
+            anonymous: answered.anonymous,
+            by_name: std::sync::OnceLock::new(),
+            deciders: HashMap::new(),
+        }
     }
 
     /// User indices sorted by username (byte order), then pk: the order of the per-user forms.

@@ -9,10 +9,13 @@
 //! Opening a RAC endpoint in full and binding to an LDAP or RADIUS provider join a user's
 //! answers from several flows and applications, which the evaluation by scope keeps apart. The
 //! rules decide each part within one object (`endpoint_part_in`, `bind_part_in`, with the
-//! object's identity classes); [`journeys`] joins, for each identity class, the parts of the
-//! classes that stand for it in each object, as `journeys.dl` joins one user's parts.
+//! object's identity classes); [`journeys`] gives `journeys.dl` each identity class's parts,
+//! those of the classes that stand for it in each object, and reads its answer.
 
-use super::{COVERAGE, Model};
+use super::{COVERAGE, JOURNEYS, Model, RULES};
+use crate::datalog::eval::Limits;
+use crate::datalog::ir::Ty;
+use crate::datalog::{Engine, FactValue, Inputs, Rules};
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
 use serde_json::{Value as Json, json};
@@ -83,7 +86,7 @@ impl Coverage {
     /// Evaluates the coverage rules for every user by identity class.
     pub fn of(snapshot: &Snapshot) -> Result<Coverage, String> {
         let model = Model::everyone(snapshot, &[COVERAGE], &[])?;
-        Ok(Coverage::read(&model, snapshot))
+        Coverage::read(&model, snapshot)
     }
 
     /// Whether the snapshot has any of these targets (nothing to show otherwise).
@@ -97,7 +100,7 @@ impl Coverage {
     }
 
     /// Reads the counts from a model of every user with `rules/authentik/coverage.dl`.
-    pub fn read(model: &Model, snapshot: &Snapshot) -> Coverage {
+    pub fn read(model: &Model, snapshot: &Snapshot) -> Result<Coverage, String> {
         let users = snapshot.users.len() as u64;
         let counted = |objects: &str, name_col: usize, rel: &str, words: [&str; 3]| {
             let mut n: BTreeMap<String, [u64; 3]> = BTreeMap::new();
@@ -194,7 +197,7 @@ impl Coverage {
             .into_iter()
             .map(|r| r[0].clone())
             .collect();
-        Coverage {
+        Ok(Coverage {
             users,
             devices: counted("device", 1, "device_users", tri),
             sources: counted("source", 1, "source_users", tri),
@@ -209,7 +212,7 @@ impl Coverage {
                 snapshot,
                 Journey::Endpoint,
                 &model.names("rac_endpoint"),
-            ),
+            )?,
             binds: journey_counts(
                 model,
                 snapshot,
@@ -219,10 +222,10 @@ impl Coverage {
                     .into_iter()
                     .filter(|(pk, _)| outpost.contains(pk))
                     .collect(),
-            ),
+            )?,
             actions: actions.into_iter().collect(),
             logins,
-        }
+        })
     }
 
     /// The JSON form (docs/outputs.md, "analyze --format targets").
@@ -406,28 +409,68 @@ impl Journey {
 /// A journey's answer for one identity class: yes, no, unknown.
 pub const ANSWERS: [&str; 3] = ["yes", "no", "unknown"];
 
-/// For every target of `journey` in a model of every user with `rules/authentik/coverage.dl`,
-/// each identity class's answer (an index into [`ANSWERS`]), as `journeys.dl`'s
-/// `endpoint_access` and `bind_access` combine a user's parts: a part that fails makes it no,
-/// else a part left to run time makes it unknown, else yes. Each part's value for a class is
-/// that of the class standing for it in the part's object.
-pub fn journeys(model: &Model, snapshot: &Snapshot, journey: Journey) -> HashMap<String, Vec<u8>> {
-    // How bad a part's value is; the worst part decides.
-    let rank = |v: &str| match v {
-        "fail" => 2u8,
-        "unknown" => 1,
-        _ => 0,
-    };
-    let (parts_in, parts_all) = journey.relations();
-    let n = model.identity_classes(snapshot).len();
-    let mut out: HashMap<String, Vec<u8>> = HashMap::new();
-    for r in model.rows(parts_all) {
-        let v = rank(&r[2]);
-        let answers = out.entry(r[0].clone()).or_insert_with(|| vec![0; n]);
-        for a in answers.iter_mut() {
-            *a = (*a).max(v);
+impl Journey {
+    /// The relation of `journeys.dl` that says the answer, and the targets it answers for.
+    fn answer(self) -> (&'static str, &'static str) {
+        match self {
+            Journey::Endpoint => ("endpoint_access", "rac_endpoint"),
+            Journey::Bind => ("bind_access", "outpost_provider"),
         }
     }
+}
+
+/// The built-in rules with [`COVERAGE`] and [`JOURNEYS`], and which relations are given (all
+/// but those `journeys.dl` declares): evaluated with [`Rules::evaluate_given`], only the
+/// journeys' rules run.
+fn journey_rules() -> Result<(Rules, Vec<bool>), String> {
+    let texts: Vec<(&str, &str)> = RULES.iter().copied().chain([COVERAGE, JOURNEYS]).collect();
+    let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+    let program = &rules.program;
+    let file = program
+        .relation("endpoint_access")
+        .map(|r| program.relations[r].decl.file);
+    let given = program
+        .relations
+        .iter()
+        .map(|r| Some(r.decl.file) != file)
+        .collect();
+    Ok((rules, given))
+}
+
+/// Adds a row read from a model (as text) to relation `rel` of `inputs`.
+fn add_row(rules: &Rules, inputs: &mut Inputs, rel: &str, row: &[&str]) -> Result<(), String> {
+    let id = rules
+        .program
+        .relation(rel)
+        .ok_or_else(|| format!("relation `{rel}` is not declared"))?;
+    let values: Vec<FactValue> = row
+        .iter()
+        .zip(&rules.program.relations[id].types)
+        .map(|(v, t)| match t {
+            Ty::Symbol => FactValue::Sym(v),
+            Ty::Number | Ty::Unsigned => FactValue::Num(v.parse().unwrap_or(0)),
+        })
+        .collect();
+    inputs.add_to(rules, id, &values)
+}
+
+/// For every target of `journey` in a model of every user with `rules/authentik/coverage.dl`,
+/// each identity class's answer (an index into [`ANSWERS`]), as `journeys.dl` states it
+/// (`endpoint_access`, `bind_access`).
+///
+/// A class's part in an object is the part of the class standing for it there (the object's
+/// own identity classes). Classes that stand for one another in every object of a target share
+/// a *combination*; `journeys.dl` is evaluated once more, over one subject per combination and
+/// its parts, and each class reads the answer of its combination. Rust only gathers the parts
+/// and counts.
+pub fn journeys(
+    model: &Model,
+    snapshot: &Snapshot,
+    journey: Journey,
+) -> Result<HashMap<String, Vec<u8>>, String> {
+    let (parts_in, parts_all) = journey.relations();
+    let (answer, targets) = journey.answer();
+    let n = model.identity_classes(snapshot).len();
     // In a model by class a row's user is the representative of a class; in the per-user
     // reference, the user.
     let user_index: HashMap<String, u32> = if model.by_class() {
@@ -440,7 +483,9 @@ pub fn journeys(model: &Model, snapshot: &Snapshot, journey: Journey) -> HashMap
             .map(|(i, u)| (u.pk.to_string(), i as u32))
             .collect()
     };
-    let mut by_object: HashMap<(String, String), FxHashMap<u32, u8>> = HashMap::new();
+    // Per target and object, each local class's parts: (part, value).
+    type Parts = FxHashMap<u32, Vec<(String, String)>>;
+    let mut by_object: BTreeMap<String, BTreeMap<String, Parts>> = BTreeMap::new();
     for r in model.rows(parts_in) {
         let Some(k) = model
             .class_of(&r[3])
@@ -448,32 +493,103 @@ pub fn journeys(model: &Model, snapshot: &Snapshot, journey: Journey) -> HashMap
         else {
             continue;
         };
-        let v = by_object
-            .entry((r[0].clone(), r[1].clone()))
+        by_object
+            .entry(r[0].clone())
+            .or_default()
+            .entry(r[1].clone())
             .or_default()
             .entry(k)
-            .or_default();
-        *v = (*v).max(rank(&r[4]));
+            .or_default()
+            .push((r[2].clone(), r[4].clone()));
     }
-    let mut answering: HashMap<String, Vec<u32>> = HashMap::new();
-    for ((target, object), values) in &by_object {
-        let through = answering
-            .entry(object.clone())
-            .or_insert_with(|| model.answering_in(snapshot, object));
-        let answers = out.entry(target.clone()).or_insert_with(|| vec![0; n]);
-        for (a, k) in answers.iter_mut().zip(through.iter()) {
-            if let Some(v) = values.get(k) {
-                *a = (*a).max(*v);
+    let all = model.rows(parts_all);
+    for r in &all {
+        by_object.entry(r[0].clone()).or_default();
+    }
+    let (rules, given) = journey_rules()?;
+    let mut inputs = Inputs::new(&rules);
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    for r in &all {
+        add_row(&rules, &mut inputs, parts_all, &[&r[0], &r[1], &r[2]])?;
+    }
+    for r in model.rows(targets) {
+        let row: Vec<&str> = r.iter().map(String::as_str).collect();
+        add_row(&rules, &mut inputs, targets, &row)?;
+    }
+    // Per object, the class that answers for each identity class there.
+    let mut answering: HashMap<&str, Vec<u32>> = HashMap::new();
+    for objects in by_object.values() {
+        for o in objects.keys() {
+            if !answering.contains_key(o.as_str()) {
+                answering.insert(o, model.answering_in(snapshot, o));
             }
         }
     }
-    // Ranked by how bad; answered in the order of ANSWERS.
-    for answers in out.values_mut() {
-        for a in answers.iter_mut() {
-            *a = [0, 2, 1][usize::from(*a)];
+    // Per target, each identity class's combination, named by its first class.
+    let mut combination_of: Vec<(&str, Vec<u32>)> = Vec::new();
+    let mut subjects: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    for (target, objects) in &by_object {
+        let through: Vec<&[u32]> = objects.keys().map(|o| &answering[o.as_str()][..]).collect();
+        let mut first: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut of = Vec::with_capacity(n);
+        for k in 0..n {
+            let key: Vec<u32> = through.iter().map(|t| t[k]).collect();
+            let c = match first.get(&key) {
+                Some(c) => *c,
+                None => {
+                    let c = k as u32;
+                    let subject = format!("class {c}");
+                    for ((object, parts), local) in objects.iter().zip(&key) {
+                        for (part, v) in parts.get(local).into_iter().flatten() {
+                            let row = [target.as_str(), object, part, &subject, v];
+                            rows.push(row.map(str::to_string));
+                        }
+                    }
+                    first.insert(key, c);
+                    c
+                }
+            };
+            subjects.insert(c);
+            of.push(c);
+        }
+        combination_of.push((target, of));
+    }
+    for row in &rows {
+        let row: Vec<&str> = row.iter().map(String::as_str).collect();
+        add_row(&rules, &mut inputs, parts_in, &row)?;
+    }
+    for c in &subjects {
+        add_row(&rules, &mut inputs, "known", &[&format!("class {c}")])?;
+    }
+    let eval = rules
+        .evaluate_given(
+            &inputs,
+            Engine::Fast { parallel: false },
+            Limits::default(),
+            Some(&given),
+        )
+        .map_err(|e| e.to_string())?;
+    let mut answers: HashMap<(String, String), u8> = HashMap::new();
+    for r in eval.rows(&rules, answer).unwrap_or_default() {
+        if let Some(i) = ANSWERS.iter().position(|a| *a == r[2]) {
+            answers.insert((r[0].clone(), r[1].clone()), i as u8);
         }
     }
-    out
+    Ok(combination_of
+        .into_iter()
+        .map(|(target, of)| {
+            let per_class = of
+                .iter()
+                .map(|c| {
+                    answers
+                        .get(&(target.to_string(), format!("class {c}")))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            (target.to_string(), per_class)
+        })
+        .collect())
 }
 
 /// How many users each target of `journey` (pk -> name) gets each answer from, by name.
@@ -482,12 +598,12 @@ fn journey_counts(
     snapshot: &Snapshot,
     journey: Journey,
     targets: &std::collections::BTreeMap<String, String>,
-) -> Vec<TargetCount> {
+) -> Result<Vec<TargetCount>, String> {
     if targets.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let classes = model.identity_classes(snapshot);
-    let answers = journeys(model, snapshot, journey);
+    let answers = journeys(model, snapshot, journey)?;
     let mut out: Vec<TargetCount> = targets
         .iter()
         .map(|(pk, name)| {
@@ -505,5 +621,5 @@ fn journey_counts(
         })
         .collect();
     out.sort_by(|a, b| (&a.name, &a.pk).cmp(&(&b.name, &b.pk)));
-    out
+    Ok(out)
 }

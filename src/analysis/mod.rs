@@ -273,6 +273,37 @@ impl Model {
         read: &[&str],
         proved: &[&str],
     ) -> Result<Model, String> {
+        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), false)?.0)
+    }
+
+    /// [`Model::everyone`], and the built-in rules' answers per identity class (the bulk
+    /// analysis of flows and applications) that the evaluation by scope computes on the way:
+    /// one evaluation for both (`analyze --targets`). `None` where the rules could not be
+    /// evaluated by scope; the caller then runs the bulk analysis itself.
+    pub fn everyone_answering<'a>(
+        snapshot: &'a Snapshot,
+        extra: &[(&str, &str)],
+    ) -> Result<(Model, Option<bulk::Bulk<'a>>), String> {
+        let (model, answered) = Self::everyone_keeping(snapshot, extra, (&[], &[], &[]), true)?;
+        let bulk = match (answered, &model.population) {
+            (Some(a), Some(c)) => Some(bulk::Bulk::answered(
+                snapshot,
+                c.population.classes.clone(),
+                a,
+            )),
+            _ => None,
+        };
+        Ok((model, bulk))
+    }
+
+    /// [`Model::everyone_reading`] (`(expand, read, proved)`), keeping the built-in rules'
+    /// answers per class where asked and evaluated by scope.
+    fn everyone_keeping(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        (expand, read, proved): (&[&str], &[&str], &[&str]),
+        keep: bool,
+    ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
         let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
@@ -297,7 +328,7 @@ impl Model {
             };
             match scoped::plan(&rules, RULES.len() as u32, &per_user, &owned) {
                 Ok(scoping) => {
-                    return Self::by_scope(snapshot, &ctx, scoping, expand, read, proved);
+                    return Self::by_scope(snapshot, &ctx, scoping, (expand, read, proved), keep);
                 }
                 Err((span, why)) => notes.push(format!(
                     "{}: {why}; so every identity class is evaluated with every flow and \
@@ -340,8 +371,9 @@ impl Model {
             (&rels, proved),
             &|_| None,
         );
-        Ok(Model::classed(
-            rules, inputs, eval, population, origins, notes, None,
+        Ok((
+            Model::classed(rules, inputs, eval, population, origins, notes, None),
+            None,
         ))
     }
 
@@ -373,10 +405,9 @@ impl Model {
         snapshot: &Snapshot,
         ctx: &classes::KeyContext<'_>,
         scoping: scoped::Scoping,
-        expand: &[&str],
-        read: &[&str],
-        proved: &[&str],
-    ) -> Result<Model, String> {
+        (expand, read, proved): (&[&str], &[&str], &[&str]),
+        keep: bool,
+    ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let builtin = bulk::builtin_rules()?;
         bulk::timing("everyone: built-in rules read", start);
@@ -394,8 +425,8 @@ impl Model {
                 r.output.is_some() || expand.contains(&name) || read.contains(&name)
             })
             .collect();
-        let (inputs, mut eval, scopes) =
-            scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin)?;
+        let (inputs, mut eval, scopes, answered) =
+            scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin, keep)?;
         let rules = scoping.rules;
         let start = std::time::Instant::now();
         let within = |tag: &str, class: u32| scopes.members(tag, class).map(<[u32]>::to_vec);
@@ -413,14 +444,17 @@ impl Model {
             given: scoping.given,
             scopes,
         };
-        Ok(Model::classed(
-            rules,
-            inputs,
-            eval,
-            population,
-            origins,
-            Vec::new(),
-            Some(by),
+        Ok((
+            Model::classed(
+                rules,
+                inputs,
+                eval,
+                population,
+                origins,
+                Vec::new(),
+                Some(by),
+            ),
+            answered,
         ))
     }
 
@@ -812,6 +846,27 @@ impl Model {
             .into_iter()
             .find(|r| r[1] == slug)
             .map(|r| (r[0].clone(), r[3].clone()))
+    }
+
+    /// The flows sources start a login in: (flow slug, source slug, `authentication` or
+    /// `enrollment`), sorted. authentik enters a flow from a source login only through these.
+    pub fn source_flows(&self) -> Vec<(String, String, String)> {
+        let flows = self.names("flow");
+        let sources = self.names("source");
+        let mut out: Vec<(String, String, String)> = Vec::new();
+        for (rel, kind) in [
+            ("source_authentication_flow", "authentication"),
+            ("source_enrollment_flow", "enrollment"),
+        ] {
+            for r in self.rows(rel) {
+                let flow = flows.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
+                let source = sources.get(&r[0]).cloned().unwrap_or_else(|| r[0].clone());
+                out.push((flow, source, kind.to_string()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The application with this slug: its pk.

@@ -217,10 +217,12 @@ impl Words {
         }
     }
 
+    /// " at order N": where an administrator finds binding `b` in the target's list of
+    /// bindings (authentik's "Order" column).
     fn order(&self, b: &str) -> String {
         self.find("binding", &[b])
             .first()
-            .map_or_else(String::new, |r| format!(" {}", r[2]))
+            .map_or_else(String::new, |r| format!(" at order {}", r[2]))
     }
 
     fn negated(&self, b: &str) -> bool {
@@ -507,6 +509,29 @@ impl Words {
         )
     }
 
+    /// The reading of `some(T, I, C, V)` not holding: "no binding in force on T gives V for I",
+    /// and every binding in force with what it gives (empty when there is none).
+    fn no_binding_gives(&self, v: &[String]) -> (String, String) {
+        let head = format!(
+            "no binding in force on {} gives {} for {}",
+            self.label(&v[0]),
+            v[3],
+            self.who(&v[1])
+        );
+        (head, self.live_bindings(&v[0], &v[1], &v[2]).join("; "))
+    }
+
+    /// Whether the reading of proof node `p` already tells the expression steps below it: a
+    /// binding's value (`val`) whose policy binding's expression decided it.
+    fn tells_expression(&self, p: &Proof) -> bool {
+        let v = &p.values;
+        p.relation == "val"
+            && !matches!(p.because, Because::Absent)
+            && v.len() == 4
+            && self.has("binding_policy", &[&v[0]])
+            && self.expr_steps(&v[0], &v[1], &v[2]).is_some()
+    }
+
     /// A reading of one proof node in authentik's words, where there is one.
     pub fn gloss(&self, p: &Proof) -> Option<String> {
         let v = &p.values;
@@ -543,18 +568,12 @@ impl Words {
                 self.who(&v[1])
             )),
             ("some", true, 4) => {
-                let clauses = self.live_bindings(&v[0], &v[1], &v[2]);
-                let why = if clauses.is_empty() {
-                    String::new()
+                let (head, clauses) = self.no_binding_gives(v);
+                Some(if clauses.is_empty() {
+                    head
                 } else {
-                    format!(": {}", clauses.join("; "))
-                };
-                Some(format!(
-                    "no binding in force on {} gives {} for {}{why}",
-                    self.label(&v[0]),
-                    v[3],
-                    self.who(&v[1])
-                ))
+                    format!("{head}: {clauses}")
+                })
             }
             ("visible", false, 4) => Some(format!(
                 "{} is {} for {}",
@@ -613,7 +632,7 @@ pub fn render(e: &Explanation, fold: &Fold) -> String {
             if fold.full {
                 lines.push((String::new(), String::new(), format!("{} holds", p.tuple)));
             }
-            node(p, fold, "", "", "", &mut lines);
+            node(p, fold, ("", "", ""), &mut BTreeSet::new(), &mut lines);
         }
         Explanation::DoesNotHold(w) => {
             lines.push((
@@ -636,12 +655,14 @@ fn short_location(location: &str) -> &str {
     location.rsplit('/').next().unwrap_or(location)
 }
 
+/// Draws proof node `p` after `(prefix, branch)`, its subtree after `prefix` and `cont`. `told`
+/// holds the bindings' readings already drawn, so that a sibling saying the same (no binding
+/// gives pass, nor unknown) refers to them instead of repeating every binding and its steps.
 fn node(
     p: &Proof,
     fold: &Fold,
-    prefix: &str,
-    branch: &str,
-    cont: &str,
+    (prefix, branch, cont): (&str, &str, &str),
+    told: &mut BTreeSet<String>,
     out: &mut Vec<(String, String, String)>,
 ) {
     let what = match &p.because {
@@ -656,7 +677,21 @@ fn node(
             crate::datalog::provenance::PROOF_DEPTH
         ),
     };
-    let gloss = (!fold.full).then(|| fold.words.gloss(p)).flatten();
+    let gloss = if fold.full {
+        None
+    } else if p.relation == "some" && matches!(p.because, Because::Absent) && p.values.len() == 4 {
+        let (head, clauses) = fold.words.no_binding_gives(&p.values);
+        Some(if clauses.is_empty() {
+            head
+        } else if told.contains(&clauses) {
+            format!("{head} (each binding as above)")
+        } else {
+            told.insert(clauses.clone());
+            format!("{head}: {clauses}")
+        })
+    } else {
+        fold.words.gloss(p)
+    };
     let text = match &gloss {
         Some(g) => format!("{g}  [{}; {what}]", p.relation),
         None => format!("{}  [{what}]", p.tuple),
@@ -670,14 +705,15 @@ fn node(
     {
         why(w, fold, &child_prefix, out);
     }
-    // A node read in words stands for its whole subtree unless the full proof is asked for.
+    // A node read in words stands for its whole subtree unless the full proof is asked for
+    // (a binding's value does when its reading already tells the expression's steps).
     let children: Vec<&Proof> = if fold.full {
         p.children.iter().collect()
     } else if gloss.is_some()
-        && matches!(
+        && (matches!(
             p.relation.as_str(),
             "member" | "id_pass" | "expr_raw" | "braw"
-        )
+        ) || fold.words.tells_expression(p))
     {
         Vec::new()
     } else {
@@ -693,7 +729,7 @@ fn node(
         } else {
             ("├─ ", "│  ")
         };
-        node(c, fold, &child_prefix, b, k, out);
+        node(c, fold, (&child_prefix, b, k), told, out);
     }
 }
 

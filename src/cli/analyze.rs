@@ -5,6 +5,7 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, Form, Phase};
 use bindlog::analysis::classes::KeyContext;
 use bindlog::analysis::coverage::Coverage;
+use bindlog::analysis::{COVERAGE, Model};
 use miette::{IntoDiagnostic, miette};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -167,6 +168,26 @@ pub fn run(args: Args) -> Outcome {
                 r => r.map_err(|e| miette!("cannot write the output: {e}")),
             };
         }
+        // `--targets`: the targets' evaluation by scope computes the built-in rules' answers per
+        // identity class on the way, which are the summary's: one evaluation for both.
+        let mut targets: Option<Coverage> = None;
+        if args.format == Format::Summary && args.targets && args.by.is_none() && !args.whole {
+            let (model, answered) =
+                Model::everyone_answering(snapshot, &[COVERAGE]).map_err(|e| miette!("{e}"))?;
+            let coverage = Coverage::read(&model, snapshot).map_err(|e| miette!("{e}"))?;
+            drop(model);
+            if let Some(bulk) = answered {
+                let mut text = summary(&bulk);
+                drop(bulk);
+                text.push_str(&coverage.to_text());
+                bar.finish_and_clear();
+                return match out.write_all(text.as_bytes()) {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    r => r.map_err(|e| miette!("cannot write the output: {e}")),
+                };
+            }
+            targets = Some(coverage);
+        }
         let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
         let start = std::time::Instant::now();
         let ctx = KeyContext::new(snapshot, &rules.program);
@@ -192,12 +213,14 @@ pub fn run(args: Args) -> Outcome {
                     Some(By::Group) => by_group(&bulk, &ctx),
                     None => String::new(),
                 };
-                // The other binding targets are a second evaluation (per scope class, as long
-                // again as the summary): asked for with `--targets`, after the summary's
-                // answers are freed.
+                // With `--by group` or `--whole`, the other binding targets are a second
+                // evaluation, after the summary's answers are freed.
                 drop(bulk);
                 if args.targets {
-                    let coverage = Coverage::of(snapshot).map_err(|e| miette!("{e}"))?;
+                    let coverage = match targets.take() {
+                        Some(c) => c,
+                        None => Coverage::of(snapshot).map_err(|e| miette!("{e}"))?,
+                    };
                     text.push_str(&coverage.to_text());
                 }
                 text.push_str(&groups);

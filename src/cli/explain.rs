@@ -205,6 +205,9 @@ pub fn run(args: Args) -> Outcome {
                     )
                 )
             })?;
+        if args.entry == Some(Entry::Source) {
+            super::plan::source_entry(&model, slug)?;
+        }
         let entry = match args.entry {
             // A source login starts without a session, as an anonymous visit does.
             Some(Entry::Anonymous | Entry::Source) => "anonymous".to_string(),

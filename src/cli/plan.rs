@@ -73,6 +73,34 @@ pub enum Format {
     Json,
 }
 
+/// For `--entry source`: an error unless a source starts its login in flow `slug`. authentik
+/// enters a flow from a source login only as that source's authentication or enrollment flow
+/// (any other flow, even one with a source stage, gets the source's context only after it).
+pub(super) fn source_entry(model: &Model, slug: &str) -> Result<(), miette::Report> {
+    let flows = model.source_flows();
+    if flows.iter().any(|(f, _, _)| f == slug) {
+        return Ok(());
+    }
+    let help = if flows.is_empty() {
+        "the snapshot has no source that names a flow; plan the flow without `--entry source`"
+            .to_string()
+    } else {
+        format!(
+            "the flows sources start a login in: {}",
+            flows
+                .iter()
+                .map(|(f, s, kind)| format!("`{f}` ({kind} flow of source `{s}`)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Err(miette!(
+        help = help,
+        "`--entry source`: no source starts a login in flow `{slug}` (a source enters only its own \
+         authentication or enrollment flow)"
+    ))
+}
+
 /// Runs `bindlog plan`.
 pub fn run(args: Args) -> Outcome {
     let loaded = args.snapshot.load()?;
@@ -120,6 +148,12 @@ pub fn run(args: Args) -> Outcome {
         }
         (None, None) => return Err(miette!("give --flow SLUG or --host HOST")),
     };
+    if args.entry == Some(Entry::Source) {
+        model
+            .flow(&flow)
+            .ok_or_else(|| miette!("{}", model.unknown_flow(&flow)))?;
+        source_entry(&model, &flow)?;
+    }
     // A source login starts without a session, as an anonymous visit does.
     let entry = args.entry.map(|e| match e {
         Entry::Anonymous | Entry::Source => "anonymous",

@@ -530,7 +530,7 @@ fn journey(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
         Access::Unknown => 2,
     };
     debug_assert_eq!(ANSWERS[want], ["yes", "no", "unknown"][want]);
-    let answers = journeys(&model, snapshot, journey);
+    let answers = journeys(&model, snapshot, journey).map_err(|e| miette!("{e}"))?;
     let classes = model.identity_classes(snapshot);
     let mut found: Vec<&str> = Vec::new();
     if let Some(a) = answers.get(&pk) {

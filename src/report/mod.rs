@@ -436,7 +436,7 @@ pub fn build_from(
         superuser_groups,
         findings,
         left_out,
-        targets: Coverage::read(model, snapshot),
+        targets: Coverage::read(model, snapshot)?,
         detail: *detail,
     })
 }

@@ -364,7 +364,7 @@ fn cli_explain_proves_down_to_the_membership_that_made_the_binding_pass() {
     assert!(text.contains("\"skipped\") holds"), "{text}");
     assert!(
         text.contains(
-            "live(\"policy binding 0 on stage binding default-authentication-mfa-validation"
+            "live(\"policy binding at order 0 on stage binding default-authentication-mfa-validation"
         ),
         "{text}"
     );

@@ -1611,7 +1611,8 @@ fn bundle_attributes_are_read_where_bodies_read_them() {
 }
 
 /// A flow entered from a source login: `ak_is_sso_flow` is true there, so the stock "skip this
-/// stage on SSO" guard skips the stage for `--entry source` and shows it otherwise.
+/// stage on SSO" guard skips the stage for `--entry source`; without it the flow is entered both
+/// directly (shown) and through the source that names it (skipped), so the stage is unknown.
 #[test]
 fn plan_entered_from_a_source_reads_ak_is_sso_flow_as_true() {
     let (_d, path) = blueprint(
@@ -1643,6 +1644,9 @@ entries:
     attrs: {expression: "return not ak_is_sso_flow"}
   - model: authentik_policies.policybinding
     identifiers: {target: !KeyOf b1, policy: !KeyOf notsso, order: 0}
+  - model: authentik_sources_oauth.oauthsource
+    identifiers: {slug: github}
+    attrs: {name: GitHub, authentication_flow: !KeyOf f}
 "#,
     );
     let plan = |entry: &[&str]| {
@@ -1669,7 +1673,7 @@ entries:
             .clone();
         (v["entry"].as_str().unwrap().to_string(), ident)
     };
-    assert_eq!(plan(&[]), ("anonymous".into(), "shown".into()));
+    assert_eq!(plan(&[]), ("anonymous".into(), "unknown".into()));
     assert_eq!(
         plan(&["--entry", "source"]),
         ("source".into(), "skipped".into())
@@ -1692,6 +1696,164 @@ entries:
         text.contains("expression line 1: `return not ak_is_sso_flow` returns a false value")
             && text.contains("entered from a source login"),
         "{text}"
+    );
+}
+
+/// Issue 17: `--entry source` on a flow no source starts a login in is refused (exit 2), naming
+/// the flow and the flows sources do use; a flow a source names is planned that way.
+#[test]
+fn entry_source_needs_a_source_that_starts_its_login_in_the_flow() {
+    let flows = r#"version: 1
+entries:
+  - model: authentik_core.user
+    identifiers: {username: ada}
+    attrs: {name: Ada}
+  - model: authentik_flows.flow
+    id: f
+    identifiers: {slug: login}
+    attrs: {name: Login, title: Login, designation: authentication}
+  - model: authentik_flows.flow
+    id: e
+    identifiers: {slug: enroll}
+    attrs: {name: Enroll, title: Enroll, designation: enrollment}
+  - model: authentik_flows.flow
+    id: o
+    identifiers: {slug: other}
+    attrs: {name: Other, title: Other, designation: authentication}
+  - model: authentik_stages_user_login.userloginstage
+    id: login
+    identifiers: {name: login}
+  - model: authentik_flows.flowstagebinding
+    identifiers: {target: !KeyOf f, stage: !KeyOf login, order: 10}
+  - model: authentik_flows.flowstagebinding
+    identifiers: {target: !KeyOf o, stage: !KeyOf login, order: 10}
+"#;
+    let source = "  - model: authentik_sources_oauth.oauthsource
+    identifiers: {slug: github}
+    attrs: {name: GitHub, authentication_flow: !KeyOf f, enrollment_flow: !KeyOf e}
+";
+    let (_d, with_source) = blueprint(&format!("{flows}{source}"));
+    let (_d2, without) = blueprint(flows);
+    let run = |path: &std::path::Path, args: &[&str]| {
+        let mut all = vec![args[0], path.to_str().unwrap()];
+        all.extend_from_slice(&args[1..]);
+        all.extend_from_slice(&["--user", "ada", "--entry", "source"]);
+        crate::bindlog(&all)
+    };
+    let plan_other = run(&with_source, &["plan", "--flow", "other"]);
+    let text = out(&plan_other);
+    assert_eq!(plan_other.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no source starts a login in flow `other`")
+            && text.contains("`enroll` (enrollment flow of source `github`)")
+            && text.contains("`login` (authentication flow of source `github`)")
+            && !text.contains("panicked"),
+        "{text}"
+    );
+    let explain_other = run(
+        &with_source,
+        &["explain", "--flow", "other", "--stage", "login"],
+    );
+    assert_eq!(
+        explain_other.status.code(),
+        Some(2),
+        "{}",
+        out(&explain_other)
+    );
+    assert!(out(&explain_other).contains("no source starts a login in flow `other`"));
+    for flow in ["login", "enroll"] {
+        let ok = run(&with_source, &["plan", "--flow", flow]);
+        assert_eq!(ok.status.code(), Some(0), "{flow}: {}", out(&ok));
+    }
+    let none = run(&without, &["plan", "--flow", "login"]);
+    assert_eq!(none.status.code(), Some(2), "{}", out(&none));
+    assert!(
+        out(&none).contains("the snapshot has no source that names a flow"),
+        "{}",
+        out(&none)
+    );
+    // Without `--entry source` the flow is planned as before.
+    let plain = crate::bindlog(&["plan", without.to_str().unwrap(), "--flow", "login"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", out(&plain));
+}
+
+/// Issue 17: the folded proof tells an expression's steps once. A passing binding's reading
+/// (`val`) already tells them, so the expression below it is not drawn again; of the two
+/// negations under a failing target (no binding gives pass, nor unknown), the second refers to
+/// the first instead of repeating every binding and its steps.
+#[test]
+fn folded_explain_tells_the_expression_step_once() {
+    let (_d, path) = blueprint(&format!(
+        "version: 1\nentries:\n{ADA_IN_ADMINS_THROUGH_PLATFORM}{}",
+        r#"  - model: authentik_flows.flow
+    id: f
+    identifiers: {slug: login}
+    attrs: {name: Login, title: Login, designation: authentication}
+  - model: authentik_stages_identification.identificationstage
+    id: ident
+    identifiers: {name: ident}
+  - model: authentik_stages_user_login.userloginstage
+    id: login
+    identifiers: {name: login}
+  - model: authentik_flows.flowstagebinding
+    identifiers: {target: !KeyOf f, stage: !KeyOf ident, order: 10}
+  - model: authentik_flows.flowstagebinding
+    id: b2
+    identifiers: {target: !KeyOf f, stage: !KeyOf login, order: 20}
+    attrs: {evaluate_on_plan: false, re_evaluate_policies: true}
+  - model: authentik_policies_expression.expressionpolicy
+    id: p
+    identifiers: {name: admins-only}
+    attrs: {expression: "return ak_is_group_member(request.user, name=\"admins\")"}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf b2, policy: !KeyOf p, order: 0}
+  - model: authentik_policies_expression.expressionpolicy
+    id: sso
+    identifiers: {name: sso-only}
+    attrs: {expression: "return ak_is_sso_flow"}
+  - model: authentik_core.application
+    id: app
+    identifiers: {slug: ssoapp}
+    attrs: {name: SSO}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf app, policy: !KeyOf sso, order: 0}
+"#
+    ));
+    // The proof below the summary, its words only (it is wrapped to a width).
+    let tree = |args: &[&str]| {
+        let mut all = vec!["explain", path.to_str().unwrap(), "--width", "100"];
+        all.extend_from_slice(args);
+        let o = crate::bindlog(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let (summary, proof) = text.split_once("why (").unwrap_or_else(|| panic!("{text}"));
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        (words(summary), words(proof))
+    };
+    let group_step = "`ak_is_group_member(request.user, name=\"admins\")` is true for ada.nguyen";
+    let (summary, proof) = tree(&[
+        "--flow",
+        "login",
+        "--stage",
+        "login",
+        "--user",
+        "ada.nguyen",
+    ]);
+    assert!(
+        summary.starts_with("shown: ") && summary.contains(group_step),
+        "{summary}"
+    );
+    assert_eq!(proof.matches(group_step).count(), 1, "{proof}");
+    let sso_step = "`return ak_is_sso_flow` returns a false value";
+    let (summary, proof) = tree(&["--app", "ssoapp", "--user", "bob"]);
+    assert!(
+        summary.starts_with("no: ") && summary.contains(sso_step),
+        "{summary}"
+    );
+    assert_eq!(proof.matches(sso_step).count(), 1, "{proof}");
+    assert!(
+        proof.contains("gives unknown for bob (each binding as above)"),
+        "{proof}"
     );
 }
 

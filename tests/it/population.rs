@@ -703,9 +703,9 @@ fn target_counts_for_every_user_equal_the_per_user_model() {
     for (name, s) in &snapshots {
         let model = Model::everyone(s, &[COVERAGE], &[]).unwrap();
         assert!(model.notes().is_empty(), "{name}: {:?}", model.notes());
-        let got = Coverage::read(&model, s);
+        let got = Coverage::read(&model, s).unwrap();
         let reference = Model::with_rules(s, &Subjects::All, &[COVERAGE, JOURNEYS]).unwrap();
-        let want = Coverage::read(&reference, s);
+        let want = Coverage::read(&reference, s).unwrap();
         assert_eq!(got, want, "{name}");
         assert_eq!(Coverage::of(s).unwrap(), want, "{name}");
         // The joined answers, counted straight from the rules that join one user's parts.

@@ -45,7 +45,7 @@ fn issue_15_explain_leads_with_the_answer_and_folds_the_proof() {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         flat.starts_with(
-            "shown: the binding 0 requires group authentik Admins, and ada.nguyen is a direct member; evaluated when the stage is run."
+            "shown: the binding at order 0 requires group authentik Admins, and ada.nguyen is a direct member; evaluated when the stage is run."
         ),
         "the answer first, in a sentence: {text}"
     );
@@ -67,7 +67,7 @@ fn issue_15_explain_leads_with_the_answer_and_folds_the_proof() {
     ]
     .concat());
     assert!(
-        full.starts_with("shown: the binding 0 requires group authentik Admins"),
+        full.starts_with("shown: the binding at order 0 requires group authentik Admins"),
         "--full keeps the summary: {full}"
     );
     assert!(full.contains("\", \"shown\") holds\n"), "{full}");
@@ -99,7 +99,7 @@ fn issue_15_explain_leads_with_the_answer_and_folds_the_proof() {
         v["summary"]
             .as_str()
             .unwrap()
-            .starts_with("shown: the binding 0 requires group authentik Admins")
+            .starts_with("shown: the binding at order 0 requires group authentik Admins")
     );
 }
 
@@ -142,13 +142,13 @@ fn issue_15_why_not_reaches_the_missing_membership() {
         .join(" ");
     assert!(
         flat.starts_with(
-            "skipped: the binding 0 requires group authentik Admins, and ada.haddad is not a member of group authentik Admins (nor of any group below it); evaluated when the stage is run."
+            "skipped: the binding at order 0 requires group authentik Admins, and ada.haddad is not a member of group authentik Admins (nor of any group below it); evaluated when the stage is run."
         ),
         "{text}"
     );
     // The folded tree reaches it too, under the negation that decides the fail.
     assert!(
-        flat.contains("gives pass for ada.haddad: the binding 0 requires group authentik Admins, and ada.haddad is not a member"),
+        flat.contains("gives pass for ada.haddad: the binding at order 0 requires group authentik Admins, and ada.haddad is not a member"),
         "{text}"
     );
 }

@@ -503,3 +503,55 @@ fn a_rule_that_fires_only_for_events_without_a_user_notifies() {
         "{v}"
     );
 }
+
+/// `analyze --targets` evaluates once: the targets' evaluation by scope also gives the summary
+/// (one component evaluation where there were two), and the summary's counts and the targets'
+/// are those of the separate evaluations (`analyze`, and `--by group --targets`, which still
+/// evaluates each on its own).
+#[test]
+fn analyze_targets_shares_one_evaluation_with_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    let path = file.to_str().unwrap();
+    let o = crate::bindlog(&["generate", "--users", "400", "--targets", "-o", path]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = |o: &std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    // Everything after the first line (which counts the identity classes evaluated).
+    let after_first = |t: &str| t.split_once('\n').map(|(_, r)| r.to_string()).unwrap();
+    let plain = after_first(&stdout(&crate::bindlog(&["analyze", path])));
+    let shared = assert_cmd::Command::cargo_bin("bindlog")
+        .unwrap()
+        .env("BINDLOG_TIMINGS", "1")
+        .args(["analyze", path, "--targets", "--no-progress"])
+        .output()
+        .unwrap();
+    let timings = String::from_utf8_lossy(&shared.stderr).to_string();
+    let shared = after_first(&stdout(&shared));
+    let targets = shared
+        .strip_prefix(&plain)
+        .unwrap_or_else(|| panic!("the summary differs:\n{shared}\n---\n{plain}"));
+    assert!(
+        targets.contains("RAC endpoints (who may open them"),
+        "{targets}"
+    );
+    let separate = after_first(&stdout(&crate::bindlog(&[
+        "analyze",
+        path,
+        "--targets",
+        "--by",
+        "group",
+    ])));
+    let separate = separate.strip_prefix(&plain).unwrap();
+    assert!(
+        separate.starts_with(targets) && separate[targets.len()..].starts_with("\n== group"),
+        "{separate}"
+    );
+    let evaluations = timings
+        .lines()
+        .filter(|l| l.starts_with("timing: components:"))
+        .count();
+    assert_eq!(evaluations, 1, "{timings}");
+}

@@ -208,11 +208,13 @@ pub fn evaluate(
     ctx: &KeyContext<'_>,
     population: &super::super::population::Population,
     builtin: &Rules,
+    keep_answers: bool,
 ) -> Result<
     (
         crate::datalog::Inputs,
         crate::datalog::Evaluation,
         ScopeClasses,
+        Option<super::super::bulk::Answered>,
     ),
     String,
 > {
@@ -255,7 +257,7 @@ pub fn evaluate(
     // rules observe is kept by the scope classes' base below, and placeholders of the columns
     // they observe are filled with the representative's values.
     let builtin_ctx = ctx.for_program(&builtin.program);
-    let gathered = super::super::bulk::by_component(
+    let run = super::super::bulk::by_component(
         snapshot,
         builtin,
         &builtin_ctx,
@@ -264,9 +266,15 @@ pub fn evaluate(
         super::super::bulk::Options::default(),
         &|_| {},
         Some(&collect),
-    )?
-    .gathered
-    .ok_or("no rows were gathered")?;
+    )?;
+    let gathered = run.gathered.ok_or("no rows were gathered")?;
+    // The built-in rules' answers per identity class, for a caller that also wants them (the
+    // summary of `analyze --targets`); dropped otherwise.
+    let answered = keep_answers.then_some(super::super::bulk::Answered {
+        layout,
+        answers: run.answers,
+        anonymous: run.anonymous,
+    });
     super::super::bulk::timing("scoped: components", start);
     // What no flow or application owns, for every identity class at once.
     let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
@@ -475,5 +483,6 @@ pub fn evaluate(
             scope_of,
             reverse,
         },
+        answered,
     ))
 }
