@@ -7,7 +7,7 @@
 
 use super::RULES;
 use super::classes::{Classes, KeyContext};
-use super::views::{ANON, ANONYMOUS, AUTHENTICATED, Tri};
+use super::views::{ANON, ANONYMOUS_ENTRY, AUTHENTICATED_ENTRY, Tri};
 use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, Evaluation, Inputs, Rules};
 use crate::snapshot::Snapshot;
@@ -142,7 +142,7 @@ impl Layout {
             layout.flows.push(FlowSlot {
                 pk: f.pk.to_string(),
                 slug: f.slug.to_string(),
-                entry: AUTHENTICATED,
+                entry: AUTHENTICATED_ENTRY,
                 stages: start..layout.stages.len(),
             });
         }
@@ -338,9 +338,9 @@ fn read_answers(
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
         .collect();
     let anon_subject = r.sym(ANON);
-    let (anonymous, authenticated) = (r.sym(ANONYMOUS), r.sym(AUTHENTICATED));
+    let (anonymous, authenticated) = (r.sym(ANONYMOUS_ENTRY), r.sym(AUTHENTICATED_ENTRY));
     let entry_of = |flow: usize, subject: u32| {
-        if Some(subject) == anon_subject || layout.flows[flow].entry == ANONYMOUS {
+        if Some(subject) == anon_subject || layout.flows[flow].entry == ANONYMOUS_ENTRY {
             anonymous
         } else {
             authenticated
@@ -1111,14 +1111,14 @@ const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
 /// How users enter the flow `pk` by default, as the rules derive it.
 fn default_entry(eval: &Evaluation, rules: &Rules, pk: &str) -> &'static str {
     let r = Reader { eval, rules };
-    let (flow, anonymous) = (r.sym(pk), r.sym(ANONYMOUS));
+    let (flow, anonymous) = (r.sym(pk), r.sym(ANONYMOUS_ENTRY));
     let anonymous_entry = r
         .rows("default_entry")
         .any(|row| Some(row[0]) == flow && Some(row[1]) == anonymous);
     if anonymous_entry {
-        ANONYMOUS
+        ANONYMOUS_ENTRY
     } else {
-        AUTHENTICATED
+        AUTHENTICATED_ENTRY
     }
 }
 
@@ -1138,7 +1138,7 @@ fn read_part(
         .filter_map(|(i, s)| r.sym(s).map(|id| (id, i)))
         .collect();
     let anon_subject = r.sym(ANON);
-    let (anonymous, authenticated) = (r.sym(ANONYMOUS), r.sym(AUTHENTICATED));
+    let (anonymous, authenticated) = (r.sym(ANONYMOUS_ENTRY), r.sym(AUTHENTICATED_ENTRY));
     let width = slot.width(layout);
     let mut codes = vec![UNKNOWN; width * subjects.len()];
     match slot {
@@ -1147,7 +1147,7 @@ fn read_part(
             let fsym = r.sym(&flow.pk);
             let entry = flow.entry;
             let entry_of = |subject: u32| {
-                if Some(subject) == anon_subject || entry == ANONYMOUS {
+                if Some(subject) == anon_subject || entry == ANONYMOUS_ENTRY {
                     anonymous
                 } else {
                     authenticated
@@ -1372,7 +1372,14 @@ impl Bulk<'_> {
             out.extend_from_slice(b"{\"flow\":");
             json_str(&flow.slug, out);
             out.extend_from_slice(b",\"entry\":\"");
-            out.extend_from_slice(if anonymous { ANONYMOUS } else { flow.entry }.as_bytes());
+            out.extend_from_slice(
+                if anonymous {
+                    ANONYMOUS_ENTRY
+                } else {
+                    flow.entry
+                }
+                .as_bytes(),
+            );
             out.push(b'"');
             flow_extra(f, out);
             out.extend_from_slice(b",\"stages\":[");

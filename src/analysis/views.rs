@@ -11,10 +11,10 @@ pub const ANON: &str = "anon";
 pub const NOBODY: &str = "<none>";
 
 /// A flow entered without a session (`default_entry`, `applicable`, `visible`).
-pub const ANONYMOUS: &str = "anonymous";
+pub const ANONYMOUS_ENTRY: &str = "anonymous";
 
 /// A flow entered by a logged-in user.
-pub const AUTHENTICATED: &str = "authenticated";
+pub const AUTHENTICATED_ENTRY: &str = "authenticated";
 
 /// A three-valued answer. The rules spell it `pass`/`fail`/`unknown` for a decision and
 /// `shown`/`skipped`/`unknown` for a stage; answers print it `yes`/`no`/`unknown` for a flow's
