@@ -555,3 +555,84 @@ fn analyze_targets_shares_one_evaluation_with_the_summary() {
         .count();
     assert_eq!(evaluations, 1, "{timings}");
 }
+
+/// `who --notified-of` on the command line: per rule, whether it fires for the event and who is
+/// told: the destination group's direct members (not carol, in a child group), plus the event's
+/// user where `destination_event_user` is set (the anonymous user for an event without one).
+#[test]
+fn who_notified_of_names_the_direct_members_and_the_event_user() {
+    let mut s = notifying(json!(["t1"]), "g-admins");
+    let rules = |args: &[&str]| -> Value {
+        serde_json::from_str(&who(
+            &s,
+            &[&["--notified-of", "login_failed"][..], args].concat(),
+        ))
+        .unwrap()
+    };
+    let v = rules(&["--event-user", "alice"]);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["rule"], "failed");
+    assert_eq!(v[0]["fires"], "yes");
+    assert_eq!(v[0]["notified"], json!(["bob"]));
+    assert_eq!(v[0]["transports"], json!(["mail"]));
+    s["events/rules"][0]["destination_event_user"] = json!(true);
+    let rules = |args: &[&str]| -> Value {
+        serde_json::from_str(&who(
+            &s,
+            &[&["--notified-of", "login_failed"][..], args].concat(),
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        rules(&["--event-user", "alice"])[0]["notified"],
+        json!(["alice", "bob"])
+    );
+    assert_eq!(
+        rules(&["--anonymous"])[0]["notified"],
+        json!(["anonymous", "bob"])
+    );
+    // Another action: the event matcher does not match, the rule does not fire.
+    let v: Value =
+        serde_json::from_str(&who(&s, &["--notified-of", "model_created", "--anonymous"])).unwrap();
+    assert!(
+        v.as_array().unwrap().iter().all(|r| r["fires"] == "no"),
+        "{v}"
+    );
+}
+
+/// `check` says which questions need target endpoints the snapshot lacks (an older authentik, or
+/// an endpoint left out), and says nothing of the kind when they are there.
+#[test]
+fn check_names_the_questions_that_need_endpoints_the_snapshot_lacks() {
+    let (_dir, path) = written(&base());
+    let out = crate::bindlog(&["check", &path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("questions this snapshot cannot answer:"),
+        "{text}"
+    );
+    for (question, endpoint) in [
+        ("who --notified-of", "events/rules"),
+        ("access --endpoint", "rac/endpoints"),
+        ("access --device, who --device", "endpoints/devices"),
+        ("access --source", "sources/all"),
+        ("access --provider", "providers/all"),
+        ("plan --host", "core/brands"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(question) && l.contains(&format!("`{endpoint}`"))),
+            "{question} / {endpoint}:\n{text}"
+        );
+    }
+    // The example has every one of them.
+    let example = crate::bulk::root().join("examples/acme/snapshot.json");
+    let out = crate::bindlog(&["check", example.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("cannot answer"), "{text}");
+}
