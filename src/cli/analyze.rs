@@ -5,6 +5,7 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, Form, Phase};
 use bindlog::analysis::classes::KeyContext;
 use bindlog::analysis::coverage::Coverage;
+use bindlog::analysis::highlights::Highlights;
 use miette::{IntoDiagnostic, miette};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -186,7 +187,7 @@ pub fn run(args: Args) -> Outcome {
             (Format::Classes, _) => bulk.write_classes(&mut w),
             (Format::Targets, _) => unreachable!("answered before the bulk analysis"),
             (Format::Summary, _) => {
-                let mut text = summary(&bulk);
+                let mut text = summary(&bulk, &ctx);
                 let groups = match args.by {
                     Some(By::Group) => by_group(&bulk, &ctx),
                     None => String::new(),
@@ -218,8 +219,9 @@ fn vis(v: u8) -> &'static str {
     bulk::visibility(v)
 }
 
-/// The readable summary: per flow and stage, and per application, how many users get which answer.
-pub fn summary(bulk: &Bulk) -> String {
+/// The readable summary: the highlights, then per flow and stage, and per application, how many
+/// users get which answer.
+pub fn summary(bulk: &Bulk, ctx: &KeyContext) -> String {
     let t = bulk.totals();
     let mut out = String::new();
     let _ = writeln!(
@@ -230,6 +232,7 @@ pub fn summary(bulk: &Bulk) -> String {
         bulk.layout.flows.len(),
         bulk.layout.apps.len()
     );
+    out.push_str(&Highlights::of(bulk, ctx).to_text());
     out.push_str(&counts_text(bulk, &t, true));
     out
 }
