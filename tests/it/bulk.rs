@@ -924,7 +924,7 @@ fn issue_15_the_presets_are_believable() {
     );
     let out = bindlog(&["audit", p, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let findings = v["findings"].as_array().unwrap();
+    let findings = v.as_array().unwrap();
     assert!((5..=40).contains(&findings.len()), "{}", findings.len());
     let rules: std::collections::BTreeSet<&str> = findings
         .iter()
