@@ -685,9 +685,12 @@ fn the_class_form_decodes_to_the_users_rows() {
 /// The counts of `analyze`'s summary tables: per flow (applicable, not, unknown) with its
 /// stages (name, shown, skipped, unknown), per application (yes, no, unknown).
 struct Tables {
-    flows: std::collections::HashMap<String, ([u64; 3], Vec<(String, [u64; 3])>)>,
-    apps: Vec<(String, [u64; 3])>,
+    flows: std::collections::HashMap<String, ([u64; 3], Vec<Row>)>,
+    apps: Vec<Row>,
 }
+
+/// A stage's or an application's row: its name and three counts.
+type Row = (String, [u64; 3]);
 
 fn tables(text: &str) -> Tables {
     let flow = regex::Regex::new(
