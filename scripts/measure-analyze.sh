@@ -62,7 +62,7 @@ for size in $SIZES; do
     measure "analyze --format targets" "$B" analyze "$snap" --format targets
   fi
   measure "who --flow --stage --visibility skipped" "$B" who "$snap" \
-    --flow default-authentication-flow --stage default-authentication-flow-stage-0 --count
+    --flow default-authentication-flow --stage default-authentication-flow-mfa --count
   if [ "$size" != 1m ]; then
     measure "analyze --format csv (to /dev/null)" "$B" analyze "$snap" --format csv
     measure "analyze --format csv -o FILE" "$B" analyze "$snap" --format csv -o "$DIR/out.csv"
@@ -96,7 +96,7 @@ for size in $SIZES; do
     measure "plan --user" "$B" plan "$snap" --flow default-authentication-flow --user "$user"
     measure "access --user" "$B" access "$snap" --app app-000 --user "$user"
     measure "explain --user --stage" "$B" explain "$snap" --flow default-authentication-flow \
-      --user "$user" --stage default-authentication-flow-stage-0
+      --user "$user" --stage default-authentication-flow-mfa
     rm -rf "$DIR/r.html" "$DIR/rdir"
   fi
   if [ "$SAMPLE" != 0 ]; then

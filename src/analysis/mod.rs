@@ -7,6 +7,7 @@ pub mod classes;
 pub mod components;
 pub mod coverage;
 pub mod diff;
+pub mod highlights;
 pub mod memberships;
 pub mod paths;
 pub mod population;

@@ -5,6 +5,7 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, Form, Phase};
 use bindlog::analysis::classes::KeyContext;
 use bindlog::analysis::coverage::Coverage;
+use bindlog::analysis::highlights::Highlights;
 use bindlog::analysis::{COVERAGE, Model};
 use miette::{IntoDiagnostic, miette};
 use std::fmt::Write as _;
@@ -208,7 +209,7 @@ pub fn run(args: Args) -> Outcome {
             (Format::Classes, _) => bulk.write_classes(&mut w),
             (Format::Targets, _) => unreachable!("answered before the bulk analysis"),
             (Format::Summary, _) => {
-                let mut text = summary(&bulk);
+                let mut text = summary(&bulk, &ctx);
                 let groups = match args.by {
                     Some(By::Group) => by_group(&bulk, &ctx),
                     None => String::new(),
@@ -242,8 +243,9 @@ fn vis(v: u8) -> &'static str {
     bulk::visibility(v)
 }
 
-/// The readable summary: per flow and stage, and per application, how many users get which answer.
-pub fn summary(bulk: &Bulk) -> String {
+/// The readable summary: the highlights, then per flow and stage, and per application, how many
+/// users get which answer.
+pub fn summary(bulk: &Bulk, ctx: &KeyContext) -> String {
     let t = bulk.totals();
     let mut out = String::new();
     let _ = writeln!(
@@ -254,6 +256,7 @@ pub fn summary(bulk: &Bulk) -> String {
         bulk.layout.flows.len(),
         bulk.layout.apps.len()
     );
+    out.push_str(&Highlights::of(bulk, ctx).to_text());
     out.push_str(&counts_text(bulk, &t, true));
     out
 }

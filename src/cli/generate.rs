@@ -19,7 +19,9 @@ use std::process::ExitCode;
   bindlog generate --users 100 --authentik-version 2025.10.1 -o old.json")]
 pub struct Args {
     /// A size of the bulk-analysis targets: 1k, 10k, 100k or 1m (groups, flows, stage and policy
-    /// bindings scaled to match; --groups and --apps still override).
+    /// bindings scaled to match; --groups and --apps still override), bound as a deployment
+    /// binds them: everyone logs in, MFA for some groups, applications open to teams, and a
+    /// handful of planted misconfigurations (docs/cli.md).
     #[arg(long, value_parser = ["1k", "10k", "100k", "1m"], conflicts_with = "users")]
     preset: Option<String>,
     /// Number of users (other sizes scale with it).

@@ -91,6 +91,13 @@ pub struct Params {
     /// destination groups, RAC endpoints, devices in access groups, sources and brands, bound to
     /// groups, users and policies (see [`write_targets`]).
     pub targets: bool,
+    /// Bind as a real deployment does instead of at random: everyone can log in, the login
+    /// flow's MFA stage is bound to the groups that need MFA (the superusers' among them),
+    /// applications open to a few groups each, and a handful of planted misconfigurations
+    /// (an open application, a disabled, a negated and a fail-open binding, an identity check
+    /// at plan time, an MFA stage that lets users without a device through, a superuser
+    /// service account). The sizes are those of the random layout.
+    pub believable: bool,
 }
 
 impl Params {
@@ -112,6 +119,7 @@ impl Params {
             full_users: false,
             forest: false,
             targets: false,
+            believable: false,
         }
     }
 
@@ -142,6 +150,7 @@ impl Params {
             full_users: true,
             forest: true,
             targets: false,
+            believable: true,
         })
     }
 }
@@ -169,6 +178,10 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     let mut rng = Rng::new(p.seed);
     let group_ids: Vec<String> = (0..p.groups).map(|_| rng.uuid()).collect();
     let mut groups = Vec::with_capacity(p.groups);
+    // The believable layout's admin team: the last group, when there is a team besides it.
+    let admins = (p.believable && p.forest && p.groups - p.groups / 2 > 1).then(|| p.groups - 1);
+    // Its members: the first few users, active, one of them a service account (planted).
+    let admin_users = (p.users / 2000).clamp(2, 25);
     for (i, gid) in group_ids.iter().enumerate() {
         let mut parents = Vec::new();
         if p.forest {
@@ -192,9 +205,16 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
                 }
             }
         }
+        // The believable layout's superusers are a small team of their own (the last group,
+        // below which no group hangs), not a department's thousands.
+        let (name, superuser) = match admins {
+            Some(a) if i == a => ("authentik Admins".to_string(), true),
+            Some(_) => (format!("group-{i:05}"), false),
+            None => (format!("group-{i:05}"), i == 0),
+        };
         groups.push(json!({
-            "pk": gid, "num_pk": 1000 + i, "name": format!("group-{i:05}"),
-            "is_superuser": i == 0, "parents": parents, "attributes": {},
+            "pk": gid, "num_pk": 1000 + i, "name": name,
+            "is_superuser": superuser, "parents": parents, "attributes": {},
         }));
     }
     w.write_all(b"{\n")?;
@@ -211,16 +231,20 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             line.push_str(",\n");
         }
         let pk = u + 1;
+        let admin = admins.is_some() && pk <= admin_users;
+        let active = !rng.chance(0.03) || admin;
         line.push_str(&format!(
             "{{\"pk\": {pk}, \"username\": \"user{pk:07}\", \"name\": \"User {pk}\", \"is_active\": {}, \"last_login\": {}, \"is_superuser\": false, \"groups\": [",
-            !rng.chance(0.03),
+            active,
             if rng.chance(0.2) { "null".to_string() } else { format!("\"2026-0{}-1{}T08:00:00Z\"", 1 + rng.below(9), rng.below(10)) },
         ));
         let mut chosen: Vec<usize> = Vec::with_capacity(k);
         if p.forest {
             // One team among the lower half of the forest, and now and then a role group among
             // the groups access is granted to (skewed towards the first, largest ones).
-            chosen.push(p.groups / 2 + rng.below((p.groups - p.groups / 2).max(1)));
+            // (The admin team is not drawn: its members are named below.)
+            let teams = p.groups - p.groups / 2 - usize::from(admins.is_some());
+            chosen.push(p.groups / 2 + rng.below(teams.max(1)));
             let roles = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2][rng.below(10)].min(k);
             let pool = if p.access_groups == 0 {
                 p.groups
@@ -241,6 +265,9 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
                 chosen.push(g);
             }
         }
+        if let (true, Some(a)) = (admin, admins) {
+            chosen.push(a);
+        }
         for (j, g) in chosen.iter().enumerate() {
             if j > 0 {
                 line.push_str(", ");
@@ -249,7 +276,8 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             line.push_str(&group_ids[*g]);
             line.push('"');
         }
-        let kind = if rng.chance(0.01) {
+        let service = rng.chance(0.01);
+        let kind = if (service && !admin) || (admin && pk == admin_users) {
             "service_account"
         } else {
             "internal"
@@ -279,6 +307,49 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     w.write_all(b"]")?;
     endpoint(&mut w, "core/groups", &groups, false)?;
 
+    let mut o = if p.believable {
+        believable(p, &mut rng, &group_ids, admins)
+    } else {
+        random(p, &mut rng, &group_ids)
+    };
+    let (flows, apps) = (&o.flows, &o.apps);
+    let extra = if p.targets {
+        let mut rng = Rng::new(p.seed ^ 0x07a7_6e75);
+        let t = Targets {
+            p,
+            group_ids: &group_ids,
+            flows,
+            apps,
+        };
+        t.write(&mut rng, &mut o.policies, &mut o.bindings)
+    } else {
+        Vec::new()
+    };
+    endpoint(&mut w, "flows/instances", &o.flows, false)?;
+    endpoint(&mut w, "flows/bindings", &o.fsbs, false)?;
+    endpoint(&mut w, "stages/all", &o.stages, false)?;
+    endpoint(&mut w, "policies/all", &o.policies, false)?;
+    endpoint(&mut w, "policies/bindings", &o.bindings, false)?;
+    endpoint(&mut w, "core/applications", &o.apps, false)?;
+    for (name, items) in &extra {
+        endpoint(&mut w, name, items, false)?;
+    }
+    w.write_all(b",\n\"admin/settings\": {\"flags\": {\"core_default_app_access\": true}}\n}\n")?;
+    w.flush()
+}
+
+/// The flows, stages, bindings, policies and applications of an organisation.
+struct Objects {
+    flows: Vec<Value>,
+    stages: Vec<Value>,
+    fsbs: Vec<Value>,
+    policies: Vec<Value>,
+    bindings: Vec<Value>,
+    apps: Vec<Value>,
+}
+
+/// The random layout: stages of any kind in any flow, bindings of every kind on every target.
+fn random(p: &Params, rng: &mut Rng, group_ids: &[String]) -> Objects {
     let mut flows = Vec::new();
     let mut stages = Vec::new();
     let mut fsbs = Vec::new();
@@ -340,7 +411,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     }
     let mut fsb_pks = Vec::new();
     for (slug, designation, auth) in &flow_specs {
-        let f = flow(&mut rng, slug, designation, auth);
+        let f = flow(rng, slug, designation, auth);
         let n = match p.stages_per_flow {
             Some(k) => (k / 2).max(1) + rng.below(k.max(1)),
             None => 2 + rng.below(4),
@@ -351,7 +422,7 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             } else {
                 rng.below(stage_models.len())
             }];
-            let s = stage(&mut rng, &format!("{slug}-stage-{j}"), model);
+            let s = stage(rng, &format!("{slug}-stage-{j}"), model);
             let pk = rng.uuid();
             let (eop, rep) = match order_rng.below(10) {
                 0 => (true, false),
@@ -450,29 +521,14 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
             bindings.push(b);
         }
     }
-    let extra = if p.targets {
-        let mut rng = Rng::new(p.seed ^ 0x07a7_6e75);
-        let t = Targets {
-            p,
-            group_ids: &group_ids,
-            flows: &flows,
-            apps: &apps,
-        };
-        t.write(&mut rng, &mut policies, &mut bindings)
-    } else {
-        Vec::new()
-    };
-    endpoint(&mut w, "flows/instances", &flows, false)?;
-    endpoint(&mut w, "flows/bindings", &fsbs, false)?;
-    endpoint(&mut w, "stages/all", &stages, false)?;
-    endpoint(&mut w, "policies/all", &policies, false)?;
-    endpoint(&mut w, "policies/bindings", &bindings, false)?;
-    endpoint(&mut w, "core/applications", &apps, false)?;
-    for (name, items) in &extra {
-        endpoint(&mut w, name, items, false)?;
+    Objects {
+        flows,
+        stages,
+        fsbs,
+        policies,
+        bindings,
+        apps,
     }
-    w.write_all(b",\n\"admin/settings\": {\"flags\": {\"core_default_app_access\": true}}\n}\n")?;
-    w.flush()
 }
 
 /// What the other binding targets are made from: the organisation written so far.
@@ -713,4 +769,280 @@ impl Targets<'_> {
 /// The example organisation of `examples/acme` (see its README for the planted misconfigurations).
 pub fn acme() -> Value {
     super::synth_acme::build()
+}
+
+/// Stage kinds the believable layout uses.
+const IDENTIFICATION: &str = "authentik_stages_identification.identificationstage";
+const PASSWORD: &str = "authentik_stages_password.passwordstage";
+const VALIDATE: &str = "authentik_stages_authenticator_validate.authenticatorvalidatestage";
+const PROMPT: &str = "authentik_stages_prompt.promptstage";
+const WRITE: &str = "authentik_stages_user_write.userwritestage";
+const LOGIN: &str = "authentik_stages_user_login.userloginstage";
+
+/// The believable layout (see [`Params::believable`]): each flow's stages follow its
+/// designation, bindings sit where a deployment puts them, and a few are planted wrong.
+fn believable(p: &Params, rng: &mut Rng, group_ids: &[String], admins: Option<usize>) -> Objects {
+    let mut o = Objects {
+        flows: Vec::new(),
+        stages: Vec::new(),
+        fsbs: Vec::new(),
+        policies: Vec::new(),
+        bindings: Vec::new(),
+        apps: Vec::new(),
+    };
+    let access = match p.access_groups {
+        0 => p.groups,
+        k => k.min(p.groups),
+    }
+    .max(1);
+    let group_name = |g: usize| {
+        if Some(g) == admins {
+            "authentik Admins".to_string()
+        } else {
+            format!("group-{g:05}")
+        }
+    };
+    let mut specs = vec![
+        ("default-authentication-flow".to_string(), "authentication"),
+        ("default-enrollment-flow".to_string(), "enrollment"),
+        ("default-recovery-flow".to_string(), "recovery"),
+    ];
+    for i in 0..p.extra_flows {
+        let d = [
+            "stage_configuration",
+            "authorization",
+            "authentication",
+            "invalidation",
+        ][i % 4];
+        specs.push((format!("flow-{i:03}"), d));
+    }
+    // Binding targets: (target pk, kind) where kind says what may be bound there.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        /// An application: groups, users and policies.
+        App,
+        /// An MFA stage in a flow entered anonymously: the groups that need MFA, checked when
+        /// the stage is reached (the admins' first).
+        Mfa,
+        /// A stage or a flow the user enters logged in: groups, users and policies.
+        Logged,
+        /// Planted: a group checked at plan time in a flow entered anonymously (AK-P02).
+        AtPlan,
+    }
+    let mut targets: Vec<(String, Kind)> = Vec::new();
+    let mut authentication_flows = 0;
+    for (slug, designation) in &specs {
+        let f = rng.uuid();
+        let anonymous_entry = matches!(*designation, "authentication" | "enrollment" | "recovery");
+        let gate = match *designation {
+            "enrollment" | "recovery" => "require_unauthenticated",
+            _ => "none",
+        };
+        o.flows.push(json!({
+            "pk": f, "policybindingmodel_ptr_id": rng.uuid(), "slug": slug, "name": slug,
+            "title": slug, "designation": designation, "authentication": gate,
+            "policy_engine_mode": "any", "denied_action": "message_continue",
+        }));
+        if *designation == "authorization" {
+            targets.push((f.clone(), Kind::Logged));
+        }
+        // The second authentication flow is where two misconfigurations are planted.
+        let planted = *designation == "authentication" && authentication_flows == 1;
+        if *designation == "authentication" {
+            authentication_flows += 1;
+        }
+        let n = match p.stages_per_flow {
+            Some(k) => (k / 2).max(1) + rng.below(k.max(1)),
+            None => 2 + rng.below(4),
+        };
+        for j in 0..n {
+            let last = j + 1 == n;
+            let (model, short) = match *designation {
+                "authentication" => match j {
+                    0 => (IDENTIFICATION, "identification"),
+                    1 => (PASSWORD, "password"),
+                    2 => (VALIDATE, "mfa"),
+                    _ if last => (LOGIN, "login"),
+                    _ => (PROMPT, "prompt"),
+                },
+                "recovery" if j == 0 => (IDENTIFICATION, "identification"),
+                "enrollment" | "recovery" if last && j > 0 => (LOGIN, "login"),
+                "enrollment" | "recovery" if j + 2 == n && j > 0 => (WRITE, "write"),
+                _ if last && j > 0 => (WRITE, "write"),
+                _ => (PROMPT, "prompt"),
+            };
+            let name = if short == "prompt" {
+                format!("{slug}-{short}-{j}")
+            } else {
+                format!("{slug}-{short}")
+            };
+            let s = rng.uuid();
+            let component = model
+                .split('.')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("authentik_stages_")
+                .replace('_', "-");
+            let mut stage = json!({"pk": s, "name": name, "meta_model_name": model, "component": format!("ak-stage-{component}-form")});
+            if model == VALIDATE {
+                // Planted: users without a device pass this one (AK-M03).
+                stage["not_configured_action"] = json!(if planted { "skip" } else { "deny" });
+                stage["last_auth_threshold"] = json!("seconds=0");
+            }
+            o.stages.push(stage);
+            let pk = rng.uuid();
+            let at_plan = planted && j == 3 && !last;
+            o.fsbs.push(json!({
+                "pk": pk, "policybindingmodel_ptr_id": rng.uuid(), "target": f, "stage": s,
+                "order": 10 * (j as i32 + 1), "evaluate_on_plan": at_plan, "re_evaluate_policies": !at_plan,
+                "policy_engine_mode": "any", "invalid_response_action": "retry",
+            }));
+            if model == VALIDATE && anonymous_entry {
+                targets.push((pk, Kind::Mfa));
+            } else if at_plan {
+                targets.push((pk, Kind::AtPlan));
+            } else if !anonymous_entry && j > 0 && rng.chance(0.5) {
+                targets.push((pk, Kind::Logged));
+            }
+        }
+    }
+    for i in 0..p.apps {
+        let pk = rng.uuid();
+        o.apps.push(json!({"pk": pk, "slug": format!("app-{i:03}"), "name": format!("App {i}"), "provider": i + 1, "policy_engine_mode": "any"}));
+        // Planted: every fiftieth application, the second first, has no binding: open to everyone.
+        if i % 50 != 1 {
+            targets.push((pk, Kind::App));
+        }
+    }
+    let departments = (p.groups / 100).max(1);
+    // Policies: two "the admins pass" expressions and every tenth a reputation check (which only
+    // the request decides), bound below; the rest password policies that the sign-up and
+    // recovery forms validate with. (Every expression is evaluated in every flow and
+    // application, so a deployment's few are kept few here.)
+    let npol = (p.apps / 2).max(4);
+    let mut policy_pks = Vec::new();
+    let mut bindable = Vec::new();
+    let mut validating = Vec::new();
+    for i in 0..npol {
+        let pk = rng.uuid();
+        let v = if i < 2 {
+            let g = group_name(admins.unwrap_or(0));
+            bindable.insert(i, policy_pks.len());
+            json!({"pk": pk, "name": format!("policy-{i:03}-admins"), "meta_model_name": "authentik_policies_expression.expressionpolicy",
+                "expression": format!("return ak_is_group_member(request.user, name=\"{g}\")")})
+        } else if i % 10 == 9 {
+            bindable.push(policy_pks.len());
+            json!({"pk": pk, "name": format!("policy-{i:03}-reputation"), "meta_model_name": "authentik_policies_reputation.reputationpolicy", "threshold": -5, "check_ip": true})
+        } else {
+            validating.push(pk.clone());
+            json!({"pk": pk, "name": format!("policy-{i:03}-password"), "meta_model_name": "authentik_policies_password.passwordpolicy",
+                "password_field": "password", "length_min": 12, "amount_digits": 1, "amount_uppercase": 1, "amount_lowercase": 1, "amount_symbols": 0,
+                "error_message": "Use at least 12 characters, a digit and both cases."})
+        };
+        o.policies.push(v);
+        policy_pks.push(pk);
+    }
+    // The password policies, in turn, on the prompt stages of the sign-up and recovery flows.
+    let forms: Vec<usize> = o
+        .stages
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| {
+            st["meta_model_name"] == PROMPT
+                && st["name"].as_str().is_some_and(|n| {
+                    n.starts_with("default-enrollment-flow")
+                        || n.starts_with("default-recovery-flow")
+                })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for (i, pk) in validating.into_iter().enumerate() {
+        if let Some(&st) = forms.get(i % forms.len().max(1)) {
+            let list = o.stages[st]
+                .as_object_mut()
+                .map(|m| m.entry("validation_policies").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                list.push(json!(pk));
+            }
+        }
+    }
+    // Half the bindings go to the applications, half to the stages and flows.
+    let apps = targets.iter().filter(|t| t.1 == Kind::App).count().max(1);
+    let others = (targets.len() - apps.min(targets.len())).max(1);
+    let (app_mean, other_mean) = match p.bindings {
+        Some(total) => ((total / 2 / apps).max(1), (total / 2 / others).max(1)),
+        None => (2, 2),
+    };
+    // Applications and stages are opened to teams below the departments (the first hundredth
+    // of the forest), so that each reaches some of the organisation, not a quarter of it.
+    let team = |rng: &mut Rng| {
+        if access > departments {
+            departments + rng.below(access - departments)
+        } else {
+            rng.below(access)
+        }
+    };
+    let mut next_policy = 0;
+    let mut app_index = 0;
+    for (target, kind) in &targets {
+        let mean = if *kind == Kind::App {
+            app_mean
+        } else {
+            other_mean
+        };
+        let n = match kind {
+            Kind::AtPlan => 1,
+            _ => mean / 2 + 1 + rng.below(mean),
+        };
+        for j in 0..n {
+            let mut b = json!({
+                "pk": rng.uuid(), "target": target, "policy": null, "group": null, "user": null,
+                "negate": false, "enabled": true, "order": j as i32, "timeout": 30,
+                "failure_result": false,
+            });
+            let roll = rng.below(100);
+            let users = match p.user_binding_percent {
+                Some(pct) => pct as usize,
+                None => 5,
+            };
+            match kind {
+                Kind::Mfa if j == 0 && admins.is_some() => {
+                    b["group"] = json!(group_ids[admins.unwrap_or(0)]);
+                }
+                Kind::Mfa | Kind::AtPlan => b["group"] = json!(group_ids[rng.below(access)]),
+                // Planted below: a negated group binding.
+                Kind::App if app_index == 3 && j == 0 => b["group"] = json!(group_ids[team(rng)]),
+                _ if (*kind == Kind::App && app_index == 4 && j == 0)
+                    || (users..users + 3).contains(&roll) =>
+                {
+                    // Each bindable policy in turn, then only the admins' (a reputation check
+                    // once: each of its targets is then decided at run time).
+                    let pick = match bindable.get(next_policy) {
+                        Some(&i) => i,
+                        None => bindable[next_policy % 2.min(bindable.len())],
+                    };
+                    b["policy"] = json!(policy_pks[pick]);
+                    next_policy += 1;
+                }
+                _ if roll < users => b["user"] = json!(1 + rng.below(p.users.max(1))),
+                _ => b["group"] = json!(group_ids[team(rng)]),
+            }
+            if *kind == Kind::App {
+                // Planted on the applications after the first open one: a disabled binding
+                // (AK-B02), a negated group binding (AK-B04), a policy binding that grants
+                // when the policy fails (AK-B05).
+                match (app_index, j) {
+                    (2, 0) => b["enabled"] = json!(false),
+                    (3, 0) => b["negate"] = json!(true),
+                    (4, 0) => b["failure_result"] = json!(true),
+                    _ => {}
+                }
+            }
+            o.bindings.push(b);
+        }
+        if *kind == Kind::App {
+            app_index += 1;
+        }
+    }
+    o
 }
