@@ -178,7 +178,10 @@ pub fn run(args: Args) -> Outcome {
             let coverage = Coverage::read(&model, snapshot).map_err(|e| miette!("{e}"))?;
             drop(model);
             if let Some(bulk) = answered {
-                let mut text = summary(&bulk);
+                // The highlights read each class representative's effective groups.
+                let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
+                let ctx = KeyContext::new(snapshot, &rules.program);
+                let mut text = summary(&bulk, &ctx);
                 drop(bulk);
                 text.push_str(&coverage.to_text());
                 bar.finish_and_clear();

@@ -682,98 +682,6 @@ fn the_class_form_decodes_to_the_users_rows() {
     assert_rows("classes", &decoded, &want);
 }
 
-/// `who --app` and the report say why a user may open an application from the bindings the
-/// rules say carry the decision (`decided_by`): a policy that fails is not named as the reason
-/// just because it comes first, an `all` application names every binding, and a negated group
-/// binding says so. Before, a Rust copy of the engine named the first policy binding whatever it
-/// gave, and only the first group of an `all` application.
-#[test]
-fn who_app_and_the_report_name_the_bindings_that_decide() {
-    let binding = |pk: &str,
-                   target: &str,
-                   order: i64,
-                   policy: Option<&str>,
-                   group: Option<&str>,
-                   negate: bool| {
-        serde_json::json!({"pk": pk, "target": target, "policy": policy, "group": group,
-            "user": null, "negate": negate, "enabled": true, "order": order, "timeout": 30,
-            "failure_result": false})
-    };
-    let app = |pk: &str, mode: &str| {
-        serde_json::json!({"pk": pk, "slug": pk, "name": pk, "policy_engine_mode": mode,
-            "provider": null})
-    };
-    let snap = serde_json::json!({
-        "meta": {"version": "2026.2.1"},
-        "core/users": [
-            {"pk": 1, "username": "alice", "name": "Alice", "is_active": true, "groups": ["g-ops"]},
-            {"pk": 2, "username": "bob", "name": "Bob", "is_active": true, "groups": ["g-ops", "g-dev"]},
-        ],
-        "core/groups": [
-            {"pk": "g-ops", "name": "ops", "is_superuser": false, "parents": []},
-            {"pk": "g-dev", "name": "dev", "is_superuser": false, "parents": []},
-        ],
-        "flows/instances": [], "flows/bindings": [], "stages/all": [],
-        "policies/all": [{"pk": "p-no", "name": "never",
-            "meta_model_name": "authentik_policies_expression.expressionpolicy",
-            "expression": "return False"}],
-        "policies/bindings": [
-            binding("b0", "first-fails", 0, Some("p-no"), None, false),
-            binding("b1", "first-fails", 1, None, Some("g-ops"), false),
-            binding("b2", "both", 0, None, Some("g-ops"), false),
-            binding("b3", "both", 1, None, Some("g-dev"), false),
-            binding("b4", "not-dev", 0, None, Some("g-dev"), true),
-        ],
-        "core/applications": [app("first-fails", "any"), app("both", "all"), app("not-dev", "any")],
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("snapshot.json");
-    std::fs::write(&path, snap.to_string()).unwrap();
-    let path = path.to_str().unwrap();
-    let who = |app: &str| {
-        let o = bindlog(&["who", path, "--app", app]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
-    assert_eq!(who("first-fails"), "alice\talice -> ops\nbob\tbob -> ops\n");
-    assert_eq!(who("both"), "bob\tbob -> ops and bob -> dev\n");
-    assert_eq!(
-        who("not-dev"),
-        "alice\tnot in group dev (negated group binding)\n"
-    );
-    // The report's per-user table says the same of every user with access.
-    let out = dir.path().join("report");
-    let o = bindlog(&[
-        "report",
-        path,
-        "--format",
-        "csv-dir",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let table = std::fs::read_to_string(out.join("app_access.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(table.as_bytes());
-    let mut told = 0;
-    for row in reader.records() {
-        let row = row.unwrap();
-        let (app, user, access, because) = (&row[0], &row[1], &row[2], &row[3]);
-        if access == "yes" {
-            assert!(
-                who(app).contains(&format!("{user}\t{because}\n")),
-                "{app} {user} {because}"
-            );
-            told += 1;
-        } else if app == "both" {
-            // Under `all`, the binding that fails keeps alice out.
-            assert_eq!(
-                (user, because),
-                ("alice", "fails: not a member of group dev")
-            );
-        }
-    }
-    assert_eq!(told, 4);
-
 /// The counts of `analyze`'s summary tables: per flow (applicable, not, unknown) with its
 /// stages (name, shown, skipped, unknown), per application (yes, no, unknown).
 struct Tables {
@@ -1030,4 +938,97 @@ fn issue_15_the_presets_are_believable() {
     ] {
         assert!(rules.contains(planted), "{planted} missing: {rules:?}");
     }
+}
+
+/// `who --app` and the report say why a user may open an application from the bindings the
+/// rules say carry the decision (`decided_by`): a policy that fails is not named as the reason
+/// just because it comes first, an `all` application names every binding, and a negated group
+/// binding says so. Before, a Rust copy of the engine named the first policy binding whatever it
+/// gave, and only the first group of an `all` application.
+#[test]
+fn who_app_and_the_report_name_the_bindings_that_decide() {
+    let binding = |pk: &str,
+                   target: &str,
+                   order: i64,
+                   policy: Option<&str>,
+                   group: Option<&str>,
+                   negate: bool| {
+        serde_json::json!({"pk": pk, "target": target, "policy": policy, "group": group,
+            "user": null, "negate": negate, "enabled": true, "order": order, "timeout": 30,
+            "failure_result": false})
+    };
+    let app = |pk: &str, mode: &str| {
+        serde_json::json!({"pk": pk, "slug": pk, "name": pk, "policy_engine_mode": mode,
+            "provider": null})
+    };
+    let snap = serde_json::json!({
+        "meta": {"version": "2026.2.1"},
+        "core/users": [
+            {"pk": 1, "username": "alice", "name": "Alice", "is_active": true, "groups": ["g-ops"]},
+            {"pk": 2, "username": "bob", "name": "Bob", "is_active": true, "groups": ["g-ops", "g-dev"]},
+        ],
+        "core/groups": [
+            {"pk": "g-ops", "name": "ops", "is_superuser": false, "parents": []},
+            {"pk": "g-dev", "name": "dev", "is_superuser": false, "parents": []},
+        ],
+        "flows/instances": [], "flows/bindings": [], "stages/all": [],
+        "policies/all": [{"pk": "p-no", "name": "never",
+            "meta_model_name": "authentik_policies_expression.expressionpolicy",
+            "expression": "return False"}],
+        "policies/bindings": [
+            binding("b0", "first-fails", 0, Some("p-no"), None, false),
+            binding("b1", "first-fails", 1, None, Some("g-ops"), false),
+            binding("b2", "both", 0, None, Some("g-ops"), false),
+            binding("b3", "both", 1, None, Some("g-dev"), false),
+            binding("b4", "not-dev", 0, None, Some("g-dev"), true),
+        ],
+        "core/applications": [app("first-fails", "any"), app("both", "all"), app("not-dev", "any")],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snap.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let who = |app: &str| {
+        let o = bindlog(&["who", path, "--app", app]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(who("first-fails"), "alice\talice -> ops\nbob\tbob -> ops\n");
+    assert_eq!(who("both"), "bob\tbob -> ops and bob -> dev\n");
+    assert_eq!(
+        who("not-dev"),
+        "alice\tnot in group dev (negated group binding)\n"
+    );
+    // The report's per-user table says the same of every user with access.
+    let out = dir.path().join("report");
+    let o = bindlog(&[
+        "report",
+        path,
+        "--format",
+        "csv-dir",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = std::fs::read_to_string(out.join("app_access.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(table.as_bytes());
+    let mut told = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        let (app, user, access, because) = (&row[0], &row[1], &row[2], &row[3]);
+        if access == "yes" {
+            assert!(
+                who(app).contains(&format!("{user}\t{because}\n")),
+                "{app} {user} {because}"
+            );
+            told += 1;
+        } else if app == "both" {
+            // Under `all`, the binding that fails keeps alice out.
+            assert_eq!(
+                (user, because),
+                ("alice", "fails: not a member of group dev")
+            );
+        }
+    }
+    assert_eq!(told, 4);
 }
