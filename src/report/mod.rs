@@ -15,7 +15,7 @@ use crate::analysis::views::ANON;
 use crate::analysis::views::Tri;
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
-use crate::snapshot::{Loaded, Snapshot};
+use crate::snapshot::{Loaded, Snapshot, Subject};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -32,7 +32,7 @@ pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
 pub const RELATIONS: [&str; 1] = ["superuser"];
 
 /// The relations the report reads per identity class, under each user's representative.
-pub const BY_CLASS: [&str; 4] = ["decide", "decided_by", "open_binding", "visible"];
+pub const BY_CLASS: [&str; 3] = ["decide", "open_binding", "visible"];
 
 /// Where the report's answers come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -666,8 +666,6 @@ struct Answer {
     access: &'static str,
     /// When unknown: the bindings left to run time (pk) and why; `None` if the rules name none.
     open: Option<BTreeSet<(String, String)>>,
-    /// When decided: the bindings that carry the decision (`decided_by`).
-    by: BTreeSet<String>,
 }
 
 fn app_access(
@@ -689,15 +687,6 @@ fn app_access(
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
-    let mut decided_by: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
-    for r in model.rows("decided_by") {
-        if r[2] == "app" {
-            decided_by
-                .entry((r[0].clone(), r[1].clone()))
-                .or_default()
-                .insert(r[4].clone());
-        }
-    }
     let mut open: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
     for r in model.rows("open_binding") {
         if r[2] == "app" {
@@ -732,8 +721,31 @@ fn app_access(
         bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
         let all_mode = app.policy_engine_mode.as_str() == "all";
         // Why one user has the access it has; `label` names the user in group paths.
+        //
+        // The report reads its answers per scope class, which keeps together the users that
+        // different bindings let in; reading the rules' `decided_by` there would split them into
+        // as many classes as the components tell apart (over a million at a million users). So
+        // the binding named is picked from the bindings' subjects for the user told of, where
+        // `who --app` reads `decided_by` per local class.
         let because = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
-            let decides = |b: &str| ans.by.contains(b);
+            let result = |b: &&crate::snapshot::PolicyBinding| {
+                subject_result(because_of.hierarchy(), b, user)
+            };
+            let first = |want: bool| {
+                bindings
+                    .iter()
+                    .find(|b| result(b) == Some(want))
+                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
+            };
+            let one = match (ans.access, all_mode) {
+                ("yes", false) => Some(first(true)),
+                ("no", true) => Some(first(false)),
+                _ => None,
+            };
+            if let Some(None) = one {
+                return String::new();
+            }
+            let decides = |pk: &str| one.is_none_or(|b| b.is_some_and(|b| &*b.pk == pk));
             because_of.access(&bindings, all_mode, decides, ans.access, user, label)
         };
         // Why the answer is unknown, told for one user.
@@ -775,8 +787,7 @@ fn app_access(
                 } else {
                     None
                 };
-                let by = decided_by.remove(&key).unwrap_or_default();
-                Answer { access, open, by }
+                Answer { access, open }
             });
         }
         let answer = |k: u32| &answers[&answering[k as usize]];
@@ -865,6 +876,21 @@ fn app_access(
         });
     }
     out
+}
+
+/// Whether a binding on a user or group passes for `user` (its subject matches, or does not
+/// for a negated binding: a binding's policy is not evaluated when it has a subject); `None`
+/// for a policy binding, whose result the report does not hold per user.
+fn subject_result(
+    hierarchy: &Hierarchy,
+    b: &crate::snapshot::PolicyBinding,
+    user: &crate::snapshot::User,
+) -> Option<bool> {
+    match &b.subject {
+        Subject::Group(g) => Some(hierarchy.path(user.pk, g).is_some() != b.negate),
+        Subject::User(u) => Some((*u == user.pk) != b.negate),
+        Subject::Policy(_) => None,
+    }
 }
 
 /// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].
