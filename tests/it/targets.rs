@@ -636,3 +636,146 @@ fn check_names_the_questions_that_need_endpoints_the_snapshot_lacks() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("cannot answer"), "{text}");
 }
+
+/// The other binding targets read from a blueprint, as an administrator writes them: a device
+/// access group and a device with a user binding, a notification rule with its transport and
+/// event matcher, a RAC provider, its application and an endpoint bound to a group. Every
+/// question about them is answered from the blueprint as from the API's JSON.
+#[test]
+fn every_binding_target_reads_from_a_blueprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("targets.yaml");
+    std::fs::write(&path, BLUEPRINT_WITH_TARGETS).unwrap();
+    let path = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = crate::bindlog(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let check = run(&["check", path]);
+    for endpoint in [
+        "events/rules",
+        "rac/endpoints",
+        "endpoints/devices",
+        "providers/all",
+    ] {
+        assert!(
+            !check.contains(&format!("`{endpoint}`")),
+            "{endpoint}:\n{check}"
+        );
+    }
+    // alice through the access group's group binding, bob through the device's user binding.
+    let alice = run(&[
+        "access",
+        path,
+        "--device",
+        "alice-laptop",
+        "--user",
+        "alice",
+    ]);
+    assert!(
+        alice.contains("access: yes") && alice.contains("group_result: yes"),
+        "{alice}"
+    );
+    assert!(alice.contains("device_result: no"), "{alice}");
+    let bob = run(&["access", path, "--device", "alice-laptop", "--user", "bob"]);
+    assert!(
+        bob.contains("device_result: yes") && bob.contains("group_result: no"),
+        "{bob}"
+    );
+    assert_eq!(
+        run(&["who", path, "--device", "alice-laptop"]),
+        "alice\nbob\n"
+    );
+    // The rule tells the direct members of admins of failed logins.
+    let told: Value = serde_json::from_str(&run(&[
+        "who",
+        path,
+        "--notified-of",
+        "login_failed",
+        "--anonymous",
+    ]))
+    .unwrap();
+    assert_eq!(told[0]["rule"], "tell-admins");
+    assert_eq!(told[0]["notified"], json!(["bob"]));
+    assert_eq!(told[0]["transports"], json!(["mail"]));
+    // The endpoint admits admins; its application is open to everyone.
+    let endpoint = run(&["access", path, "--endpoint", "db", "--user", "bob"]);
+    assert!(
+        endpoint.contains("endpoint_access: yes") && endpoint.contains("access: yes"),
+        "{endpoint}"
+    );
+    let endpoint = run(&["access", path, "--endpoint", "db", "--user", "alice"]);
+    assert!(endpoint.contains("endpoint_access: no"), "{endpoint}");
+    assert_eq!(run(&["who", path, "--endpoint", "db"]), "bob\n");
+}
+
+const BLUEPRINT_WITH_TARGETS: &str = r#"version: 1
+metadata:
+  name: targets
+entries:
+  - model: authentik_core.group
+    id: admins
+    identifiers: {name: admins}
+  - model: authentik_core.group
+    id: staff
+    identifiers: {name: staff}
+  - model: authentik_core.user
+    id: alice
+    identifiers: {username: alice}
+    attrs: {name: Alice, groups: [!KeyOf staff]}
+  - model: authentik_core.user
+    id: bob
+    identifiers: {username: bob}
+    attrs: {name: Bob, groups: [!KeyOf admins]}
+  - model: authentik_endpoints.deviceaccessgroup
+    id: laptops
+    identifiers: {name: laptops}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf laptops, order: 0}
+    attrs: {group: !KeyOf staff}
+  - model: authentik_endpoints.device
+    id: alice-laptop
+    identifiers: {name: alice-laptop}
+    attrs: {access_group: !KeyOf laptops}
+  - model: authentik_endpoints.deviceuserbinding
+    identifiers: {target: !KeyOf alice-laptop, order: 0}
+    attrs: {user: !KeyOf bob}
+  - model: authentik_events.notificationtransport
+    id: mail
+    identifiers: {name: mail}
+    attrs: {mode: email}
+  - model: authentik_policies_event_matcher.eventmatcherpolicy
+    id: failed
+    identifiers: {name: failed-logins}
+    attrs: {action: login_failed}
+  - model: authentik_events.notificationrule
+    id: rule
+    identifiers: {name: tell-admins}
+    attrs: {transports: [!KeyOf mail], destination_group: !KeyOf admins, severity: alert}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf rule, policy: !KeyOf failed, order: 0}
+  - model: authentik_flows.flow
+    id: authz
+    identifiers: {slug: authz}
+    attrs: {name: authz, title: authz, designation: authorization}
+  - model: authentik_providers_rac.racprovider
+    id: rac
+    identifiers: {name: desktops}
+    attrs: {authorization_flow: !KeyOf authz}
+  - model: authentik_core.application
+    id: app
+    identifiers: {slug: desktops}
+    attrs: {name: desktops, provider: !KeyOf rac}
+  - model: authentik_providers_rac.endpoint
+    id: db
+    identifiers: {name: db}
+    attrs: {provider: !KeyOf rac, protocol: rdp, host: db.internal}
+  - model: authentik_policies.policybinding
+    identifiers: {target: !KeyOf db, order: 0}
+    attrs: {group: !KeyOf admins}
+"#;
