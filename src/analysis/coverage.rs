@@ -447,10 +447,13 @@ fn add_row(rules: &Rules, inputs: &mut Inputs, rel: &str, row: &[&str]) -> Resul
         .iter()
         .zip(&rules.program.relations[id].types)
         .map(|(v, t)| match t {
-            Ty::Symbol => FactValue::Sym(v),
-            Ty::Number | Ty::Unsigned => FactValue::Num(v.parse().unwrap_or(0)),
+            Ty::Symbol => Ok(FactValue::Sym(v)),
+            Ty::Number | Ty::Unsigned => v
+                .parse()
+                .map(FactValue::Num)
+                .map_err(|_| format!("relation `{rel}`: `{v}` is not a number")),
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     inputs.add_to(rules, id, &values)
 }
 

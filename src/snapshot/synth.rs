@@ -338,6 +338,17 @@ pub fn write_bundle<W: Write>(p: &Params, mut w: W) -> io::Result<()> {
     w.flush()
 }
 
+/// The `i`th flow beyond the defaults: its slug and designation, in turn.
+fn extra_flow(i: usize) -> (String, &'static str) {
+    let d = [
+        "stage_configuration",
+        "authorization",
+        "authentication",
+        "invalidation",
+    ][i % 4];
+    (format!("flow-{i:03}"), d)
+}
+
 /// The flows, stages, bindings, policies and applications of an organisation.
 struct Objects {
     flows: Vec<Value>,
@@ -401,13 +412,8 @@ fn random(p: &Params, rng: &mut Rng, group_ids: &[String]) -> Objects {
         ),
     ];
     for i in 0..p.extra_flows {
-        let d = [
-            "stage_configuration",
-            "authorization",
-            "authentication",
-            "invalidation",
-        ][i % 4];
-        flow_specs.push((format!("flow-{i:03}"), d, "none"));
+        let (slug, d) = extra_flow(i);
+        flow_specs.push((slug, d, "none"));
     }
     let mut fsb_pks = Vec::new();
     for (slug, designation, auth) in &flow_specs {
@@ -808,13 +814,7 @@ fn believable(p: &Params, rng: &mut Rng, group_ids: &[String], admins: Option<us
         ("default-recovery-flow".to_string(), "recovery"),
     ];
     for i in 0..p.extra_flows {
-        let d = [
-            "stage_configuration",
-            "authorization",
-            "authentication",
-            "invalidation",
-        ][i % 4];
-        specs.push((format!("flow-{i:03}"), d));
+        specs.push(extra_flow(i));
     }
     // Binding targets: (target pk, kind) where kind says what may be bound there.
     #[derive(Clone, Copy, PartialEq)]
