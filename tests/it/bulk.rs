@@ -940,11 +940,12 @@ fn issue_15_the_presets_are_believable() {
     }
 }
 
-/// `who --app` and the report say why a user may open an application from the bindings the
-/// rules say carry the decision (`decided_by`): a policy that fails is not named as the reason
-/// just because it comes first, an `all` application names every binding, and a negated group
-/// binding says so. Before, a Rust copy of the engine named the first policy binding whatever it
-/// gave, and only the first group of an `all` application.
+/// `who --app` says why a user may open an application from the bindings the rules say carry
+/// the decision (`decided_by`): a policy that fails is not named as the reason just because it
+/// comes first, an `all` application names every binding, and a negated group binding says so.
+/// Before, a Rust copy of the engine named the first policy binding whatever it gave, and only
+/// the first group of an `all` application. The report, which picks the binding from the
+/// bindings' subjects, says the same of these users.
 #[test]
 fn who_app_and_the_report_name_the_bindings_that_decide() {
     let binding = |pk: &str,
