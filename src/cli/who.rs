@@ -331,12 +331,16 @@ fn answer(b: &Bulk, q: Question, count: bool) -> String {
             if count {
                 let _ = writeln!(out, "{}", found.count());
             } else {
-                let because = because(b, a);
+                // Only users with access are told why (the words index the whole snapshot).
+                let because = (access == YES).then(|| because(b, a));
                 for u in found {
-                    if access == YES {
-                        let _ = writeln!(out, "{}\t{}", users[u].username, because(u));
-                    } else {
-                        let _ = writeln!(out, "{}", users[u].username);
+                    match &because {
+                        Some(why) => {
+                            let _ = writeln!(out, "{}\t{}", users[u].username, why(u));
+                        }
+                        None => {
+                            let _ = writeln!(out, "{}", users[u].username);
+                        }
                     }
                 }
             }
@@ -723,9 +727,9 @@ fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
             json!({"flow": flow, "stage": s.stage, "order": s.order, "visibility": word(q)})
         }
         Question::App(a, access) => {
-            let because = because(b, a);
+            let because = (access == YES && !count_only).then(|| because(b, a));
             for u in b.users_with_access(a, access) {
-                let because = (access == YES && !count_only).then(|| because(u));
+                let because = because.as_ref().map(|why| why(u));
                 names.push(json!({"user": users[u].username, "because": because}));
             }
             json!({"app": b.layout.apps[a].slug, "access": word(q)})
