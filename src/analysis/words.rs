@@ -680,15 +680,13 @@ fn node(
     let gloss = if fold.full {
         None
     } else if p.relation == "some" && matches!(p.because, Because::Absent) && p.values.len() == 4 {
+        // A second "no binding gives ..." over the same bindings refers to the first.
         let (head, clauses) = fold.words.no_binding_gives(&p.values);
-        Some(if clauses.is_empty() {
-            head
-        } else if told.contains(&clauses) {
-            format!("{head} (each binding as above)")
+        if !clauses.is_empty() && !told.insert(clauses) {
+            Some(format!("{head} (each binding as above)"))
         } else {
-            told.insert(clauses.clone());
-            format!("{head}: {clauses}")
-        })
+            fold.words.gloss(p)
+        }
     } else {
         fold.words.gloss(p)
     };
