@@ -762,7 +762,25 @@ fn run_stratum<const W: usize>(
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
     let mut step_ids: HashMap<(usize, usize), StepIds> = HashMap::new();
+    // A rule that joins an empty relation of a lower stratum derives nothing: neither its
+    // indexes nor its joins are built.
+    let dead: Vec<bool> = sp
+        .rules
+        .iter()
+        .map(|rp| {
+            prog.clauses[rp.clause].body.iter().any(|l| match l {
+                Lit::Pos(a) => {
+                    !stratum.rels.contains(&a.rel)
+                        && store[a.rel].as_ref().is_none_or(|r| r.is_empty())
+                }
+                _ => false,
+            })
+        })
+        .collect();
     for (ri, rp) in sp.rules.iter().enumerate() {
+        if dead[ri] {
+            continue;
+        }
         let nvars = prog.clauses[rp.clause].var_names.len();
         for (si, ps) in rp.steps.iter().enumerate() {
             let lits: &[Lit] = match &ps.step {
@@ -813,6 +831,9 @@ fn run_stratum<const W: usize>(
     let mut ops: Vec<Op> = Vec::new();
     let mut join_idx: HashMap<IndexSig, Variable<(Row<W>, Row<W>)>> = HashMap::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
+        if dead[ri] {
+            continue;
+        }
         build_rule::<W>(
             prog,
             rp,
