@@ -796,6 +796,32 @@ impl Model {
         self.without_scope(rel, rows)
     }
 
+    /// Each row of `rel`, a relation of symbols, as borrowed text: unsorted, unformatted and
+    /// without a model-by-scope's scope column (so a row may come more than once). For a
+    /// large relation read into a map, where [`Model::rows`] would sort and copy every row.
+    pub fn each_symbol_row<'m>(&'m self, rel: &str, mut f: impl FnMut(&[&'m str])) {
+        let Some(id) = self.rules.program.relation(rel) else {
+            return;
+        };
+        let types = &self.rules.program.relations[id].types;
+        let scoped = self
+            .population
+            .as_ref()
+            .and_then(|c| c.scoped.as_ref())
+            .is_some_and(|s| s.has_scope[id]);
+        let width = types.len() - usize::from(scoped);
+        debug_assert!(
+            types[..width].iter().all(|t| *t == Ty::Symbol),
+            "{rel}: not symbols"
+        );
+        let mut row: Vec<&str> = Vec::with_capacity(width);
+        for r in self.eval.tables[id].rows() {
+            row.clear();
+            row.extend(r[..width].iter().map(|v| self.eval.symbols.resolve(*v)));
+            f(&row);
+        }
+    }
+
     /// Rows of `rel` without the scope column of a model evaluated per scope.
     fn without_scope(&self, rel: &str, mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
         if let Some(ByScope { has_scope, .. }) =

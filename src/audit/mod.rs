@@ -12,6 +12,7 @@ use crate::analysis::views::ANON;
 use crate::analysis::{Model, Subjects, label_text};
 use crate::datalog::provenance::render_text;
 use crate::snapshot::Snapshot;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -268,34 +269,35 @@ pub fn findings_of(
             chosen.insert(key, (sev, r[4].clone(), r[1].clone()));
         }
     }
-    let mut extra: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
-    for r in model.rows("finding_object") {
-        extra
-            .entry((r[0].clone(), r[1].clone()))
-            .or_default()
-            .insert((r[2].clone(), r[3].clone()));
+    // Read as borrowed text and sorted once: a finding may name every user (some identities
+    // bypass MFA). Each finding's further objects are a run of the sorted rows, in the order
+    // of their kind, then pk.
+    let mut object_rows: Vec<[&str; 4]> = Vec::new();
+    model.each_symbol_row("finding_object", |r| {
+        object_rows.push([r[0], r[1], r[2], r[3]]);
+    });
+    object_rows.sort_unstable();
+    object_rows.dedup();
+    let mut extra: FxHashMap<(&str, &str), &[[&str; 4]]> = FxHashMap::default();
+    for run in object_rows.chunk_by(|a, b| a[..2] == b[..2]) {
+        extra.insert((run[0][0], run[0][1]), run);
     }
     // Users are named only where a finding names them: a million users need not be indexed.
-    let users: BTreeSet<&str> = chosen
+    let users: FxHashSet<i64> = chosen
         .keys()
         .filter(|(_, kind, _)| kind == "user")
         .map(|(_, _, pk)| pk.as_str())
-        .chain(
-            extra
-                .values()
-                .flatten()
-                .filter(|(k, _)| k == "user")
-                .map(|(_, p)| p.as_str()),
-        )
+        .chain(object_rows.iter().filter(|r| r[2] == "user").map(|r| r[3]))
+        .filter_map(|pk| pk.parse().ok())
         .collect();
     let names = Names::new(snapshot, &users);
     let mut findings: Vec<(Finding, Vec<String>)> = chosen
         .into_iter()
         .map(|((rule, kind, pk), (severity, message, sev_text))| {
             let mut objects = vec![names.object(&kind, &pk)];
-            if let Some(more) = extra.get(&(rule.clone(), pk.clone())) {
-                for (k, p) in more {
-                    if !(k == &kind && p == &pk) {
+            if let Some(more) = extra.get(&(rule.as_str(), pk.as_str())) {
+                for &[_, _, k, p] in *more {
+                    if !(k == kind && p == pk) {
                         objects.push(names.object(k, p));
                     }
                 }
@@ -353,21 +355,19 @@ pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         .then_with(|| a.message.cmp(&b.message))
 }
 
-/// Names of the snapshot's objects by kind and pk.
-struct Names(BTreeMap<(String, String), String>);
+/// Names of the snapshot's objects by kind, then pk.
+struct Names(FxHashMap<&'static str, FxHashMap<String, String>>);
 
 impl Names {
     /// The names of the snapshot's objects; of its users, only those with a pk in `users`.
-    fn new(s: &Snapshot, users: &BTreeSet<&str>) -> Names {
+    fn new(s: &Snapshot, users: &FxHashSet<i64>) -> Names {
         let mut m: BTreeMap<(&'static str, String), String> = BTreeMap::new();
         let flows: BTreeMap<&str, &str> = s.flows.iter().map(|f| (&*f.pk, &*f.slug)).collect();
         let stages: BTreeMap<&str, &str> = s.stages.iter().map(|x| (&*x.pk, &*x.name)).collect();
+        let mut user_names: FxHashMap<String, String> = FxHashMap::default();
         if !users.is_empty() {
-            for u in &s.users {
-                let pk = u.pk.to_string();
-                if users.contains(pk.as_str()) {
-                    m.insert(("user", pk), u.username.to_string());
-                }
+            for u in s.users.iter().filter(|u| users.contains(&u.pk)) {
+                user_names.insert(u.pk.to_string(), u.username.to_string());
             }
         }
         m.insert(("user", ANON.into()), "anonymous visitor".into());
@@ -427,17 +427,19 @@ impl Names {
                 format!("#{} on {on}", b.order),
             );
         }
-        Names(
-            m.into_iter()
-                .map(|((k, p), n)| ((k.to_string(), p), n))
-                .collect(),
-        )
+        let mut by_kind: FxHashMap<&'static str, FxHashMap<String, String>> = FxHashMap::default();
+        by_kind.insert("user", user_names);
+        for ((k, p), n) in m {
+            by_kind.entry(k).or_default().insert(p, n);
+        }
+        Names(by_kind)
     }
 
     fn object(&self, kind: &str, pk: &str) -> ObjectRef {
         let name = self
             .0
-            .get(&(kind.to_string(), pk.to_string()))
+            .get(kind)
+            .and_then(|m| m.get(pk))
             .cloned()
             // An event action is named by itself.
             .unwrap_or_else(|| {
