@@ -36,8 +36,8 @@ pub struct Population {
     pks: Vec<String>,
     /// Every user's username.
     names: Vec<String>,
-    /// Every user's pk to its class.
-    user_class: FxHashMap<String, u32>,
+    /// Every user's pk to its index in `snapshot.users`.
+    user_index: FxHashMap<i64, u32>,
 }
 
 /// For a scoped relation: the identity classes the class of a representative (second) stands
@@ -135,10 +135,11 @@ impl Population {
             members[*c as usize].push(u as u32);
         }
         let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
-        let user_class = pks
+        let user_index = snapshot
+            .users
             .iter()
-            .zip(&classes.of_user)
-            .map(|(p, c)| (p.clone(), *c))
+            .enumerate()
+            .map(|(i, u)| (u.pk, i as u32))
             .collect();
         Population {
             classes,
@@ -149,8 +150,14 @@ impl Population {
                 .iter()
                 .map(|u| u.username.to_string())
                 .collect(),
-            user_class,
+            user_index,
         }
+    }
+
+    /// The class of the user whose pk the facts spell `pk`.
+    fn user_class(&self, pk: &str) -> Option<u32> {
+        let i = *self.user_index.get(&pk.parse::<i64>().ok()?)? as usize;
+        (self.pks[i] == pk).then(|| self.classes.of_user[i])
     }
 
     /// The representatives' facts, with every user column no rule observes replaced by a
@@ -205,8 +212,8 @@ impl Population {
     /// The pk of the representative of the class of the user with this pk (the pk itself for
     /// anyone else).
     pub fn representative<'s>(&'s self, pk: &'s str) -> &'s str {
-        match self.user_class.get(pk) {
-            Some(c) => &self.pks[self.classes.representative[*c as usize]],
+        match self.user_class(pk) {
+            Some(c) => &self.pks[self.classes.representative[c as usize]],
             None => pk,
         }
     }
@@ -221,7 +228,7 @@ impl Population {
 
     /// The class of the user with this pk.
     pub(crate) fn class_of(&self, pk: &str) -> Option<u32> {
-        self.user_class.get(pk).copied()
+        self.user_class(pk)
     }
 
     /// The members of every class (indices into `snapshot.users`).
@@ -236,7 +243,7 @@ impl Population {
 
     /// The class whose representative has this pk.
     pub(crate) fn rep_class(&self, pk: &str) -> Option<u32> {
-        let c = *self.user_class.get(pk)?;
+        let c = self.user_class(pk)?;
         (self.pks[self.classes.representative[c as usize]] == pk).then_some(c)
     }
 
