@@ -272,6 +272,27 @@ struct Deciders {
     sets: Vec<Vec<String>>,
 }
 
+impl Deciders {
+    /// The bindings for identity class `k`.
+    fn of(&self, k: u32) -> &[String] {
+        let local = self.local[k as usize];
+        self.sets.get(local as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Per application (by pk), the bindings of `decided_by` that carry its decision for each
+/// identity class, as a component-by-component run with [`Options::deciders`] read them.
+#[derive(Default)]
+pub struct AppDeciders(HashMap<String, Deciders>);
+
+impl AppDeciders {
+    /// The pks (sorted) of the bindings that carry application `app`'s decision for identity
+    /// class `k`; empty where no binding does (or the application was not answered).
+    pub fn of(&self, app: &str, k: u32) -> &[String] {
+        self.0.get(app).map_or(&[], |d| d.of(k))
+    }
+}
+
 /// The built-in rules' answers per identity class, as an evaluation of every user computed
 /// them on the way (see [`super::Model::everyone_answering`]).
 pub struct Answered {
@@ -281,6 +302,24 @@ pub struct Answered {
     pub answers: Vec<Answers>,
     /// The anonymous visitor's answers.
     pub anonymous: Answers,
+}
+
+/// What an evaluation by scope keeps of its component step besides the rows it gathers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// The built-in rules' answers per identity class ([`Answered`]).
+    pub answers: bool,
+    /// The bindings that carry each application's decision ([`AppDeciders`]).
+    pub deciders: bool,
+}
+
+/// What an evaluation by scope kept (see [`Keep`]).
+#[derive(Default)]
+pub struct Kept {
+    /// The built-in rules' answers, where kept.
+    pub answered: Option<Answered>,
+    /// The deciding bindings (empty unless kept).
+    pub deciders: AppDeciders,
 }
 
 /// The built-in rules, parsed and checked.
@@ -441,11 +480,9 @@ impl<'a> Bulk<'a> {
     /// [`Layout::apps`]) for the user at `index`, as the rules' `decided_by` names them;
     /// empty unless the run read them ([`Options::deciders`]).
     pub fn deciders(&self, app: usize, index: usize) -> &[String] {
-        let Some(d) = self.deciders.get(&app) else {
-            return &[];
-        };
-        let local = d.local[self.classes.of_user[index] as usize];
-        d.sets.get(local as usize).map_or(&[], Vec::as_slice)
+        self.deciders
+            .get(&app)
+            .map_or(&[], |d| d.of(self.classes.of_user[index]))
     }
 
     /// The analysis from answers already computed for these identity classes.
@@ -1006,6 +1043,18 @@ pub(crate) struct ComponentRun {
     pub gathered: Option<super::scoped::Gathered>,
     /// With [`Options::deciders`]: per application, its deciding bindings.
     deciders: HashMap<usize, Deciders>,
+}
+
+impl ComponentRun {
+    /// The deciding bindings, by application pk (`layout` is the run's).
+    pub(crate) fn take_deciders(&mut self, layout: &Layout) -> AppDeciders {
+        AppDeciders(
+            std::mem::take(&mut self.deciders)
+                .into_iter()
+                .map(|(a, d)| (layout.apps[a].pk.clone(), d))
+                .collect(),
+        )
+    }
 }
 
 /// Per subject of `subjects` (representatives' pks), the bindings of `decided_by` (relation id

@@ -140,6 +140,42 @@ struct ByScope {
     given: Vec<bool>,
     /// The scope classes.
     scopes: scoped::ScopeClasses,
+    /// The bindings that carry each application's decision, per identity class (where kept).
+    deciders: Option<bulk::AppDeciders>,
+}
+
+/// The bindings that carry one application's decision, user by user ([`Model::app_deciders`]).
+pub struct Deciding<'m> {
+    model: &'m Model,
+    app: String,
+    /// Read from the model's `decided_by` rows, by subject pk (`None`: per identity class).
+    rows: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Deciding<'_> {
+    /// The pks (sorted) of the bindings that carry the decision for the user at `index` in
+    /// `snapshot.users`; empty where none does (an unknown answer, or no binding in force).
+    pub fn of(&self, snapshot: &Snapshot, index: usize) -> Vec<String> {
+        match &self.rows {
+            Some(by_subject) => {
+                let pk = snapshot.users[index].pk.to_string();
+                by_subject
+                    .get(self.model.representative(&pk))
+                    .cloned()
+                    .unwrap_or_default()
+            }
+            None => {
+                let Some(c) = &self.model.population else {
+                    return Vec::new();
+                };
+                let k = c.population.classes.of_user[index];
+                c.scoped
+                    .as_ref()
+                    .and_then(|s| s.deciders.as_ref())
+                    .map_or_else(Vec::new, |d| d.of(&self.app, k).to_vec())
+            }
+        }
+    }
 }
 
 /// The input relations with a row per user (what [`facts::user_rows`] makes, and the weights).
@@ -274,7 +310,25 @@ impl Model {
         read: &[&str],
         proved: &[&str],
     ) -> Result<Model, String> {
-        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), false)?.0)
+        let keep = bulk::Keep::default();
+        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), keep)?.0)
+    }
+
+    /// [`Model::everyone_reading`], keeping too the bindings that carry each application's
+    /// decision for each identity class (the rules' `decided_by`, read per component as
+    /// `who --app` reads it), for [`Model::app_deciders`].
+    pub fn everyone_deciding(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        expand: &[&str],
+        read: &[&str],
+        proved: &[&str],
+    ) -> Result<Model, String> {
+        let keep = bulk::Keep {
+            deciders: true,
+            ..bulk::Keep::default()
+        };
+        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), keep)?.0)
     }
 
     /// [`Model::everyone`], and the built-in rules' answers per identity class (the bulk
@@ -285,7 +339,11 @@ impl Model {
         snapshot: &'a Snapshot,
         extra: &[(&str, &str)],
     ) -> Result<(Model, Option<bulk::Bulk<'a>>), String> {
-        let (model, answered) = Self::everyone_keeping(snapshot, extra, (&[], &[], &[]), true)?;
+        let keep = bulk::Keep {
+            answers: true,
+            ..bulk::Keep::default()
+        };
+        let (model, answered) = Self::everyone_keeping(snapshot, extra, (&[], &[], &[]), keep)?;
         let bulk = match (answered, &model.population) {
             (Some(a), Some(c)) => Some(bulk::Bulk::answered(
                 snapshot,
@@ -303,7 +361,7 @@ impl Model {
         snapshot: &Snapshot,
         extra: &[(&str, &str)],
         (expand, read, proved): (&[&str], &[&str], &[&str]),
-        keep: bool,
+        keep: bulk::Keep,
     ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
@@ -407,7 +465,7 @@ impl Model {
         ctx: &classes::KeyContext<'_>,
         scoping: scoped::Scoping,
         (expand, read, proved): (&[&str], &[&str], &[&str]),
-        keep: bool,
+        keep: bulk::Keep,
     ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let builtin = bulk::builtin_rules()?;
@@ -426,7 +484,7 @@ impl Model {
                 r.output.is_some() || expand.contains(&name) || read.contains(&name)
             })
             .collect();
-        let (inputs, mut eval, scopes, answered) =
+        let (inputs, mut eval, scopes, kept) =
             scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin, keep)?;
         let rules = scoping.rules;
         let start = std::time::Instant::now();
@@ -444,6 +502,7 @@ impl Model {
             has_scope: scoping.has_scope,
             given: scoping.given,
             scopes,
+            deciders: keep.deciders.then_some(kept.deciders),
         };
         Ok((
             Model::classed(
@@ -455,8 +514,40 @@ impl Model {
                 Vec::new(),
                 Some(by),
             ),
-            answered,
+            kept.answered,
         ))
+    }
+
+    /// The bindings that carry application `app`'s decision for each user (the rules'
+    /// `decided_by`): per identity class in a model evaluated by scope with
+    /// [`Model::everyone_deciding`], from the model's own rows otherwise.
+    pub fn app_deciders(&self, app: &str) -> Result<Deciding<'_>, String> {
+        let by_class = self.population.as_ref().and_then(|c| c.scoped.as_ref());
+        let rows = match by_class {
+            Some(ByScope { deciders: None, .. }) => {
+                return Err(
+                    "internal error: the deciding bindings were not kept for this model".into(),
+                );
+            }
+            Some(_) => None,
+            None => {
+                let mut by_subject: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for r in self.rows_matching("decided_by", 0, app) {
+                    if r[2] == "app" {
+                        by_subject
+                            .entry(r[1].clone())
+                            .or_default()
+                            .push(r[4].clone());
+                    }
+                }
+                Some(by_subject)
+            }
+        };
+        Ok(Deciding {
+            model: self,
+            app: app.to_string(),
+            rows,
+        })
     }
 
     /// Whose rows answer for the user with this pk: its identity class's representative in a

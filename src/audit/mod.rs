@@ -205,11 +205,27 @@ pub fn evaluate_reading(
     read: &[&str],
 ) -> Result<Model, String> {
     let extra = with_audit_rules(user_rules);
-    let rels: Vec<&str> = ["finding", "finding_object"]
+    Model::everyone_reading(snapshot, &extra, &expanded(expand), read, &["finding"])
+}
+
+/// The relations an audit expands to every user: the findings, and the caller's `expand`.
+fn expanded<'a>(expand: &[&'a str]) -> Vec<&'a str> {
+    ["finding", "finding_object"]
         .into_iter()
         .chain(expand.iter().copied())
-        .collect();
-    Model::everyone_reading(snapshot, &extra, &rels, read, &["finding"])
+        .collect()
+}
+
+/// [`evaluate_reading`], keeping too the bindings that carry each application's decision (see
+/// [`Model::everyone_deciding`]): what the report names as the reason for each access.
+pub fn evaluate_deciding(
+    snapshot: &Snapshot,
+    user_rules: &[(String, String)],
+    expand: &[&str],
+    read: &[&str],
+) -> Result<Model, String> {
+    let extra = with_audit_rules(user_rules);
+    Model::everyone_deciding(snapshot, &extra, &expanded(expand), read, &["finding"])
 }
 
 /// The same evaluation per user: the reference [`evaluate`] is tested against.

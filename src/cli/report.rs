@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Outcome {
         let with_coverage: Vec<(String, String)> = std::iter::once((name.into(), text.into()))
             .chain(options.rules.iter().cloned())
             .collect();
-        audit::evaluate_reading(
+        audit::evaluate_deciding(
             &loaded.snapshot,
             &with_coverage,
             &report::RELATIONS,

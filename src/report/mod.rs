@@ -15,7 +15,7 @@ use crate::analysis::views::ANON;
 use crate::analysis::views::Tri;
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
-use crate::snapshot::{Loaded, Snapshot, Subject};
+use crate::snapshot::{Loaded, Snapshot};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -25,7 +25,7 @@ pub use crate::time::rfc3339;
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
-    Model::everyone_reading(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[])
+    Model::everyone_deciding(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[])
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user).
@@ -411,7 +411,7 @@ pub fn build_from(
         groups_shown: groups.len(),
         groups: snapshot.groups.len(),
     });
-    let apps = app_access(&everyone, &because_of, detail, &groups);
+    let apps = app_access(&everyone, &because_of, detail, &groups)?;
     timing("report: application access", start);
     let start = std::time::Instant::now();
     let flows = flow_matrices(&everyone, &groups);
@@ -673,7 +673,7 @@ fn app_access(
     because_of: &Because,
     detail: &Detail,
     groups: &[(String, &crate::snapshot::Group)],
-) -> Vec<AppAccess> {
+) -> Result<Vec<AppAccess>, String> {
     let (snapshot, model) = (everyone.snapshot, everyone.model);
     let start = std::time::Instant::now();
     let decide: BTreeMap<(String, String), String> = model
@@ -720,32 +720,16 @@ fn app_access(
             .collect();
         bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
         let all_mode = app.policy_engine_mode.as_str() == "all";
-        // Why one user has the access it has; `label` names the user in group paths.
-        //
-        // The report reads its answers per scope class, which keeps together the users that
-        // different bindings let in; reading the rules' `decided_by` there would split them into
-        // as many classes as the components tell apart (over a million at a million users). So
-        // the binding named is picked from the bindings' subjects for the user told of, where
-        // `who --app` reads `decided_by` per local class.
-        let because = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
-            let result = |b: &&crate::snapshot::PolicyBinding| {
-                subject_result(because_of.hierarchy(), b, user)
-            };
-            let first = |want: bool| {
-                bindings
-                    .iter()
-                    .find(|b| result(b) == Some(want))
-                    .or_else(|| bindings.iter().find(|b| result(b).is_none()))
-            };
-            let one = match (ans.access, all_mode) {
-                ("yes", false) => Some(first(true)),
-                ("no", true) => Some(first(false)),
-                _ => None,
-            };
-            if let Some(None) = one {
+        // Why the user at `u` has the access it has (`label` names it in group paths): the
+        // bindings the rules' `decided_by` names.
+        let deciding = model.app_deciders(&app.pk)?;
+        let because = |ans: &Answer, u: usize, label: &str| {
+            let decided = deciding.of(snapshot, u);
+            if decided.is_empty() && !bindings.is_empty() {
                 return String::new();
             }
-            let decides = |pk: &str| one.is_none_or(|b| b.is_some_and(|b| &*b.pk == pk));
+            let decides = |pk: &str| decided.iter().any(|d| d == pk);
+            let user = &snapshot.users[u];
             because_of.access(&bindings, all_mode, decides, ans.access, user, label)
         };
         // Why the answer is unknown, told for one user.
@@ -791,29 +775,41 @@ fn app_access(
             });
         }
         let answer = |k: u32| &answers[&answering[k as usize]];
-        // The classes: users that share the answer and the way to it, with one of them.
-        let mut users_of: HashMap<u32, usize> = HashMap::new();
+        // The classes: users that share the answer and the way to it, with one of them. The
+        // identity classes one class answers for may differ in the bindings that decide (a
+        // group binding lets one in, another binding the other): each way is a class of its
+        // own, told for its first identity class's representative (the answering class's own
+        // where it is one of them).
+        let mut ways: BTreeMap<(u32, Vec<String>), (usize, u32)> = BTreeMap::new();
         for (k, m) in everyone.classes.iter().enumerate() {
-            *users_of.entry(answering[k]).or_default() += m.len();
+            if m.is_empty() {
+                continue;
+            }
+            let a = answering[k];
+            let way = deciding.of(snapshot, model.class_user(k as u32));
+            let entry = ways.entry((a, way)).or_insert((0, k as u32));
+            entry.0 += m.len();
+            if k as u32 == a {
+                entry.1 = a;
+            }
         }
-        let mut by_answer: Vec<(u32, usize)> = users_of.into_iter().filter(|x| x.1 > 0).collect();
-        by_answer.sort_unstable();
         let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
-        for (a, n) in by_answer {
+        for ((a, _), (n, k)) in ways {
             let ans = &answers[&a];
-            let user = everyone.user(a);
+            let u = model.class_user(k);
+            let user = &snapshot.users[u];
             // The way to the answer, with the user left out: classes that differ only in
             // whom they stand for are one row.
             let pattern = (
                 ans.access.to_string(),
-                because(ans, user, "\u{0}"),
+                because(ans, u, "\u{0}"),
                 reason(ans, user, "\u{0}"),
             );
             let class = classes.entry(pattern).or_insert_with(|| AccessClass {
                 users: 0,
                 access: ans.access.to_string(),
                 representative: user.username.to_string(),
-                because: because(ans, user, &user.username),
+                because: because(ans, u, &user.username),
                 reason: reason(ans, user, &user.username),
             });
             class.users += n;
@@ -855,11 +851,11 @@ fn app_access(
             rows.push(AccessRow {
                 user: user.username.to_string(),
                 access: ans.access.to_string(),
-                because: because(ans, user, &user.username),
+                because: because(ans, *u, &user.username),
                 reason: reason(ans, user, &user.username),
                 way: format!(
                     "{}\u{1}{}",
-                    because(ans, user, "\u{0}"),
+                    because(ans, *u, "\u{0}"),
                     reason(ans, user, "\u{0}")
                 ),
             });
@@ -875,22 +871,7 @@ fn app_access(
             rows,
         });
     }
-    out
-}
-
-/// Whether a binding on a user or group passes for `user` (its subject matches, or does not
-/// for a negated binding: a binding's policy is not evaluated when it has a subject); `None`
-/// for a policy binding, whose result the report does not hold per user.
-fn subject_result(
-    hierarchy: &Hierarchy,
-    b: &crate::snapshot::PolicyBinding,
-    user: &crate::snapshot::User,
-) -> Option<bool> {
-    match &b.subject {
-        Subject::Group(g) => Some(hierarchy.path(user.pk, g).is_some() != b.negate),
-        Subject::User(u) => Some((*u == user.pk) != b.negate),
-        Subject::Policy(_) => None,
-    }
+    Ok(out)
 }
 
 /// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].

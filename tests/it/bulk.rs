@@ -944,8 +944,8 @@ fn issue_15_the_presets_are_believable() {
 /// the decision (`decided_by`): a policy that fails is not named as the reason just because it
 /// comes first, an `all` application names every binding, and a negated group binding says so.
 /// Before, a Rust copy of the engine named the first policy binding whatever it gave, and only
-/// the first group of an `all` application. The report, which picks the binding from the
-/// bindings' subjects, says the same of these users.
+/// the first group of an `all` application. The report reads the same relation and says the
+/// same.
 #[test]
 fn who_app_and_the_report_name_the_bindings_that_decide() {
     let binding = |pk: &str,

@@ -922,3 +922,98 @@ fn report_html_groups_identical_user_rows_and_counts_its_sections() {
         "the contents count the findings"
     );
 }
+
+/// The report names the binding the rules' `decided_by` says carries each access, as `who --app`
+/// does: a passing policy bound before a group is the reason, not the group. Users that one
+/// answer's class stands for but different bindings let in are told apart in the classes table.
+#[test]
+fn report_names_the_deciding_binding_and_splits_classes_by_it() {
+    let binding =
+        |pk: &str, target: &str, order: i64, policy: Option<&str>, group: Option<&str>| {
+            serde_json::json!({"pk": pk, "target": target, "policy": policy, "group": group,
+            "user": null, "negate": false, "enabled": true, "order": order, "timeout": 30,
+            "failure_result": false})
+        };
+    let app = |pk: &str| {
+        serde_json::json!({"pk": pk, "slug": pk, "name": pk, "policy_engine_mode": "any",
+            "provider": null})
+    };
+    let user = |pk: i64, name: &str, groups: &[&str]| {
+        serde_json::json!({"pk": pk, "username": name, "name": name, "is_active": true,
+            "groups": groups})
+    };
+    let snap = serde_json::json!({
+        "meta": {"version": "2026.2.1"},
+        "core/users": [user(1, "alice", &["g-ops"]), user(2, "bob", &["g-dev"]),
+            user(3, "carol", &["g-dev", "g-ops"]), user(4, "dave", &[])],
+        "core/groups": [
+            {"pk": "g-ops", "name": "ops", "is_superuser": false, "parents": []},
+            {"pk": "g-dev", "name": "dev", "is_superuser": false, "parents": []},
+        ],
+        "flows/instances": [], "flows/bindings": [], "stages/all": [],
+        "policies/all": [{"pk": "p-yes", "name": "always",
+            "meta_model_name": "authentik_policies_expression.expressionpolicy",
+            "expression": "return True"}],
+        "policies/bindings": [
+            binding("b0", "policy-first", 0, Some("p-yes"), None),
+            binding("b1", "policy-first", 1, None, Some("g-ops")),
+            binding("b2", "two-groups", 0, None, Some("g-ops")),
+            binding("b3", "two-groups", 1, None, Some("g-dev")),
+        ],
+        "core/applications": [app("policy-first"), app("two-groups")],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snap.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let out = dir.path().join("report");
+    ok(&bindlog(
+        &[
+            "report",
+            path,
+            "--format",
+            "csv-dir",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let table = |name: &str| -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    };
+    // alice is in ops, but the policy bound first already lets her in: it is the reason.
+    let who = ok(&bindlog(&["who", path, "--app", "policy-first"], &[]));
+    assert!(who.contains("alice\tpolicy always\n"), "{who}");
+    let access = table("app_access.csv");
+    let because = |app: &str, user: &str| {
+        access
+            .iter()
+            .find(|r| r[0] == app && r[1] == user)
+            .map(|r| r[3].clone())
+            .unwrap()
+    };
+    assert_eq!(because("policy-first", "alice"), "policy always");
+    assert_eq!(because("two-groups", "carol"), "carol -> ops");
+    assert_eq!(because("two-groups", "bob"), "bob -> dev");
+    // Three users have access to two-groups, through two different groups: two classes.
+    let classes: Vec<(String, String, String)> = table("app_classes.csv")
+        .into_iter()
+        .filter(|r| r[0] == "two-groups" && r[1] == "yes")
+        .map(|r| (r[2].clone(), r[3].clone(), r[4].clone()))
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            (
+                "2".to_string(),
+                "alice".to_string(),
+                "alice -> ops".to_string()
+            ),
+            ("1".to_string(), "bob".to_string(), "bob -> dev".to_string()),
+        ]
+    );
+}

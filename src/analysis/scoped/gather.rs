@@ -208,13 +208,13 @@ pub fn evaluate(
     ctx: &KeyContext<'_>,
     population: &super::super::population::Population,
     builtin: &Rules,
-    keep_answers: bool,
+    keep: super::super::bulk::Keep,
 ) -> Result<
     (
         crate::datalog::Inputs,
         crate::datalog::Evaluation,
         ScopeClasses,
-        Option<super::super::bulk::Answered>,
+        super::super::bulk::Kept,
     ),
     String,
 > {
@@ -257,20 +257,25 @@ pub fn evaluate(
     // rules observe is kept by the scope classes' base below, and placeholders of the columns
     // they observe are filled with the representative's values.
     let builtin_ctx = ctx.for_program(&builtin.program);
-    let run = super::super::bulk::by_component(
+    let options = super::super::bulk::Options {
+        deciders: keep.deciders,
+        ..super::super::bulk::Options::default()
+    };
+    let mut run = super::super::bulk::by_component(
         snapshot,
         builtin,
         &builtin_ctx,
         classes,
         &mut layout,
-        super::super::bulk::Options::default(),
+        options,
         &|_| {},
         Some(&collect),
     )?;
+    let deciders = run.take_deciders(&layout);
     let gathered = run.gathered.ok_or("no rows were gathered")?;
     // The built-in rules' answers per identity class, for a caller that also wants them (the
     // summary of `analyze --targets`); dropped otherwise.
-    let answered = keep_answers.then_some(super::super::bulk::Answered {
+    let answered = keep.answers.then_some(super::super::bulk::Answered {
         layout,
         answers: run.answers,
         anonymous: run.anonymous,
@@ -483,6 +488,6 @@ pub fn evaluate(
             scope_of,
             reverse,
         },
-        answered,
+        super::super::bulk::Kept { answered, deciders },
     ))
 }
