@@ -291,6 +291,12 @@ impl AppDeciders {
     pub fn of(&self, app: &str, k: u32) -> &[String] {
         self.0.get(app).map_or(&[], |d| d.of(k))
     }
+
+    /// Which way application `app` is decided for identity class `k`: classes with the same
+    /// way have the same deciding bindings (its local class in the application's component).
+    pub fn way(&self, app: &str, k: u32) -> u32 {
+        self.0.get(app).map_or(u32::MAX, |d| d.local[k as usize])
+    }
 }
 
 /// The built-in rules' answers per identity class, as an evaluation of every user computed
@@ -780,7 +786,12 @@ pub(crate) fn by_component(
         .chain(collect.iter().flat_map(|c| c.rels.iter().copied()))
         .collect();
     let needed = super::components::needed_for(program, &outputs);
-    let given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
+    let mut given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
+    // The deciding bindings are read of applications only: elsewhere they are not derived.
+    let given_to_apps = given.clone();
+    if let Some(r) = decided_by {
+        given[r] = true;
+    }
     // What each flow's run gives its stages: the relations that are the same for every user
     // and read the flow's facts, and those only the anonymous visitor reads the flow's other
     // stages for.
@@ -887,7 +898,10 @@ pub(crate) fn by_component(
                 .map(|k| classes.representative[*k as usize])
                 .collect();
             let mut inputs = Inputs::with_symbols(rules, base.symbols.clone());
-            let mut given_here = &given;
+            let mut given_here = match slots[c] {
+                Slot::App(_) => &given_to_apps,
+                _ => &given,
+            };
             if let Part::Stage { flow, .. } = &comps.parts[c] {
                 given_here = &given_to_stages;
                 let run = &runs[*flow];

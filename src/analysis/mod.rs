@@ -148,33 +148,43 @@ struct ByScope {
 pub struct Deciding<'m> {
     model: &'m Model,
     app: String,
-    /// Read from the model's `decided_by` rows, by subject pk (`None`: per identity class).
-    rows: Option<BTreeMap<String, Vec<String>>>,
+    /// Read from the model's `decided_by` rows: each subject's way, and each way's bindings
+    /// (`None`: per identity class, from the component step).
+    rows: Option<(BTreeMap<String, u32>, Vec<Vec<String>>)>,
 }
 
 impl Deciding<'_> {
+    /// The way the user at `index` in `snapshot.users` is decided: users with the same way
+    /// have the same deciding bindings.
+    pub fn way(&self, snapshot: &Snapshot, index: usize) -> u32 {
+        match &self.rows {
+            Some((ways, _)) => {
+                let pk = snapshot.users[index].pk.to_string();
+                ways.get(self.model.representative(&pk))
+                    .copied()
+                    .unwrap_or(0)
+            }
+            None => self.classed().map_or(u32::MAX, |(c, d)| {
+                d.way(&self.app, c.population.classes.of_user[index])
+            }),
+        }
+    }
+
     /// The pks (sorted) of the bindings that carry the decision for the user at `index` in
     /// `snapshot.users`; empty where none does (an unknown answer, or no binding in force).
-    pub fn of(&self, snapshot: &Snapshot, index: usize) -> Vec<String> {
+    pub fn of(&self, snapshot: &Snapshot, index: usize) -> &[String] {
         match &self.rows {
-            Some(by_subject) => {
-                let pk = snapshot.users[index].pk.to_string();
-                by_subject
-                    .get(self.model.representative(&pk))
-                    .cloned()
-                    .unwrap_or_default()
-            }
-            None => {
-                let Some(c) = &self.model.population else {
-                    return Vec::new();
-                };
-                let k = c.population.classes.of_user[index];
-                c.scoped
-                    .as_ref()
-                    .and_then(|s| s.deciders.as_ref())
-                    .map_or_else(Vec::new, |d| d.of(&self.app, k).to_vec())
-            }
+            Some((_, sets)) => &sets[self.way(snapshot, index) as usize],
+            None => self.classed().map_or(&[], |(c, d)| {
+                d.of(&self.app, c.population.classes.of_user[index])
+            }),
         }
+    }
+
+    /// The model's classes and the deciding bindings it kept.
+    fn classed(&self) -> Option<(&Classed, &bulk::AppDeciders)> {
+        let c = self.model.population.as_ref()?;
+        Some((c, c.scoped.as_ref()?.deciders.as_ref()?))
     }
 }
 
@@ -540,7 +550,19 @@ impl Model {
                             .push(r[4].clone());
                     }
                 }
-                Some(by_subject)
+                // Equal sets share one way.
+                let mut sets: Vec<Vec<String>> = vec![Vec::new()];
+                let mut way_of_set: BTreeMap<Vec<String>, u32> = BTreeMap::new();
+                way_of_set.insert(Vec::new(), 0);
+                let mut ways = BTreeMap::new();
+                for (subject, set) in by_subject {
+                    let way = *way_of_set.entry(set.clone()).or_insert_with(|| {
+                        sets.push(set);
+                        sets.len() as u32 - 1
+                    });
+                    ways.insert(subject, way);
+                }
+                Some((ways, sets))
             }
         };
         Ok(Deciding {

@@ -218,7 +218,12 @@ fn applications(o: &mut String, r: &Report) {
             app.access.unknown
         );
         o.push_str("<table><tr><th>users</th><th>access</th><th>for example</th><th>because</th><th>reason (unknown)</th></tr>\n");
-        for c in &app.classes {
+        // The largest classes, in the table's order (yes, unknown, no; larger first).
+        let mut shown: Vec<usize> = (0..app.classes.len()).collect();
+        shown.sort_by_key(|i| (std::cmp::Reverse(app.classes[*i].users), *i));
+        shown.truncate(r.detail.page_classes);
+        shown.sort_unstable();
+        for c in shown.iter().map(|i| &app.classes[*i]) {
             let _ = writeln!(
                 o,
                 "<tr><td class=\"num\">{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -228,6 +233,15 @@ fn applications(o: &mut String, r: &Report) {
                 esc(&c.representative),
                 esc(&c.because),
                 esc(&c.reason)
+            );
+        }
+        if shown.len() < app.classes.len() {
+            let users: usize = app.classes.iter().map(|c| c.users).sum::<usize>()
+                - shown.iter().map(|i| app.classes[*i].users).sum::<usize>();
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"num\">{users}</td><td colspan=\"4\">in {} smaller classes (all in app_classes.csv of <code>--format csv-dir</code>)</td></tr>",
+                app.classes.len() - shown.len()
             );
         }
         o.push_str("</table>\n");

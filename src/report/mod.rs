@@ -245,6 +245,9 @@ pub struct Detail {
     pub page_objects: usize,
     /// See `page_rows`.
     pub page_proof_bytes: usize,
+    /// The HTML page lists at most this many classes of users per application (the largest
+    /// of each answer first); `app_classes.csv` holds them all.
+    pub page_classes: usize,
 }
 
 impl Detail {
@@ -255,6 +258,7 @@ impl Detail {
         page_rows: 5_000,
         page_objects: 100,
         page_proof_bytes: 4 << 20,
+        page_classes: 25,
     };
     /// The CSV files' default.
     pub const CSV: Detail = Detail {
@@ -263,6 +267,7 @@ impl Detail {
         page_rows: 5_000,
         page_objects: 100,
         page_proof_bytes: 4 << 20,
+        page_classes: 25,
     };
 }
 
@@ -780,19 +785,28 @@ fn app_access(
         // group binding lets one in, another binding the other): each way is a class of its
         // own, told for its first identity class's representative (the answering class's own
         // where it is one of them).
-        let mut ways: BTreeMap<(u32, Vec<String>), (usize, u32)> = BTreeMap::new();
+        let mut ways: rustc_hash::FxHashMap<(u32, u32), (usize, u32)> =
+            rustc_hash::FxHashMap::default();
         for (k, m) in everyone.classes.iter().enumerate() {
             if m.is_empty() {
                 continue;
             }
             let a = answering[k];
-            let way = deciding.of(snapshot, model.class_user(k as u32));
+            // With no binding in force, no binding decides: one way.
+            let way = if bindings.is_empty() {
+                0
+            } else {
+                deciding.way(snapshot, model.class_user(k as u32))
+            };
             let entry = ways.entry((a, way)).or_insert((0, k as u32));
             entry.0 += m.len();
             if k as u32 == a {
                 entry.1 = a;
             }
         }
+        // In the order of the answering class, then of the first class of each way.
+        let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
+        ways.sort_unstable_by_key(|((a, _), (_, k))| (*a, *k));
         let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
         for ((a, _), (n, k)) in ways {
             let ans = &answers[&a];
