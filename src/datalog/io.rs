@@ -10,10 +10,9 @@
 //! [`PathPolicy::Any`] is given: rules are shared, and must not read or write elsewhere.
 
 use crate::datalog::diag::Diagnostic;
-use crate::datalog::eval::Table;
+use crate::datalog::eval::{Table, sort_rows};
 use crate::datalog::ir::{Program, RelId, Ty};
-use crate::datalog::value::{Interner, compare, parse_number};
-use rustc_hash::FxHashMap;
+use crate::datalog::value::{Interner, parse_number};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,15 +116,39 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
+/// Whether a symbol must be quoted to be one field: it holds the delimiter or a line break,
+/// or starts with `"`.
+fn needs_quotes(s: &str, delim: &str) -> bool {
+    let bytes = s.as_bytes();
+    match delim.as_bytes() {
+        [d] => {
+            bytes.first() == Some(&b'"')
+                || bytes.iter().any(|&b| b == b'\n' || b == b'\r' || b == *d)
+        }
+        _ => {
+            s.starts_with('"')
+                || s.contains(['\n', '\r'])
+                || (!delim.is_empty() && s.contains(delim))
+        }
+    }
+}
+
 /// A symbol as one field: quoted (RFC 4180) when it holds the delimiter, a line break or a
 /// leading `"`, as it is otherwise.
 pub fn quote_field<'s>(s: &'s str, delim: &str) -> std::borrow::Cow<'s, str> {
-    let needs =
-        s.starts_with('"') || s.contains(['\n', '\r']) || (!delim.is_empty() && s.contains(delim));
-    if needs {
+    if needs_quotes(s, delim) {
         format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {
         s.into()
+    }
+}
+
+/// Appends a symbol as one field ([`quote_field`]) to `buf`.
+fn push_field(buf: &mut Vec<u8>, s: &str, delim: &str) {
+    if needs_quotes(s, delim) {
+        buf.extend_from_slice(quote_field(s, delim).as_bytes());
+    } else {
+        buf.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -140,6 +163,16 @@ struct Record {
     inner_lines: usize,
     /// A quoted field that is not closed, or text after a closing quote: where, and what.
     error: Option<(usize, &'static str)>,
+}
+
+/// Where `delim` first occurs in `hay`: a one-character delimiter (the usual tab) is searched
+/// for as a character, which is far faster than as a string.
+fn find_delim(hay: &str, delim: &str) -> Option<usize> {
+    let mut chars = delim.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => hay.find(c),
+        _ => hay.find(delim),
+    }
 }
 
 /// Reads the record starting at `pos` into `fields` (cleared first).
@@ -208,7 +241,7 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>
         let field_end = if delim.is_empty() {
             None
         } else {
-            text[at..line_end].find(delim).map(|n| at + n)
+            find_delim(&text[at..line_end], delim).map(|n| at + n)
         };
         match field_end {
             Some(e) => {
@@ -394,6 +427,111 @@ pub fn read_inputs(
     }
 }
 
+/// The order rows are listed in: by meaning (numbers numerically, symbols by their text).
+/// `None` when the stored order is already that order (the common case of numbers that are
+/// not negative), else the rows' positions in that order.
+pub fn listing_order(
+    prog: &Program,
+    rel: RelId,
+    table: &Table,
+    symbols: &Interner,
+) -> Option<Vec<u32>> {
+    let types = &prog.relations[rel].types;
+    let ranks = SymbolRanks::of(types, table, symbols);
+    // Each value becomes a key whose unsigned order is its meaning's order: numbers with the
+    // sign bit flipped, symbols by their rank among the symbols the table holds.
+    let key = |v: u32, ty: Ty| match ty {
+        Ty::Symbol => ranks.rank(v),
+        Ty::Number => v ^ 0x8000_0000,
+        Ty::Unsigned => v,
+    };
+    let in_order = |a: &[u32], b: &[u32]| {
+        for ((x, y), ty) in a.iter().zip(b).zip(types) {
+            let o = key(*x, *ty).cmp(&key(*y, *ty));
+            if o.is_ne() {
+                return o.is_lt();
+            }
+        }
+        true
+    };
+    if (1..table.len).all(|i| in_order(table.row(i - 1), table.row(i))) {
+        return None;
+    }
+    Some(sort_rows(table.arity, table.len, |i, c| {
+        key(table.data[i * table.arity + c], types[c])
+    }))
+}
+
+/// Ranks of the symbols a table holds, in the order of their text.
+enum SymbolRanks {
+    /// No symbol column.
+    None,
+    /// Indexed by id (when the table holds a good part of all the symbols).
+    Dense(Vec<u32>),
+    /// The ids, ascending, and each one's rank.
+    Sparse(Vec<u32>, Vec<u32>),
+}
+
+impl SymbolRanks {
+    fn of(types: &[Ty], table: &Table, symbols: &Interner) -> SymbolRanks {
+        let cols: Vec<usize> = (0..types.len())
+            .filter(|&c| types[c] == Ty::Symbol)
+            .collect();
+        if cols.is_empty() || table.len == 0 {
+            return SymbolRanks::None;
+        }
+        let values =
+            (0..table.len).flat_map(|i| cols.iter().map(move |&c| table.data[i * table.arity + c]));
+        // A table holding a good part of all the symbols ranks them in an array by id.
+        let dense = table.len * cols.len() * 4 >= symbols.len();
+        let ids: Vec<u32> = if dense {
+            let mut seen = vec![false; symbols.len()];
+            for v in values {
+                seen[v as usize] = true;
+            }
+            (0..symbols.len() as u32)
+                .filter(|&v| seen[v as usize])
+                .collect()
+        } else {
+            let mut ids: Vec<u32> = values.collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        // Strings are compared once per distinct symbol, never once per comparison of rows,
+        // and read straight from the table's text.
+        let mut by_text: Vec<(&str, u32)> = ids.iter().map(|&v| (symbols.resolve(v), v)).collect();
+        if by_text.len() > 50_000 {
+            use rayon::slice::ParallelSliceMut;
+            by_text.par_sort_unstable();
+        } else {
+            by_text.sort_unstable();
+        }
+        if dense {
+            let mut ranks = vec![0; symbols.len()];
+            for (rank, (_, id)) in by_text.into_iter().enumerate() {
+                ranks[id as usize] = rank as u32;
+            }
+            SymbolRanks::Dense(ranks)
+        } else {
+            let mut ranks = vec![0; ids.len()];
+            for (rank, (_, id)) in by_text.into_iter().enumerate() {
+                if let Ok(at) = ids.binary_search(&id) {
+                    ranks[at] = rank as u32;
+                }
+            }
+            SymbolRanks::Sparse(ids, ranks)
+        }
+    }
+    fn rank(&self, id: u32) -> u32 {
+        match self {
+            SymbolRanks::None => id,
+            SymbolRanks::Dense(d) => d[id as usize],
+            SymbolRanks::Sparse(ids, ranks) => ids.binary_search(&id).map_or(id, |at| ranks[at]),
+        }
+    }
+}
+
 /// Rows of a table sorted by meaning (numbers numerically, symbols by text), for stable output.
 pub fn sorted_rows<'t>(
     prog: &Program,
@@ -401,46 +539,10 @@ pub fn sorted_rows<'t>(
     table: &'t Table,
     symbols: &Interner,
 ) -> Vec<&'t [u32]> {
-    let types = &prog.relations[rel].types;
-    let mut rows: Vec<&[u32]> = table.rows().collect();
-    // Each value becomes a key whose unsigned order is its meaning's order: numbers with the
-    // sign bit flipped, symbols by their rank among the symbols the table holds (so strings
-    // are compared once per distinct symbol, not once per comparison of rows).
-    let mut ranks: FxHashMap<u32, u32> = FxHashMap::default();
-    if types.contains(&Ty::Symbol) {
-        let mut syms: Vec<u32> = rows
-            .iter()
-            .flat_map(|r| r.iter().zip(types).filter(|(_, t)| **t == Ty::Symbol))
-            .map(|(v, _)| *v)
-            .collect();
-        syms.sort_unstable();
-        syms.dedup();
-        syms.sort_unstable_by(|a, b| compare(Ty::Symbol, *a, *b, symbols));
-        ranks = syms
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (*s, i as u32))
-            .collect();
+    match listing_order(prog, rel, table, symbols) {
+        None => table.rows().collect(),
+        Some(order) => order.into_iter().map(|i| table.row(i as usize)).collect(),
     }
-    let key = |v: u32, ty: Ty| match ty {
-        Ty::Symbol => ranks[&v],
-        Ty::Number => v ^ 0x8000_0000,
-        Ty::Unsigned => v,
-    };
-    let cmp = |a: &&[u32], b: &&[u32]| {
-        for ((x, y), ty) in a.iter().zip(b.iter()).zip(types) {
-            let o = key(*x, *ty).cmp(&key(*y, *ty));
-            if o.is_ne() {
-                return o;
-            }
-        }
-        std::cmp::Ordering::Equal
-    };
-    // Stored order is often already the meaning's (non-negative numbers): then no sort.
-    if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-        rows.sort_unstable_by(cmp);
-    }
-    rows
 }
 
 fn write_rows(
@@ -462,15 +564,15 @@ fn write_rows(
     const FLUSH: usize = 1 << 18;
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     let mut num = itoa::Buffer::new();
-    for row in sorted_rows(prog, rel, table, symbols) {
-        for (i, (v, t)) in row.iter().zip(&r.types).enumerate() {
-            if i > 0 {
+    let order = listing_order(prog, rel, table, symbols);
+    for i in 0..table.len {
+        let row = table.row(order.as_ref().map_or(i, |o| o[i] as usize));
+        for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
+            if c > 0 {
                 buf.extend_from_slice(delim.as_bytes());
             }
             match t {
-                Ty::Symbol => {
-                    buf.extend_from_slice(quote_field(symbols.resolve(*v), delim).as_bytes())
-                }
+                Ty::Symbol => push_field(&mut buf, symbols.resolve(*v), delim),
                 Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
                 Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
             }
