@@ -418,7 +418,10 @@ pub fn read_inputs(
                 );
             }
         }
-        tables[rel].normalize();
+    }
+    // Sorted once every file's text is gone.
+    for t in &mut tables {
+        t.normalize();
     }
     if errors.is_empty() {
         Ok(Loaded { tables, origins })
@@ -436,15 +439,47 @@ pub fn listing_order(
     table: &Table,
     symbols: &Interner,
 ) -> Option<Vec<u32>> {
-    let types = &prog.relations[rel].types;
-    let ranks = SymbolRanks::of(types, table, symbols);
-    // Each value becomes a key whose unsigned order is its meaning's order: numbers with the
-    // sign bit flipped, symbols by their rank among the symbols the table holds.
-    let key = |v: u32, ty: Ty| match ty {
+    match listing(prog, rel, table, symbols, false) {
+        Listing::Stored => None,
+        Listing::Positions(p) => Some(p),
+        Listing::Packed(..) => unreachable!("asked for positions"),
+    }
+}
+
+/// A table's rows in the order they are listed.
+enum Listing {
+    /// As stored.
+    Stored,
+    /// By position.
+    Positions(Vec<u32>),
+    /// Rows of one or two columns as their keys, packed into integers and sorted: decoded as
+    /// they are written, which needs no row positions and reads no row twice.
+    Packed(Vec<u64>, SymbolRanks),
+}
+
+/// Each value as a key whose unsigned order is its meaning's order: numbers with the sign bit
+/// flipped, symbols by their rank among the symbols the table holds.
+fn key_of(v: u32, ty: Ty, ranks: &SymbolRanks) -> u32 {
+    match ty {
         Ty::Symbol => ranks.rank(v),
         Ty::Number => v ^ 0x8000_0000,
         Ty::Unsigned => v,
-    };
+    }
+}
+
+/// The value of a key ([`key_of`]).
+fn value_of(k: u32, ty: Ty, ranks: &SymbolRanks) -> u32 {
+    match ty {
+        Ty::Symbol => ranks.id(k),
+        Ty::Number => k ^ 0x8000_0000,
+        Ty::Unsigned => k,
+    }
+}
+
+fn listing(prog: &Program, rel: RelId, table: &Table, symbols: &Interner, packed: bool) -> Listing {
+    let types = &prog.relations[rel].types;
+    let ranks = SymbolRanks::of(types, table, symbols);
+    let key = |v: u32, ty: Ty| key_of(v, ty, &ranks);
     let in_order = |a: &[u32], b: &[u32]| {
         for ((x, y), ty) in a.iter().zip(b).zip(types) {
             let o = key(*x, *ty).cmp(&key(*y, *ty));
@@ -455,9 +490,22 @@ pub fn listing_order(
         true
     };
     if (1..table.len).all(|i| in_order(table.row(i - 1), table.row(i))) {
-        return None;
+        return Listing::Stored;
     }
-    Some(sort_rows(table.arity, table.len, |i, c| {
+    if packed && (1..=2).contains(&table.arity) {
+        let mut keys: Vec<u64> = table
+            .data
+            .chunks_exact(table.arity)
+            .map(|r| {
+                r.iter()
+                    .zip(types)
+                    .fold(0u64, |p, (v, ty)| (p << 32) | u64::from(key(*v, *ty)))
+            })
+            .collect();
+        keys.sort_unstable();
+        return Listing::Packed(keys, ranks);
+    }
+    Listing::Positions(sort_rows(table.arity, table.len, |i, c| {
         key(table.data[i * table.arity + c], types[c])
     }))
 }
@@ -466,10 +514,11 @@ pub fn listing_order(
 enum SymbolRanks {
     /// No symbol column.
     None,
-    /// Indexed by id (when the table holds a good part of all the symbols).
-    Dense(Vec<u32>),
-    /// The ids, ascending, and each one's rank.
-    Sparse(Vec<u32>, Vec<u32>),
+    /// Indexed by id (when the table holds a good part of all the symbols); then the ids by
+    /// rank.
+    Dense(Vec<u32>, Vec<u32>),
+    /// The ids, ascending, and each one's rank; then the ids by rank.
+    Sparse(Vec<u32>, Vec<u32>, Vec<u32>),
 }
 
 impl SymbolRanks {
@@ -507,12 +556,13 @@ impl SymbolRanks {
         } else {
             by_text.sort_unstable();
         }
+        let by_rank: Vec<u32> = by_text.iter().map(|(_, id)| *id).collect();
         if dense {
             let mut ranks = vec![0; symbols.len()];
             for (rank, (_, id)) in by_text.into_iter().enumerate() {
                 ranks[id as usize] = rank as u32;
             }
-            SymbolRanks::Dense(ranks)
+            SymbolRanks::Dense(ranks, by_rank)
         } else {
             let mut ranks = vec![0; ids.len()];
             for (rank, (_, id)) in by_text.into_iter().enumerate() {
@@ -520,14 +570,24 @@ impl SymbolRanks {
                     ranks[at] = rank as u32;
                 }
             }
-            SymbolRanks::Sparse(ids, ranks)
+            SymbolRanks::Sparse(ids, ranks, by_rank)
         }
     }
     fn rank(&self, id: u32) -> u32 {
         match self {
             SymbolRanks::None => id,
-            SymbolRanks::Dense(d) => d[id as usize],
-            SymbolRanks::Sparse(ids, ranks) => ids.binary_search(&id).map_or(id, |at| ranks[at]),
+            SymbolRanks::Dense(d, _) => d[id as usize],
+            SymbolRanks::Sparse(ids, ranks, _) => {
+                ids.binary_search(&id).map_or(id, |at| ranks[at])
+            }
+        }
+    }
+    fn id(&self, rank: u32) -> u32 {
+        match self {
+            SymbolRanks::None => rank,
+            SymbolRanks::Dense(_, by_rank) | SymbolRanks::Sparse(_, _, by_rank) => {
+                by_rank[rank as usize]
+            }
         }
     }
 }
@@ -564,9 +624,24 @@ fn write_rows(
     const FLUSH: usize = 1 << 18;
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     let mut num = itoa::Buffer::new();
-    let order = listing_order(prog, rel, table, symbols);
+    let listing = listing(prog, rel, table, symbols, true);
+    let mut unpacked = [0u32; 2];
     for i in 0..table.len {
-        let row = table.row(order.as_ref().map_or(i, |o| o[i] as usize));
+        let row = match &listing {
+            Listing::Stored => table.row(i),
+            Listing::Positions(p) => table.row(p[i] as usize),
+            Listing::Packed(keys, ranks) => {
+                let k = keys[i];
+                let (a, b) = ((k >> 32) as u32, k as u32);
+                if table.arity == 1 {
+                    unpacked[0] = value_of(b, r.types[0], ranks);
+                } else {
+                    unpacked[0] = value_of(a, r.types[0], ranks);
+                    unpacked[1] = value_of(b, r.types[1], ranks);
+                }
+                &unpacked[..table.arity]
+            }
+        };
         for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
             if c > 0 {
                 buf.extend_from_slice(delim.as_bytes());

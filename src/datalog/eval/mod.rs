@@ -123,6 +123,28 @@ impl Table {
         if self.is_normal() {
             return;
         }
+        // One and two columns: sorted as integers in place of the rows.
+        if self.arity == 1 {
+            self.data.sort_unstable();
+            self.data.dedup();
+            self.len = self.data.len();
+            return;
+        }
+        if self.arity == 2 {
+            let mut packed: Vec<u64> = self
+                .data
+                .chunks_exact(2)
+                .map(|r| (u64::from(r[0]) << 32) | u64::from(r[1]))
+                .collect();
+            packed.sort_unstable();
+            packed.dedup();
+            self.data.clear();
+            self.data.shrink_to(packed.len() * 2);
+            self.data
+                .extend(packed.iter().flat_map(|p| [(p >> 32) as u32, *p as u32]));
+            self.len = packed.len();
+            return;
+        }
         let order = sort_rows(self.arity, self.len, |i, c| self.data[i * self.arity + c]);
         let mut data = Vec::with_capacity(self.data.len());
         let mut last: Option<usize> = None;
