@@ -236,12 +236,31 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>
                 error: Some((at, "text follows a closing quote")),
             };
         }
-        let line_end =
-            *line_end.get_or_insert_with(|| rest.find('\n').map_or(text.len(), |n| at + n));
-        let field_end = if delim.is_empty() {
-            None
-        } else {
-            find_delim(&text[at..line_end], delim).map(|n| at + n)
+        let (field_end, end_here) = match delim.as_bytes() {
+            // One byte (the usual tab): the field ends at it or at the line break, whichever
+            // comes first, found in one pass over the field's bytes.
+            [d] if *d != b'\n' => {
+                let bytes = text.as_bytes();
+                let stop = bytes[at..]
+                    .iter()
+                    .position(|&b| b == *d || b == b'\n')
+                    .map_or(text.len(), |n| at + n);
+                if stop < text.len() && bytes[stop] == *d {
+                    (Some(stop), text.len())
+                } else {
+                    (None, stop)
+                }
+            }
+            _ => {
+                let line_end =
+                    *line_end.get_or_insert_with(|| rest.find('\n').map_or(text.len(), |n| at + n));
+                let field_end = if delim.is_empty() {
+                    None
+                } else {
+                    find_delim(&text[at..line_end], delim).map(|n| at + n)
+                };
+                (field_end, line_end)
+            }
         };
         match field_end {
             Some(e) => {
@@ -249,6 +268,7 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>
                 at = e + delim.len();
             }
             None => {
+                let line_end = end_here;
                 let field = &text[at..line_end];
                 fields.push((field.strip_suffix('\r').unwrap_or(field).into(), at));
                 return Record {
@@ -577,9 +597,7 @@ impl SymbolRanks {
         match self {
             SymbolRanks::None => id,
             SymbolRanks::Dense(d, _) => d[id as usize],
-            SymbolRanks::Sparse(ids, ranks, _) => {
-                ids.binary_search(&id).map_or(id, |at| ranks[at])
-            }
+            SymbolRanks::Sparse(ids, ranks, _) => ids.binary_search(&id).map_or(id, |at| ranks[at]),
         }
     }
     fn id(&self, rank: u32) -> u32 {

@@ -142,6 +142,19 @@ pub fn compare(ty: Ty, a: u32, b: u32, symbols: &Interner) -> std::cmp::Ordering
 
 /// Parses a number as `to_number` and `.facts` files do: decimal, `0x..` or `0b..`, optional sign.
 pub fn parse_number(s: &str, ty: Ty) -> Option<u32> {
+    // The common case first: up to nine decimal digits, perhaps after a `-`, which cannot
+    // overflow.
+    let bytes = s.as_bytes();
+    let (neg, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        return in_range(if neg { -v } else { v }, ty);
+    }
     let t = s.trim();
     let (neg, body) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -157,7 +170,11 @@ pub fn parse_number(s: &str, ty: Ty) -> Option<u32> {
         }
         body.parse::<i64>().ok()?
     };
-    let v = if neg { -v } else { v };
+    in_range(if neg { -v } else { v }, ty)
+}
+
+/// A parsed number as stored, if a column of type `ty` can hold it.
+fn in_range(v: i64, ty: Ty) -> Option<u32> {
     match ty {
         Ty::Number if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => Some(v as i32 as u32),
         Ty::Unsigned if (0..=u32::MAX as i64).contains(&v) => Some(v as u32),
@@ -177,6 +194,23 @@ mod tests {
         assert_eq!(parse_number("0b101", Ty::Number), Some(5));
         assert_eq!(parse_number("abc", Ty::Number), None);
         assert_eq!(parse_number("-1", Ty::Unsigned), None);
+        assert_eq!(parse_number("-0", Ty::Unsigned), Some(0));
+        assert_eq!(parse_number("007", Ty::Number), Some(7));
+        assert_eq!(parse_number("999999999", Ty::Number), Some(999_999_999));
+        assert_eq!(
+            parse_number("2147483647", Ty::Number),
+            Some(i32::MAX as u32)
+        );
+        assert_eq!(
+            parse_number("-2147483648", Ty::Number),
+            Some(i32::MIN as u32)
+        );
+        assert_eq!(parse_number("2147483648", Ty::Number), None);
+        assert_eq!(parse_number("4294967295", Ty::Unsigned), Some(u32::MAX));
+        assert_eq!(parse_number(" 5 ", Ty::Number), Some(5));
+        assert_eq!(parse_number("-", Ty::Number), None);
+        assert_eq!(parse_number("", Ty::Number), None);
+        assert_eq!(parse_number("1_0", Ty::Number), None);
     }
 
     #[test]

@@ -222,7 +222,8 @@ fn run(
             .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
             .filter(|sp| !idle(prog, &prog.strata[sp.index], &store))
             .collect();
-        let one = |sp: &&StratumPlan| by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base));
+        let one =
+            |sp: &&StratumPlan| by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base));
         let results: Vec<StratumResult> = if parallel && here.len() > 1 {
             here.par_iter().map(one).collect()
         } else {
@@ -481,14 +482,14 @@ fn shared_any<K: std::hash::Hash + Eq, V: Any + Send + Sync>(
     key: K,
     build: impl FnOnce() -> V,
 ) -> Arc<V> {
-    if let Some(v) = lock(cache).get(&key).and_then(|v| v.clone().downcast::<V>().ok()) {
+    if let Some(v) = lock(cache)
+        .get(&key)
+        .and_then(|v| v.clone().downcast::<V>().ok())
+    {
         return v;
     }
     let v = Arc::new(build());
-    let kept = lock(cache)
-        .entry(key)
-        .or_insert_with(|| v.clone())
-        .clone();
+    let kept = lock(cache).entry(key).or_insert_with(|| v.clone()).clone();
     kept.downcast::<V>().unwrap_or(v)
 }
 

@@ -775,7 +775,10 @@ fn issue_18_1_narrow_and_wide_strata_agree_with_the_naive_evaluator() {
     let out = eval(p, &[("wide", &facts)]);
     assert_eq!(out["narrow"].len(), 11);
     assert!(!out["mixed"].is_empty() && !out["lonely"].is_empty() && !out["odd"].is_empty());
-    assert!(out["pair"].iter().any(|r| r[0] > r[1]), "the recursive rule derives");
+    assert!(
+        out["pair"].iter().any(|r| r[0] > r[1]),
+        "the recursive rule derives"
+    );
     assert!(
         out["counted"].iter().any(|r| r[1] != "0") && out["counted"].iter().any(|r| r[4] != "0")
     );
