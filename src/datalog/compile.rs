@@ -93,12 +93,16 @@ pub struct StratumPlan {
     pub index: usize,
     /// Rule plans.
     pub rules: Vec<RulePlan>,
+    /// Columns of the rows this stratum evaluates with: its widest relation, layout, index
+    /// part, negation key or aggregate group. Each stratum converts the relations it reads
+    /// to rows of its own width, so a narrow stratum never pays for a wide one elsewhere.
+    pub width: usize,
 }
 
 /// A whole program's plan.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// Fixed row width: the widest relation, layout or index part.
+    /// The widest row any stratum needs (at least every relation's arity).
     pub width: usize,
     /// Strata in order.
     pub strata: Vec<StratumPlan>,
@@ -213,17 +217,58 @@ pub fn compile(prog: &Program) -> Plan {
     for (si, stratum) in prog.strata.iter().enumerate() {
         let here: BTreeSet<RelId> = stratum.rels.iter().copied().collect();
         let mut rules = Vec::new();
+        let mut here_width = stratum
+            .rels
+            .iter()
+            .map(|&r| prog.relations[r].arity())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         for &ci in &stratum.clauses {
             let plan = plan_clause(prog, ci, &here);
-            for s in &plan.steps {
-                width = width.max(s.output.len()).max(s.input.len());
-            }
-            width = width.max(plan.driver_layout.len());
+            here_width = here_width.max(rule_width(&plan));
             rules.push(plan);
         }
-        strata.push(StratumPlan { index: si, rules });
+        width = width.max(here_width);
+        strata.push(StratumPlan {
+            index: si,
+            rules,
+            width: here_width,
+        });
     }
     Plan { width, strata }
+}
+
+/// The columns a rule's rows need: its layouts, the key and value parts of its joins, the
+/// keys of its negations (one per variable argument) and the groups of its aggregates.
+fn rule_width(plan: &RulePlan) -> usize {
+    let lits_width = |lits: &[Lit]| {
+        lits.iter()
+            .map(|l| match l {
+                Lit::Neg(a) => a.args.iter().filter(|x| matches!(x, Arg::Var(_))).count(),
+                Lit::Agg { outer, .. } => outer.len(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let mut w = plan.driver_layout.len().max(plan.head.len());
+    for s in &plan.steps {
+        w = w.max(s.input.len()).max(s.output.len());
+        w = w.max(match &s.step {
+            Step::Leap {
+                key_cols,
+                val_cols,
+                filters,
+                ..
+            } => key_cols.len().max(val_cols.len()).max(lits_width(filters)),
+            Step::Join {
+                key_cols, val_cols, ..
+            } => key_cols.len().max(val_cols.len()),
+            Step::Filter { lits } => lits_width(lits),
+        });
+    }
+    w
 }
 
 fn vars_of(atom: &Atom) -> Vec<VarId> {
@@ -448,7 +493,6 @@ fn next_layout(layout: &[VarId], new: &[VarId], live: &BTreeSet<VarId>) -> Vec<V
 /// Prints the plan: each stratum, each rule (file:line and text), each step under it.
 pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "row width: {}", plan.width);
     for sp in &plan.strata {
         let st = &prog.strata[sp.index];
         let names: Vec<&str> = st
@@ -461,7 +505,17 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
             continue;
         }
         let kind = if st.recursive { " recursive" } else { "" };
-        let _ = writeln!(out, "\nstratum {} [{}]{kind}", sp.index, names.join(", "));
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "stratum {} [{}]{kind}, rows of {} column{}",
+            sp.index,
+            names.join(", "),
+            sp.width,
+            if sp.width == 1 { "" } else { "s" }
+        );
         for rp in &sp.rules {
             let c = &prog.clauses[rp.clause];
             let text: String = sources

@@ -10,10 +10,9 @@
 //! [`PathPolicy::Any`] is given: rules are shared, and must not read or write elsewhere.
 
 use crate::datalog::diag::Diagnostic;
-use crate::datalog::eval::Table;
+use crate::datalog::eval::{Table, sort_rows};
 use crate::datalog::ir::{Program, RelId, Ty};
-use crate::datalog::value::{Interner, compare, parse_number};
-use rustc_hash::FxHashMap;
+use crate::datalog::value::{Interner, parse_number};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,15 +116,39 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
+/// Whether a symbol must be quoted to be one field: it holds the delimiter or a line break,
+/// or starts with `"`.
+fn needs_quotes(s: &str, delim: &str) -> bool {
+    let bytes = s.as_bytes();
+    match delim.as_bytes() {
+        [d] => {
+            bytes.first() == Some(&b'"')
+                || bytes.iter().any(|&b| b == b'\n' || b == b'\r' || b == *d)
+        }
+        _ => {
+            s.starts_with('"')
+                || s.contains(['\n', '\r'])
+                || (!delim.is_empty() && s.contains(delim))
+        }
+    }
+}
+
 /// A symbol as one field: quoted (RFC 4180) when it holds the delimiter, a line break or a
 /// leading `"`, as it is otherwise.
 pub fn quote_field<'s>(s: &'s str, delim: &str) -> std::borrow::Cow<'s, str> {
-    let needs =
-        s.starts_with('"') || s.contains(['\n', '\r']) || (!delim.is_empty() && s.contains(delim));
-    if needs {
+    if needs_quotes(s, delim) {
         format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {
         s.into()
+    }
+}
+
+/// Appends a symbol as one field ([`quote_field`]) to `buf`.
+fn push_field(buf: &mut Vec<u8>, s: &str, delim: &str) {
+    if needs_quotes(s, delim) {
+        buf.extend_from_slice(quote_field(s, delim).as_bytes());
+    } else {
+        buf.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -140,6 +163,16 @@ struct Record {
     inner_lines: usize,
     /// A quoted field that is not closed, or text after a closing quote: where, and what.
     error: Option<(usize, &'static str)>,
+}
+
+/// Where `delim` first occurs in `hay`: a one-character delimiter (the usual tab) is searched
+/// for as a character, which is far faster than as a string.
+fn find_delim(hay: &str, delim: &str) -> Option<usize> {
+    let mut chars = delim.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => hay.find(c),
+        _ => hay.find(delim),
+    }
 }
 
 /// Reads the record starting at `pos` into `fields` (cleared first).
@@ -203,12 +236,31 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>
                 error: Some((at, "text follows a closing quote")),
             };
         }
-        let line_end =
-            *line_end.get_or_insert_with(|| rest.find('\n').map_or(text.len(), |n| at + n));
-        let field_end = if delim.is_empty() {
-            None
-        } else {
-            text[at..line_end].find(delim).map(|n| at + n)
+        let (field_end, end_here) = match delim.as_bytes() {
+            // One byte (the usual tab): the field ends at it or at the line break, whichever
+            // comes first, found in one pass over the field's bytes.
+            [d] if *d != b'\n' => {
+                let bytes = text.as_bytes();
+                let stop = bytes[at..]
+                    .iter()
+                    .position(|&b| b == *d || b == b'\n')
+                    .map_or(text.len(), |n| at + n);
+                if stop < text.len() && bytes[stop] == *d {
+                    (Some(stop), text.len())
+                } else {
+                    (None, stop)
+                }
+            }
+            _ => {
+                let line_end =
+                    *line_end.get_or_insert_with(|| rest.find('\n').map_or(text.len(), |n| at + n));
+                let field_end = if delim.is_empty() {
+                    None
+                } else {
+                    find_delim(&text[at..line_end], delim).map(|n| at + n)
+                };
+                (field_end, line_end)
+            }
         };
         match field_end {
             Some(e) => {
@@ -216,6 +268,7 @@ fn record<'t>(text: &'t str, pos: usize, delim: &str, fields: &mut Vec<Field<'t>
                 at = e + delim.len();
             }
             None => {
+                let line_end = end_here;
                 let field = &text[at..line_end];
                 fields.push((field.strip_suffix('\r').unwrap_or(field).into(), at));
                 return Record {
@@ -385,12 +438,175 @@ pub fn read_inputs(
                 );
             }
         }
-        tables[rel].normalize();
+    }
+    // Sorted once every file's text is gone.
+    for t in &mut tables {
+        t.normalize();
     }
     if errors.is_empty() {
         Ok(Loaded { tables, origins })
     } else {
         Err(errors)
+    }
+}
+
+/// The order rows are listed in: by meaning (numbers numerically, symbols by their text).
+/// `None` when the stored order is already that order (the common case of numbers that are
+/// not negative), else the rows' positions in that order.
+pub fn listing_order(
+    prog: &Program,
+    rel: RelId,
+    table: &Table,
+    symbols: &Interner,
+) -> Option<Vec<u32>> {
+    match listing(prog, rel, table, symbols, false) {
+        Listing::Stored => None,
+        Listing::Positions(p) => Some(p),
+        Listing::Packed(..) => unreachable!("asked for positions"),
+    }
+}
+
+/// A table's rows in the order they are listed.
+enum Listing {
+    /// As stored.
+    Stored,
+    /// By position.
+    Positions(Vec<u32>),
+    /// Rows of one or two columns as their keys, packed into integers and sorted: decoded as
+    /// they are written, which needs no row positions and reads no row twice.
+    Packed(Vec<u64>, SymbolRanks),
+}
+
+/// Each value as a key whose unsigned order is its meaning's order: numbers with the sign bit
+/// flipped, symbols by their rank among the symbols the table holds.
+fn key_of(v: u32, ty: Ty, ranks: &SymbolRanks) -> u32 {
+    match ty {
+        Ty::Symbol => ranks.rank(v),
+        Ty::Number => v ^ 0x8000_0000,
+        Ty::Unsigned => v,
+    }
+}
+
+/// The value of a key ([`key_of`]).
+fn value_of(k: u32, ty: Ty, ranks: &SymbolRanks) -> u32 {
+    match ty {
+        Ty::Symbol => ranks.id(k),
+        Ty::Number => k ^ 0x8000_0000,
+        Ty::Unsigned => k,
+    }
+}
+
+fn listing(prog: &Program, rel: RelId, table: &Table, symbols: &Interner, packed: bool) -> Listing {
+    let types = &prog.relations[rel].types;
+    let ranks = SymbolRanks::of(types, table, symbols);
+    let key = |v: u32, ty: Ty| key_of(v, ty, &ranks);
+    let in_order = |a: &[u32], b: &[u32]| {
+        for ((x, y), ty) in a.iter().zip(b).zip(types) {
+            let o = key(*x, *ty).cmp(&key(*y, *ty));
+            if o.is_ne() {
+                return o.is_lt();
+            }
+        }
+        true
+    };
+    if (1..table.len).all(|i| in_order(table.row(i - 1), table.row(i))) {
+        return Listing::Stored;
+    }
+    if packed && (1..=2).contains(&table.arity) {
+        let mut keys: Vec<u64> = table
+            .data
+            .chunks_exact(table.arity)
+            .map(|r| {
+                r.iter()
+                    .zip(types)
+                    .fold(0u64, |p, (v, ty)| (p << 32) | u64::from(key(*v, *ty)))
+            })
+            .collect();
+        keys.sort_unstable();
+        return Listing::Packed(keys, ranks);
+    }
+    Listing::Positions(sort_rows(table.arity, table.len, |i, c| {
+        key(table.data[i * table.arity + c], types[c])
+    }))
+}
+
+/// Ranks of the symbols a table holds, in the order of their text.
+enum SymbolRanks {
+    /// No symbol column.
+    None,
+    /// Indexed by id (when the table holds a good part of all the symbols); then the ids by
+    /// rank.
+    Dense(Vec<u32>, Vec<u32>),
+    /// The ids, ascending, and each one's rank; then the ids by rank.
+    Sparse(Vec<u32>, Vec<u32>, Vec<u32>),
+}
+
+impl SymbolRanks {
+    fn of(types: &[Ty], table: &Table, symbols: &Interner) -> SymbolRanks {
+        let cols: Vec<usize> = (0..types.len())
+            .filter(|&c| types[c] == Ty::Symbol)
+            .collect();
+        if cols.is_empty() || table.len == 0 {
+            return SymbolRanks::None;
+        }
+        let values =
+            (0..table.len).flat_map(|i| cols.iter().map(move |&c| table.data[i * table.arity + c]));
+        // A table holding a good part of all the symbols ranks them in an array by id.
+        let dense = table.len * cols.len() * 4 >= symbols.len();
+        let ids: Vec<u32> = if dense {
+            let mut seen = vec![false; symbols.len()];
+            for v in values {
+                seen[v as usize] = true;
+            }
+            (0..symbols.len() as u32)
+                .filter(|&v| seen[v as usize])
+                .collect()
+        } else {
+            let mut ids: Vec<u32> = values.collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        // Strings are compared once per distinct symbol, never once per comparison of rows,
+        // and read straight from the table's text.
+        let mut by_text: Vec<(&str, u32)> = ids.iter().map(|&v| (symbols.resolve(v), v)).collect();
+        if by_text.len() > 50_000 {
+            use rayon::slice::ParallelSliceMut;
+            by_text.par_sort_unstable();
+        } else {
+            by_text.sort_unstable();
+        }
+        let by_rank: Vec<u32> = by_text.iter().map(|(_, id)| *id).collect();
+        if dense {
+            let mut ranks = vec![0; symbols.len()];
+            for (rank, (_, id)) in by_text.into_iter().enumerate() {
+                ranks[id as usize] = rank as u32;
+            }
+            SymbolRanks::Dense(ranks, by_rank)
+        } else {
+            let mut ranks = vec![0; ids.len()];
+            for (rank, (_, id)) in by_text.into_iter().enumerate() {
+                if let Ok(at) = ids.binary_search(&id) {
+                    ranks[at] = rank as u32;
+                }
+            }
+            SymbolRanks::Sparse(ids, ranks, by_rank)
+        }
+    }
+    fn rank(&self, id: u32) -> u32 {
+        match self {
+            SymbolRanks::None => id,
+            SymbolRanks::Dense(d, _) => d[id as usize],
+            SymbolRanks::Sparse(ids, ranks, _) => ids.binary_search(&id).map_or(id, |at| ranks[at]),
+        }
+    }
+    fn id(&self, rank: u32) -> u32 {
+        match self {
+            SymbolRanks::None => rank,
+            SymbolRanks::Dense(_, by_rank) | SymbolRanks::Sparse(_, _, by_rank) => {
+                by_rank[rank as usize]
+            }
+        }
     }
 }
 
@@ -401,46 +617,10 @@ pub fn sorted_rows<'t>(
     table: &'t Table,
     symbols: &Interner,
 ) -> Vec<&'t [u32]> {
-    let types = &prog.relations[rel].types;
-    let mut rows: Vec<&[u32]> = table.rows().collect();
-    // Each value becomes a key whose unsigned order is its meaning's order: numbers with the
-    // sign bit flipped, symbols by their rank among the symbols the table holds (so strings
-    // are compared once per distinct symbol, not once per comparison of rows).
-    let mut ranks: FxHashMap<u32, u32> = FxHashMap::default();
-    if types.contains(&Ty::Symbol) {
-        let mut syms: Vec<u32> = rows
-            .iter()
-            .flat_map(|r| r.iter().zip(types).filter(|(_, t)| **t == Ty::Symbol))
-            .map(|(v, _)| *v)
-            .collect();
-        syms.sort_unstable();
-        syms.dedup();
-        syms.sort_unstable_by(|a, b| compare(Ty::Symbol, *a, *b, symbols));
-        ranks = syms
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (*s, i as u32))
-            .collect();
+    match listing_order(prog, rel, table, symbols) {
+        None => table.rows().collect(),
+        Some(order) => order.into_iter().map(|i| table.row(i as usize)).collect(),
     }
-    let key = |v: u32, ty: Ty| match ty {
-        Ty::Symbol => ranks[&v],
-        Ty::Number => v ^ 0x8000_0000,
-        Ty::Unsigned => v,
-    };
-    let cmp = |a: &&[u32], b: &&[u32]| {
-        for ((x, y), ty) in a.iter().zip(b.iter()).zip(types) {
-            let o = key(*x, *ty).cmp(&key(*y, *ty));
-            if o.is_ne() {
-                return o;
-            }
-        }
-        std::cmp::Ordering::Equal
-    };
-    // Stored order is often already the meaning's (non-negative numbers): then no sort.
-    if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-        rows.sort_unstable_by(cmp);
-    }
-    rows
 }
 
 fn write_rows(
@@ -462,15 +642,30 @@ fn write_rows(
     const FLUSH: usize = 1 << 18;
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     let mut num = itoa::Buffer::new();
-    for row in sorted_rows(prog, rel, table, symbols) {
-        for (i, (v, t)) in row.iter().zip(&r.types).enumerate() {
-            if i > 0 {
+    let listing = listing(prog, rel, table, symbols, true);
+    let mut unpacked = [0u32; 2];
+    for i in 0..table.len {
+        let row = match &listing {
+            Listing::Stored => table.row(i),
+            Listing::Positions(p) => table.row(p[i] as usize),
+            Listing::Packed(keys, ranks) => {
+                let k = keys[i];
+                let (a, b) = ((k >> 32) as u32, k as u32);
+                if table.arity == 1 {
+                    unpacked[0] = value_of(b, r.types[0], ranks);
+                } else {
+                    unpacked[0] = value_of(a, r.types[0], ranks);
+                    unpacked[1] = value_of(b, r.types[1], ranks);
+                }
+                &unpacked[..table.arity]
+            }
+        };
+        for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
+            if c > 0 {
                 buf.extend_from_slice(delim.as_bytes());
             }
             match t {
-                Ty::Symbol => {
-                    buf.extend_from_slice(quote_field(symbols.resolve(*v), delim).as_bytes())
-                }
+                Ty::Symbol => push_field(&mut buf, symbols.resolve(*v), delim),
                 Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
                 Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
             }

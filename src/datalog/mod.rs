@@ -176,7 +176,8 @@ impl Inputs {
         match io::read_inputs(&rules.program, dir, &mut symbols, with_origins, policy) {
             Ok(loaded) => Ok(Inputs {
                 tables: loaded.tables,
-                symbols,
+                // Frozen: each evaluation's copy of the table is then a reference to it.
+                symbols: symbols.frozen(),
                 origins: loaded.origins,
             }),
             Err(d) => Err(Failure {

@@ -3,6 +3,7 @@
 mod diagnostics;
 mod differential;
 mod hostile;
+mod io;
 mod language;
 mod proofs;
 

@@ -3,6 +3,7 @@
 //! set of bound columns gets an index of its own, so that matching one pattern costs a binary
 //! search and its matches, not a pass over the relation.
 
+use super::Table;
 use std::cmp::Ordering;
 
 /// The positions of a relation's rows ordered by some of its columns (the key): the rows that
@@ -18,11 +19,11 @@ pub struct ColumnIndex {
 
 impl ColumnIndex {
     /// Indexes `rows` by the columns `cols` (ascending).
-    pub fn build<R: AsRef<[u32]>>(rows: &[R], cols: Vec<usize>) -> ColumnIndex {
-        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    pub fn build(rows: &Table, cols: Vec<usize>) -> ColumnIndex {
+        let mut order: Vec<u32> = (0..rows.len as u32).collect();
         // Stable: rows of one key stay in the relation's order.
         order.sort_by(|&a, &b| {
-            let (a, b) = (rows[a as usize].as_ref(), rows[b as usize].as_ref());
+            let (a, b) = (rows.row(a as usize), rows.row(b as usize));
             cols.iter()
                 .map(|&c| a[c].cmp(&b[c]))
                 .find(|o| o.is_ne())
@@ -32,13 +33,13 @@ impl ColumnIndex {
     }
 
     /// The rows of `rows` (the rows it was built over) whose key columns hold `key`.
-    pub fn matches<'r, R: AsRef<[u32]>>(
+    pub fn matches<'r>(
         &'r self,
-        rows: &'r [R],
+        rows: &'r Table,
         key: &'r [u32],
-    ) -> impl Iterator<Item = &'r R> + 'r {
+    ) -> impl Iterator<Item = &'r [u32]> + 'r {
         let cmp = move |i: u32| {
-            let row = rows[i as usize].as_ref();
+            let row = rows.row(i as usize);
             self.cols
                 .iter()
                 .zip(key)
@@ -50,7 +51,7 @@ impl ColumnIndex {
         self.order[start..]
             .iter()
             .take_while(move |&&i| cmp(i).is_eq())
-            .map(move |&i| &rows[i as usize])
+            .map(move |&i| rows.row(i as usize))
     }
 }
 
@@ -80,9 +81,12 @@ mod tests {
 
     #[test]
     fn matches_are_the_rows_agreeing_on_the_key_columns() {
-        let rows: Vec<[u32; 3]> = vec![[1, 5, 7], [1, 6, 7], [2, 5, 8], [3, 5, 7], [3, 9, 9]];
+        let mut rows = Table::new(3);
+        for r in [[1, 5, 7], [1, 6, 7], [2, 5, 8], [3, 5, 7], [3, 9, 9]] {
+            rows.push(&r);
+        }
         let idx = ColumnIndex::build(&rows, vec![1, 2]);
-        let got: Vec<&[u32; 3]> = idx.matches(&rows, &[5, 7]).collect();
+        let got: Vec<&[u32]> = idx.matches(&rows, &[5, 7]).collect();
         assert_eq!(got, vec![&[1, 5, 7], &[3, 5, 7]]);
         assert_eq!(idx.matches(&rows, &[5, 9]).count(), 0);
         assert_eq!(idx.matches(&rows, &[9, 9]).count(), 1);

@@ -1,7 +1,9 @@
 //! The fast path: each stratum is one datafrog `Iteration`, semi-naive. Tuples are fixed-width
-//! arrays of `u32` (`[u32; W]`, W chosen per program), never one allocation per tuple. Joins with
-//! relations of lower strata are leapjoins over indexes built once; joins between relations of
-//! the stratum are datafrog variable joins; everything else is a filter/map operator.
+//! arrays of `u32` (`[u32; W]`, W chosen per stratum), never one allocation per tuple. Between
+//! strata a relation is kept as a [`Table`] of exactly its arity, and each stratum converts
+//! what it reads to rows of its own width. Joins with relations of lower strata are leapjoins
+//! over indexes built once; joins between relations of the stratum are datafrog variable
+//! joins; everything else is a filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
@@ -12,14 +14,23 @@ use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
 use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 type Row<const W: usize> = [u32; W];
-type Store<const W: usize> = Vec<Option<Arc<Relation<Row<W>>>>>;
+/// Every relation known so far, complete: rows of exactly its arity, sorted, without
+/// duplicates; none when it is empty.
+type Store = Vec<Option<Arc<Table>>>;
 /// What one stratum produces: each of its relations, complete.
-type StratumResult<const W: usize> = Result<Vec<(RelId, Relation<Row<W>>)>, EvalError>;
+type StratumResult = Result<Vec<(RelId, Table)>, EvalError>;
+/// Something built over relations of the store for rows of one width, shared across evaluations.
+type Shared = Arc<dyn Any + Send + Sync>;
+
+/// The most columns a row may have.
+const MAX_WIDTH: usize = 32;
 
 /// Evaluates `prog` by `plan` over the input tables (one per relation, possibly empty).
 /// `parallel` runs independent strata on rayon's pool. A stratum whose relations are all
@@ -37,60 +48,58 @@ pub fn evaluate(
         given,
         keep: None,
     };
-    by_width!(plan.width, run, (prog, plan, rt, None, inputs, opts))
+    supported(plan)?;
+    run(prog, plan, rt, None, inputs, opts)
 }
 
-/// Calls `$f::<W>` with the row width `W` that holds `$width` columns.
+/// Fails when a relation or rule needs more columns than rows have.
+fn supported(plan: &Plan) -> Result<(), EvalError> {
+    if plan.width > MAX_WIDTH {
+        return Err(EvalError::Unsupported(format!(
+            "a relation or rule needs {} columns; at most {MAX_WIDTH} are supported",
+            plan.width
+        )));
+    }
+    Ok(())
+}
+
+/// Calls `$f::<W>` with the row width `W` that holds `$width` columns (at most [`MAX_WIDTH`]).
 macro_rules! by_width {
     ($width:expr, $f:ident, ($($arg:expr),*)) => {
         match $width {
-            0..=2 => $f::<2>($($arg),*),
+            0..=1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
             3 => $f::<3>($($arg),*),
             4 => $f::<4>($($arg),*),
             5..=6 => $f::<6>($($arg),*),
             7..=8 => $f::<8>($($arg),*),
             9..=12 => $f::<12>($($arg),*),
             13..=16 => $f::<16>($($arg),*),
-            17..=32 => $f::<32>($($arg),*),
-            w => Err(EvalError::Unsupported(format!(
-                "a relation or rule needs {w} columns; at most 32 are supported"
-            ))),
+            _ => $f::<MAX_WIDTH>($($arg),*),
         }
     };
 }
-use by_width;
 
 /// Relations converted once for many evaluations ([`evaluate_on`]), with the indexes and
 /// negation sets those evaluations build over them, kept for the next one.
 pub struct Prebuilt {
-    /// The plan's row width.
-    width: usize,
-    /// A `Base<W>` for that width.
-    base: Box<dyn std::any::Any + Send + Sync>,
-}
-
-struct Base<const W: usize> {
-    store: Store<W>,
-    indexes: Mutex<HashMap<IndexSig, Arc<Index<W>>>>,
-    negsets: Mutex<HashMap<AtomSig, Arc<Relation<Row<W>>>>>,
+    store: Store,
+    /// Leapjoin indexes, by row width and signature.
+    indexes: Mutex<HashMap<(usize, IndexSig), Shared>>,
+    /// Negation sets, by row width and atom.
+    negsets: Mutex<HashMap<(usize, AtomSig), Shared>>,
     columns: Mutex<HashMap<(RelId, u64), Arc<ColumnIndex>>>,
 }
 
 /// Converts `tables` (one per relation) once, for [`evaluate_on`].
 pub fn prebuild(plan: &Plan, tables: &[Table]) -> Result<Prebuilt, EvalError> {
-    fn build<const W: usize>(tables: &[Table]) -> Result<Prebuilt, EvalError> {
-        let base = Base::<W> {
-            store: tables.iter().map(relation_of::<W>).collect(),
-            indexes: Mutex::default(),
-            negsets: Mutex::default(),
-            columns: Mutex::default(),
-        };
-        Ok(Prebuilt {
-            width: W,
-            base: Box::new(base),
-        })
-    }
-    by_width!(plan.width, build, (tables))
+    supported(plan)?;
+    Ok(Prebuilt {
+        store: tables.iter().map(normal).collect(),
+        indexes: Mutex::default(),
+        negsets: Mutex::default(),
+        columns: Mutex::default(),
+    })
 }
 
 /// Evaluates `prog` over the relations of `base` joined with the rows of `inputs`, strata one
@@ -110,23 +119,8 @@ pub fn evaluate_on(
         given,
         keep: Some(keep),
     };
-    fn on<const W: usize>(
-        prog: &Program,
-        plan: &Plan,
-        rt: &Runtime,
-        base: &Prebuilt,
-        inputs: &[Table],
-        opts: Opts,
-    ) -> Result<Vec<Table>, EvalError> {
-        match base.base.downcast_ref::<Base<W>>() {
-            Some(b) => run::<W>(prog, plan, rt, Some(b), inputs, opts),
-            None => Err(EvalError::Unsupported(format!(
-                "relations prebuilt for rows of {} columns, the plan needs {W}",
-                base.width
-            ))),
-        }
-    }
-    by_width!(plan.width, on, (prog, plan, rt, base, inputs, opts))
+    supported(plan)?;
+    run(prog, plan, rt, Some(base), inputs, opts)
 }
 
 /// How [`run`] runs.
@@ -140,19 +134,60 @@ struct Opts<'a> {
     keep: Option<&'a [bool]>,
 }
 
-/// A table's rows as a relation (none when it is empty).
-fn relation_of<const W: usize>(t: &Table) -> Option<Arc<Relation<Row<W>>>> {
+/// A table as the store keeps it: sorted, without duplicates (none when it is empty).
+fn normal(t: &Table) -> Option<Arc<Table>> {
     (t.len > 0).then(|| {
-        let rows: Vec<Row<W>> = t.rows().map(pad::<W>).collect();
-        Arc::new(Relation::from_vec(rows))
+        let mut t = t.clone();
+        t.normalize();
+        Arc::new(t)
     })
 }
 
-fn run<const W: usize>(
+/// The rows of two normal tables of one arity, as one normal table.
+fn merge(a: &Table, b: &Table) -> Table {
+    let mut out = Table::new(a.arity);
+    if a.arity == 0 {
+        out.len = 1;
+        return out;
+    }
+    out.data.reserve(a.data.len() + b.data.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len || j < b.len {
+        let next = match (i < a.len, j < b.len) {
+            (true, true) => match a.row(i).cmp(b.row(j)) {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    a.row(i - 1)
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    b.row(j - 1)
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    a.row(i - 1)
+                }
+            },
+            (true, false) => {
+                i += 1;
+                a.row(i - 1)
+            }
+            _ => {
+                j += 1;
+                b.row(j - 1)
+            }
+        };
+        out.push(next);
+    }
+    out
+}
+
+fn run(
     prog: &Program,
     plan: &Plan,
     rt: &Runtime,
-    base: Option<&Base<W>>,
+    base: Option<&Prebuilt>,
     inputs: &[Table],
     Opts {
         parallel,
@@ -160,14 +195,14 @@ fn run<const W: usize>(
         keep,
     }: Opts,
 ) -> Result<Vec<Table>, EvalError> {
-    let mut store: Store<W> = match base {
+    let mut store: Store = match base {
         Some(b) => b.store.clone(),
         None => vec![None; inputs.len()],
     };
     for (slot, t) in store.iter_mut().zip(inputs) {
-        if let Some(rel) = relation_of::<W>(t) {
+        if let Some(rel) = normal(t) {
             *slot = Some(match slot.take() {
-                Some(b) => Arc::new((*b).clone().merge(Arc::unwrap_or_clone(rel))),
+                Some(b) => Arc::new(merge(&b, &rel)),
                 None => rel,
             });
         }
@@ -179,42 +214,34 @@ fn run<const W: usize>(
     }
     let max_level = level.iter().copied().max().unwrap_or(0);
     for l in 0..=max_level {
+        // A stratum without rules (input relations only) has nothing to derive.
         let here: Vec<&StratumPlan> = plan
             .strata
             .iter()
-            .filter(|sp| level[sp.index] == l)
+            .filter(|sp| level[sp.index] == l && !sp.rules.is_empty())
             .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
             .filter(|sp| !idle(prog, &prog.strata[sp.index], &store))
             .collect();
-        let results: Vec<StratumResult<W>> = if parallel && here.len() > 1 {
-            here.par_iter()
-                .map(|sp| run_stratum::<W>(prog, sp, rt, &store, base))
-                .collect()
+        let one =
+            |sp: &&StratumPlan| by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base));
+        let results: Vec<StratumResult> = if parallel && here.len() > 1 {
+            here.par_iter().map(one).collect()
         } else {
-            here.iter()
-                .map(|sp| run_stratum::<W>(prog, sp, rt, &store, base))
-                .collect()
+            here.iter().map(one).collect()
         };
         for r in results {
-            for (rel, relation) in r? {
-                store[rel] = Some(Arc::new(relation));
+            for (rel, table) in r? {
+                store[rel] = (table.len > 0).then(|| Arc::new(table));
             }
         }
     }
-    Ok(prog
-        .relations
-        .iter()
+    Ok(store
+        .into_iter()
+        .zip(&prog.relations)
         .enumerate()
-        .map(|(i, r)| {
-            let mut t = Table::new(r.arity());
-            if let (Some(rel), true) = (&store[i], keep.is_none_or(|k| k[i])) {
-                t.len = rel.len();
-                t.data.reserve(rel.len() * r.arity());
-                for row in rel.iter() {
-                    t.data.extend_from_slice(&row[..r.arity()]);
-                }
-            }
-            t
+        .map(|(i, (t, r))| match (t, keep.is_none_or(|k| k[i])) {
+            (Some(t), true) => Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()),
+            _ => Table::new(r.arity()),
         })
         .collect())
 }
@@ -222,7 +249,7 @@ fn run<const W: usize>(
 /// Whether a stratum cannot derive anything: its relations have no input rows and each of its
 /// rules joins a relation of a lower stratum that is empty, or one of the stratum's own (which
 /// then stay empty).
-fn idle<const W: usize>(prog: &Program, stratum: &Stratum, store: &Store<W>) -> bool {
+fn idle(prog: &Program, stratum: &Stratum, store: &Store) -> bool {
     let own = |r: RelId| stratum.rels.contains(&r);
     stratum.rels.iter().all(|&r| store[r].is_none())
         && stratum.clauses.iter().all(|&c| {
@@ -237,6 +264,29 @@ fn pad<const W: usize>(row: &[u32]) -> Row<W> {
     let mut r = [0; W];
     r[..row.len()].copy_from_slice(row);
     r
+}
+
+/// A normal table's rows padded to `W` columns, as a relation: still sorted, still distinct.
+fn relation_of<const W: usize>(t: &Table) -> Relation<Row<W>> {
+    let mut elements = Vec::with_capacity(t.len);
+    if t.arity == 0 {
+        elements.extend((0..t.len.min(1)).map(|_| [0; W]));
+    } else {
+        elements.extend(t.data.chunks_exact(t.arity).map(pad::<W>));
+    }
+    Relation { elements }
+}
+
+/// A complete relation's rows cut to `arity` columns: still sorted, still distinct, as the
+/// columns past the arity are zero in every row.
+fn table_of<const W: usize>(rel: &Relation<Row<W>>, arity: usize) -> Table {
+    let mut t = Table::new(arity);
+    t.len = rel.len();
+    t.data.reserve(rel.len() * arity);
+    for row in rel.iter() {
+        t.data.extend_from_slice(&row[..arity]);
+    }
+    t
 }
 
 /// Constant columns and repeated variables of an atom: what a row must satisfy to match it.
@@ -288,7 +338,7 @@ fn is_prefix(cols: &[usize]) -> bool {
     cols.iter().enumerate().all(|(i, &c)| i == c)
 }
 
-fn pick<const W: usize>(row: &Row<W>, cols: &[usize]) -> Row<W> {
+fn pick<const W: usize>(row: &[u32], cols: &[usize]) -> Row<W> {
     let mut r = [0; W];
     for (i, &c) in cols.iter().enumerate() {
         r[i] = row[c];
@@ -296,7 +346,7 @@ fn pick<const W: usize>(row: &Row<W>, cols: &[usize]) -> Row<W> {
     r
 }
 
-fn project<const W: usize>(outs: &[Out], cur: &Row<W>, val: &Row<W>) -> Row<W> {
+fn project<const W: usize>(outs: &[Out], cur: &[u32], val: &[u32]) -> Row<W> {
     let mut r = [0; W];
     for (i, o) in outs.iter().enumerate() {
         r[i] = match o {
@@ -314,14 +364,14 @@ type ColumnIndexes = RefCell<HashMap<(RelId, u64), Arc<ColumnIndex>>>;
 /// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows). A pattern
 /// binding the leading columns is a range of the relation; any other is looked up in an index
 /// on exactly its bound columns, built the first time that (relation, columns) is asked for.
-struct StoreSource<'a, const W: usize> {
-    store: &'a Store<W>,
-    base: Option<&'a Base<W>>,
+struct StoreSource<'a> {
+    store: &'a Store,
+    base: Option<&'a Prebuilt>,
     indexes: &'a ColumnIndexes,
 }
 
-impl<const W: usize> StoreSource<'_, W> {
-    fn index(&self, rel: RelId, rows: &[Row<W>], mask: u64) -> Arc<ColumnIndex> {
+impl StoreSource<'_> {
+    fn index(&self, rel: RelId, rows: &Table, mask: u64) -> Arc<ColumnIndex> {
         if let Some(i) = self.indexes.borrow().get(&(rel, mask)) {
             return i.clone();
         }
@@ -335,12 +385,10 @@ impl<const W: usize> StoreSource<'_, W> {
     }
 }
 
-impl<const W: usize> Source for StoreSource<'_, W> {
+impl Source for StoreSource<'_> {
     fn scan(&self, rel: RelId, pattern: &[Option<u32>], f: &mut dyn FnMut(&[u32])) {
-        let Some(r) = &self.store[rel] else { return };
-        let rows = &r.elements;
-        let n = pattern.len();
-        let mut key = [0; W];
+        let Some(rows) = &self.store[rel] else { return };
+        let mut key = [0; MAX_WIDTH];
         let mut k = 0;
         for q in pattern.iter().flatten() {
             key[k] = *q;
@@ -348,16 +396,29 @@ impl<const W: usize> Source for StoreSource<'_, W> {
         }
         let mask = bound_mask(pattern);
         if is_leading(mask) {
-            let start = rows.partition_point(|row| row[..k] < key[..k]);
-            for row in rows[start..].iter().take_while(|row| row[..k] == key[..k]) {
-                f(&row[..n]);
+            // The rows whose first `k` columns hold the key: a run found by binary search.
+            let (mut lo, mut hi) = (0, rows.len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if rows.row(mid)[..k] < key[..k] {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            for i in lo..rows.len {
+                let row = rows.row(i);
+                if row[..k] != key[..k] {
+                    break;
+                }
+                f(row);
             }
             return;
         }
         // The index is held by its own `Arc`: `f` may scan again (the next atom of the body).
         let index = self.index(rel, rows, mask);
         for row in index.matches(rows, &key[..k]) {
-            f(&row[..n]);
+            f(row);
         }
     }
 }
@@ -381,21 +442,24 @@ struct Prepared<const W: usize> {
     negsets: Vec<Arc<Relation<Row<W>>>>,
     negset_ids: HashMap<AtomSig, usize>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
-    aggs: Vec<HashMap<Row<W>, u32>>,
+    aggs: Vec<FxHashMap<Row<W>, u32>>,
 }
 
 /// Whether `rel` in `store` is the prebuilt relation of `base`: then what is built over it can
 /// be shared with other evaluations over the same base.
-fn from_base<'b, const W: usize>(
-    base: Option<&'b Base<W>>,
-    store: &Store<W>,
-    rel: RelId,
-) -> Option<&'b Base<W>> {
+fn from_base<'b>(base: Option<&'b Prebuilt>, store: &Store, rel: RelId) -> Option<&'b Prebuilt> {
     base.filter(|b| match (&b.store[rel], &store[rel]) {
         (Some(x), Some(y)) => Arc::ptr_eq(x, y),
         (None, None) => true,
         _ => false,
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// Looks `key` up in a cache shared by evaluations, building and adding it when missing.
@@ -404,12 +468,6 @@ fn shared<K: std::hash::Hash + Eq, V>(
     key: K,
     build: impl FnOnce() -> V,
 ) -> Arc<V> {
-    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-        match m.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
     if let Some(v) = lock(cache).get(&key) {
         return v.clone();
     }
@@ -418,11 +476,28 @@ fn shared<K: std::hash::Hash + Eq, V>(
     lock(cache).entry(key).or_insert(v).clone()
 }
 
+/// [`shared`] for values of a type the key determines (its row width is part of the key).
+fn shared_any<K: std::hash::Hash + Eq, V: Any + Send + Sync>(
+    cache: &Mutex<HashMap<K, Shared>>,
+    key: K,
+    build: impl FnOnce() -> V,
+) -> Arc<V> {
+    if let Some(v) = lock(cache)
+        .get(&key)
+        .and_then(|v| v.clone().downcast::<V>().ok())
+    {
+        return v;
+    }
+    let v = Arc::new(build());
+    let kept = lock(cache).entry(key).or_insert_with(|| v.clone()).clone();
+    kept.downcast::<V>().unwrap_or(v)
+}
+
 impl<const W: usize> Prepared<W> {
     fn index(
         &mut self,
-        store: &Store<W>,
-        base: Option<&Base<W>>,
+        store: &Store,
+        base: Option<&Prebuilt>,
         atom: &Atom,
         key_cols: &[usize],
         val_cols: &[usize],
@@ -439,8 +514,8 @@ impl<const W: usize> Prepared<W> {
             let shape = AtomShape::of(atom);
             let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
                 Some(r) => r
-                    .iter()
-                    .filter(|row| shape.matches(&row[..]))
+                    .rows()
+                    .filter(|row| shape.matches(row))
                     .map(|row| (pick(row, key_cols), pick(row, val_cols)))
                     .collect(),
                 None => Vec::new(),
@@ -449,14 +524,14 @@ impl<const W: usize> Prepared<W> {
             relation_from_sorted(rows, is_prefix(&cols))
         };
         let index = match from_base(base, store, atom.rel) {
-            Some(b) => shared(&b.indexes, sig.clone(), build),
+            Some(b) => shared_any(&b.indexes, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
         self.indexes.push(index);
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
-    fn negset(&mut self, store: &Store<W>, base: Option<&Base<W>>, atom: &Atom) -> usize {
+    fn negset(&mut self, store: &Store, base: Option<&Prebuilt>, atom: &Atom) -> usize {
         let sig = AtomSig::of(atom);
         if let Some(&i) = self.negset_ids.get(&sig) {
             return i;
@@ -472,8 +547,8 @@ impl<const W: usize> Prepared<W> {
                 .collect();
             let rows: Vec<Row<W>> = match &store[atom.rel] {
                 Some(r) => r
-                    .iter()
-                    .filter(|row| shape.matches(&row[..]))
+                    .rows()
+                    .filter(|row| shape.matches(row))
                     .map(|row| pick(row, &cols))
                     .collect(),
                 None => Vec::new(),
@@ -481,7 +556,7 @@ impl<const W: usize> Prepared<W> {
             relation_from_sorted(rows, is_prefix(&cols))
         };
         let set = match from_base(base, store, atom.rel) {
-            Some(b) => shared(&b.negsets, sig.clone(), build),
+            Some(b) => shared_any(&b.negsets, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
         self.negsets.push(set);
@@ -552,7 +627,7 @@ fn run_lits<const W: usize>(
     rt: &Runtime,
     prep: &Prepared<W>,
     ids: &StepIds,
-    src: &StoreSource<W>,
+    src: &StoreSource,
     guard: &Guard,
 ) -> bool {
     let (mut neg_i, mut agg_i) = (0, 0);
@@ -640,9 +715,9 @@ fn precompute_agg<const W: usize>(
     lit: &Lit,
     nvars: usize,
     rt: &Runtime,
-    src: &StoreSource<W>,
+    src: &StoreSource,
     guard: &Guard,
-) -> Option<HashMap<Row<W>, u32>> {
+) -> Option<FxHashMap<Row<W>, u32>> {
     let Lit::Agg {
         kind,
         ty,
@@ -659,8 +734,8 @@ fn precompute_agg<const W: usize>(
         return None;
     }
     let ordered = plan.body;
-    let mut groups: HashMap<Row<W>, u32> = HashMap::new();
-    let add = |groups: &mut HashMap<Row<W>, u32>, key: Row<W>, val: u32| {
+    let mut groups: FxHashMap<Row<W>, u32> = FxHashMap::default();
+    let add = |groups: &mut FxHashMap<Row<W>, u32>, key: Row<W>, val: u32| {
         let acc = groups.get(&key).copied();
         groups.insert(key, rt.accumulate(*kind, *ty, acc, val));
     };
@@ -682,7 +757,7 @@ fn precompute_agg<const W: usize>(
             .all(|(i, v)| atom.args.get(i) == Some(&Arg::Var(*v)));
         let mut run: Option<(Row<W>, u32)> = None;
         if let Some(rel) = &src.store[atom.rel] {
-            for row in rel.iter().filter(|r| shape.matches(&r[..])) {
+            for row in rel.rows().filter(|r| shape.matches(r)) {
                 if !guard.step() {
                     break;
                 }
@@ -747,9 +822,9 @@ fn run_stratum<const W: usize>(
     prog: &Program,
     sp: &StratumPlan,
     rt: &Runtime,
-    store: &Store<W>,
-    base: Option<&Base<W>>,
-) -> StratumResult<W> {
+    store: &Store,
+    base: Option<&Prebuilt>,
+) -> StratumResult {
     let stratum = &prog.strata[sp.index];
     let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
@@ -825,7 +900,7 @@ fn run_stratum<const W: usize>(
         .collect();
     for &r in &stratum.rels {
         if let Some(rel) = &store[r] {
-            vars[&r].insert((**rel).clone());
+            vars[&r].insert(relation_of::<W>(rel));
         }
     }
     let mut ops: Vec<Op> = Vec::new();
@@ -875,7 +950,7 @@ fn run_stratum<const W: usize>(
     let mut vars = vars;
     for &r in &stratum.rels {
         if let Some(v) = vars.remove(&r) {
-            out.push((r, v.complete()));
+            out.push((r, table_of(&v.complete(), prog.relations[r].arity())));
         }
     }
     Ok(out)
@@ -887,8 +962,8 @@ fn build_rule<'a, const W: usize>(
     rp: &'a RulePlan,
     ri: usize,
     rt: &'a Runtime,
-    store: &'a Store<W>,
-    src: &'a StoreSource<'a, W>,
+    store: &'a Store,
+    src: &'a StoreSource<'a>,
     prep: &'a Prepared<W>,
     leap_index: &HashMap<(usize, usize), usize>,
     step_ids: &'a HashMap<(usize, usize), StepIds>,
@@ -998,9 +1073,9 @@ fn build_rule<'a, const W: usize>(
             } else {
                 if let Some(rel) = &store[atom.rel] {
                     let rows: Vec<Row<W>> = rel
-                        .iter()
-                        .filter(|r| shape.matches(&r[..]))
-                        .map(|r| project::<W>(&outs, r, &[0; W]))
+                        .rows()
+                        .filter(|r| shape.matches(r))
+                        .map(|r| project::<W>(&outs, r, &[]))
                         .collect();
                     let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
                     driver_target.insert(relation_from_sorted(rows, prefix));

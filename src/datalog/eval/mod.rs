@@ -106,20 +106,99 @@ impl Table {
     pub fn rows(&self) -> impl Iterator<Item = &[u32]> + '_ {
         (0..self.len).map(move |i| &self.data[i * self.arity..(i + 1) * self.arity])
     }
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[u32] {
+        &self.data[i * self.arity..(i + 1) * self.arity]
+    }
+    /// Whether the rows are strictly ascending by their stored values (sorted, no duplicates).
+    pub fn is_normal(&self) -> bool {
+        (self.arity == 0 && self.len <= 1) || (1..self.len).all(|i| self.row(i - 1) < self.row(i))
+    }
     /// Sorts rows by their stored values and removes duplicates.
     pub fn normalize(&mut self) {
-        let mut rows: Vec<&[u32]> = self.rows().collect();
-        rows.sort();
-        rows.dedup();
-        let mut t = Table::new(self.arity);
-        for r in rows {
-            t.push(r);
+        if self.arity == 0 {
+            self.len = self.len.min(1);
+            return;
         }
-        *self = t;
+        if self.is_normal() {
+            return;
+        }
+        // One and two columns: sorted as integers in place of the rows.
+        if self.arity == 1 {
+            self.data.sort_unstable();
+            self.data.dedup();
+            self.len = self.data.len();
+            return;
+        }
+        if self.arity == 2 {
+            let mut packed: Vec<u64> = self
+                .data
+                .chunks_exact(2)
+                .map(|r| (u64::from(r[0]) << 32) | u64::from(r[1]))
+                .collect();
+            packed.sort_unstable();
+            packed.dedup();
+            self.data.clear();
+            self.data.shrink_to(packed.len() * 2);
+            self.data
+                .extend(packed.iter().flat_map(|p| [(p >> 32) as u32, *p as u32]));
+            self.len = packed.len();
+            return;
+        }
+        let order = sort_rows(self.arity, self.len, |i, c| self.data[i * self.arity + c]);
+        let mut data = Vec::with_capacity(self.data.len());
+        let mut last: Option<usize> = None;
+        for i in order {
+            let i = i as usize;
+            if last.is_none_or(|l| self.row(l) != self.row(i)) {
+                data.extend_from_slice(self.row(i));
+                last = Some(i);
+            }
+        }
+        self.len = data.len() / self.arity;
+        self.data = data;
     }
     /// Whether it holds this row.
     pub fn contains(&self, row: &[u32]) -> bool {
         self.rows().any(|r| r == row)
+    }
+}
+
+/// The positions `0..len` of rows of `arity` columns ordered by the values `key(row, column)`
+/// gives (unsigned order, column by column); rows with equal keys keep their order. One and two
+/// columns are packed into integers, which sort far faster than rows compared column by column.
+pub fn sort_rows(arity: usize, len: usize, key: impl Fn(usize, usize) -> u32) -> Vec<u32> {
+    match arity {
+        0 => (0..len as u32).collect(),
+        1 => {
+            let mut packed: Vec<u64> = (0..len)
+                .map(|i| (u64::from(key(i, 0)) << 32) | i as u64)
+                .collect();
+            packed.sort_unstable();
+            packed.into_iter().map(|p| p as u32).collect()
+        }
+        2 => {
+            let mut packed: Vec<(u64, u32)> = (0..len)
+                .map(|i| {
+                    (
+                        (u64::from(key(i, 0)) << 32) | u64::from(key(i, 1)),
+                        i as u32,
+                    )
+                })
+                .collect();
+            packed.sort_unstable();
+            packed.into_iter().map(|(_, i)| i).collect()
+        }
+        _ => {
+            let keys: Vec<u32> = (0..len)
+                .flat_map(|i| (0..arity).map(move |c| (i, c)))
+                .map(|(i, c)| key(i, c))
+                .collect();
+            let mut order: Vec<u32> = (0..len as u32).collect();
+            let row = |i: u32| &keys[i as usize * arity..(i as usize + 1) * arity];
+            order.sort_unstable_by(|&a, &b| row(a).cmp(row(b)).then(a.cmp(&b)));
+            order
+        }
     }
 }
 
