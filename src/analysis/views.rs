@@ -286,6 +286,12 @@ views! {
     NotificationRule = notification_rule(r rule, name name, severity severity);
     /// User U is a superuser.
     Superuser = superuser(u user);
+    /// User U is a superuser through a membership that is not cut off.
+    SuperuserSure = superuser_sure(u user);
+    /// Whether user U is a superuser depends on ancestry beyond the cut-off.
+    SuperuserUnknown = superuser_unknown(u user);
+    /// Users log in through flow F, named by a brand of domain D or picked by slug.
+    LoginFlow = login_flow(f flow, via via, d domain);
     /// How many users notification rule R tells.
     RuleRecipients = rule_recipients(r rule, n count);
     /// Event action A.
