@@ -12,6 +12,11 @@
 //! object's identity classes); [`journeys`] gives `journeys.dl` each identity class's parts,
 //! those of the classes that stand for it in each object, and reads its answer.
 
+use super::views::{
+    ActionNotifies, AppLoginFlow, Application, Device, EventAction, FlowHasMfa, JourneyAnswer,
+    LoginMfaUsers, OutpostProvider, PartAll, PartIn, RacEndpoint, RuleRecipients,
+    RuleTellsEventUser, Source, UsersCount, view_of,
+};
 use super::{COVERAGE, JOURNEYS, Model, RULES};
 use crate::datalog::eval::Limits;
 use crate::datalog::ir::Ty;
@@ -102,20 +107,20 @@ impl Coverage {
     /// Reads the counts from a model of every user with `rules/authentik/coverage.dl`.
     pub fn read(model: &Model, snapshot: &Snapshot) -> Result<Coverage, String> {
         let users = snapshot.users.len() as u64;
-        let counted = |objects: &str, name_col: usize, rel: &str, words: [&str; 3]| {
+        // Objects as (pk, name), and how many users get each of `words` from each.
+        let counted = |objects: Vec<(String, String)>, rel: &str, words: [&str; 3]| {
             let mut n: BTreeMap<String, [u64; 3]> = BTreeMap::new();
-            for r in model.rows(rel) {
-                if let Some(i) = words.iter().position(|w| *w == r[1]) {
-                    n.entry(r[0].clone()).or_default()[i] += r[2].parse::<u64>().unwrap_or(0);
+            for r in model.view_in::<UsersCount>(rel) {
+                if let Some(i) = words.iter().position(|w| *w == r.value) {
+                    n.entry(r.object).or_default()[i] += r.count.parse::<u64>().unwrap_or(0);
                 }
             }
-            let mut out: Vec<TargetCount> = model
-                .rows(objects)
+            let mut out: Vec<TargetCount> = objects
                 .into_iter()
-                .map(|r| TargetCount {
-                    counts: n.get(&r[0]).copied().unwrap_or_default(),
-                    name: r[name_col].clone(),
-                    pk: r[0].clone(),
+                .map(|(pk, name)| TargetCount {
+                    counts: n.get(&pk).copied().unwrap_or_default(),
+                    name,
+                    pk,
                 })
                 .collect();
             out.sort_by(|a, b| (&a.name, &a.pk).cmp(&(&b.name, &b.pk)));
@@ -124,25 +129,28 @@ impl Coverage {
         let tri = ["yes", "no", "unknown"];
         let rules = model.names("notification_rule");
         let recipients: BTreeMap<String, u64> = model
-            .rows("rule_recipients")
+            .view::<RuleRecipients>()
             .into_iter()
-            .map(|r| (r[0].clone(), r[1].parse().unwrap_or(0)))
+            .map(|r| (r.rule, r.count.parse().unwrap_or(0)))
             .collect();
         let tells: std::collections::BTreeSet<String> = model
-            .rows("rule_tells_event_user")
+            .view::<RuleTellsEventUser>()
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r.rule)
             .collect();
         let mut actions: BTreeMap<String, Vec<Notifier>> = model
-            .rows("event_action")
+            .view::<EventAction>()
             .into_iter()
-            .map(|r| (r[0].clone(), Vec::new()))
+            .map(|r| (r.action, Vec::new()))
             .collect();
-        for r in model.rows("action_notifies") {
-            actions.entry(r[0].clone()).or_default().push(Notifier {
-                rule: rules.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone()),
-                recipients: recipients.get(&r[1]).copied().unwrap_or(0),
-                event_user: tells.contains(&r[1]),
+        for r in model.view::<ActionNotifies>() {
+            actions.entry(r.action).or_default().push(Notifier {
+                rule: rules
+                    .get(&r.rule)
+                    .cloned()
+                    .unwrap_or_else(|| r.rule.clone()),
+                recipients: recipients.get(&r.rule).copied().unwrap_or(0),
+                event_user: tells.contains(&r.rule),
             });
         }
         for list in actions.values_mut() {
@@ -150,32 +158,32 @@ impl Coverage {
         }
         let flows: BTreeMap<String, String> = model.names("flow");
         let with_mfa: std::collections::BTreeSet<String> = model
-            .rows("flow_has_mfa")
+            .view::<FlowHasMfa>()
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r.flow)
             .collect();
         let login_flow: BTreeMap<String, (String, String)> = model
-            .rows("app_login_flow")
+            .view::<AppLoginFlow>()
             .into_iter()
-            .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+            .map(|r| (r.app, (r.flow, r.via)))
             .collect();
         let mut mfa: BTreeMap<String, [u64; 2]> = BTreeMap::new();
-        for r in model.rows("login_mfa_users") {
-            let i = usize::from(r[1] != "shown");
-            mfa.entry(r[0].clone()).or_default()[i] += r[2].parse::<u64>().unwrap_or(0);
+        for r in model.view::<LoginMfaUsers>() {
+            let i = usize::from(r.value != "shown");
+            mfa.entry(r.app).or_default()[i] += r.count.parse::<u64>().unwrap_or(0);
         }
         let mut logins: Vec<LoginPath> = model
-            .rows("application")
+            .view::<Application>()
             .into_iter()
             .map(|r| {
-                let (flow, via) = match login_flow.get(&r[0]) {
+                let (flow, via) = match login_flow.get(&r.app) {
                     Some((f, via)) => (Some(f.clone()), via.clone()),
                     None => (None, String::new()),
                 };
                 let has_mfa = flow.as_ref().is_some_and(|f| with_mfa.contains(f));
-                let [shown, unknown] = mfa.get(&r[0]).copied().unwrap_or_default();
+                let [shown, unknown] = mfa.get(&r.app).copied().unwrap_or_default();
                 LoginPath {
-                    app: r[1].clone(),
+                    app: r.slug,
                     flow: flow.map(|f| flows.get(&f).cloned().unwrap_or(f)),
                     via,
                     has_mfa,
@@ -193,17 +201,27 @@ impl Coverage {
             .collect();
         logins.sort_by(|a, b| a.app.cmp(&b.app));
         let outpost: std::collections::BTreeSet<String> = model
-            .rows("outpost_provider")
+            .view::<OutpostProvider>()
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r.provider)
             .collect();
+        let devices = model.view::<Device>().into_iter();
+        let sources = model.view::<Source>().into_iter();
+        let endpoints = model.view::<RacEndpoint>().into_iter();
         Ok(Coverage {
             users,
-            devices: counted("device", 1, "device_users", tri),
-            sources: counted("source", 1, "source_users", tri),
+            devices: counted(
+                devices.map(|d| (d.pk, d.name)).collect(),
+                "device_users",
+                tri,
+            ),
+            sources: counted(
+                sources.map(|s| (s.pk, s.slug)).collect(),
+                "source_users",
+                tri,
+            ),
             endpoints: counted(
-                "rac_endpoint",
-                1,
+                endpoints.map(|e| (e.pk, e.name)).collect(),
                 "endpoint_users",
                 ["pass", "fail", "unknown"],
             ),
@@ -489,31 +507,36 @@ pub fn journeys(
     // Per target and object, each local class's parts: (part, value).
     type Parts = FxHashMap<u32, Vec<(String, String)>>;
     let mut by_object: BTreeMap<String, BTreeMap<String, Parts>> = BTreeMap::new();
-    for r in model.rows(parts_in) {
+    for r in model.view_in::<PartIn>(parts_in) {
         let Some(k) = model
-            .class_of(&r[3])
-            .or_else(|| user_index.get(&r[3]).copied())
+            .class_of(&r.user)
+            .or_else(|| user_index.get(&r.user).copied())
         else {
             continue;
         };
         by_object
-            .entry(r[0].clone())
+            .entry(r.target)
             .or_default()
-            .entry(r[1].clone())
+            .entry(r.object)
             .or_default()
             .entry(k)
             .or_default()
-            .push((r[2].clone(), r[4].clone()));
+            .push((r.part, r.value));
     }
-    let all = model.rows(parts_all);
+    let all = model.view_in::<PartAll>(parts_all);
     for r in &all {
-        by_object.entry(r[0].clone()).or_default();
+        by_object.entry(r.target.clone()).or_default();
     }
     let (rules, given) = journey_rules()?;
     let mut inputs = Inputs::new(&rules);
     let mut rows: Vec<[String; 5]> = Vec::new();
     for r in &all {
-        add_row(&rules, &mut inputs, parts_all, &[&r[0], &r[1], &r[2]])?;
+        add_row(
+            &rules,
+            &mut inputs,
+            parts_all,
+            &[&r.target, &r.part, &r.value],
+        )?;
     }
     for r in model.rows(targets) {
         let row: Vec<&str> = r.iter().map(String::as_str).collect();
@@ -573,26 +596,43 @@ pub fn journeys(
         )
         .map_err(|e| e.to_string())?;
     let mut answers: HashMap<(String, String), u8> = HashMap::new();
-    for r in eval.rows(&rules, answer).unwrap_or_default() {
-        if let Some(i) = ANSWERS.iter().position(|a| *a == r[2]) {
-            answers.insert((r[0].clone(), r[1].clone()), i as u8);
+    for r in view_of::<JourneyAnswer>(&eval, &rules, answer) {
+        if let Some(i) = ANSWERS.iter().position(|a| *a == r.value) {
+            answers.insert((r.target, r.user), i as u8);
         }
     }
-    Ok(combination_of
+    combination_of
         .into_iter()
         .map(|(target, of)| {
             let per_class = of
                 .iter()
-                .map(|c| {
-                    answers
-                        .get(&(target.to_string(), format!("class {c}")))
-                        .copied()
-                        .unwrap_or(0)
-                })
-                .collect();
-            (target.to_string(), per_class)
+                .map(|c| answer_of(&answers, answer, target, *c))
+                .collect::<Result<_, String>>()?;
+            Ok((target.to_string(), per_class))
         })
-        .collect())
+        .collect()
+}
+
+/// The answer `answers` holds for `target` and the combination named by identity class `c` (an
+/// index into [`ANSWERS`]). `journeys.dl` answers every target for every subject it is given
+/// (each of its answer relations is yes, no or unknown for any target and known subject), so a
+/// missing answer is bindlog's error, never a default.
+fn answer_of(
+    answers: &HashMap<(String, String), u8>,
+    relation: &str,
+    target: &str,
+    c: u32,
+) -> Result<u8, String> {
+    answers
+        .get(&(target.to_string(), format!("class {c}")))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "internal error: `{relation}` gives no answer for `{target}` and identity class \
+                 {c}, though rules/authentik/journeys.dl answers every target for every class \
+                 (a bug in bindlog)"
+            )
+        })
 }
 
 /// How many users each target of `journey` (pk -> name) gets each answer from, by name.
@@ -625,4 +665,20 @@ fn journey_counts(
         .collect();
     out.sort_by(|a, b| (&a.name, &a.pk).cmp(&(&b.name, &b.pk)));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journey_without_an_answer_is_an_error_not_a_yes() {
+        let answers: HashMap<(String, String), u8> =
+            [(("e1".to_string(), "class 0".to_string()), 2)].into();
+        assert_eq!(answer_of(&answers, "endpoint_access", "e1", 0), Ok(2));
+        let missing = answer_of(&answers, "endpoint_access", "e1", 3).unwrap_err();
+        assert!(missing.contains("`endpoint_access`"), "{missing}");
+        assert!(missing.contains("`e1` and identity class 3"), "{missing}");
+        assert!(answer_of(&answers, "endpoint_access", "e2", 0).is_err());
+    }
 }

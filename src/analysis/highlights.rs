@@ -1,13 +1,19 @@
 //! What an administrator reads first in `analyze`'s summary: who cannot log in, who skips MFA,
 //! applications open to every user or to none, flows that apply to no one, the superusers.
 //! Everything is counted from the class answers of [`Bulk`] (the same counts as the per-flow
-//! tables below it), apart from the superusers, which follow the groups with `is_superuser`
-//! through the hierarchy as `rules/authentik/membership.dl` does.
+//! tables below it). Which flows users log in through (`login_flow`) and who is a superuser
+//! (`superuser_sure`, `superuser_unknown`) come from the rules: the first evaluated over the
+//! flows without users, the second over the identity classes' representatives (a class shares
+//! its representative's groups, so its representative speaks for it).
 
-use super::bulk::{Bulk, NO, UNKNOWN, YES};
+use super::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use super::classes::KeyContext;
-use crate::snapshot::Designation;
-use std::collections::HashMap;
+use super::views::{LoginFlow, NOBODY, SuperuserSure, SuperuserUnknown, view_of};
+use super::{RULES, add_facts};
+use crate::datalog::eval::Limits;
+use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
+use crate::facts::FactSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// The stage kind of an MFA validation stage.
@@ -61,7 +67,10 @@ pub struct Highlights {
     pub flows_for_nobody: Vec<String>,
     /// Superusers.
     pub superusers: u64,
-    /// Of them, service accounts.
+    /// Users who are superusers only through an ancestor beyond the ancestry authentik up to
+    /// 2025.10 follows: left unknown.
+    pub superusers_unknown: u64,
+    /// Of the superusers, service accounts.
     pub superuser_service_accounts: u64,
     /// Of them, inactive accounts.
     pub superuser_inactive: u64,
@@ -73,7 +82,7 @@ pub struct Highlights {
 
 impl Highlights {
     /// The highlights of `bulk`'s answers.
-    pub fn of(bulk: &Bulk<'_>, ctx: &KeyContext<'_>) -> Highlights {
+    pub fn of(bulk: &Bulk<'_>, ctx: &KeyContext<'_>) -> Result<Highlights, String> {
         let s = bulk.snapshot;
         let layout = &bulk.layout;
         let t = bulk.totals();
@@ -90,37 +99,26 @@ impl Highlights {
             .enumerate()
             .map(|(i, f)| (f.pk.as_str(), i))
             .collect();
+        // One line per flow: the brands' flows by domain, then the flow picked by slug; a flow
+        // named by several brands is told by the first.
+        let mut picks = login_flows(ctx)?;
+        picks.sort_by(|a, b| {
+            (a.via != "brand", &a.domain, &a.flow).cmp(&(b.via != "brand", &b.domain, &b.flow))
+        });
         let mut login: Vec<(usize, String)> = Vec::new();
-        let mut brands: Vec<_> = s.brands.iter().collect();
-        brands.sort_by(|a, b| a.domain.cmp(&b.domain));
-        let mut unnamed = brands.is_empty();
-        for b in brands {
-            match b
-                .flows
-                .get("authentication")
-                .and_then(|f| flow_index.get(&**f))
-            {
-                Some(&f) if !login.iter().any(|(g, _)| *g == f) => {
-                    login.push((f, format!("brand {}", b.domain)));
-                }
-                Some(_) => {}
-                None => unnamed = true,
+        for p in picks {
+            let Some(&f) = flow_index.get(p.flow.as_str()) else {
+                continue;
+            };
+            if login.iter().any(|(g, _)| *g == f) {
+                continue;
             }
-        }
-        if unnamed {
-            // authentik's pick for a brand that names none: the first authentication flow by
-            // slug that the visitor may start (the layout is in slug order).
-            let designation: HashMap<&str, Designation> =
-                s.flows.iter().map(|f| (&*f.pk, f.designation)).collect();
-            let first = layout.flows.iter().enumerate().find(|(i, f)| {
-                designation.get(f.pk.as_str()) == Some(&Designation::Authentication)
-                    && bulk.anonymous.applicable[*i] != NO
-            });
-            if let Some((f, _)) = first
-                && !login.iter().any(|(g, _)| *g == f)
-            {
-                login.push((f, "the first authentication flow by slug".into()));
-            }
+            let via = if p.via == "brand" {
+                format!("brand {}", p.domain)
+            } else {
+                "the first authentication flow by slug".to_string()
+            };
+            login.push((f, via));
         }
         let login = login
             .into_iter()
@@ -196,26 +194,28 @@ impl Highlights {
             .filter(|(_, c)| users > 0 && c[NO as usize] == users)
             .map(|(f, _)| f.slug.clone())
             .collect();
-        // Superusers: a class shares its effective groups named by `group_superuser`, so its
-        // representative speaks for it.
-        let superuser_group: Vec<bool> = s.groups.iter().map(|g| g.is_superuser).collect();
-        let superuser_class: Vec<bool> = bulk
-            .classes
-            .representative
-            .iter()
-            .map(|r| {
-                ctx.effective_groups(*r)
-                    .iter()
-                    .any(|g| superuser_group[*g as usize])
-            })
-            .collect();
+        // Superusers: each class as its representative is (`superuser_sure`), or may be
+        // (`superuser_unknown`); the accounts' kinds and states are counted user by user.
+        let [sure, maybe] = superusers(bulk, ctx)?;
+        let class_in = |set: &HashSet<String>| -> Vec<bool> {
+            bulk.classes
+                .representative
+                .iter()
+                .map(|r| set.contains(&s.users[*r].pk.to_string()))
+                .collect()
+        };
+        let (superuser_class, unknown_class) = (class_in(&sure), class_in(&maybe));
         let (mut superusers, mut service, mut inactive_su, mut inactive) = (0, 0, 0, 0);
+        let mut superusers_unknown = 0;
         for (u, user) in s.users.iter().enumerate() {
             inactive += u64::from(!user.is_active);
-            if superuser_class[bulk.classes.of_user[u] as usize] {
+            let k = bulk.classes.of_user[u] as usize;
+            if superuser_class[k] {
                 superusers += 1;
                 service += u64::from(user.kind.contains("service_account"));
                 inactive_su += u64::from(!user.is_active);
+            } else if unknown_class[k] {
+                superusers_unknown += 1;
             }
         }
         let mut superuser_groups: Vec<String> = s
@@ -225,18 +225,19 @@ impl Highlights {
             .map(|g| g.name.to_string())
             .collect();
         superuser_groups.sort();
-        Highlights {
+        Ok(Highlights {
             users,
             login,
             open_to_all: apps_where(YES),
             open_to_none: apps_where(NO),
             flows_for_nobody,
             superusers,
+            superusers_unknown,
             superuser_service_accounts: service,
             superuser_inactive: inactive_su,
             superuser_groups,
             inactive,
-        }
+        })
     }
 
     /// The highlights as the summary prints them: a heading, then one line each.
@@ -301,9 +302,18 @@ impl Highlights {
             self.flows_for_nobody.len(),
             listed(&self.flows_for_nobody)
         );
+        let unknown = if self.superusers_unknown > 0 {
+            format!(
+                ", and {} more left unknown (only through an ancestor 20 or more levels up, \
+                 which authentik up to 2025.10 does not follow)",
+                self.superusers_unknown
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "  superusers: {} users (groups with is_superuser, and their descendants: {}); {} service account(s), {} inactive",
+            "  superusers: {} users (groups with is_superuser, and their descendants: {}){unknown}; {} service account(s), {} inactive",
             self.superusers,
             if self.superuser_groups.is_empty() {
                 "none".to_string()
@@ -339,4 +349,57 @@ fn listed(list: &[String]) -> String {
     } else {
         format!(": {}", names(list))
     }
+}
+
+/// The rules `texts` evaluated for the anonymous visitor only (no user is a subject) over
+/// `facts`.
+fn evaluate(texts: &[(&str, &str)], facts: &[&FactSet]) -> Result<(Rules, Evaluation), String> {
+    let rules = Rules::from_texts(texts).map_err(|f| f.render(100))?;
+    let mut inputs = Inputs::new(&rules);
+    for f in facts {
+        add_facts(&rules, &mut inputs, f)?;
+    }
+    inputs.add(&rules, "query_subject", &[FactValue::Sym(NOBODY)])?;
+    let eval = rules
+        .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
+        .map_err(|e| e.to_string())?;
+    Ok((rules, eval))
+}
+
+/// The flows users log in through (`login_flow`): the built-in rules over the flows' facts and
+/// those no component owns (groups, brands, policies, ...); the relation reads no application,
+/// other binding target or user. Its cost is the flows', not the users'.
+fn login_flows(ctx: &KeyContext<'_>) -> Result<Vec<LoginFlow>, String> {
+    let start = std::time::Instant::now();
+    let mut facts = vec![&ctx.components.global];
+    facts.extend(ctx.components.flows.iter().map(|f| &f.facts));
+    let (rules, eval) = evaluate(&RULES, &facts)?;
+    bulk::timing("highlights: login flows", start);
+    Ok(view_of(&eval, &rules, "login_flow"))
+}
+
+/// The identity classes' representatives who are superusers (`superuser_sure`) and who may be
+/// (`superuser_unknown`): the membership rules (the files `membership.dl` needs) over the groups
+/// and the representatives' own facts. A class shares its representative's groups, so its cost
+/// is the representatives', not the users'.
+fn superusers(bulk: &Bulk<'_>, ctx: &KeyContext<'_>) -> Result<[HashSet<String>; 2], String> {
+    let start = std::time::Instant::now();
+    let files: Vec<(&str, &str)> = RULES
+        .iter()
+        .copied()
+        .filter(|(name, _)| {
+            ["schema.dl", "identity.dl", "membership.dl"]
+                .iter()
+                .any(|f| name.ends_with(&format!("/{f}")))
+        })
+        .collect();
+    let reps = ctx.user_facts(&bulk.classes.representative);
+    let (rules, eval) = evaluate(&files, &[&ctx.components.global, &reps])?;
+    bulk::timing("highlights: superusers", start);
+    let sure = view_of::<SuperuserSure>(&eval, &rules, "superuser_sure");
+    let maybe = view_of::<SuperuserUnknown>(&eval, &rules, "superuser_unknown");
+    Ok([
+        sure.into_iter().map(|r| r.user).collect(),
+        maybe.into_iter().map(|r| r.user).collect(),
+    ])
 }

@@ -5,6 +5,12 @@
 //! objects, in the JSON forms documented in `docs/binding-targets.md`.
 
 use super::Model;
+use super::views::{
+    ANONYMOUS_ENTRY, AppInvalidationFlow, AppLoginFlow, BindPart, EndpointForeignApplication, Fsb,
+    HostFlow, NotificationRule, NotificationTransport, OpenBinding, OutpostProvider, Provider,
+    ProviderMfaSupport, RequestBrand, RuleRecipient, RuleTellsEventUser, TransportSendOnce,
+    UnsolvableStage, Visible,
+};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
@@ -74,10 +80,10 @@ impl Model {
             .last_of("endpoint_flow", &[&e])
             .map(|f| json!({"slug": self.flow_slug(&f), "applicable": part("authorization_flow")}));
         let through: Vec<&String> = self
-            .rows("endpoint_foreign_application")
+            .view::<EndpointForeignApplication>()
             .into_iter()
-            .filter(|r| r[0] == e)
-            .filter_map(|r| apps.get(&r[1]))
+            .filter(|r| r.endpoint == e)
+            .filter_map(|r| apps.get(&r.app))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -133,47 +139,50 @@ impl Model {
     ) -> Result<Json, String> {
         let p = self.object("provider", 1, provider, "provider")?;
         let row = self
-            .rows("provider")
+            .view::<Provider>()
             .into_iter()
-            .find(|r| r[0] == p)
+            .find(|r| r.provider == p)
             .unwrap_or_default();
-        if !self.rows("outpost_provider").iter().any(|r| r[0] == p) {
+        if !self
+            .view::<OutpostProvider>()
+            .iter()
+            .any(|r| r.provider == p)
+        {
             return Err(format!(
                 "provider `{}` is a {}: only LDAP and RADIUS providers bind through an outpost (ask `access --app SLUG --flows` for the others)",
-                row.get(1).cloned().unwrap_or_default(),
-                row.get(2).cloned().unwrap_or_default()
+                row.name, row.kind
             ));
         }
         let stages = self.names("stage");
         let visible: BTreeMap<String, String> = self
-            .rows("visible")
+            .view::<Visible>()
             .into_iter()
-            .filter(|r| r[1] == "anonymous" && r[2] == user)
-            .map(|r| (r[0].clone(), r[3].clone()))
+            .filter(|r| r.entry == ANONYMOUS_ENTRY && r.subject == user)
+            .map(|r| (r.binding, r.value))
             .collect();
         let fsb: BTreeMap<String, String> = self
-            .rows("fsb")
+            .view::<Fsb>()
             .into_iter()
-            .map(|r| (r[0].clone(), r[2].clone()))
+            .map(|r| (r.binding, r.stage))
             .collect();
         let mut unsupported: Vec<Json> = self
-            .rows("unsolvable_stage")
+            .view::<UnsolvableStage>()
             .into_iter()
-            .filter(|r| r[0] == p)
+            .filter(|r| r.provider == p)
             .filter_map(|r| {
-                let v = visible.get(&r[1])?;
+                let v = visible.get(&r.binding)?;
                 (v != "skipped").then(|| {
-                    json!({"stage": fsb.get(&r[1]).and_then(|s| stages.get(s)), "visibility": v})
+                    json!({"stage": fsb.get(&r.binding).and_then(|s| stages.get(s)), "visibility": v})
                 })
             })
             .collect();
         unsupported.sort_by_key(|v| v.to_string());
         let part = |x: &str| -> &'static str {
             let vs: Vec<String> = self
-                .rows("bind_part")
+                .view::<BindPart>()
                 .into_iter()
-                .filter(|r| r[0] == p && r[1] == user && (x.is_empty() || r[2] == x))
-                .map(|r| r[3].clone())
+                .filter(|r| r.provider == p && r.user == user && (x.is_empty() || r.part == x))
+                .map(|r| r.value)
                 .collect();
             if vs.iter().any(|v| v == "fail") {
                 "no"
@@ -194,14 +203,14 @@ impl Model {
         let apps = self.names("application");
         let app = self.last_of("bind_application", &[&p]);
         Ok(json!({
-            "provider": row.get(1),
-            "type": row.get(2),
+            "provider": row.name,
+            "type": row.kind,
             "user": username,
             "bind_flow": self.last_of("bind_flow", &[&p]).map(|f| self.flow_slug(&f)),
             "flow": flow,
             "unsupported_stages": unsupported,
             "mfa": self.last_of("bind_mfa", &[&p, user]),
-            "mfa_support": self.rows("provider_mfa_support").iter().any(|r| r[0] == p),
+            "mfa_support": self.view::<ProviderMfaSupport>().iter().any(|r| r.provider == p),
             "application": app.as_ref().and_then(|a| apps.get(a)),
             "app_access": part("application"),
             "access": self.last_of("bind_access", &[&p, user]).map_or("unknown", |v| tri(&v)),
@@ -216,13 +225,13 @@ impl Model {
             .ok_or_else(|| format!("no application with the slug `{slug}`"))?;
         let access = self.access(slug, user)?;
         let login = self
-            .rows("app_login_flow")
+            .view::<AppLoginFlow>()
             .into_iter()
-            .find(|r| r[0] == a)
+            .find(|r| r.app == a)
             .map(|r| {
                 json!({
-                    "slug": self.flow_slug(&r[1]),
-                    "via": r[2],
+                    "slug": self.flow_slug(&r.flow),
+                    "via": r.via,
                     "mfa": self.last_of("login_mfa", &[&a, user]),
                 })
             });
@@ -233,10 +242,10 @@ impl Model {
             })
         });
         let inval = self
-            .rows("app_invalidation_flow")
+            .view::<AppInvalidationFlow>()
             .into_iter()
-            .find(|r| r[0] == a)
-            .map(|r| json!({"slug": self.flow_slug(&r[1]), "via": r[2]}));
+            .find(|r| r.app == a)
+            .map(|r| json!({"slug": self.flow_slug(&r.flow), "via": r.via}));
         Ok(json!({
             "app": slug,
             "user": username,
@@ -258,33 +267,35 @@ impl Model {
         let users = self.names("user");
         let transports = self.names("transport");
         let ctx = format!("event:{action}");
-        let open = self.rows("open_binding");
+        let open = self.view::<OpenBinding>();
         let labels = self.binding_names();
         let mut out = Vec::new();
-        for r in self.rows("notification_rule") {
+        for r in self.view::<NotificationRule>() {
             let fires = self
-                .last_of("rule_fires", &[&r[0], action, event_user])
+                .last_of("rule_fires", &[&r.rule, action, event_user])
                 .map_or("unknown", |v| tri(&v));
             let ts: Vec<String> = self
-                .rows("notification_transport")
+                .view::<NotificationTransport>()
                 .into_iter()
-                .filter(|t| t[0] == r[0])
-                .map(|t| t[1].clone())
+                .filter(|t| t.rule == r.rule)
+                .map(|t| t.transport)
                 .collect();
-            let send_once = ts
-                .iter()
-                .any(|t| self.rows("transport_send_once").iter().any(|s| &s[0] == t));
+            let send_once = ts.iter().any(|t| {
+                self.view::<TransportSendOnce>()
+                    .iter()
+                    .any(|s| s.transport == *t)
+            });
             let mut members: Vec<String> = self
-                .rows("rule_recipient")
+                .view::<RuleRecipient>()
                 .into_iter()
-                .filter(|x| x[0] == r[0])
-                .filter_map(|x| users.get(&x[1]).cloned())
+                .filter(|x| x.rule == r.rule)
+                .filter_map(|x| users.get(&x.user).cloned())
                 .collect();
             members.sort();
             let tells_user = self
-                .rows("rule_tells_event_user")
+                .view::<RuleTellsEventUser>()
                 .iter()
-                .any(|x| x[0] == r[0]);
+                .any(|x| x.rule == r.rule);
             let mut notified = Vec::new();
             if fires != "no" {
                 if tells_user {
@@ -306,15 +317,17 @@ impl Model {
             let mut deferred: Vec<Json> = open
                 .iter()
                 .filter(|o| {
-                    o[0] == r[0] && o[2] == ctx && (o[1] == event_user || event_user == "anonymous")
+                    o.target == r.rule
+                        && o.context == ctx
+                        && (o.identity == event_user || event_user == "anonymous")
                 })
-                .map(|o| json!({"binding": o[3], "checks": labels.get(&o[3]), "reason": o[4]}))
+                .map(|o| json!({"binding": o.binding, "checks": labels.get(&o.binding), "reason": o.why}))
                 .collect();
             deferred.sort_by_key(|v| v.to_string());
             deferred.dedup();
             out.push(json!({
-                "rule": r[1],
-                "pk": r[0],
+                "rule": r.name,
+                "pk": r.rule,
                 "fires": fires,
                 "notified": notified,
                 "send_once_pick": pick,
@@ -330,16 +343,15 @@ impl Model {
     /// `designation`: (brand pk and domain or None, flow slug and how it was chosen or None).
     pub fn host_answer(&self, designation: &str) -> (Option<Named>, Option<Named>) {
         let brands = self.names("brand");
-        let brand = self
-            .rows("request_brand")
-            .into_iter()
-            .next()
-            .map(|r| (r[0].clone(), brands.get(&r[0]).cloned().unwrap_or_default()));
+        let brand = self.view::<RequestBrand>().into_iter().next().map(|r| {
+            let domain = brands.get(&r.brand).cloned().unwrap_or_default();
+            (r.brand, domain)
+        });
         let flow = self
-            .rows("host_flow")
+            .view::<HostFlow>()
             .into_iter()
-            .find(|r| r[0] == designation)
-            .map(|r| (self.flow_slug(&r[1]), r[2].clone()));
+            .find(|r| r.designation == designation)
+            .map(|r| (self.flow_slug(&r.flow), r.via));
         (brand, flow)
     }
 }

@@ -6,7 +6,13 @@
 //! it the way authentik's admin interface would (bindings, groups, policies, "evaluated when").
 
 use super::Model;
-use super::views::ANON;
+use super::views::{
+    ANON, Applicable, Binding, BindingGroup, BindingNegate, BindingPolicy, BindingUser, Braw,
+    Decide, DirectMember, ExprRaw, ExprStaticStep, ExprStep, FlowAuthentication, FlowPart, Fsb,
+    FsbEvaluateOnPlan, FsbReEvaluatePolicies, Gate, GroupParent, IdPass, Live, Member, MemberCut,
+    OpenBinding, PlanId, RunId, RunResult, RunSplit, SomeGives, StagePart, Target, UserActive, Val,
+    View, Visible, read_as,
+};
 use crate::datalog::provenance::{Because, Blocked, Explanation, Proof, WhyNot};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -48,55 +54,79 @@ const ROUTINE: &[&str] = &[
 
 /// The rows `explain` reads to word its answer, read once from a model.
 pub struct Words {
-    rows: HashMap<&'static str, Vec<Vec<String>>>,
+    rows: Rows,
     users: BTreeMap<String, String>,
     groups: BTreeMap<String, String>,
     policies: BTreeMap<String, String>,
     labels: super::Labels,
 }
 
-const READ: &[&str] = &[
-    "target",
-    "live",
-    "binding",
-    "binding_group",
-    "binding_user",
-    "binding_policy",
-    "binding_negate",
-    "val",
-    "decide",
-    "member",
-    "member_cut",
-    "direct_member",
-    "group_parent",
-    "open_binding",
-    "fsb",
-    "fsb_evaluate_on_plan",
-    "fsb_re_evaluate_policies",
-    "applicable",
-    "gate",
-    "flow_authentication",
-    "run_result",
-    "run_id",
-    "plan_id",
-    "visible",
-    "user_active",
-    "expr_step",
-    "expr_static_step",
-];
+/// The relations the wording reads, one view each.
+struct Rows {
+    target: Vec<Target>,
+    live: Vec<Live>,
+    binding: Vec<Binding>,
+    binding_group: Vec<BindingGroup>,
+    binding_user: Vec<BindingUser>,
+    binding_policy: Vec<BindingPolicy>,
+    binding_negate: Vec<BindingNegate>,
+    val: Vec<Val>,
+    decide: Vec<Decide>,
+    member: Vec<Member>,
+    member_cut: Vec<MemberCut>,
+    direct_member: Vec<DirectMember>,
+    group_parent: Vec<GroupParent>,
+    open_binding: Vec<OpenBinding>,
+    fsb: Vec<Fsb>,
+    fsb_evaluate_on_plan: Vec<FsbEvaluateOnPlan>,
+    fsb_re_evaluate_policies: Vec<FsbReEvaluatePolicies>,
+    applicable: Vec<Applicable>,
+    gate: Vec<Gate>,
+    flow_authentication: Vec<FlowAuthentication>,
+    run_id: Vec<RunId>,
+    plan_id: Vec<PlanId>,
+    visible: Vec<Visible>,
+    user_active: Vec<UserActive>,
+    expr_step: Vec<ExprStep>,
+    expr_static_step: Vec<ExprStaticStep>,
+}
 
 impl Words {
     /// Reads what the wording needs from a model (one about a few users: `explain`'s).
     pub fn new(model: &Model) -> Words {
-        let mut rows = HashMap::new();
-        for rel in READ {
-            rows.insert(*rel, model.rows(rel));
-        }
+        let member: Vec<Member> = model.view();
         // Memberships are read for the identities asked about, not for every user.
-        let asked: BTreeSet<String> = rows["member"].iter().map(|r| r[0].clone()).collect();
-        if let Some(direct) = rows.get_mut("direct_member") {
-            direct.retain(|r| asked.contains(&r[0]));
-        }
+        let asked: BTreeSet<&str> = member.iter().map(|r| r.identity.as_str()).collect();
+        let mut direct_member: Vec<DirectMember> = model.view();
+        direct_member.retain(|r| asked.contains(r.user.as_str()));
+        let rows = Rows {
+            target: model.view(),
+            live: model.view(),
+            binding: model.view(),
+            binding_group: model.view(),
+            binding_user: model.view(),
+            binding_policy: model.view(),
+            binding_negate: model.view(),
+            val: model.view(),
+            decide: model.view(),
+            member_cut: model.view(),
+            direct_member,
+            member,
+            group_parent: model.view(),
+            open_binding: model.view(),
+            fsb: model.view(),
+            fsb_evaluate_on_plan: model.view(),
+            fsb_re_evaluate_policies: model.view(),
+            applicable: model.view(),
+            gate: model.view(),
+            flow_authentication: model.view(),
+            run_id: model.view(),
+            plan_id: model.view(),
+            visible: model.view(),
+            user_active: model.view(),
+            expr_step: model.view(),
+            expr_static_step: model.view(),
+        };
         Words {
             rows,
             users: model.names("user"),
@@ -104,21 +134,6 @@ impl Words {
             policies: model.names("policy"),
             labels: model.labels(),
         }
-    }
-
-    fn rows(&self, rel: &str) -> &[Vec<String>] {
-        self.rows.get(rel).map_or(&[], Vec::as_slice)
-    }
-
-    fn find(&self, rel: &str, prefix: &[&str]) -> Vec<&Vec<String>> {
-        self.rows(rel)
-            .iter()
-            .filter(|r| r.iter().zip(prefix).all(|(a, b)| a == b))
-            .collect()
-    }
-
-    fn has(&self, rel: &str, prefix: &[&str]) -> bool {
-        !self.find(rel, prefix).is_empty()
     }
 
     /// Who an identity is, for a sentence: the username, or "the anonymous visitor".
@@ -147,15 +162,17 @@ impl Words {
     /// The shortest chain of groups from one of the identity's direct groups up to `g`.
     fn membership_path(&self, identity: &str, g: &str) -> Option<Vec<String>> {
         let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in self.rows("group_parent") {
-            parents.entry(&r[0]).or_default().push(&r[1]);
+        for r in &self.rows.group_parent {
+            parents.entry(&r.child).or_default().push(&r.parent);
         }
         let mut prev: HashMap<&str, Option<&str>> = HashMap::new();
         let mut queue = VecDeque::new();
         let mut starts: Vec<&str> = self
-            .find("direct_member", &[identity])
-            .into_iter()
-            .map(|r| r[1].as_str())
+            .rows
+            .direct_member
+            .iter()
+            .filter(|r| r.user == identity)
+            .map(|r| r.group.as_str())
             .collect();
         starts.sort_unstable();
         for s in starts {
@@ -192,18 +209,30 @@ impl Words {
             return "the anonymous visitor is a member of no group".into();
         }
         let who = self.who(identity);
-        if self.has("member_cut", &[identity, g]) {
+        let of = |i: &str, group: &str| i == identity && group == g;
+        if self
+            .rows
+            .member_cut
+            .iter()
+            .any(|r| of(&r.identity, &r.group))
+        {
             return format!(
                 "{who} is a member of {} only through an ancestor 20 or more levels up, which \
                  authentik up to 2025.10 does not follow",
                 self.group(g)
             );
         }
-        if self.has("direct_member", &[identity, g]) {
+        if self
+            .rows
+            .direct_member
+            .iter()
+            .any(|r| of(&r.user, &r.group))
+        {
             return format!("{who} is a direct member");
         }
+        let member = self.rows.member.iter().any(|r| of(&r.identity, &r.group));
         match self.membership_path(identity, g) {
-            Some(chain) if self.has("member", &[identity, g]) => {
+            Some(chain) if member => {
                 let names: Vec<String> = chain
                     .iter()
                     .map(|c| self.groups.get(c).cloned().unwrap_or_else(|| c.clone()))
@@ -217,63 +246,92 @@ impl Words {
         }
     }
 
+    /// Binding `b`'s row.
+    fn binding_row(&self, b: &str) -> Option<&Binding> {
+        self.rows.binding.iter().find(|r| r.binding == b)
+    }
+
     /// " at order N": where an administrator finds binding `b` in the target's list of
     /// bindings (authentik's "Order" column).
     fn order(&self, b: &str) -> String {
-        self.find("binding", &[b])
-            .first()
-            .map_or_else(String::new, |r| format!(" at order {}", r[2]))
+        self.binding_row(b)
+            .map_or_else(String::new, |r| format!(" at order {}", r.order))
     }
 
     fn negated(&self, b: &str) -> bool {
-        self.has("binding_negate", &[b])
+        self.rows.binding_negate.iter().any(|r| r.binding == b)
+    }
+
+    /// The group binding `b` checks.
+    fn group_of(&self, b: &str) -> Option<&str> {
+        let r = self.rows.binding_group.iter().find(|r| r.binding == b);
+        r.map(|r| r.group.as_str())
+    }
+
+    /// The user binding `b` checks.
+    fn user_of(&self, b: &str) -> Option<&str> {
+        let r = self.rows.binding_user.iter().find(|r| r.binding == b);
+        r.map(|r| r.user.as_str())
+    }
+
+    /// The policy binding `b` runs.
+    fn policy_of(&self, b: &str) -> Option<&str> {
+        let r = self.rows.binding_policy.iter().find(|r| r.binding == b);
+        r.map(|r| r.policy.as_str())
     }
 
     /// The steps of expression policy binding `b` that decide it for `identity` in context `c`:
     /// the construct at its line and what it gave.
     fn expr_steps(&self, b: &str, identity: &str, c: &str) -> Option<String> {
         let mut steps: Vec<&str> = self
-            .find("expr_step", &[b, c, identity])
-            .into_iter()
-            .map(|r| r[3].as_str())
+            .rows
+            .expr_step
+            .iter()
+            .filter(|r| r.binding == b && r.context == c && r.identity == identity)
+            .map(|r| r.text.as_str())
             .collect();
         if steps.is_empty() {
-            steps = self
-                .find("expr_static_step", &[b, c])
-                .into_iter()
-                .map(|r| r[2].as_str())
-                .collect();
+            steps = self.static_steps(b, c).map(|r| r.text.as_str()).collect();
         }
         steps.sort_unstable();
         steps.dedup();
         (!steps.is_empty()).then(|| steps.join("; "))
     }
 
+    /// The steps of expression policy binding `b` in context `c` that are the same for everyone.
+    fn static_steps(&self, b: &str, c: &str) -> impl Iterator<Item = &ExprStaticStep> {
+        let (b, c) = (b.to_string(), c.to_string());
+        self.rows
+            .expr_static_step
+            .iter()
+            .filter(move |r| r.binding == b && r.context == c)
+    }
+
     /// What binding `b` checks and what that gives for `identity` in context `c`.
     pub fn binding(&self, b: &str, identity: &str, c: &str, value: &str) -> String {
         let order = self.order(b);
         let negate = if self.negated(b) { " (negated)" } else { "" };
-        if let Some(r) = self.find("binding_group", &[b]).first() {
+        if let Some(g) = self.group_of(b) {
             return format!(
                 "the binding{order} requires {}{negate}, and {}",
-                self.group(&r[1]),
-                self.membership(identity, &r[1])
+                self.group(g),
+                self.membership(identity, g)
             );
         }
-        if let Some(r) = self.find("binding_user", &[b]).first() {
-            let is = if r[1] == identity { "is" } else { "is not" };
+        if let Some(u) = self.user_of(b) {
+            let is = if u == identity { "is" } else { "is not" };
             return format!(
                 "the binding{order} requires user {}{negate}, and {} {is} that user",
-                self.who(&r[1]),
+                self.who(u),
                 self.who(identity)
             );
         }
-        if let Some(r) = self.find("binding_policy", &[b]).first() {
+        if let Some(p) = self.policy_of(b) {
             let name = self
                 .policies
-                .get(&r[1])
+                .get(p)
                 .cloned()
-                .unwrap_or_else(|| r[1].clone());
+                .unwrap_or_else(|| p.to_string());
             let steps = self
                 .expr_steps(b, identity, c)
                 .map_or_else(String::new, |s| format!(" ({s})"));
@@ -282,10 +340,11 @@ impl Words {
                 "fail" => format!("fails{steps}"),
                 _ => {
                     let why: BTreeSet<&str> = self
-                        .rows("open_binding")
+                        .rows
+                        .open_binding
                         .iter()
-                        .filter(|o| o[1] == identity && o[2] == c && o[3] == b)
-                        .map(|o| o[4].as_str())
+                        .filter(|o| o.identity == identity && o.context == c && o.binding == b)
+                        .map(|o| o.why.as_str())
                         .collect();
                     if why.is_empty() {
                         "is decided only at run time".to_string()
@@ -306,13 +365,17 @@ impl Words {
     /// decide it, each in words.
     pub fn target(&self, t: &str, identity: &str, c: &str) -> (String, Vec<String>) {
         let value = self
-            .find("decide", &[t, identity, c])
-            .first()
-            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+            .rows
+            .decide
+            .iter()
+            .find(|r| r.target == t && r.identity == identity && r.context == c)
+            .map_or_else(|| "unknown".to_string(), |r| r.value.clone());
         let mode = self
-            .find("target", &[t])
-            .first()
-            .map_or_else(|| "any".to_string(), |r| r[2].clone());
+            .rows
+            .target
+            .iter()
+            .find(|r| r.target == t)
+            .map_or_else(|| "any".to_string(), |r| r.mode.clone());
         let live = self.live_in_order(t);
         if live.is_empty() {
             let verdict = if value == "pass" {
@@ -355,16 +418,16 @@ impl Words {
     /// The bindings in force on target `t` (pks), by their order.
     fn live_in_order(&self, t: &str) -> Vec<&str> {
         let mut live: Vec<(i64, &str)> = self
-            .rows("live")
+            .rows
+            .live
             .iter()
-            .filter(|r| r[1] == t)
+            .filter(|r| r.target == t)
             .map(|r| {
                 let order = self
-                    .find("binding", &[&r[0]])
-                    .first()
-                    .and_then(|b| b[2].parse().ok())
+                    .binding_row(&r.binding)
+                    .and_then(|b| b.order.parse().ok())
                     .unwrap_or(0);
-                (order, r[0].as_str())
+                (order, r.binding.as_str())
             })
             .collect();
         live.sort_unstable();
@@ -373,17 +436,21 @@ impl Words {
 
     /// What binding `b` gives `identity` in context `c`: pass, fail or unknown.
     fn val(&self, b: &str, identity: &str, c: &str) -> String {
-        self.find("val", &[b, identity, c])
-            .first()
-            .map_or_else(|| "unknown".to_string(), |r| r[3].clone())
+        self.rows
+            .val
+            .iter()
+            .find(|r| r.binding == b && r.identity == identity && r.context == c)
+            .map_or_else(|| "unknown".to_string(), |r| r.value.clone())
     }
 
     /// One sentence on why a stage is shown, skipped or unknown for a subject entering as `entry`.
     pub fn stage(&self, x: &str, entry: &str, subject: &str) -> String {
         let visible = self
-            .find("visible", &[x, entry, subject])
-            .first()
-            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+            .rows
+            .visible
+            .iter()
+            .find(|r| r.binding == x && r.entry == entry && r.subject == subject)
+            .map_or_else(|| "unknown".to_string(), |r| r.value.clone());
         let wanted = match visible.as_str() {
             "skipped" => "fail",
             "unknown" => "unknown",
@@ -391,22 +458,31 @@ impl Words {
         };
         let mut parts: Vec<String> = Vec::new();
         let flow = self
-            .find("fsb", &[x])
-            .first()
-            .map_or_else(String::new, |r| r[1].clone());
+            .rows
+            .fsb
+            .iter()
+            .find(|r| r.binding == x)
+            .map_or_else(String::new, |r| r.flow.clone());
         let applicable = self
-            .find("applicable", &[&flow, entry, subject])
-            .first()
-            .map_or_else(|| "unknown".to_string(), |r| r[3].clone());
+            .rows
+            .applicable
+            .iter()
+            .find(|r| r.flow == flow && r.entry == entry && r.subject == subject)
+            .map_or_else(|| "unknown".to_string(), |r| r.value.clone());
         if applicable != "pass" && applicable == wanted {
             parts.push(self.flow_part(&flow, entry, subject, &applicable));
         }
-        let plan_id = self
-            .find("plan_id", &[entry, subject])
-            .first()
-            .map_or_else(|| subject.to_string(), |r| r[2].clone());
-        let on_plan = self.has("fsb_evaluate_on_plan", &[x]);
-        let on_run = self.has("fsb_re_evaluate_policies", &[x]);
+        let plan_id = self.plan_id(entry, subject);
+        let on_plan = self
+            .rows
+            .fsb_evaluate_on_plan
+            .iter()
+            .any(|r| r.binding == x);
+        let on_run = self
+            .rows
+            .fsb_re_evaluate_policies
+            .iter()
+            .any(|r| r.binding == x);
         if on_plan {
             let (v, clauses) = self.target(x, &plan_id, "stage_plan");
             if v == wanted && !clauses.is_empty() {
@@ -419,9 +495,11 @@ impl Words {
         }
         if on_run {
             let mut ids: Vec<&str> = self
-                .find("run_id", &[x, entry, subject])
-                .into_iter()
-                .map(|r| r[3].as_str())
+                .rows
+                .run_id
+                .iter()
+                .filter(|r| r.binding == x && r.entry == entry && r.subject == subject)
+                .map(|r| r.identity.as_str())
                 .collect();
             ids.sort_unstable();
             ids.dedup();
@@ -458,16 +536,29 @@ impl Words {
         format!("{visible}: {}.", parts.join(". "))
     }
 
+    /// The identity a flow is planned for, for `subject` entering as `entry`.
+    fn plan_id(&self, entry: &str, subject: &str) -> String {
+        self.rows
+            .plan_id
+            .iter()
+            .find(|r| r.entry == entry && r.subject == subject)
+            .map_or_else(|| subject.to_string(), |r| r.identity.clone())
+    }
+
     fn flow_part(&self, flow: &str, entry: &str, subject: &str, value: &str) -> String {
         let gate = self
-            .find("gate", &[flow, entry, subject])
-            .first()
-            .map(|r| r[3].clone());
+            .rows
+            .gate
+            .iter()
+            .find(|r| r.flow == flow && r.entry == entry && r.subject == subject)
+            .map(|r| r.value.clone());
         if gate.as_deref() == Some(value) {
             let auth = self
-                .find("flow_authentication", &[flow])
-                .first()
-                .map_or_else(String::new, |r| r[1].clone());
+                .rows
+                .flow_authentication
+                .iter()
+                .find(|r| r.flow == flow)
+                .map_or_else(String::new, |r| r.gate.clone());
             let verdict = if value == "fail" {
                 "is not met"
             } else {
@@ -478,10 +569,7 @@ impl Words {
                 self.who(subject)
             );
         }
-        let plan_id = self
-            .find("plan_id", &[entry, subject])
-            .first()
-            .map_or_else(|| subject.to_string(), |r| r[2].clone());
+        let plan_id = self.plan_id(entry, subject);
         let (_, clauses) = self.target(flow, &plan_id, "flow");
         format!(
             "the flow does not apply: {}; evaluated when the flow is planned",
@@ -497,7 +585,7 @@ impl Words {
             "fail" => "no",
             _ => "unknown",
         };
-        let inactive = if self.has("user_active", &[user]) || user == ANON {
+        let inactive = if self.rows.user_active.iter().any(|r| r.user == user) || user == ANON {
             ""
         } else {
             " (the account is inactive: authentik refuses its login before any policy)"
@@ -511,104 +599,141 @@ impl Words {
 
     /// The reading of `some(T, I, C, V)` not holding: "no binding in force on T gives V for I",
     /// and every binding in force with what it gives (empty when there is none).
-    fn no_binding_gives(&self, v: &[String]) -> (String, String) {
+    fn no_binding_gives(&self, v: &SomeGives) -> (String, String) {
         let head = format!(
             "no binding in force on {} gives {} for {}",
-            self.label(&v[0]),
-            v[3],
-            self.who(&v[1])
+            self.label(&v.target),
+            v.value,
+            self.who(&v.identity)
         );
-        (head, self.live_bindings(&v[0], &v[1], &v[2]).join("; "))
+        let clauses = self.live_bindings(&v.target, &v.identity, &v.context);
+        (head, clauses.join("; "))
     }
 
     /// Whether the reading of proof node `p` already tells the expression steps below it: a
     /// binding's value (`val`) whose policy binding's expression decided it.
     fn tells_expression(&self, p: &Proof) -> bool {
-        let v = &p.values;
-        p.relation == "val"
-            && !matches!(p.because, Because::Absent)
-            && v.len() == 4
-            && self.has("binding_policy", &[&v[0]])
-            && self.expr_steps(&v[0], &v[1], &v[2]).is_some()
+        if p.relation != Val::RELATIONS[0]
+            || matches!(p.because, Because::Absent)
+            || p.values.len() != Val::COLUMNS.len()
+        {
+            return false;
+        }
+        let v = Val::of(&p.values);
+        self.policy_of(&v.binding).is_some()
+            && self
+                .expr_steps(&v.binding, &v.identity, &v.context)
+                .is_some()
     }
 
     /// A reading of one proof node in authentik's words, where there is one.
     pub fn gloss(&self, p: &Proof) -> Option<String> {
-        let v = &p.values;
         let negated = matches!(p.because, Because::Absent);
-        match (p.relation.as_str(), negated, v.len()) {
-            ("member", false, 2) => Some(self.membership(&v[0], &v[1])),
-            ("member", true, 2) => Some(self.membership(&v[0], &v[1])),
-            ("id_pass", _, 2) => {
-                let (b, i) = (&v[0], &v[1]);
-                match self.find("binding_group", &[b]).first() {
-                    Some(r) => Some(self.membership(i, &r[1])),
-                    None => self.find("binding_user", &[b]).first().map(|r| {
-                        let is = if &r[1] == i { "is" } else { "is not" };
-                        format!("{} {is} user {}", self.who(i), self.who(&r[1]))
-                    }),
-                }
-            }
-            ("val", false, 4) => Some(self.binding(&v[0], &v[1], &v[2], &v[3])),
-            ("expr_raw", false, 4) => self
-                .expr_steps(&v[0], &v[2], &v[1])
-                .map(|s| format!("the expression gives {} for {}: {s}", v[3], self.who(&v[2]))),
-            ("braw", false, 3) => {
-                self.find("expr_static_step", &[&v[0], &v[1]])
-                    .first()
-                    .map(|_| {
-                        let s = self.expr_steps(&v[0], "", &v[1]).unwrap_or_default();
-                        format!("the expression gives {} for everyone: {s}", v[2])
-                    })
-            }
-            ("decide", false, 4) => Some(format!(
-                "{} decides {} for {}",
-                self.label(&v[0]),
-                v[3],
-                self.who(&v[1])
-            )),
-            ("some", true, 4) => {
-                let (head, clauses) = self.no_binding_gives(v);
-                Some(if clauses.is_empty() {
+        // The node's tuple read as view `V` when it is a tuple of V's relation.
+        fn read<V: View>(p: &Proof) -> Option<V> {
+            read_as(&p.relation, &p.values)
+        }
+        if let Some(v) = read::<Member>(p) {
+            return Some(self.membership(&v.identity, &v.group));
+        }
+        if let Some(v) = read::<IdPass>(p) {
+            let i = &v.identity;
+            return match self.group_of(&v.binding) {
+                Some(g) => Some(self.membership(i, g)),
+                None => self.user_of(&v.binding).map(|u| {
+                    let is = if u == i { "is" } else { "is not" };
+                    format!("{} {is} user {}", self.who(i), self.who(u))
+                }),
+            };
+        }
+        if negated {
+            if let Some(v) = read::<SomeGives>(p) {
+                let (head, clauses) = self.no_binding_gives(&v);
+                return Some(if clauses.is_empty() {
                     head
                 } else {
                     format!("{head}: {clauses}")
-                })
+                });
             }
-            ("visible", false, 4) => Some(format!(
-                "{} is {} for {}",
-                self.label(&v[0]),
-                v[3],
-                self.who(&v[2])
-            )),
-            ("applicable", false, 4) => Some(format!(
-                "{} gives {} for {} (its authentication requirement and its policies)",
-                self.label(&v[0]),
-                v[3],
-                self.who(&v[2])
-            )),
-            ("stage_part", false, 4) => Some(format!("a part of the check gives {}", v[3])),
-            ("run_result", false, 4) => {
-                Some(format!("the check when the stage is run gives {}", v[3]))
+            if let Some(v) = read::<RunResult>(p) {
+                return Some(format!(
+                    "the check when the stage is run does not give {}",
+                    v.value
+                ));
             }
-            ("run_result", true, 4) => Some(format!(
-                "the check when the stage is run does not give {}",
-                v[3]
-            )),
-            ("run_split", true, 3) => Some(
-                "the check when the stage is run gives the same for every identity it may see"
-                    .into(),
-            ),
-            ("stage_part", true, 4) => Some(format!(
-                "no part of the check ({}, when planned, when run) gives {}",
-                "the flow applies", v[3]
-            )),
-            ("flow_part", true, 4) => Some(format!(
-                "neither the flow's authentication requirement nor its policies give {}",
-                v[3]
-            )),
-            _ => None,
+            if read::<RunSplit>(p).is_some() {
+                return Some(
+                    "the check when the stage is run gives the same for every identity it may see"
+                        .into(),
+                );
+            }
+            if let Some(v) = read::<StagePart>(p) {
+                return Some(format!(
+                    "no part of the check ({}, when planned, when run) gives {}",
+                    "the flow applies", v.value
+                ));
+            }
+            if let Some(v) = read::<FlowPart>(p) {
+                return Some(format!(
+                    "neither the flow's authentication requirement nor its policies give {}",
+                    v.value
+                ));
+            }
+            return None;
         }
+        if let Some(v) = read::<Val>(p) {
+            return Some(self.binding(&v.binding, &v.identity, &v.context, &v.value));
+        }
+        if let Some(v) = read::<ExprRaw>(p) {
+            return self
+                .expr_steps(&v.binding, &v.identity, &v.context)
+                .map(|s| {
+                    format!(
+                        "the expression gives {} for {}: {s}",
+                        v.value,
+                        self.who(&v.identity)
+                    )
+                });
+        }
+        if let Some(v) = read::<Braw>(p) {
+            return self.static_steps(&v.binding, &v.context).next().map(|_| {
+                let s = self
+                    .expr_steps(&v.binding, "", &v.context)
+                    .unwrap_or_default();
+                format!("the expression gives {} for everyone: {s}", v.value)
+            });
+        }
+        if let Some(v) = read::<Decide>(p) {
+            return Some(format!(
+                "{} decides {} for {}",
+                self.label(&v.target),
+                v.value,
+                self.who(&v.identity)
+            ));
+        }
+        if let Some(v) = read::<Visible>(p) {
+            return Some(format!(
+                "{} is {} for {}",
+                self.label(&v.binding),
+                v.value,
+                self.who(&v.subject)
+            ));
+        }
+        if let Some(v) = read::<Applicable>(p) {
+            return Some(format!(
+                "{} gives {} for {} (its authentication requirement and its policies)",
+                self.label(&v.flow),
+                v.value,
+                self.who(&v.subject)
+            ));
+        }
+        if let Some(v) = read::<StagePart>(p) {
+            return Some(format!("a part of the check gives {}", v.value));
+        }
+        if let Some(v) = read::<RunResult>(p) {
+            return Some(format!("the check when the stage is run gives {}", v.value));
+        }
+        None
     }
 }
 
@@ -679,9 +804,12 @@ fn node(
     };
     let gloss = if fold.full {
         None
-    } else if p.relation == "some" && matches!(p.because, Because::Absent) && p.values.len() == 4 {
+    } else if p.relation == SomeGives::RELATIONS[0]
+        && matches!(p.because, Because::Absent)
+        && p.values.len() == SomeGives::COLUMNS.len()
+    {
         // A second "no binding gives ..." over the same bindings refers to the first.
-        let (head, clauses) = fold.words.no_binding_gives(&p.values);
+        let (head, clauses) = fold.words.no_binding_gives(&SomeGives::of(&p.values));
         if !clauses.is_empty() && !told.insert(clauses) {
             Some(format!("{head} (each binding as above)"))
         } else {

@@ -181,7 +181,7 @@ pub fn run(args: Args) -> Outcome {
                 // The highlights read each class representative's effective groups.
                 let rules = bulk::builtin_rules().map_err(|e| miette!("{e}"))?;
                 let ctx = KeyContext::new(snapshot, &rules.program);
-                let mut text = summary(&bulk, &ctx);
+                let mut text = summary(&bulk, &ctx)?;
                 drop(bulk);
                 text.push_str(&coverage.to_text());
                 bar.finish_and_clear();
@@ -212,7 +212,7 @@ pub fn run(args: Args) -> Outcome {
             (Format::Classes, _) => bulk.write_classes(&mut w),
             (Format::Targets, _) => unreachable!("answered before the bulk analysis"),
             (Format::Summary, _) => {
-                let mut text = summary(&bulk, &ctx);
+                let mut text = summary(&bulk, &ctx)?;
                 let groups = match args.by {
                     Some(By::Group) => by_group(&bulk, &ctx),
                     None => String::new(),
@@ -248,7 +248,7 @@ fn vis(v: u8) -> &'static str {
 
 /// The readable summary: the highlights, then per flow and stage, and per application, how many
 /// users get which answer.
-pub fn summary(bulk: &Bulk, ctx: &KeyContext) -> String {
+pub fn summary(bulk: &Bulk, ctx: &KeyContext) -> Result<String, miette::Report> {
     let t = bulk.totals();
     let mut out = String::new();
     let _ = writeln!(
@@ -259,9 +259,10 @@ pub fn summary(bulk: &Bulk, ctx: &KeyContext) -> String {
         bulk.layout.flows.len(),
         bulk.layout.apps.len()
     );
-    out.push_str(&Highlights::of(bulk, ctx).to_text());
+    let highlights = Highlights::of(bulk, ctx).map_err(|e| miette!("{e}"))?;
+    out.push_str(&highlights.to_text());
     out.push_str(&counts_text(bulk, &t, true));
-    out
+    Ok(out)
 }
 
 fn counts_text(bulk: &Bulk, t: &bulk::Counts, anonymous: bool) -> String {

@@ -4,7 +4,7 @@ use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::Format;
 use bindlog::analysis::Model;
-use bindlog::analysis::views::ANON;
+use bindlog::analysis::views::{ANON, Applicable, Binding, Decide, Deferred, OpenBinding, Visible};
 use miette::miette;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -43,21 +43,28 @@ pub fn run(args: Args) -> Outcome {
     .map_err(|e| miette!("{e}"))?;
     // A binding left to run time decides a subject's answer only where that answer is unknown:
     // where another binding already passes (mode any) or fails (mode all), it changes nothing.
-    let unknown_in = |rel: &str| -> BTreeSet<(String, String, String)> {
-        model
-            .rows(rel)
-            .into_iter()
-            .filter(|r| r[3] == "unknown")
-            .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
-            .collect()
-    };
-    let app_open = unknown_in("decide");
-    let stage_open = unknown_in("visible");
-    let flow_open = unknown_in("applicable");
-    let target_of: BTreeMap<String, String> = model
-        .rows("binding")
+    let app_open: BTreeSet<(String, String, String)> = model
+        .view::<Decide>()
         .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
+        .filter(|r| r.value == "unknown")
+        .map(|r| (r.target, r.identity, r.context))
+        .collect();
+    let stage_open: BTreeSet<(String, String, String)> = model
+        .view::<Visible>()
+        .into_iter()
+        .filter(|r| r.value == "unknown")
+        .map(|r| (r.binding, r.entry, r.subject))
+        .collect();
+    let flow_open: BTreeSet<(String, String, String)> = model
+        .view::<Applicable>()
+        .into_iter()
+        .filter(|r| r.value == "unknown")
+        .map(|r| (r.flow, r.entry, r.subject))
+        .collect();
+    let target_of: BTreeMap<String, String> = model
+        .view::<Binding>()
+        .into_iter()
+        .map(|r| (r.binding, r.target))
         .collect();
     // Bindings are labelled; users are not named here.
     let labels = model.labels_of(|_| false);
@@ -67,40 +74,38 @@ pub fn run(args: Args) -> Outcome {
     // (kind, slug, binding, reason) -> subjects it is evaluated for, with the users each stands
     // for and whether their answer waits on it
     let mut groups: BTreeMap<(&str, String, String, String), Subjects> = BTreeMap::new();
-    for r in model.rows("deferred") {
-        if entries.get(&r[0]) != Some(&r[1]) {
+    for r in model.view::<Deferred>() {
+        if entries.get(&r.flow) != Some(&r.entry) {
             continue;
         }
-        let slug = flows.get(&r[0]).cloned().unwrap_or_default();
+        let slug = flows.get(&r.flow).cloned().unwrap_or_default();
         // The binding's target: the flow itself (or its gate, for no binding), or a stage binding.
-        let target = target_of.get(&r[3]).unwrap_or(&r[0]);
-        let key = (target.clone(), r[1].clone(), r[2].clone());
-        let decides = if *target == r[0] {
+        let target = target_of.get(&r.binding).unwrap_or(&r.flow);
+        let key = (target.clone(), r.entry.clone(), r.subject.clone());
+        let decides = if *target == r.flow {
             flow_open.contains(&key)
         } else {
             stage_open.contains(&key)
         };
-        let entry = groups
-            .entry(("flow", slug, r[3].clone(), r[4].clone()))
-            .or_default();
-        let weight = model.weight_in(&r[0], &r[2]);
-        let e = entry.entry(r[2].clone()).or_insert((0, false));
+        let weight = model.weight_in(&r.flow, &r.subject);
+        let entry = groups.entry(("flow", slug, r.binding, r.why)).or_default();
+        let e = entry.entry(r.subject).or_insert((0, false));
         e.0 = weight;
         e.1 |= decides;
     }
     let apps: BTreeMap<String, String> = model.names("application");
-    for r in model.rows("open_binding") {
-        if let Some(slug) = apps.get(&r[0])
-            && r[2] == "app"
-            && r[1] != ANON
+    for r in model.view::<OpenBinding>() {
+        if let Some(slug) = apps.get(&r.target)
+            && r.context == "app"
+            && r.identity != ANON
         {
-            let decides = app_open.contains(&(r[0].clone(), r[1].clone(), "app".to_string()));
+            let decides = app_open.contains(&(r.target.clone(), r.identity.clone(), r.context));
             let e = groups
-                .entry(("application", slug.clone(), r[3].clone(), r[4].clone()))
+                .entry(("application", slug.clone(), r.binding, r.why))
                 .or_default()
-                .entry(r[1].clone())
+                .entry(r.identity.clone())
                 .or_insert((0, false));
-            e.0 = model.weight_in(&r[0], &r[1]);
+            e.0 = model.weight_in(&r.target, &r.identity);
             e.1 |= decides;
         }
     }

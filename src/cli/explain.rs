@@ -4,7 +4,11 @@
 use super::Outcome;
 use super::check::SnapshotArgs;
 use super::plan::{Entry, Format};
-use bindlog::analysis::views::ANON;
+use bindlog::analysis::views::{
+    ANON, AppLoginFlow, Applicable, Decide, DefaultEntry, DeviceAccess, Entitled, Entitlement, Fsb,
+    FsbEvaluateOnPlan, JourneyAnswer, NotificationRule, RuleFires, RunResult, SourceOffered, View,
+    Visible, read_as,
+};
 use bindlog::analysis::words::{Fold, Words, render, wrap};
 use bindlog::analysis::{Model, Subjects, find_user};
 use bindlog::datalog::provenance::to_json;
@@ -158,24 +162,26 @@ pub fn run(args: Args) -> Outcome {
             .application(app)
             .ok_or_else(|| miette!("{}", model.unknown_application(app)))?;
         let v = model
-            .rows("decide")
+            .view::<Decide>()
             .into_iter()
-            .find(|r| r[0] == a && r[1] == user && r[2] == "app")
-            .map(|r| r[3].clone())
-            .unwrap_or_else(|| "unknown".into());
+            .find(|r| r.target == a && r.identity == user && r.context == "app")
+            .map_or_else(|| "unknown".into(), |r| r.value);
         queries.push(("decide", vec![a.clone(), user.clone(), "app".into(), v]));
         summary.push(words.application(&a, &user));
         summary.push(format!("(application {app}, for {})", words.who(&user)));
         // Then, for each entitlement of the application, why the user holds it or not.
-        for e in model.rows("entitlement").into_iter().filter(|r| r[1] == a) {
-            let held = model
-                .rows("entitled")
-                .into_iter()
-                .find(|r| r[0] == e[0] && r[1] == user)
-                .map(|r| r[2].clone())
-                .unwrap_or_else(|| "unknown".into());
-            summary.push(format!("entitlement {}: {held}", e[2]));
-            queries.push(("entitled", vec![e[0].clone(), user.clone(), held]));
+        let entitled: Vec<Entitled> = model.view();
+        for e in model
+            .view::<Entitlement>()
+            .into_iter()
+            .filter(|r| r.app == a)
+        {
+            let held = entitled
+                .iter()
+                .find(|r| r.entitlement == e.entitlement && r.user == user)
+                .map_or_else(|| "unknown".into(), |r| r.value.clone());
+            summary.push(format!("entitlement {}: {held}", e.name));
+            queries.push(("entitled", vec![e.entitlement, user.clone(), held]));
         }
     } else {
         let slug = args.flow.as_deref().unwrap_or_default();
@@ -184,16 +190,16 @@ pub fn run(args: Args) -> Outcome {
             .flow(slug)
             .ok_or_else(|| miette!("{}", model.unknown_flow(slug)))?;
         let names: std::collections::BTreeMap<String, String> = model.names("stage");
-        let model_rows_fsb = model.rows("fsb");
-        let fsb = model_rows_fsb
+        let fsbs: Vec<Fsb> = model.view();
+        let fsb = fsbs
             .iter()
-            .find(|r| r[1] == flow && names.get(&r[2]).is_some_and(|n| n == stage))
+            .find(|r| r.flow == flow && names.get(&r.stage).is_some_and(|n| n == stage))
             .cloned()
             .ok_or_else(|| {
-                let bound: Vec<&str> = model_rows_fsb
+                let bound: Vec<&str> = fsbs
                     .iter()
-                    .filter(|r| r[1] == flow)
-                    .filter_map(|r| names.get(&r[2]).map(String::as_str))
+                    .filter(|r| r.flow == flow)
+                    .filter_map(|r| names.get(&r.stage).map(String::as_str))
                     .collect();
                 miette!(
                     "{}",
@@ -213,18 +219,17 @@ pub fn run(args: Args) -> Outcome {
             Some(Entry::Anonymous | Entry::Source) => "anonymous".to_string(),
             Some(Entry::Authenticated) => "authenticated".to_string(),
             None => model
-                .rows("default_entry")
+                .view::<DefaultEntry>()
                 .into_iter()
-                .find(|r| r[0] == flow)
-                .map(|r| r[1].clone())
-                .unwrap_or_else(|| "authenticated".into()),
+                .find(|r| r.flow == flow)
+                .map_or_else(|| "authenticated".into(), |r| r.entry),
         };
+        let x = &fsb.binding;
         let v = model
-            .rows("visible")
+            .view::<Visible>()
             .into_iter()
-            .find(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
-            .map(|r| r[3].clone())
-            .unwrap_or_else(|| "unknown".into());
+            .find(|r| r.binding == *x && r.entry == entry && r.subject == subject)
+            .map_or_else(|| "unknown".into(), |r| r.value);
         let entered = if args.entry == Some(Entry::Source) {
             "entered from a source login"
         } else if entry == "anonymous" {
@@ -232,26 +237,26 @@ pub fn run(args: Args) -> Outcome {
         } else {
             "entered logged in"
         };
-        summary.push(words.stage(&fsb[0], &entry, &subject));
+        summary.push(words.stage(x, &entry, &subject));
         summary.push(format!(
             "(stage {stage} at order {} of flow {slug}, for {}, {entered})",
-            fsb[3],
+            fsb.order,
             words.who(&subject)
         ));
         queries.push((
             "visible",
-            vec![fsb[0].clone(), entry.clone(), subject.clone(), v.clone()],
+            vec![x.clone(), entry.clone(), subject.clone(), v.clone()],
         ));
         // A shown stage holds because nothing fails: prove what each checked part gives too
         // (the flow applies, the plan-time check, the run-time check for each identity).
         if v == "shown" {
             let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
             for r in model
-                .rows("applicable")
+                .view::<Applicable>()
                 .into_iter()
-                .filter(|r| r[0] == flow && r[1] == entry && r[2] == subject)
+                .filter(|r| r.flow == flow && r.entry == entry && r.subject == subject)
             {
-                parts.push(("applicable", r));
+                parts.push(("applicable", r.into_row()));
             }
             let plan_id = if entry == "anonymous" {
                 ANON.to_string()
@@ -259,24 +264,22 @@ pub fn run(args: Args) -> Outcome {
                 subject.clone()
             };
             if model
-                .rows("fsb_evaluate_on_plan")
+                .view::<FsbEvaluateOnPlan>()
                 .iter()
-                .any(|r| r[0] == fsb[0])
+                .any(|r| r.binding == *x)
             {
-                for r in model
-                    .rows("decide")
-                    .into_iter()
-                    .filter(|r| r[0] == fsb[0] && r[1] == plan_id && r[2] == "stage_plan")
-                {
-                    parts.push(("decide", r));
+                for r in model.view::<Decide>().into_iter().filter(|r| {
+                    r.target == *x && r.identity == plan_id && r.context == "stage_plan"
+                }) {
+                    parts.push(("decide", r.into_row()));
                 }
             }
             for r in model
-                .rows("run_result")
+                .view::<RunResult>()
                 .into_iter()
-                .filter(|r| r[0] == fsb[0] && r[1] == entry && r[2] == subject)
+                .filter(|r| r.binding == *x && r.entry == entry && r.subject == subject)
             {
-                parts.push(("run_result", r));
+                parts.push(("run_result", r.into_row()));
             }
             queries.extend(parts);
         }
@@ -332,50 +335,59 @@ pub fn run(args: Args) -> Outcome {
 
 /// The answer to a question about one of the other binding targets, in a sentence.
 fn target_words(words: &Words, rel: &str, t: &[String]) -> String {
-    let at = |i: usize| t.get(i).map_or("", String::as_str);
-    let who = |i: usize| match at(i) {
+    let who = |u: &str| match u {
         "anonymous" => "no user (an anonymous event)".to_string(),
         u => words.who(u),
     };
-    match rel {
-        "endpoint_access" => format!("may {} open {}: {}", who(1), words.label(at(0)), at(2)),
-        "device_access" => format!("may {} log in on {}: {}", who(1), words.label(at(0)), at(2)),
-        "source_offered" => format!(
+    if let Some(a) = read_as::<JourneyAnswer>(rel, t) {
+        let (target, user) = (words.label(&a.target), who(&a.user));
+        return if rel == "endpoint_access" {
+            format!("may {user} open {target}: {}", a.value)
+        } else {
+            format!("can {user} bind through {target}: {}", a.value)
+        };
+    }
+    if let Some(d) = read_as::<DeviceAccess>(rel, t) {
+        let (device, user) = (words.label(&d.device), who(&d.user));
+        return format!("may {user} log in on {device}: {}", d.value);
+    }
+    if let Some(s) = read_as::<SourceOffered>(rel, t) {
+        return format!(
             "is {} offered {} to connect: {} (a source binding gates no login)",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
-        "bind_access" => format!(
-            "can {} bind through {}: {}",
-            who(1),
-            words.label(at(0)),
-            at(2)
-        ),
-        "rule_fires" => format!(
+            who(&s.user),
+            words.label(&s.source),
+            s.value
+        );
+    }
+    if let Some(r) = read_as::<RuleFires>(rel, t) {
+        return format!(
             "does {} fire for a {} event of {}: {} (the other rules follow)",
-            words.label(at(0)),
-            at(1),
-            who(2),
-            at(3)
-        ),
-        "app_login_flow" if at(1).is_empty() => format!(
-            "{} has no login flow: its provider names none, no brand does, and no \
-             authentication flow lets the anonymous visitor in",
-            words.label(at(0))
-        ),
-        "app_login_flow" => format!(
+            words.label(&r.rule),
+            r.action,
+            who(&r.user),
+            r.value
+        );
+    }
+    if let Some(l) = read_as::<AppLoginFlow>(rel, t) {
+        if l.flow.is_empty() {
+            return format!(
+                "{} has no login flow: its provider names none, no brand does, and no \
+                 authentication flow lets the anonymous visitor in",
+                words.label(&l.app)
+            );
+        }
+        return format!(
             "{} sends a visitor without a session to {} ({})",
-            words.label(at(0)),
-            words.label(at(1)),
-            match at(2) {
+            words.label(&l.app),
+            words.label(&l.flow),
+            match l.via.as_str() {
                 "provider" => "its provider names it",
                 "brand" => "its provider names none; the brand does",
                 _ => "no provider or brand names one: the first authentication flow by slug",
             }
-        ),
-        _ => format!("{rel}({})", t.join(", ")),
+        );
     }
+    format!("{rel}({})", t.join(", "))
 }
 
 /// The tuples that answer a question about one of the other binding targets, the answer first
@@ -437,8 +449,8 @@ fn target_queries(
         out.extend(rows_of("bind_part", &[&p, &u]));
     } else if let Some(action) = &args.notified_of {
         let u = user.unwrap_or("anonymous");
-        for r in model.rows("notification_rule") {
-            answer("rule_fires", &[&r[0], action, u], &mut out);
+        for r in model.view::<NotificationRule>() {
+            answer("rule_fires", &[&r.rule, action, u], &mut out);
         }
         if out.is_empty() {
             return Err(miette!(

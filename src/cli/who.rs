@@ -6,6 +6,10 @@ use super::check::SnapshotArgs;
 use bindlog::analysis::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use bindlog::analysis::find_user;
 use bindlog::analysis::paths::Because;
+use bindlog::analysis::views::{
+    AnonymousEventFires, DeviceAccess, DeviceInGroup, DeviceSide, OutpostProvider, RuleFires,
+    RuleRecipient, RuleTellsEventUser,
+};
 use bindlog::suggest;
 use miette::miette;
 use std::fmt::Write as _;
@@ -439,11 +443,10 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
         .map(|u| (u.pk.to_string(), u.username.to_string()))
         .collect();
     let mut found: Vec<&str> = Vec::new();
-    let rows = model.rows(rel);
     if args.device.is_some() {
-        for r in &rows {
-            if r[0] == pk && r[2] == want {
-                found.extend(users.get(&r[1]).map(String::as_str));
+        for r in model.view::<DeviceAccess>() {
+            if r.device == pk && r.value == want {
+                found.extend(users.get(&r.user).map(String::as_str));
             }
         }
     } else {
@@ -454,19 +457,19 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             other => other,
         };
         let devices: Vec<String> = model
-            .rows("device_in_group")
+            .view::<DeviceInGroup>()
             .into_iter()
-            .filter(|r| r[1] == pk)
-            .map(|r| r[0].clone())
+            .filter(|r| r.group == pk)
+            .map(|r| r.device)
             .collect();
         let mut seen = std::collections::BTreeSet::new();
-        for r in &rows {
-            if devices.contains(&r[0])
-                && r[2] == "group"
-                && r[3] == want
-                && seen.insert(r[1].clone())
+        for r in model.view::<DeviceSide>() {
+            if devices.contains(&r.device)
+                && r.side == "group"
+                && r.value == want
+                && seen.insert(r.user.clone())
             {
-                found.extend(users.get(&r[1]).map(String::as_str));
+                found.extend(users.get(&r.user).map(String::as_str));
             }
         }
         if !args.count {
@@ -514,9 +517,9 @@ fn journey(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
         ),
         (None, Some(p)) => {
             let pk = model.object("provider", 1, p, "provider");
-            let outpost = model.rows("outpost_provider");
+            let outpost = model.view::<OutpostProvider>();
             match pk {
-                Ok(pk) if !outpost.iter().any(|r| r[0] == pk) => {
+                Ok(pk) if !outpost.iter().any(|r| r.provider == pk) => {
                     return Err(miette!(
                         help = "ask who may open its application: bindlog who SNAPSHOT --app SLUG",
                         "provider `{p}` is neither an LDAP nor a RADIUS provider: nobody binds through it"
@@ -563,21 +566,21 @@ fn notifies(args: &Args, snapshot: &bindlog::snapshot::Snapshot, user: &str) -> 
         .map_err(|e| miette!("{e}"))?;
     let rules = mine.names("notification_rule");
     let tells_event_user: BTreeSet<String> = mine
-        .rows("rule_tells_event_user")
+        .view::<RuleTellsEventUser>()
         .into_iter()
-        .map(|r| r[0].clone())
+        .map(|r| r.rule)
         .collect();
     let member_of: BTreeSet<String> = mine
-        .rows("rule_recipient")
+        .view::<RuleRecipient>()
         .into_iter()
-        .filter(|r| r[1] == pk)
-        .map(|r| r[0].clone())
+        .filter(|r| r.user == pk)
+        .map(|r| r.rule)
         .collect();
     let own: BTreeMap<(String, String), String> = mine
-        .rows("rule_fires")
+        .view::<RuleFires>()
         .into_iter()
-        .filter(|r| r[2] == pk)
-        .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
+        .filter(|r| r.user == pk)
+        .map(|r| ((r.rule, r.action), r.value))
         .collect();
     // Per rule and action: whether it fires for some event (of any user, or of none).
     let mut any: BTreeMap<(String, String), &str> = BTreeMap::new();
@@ -591,17 +594,24 @@ fn notifies(args: &Args, snapshot: &bindlog::snapshot::Snapshot, user: &str) -> 
     };
     // Events without a user come from their own relation: the every-user model holds users
     // only in `rule_fires`.
-    let mut fires = model.rows("rule_fires");
+    let mut fires = model.view::<RuleFires>();
     fires.extend(
         model
-            .rows("anonymous_event_fires")
+            .view::<AnonymousEventFires>()
             .into_iter()
-            .map(|r| vec![r[0].clone(), r[1].clone(), "anonymous".into(), r[2].clone()]),
+            .map(|r| RuleFires {
+                rule: r.rule,
+                action: r.action,
+                user: "anonymous".into(),
+                value: r.value,
+            }),
     );
     for r in &fires {
-        let e = any.entry((r[0].clone(), r[1].clone())).or_insert("fail");
-        if better(e, &r[3]) {
-            *e = if r[3] == "pass" { "pass" } else { "unknown" };
+        let e = any
+            .entry((r.rule.clone(), r.action.clone()))
+            .or_insert("fail");
+        if better(e, &r.value) {
+            *e = if r.value == "pass" { "pass" } else { "unknown" };
         }
     }
     let word = |v: &str| match v {

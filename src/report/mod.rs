@@ -11,8 +11,9 @@ pub mod html;
 
 use crate::analysis::coverage::Coverage;
 use crate::analysis::paths::{Because, Hierarchy};
-use crate::analysis::views::ANON;
-use crate::analysis::views::Tri;
+use crate::analysis::views::{
+    ANON, Decide, DefaultEntry, Live, OpenBinding, Superuser, Tri, Visible,
+};
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
 use crate::snapshot::{Loaded, Snapshot};
@@ -338,18 +339,6 @@ fn digests(files: &[String]) -> Result<Vec<(String, String)>, String> {
             let hash = Sha256::digest(&bytes);
             let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
             Ok((f.clone(), hex))
-        })
-        .collect()
-}
-
-/// Rows of a relation keyed by their first `n` columns, the rest as value.
-fn index(model: &Model, rel: &str, n: usize) -> BTreeMap<Vec<String>, Vec<String>> {
-    model
-        .rows(rel)
-        .into_iter()
-        .map(|mut r| {
-            let rest = r.split_off(n.min(r.len()));
-            (r, rest)
         })
         .collect()
 }
@@ -682,22 +671,22 @@ fn app_access(
     let (snapshot, model) = (everyone.snapshot, everyone.model);
     let start = std::time::Instant::now();
     let decide: BTreeMap<(String, String), String> = model
-        .rows("decide")
+        .view::<Decide>()
         .into_iter()
-        .filter(|r| r[2] == "app")
-        .map(|r| ((r[0].clone(), r[1].clone()), r[3].clone()))
+        .filter(|r| r.context == "app")
+        .map(|r| ((r.target, r.identity), r.value))
         .collect();
     let live: BTreeSet<String> = model
-        .rows("live")
+        .view::<Live>()
         .into_iter()
-        .map(|r| r[0].clone())
+        .map(|r| r.binding)
         .collect();
     let mut open: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
-    for r in model.rows("open_binding") {
-        if r[2] == "app" {
-            open.entry((r[0].clone(), r[1].clone()))
+    for r in model.view::<OpenBinding>() {
+        if r.context == "app" {
+            open.entry((r.target, r.identity))
                 .or_default()
-                .insert((r[3].clone(), r[4].clone()));
+                .insert((r.binding, r.why));
         }
     }
     crate::analysis::bulk::timing("report: access tables read", start);
@@ -898,9 +887,17 @@ fn flow_matrices(
     groups: &[(String, &crate::snapshot::Group)],
 ) -> Vec<FlowMatrix> {
     let (snapshot, model) = (everyone.snapshot, everyone.model);
-    let entries = index(model, "default_entry", 1);
+    let entries: BTreeMap<String, String> = model
+        .view::<DefaultEntry>()
+        .into_iter()
+        .map(|r| (r.flow, r.entry))
+        .collect();
     // (fsb, entry, subject) -> visibility
-    let visible = index(model, "visible", 3);
+    let visible: BTreeMap<(String, String, String), String> = model
+        .view::<Visible>()
+        .into_iter()
+        .map(|r| ((r.binding, r.entry, r.subject), r.value))
+        .collect();
     let stage_names: BTreeMap<&str, &str> =
         snapshot.stages.iter().map(|s| (&*s.pk, &*s.name)).collect();
     let mut flows: Vec<&crate::snapshot::Flow> = snapshot.flows.iter().collect();
@@ -910,8 +907,8 @@ fn flow_matrices(
     let mut out = Vec::new();
     for flow in flows {
         let entry = entries
-            .get(&vec![flow.pk.to_string()])
-            .and_then(|v| v.first().cloned())
+            .get(&*flow.pk)
+            .cloned()
             .unwrap_or_else(|| "authenticated".into());
         let mut fsbs: Vec<&crate::snapshot::FlowStageBinding> = snapshot
             .flow_bindings
@@ -920,8 +917,8 @@ fn flow_matrices(
             .collect();
         fsbs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
         let look = |fsb: &str, e: &str, pk: &str| -> &'static str {
-            let key = vec![fsb.to_string(), e.to_string(), pk.to_string()];
-            match visible.get(&key).map(|v| v[0].as_str()) {
+            let key = (fsb.to_string(), e.to_string(), pk.to_string());
+            match visible.get(&key).map(String::as_str) {
                 Some("shown") => "shown",
                 Some("skipped") => "skipped",
                 _ => "unknown",
@@ -1048,9 +1045,9 @@ fn flow_matrices(
 
 fn privileged(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<Privileged> {
     let superusers: BTreeSet<String> = model
-        .rows("superuser")
+        .view::<Superuser>()
         .into_iter()
-        .map(|r| r[0].clone())
+        .map(|r| r.user)
         .collect();
     let mut groups: Vec<&str> = snapshot
         .groups

@@ -887,9 +887,9 @@ fn issue_15_highlights_state_what_the_tables_say() {
                 assert_eq!(&shown, &expected, "{at}: {}", l[0]);
             }
         }
-        // Superusers: as many as the rules' `superuser` relation holds for every user.
+        // Superusers: as many as the rules' `superuser_sure` relation holds for every user.
         let model = Model::new(&s, &Subjects::All).unwrap();
-        let superusers = model.rows("superuser").len() as u64;
+        let superusers = model.rows("superuser_sure").len() as u64;
         let l = line("superusers:");
         assert_eq!(numbers(l[0])[0], superusers, "{at}: {}", l[0]);
         let inactive = s.users.iter().filter(|u| !u.is_active).count() as u64;
@@ -1032,4 +1032,49 @@ fn who_app_and_the_report_name_the_bindings_that_decide() {
         }
     }
     assert_eq!(told, 4);
+}
+
+/// Issue 13: the highlights' login flows and superusers come from the rules, not from a second
+/// reading in Rust. On 2025.10 a user whose superuser group is 22 levels up is left unknown
+/// (`superuser_unknown`), not counted as a superuser; and the flow picked by slug is the first
+/// whose policies do not keep the visitor out, whatever its authentication gate
+/// (`login_flow`): `a-gated` though the anonymous visitor fails its gate.
+#[test]
+fn issue_13_highlights_read_login_flows_and_superusers_from_the_rules() {
+    let case = root().join("tests/cases/group-ancestry-cut-off-2025-10/snapshot.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case).unwrap()).unwrap();
+    let flow = |pk: &str, slug: &str, gate: &str| {
+        serde_json::json!({"pk": pk, "policybindingmodel_ptr_id": format!("pbm-{pk}"),
+            "slug": slug, "name": slug, "designation": "authentication", "authentication": gate,
+            "policy_engine_mode": "any", "denied_action": "message_continue"})
+    };
+    v["flows/instances"].as_array_mut().unwrap().extend([
+        flow("fa", "a-gated", "require_authenticated"),
+        flow("fb", "b-login", "none"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let out = bindlog(&["analyze", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start}: {text}"))
+            .trim_start()
+            .to_string()
+    };
+    assert!(
+        line("cannot log in through ")
+            .starts_with("cannot log in through a-gated (the first authentication flow by slug)"),
+        "{text}"
+    );
+    assert_eq!(
+        line("superusers:"),
+        "superusers: 1 users (groups with is_superuser, and their descendants: level22), and 1 \
+         more left unknown (only through an ancestor 20 or more levels up, which authentik up to \
+         2025.10 does not follow); 0 service account(s), 0 inactive"
+    );
 }

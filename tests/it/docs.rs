@@ -483,6 +483,8 @@ fn console_examples_are_read_and_matched_as_shown() {
 /// `names("x")`, `relation("x")`, `rows_matching("x", …)`, `index(model, "x", …)`) is declared
 /// in `rules/`: a relation renamed or dropped in the rules would otherwise read as empty and
 /// answer quietly wrong. The rules are the specification; Rust only reads and renders them.
+/// (Rows read through a typed view, `view::<V>()`, are checked with their columns by
+/// `every_view_has_the_columns_of_its_relations_decl`.)
 #[test]
 fn every_relation_rust_reads_by_name_is_declared_in_rules() {
     let decl = Regex::new(r"(?m)^\.decl\s+([a-z_0-9]+)\(").unwrap();
@@ -521,7 +523,7 @@ fn every_relation_rust_reads_by_name_is_declared_in_rules() {
         }
     }
     assert!(
-        reads > 100,
+        reads > 40,
         "only {reads} reads by name found: the pattern no longer matches the code"
     );
     assert!(
@@ -529,4 +531,84 @@ fn every_relation_rust_reads_by_name_is_declared_in_rules() {
         "relations read by Rust but declared nowhere in rules/:\n{}",
         missing.join("\n")
     );
+}
+
+/// Every typed view of `src/analysis/views.rs` reads a relation declared in `rules/` with the
+/// columns it names, in that order: a column added, dropped or moved in a `.decl` would
+/// otherwise shift every field of the view and answer quietly wrong.
+#[test]
+fn every_view_has_the_columns_of_its_relations_decl() {
+    let mut declared: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for path in rule_files() {
+        for d in decls(&read(&path)) {
+            let columns = d
+                .signature
+                .trim_end_matches(')')
+                .split_once('(')
+                .map(|(_, cols)| {
+                    cols.split(',')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| c.split(':').next().unwrap_or_default().trim().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            declared.insert(d.name, columns);
+        }
+    }
+    let problems = view_problems(bindlog::analysis::views::VIEWS, &declared);
+    assert!(
+        problems.is_empty(),
+        "views that disagree with rules/:\n{}",
+        problems.join("\n")
+    );
+    assert!(bindlog::analysis::views::VIEWS.len() > 50);
+}
+
+/// What is wrong with `views` against the declared columns of each relation.
+fn view_problems(
+    views: &[(&[&str], &[&str])],
+    declared: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (relations, columns) in views {
+        for rel in *relations {
+            match declared.get(*rel) {
+                None => problems.push(format!("{rel}: declared nowhere in rules/")),
+                Some(cols)
+                    if cols.len() != columns.len()
+                        || cols.iter().zip(*columns).any(|(d, v)| *v != "_" && d != v) =>
+                {
+                    problems.push(format!(
+                        "{rel}: the view reads ({}), the .decl has ({})",
+                        columns.join(", "),
+                        cols.join(", ")
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn view_check_finds_a_column_moved_added_or_renamed() {
+    let declared: std::collections::BTreeMap<String, Vec<String>> = [(
+        "decide".to_string(),
+        ["t", "i", "c", "v"].map(String::from).to_vec(),
+    )]
+    .into();
+    let ok: &[(&[&str], &[&str])] = &[(&["decide"], &["t", "_", "c", "v"])];
+    assert!(view_problems(ok, &declared).is_empty());
+    for wrong in [
+        &["t", "c", "i", "v"][..],
+        &["t", "i", "c"][..],
+        &["t", "i", "c", "v", "w"][..],
+    ] {
+        let views: &[(&[&str], &[&str])] = &[(&["decide"], wrong)];
+        assert_eq!(view_problems(views, &declared).len(), 1, "{wrong:?}");
+    }
+    let views: &[(&[&str], &[&str])] = &[(&["decides"], &["t", "i", "c", "v"])];
+    assert_eq!(view_problems(views, &declared).len(), 1);
 }
