@@ -846,7 +846,7 @@ fn run_stratum<const W: usize>(
             prog.clauses[rp.clause].body.iter().any(|l| match l {
                 Lit::Pos(a) => {
                     !stratum.rels.contains(&a.rel)
-                        && store[a.rel].as_ref().is_none_or(|r| r.is_empty())
+                        && store[a.rel].as_ref().is_none_or(|r| r.len == 0)
                 }
                 _ => false,
             })
