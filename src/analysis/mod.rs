@@ -148,10 +148,13 @@ struct ByScope {
 pub struct Deciding<'m> {
     model: &'m Model,
     app: String,
-    /// Read from the model's `decided_by` rows: each subject's way, and each way's bindings
-    /// (`None`: per identity class, from the component step).
-    rows: Option<(BTreeMap<String, u32>, Vec<Vec<String>>)>,
+    /// Read from the model's `decided_by` rows (`None`: per identity class, from the
+    /// component step).
+    rows: Option<Ways>,
 }
+
+/// Each subject's way (by pk), and each way's deciding bindings.
+type Ways = (BTreeMap<String, u32>, Vec<Vec<String>>);
 
 impl Deciding<'_> {
     /// The way the user at `index` in `snapshot.users` is decided: users with the same way
