@@ -384,15 +384,7 @@ fn login_flows(ctx: &KeyContext<'_>) -> Result<Vec<LoginFlow>, String> {
 /// is the representatives', not the users'.
 fn superusers(bulk: &Bulk<'_>, ctx: &KeyContext<'_>) -> Result<[HashSet<String>; 2], String> {
     let start = std::time::Instant::now();
-    let files: Vec<(&str, &str)> = RULES
-        .iter()
-        .copied()
-        .filter(|(name, _)| {
-            ["schema.dl", "identity.dl", "membership.dl"]
-                .iter()
-                .any(|f| name.ends_with(&format!("/{f}")))
-        })
-        .collect();
+    let files = super::memberships::membership_files();
     let reps = ctx.user_facts(&bulk.classes.representative);
     let (rules, eval) = evaluate(&files, &[&ctx.components.global, &reps])?;
     bulk::timing("highlights: superusers", start);

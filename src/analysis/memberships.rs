@@ -45,6 +45,20 @@ impl Memberships {
     }
 }
 
+/// The schema, the identities and membership: the rule files `membership.dl` needs, as
+/// `(name, text)`.
+pub(crate) fn membership_files() -> Vec<(&'static str, &'static str)> {
+    RULES
+        .iter()
+        .copied()
+        .filter(|(name, _)| {
+            ["schema.dl", "identity.dl", "membership.dl"]
+                .iter()
+                .any(|f| name.ends_with(&format!("/{f}")))
+        })
+        .collect()
+}
+
 /// The membership rules evaluated for one member of each group of `snapshot`.
 pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
     let index: FxHashMap<String, u32> = snapshot
@@ -54,17 +68,7 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
         .map(|(i, g)| (g.pk.to_string(), i as u32))
         .collect();
     let listed = super::classes::group_side(snapshot);
-    // The schema, the identities and membership: the files membership.dl needs.
-    let files: Vec<(&str, &str)> = RULES
-        .iter()
-        .copied()
-        .filter(|(name, _)| {
-            ["schema.dl", "identity.dl", "membership.dl"]
-                .iter()
-                .any(|f| name.ends_with(&format!("/{f}")))
-        })
-        .collect();
-    let rules = Rules::from_texts(&files).map_err(|f| f.render(100))?;
+    let rules = Rules::from_texts(&membership_files()).map_err(|f| f.render(100))?;
     let mut inputs = Inputs::new(&rules);
     let no_users = std::collections::HashSet::new();
     add_facts(
