@@ -67,6 +67,11 @@ pub(crate) fn placeholder(rel: &str, col: usize, pk: &str) -> String {
 }
 
 /// `s` with every placeholder of the user with this pk made one of the user `to`.
+/// Whether `s` holds a placeholder (else the functions below give it back unchanged).
+pub(crate) fn has_placeholder(s: &str) -> bool {
+    s.contains(MARK)
+}
+
 pub(crate) fn move_placeholders(s: &str, pk: &str, to: &str) -> String {
     if !s.contains(MARK) {
         return s.to_string();

@@ -378,11 +378,13 @@ pub fn evaluate(
     }
     let add = |row: &Row, pk: &str, tag: &str, inputs: &mut Inputs| -> Result<(), String> {
         let id = to_combined[&row.0];
-        let held: Vec<String> = row
+        // Most values hold no placeholder: they are borrowed, not copied.
+        let held: Vec<std::borrow::Cow<str>> = row
             .1
             .iter()
             .map(|v| match v {
-                Value::Sym(s) if s == SUBJECT => pk.to_string(),
+                Value::Sym(s) if s == SUBJECT => pk.into(),
+                Value::Sym(s) if !super::super::population::has_placeholder(s) => s.as_str().into(),
                 Value::Sym(s) => match index_of.get(pk) {
                     Some(&i) => super::super::population::fill_placeholders(
                         snapshot,
@@ -392,8 +394,9 @@ pub fn evaluate(
                         &observed,
                     ),
                     None => super::super::population::move_placeholders(s, SUBJECT, pk),
-                },
-                Value::Num(_) => String::new(),
+                }
+                .into(),
+                Value::Num(_) => "".into(),
             })
             .collect();
         let mut values: Vec<FactValue> = row
