@@ -948,20 +948,14 @@ fn issue_15_the_presets_are_believable() {
 /// same.
 #[test]
 fn who_app_and_the_report_name_the_bindings_that_decide() {
-    let binding = |pk: &str,
-                   target: &str,
-                   order: i64,
-                   policy: Option<&str>,
-                   group: Option<&str>,
-                   negate: bool| {
-        serde_json::json!({"pk": pk, "target": target, "policy": policy, "group": group,
-            "user": null, "negate": negate, "enabled": true, "order": order, "timeout": 30,
-            "failure_result": false})
-    };
-    let app = |pk: &str, mode: &str| {
-        serde_json::json!({"pk": pk, "slug": pk, "name": pk, "policy_engine_mode": mode,
-            "provider": null})
-    };
+    use super::{application_json as app, policy_binding_json};
+    let binding =
+        |pk: &str,
+         target: &str,
+         order: i64,
+         policy: Option<&str>,
+         group: Option<&str>,
+         negate: bool| { policy_binding_json(pk, target, order, (policy, group), negate) };
     let snap = serde_json::json!({
         "meta": {"version": "2026.2.1"},
         "core/users": [

@@ -928,16 +928,12 @@ fn report_html_groups_identical_user_rows_and_counts_its_sections() {
 /// answer's class stands for but different bindings let in are told apart in the classes table.
 #[test]
 fn report_names_the_deciding_binding_and_splits_classes_by_it() {
+    use super::{application_json, policy_binding_json};
     let binding =
         |pk: &str, target: &str, order: i64, policy: Option<&str>, group: Option<&str>| {
-            serde_json::json!({"pk": pk, "target": target, "policy": policy, "group": group,
-            "user": null, "negate": false, "enabled": true, "order": order, "timeout": 30,
-            "failure_result": false})
+            policy_binding_json(pk, target, order, (policy, group), false)
         };
-    let app = |pk: &str| {
-        serde_json::json!({"pk": pk, "slug": pk, "name": pk, "policy_engine_mode": "any",
-            "provider": null})
-    };
+    let app = |pk: &str| application_json(pk, "any");
     let user = |pk: i64, name: &str, groups: &[&str]| {
         serde_json::json!({"pk": pk, "username": name, "name": name, "is_active": true,
             "groups": groups})
