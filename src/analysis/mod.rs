@@ -739,7 +739,7 @@ impl Model {
     }
 
     /// Proofs (or why-nots) of the given tuples (relation name, values as the facts spell them),
-    /// each followed `depth` deep. The reference evaluator re-derives the relations once for all.
+    /// each followed `depth` deep. The fast engine evaluates once more, noting each tuple's height.
     pub fn explain_all(
         &self,
         queries: &[(&str, Vec<String>)],

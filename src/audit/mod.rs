@@ -144,7 +144,7 @@ pub const RULES: [(&str, &str); 9] = [
 pub struct AuditOptions {
     /// The user's own rule files (`(name, text)`), which may add `finding` tuples.
     pub rules: Vec<(String, String)>,
-    /// Prove every finding (as `explain` does); off saves the re-derivation.
+    /// Prove every finding (as `explain` does); off saves the evaluation with heights.
     pub explain: bool,
     /// How deep a proof's why-not parts are followed.
     pub depth: usize,

@@ -1,10 +1,14 @@
-//! Proofs and why-not answers, computed after the fixpoint and only when asked: the naive
-//! evaluator re-derives the relations with each tuple's shortest proof height, and a proof picks,
-//! at every node, a rule instance whose body tuples are all lower.
+//! Proofs and why-not answers, computed only when asked. The fast engine evaluates the rules
+//! once more, noting each tuple's height (the round that first derived it), and a proof picks,
+//! at every node, a rule instance whose body tuples are all lower, the lowest there is. The
+//! reference evaluator's heights (each tuple's shortest proof) serve the tests as a yardstick.
 
 use crate::datalog::diag::Sources;
+use crate::datalog::eval::derived::Derived;
 use crate::datalog::eval::naive::{self, NaiveDb};
-use crate::datalog::eval::{Limits, Runtime, Source, enumerate, head_tuple, pattern};
+use crate::datalog::eval::{
+    EvalError, Limits, Runtime, Source, enumerate, fast, head_tuple, pattern,
+};
 use crate::datalog::ir::*;
 use crate::datalog::schedule::schedule;
 use crate::datalog::syntax::{ast, parse_atom};
@@ -89,7 +93,7 @@ pub struct WhyNot {
 /// The answer to "explain this tuple".
 #[derive(Clone, Debug)]
 pub enum Explanation {
-    /// It holds, with a proof of minimal height.
+    /// It holds, with a proof whose rule instances are, node by node, the earliest derived.
     Holds(Proof),
     /// It does not hold.
     DoesNotHold(WhyNot),
@@ -167,24 +171,79 @@ pub fn ground(
     Ok((rel, out))
 }
 
-/// Re-derives everything with proof heights once, then answers questions about tuples.
+/// The relations a proof is read from, with each tuple's height.
+enum Db {
+    /// The fast engine's, heights by round.
+    Fast(Derived),
+    /// The reference evaluator's, heights of shortest proofs.
+    Reference(NaiveDb),
+}
+
+impl Db {
+    fn height(&self, rel: RelId, tuple: &[u32]) -> Option<u32> {
+        match self {
+            Db::Fast(d) => d.height(rel, tuple),
+            Db::Reference(d) => d.height(rel, tuple),
+        }
+    }
+    fn count(&self, rel: RelId, pattern: &[Option<u32>]) -> usize {
+        match self {
+            Db::Fast(d) => d.count(rel, pattern),
+            Db::Reference(d) => d.count(rel, pattern),
+        }
+    }
+}
+
+impl Source for Db {
+    fn scan(&self, rel: RelId, pattern: &[Option<u32>], f: &mut dyn FnMut(&[u32])) {
+        match self {
+            Db::Fast(d) => d.scan(rel, pattern, f),
+            Db::Reference(d) => d.scan(rel, pattern, f),
+        }
+    }
+}
+
+/// Evaluates everything once with heights, then answers questions about tuples.
 pub struct Explainer<'r> {
     rules: &'r Rules,
     rt: Runtime,
-    db: NaiveDb,
+    db: Db,
     origins: std::collections::HashMap<(RelId, Vec<u32>), (String, usize)>,
     negations: Option<usize>,
 }
 
 impl<'r> Explainer<'r> {
-    /// Evaluates the rules over the inputs with the reference evaluator's semantics (semi-naive,
-    /// tested against it), keeping proof heights.
+    /// Evaluates the rules over the inputs with the fast engine, keeping each tuple's height.
+    /// A program the fast engine does not run (rows too wide) is evaluated as
+    /// [`Explainer::reference`] does.
     pub fn new(
         rules: &'r Rules,
         inputs: &Inputs,
         symbols: Interner,
         limits: Limits,
-    ) -> Result<Explainer<'r>, crate::datalog::eval::EvalError> {
+    ) -> Result<Explainer<'r>, EvalError> {
+        let rt = Runtime::new(symbols.clone(), limits);
+        match fast::evaluate_with_heights(&rules.program, &rules.plan, &rt, &inputs.tables) {
+            Ok((tables, heights)) => Ok(Self::over(
+                rules,
+                inputs,
+                rt,
+                Db::Fast(Derived::new(tables, heights)),
+            )),
+            Err(EvalError::Unsupported(_)) => Self::reference(rules, inputs, symbols, limits),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Evaluates the rules over the inputs with the reference evaluator (semi-naive, tested
+    /// against it), keeping the height of each tuple's shortest proof: slower, the yardstick
+    /// the fast engine's proofs are tested against.
+    pub fn reference(
+        rules: &'r Rules,
+        inputs: &Inputs,
+        symbols: Interner,
+        limits: Limits,
+    ) -> Result<Explainer<'r>, EvalError> {
         let rt = Runtime::new(symbols, limits);
         let rows = inputs
             .tables
@@ -192,6 +251,10 @@ impl<'r> Explainer<'r> {
             .map(|t| t.rows().map(|r| r.to_vec()).collect())
             .collect();
         let db = naive::evaluate_by_deltas(&rules.program, &rt, rows)?;
+        Ok(Self::over(rules, inputs, rt, Db::Reference(db)))
+    }
+
+    fn over(rules: &'r Rules, inputs: &Inputs, rt: Runtime, db: Db) -> Explainer<'r> {
         let mut origins = std::collections::HashMap::new();
         for (rel, list) in inputs.origins.iter().enumerate() {
             for (row, o) in list {
@@ -200,13 +263,13 @@ impl<'r> Explainer<'r> {
                     .or_insert_with(|| o.clone());
             }
         }
-        Ok(Explainer {
+        Explainer {
             rules,
             rt,
             db,
             origins,
             negations: None,
-        })
+        }
     }
 
     /// Proofs then say, under each negated atom, why its tuple does not hold (followed `depth`
@@ -327,6 +390,10 @@ impl<'r> Explainer<'r> {
         if levels == 0 {
             return node(Because::Deeper, vec![]);
         }
+        // Of every rule's instances, the first whose highest body tuple is lowest. With the
+        // reference evaluator's heights, that is one level below the tuple's.
+        type Best<'c> = (u32, &'c Clause, Vec<Lit>, Vec<Lit>, Vec<u32>, Vec<u32>);
+        let mut best: Option<Best<'_>> = None;
         for c in self
             .rules
             .program
@@ -342,7 +409,8 @@ impl<'r> Explainer<'r> {
                 .iter()
                 .filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None })
                 .collect();
-            let mut found: Option<(Vec<u32>, Vec<u32>)> = None;
+            let mut found: Option<(u32, Vec<u32>, Vec<u32>)> = None;
+            let lowest = best.as_ref().map_or(height, |b| b.0);
             enumerate(
                 &self.rt,
                 &self.db,
@@ -351,7 +419,7 @@ impl<'r> Explainer<'r> {
                 &mut bound,
                 &mut Vec::new(),
                 &mut |e, w| {
-                    if found.is_some() {
+                    if found.as_ref().is_some_and(|(m, ..)| *m == 0) {
                         return;
                     }
                     let mut at = 0;
@@ -361,14 +429,23 @@ impl<'r> Explainer<'r> {
                         max = max.max(self.db.height(a.rel, &w[at..at + n]).unwrap_or(0));
                         at += n;
                     }
-                    if max + 1 == height && head_tuple(&c.head, e) == tuple {
-                        found = Some((e.to_vec(), w.to_vec()));
+                    if max < lowest
+                        && found.as_ref().is_none_or(|(m, ..)| max < *m)
+                        && head_tuple(&c.head, e) == tuple
+                    {
+                        found = Some((max, e.to_vec(), w.to_vec()));
                     }
                 },
             );
-            let Some((env, witness)) = found else {
-                continue;
-            };
+            if let Some((max, env, witness)) = found {
+                best = Some((max, c, body, search, env, witness));
+            }
+        }
+        if let Some((_, c, body, search, env, witness)) = best {
+            let pos: Vec<&Atom> = search
+                .iter()
+                .filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None })
+                .collect();
             // The witness's tuples, in search order, handed to the atoms in the shown order.
             let mut tuples: Vec<Option<(&Atom, &[u32])>> = Vec::new();
             let mut at = 0;

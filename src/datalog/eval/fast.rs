@@ -24,8 +24,12 @@ type Row<const W: usize> = [u32; W];
 /// Every relation known so far, complete: rows of exactly its arity, sorted, without
 /// duplicates; none when it is empty.
 type Store = Vec<Option<Arc<Table>>>;
-/// What one stratum produces: each of its relations, complete.
-type StratumResult = Result<Vec<(RelId, Table)>, EvalError>;
+/// What one stratum produces: each of its relations, complete, with its rows' heights when
+/// they are recorded (see [`evaluate_with_heights`]).
+type StratumResult = Result<Vec<(RelId, Table, Option<Vec<u32>>)>, EvalError>;
+/// Per relation, the height of each row of its table, in the table's order; none when every
+/// row is an input fact (height 0).
+pub type Heights = Vec<Option<Vec<u32>>>;
 /// Something built over relations of the store for rows of one width, shared across evaluations.
 type Shared = Arc<dyn Any + Send + Sync>;
 
@@ -47,6 +51,28 @@ pub fn evaluate(
         parallel,
         given,
         keep: None,
+        heights: false,
+    };
+    supported(plan)?;
+    Ok(run(prog, plan, rt, None, inputs, opts)?.0)
+}
+
+/// [`evaluate`] (strata one after the other), also giving every tuple a height: 0 for an input
+/// fact, else the number of the semi-naive round in which it was first derived, rounds counted
+/// on across strata. Every rule application reads only tuples known before its round, so a
+/// derived tuple has a rule instance whose body tuples are all lower: proofs are read off the
+/// fast engine's relations without deriving anything again.
+pub fn evaluate_with_heights(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    inputs: &[Table],
+) -> Result<(Vec<Table>, Heights), EvalError> {
+    let opts = Opts {
+        parallel: false,
+        given: None,
+        keep: None,
+        heights: true,
     };
     supported(plan)?;
     run(prog, plan, rt, None, inputs, opts)
@@ -118,9 +144,10 @@ pub fn evaluate_on(
         parallel: false,
         given,
         keep: Some(keep),
+        heights: false,
     };
     supported(plan)?;
-    run(prog, plan, rt, Some(base), inputs, opts)
+    Ok(run(prog, plan, rt, Some(base), inputs, opts)?.0)
 }
 
 /// How [`run`] runs.
@@ -132,6 +159,8 @@ struct Opts<'a> {
     given: Option<&'a [bool]>,
     /// Relations to return (all when `None`).
     keep: Option<&'a [bool]>,
+    /// Whether each tuple's height is recorded.
+    heights: bool,
 }
 
 /// A table as the store keeps it: sorted, without duplicates (none when it is empty).
@@ -193,8 +222,9 @@ fn run(
         parallel,
         given,
         keep,
+        heights: record,
     }: Opts,
-) -> Result<Vec<Table>, EvalError> {
+) -> Result<(Vec<Table>, Heights), EvalError> {
     let mut store: Store = match base {
         Some(b) => b.store.clone(),
         None => vec![None; inputs.len()],
@@ -213,6 +243,9 @@ fn run(
         level[i] = s.deps.iter().map(|&d| level[d] + 1).max().unwrap_or(0);
     }
     let max_level = level.iter().copied().max().unwrap_or(0);
+    let mut heights: Heights = vec![None; store.len()];
+    // The highest height so far: a stratum's rounds count on from there.
+    let mut top = 0u32;
     for l in 0..=max_level {
         // A stratum without rules (input relations only) has nothing to derive.
         let here: Vec<&StratumPlan> = plan
@@ -222,20 +255,26 @@ fn run(
             .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
             .filter(|sp| !idle(prog, &prog.strata[sp.index], &store))
             .collect();
-        let one =
-            |sp: &&StratumPlan| by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base));
+        let from = record.then_some(top);
+        let one = |sp: &&StratumPlan| {
+            by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base, from))
+        };
         let results: Vec<StratumResult> = if parallel && here.len() > 1 {
             here.par_iter().map(one).collect()
         } else {
             here.iter().map(one).collect()
         };
         for r in results {
-            for (rel, table) in r? {
+            for (rel, table, h) in r? {
                 store[rel] = (table.len > 0).then(|| Arc::new(table));
+                if let Some(h) = h {
+                    top = top.max(h.iter().copied().max().unwrap_or(0));
+                    heights[rel] = Some(h);
+                }
             }
         }
     }
-    Ok(store
+    let tables = store
         .into_iter()
         .zip(&prog.relations)
         .enumerate()
@@ -243,7 +282,8 @@ fn run(
             (Some(t), true) => Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()),
             _ => Table::new(r.arity()),
         })
-        .collect())
+        .collect();
+    Ok((tables, heights))
 }
 
 /// Whether a stratum cannot derive anything: its relations have no input rows and each of its
@@ -824,6 +864,7 @@ fn run_stratum<const W: usize>(
     rt: &Runtime,
     store: &Store,
     base: Option<&Prebuilt>,
+    heights_from: Option<u32>,
 ) -> StratumResult {
     let stratum = &prog.strata[sp.index];
     let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
@@ -837,8 +878,9 @@ fn run_stratum<const W: usize>(
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
     let mut step_ids: HashMap<(usize, usize), StepIds> = HashMap::new();
-    // A rule that joins an empty relation of a lower stratum derives nothing: neither its
-    // indexes nor its joins are built.
+    // A rule that joins an empty relation of a lower stratum, or whose body is false (as the
+    // rules of relations given complete are made), derives nothing: neither its indexes nor
+    // its joins are built.
     let dead: Vec<bool> = sp
         .rules
         .iter()
@@ -848,6 +890,7 @@ fn run_stratum<const W: usize>(
                     !stratum.rels.contains(&a.rel)
                         && store[a.rel].as_ref().is_none_or(|r| r.len == 0)
                 }
+                Lit::False(_) => true,
                 _ => false,
             })
         })
@@ -928,7 +971,19 @@ fn run_stratum<const W: usize>(
     }
     // The bounds are checked as each join produces (see `Guard`), not only between rounds:
     // one round of a product can be far larger than all the rounds before it.
+    // With heights recorded, each round's new tuples of each relation are kept, numbered.
+    let mut rounds: Vec<(RelId, u32, Vec<Row<W>>)> = Vec::new();
+    let mut round = 0u32;
     while iteration.changed() {
+        round += 1;
+        if heights_from.is_some() {
+            for &r in &stratum.rels {
+                let recent = vars[&r].recent.borrow();
+                if !recent.is_empty() {
+                    rounds.push((r, round, recent.elements.clone()));
+                }
+            }
+        }
         let held: usize = vars
             .values()
             .map(|v| {
@@ -950,10 +1005,39 @@ fn run_stratum<const W: usize>(
     let mut vars = vars;
     for &r in &stratum.rels {
         if let Some(v) = vars.remove(&r) {
-            out.push((r, table_of(&v.complete(), prog.relations[r].arity())));
+            let all = v.complete();
+            let heights = heights_from.map(|from| {
+                let new = rounds.iter().filter(|(x, ..)| *x == r);
+                heights_of(&all, store[r].as_deref(), new, from)
+            });
+            out.push((r, table_of(&all, prog.relations[r].arity()), heights));
         }
     }
     Ok(out)
+}
+
+/// The height of each row of `all`: 0 for a row of `input`, else `from` plus the round in
+/// which it was new.
+fn heights_of<'a, const W: usize>(
+    all: &Relation<Row<W>>,
+    input: Option<&Table>,
+    rounds: impl Iterator<Item = &'a (RelId, u32, Vec<Row<W>>)>,
+    from: u32,
+) -> Vec<u32> {
+    let mut heights = vec![0; all.len()];
+    for (_, round, rows) in rounds {
+        for row in rows {
+            if let Ok(i) = all.binary_search(row) {
+                heights[i] = from.saturating_add(*round);
+            }
+        }
+    }
+    for row in input.iter().flat_map(|t| t.rows()) {
+        if let Ok(i) = all.binary_search(&pad::<W>(row)) {
+            heights[i] = 0;
+        }
+    }
+    heights
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,6 +2,7 @@
 //! enumeration of a body over complete relations, bounds).
 
 mod column_index;
+pub mod derived;
 pub mod fast;
 mod guard;
 pub mod naive;

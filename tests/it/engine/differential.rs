@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 /// A small deterministic generator (splitmix64), so that a failing seed reproduces.
-struct Gen(u64);
+pub(super) struct Gen(pub(super) u64);
 
 impl Gen {
     fn next(&mut self) -> u64 {
@@ -27,7 +27,7 @@ const VARS: [&str; 4] = ["x", "y", "z", "w"];
 /// A random stratifiable program over inputs e0, e1 (binary), u0 (unary) and t0 (ternary, read
 /// only by aggregates), with derived relations r0..r3 that may recurse on themselves and negate
 /// or aggregate lower ones.
-fn program(g: &mut Gen) -> String {
+pub(super) fn program(g: &mut Gen) -> String {
     let arity: Vec<usize> = (0..4).map(|_| 1 + g.below(2)).collect();
     let mut p = String::from(
         ".decl e0(a: number, b: number)\n.input e0\n.decl e1(a: number, b: number)\n.input e1\n.decl u0(a: number)\n.input u0\n.decl t0(a: number, b: number, c: number)\n.input t0\n",
@@ -145,7 +145,7 @@ fn rule(g: &mut Gen, i: usize, arity: &[usize]) -> String {
     format!("r{i}({}) :- {}.\n", head.join(", "), body.join(", "))
 }
 
-fn facts(g: &mut Gen, arity: usize) -> String {
+pub(super) fn facts(g: &mut Gen, arity: usize) -> String {
     let mut s = String::new();
     for _ in 0..g.below(12) {
         let row: Vec<String> = (0..arity).map(|_| g.below(5).to_string()).collect();
