@@ -122,6 +122,8 @@ pub fn run(args: Args) -> Outcome {
         detail.per_user_limit = n;
     }
     let loaded = args.snapshot.load()?;
+    let timing = bindlog::analysis::bulk::timing;
+    let start = std::time::Instant::now();
     let report = if args.no_findings {
         let findings = Findings::NotComputed("--no-findings was given".into());
         report::build(&loaded, findings, generated, &detail)
@@ -145,10 +147,13 @@ pub fn run(args: Args) -> Outcome {
         .and_then(|model| {
             let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
             let findings = Findings::Computed(found.findings);
-            report::build_from(&loaded, &model, findings, generated, &detail)
+            let report = report::build_from(&loaded, &model, findings, generated, &detail);
+            timing("report: built", start);
+            report
         })
     }
     .map_err(|e| miette!("{e}"))?;
+    timing("report: built and the evaluation dropped", start);
     if let Some(l) = &report.left_out {
         eprintln!(
             "note: {} users is above --per-user-limit {}: the report shows classes of users and \
@@ -156,9 +161,11 @@ pub fn run(args: Args) -> Outcome {
             l.users, l.limit, l.groups_shown, l.groups
         );
     }
+    let start = std::time::Instant::now();
     match args.format {
         Format::Html => {
             let html = report::html::render(&report);
+            timing("report: rendered", start);
             if args.output == std::path::Path::new("-") {
                 print!("{html}");
             } else {
@@ -170,5 +177,6 @@ pub fn run(args: Args) -> Outcome {
             report::csv::write_dir(&report, &args.output).map_err(|e| miette!("{e}"))?;
         }
     }
+    timing("report: written", start);
     Ok(ExitCode::SUCCESS)
 }

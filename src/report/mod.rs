@@ -370,8 +370,11 @@ pub fn build_from(
     detail: &Detail,
 ) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
-    let provenance = Provenance {
-        files: digests(&loaded.report.files)?,
+    // The files are read again and hashed while the tables are built.
+    let files = loaded.report.files.clone();
+    let hashing = std::thread::spawn(move || digests(&files));
+    let mut provenance = Provenance {
+        files: Vec::new(),
         version: snapshot
             .version
             .as_ref()
@@ -421,6 +424,9 @@ pub fn build_from(
     superuser_groups.sort();
     timing("report: privileged", start);
     let summary = summary(snapshot, &apps, &flows, &privileged, &findings, &left_out);
+    provenance.files = hashing
+        .join()
+        .map_err(|_| "hashing the input files failed".to_string())??;
     Ok(Report {
         provenance,
         summary,
@@ -705,176 +711,178 @@ fn app_access(
     }
     let mut apps: Vec<&crate::snapshot::Application> = snapshot.applications.iter().collect();
     apps.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
-    let mut out = Vec::new();
-    for app in apps {
-        let mut bindings: Vec<&crate::snapshot::PolicyBinding> = snapshot
-            .policy_bindings
-            .iter()
-            .filter(|b| b.target == app.pk && live.contains(&*b.pk))
-            .collect();
-        bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
-        let all_mode = app.policy_engine_mode.as_str() == "all";
-        // Why the user at `u` has the access it has (`label` names it in group paths): the
-        // bindings the rules' `decided_by` names.
-        let deciding = model.app_deciders(&app.pk)?;
-        let because = |ans: &Answer, u: usize, label: &str| {
-            let decided = deciding.of(snapshot, u);
-            if decided.is_empty() && !bindings.is_empty() {
-                return String::new();
-            }
-            let decides = |pk: &str| decided.iter().any(|d| d == pk);
-            let user = &snapshot.users[u];
-            because_of.access(&bindings, all_mode, decides, ans.access, user, label)
-        };
-        // Why the answer is unknown, told for one user.
-        let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
-            if ans.access != "unknown" {
-                return String::new();
-            }
-            let Some(set) = &ans.open else {
-                return "decided at run time".into();
+    // Applications are told apart: one per worker at a time.
+    use rayon::prelude::*;
+    apps.par_iter()
+        .map(|app| {
+            let mut bindings: Vec<&crate::snapshot::PolicyBinding> = snapshot
+                .policy_bindings
+                .iter()
+                .filter(|b| b.target == app.pk && live.contains(&*b.pk))
+                .collect();
+            bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
+            let all_mode = app.policy_engine_mode.as_str() == "all";
+            // Why the user at `u` has the access it has (`label` names it in group paths): the
+            // bindings the rules' `decided_by` names.
+            let deciding = model.app_deciders(&app.pk)?;
+            let because = |ans: &Answer, u: usize, label: &str| {
+                let decided = deciding.of(snapshot, u);
+                if decided.is_empty() && !bindings.is_empty() {
+                    return String::new();
+                }
+                let decides = |pk: &str| decided.iter().any(|d| d == pk);
+                let user = &snapshot.users[u];
+                because_of.access(&bindings, all_mode, decides, ans.access, user, label)
             };
-            set.iter()
-                .map(|(b, why)| {
-                    let who = bindings
-                        .iter()
-                        .find(|x| &*x.pk == b)
-                        .map_or(b.clone(), |x| because_of.binding(x, user, label));
-                    format!("{who}: {why}")
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        // One answer per class that answers for the application.
-        let answering = model.answering_in(snapshot, &app.pk);
-        let mut answers: rustc_hash::FxHashMap<u32, Answer> = rustc_hash::FxHashMap::default();
-        for a in &answering {
-            answers.entry(*a).or_insert_with(|| {
-                let pk = model.class_pk(snapshot, *a).to_string();
-                let access = match decide
-                    .get(&(app.pk.to_string(), pk.clone()))
-                    .map(String::as_str)
-                {
-                    Some("pass") => "yes",
-                    Some("fail") => "no",
-                    _ => "unknown",
+            // Why the answer is unknown, told for one user.
+            let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
+                if ans.access != "unknown" {
+                    return String::new();
+                }
+                let Some(set) = &ans.open else {
+                    return "decided at run time".into();
                 };
-                let key = (app.pk.to_string(), pk);
-                let open = if access == "unknown" {
-                    open.get(&key).cloned()
+                set.iter()
+                    .map(|(b, why)| {
+                        let who = bindings
+                            .iter()
+                            .find(|x| &*x.pk == b)
+                            .map_or(b.clone(), |x| because_of.binding(x, user, label));
+                        format!("{who}: {why}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            // One answer per class that answers for the application.
+            let answering = model.answering_in(snapshot, &app.pk);
+            let mut answers: rustc_hash::FxHashMap<u32, Answer> = rustc_hash::FxHashMap::default();
+            for a in &answering {
+                answers.entry(*a).or_insert_with(|| {
+                    let pk = model.class_pk(snapshot, *a).to_string();
+                    let access = match decide
+                        .get(&(app.pk.to_string(), pk.clone()))
+                        .map(String::as_str)
+                    {
+                        Some("pass") => "yes",
+                        Some("fail") => "no",
+                        _ => "unknown",
+                    };
+                    let key = (app.pk.to_string(), pk);
+                    let open = if access == "unknown" {
+                        open.get(&key).cloned()
+                    } else {
+                        None
+                    };
+                    Answer { access, open }
+                });
+            }
+            let answer = |k: u32| &answers[&answering[k as usize]];
+            // The classes: users that share the answer and the way to it, with one of them. The
+            // identity classes one class answers for may differ in the bindings that decide (a
+            // group binding lets one in, another binding the other): each way is a class of its
+            // own, told for its first identity class's representative (the answering class's own
+            // where it is one of them).
+            let mut ways: rustc_hash::FxHashMap<(u32, u32), (usize, u32)> =
+                rustc_hash::FxHashMap::default();
+            for (k, m) in everyone.classes.iter().enumerate() {
+                if m.is_empty() {
+                    continue;
+                }
+                let a = answering[k];
+                // With no binding in force, no binding decides: one way.
+                let way = if bindings.is_empty() {
+                    0
                 } else {
-                    None
+                    deciding.way(snapshot, model.class_user(k as u32))
                 };
-                Answer { access, open }
-            });
-        }
-        let answer = |k: u32| &answers[&answering[k as usize]];
-        // The classes: users that share the answer and the way to it, with one of them. The
-        // identity classes one class answers for may differ in the bindings that decide (a
-        // group binding lets one in, another binding the other): each way is a class of its
-        // own, told for its first identity class's representative (the answering class's own
-        // where it is one of them).
-        let mut ways: rustc_hash::FxHashMap<(u32, u32), (usize, u32)> =
-            rustc_hash::FxHashMap::default();
-        for (k, m) in everyone.classes.iter().enumerate() {
-            if m.is_empty() {
-                continue;
+                let entry = ways.entry((a, way)).or_insert((0, k as u32));
+                entry.0 += m.len();
+                if k as u32 == a {
+                    entry.1 = a;
+                }
             }
-            let a = answering[k];
-            // With no binding in force, no binding decides: one way.
-            let way = if bindings.is_empty() {
-                0
-            } else {
-                deciding.way(snapshot, model.class_user(k as u32))
-            };
-            let entry = ways.entry((a, way)).or_insert((0, k as u32));
-            entry.0 += m.len();
-            if k as u32 == a {
-                entry.1 = a;
+            // In the order of the answering class, then of the first class of each way.
+            let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
+            ways.sort_unstable_by_key(|((a, _), (_, k))| (*a, *k));
+            let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
+            for ((a, _), (n, k)) in ways {
+                let ans = &answers[&a];
+                let u = model.class_user(k);
+                let user = &snapshot.users[u];
+                // The way to the answer, with the user left out: classes that differ only in
+                // whom they stand for are one row.
+                let pattern = (
+                    ans.access.to_string(),
+                    because(ans, u, "\u{0}"),
+                    reason(ans, user, "\u{0}"),
+                );
+                let class = classes.entry(pattern).or_insert_with(|| AccessClass {
+                    users: 0,
+                    access: ans.access.to_string(),
+                    representative: user.username.to_string(),
+                    because: because(ans, u, &user.username),
+                    reason: reason(ans, user, &user.username),
+                });
+                class.users += n;
             }
-        }
-        // In the order of the answering class, then of the first class of each way.
-        let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
-        ways.sort_unstable_by_key(|((a, _), (_, k))| (*a, *k));
-        let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
-        for ((a, _), (n, k)) in ways {
-            let ans = &answers[&a];
-            let u = model.class_user(k);
-            let user = &snapshot.users[u];
-            // The way to the answer, with the user left out: classes that differ only in
-            // whom they stand for are one row.
-            let pattern = (
-                ans.access.to_string(),
-                because(ans, u, "\u{0}"),
-                reason(ans, user, "\u{0}"),
-            );
-            let class = classes.entry(pattern).or_insert_with(|| AccessClass {
-                users: 0,
-                access: ans.access.to_string(),
-                representative: user.username.to_string(),
-                because: because(ans, u, &user.username),
-                reason: reason(ans, user, &user.username),
+            let mut classes: Vec<AccessClass> = classes.into_values().collect();
+            classes.sort_by(|a, b| {
+                let order = |x: &str| ["yes", "unknown", "no"].iter().position(|v| *v == x);
+                order(&a.access)
+                    .cmp(&order(&b.access))
+                    .then(b.users.cmp(&a.users))
+                    .then_with(|| a.representative.cmp(&b.representative))
             });
-            class.users += n;
-        }
-        let mut classes: Vec<AccessClass> = classes.into_values().collect();
-        classes.sort_by(|a, b| {
-            let order = |x: &str| ["yes", "unknown", "no"].iter().position(|v| *v == x);
-            order(&a.access)
-                .cmp(&order(&b.access))
-                .then(b.users.cmp(&a.users))
-                .then_with(|| a.representative.cmp(&b.representative))
-        });
-        let mut counts = Cell::default();
-        // Read once per class: the tables below count over every class many times.
-        let per_class: Vec<&'static str> = (0..answering.len() as u32)
-            .map(|k| answer(k).access)
-            .collect();
-        let access_of = |k: u32| per_class[k as usize];
-        everyone.count(None, &access_of, &mut |v, n| counts.add_n(yes_no(v), n));
-        let mut by_group = Vec::new();
-        for (label, g) in groups {
-            let mut cell = Cell::default();
-            everyone.count(Some(&g.pk), &access_of, &mut |v, n| {
-                cell.add_n(yes_no(v), n)
-            });
-            by_group.push(GroupAccess {
-                label: label.clone(),
-                group: g.pk.to_string(),
-                members: cell.shown + cell.skipped + cell.unknown,
-                access: cell,
-            });
-        }
-        let mut rows = Vec::new();
-        for u in &users {
-            let user = &snapshot.users[*u];
-            let k = everyone.class_of_user[*u];
-            let a = answering[k as usize];
-            let ans = &answers[&a];
-            rows.push(AccessRow {
-                user: user.username.to_string(),
-                access: ans.access.to_string(),
-                because: because(ans, *u, &user.username),
-                reason: reason(ans, user, &user.username),
-                way: format!(
-                    "{}\u{1}{}",
-                    because(ans, *u, "\u{0}"),
-                    reason(ans, user, "\u{0}")
-                ),
-            });
-        }
-        out.push(AppAccess {
-            slug: app.slug.to_string(),
-            name: app.name.to_string(),
-            mode: app.policy_engine_mode.as_str().to_string(),
-            bindings: bindings.len(),
-            access: counts,
-            classes,
-            groups: by_group,
-            rows,
-        });
-    }
-    Ok(out)
+            let mut counts = Cell::default();
+            // Read once per class: the tables below count over every class many times.
+            let per_class: Vec<&'static str> = (0..answering.len() as u32)
+                .map(|k| answer(k).access)
+                .collect();
+            let access_of = |k: u32| per_class[k as usize];
+            everyone.count(None, &access_of, &mut |v, n| counts.add_n(yes_no(v), n));
+            let mut by_group = Vec::new();
+            for (label, g) in groups {
+                let mut cell = Cell::default();
+                everyone.count(Some(&g.pk), &access_of, &mut |v, n| {
+                    cell.add_n(yes_no(v), n)
+                });
+                by_group.push(GroupAccess {
+                    label: label.clone(),
+                    group: g.pk.to_string(),
+                    members: cell.shown + cell.skipped + cell.unknown,
+                    access: cell,
+                });
+            }
+            let mut rows = Vec::new();
+            for u in &users {
+                let user = &snapshot.users[*u];
+                let k = everyone.class_of_user[*u];
+                let a = answering[k as usize];
+                let ans = &answers[&a];
+                rows.push(AccessRow {
+                    user: user.username.to_string(),
+                    access: ans.access.to_string(),
+                    because: because(ans, *u, &user.username),
+                    reason: reason(ans, user, &user.username),
+                    way: format!(
+                        "{}\u{1}{}",
+                        because(ans, *u, "\u{0}"),
+                        reason(ans, user, "\u{0}")
+                    ),
+                });
+            }
+            Ok(AppAccess {
+                slug: app.slug.to_string(),
+                name: app.name.to_string(),
+                mode: app.policy_engine_mode.as_str().to_string(),
+                bindings: bindings.len(),
+                access: counts,
+                classes,
+                groups: by_group,
+                rows,
+            })
+        })
+        .collect()
 }
 
 /// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].
