@@ -21,6 +21,11 @@ pub const ANONYMOUS_ENTRY: &str = "anonymous";
 /// A flow entered by a logged-in user.
 pub const AUTHENTICATED_ENTRY: &str = "authenticated";
 
+/// Why a user who is a superuser only through an ancestor 20 or more levels up is left unknown
+/// (`superuser_unknown` in `rules/authentik/membership.dl`), as `analyze` and the report say it.
+pub const BEYOND_CUT_OFF: &str =
+    "only through an ancestor 20 or more levels up, which authentik up to 2025.10 does not follow";
+
 /// A three-valued answer. The rules spell it `pass`/`fail`/`unknown` for a decision and
 /// `shown`/`skipped`/`unknown` for a stage; answers print it `yes`/`no`/`unknown` for a flow's
 /// applicability and an application's access. Stored as its code ([`Tri::code`]) where a
