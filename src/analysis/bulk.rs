@@ -7,7 +7,10 @@
 
 use super::RULES;
 use super::classes::{Classes, KeyContext};
-use super::views::{ANON, ANONYMOUS_ENTRY, AUTHENTICATED_ENTRY, Tri};
+use super::views::{
+    ANON, ANONYMOUS_ENTRY, AUTHENTICATED_ENTRY, Applicable, Decide, DecidedBy, DefaultEntry, Tri,
+    Visible, columns,
+};
 use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, Evaluation, Inputs, Rules};
 use crate::snapshot::Snapshot;
@@ -394,26 +397,29 @@ fn read_answers(
     let flows = r.positions(&layout.flows, |f| &f.pk);
     let stages = r.positions(&layout.stages, |x| &x.pk);
     let apps = r.positions(&layout.apps, |a| &a.pk);
+    let [flow_at, entry_at, subject_at, value_at] = APPLICABLE;
     for row in r.rows("applicable") {
-        if let (Some(&f), Some(&s)) = (flows.get(&row[0]), who.get(&row[2]))
-            && Some(row[1]) == entry_of(f, row[2])
+        if let (Some(&f), Some(&s)) = (flows.get(&row[flow_at]), who.get(&row[subject_at]))
+            && Some(row[entry_at]) == entry_of(f, row[subject_at])
         {
-            out[s].applicable[f] = r.code(row[3]);
+            out[s].applicable[f] = r.code(row[value_at]);
         }
     }
+    let [binding_at, entry_at, subject_at, value_at] = VISIBLE;
     for row in r.rows("visible") {
-        if let (Some(&x), Some(&s)) = (stages.get(&row[0]), who.get(&row[2]))
-            && Some(row[1]) == entry_of(layout.stages[x].flow, row[2])
+        if let (Some(&x), Some(&s)) = (stages.get(&row[binding_at]), who.get(&row[subject_at]))
+            && Some(row[entry_at]) == entry_of(layout.stages[x].flow, row[subject_at])
         {
-            out[s].visible[x] = r.code(row[3]);
+            out[s].visible[x] = r.code(row[value_at]);
         }
     }
     let app_ctx = r.sym("app");
+    let [target_at, identity_at, context_at, value_at] = DECIDE;
     for row in r.rows("decide") {
-        if let (Some(&a), Some(&s)) = (apps.get(&row[0]), who.get(&row[1]))
-            && Some(row[2]) == app_ctx
+        if let (Some(&a), Some(&s)) = (apps.get(&row[target_at]), who.get(&row[identity_at]))
+            && Some(row[context_at]) == app_ctx
         {
-            out[s].access[a] = r.code(row[3]);
+            out[s].access[a] = r.code(row[value_at]);
         }
     }
     out
@@ -1088,9 +1094,13 @@ fn read_deciders(
         .enumerate()
         .filter_map(|(i, s)| Some((eval.symbols.get(s)?, i)))
         .collect();
+    let [target_at, identity_at, context_at, binding_at] = DECIDED_BY;
     for row in eval.tables[rel].rows() {
-        if let (true, Some(&i)) = (row[0] == app && row[2] == ctx, who.get(&row[1])) {
-            sets[i].push(eval.symbols.resolve(row[4]).to_string());
+        if let (true, Some(&i)) = (
+            row[target_at] == app && row[context_at] == ctx,
+            who.get(&row[identity_at]),
+        ) {
+            sets[i].push(eval.symbols.resolve(row[binding_at]).to_string());
         }
     }
     for set in &mut sets {
@@ -1168,6 +1178,20 @@ fn index_by<T>(items: &[T], pk: impl Fn(&T) -> &String) -> HashMap<&str, usize> 
         .collect()
 }
 
+// Where the answers' columns are in rows read as symbols: found by the views' field names, so
+// that they follow the `.decl`s (the views are held to them; see `views::columns`).
+/// `applicable`'s flow, entry, subject and value.
+const APPLICABLE: [usize; 4] = columns::<Applicable, 4>(["flow", "entry", "subject", "value"]);
+/// `visible`'s stage binding, entry, subject and value.
+const VISIBLE: [usize; 4] = columns::<Visible, 4>(["binding", "entry", "subject", "value"]);
+/// `decide`'s target, identity, context and value.
+const DECIDE: [usize; 4] = columns::<Decide, 4>(["target", "identity", "context", "value"]);
+/// `default_entry`'s flow and entry.
+const DEFAULT_ENTRY: [usize; 2] = columns::<DefaultEntry, 2>(["flow", "entry"]);
+/// `decided_by`'s target, identity, context and binding.
+const DECIDED_BY: [usize; 4] =
+    columns::<DecidedBy, 4>(["target", "identity", "context", "binding"]);
+
 /// The relations a component's answers are read from.
 const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
 
@@ -1175,9 +1199,10 @@ const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];
 fn default_entry(eval: &Evaluation, rules: &Rules, pk: &str) -> &'static str {
     let r = Reader { eval, rules };
     let (flow, anonymous) = (r.sym(pk), r.sym(ANONYMOUS_ENTRY));
+    let [flow_at, entry_at] = DEFAULT_ENTRY;
     let anonymous_entry = r
         .rows("default_entry")
-        .any(|row| Some(row[0]) == flow && Some(row[1]) == anonymous);
+        .any(|row| Some(row[flow_at]) == flow && Some(row[entry_at]) == anonymous);
     if anonymous_entry {
         ANONYMOUS_ENTRY
     } else {
@@ -1223,29 +1248,33 @@ fn read_part(
                 _ => flow.stages.clone(),
             };
             let stages = r.positions(&layout.stages[read], |x| &x.pk);
+            let [flow_at, entry_at, subject_at, value_at] = APPLICABLE;
             for row in r.rows("applicable") {
-                if let (true, Some(&s)) = (Some(row[0]) == fsym, who.get(&row[2]))
-                    && Some(row[1]) == entry_of(row[2])
+                if let (true, Some(&s)) = (Some(row[flow_at]) == fsym, who.get(&row[subject_at]))
+                    && Some(row[entry_at]) == entry_of(row[subject_at])
                 {
-                    codes[s * width] = r.code(row[3]);
+                    codes[s * width] = r.code(row[value_at]);
                 }
             }
+            let [binding_at, entry_at, subject_at, value_at] = VISIBLE;
             for row in r.rows("visible") {
-                if let (Some(&x), Some(&s)) = (stages.get(&row[0]), who.get(&row[2]))
-                    && Some(row[1]) == entry_of(row[2])
+                if let (Some(&x), Some(&s)) =
+                    (stages.get(&row[binding_at]), who.get(&row[subject_at]))
+                    && Some(row[entry_at]) == entry_of(row[subject_at])
                 {
-                    codes[s * width + 1 + x] = r.code(row[3]);
+                    codes[s * width + 1 + x] = r.code(row[value_at]);
                 }
             }
         }
         Slot::App(a) => {
             let asym = r.sym(&layout.apps[a].pk);
             let app_ctx = r.sym("app");
+            let [target_at, identity_at, context_at, value_at] = DECIDE;
             for row in r.rows("decide") {
-                if let (true, Some(&s)) = (Some(row[0]) == asym, who.get(&row[1]))
-                    && Some(row[2]) == app_ctx
+                if let (true, Some(&s)) = (Some(row[target_at]) == asym, who.get(&row[identity_at]))
+                    && Some(row[context_at]) == app_ctx
                 {
-                    codes[s] = r.code(row[3]);
+                    codes[s] = r.code(row[value_at]);
                 }
             }
         }

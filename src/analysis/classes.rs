@@ -24,6 +24,10 @@ use std::collections::HashMap;
 
 /// The relation of direct membership, read by the rules only through `member`.
 pub const MEMBERSHIP: &str = "direct_member";
+
+/// Where [`MEMBERSHIP`]'s group is in its rows.
+const MEMBERSHIP_GROUP: usize =
+    super::views::columns::<super::views::DirectMember, 1>(["group"])[0];
 /// Relations that describe the group structure itself (they name every group, so they do not
 /// make a group observable).
 const GROUP_STRUCTURE: [&str; 4] = ["group", "group_parent", "group_cycle", MEMBERSHIP];
@@ -882,7 +886,7 @@ impl<'a> KeyContext<'a> {
                 return;
             }
             if rel == MEMBERSHIP {
-                if let Some(&g) = self.group_index.get(row[1]) {
+                if let Some(&g) = self.group_index.get(row[MEMBERSHIP_GROUP]) {
                     parts.groups.extend(&self.observable_up[g as usize]);
                     if self.deep || self.direct_counts[g as usize] {
                         parts.direct.push(g);

@@ -127,7 +127,7 @@ impl Coverage {
             out
         };
         let tri = ["yes", "no", "unknown"];
-        let rules = model.names("notification_rule");
+        let rules = model.names("notification_rule", "name");
         let recipients: BTreeMap<String, u64> = model
             .view::<RuleRecipients>()
             .into_iter()
@@ -156,7 +156,7 @@ impl Coverage {
         for list in actions.values_mut() {
             list.sort_by(|a, b| a.rule.cmp(&b.rule));
         }
-        let flows: BTreeMap<String, String> = model.names("flow");
+        let flows: BTreeMap<String, String> = model.names("flow", "slug");
         let with_mfa: std::collections::BTreeSet<String> = model
             .view::<FlowHasMfa>()
             .into_iter()
@@ -229,14 +229,14 @@ impl Coverage {
                 model,
                 snapshot,
                 Journey::Endpoint,
-                &model.names("rac_endpoint"),
+                &model.names("rac_endpoint", "name"),
             )?,
             binds: journey_counts(
                 model,
                 snapshot,
                 Journey::Bind,
                 &model
-                    .names("provider")
+                    .names("provider", "name")
                     .into_iter()
                     .filter(|(pk, _)| outpost.contains(pk))
                     .collect(),

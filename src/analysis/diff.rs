@@ -2,7 +2,7 @@
 //! which findings appear or disappear (`bindlog diff`, docs/outputs.md).
 
 use super::Model;
-use super::views::Tri;
+use super::views::{self, Application, Decide, Fsb, Stage, Tri, View, Visible};
 use crate::audit::{Finding, Severity};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -80,30 +80,31 @@ impl Answering<'_> {
 /// `snapshot`, kept per identity class.
 pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUsers<'_> {
     let start = std::time::Instant::now();
-    let flows: BTreeMap<String, String> = model.names("flow");
+    let flows: BTreeMap<String, String> = model.names("flow", "slug");
     let stage_rows: BTreeMap<String, (String, String)> = model
-        .rows("stage")
+        .view::<Stage>()
         .into_iter()
-        .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+        .map(|r| (r.pk, (r.name, r.kind)))
         .collect();
-    let entry: BTreeMap<String, String> = model.names("default_entry");
+    let entry: BTreeMap<String, String> = model.names("default_entry", "e");
     let mut mfa = BTreeSet::new();
     // (flow slug, stage name) -> the stage bindings showing it, with the flow's entry.
     let mut keys: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
-    for r in model.rows("fsb") {
-        let (Some(flow), Some((stage, kind))) = (flows.get(&r[1]), stage_rows.get(&r[2])) else {
+    for r in model.view::<Fsb>() {
+        let (Some(flow), Some((stage, kind))) = (flows.get(&r.flow), stage_rows.get(&r.stage))
+        else {
             continue;
         };
         if kind.ends_with("authenticatorvalidatestage") {
             mfa.insert((flow.clone(), stage.clone()));
         }
         let e = entry
-            .get(&r[1])
+            .get(&r.flow)
             .cloned()
             .unwrap_or_else(|| "authenticated".into());
         keys.entry((flow.clone(), stage.clone()))
             .or_default()
-            .push((r[0].clone(), e));
+            .push((r.binding, e));
     }
     let entry_of: HashMap<&str, &str> = keys
         .values()
@@ -112,12 +113,12 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
         .collect();
     // Stage binding -> subject -> visibility (entered the flow's default way).
     let mut visible: HashMap<String, HashMap<String, u8>> = HashMap::new();
-    for r in model.rows("visible") {
-        if entry_of.get(r[0].as_str()) == Some(&r[1].as_str()) {
+    for r in model.view::<Visible>() {
+        if entry_of.get(r.binding.as_str()) == Some(&r.entry.as_str()) {
             visible
-                .entry(r[0].clone())
+                .entry(r.binding)
                 .or_default()
-                .insert(r[2].clone(), Tri::read(&r[3]).openness());
+                .insert(r.subject, Tri::read(&r.value).openness());
         }
     }
     super::bulk::timing("diff: visible read", start);
@@ -146,20 +147,21 @@ pub fn all_users_of(model: Model, snapshot: &crate::snapshot::Snapshot) -> AllUs
     super::bulk::timing("diff: stages per class", start);
     // Application -> subject -> access.
     let mut access: HashMap<String, HashMap<String, u8>> = HashMap::new();
-    for r in model.rows_matching("decide", 2, "app") {
-        let v = Tri::read(&r[3]).openness();
+    let [context] = views::columns::<Decide, 1>(["context"]);
+    for r in model.rows_matching("decide", context, "app") {
+        let r = Decide::from_row(r);
         access
-            .entry(r[0].clone())
+            .entry(r.target)
             .or_default()
-            .insert(r[1].clone(), v);
+            .insert(r.identity, Tri::read(&r.value).openness());
     }
     let mut apps = BTreeMap::new();
-    for r in model.rows("application") {
-        let of = access.remove(&r[0]).unwrap_or_default();
-        let a = answering.of(&r[0]);
+    for r in model.view::<Application>() {
+        let of = access.remove(&r.app).unwrap_or_default();
+        let a = answering.of(&r.app);
         let answers = per_class(&model, snapshot, a, |s| of.get(s).copied());
         apps.insert(
-            r[1].clone(),
+            r.slug,
             answers.into_iter().map(|v| v.unwrap_or(NO)).collect(),
         );
     }

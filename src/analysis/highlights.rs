@@ -8,7 +8,7 @@
 
 use super::bulk::{self, Bulk, NO, UNKNOWN, YES};
 use super::classes::KeyContext;
-use super::views::{LoginFlow, NOBODY, SuperuserSure, SuperuserUnknown, view_of};
+use super::views::{BEYOND_CUT_OFF, LoginFlow, NOBODY, SuperuserSure, SuperuserUnknown, view_of};
 use super::{RULES, add_facts};
 use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, Evaluation, FactValue, Inputs, Rules};
@@ -304,8 +304,7 @@ impl Highlights {
         );
         let unknown = if self.superusers_unknown > 0 {
             format!(
-                ", and {} more left unknown (only through an ancestor 20 or more levels up, \
-                 which authentik up to 2025.10 does not follow)",
+                ", and {} more left unknown ({BEYOND_CUT_OFF})",
                 self.superusers_unknown
             )
         } else {

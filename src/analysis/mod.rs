@@ -25,7 +25,7 @@ use crate::facts::{self, Value};
 use crate::snapshot::Snapshot;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
-use views::ANON;
+use views::{ANON, View};
 
 /// The built-in rules, compiled into the binary and cited by their path in the repository.
 pub const RULES: [(&str, &str); 16] = [
@@ -545,12 +545,11 @@ impl Model {
             Some(_) => None,
             None => {
                 let mut by_subject: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for r in self.rows_matching("decided_by", 0, app) {
-                    if r[2] == "app" {
-                        by_subject
-                            .entry(r[1].clone())
-                            .or_default()
-                            .push(r[4].clone());
+                let [target] = views::columns::<views::DecidedBy, 1>(["target"]);
+                for r in self.rows_matching("decided_by", target, app) {
+                    let r = views::DecidedBy::from_row(r);
+                    if r.context == "app" {
+                        by_subject.entry(r.identity).or_default().push(r.binding);
                     }
                 }
                 // Equal sets share one way.
@@ -866,17 +865,19 @@ impl Model {
                 }
             }
             None => {
-                for r in self.rows("user").into_iter().filter(|r| user(&r[0])) {
-                    users.insert(r[0].clone(), format!("user {}", r[1]));
+                for r in self.view::<views::User>() {
+                    if user(&r.pk) {
+                        users.insert(r.pk, format!("user {}", r.username));
+                    }
                 }
             }
         }
         // The rules name every other object (rules/authentik/labels.dl); where one pk has two
         // names, the rows' last.
         let l: BTreeMap<String, String> = self
-            .rows("label")
+            .view::<views::Label>()
             .into_iter()
-            .map(|mut r| (std::mem::take(&mut r[0]), std::mem::take(&mut r[1])))
+            .map(|r| (r.object, r.label))
             .collect();
         let user_like = classes::user_like_columns(&self.rules.program);
         let user_columns = self
@@ -974,36 +975,45 @@ impl Model {
         pop.weight(subject)
     }
 
-    /// A relation's first column mapped to its second: pk to slug or name for `flow`, `stage`,
-    /// `application`, `user`, pk to entry for `default_entry`.
-    pub fn names(&self, rel: &str) -> BTreeMap<String, String> {
+    /// A relation's first column (the pk of the object its rows are about) mapped to its column
+    /// `col` as the `.decl` names it: slug or name for `flow`, `stage`, `application`, username
+    /// for `user`, entry (`e`) for `default_entry`. Empty where `rel` has no such column.
+    pub fn names(&self, rel: &str, col: &str) -> BTreeMap<String, String> {
+        let col = self.column(rel, col);
+        debug_assert!(col.is_ok(), "{col:?}");
+        let Ok(col) = col else {
+            return BTreeMap::new();
+        };
         self.rows(rel)
             .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
+            .map(|mut r| {
+                let name = std::mem::take(&mut r[col]);
+                (std::mem::take(&mut r[0]), name)
+            })
             .collect()
     }
 
     /// The flow with this slug: (pk, designation).
     pub fn flow(&self, slug: &str) -> Option<(String, String)> {
-        self.rows("flow")
+        self.view::<views::Flow>()
             .into_iter()
-            .find(|r| r[1] == slug)
-            .map(|r| (r[0].clone(), r[3].clone()))
+            .find(|r| r.slug == slug)
+            .map(|r| (r.pk, r.designation))
     }
 
     /// The flows sources start a login in: (flow slug, source slug, `authentication` or
     /// `enrollment`), sorted. authentik enters a flow from a source login only through these.
     pub fn source_flows(&self) -> Vec<(String, String, String)> {
-        let flows = self.names("flow");
-        let sources = self.names("source");
+        let flows = self.names("flow", "slug");
+        let sources = self.names("source", "slug");
         let mut out: Vec<(String, String, String)> = Vec::new();
         for (rel, kind) in [
             ("source_authentication_flow", "authentication"),
             ("source_enrollment_flow", "enrollment"),
         ] {
-            for r in self.rows(rel) {
-                let flow = flows.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-                let source = sources.get(&r[0]).cloned().unwrap_or_else(|| r[0].clone());
+            for r in self.view_in::<views::SourceFlow>(rel) {
+                let flow = flows.get(&r.flow).cloned().unwrap_or(r.flow);
+                let source = sources.get(&r.source).cloned().unwrap_or(r.source);
                 out.push((flow, source, kind.to_string()));
             }
         }
@@ -1014,10 +1024,10 @@ impl Model {
 
     /// The application with this slug: its pk.
     pub fn application(&self, slug: &str) -> Option<String> {
-        self.rows("application")
+        self.view::<views::Application>()
             .into_iter()
-            .find(|r| r[1] == slug)
-            .map(|r| r[0].clone())
+            .find(|r| r.slug == slug)
+            .map(|r| r.app)
     }
 }
 
@@ -1147,7 +1157,7 @@ impl Model {
     ) -> Result<Plan, String> {
         let (flow, _) = self
             .flow(slug)
-            .ok_or_else(|| self.unknown("flow", slug, "flow", 1))?;
+            .ok_or_else(|| self.unknown("flow", slug, "flow"))?;
         if subject.is_none() && entry == Some("authenticated") {
             return Err("an authenticated entry needs a user (--user): without one the visitor is anonymous".into());
         }
@@ -1156,56 +1166,56 @@ impl Model {
             // Without a user there is no session: the visitor arrives anonymously.
             None if subject.is_none() => "anonymous".to_string(),
             None => self
-                .rows("default_entry")
+                .view::<views::DefaultEntry>()
                 .into_iter()
-                .find(|r| r[0] == flow)
-                .map(|r| r[1].clone())
+                .find(|r| r.flow == flow)
+                .map(|r| r.entry)
                 .unwrap_or_else(|| "authenticated".into()),
         };
         let s = subject.map_or(ANON, |(pk, _)| pk);
         let applicable = self
-            .rows("applicable")
+            .view::<views::Applicable>()
             .into_iter()
-            .find(|r| r[0] == flow && r[1] == entry && r[2] == s)
-            .map(|r| views::Tri::read(&r[3]).yes_no().to_string())
+            .find(|r| r.flow == flow && r.entry == entry && r.subject == s)
+            .map(|r| views::Tri::read(&r.value).yes_no().to_string())
             .unwrap_or_else(|| "unknown".into());
-        let names: BTreeMap<String, String> = self.names("stage");
+        let names: BTreeMap<String, String> = self.names("stage", "name");
         let on_plan: Vec<String> = self
-            .rows("fsb_evaluate_on_plan")
+            .view::<views::FsbEvaluateOnPlan>()
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r.binding)
             .collect();
         let on_run: Vec<String> = self
-            .rows("fsb_re_evaluate_policies")
+            .view::<views::FsbReEvaluatePolicies>()
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r.binding)
             .collect();
         let visible: BTreeMap<String, String> = self
-            .rows("visible")
+            .view::<views::Visible>()
             .into_iter()
-            .filter(|r| r[1] == entry && r[2] == s)
-            .map(|r| (r[0].clone(), r[3].clone()))
+            .filter(|r| r.entry == entry && r.subject == s)
+            .map(|r| (r.binding, r.value))
             .collect();
         let mut stages: Vec<PlannedStage> = self
-            .rows("fsb")
+            .view::<views::Fsb>()
             .into_iter()
-            .filter(|r| r[1] == flow)
+            .filter(|r| r.flow == flow)
             .map(|r| {
                 let mut evaluated = Vec::new();
-                if on_plan.contains(&r[0]) {
+                if on_plan.contains(&r.binding) {
                     evaluated.push("plan");
                 }
-                if on_run.contains(&r[0]) {
+                if on_run.contains(&r.binding) {
                     evaluated.push("run");
                 }
                 PlannedStage {
-                    order: r[3].parse().unwrap_or(0),
-                    stage: names.get(&r[2]).cloned().unwrap_or_else(|| r[2].clone()),
-                    binding: r[0].clone(),
+                    order: r.order.parse().unwrap_or(0),
+                    stage: names.get(&r.stage).cloned().unwrap_or(r.stage),
                     visibility: visible
-                        .get(&r[0])
+                        .get(&r.binding)
                         .cloned()
                         .unwrap_or_else(|| "unknown".into()),
+                    binding: r.binding,
                     evaluated,
                 }
             })
@@ -1216,10 +1226,10 @@ impl Model {
                 .then_with(|| a.binding.cmp(&b.binding))
         });
         let deferred: Vec<(Option<String>, String)> = self
-            .rows("deferred")
+            .view::<views::Deferred>()
             .into_iter()
-            .filter(|r| r[0] == flow && r[1] == entry && r[2] == s)
-            .map(|r| ((!r[3].is_empty()).then(|| r[3].clone()), r[4].clone()))
+            .filter(|r| r.flow == flow && r.entry == entry && r.subject == s)
+            .map(|r| ((!r.binding.is_empty()).then_some(r.binding), r.why))
             .collect();
         let names = self.binding_names();
         let deferred_names = deferred
@@ -1240,37 +1250,54 @@ impl Model {
     /// What each policy binding checks, by name: `policy <name>`, `group <name>` or
     /// `user <username>`, with the object's pk added where two objects share the name.
     pub fn binding_names(&self) -> BTreeMap<String, String> {
-        let named = |rel: &str, name_col: usize| -> BTreeMap<String, String> {
-            let rows = self.rows(rel);
+        // (pk, name) pairs, each name with its pk where two objects share it.
+        let named = |rows: Vec<(String, String)>| -> BTreeMap<String, String> {
             let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in &rows {
-                *count.entry(r[name_col].as_str()).or_default() += 1;
+            for (_, name) in &rows {
+                *count.entry(name.as_str()).or_default() += 1;
             }
             rows.iter()
-                .map(|r| {
-                    let name = &r[name_col];
+                .map(|(pk, name)| {
                     let label = if count[name.as_str()] > 1 {
-                        format!("{name} ({})", r[0])
+                        format!("{name} ({pk})")
                     } else {
                         name.clone()
                     };
-                    (r[0].clone(), label)
+                    (pk.clone(), label)
                 })
                 .collect()
         };
-        let policies = named("policy", 1);
-        let groups = named("group", 1);
-        let users = named("user", 1);
+        let policies = named(
+            self.view::<views::Policy>()
+                .into_iter()
+                .map(|r| (r.pk, r.name))
+                .collect(),
+        );
+        let groups = named(
+            self.view::<views::Group>()
+                .into_iter()
+                .map(|r| (r.pk, r.name))
+                .collect(),
+        );
+        let users = named(
+            self.view::<views::User>()
+                .into_iter()
+                .map(|r| (r.pk, r.username))
+                .collect(),
+        );
+        let checked = |kind: &str, by: &BTreeMap<String, String>, b: String, o: String| {
+            let name = by.get(&o).cloned().unwrap_or(o);
+            (b, format!("{kind} {name}"))
+        };
         let mut out = BTreeMap::new();
-        for (rel, kind, by) in [
-            ("binding_policy", "policy", &policies),
-            ("binding_group", "group", &groups),
-            ("binding_user", "user", &users),
-        ] {
-            for r in self.rows(rel) {
-                let name = by.get(&r[1]).cloned().unwrap_or_else(|| r[1].clone());
-                out.insert(r[0].clone(), format!("{kind} {name}"));
-            }
+        for r in self.view::<views::BindingPolicy>() {
+            out.extend([checked("policy", &policies, r.binding, r.policy)]);
+        }
+        for r in self.view::<views::BindingGroup>() {
+            out.extend([checked("group", &groups, r.binding, r.group)]);
+        }
+        for r in self.view::<views::BindingUser>() {
+            out.extend([checked("user", &users, r.binding, r.user)]);
         }
         out
     }
@@ -1279,12 +1306,12 @@ impl Model {
     pub fn access(&self, slug: &str, user: &str) -> Result<String, String> {
         let app = self
             .application(slug)
-            .ok_or_else(|| self.unknown("application", slug, "application", 1))?;
+            .ok_or_else(|| self.unknown("application", slug, "application"))?;
         Ok(self
-            .rows("decide")
+            .view::<views::Decide>()
             .into_iter()
-            .find(|r| r[0] == app && r[1] == user && r[2] == "app")
-            .map(|r| views::Tri::read(&r[3]).yes_no().to_string())
+            .find(|r| r.target == app && r.identity == user && r.context == "app")
+            .map(|r| views::Tri::read(&r.value).yes_no().to_string())
             .unwrap_or_else(|| "unknown".into()))
     }
 
@@ -1293,41 +1320,96 @@ impl Model {
     pub fn entitlements(&self, slug: &str, user: &str) -> Result<Vec<Entitled>, String> {
         let app = self
             .application(slug)
-            .ok_or_else(|| self.unknown("application", slug, "application", 1))?;
+            .ok_or_else(|| self.unknown("application", slug, "application"))?;
         let held: BTreeMap<String, String> = self
-            .rows("entitled")
+            .view::<views::Entitled>()
             .into_iter()
-            .filter(|r| r[1] == user)
-            .map(|r| (r[0].clone(), r[2].clone()))
+            .filter(|r| r.user == user)
+            .map(|r| (r.entitlement, r.value))
             .collect();
         let mut out: Vec<Entitled> = self
-            .rows("entitlement")
+            .view::<views::Entitlement>()
             .into_iter()
-            .filter(|r| r[1] == app)
+            .filter(|r| r.app == app)
             .map(|r| Entitled {
-                granted: held.get(&r[0]).cloned().unwrap_or_else(|| "unknown".into()),
-                pk: r[0].clone(),
-                name: r[2].clone(),
+                granted: held
+                    .get(&r.entitlement)
+                    .cloned()
+                    .unwrap_or_else(|| "unknown".into()),
+                pk: r.entitlement,
+                name: r.name,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.pk.cmp(&b.pk)));
         Ok(out)
     }
 
-    fn unknown(&self, what: &str, slug: &str, rel: &str, col: usize) -> String {
-        let known: Vec<String> = self.rows(rel).into_iter().map(|r| r[col].clone()).collect();
+    /// The error for a `what` whose slug (column `slug` of `rel`) is `slug`, with the nearest
+    /// valid ones.
+    fn unknown(&self, what: &str, slug: &str, rel: &str) -> String {
+        let col = match self.column(rel, "slug") {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let known: Vec<String> = self
+            .rows(rel)
+            .into_iter()
+            .map(|mut r| std::mem::take(&mut r[col]))
+            .collect();
         let names: Vec<&str> = known.iter().map(String::as_str).collect();
         crate::suggest::unknown(&format!("{what} with the slug"), slug, &names)
     }
 
+    /// The rows of `rel` whose columns named in `key` (as its `.decl` names them) hold the
+    /// values given.
+    pub fn rows_where(&self, rel: &str, key: &[(&str, &str)]) -> Result<Vec<Vec<String>>, String> {
+        let at = key
+            .iter()
+            .map(|(c, v)| Ok((self.column(rel, c)?, *v)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut rows = self.rows(rel);
+        rows.retain(|r| at.iter().all(|(c, v)| r[*c] == *v));
+        Ok(rows)
+    }
+
+    /// A tuple of `rel` with the columns named in `values` (as its `.decl` names them) set, the
+    /// others empty: a question to prove.
+    pub fn tuple(&self, rel: &str, values: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        let arity = self
+            .rules
+            .program
+            .relation(rel)
+            .map_or(0, |id| self.rules.program.relations[id].attrs.len());
+        let mut t = vec![String::new(); arity];
+        for (c, v) in values {
+            t[self.column(rel, c)?] = (*v).to_string();
+        }
+        Ok(t)
+    }
+
+    /// The position of column `name` in relation `rel` as its `.decl` names it, so that a
+    /// generic reading finds the column wherever the `.decl` puts it.
+    pub fn column(&self, rel: &str, name: &str) -> Result<usize, String> {
+        self.rules
+            .program
+            .relation(rel)
+            .and_then(|id| {
+                self.rules.program.relations[id]
+                    .attrs
+                    .iter()
+                    .position(|a| a == name)
+            })
+            .ok_or_else(|| format!("internal error: relation `{rel}` has no column `{name}`"))
+    }
+
     /// The error for a flow slug the snapshot does not hold, with the nearest valid ones.
     pub fn unknown_flow(&self, slug: &str) -> String {
-        self.unknown("flow", slug, "flow", 1)
+        self.unknown("flow", slug, "flow")
     }
 
     /// The error for an application slug the snapshot does not hold, with the nearest valid ones.
     pub fn unknown_application(&self, slug: &str) -> String {
-        self.unknown("application", slug, "application", 1)
+        self.unknown("application", slug, "application")
     }
 }
 

@@ -27,17 +27,21 @@ fn tri(v: &str) -> &'static str {
 }
 
 impl Model {
-    /// The row of `rel` whose first columns are `key`, its last column (or `None`).
-    fn last_of(&self, rel: &str, key: &[&str]) -> Option<String> {
-        self.rows(rel)
+    /// Column `col` of the first row of `rel` whose columns named in `key` hold the values
+    /// given (columns as the `.decl` names them), or `None`.
+    fn last_of(&self, rel: &str, key: &[(&str, &str)], col: &str) -> Option<String> {
+        let col = self.column(rel, col).ok()?;
+        self.rows_where(rel, key)
+            .ok()?
             .into_iter()
-            .find(|r| r.len() > key.len() && key.iter().zip(r).all(|(k, v)| *k == v))
-            .and_then(|mut r| r.pop())
+            .next()
+            .map(|mut r| std::mem::take(&mut r[col]))
     }
 
-    /// The object of relation `rel` (pk in column 0, name in column `col`) named `name` or with
-    /// that pk; the error lists the names known.
-    pub fn object(&self, rel: &str, col: usize, name: &str, what: &str) -> Result<String, String> {
+    /// The object of relation `rel` (pk in its first column, name in the column the `.decl`
+    /// names `col`) named `name` or with that pk; the error lists the names known.
+    pub fn object(&self, rel: &str, col: &str, name: &str, what: &str) -> Result<String, String> {
+        let col = self.column(rel, col)?;
         let rows = self.rows(rel);
         if let Some(r) = rows.iter().find(|r| r[col] == name || r[0] == name) {
             return Ok(r[0].clone());
@@ -51,7 +55,7 @@ impl Model {
     }
 
     fn flow_slug(&self, pk: &str) -> String {
-        self.names("flow")
+        self.names("flow", "slug")
             .get(pk)
             .cloned()
             .unwrap_or_else(|| pk.to_string())
@@ -64,20 +68,20 @@ impl Model {
         user: &str,
         username: &str,
     ) -> Result<Json, String> {
-        let e = self.object("rac_endpoint", 1, endpoint, "RAC endpoint")?;
+        let e = self.object("rac_endpoint", "name", endpoint, "RAC endpoint")?;
         let name = self
-            .names("rac_endpoint")
+            .names("rac_endpoint", "name")
             .get(&e)
             .cloned()
             .unwrap_or_default();
-        let apps = self.names("application");
-        let app = self.last_of("endpoint_application", &[&e]);
+        let apps = self.names("application", "slug");
+        let app = self.last_of("endpoint_application", &[("e", &e)], "a");
         let part = |p: &str| {
-            self.last_of("endpoint_part", &[&e, user, p])
+            self.last_of("endpoint_part", &[("e", &e), ("u", user), ("part", p)], "v")
                 .map(|v| tri(&v))
         };
         let flow = self
-            .last_of("endpoint_flow", &[&e])
+            .last_of("endpoint_flow", &[("e", &e)], "f")
             .map(|f| json!({"slug": self.flow_slug(&f), "applicable": part("authorization_flow")}));
         let through: Vec<&String> = self
             .view::<EndpointForeignApplication>()
@@ -95,18 +99,25 @@ impl Model {
             "app_access": app.as_ref().and(part("application")),
             "authorization_flow": flow,
             "endpoint_access": part("endpoint"),
-            "access": self.last_of("endpoint_access", &[&e, user]).map_or("unknown", |v| tri(&v)),
+            "access": self.last_of("endpoint_access", &[("e", &e), ("u", user)], "v").map_or("unknown", |v| tri(&v)),
             "also_launchable_through": through,
         }))
     }
 
     /// May user pk `user` log in on device `device` (name or pk) through the agent?
     pub fn device_answer(&self, device: &str, user: &str, username: &str) -> Result<Json, String> {
-        let d = self.object("device", 1, device, "device")?;
-        let name = self.names("device").get(&d).cloned().unwrap_or_default();
-        let group = self.last_of("device_in_group", &[&d]);
-        let groups = self.names("device_access_group");
-        let side = |s: &str| self.last_of("device_side", &[&d, user, s]).map(|v| tri(&v));
+        let d = self.object("device", "name", device, "device")?;
+        let name = self
+            .names("device", "name")
+            .get(&d)
+            .cloned()
+            .unwrap_or_default();
+        let group = self.last_of("device_in_group", &[("d", &d)], "g");
+        let groups = self.names("device_access_group", "name");
+        let side = |s: &str| {
+            self.last_of("device_side", &[("d", &d), ("u", user), ("side", s)], "v")
+                .map(|v| tri(&v))
+        };
         Ok(json!({
             "device": name,
             "pk": d,
@@ -114,18 +125,22 @@ impl Model {
             "group": group.as_ref().and_then(|g| groups.get(g)),
             "group_result": group.as_ref().and(side("group")),
             "device_result": side("device"),
-            "access": self.last_of("device_access", &[&d, user]).map_or("unknown", |v| tri(&v)),
+            "access": self.last_of("device_access", &[("d", &d), ("u", user)], "v").map_or("unknown", |v| tri(&v)),
         }))
     }
 
     /// Is user pk `user` offered source `source` (slug or pk) in the connect list?
     pub fn source_answer(&self, source: &str, user: &str, username: &str) -> Result<Json, String> {
-        let s = self.object("source", 1, source, "source")?;
-        let slug = self.names("source").get(&s).cloned().unwrap_or_default();
+        let s = self.object("source", "slug", source, "source")?;
+        let slug = self
+            .names("source", "slug")
+            .get(&s)
+            .cloned()
+            .unwrap_or_default();
         Ok(json!({
             "source": slug,
             "user": username,
-            "offered": self.last_of("source_offered", &[&s, user]).map_or("unknown", |v| tri(&v)),
+            "offered": self.last_of("source_offered", &[("s", &s), ("u", user)], "v").map_or("unknown", |v| tri(&v)),
             "enforced": false,
         }))
     }
@@ -137,7 +152,7 @@ impl Model {
         user: &str,
         username: &str,
     ) -> Result<Json, String> {
-        let p = self.object("provider", 1, provider, "provider")?;
+        let p = self.object("provider", "name", provider, "provider")?;
         let row = self
             .view::<Provider>()
             .into_iter()
@@ -153,7 +168,7 @@ impl Model {
                 row.name, row.kind
             ));
         }
-        let stages = self.names("stage");
+        let stages = self.names("stage", "name");
         let visible: BTreeMap<String, String> = self
             .view::<Visible>()
             .into_iter()
@@ -200,20 +215,20 @@ impl Model {
         } else {
             "yes"
         };
-        let apps = self.names("application");
-        let app = self.last_of("bind_application", &[&p]);
+        let apps = self.names("application", "slug");
+        let app = self.last_of("bind_application", &[("p", &p)], "a");
         Ok(json!({
             "provider": row.name,
             "type": row.kind,
             "user": username,
-            "bind_flow": self.last_of("bind_flow", &[&p]).map(|f| self.flow_slug(&f)),
+            "bind_flow": self.last_of("bind_flow", &[("p", &p)], "f").map(|f| self.flow_slug(&f)),
             "flow": flow,
             "unsupported_stages": unsupported,
-            "mfa": self.last_of("bind_mfa", &[&p, user]),
+            "mfa": self.last_of("bind_mfa", &[("p", &p), ("u", user)], "v"),
             "mfa_support": self.view::<ProviderMfaSupport>().iter().any(|r| r.provider == p),
             "application": app.as_ref().and_then(|a| apps.get(a)),
             "app_access": part("application"),
-            "access": self.last_of("bind_access", &[&p, user]).map_or("unknown", |v| tri(&v)),
+            "access": self.last_of("bind_access", &[("p", &p), ("u", user)], "v").map_or("unknown", |v| tri(&v)),
         }))
     }
 
@@ -232,13 +247,13 @@ impl Model {
                 json!({
                     "slug": self.flow_slug(&r.flow),
                     "via": r.via,
-                    "mfa": self.last_of("login_mfa", &[&a, user]),
+                    "mfa": self.last_of("login_mfa", &[("a", &a), ("u", user)], "v"),
                 })
             });
-        let authz = self.last_of("app_authorization_flow", &[&a]).map(|f| {
+        let authz = self.last_of("app_authorization_flow", &[("a", &a)], "f").map(|f| {
             json!({
                 "slug": self.flow_slug(&f),
-                "applicable": self.last_of("applicable", &[&f, "authenticated", user]).map(|v| tri(&v)),
+                "applicable": self.last_of("applicable", &[("f", &f), ("e", "authenticated"), ("s", user)], "v").map(|v| tri(&v)),
             })
         });
         let inval = self
@@ -264,15 +279,19 @@ impl Model {
         event_user: &str,
         event_username: Option<&str>,
     ) -> Vec<Json> {
-        let users = self.names("user");
-        let transports = self.names("transport");
+        let users = self.names("user", "username");
+        let transports = self.names("transport", "name");
         let ctx = format!("event:{action}");
         let open = self.view::<OpenBinding>();
         let labels = self.binding_names();
         let mut out = Vec::new();
         for r in self.view::<NotificationRule>() {
             let fires = self
-                .last_of("rule_fires", &[&r.rule, action, event_user])
+                .last_of(
+                    "rule_fires",
+                    &[("r", &r.rule), ("a", action), ("u", event_user)],
+                    "v",
+                )
                 .map_or("unknown", |v| tri(&v));
             let ts: Vec<String> = self
                 .view::<NotificationTransport>()
@@ -342,7 +361,7 @@ impl Model {
     /// The brand serving the asked host (`host_asked`) and the flow it starts for designation
     /// `designation`: (brand pk and domain or None, flow slug and how it was chosen or None).
     pub fn host_answer(&self, designation: &str) -> (Option<Named>, Option<Named>) {
-        let brands = self.names("brand");
+        let brands = self.names("brand", "domain");
         let brand = self.view::<RequestBrand>().into_iter().next().map(|r| {
             let domain = brands.get(&r.brand).cloned().unwrap_or_default();
             (r.brand, domain)

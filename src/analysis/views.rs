@@ -21,6 +21,11 @@ pub const ANONYMOUS_ENTRY: &str = "anonymous";
 /// A flow entered by a logged-in user.
 pub const AUTHENTICATED_ENTRY: &str = "authenticated";
 
+/// Why a user who is a superuser only through an ancestor 20 or more levels up is left unknown
+/// (`superuser_unknown` in `rules/authentik/membership.dl`), as `analyze` and the report say it.
+pub const BEYOND_CUT_OFF: &str =
+    "only through an ancestor 20 or more levels up, which authentik up to 2025.10 does not follow";
+
 /// A three-valued answer. The rules spell it `pass`/`fail`/`unknown` for a decision and
 /// `shown`/`skipped`/`unknown` for a stage; answers print it `yes`/`no`/`unknown` for a flow's
 /// applicability and an application's access. Stored as its code ([`Tri::code`]) where a
@@ -103,6 +108,8 @@ pub trait View: Sized {
     const RELATIONS: &'static [&'static str];
     /// The columns as the `.decl` names them (`_`: named differently in each relation).
     const COLUMNS: &'static [&'static str];
+    /// The struct's fields, one per column, in the same order.
+    const FIELDS: &'static [&'static str];
     /// Reads a formatted row, its columns in `.decl` order.
     fn from_row(row: Vec<String>) -> Self;
     /// Reads a borrowed row (a proof's tuple, say).
@@ -134,6 +141,7 @@ macro_rules! views {
             impl View for $name {
                 const RELATIONS: &'static [&'static str] = &[$(stringify!($rel)),+];
                 const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
+                const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
                 fn from_row(row: Vec<String>) -> Self {
                     debug_assert_eq!(row.len(), Self::COLUMNS.len(), "a row of {:?}", Self::RELATIONS);
                     let mut values = row.into_iter();
@@ -150,6 +158,47 @@ macro_rules! views {
             (<$name as View>::RELATIONS, <$name as View>::COLUMNS)
         ),+];
     };
+}
+
+/// The positions of view `V`'s `fields` in a row of its relation, for rows read as symbols where
+/// a `V` per row would cost too much: `const [F, S, V]: [usize; 3] = columns::<Visible, 3>([..])`.
+/// A field `V` lacks fails to compile; a reordered `.decl` moves the view's fields (the view
+/// check in `tests/it/docs.rs` holds them to it), and the positions with them.
+pub const fn columns<V: View, const N: usize>(fields: [&str; N]) -> [usize; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = position(V::FIELDS, fields[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The position of `field` in `fields`; a missing one panics (at compile time in a constant).
+const fn position(fields: &[&str], field: &str) -> usize {
+    let mut i = 0;
+    while i < fields.len() {
+        if same(fields[i].as_bytes(), field.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("the view has no such field");
+}
+
+/// Byte-wise equality, usable in a constant.
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl Model {
@@ -290,6 +339,22 @@ views! {
     SuperuserSure = superuser_sure(u user);
     /// Whether user U is a superuser depends on ancestry beyond the cut-off.
     SuperuserUnknown = superuser_unknown(u user);
+    /// User U, its username and name.
+    User = user(u pk, username username, name name);
+    /// Group G, its name.
+    Group = group(g pk, name name);
+    /// Policy P, its name and type.
+    Policy = policy(p pk, name name, type kind);
+    /// Flow F, its slug, name and designation.
+    Flow = flow(f pk, slug slug, name name, designation designation);
+    /// Stage S, its name and kind.
+    Stage = stage(s pk, name name, kind kind);
+    /// Object X's label.
+    Label = label(x object, l label);
+    /// Source S starts a login (or an enrollment) in flow F.
+    SourceFlow = source_authentication_flow | source_enrollment_flow (s source, f flow);
+    /// Binding B carries target T's decision V for identity I in context C.
+    DecidedBy = decided_by(t target, i identity, c context, v value, b binding);
     /// Users log in through flow F, named by a brand of domain D or picked by slug.
     LoginFlow = login_flow(f flow, via via, d domain);
     /// How many users notification rule R tells.

@@ -129,9 +129,9 @@ impl Words {
         };
         Words {
             rows,
-            users: model.names("user"),
-            groups: model.names("group"),
-            policies: model.names("policy"),
+            users: model.names("user", "username"),
+            groups: model.names("group", "name"),
+            policies: model.names("policy", "name"),
             labels: model.labels(),
         }
     }

@@ -69,8 +69,8 @@ pub fn run(args: Args) -> Outcome {
     // Bindings are labelled; users are not named here.
     let labels = model.labels_of(|_| false);
     let users = loaded.snapshot.users.len();
-    let flows: BTreeMap<String, String> = model.names("flow");
-    let entries: BTreeMap<String, String> = model.names("default_entry");
+    let flows: BTreeMap<String, String> = model.names("flow", "slug");
+    let entries: BTreeMap<String, String> = model.names("default_entry", "e");
     // (kind, slug, binding, reason) -> subjects it is evaluated for, with the users each stands
     // for and whether their answer waits on it
     let mut groups: BTreeMap<(&str, String, String, String), Subjects> = BTreeMap::new();
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Outcome {
         e.0 = weight;
         e.1 |= decides;
     }
-    let apps: BTreeMap<String, String> = model.names("application");
+    let apps: BTreeMap<String, String> = model.names("application", "slug");
     for r in model.view::<OpenBinding>() {
         if let Some(slug) = apps.get(&r.target)
             && r.context == "app"

@@ -189,7 +189,7 @@ pub fn run(args: Args) -> Outcome {
         let (flow, _) = model
             .flow(slug)
             .ok_or_else(|| miette!("{}", model.unknown_flow(slug)))?;
-        let names: std::collections::BTreeMap<String, String> = model.names("stage");
+        let names: std::collections::BTreeMap<String, String> = model.names("stage", "name");
         let fsbs: Vec<Fsb> = model.view();
         let fsb = fsbs
             .iter()
@@ -401,56 +401,64 @@ fn target_queries(
         user.map(str::to_string)
             .ok_or_else(|| miette!("this question is about a logged-in user: give --user"))
     };
-    let rows_of = |rel: &'static str, key: &[&str]| -> Vec<(&'static str, Vec<String>)> {
-        model
-            .rows(rel)
-            .into_iter()
-            .filter(|r| key.iter().zip(r).all(|(k, v)| *k == v))
-            .map(|r| (rel, r))
-            .collect()
+    // The rows of `rel` whose columns named in `key` (as the `.decl` names them) hold its values.
+    let rows_of = |rel: &'static str,
+                   key: &[(&str, &str)]|
+     -> Result<Vec<(&'static str, Vec<String>)>, miette::Report> {
+        let rows = model.rows_where(rel, key).map_err(|e| miette!("{e}"))?;
+        Ok(rows.into_iter().map(|r| (rel, r)).collect())
     };
     let mut out = Vec::new();
-    let answer = |rel: &'static str, key: &[&str], out: &mut Vec<(&'static str, Vec<String>)>| {
-        let found = rows_of(rel, key);
+    // The answer's rows, or where there are none the tuple `key` with value (`v`) yes to prove.
+    let answer = |rel: &'static str,
+                  key: &[(&str, &str)],
+                  out: &mut Vec<(&'static str, Vec<String>)>|
+     -> Result<(), miette::Report> {
+        let found = rows_of(rel, key)?;
         if found.is_empty() {
-            let mut t: Vec<String> = key.iter().map(|k| k.to_string()).collect();
-            t.push("yes".into());
+            let with_value: Vec<(&str, &str)> = key.iter().copied().chain([("v", "yes")]).collect();
+            let t = model.tuple(rel, &with_value).map_err(|e| miette!("{e}"))?;
             out.push((rel, t));
         } else {
             out.extend(found);
         }
+        Ok(())
     };
     if let Some(e) = &args.endpoint {
         let u = need_user()?;
         let e = model
-            .object("rac_endpoint", 1, e, "RAC endpoint")
+            .object("rac_endpoint", "name", e, "RAC endpoint")
             .map_err(|e| miette!("{e}"))?;
-        answer("endpoint_access", &[&e, &u], &mut out);
-        out.extend(rows_of("endpoint_part", &[&e, &u]));
+        answer("endpoint_access", &[("e", &e), ("u", &u)], &mut out)?;
+        out.extend(rows_of("endpoint_part", &[("e", &e), ("u", &u)])?);
     } else if let Some(d) = &args.device {
         let u = need_user()?;
         let d = model
-            .object("device", 1, d, "device")
+            .object("device", "name", d, "device")
             .map_err(|e| miette!("{e}"))?;
-        answer("device_access", &[&d, &u], &mut out);
-        out.extend(rows_of("device_side", &[&d, &u]));
+        answer("device_access", &[("d", &d), ("u", &u)], &mut out)?;
+        out.extend(rows_of("device_side", &[("d", &d), ("u", &u)])?);
     } else if let Some(s) = &args.source {
         let u = need_user()?;
         let s = model
-            .object("source", 1, s, "source")
+            .object("source", "slug", s, "source")
             .map_err(|e| miette!("{e}"))?;
-        answer("source_offered", &[&s, &u], &mut out);
+        answer("source_offered", &[("s", &s), ("u", &u)], &mut out)?;
     } else if let Some(p) = &args.provider {
         let u = need_user()?;
         let p = model
-            .object("provider", 1, p, "provider")
+            .object("provider", "name", p, "provider")
             .map_err(|e| miette!("{e}"))?;
-        answer("bind_access", &[&p, &u], &mut out);
-        out.extend(rows_of("bind_part", &[&p, &u]));
+        answer("bind_access", &[("p", &p), ("u", &u)], &mut out)?;
+        out.extend(rows_of("bind_part", &[("p", &p), ("u", &u)])?);
     } else if let Some(action) = &args.notified_of {
         let u = user.unwrap_or("anonymous");
         for r in model.view::<NotificationRule>() {
-            answer("rule_fires", &[&r.rule, action, u], &mut out);
+            answer(
+                "rule_fires",
+                &[("r", &r.rule), ("a", action), ("u", u)],
+                &mut out,
+            )?;
         }
         if out.is_empty() {
             return Err(miette!(
@@ -462,15 +470,17 @@ fn target_queries(
         let a = model
             .application(app)
             .ok_or_else(|| miette!("no application with the slug `{app}`"))?;
-        let login = rows_of("app_login_flow", &[&a]);
+        let login = rows_of("app_login_flow", &[("a", &a)])?;
         if login.is_empty() {
-            out.push((
-                "app_login_flow",
-                vec![a.clone(), String::new(), "provider".into()],
-            ));
+            let none = AppLoginFlow {
+                app: a.clone(),
+                flow: String::new(),
+                via: "provider".into(),
+            };
+            out.push(("app_login_flow", none.into_row()));
         }
         out.extend(login);
-        out.extend(rows_of("login_mfa", &[&a, &u]));
+        out.extend(rows_of("login_mfa", &[("a", &a), ("u", &u)])?);
     }
     Ok(out)
 }

@@ -420,8 +420,8 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     }
     let (rel, what, name, col) = match (&args.device, &args.device_access_group) {
-        (Some(d), _) => ("device_access", "device", d, 1),
-        (None, Some(g)) => ("device_side", "device_access_group", g, 1),
+        (Some(d), _) => ("device_access", "device", d, "name"),
+        (None, Some(g)) => ("device_side", "device_access_group", g, "name"),
         _ => {
             return Err(miette!(
                 "ask about --notified-of, --device or --device-access-group"
@@ -473,7 +473,7 @@ fn targets(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
             }
         }
         if !args.count {
-            let names = model.names("device");
+            let names = model.names("device", "name");
             let mut list: Vec<&str> = devices
                 .iter()
                 .filter_map(|d| names.get(d).map(String::as_str))
@@ -513,10 +513,10 @@ fn journey(args: &Args, snapshot: &bindlog::snapshot::Snapshot) -> Outcome {
     let (journey, pk) = match (&args.endpoint, &args.provider) {
         (Some(e), _) => (
             Journey::Endpoint,
-            model.object("rac_endpoint", 1, e, "RAC endpoint"),
+            model.object("rac_endpoint", "name", e, "RAC endpoint"),
         ),
         (None, Some(p)) => {
-            let pk = model.object("provider", 1, p, "provider");
+            let pk = model.object("provider", "name", p, "provider");
             let outpost = model.view::<OutpostProvider>();
             match pk {
                 Ok(pk) if !outpost.iter().any(|r| r.provider == pk) => {
@@ -564,7 +564,7 @@ fn notifies(args: &Args, snapshot: &bindlog::snapshot::Snapshot, user: &str) -> 
     let model = Model::everyone(snapshot, &[], &[]).map_err(|e| miette!("{e}"))?;
     let mine = Model::answering(snapshot, &Subjects::Only(vec![pk.clone()]), &[])
         .map_err(|e| miette!("{e}"))?;
-    let rules = mine.names("notification_rule");
+    let rules = mine.names("notification_rule", "name");
     let tells_event_user: BTreeSet<String> = mine
         .view::<RuleTellsEventUser>()
         .into_iter()

@@ -49,7 +49,15 @@ pub const FILES: [(&str, &[&str]); 14] = [
     ),
     (
         "privileged.csv",
-        &["user", "active", "type", "service_account", "via"],
+        &[
+            "user",
+            "active",
+            "type",
+            "service_account",
+            "via",
+            "superuser",
+            "why",
+        ],
     ),
     (
         "target_access.csv",
@@ -212,13 +220,21 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header(9),
         r.privileged
             .iter()
-            .map(|x| {
+            .map(|x| (x, "yes", ""))
+            .chain(
+                r.privileged_unknown
+                    .iter()
+                    .map(|x| (x, "unknown", super::UNKNOWN_WHY)),
+            )
+            .map(|(x, superuser, why)| {
                 vec![
                     x.user.clone(),
                     x.active.to_string(),
                     x.kind.clone(),
                     x.service_account().to_string(),
                     x.via.clone(),
+                    superuser.to_string(),
+                    why.to_string(),
                 ]
             })
             .collect(),

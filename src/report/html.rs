@@ -92,7 +92,15 @@ fn contents(o: &mut String, r: &Report) {
         (
             "privileged",
             "Privileged access",
-            plural(r.privileged.len(), "superuser", "superusers"),
+            if r.privileged_unknown.is_empty() {
+                plural(r.privileged.len(), "superuser", "superusers")
+            } else {
+                format!(
+                    "{}, {} left unknown",
+                    plural(r.privileged.len(), "superuser", "superusers"),
+                    r.privileged_unknown.len()
+                )
+            },
         ),
         ("targets", "Other binding targets", String::new()),
         ("findings", "Findings", findings),
@@ -431,37 +439,60 @@ fn privileged(o: &mut String, r: &Report) {
         }
         o.push_str("</table>\n");
     }
-    if !r.privileged.is_empty() {
-        o.push_str("<table><tr><th>user</th><th>account</th><th>superuser through</th></tr>\n");
-        for p in r.privileged.iter().take(r.detail.page_rows) {
-            let mut flags = String::new();
-            if p.service_account() {
-                flags.push_str("<span class=\"flag\">service account</span>");
-            }
-            if !p.active {
-                flags.push_str("<span class=\"flag\">inactive</span>");
-            }
-            let _ = writeln!(
-                o,
-                "<tr><td>{}{flags}</td><td>{}{}</td><td>{}</td></tr>",
-                esc(&p.user),
-                esc(&p.kind),
-                if p.active { "" } else { ", inactive" },
-                esc(&p.via)
-            );
-        }
-        o.push_str("</table>\n");
-        if r.privileged.len() > r.detail.page_rows {
-            let _ = writeln!(
-                o,
-                "<p class=\"notice\">The first {} of {} superusers, by username; \
-                 <code>--format csv-dir</code> writes all of them to privileged.csv.</p>",
-                r.detail.page_rows,
-                r.privileged.len()
-            );
-        }
+    superusers(o, &r.privileged, r.detail.page_rows, "superusers");
+    if !r.privileged_unknown.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h3>Superuser rights left unknown</h3>\n<p class=\"notice\">{} more user(s) are members \
+             of a group with <code>is_superuser</code> {}: whether authentik treats them as \
+             superusers is left unknown, and they are not counted above.</p>",
+            r.privileged_unknown.len(),
+            esc(super::UNKNOWN_WHY)
+        );
+        superusers(
+            o,
+            &r.privileged_unknown,
+            r.detail.page_rows,
+            "users left unknown",
+        );
     }
     o.push_str("</section>\n");
+}
+
+/// A table of superusers (or of users who may be), the first `page_rows` of them, and a notice
+/// naming the rest `what`.
+fn superusers(o: &mut String, list: &[super::Privileged], page_rows: usize, what: &str) {
+    if list.is_empty() {
+        return;
+    }
+    o.push_str("<table><tr><th>user</th><th>account</th><th>superuser through</th></tr>\n");
+    for p in list.iter().take(page_rows) {
+        let mut flags = String::new();
+        if p.service_account() {
+            flags.push_str("<span class=\"flag\">service account</span>");
+        }
+        if !p.active {
+            flags.push_str("<span class=\"flag\">inactive</span>");
+        }
+        let _ = writeln!(
+            o,
+            "<tr><td>{}{flags}</td><td>{}{}</td><td>{}</td></tr>",
+            esc(&p.user),
+            esc(&p.kind),
+            if p.active { "" } else { ", inactive" },
+            esc(&p.via)
+        );
+    }
+    o.push_str("</table>\n");
+    if list.len() > page_rows {
+        let _ = writeln!(
+            o,
+            "<p class=\"notice\">The first {} of {} {what}, by username; \
+             <code>--format csv-dir</code> writes all of them to privileged.csv.</p>",
+            page_rows,
+            list.len()
+        );
+    }
 }
 
 fn targets(o: &mut String, r: &Report) {

@@ -12,7 +12,8 @@ pub mod html;
 use crate::analysis::coverage::Coverage;
 use crate::analysis::paths::{Because, Hierarchy};
 use crate::analysis::views::{
-    ANON, Decide, DefaultEntry, Live, OpenBinding, Superuser, Tri, Visible,
+    ANON, BEYOND_CUT_OFF, Decide, DefaultEntry, Live, OpenBinding, SuperuserSure, SuperuserUnknown,
+    Tri, Visible,
 };
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
@@ -29,8 +30,9 @@ pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
     Model::everyone_deciding(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[])
 }
 
-/// The relations the report reads per user (expanded from identity classes to every user).
-pub const RELATIONS: [&str; 1] = ["superuser"];
+/// The relations the report reads per user (expanded from identity classes to every user):
+/// the superusers for sure, and those whose right is left unknown (the ancestry cut-off).
+pub const RELATIONS: [&str; 2] = ["superuser_sure", "superuser_unknown"];
 
 /// The relations the report reads per identity class, under each user's representative.
 pub const BY_CLASS: [&str; 3] = ["decide", "open_binding", "visible"];
@@ -285,7 +287,10 @@ pub struct LeftOut {
     pub groups: usize,
 }
 
-/// One superuser.
+/// Why the superusers [`Report::privileged_unknown`] lists are left unknown.
+pub const UNKNOWN_WHY: &str = BEYOND_CUT_OFF;
+
+/// One superuser, or one user who may be one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Privileged {
     /// The username.
@@ -316,8 +321,12 @@ pub struct Report {
     pub apps: Vec<AppAccess>,
     /// Per flow, the stage matrix by group.
     pub flows: Vec<FlowMatrix>,
-    /// Superusers, directly or through group ancestry.
+    /// Superusers, directly or through group ancestry (the rules' `superuser_sure`).
     pub privileged: Vec<Privileged>,
+    /// Users who are superusers only through an ancestor beyond the ancestry authentik up to
+    /// 2025.10 follows, so whether they are is left unknown (`superuser_unknown`; why:
+    /// [`UNKNOWN_WHY`]).
+    pub privileged_unknown: Vec<Privileged>,
     /// Groups with `is_superuser`: name and effective members (descendant groups included).
     pub superuser_groups: Vec<(String, usize)>,
     /// Findings, or why there are none.
@@ -414,7 +423,18 @@ pub fn build_from(
     let flows = flow_matrices(&everyone, &groups);
     timing("report: flow matrices", start);
     let start = std::time::Instant::now();
-    let privileged = privileged(snapshot, model, because_of.hierarchy());
+    let sure: BTreeSet<String> = model
+        .view::<SuperuserSure>()
+        .into_iter()
+        .map(|r| r.user)
+        .collect();
+    let unknown: BTreeSet<String> = model
+        .view::<SuperuserUnknown>()
+        .into_iter()
+        .map(|r| r.user)
+        .collect();
+    let privileged = superusers_of(snapshot, &sure, because_of.hierarchy());
+    let privileged_unknown = superusers_of(snapshot, &unknown, because_of.hierarchy());
     let mut superuser_groups: Vec<(String, usize)> = snapshot
         .groups
         .iter()
@@ -423,7 +443,14 @@ pub fn build_from(
         .collect();
     superuser_groups.sort();
     timing("report: privileged", start);
-    let summary = summary(snapshot, &apps, &flows, &privileged, &findings, &left_out);
+    let summary = summary(
+        snapshot,
+        &apps,
+        &flows,
+        [&privileged, &privileged_unknown],
+        &findings,
+        &left_out,
+    );
     provenance.files = hashing
         .join()
         .map_err(|_| "hashing the input files failed".to_string())??;
@@ -433,6 +460,7 @@ pub fn build_from(
         apps,
         flows,
         privileged,
+        privileged_unknown,
         superuser_groups,
         findings,
         left_out,
@@ -445,7 +473,7 @@ fn summary(
     snapshot: &Snapshot,
     apps: &[AppAccess],
     flows: &[FlowMatrix],
-    privileged: &[Privileged],
+    [privileged, privileged_unknown]: [&[Privileged]; 2],
     findings: &Findings,
     left_out: &Option<LeftOut>,
 ) -> Vec<(String, String)> {
@@ -501,6 +529,10 @@ fn summary(
             snapshot.applications.len().to_string(),
         ),
         ("superusers".into(), privileged.len().to_string()),
+        (
+            "superusers left unknown".into(),
+            privileged_unknown.len().to_string(),
+        ),
         (
             "user-application pairs: yes".into(),
             access.shown.to_string(),
@@ -1051,12 +1083,13 @@ fn flow_matrices(
     out
 }
 
-fn privileged(snapshot: &Snapshot, model: &Model, hierarchy: &Hierarchy) -> Vec<Privileged> {
-    let superusers: BTreeSet<String> = model
-        .view::<Superuser>()
-        .into_iter()
-        .map(|r| r.user)
-        .collect();
+/// The users whose pks are in `superusers`, by username, each with its shortest group path to a
+/// superuser group.
+fn superusers_of(
+    snapshot: &Snapshot,
+    superusers: &BTreeSet<String>,
+    hierarchy: &Hierarchy,
+) -> Vec<Privileged> {
     let mut groups: Vec<&str> = snapshot
         .groups
         .iter()

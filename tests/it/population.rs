@@ -404,6 +404,8 @@ fn report_by_class_equals_the_per_user_report() {
             assert_eq!(got.left_out, want.left_out, "{name}");
             assert_eq!(got.targets, want.targets, "{name}");
             assert_eq!(got.superuser_groups, want.superuser_groups, "{name}");
+            assert_eq!(got.privileged, want.privileged, "{name}");
+            assert_eq!(got.privileged_unknown, want.privileged_unknown, "{name}");
             for (g, w) in got.apps.iter().zip(&want.apps) {
                 assert_eq!(g.access, w.access, "{name}: {}", g.slug);
                 assert_eq!(g.groups, w.groups, "{name}: {}", g.slug);

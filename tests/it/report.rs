@@ -1013,3 +1013,60 @@ fn report_names_the_deciding_binding_and_splits_classes_by_it() {
         ]
     );
 }
+
+/// Issue 13: the report tells superusers as the rules do. On 2025.10, `root` is a member of the
+/// superuser group `level22` and a superuser for sure (`superuser_sure`); `alice` is one only
+/// through it, 22 levels up, beyond the ancestry authentik follows, so she is left unknown
+/// (`superuser_unknown`) with the reason, and not counted among the superusers, in the summary,
+/// privileged.csv and the HTML page alike (with findings and without).
+#[test]
+fn issue_13_report_tells_superusers_left_unknown_apart() {
+    let case = root().join("tests/cases/group-ancestry-cut-off-2025-10/snapshot.json");
+    let case = case.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("csv");
+    let out = out.to_str().unwrap();
+    let why = "only through an ancestor 20 or more levels up, which authentik up to 2025.10 does \
+               not follow";
+    for extra in [&[][..], &["--no-findings"][..]] {
+        let mut args = vec!["report", case, "--format", "csv-dir", "-o", out];
+        args.extend_from_slice(extra);
+        ok(&bindlog(&args, &[]));
+        let read = |name: &str| -> Vec<Vec<String>> {
+            let mut r = csv::Reader::from_path(Path::new(out).join(name)).unwrap();
+            r.records()
+                .map(|x| x.unwrap().iter().map(String::from).collect())
+                .collect()
+        };
+        let summary: std::collections::BTreeMap<String, String> = read("summary.csv")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        assert_eq!(summary["superusers"], "1", "{extra:?}");
+        assert_eq!(summary["superusers left unknown"], "1", "{extra:?}");
+        let privileged = read("privileged.csv");
+        let told: Vec<(&str, &str, &str)> = privileged
+            .iter()
+            .map(|r| (r[0].as_str(), r[5].as_str(), r[6].as_str()))
+            .collect();
+        assert_eq!(
+            told,
+            [("root", "yes", ""), ("alice", "unknown", why)],
+            "{extra:?}"
+        );
+        assert!(privileged[1][4].starts_with("alice -> "), "{privileged:?}");
+        assert!(privileged[1][4].ends_with(" -> level22"), "{privileged:?}");
+
+        let mut args = vec!["report", case, "-o", "-", "--timestamp", "0"];
+        args.extend_from_slice(extra);
+        let html = ok(&bindlog(&args, &[]));
+        assert!(html.contains("(1 superuser, 1 left unknown)"), "{extra:?}");
+        assert!(html.contains("<p>1 superuser(s): members of a group"));
+        let unknown = &html[html.find("Superuser rights left unknown").unwrap()..];
+        assert!(unknown.contains(&format!(
+            "1 more user(s) are members of a group with <code>is_superuser</code> {why}"
+        )));
+        assert!(unknown.contains("<tr><td>alice</td>"));
+        assert!(!unknown.contains("<tr><td>root</td>"));
+    }
+}
