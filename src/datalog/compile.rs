@@ -86,6 +86,22 @@ pub struct RulePlan {
     pub head: Vec<Out>,
 }
 
+impl RulePlan {
+    /// Whether the rule reads only relations of lower strata: it then runs once, before the
+    /// fixpoint, each join a sort-merge join of all its rows with the index.
+    pub fn runs_once(&self) -> bool {
+        let static_driver = match &self.driver {
+            Driver::Unit => true,
+            Driver::Atom { recursive, .. } => !recursive,
+        };
+        static_driver
+            && self
+                .steps
+                .iter()
+                .all(|s| !matches!(s.step, Step::Join { .. }))
+    }
+}
+
 /// The plan of one stratum.
 #[derive(Clone, Debug)]
 pub struct StratumPlan {
@@ -568,9 +584,14 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         } else {
                             format!(" + value filters [{}]", lit_kinds(filters, prog))
                         };
+                        let how = if rp.runs_once() {
+                            "merge join"
+                        } else {
+                            "leapjoin"
+                        };
                         let _ = writeln!(
                             out,
-                            "    leapjoin with `{idx}` for `{}`{f} -> ({})",
+                            "    {how} with `{idx}` for `{}`{f} -> ({})",
                             atom_text(atom, c, prog),
                             lay(&s.output)
                         );

@@ -4,6 +4,7 @@
 mod column_index;
 pub mod fast;
 mod guard;
+mod merge;
 pub mod naive;
 
 pub use guard::Guard;
