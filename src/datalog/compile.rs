@@ -40,8 +40,9 @@ pub enum Driver {
 /// One operation after the driver.
 #[derive(Clone, Debug)]
 pub enum Step {
-    /// Leapjoin with a relation of a lower stratum: `key` columns bound, `new` variables proposed
-    /// (their columns in `val_cols`), then `filters` on the extended binding.
+    /// Join with a relation of a lower stratum (a leapjoin, or a merge join in a rule that
+    /// [runs once](RulePlan::runs_once)): `key` columns bound, `new` variables proposed (their
+    /// columns in `val_cols`), then `filters` on the extended binding.
     Leap {
         atom: Atom,
         key_slots: Vec<usize>,

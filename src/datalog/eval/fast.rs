@@ -1,9 +1,11 @@
 //! The fast path: each stratum is one datafrog `Iteration`, semi-naive. Tuples are fixed-width
 //! arrays of `u32` (`[u32; W]`, W chosen per stratum), never one allocation per tuple. Between
 //! strata a relation is kept as a [`Table`] of exactly its arity, and each stratum converts
-//! what it reads to rows of its own width. Joins with relations of lower strata are leapjoins
-//! over indexes built once; joins between relations of the stratum are datafrog variable
-//! joins; everything else is a filter/map operator.
+//! what it reads to rows of its own width. A rule that reads only relations of lower strata
+//! runs once, before the fixpoint, its joins sort-merge joins ([`merge_join`]); in the other
+//! rules, joins with relations of lower strata are leapjoins over indexes built once, joins
+//! between relations of the stratum are datafrog variable joins, and everything else is a
+//! filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
 use super::merge::merge_join;
