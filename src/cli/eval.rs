@@ -105,6 +105,7 @@ pub enum EngineArg {
 
 /// Runs `bindlog eval`.
 pub fn run(args: Args) -> Outcome {
+    crate::free_memory_promptly();
     let limits = args.limits.bound_process()?;
     let mut rules = match Rules::from_files(&args.programs) {
         Ok(r) => r,

@@ -40,8 +40,9 @@ pub enum Driver {
 /// One operation after the driver.
 #[derive(Clone, Debug)]
 pub enum Step {
-    /// Leapjoin with a relation of a lower stratum: `key` columns bound, `new` variables proposed
-    /// (their columns in `val_cols`), then `filters` on the extended binding.
+    /// Join with a relation of a lower stratum (a leapjoin, or a merge join in a rule that
+    /// [runs once](RulePlan::runs_once)): `key` columns bound, `new` variables proposed (their
+    /// columns in `val_cols`), then `filters` on the extended binding.
     Leap {
         atom: Atom,
         key_slots: Vec<usize>,
@@ -84,6 +85,22 @@ pub struct RulePlan {
     pub steps: Vec<PlannedStep>,
     /// The head row from the last layout.
     pub head: Vec<Out>,
+}
+
+impl RulePlan {
+    /// Whether the rule reads only relations of lower strata: it then runs once, before the
+    /// fixpoint, each join a sort-merge join of all its rows with the index.
+    pub fn runs_once(&self) -> bool {
+        let static_driver = match &self.driver {
+            Driver::Unit => true,
+            Driver::Atom { recursive, .. } => !recursive,
+        };
+        static_driver
+            && self
+                .steps
+                .iter()
+                .all(|s| !matches!(s.step, Step::Join { .. }))
+    }
 }
 
 /// The plan of one stratum.
@@ -568,9 +585,14 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         } else {
                             format!(" + value filters [{}]", lit_kinds(filters, prog))
                         };
+                        let how = if rp.runs_once() {
+                            "merge join"
+                        } else {
+                            "leapjoin"
+                        };
                         let _ = writeln!(
                             out,
-                            "    leapjoin with `{idx}` for `{}`{f} -> ({})",
+                            "    {how} with `{idx}` for `{}`{f} -> ({})",
                             atom_text(atom, c, prog),
                             lay(&s.output)
                         );

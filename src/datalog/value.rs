@@ -174,7 +174,7 @@ pub fn parse_number(s: &str, ty: Ty) -> Option<u32> {
 }
 
 /// A parsed number as stored, if a column of type `ty` can hold it.
-fn in_range(v: i64, ty: Ty) -> Option<u32> {
+pub(crate) fn in_range(v: i64, ty: Ty) -> Option<u32> {
     match ty {
         Ty::Number if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => Some(v as i32 as u32),
         Ty::Unsigned if (0..=u32::MAX as i64).contains(&v) => Some(v as u32),

@@ -1,11 +1,14 @@
 //! The fast path: each stratum is one datafrog `Iteration`, semi-naive. Tuples are fixed-width
 //! arrays of `u32` (`[u32; W]`, W chosen per stratum), never one allocation per tuple. Between
 //! strata a relation is kept as a [`Table`] of exactly its arity, and each stratum converts
-//! what it reads to rows of its own width. Joins with relations of lower strata are leapjoins
-//! over indexes built once; joins between relations of the stratum are datafrog variable
-//! joins; everything else is a filter/map operator.
+//! what it reads to rows of its own width. A rule that reads only relations of lower strata
+//! runs once, before the fixpoint, its joins sort-merge joins ([`merge_join`]); in the other
+//! rules, joins with relations of lower strata are leapjoins over indexes built once, joins
+//! between relations of the stratum are datafrog variable joins, and everything else is a
+//! filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
+use super::merge::merge_join;
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
     Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
@@ -318,15 +321,19 @@ fn relation_of<const W: usize>(t: &Table) -> Relation<Row<W>> {
 }
 
 /// A complete relation's rows cut to `arity` columns: still sorted, still distinct, as the
-/// columns past the arity are zero in every row.
-fn table_of<const W: usize>(rel: &Relation<Row<W>>, arity: usize) -> Table {
-    let mut t = Table::new(arity);
-    t.len = rel.len();
-    t.data.reserve(rel.len() * arity);
-    for row in rel.iter() {
-        t.data.extend_from_slice(&row[..arity]);
+/// columns past the arity are zero in every row. The rows are cut in place, in the relation's
+/// own buffer, so that a stratum's result is never held twice.
+fn table_of<const W: usize>(rel: Relation<Row<W>>, arity: usize) -> Table {
+    let len = rel.len();
+    let mut data = rel.elements.into_flattened();
+    if arity < W {
+        for i in 0..len {
+            data.copy_within(i * W..i * W + arity, i * arity);
+        }
+        data.truncate(len * arity);
+        data.shrink_to_fit();
     }
-    t
+    Table { arity, len, data }
 }
 
 /// Constant columns and repeated variables of an atom: what a row must satisfy to match it.
@@ -969,6 +976,8 @@ fn run_stratum<const W: usize>(
             &guard,
         );
     }
+    // Rules run once (see `run_once`) may have stopped at a bound already.
+    guard.check()?;
     // The bounds are checked as each join produces (see `Guard`), not only between rounds:
     // one round of a product can be far larger than all the rounds before it.
     // With heights recorded, each round's new tuples of each relation are kept, numbered.
@@ -1010,7 +1019,7 @@ fn run_stratum<const W: usize>(
                 let new = rounds.iter().filter(|(x, ..)| *x == r);
                 heights_of(&all, store[r].as_deref(), new, from)
             });
-            out.push((r, table_of(&all, prog.relations[r].arity()), heights));
+            out.push((r, table_of(all, prog.relations[r].arity()), heights));
         }
     }
     Ok(out)
@@ -1066,32 +1075,14 @@ fn build_rule<'a, const W: usize>(
             prog.relations[clause.head.rel].name, rp.clause, k
         )
     };
-    // The projection a step's output needs: the next layout, or the head if it is the last step.
     let last = rp.steps.len();
-    let outs_for = |k: usize, input: &[VarId], new: &[VarId]| -> Vec<Out> {
-        let slot = |v: &VarId| {
-            input
-                .iter()
-                .position(|x| x == v)
-                .map(Out::Cur)
-                .or_else(|| new.iter().position(|x| x == v).map(Out::Val))
-                .unwrap_or(Out::Const(0))
-        };
-        if k + 1 == last {
-            rp.head
-                .iter()
-                .map(|o| {
-                    if let Out::Cur(s) = o {
-                        slot(&rp.steps[k].output[*s])
-                    } else {
-                        *o
-                    }
-                })
-                .collect()
-        } else {
-            rp.steps[k].output.iter().map(slot).collect()
-        }
-    };
+
+    if let Some(rows) = run_once::<W>(
+        prog, rp, ri, rt, store, src, prep, leap_index, step_ids, guard,
+    ) {
+        head_var.insert(Relation::from_vec(rows));
+        return;
+    }
 
     // The driver.
     let driver_target: Variable<Row<W>> = if rp.steps.is_empty() {
@@ -1185,7 +1176,7 @@ fn build_rule<'a, const W: usize>(
                 ..
             } => {
                 let new = proposed_vars(atom, val_cols);
-                let outs = outs_for(k, input, &new);
+                let outs = step_outs(rp, k, &new);
                 let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
                 let ids = &step_ids[&(ri, k)];
@@ -1228,7 +1219,7 @@ fn build_rule<'a, const W: usize>(
                 val_cols,
             } => {
                 let new = proposed_vars(atom, val_cols);
-                let outs = outs_for(k, input, &new);
+                let outs = step_outs(rp, k, &new);
                 let name = crate::datalog::compile::index_name(prog, atom, key_cols, val_cols);
                 let sig = IndexSig {
                     atom: AtomSig::of(atom),
@@ -1281,25 +1272,6 @@ fn build_rule<'a, const W: usize>(
             }
             Step::Filter { lits } => {
                 let ids = &step_ids[&(ri, k)];
-                let outs: Vec<VarId> = if k + 1 == last {
-                    rp.head
-                        .iter()
-                        .map(|o| {
-                            if let Out::Cur(s) = o {
-                                ps.output[*s]
-                            } else {
-                                usize::MAX
-                            }
-                        })
-                        .collect()
-                } else {
-                    ps.output.clone()
-                };
-                let consts: Vec<Out> = if k + 1 == last {
-                    rp.head.clone()
-                } else {
-                    vec![]
-                };
                 let layout = input.clone();
                 let source = cur.clone();
                 let target = target.clone();
@@ -1309,21 +1281,7 @@ fn build_rule<'a, const W: usize>(
                         Lit::Cmp { .. } | Lit::Test { .. } | Lit::Neg(_) | Lit::False(_)
                     )
                 });
-                let build = move |e: &[u32]| -> Row<W> {
-                    let mut r = [0; W];
-                    for (i, &v) in outs.iter().enumerate() {
-                        r[i] = if v == usize::MAX {
-                            if let Some(Out::Const(c)) = consts.get(i) {
-                                *c
-                            } else {
-                                0
-                            }
-                        } else {
-                            e[v]
-                        };
-                    }
-                    r
-                };
+                let build = filter_output::<W>(rp, k);
                 if pure {
                     // Only filters: a leapjoin of value filters behind a pass-through leaper.
                     let env = RefCell::new(vec![0u32; nvars]);
@@ -1346,26 +1304,211 @@ fn build_rule<'a, const W: usize>(
                     }));
                 } else {
                     ops.push(Box::new(move || {
-                        let mut e = vec![0u32; nvars];
-                        let mut rows = Vec::new();
-                        for row in source.recent.borrow().iter() {
-                            if !guard.step() {
-                                break;
-                            }
-                            fill_env(&mut e, &layout, row);
-                            if run_lits::<W>(lits, &mut e, rt, prep, ids, src, guard) {
-                                if !guard.produce() {
-                                    break;
-                                }
-                                rows.push(build(&e));
-                            }
-                        }
+                        let rows = filter_rows(
+                            &source.recent.borrow(),
+                            &layout,
+                            nvars,
+                            &build,
+                            |e| run_lits::<W>(lits, e, rt, prep, ids, src, guard),
+                            guard,
+                        );
                         target.insert(Relation::from_vec(rows));
                     }));
                 }
             }
         }
         cur = target;
+    }
+}
+
+/// The row a filter step outputs from the clause's variables: the next layout, or the head
+/// (its constants included) when it is the rule's last step.
+fn filter_output<const W: usize>(rp: &RulePlan, k: usize) -> impl Fn(&[u32]) -> Row<W> + use<W> {
+    let ps = &rp.steps[k];
+    let last = k + 1 == rp.steps.len();
+    let outs: Vec<Out> = if last {
+        rp.head
+            .iter()
+            .map(|o| match o {
+                Out::Cur(s) => Out::Cur(ps.output[*s]),
+                other => *other,
+            })
+            .collect()
+    } else {
+        ps.output.iter().map(|&v| Out::Cur(v)).collect()
+    };
+    move |e: &[u32]| project::<W>(&outs, e, &[])
+}
+
+/// The rows of `rows` (laid out as `layout`) that pass `keep`, each built by `build` from the
+/// clause's variables (which `keep` may extend: assignments, aggregates).
+fn filter_rows<const W: usize>(
+    rows: &[Row<W>],
+    layout: &[VarId],
+    nvars: usize,
+    build: &impl Fn(&[u32]) -> Row<W>,
+    mut keep: impl FnMut(&mut [u32]) -> bool,
+    guard: &Guard,
+) -> Vec<Row<W>> {
+    let mut e = vec![0u32; nvars];
+    let mut out = Vec::new();
+    for row in rows {
+        if !guard.step() {
+            break;
+        }
+        fill_env(&mut e, layout, row);
+        if keep(&mut e) {
+            if !guard.produce() {
+                break;
+            }
+            out.push(build(&e));
+        }
+    }
+    out
+}
+
+/// The rows of a rule that reads only relations of lower strata, computed once before the
+/// fixpoint (`None` for any other rule): the driver's rows go through each step in turn, and a
+/// join sorts them by its key and merges them with its index ([`merge_join`]).
+#[allow(clippy::too_many_arguments)]
+fn run_once<const W: usize>(
+    prog: &Program,
+    rp: &RulePlan,
+    ri: usize,
+    rt: &Runtime,
+    store: &Store,
+    src: &StoreSource,
+    prep: &Prepared<W>,
+    leap_index: &HashMap<(usize, usize), usize>,
+    step_ids: &HashMap<(usize, usize), StepIds>,
+    guard: &Guard,
+) -> Option<Vec<Row<W>>> {
+    if !rp.runs_once() {
+        return None;
+    }
+    let nvars = prog.clauses[rp.clause].var_names.len();
+    let driver_outs: Vec<Out> = if rp.steps.is_empty() {
+        rp.head.clone()
+    } else {
+        (0..rp.driver_layout.len()).map(Out::Cur).collect()
+    };
+    let mut rows: Vec<Row<W>> = match &rp.driver {
+        Driver::Unit => vec![project::<W>(&driver_outs, &[0; W], &[0; W])],
+        Driver::Atom { atom, .. } => {
+            let shape = AtomShape::of(atom);
+            let outs: Vec<Out> = driver_outs
+                .iter()
+                .map(|o| match o {
+                    Out::Cur(s) => Out::Cur(
+                        atom.args
+                            .iter()
+                            .position(|a| *a == Arg::Var(rp.driver_layout[*s]))
+                            .unwrap_or(0),
+                    ),
+                    other => *other,
+                })
+                .collect();
+            let rows: Vec<Row<W>> = match &store[atom.rel] {
+                Some(rel) => rel
+                    .rows()
+                    .filter(|r| shape.matches(r))
+                    .map(|r| project::<W>(&outs, r, &[]))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
+            relation_from_sorted(rows, prefix).elements
+        }
+    };
+    for (k, ps) in rp.steps.iter().enumerate() {
+        if guard.stopped() {
+            return Some(Vec::new());
+        }
+        let ids = &step_ids[&(ri, k)];
+        let next = match &ps.step {
+            Step::Leap {
+                atom,
+                key_slots,
+                val_cols,
+                filters,
+                ..
+            } => {
+                let new = proposed_vars(atom, val_cols);
+                let outs = step_outs(rp, k, &new);
+                let index = &prep.indexes[leap_index[&(ri, k)]];
+                let mut env = vec![0u32; nvars];
+                let mut out = Vec::new();
+                let mut emit = |row: &Row<W>, val: &Row<W>| {
+                    if !filters.is_empty() {
+                        if !guard.step() {
+                            return false;
+                        }
+                        fill_env(&mut env, &ps.input, row);
+                        for (i, v) in new.iter().enumerate() {
+                            env[*v] = val[i];
+                        }
+                        if !run_lits::<W>(filters, &mut env, rt, prep, ids, src, guard) {
+                            return !guard.stopped();
+                        }
+                    }
+                    if !guard.produce() {
+                        return false;
+                    }
+                    out.push(project::<W>(&outs, row, val));
+                    true
+                };
+                if is_prefix(key_slots) {
+                    // Sorted rows are sorted by their first slots too.
+                    merge_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
+                } else {
+                    let mut keyed: Vec<(Row<W>, Row<W>)> =
+                        rows.iter().map(|r| (pick(r, key_slots), *r)).collect();
+                    drop(std::mem::take(&mut rows));
+                    keyed.sort_unstable();
+                    merge_join(&keyed, |p| p.0, &index.elements, |p, v| emit(&p.1, v));
+                }
+                out
+            }
+            Step::Filter { lits } => {
+                let build = filter_output::<W>(rp, k);
+                filter_rows(
+                    &rows,
+                    &ps.input,
+                    nvars,
+                    &build,
+                    |e| run_lits::<W>(lits, e, rt, prep, ids, src, guard),
+                    guard,
+                )
+            }
+            Step::Join { .. } => unreachable!("a rule run once joins no relation of its stratum"),
+        };
+        rows = Relation::from_vec(next).elements;
+    }
+    Some(rows)
+}
+
+/// The output of join step `k` of a rule whose value columns bind `new`: the next layout, or
+/// the head when it is the last step.
+fn step_outs(rp: &RulePlan, k: usize, new: &[VarId]) -> Vec<Out> {
+    let input = &rp.steps[k].input;
+    let slot = |v: &VarId| {
+        input
+            .iter()
+            .position(|x| x == v)
+            .map(Out::Cur)
+            .or_else(|| new.iter().position(|x| x == v).map(Out::Val))
+            .unwrap_or(Out::Const(0))
+    };
+    if k + 1 == rp.steps.len() {
+        rp.head
+            .iter()
+            .map(|o| match o {
+                Out::Cur(s) => slot(&rp.steps[k].output[*s]),
+                other => *other,
+            })
+            .collect()
+    } else {
+        rp.steps[k].output.iter().map(slot).collect()
     }
 }
 

@@ -5,6 +5,7 @@ mod column_index;
 pub mod derived;
 pub mod fast;
 mod guard;
+mod merge;
 pub mod naive;
 
 pub use guard::Guard;

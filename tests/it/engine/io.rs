@@ -104,3 +104,41 @@ fn issue_18_3_symbols_round_trip_and_are_listed_by_text() {
         std::fs::read_to_string(dir.path().join("e.facts")).unwrap()
     );
 }
+
+/// A file of numbers only is read in one pass over its bytes; anything that pass does not know
+/// (a carriage return, a quote, hexadecimal, ten digits, a value out of range, a short line)
+/// sends the whole file to the general reader, with the same rows or the same diagnostic.
+#[test]
+fn issue_18_3_number_files_read_fast_or_by_the_general_reader_alike() {
+    let p = ".decl e(x: number, y: unsigned) .input e .output e";
+    let cases: [(&str, &[&str]); 7] = [
+        ("1\t2\n\n-3\t4\n5\t6", &["-3\t4", "1\t2", "5\t6"]),
+        ("1\t2\r\n-3\t4\r\n", &["-3\t4", "1\t2"]),
+        ("1\t0x10\n", &["1\t16"]),
+        ("\"7\"\t8\n", &["7\t8"]),
+        ("1234567890\t1\n", &["1234567890\t1"]),
+        ("-2147483648\t4294967295\n", &["-2147483648\t4294967295"]),
+        ("", &[]),
+    ];
+    for (text, rows) in cases {
+        assert_eq!(
+            super::eval_rel(p, &[("e", text)], "e"),
+            rows.to_vec(),
+            "{text:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["1\t-2\n", "1\n", "1\t2\t3\n", "1\t2\n3\t\n"] {
+        std::fs::write(dir.path().join("e.facts"), bad).unwrap();
+        std::fs::write(dir.path().join("p.dl"), p).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let program = dir.path().join("p.dl");
+        let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", "-"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(
+            stderr.contains("malformed fact of `e`"),
+            "{bad:?}: {stderr}"
+        );
+    }
+}

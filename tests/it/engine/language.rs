@@ -139,6 +139,51 @@ fn aggregate_with_outer_variable_only_in_a_constraint() {
     );
 }
 
+/// Rules that read only relations of lower strata run once, each join a sort-merge join: the
+/// rows reaching `f` are sorted by `e`'s second column (not their leading one) before they meet
+/// `f`'s index on its third; a key of two slots holding one variable, a constant column, a
+/// negation and a comparison on the way. The plan says which joins merge and which leap.
+#[test]
+fn rules_over_lower_strata_merge_on_non_leading_columns() {
+    let p = r#"
+        .decl e(x: number, y: number) .input e
+        .decl f(a: number, b: number, c: number) .input f
+        .decl banned(z: number) .input banned
+        .decl p(x: number, a: number) .output p
+        .decl q(x: number, w: number) .output q
+        .decl path(x: number, y: number) .output path
+        p(x, a) :- e(x, y), f(a, 7, y), !banned(a), a != x.
+        q(x, w) :- e(x, y), e(y, z), f(w, z, z).
+        path(x, y) :- e(x, y).
+        path(x, z) :- path(x, y), e(y, z).
+    "#;
+    let facts = [
+        ("e", "1\t2\n2\t3\n3\t2\n4\t5\n5\t4\n"),
+        (
+            "f",
+            "10\t7\t2\n11\t7\t2\n12\t8\t2\n13\t7\t3\n4\t7\t5\n20\t3\t3\n21\t2\t2\n22\t4\t4\n23\t4\t5\n",
+        ),
+        ("banned", "11\n"),
+    ];
+    assert_eq!(eval_rel(p, &facts, "p"), vec!["1\t10", "2\t13", "3\t10"]);
+    assert_eq!(
+        eval_rel(p, &facts, "q"),
+        vec!["1\t20", "2\t21", "3\t20", "4\t22"]
+    );
+    assert_eq!(eval_rel(p, &facts, "path").len(), 3 * 2 + 2 * 2);
+    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
+        .unwrap()
+        .render_plan();
+    for line in [
+        "merge join with `f_by_2_to_0` for `f(a, 7, y)` + value filters [antijoin `banned_by_0`, compare] -> (x, a)",
+        "merge join with `e_by_0_to_1` for `e(y, z)` -> (x, z)",
+        "merge join with `f_by_1_2_to_0` for `f(w, z, z)` -> (x, w)",
+        "leapjoin with `e_by_0_to_1` for `e(y, z)` -> (x, z)",
+    ] {
+        assert!(plan.contains(line), "no `{line}` in\n{plan}");
+    }
+}
+
 /// Aggregates whose bodies bind columns that are not the leading ones: looked up in indexes on
 /// those columns (the audit's `app_static_share` once scanned `decide` per outer row), with the
 /// same results as the reference evaluator.

@@ -1,0 +1,142 @@
+//! A sort-merge join of rows with an index, both sorted by the join key. A rule whose relations
+//! are all of lower strata runs once, and then each of its joins sees every row at once: sorted
+//! by key, they meet the index in one forward pass, galloping over the keys one side lacks,
+//! where a leapjoin would binary-search the whole index once per row.
+
+/// Calls `f(probe, value)` for every probe and index entry with equal keys, probes in order.
+/// `probes` must be sorted by `key`, `index` by its first component. Stops as soon as `f`
+/// returns false.
+pub fn merge_join<P, K: Ord, V>(
+    probes: &[P],
+    key: impl Fn(&P) -> K,
+    index: &[(K, V)],
+    mut f: impl FnMut(&P, &V) -> bool,
+) {
+    let (mut probes, mut index) = (probes, index);
+    while let (Some(p), Some(e)) = (probes.first(), index.first()) {
+        let k = key(p);
+        match k.cmp(&e.0) {
+            std::cmp::Ordering::Less => probes = gallop(probes, |q| key(q) < e.0),
+            std::cmp::Ordering::Greater => index = gallop(index, |x| x.0 < k),
+            std::cmp::Ordering::Equal => {
+                let n = probes.iter().take_while(|q| key(q) == k).count();
+                let m = index.iter().take_while(|x| x.0 == k).count();
+                for q in &probes[..n] {
+                    for (_, v) in &index[..m] {
+                        if !f(q, v) {
+                            return;
+                        }
+                    }
+                }
+                probes = &probes[n..];
+                index = &index[m..];
+            }
+        }
+    }
+}
+
+/// The part of `slice` from its first element for which `before` is false (`before` must hold
+/// for a prefix of it): steps of doubling length, then halving, so a short skip is cheap.
+fn gallop<T>(mut slice: &[T], mut before: impl FnMut(&T) -> bool) -> &[T] {
+    if slice.first().is_some_and(&mut before) {
+        let mut step = 1;
+        while step < slice.len() && before(&slice[step]) {
+            slice = &slice[step..];
+            step <<= 1;
+        }
+        step >>= 1;
+        while step > 0 {
+            if step < slice.len() && before(&slice[step]) {
+                slice = &slice[step..];
+            }
+            step >>= 1;
+        }
+        slice = &slice[1..];
+    }
+    slice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pair with equal keys, by a nested loop.
+    fn pairs_by_loop(probes: &[(u32, char)], index: &[(u32, u32)]) -> Vec<(char, u32)> {
+        let mut out = Vec::new();
+        for p in probes {
+            for e in index {
+                if p.0 == e.0 {
+                    out.push((p.1, e.1));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn merge_join_finds_every_pair_with_equal_keys() {
+        let probes = [(1, 'a'), (1, 'b'), (3, 'c'), (7, 'd'), (9, 'e'), (9, 'f')];
+        let index: Vec<(u32, u32)> = [(0, 0), (1, 10), (1, 11), (2, 20), (7, 70)]
+            .into_iter()
+            .chain((8..9).map(|k| (k, 80)))
+            .chain([(9, 90), (9, 91), (12, 120)])
+            .collect();
+        let mut got = Vec::new();
+        merge_join(
+            &probes,
+            |p| p.0,
+            &index,
+            |p, v| {
+                got.push((p.1, *v));
+                true
+            },
+        );
+        assert_eq!(got, pairs_by_loop(&probes, &index));
+        assert_eq!(got.len(), 2 * 2 + 1 + 2 * 2);
+    }
+
+    #[test]
+    fn merge_join_gallops_over_long_gaps_on_either_side() {
+        let probes: Vec<(u32, char)> = (0..1000).map(|k| (k * 3, 'p')).collect();
+        let index: Vec<(u32, u32)> = (0..50).map(|k| (k * 61, k)).collect();
+        let mut got = Vec::new();
+        merge_join(
+            &probes,
+            |p| p.0,
+            &index,
+            |p, v| {
+                got.push((p.1, *v));
+                true
+            },
+        );
+        assert_eq!(got, pairs_by_loop(&probes, &index));
+        let mut got = Vec::new();
+        merge_join(
+            &index,
+            |e| e.0,
+            &probes,
+            |e, p| {
+                got.push((*p, e.1));
+                true
+            },
+        );
+        assert_eq!(got.len(), pairs_by_loop(&probes, &index).len());
+    }
+
+    #[test]
+    fn merge_join_stops_when_asked() {
+        let probes = [(1, 'a'), (1, 'b')];
+        let index = [(1, 10), (1, 11)];
+        let mut n = 0;
+        merge_join(
+            &probes,
+            |p| p.0,
+            &index,
+            |_, _| {
+                n += 1;
+                n < 3
+            },
+        );
+        assert_eq!(n, 3);
+    }
+}
