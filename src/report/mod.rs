@@ -344,8 +344,20 @@ fn digests(files: &[String]) -> Result<Vec<(String, String)>, String> {
     files
         .iter()
         .map(|f| {
-            let bytes = std::fs::read(f).map_err(|e| format!("cannot read `{f}` again: {e}"))?;
-            let hash = Sha256::digest(&bytes);
+            // Streamed: a snapshot of a million users is not held twice.
+            let again = |e: std::io::Error| format!("cannot read `{f}` again: {e}");
+            let mut file = std::fs::File::open(f).map_err(again)?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                match std::io::Read::read(&mut file, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => hasher.update(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(again(e)),
+                }
+            }
+            let hash = hasher.finalize();
             let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
             Ok((f.clone(), hex))
         })
@@ -708,12 +720,21 @@ fn app_access(
 ) -> Result<Vec<AppAccess>, String> {
     let (snapshot, model) = (everyone.snapshot, everyone.model);
     let start = std::time::Instant::now();
-    let decide: BTreeMap<(String, String), String> = model
-        .view::<Decide>()
-        .into_iter()
-        .filter(|r| r.context == "app")
-        .map(|r| ((r.target, r.identity), r.value))
-        .collect();
+    // Read as borrowed text: at a million users this is the largest table the report reads.
+    // A row repeated across scopes keeps its greatest value, as a sorted read would.
+    const DECIDE: [usize; 4] =
+        crate::analysis::views::columns::<Decide, 4>(["target", "identity", "context", "value"]);
+    let mut decide: rustc_hash::FxHashMap<(&str, &str), &str> = Default::default();
+    model.each_symbol_row(
+        <Decide as crate::analysis::views::View>::RELATIONS[0],
+        |r| {
+            let [t, i, c, v] = DECIDE.map(|k| r[k]);
+            if c == "app" {
+                let old = decide.entry((t, i)).or_insert(v);
+                *old = (*old).max(v);
+            }
+        },
+    );
     let live: BTreeSet<String> = model
         .view::<Live>()
         .into_iter()
@@ -791,10 +812,7 @@ fn app_access(
             for a in &answering {
                 answers.entry(*a).or_insert_with(|| {
                     let pk = model.class_pk(snapshot, *a).to_string();
-                    let access = match decide
-                        .get(&(app.pk.to_string(), pk.clone()))
-                        .map(String::as_str)
-                    {
+                    let access = match decide.get(&(&*app.pk, pk.as_str())).copied() {
                         Some("pass") => "yes",
                         Some("fail") => "no",
                         _ => "unknown",
