@@ -223,7 +223,7 @@ impl<'r> Explainer<'r> {
         limits: Limits,
     ) -> Result<Explainer<'r>, EvalError> {
         let rt = Runtime::new(symbols.clone(), limits);
-        match fast::evaluate_with_heights(&rules.program, &rules.plan, &rt, &inputs.tables) {
+        match fast::evaluate_with_heights(&rules.program, &rules.plan, &rt, &inputs.tables, true) {
             Ok((tables, heights)) => Ok(Self::over(
                 rules,
                 inputs,

@@ -60,7 +60,7 @@ pub fn evaluate(
     Ok(run(prog, plan, rt, None, inputs, opts)?.0)
 }
 
-/// [`evaluate`] (strata one after the other), also giving every tuple a height: 0 for an input
+/// [`evaluate`], also giving every tuple a height: 0 for an input
 /// fact, else the number of the semi-naive round in which it was first derived, rounds counted
 /// on across strata. Every rule application reads only tuples known before its round, so a
 /// derived tuple has a rule instance whose body tuples are all lower: proofs are read off the
@@ -70,9 +70,10 @@ pub fn evaluate_with_heights(
     plan: &Plan,
     rt: &Runtime,
     inputs: &[Table],
+    parallel: bool,
 ) -> Result<(Vec<Table>, Heights), EvalError> {
     let opts = Opts {
-        parallel: false,
+        parallel,
         given: None,
         keep: None,
         heights: true,
