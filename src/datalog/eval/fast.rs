@@ -660,6 +660,21 @@ struct IndexSig {
     val: Vec<usize>,
 }
 
+/// Sets `env` from a row of a join step (its slots hold `layout`) and the value its index
+/// proposes (its columns hold `new`).
+fn fill_step_env<const W: usize>(
+    env: &mut [u32],
+    layout: &[VarId],
+    new: &[VarId],
+    row: &Row<W>,
+    val: &Row<W>,
+) {
+    fill_env(env, layout, row);
+    for (i, v) in new.iter().enumerate() {
+        env[*v] = val[i];
+    }
+}
+
 /// Writes a row's values into the variables of its layout.
 fn fill_env(env: &mut [u32], layout: &[VarId], row: &[u32]) {
     for (s, v) in layout.iter().enumerate() {
@@ -1108,26 +1123,7 @@ fn build_rule<'a, const W: usize>(
             identity,
         } => {
             let shape = AtomShape::of(atom);
-            let first_cols: Vec<usize> = rp
-                .driver_layout
-                .iter()
-                .map(|v| {
-                    atom.args
-                        .iter()
-                        .position(|a| *a == Arg::Var(*v))
-                        .unwrap_or(0)
-                })
-                .collect();
-            let outs: Vec<Out> = driver_outs
-                .iter()
-                .map(|o| {
-                    if let Out::Cur(s) = o {
-                        Out::Cur(first_cols[*s])
-                    } else {
-                        *o
-                    }
-                })
-                .collect();
+            let outs = driver_atom_outs(rp, atom, &driver_outs);
             if *recursive {
                 let source = vars[&atom.rel].clone();
                 if *identity && !rp.steps.is_empty() {
@@ -1147,15 +1143,9 @@ fn build_rule<'a, const W: usize>(
                     driver_target.clone()
                 }
             } else {
-                if let Some(rel) = &store[atom.rel] {
-                    let rows: Vec<Row<W>> = rel
-                        .rows()
-                        .filter(|r| shape.matches(r))
-                        .map(|r| project::<W>(&outs, r, &[]))
-                        .collect();
-                    let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
-                    driver_target.insert(relation_from_sorted(rows, prefix));
-                }
+                driver_target.insert(Relation {
+                    elements: static_driver_rows::<W>(atom, &outs, store),
+                });
                 driver_target.clone()
             }
         }
@@ -1200,10 +1190,7 @@ fn build_rule<'a, const W: usize>(
                                 return false;
                             }
                             let mut e = env.borrow_mut();
-                            fill_env(&mut e, &layout, row);
-                            for (i, v) in new.iter().enumerate() {
-                                e[*v] = val[i];
-                            }
+                            fill_step_env(&mut e, &layout, &new, row, val);
                             run_lits::<W>(filters, &mut e, rt, prep, ids, src, guard)
                         },
                     };
@@ -1368,6 +1355,39 @@ fn filter_rows<const W: usize>(
     out
 }
 
+/// The driver's outputs as columns of its atom: `driver_outs` name slots of the driver's
+/// layout, each the column where the atom first binds that slot's variable.
+fn driver_atom_outs(rp: &RulePlan, atom: &Atom, driver_outs: &[Out]) -> Vec<Out> {
+    driver_outs
+        .iter()
+        .map(|o| match o {
+            Out::Cur(s) => Out::Cur(
+                atom.args
+                    .iter()
+                    .position(|a| *a == Arg::Var(rp.driver_layout[*s]))
+                    .unwrap_or(0),
+            ),
+            other => *other,
+        })
+        .collect()
+}
+
+/// The rows a driver over a relation of a lower stratum starts from: the rows matching its
+/// atom, projected by `outs` (columns of the atom), sorted and distinct.
+fn static_driver_rows<const W: usize>(atom: &Atom, outs: &[Out], store: &Store) -> Vec<Row<W>> {
+    let Some(rel) = &store[atom.rel] else {
+        return Vec::new();
+    };
+    let shape = AtomShape::of(atom);
+    let rows: Vec<Row<W>> = rel
+        .rows()
+        .filter(|r| shape.matches(r))
+        .map(|r| project::<W>(outs, r, &[]))
+        .collect();
+    let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
+    relation_from_sorted(rows, prefix).elements
+}
+
 /// The rows of a rule that reads only relations of lower strata, computed once before the
 /// fixpoint (`None` for any other rule): the driver's rows go through each step in turn, and a
 /// join sorts them by its key and merges them with its index ([`merge_join`]).
@@ -1396,29 +1416,7 @@ fn run_once<const W: usize>(
     let mut rows: Vec<Row<W>> = match &rp.driver {
         Driver::Unit => vec![project::<W>(&driver_outs, &[0; W], &[0; W])],
         Driver::Atom { atom, .. } => {
-            let shape = AtomShape::of(atom);
-            let outs: Vec<Out> = driver_outs
-                .iter()
-                .map(|o| match o {
-                    Out::Cur(s) => Out::Cur(
-                        atom.args
-                            .iter()
-                            .position(|a| *a == Arg::Var(rp.driver_layout[*s]))
-                            .unwrap_or(0),
-                    ),
-                    other => *other,
-                })
-                .collect();
-            let rows: Vec<Row<W>> = match &store[atom.rel] {
-                Some(rel) => rel
-                    .rows()
-                    .filter(|r| shape.matches(r))
-                    .map(|r| project::<W>(&outs, r, &[]))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let prefix = outs.iter().enumerate().all(|(i, o)| *o == Out::Cur(i));
-            relation_from_sorted(rows, prefix).elements
+            static_driver_rows::<W>(atom, &driver_atom_outs(rp, atom, &driver_outs), store)
         }
     };
     for (k, ps) in rp.steps.iter().enumerate() {
@@ -1444,10 +1442,7 @@ fn run_once<const W: usize>(
                         if !guard.step() {
                             return false;
                         }
-                        fill_env(&mut env, &ps.input, row);
-                        for (i, v) in new.iter().enumerate() {
-                            env[*v] = val[i];
-                        }
+                        fill_step_env(&mut env, &ps.input, &new, row, val);
                         if !run_lits::<W>(filters, &mut env, rt, prep, ids, src, guard) {
                             return !guard.stopped();
                         }
