@@ -320,6 +320,8 @@ pub struct Keep {
     pub answers: bool,
     /// The bindings that carry each application's decision ([`AppDeciders`]).
     pub deciders: bool,
+    /// The whole program's relations with each tuple's height, for proofs read later.
+    pub proofs: bool,
 }
 
 /// What an evaluation by scope kept (see [`Keep`]).
@@ -329,6 +331,8 @@ pub struct Kept {
     pub answered: Option<Answered>,
     /// The deciding bindings (empty unless kept).
     pub deciders: AppDeciders,
+    /// The whole program's relations with their heights, where kept.
+    pub heighted: Option<crate::datalog::Heighted>,
 }
 
 /// The built-in rules, parsed and checked.

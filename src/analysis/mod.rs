@@ -142,6 +142,9 @@ struct ByScope {
     scopes: scoped::ScopeClasses,
     /// The bindings that carry each application's decision, per identity class (where kept).
     deciders: Option<bulk::AppDeciders>,
+    /// The class-level relations with their tuples' heights, where proofs were asked for: the
+    /// first proofs are read from them (taken then; later ones evaluate again).
+    heighted: std::sync::Mutex<Option<crate::datalog::Heighted>>,
 }
 
 /// The bindings that carry one application's decision, user by user ([`Model::app_deciders`]).
@@ -485,6 +488,9 @@ impl Model {
         bulk::timing("everyone: built-in rules read", start);
         let classes = ctx.classes(4096);
         bulk::timing("everyone: identity classes", start);
+        if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+            eprintln!("timing: {} identity classes", classes.len());
+        }
         let population = population::Population::new(snapshot, classes);
         bulk::timing("everyone: population", start);
         let wants: Vec<bool> = scoping
@@ -497,6 +503,11 @@ impl Model {
                 r.output.is_some() || expand.contains(&name) || read.contains(&name)
             })
             .collect();
+        // A caller that may prove rows gets the heights of this evaluation's tuples with it.
+        let keep = bulk::Keep {
+            proofs: !proved.is_empty(),
+            ..keep
+        };
         let (inputs, mut eval, scopes, kept) =
             scoped::evaluate(snapshot, &scoping, &wants, ctx, &population, &builtin, keep)?;
         let rules = scoping.rules;
@@ -516,6 +527,7 @@ impl Model {
             given: scoping.given,
             scopes,
             deciders: keep.deciders.then_some(kept.deciders),
+            heighted: std::sync::Mutex::new(kept.heighted),
         };
         Ok((
             Model::classed(
@@ -763,7 +775,19 @@ impl Model {
         depth: usize,
         negations: bool,
     ) -> Result<Vec<Explanation>, String> {
-        let mut symbols = self.inputs.symbols.clone();
+        let heighted = self
+            .population
+            .as_ref()
+            .and_then(|c| c.scoped.as_ref())
+            .and_then(|by| match by.heighted.lock() {
+                Ok(mut h) => h.take(),
+                Err(p) => p.into_inner().take(),
+            });
+        // Proofs read from the evaluation's own relations use its symbols, functors' included.
+        let mut symbols = match &heighted {
+            Some(_) => self.eval.symbols.clone(),
+            None => self.inputs.symbols.clone(),
+        };
         let mut tuples = Vec::new();
         for (rel, values) in queries {
             let id = self
@@ -785,8 +809,13 @@ impl Model {
             }
             tuples.push((id, tuple));
         }
-        let mut explainer = Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
-            .map_err(|e| e.to_string())?;
+        let mut explainer = match heighted {
+            Some(h) => {
+                Explainer::with_heights(&self.rules, &self.inputs, symbols, Limits::default(), h)
+            }
+            None => Explainer::new(&self.rules, &self.inputs, symbols, Limits::default())
+                .map_err(|e| e.to_string())?,
+        };
         if negations {
             explainer.follow_negations(depth);
         }

@@ -179,7 +179,7 @@ pub fn audit(snapshot: &Snapshot, options: &AuditOptions) -> Result<Vec<Finding>
 /// The findings of a snapshot with the rule metadata (for SARIF).
 pub fn run(snapshot: &Snapshot, options: &AuditOptions) -> Result<Audit, String> {
     let start = std::time::Instant::now();
-    let model = evaluate(snapshot, &options.rules, &[])?;
+    let model = evaluate_reading(snapshot, &options.rules, &[], &[], options.explain)?;
     crate::analysis::bulk::timing("audit: evaluated", start);
     let out = findings_of(&model, snapshot, options);
     crate::analysis::bulk::timing("audit: findings", start);
@@ -193,19 +193,26 @@ pub fn evaluate(
     user_rules: &[(String, String)],
     expand: &[&str],
 ) -> Result<Model, String> {
-    evaluate_reading(snapshot, user_rules, expand, &[])
+    evaluate_reading(snapshot, user_rules, expand, &[], true)
 }
 
 /// [`evaluate`], where the caller also reads the relations in `read` by identity class (see
-/// [`Model::everyone_reading`]).
+/// [`Model::everyone_reading`]). With `proofs`, findings may be proved ([`findings_of`] with
+/// `explain`): the evaluation keeps what proofs read, and the proofs evaluate nothing again.
 pub fn evaluate_reading(
     snapshot: &Snapshot,
     user_rules: &[(String, String)],
     expand: &[&str],
     read: &[&str],
+    proofs: bool,
 ) -> Result<Model, String> {
     let extra = with_audit_rules(user_rules);
-    Model::everyone_reading(snapshot, &extra, &expanded(expand), read, &["finding"])
+    Model::everyone_reading(snapshot, &extra, &expanded(expand), read, proved(proofs))
+}
+
+/// The relations whose rows a caller may prove.
+fn proved(proofs: bool) -> &'static [&'static str] {
+    if proofs { &["finding"] } else { &[] }
 }
 
 /// The relations an audit expands to every user: the findings, and the caller's `expand`.
@@ -223,9 +230,10 @@ pub fn evaluate_deciding(
     user_rules: &[(String, String)],
     expand: &[&str],
     read: &[&str],
+    proofs: bool,
 ) -> Result<Model, String> {
     let extra = with_audit_rules(user_rules);
-    Model::everyone_deciding(snapshot, &extra, &expanded(expand), read, &["finding"])
+    Model::everyone_deciding(snapshot, &extra, &expanded(expand), read, proved(proofs))
 }
 
 /// The same evaluation per user: the reference [`evaluate`] is tested against.

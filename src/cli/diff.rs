@@ -83,7 +83,7 @@ fn side<'s>(
     options: &AuditOptions,
 ) -> Result<(diff::AllUsers<'s>, Vec<audit::Finding>), String> {
     let start = std::time::Instant::now();
-    let model = audit::evaluate_reading(s, &options.rules, &[], &diff::RELATIONS)?;
+    let model = audit::evaluate_reading(s, &options.rules, &[], &diff::RELATIONS, options.explain)?;
     bindlog::analysis::bulk::timing("diff: a side's model", start);
     let findings = audit::findings_of(&model, s, options)?.findings;
     bindlog::analysis::bulk::timing("diff: a side's findings", start);

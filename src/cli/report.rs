@@ -143,6 +143,7 @@ pub fn run(args: Args) -> Outcome {
             &with_coverage,
             &report::RELATIONS,
             &report::BY_CLASS,
+            options.explain,
         )
         .and_then(|model| {
             let found = audit::findings_of(&model, &loaded.snapshot, &options)?;

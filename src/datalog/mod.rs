@@ -188,6 +188,19 @@ impl Inputs {
     }
 }
 
+/// An evaluation's relations with each tuple's height ([`Rules::evaluate_for_proofs`]): what
+/// proofs are read from.
+pub struct Heighted {
+    tables: Vec<Table>,
+    heights: eval::fast::Heights,
+}
+
+impl Heighted {
+    fn into_parts(self) -> (Vec<Table>, eval::fast::Heights) {
+        (self.tables, self.heights)
+    }
+}
+
 /// The relations after evaluation.
 pub struct Evaluation {
     /// One table per relation, rows sorted by stored value.
@@ -344,6 +357,30 @@ impl Rules {
         limits: Limits,
     ) -> Result<Evaluation, EvalError> {
         self.evaluate_given(inputs, engine, limits, None)
+    }
+
+    /// [`Rules::evaluate`] with the fast engine (independent strata in parallel), also giving
+    /// each tuple its height: the evaluation, and a copy of its relations with the heights, from
+    /// which [`provenance::Explainer::with_heights`] proves tuples later without evaluating
+    /// again. The copy is taken before the caller changes the evaluation's tables.
+    pub fn evaluate_for_proofs(
+        &self,
+        inputs: &Inputs,
+        limits: Limits,
+    ) -> Result<(Evaluation, Heighted), EvalError> {
+        let rt = Runtime::new(inputs.symbols.clone(), limits);
+        let (tables, heights) = eval::fast::evaluate_with_heights(
+            &self.program,
+            &self.plan,
+            &rt,
+            &inputs.tables,
+            true,
+        )?;
+        let kept = Heighted {
+            tables: tables.clone(),
+            heights,
+        };
+        Ok((Evaluation::of(tables, rt), kept))
     }
 
     /// Evaluates the rules over the inputs, where the inputs already hold the relations marked

@@ -235,6 +235,21 @@ impl<'r> Explainer<'r> {
         }
     }
 
+    /// Proves from an evaluation of the rules over the inputs that kept its tuples' heights
+    /// ([`Rules::evaluate_for_proofs`]): nothing is evaluated again. `symbols` must extend the
+    /// evaluation's own (the symbols its functors made included).
+    pub fn with_heights(
+        rules: &'r Rules,
+        inputs: &Inputs,
+        symbols: Interner,
+        limits: Limits,
+        heighted: crate::datalog::Heighted,
+    ) -> Explainer<'r> {
+        let rt = Runtime::new(symbols, limits);
+        let (tables, heights) = heighted.into_parts();
+        Self::over(rules, inputs, rt, Db::Fast(Derived::new(tables, heights)))
+    }
+
     /// Evaluates the rules over the inputs with the reference evaluator (semi-naive, tested
     /// against it), keeping the height of each tuple's shortest proof: slower, the yardstick
     /// the fast engine's proofs are tested against.

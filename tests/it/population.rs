@@ -102,6 +102,26 @@ fn assert_same_findings(name: &str, s: &Snapshot) {
     );
 }
 
+/// An audit that proves its findings keeps the heights of the evaluation's own tuples and reads
+/// the proofs from them; the proofs equal those of evaluating the rules again (what a second
+/// request does, the heights being taken by the first).
+#[test]
+fn findings_proved_from_the_kept_heights_equal_those_of_evaluating_again() {
+    let example = root().join("examples/acme/snapshot.json");
+    let mut proved = 0;
+    for path in corpus().into_iter().chain([example]) {
+        let name = path.display().to_string();
+        let s = load(&path);
+        let options = AuditOptions::default();
+        let model = audit::evaluate_reading(&s, &[], &[], &[], true).unwrap();
+        let kept = audit::findings_of(&model, &s, &options).unwrap().findings;
+        let again = audit::findings_of(&model, &s, &options).unwrap().findings;
+        assert_eq!(kept, again, "{name}");
+        proved += kept.iter().filter(|f| f.explanation.contains(":-")).count();
+    }
+    assert!(proved > 0, "no finding was proved");
+}
+
 #[test]
 fn every_user_model_equals_the_per_user_model_on_the_corpus_and_the_example() {
     let builtin = [

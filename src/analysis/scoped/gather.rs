@@ -367,6 +367,10 @@ pub fn evaluate(
         super::super::add_facts(rules, &mut inputs, owned)?;
     }
     super::super::add_facts(rules, &mut inputs, &user_facts)?;
+    super::super::bulk::timing(
+        "scoped: inputs: the configuration's and the users' facts",
+        start,
+    );
     let bt = &builtin.program;
     let observed = |rel: &str, col: usize| {
         ctx.observed(rel)
@@ -418,22 +422,60 @@ pub fn evaluate(
             .map(|k| i64::from(classes.members[*k as usize]))
             .sum()
     };
+    // Each gathered row interned once (a scope class adds the row sets of its components, and
+    // many classes share a set): `None` for a row with placeholders, which `add` fills.
+    let interned: Vec<Vec<Vec<Option<Interned>>>> = gathered
+        .parts
+        .iter()
+        .map(|p| {
+            p.sigs
+                .iter()
+                .map(|rows| {
+                    rows.iter()
+                        .map(|row| intern_row(row, to_combined[&row.0], bt, rules, &mut inputs))
+                        .collect::<Result<_, String>>()
+                })
+                .collect::<Result<_, String>>()
+        })
+        .collect::<Result<_, String>>()?;
     let mut weights: Vec<(String, String, i64)> = Vec::new();
+    let mut row = Vec::new();
     for (s, parts) in parts_of.iter().enumerate() {
         let tag = names[s].as_str();
+        let tag_id = inputs.symbols.intern(tag);
         for (rep, ks) in &scope_classes[s] {
             let pk = rep_pks[*rep as usize];
-            let mut rows: Vec<&Row> = Vec::new();
+            let pk_id = inputs.symbols.intern(pk);
+            let mut rows: Vec<&Interned> = Vec::new();
+            let mut filled: Vec<&Row> = Vec::new();
             for &c in parts {
                 let p = &gathered.parts[c];
                 let lid = local.id_in(c, *rep);
                 if let Some(sig) = p.sig_of.get(lid as usize) {
-                    rows.extend(&p.sigs[*sig as usize]);
+                    let sig = *sig as usize;
+                    for (r, i) in p.sigs[sig].iter().zip(&interned[c][sig]) {
+                        match i {
+                            Some(i) => rows.push(i),
+                            None => filled.push(r),
+                        }
+                    }
                 }
             }
-            rows.sort_unstable();
-            rows.dedup();
-            for row in rows {
+            // The class's components may gather the same row: it is added once.
+            rows.sort_unstable_by(|a, b| (a.id, &a.values).cmp(&(b.id, &b.values)));
+            rows.dedup_by(|a, b| a.id == b.id && a.values == b.values);
+            for i in rows {
+                row.clear();
+                row.extend_from_slice(&i.values);
+                for &col in &i.subject {
+                    row[col] = pk_id;
+                }
+                row.push(tag_id);
+                inputs.tables[i.id].push(&row);
+            }
+            filled.sort_unstable();
+            filled.dedup();
+            for row in filled {
                 add(row, pk, tag, &mut inputs)?;
             }
             weights.push((tag.to_string(), pk.to_string(), weight_of(ks)));
@@ -448,6 +490,7 @@ pub fn evaluate(
         }
         weights.push((tag.to_string(), ANON.into(), 1));
     }
+    super::super::bulk::timing("scoped: inputs: the scopes' rows", start);
     for (k, rows) in global_rows.iter().enumerate() {
         for row in rows {
             add(row, rep_pks[k], GLOBAL, &mut inputs)?;
@@ -466,14 +509,24 @@ pub fn evaluate(
         )?;
     }
     super::super::bulk::timing("scoped: inputs", start);
-    let eval = rules
-        .evaluate_given(
-            &inputs,
-            Engine::Fast { parallel: true },
-            Limits::default(),
-            Some(&scoping.given),
-        )
-        .map_err(|e| e.to_string())?;
+    // For proofs, the heights are noted as the program runs (the given relations' rules are
+    // emptied: with or without `given`, they hold their input rows only).
+    let (eval, heighted) = if keep.proofs {
+        let (eval, heighted) = rules
+            .evaluate_for_proofs(&inputs, Limits::default())
+            .map_err(|e| e.to_string())?;
+        (eval, Some(heighted))
+    } else {
+        let eval = rules
+            .evaluate_given(
+                &inputs,
+                Engine::Fast { parallel: true },
+                Limits::default(),
+                Some(&scoping.given),
+            )
+            .map_err(|e| e.to_string())?;
+        (eval, None)
+    };
     super::super::bulk::timing("scoped: the whole program", start);
     let by_name = names
         .iter()
@@ -491,6 +544,60 @@ pub fn evaluate(
             scope_of,
             reverse,
         },
-        super::super::bulk::Kept { answered, deciders },
+        super::super::bulk::Kept {
+            answered,
+            deciders,
+            heighted,
+        },
     ))
+}
+
+/// A gathered row as stored in the whole program's inputs, but for the user it is about and
+/// the scope's tag (the last column, left off).
+struct Interned {
+    /// The relation's id in the whole program.
+    id: usize,
+    values: Vec<u32>,
+    /// The columns that hold the user ([`SUBJECT`] in the gathered row).
+    subject: Vec<usize>,
+}
+
+/// Interns a gathered row of relation `id` (of `rules`; `row.0` of `builtin`), but its user
+/// and tag; `None` when one of its symbols holds a placeholder to fill per user.
+fn intern_row(
+    row: &Row,
+    id: usize,
+    builtin: &crate::datalog::ir::Program,
+    rules: &Rules,
+    inputs: &mut crate::datalog::Inputs,
+) -> Result<Option<Interned>, String> {
+    use crate::datalog::FactValue;
+    let mut subject = Vec::new();
+    let mut values = Vec::with_capacity(row.1.len() + 1);
+    for (i, (v, ty)) in row
+        .1
+        .iter()
+        .zip(&builtin.relations[row.0].types)
+        .enumerate()
+    {
+        values.push(match (v, ty) {
+            (Value::Sym(s), _) if s == SUBJECT => {
+                subject.push(i);
+                FactValue::Sym("")
+            }
+            (Value::Sym(s), _) if super::super::population::has_placeholder(s) => return Ok(None),
+            (Value::Sym(s), _) => FactValue::Sym(s),
+            (Value::Num(x), Ty::Unsigned) => FactValue::Num(i64::from(*x as u32)),
+            (Value::Num(x), _) => FactValue::Num(i64::from(*x)),
+        });
+    }
+    // The tag's column, checked here and set per scope.
+    values.push(FactValue::Sym(""));
+    let mut values = inputs.row(rules, id, &values)?;
+    values.pop();
+    Ok(Some(Interned {
+        id,
+        values,
+        subject,
+    }))
 }
