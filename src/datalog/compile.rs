@@ -89,7 +89,8 @@ pub struct RulePlan {
 
 impl RulePlan {
     /// Whether the rule reads only relations of lower strata: it then runs once, before the
-    /// fixpoint, each join a sort-merge join of all its rows with the index.
+    /// fixpoint, each join a sort-merge join of all its rows with the index (or, for a small
+    /// index, a search of it per row: [`merge::probe_each`](super::eval::merge::probe_each)).
     pub fn runs_once(&self) -> bool {
         let static_driver = match &self.driver {
             Driver::Unit => true,

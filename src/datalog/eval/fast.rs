@@ -8,7 +8,7 @@
 //! filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
-use super::merge::merge_join;
+use super::merge::{merge_join, probe_each, probe_join};
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
     Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
@@ -1456,6 +1456,8 @@ fn run_once<const W: usize>(
                 if is_prefix(key_slots) {
                     // Sorted rows are sorted by their first slots too.
                     merge_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
+                } else if probe_each(rows.len(), index.elements.len()) {
+                    probe_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
                 } else {
                     let mut keyed: Vec<(Row<W>, Row<W>)> =
                         rows.iter().map(|r| (pick(r, key_slots), *r)).collect();

@@ -35,6 +35,34 @@ pub fn merge_join<P, K: Ord, V>(
     }
 }
 
+/// Calls `f(probe, value)` for every probe and index entry with equal keys, probes in their
+/// own order (they need not be sorted): each probe binary-searches the index. Stops as soon as
+/// `f` returns false.
+pub fn probe_join<P, K: Ord, V>(
+    probes: &[P],
+    key: impl Fn(&P) -> K,
+    index: &[(K, V)],
+    mut f: impl FnMut(&P, &V) -> bool,
+) {
+    for p in probes {
+        let k = key(p);
+        let from = index.partition_point(|e| e.0 < k);
+        for (_, v) in index[from..].iter().take_while(|e| e.0 == k) {
+            if !f(p, v) {
+                return;
+            }
+        }
+    }
+}
+
+/// Whether probes that are not sorted by the join key search the index one by one
+/// ([`probe_join`]) rather than being sorted for [`merge_join`]: when the index is small
+/// against them, a search of it costs less than a probe's share of the sort (a rule that reads
+/// every membership to keep those of the few superuser groups, say).
+pub fn probe_each(probes: usize, index: usize) -> bool {
+    index <= 64 || index.saturating_mul(8) <= probes
+}
+
 /// The part of `slice` from its first element for which `before` is false (`before` must hold
 /// for a prefix of it): steps of doubling length, then halving, so a short skip is cheap.
 fn gallop<T>(mut slice: &[T], mut before: impl FnMut(&T) -> bool) -> &[T] {
@@ -121,6 +149,60 @@ mod tests {
             },
         );
         assert_eq!(got.len(), pairs_by_loop(&probes, &index).len());
+    }
+
+    #[test]
+    fn probe_join_finds_every_pair_with_equal_keys_in_the_probes_order() {
+        let probes = [
+            (9, 'e'),
+            (1, 'a'),
+            (7, 'd'),
+            (3, 'c'),
+            (1, 'b'),
+            (9, 'f'),
+            (13, 'g'),
+        ];
+        let index = [
+            (0, 0),
+            (1, 10),
+            (1, 11),
+            (2, 20),
+            (7, 70),
+            (9, 90),
+            (9, 91),
+            (12, 120),
+        ];
+        let mut got = Vec::new();
+        probe_join(
+            &probes,
+            |p| p.0,
+            &index,
+            |p, v| {
+                got.push((p.1, *v));
+                true
+            },
+        );
+        assert_eq!(got, pairs_by_loop(&probes, &index));
+        assert_eq!(got.len(), 2 + 2 + 1 + 2 + 2);
+        let mut n = 0;
+        probe_join(
+            &probes,
+            |p| p.0,
+            &index,
+            |_, _| {
+                n += 1;
+                n < 3
+            },
+        );
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn small_indexes_are_probed_large_ones_merged() {
+        assert!(probe_each(10, 3));
+        assert!(probe_each(100_000, 2_000));
+        assert!(!probe_each(100, 1_000));
+        assert!(!probe_each(10_000, 5_000));
     }
 
     #[test]

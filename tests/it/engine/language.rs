@@ -184,6 +184,42 @@ fn rules_over_lower_strata_merge_on_non_leading_columns() {
     }
 }
 
+/// A rule run once joins on a column that does not lead its rows both ways: few rows against a
+/// large index are sorted by the key and merged with it; many rows against a small index each
+/// search it. Both give every pair, as a nested loop does (and as the other evaluators do).
+#[test]
+fn rules_run_once_join_small_and_large_indexes_alike() {
+    let p = r#"
+        .decl e(x: number, y: number) .input e
+        .decl f(a: number, b: number) .input f
+        .decl p(x: number, b: number) .output p
+        p(x, b) :- e(x, y), f(y, b).
+    "#;
+    let text = |rows: &[(u32, u32)]| -> String {
+        rows.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect()
+    };
+    for (e_rows, f_rows) in [(10u32, 1000u32), (2000, 20)] {
+        let e: Vec<(u32, u32)> = (0..e_rows).map(|i| (i, (i * 7) % 50)).collect();
+        let f: Vec<(u32, u32)> = (0..f_rows).map(|i| (i % 60, i)).collect();
+        let mut want: Vec<String> = Vec::new();
+        for (x, y) in &e {
+            for (a, b) in &f {
+                if y == a {
+                    want.push(format!("{x}\t{b}"));
+                }
+            }
+        }
+        want.sort_by_key(|r| {
+            let (x, b) = r.split_once('\t').unwrap();
+            (x.parse::<u32>().unwrap(), b.parse::<u32>().unwrap())
+        });
+        want.dedup();
+        assert!(!want.is_empty());
+        let got = eval_rel(p, &[("e", &text(&e)), ("f", &text(&f))], "p");
+        assert_eq!(got, want, "{e_rows} rows of e, {f_rows} of f");
+    }
+}
+
 /// Aggregates whose bodies bind columns that are not the leading ones: looked up in indexes on
 /// those columns (the audit's `app_static_share` once scanned `decide` per outer row), with the
 /// same results as the reference evaluator.
