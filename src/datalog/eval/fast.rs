@@ -57,7 +57,35 @@ pub fn evaluate(
         heights: false,
     };
     supported(plan)?;
-    Ok(run(prog, plan, rt, None, inputs, opts)?.0)
+    Ok(run(
+        prog,
+        plan,
+        rt,
+        None,
+        inputs.iter().map(normal).collect(),
+        opts,
+    )?
+    .0)
+}
+
+/// [`evaluate`] over input tables it owns: each is sorted in place, so the input rows are
+/// never held twice (the caller's tables and the evaluation's sorted copy).
+pub fn evaluate_owned(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    inputs: Vec<Table>,
+    parallel: bool,
+) -> Result<Vec<Table>, EvalError> {
+    let opts = Opts {
+        parallel,
+        given: None,
+        keep: None,
+        heights: false,
+    };
+    supported(plan)?;
+    let store = inputs.into_iter().map(normal_owned).collect();
+    Ok(run(prog, plan, rt, None, store, opts)?.0)
 }
 
 /// [`evaluate`], also giving every tuple a height: 0 for an input
@@ -79,7 +107,14 @@ pub fn evaluate_with_heights(
         heights: true,
     };
     supported(plan)?;
-    run(prog, plan, rt, None, inputs, opts)
+    run(
+        prog,
+        plan,
+        rt,
+        None,
+        inputs.iter().map(normal).collect(),
+        opts,
+    )
 }
 
 /// Fails when a relation or rule needs more columns than rows have.
@@ -151,6 +186,7 @@ pub fn evaluate_on(
         heights: false,
     };
     supported(plan)?;
+    let inputs = inputs.iter().map(normal).collect();
     Ok(run(prog, plan, rt, Some(base), inputs, opts)?.0)
 }
 
@@ -174,6 +210,22 @@ fn normal(t: &Table) -> Option<Arc<Table>> {
         t.normalize();
         Arc::new(t)
     })
+}
+
+/// [`normal`], sorting the table in place.
+fn normal_owned(mut t: Table) -> Option<Arc<Table>> {
+    (t.len > 0).then(|| {
+        t.normalize();
+        Arc::new(t)
+    })
+}
+
+/// A relation of `rows`, sorted (not stably: equal rows are dropped) and without duplicates.
+/// datafrog's `Relation::from_vec` sorts stably, which costs more for nothing here.
+fn relation<T: Ord>(mut rows: Vec<T>) -> Relation<T> {
+    rows.sort_unstable();
+    rows.dedup();
+    Relation { elements: rows }
 }
 
 /// The rows of two normal tables of one arity, as one normal table.
@@ -221,7 +273,7 @@ fn run(
     plan: &Plan,
     rt: &Runtime,
     base: Option<&Prebuilt>,
-    inputs: &[Table],
+    inputs: Store,
     Opts {
         parallel,
         given,
@@ -234,7 +286,7 @@ fn run(
         None => vec![None; inputs.len()],
     };
     for (slot, t) in store.iter_mut().zip(inputs) {
-        if let Some(rel) = normal(t) {
+        if let Some(rel) = t {
             *slot = Some(match slot.take() {
                 Some(b) => Arc::new(merge(&b, &rel)),
                 None => rel,
@@ -378,7 +430,7 @@ fn relation_from_sorted<T: Ord>(rows: Vec<T>, prefix: bool) -> Relation<T> {
         rows.dedup();
         Relation { elements: rows }
     } else {
-        Relation::from_vec(rows)
+        relation(rows)
     }
 }
 
@@ -1096,7 +1148,8 @@ fn build_rule<'a, const W: usize>(
     if let Some(rows) = run_once::<W>(
         prog, rp, ri, rt, store, src, prep, leap_index, step_ids, guard,
     ) {
-        head_var.insert(Relation::from_vec(rows));
+        // Already sorted and distinct.
+        head_var.insert(Relation { elements: rows });
         return;
     }
 
@@ -1114,7 +1167,7 @@ fn build_rule<'a, const W: usize>(
     let mut cur: Variable<Row<W>> = match &rp.driver {
         Driver::Unit => {
             let row = project::<W>(&driver_outs, &[0; W], &[0; W]);
-            driver_target.insert(Relation::from_vec(vec![row]));
+            driver_target.insert(relation(vec![row]));
             driver_target.clone()
         }
         Driver::Atom {
@@ -1138,7 +1191,7 @@ fn build_rule<'a, const W: usize>(
                             .filter(|r| shape.matches(&r[..]))
                             .map(|r| project::<W>(&outs, r, &[0; W]))
                             .collect();
-                        target.insert(Relation::from_vec(rows));
+                        target.insert(relation(rows));
                     }));
                     driver_target.clone()
                 }
@@ -1230,7 +1283,7 @@ fn build_rule<'a, const W: usize>(
                                 .filter(|r| shape.matches(&r[..]))
                                 .map(|r| (pick(r, &kc), pick(r, &vc)))
                                 .collect();
-                            target.insert(Relation::from_vec(rows));
+                            target.insert(relation(rows));
                         }));
                         idx
                     })
@@ -1245,7 +1298,7 @@ fn build_rule<'a, const W: usize>(
                         .iter()
                         .map(|r| (pick(r, &ks), *r))
                         .collect();
-                    kt.insert(Relation::from_vec(rows));
+                    kt.insert(relation(rows));
                 }));
                 let target2 = target.clone();
                 ops.push(Box::new(move || {
@@ -1300,7 +1353,7 @@ fn build_rule<'a, const W: usize>(
                             |e| run_lits::<W>(lits, e, rt, prep, ids, src, guard),
                             guard,
                         );
-                        target.insert(Relation::from_vec(rows));
+                        target.insert(relation(rows));
                     }));
                 }
             }
@@ -1478,7 +1531,7 @@ fn run_once<const W: usize>(
             }
             Step::Join { .. } => unreachable!("a rule run once joins no relation of its stratum"),
         };
-        rows = Relation::from_vec(next).elements;
+        rows = relation(next).elements;
     }
     Some(rows)
 }
