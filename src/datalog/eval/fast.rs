@@ -8,10 +8,11 @@
 //! filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
-use super::merge::merge_join;
+use super::merge::merge_join_by;
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
-    Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
+    Driver, Order, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, join_order, neg_cols,
+    neg_order, plan_aggregate,
 };
 use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
@@ -534,12 +535,100 @@ struct StepIds {
 /// A leapjoin index: (key columns, value columns) of the rows matching an atom.
 type Index<const W: usize> = Relation<(Row<W>, Row<W>)>;
 
+/// What a join with a relation of a lower stratum reads (see [`Order`]).
+#[derive(Clone)]
+enum Served<const W: usize> {
+    /// An index of its own.
+    Index(Arc<Index<W>>),
+    /// The relation's rows, whose first `k` columns are the key and the rest the values.
+    Own(Option<Arc<Table>>, usize),
+}
+
+impl<const W: usize> Served<W> {
+    /// How many entries it has.
+    fn len(&self) -> usize {
+        match self {
+            Served::Index(index) => index.len(),
+            Served::Own(table, _) => table.as_ref().map_or(0, |t| t.len),
+        }
+    }
+    /// The key of entry `i`.
+    fn key_at(&self, i: usize) -> Row<W> {
+        match self {
+            Served::Index(index) => index.elements[i].0,
+            Served::Own(table, k) => table.as_ref().map_or([0; W], |t| pad(&t.row(i)[..*k])),
+        }
+    }
+    /// The values of entry `i` (the value columns first; a row of an index has more).
+    fn val_at(&self, i: usize) -> &[u32] {
+        match self {
+            Served::Index(index) => &index.elements[i].1,
+            Served::Own(table, k) => table.as_ref().map_or(&[], |t| &t.row(i)[*k..]),
+        }
+    }
+}
+
+/// What a negation looks its tuples up in (see [`Order`]).
+enum NegSet<const W: usize> {
+    /// A set of its own.
+    Set(Arc<Relation<Row<W>>>),
+    /// The relation's rows, by their first `k` columns.
+    Own(Option<Arc<Table>>, usize),
+    /// The keys of a join index.
+    Keys(Arc<Index<W>>),
+}
+
+impl<const W: usize> NegSet<W> {
+    /// Whether a tuple with the values `key` (padded with zeros) in its looked-up columns holds.
+    fn contains(&self, key: &Row<W>) -> bool {
+        match self {
+            NegSet::Set(set) => set.elements.binary_search(key).is_ok(),
+            NegSet::Own(table, k) => table.as_ref().is_some_and(|t| {
+                let (lo, hi) = prefix_range(t, &key[..*k]);
+                lo < hi
+            }),
+            NegSet::Keys(index) => {
+                let i = index.elements.partition_point(|e| e.0 < *key);
+                index.elements.get(i).is_some_and(|e| e.0 == *key)
+            }
+        }
+    }
+}
+
+/// The rows of a normal table whose first columns hold `key`: a range of row numbers.
+fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
+    let cmp = |i: usize| {
+        let row = &t.data[i * t.arity..i * t.arity + key.len()];
+        for (a, b) in row.iter().zip(key) {
+            match a.cmp(b) {
+                std::cmp::Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    let (mut lo, mut hi) = (0, t.len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if cmp(mid).is_lt() {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let (start, mut end) = (lo, lo);
+    while end < t.len && cmp(end).is_eq() {
+        end += 1;
+    }
+    (start, end)
+}
+
 /// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
-    indexes: Vec<Arc<Index<W>>>,
+    indexes: Vec<Served<W>>,
     index_ids: HashMap<IndexSig, usize>,
-    negsets: Vec<Arc<Relation<Row<W>>>>,
+    negsets: Vec<NegSet<W>>,
     negset_ids: HashMap<AtomSig, usize>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
     aggs: Vec<FxHashMap<Row<W>, u32>>,
@@ -610,6 +699,12 @@ impl<const W: usize> Prepared<W> {
         if let Some(&i) = self.index_ids.get(&sig) {
             return i;
         }
+        if matches!(join_order(atom, key_cols, val_cols), Order::Own) {
+            self.indexes
+                .push(Served::Own(store[atom.rel].clone(), key_cols.len()));
+            self.index_ids.insert(sig, self.indexes.len() - 1);
+            return self.indexes.len() - 1;
+        }
         let build = || {
             let shape = AtomShape::of(atom);
             let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
@@ -627,14 +722,40 @@ impl<const W: usize> Prepared<W> {
             Some(b) => shared_any(&b.indexes, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
-        self.indexes.push(index);
+        self.indexes.push(Served::Index(index));
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
-    fn negset(&mut self, store: &Store, base: Option<&Prebuilt>, atom: &Atom) -> usize {
+    fn negset(
+        &mut self,
+        store: &Store,
+        base: Option<&Prebuilt>,
+        sp: &StratumPlan,
+        atom: &Atom,
+    ) -> usize {
         let sig = AtomSig::of(atom);
         if let Some(&i) = self.negset_ids.get(&sig) {
             return i;
+        }
+        let set = match neg_order(sp, atom) {
+            Order::Own => Some(NegSet::Own(store[atom.rel].clone(), neg_cols(atom).len())),
+            Order::Index {
+                atom: a,
+                key_cols,
+                val_cols,
+            } => match {
+                let i = self.index(store, base, &a, &key_cols, &val_cols);
+                &self.indexes[i]
+            } {
+                Served::Index(index) => Some(NegSet::Keys(index.clone())),
+                Served::Own(..) => None,
+            },
+            Order::Set => None,
+        };
+        if let Some(set) = set {
+            self.negsets.push(set);
+            self.negset_ids.insert(sig, self.negsets.len() - 1);
+            return self.negsets.len() - 1;
         }
         let build = || {
             let shape = AtomShape::of(atom);
@@ -659,7 +780,7 @@ impl<const W: usize> Prepared<W> {
             Some(b) => shared_any(&b.negsets, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
-        self.negsets.push(set);
+        self.negsets.push(NegSet::Set(set));
         self.negset_ids.insert(sig, self.negsets.len() - 1);
         self.negsets.len() - 1
     }
@@ -719,7 +840,7 @@ fn fill_step_env<const W: usize>(
     layout: &[VarId],
     new: &[VarId],
     row: &Row<W>,
-    val: &Row<W>,
+    val: &[u32],
 ) {
     fill_env(env, layout, row);
     for (i, v) in new.iter().enumerate() {
@@ -759,7 +880,7 @@ fn run_lits<const W: usize>(
                         k += 1;
                     }
                 }
-                if set.elements.binary_search(&key).is_ok() {
+                if set.contains(&key) {
                     return false;
                 }
             }
@@ -994,7 +1115,7 @@ fn run_stratum<const W: usize>(
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    ids.negs.push(prep.negset(store, base, a));
+                    ids.negs.push(prep.negset(store, base, sp, a));
                 }
                 if let Lit::Agg { .. } = l {
                     ids.aggs
@@ -1221,7 +1342,6 @@ fn build_rule<'a, const W: usize>(
             } => {
                 let new = proposed_vars(atom, val_cols);
                 let outs = step_outs(rp, k, &new);
-                let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
                 let ids = &step_ids[&(ri, k)];
                 let layout = input.clone();
@@ -1229,6 +1349,46 @@ fn build_rule<'a, const W: usize>(
                 let source = cur.clone();
                 let target = target.clone();
                 let filters: &'a [Lit] = filters;
+                let index = match &prep.indexes[leap_index[&(ri, k)]] {
+                    Served::Index(index) => index,
+                    Served::Own(table, key_len) => {
+                        // The relation's own rows: a leapjoin of one proposer, by hand.
+                        let (table, key_len) = (table.clone(), *key_len);
+                        cur = target.clone();
+                        ops.push(Box::new(move || {
+                            let Some(table) = &table else { return };
+                            let mut e = env.borrow_mut();
+                            let mut out = Vec::new();
+                            for row in source.recent.borrow().iter() {
+                                if guard.stopped() {
+                                    break;
+                                }
+                                let key = pick::<W>(row, &key_slots);
+                                let (lo, hi) = prefix_range(table, &key[..key_len]);
+                                for i in lo..hi {
+                                    let val = &table.row(i)[key_len..];
+                                    if !filters.is_empty() {
+                                        if !guard.step() {
+                                            break;
+                                        }
+                                        fill_step_env(&mut e, &layout, &new, row, val);
+                                        if !run_lits::<W>(
+                                            filters, &mut e, rt, prep, ids, src, guard,
+                                        ) {
+                                            continue;
+                                        }
+                                    }
+                                    if !guard.produce() {
+                                        break;
+                                    }
+                                    out.push(project::<W>(&outs, row, val));
+                                }
+                            }
+                            target.insert(relation(out));
+                        }));
+                        continue;
+                    }
+                };
                 ops.push(Box::new(move || {
                     let key_slots = &key_slots;
                     let extend = ExtendWith::from(index, move |row: &Row<W>| pick(row, key_slots));
@@ -1487,10 +1647,9 @@ fn run_once<const W: usize>(
             } => {
                 let new = proposed_vars(atom, val_cols);
                 let outs = step_outs(rp, k, &new);
-                let index = &prep.indexes[leap_index[&(ri, k)]];
                 let mut env = vec![0u32; nvars];
                 let mut out = Vec::new();
-                let mut emit = |row: &Row<W>, val: &Row<W>| {
+                let mut emit = |row: &Row<W>, val: &[u32]| {
                     if !filters.is_empty() {
                         if !guard.step() {
                             return false;
@@ -1506,15 +1665,28 @@ fn run_once<const W: usize>(
                     out.push(project::<W>(&outs, row, val));
                     true
                 };
+                let index = &prep.indexes[leap_index[&(ri, k)]];
                 if is_prefix(key_slots) {
                     // Sorted rows are sorted by their first slots too.
-                    merge_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
+                    merge_join_by(
+                        &rows,
+                        |r| pick::<W>(r, key_slots),
+                        index.len(),
+                        |i| index.key_at(i),
+                        |r, i| emit(r, index.val_at(i)),
+                    );
                 } else {
                     let mut keyed: Vec<(Row<W>, Row<W>)> =
                         rows.iter().map(|r| (pick(r, key_slots), *r)).collect();
                     drop(std::mem::take(&mut rows));
                     keyed.sort_unstable();
-                    merge_join(&keyed, |p| p.0, &index.elements, |p, v| emit(&p.1, v));
+                    merge_join_by(
+                        &keyed,
+                        |p| p.0,
+                        index.len(),
+                        |i| index.key_at(i),
+                        |p, i| emit(&p.1, index.val_at(i)),
+                    );
                 }
                 out
             }
