@@ -1144,6 +1144,8 @@ fn run_stratum<const W: usize>(
     }
     let mut ops: Vec<Op> = Vec::new();
     let mut join_idx: HashMap<IndexSig, Variable<(Row<W>, Row<W>)>> = HashMap::new();
+    // The variables of rules' intermediate rows.
+    let mut transient: Vec<Variable<Row<W>>> = Vec::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
         if dead[ri] {
             continue;
@@ -1161,6 +1163,7 @@ fn run_stratum<const W: usize>(
             &vars,
             &mut iteration,
             &mut join_idx,
+            &mut transient,
             &mut ops,
             &guard,
         );
@@ -1174,6 +1177,12 @@ fn run_stratum<const W: usize>(
     let mut round = 0u32;
     while iteration.changed() {
         round += 1;
+        // A rule's intermediate rows are read only as the round's new ones (`recent`), by the
+        // rule's next step: they are not kept across rounds, as a Soufflé loop nest keeps
+        // none. A row derived again later flows on again, and the rule's head drops it.
+        for v in &transient {
+            v.stable.borrow_mut().clear();
+        }
         if heights_from.is_some() {
             for &r in &stratum.rels {
                 let recent = vars[&r].recent.borrow();
@@ -1199,6 +1208,9 @@ fn run_stratum<const W: usize>(
     }
     drop(ops);
     drop(join_idx);
+    for v in transient {
+        v.stable.borrow_mut().clear();
+    }
     let mut out = Vec::new();
     let mut vars = vars;
     for &r in &stratum.rels {
@@ -1252,6 +1264,7 @@ fn build_rule<'a, const W: usize>(
     vars: &HashMap<RelId, Variable<Row<W>>>,
     iteration: &mut Iteration,
     join_idx: &mut HashMap<IndexSig, Variable<(Row<W>, Row<W>)>>,
+    transient: &mut Vec<Variable<Row<W>>>,
     ops: &mut Vec<Op<'a>>,
     guard: &'a Guard<'a>,
 ) {
@@ -1278,7 +1291,9 @@ fn build_rule<'a, const W: usize>(
     let driver_target: Variable<Row<W>> = if rp.steps.is_empty() {
         head_var.clone()
     } else {
-        iteration.variable(&tmp_name(0))
+        let v = iteration.variable(&tmp_name(0));
+        transient.push(v.clone());
+        v
     };
     let driver_outs: Vec<Out> = if rp.steps.is_empty() {
         rp.head.clone()
@@ -1330,7 +1345,9 @@ fn build_rule<'a, const W: usize>(
         let target: Variable<Row<W>> = if k + 1 == last {
             head_var.clone()
         } else {
-            iteration.variable(&tmp_name(k + 1))
+            let v = iteration.variable(&tmp_name(k + 1));
+            transient.push(v.clone());
+            v
         };
         match step {
             Step::Leap {
