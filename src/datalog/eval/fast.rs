@@ -597,6 +597,24 @@ impl<const W: usize> NegSet<W> {
 
 /// The rows of a normal table whose first columns hold `key`: a range of row numbers.
 fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
+    if let [k] = key {
+        // One key column, the usual case: its values read straight from the table.
+        let first = |i: usize| t.data[i * t.arity];
+        let (mut lo, mut hi) = (0, t.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if first(mid) < *k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut end = lo;
+        while end < t.len && first(end) == *k {
+            end += 1;
+        }
+        return (lo, end);
+    }
     let cmp = |i: usize| {
         let row = &t.data[i * t.arity..i * t.arity + key.len()];
         for (a, b) in row.iter().zip(key) {
