@@ -761,13 +761,13 @@ impl<const W: usize> Prepared<W> {
                 atom: a,
                 key_cols,
                 val_cols,
-            } => match {
+            } => {
                 let i = self.index(store, base, &a, &key_cols, &val_cols);
-                &self.indexes[i]
-            } {
-                Served::Index(index) => Some(NegSet::Keys(index.clone())),
-                Served::Own(..) => None,
-            },
+                match &self.indexes[i] {
+                    Served::Index(index) => Some(NegSet::Keys(index.clone())),
+                    Served::Own(..) => None,
+                }
+            }
             Order::Set => None,
         };
         if let Some(set) = set {
