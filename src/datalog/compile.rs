@@ -259,15 +259,19 @@ fn plain(atom: &Atom, wild_ok: bool) -> bool {
 }
 
 /// The order a join with `atom` (binding `key_cols`, proposing `val_cols`) reads: the
-/// relation's own when the key is its leading columns and the values the rest of the row.
+/// relation's own when the key is its leading columns and the values the next ones, the rest
+/// wildcards (rows then agreeing on key and values are adjacent, and read once).
 pub fn join_order(atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> Order {
-    let own = plain(atom, false)
+    let used = key_cols.len() + val_cols.len();
+    let own = plain(atom, true)
         && key_cols
             .iter()
             .chain(val_cols)
             .enumerate()
             .all(|(i, &c)| i == c)
-        && key_cols.len() + val_cols.len() == atom.args.len();
+        && atom.args[used.min(atom.args.len())..]
+            .iter()
+            .all(|a| matches!(a, Arg::Wild));
     if own {
         Order::Own
     } else {

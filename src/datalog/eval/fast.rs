@@ -540,8 +540,8 @@ type Index<const W: usize> = Relation<(Row<W>, Row<W>)>;
 enum Served<const W: usize> {
     /// An index of its own.
     Index(Arc<Index<W>>),
-    /// The relation's rows, whose first `k` columns are the key and the rest the values.
-    Own(Option<Arc<Table>>, usize),
+    /// The relation's rows: their first `k` columns are the key, the next `v` the values.
+    Own(Option<Arc<Table>>, usize, usize),
 }
 
 impl<const W: usize> Served<W> {
@@ -549,21 +549,31 @@ impl<const W: usize> Served<W> {
     fn len(&self) -> usize {
         match self {
             Served::Index(index) => index.len(),
-            Served::Own(table, _) => table.as_ref().map_or(0, |t| t.len),
+            Served::Own(table, ..) => table.as_ref().map_or(0, |t| t.len),
         }
     }
     /// The key of entry `i`.
     fn key_at(&self, i: usize) -> Row<W> {
         match self {
             Served::Index(index) => index.elements[i].0,
-            Served::Own(table, k) => table.as_ref().map_or([0; W], |t| pad(&t.row(i)[..*k])),
+            Served::Own(table, k, _) => table.as_ref().map_or([0; W], |t| pad(&t.row(i)[..*k])),
         }
     }
     /// The values of entry `i` (the value columns first; a row of an index has more).
     fn val_at(&self, i: usize) -> &[u32] {
         match self {
             Served::Index(index) => &index.elements[i].1,
-            Served::Own(table, k) => table.as_ref().map_or(&[], |t| &t.row(i)[*k..]),
+            Served::Own(table, k, v) => table.as_ref().map_or(&[], |t| &t.row(i)[*k..k + v]),
+        }
+    }
+    /// Whether entry `i` has the key and values of the one before it: a row of the relation
+    /// that differs from it only in columns the join does not read.
+    fn repeats(&self, i: usize) -> bool {
+        match self {
+            Served::Index(_) => false,
+            Served::Own(table, k, v) => table
+                .as_ref()
+                .is_some_and(|t| i > 0 && t.row(i)[..k + v] == t.row(i - 1)[..k + v]),
         }
     }
 }
@@ -718,8 +728,9 @@ impl<const W: usize> Prepared<W> {
             return i;
         }
         if matches!(join_order(atom, key_cols, val_cols), Order::Own) {
+            let (k, v) = (key_cols.len(), val_cols.len());
             self.indexes
-                .push(Served::Own(store[atom.rel].clone(), key_cols.len()));
+                .push(Served::Own(store[atom.rel].clone(), k, v));
             self.index_ids.insert(sig, self.indexes.len() - 1);
             return self.indexes.len() - 1;
         }
@@ -1386,9 +1397,9 @@ fn build_rule<'a, const W: usize>(
                 let filters: &'a [Lit] = filters;
                 let index = match &prep.indexes[leap_index[&(ri, k)]] {
                     Served::Index(index) => index,
-                    Served::Own(table, key_len) => {
+                    Served::Own(table, key_len, val_len) => {
                         // The relation's own rows: a leapjoin of one proposer, by hand.
-                        let (table, key_len) = (table.clone(), *key_len);
+                        let (table, key_len, val_len) = (table.clone(), *key_len, *val_len);
                         cur = target.clone();
                         ops.push(Box::new(move || {
                             let Some(table) = &table else { return };
@@ -1400,8 +1411,12 @@ fn build_rule<'a, const W: usize>(
                                 }
                                 let key = pick::<W>(row, &key_slots);
                                 let (lo, hi) = prefix_range(table, &key[..key_len]);
+                                let values = key_len..key_len + val_len;
                                 for i in lo..hi {
-                                    let val = &table.row(i)[key_len..];
+                                    let val = &table.row(i)[values.clone()];
+                                    if i > lo && *val == table.row(i - 1)[values.clone()] {
+                                        continue;
+                                    }
                                     if !filters.is_empty() {
                                         if !guard.step() {
                                             break;
@@ -1708,7 +1723,7 @@ fn run_once<const W: usize>(
                         |r| pick::<W>(r, key_slots),
                         index.len(),
                         |i| index.key_at(i),
-                        |r, i| emit(r, index.val_at(i)),
+                        |r, i| index.repeats(i) || emit(r, index.val_at(i)),
                     );
                 } else {
                     let mut keyed: Vec<(Row<W>, Row<W>)> =
@@ -1720,7 +1735,7 @@ fn run_once<const W: usize>(
                         |p| p.0,
                         index.len(),
                         |i| index.key_at(i),
-                        |p, i| emit(&p.1, index.val_at(i)),
+                        |p, i| index.repeats(i) || emit(&p.1, index.val_at(i)),
                     );
                 }
                 out
