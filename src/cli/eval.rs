@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Outcome {
     }
     let result = match args.engine {
         EngineArg::Fast => {
-            pool.install(|| rules.evaluate(&inputs, Engine::Fast { parallel }, limits))
+            pool.install(|| rules.evaluate_owned(inputs, Engine::Fast { parallel }, limits))
         }
         EngineArg::Naive => rules.evaluate(&inputs, Engine::Naive, limits),
         EngineArg::Compare => {

@@ -222,6 +222,105 @@ impl AggPlan {
     }
 }
 
+/// Which sorted order a join or a negation reads. A relation is kept sorted by all its columns,
+/// so it serves, without a copy, every access that binds its leading columns: that order is
+/// used wherever it serves, and an index of its own is built only for the other accesses.
+/// Among those, a negation whose columns are exactly the key of a join index of its stratum
+/// looks its tuples up in that index's keys (prefix reuse, greedy: Soufflé's minimal chain
+/// cover would also merge indexes whose keys are prefixes of each other).
+#[derive(Clone, Debug)]
+pub enum Order {
+    /// The relation's own rows: the columns looked up lead each row.
+    Own,
+    /// An index of (key columns, value columns) of the rows matching an atom.
+    Index {
+        /// The atom whose matching rows the index holds.
+        atom: Atom,
+        /// Its key columns.
+        key_cols: Vec<usize>,
+        /// Its value columns.
+        val_cols: Vec<usize>,
+    },
+    /// A negation's own set of tuples, by its variable columns.
+    Set,
+}
+
+/// Whether an atom's arguments are distinct variables (no constant, no repeat), wildcards
+/// allowed only where `wild_ok`.
+fn plain(atom: &Atom, wild_ok: bool) -> bool {
+    let mut seen = Vec::new();
+    atom.args.iter().all(|a| match a {
+        Arg::Var(v) if !seen.contains(v) => {
+            seen.push(*v);
+            true
+        }
+        Arg::Wild => wild_ok,
+        _ => false,
+    })
+}
+
+/// The order a join with `atom` (binding `key_cols`, proposing `val_cols`) reads: the
+/// relation's own when the key is its leading columns and the values the next ones, the rest
+/// wildcards (rows then agreeing on key and values are adjacent, and read once).
+pub fn join_order(atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> Order {
+    let used = key_cols.len() + val_cols.len();
+    let own = plain(atom, true)
+        && key_cols
+            .iter()
+            .chain(val_cols)
+            .enumerate()
+            .all(|(i, &c)| i == c)
+        && atom.args[used.min(atom.args.len())..]
+            .iter()
+            .all(|a| matches!(a, Arg::Wild));
+    if own {
+        Order::Own
+    } else {
+        Order::Index {
+            atom: atom.clone(),
+            key_cols: key_cols.to_vec(),
+            val_cols: val_cols.to_vec(),
+        }
+    }
+}
+
+/// The columns a negated atom looks up: those of its variables.
+pub fn neg_cols(atom: &Atom) -> Vec<usize> {
+    (0..atom.args.len())
+        .filter(|&c| matches!(atom.args[c], Arg::Var(_)))
+        .collect()
+}
+
+/// The order a negated atom of stratum `sp` reads: the relation's own when its variables are
+/// the leading columns (wildcards after them), else the keys of a join index of the stratum
+/// on exactly its columns, else a set of its own.
+pub fn neg_order(sp: &StratumPlan, atom: &Atom) -> Order {
+    let cols = neg_cols(atom);
+    if plain(atom, true) && cols.iter().enumerate().all(|(i, &c)| i == c) {
+        return Order::Own;
+    }
+    if plain(atom, true) {
+        for rp in &sp.rules {
+            for ps in &rp.steps {
+                if let Step::Leap {
+                    atom: a,
+                    key_cols,
+                    val_cols,
+                    ..
+                } = &ps.step
+                    && a.rel == atom.rel
+                    && *key_cols == cols
+                    && plain(a, true)
+                    && !matches!(join_order(a, key_cols, val_cols), Order::Own)
+                {
+                    return join_order(a, key_cols, val_cols);
+                }
+            }
+        }
+    }
+    Order::Set
+}
+
 /// Plans every clause of every stratum.
 pub fn compile(prog: &Program) -> Plan {
     let mut width = prog
@@ -580,11 +679,11 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         filters,
                         ..
                     } => {
-                        let idx = index_name(prog, atom, key_cols, val_cols);
+                        let idx = order_name(prog, atom.rel, &join_order(atom, key_cols, val_cols));
                         let f = if filters.is_empty() {
                             String::new()
                         } else {
-                            format!(" + value filters [{}]", lit_kinds(filters, prog))
+                            format!(" + value filters [{}]", lit_kinds(filters, prog, sp))
                         };
                         let how = if rp.runs_once() {
                             "merge join"
@@ -593,7 +692,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         };
                         let _ = writeln!(
                             out,
-                            "    {how} with `{idx}` for `{}`{f} -> ({})",
+                            "    {how} with {idx} for `{}`{f} -> ({})",
                             atom_text(atom, c, prog),
                             lay(&s.output)
                         );
@@ -616,7 +715,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         let _ = writeln!(
                             out,
                             "    filter/map [{}] -> ({})",
-                            lit_kinds(lits, prog),
+                            lit_kinds(lits, prog, sp),
                             lay(&s.output)
                         );
                         for l in lits {
@@ -631,17 +730,39 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     out
 }
 
-/// What each literal of a filter does, antijoins with the set they look up.
-fn lit_kinds(lits: &[Lit], prog: &Program) -> String {
+/// How an access reads its relation, for the plan: `` `edge` (its own order) ``,
+/// `` `edge_by_1_to_0` `` (an index), or `` `edge_by_1` `` (a negation's own set).
+fn order_name(prog: &Program, rel: RelId, order: &Order) -> String {
+    match order {
+        Order::Own => format!("`{}` (its own order)", prog.relations[rel].name),
+        Order::Index {
+            atom,
+            key_cols,
+            val_cols,
+        } => format!("`{}`", index_name(prog, atom, key_cols, val_cols)),
+        Order::Set => String::new(),
+    }
+}
+
+/// What each literal of a filter does, antijoins with the set or order they look up.
+fn lit_kinds(lits: &[Lit], prog: &Program, sp: &StratumPlan) -> String {
     let kinds: Vec<String> = lits
         .iter()
         .map(|l| match l {
-            Lit::Neg(a) => {
-                let cols: Vec<usize> = (0..a.args.len())
-                    .filter(|&c| matches!(a.args[c], Arg::Var(_)))
-                    .collect();
-                format!("antijoin `{}`", lookup_name(prog, a.rel, &cols))
-            }
+            Lit::Neg(a) => match neg_order(sp, a) {
+                Order::Set => {
+                    format!("antijoin `{}`", lookup_name(prog, a.rel, &neg_cols(a)))
+                }
+                Order::Index {
+                    atom,
+                    key_cols,
+                    val_cols,
+                } => format!(
+                    "antijoin keys of `{}`",
+                    index_name(prog, &atom, &key_cols, &val_cols)
+                ),
+                own => format!("antijoin {}", order_name(prog, a.rel, &own)),
+            },
             Lit::Cmp { .. } => "compare".into(),
             Lit::Assign { .. } => "assign".into(),
             Lit::Test { .. } => "test".into(),

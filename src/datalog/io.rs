@@ -351,6 +351,10 @@ pub fn read_inputs(
         // be one the rules' author wanted to see (with `--allow-any-path`).
         let mut file_errors: Vec<(usize, String)> = Vec::new();
         let (mut pos, mut line) = (0, 0);
+        // Room for a row per line at once: grown by doubling, the table of a large file
+        // would take up to twice its size, and more while it is copied to grow.
+        let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        tables[rel].data.reserve_exact(lines * r.arity());
         if skip == 0
             && !with_origins
             && delim == "\t"
@@ -480,7 +484,8 @@ fn numbers_only(text: &str, types: &[Ty], table: &mut Table) -> bool {
                 i += usize::from(neg);
                 let s = i;
                 let mut v: i64 = 0;
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                // Ten digits at most: one more than any value has, and none that overflow.
+                while i < bytes.len() && bytes[i].is_ascii_digit() && i - s < 10 {
                     v = v * 10 + i64::from(bytes[i] - b'0');
                     i += 1;
                 }

@@ -427,6 +427,23 @@ impl Rules {
         Ok(Evaluation::of(tables, rt))
     }
 
+    /// [`Rules::evaluate`], taking the inputs: the fast engine sorts the input tables in place
+    /// and the symbol table moves into the evaluation, so neither is held twice.
+    pub fn evaluate_owned(
+        &self,
+        inputs: Inputs,
+        engine: Engine,
+        limits: Limits,
+    ) -> Result<Evaluation, EvalError> {
+        let Engine::Fast { parallel } = engine else {
+            return self.evaluate(&inputs, engine, limits);
+        };
+        let rt = Runtime::new(inputs.symbols, limits);
+        let tables =
+            eval::fast::evaluate_owned(&self.program, &self.plan, &rt, inputs.tables, parallel)?;
+        Ok(Evaluation::of(tables, rt))
+    }
+
     /// Converts `tables` (one per relation) once for many [`Rules::evaluate_on`] calls with the
     /// fast engine; the indexes those evaluations build over them are kept and shared.
     pub fn prebuild(&self, tables: &[Table]) -> Result<eval::fast::Prebuilt, EvalError> {

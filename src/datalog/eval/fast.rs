@@ -8,10 +8,11 @@
 //! filter/map operator.
 
 use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
-use super::merge::{merge_join, probe_each, probe_join};
+use super::merge::{merge_join_by, probe_each, probe_join_by};
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
-    Driver, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, plan_aggregate,
+    Driver, Order, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, join_order, neg_cols,
+    neg_order, plan_aggregate,
 };
 use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
@@ -57,7 +58,35 @@ pub fn evaluate(
         heights: false,
     };
     supported(plan)?;
-    Ok(run(prog, plan, rt, None, inputs, opts)?.0)
+    Ok(run(
+        prog,
+        plan,
+        rt,
+        None,
+        inputs.iter().map(normal).collect(),
+        opts,
+    )?
+    .0)
+}
+
+/// [`evaluate`] over input tables it owns: each is sorted in place, so the input rows are
+/// never held twice (the caller's tables and the evaluation's sorted copy).
+pub fn evaluate_owned(
+    prog: &Program,
+    plan: &Plan,
+    rt: &Runtime,
+    inputs: Vec<Table>,
+    parallel: bool,
+) -> Result<Vec<Table>, EvalError> {
+    let opts = Opts {
+        parallel,
+        given: None,
+        keep: None,
+        heights: false,
+    };
+    supported(plan)?;
+    let store = inputs.into_iter().map(normal_owned).collect();
+    Ok(run(prog, plan, rt, None, store, opts)?.0)
 }
 
 /// [`evaluate`], also giving every tuple a height: 0 for an input
@@ -79,7 +108,14 @@ pub fn evaluate_with_heights(
         heights: true,
     };
     supported(plan)?;
-    run(prog, plan, rt, None, inputs, opts)
+    run(
+        prog,
+        plan,
+        rt,
+        None,
+        inputs.iter().map(normal).collect(),
+        opts,
+    )
 }
 
 /// Fails when a relation or rule needs more columns than rows have.
@@ -151,6 +187,7 @@ pub fn evaluate_on(
         heights: false,
     };
     supported(plan)?;
+    let inputs = inputs.iter().map(normal).collect();
     Ok(run(prog, plan, rt, Some(base), inputs, opts)?.0)
 }
 
@@ -174,6 +211,22 @@ fn normal(t: &Table) -> Option<Arc<Table>> {
         t.normalize();
         Arc::new(t)
     })
+}
+
+/// [`normal`], sorting the table in place.
+fn normal_owned(mut t: Table) -> Option<Arc<Table>> {
+    (t.len > 0).then(|| {
+        t.normalize();
+        Arc::new(t)
+    })
+}
+
+/// A relation of `rows`, sorted (not stably: equal rows are dropped) and without duplicates.
+/// datafrog's `Relation::from_vec` sorts stably, which costs more for nothing here.
+fn relation<T: Ord>(mut rows: Vec<T>) -> Relation<T> {
+    rows.sort_unstable();
+    rows.dedup();
+    Relation { elements: rows }
 }
 
 /// The rows of two normal tables of one arity, as one normal table.
@@ -221,7 +274,7 @@ fn run(
     plan: &Plan,
     rt: &Runtime,
     base: Option<&Prebuilt>,
-    inputs: &[Table],
+    inputs: Store,
     Opts {
         parallel,
         given,
@@ -234,7 +287,7 @@ fn run(
         None => vec![None; inputs.len()],
     };
     for (slot, t) in store.iter_mut().zip(inputs) {
-        if let Some(rel) = normal(t) {
+        if let Some(rel) = t {
             *slot = Some(match slot.take() {
                 Some(b) => Arc::new(merge(&b, &rel)),
                 None => rel,
@@ -378,7 +431,7 @@ fn relation_from_sorted<T: Ord>(rows: Vec<T>, prefix: bool) -> Relation<T> {
         rows.dedup();
         Relation { elements: rows }
     } else {
-        Relation::from_vec(rows)
+        relation(rows)
     }
 }
 
@@ -482,12 +535,128 @@ struct StepIds {
 /// A leapjoin index: (key columns, value columns) of the rows matching an atom.
 type Index<const W: usize> = Relation<(Row<W>, Row<W>)>;
 
+/// What a join with a relation of a lower stratum reads (see [`Order`]).
+#[derive(Clone)]
+enum Served<const W: usize> {
+    /// An index of its own.
+    Index(Arc<Index<W>>),
+    /// The relation's rows: their first `k` columns are the key, the next `v` the values.
+    Own(Option<Arc<Table>>, usize, usize),
+}
+
+impl<const W: usize> Served<W> {
+    /// How many entries it has.
+    fn len(&self) -> usize {
+        match self {
+            Served::Index(index) => index.len(),
+            Served::Own(table, ..) => table.as_ref().map_or(0, |t| t.len),
+        }
+    }
+    /// The key of entry `i`.
+    fn key_at(&self, i: usize) -> Row<W> {
+        match self {
+            Served::Index(index) => index.elements[i].0,
+            Served::Own(table, k, _) => table.as_ref().map_or([0; W], |t| pad(&t.row(i)[..*k])),
+        }
+    }
+    /// The values of entry `i` (the value columns first; a row of an index has more).
+    fn val_at(&self, i: usize) -> &[u32] {
+        match self {
+            Served::Index(index) => &index.elements[i].1,
+            Served::Own(table, k, v) => table.as_ref().map_or(&[], |t| &t.row(i)[*k..k + v]),
+        }
+    }
+    /// Whether entry `i` has the key and values of the one before it: a row of the relation
+    /// that differs from it only in columns the join does not read.
+    fn repeats(&self, i: usize) -> bool {
+        match self {
+            Served::Index(_) => false,
+            Served::Own(table, k, v) => table
+                .as_ref()
+                .is_some_and(|t| i > 0 && t.row(i)[..k + v] == t.row(i - 1)[..k + v]),
+        }
+    }
+}
+
+/// What a negation looks its tuples up in (see [`Order`]).
+enum NegSet<const W: usize> {
+    /// A set of its own.
+    Set(Arc<Relation<Row<W>>>),
+    /// The relation's rows, by their first `k` columns.
+    Own(Option<Arc<Table>>, usize),
+    /// The keys of a join index.
+    Keys(Arc<Index<W>>),
+}
+
+impl<const W: usize> NegSet<W> {
+    /// Whether a tuple with the values `key` (padded with zeros) in its looked-up columns holds.
+    fn contains(&self, key: &Row<W>) -> bool {
+        match self {
+            NegSet::Set(set) => set.elements.binary_search(key).is_ok(),
+            NegSet::Own(table, k) => table.as_ref().is_some_and(|t| {
+                let (lo, hi) = prefix_range(t, &key[..*k]);
+                lo < hi
+            }),
+            NegSet::Keys(index) => {
+                let i = index.elements.partition_point(|e| e.0 < *key);
+                index.elements.get(i).is_some_and(|e| e.0 == *key)
+            }
+        }
+    }
+}
+
+/// The rows of a normal table whose first columns hold `key`: a range of row numbers.
+fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
+    if let [k] = key {
+        // One key column, the usual case: its values read straight from the table.
+        let first = |i: usize| t.data[i * t.arity];
+        let (mut lo, mut hi) = (0, t.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if first(mid) < *k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut end = lo;
+        while end < t.len && first(end) == *k {
+            end += 1;
+        }
+        return (lo, end);
+    }
+    let cmp = |i: usize| {
+        let row = &t.data[i * t.arity..i * t.arity + key.len()];
+        for (a, b) in row.iter().zip(key) {
+            match a.cmp(b) {
+                std::cmp::Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    let (mut lo, mut hi) = (0, t.len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if cmp(mid).is_lt() {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let (start, mut end) = (lo, lo);
+    while end < t.len && cmp(end).is_eq() {
+        end += 1;
+    }
+    (start, end)
+}
+
 /// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
-    indexes: Vec<Arc<Index<W>>>,
+    indexes: Vec<Served<W>>,
     index_ids: HashMap<IndexSig, usize>,
-    negsets: Vec<Arc<Relation<Row<W>>>>,
+    negsets: Vec<NegSet<W>>,
     negset_ids: HashMap<AtomSig, usize>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
     aggs: Vec<FxHashMap<Row<W>, u32>>,
@@ -558,6 +727,13 @@ impl<const W: usize> Prepared<W> {
         if let Some(&i) = self.index_ids.get(&sig) {
             return i;
         }
+        if matches!(join_order(atom, key_cols, val_cols), Order::Own) {
+            let (k, v) = (key_cols.len(), val_cols.len());
+            self.indexes
+                .push(Served::Own(store[atom.rel].clone(), k, v));
+            self.index_ids.insert(sig, self.indexes.len() - 1);
+            return self.indexes.len() - 1;
+        }
         let build = || {
             let shape = AtomShape::of(atom);
             let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
@@ -575,14 +751,40 @@ impl<const W: usize> Prepared<W> {
             Some(b) => shared_any(&b.indexes, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
-        self.indexes.push(index);
+        self.indexes.push(Served::Index(index));
         self.index_ids.insert(sig, self.indexes.len() - 1);
         self.indexes.len() - 1
     }
-    fn negset(&mut self, store: &Store, base: Option<&Prebuilt>, atom: &Atom) -> usize {
+    fn negset(
+        &mut self,
+        store: &Store,
+        base: Option<&Prebuilt>,
+        sp: &StratumPlan,
+        atom: &Atom,
+    ) -> usize {
         let sig = AtomSig::of(atom);
         if let Some(&i) = self.negset_ids.get(&sig) {
             return i;
+        }
+        let set = match neg_order(sp, atom) {
+            Order::Own => Some(NegSet::Own(store[atom.rel].clone(), neg_cols(atom).len())),
+            Order::Index {
+                atom: a,
+                key_cols,
+                val_cols,
+            } => {
+                let i = self.index(store, base, &a, &key_cols, &val_cols);
+                match &self.indexes[i] {
+                    Served::Index(index) => Some(NegSet::Keys(index.clone())),
+                    Served::Own(..) => None,
+                }
+            }
+            Order::Set => None,
+        };
+        if let Some(set) = set {
+            self.negsets.push(set);
+            self.negset_ids.insert(sig, self.negsets.len() - 1);
+            return self.negsets.len() - 1;
         }
         let build = || {
             let shape = AtomShape::of(atom);
@@ -607,7 +809,7 @@ impl<const W: usize> Prepared<W> {
             Some(b) => shared_any(&b.negsets, (W, sig.clone()), build),
             None => Arc::new(build()),
         };
-        self.negsets.push(set);
+        self.negsets.push(NegSet::Set(set));
         self.negset_ids.insert(sig, self.negsets.len() - 1);
         self.negsets.len() - 1
     }
@@ -667,7 +869,7 @@ fn fill_step_env<const W: usize>(
     layout: &[VarId],
     new: &[VarId],
     row: &Row<W>,
-    val: &Row<W>,
+    val: &[u32],
 ) {
     fill_env(env, layout, row);
     for (i, v) in new.iter().enumerate() {
@@ -707,7 +909,7 @@ fn run_lits<const W: usize>(
                         k += 1;
                     }
                 }
-                if set.elements.binary_search(&key).is_ok() {
+                if set.contains(&key) {
                     return false;
                 }
             }
@@ -942,7 +1144,7 @@ fn run_stratum<const W: usize>(
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    ids.negs.push(prep.negset(store, base, a));
+                    ids.negs.push(prep.negset(store, base, sp, a));
                 }
                 if let Lit::Agg { .. } = l {
                     ids.aggs
@@ -971,6 +1173,8 @@ fn run_stratum<const W: usize>(
     }
     let mut ops: Vec<Op> = Vec::new();
     let mut join_idx: HashMap<IndexSig, Variable<(Row<W>, Row<W>)>> = HashMap::new();
+    // The variables of rules' intermediate rows.
+    let mut transient: Vec<Variable<Row<W>>> = Vec::new();
     for (ri, rp) in sp.rules.iter().enumerate() {
         if dead[ri] {
             continue;
@@ -988,6 +1192,7 @@ fn run_stratum<const W: usize>(
             &vars,
             &mut iteration,
             &mut join_idx,
+            &mut transient,
             &mut ops,
             &guard,
         );
@@ -1001,6 +1206,12 @@ fn run_stratum<const W: usize>(
     let mut round = 0u32;
     while iteration.changed() {
         round += 1;
+        // A rule's intermediate rows are read only as the round's new ones (`recent`), by the
+        // rule's next step: they are not kept across rounds, as a Soufflé loop nest keeps
+        // none. A row derived again later flows on again, and the rule's head drops it.
+        for v in &transient {
+            v.stable.borrow_mut().clear();
+        }
         if heights_from.is_some() {
             for &r in &stratum.rels {
                 let recent = vars[&r].recent.borrow();
@@ -1026,6 +1237,9 @@ fn run_stratum<const W: usize>(
     }
     drop(ops);
     drop(join_idx);
+    for v in transient {
+        v.stable.borrow_mut().clear();
+    }
     let mut out = Vec::new();
     let mut vars = vars;
     for &r in &stratum.rels {
@@ -1079,6 +1293,7 @@ fn build_rule<'a, const W: usize>(
     vars: &HashMap<RelId, Variable<Row<W>>>,
     iteration: &mut Iteration,
     join_idx: &mut HashMap<IndexSig, Variable<(Row<W>, Row<W>)>>,
+    transient: &mut Vec<Variable<Row<W>>>,
     ops: &mut Vec<Op<'a>>,
     guard: &'a Guard<'a>,
 ) {
@@ -1096,7 +1311,8 @@ fn build_rule<'a, const W: usize>(
     if let Some(rows) = run_once::<W>(
         prog, rp, ri, rt, store, src, prep, leap_index, step_ids, guard,
     ) {
-        head_var.insert(Relation::from_vec(rows));
+        // Already sorted and distinct.
+        head_var.insert(Relation { elements: rows });
         return;
     }
 
@@ -1104,7 +1320,9 @@ fn build_rule<'a, const W: usize>(
     let driver_target: Variable<Row<W>> = if rp.steps.is_empty() {
         head_var.clone()
     } else {
-        iteration.variable(&tmp_name(0))
+        let v = iteration.variable(&tmp_name(0));
+        transient.push(v.clone());
+        v
     };
     let driver_outs: Vec<Out> = if rp.steps.is_empty() {
         rp.head.clone()
@@ -1114,7 +1332,7 @@ fn build_rule<'a, const W: usize>(
     let mut cur: Variable<Row<W>> = match &rp.driver {
         Driver::Unit => {
             let row = project::<W>(&driver_outs, &[0; W], &[0; W]);
-            driver_target.insert(Relation::from_vec(vec![row]));
+            driver_target.insert(relation(vec![row]));
             driver_target.clone()
         }
         Driver::Atom {
@@ -1138,7 +1356,7 @@ fn build_rule<'a, const W: usize>(
                             .filter(|r| shape.matches(&r[..]))
                             .map(|r| project::<W>(&outs, r, &[0; W]))
                             .collect();
-                        target.insert(Relation::from_vec(rows));
+                        target.insert(relation(rows));
                     }));
                     driver_target.clone()
                 }
@@ -1156,7 +1374,9 @@ fn build_rule<'a, const W: usize>(
         let target: Variable<Row<W>> = if k + 1 == last {
             head_var.clone()
         } else {
-            iteration.variable(&tmp_name(k + 1))
+            let v = iteration.variable(&tmp_name(k + 1));
+            transient.push(v.clone());
+            v
         };
         match step {
             Step::Leap {
@@ -1168,7 +1388,6 @@ fn build_rule<'a, const W: usize>(
             } => {
                 let new = proposed_vars(atom, val_cols);
                 let outs = step_outs(rp, k, &new);
-                let index = &prep.indexes[leap_index[&(ri, k)]];
                 let key_slots = key_slots.clone();
                 let ids = &step_ids[&(ri, k)];
                 let layout = input.clone();
@@ -1176,6 +1395,50 @@ fn build_rule<'a, const W: usize>(
                 let source = cur.clone();
                 let target = target.clone();
                 let filters: &'a [Lit] = filters;
+                let index = match &prep.indexes[leap_index[&(ri, k)]] {
+                    Served::Index(index) => index,
+                    Served::Own(table, key_len, val_len) => {
+                        // The relation's own rows: a leapjoin of one proposer, by hand.
+                        let (table, key_len, val_len) = (table.clone(), *key_len, *val_len);
+                        cur = target.clone();
+                        ops.push(Box::new(move || {
+                            let Some(table) = &table else { return };
+                            let mut e = env.borrow_mut();
+                            let mut out = Vec::new();
+                            for row in source.recent.borrow().iter() {
+                                if guard.stopped() {
+                                    break;
+                                }
+                                let key = pick::<W>(row, &key_slots);
+                                let (lo, hi) = prefix_range(table, &key[..key_len]);
+                                let values = key_len..key_len + val_len;
+                                for i in lo..hi {
+                                    let val = &table.row(i)[values.clone()];
+                                    if i > lo && *val == table.row(i - 1)[values.clone()] {
+                                        continue;
+                                    }
+                                    if !filters.is_empty() {
+                                        if !guard.step() {
+                                            break;
+                                        }
+                                        fill_step_env(&mut e, &layout, &new, row, val);
+                                        if !run_lits::<W>(
+                                            filters, &mut e, rt, prep, ids, src, guard,
+                                        ) {
+                                            continue;
+                                        }
+                                    }
+                                    if !guard.produce() {
+                                        break;
+                                    }
+                                    out.push(project::<W>(&outs, row, val));
+                                }
+                            }
+                            target.insert(relation(out));
+                        }));
+                        continue;
+                    }
+                };
                 ops.push(Box::new(move || {
                     let key_slots = &key_slots;
                     let extend = ExtendWith::from(index, move |row: &Row<W>| pick(row, key_slots));
@@ -1230,7 +1493,7 @@ fn build_rule<'a, const W: usize>(
                                 .filter(|r| shape.matches(&r[..]))
                                 .map(|r| (pick(r, &kc), pick(r, &vc)))
                                 .collect();
-                            target.insert(Relation::from_vec(rows));
+                            target.insert(relation(rows));
                         }));
                         idx
                     })
@@ -1245,7 +1508,7 @@ fn build_rule<'a, const W: usize>(
                         .iter()
                         .map(|r| (pick(r, &ks), *r))
                         .collect();
-                    kt.insert(Relation::from_vec(rows));
+                    kt.insert(relation(rows));
                 }));
                 let target2 = target.clone();
                 ops.push(Box::new(move || {
@@ -1300,7 +1563,7 @@ fn build_rule<'a, const W: usize>(
                             |e| run_lits::<W>(lits, e, rt, prep, ids, src, guard),
                             guard,
                         );
-                        target.insert(Relation::from_vec(rows));
+                        target.insert(relation(rows));
                     }));
                 }
             }
@@ -1434,10 +1697,9 @@ fn run_once<const W: usize>(
             } => {
                 let new = proposed_vars(atom, val_cols);
                 let outs = step_outs(rp, k, &new);
-                let index = &prep.indexes[leap_index[&(ri, k)]];
                 let mut env = vec![0u32; nvars];
                 let mut out = Vec::new();
-                let mut emit = |row: &Row<W>, val: &Row<W>| {
+                let mut emit = |row: &Row<W>, val: &[u32]| {
                     if !filters.is_empty() {
                         if !guard.step() {
                             return false;
@@ -1453,17 +1715,36 @@ fn run_once<const W: usize>(
                     out.push(project::<W>(&outs, row, val));
                     true
                 };
+                let index = &prep.indexes[leap_index[&(ri, k)]];
                 if is_prefix(key_slots) {
                     // Sorted rows are sorted by their first slots too.
-                    merge_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
-                } else if probe_each(rows.len(), index.elements.len()) {
-                    probe_join(&rows, |r| pick::<W>(r, key_slots), &index.elements, emit);
+                    merge_join_by(
+                        &rows,
+                        |r| pick::<W>(r, key_slots),
+                        index.len(),
+                        |i| index.key_at(i),
+                        |r, i| index.repeats(i) || emit(r, index.val_at(i)),
+                    );
+                } else if probe_each(rows.len(), index.len()) {
+                    probe_join_by(
+                        &rows,
+                        |r| pick::<W>(r, key_slots),
+                        index.len(),
+                        |i| index.key_at(i),
+                        |r, i| index.repeats(i) || emit(r, index.val_at(i)),
+                    );
                 } else {
                     let mut keyed: Vec<(Row<W>, Row<W>)> =
                         rows.iter().map(|r| (pick(r, key_slots), *r)).collect();
                     drop(std::mem::take(&mut rows));
                     keyed.sort_unstable();
-                    merge_join(&keyed, |p| p.0, &index.elements, |p, v| emit(&p.1, v));
+                    merge_join_by(
+                        &keyed,
+                        |p| p.0,
+                        index.len(),
+                        |i| index.key_at(i),
+                        |p, i| index.repeats(i) || emit(&p.1, index.val_at(i)),
+                    );
                 }
                 out
             }
@@ -1480,7 +1761,7 @@ fn run_once<const W: usize>(
             }
             Step::Join { .. } => unreachable!("a rule run once joins no relation of its stratum"),
         };
-        rows = Relation::from_vec(next).elements;
+        rows = relation(next).elements;
     }
     Some(rows)
 }

@@ -6,30 +6,54 @@
 /// Calls `f(probe, value)` for every probe and index entry with equal keys, probes in order.
 /// `probes` must be sorted by `key`, `index` by its first component. Stops as soon as `f`
 /// returns false.
-pub fn merge_join<P, K: Ord, V>(
+#[cfg(test)]
+pub fn merge_join<P, K: Ord + Copy, V>(
     probes: &[P],
     key: impl Fn(&P) -> K,
     index: &[(K, V)],
     mut f: impl FnMut(&P, &V) -> bool,
 ) {
-    let (mut probes, mut index) = (probes, index);
-    while let (Some(p), Some(e)) = (probes.first(), index.first()) {
+    merge_join_by(
+        probes,
+        key,
+        index.len(),
+        |i| index[i].0,
+        |p, i| f(p, &index[i].1),
+    );
+}
+
+/// [`merge_join`] with an index given by its length and the key of each entry (sorted by
+/// key): `f(probe, entry)` gets the entry's position, so that an index need not be a slice
+/// of pairs (a relation in its own order serves as one).
+pub fn merge_join_by<P, K: Ord>(
+    probes: &[P],
+    key: impl Fn(&P) -> K,
+    len: usize,
+    key_at: impl Fn(usize) -> K,
+    mut f: impl FnMut(&P, usize) -> bool,
+) {
+    let mut probes = probes;
+    let mut at = 0;
+    while let Some(p) = probes.first()
+        && at < len
+    {
         let k = key(p);
-        match k.cmp(&e.0) {
-            std::cmp::Ordering::Less => probes = gallop(probes, |q| key(q) < e.0),
-            std::cmp::Ordering::Greater => index = gallop(index, |x| x.0 < k),
+        let e = key_at(at);
+        match k.cmp(&e) {
+            std::cmp::Ordering::Less => probes = gallop(probes, |q| key(q) < e),
+            std::cmp::Ordering::Greater => at = gallop_at(at, len, |i| key_at(i) < k),
             std::cmp::Ordering::Equal => {
                 let n = probes.iter().take_while(|q| key(q) == k).count();
-                let m = index.iter().take_while(|x| x.0 == k).count();
+                let m = (at..len).take_while(|&i| key_at(i) == k).count();
                 for q in &probes[..n] {
-                    for (_, v) in &index[..m] {
-                        if !f(q, v) {
+                    for i in at..at + m {
+                        if !f(q, i) {
                             return;
                         }
                     }
                 }
                 probes = &probes[n..];
-                index = &index[m..];
+                at += m;
             }
         }
     }
@@ -38,29 +62,79 @@ pub fn merge_join<P, K: Ord, V>(
 /// Calls `f(probe, value)` for every probe and index entry with equal keys, probes in their
 /// own order (they need not be sorted): each probe binary-searches the index. Stops as soon as
 /// `f` returns false.
-pub fn probe_join<P, K: Ord, V>(
+#[cfg(test)]
+pub fn probe_join<P, K: Ord + Copy, V>(
     probes: &[P],
     key: impl Fn(&P) -> K,
     index: &[(K, V)],
     mut f: impl FnMut(&P, &V) -> bool,
 ) {
+    probe_join_by(
+        probes,
+        key,
+        index.len(),
+        |i| index[i].0,
+        |p, i| f(p, &index[i].1),
+    );
+}
+
+/// [`probe_join`] with an index given by its length and the key of each entry (sorted by key),
+/// as [`merge_join_by`] takes it.
+pub fn probe_join_by<P, K: Ord>(
+    probes: &[P],
+    key: impl Fn(&P) -> K,
+    len: usize,
+    key_at: impl Fn(usize) -> K,
+    mut f: impl FnMut(&P, usize) -> bool,
+) {
     for p in probes {
         let k = key(p);
-        let from = index.partition_point(|e| e.0 < k);
-        for (_, v) in index[from..].iter().take_while(|e| e.0 == k) {
-            if !f(p, v) {
+        // The first entry whose key is not below the probe's.
+        let (mut lo, mut hi) = (0, len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if key_at(mid) < k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut i = lo;
+        while i < len && key_at(i) == k {
+            if !f(p, i) {
                 return;
             }
+            i += 1;
         }
     }
 }
 
 /// Whether probes that are not sorted by the join key search the index one by one
-/// ([`probe_join`]) rather than being sorted for [`merge_join`]: when the index is small
+/// ([`probe_join_by`]) rather than being sorted for [`merge_join_by`]: when the index is small
 /// against them, a search of it costs less than a probe's share of the sort (a rule that reads
 /// every membership to keep those of the few superuser groups, say).
 pub fn probe_each(probes: usize, index: usize) -> bool {
     index <= 64 || index.saturating_mul(8) <= probes
+}
+
+/// [`gallop`] over the positions `at..len`: the first for which `before` is false.
+fn gallop_at(mut at: usize, len: usize, mut before: impl FnMut(usize) -> bool) -> usize {
+    if at < len && before(at) {
+        let mut step = 1;
+        while at + step < len && before(at + step) {
+            at += step;
+            step <<= 1;
+        }
+        step >>= 1;
+        while step > 0 {
+            if at + step < len && before(at + step) {
+                at += step;
+            }
+            step >>= 1;
+        }
+        at += 1;
+    }
+    at
 }
 
 /// The part of `slice` from its first element for which `before` is false (`before` must hold

@@ -114,7 +114,16 @@ impl Table {
     }
     /// Whether the rows are strictly ascending by their stored values (sorted, no duplicates).
     pub fn is_normal(&self) -> bool {
-        (self.arity == 0 && self.len <= 1) || (1..self.len).all(|i| self.row(i - 1) < self.row(i))
+        let rows = || self.data.chunks_exact(self.arity.max(1));
+        match self.arity {
+            0 => self.len <= 1,
+            1 => self.data.windows(2).all(|w| w[0] < w[1]),
+            2 => {
+                let packed = rows().map(|r| (u64::from(r[0]) << 32) | u64::from(r[1]));
+                packed.clone().zip(packed.skip(1)).all(|(a, b)| a < b)
+            }
+            _ => rows().zip(rows().skip(1)).all(|(a, b)| a < b),
+        }
     }
     /// Sorts rows by their stored values and removes duplicates.
     pub fn normalize(&mut self) {
