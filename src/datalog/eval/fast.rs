@@ -1272,19 +1272,39 @@ fn heights_of<'a, const W: usize>(
     from: u32,
 ) -> Vec<u32> {
     let mut heights = vec![0; all.len()];
+    // Each round's rows and the input rows are sorted, as `all` is: each is found galloping on
+    // from the one before.
     for (_, round, rows) in rounds {
+        let mut at = 0;
         for row in rows {
-            if let Ok(i) = all.binary_search(row) {
-                heights[i] = from.saturating_add(*round);
+            at = gallop_to(all, at, row);
+            if all.get(at) == Some(row) {
+                heights[at] = from.saturating_add(*round);
             }
         }
     }
+    let mut at = 0;
     for row in input.iter().flat_map(|t| t.rows()) {
-        if let Ok(i) = all.binary_search(&pad::<W>(row)) {
-            heights[i] = 0;
+        let row = pad::<W>(row);
+        at = gallop_to(all, at, &row);
+        if all.get(at) == Some(&row) {
+            heights[at] = 0;
         }
     }
     heights
+}
+
+/// The first position from `at` on whose row of `all` (sorted) is not below `row`: steps of
+/// doubling length, then a binary search within the last step.
+fn gallop_to<T: Ord>(all: &[T], at: usize, row: &T) -> usize {
+    let mut step = 1;
+    let mut lo = at;
+    while lo + step < all.len() && all[lo + step] < *row {
+        lo += step;
+        step <<= 1;
+    }
+    let hi = (lo + step + 1).min(all.len());
+    lo + all[lo..hi].partition_point(|x| x < row)
 }
 
 #[allow(clippy::too_many_arguments)]
