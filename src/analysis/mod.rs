@@ -750,7 +750,9 @@ impl Model {
     }
 
     /// Proofs (or why-nots) of the given tuples (relation name, values as the facts spell them),
-    /// each followed `depth` deep. The fast engine evaluates once more, noting each tuple's height.
+    /// each followed `depth` deep. A model evaluated for proofs (`proved` not empty) kept its
+    /// tuples' heights and the first call reads them; otherwise the fast engine evaluates once
+    /// more, noting each tuple's height.
     pub fn explain_all(
         &self,
         queries: &[(&str, Vec<String>)],

@@ -1,5 +1,6 @@
 //! Proofs and why-not answers, computed only when asked. The fast engine evaluates the rules
-//! once more, noting each tuple's height (the round that first derived it), and a proof picks,
+//! once more, noting each tuple's height (the round that first derived it), or an evaluation
+//! that noted them already is read ([`Explainer::with_heights`]); a proof picks,
 //! at every node, a rule instance whose body tuples are all lower, the lowest there is. The
 //! reference evaluator's heights (each tuple's shortest proof) serve the tests as a yardstick.
 
