@@ -408,10 +408,9 @@ pub fn evaluate(
             .iter()
             .zip(&held)
             .zip(&bt.relations[row.0].types)
-            .map(|((v, h), ty)| match (v, ty) {
-                (Value::Num(x), Ty::Unsigned) => FactValue::Num(i64::from(*x as u32)),
-                (Value::Num(x), _) => FactValue::Num(i64::from(*x)),
-                _ => FactValue::Sym(h),
+            .map(|((v, h), ty)| match v {
+                Value::Num(x) => number(*x, *ty),
+                Value::Sym(_) => FactValue::Sym(h),
             })
             .collect();
         values.push(FactValue::Sym(tag));
@@ -562,6 +561,16 @@ struct Interned {
     subject: Vec<usize>,
 }
 
+/// A gathered number as a fact of a column of type `ty`: an `unsigned` column's value was
+/// gathered as its stored bits.
+fn number(x: i32, ty: Ty) -> crate::datalog::FactValue<'static> {
+    use crate::datalog::FactValue;
+    match ty {
+        Ty::Unsigned => FactValue::Num(i64::from(x as u32)),
+        _ => FactValue::Num(i64::from(x)),
+    }
+}
+
 /// Interns a gathered row of relation `id` (of `rules`; `row.0` of `builtin`), but its user
 /// and tag; `None` when one of its symbols holds a placeholder to fill per user.
 fn intern_row(
@@ -587,8 +596,7 @@ fn intern_row(
             }
             (Value::Sym(s), _) if super::super::population::has_placeholder(s) => return Ok(None),
             (Value::Sym(s), _) => FactValue::Sym(s),
-            (Value::Num(x), Ty::Unsigned) => FactValue::Num(i64::from(*x as u32)),
-            (Value::Num(x), _) => FactValue::Num(i64::from(*x)),
+            (Value::Num(x), ty) => number(*x, *ty),
         });
     }
     // The tag's column, checked here and set per scope.

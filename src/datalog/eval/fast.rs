@@ -1744,35 +1744,21 @@ fn run_once<const W: usize>(
                     true
                 };
                 let index = &prep.indexes[leap_index[&(ri, k)]];
+                let key_at = |i| index.key_at(i);
+                // An entry repeating the one before (only wildcards differ) is read once.
+                let mut visit = |r: &Row<W>, i| index.repeats(i) || emit(r, index.val_at(i));
+                let key = |r: &Row<W>| pick::<W>(r, key_slots);
                 if is_prefix(key_slots) {
                     // Sorted rows are sorted by their first slots too.
-                    merge_join_by(
-                        &rows,
-                        |r| pick::<W>(r, key_slots),
-                        index.len(),
-                        |i| index.key_at(i),
-                        |r, i| index.repeats(i) || emit(r, index.val_at(i)),
-                    );
+                    merge_join_by(&rows, key, index.len(), key_at, &mut visit);
                 } else if probe_each(rows.len(), index.len()) {
-                    probe_join_by(
-                        &rows,
-                        |r| pick::<W>(r, key_slots),
-                        index.len(),
-                        |i| index.key_at(i),
-                        |r, i| index.repeats(i) || emit(r, index.val_at(i)),
-                    );
+                    probe_join_by(&rows, key, index.len(), key_at, &mut visit);
                 } else {
                     let mut keyed: Vec<(Row<W>, Row<W>)> =
-                        rows.iter().map(|r| (pick(r, key_slots), *r)).collect();
+                        rows.iter().map(|r| (key(r), *r)).collect();
                     drop(std::mem::take(&mut rows));
                     keyed.sort_unstable();
-                    merge_join_by(
-                        &keyed,
-                        |p| p.0,
-                        index.len(),
-                        |i| index.key_at(i),
-                        |p, i| index.repeats(i) || emit(&p.1, index.val_at(i)),
-                    );
+                    merge_join_by(&keyed, |p| p.0, index.len(), key_at, |p, i| visit(&p.1, i));
                 }
                 out
             }
