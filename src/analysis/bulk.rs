@@ -768,7 +768,8 @@ pub(crate) fn by_component(
         .map_err(|e| e.to_string())?;
     timing("the configuration's unowned facts", start);
     // Every representative's facts, interned once: per identity class, its rows.
-    let (rows_of_class, symbols) = class_rows(rules, eval.symbols, ctx, &classes.representative)?;
+    let (mut rows_of_class, symbols) =
+        class_rows(rules, eval.symbols, ctx, &classes.representative)?;
     timing("representatives' facts", start);
     // Input relations with owned or per-user rows vary from one evaluation to the next.
     let mut varying = vec![false; program.relations.len()];
@@ -798,7 +799,7 @@ pub(crate) fn by_component(
     let needed = super::components::needed_for(program, &outputs);
     let mut given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
     // The deciding bindings are read of applications only: elsewhere they are not derived.
-    let given_to_apps = given.clone();
+    let mut given_to_apps = given.clone();
     if let Some(r) = decided_by {
         given[r] = true;
     }
@@ -827,6 +828,41 @@ pub(crate) fn by_component(
     base.symbols = symbols.frozen();
     // Converted once; every evaluation below adds its own rows to these.
     let prebuilt = rules.prebuild(&base.tables).map_err(|e| e.to_string())?;
+    // The relations derived for one user at a time: derived once per identity class, given to
+    // every evaluation below with the class's own rows.
+    let once: Vec<bool> = super::components::per_user_derived(program, &per_user, &shared)
+        .into_iter()
+        .zip(&needed)
+        .map(|(o, n)| o && *n)
+        .collect();
+    if once.contains(&true)
+        && derive_per_class(
+            rules,
+            &prebuilt,
+            &base.symbols,
+            snapshot,
+            &classes.representative,
+            &once,
+            &mut rows_of_class,
+        )?
+    {
+        for given in [&mut given, &mut given_to_apps, &mut given_to_stages] {
+            for (g, o) in given.iter_mut().zip(&once) {
+                *g |= *o;
+            }
+        }
+    }
+    if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+        let names: Vec<&str> = (0..once.len())
+            .filter(|r| given[*r] && once[*r])
+            .map(|r| program.relations[r].name.as_str())
+            .collect();
+        eprintln!(
+            "timing: derived once per identity class: {}",
+            names.join(", ")
+        );
+    }
+    timing("relations derived once per identity class", start);
     // What an evaluation returns: the answers, and what a flow gives its stages.
     let mut keep = vec![false; program.relations.len()];
     for &r in outputs.iter().chain(&from_flow) {
@@ -1171,6 +1207,51 @@ fn class_rows(
         out.push(rows);
     }
     Ok((out, inputs.symbols))
+}
+
+/// Derives the relations `once` (see [`super::components::per_user_derived`]) for every identity
+/// class's representative in one evaluation, and adds each row to its user's class in
+/// `rows_of_class`. Returns false, adding nothing, when a row's first column is not one of the
+/// representatives (then the components derive the relations themselves, as before).
+fn derive_per_class(
+    rules: &Rules,
+    prebuilt: &crate::datalog::eval::fast::Prebuilt,
+    symbols: &crate::datalog::value::Interner,
+    snapshot: &Snapshot,
+    representatives: &[usize],
+    once: &[bool],
+    rows_of_class: &mut ClassRows,
+) -> Result<bool, String> {
+    let mut inputs = Inputs::with_symbols(rules, symbols.clone());
+    for rows in rows_of_class.iter() {
+        for (r, row) in rows {
+            inputs.tables[*r].push(row);
+        }
+    }
+    // Everything but `once` is given: the shared relations by the base, the users' rows here.
+    let given: Vec<bool> = once.iter().map(|o| !o).collect();
+    let eval = rules
+        .evaluate_on(prebuilt, &inputs, Limits::default(), Some(&given), once)
+        .map_err(|e| e.to_string())?;
+    let class_of: FxHashMap<u32, usize> = representatives
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &i)| Some((symbols.get(&snapshot.users[i].pk.to_string())?, k)))
+        .collect();
+    let mut found: Vec<(usize, usize, Vec<u32>)> = Vec::new();
+    for (r, table) in eval.tables.iter().enumerate().filter(|(r, _)| once[*r]) {
+        for i in 0..table.len {
+            let row = table.row(i);
+            match row.first().and_then(|u| class_of.get(u)) {
+                Some(&k) => found.push((k, r, row.to_vec())),
+                None => return Ok(false),
+            }
+        }
+    }
+    for (k, r, row) in found {
+        rows_of_class[k].push((r, row));
+    }
+    Ok(true)
 }
 
 /// Each item's position by its pk.

@@ -30,7 +30,7 @@
 //! component's evaluation as given. And within a component, users who differ only in groups
 //! the component never names get the same answers (see [`super::classes`]).
 
-use crate::datalog::ir::{Lit, Program};
+use crate::datalog::ir::{Arg, Atom, Clause, Lit, Program, Ty};
 use crate::facts::{FactSet, Value};
 use crate::snapshot::Snapshot;
 use std::collections::HashMap;
@@ -274,6 +274,60 @@ fn reads_only(body: &[Lit], shared: &[bool]) -> bool {
     })
 }
 
+/// The relations derived for one user at a time, indexed by relation id. Each rule of such a
+/// relation names the user in its head's first column and reads, besides relations that are the
+/// same for everyone (`shared`), only rows of that same user, by their first column: per-user
+/// input rows (`per_user`) or another such relation, at least one of them positively. It makes
+/// no symbol (no symbol-valued assignment) and has no aggregate. So a user's rows follow from
+/// the user's own facts and the shared relations alone, whatever else an evaluation holds
+/// (group membership through the hierarchy, superuser rights): derived once per identity class,
+/// they are given to every component's evaluation instead of derived again per local class.
+pub fn per_user_derived(program: &Program, per_user: &[bool], shared: &[bool]) -> Vec<bool> {
+    let mut derived: Vec<bool> = (0..program.relations.len())
+        .map(|r| !per_user[r] && !shared[r] && program.relations[r].input.is_none())
+        .collect();
+    for r in 0..derived.len() {
+        if !program.clauses.iter().any(|c| c.head.rel == r) {
+            derived[r] = false;
+        }
+    }
+    loop {
+        let mut changed = false;
+        for clause in &program.clauses {
+            let head = clause.head.rel;
+            if derived[head] && !for_one_user(clause, per_user, shared, &derived) {
+                derived[head] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return derived;
+        }
+    }
+}
+
+/// Whether `clause` derives rows of one user from that user's rows (see [`per_user_derived`]).
+fn for_one_user(clause: &Clause, per_user: &[bool], shared: &[bool], derived: &[bool]) -> bool {
+    let Some(Arg::Var(user)) = clause.head.args.first() else {
+        return false;
+    };
+    let of_user = |a: &Atom| {
+        (per_user[a.rel] || derived[a.rel])
+            && matches!(a.args.first(), Some(Arg::Var(v)) if v == user)
+    };
+    let mut reads_user = false;
+    for lit in &clause.body {
+        match lit {
+            Lit::Pos(a) if of_user(a) => reads_user = true,
+            Lit::Pos(a) | Lit::Neg(a) if !shared[a.rel] && !of_user(a) => return false,
+            Lit::Assign { var, .. } if clause.var_types[*var] == Ty::Symbol => return false,
+            Lit::Agg { .. } => return false,
+            _ => {}
+        }
+    }
+    reads_user
+}
+
 /// The relations `outputs` are derived from (themselves included), indexed by relation id.
 pub fn needed_for(program: &Program, outputs: &[usize]) -> Vec<bool> {
     let mut needed = vec![false; program.relations.len()];
@@ -297,5 +351,66 @@ pub(crate) fn read_by(body: &[Lit], out: &mut Vec<usize>) {
             Lit::Agg { body, .. } => read_by(body, out),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_user_derived;
+    use crate::datalog::Rules;
+
+    /// Which relations are derived once per user: those whose every rule reads, through the
+    /// head's user, only that user's rows and relations the same for everyone.
+    #[test]
+    fn relations_derived_for_one_user_at_a_time() {
+        let text = "
+            .decl dm(u: symbol, g: symbol)
+            .input dm
+            .decl parent(c: symbol, p: symbol)
+            .input parent
+            .decl su(g: symbol)
+            .input su
+            .decl owned(g: symbol)
+            .input owned
+            .decl m(u: symbol, g: symbol)
+            m(U, G) :- dm(U, G).
+            m(U, P) :- m(U, C), parent(C, P).
+            .decl s(u: symbol)
+            s(U) :- m(U, G), su(G).
+            .decl lone(u: symbol, g: symbol)
+            lone(U, G) :- dm(U, G), !m(U, \"x\"), !su(G).
+            .decl pair(u: symbol, v: symbol)
+            pair(U, V) :- dm(U, G), dm(V, G).
+            .decl o(u: symbol)
+            o(U) :- m(U, G), owned(G).
+            .decl n(u: symbol, x: symbol)
+            n(U, X) :- dm(U, G), X = cat(U, G).
+            .decl c(u: symbol, k: number)
+            c(U, K) :- dm(U, _), K = count : { dm(U, _) }.
+            .decl k(u: symbol)
+            k(U) :- parent(U, _).
+            .decl via(u: symbol)
+            via(U) :- pair(U, _).
+        ";
+        let rules = Rules::from_texts(&[("t.dl", text)]).expect("the program checks");
+        let p = &rules.program;
+        let id = |name: &str| p.relation(name).expect(name);
+        let mut per_user = vec![false; p.relations.len()];
+        per_user[id("dm")] = true;
+        let mut shared = vec![false; p.relations.len()];
+        for r in ["parent", "su", "k"] {
+            shared[id(r)] = true;
+        }
+        let once = per_user_derived(p, &per_user, &shared);
+        let named = |yes: bool| -> Vec<&str> {
+            let mut v: Vec<&str> = (0..once.len())
+                .filter(|r| once[*r] == yes && !per_user[*r] && !shared[*r])
+                .map(|r| p.relations[r].name.as_str())
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(named(true), ["lone", "m", "s"]);
+        assert_eq!(named(false), ["c", "n", "o", "owned", "pair", "via"]);
     }
 }

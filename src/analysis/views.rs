@@ -251,8 +251,11 @@ views! {
     BindingPolicy = binding_policy(b binding, p policy);
     /// Binding B is negated.
     BindingNegate = binding_negate(b binding);
-    /// What binding B gives identity I in context C.
-    Val = val(b binding, i identity, c context, v value);
+    /// What binding B gives identity I in context C (`gives`: a group or user binding's failure
+    /// aside).
+    Val = val | gives(b binding, i identity, c context, v value);
+    /// Group or user binding B, on a target in mode `all`, fails for identity I in context C.
+    AllModeFail = all_mode_fail(b binding, i identity, c context);
     /// What target T decides for identity I in context C.
     Decide = decide(t target, i identity, c context, v value);
     /// Identity I is a member of group G.
@@ -297,8 +300,9 @@ views! {
     ExprRaw = expr_raw(b binding, c context, i identity, r value);
     /// What binding B gives everyone in context C.
     Braw = braw(b binding, c context, r value);
-    /// Some binding in force on T gives V for identity I in context C.
-    SomeGives = some(t target, i identity, c context, v value);
+    /// Some binding in force on T gives V for identity I in context C (`some_given`: a group or
+    /// user binding's failure aside, as the decisions read it).
+    SomeGives = some | some_given(t target, i identity, c context, v value);
     /// A part of the check of stage binding X gives V.
     StagePart = stage_part(x binding, e entry, s subject, v value);
     /// The run-time check of stage binding X sees several identities.

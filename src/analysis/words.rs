@@ -7,11 +7,11 @@
 
 use super::Model;
 use super::views::{
-    ANON, Applicable, Binding, BindingGroup, BindingNegate, BindingPolicy, BindingUser, Braw,
-    Decide, DirectMember, ExprRaw, ExprStaticStep, ExprStep, FlowAuthentication, FlowPart, Fsb,
-    FsbEvaluateOnPlan, FsbReEvaluatePolicies, Gate, GroupParent, IdPass, Live, Member, MemberCut,
-    OpenBinding, PlanId, RunId, RunResult, RunSplit, SomeGives, StagePart, Target, UserActive, Val,
-    View, Visible, read_as,
+    ANON, AllModeFail, Applicable, Binding, BindingGroup, BindingNegate, BindingPolicy,
+    BindingUser, Braw, Decide, DirectMember, ExprRaw, ExprStaticStep, ExprStep, FlowAuthentication,
+    FlowPart, Fsb, FsbEvaluateOnPlan, FsbReEvaluatePolicies, Gate, GroupParent, IdPass, Live,
+    Member, MemberCut, OpenBinding, PlanId, RunId, RunResult, RunSplit, SomeGives, StagePart,
+    Target, UserActive, Val, View, Visible, read_as,
 };
 use crate::datalog::provenance::{Because, Blocked, Explanation, Proof, WhyNot};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -613,7 +613,7 @@ impl Words {
     /// Whether the reading of proof node `p` already tells the expression steps below it: a
     /// binding's value (`val`) whose policy binding's expression decided it.
     fn tells_expression(&self, p: &Proof) -> bool {
-        if p.relation != Val::RELATIONS[0]
+        if !Val::RELATIONS.contains(&p.relation.as_str())
             || matches!(p.because, Because::Absent)
             || p.values.len() != Val::COLUMNS.len()
         {
@@ -683,6 +683,9 @@ impl Words {
         }
         if let Some(v) = read::<Val>(p) {
             return Some(self.binding(&v.binding, &v.identity, &v.context, &v.value));
+        }
+        if let Some(v) = read::<AllModeFail>(p) {
+            return Some(self.binding(&v.binding, &v.identity, &v.context, "fail"));
         }
         if let Some(v) = read::<ExprRaw>(p) {
             return self
@@ -804,7 +807,7 @@ fn node(
     };
     let gloss = if fold.full {
         None
-    } else if p.relation == SomeGives::RELATIONS[0]
+    } else if SomeGives::RELATIONS.contains(&p.relation.as_str())
         && matches!(p.because, Because::Absent)
         && p.values.len() == SomeGives::COLUMNS.len()
     {

@@ -601,16 +601,34 @@ impl<const W: usize> NegSet<W> {
     fn contains(&self, key: &Row<W>) -> bool {
         match self {
             NegSet::Set(set) => set.elements.binary_search(key).is_ok(),
-            NegSet::Own(table, k) => table.as_ref().is_some_and(|t| {
-                let (lo, hi) = prefix_range(t, &key[..*k]);
-                lo < hi
-            }),
+            NegSet::Own(table, k) => table.as_ref().is_some_and(|t| prefix_holds(t, &key[..*k])),
             NegSet::Keys(index) => {
                 let i = index.elements.partition_point(|e| e.0 < *key);
                 index.elements.get(i).is_some_and(|e| e.0 == *key)
             }
         }
     }
+}
+
+/// The first row of a normal table whose first columns are not below `key`.
+fn lower_bound(t: &Table, key: &[u32]) -> usize {
+    let (mut lo, mut hi) = (0, t.len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if t.data[mid * t.arity..mid * t.arity + key.len()] < *key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Whether a row of a normal table has `key` in its first columns: one search, without
+/// walking the rows that share it (a negation asks only whether there is one).
+fn prefix_holds(t: &Table, key: &[u32]) -> bool {
+    let at = lower_bound(t, key);
+    at < t.len && t.data[at * t.arity..at * t.arity + key.len()] == *key
 }
 
 /// The rows of a normal table whose first columns hold `key`: a range of row numbers.
@@ -633,27 +651,9 @@ fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
         }
         return (lo, end);
     }
-    let cmp = |i: usize| {
-        let row = &t.data[i * t.arity..i * t.arity + key.len()];
-        for (a, b) in row.iter().zip(key) {
-            match a.cmp(b) {
-                std::cmp::Ordering::Equal => {}
-                o => return o,
-            }
-        }
-        std::cmp::Ordering::Equal
-    };
-    let (mut lo, mut hi) = (0, t.len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if cmp(mid).is_lt() {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    let (start, mut end) = (lo, lo);
-    while end < t.len && cmp(end).is_eq() {
+    let start = lower_bound(t, key);
+    let mut end = start;
+    while end < t.len && t.data[end * t.arity..end * t.arity + key.len()] == *key {
         end += 1;
     }
     (start, end)
