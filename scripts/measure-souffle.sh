@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Optional: whole-process measurements of `bindlog eval` against Soufflé, in its interpreter
+# (`souffle -F IN -D OUT PROGRAM.dl`) and as an executable compiled from the same program
+# (`souffle -o EXE PROGRAM.dl`, compiled once per workload beforehand: the compile time is
+# reported apart and not counted), on the engine workloads of examples/datafrog_by_hand.rs.
+# The three run alternately under /usr/bin/time -v (median wall time, CPU time and peak
+# resident memory; ratios are bindlog's over Soufflé's), and their output relations are
+# compared row for row (Soufflé writes in its own index order, so both sides are sorted first).
+#
+# Soufflé is not part of this repository or of CI: build it yourself
+# (https://github.com/souffle-lang/souffle) and point SOUFFLE at it, or put `souffle` on PATH.
+#
+#   SOUFFLE=/opt/souffle/bin/souffle scripts/measure-souffle.sh
+#   WORKLOADS="closure negation" REPEAT=3 scripts/measure-souffle.sh
+#   SOUFFLE_JOBS=2 ...          # passed as -j to both Soufflé modes (default: Soufflé's, 1 thread)
+#   DIR=/big/disk ...           # where inputs, outputs and executables go (default: a temp dir)
+#   BINDLOG=path BY_HAND=path ...  # use these binaries instead of building them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOUFFLE=${SOUFFLE:-$(command -v souffle || true)}
+if [ -z "$SOUFFLE" ] || ! [ -x "$SOUFFLE" ]; then
+  echo "measure-souffle.sh: no Soufflé found (SOUFFLE=${SOUFFLE:-unset}, none on PATH):" \
+    "set SOUFFLE=/path/to/souffle or put souffle on PATH." >&2
+  echo "Soufflé is not part of this repository; this measurement is optional." >&2
+  exit 2
+fi
+WORKLOADS=${WORKLOADS:-closure samegen negation aggregates}
+REPEAT=${REPEAT:-5}
+DIR=${DIR:-$(mktemp -d)}
+mkdir -p "$DIR"
+if [ -z "${BINDLOG:-}" ] || [ -z "${BY_HAND:-}" ]; then
+  cargo build --release --quiet --bin bindlog --example datafrog_by_hand
+fi
+B=${BINDLOG:-$PWD/target/release/bindlog}
+H=${BY_HAND:-$PWD/target/release/examples/datafrog_by_hand}
+JOBS=()
+if [ -n "${SOUFFLE_JOBS:-}" ]; then JOBS=(-j "$SOUFFLE_JOBS"); fi
+
+# shellcheck source=scripts/lib-measure.sh
+. scripts/lib-measure.sh
+
+# same OUT_A OUT_B: every relation bindlog wrote has the same rows in Soufflé's output.
+same() {
+  local f
+  for f in "$1"/*.csv; do
+    [ -f "$2/$(basename "$f")" ] || { echo "no $(basename "$f") in $2" >&2; return 1; }
+    cmp -s <(LC_ALL=C sort "$f") <(LC_ALL=C sort "$2/$(basename "$f")") ||
+      { echo "outputs differ: $f and $2/$(basename "$f")" >&2; return 1; }
+  done
+}
+
+# cell SECONDS KIB CPU: "0.26 s (cpu 0.25 s), 32 MB".
+cell() { printf '%.2f s (cpu %.2f s), %.0f MB' "$1" "$3" "$(ratio "$2" 1024)"; }
+# ratios A_SECONDS A_KIB A_CPU B_SECONDS B_KIB B_CPU: A over B.
+ratios() { printf '%sx time, %sx cpu, %sx memory' "$(ratio "$1" "$4")" "$(ratio "$3" "$6")" "$(ratio "$2" "$5")"; }
+
+echo "Soufflé: $SOUFFLE, $("$SOUFFLE" --version 2>&1 | grep -i -m1 'version\|souffle' || true)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $REPEAT runs each, medians"
+echo
+echo "| workload | bindlog eval | Soufflé interpreter | ratio | Soufflé compiled | ratio | compile |"
+echo "|---|---|---|---|---|---|---|"
+for w in $WORKLOADS; do
+  "$H" gen "$w" "$DIR/$w"
+  P=$DIR/$w/$w.dl
+  rm -rf "$DIR/$w.bindlog" "$DIR/$w.interp" "$DIR/$w.compiled" "$DIR/$w.exe"
+  mkdir -p "$DIR/$w.interp" "$DIR/$w.compiled"
+  # One untimed run of each: Soufflé must accept the program and agree on every row.
+  "$B" eval "$P" -F "$DIR/$w" -D "$DIR/$w.bindlog" >/dev/null
+  if ! "$SOUFFLE" "${JOBS[@]}" -F "$DIR/$w" -D "$DIR/$w.interp" "$P" >"$DIR/$w.interp.log" 2>&1; then
+    echo "| $w | Soufflé rejects the program: $(head -c 300 "$DIR/$w.interp.log" | tr '\n' ' ') | | | | | |"
+    continue
+  fi
+  same "$DIR/$w.bindlog" "$DIR/$w.interp"
+  read -r ct _ _ <<<"$(timed "$SOUFFLE" -o "$DIR/$w.exe" "$P")"
+  "$DIR/$w.exe" "${JOBS[@]}" -F "$DIR/$w" -D "$DIR/$w.compiled"
+  same "$DIR/$w.bindlog" "$DIR/$w.compiled"
+  alternate "$B" eval "$P" -F "$DIR/$w" -D "$DIR/$w.bindlog" -- \
+    "$SOUFFLE" "${JOBS[@]}" -F "$DIR/$w" -D "$DIR/$w.interp" "$P" -- \
+    "$DIR/$w.exe" "${JOBS[@]}" -F "$DIR/$w" -D "$DIR/$w.compiled"
+  read -r bt bm bc <<<"$(medians 1)"
+  read -r it im ic <<<"$(medians 2)"
+  read -r xt xm xc <<<"$(medians 3)"
+  printf '| %s | %s | %s | %s | %s | %s | %.0f s |\n' "$w" "$(cell "$bt" "$bm" "$bc")" \
+    "$(cell "$it" "$im" "$ic")" "$(ratios "$bt" "$bm" "$bc" "$it" "$im" "$ic")" \
+    "$(cell "$xt" "$xm" "$xc")" "$(ratios "$bt" "$bm" "$bc" "$xt" "$xm" "$xc")" "$ct"
+  same "$DIR/$w.bindlog" "$DIR/$w.interp"
+  same "$DIR/$w.bindlog" "$DIR/$w.compiled"
+done
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
