@@ -244,6 +244,13 @@ pub fn evaluate(
     }
     let mut rels: Vec<usize> = to_combined.keys().copied().collect();
     rels.sort_unstable();
+    if std::env::var_os("BINDLOG_TIMINGS").is_some() {
+        let names: Vec<&str> = rels
+            .iter()
+            .map(|r| builtin.program.relations[*r].name.as_str())
+            .collect();
+        eprintln!("timing: gathered from the components: {}", names.join(", "));
+    }
     let collect = Collect {
         rels,
         users: super::super::population::user_columns(&builtin.program, &per_user_builtin),
