@@ -88,7 +88,10 @@ pub fn forest(trees: u32, fanout: u32, depth: u32) -> Vec<(u32, u32)> {
     // A tree's nodes are numbered 0 (its root) to the number of its edges.
     let nodes = one.len() as u32 + 1;
     (0..trees)
-        .flat_map(|t| one.iter().map(move |&(c, p)| (c + t * nodes, p + t * nodes)))
+        .flat_map(|t| {
+            one.iter()
+                .map(move |&(c, p)| (c + t * nodes, p + t * nodes))
+        })
         .collect()
 }
 
