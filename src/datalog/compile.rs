@@ -316,28 +316,56 @@ impl StratumPlan {
     /// reads: the relation's own when the sets are its leading columns and every row matches
     /// the atom, else the first index of the stratum whose rows match the atom and whose
     /// columns begin with each set.
-    fn order_for(&self, atom: &Atom, sets: &[u64]) -> Order {
+    fn order_for(&self, atom: &Atom, sets: &[u64]) -> Option<Order> {
         let shape = AtomShape::of(atom);
         let own: Vec<usize> = (0..atom.args.len()).collect();
         if shape.all() && sets.iter().all(|&s| leads(&own, s)) {
-            return Order::Own;
+            return Some(Order::Own);
         }
-        let i = self.indexes.iter().position(|ix| {
-            ix.atom.rel == atom.rel
-                && AtomShape::of(&ix.atom) == shape
-                && sets.iter().all(|&s| leads(&ix.cols, s))
-        });
-        // `cover` made an index for every access of the stratum.
-        Order::Index(i.unwrap_or(0))
+        self.indexes
+            .iter()
+            .position(|ix| {
+                ix.atom.rel == atom.rel
+                    && AtomShape::of(&ix.atom) == shape
+                    && sets.iter().all(|&s| leads(&ix.cols, s))
+            })
+            .map(Order::Index)
     }
     /// The order a join with `atom` (binding `key_cols`, proposing `val_cols`) reads.
     pub fn join_order(&self, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> Order {
+        // `cover` made an index for every join of the stratum.
         self.order_for(atom, &access_sets(key_cols, val_cols))
+            .unwrap_or(Order::Index(0))
     }
     /// The order a negated atom reads.
     pub fn neg_order(&self, atom: &Atom) -> Order {
+        // `cover` made an index for every negation of the stratum.
         self.order_for(atom, &access_sets(&neg_cols(atom), &[]))
+            .unwrap_or(Order::Index(0))
     }
+    /// The index of the stratum, if any, that an aggregate's lookup of whole rows of `rel`
+    /// (of `arity` columns) by the columns `key_cols` reads; without one it builds a
+    /// [`ColumnIndex`](super::eval::column_index::ColumnIndex) of its own.
+    pub fn lookup_order(&self, rel: RelId, arity: usize, key_cols: &[usize]) -> Option<usize> {
+        let (atom, sets) = lookup_access(rel, arity, key_cols);
+        match self.order_for(&atom, &sets) {
+            Some(Order::Index(i)) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// An aggregate's lookup of whole rows of `rel` by `key_cols` (its bound columns, constants
+/// among them) as an access: every row (an atom of wildcards), the key first, then all the
+/// columns.
+fn lookup_access(rel: RelId, arity: usize, key_cols: &[usize]) -> (Atom, Vec<u64>) {
+    let atom = Atom {
+        rel,
+        args: vec![Arg::Wild; arity],
+        span: Default::default(),
+    };
+    let all: Vec<usize> = (0..arity).collect();
+    (atom, access_sets(key_cols, &all))
 }
 
 /// The columns a negated atom looks up: those of its variables.
@@ -347,18 +375,40 @@ pub fn neg_cols(atom: &Atom) -> Vec<usize> {
         .collect()
 }
 
+/// An access of a relation of a lower stratum by a rule: its atom, the column sets it needs
+/// to lead an order, and whether it is an aggregate's lookup (which takes an index only where
+/// a join or negation has one to share, as its own [`ColumnIndex`] of row positions is
+/// smaller than a copy of the rows).
+///
+/// [`ColumnIndex`]: super::eval::column_index::ColumnIndex
+type Use = (Atom, Vec<u64>, bool);
+
 /// The accesses of a stratum's rules to relations of lower strata that read a sorted order:
-/// each join with one ([`Step::Leap`]) and each negation, with the column sets it needs.
-fn accesses(sp: &StratumPlan) -> Vec<(Atom, Vec<u64>)> {
+/// each join with one ([`Step::Leap`]), each negation, and each lookup of an aggregate's body
+/// on columns that do not lead the relation's rows.
+fn accesses(prog: &Program, sp: &StratumPlan) -> Vec<Use> {
     let mut out = Vec::new();
-    let negs = |lits: &[Lit], out: &mut Vec<(Atom, Vec<u64>)>| {
-        for l in lits {
-            if let Lit::Neg(a) = l {
-                out.push((a.clone(), access_sets(&neg_cols(a), &[])));
-            }
-        }
-    };
     for rp in &sp.rules {
+        let nvars = prog.clauses[rp.clause].var_names.len();
+        let lits_of = |lits: &[Lit], out: &mut Vec<Use>| {
+            for l in lits {
+                match l {
+                    Lit::Neg(a) => out.push((a.clone(), access_sets(&neg_cols(a), &[]), false)),
+                    Lit::Agg { body, outer, .. } => {
+                        let plan = plan_aggregate(body, outer, nvars);
+                        for a in plan.accesses(outer, nvars) {
+                            let arity = a.atom.args.len();
+                            let own: Vec<usize> = (0..a.key_cols.len()).collect();
+                            if !a.key_cols.is_empty() && a.key_cols != own {
+                                let (atom, sets) = lookup_access(a.atom.rel, arity, &a.key_cols);
+                                out.push((atom, sets, true));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        };
         for ps in &rp.steps {
             match &ps.step {
                 Step::Leap {
@@ -368,10 +418,10 @@ fn accesses(sp: &StratumPlan) -> Vec<(Atom, Vec<u64>)> {
                     filters,
                     ..
                 } => {
-                    out.push((atom.clone(), access_sets(key_cols, val_cols)));
-                    negs(filters, &mut out);
+                    out.push((atom.clone(), access_sets(key_cols, val_cols), false));
+                    lits_of(filters, &mut out);
                 }
-                Step::Filter { lits } => negs(lits, &mut out),
+                Step::Filter { lits } => lits_of(lits, &mut out),
                 Step::Join { .. } => {}
             }
         }
@@ -381,15 +431,21 @@ fn accesses(sp: &StratumPlan) -> Vec<(Atom, Vec<u64>)> {
 
 /// Chooses the stratum's indexes (see [`Order`]) and lists each join's key and value columns
 /// in the order of the index it reads, so that its key is that index's leading columns.
-fn cover(sp: &mut StratumPlan) {
-    let mut todo = accesses(sp);
-    // The largest sets first: the chains they start can take the smaller ones.
-    todo.sort_by_key(|(_, sets)| std::cmp::Reverse(sets.last().map_or(0, |s| s.count_ones())));
+fn cover(prog: &Program, sp: &mut StratumPlan) {
+    let mut todo = accesses(prog, sp);
+    // Joins and negations first, the largest sets first: the chains they start can take the
+    // smaller ones; aggregates' lookups last, only into those chains.
+    todo.sort_by_key(|(_, sets, lookup)| {
+        (
+            *lookup,
+            std::cmp::Reverse(sets.last().map_or(0, |s| s.count_ones())),
+        )
+    });
     // Chains of column sets, each growing by inclusion, with the atom of their first access.
     let mut chains: Vec<(Atom, Vec<u64>)> = Vec::new();
     let comparable = |a: u64, b: u64| a & b == a || a & b == b;
-    for (atom, sets) in todo {
-        if matches!(sp.order_for(&atom, &sets), Order::Own) {
+    for (atom, sets, lookup) in todo {
+        if sp.order_for(&atom, &sets) == Some(Order::Own) {
             continue;
         }
         let shape = AtomShape::of(&atom);
@@ -402,7 +458,8 @@ fn cover(sp: &mut StratumPlan) {
         });
         match fits {
             Some((_, chain)) => chain.extend(sets),
-            None => chains.push((atom, sets)),
+            None if !lookup => chains.push((atom, sets)),
+            None => {}
         }
     }
     sp.indexes = chains
@@ -485,7 +542,7 @@ pub fn compile(prog: &Program) -> Plan {
             width: here_width,
             indexes: Vec::new(),
         };
-        cover(&mut sp);
+        cover(prog, &mut sp);
         strata.push(sp);
     }
     Plan { width, strata }
@@ -769,9 +826,9 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
             if sp.width == 1 { "" } else { "s" }
         );
         for (i, ix) in sp.indexes.iter().enumerate() {
-            let served = accesses(sp)
+            let served = accesses(prog, sp)
                 .iter()
-                .filter(|(a, sets)| sp.order_for(a, sets) == Order::Index(i))
+                .filter(|(a, sets, _)| sp.order_for(a, sets) == Some(Order::Index(i)))
                 .count();
             let _ = writeln!(
                 out,
@@ -867,7 +924,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                             lay(&s.output)
                         );
                         for l in lits {
-                            render_aggregate(&mut out, l, c, prog);
+                            render_aggregate(&mut out, l, c, prog, sp);
                         }
                     }
                 }
@@ -920,8 +977,8 @@ fn lit_kinds(lits: &[Lit], prog: &Program, sp: &StratumPlan) -> String {
 }
 
 /// One line for an aggregate: whether it runs once or per row, and how each atom of its body
-/// reads its relation.
-fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
+/// reads its relation (a lookup in an index of the stratum's joins where one serves it).
+fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program, sp: &StratumPlan) {
     let Lit::Agg {
         kind, body, outer, ..
     } = lit
@@ -945,11 +1002,15 @@ fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
             let text = atom_text(&a.atom, c, prog);
             match (a.negated, a.key_cols.is_empty()) {
                 (false, true) => format!("scan `{text}`"),
-                (neg, _) => format!(
-                    "{} `{}` for `{text}`",
-                    if neg { "antijoin" } else { "lookup" },
-                    lookup_name(prog, a.atom.rel, &a.key_cols)
-                ),
+                (neg, _) => {
+                    let arity = a.atom.args.len();
+                    let name = match sp.lookup_order(a.atom.rel, arity, &a.key_cols) {
+                        Some(i) => sorted_name(prog, &sp.indexes[i]),
+                        None => lookup_name(prog, a.atom.rel, &a.key_cols),
+                    };
+                    let how = if neg { "antijoin" } else { "lookup" };
+                    format!("{how} `{name}` for `{text}`")
+                }
             }
         })
         .collect();

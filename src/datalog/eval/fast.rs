@@ -436,12 +436,15 @@ fn project<const W: usize>(outs: &[Out], cur: &[u32], val: &[u32]) -> Row<W> {
 type ColumnIndexes = RefCell<HashMap<(RelId, u64), Arc<ColumnIndex>>>;
 
 /// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows). A pattern
-/// binding the leading columns is a range of the relation; any other is looked up in an index
-/// on exactly its bound columns, built the first time that (relation, columns) is asked for.
+/// binding the leading columns is a range of the relation; any other is looked up in the
+/// stratum's index that its joins or negations share with it
+/// ([`StratumPlan::lookup_order`]), else in an index on exactly its bound columns, built the
+/// first time that (relation, columns) is asked for.
 struct StoreSource<'a> {
     store: &'a Store,
     base: Option<&'a Prebuilt>,
     indexes: &'a ColumnIndexes,
+    sorted: &'a Sorted<'a>,
 }
 
 impl StoreSource<'_> {
@@ -486,6 +489,29 @@ impl Source for StoreSource<'_> {
                     break;
                 }
                 f(row);
+            }
+            return;
+        }
+        let cols = mask_cols(mask);
+        if let Some(i) = self.sorted.sp.lookup_order(rel, rows.arity, &cols)
+            && let Some(t) = self.sorted.rows(rel, Order::Index(i))
+        {
+            // The index holds whole rows, its columns in its own order: the key is put in that
+            // order, and each matching row back in the relation's.
+            let order = &self.sorted.sp.indexes[i].cols;
+            for (j, &c) in order[..k].iter().enumerate() {
+                key[j] = pattern[c].unwrap_or(0);
+            }
+            let mut row = [0; MAX_WIDTH];
+            for i in first_at_least(&t, &key[..k])..t.len {
+                let r = t.row(i);
+                if r[..k] != key[..k] {
+                    break;
+                }
+                for (j, &c) in order.iter().enumerate() {
+                    row[c] = r[j];
+                }
+                f(&row[..rows.arity]);
             }
             return;
         }
@@ -624,8 +650,6 @@ fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
 /// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
-    /// The stratum's indexes built so far, by number in its plan.
-    sorted: HashMap<usize, Option<Arc<Table>>>,
     indexes: Vec<Served>,
     negsets: Vec<NegSet>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
@@ -664,27 +688,70 @@ fn shared<K: std::hash::Hash + Eq, V>(
 }
 
 impl<const W: usize> Prepared<W> {
-    /// The rows a join or negation reading `order` looks up: the relation's own, or the
-    /// stratum's index, built the first time it is asked for.
-    fn rows(
+    /// The index a join step reads (a number in `indexes`).
+    fn index(
         &mut self,
-        store: &Store,
-        base: Option<&Prebuilt>,
-        sp: &StratumPlan,
-        rel: RelId,
-        order: Order,
-    ) -> Option<Arc<Table>> {
+        sorted: &Sorted,
+        atom: &Atom,
+        key_cols: &[usize],
+        val_cols: &[usize],
+    ) -> usize {
+        let order = sorted.sp.join_order(atom, key_cols, val_cols);
+        let table = sorted.rows(atom.rel, order);
+        self.indexes.push(Served {
+            table,
+            k: key_cols.len(),
+            v: val_cols.len(),
+        });
+        self.indexes.len() - 1
+    }
+    /// The set a negation reads (a number in `negsets`).
+    fn negset(&mut self, sorted: &Sorted, atom: &Atom) -> usize {
+        let sp = sorted.sp;
+        let order = sp.neg_order(atom);
+        let cols = neg_cols(atom);
+        let perm = match order {
+            Order::Own => (0..cols.len()).collect(),
+            Order::Index(i) => sp.indexes[i].cols[..cols.len()]
+                .iter()
+                .map(|c| cols.iter().position(|x| x == c).unwrap_or(0))
+                .collect(),
+        };
+        let table = sorted.rows(atom.rel, order);
+        self.negsets.push(NegSet { table, perm });
+        self.negsets.len() - 1
+    }
+}
+
+/// The sorted rows a stratum's joins, negations and aggregates look up: the relations' own,
+/// and the stratum's indexes ([`StratumPlan::indexes`]), each built the first time it is asked
+/// for.
+struct Sorted<'a> {
+    store: &'a Store,
+    base: Option<&'a Prebuilt>,
+    sp: &'a StratumPlan,
+    built: RefCell<HashMap<usize, Option<Arc<Table>>>>,
+}
+
+impl Sorted<'_> {
+    /// The rows an access of `rel` reading `order` looks up.
+    fn rows(&self, rel: RelId, order: Order) -> Option<Arc<Table>> {
+        let (store, base) = (self.store, self.base);
         let i = match order {
             Order::Own => return store[rel].clone(),
             Order::Index(i) => i,
         };
-        if let Some(t) = self.sorted.get(&i) {
+        if let Some(t) = self.built.borrow().get(&i) {
             return t.clone();
         }
-        let ix = &sp.indexes[i];
+        let ix = &self.sp.indexes[i];
         let shape = AtomShape::of(&ix.atom);
         let build = || {
             let mut t = Table::new(ix.cols.len());
+            if shape.all() {
+                t.data
+                    .reserve(store[rel].as_ref().map_or(0, |r| r.len) * ix.cols.len());
+            }
             // Rows projected onto a prefix of their columns stay sorted: only their adjacent
             // repeats are dropped, and the table needs no sort.
             let prefix = is_prefix(&ix.cols);
@@ -707,48 +774,8 @@ impl<const W: usize> Prepared<W> {
             Some(b) => shared(&b.indexes, (rel, shape.clone(), ix.cols.clone()), build),
             None => Arc::new(build()),
         });
-        self.sorted.insert(i, table.clone());
+        self.built.borrow_mut().insert(i, table.clone());
         table
-    }
-    /// The index a join step reads (a number in `indexes`).
-    fn index(
-        &mut self,
-        store: &Store,
-        base: Option<&Prebuilt>,
-        sp: &StratumPlan,
-        atom: &Atom,
-        key_cols: &[usize],
-        val_cols: &[usize],
-    ) -> usize {
-        let order = sp.join_order(atom, key_cols, val_cols);
-        let table = self.rows(store, base, sp, atom.rel, order);
-        self.indexes.push(Served {
-            table,
-            k: key_cols.len(),
-            v: val_cols.len(),
-        });
-        self.indexes.len() - 1
-    }
-    /// The set a negation reads (a number in `negsets`).
-    fn negset(
-        &mut self,
-        store: &Store,
-        base: Option<&Prebuilt>,
-        sp: &StratumPlan,
-        atom: &Atom,
-    ) -> usize {
-        let order = sp.neg_order(atom);
-        let cols = neg_cols(atom);
-        let perm = match order {
-            Order::Own => (0..cols.len()).collect(),
-            Order::Index(i) => sp.indexes[i].cols[..cols.len()]
-                .iter()
-                .map(|c| cols.iter().position(|x| x == c).unwrap_or(0))
-                .collect(),
-        };
-        let table = self.rows(store, base, sp, atom.rel, order);
-        self.negsets.push(NegSet { table, perm });
-        self.negsets.len() - 1
     }
 }
 
@@ -1032,10 +1059,17 @@ fn run_stratum<const W: usize>(
     let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
     // Prepare indexes, negation sets and aggregate tables over the lower strata.
     let indexes = ColumnIndexes::default();
+    let sorted = Sorted {
+        store,
+        base,
+        sp,
+        built: RefCell::default(),
+    };
     let src = StoreSource {
         store,
         base,
         indexes: &indexes,
+        sorted: &sorted,
     };
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
@@ -1071,7 +1105,7 @@ fn run_stratum<const W: usize>(
                     filters,
                     ..
                 } => {
-                    let i = prep.index(store, base, sp, atom, key_cols, val_cols);
+                    let i = prep.index(&sorted, atom, key_cols, val_cols);
                     leap_index.insert((ri, si), i);
                     filters
                 }
@@ -1081,7 +1115,7 @@ fn run_stratum<const W: usize>(
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    ids.negs.push(prep.negset(store, base, sp, a));
+                    ids.negs.push(prep.negset(&sorted, a));
                 }
                 if let Lit::Agg { .. } = l {
                     ids.aggs

@@ -304,6 +304,36 @@ fn issue_18_2_accesses_whose_columns_chain_share_one_index() {
     assert_eq!(plan.matches("index `").count(), 1, "one index in\n{plan}");
 }
 
+/// Issue 18, item 2: an aggregate's lookup by a column that does not lead the rows reads the
+/// index a join of its stratum has on that column (whole rows, put back in the relation's
+/// column order), instead of an index of row positions of its own.
+#[test]
+fn issue_18_2_an_aggregate_lookup_shares_a_join_index() {
+    let p = r#"
+        .decl r(x: number) .input r
+        .decl e(y: number, x: number) .input e
+        .decl both(x: number, y: number, n: number) .output both
+        both(x, y, n) :- r(x), e(y, x), n = count : { e(w, z), z = x, w > 10 }.
+    "#;
+    let facts = [
+        ("r", "1\n2\n3\n"),
+        ("e", "10\t1\n11\t1\n12\t1\n12\t2\n4\t2\n5\t7\n"),
+    ];
+    let out = eval(p, &facts);
+    let rows: Vec<String> = out["both"].iter().map(|r| r.join(" ")).collect();
+    assert_eq!(rows, vec!["1 10 2", "1 11 2", "1 12 2", "2 4 1", "2 12 1"]);
+    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
+        .unwrap()
+        .render_plan();
+    for line in [
+        "index `e_by_1_0`: 2 accesses",
+        "merge join with `e_by_1_0` for `e(y, x)`",
+        "lookup `e_by_1_0` for `e(w, z)`",
+    ] {
+        assert!(plan.contains(line), "no `{line}` in\n{plan}");
+    }
+}
+
 /// A rule run once joins on a column that does not lead its rows both ways: few rows against a
 /// large index are sorted by the key and merged with it; many rows against a small index each
 /// search it. Both give every pair, as a nested loop does (and as the other evaluators do).
