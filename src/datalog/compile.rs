@@ -1045,7 +1045,8 @@ pub fn lookup_name(prog: &Program, rel: RelId, key_cols: &[usize]) -> String {
     )
 }
 
-/// Index names after their key columns, as datapond does: `edge_by_0`.
+/// The name of a variable join's index of (key, value) pairs, after its key and value columns,
+/// as datapond names them: `edge_by_0_to_1`.
 pub fn index_name(prog: &Program, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
     let k: Vec<String> = key_cols.iter().map(|c| c.to_string()).collect();
     let v: Vec<String> = val_cols.iter().map(|c| c.to_string()).collect();

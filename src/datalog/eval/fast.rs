@@ -523,7 +523,7 @@ impl Source for StoreSource<'_> {
     }
 }
 
-/// Per step: the negation sets its antijoins read and the aggregate tables (if precomputed) its
+/// Per step: the sorted rows its antijoins read and the aggregate tables (if precomputed) its
 /// aggregates read, in the order its literals name them.
 #[derive(Default)]
 struct StepIds {
@@ -647,7 +647,8 @@ fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
     (start, end)
 }
 
-/// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
+/// What an operator needs prepared before the fixpoint: what its joins and negations read, and
+/// aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
     indexes: Vec<Served>,
@@ -1057,7 +1058,7 @@ fn run_stratum<const W: usize>(
 ) -> StratumResult {
     let stratum = &prog.strata[sp.index];
     let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
-    // Prepare indexes, negation sets and aggregate tables over the lower strata.
+    // Prepare indexes and aggregate tables over the lower strata.
     let indexes = ColumnIndexes::default();
     let sorted = Sorted {
         store,
