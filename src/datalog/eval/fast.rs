@@ -583,12 +583,25 @@ impl NegSet {
         }
         let n = self.perm.len();
         let i = first_at_least(t, &k[..n]);
-        i < t.len && t.row(i)[..n] == k[..n]
+        i < t.len && t.data[i * t.arity..i * t.arity + n] == k[..n]
     }
 }
 
 /// The first row of a normal table whose first columns are not below `key`.
 fn first_at_least(t: &Table, key: &[u32]) -> usize {
+    if let [k] = key {
+        // One column, the usual case: its values read straight from the table.
+        let (mut lo, mut hi) = (0, t.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if t.data[mid * t.arity] < *k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
     let (mut lo, mut hi) = (0, t.len);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
