@@ -81,6 +81,20 @@ pub fn tree(fanout: u32, depth: u32) -> Vec<(u32, u32)> {
     edges
 }
 
+/// `trees` copies of [`tree`], each numbered after the one before: same generation relates
+/// nodes of one tree only, so its output grows with the number of trees.
+pub fn forest(trees: u32, fanout: u32, depth: u32) -> Vec<(u32, u32)> {
+    let one = tree(fanout, depth);
+    // A tree's nodes are numbered 0 (its root) to the number of its edges.
+    let nodes = one.len() as u32 + 1;
+    (0..trees)
+        .flat_map(|t| {
+            one.iter()
+                .map(move |&(c, p)| (c + t * nodes, p + t * nodes))
+        })
+        .collect()
+}
+
 /// Same generation written by hand against datafrog.
 pub fn sg_datafrog(parent: &[(u32, u32)]) -> usize {
     let by_parent: Relation<(u32, u32)> = parent.iter().map(|&(c, p)| (p, c)).collect();

@@ -115,9 +115,60 @@ pub struct StratumPlan {
     /// part, negation key or aggregate group. Each stratum converts the relations it reads
     /// to rows of its own width, so a narrow stratum never pays for a wide one elsewhere.
     pub width: usize,
+    /// The sorted copies its joins and negations read where a relation's own order does not
+    /// serve them ([`Order::Index`] numbers them), chosen by [`cover`].
+    pub indexes: Vec<IndexPlan>,
 }
 
-/// A whole program's plan.
+/// A sorted copy of the rows of a relation of a lower stratum that match an atom's constants
+/// and repeated variables: their values in the columns `cols`, in that order, each distinct
+/// projection once.
+#[derive(Clone, Debug)]
+pub struct IndexPlan {
+    /// An atom whose rows it holds (the first access it was chosen for).
+    pub atom: Atom,
+    /// Its columns, in its sort order.
+    pub cols: Vec<usize>,
+}
+
+/// What a row must satisfy to match an atom: its constant columns and the columns that repeat
+/// a variable of an earlier column. Atoms of one relation and one shape match the same rows.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct AtomShape {
+    /// (column, value) for each constant.
+    pub consts: Vec<(usize, u32)>,
+    /// (first column, later column) for each repeat of a variable.
+    pub eqs: Vec<(usize, usize)>,
+}
+
+impl AtomShape {
+    /// The shape of `atom`.
+    pub fn of(atom: &Atom) -> AtomShape {
+        let mut consts = Vec::new();
+        let mut eqs = Vec::new();
+        let mut first: Vec<(VarId, usize)> = Vec::new();
+        for (col, a) in atom.args.iter().enumerate() {
+            match a {
+                Arg::Const(c) => consts.push((col, *c)),
+                Arg::Var(v) => match first.iter().find(|(x, _)| x == v) {
+                    Some(&(_, f)) => eqs.push((f, col)),
+                    None => first.push((*v, col)),
+                },
+                Arg::Wild => {}
+            }
+        }
+        AtomShape { consts, eqs }
+    }
+    /// Whether a row matches.
+    pub fn matches(&self, row: &[u32]) -> bool {
+        self.consts.iter().all(|&(c, v)| row[c] == v)
+            && self.eqs.iter().all(|&(a, b)| row[a] == row[b])
+    }
+    /// Whether every row matches (no constant, no repeat).
+    pub fn all(&self) -> bool {
+        self.consts.is_empty() && self.eqs.is_empty()
+    }
+}
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// The widest row any stratum needs (at least every relation's arity).
@@ -222,66 +273,99 @@ impl AggPlan {
     }
 }
 
-/// Which sorted order a join or a negation reads. A relation is kept sorted by all its columns,
-/// so it serves, without a copy, every access that binds its leading columns: that order is
-/// used wherever it serves, and an index of its own is built only for the other accesses.
-/// Among those, a negation whose columns are exactly the key of a join index of its stratum
-/// looks its tuples up in that index's keys (prefix reuse, greedy: Soufflé's minimal chain
-/// cover would also merge indexes whose keys are prefixes of each other).
-#[derive(Clone, Debug)]
+/// Which sorted order a join or a negation of a relation of a lower stratum reads. A relation
+/// is kept sorted by all its columns, so it serves, without a copy, every access that binds its
+/// leading columns (and, for a join, proposes the next ones). Every other access reads a sorted
+/// copy ([`IndexPlan`]), and one copy serves every access of the stratum whose columns it
+/// sorts first: an access binding the set of columns K and proposing V needs an order that
+/// starts with K's columns (in any order) and continues with V's; a negation on columns N needs
+/// one that starts with N's. Those column sets are chains under inclusion, and accesses whose
+/// sets together still form a chain (say `e(x, _)` bound on {0}, `e(y, x)` bound on {1} then
+/// proposing {0}, and `!e(_, y)` on {1}: {1} ⊂ {0, 1} for the last two) share one order, here
+/// [1, 0]. This is Soufflé's index selection by minimal chain cover, computed greedily
+/// ([`cover`]): accesses with the largest sets first, each put in the first chain it fits
+/// (the relation's own order first), a new chain otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
     /// The relation's own rows: the columns looked up lead each row.
     Own,
-    /// An index of (key columns, value columns) of the rows matching an atom.
-    Index {
-        /// The atom whose matching rows the index holds.
-        atom: Atom,
-        /// Its key columns.
-        key_cols: Vec<usize>,
-        /// Its value columns.
-        val_cols: Vec<usize>,
-    },
-    /// A negation's own set of tuples, by its variable columns.
-    Set,
+    /// The stratum's index with this number ([`StratumPlan::indexes`]): its columns begin with
+    /// the access's key columns and then its value columns, in the order the plan lists them.
+    Index(usize),
 }
 
-/// Whether an atom's arguments are distinct variables (no constant, no repeat), wildcards
-/// allowed only where `wild_ok`.
-fn plain(atom: &Atom, wild_ok: bool) -> bool {
-    let mut seen = Vec::new();
-    atom.args.iter().all(|a| match a {
-        Arg::Var(v) if !seen.contains(v) => {
-            seen.push(*v);
-            true
+/// The column sets an access of a relation needs to lead an order, as bit sets: the key
+/// columns, then the key and value columns (either left out when empty or repeated).
+fn access_sets(key_cols: &[usize], val_cols: &[usize]) -> Vec<u64> {
+    let key = key_cols.iter().fold(0u64, |m, &c| m | 1 << c);
+    let all = val_cols.iter().fold(key, |m, &c| m | 1 << c);
+    let mut sets = vec![key, all];
+    sets.retain(|&m| m != 0);
+    sets.dedup();
+    sets
+}
+
+/// Whether the columns `cols` begin with exactly the set `set`.
+fn leads(cols: &[usize], set: u64) -> bool {
+    let n = set.count_ones() as usize;
+    n <= cols.len() && cols[..n].iter().fold(0u64, |m, &c| m | 1 << c) == set
+}
+
+impl StratumPlan {
+    /// The order an access of `atom` needing the column sets `sets` (see [`access_sets`])
+    /// reads: the relation's own when the sets are its leading columns and every row matches
+    /// the atom, else the first index of the stratum whose rows match the atom and whose
+    /// columns begin with each set.
+    fn order_for(&self, atom: &Atom, sets: &[u64]) -> Option<Order> {
+        let shape = AtomShape::of(atom);
+        let own: Vec<usize> = (0..atom.args.len()).collect();
+        if shape.all() && sets.iter().all(|&s| leads(&own, s)) {
+            return Some(Order::Own);
         }
-        Arg::Wild => wild_ok,
-        _ => false,
-    })
-}
-
-/// The order a join with `atom` (binding `key_cols`, proposing `val_cols`) reads: the
-/// relation's own when the key is its leading columns and the values the next ones, the rest
-/// wildcards (rows then agreeing on key and values are adjacent, and read once).
-pub fn join_order(atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> Order {
-    let used = key_cols.len() + val_cols.len();
-    let own = plain(atom, true)
-        && key_cols
+        self.indexes
             .iter()
-            .chain(val_cols)
-            .enumerate()
-            .all(|(i, &c)| i == c)
-        && atom.args[used.min(atom.args.len())..]
-            .iter()
-            .all(|a| matches!(a, Arg::Wild));
-    if own {
-        Order::Own
-    } else {
-        Order::Index {
-            atom: atom.clone(),
-            key_cols: key_cols.to_vec(),
-            val_cols: val_cols.to_vec(),
+            .position(|ix| {
+                ix.atom.rel == atom.rel
+                    && AtomShape::of(&ix.atom) == shape
+                    && sets.iter().all(|&s| leads(&ix.cols, s))
+            })
+            .map(Order::Index)
+    }
+    /// The order a join with `atom` (binding `key_cols`, proposing `val_cols`) reads.
+    pub fn join_order(&self, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> Order {
+        // `cover` made an index for every join of the stratum.
+        self.order_for(atom, &access_sets(key_cols, val_cols))
+            .unwrap_or(Order::Index(0))
+    }
+    /// The order a negated atom reads.
+    pub fn neg_order(&self, atom: &Atom) -> Order {
+        // `cover` made an index for every negation of the stratum.
+        self.order_for(atom, &access_sets(&neg_cols(atom), &[]))
+            .unwrap_or(Order::Index(0))
+    }
+    /// The index of the stratum, if any, that an aggregate's lookup of whole rows of `rel`
+    /// (of `arity` columns) by the columns `key_cols` reads; without one it builds a
+    /// [`ColumnIndex`](super::eval::column_index::ColumnIndex) of its own.
+    pub fn lookup_order(&self, rel: RelId, arity: usize, key_cols: &[usize]) -> Option<usize> {
+        let (atom, sets) = lookup_access(rel, arity, key_cols);
+        match self.order_for(&atom, &sets) {
+            Some(Order::Index(i)) => Some(i),
+            _ => None,
         }
     }
+}
+
+/// An aggregate's lookup of whole rows of `rel` by `key_cols` (its bound columns, constants
+/// among them) as an access: every row (an atom of wildcards), the key first, then all the
+/// columns.
+fn lookup_access(rel: RelId, arity: usize, key_cols: &[usize]) -> (Atom, Vec<u64>) {
+    let atom = Atom {
+        rel,
+        args: vec![Arg::Wild; arity],
+        span: Default::default(),
+    };
+    let all: Vec<usize> = (0..arity).collect();
+    (atom, access_sets(key_cols, &all))
 }
 
 /// The columns a negated atom looks up: those of its variables.
@@ -291,34 +375,139 @@ pub fn neg_cols(atom: &Atom) -> Vec<usize> {
         .collect()
 }
 
-/// The order a negated atom of stratum `sp` reads: the relation's own when its variables are
-/// the leading columns (wildcards after them), else the keys of a join index of the stratum
-/// on exactly its columns, else a set of its own.
-pub fn neg_order(sp: &StratumPlan, atom: &Atom) -> Order {
-    let cols = neg_cols(atom);
-    if plain(atom, true) && cols.iter().enumerate().all(|(i, &c)| i == c) {
-        return Order::Own;
-    }
-    if plain(atom, true) {
-        for rp in &sp.rules {
-            for ps in &rp.steps {
-                if let Step::Leap {
-                    atom: a,
+/// An access of a relation of a lower stratum by a rule: its atom, the column sets it needs
+/// to lead an order, and whether it is an aggregate's lookup (which takes an index only where
+/// a join or negation has one to share, as its own [`ColumnIndex`] of row positions is
+/// smaller than a copy of the rows).
+///
+/// [`ColumnIndex`]: super::eval::column_index::ColumnIndex
+type Use = (Atom, Vec<u64>, bool);
+
+/// The accesses of a stratum's rules to relations of lower strata that read a sorted order:
+/// each join with one ([`Step::Leap`]), each negation, and each lookup of an aggregate's body
+/// on columns that do not lead the relation's rows.
+fn accesses(prog: &Program, sp: &StratumPlan) -> Vec<Use> {
+    let mut out = Vec::new();
+    for rp in &sp.rules {
+        let nvars = prog.clauses[rp.clause].var_names.len();
+        let lits_of = |lits: &[Lit], out: &mut Vec<Use>| {
+            for l in lits {
+                match l {
+                    Lit::Neg(a) => out.push((a.clone(), access_sets(&neg_cols(a), &[]), false)),
+                    Lit::Agg { body, outer, .. } => {
+                        let plan = plan_aggregate(body, outer, nvars);
+                        for a in plan.accesses(outer, nvars) {
+                            let arity = a.atom.args.len();
+                            let own: Vec<usize> = (0..a.key_cols.len()).collect();
+                            if !a.key_cols.is_empty() && a.key_cols != own {
+                                let (atom, sets) = lookup_access(a.atom.rel, arity, &a.key_cols);
+                                out.push((atom, sets, true));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        };
+        for ps in &rp.steps {
+            match &ps.step {
+                Step::Leap {
+                    atom,
                     key_cols,
                     val_cols,
+                    filters,
                     ..
-                } = &ps.step
-                    && a.rel == atom.rel
-                    && *key_cols == cols
-                    && plain(a, true)
-                    && !matches!(join_order(a, key_cols, val_cols), Order::Own)
-                {
-                    return join_order(a, key_cols, val_cols);
+                } => {
+                    out.push((atom.clone(), access_sets(key_cols, val_cols), false));
+                    lits_of(filters, &mut out);
                 }
+                Step::Filter { lits } => lits_of(lits, &mut out),
+                Step::Join { .. } => {}
             }
         }
     }
-    Order::Set
+    out
+}
+
+/// Chooses the stratum's indexes (see [`Order`]) and lists each join's key and value columns
+/// in the order of the index it reads, so that its key is that index's leading columns.
+fn cover(prog: &Program, sp: &mut StratumPlan) {
+    let mut todo = accesses(prog, sp);
+    // Joins and negations first, the largest sets first: the chains they start can take the
+    // smaller ones; aggregates' lookups last, only into those chains.
+    todo.sort_by_key(|(_, sets, lookup)| {
+        (
+            *lookup,
+            std::cmp::Reverse(sets.last().map_or(0, |s| s.count_ones())),
+        )
+    });
+    // Chains of column sets, each growing by inclusion, with the atom of their first access.
+    let mut chains: Vec<(Atom, Vec<u64>)> = Vec::new();
+    let comparable = |a: u64, b: u64| a & b == a || a & b == b;
+    for (atom, sets, lookup) in todo {
+        if sp.order_for(&atom, &sets) == Some(Order::Own) {
+            continue;
+        }
+        let shape = AtomShape::of(&atom);
+        let fits = chains.iter_mut().find(|(a, chain)| {
+            a.rel == atom.rel
+                && AtomShape::of(a) == shape
+                && sets
+                    .iter()
+                    .all(|&s| chain.iter().all(|&c| comparable(s, c)))
+        });
+        match fits {
+            Some((_, chain)) => chain.extend(sets),
+            None if !lookup => chains.push((atom, sets)),
+            None => {}
+        }
+    }
+    sp.indexes = chains
+        .into_iter()
+        .map(|(atom, mut chain)| {
+            chain.sort_by_key(|s| s.count_ones());
+            chain.dedup();
+            // Each set's new columns after the smaller set's, ascending.
+            let mut cols = Vec::new();
+            let mut had = 0u64;
+            for s in chain {
+                cols.extend((0..64).filter(|c| s & !had & (1 << c) != 0));
+                had = s;
+            }
+            if cols.is_empty() {
+                // An access binding and proposing nothing (only constants and wildcards): any
+                // one column tells whether a matching row exists.
+                cols.push(0);
+            }
+            IndexPlan { atom, cols }
+        })
+        .collect();
+    // Each join's key and values in its index's order.
+    let mut rules = std::mem::take(&mut sp.rules);
+    for rp in &mut rules {
+        for ps in &mut rp.steps {
+            if let Step::Leap {
+                atom,
+                key_slots,
+                key_cols,
+                val_cols,
+                ..
+            } = &mut ps.step
+                && let Order::Index(i) = sp.join_order(atom, key_cols, val_cols)
+            {
+                let at = |c: &usize| sp.indexes[i].cols.iter().position(|x| x == c);
+                let mut key: Vec<(usize, usize)> = key_cols
+                    .iter()
+                    .copied()
+                    .zip(key_slots.iter().copied())
+                    .collect();
+                key.sort_by_key(|(c, _)| at(c));
+                (*key_cols, *key_slots) = key.into_iter().unzip();
+                val_cols.sort_by_key(|c| at(c));
+            }
+        }
+    }
+    sp.rules = rules;
 }
 
 /// Plans every clause of every stratum.
@@ -347,11 +536,14 @@ pub fn compile(prog: &Program) -> Plan {
             rules.push(plan);
         }
         width = width.max(here_width);
-        strata.push(StratumPlan {
+        let mut sp = StratumPlan {
             index: si,
             rules,
             width: here_width,
-        });
+            indexes: Vec::new(),
+        };
+        cover(prog, &mut sp);
+        strata.push(sp);
     }
     Plan { width, strata }
 }
@@ -633,6 +825,18 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
             sp.width,
             if sp.width == 1 { "" } else { "s" }
         );
+        for (i, ix) in sp.indexes.iter().enumerate() {
+            let served = accesses(prog, sp)
+                .iter()
+                .filter(|(a, sets, _)| sp.order_for(a, sets) == Some(Order::Index(i)))
+                .count();
+            let _ = writeln!(
+                out,
+                "  index `{}`: {served} access{}",
+                sorted_name(prog, ix),
+                if served == 1 { "" } else { "es" }
+            );
+        }
         for rp in &sp.rules {
             let c = &prog.clauses[rp.clause];
             let text: String = sources
@@ -679,7 +883,8 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                         filters,
                         ..
                     } => {
-                        let idx = order_name(prog, atom.rel, &join_order(atom, key_cols, val_cols));
+                        let idx =
+                            order_name(prog, sp, atom.rel, sp.join_order(atom, key_cols, val_cols));
                         let f = if filters.is_empty() {
                             String::new()
                         } else {
@@ -719,7 +924,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
                             lay(&s.output)
                         );
                         for l in lits {
-                            render_aggregate(&mut out, l, c, prog);
+                            render_aggregate(&mut out, l, c, prog, sp);
                         }
                     }
                 }
@@ -730,39 +935,36 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     out
 }
 
-/// How an access reads its relation, for the plan: `` `edge` (its own order) ``,
-/// `` `edge_by_1_to_0` `` (an index), or `` `edge_by_1` `` (a negation's own set).
-fn order_name(prog: &Program, rel: RelId, order: &Order) -> String {
+/// How an access reads its relation, for the plan: `` `edge` (its own order) `` or
+/// `` `edge_by_1_0` `` (an index).
+fn order_name(prog: &Program, sp: &StratumPlan, rel: RelId, order: Order) -> String {
     match order {
         Order::Own => format!("`{}` (its own order)", prog.relations[rel].name),
-        Order::Index {
-            atom,
-            key_cols,
-            val_cols,
-        } => format!("`{}`", index_name(prog, atom, key_cols, val_cols)),
-        Order::Set => String::new(),
+        Order::Index(i) => format!("`{}`", sorted_name(prog, &sp.indexes[i])),
     }
 }
 
-/// What each literal of a filter does, antijoins with the set or order they look up.
+/// An index's name after its columns in order, then the constants and repeats its rows match:
+/// `edge_by_1_0`, `f_by_2_0_where_1=7`, `f_by_1_0_where_2=c1` (column 2 equal to column 1).
+pub fn sorted_name(prog: &Program, ix: &IndexPlan) -> String {
+    let cols: Vec<String> = ix.cols.iter().map(|c| c.to_string()).collect();
+    let shape = AtomShape::of(&ix.atom);
+    let mut name = format!("{}_by_{}", prog.relations[ix.atom.rel].name, cols.join("_"));
+    let conds: Vec<String> = (shape.consts.iter().map(|(c, v)| format!("{c}={v}")))
+        .chain(shape.eqs.iter().map(|(a, b)| format!("{b}=c{a}")))
+        .collect();
+    if !conds.is_empty() {
+        let _ = write!(name, "_where_{}", conds.join("_"));
+    }
+    name
+}
+
+/// What each literal of a filter does, antijoins with the order they look up.
 fn lit_kinds(lits: &[Lit], prog: &Program, sp: &StratumPlan) -> String {
     let kinds: Vec<String> = lits
         .iter()
         .map(|l| match l {
-            Lit::Neg(a) => match neg_order(sp, a) {
-                Order::Set => {
-                    format!("antijoin `{}`", lookup_name(prog, a.rel, &neg_cols(a)))
-                }
-                Order::Index {
-                    atom,
-                    key_cols,
-                    val_cols,
-                } => format!(
-                    "antijoin keys of `{}`",
-                    index_name(prog, &atom, &key_cols, &val_cols)
-                ),
-                own => format!("antijoin {}", order_name(prog, a.rel, &own)),
-            },
+            Lit::Neg(a) => format!("antijoin {}", order_name(prog, sp, a.rel, sp.neg_order(a))),
             Lit::Cmp { .. } => "compare".into(),
             Lit::Assign { .. } => "assign".into(),
             Lit::Test { .. } => "test".into(),
@@ -775,8 +977,8 @@ fn lit_kinds(lits: &[Lit], prog: &Program, sp: &StratumPlan) -> String {
 }
 
 /// One line for an aggregate: whether it runs once or per row, and how each atom of its body
-/// reads its relation.
-fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
+/// reads its relation (a lookup in an index of the stratum's joins where one serves it).
+fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program, sp: &StratumPlan) {
     let Lit::Agg {
         kind, body, outer, ..
     } = lit
@@ -800,11 +1002,15 @@ fn render_aggregate(out: &mut String, lit: &Lit, c: &Clause, prog: &Program) {
             let text = atom_text(&a.atom, c, prog);
             match (a.negated, a.key_cols.is_empty()) {
                 (false, true) => format!("scan `{text}`"),
-                (neg, _) => format!(
-                    "{} `{}` for `{text}`",
-                    if neg { "antijoin" } else { "lookup" },
-                    lookup_name(prog, a.atom.rel, &a.key_cols)
-                ),
+                (neg, _) => {
+                    let arity = a.atom.args.len();
+                    let name = match sp.lookup_order(a.atom.rel, arity, &a.key_cols) {
+                        Some(i) => sorted_name(prog, &sp.indexes[i]),
+                        None => lookup_name(prog, a.atom.rel, &a.key_cols),
+                    };
+                    let how = if neg { "antijoin" } else { "lookup" };
+                    format!("{how} `{name}` for `{text}`")
+                }
             }
         })
         .collect();
@@ -839,7 +1045,8 @@ pub fn lookup_name(prog: &Program, rel: RelId, key_cols: &[usize]) -> String {
     )
 }
 
-/// Index names after their key columns, as datapond does: `edge_by_0`.
+/// The name of a variable join's index of (key, value) pairs, after its key and value columns,
+/// as datapond names them: `edge_by_0_to_1`.
 pub fn index_name(prog: &Program, atom: &Atom, key_cols: &[usize], val_cols: &[usize]) -> String {
     let k: Vec<String> = key_cols.iter().map(|c| c.to_string()).collect();
     let v: Vec<String> = val_cols.iter().map(|c| c.to_string()).collect();

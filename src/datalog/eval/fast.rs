@@ -11,15 +11,14 @@ use super::column_index::{ColumnIndex, bound_mask, is_leading, mask_cols};
 use super::merge::{merge_join_by, probe_each, probe_join_by};
 use super::{EvalError, Guard, Runtime, Source, Table, enumerate_guarded};
 use crate::datalog::compile::{
-    Driver, Order, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, join_order, neg_cols,
-    neg_order, plan_aggregate,
+    AtomShape, Driver, Order, Out, Plan, PlannedStep, RulePlan, Step, StratumPlan, neg_cols,
+    plan_aggregate,
 };
 use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
-use datafrog::{ExtendWith, Iteration, Leaper, Relation, ValueFilter, Variable};
+use datafrog::{Iteration, Relation, ValueFilter, Variable};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,8 +33,6 @@ type StratumResult = Result<Vec<(RelId, Table, Option<Vec<u32>>)>, EvalError>;
 /// Per relation, the height of each row of its table, in the table's order; none when every
 /// row is an input fact (height 0).
 pub type Heights = Vec<Option<Vec<u32>>>;
-/// Something built over relations of the store for rows of one width, shared across evaluations.
-type Shared = Arc<dyn Any + Send + Sync>;
 
 /// The most columns a row may have.
 const MAX_WIDTH: usize = 32;
@@ -146,16 +143,17 @@ macro_rules! by_width {
     };
 }
 
-/// Relations converted once for many evaluations ([`evaluate_on`]), with the indexes and
-/// negation sets those evaluations build over them, kept for the next one.
+/// Relations converted once for many evaluations ([`evaluate_on`]), with the indexes those
+/// evaluations build over them, kept for the next one.
 pub struct Prebuilt {
     store: Store,
-    /// Leapjoin indexes, by row width and signature.
-    indexes: Mutex<HashMap<(usize, IndexSig), Shared>>,
-    /// Negation sets, by row width and atom.
-    negsets: Mutex<HashMap<(usize, AtomSig), Shared>>,
+    /// Sorted copies read by joins and negations, by what they hold.
+    indexes: Mutex<HashMap<SortedSig, Arc<Table>>>,
     columns: Mutex<HashMap<(RelId, u64), Arc<ColumnIndex>>>,
 }
+
+/// What a sorted copy holds: the rows of a relation of one shape, by these columns.
+type SortedSig = (RelId, AtomShape, Vec<usize>);
 
 /// Converts `tables` (one per relation) once, for [`evaluate_on`].
 pub fn prebuild(plan: &Plan, tables: &[Table]) -> Result<Prebuilt, EvalError> {
@@ -163,7 +161,6 @@ pub fn prebuild(plan: &Plan, tables: &[Table]) -> Result<Prebuilt, EvalError> {
     Ok(Prebuilt {
         store: tables.iter().map(normal).collect(),
         indexes: Mutex::default(),
-        negsets: Mutex::default(),
         columns: Mutex::default(),
     })
 }
@@ -398,38 +395,6 @@ fn table_of<const W: usize>(rel: Relation<Row<W>>, arity: usize) -> Table {
     Table { arity, len, data }
 }
 
-/// Constant columns and repeated variables of an atom: what a row must satisfy to match it.
-struct AtomShape {
-    consts: Vec<(usize, u32)>,
-    eqs: Vec<(usize, usize)>,
-}
-
-impl AtomShape {
-    fn of(atom: &Atom) -> AtomShape {
-        let mut consts = Vec::new();
-        let mut eqs = Vec::new();
-        let mut first: HashMap<VarId, usize> = HashMap::new();
-        for (col, a) in atom.args.iter().enumerate() {
-            match a {
-                Arg::Const(c) => consts.push((col, *c)),
-                Arg::Var(v) => {
-                    if let Some(&f) = first.get(v) {
-                        eqs.push((f, col));
-                    } else {
-                        first.insert(*v, col);
-                    }
-                }
-                Arg::Wild => {}
-            }
-        }
-        AtomShape { consts, eqs }
-    }
-    fn matches(&self, row: &[u32]) -> bool {
-        self.consts.iter().all(|&(c, v)| row[c] == v)
-            && self.eqs.iter().all(|&(a, b)| row[a] == row[b])
-    }
-}
-
 /// Builds a relation from rows taken in sorted order. When the rows come from a sorted relation
 /// through a projection onto a prefix of its columns, they are still sorted and only adjacent
 /// duplicates need removing, which saves a sort of the whole relation.
@@ -471,12 +436,15 @@ fn project<const W: usize>(outs: &[Out], cur: &[u32], val: &[u32]) -> Row<W> {
 type ColumnIndexes = RefCell<HashMap<(RelId, u64), Arc<ColumnIndex>>>;
 
 /// Relations of lower strata as a [`Source`] for aggregates (complete, sorted rows). A pattern
-/// binding the leading columns is a range of the relation; any other is looked up in an index
-/// on exactly its bound columns, built the first time that (relation, columns) is asked for.
+/// binding the leading columns is a range of the relation; any other is looked up in the
+/// stratum's index that its joins or negations share with it
+/// ([`StratumPlan::lookup_order`]), else in an index on exactly its bound columns, built the
+/// first time that (relation, columns) is asked for.
 struct StoreSource<'a> {
     store: &'a Store,
     base: Option<&'a Prebuilt>,
     indexes: &'a ColumnIndexes,
+    sorted: &'a Sorted<'a>,
 }
 
 impl StoreSource<'_> {
@@ -524,6 +492,29 @@ impl Source for StoreSource<'_> {
             }
             return;
         }
+        let cols = mask_cols(mask);
+        if let Some(i) = self.sorted.sp.lookup_order(rel, rows.arity, &cols)
+            && let Some(t) = self.sorted.rows(rel, Order::Index(i))
+        {
+            // The index holds whole rows, its columns in its own order: the key is put in that
+            // order, and each matching row back in the relation's.
+            let order = &self.sorted.sp.indexes[i].cols;
+            for (j, &c) in order[..k].iter().enumerate() {
+                key[j] = pattern[c].unwrap_or(0);
+            }
+            let mut row = [0; MAX_WIDTH];
+            for i in first_at_least(&t, &key[..k])..t.len {
+                let r = t.row(i);
+                if r[..k] != key[..k] {
+                    break;
+                }
+                for (j, &c) in order.iter().enumerate() {
+                    row[c] = r[j];
+                }
+                f(&row[..rows.arity]);
+            }
+            return;
+        }
         // The index is held by its own `Arc`: `f` may scan again (the next atom of the body).
         let index = self.index(rel, rows, mask);
         for row in index.matches(rows, &key[..k]) {
@@ -532,7 +523,7 @@ impl Source for StoreSource<'_> {
     }
 }
 
-/// Per step: the negation sets its antijoins read and the aggregate tables (if precomputed) its
+/// Per step: the sorted rows its antijoins read and the aggregate tables (if precomputed) its
 /// aggregates read, in the order its literals name them.
 #[derive(Default)]
 struct StepIds {
@@ -540,82 +531,81 @@ struct StepIds {
     aggs: Vec<Option<usize>>,
 }
 
-/// A leapjoin index: (key columns, value columns) of the rows matching an atom.
-type Index<const W: usize> = Relation<(Row<W>, Row<W>)>;
-
-/// What a join with a relation of a lower stratum reads (see [`Order`]).
+/// What a join with a relation of a lower stratum reads (see [`Order`]): sorted rows (the
+/// relation's own or an index's), whose first `k` columns are the key, the next `v` the values.
 #[derive(Clone)]
-enum Served<const W: usize> {
-    /// An index of its own.
-    Index(Arc<Index<W>>),
-    /// The relation's rows: their first `k` columns are the key, the next `v` the values.
-    Own(Option<Arc<Table>>, usize, usize),
+struct Served {
+    table: Option<Arc<Table>>,
+    k: usize,
+    v: usize,
 }
 
-impl<const W: usize> Served<W> {
+impl Served {
     /// How many entries it has.
     fn len(&self) -> usize {
-        match self {
-            Served::Index(index) => index.len(),
-            Served::Own(table, ..) => table.as_ref().map_or(0, |t| t.len),
-        }
+        self.table.as_ref().map_or(0, |t| t.len)
     }
     /// The key of entry `i`.
-    fn key_at(&self, i: usize) -> Row<W> {
-        match self {
-            Served::Index(index) => index.elements[i].0,
-            Served::Own(table, k, _) => table.as_ref().map_or([0; W], |t| pad(&t.row(i)[..*k])),
-        }
+    fn key_at<const W: usize>(&self, i: usize) -> Row<W> {
+        self.table
+            .as_ref()
+            .map_or([0; W], |t| pad(&t.row(i)[..self.k]))
     }
-    /// The values of entry `i` (the value columns first; a row of an index has more).
+    /// The values of entry `i`.
     fn val_at(&self, i: usize) -> &[u32] {
-        match self {
-            Served::Index(index) => &index.elements[i].1,
-            Served::Own(table, k, v) => table.as_ref().map_or(&[], |t| &t.row(i)[*k..k + v]),
-        }
+        let (k, v) = (self.k, self.v);
+        self.table.as_ref().map_or(&[], |t| &t.row(i)[k..k + v])
     }
-    /// Whether entry `i` has the key and values of the one before it: a row of the relation
-    /// that differs from it only in columns the join does not read.
+    /// Whether entry `i` has the key and values of the one before it: a row that differs from
+    /// it only in columns the join does not read.
     fn repeats(&self, i: usize) -> bool {
-        match self {
-            Served::Index(_) => false,
-            Served::Own(table, k, v) => table
-                .as_ref()
-                .is_some_and(|t| i > 0 && t.row(i)[..k + v] == t.row(i - 1)[..k + v]),
-        }
+        let n = self.k + self.v;
+        self.table
+            .as_ref()
+            .is_some_and(|t| i > 0 && t.row(i)[..n] == t.row(i - 1)[..n])
     }
 }
 
-/// What a negation looks its tuples up in (see [`Order`]).
-enum NegSet<const W: usize> {
-    /// A set of its own.
-    Set(Arc<Relation<Row<W>>>),
-    /// The relation's rows, by their first `k` columns.
-    Own(Option<Arc<Table>>, usize),
-    /// The keys of a join index.
-    Keys(Arc<Index<W>>),
+/// What a negation looks its tuples up in (see [`Order`]): sorted rows whose first columns are
+/// its variables' columns, `perm[j]` the variable (in column order) that column `j` holds.
+struct NegSet {
+    table: Option<Arc<Table>>,
+    perm: Vec<usize>,
 }
 
-impl<const W: usize> NegSet<W> {
-    /// Whether a tuple with the values `key` (padded with zeros) in its looked-up columns holds.
-    fn contains(&self, key: &Row<W>) -> bool {
-        match self {
-            NegSet::Set(set) => set.elements.binary_search(key).is_ok(),
-            NegSet::Own(table, k) => table.as_ref().is_some_and(|t| prefix_holds(t, &key[..*k])),
-            NegSet::Keys(index) => {
-                let i = index.elements.partition_point(|e| e.0 < *key);
-                index.elements.get(i).is_some_and(|e| e.0 == *key)
-            }
+impl NegSet {
+    /// Whether a tuple with the values `key` in its looked-up columns (in column order) holds.
+    fn contains<const W: usize>(&self, key: &Row<W>) -> bool {
+        let Some(t) = &self.table else { return false };
+        let mut k = [0; W];
+        for (j, &p) in self.perm.iter().enumerate() {
+            k[j] = key[p];
         }
+        let n = self.perm.len();
+        let i = first_at_least(t, &k[..n]);
+        i < t.len && t.data[i * t.arity..i * t.arity + n] == k[..n]
     }
 }
 
 /// The first row of a normal table whose first columns are not below `key`.
-fn lower_bound(t: &Table, key: &[u32]) -> usize {
+fn first_at_least(t: &Table, key: &[u32]) -> usize {
+    if let [k] = key {
+        // One column, the usual case: its values read straight from the table.
+        let (mut lo, mut hi) = (0, t.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if t.data[mid * t.arity] < *k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
     let (mut lo, mut hi) = (0, t.len);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if t.data[mid * t.arity..mid * t.arity + key.len()] < *key {
+        if t.row(mid)[..key.len()] < *key {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -624,34 +614,9 @@ fn lower_bound(t: &Table, key: &[u32]) -> usize {
     lo
 }
 
-/// Whether a row of a normal table has `key` in its first columns: one search, without
-/// walking the rows that share it (a negation asks only whether there is one).
-fn prefix_holds(t: &Table, key: &[u32]) -> bool {
-    let at = lower_bound(t, key);
-    at < t.len && t.data[at * t.arity..at * t.arity + key.len()] == *key
-}
-
 /// The rows of a normal table whose first columns hold `key`: a range of row numbers.
 fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
-    if let [k] = key {
-        // One key column, the usual case: its values read straight from the table.
-        let first = |i: usize| t.data[i * t.arity];
-        let (mut lo, mut hi) = (0, t.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if first(mid) < *k {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let mut end = lo;
-        while end < t.len && first(end) == *k {
-            end += 1;
-        }
-        return (lo, end);
-    }
-    let start = lower_bound(t, key);
+    let start = first_at_least(t, key);
     let mut end = start;
     while end < t.len && t.data[end * t.arity..end * t.arity + key.len()] == *key {
         end += 1;
@@ -659,13 +624,12 @@ fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
     (start, end)
 }
 
-/// What an operator needs prepared before the fixpoint: indexes, negation sets, aggregate tables.
+/// What an operator needs prepared before the fixpoint: what its joins and negations read, and
+/// aggregate tables.
 #[derive(Default)]
 struct Prepared<const W: usize> {
-    indexes: Vec<Served<W>>,
-    index_ids: HashMap<IndexSig, usize>,
-    negsets: Vec<NegSet<W>>,
-    negset_ids: HashMap<AtomSig, usize>,
+    indexes: Vec<Served>,
+    negsets: Vec<NegSet>,
     /// Aggregate tables (outer key -> value), for aggregates that could be precomputed.
     aggs: Vec<FxHashMap<Row<W>, u32>>,
 }
@@ -701,125 +665,95 @@ fn shared<K: std::hash::Hash + Eq, V>(
     lock(cache).entry(key).or_insert(v).clone()
 }
 
-/// [`shared`] for values of a type the key determines (its row width is part of the key).
-fn shared_any<K: std::hash::Hash + Eq, V: Any + Send + Sync>(
-    cache: &Mutex<HashMap<K, Shared>>,
-    key: K,
-    build: impl FnOnce() -> V,
-) -> Arc<V> {
-    if let Some(v) = lock(cache)
-        .get(&key)
-        .and_then(|v| v.clone().downcast::<V>().ok())
-    {
-        return v;
-    }
-    let v = Arc::new(build());
-    let kept = lock(cache).entry(key).or_insert_with(|| v.clone()).clone();
-    kept.downcast::<V>().unwrap_or(v)
-}
-
 impl<const W: usize> Prepared<W> {
+    /// The index a join step reads (a number in `indexes`).
     fn index(
         &mut self,
-        store: &Store,
-        base: Option<&Prebuilt>,
+        sorted: &Sorted,
         atom: &Atom,
         key_cols: &[usize],
         val_cols: &[usize],
     ) -> usize {
-        let sig = IndexSig {
-            atom: AtomSig::of(atom),
-            key: key_cols.to_vec(),
-            val: val_cols.to_vec(),
-        };
-        if let Some(&i) = self.index_ids.get(&sig) {
-            return i;
-        }
-        if matches!(join_order(atom, key_cols, val_cols), Order::Own) {
-            let (k, v) = (key_cols.len(), val_cols.len());
-            self.indexes
-                .push(Served::Own(store[atom.rel].clone(), k, v));
-            self.index_ids.insert(sig, self.indexes.len() - 1);
-            return self.indexes.len() - 1;
-        }
-        let build = || {
-            let shape = AtomShape::of(atom);
-            let rows: Vec<(Row<W>, Row<W>)> = match &store[atom.rel] {
-                Some(r) => r
-                    .rows()
-                    .filter(|row| shape.matches(row))
-                    .map(|row| (pick(row, key_cols), pick(row, val_cols)))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let cols: Vec<usize> = key_cols.iter().chain(val_cols).copied().collect();
-            relation_from_sorted(rows, is_prefix(&cols))
-        };
-        let index = match from_base(base, store, atom.rel) {
-            Some(b) => shared_any(&b.indexes, (W, sig.clone()), build),
-            None => Arc::new(build()),
-        };
-        self.indexes.push(Served::Index(index));
-        self.index_ids.insert(sig, self.indexes.len() - 1);
+        let order = sorted.sp.join_order(atom, key_cols, val_cols);
+        let table = sorted.rows(atom.rel, order);
+        self.indexes.push(Served {
+            table,
+            k: key_cols.len(),
+            v: val_cols.len(),
+        });
         self.indexes.len() - 1
     }
-    fn negset(
-        &mut self,
-        store: &Store,
-        base: Option<&Prebuilt>,
-        sp: &StratumPlan,
-        atom: &Atom,
-    ) -> usize {
-        let sig = AtomSig::of(atom);
-        if let Some(&i) = self.negset_ids.get(&sig) {
-            return i;
+    /// The set a negation reads (a number in `negsets`).
+    fn negset(&mut self, sorted: &Sorted, atom: &Atom) -> usize {
+        let sp = sorted.sp;
+        let order = sp.neg_order(atom);
+        let cols = neg_cols(atom);
+        let perm = match order {
+            Order::Own => (0..cols.len()).collect(),
+            Order::Index(i) => sp.indexes[i].cols[..cols.len()]
+                .iter()
+                .map(|c| cols.iter().position(|x| x == c).unwrap_or(0))
+                .collect(),
+        };
+        let table = sorted.rows(atom.rel, order);
+        self.negsets.push(NegSet { table, perm });
+        self.negsets.len() - 1
+    }
+}
+
+/// The sorted rows a stratum's joins, negations and aggregates look up: the relations' own,
+/// and the stratum's indexes ([`StratumPlan::indexes`]), each built the first time it is asked
+/// for.
+struct Sorted<'a> {
+    store: &'a Store,
+    base: Option<&'a Prebuilt>,
+    sp: &'a StratumPlan,
+    built: RefCell<HashMap<usize, Option<Arc<Table>>>>,
+}
+
+impl Sorted<'_> {
+    /// The rows an access of `rel` reading `order` looks up.
+    fn rows(&self, rel: RelId, order: Order) -> Option<Arc<Table>> {
+        let (store, base) = (self.store, self.base);
+        let i = match order {
+            Order::Own => return store[rel].clone(),
+            Order::Index(i) => i,
+        };
+        if let Some(t) = self.built.borrow().get(&i) {
+            return t.clone();
         }
-        let set = match neg_order(sp, atom) {
-            Order::Own => Some(NegSet::Own(store[atom.rel].clone(), neg_cols(atom).len())),
-            Order::Index {
-                atom: a,
-                key_cols,
-                val_cols,
-            } => {
-                let i = self.index(store, base, &a, &key_cols, &val_cols);
-                match &self.indexes[i] {
-                    Served::Index(index) => Some(NegSet::Keys(index.clone())),
-                    Served::Own(..) => None,
+        let ix = &self.sp.indexes[i];
+        let shape = AtomShape::of(&ix.atom);
+        let build = || {
+            let mut t = Table::new(ix.cols.len());
+            if shape.all() {
+                t.data
+                    .reserve(store[rel].as_ref().map_or(0, |r| r.len) * ix.cols.len());
+            }
+            // Rows projected onto a prefix of their columns stay sorted: only their adjacent
+            // repeats are dropped, and the table needs no sort.
+            let prefix = is_prefix(&ix.cols);
+            let mut row = vec![0; ix.cols.len()];
+            for r in store[rel].iter().flat_map(|r| r.rows()) {
+                if !shape.matches(r) {
+                    continue;
+                }
+                for (j, &c) in ix.cols.iter().enumerate() {
+                    row[j] = r[c];
+                }
+                if !(prefix && t.len > 0 && t.row(t.len - 1) == row.as_slice()) {
+                    t.push(&row);
                 }
             }
-            Order::Set => None,
+            t.normalize();
+            t
         };
-        if let Some(set) = set {
-            self.negsets.push(set);
-            self.negset_ids.insert(sig, self.negsets.len() - 1);
-            return self.negsets.len() - 1;
-        }
-        let build = || {
-            let shape = AtomShape::of(atom);
-            let cols: Vec<usize> = atom
-                .args
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| matches!(a, Arg::Var(_)))
-                .map(|(i, _)| i)
-                .collect();
-            let rows: Vec<Row<W>> = match &store[atom.rel] {
-                Some(r) => r
-                    .rows()
-                    .filter(|row| shape.matches(row))
-                    .map(|row| pick(row, &cols))
-                    .collect(),
-                None => Vec::new(),
-            };
-            relation_from_sorted(rows, is_prefix(&cols))
-        };
-        let set = match from_base(base, store, atom.rel) {
-            Some(b) => shared_any(&b.negsets, (W, sig.clone()), build),
+        let table = (store[rel].is_some()).then(|| match from_base(base, store, rel) {
+            Some(b) => shared(&b.indexes, (rel, shape.clone(), ix.cols.clone()), build),
             None => Arc::new(build()),
-        };
-        self.negsets.push(NegSet::Set(set));
-        self.negset_ids.insert(sig, self.negsets.len() - 1);
-        self.negsets.len() - 1
+        });
+        self.built.borrow_mut().insert(i, table.clone());
+        table
     }
 }
 
@@ -1101,12 +1035,19 @@ fn run_stratum<const W: usize>(
 ) -> StratumResult {
     let stratum = &prog.strata[sp.index];
     let guard = Guard::new(rt, &prog.relations[stratum.rels[0]].name);
-    // Prepare indexes, negation sets and aggregate tables over the lower strata.
+    // Prepare indexes and aggregate tables over the lower strata.
     let indexes = ColumnIndexes::default();
+    let sorted = Sorted {
+        store,
+        base,
+        sp,
+        built: RefCell::default(),
+    };
     let src = StoreSource {
         store,
         base,
         indexes: &indexes,
+        sorted: &sorted,
     };
     let mut prep: Prepared<W> = Prepared::default();
     let mut leap_index: HashMap<(usize, usize), usize> = HashMap::new();
@@ -1142,7 +1083,7 @@ fn run_stratum<const W: usize>(
                     filters,
                     ..
                 } => {
-                    let i = prep.index(store, base, atom, key_cols, val_cols);
+                    let i = prep.index(&sorted, atom, key_cols, val_cols);
                     leap_index.insert((ri, si), i);
                     filters
                 }
@@ -1152,7 +1093,7 @@ fn run_stratum<const W: usize>(
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
-                    ids.negs.push(prep.negset(store, base, sp, a));
+                    ids.negs.push(prep.negset(&sorted, a));
                 }
                 if let Lit::Agg { .. } = l {
                     ids.aggs
@@ -1423,72 +1364,54 @@ fn build_rule<'a, const W: usize>(
                 let source = cur.clone();
                 let target = target.clone();
                 let filters: &'a [Lit] = filters;
-                let index = match &prep.indexes[leap_index[&(ri, k)]] {
-                    Served::Index(index) => index,
-                    Served::Own(table, key_len, val_len) => {
-                        // The relation's own rows: a leapjoin of one proposer, by hand.
-                        let (table, key_len, val_len) = (table.clone(), *key_len, *val_len);
-                        cur = target.clone();
-                        ops.push(Box::new(move || {
-                            let Some(table) = &table else { return };
-                            let mut e = env.borrow_mut();
-                            let mut out = Vec::new();
-                            for row in source.recent.borrow().iter() {
-                                if guard.stopped() {
+                // A leapjoin of one proposer, by hand: each row's key is looked up in the
+                // sorted rows its index holds, and each distinct value after it proposed.
+                let Served {
+                    table,
+                    k: key_len,
+                    v: val_len,
+                } = prep.indexes[leap_index[&(ri, k)]].clone();
+                ops.push(Box::new(move || {
+                    let Some(table) = &table else { return };
+                    // Rows past the key and values (a longer index, or the relation's own
+                    // wider rows) may repeat them: then only the first of each run is read.
+                    let repeats = table.arity > key_len + val_len;
+                    let mut e = env.borrow_mut();
+                    let mut out = Vec::new();
+                    // Consecutive rows often share their key: its range is found once.
+                    let mut last: Option<(Row<W>, usize, usize)> = None;
+                    for row in source.recent.borrow().iter() {
+                        if guard.stopped() {
+                            break;
+                        }
+                        let key = pick::<W>(row, &key_slots);
+                        let (lo, hi) = match last {
+                            Some((k, lo, hi)) if k == key => (lo, hi),
+                            _ => prefix_range(table, &key[..key_len]),
+                        };
+                        last = Some((key, lo, hi));
+                        let values = key_len..key_len + val_len;
+                        for i in lo..hi {
+                            let val = &table.row(i)[values.clone()];
+                            if repeats && i > lo && *val == table.row(i - 1)[values.clone()] {
+                                continue;
+                            }
+                            if !filters.is_empty() {
+                                if !guard.step() {
                                     break;
                                 }
-                                let key = pick::<W>(row, &key_slots);
-                                let (lo, hi) = prefix_range(table, &key[..key_len]);
-                                let values = key_len..key_len + val_len;
-                                for i in lo..hi {
-                                    let val = &table.row(i)[values.clone()];
-                                    if i > lo && *val == table.row(i - 1)[values.clone()] {
-                                        continue;
-                                    }
-                                    if !filters.is_empty() {
-                                        if !guard.step() {
-                                            break;
-                                        }
-                                        fill_step_env(&mut e, &layout, &new, row, val);
-                                        if !run_lits::<W>(
-                                            filters, &mut e, rt, prep, ids, src, guard,
-                                        ) {
-                                            continue;
-                                        }
-                                    }
-                                    if !guard.produce() {
-                                        break;
-                                    }
-                                    out.push(project::<W>(&outs, row, val));
+                                fill_step_env(&mut e, &layout, &new, row, val);
+                                if !run_lits::<W>(filters, &mut e, rt, prep, ids, src, guard) {
+                                    continue;
                                 }
                             }
-                            target.insert(relation(out));
-                        }));
-                        continue;
+                            if !guard.produce() {
+                                break;
+                            }
+                            out.push(project::<W>(&outs, row, val));
+                        }
                     }
-                };
-                ops.push(Box::new(move || {
-                    let key_slots = &key_slots;
-                    let extend = ExtendWith::from(index, move |row: &Row<W>| pick(row, key_slots));
-                    let leapers = StepLeapers {
-                        extend,
-                        guard,
-                        check: |row: &Row<W>, val: &Row<W>| {
-                            if filters.is_empty() {
-                                return true;
-                            }
-                            if !guard.step() {
-                                return false;
-                            }
-                            let mut e = env.borrow_mut();
-                            fill_step_env(&mut e, &layout, &new, row, val);
-                            run_lits::<W>(filters, &mut e, rt, prep, ids, src, guard)
-                        },
-                    };
-                    target.from_leapjoin(&source, leapers, |row, val| {
-                        guard.produce();
-                        project::<W>(&outs, row, val)
-                    });
+                    target.insert(relation(out));
                 }));
             }
             Step::Join {
@@ -1811,36 +1734,4 @@ fn proposed_vars(atom: &Atom, val_cols: &[usize]) -> Vec<VarId> {
         .iter()
         .map(|&c| if let Arg::Var(v) = atom.args[c] { v } else { 0 })
         .collect()
-}
-
-/// One extend-with leaper proposing values, then arbitrary checks on (row, value).
-struct StepLeapers<'leap, const W: usize, F, C>
-where
-    F: Fn(&Row<W>) -> Row<W>,
-{
-    extend: ExtendWith<'leap, Row<W>, Row<W>, Row<W>, F>,
-    /// Once it has stopped, no prefix proposes anything: the rest of the join is skipped.
-    guard: &'leap Guard<'leap>,
-    check: C,
-}
-
-impl<'leap, const W: usize, F, C> datafrog::Leapers<'leap, Row<W>, Row<W>>
-    for StepLeapers<'leap, W, F, C>
-where
-    F: Fn(&Row<W>) -> Row<W>,
-    C: Fn(&Row<W>, &Row<W>) -> bool,
-{
-    fn for_each_count(&mut self, tuple: &Row<W>, mut op: impl FnMut(usize, usize)) {
-        if self.guard.stopped() {
-            op(0, 0);
-            return;
-        }
-        op(0, Leaper::count(&mut self.extend, tuple));
-    }
-    fn propose(&mut self, tuple: &Row<W>, _min_index: usize, values: &mut Vec<&'leap Row<W>>) {
-        Leaper::propose(&mut self.extend, tuple, values);
-    }
-    fn intersect(&mut self, tuple: &Row<W>, _min_index: usize, values: &mut Vec<&'leap Row<W>>) {
-        values.retain(|v| (self.check)(tuple, v));
-    }
 }

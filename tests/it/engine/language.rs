@@ -175,9 +175,9 @@ fn rules_over_lower_strata_merge_on_non_leading_columns() {
         .unwrap()
         .render_plan();
     for line in [
-        "merge join with `f_by_2_to_0` for `f(a, 7, y)` + value filters [antijoin `banned` (its own order), compare] -> (x, a)",
+        "merge join with `f_by_2_0_where_1=7` for `f(a, 7, y)` + value filters [antijoin `banned` (its own order), compare] -> (x, a)",
         "merge join with `e` (its own order) for `e(y, z)` -> (x, z)",
-        "merge join with `f_by_1_2_to_0` for `f(w, z, z)` -> (x, w)",
+        "merge join with `f_by_1_2_0_where_2=c1` for `f(w, z, z)` -> (x, w)",
         "leapjoin with `e` (its own order) for `e(y, z)` -> (x, z)",
     ] {
         assert!(plan.contains(line), "no `{line}` in\n{plan}");
@@ -185,9 +185,9 @@ fn rules_over_lower_strata_merge_on_non_leading_columns() {
 }
 
 /// Issue 18, item 2: each join and negation reads the relation's own sorted rows wherever the
-/// columns it binds lead them, a negation on exactly the key of a join index reads that
-/// index's keys, and only the other accesses get an index or a set of their own; in rules run
-/// once and in the fixpoint alike, with the reference evaluator's results.
+/// columns it binds lead them, a negation on the leading columns of a join's index reads that
+/// index, and only the other accesses get an index of their own; in rules run once and in the
+/// fixpoint alike, with the reference evaluator's results.
 #[test]
 fn issue_18_2_indexes_are_shared_where_a_sorted_order_serves() {
     let p = r#"
@@ -235,23 +235,100 @@ fn issue_18_2_indexes_are_shared_where_a_sorted_order_serves() {
         .unwrap()
         .render_plan();
     for line in [
-        // Rules run once: a negation on a column that leads nothing gets a set of its own; a
+        // Rules run once: a negation on a column that leads nothing gets an index of its own; a
         // join whose key and values are the whole row in order reads the relation, as does a
         // negation binding its leading columns (wildcards after them).
         "filter/map [antijoin `t_by_1`] -> (x)",
         "merge join with `t` (its own order) for `t(x, b, c)` + value filters [antijoin `t` (its own order)] -> (x, b, c)",
-        // A negation on exactly the key of a join index reads that index's keys.
-        "merge join with `e_by_1_to_0` for `e(y, x)` + value filters [antijoin keys of `e_by_1_to_0`] -> (x, y)",
+        // A negation on the leading column of a join's index reads that index.
+        "index `e_by_1_0`: 2 accesses",
+        "merge join with `e_by_1_0` for `e(y, x)` + value filters [antijoin `e_by_1_0`] -> (x, y)",
         "merge join with `e` (its own order) for `e(x, y)` -> (x, y)",
         // Wildcards after the key and values: the rows that differ only there are read once.
         "merge join with `t` (its own order) for `t(x, _, _)` -> (x)",
         "leapjoin with `t` (its own order) for `t(y, z, _)` -> (x, z)",
         // Values past a skipped column: an index of its own.
-        "merge join with `t_by_0_to_2` for `t(x, _, z)` -> (x, z)",
+        "merge join with `t_by_0_2` for `t(x, _, z)` -> (x, z)",
         // The fixpoint: leapjoins over the relation's rows (key columns bound in another
         // order than the row's), and over an index of its own.
         "leapjoin with `t` (its own order) for `t(y, x, z)` + value filters [antijoin `e` (its own order)] -> (x, z)",
-        "leapjoin with `t_by_0_to_2` for `t(y, _, z)` + value filters [compare] -> (x, z)",
+        "leapjoin with `t_by_0_2` for `t(y, _, z)` + value filters [compare] -> (x, z)",
+    ] {
+        assert!(plan.contains(line), "no `{line}` in\n{plan}");
+    }
+}
+
+/// Issue 18, item 2: accesses whose column sets form a chain share one sorted copy (Soufflé's
+/// chain cover). `t(_, x, z)` binds {1} and proposes {2}, `t(a, x, z)` binds {1, 2} and proposes
+/// {0}, `!t(_, a, _)` looks up {1}: {1} ⊂ {1, 2} ⊂ {0, 1, 2}, so one copy of `t` ordered by
+/// columns 1, 2, 0 serves the three (the second reads its key in that order, not its own), in a
+/// rule run once, in the fixpoint and in a negation, with every evaluator's results.
+#[test]
+fn issue_18_2_accesses_whose_columns_chain_share_one_index() {
+    let p = r#"
+        .decl t(a: number, b: number, c: number) .input t
+        .decl u(x: number) .input u
+        .decl r(x: number, z: number) .output r
+        r(x, z) :- u(x), t(_, x, z).
+        r(x, a) :- r(x, z), t(a, x, z), !t(_, a, _).
+    "#;
+    let facts = [
+        (
+            "t",
+            "7\t1\t2\n8\t1\t2\n9\t1\t3\n3\t1\t7\n4\t2\t9\n5\t2\t4\n6\t2\t9\n1\t3\t3\n",
+        ),
+        ("u", "1\n2\n3\n"),
+    ];
+    let out = eval(p, &facts);
+    let rows: Vec<String> = out["r"].iter().map(|r| r.join(" ")).collect();
+    // From u: (1, 2), (1, 3), (1, 7), (2, 9), (2, 4), (3, 3). Then t(a, 1, 2) gives a = 7 and
+    // 8, t(a, 1, 3) gives 9, t(a, 1, 7) gives 3 but `t(_, 3, _)` holds; t(a, 2, 9) gives 4 and
+    // 6, t(a, 2, 4) gives 5; t(a, 3, 3) gives 1, but `t(_, 1, _)` holds. Then t(a, 1, 8),
+    // t(a, 1, 9), ... are none.
+    assert_eq!(
+        rows,
+        vec![
+            "1 2", "1 3", "1 7", "1 8", "1 9", "2 4", "2 5", "2 6", "2 9", "3 3"
+        ]
+    );
+    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
+        .unwrap()
+        .render_plan();
+    for line in [
+        "index `t_by_1_2_0`: 3 accesses",
+        "merge join with `t_by_1_2_0` for `t(_, x, z)` -> (x, z)",
+        "leapjoin with `t_by_1_2_0` for `t(a, x, z)` + value filters [antijoin `t_by_1_2_0`] -> (x, a)",
+    ] {
+        assert!(plan.contains(line), "no `{line}` in\n{plan}");
+    }
+    assert_eq!(plan.matches("index `").count(), 1, "one index in\n{plan}");
+}
+
+/// Issue 18, item 2: an aggregate's lookup by a column that does not lead the rows reads the
+/// index a join of its stratum has on that column (whole rows, put back in the relation's
+/// column order), instead of an index of row positions of its own.
+#[test]
+fn issue_18_2_an_aggregate_lookup_shares_a_join_index() {
+    let p = r#"
+        .decl r(x: number) .input r
+        .decl e(y: number, x: number) .input e
+        .decl both(x: number, y: number, n: number) .output both
+        both(x, y, n) :- r(x), e(y, x), n = count : { e(w, z), z = x, w > 10 }.
+    "#;
+    let facts = [
+        ("r", "1\n2\n3\n"),
+        ("e", "10\t1\n11\t1\n12\t1\n12\t2\n4\t2\n5\t7\n"),
+    ];
+    let out = eval(p, &facts);
+    let rows: Vec<String> = out["both"].iter().map(|r| r.join(" ")).collect();
+    assert_eq!(rows, vec!["1 10 2", "1 11 2", "1 12 2", "2 4 1", "2 12 1"]);
+    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
+        .unwrap()
+        .render_plan();
+    for line in [
+        "index `e_by_1_0`: 2 accesses",
+        "merge join with `e_by_1_0` for `e(y, x)`",
+        "lookup `e_by_1_0` for `e(w, z)`",
     ] {
         assert!(plan.contains(line), "no `{line}` in\n{plan}");
     }
