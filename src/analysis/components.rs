@@ -284,13 +284,13 @@ fn reads_only(body: &[Lit], shared: &[bool]) -> bool {
 /// they are given to every component's evaluation instead of derived again per local class.
 pub fn per_user_derived(program: &Program, per_user: &[bool], shared: &[bool]) -> Vec<bool> {
     let mut derived: Vec<bool> = (0..program.relations.len())
-        .map(|r| !per_user[r] && !shared[r] && program.relations[r].input.is_none())
+        .map(|r| {
+            !per_user[r]
+                && !shared[r]
+                && program.relations[r].input.is_none()
+                && program.clauses.iter().any(|c| c.head.rel == r)
+        })
         .collect();
-    for r in 0..derived.len() {
-        if !program.clauses.iter().any(|c| c.head.rel == r) {
-            derived[r] = false;
-        }
-    }
     loop {
         let mut changed = false;
         for clause in &program.clauses {
