@@ -1,7 +1,23 @@
 # shellcheck shell=bash
 # Helpers shared by the whole-process measurement scripts (sourced, not run): timing under
 # /usr/bin/time -v, medians, ratios, and commands run alternately. The caller sets DIR (a
-# scratch directory) and REPEAT (runs of each command).
+# scratch directory) and REPEAT (runs of each command), or calls `workloads_and_binaries`.
+
+# The engine workloads' settings (WORKLOADS, REPEAT, DIR, made) and binaries: B, bindlog; H, the
+# hand-written datafrog programs (built unless BINDLOG and BY_HAND name them).
+workloads_and_binaries() {
+  WORKLOADS=${WORKLOADS:-closure samegen negation aggregates}
+  REPEAT=${REPEAT:-5}
+  DIR=${DIR:-$(mktemp -d)}
+  mkdir -p "$DIR"
+  if [ -z "${BINDLOG:-}" ] || [ -z "${BY_HAND:-}" ]; then
+    cargo build --release --quiet --bin bindlog --example datafrog_by_hand
+  fi
+  # shellcheck disable=SC2034 # read by the scripts that call this
+  B=${BINDLOG:-$PWD/target/release/bindlog}
+  # shellcheck disable=SC2034
+  H=${BY_HAND:-$PWD/target/release/examples/datafrog_by_hand}
+}
 
 # Runs a command once under /usr/bin/time -v; prints "seconds kib cpu-seconds" (user + system).
 timed() {

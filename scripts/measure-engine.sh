@@ -14,19 +14,10 @@
 #   BINDLOG=path BY_HAND=path ...                 # use these binaries instead of building them
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORKLOADS=${WORKLOADS:-closure samegen negation aggregates}
 PARTS=${PARTS:-workloads explain copy}
-REPEAT=${REPEAT:-5}
-DIR=${DIR:-$(mktemp -d)}
-mkdir -p "$DIR"
-if [ -z "${BINDLOG:-}" ] || [ -z "${BY_HAND:-}" ]; then
-  cargo build --release --quiet --bin bindlog --example datafrog_by_hand
-fi
-B=${BINDLOG:-$PWD/target/release/bindlog}
-H=${BY_HAND:-$PWD/target/release/examples/datafrog_by_hand}
-
 # shellcheck source=scripts/lib-measure.sh
 . scripts/lib-measure.sh
+workloads_and_binaries
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $REPEAT runs each, medians"
 part() { [[ " $PARTS " == *" $1 "* ]]; }

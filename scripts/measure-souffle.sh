@@ -24,20 +24,12 @@ if [ -z "$SOUFFLE" ] || ! [ -x "$SOUFFLE" ]; then
   echo "Soufflé is not part of this repository; this measurement is optional." >&2
   exit 2
 fi
-WORKLOADS=${WORKLOADS:-closure samegen negation aggregates}
-REPEAT=${REPEAT:-5}
-DIR=${DIR:-$(mktemp -d)}
-mkdir -p "$DIR"
-if [ -z "${BINDLOG:-}" ] || [ -z "${BY_HAND:-}" ]; then
-  cargo build --release --quiet --bin bindlog --example datafrog_by_hand
-fi
-B=${BINDLOG:-$PWD/target/release/bindlog}
-H=${BY_HAND:-$PWD/target/release/examples/datafrog_by_hand}
 JOBS=()
 if [ -n "${SOUFFLE_JOBS:-}" ]; then JOBS=(-j "$SOUFFLE_JOBS"); fi
 
 # shellcheck source=scripts/lib-measure.sh
 . scripts/lib-measure.sh
+workloads_and_binaries
 
 # same OUT_A OUT_B: every relation bindlog wrote has the same rows in Soufflé's output.
 same() {

@@ -171,17 +171,15 @@ fn rules_over_lower_strata_merge_on_non_leading_columns() {
         vec!["1\t20", "2\t21", "3\t20", "4\t22"]
     );
     assert_eq!(eval_rel(p, &facts, "path").len(), 3 * 2 + 2 * 2);
-    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
-        .unwrap()
-        .render_plan();
-    for line in [
-        "merge join with `f_by_2_0_where_1=7` for `f(a, 7, y)` + value filters [antijoin `banned` (its own order), compare] -> (x, a)",
-        "merge join with `e` (its own order) for `e(y, z)` -> (x, z)",
-        "merge join with `f_by_1_2_0_where_2=c1` for `f(w, z, z)` -> (x, w)",
-        "leapjoin with `e` (its own order) for `e(y, z)` -> (x, z)",
-    ] {
-        assert!(plan.contains(line), "no `{line}` in\n{plan}");
-    }
+    plan_with(
+        p,
+        &[
+            "merge join with `f_by_2_0_where_1=7` for `f(a, 7, y)` + value filters [antijoin `banned` (its own order), compare] -> (x, a)",
+            "merge join with `e` (its own order) for `e(y, z)` -> (x, z)",
+            "merge join with `f_by_1_2_0_where_2=c1` for `f(w, z, z)` -> (x, w)",
+            "leapjoin with `e` (its own order) for `e(y, z)` -> (x, z)",
+        ],
+    );
 }
 
 /// Issue 18, item 2: each join and negation reads the relation's own sorted rows wherever the
@@ -231,31 +229,29 @@ fn issue_18_2_indexes_are_shared_where_a_sorted_order_serves() {
     assert_eq!(rows("skip"), vec!["1 3", "1 4", "3 6", "5 4", "5 8"]);
     assert_eq!(rows("hop"), vec!["1 1", "1 2", "3 1", "3 2", "5 1", "5 2"]);
     assert_eq!(rows("has"), vec!["1", "3", "5"]);
-    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
-        .unwrap()
-        .render_plan();
-    for line in [
-        // Rules run once: a negation on a column that leads nothing gets an index of its own; a
-        // join whose key and values are the whole row in order reads the relation, as does a
-        // negation binding its leading columns (wildcards after them).
-        "filter/map [antijoin `t_by_1`] -> (x)",
-        "merge join with `t` (its own order) for `t(x, b, c)` + value filters [antijoin `t` (its own order)] -> (x, b, c)",
-        // A negation on the leading column of a join's index reads that index.
-        "index `e_by_1_0`: 2 accesses",
-        "merge join with `e_by_1_0` for `e(y, x)` + value filters [antijoin `e_by_1_0`] -> (x, y)",
-        "merge join with `e` (its own order) for `e(x, y)` -> (x, y)",
-        // Wildcards after the key and values: the rows that differ only there are read once.
-        "merge join with `t` (its own order) for `t(x, _, _)` -> (x)",
-        "leapjoin with `t` (its own order) for `t(y, z, _)` -> (x, z)",
-        // Values past a skipped column: an index of its own.
-        "merge join with `t_by_0_2` for `t(x, _, z)` -> (x, z)",
-        // The fixpoint: leapjoins over the relation's rows (key columns bound in another
-        // order than the row's), and over an index of its own.
-        "leapjoin with `t` (its own order) for `t(y, x, z)` + value filters [antijoin `e` (its own order)] -> (x, z)",
-        "leapjoin with `t_by_0_2` for `t(y, _, z)` + value filters [compare] -> (x, z)",
-    ] {
-        assert!(plan.contains(line), "no `{line}` in\n{plan}");
-    }
+    plan_with(
+        p,
+        &[
+            // Rules run once: a negation on a column that leads nothing gets an index of its own; a
+            // join whose key and values are the whole row in order reads the relation, as does a
+            // negation binding its leading columns (wildcards after them).
+            "filter/map [antijoin `t_by_1`] -> (x)",
+            "merge join with `t` (its own order) for `t(x, b, c)` + value filters [antijoin `t` (its own order)] -> (x, b, c)",
+            // A negation on the leading column of a join's index reads that index.
+            "index `e_by_1_0`: 2 accesses",
+            "merge join with `e_by_1_0` for `e(y, x)` + value filters [antijoin `e_by_1_0`] -> (x, y)",
+            "merge join with `e` (its own order) for `e(x, y)` -> (x, y)",
+            // Wildcards after the key and values: the rows that differ only there are read once.
+            "merge join with `t` (its own order) for `t(x, _, _)` -> (x)",
+            "leapjoin with `t` (its own order) for `t(y, z, _)` -> (x, z)",
+            // Values past a skipped column: an index of its own.
+            "merge join with `t_by_0_2` for `t(x, _, z)` -> (x, z)",
+            // The fixpoint: leapjoins over the relation's rows (key columns bound in another
+            // order than the row's), and over an index of its own.
+            "leapjoin with `t` (its own order) for `t(y, x, z)` + value filters [antijoin `e` (its own order)] -> (x, z)",
+            "leapjoin with `t_by_0_2` for `t(y, _, z)` + value filters [compare] -> (x, z)",
+        ],
+    );
 }
 
 /// Issue 18, item 2: accesses whose column sets form a chain share one sorted copy (Soufflé's
@@ -291,16 +287,14 @@ fn issue_18_2_accesses_whose_columns_chain_share_one_index() {
             "1 2", "1 3", "1 7", "1 8", "1 9", "2 4", "2 5", "2 6", "2 9", "3 3"
         ]
     );
-    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
-        .unwrap()
-        .render_plan();
-    for line in [
-        "index `t_by_1_2_0`: 3 accesses",
-        "merge join with `t_by_1_2_0` for `t(_, x, z)` -> (x, z)",
-        "leapjoin with `t_by_1_2_0` for `t(a, x, z)` + value filters [antijoin `t_by_1_2_0`] -> (x, a)",
-    ] {
-        assert!(plan.contains(line), "no `{line}` in\n{plan}");
-    }
+    let plan = plan_with(
+        p,
+        &[
+            "index `t_by_1_2_0`: 3 accesses",
+            "merge join with `t_by_1_2_0` for `t(_, x, z)` -> (x, z)",
+            "leapjoin with `t_by_1_2_0` for `t(a, x, z)` + value filters [antijoin `t_by_1_2_0`] -> (x, a)",
+        ],
+    );
     assert_eq!(plan.matches("index `").count(), 1, "one index in\n{plan}");
 }
 
@@ -322,16 +316,14 @@ fn issue_18_2_an_aggregate_lookup_shares_a_join_index() {
     let out = eval(p, &facts);
     let rows: Vec<String> = out["both"].iter().map(|r| r.join(" ")).collect();
     assert_eq!(rows, vec!["1 10 2", "1 11 2", "1 12 2", "2 4 1", "2 12 1"]);
-    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
-        .unwrap()
-        .render_plan();
-    for line in [
-        "index `e_by_1_0`: 2 accesses",
-        "merge join with `e_by_1_0` for `e(y, x)`",
-        "lookup `e_by_1_0` for `e(w, z)`",
-    ] {
-        assert!(plan.contains(line), "no `{line}` in\n{plan}");
-    }
+    plan_with(
+        p,
+        &[
+            "index `e_by_1_0`: 2 accesses",
+            "merge join with `e_by_1_0` for `e(y, x)`",
+            "lookup `e_by_1_0` for `e(w, z)`",
+        ],
+    );
 }
 
 /// A rule run once joins on a column that does not lead its rows both ways: few rows against a
@@ -404,16 +396,15 @@ fn regression_aggregates_binding_non_leading_columns() {
 
 #[test]
 fn plan_names_the_index_each_aggregate_atom_uses() {
-    let rules = bindlog::datalog::Rules::from_texts(&[("test.dl", NON_LEADING)]).unwrap();
-    let plan = rules.render_plan();
-    for line in [
-        "aggregate count, once for all groups (x): scan `e(y, x)`",
-        "aggregate count, per row (given x): lookup `e_by_1` for `e(y, z)`",
-        "aggregate count, once for all groups (x): scan `r(y)`; lookup `t_by_1` for `t(a, y, x)`",
-        "aggregate count, per row (given x): lookup `t_by_0_2` for `t(a, b, c)`",
-    ] {
-        assert!(plan.contains(line), "no `{line}` in\n{plan}");
-    }
+    plan_with(
+        NON_LEADING,
+        &[
+            "aggregate count, once for all groups (x): scan `e(y, x)`",
+            "aggregate count, per row (given x): lookup `e_by_1` for `e(y, z)`",
+            "aggregate count, once for all groups (x): scan `r(y)`; lookup `t_by_1` for `t(a, y, x)`",
+            "aggregate count, per row (given x): lookup `t_by_0_2` for `t(a, b, c)`",
+        ],
+    );
 }
 
 /// Two aggregates of one rule may use the same local name: each has its own (found while
@@ -1013,13 +1004,23 @@ fn issue_18_1_narrow_and_wide_strata_agree_with_the_naive_evaluator() {
     assert!(
         out["counted"].iter().any(|r| r[1] != "0") && out["counted"].iter().any(|r| r[4] != "0")
     );
-    let rules = bindlog::datalog::Rules::from_texts(&[("test.dl", p)]).unwrap();
-    let plan = rules.render_plan();
-    for line in [
-        "stratum 1 [narrow], rows of 1 column",
-        "[pair, mixed] recursive, rows of 5 columns",
-        "[lonely], rows of 2 columns",
-    ] {
+    plan_with(
+        p,
+        &[
+            "stratum 1 [narrow], rows of 1 column",
+            "[pair, mixed] recursive, rows of 5 columns",
+            "[lonely], rows of 2 columns",
+        ],
+    );
+}
+
+/// The plan of program `p`, which must show each of `lines`.
+fn plan_with(p: &str, lines: &[&str]) -> String {
+    let plan = bindlog::datalog::Rules::from_texts(&[("test.dl", p)])
+        .unwrap()
+        .render_plan();
+    for line in lines {
         assert!(plan.contains(line), "no `{line}` in\n{plan}");
     }
+    plan
 }
