@@ -61,6 +61,17 @@ pub enum Step {
     Filter { lits: Vec<Lit> },
 }
 
+impl Step {
+    /// The literals run on each row the step gives: a join's filters, a filter's literals.
+    pub fn lits(&self) -> &[Lit] {
+        match self {
+            Step::Leap { filters, .. } => filters,
+            Step::Filter { lits } => lits,
+            Step::Join { .. } => &[],
+        }
+    }
+}
+
 /// A step with the layout (variables per slot) of the rows it produces.
 #[derive(Clone, Debug)]
 pub struct PlannedStep {
@@ -410,20 +421,16 @@ fn accesses(prog: &Program, sp: &StratumPlan) -> Vec<Use> {
             }
         };
         for ps in &rp.steps {
-            match &ps.step {
-                Step::Leap {
-                    atom,
-                    key_cols,
-                    val_cols,
-                    filters,
-                    ..
-                } => {
-                    out.push((atom.clone(), access_sets(key_cols, val_cols), false));
-                    lits_of(filters, &mut out);
-                }
-                Step::Filter { lits } => lits_of(lits, &mut out),
-                Step::Join { .. } => {}
+            if let Step::Leap {
+                atom,
+                key_cols,
+                val_cols,
+                ..
+            } = &ps.step
+            {
+                out.push((atom.clone(), access_sets(key_cols, val_cols), false));
             }
+            lits_of(ps.step.lits(), &mut out);
         }
     }
     out
@@ -564,18 +571,16 @@ fn rule_width(plan: &RulePlan) -> usize {
     let mut w = plan.driver_layout.len().max(plan.head.len());
     for s in &plan.steps {
         w = w.max(s.input.len()).max(s.output.len());
-        w = w.max(match &s.step {
-            Step::Leap {
-                key_cols,
-                val_cols,
-                filters,
-                ..
-            } => key_cols.len().max(val_cols.len()).max(lits_width(filters)),
-            Step::Join {
-                key_cols, val_cols, ..
-            } => key_cols.len().max(val_cols.len()),
-            Step::Filter { lits } => lits_width(lits),
-        });
+        w = w.max(lits_width(s.step.lits()));
+        if let Step::Leap {
+            key_cols, val_cols, ..
+        }
+        | Step::Join {
+            key_cols, val_cols, ..
+        } = &s.step
+        {
+            w = w.max(key_cols.len()).max(val_cols.len());
+        }
     }
     w
 }

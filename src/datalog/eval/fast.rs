@@ -49,21 +49,11 @@ pub fn evaluate(
     given: Option<&[bool]>,
 ) -> Result<Vec<Table>, EvalError> {
     let opts = Opts {
-        parallel,
         given,
-        keep: None,
-        heights: false,
+        ..Opts::plain(parallel)
     };
-    supported(plan)?;
-    Ok(run(
-        prog,
-        plan,
-        rt,
-        None,
-        inputs.iter().map(normal).collect(),
-        opts,
-    )?
-    .0)
+    let inputs = inputs.iter().map(normal).collect();
+    Ok(run(prog, plan, rt, None, inputs, opts)?.0)
 }
 
 /// [`evaluate`] over input tables it owns: each is sorted in place, so the input rows are
@@ -75,15 +65,8 @@ pub fn evaluate_owned(
     inputs: Vec<Table>,
     parallel: bool,
 ) -> Result<Vec<Table>, EvalError> {
-    let opts = Opts {
-        parallel,
-        given: None,
-        keep: None,
-        heights: false,
-    };
-    supported(plan)?;
     let store = inputs.into_iter().map(normal_owned).collect();
-    Ok(run(prog, plan, rt, None, store, opts)?.0)
+    Ok(run(prog, plan, rt, None, store, Opts::plain(parallel))?.0)
 }
 
 /// [`evaluate`], also giving every tuple a height: 0 for an input
@@ -99,12 +82,9 @@ pub fn evaluate_with_heights(
     parallel: bool,
 ) -> Result<(Vec<Table>, Heights), EvalError> {
     let opts = Opts {
-        parallel,
-        given: None,
-        keep: None,
         heights: true,
+        ..Opts::plain(parallel)
     };
-    supported(plan)?;
     run(
         prog,
         plan,
@@ -178,12 +158,10 @@ pub fn evaluate_on(
     keep: &[bool],
 ) -> Result<Vec<Table>, EvalError> {
     let opts = Opts {
-        parallel: false,
         given,
         keep: Some(keep),
-        heights: false,
+        ..Opts::plain(false)
     };
-    supported(plan)?;
     let inputs = inputs.iter().map(normal).collect();
     Ok(run(prog, plan, rt, Some(base), inputs, opts)?.0)
 }
@@ -199,6 +177,18 @@ struct Opts<'a> {
     keep: Option<&'a [bool]>,
     /// Whether each tuple's height is recorded.
     heights: bool,
+}
+
+impl Opts<'_> {
+    /// Every stratum run, every relation returned, no heights.
+    fn plain(parallel: bool) -> Self {
+        Opts {
+            parallel,
+            given: None,
+            keep: None,
+            heights: false,
+        }
+    }
 }
 
 /// A table as the store keeps it: sorted, without duplicates (none when it is empty).
@@ -287,6 +277,7 @@ fn run(
         heights: record,
     }: Opts,
 ) -> Result<(Vec<Table>, Heights), EvalError> {
+    supported(plan)?;
     let mut store: Store = match base {
         Some(b) => b.store.clone(),
         None => vec![None; inputs.len()],
@@ -1075,21 +1066,17 @@ fn run_stratum<const W: usize>(
         }
         let nvars = prog.clauses[rp.clause].var_names.len();
         for (si, ps) in rp.steps.iter().enumerate() {
-            let lits: &[Lit] = match &ps.step {
-                Step::Leap {
-                    atom,
-                    key_cols,
-                    val_cols,
-                    filters,
-                    ..
-                } => {
-                    let i = prep.index(&sorted, atom, key_cols, val_cols);
-                    leap_index.insert((ri, si), i);
-                    filters
-                }
-                Step::Filter { lits } => lits,
-                Step::Join { .. } => &[],
-            };
+            if let Step::Leap {
+                atom,
+                key_cols,
+                val_cols,
+                ..
+            } = &ps.step
+            {
+                let i = prep.index(&sorted, atom, key_cols, val_cols);
+                leap_index.insert((ri, si), i);
+            }
+            let lits = ps.step.lits();
             let mut ids = StepIds::default();
             for l in lits {
                 if let Lit::Neg(a) = l {
