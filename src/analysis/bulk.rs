@@ -8,7 +8,7 @@
 use super::RULES;
 use super::classes::{Classes, KeyContext};
 use super::views::{
-    ANON, ANONYMOUS_ENTRY, AUTHENTICATED_ENTRY, Applicable, Decide, DecidedBy, DefaultEntry, Tri,
+    ANON, ANONYMOUS_ENTRY, AUTHENTICATED_ENTRY, Applicable, Decide, DefaultEntry, NamedBy, Tri,
     Visible, columns,
 };
 use crate::datalog::eval::Limits;
@@ -203,7 +203,7 @@ pub struct Options {
     /// Which answers must be computed; the others may be left unknown.
     pub scope: Scope,
     /// Also read, for each application answered, the bindings that carry each class's
-    /// decision (`decided_by`): what `who --app` says a user's access comes from. Not with
+    /// decision (`named_by`): what `who --app` says a user's access comes from. Not with
     /// `whole`.
     pub deciders: bool,
 }
@@ -268,22 +268,29 @@ pub struct Bulk<'a> {
 }
 
 /// For one application, the bindings that carry each identity class's decision.
-struct Deciders {
+pub struct Deciders {
     /// Per identity class, its local class in the application's component (`u32::MAX`: none).
     local: Vec<u32>,
-    /// Per local class, the pks of the bindings of `decided_by`.
+    /// Per local class, the pks of the bindings of `named_by`.
     sets: Vec<Vec<String>>,
 }
 
 impl Deciders {
-    /// The bindings for identity class `k`.
-    fn of(&self, k: u32) -> &[String] {
+    /// The pks (sorted) of the bindings that carry the decision for identity class `k`; empty
+    /// where no binding does.
+    pub fn of(&self, k: u32) -> &[String] {
         let local = self.local[k as usize];
         self.sets.get(local as usize).map_or(&[], Vec::as_slice)
     }
+
+    /// Which way the decision is made for identity class `k`: classes with the same way have
+    /// the same deciding bindings (its local class in the application's component).
+    pub fn way(&self, k: u32) -> u32 {
+        self.local[k as usize]
+    }
 }
 
-/// Per application (by pk), the bindings of `decided_by` that carry its decision for each
+/// Per application (by pk), the bindings of `named_by` that carry its decision for each
 /// identity class, as a component-by-component run with [`Options::deciders`] read them.
 #[derive(Default)]
 pub struct AppDeciders(HashMap<String, Deciders>);
@@ -295,10 +302,9 @@ impl AppDeciders {
         self.0.get(app).map_or(&[], |d| d.of(k))
     }
 
-    /// Which way application `app` is decided for identity class `k`: classes with the same
-    /// way have the same deciding bindings (its local class in the application's component).
-    pub fn way(&self, app: &str, k: u32) -> u32 {
-        self.0.get(app).map_or(u32::MAX, |d| d.local[k as usize])
+    /// Application `app`'s deciding bindings; `None` where it was not answered.
+    pub fn get(&self, app: &str) -> Option<&Deciders> {
+        self.0.get(app)
     }
 }
 
@@ -492,8 +498,8 @@ impl<'a> Bulk<'a> {
         })
     }
 
-    /// The pks of the bindings that carry the decision of application `app` (its index in
-    /// [`Layout::apps`]) for the user at `index`, as the rules' `decided_by` names them;
+    /// The pks (sorted) of the bindings that carry the decision of application `app` (its index in
+    /// [`Layout::apps`]) for the user at `index`, as the rules' `named_by` names them;
     /// empty unless the run read them ([`Options::deciders`]).
     pub fn deciders(&self, app: usize, index: usize) -> &[String] {
         self.deciders
@@ -789,18 +795,18 @@ pub(crate) fn by_component(
     let user_dependent = super::components::user_dependent(program, &per_user);
     // What an evaluation derives: the answers read below and what they rest on; the relations
     // every component shares are given, the rest (deferral reasons, say) skipped.
-    let decided_by = program.relation("decided_by").filter(|_| options.deciders);
+    let named_by = program.relation("named_by").filter(|_| options.deciders);
     let outputs: Vec<usize> = ANSWERS
         .iter()
         .filter_map(|name| program.relation(name))
-        .chain(decided_by)
+        .chain(named_by)
         .chain(collect.iter().flat_map(|c| c.rels.iter().copied()))
         .collect();
     let needed = super::components::needed_for(program, &outputs);
     let mut given: Vec<bool> = shared.iter().zip(&needed).map(|(s, n)| *s || !n).collect();
     // The deciding bindings are read of applications only: elsewhere they are not derived.
     let mut given_to_apps = given.clone();
-    if let Some(r) = decided_by {
+    if let Some(r) = named_by {
         given[r] = true;
     }
     // What each flow's run gives its stages: the relations that are the same for every user
@@ -977,7 +983,7 @@ pub(crate) fn by_component(
                 .collect();
             subjects.push(ANON.into());
             let part = read_part(&eval, rules, view, slots[c], &subjects);
-            let deciders = match (decided_by, slots[c]) {
+            let deciders = match (named_by, slots[c]) {
                 (Some(rel), Slot::App(a)) => Some(read_deciders(
                     &eval,
                     rel,
@@ -1011,9 +1017,7 @@ pub(crate) fn by_component(
         .map(|(c, (part, part_rows, sets))| {
             rows.push(part_rows);
             if let (Some(sets), Slot::App(a)) = (sets, slots[c]) {
-                let local = (0..classes.len() as u32)
-                    .map(|k| local.id_in(c, k))
-                    .collect();
+                let local = local.ids_in(c);
                 deciders.insert(a, Deciders { local, sets });
             }
             part
@@ -1117,7 +1121,7 @@ impl ComponentRun {
     }
 }
 
-/// Per subject of `subjects` (representatives' pks), the bindings of `decided_by` (relation id
+/// Per subject of `subjects` (representatives' pks), the bindings of `named_by` (relation id
 /// `rel`) that carry application `app`'s decision for it, sorted.
 fn read_deciders(
     eval: &Evaluation,
@@ -1134,7 +1138,7 @@ fn read_deciders(
         .enumerate()
         .filter_map(|(i, s)| Some((eval.symbols.get(s)?, i)))
         .collect();
-    let [target_at, identity_at, context_at, binding_at] = DECIDED_BY;
+    let [target_at, identity_at, context_at, binding_at] = NAMED_BY;
     for row in eval.tables[rel].rows() {
         if let (true, Some(&i)) = (
             row[target_at] == app && row[context_at] == ctx,
@@ -1273,9 +1277,8 @@ const VISIBLE: [usize; 4] = columns::<Visible, 4>(["binding", "entry", "subject"
 const DECIDE: [usize; 4] = columns::<Decide, 4>(["target", "identity", "context", "value"]);
 /// `default_entry`'s flow and entry.
 const DEFAULT_ENTRY: [usize; 2] = columns::<DefaultEntry, 2>(["flow", "entry"]);
-/// `decided_by`'s target, identity, context and binding.
-const DECIDED_BY: [usize; 4] =
-    columns::<DecidedBy, 4>(["target", "identity", "context", "binding"]);
+/// `named_by`'s target, identity, context and binding.
+const NAMED_BY: [usize; 4] = columns::<NamedBy, 4>(["target", "identity", "context", "binding"]);
 
 /// The relations a component's answers are read from.
 const ANSWERS: [&str; 4] = ["default_entry", "applicable", "visible", "decide"];

@@ -150,10 +150,16 @@ struct ByScope {
 /// The bindings that carry one application's decision, user by user ([`Model::app_deciders`]).
 pub struct Deciding<'m> {
     model: &'m Model,
-    app: String,
-    /// Read from the model's `decided_by` rows (`None`: per identity class, from the
-    /// component step).
-    rows: Option<Ways>,
+    /// Read from the model's `named_by` rows, or per identity class from the component step.
+    from: DecidingFrom<'m>,
+}
+
+/// Where [`Deciding`] reads the bindings.
+enum DecidingFrom<'m> {
+    /// The model's own `named_by` rows.
+    Rows(Ways),
+    /// The component step's, per identity class (`None`: the application was not answered).
+    Classes(&'m Classed, Option<&'m bulk::Deciders>),
 }
 
 /// Each subject's way (by pk), and each way's deciding bindings.
@@ -163,34 +169,28 @@ impl Deciding<'_> {
     /// The way the user at `index` in `snapshot.users` is decided: users with the same way
     /// have the same deciding bindings.
     pub fn way(&self, snapshot: &Snapshot, index: usize) -> u32 {
-        match &self.rows {
-            Some((ways, _)) => {
+        match &self.from {
+            DecidingFrom::Rows((ways, _)) => {
                 let pk = snapshot.users[index].pk.to_string();
                 ways.get(self.model.representative(&pk))
                     .copied()
                     .unwrap_or(0)
             }
-            None => self.classed().map_or(u32::MAX, |(c, d)| {
-                d.way(&self.app, c.population.classes.of_user[index])
-            }),
+            DecidingFrom::Classes(c, d) => {
+                d.map_or(u32::MAX, |d| d.way(c.population.classes.of_user[index]))
+            }
         }
     }
 
     /// The pks (sorted) of the bindings that carry the decision for the user at `index` in
     /// `snapshot.users`; empty where none does (an unknown answer, or no binding in force).
     pub fn of(&self, snapshot: &Snapshot, index: usize) -> &[String] {
-        match &self.rows {
-            Some((_, sets)) => &sets[self.way(snapshot, index) as usize],
-            None => self.classed().map_or(&[], |(c, d)| {
-                d.of(&self.app, c.population.classes.of_user[index])
-            }),
+        match &self.from {
+            DecidingFrom::Rows((_, sets)) => &sets[self.way(snapshot, index) as usize],
+            DecidingFrom::Classes(c, d) => {
+                d.map_or(&[], |d| d.of(c.population.classes.of_user[index]))
+            }
         }
-    }
-
-    /// The model's classes and the deciding bindings it kept.
-    fn classed(&self) -> Option<(&Classed, &bulk::AppDeciders)> {
-        let c = self.model.population.as_ref()?;
-        Some((c, c.scoped.as_ref()?.deciders.as_ref()?))
     }
 }
 
@@ -331,7 +331,7 @@ impl Model {
     }
 
     /// [`Model::everyone_reading`], keeping too the bindings that carry each application's
-    /// decision for each identity class (the rules' `decided_by`, read per component as
+    /// decision for each identity class (the rules' `named_by`, read per component as
     /// `who --app` reads it), for [`Model::app_deciders`].
     pub fn everyone_deciding(
         snapshot: &Snapshot,
@@ -544,25 +544,37 @@ impl Model {
     }
 
     /// The bindings that carry application `app`'s decision for each user (the rules'
-    /// `decided_by`): per identity class in a model evaluated by scope with
+    /// `named_by`): per identity class in a model evaluated by scope with
     /// [`Model::everyone_deciding`], from the model's own rows otherwise.
     pub fn app_deciders(&self, app: &str) -> Result<Deciding<'_>, String> {
-        let by_class = self.population.as_ref().and_then(|c| c.scoped.as_ref());
-        let rows = match by_class {
-            Some(ByScope { deciders: None, .. }) => {
+        let by_class = self
+            .population
+            .as_ref()
+            .and_then(|c| Some((c, c.scoped.as_ref()?)));
+        let from = match by_class {
+            Some((_, ByScope { deciders: None, .. })) => {
                 return Err(
                     "internal error: the deciding bindings were not kept for this model".into(),
                 );
             }
-            Some(_) => None,
+            Some((
+                c,
+                ByScope {
+                    deciders: Some(d), ..
+                },
+            )) => DecidingFrom::Classes(c, d.get(app)),
             None => {
                 let mut by_subject: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                let [target] = views::columns::<views::DecidedBy, 1>(["target"]);
-                for r in self.rows_matching("decided_by", target, app) {
-                    let r = views::DecidedBy::from_row(r);
+                let [target] = views::columns::<views::NamedBy, 1>(["target"]);
+                for r in self.rows_matching("named_by", target, app) {
+                    let r = views::NamedBy::from_row(r);
                     if r.context == "app" {
                         by_subject.entry(r.identity).or_default().push(r.binding);
                     }
+                }
+                for set in by_subject.values_mut() {
+                    set.sort_unstable();
+                    set.dedup();
                 }
                 // Equal sets share one way.
                 let mut sets: Vec<Vec<String>> = vec![Vec::new()];
@@ -576,14 +588,10 @@ impl Model {
                     });
                     ways.insert(subject, way);
                 }
-                Some((ways, sets))
+                DecidingFrom::Rows((ways, sets))
             }
         };
-        Ok(Deciding {
-            model: self,
-            app: app.to_string(),
-            rows,
-        })
+        Ok(Deciding { model: self, from })
     }
 
     /// Whose rows answer for the user with this pk: its identity class's representative in a
@@ -633,14 +641,11 @@ impl Model {
             Some(c) => c.population.class_members().len(),
             None => snapshot.users.len(),
         } as u32;
-        let reverse = self
-            .population
+        self.population
             .as_ref()
             .and_then(|c| c.scoped.as_ref())
-            .and_then(|s| s.scopes.reverse_of(object));
-        (0..n)
-            .map(|k| reverse.and_then(|m| m.get(&k).copied()).unwrap_or(k))
-            .collect()
+            .and_then(|s| s.scopes.answering(object, n))
+            .unwrap_or_else(|| (0..n).collect())
     }
 
     /// The flow or application whose classes answer for `object` in a model evaluated per

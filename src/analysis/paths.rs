@@ -2,17 +2,23 @@
 //! path that grants something (`alice -> sre -> admins`).
 
 use crate::snapshot::{PolicyBinding, Snapshot, Subject, User};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
 
-/// The group hierarchy of a snapshot, indexed once for many path questions.
+/// The group hierarchy of a snapshot, indexed once for many path questions. Groups are
+/// numbered in the order of their pks, so that a path search that visits them by number
+/// visits them by pk.
 pub struct Hierarchy<'a> {
-    /// Group pk -> its parents' pks.
-    parents: HashMap<&'a str, Vec<&'a str>>,
+    /// Every group pk the snapshot names as a group or as a parent, sorted.
+    pks: Vec<&'a str>,
+    /// Group pk -> its number (its place in `pks`).
+    number: HashMap<&'a str, u32>,
+    /// Per group number: its parents' numbers, sorted.
+    parents: Vec<Vec<u32>>,
     /// User pk -> the groups whose `users` list it.
     listed: HashMap<i64, Vec<&'a str>>,
     /// User pk -> index into the snapshot's users, whose own `groups` are read when asked: a
     /// million users' direct groups are not copied for the few a path is asked of.
-    user_index: rustc_hash::FxHashMap<i64, u32>,
+    user_index: HashMap<i64, u32>,
     /// Group pk -> name.
     names: HashMap<&'a str, &'a str>,
     snapshot: &'a Snapshot,
@@ -21,11 +27,26 @@ pub struct Hierarchy<'a> {
 impl<'a> Hierarchy<'a> {
     /// Indexes the snapshot's groups and direct memberships.
     pub fn new(snapshot: &'a Snapshot) -> Hierarchy<'a> {
-        let mut parents = HashMap::new();
-        let mut names = HashMap::new();
-        let mut listed: HashMap<i64, Vec<&'a str>> = HashMap::new();
+        let mut pks: Vec<&'a str> = snapshot
+            .groups
+            .iter()
+            .flat_map(|g| std::iter::once(&*g.pk).chain(g.parents.iter().map(|p| &**p)))
+            .collect();
+        pks.sort_unstable();
+        pks.dedup();
+        let number: HashMap<&'a str, u32> = pks
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (*g, i as u32))
+            .collect();
+        let mut parents = vec![Vec::new(); pks.len()];
+        let mut names = HashMap::default();
+        let mut listed: HashMap<i64, Vec<&'a str>> = HashMap::default();
         for g in &snapshot.groups {
-            parents.insert(&*g.pk, g.parents.iter().map(|p| &**p).collect());
+            let ups = &mut parents[number[&*g.pk] as usize];
+            ups.extend(g.parents.iter().map(|p| number[&**p]));
+            ups.sort_unstable();
+            ups.dedup();
             names.insert(&*g.pk, &*g.name);
             for u in &g.users {
                 listed.entry(*u).or_default().push(&*g.pk);
@@ -38,6 +59,8 @@ impl<'a> Hierarchy<'a> {
             .map(|(i, u)| (u.pk, i as u32))
             .collect();
         Hierarchy {
+            pks,
+            number,
             parents,
             listed,
             user_index,
@@ -46,9 +69,9 @@ impl<'a> Hierarchy<'a> {
         }
     }
 
-    /// The user's direct groups (from the user's `groups` and the groups' `users`), sorted;
-    /// `None` when neither names the user.
-    fn direct(&self, user: i64) -> Option<BTreeSet<&'a str>> {
+    /// The user's direct groups (from the user's `groups` and the groups' `users`), in any
+    /// order and possibly repeated; `None` when neither names the user.
+    fn direct(&self, user: i64) -> Option<impl Iterator<Item = &'a str>> {
         let own = self
             .user_index
             .get(&user)
@@ -61,43 +84,77 @@ impl<'a> Hierarchy<'a> {
             own.into_iter()
                 .flatten()
                 .map(|g| &**g)
-                .chain(listed.into_iter().flatten().copied())
-                .collect(),
+                .chain(listed.into_iter().flatten().copied()),
         )
+    }
+
+    /// Every group the user is an effective member of, each with its shortest chain from one of
+    /// the user's direct groups (see [`Reach`]); `None` when no group names the user.
+    pub fn reach(&self, user: i64) -> Option<Reach<'a>> {
+        let mut starts: Vec<u32> = Vec::new();
+        let mut unlisted = Vec::new();
+        for g in self.direct(user)? {
+            match self.number.get(g) {
+                Some(n) => starts.push(*n),
+                None => unlisted.push(g),
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        // Breadth first by number (so by pk): `seen` is the queue, each group with the index
+        // of the one it was reached from.
+        let mut seen: Vec<(u32, u32)> = starts.iter().map(|g| (*g, u32::MAX)).collect();
+        let mut reached: rustc_hash::FxHashSet<u32> = starts.iter().copied().collect();
+        let mut at = 0;
+        while at < seen.len() {
+            for p in &self.parents[seen[at].0 as usize] {
+                if reached.insert(*p) {
+                    seen.push((*p, at as u32));
+                }
+            }
+            at += 1;
+        }
+        let mut by_number: Vec<(u32, u32)> = seen
+            .iter()
+            .enumerate()
+            .map(|(i, (g, _))| (*g, i as u32))
+            .collect();
+        by_number.sort_unstable();
+        Some(Reach {
+            seen,
+            by_number,
+            unlisted,
+        })
     }
 
     /// The shortest chain of groups from one of the user's direct groups up to `group` (both
     /// ends included), or `None` when the user is not a member. Among chains of equal length the
     /// one through the smallest group pks is taken, so the answer is deterministic.
     pub fn path(&self, user: i64, group: &str) -> Option<Vec<&'a str>> {
-        let starts = self.direct(user)?;
-        let mut prev: HashMap<&'a str, Option<&'a str>> = HashMap::new();
-        let mut queue = VecDeque::new();
-        for g in starts {
-            prev.insert(g, None);
-            queue.push_back(g);
+        self.path_in(&self.reach(user)?, group)
+    }
+
+    /// [`Hierarchy::path`] read from the user's [`Reach`].
+    pub fn path_in(&self, reach: &Reach<'a>, group: &str) -> Option<Vec<&'a str>> {
+        // A direct group the snapshot does not list has no parents: it is a path only to
+        // itself.
+        if let Some(g) = reach.unlisted.iter().find(|g| **g == group) {
+            return Some(vec![*g]);
         }
-        while let Some(g) = queue.pop_front() {
-            if g == group {
-                let mut chain = vec![g];
-                let mut at = g;
-                while let Some(Some(p)) = prev.get(at) {
-                    chain.push(p);
-                    at = p;
-                }
-                chain.reverse();
-                return Some(chain);
-            }
-            let mut ups: Vec<&'a str> = self.parents.get(g).cloned().unwrap_or_default();
-            ups.sort_unstable();
-            for p in ups {
-                if !prev.contains_key(p) {
-                    prev.insert(p, Some(g));
-                    queue.push_back(p);
-                }
-            }
+        let target = *self.number.get(group)?;
+        let at = reach
+            .by_number
+            .binary_search_by_key(&target, |(g, _)| *g)
+            .ok()?;
+        let mut chain = Vec::new();
+        let mut i = reach.by_number[at].1;
+        while i != u32::MAX {
+            let (g, from) = reach.seen[i as usize];
+            chain.push(self.pks[g as usize]);
+            i = from;
         }
-        None
+        chain.reverse();
+        Some(chain)
     }
 
     /// A group's name, or its pk when the snapshot does not know it.
@@ -107,23 +164,46 @@ impl<'a> Hierarchy<'a> {
 
     /// The path as names joined by ` -> `, starting with the username.
     pub fn path_text(&self, username: &str, user: i64, group: &str) -> Option<String> {
-        let chain = self.path(user, group)?;
+        Some(self.chain_text(username, self.path(user, group)?))
+    }
+
+    /// A chain of groups as names joined by ` -> `, starting with the username.
+    fn chain_text(&self, username: &str, chain: Vec<&str>) -> String {
         let mut text = username.to_string();
         for g in chain {
             text.push_str(" -> ");
             text.push_str(self.name(g));
         }
-        Some(text)
+        text
     }
 }
 
+/// Where one user's direct groups lead ([`Hierarchy::reach`]): each group reached, breadth
+/// first from the direct groups in pk order, with the group it was first reached from, so
+/// that its shortest path is read back without searching again.
+pub struct Reach<'a> {
+    /// Group numbers in the order reached, each with the index in `seen` of the group it was
+    /// reached from (`u32::MAX` for a direct group).
+    seen: Vec<(u32, u32)>,
+    /// (group number, index in `seen`), sorted.
+    by_number: Vec<(u32, u32)>,
+    /// The user's direct groups that the snapshot does not list.
+    unlisted: Vec<&'a str>,
+}
+
 /// Why one user has the access to an application it has, in words: the bindings the rules
-/// say carry the decision (`decided_by`), read against the group paths of [`Hierarchy`].
+/// say carry the decision (`named_by`), read against the group paths of [`Hierarchy`].
 pub struct Because<'a> {
     hierarchy: Hierarchy<'a>,
     users: HashMap<i64, &'a str>,
     policies: HashMap<&'a str, &'a str>,
+    /// The reaches asked for so far, by user pk, shared by the threads that ask (a report asks
+    /// for one user's paths once per application). At most [`REACHES_KEPT`] are kept.
+    reaches: std::sync::Mutex<HashMap<i64, Option<std::sync::Arc<Reach<'a>>>>>,
 }
+
+/// How many users' reaches [`Because`] keeps; beyond that a reach is searched again.
+const REACHES_KEPT: usize = 100_000;
 
 impl<'a> Because<'a> {
     /// Indexes the snapshot's groups, usernames and policy names.
@@ -140,7 +220,23 @@ impl<'a> Because<'a> {
                 .iter()
                 .map(|p| (&*p.pk, &*p.name))
                 .collect(),
+            reaches: Default::default(),
         }
+    }
+
+    /// The user's [`Reach`], kept for the next question about the same user.
+    fn reach(&self, user: i64) -> Option<std::sync::Arc<Reach<'a>>> {
+        // A poisoned lock only means another thread panicked; what it holds is still whole.
+        let lock = || self.reaches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = lock().get(&user) {
+            return r.clone();
+        }
+        let r = self.hierarchy.reach(user).map(std::sync::Arc::new);
+        let mut reaches = lock();
+        if reaches.len() < REACHES_KEPT {
+            reaches.insert(user, r.clone());
+        }
+        r
     }
 
     /// The group hierarchy.
@@ -152,8 +248,10 @@ impl<'a> Because<'a> {
     pub fn binding(&self, b: &PolicyBinding, user: &User, label: &str) -> String {
         let h = &self.hierarchy;
         match (&b.subject, b.negate) {
-            (Subject::Group(g), false) => h
-                .path_text(label, user.pk, g)
+            (Subject::Group(g), false) => self
+                .reach(user.pk)
+                .and_then(|r| h.path_in(&r, g))
+                .map(|chain| h.chain_text(label, chain))
                 .unwrap_or_else(|| format!("not a member of group {}", h.name(g))),
             (Subject::Group(g), true) => {
                 format!("not in group {} (negated group binding)", h.name(g))
@@ -179,8 +277,9 @@ impl<'a> Because<'a> {
 
     /// Why `user` (called `label` in group paths) has `access` ("yes", "no" or "unknown") to an
     /// application with mode `all` or `any`, where `decides` tells which of its `bindings`
-    /// (in binding order) carry the decision. A decision no binding carries is the one of an
-    /// application with no binding in force. Empty for unknown.
+    /// (in binding order) carry the decision (the rules' `named_by`). A denial in mode `any`
+    /// names no binding: every binding in force fails. Otherwise a decision no binding carries
+    /// is the one of an application with no binding in force. Empty for unknown.
     pub fn access(
         &self,
         bindings: &[&PolicyBinding],
@@ -190,6 +289,9 @@ impl<'a> Because<'a> {
         user: &User,
         label: &str,
     ) -> String {
+        if (access, all_mode) == ("no", false) && !bindings.is_empty() {
+            return "no binding passes".to_string();
+        }
         let mut by = bindings.iter().filter(|b| decides(&b.pk)).peekable();
         if by.peek().is_none() {
             return match access {
@@ -207,7 +309,6 @@ impl<'a> Because<'a> {
                 .map(|b| self.binding(b, user, label))
                 .collect::<Vec<_>>()
                 .join(" and "),
-            ("no", false) => "no binding passes".to_string(),
             ("no", true) => by
                 .next()
                 .map(|b| format!("fails: {}", self.binding(b, user, label)))
@@ -247,6 +348,10 @@ mod tests {
             last_login: None,
             extra: None,
         });
+        let mut bob = s.users[0].clone();
+        bob.pk = 4;
+        bob.groups = vec![Arc::from("ghost"), Arc::from("eng")];
+        s.users.push(bob);
         s.groups.push(group("sre", &["ops", "eng"], &[]));
         s.groups.push(group("ops", &["admins"], &[]));
         s.groups.push(group("eng", &["big"], &[]));
@@ -262,5 +367,19 @@ mod tests {
         assert_eq!(h.path(1, "other"), None);
         assert_eq!(h.path(2, "other"), Some(vec!["other"]));
         assert_eq!(h.path(3, "other"), None);
+        // A direct group the snapshot does not list leads only to itself.
+        assert_eq!(h.path(4, "ghost"), Some(vec!["ghost"]));
+        assert_eq!(h.path(4, "admins"), Some(vec!["eng", "big", "admins"]));
+        // Round the cycle: admins is a parent of sre.
+        assert_eq!(
+            h.path(4, "ops"),
+            Some(vec!["eng", "big", "admins", "sre", "ops"])
+        );
+        assert_eq!(h.path(4, "other"), None);
+        // Read from one reach, every group gives what its own search gives.
+        let reach = h.reach(1).unwrap();
+        for g in ["sre", "ops", "eng", "big", "admins", "other", "ghost"] {
+            assert_eq!(h.path_in(&reach, g), h.path(1, g), "{g}");
+        }
     }
 }

@@ -357,8 +357,8 @@ views! {
     Label = label(x object, l label);
     /// Source S starts a login (or an enrollment) in flow F.
     SourceFlow = source_authentication_flow | source_enrollment_flow (s source, f flow);
-    /// Binding B carries target T's decision V for identity I in context C.
-    DecidedBy = decided_by(t target, i identity, c context, v value, b binding);
+    /// Binding B is named where an answer says why target T decided V for identity I in context C.
+    NamedBy = named_by(t target, i identity, c context, v value, b binding);
     /// Users log in through flow F, named by a brand of domain D or picked by slug.
     LoginFlow = login_flow(f flow, via via, d domain);
     /// How many users notification rule R tells.

@@ -292,7 +292,7 @@ fn question(
 }
 
 /// Why a user (by index) has access to application `a` (its index in the layout): the
-/// bindings the rules' `decided_by` names for the user's class, in words.
+/// bindings the rules' `named_by` names for the user's class, in words.
 fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
     let pk = &*b.layout.apps[a].pk;
     let all_mode = b
@@ -311,7 +311,7 @@ fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
     move |u| {
         let decided_by = b.deciders(a, u);
         let user = &b.snapshot.users[u];
-        let decides = |pk: &str| decided_by.iter().any(|d| d == pk);
+        let decides = |pk: &str| decided_by.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
         words.access(&bindings, all_mode, decides, "yes", user, &user.username)
     }
 }

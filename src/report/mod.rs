@@ -146,10 +146,15 @@ impl Cell {
     }
 
     fn add_n(&mut self, visibility: &str, n: usize) {
-        match visibility {
-            "shown" => self.shown += n,
-            "skipped" => self.skipped += n,
-            _ => self.unknown += n,
+        self.add_tri(Tri::read(visibility), n);
+    }
+
+    /// Counts `n` identities with this answer (yes as shown, no as skipped).
+    fn add_tri(&mut self, answer: Tri, n: usize) {
+        match answer {
+            Tri::Yes => self.shown += n,
+            Tri::No => self.skipped += n,
+            Tri::Unknown => self.unknown += n,
         }
     }
 
@@ -594,29 +599,56 @@ impl<'a> Everyone<'a> {
         // Group sizes count every user's own effective groups: members of one identity class
         // may differ in groups no rule or binding names.
         let m = crate::analysis::memberships::memberships(snapshot)?;
-        let mut by_group: Vec<rustc_hash::FxHashMap<u32, u32>> =
-            vec![rustc_hash::FxHashMap::default(); snapshot.groups.len()];
-        let mut ungrouped: Vec<u32> = vec![0; classes.len()];
-        let mut groups = Vec::new();
-        for (i, k) in class_of_user.iter().enumerate() {
-            m.effective(snapshot, i, &mut groups);
-            if groups.is_empty() {
-                ungrouped[*k as usize] += 1;
-            }
-            for g in &groups {
-                *by_group[*g as usize].entry(*k).or_default() += 1;
-            }
-        }
-        let members: HashMap<String, Vec<(u32, u32)>> = by_group
-            .into_iter()
-            .zip(&snapshot.groups)
-            .filter(|(ks, _)| !ks.is_empty())
-            .map(|(ks, g)| {
-                let mut list: Vec<(u32, u32)> = ks.into_iter().collect();
-                list.sort_unstable();
-                (g.pk.to_string(), list)
+        // Counted in parallel by chunks of users, as (group, class) keys, then added up.
+        use rayon::prelude::*;
+        let chunk = class_of_user
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1);
+        type Counts = (rustc_hash::FxHashMap<u64, u32>, Vec<u32>);
+        let parts: Vec<Counts> = class_of_user
+            .par_chunks(chunk)
+            .enumerate()
+            .map(|(c, ks)| {
+                let mut pairs: rustc_hash::FxHashMap<u64, u32> = Default::default();
+                let mut ungrouped: Vec<u32> = vec![0; classes.len()];
+                let mut groups = Vec::new();
+                for (j, k) in ks.iter().enumerate() {
+                    m.effective(snapshot, c * chunk + j, &mut groups);
+                    if groups.is_empty() {
+                        ungrouped[*k as usize] += 1;
+                    }
+                    for g in &groups {
+                        *pairs
+                            .entry(u64::from(*g) << 32 | u64::from(*k))
+                            .or_default() += 1;
+                    }
+                }
+                (pairs, ungrouped)
             })
             .collect();
+        let mut ungrouped: Vec<u32> = vec![0; classes.len()];
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
+        for (part, none) in parts {
+            for (total, n) in ungrouped.iter_mut().zip(none) {
+                *total += n;
+            }
+            pairs.extend(part);
+        }
+        pairs.par_sort_unstable();
+        let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        for run in pairs.chunk_by(|a, b| a.0 >> 32 == b.0 >> 32) {
+            let mut list: Vec<(u32, u32)> = Vec::with_capacity(run.len());
+            for (key, n) in run {
+                let k = *key as u32;
+                match list.last_mut() {
+                    Some((last, total)) if *last == k => *total += n,
+                    _ => list.push((k, *n)),
+                }
+            }
+            let g = &snapshot.groups[(run[0].0 >> 32) as usize];
+            members.insert(g.pk.to_string(), list);
+        }
         Ok(Everyone {
             snapshot,
             model,
@@ -702,6 +734,91 @@ impl<'a> Everyone<'a> {
             }
         }
     }
+
+    /// The members of the groups the tables show, turned around for [`Everyone::tally`].
+    fn shown(&self, groups: &[(String, &crate::snapshot::Group)]) -> Shown {
+        let mut of_class: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.classes.len()];
+        let mut sizes = Vec::with_capacity(groups.len());
+        for (i, (_, g)) in groups.iter().enumerate() {
+            let mut size = 0;
+            for (k, n) in self.members.get(&*g.pk).into_iter().flatten() {
+                of_class[*k as usize].push((i as u32, *n));
+                size += *n as usize;
+            }
+            sizes.push(size);
+        }
+        Shown { of_class, sizes }
+    }
+
+    /// Per group shown, its members counted by a per-class answer (`answer[k]` for identity
+    /// class `k`). The most common answer is counted as the rest of each group: only the
+    /// classes with another answer are walked, which at a million users is most often a few.
+    fn tally(&self, shown: &Shown, answer: &[Tri]) -> Vec<Cell> {
+        let mut classes = [0usize; 3];
+        for t in answer {
+            classes[*t as usize] += 1;
+        }
+        let most = (0..3).max_by_key(|t| (classes[*t], 3 - *t)).unwrap_or(0);
+        let mut counts = vec![[0usize; 3]; shown.sizes.len()];
+        for (t, groups) in answer.iter().zip(&shown.of_class) {
+            if *t as usize != most {
+                for (g, n) in groups {
+                    counts[*g as usize][*t as usize] += *n as usize;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .zip(&shown.sizes)
+            .map(|(mut c, size)| {
+                c[most] = size - c.iter().sum::<usize>();
+                Cell {
+                    shown: c[Tri::Yes as usize],
+                    skipped: c[Tri::No as usize],
+                    unknown: c[Tri::Unknown as usize],
+                }
+            })
+            .collect()
+    }
+}
+
+/// The groups the tables show, by identity class ([`Everyone::shown`]).
+struct Shown {
+    /// Per identity class: (group's place among those shown, how many of the class's users
+    /// are its effective members).
+    of_class: Vec<Vec<(u32, u32)>>,
+    /// Per group shown: its effective members.
+    sizes: Vec<usize>,
+}
+
+/// The identity classes whose answers stand for the others in one scope (a flow's or an
+/// application's): each distinct answering class once, and each identity class's index among
+/// them, so that a table reads each answer once and then indexes a vector per class.
+struct Answering {
+    /// The answering classes, in the order of the first identity class each answers for.
+    reps: Vec<u32>,
+    /// Per identity class, its answering class's index in `reps`.
+    of: Vec<u32>,
+}
+
+impl Answering {
+    /// From [`Model::answering_in`]'s list: per identity class, the class that answers for it.
+    fn new(answering: Vec<u32>) -> Answering {
+        let mut index = vec![u32::MAX; answering.len()];
+        let mut reps = Vec::new();
+        let of = answering
+            .into_iter()
+            .map(|a| {
+                let slot = &mut index[a as usize];
+                if *slot == u32::MAX {
+                    *slot = reps.len() as u32;
+                    reps.push(a);
+                }
+                *slot
+            })
+            .collect();
+        Answering { reps, of }
+    }
 }
 
 /// One application's answer for the users one identity class answers for.
@@ -749,6 +866,7 @@ fn app_access(
         }
     }
     crate::analysis::bulk::timing("report: access tables read", start);
+
     let per_user = snapshot.users.len() <= detail.per_user_limit;
     // The per-user rows' order, by username (only when they are written).
     let mut users: Vec<usize> = Vec::new();
@@ -762,6 +880,7 @@ fn app_access(
                 .then(u[*a].pk.cmp(&u[*b].pk))
         });
     }
+    let shown = everyone.shown(groups);
     let mut apps: Vec<&crate::snapshot::Application> = snapshot.applications.iter().collect();
     apps.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
     // Applications are told apart: one per worker at a time.
@@ -776,14 +895,15 @@ fn app_access(
             bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
             let all_mode = app.policy_engine_mode.as_str() == "all";
             // Why the user at `u` has the access it has (`label` names it in group paths): the
-            // bindings the rules' `decided_by` names.
+            // bindings the rules' `named_by` names.
             let deciding = model.app_deciders(&app.pk)?;
             let because = |ans: &Answer, u: usize, label: &str| {
                 let decided = deciding.of(snapshot, u);
-                if decided.is_empty() && !bindings.is_empty() {
+                let denied_in_any = ans.access == "no" && !all_mode;
+                if decided.is_empty() && !bindings.is_empty() && !denied_in_any {
                     return String::new();
                 }
-                let decides = |pk: &str| decided.iter().any(|d| d == pk);
+                let decides = |pk: &str| decided.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
                 let user = &snapshot.users[u];
                 because_of.access(&bindings, all_mode, decides, ans.access, user, label)
             };
@@ -807,10 +927,11 @@ fn app_access(
                     .join("; ")
             };
             // One answer per class that answers for the application.
-            let answering = model.answering_in(snapshot, &app.pk);
-            let mut answers: rustc_hash::FxHashMap<u32, Answer> = rustc_hash::FxHashMap::default();
-            for a in &answering {
-                answers.entry(*a).or_insert_with(|| {
+            let answering = Answering::new(model.answering_in(snapshot, &app.pk));
+            let answers: Vec<Answer> = answering
+                .reps
+                .iter()
+                .map(|a| {
                     let pk = model.class_pk(snapshot, *a).to_string();
                     let access = match decide.get(&(&*app.pk, pk.as_str())).copied() {
                         Some("pass") => "yes",
@@ -824,9 +945,8 @@ fn app_access(
                         None
                     };
                     Answer { access, open }
-                });
-            }
-            let answer = |k: u32| &answers[&answering[k as usize]];
+                })
+                .collect();
             // The classes: users that share the answer and the way to it, with one of them. The
             // identity classes one class answers for may differ in the bindings that decide (a
             // group binding lets one in, another binding the other): each way is a class of its
@@ -838,7 +958,7 @@ fn app_access(
                 if m.is_empty() {
                     continue;
                 }
-                let a = answering[k];
+                let a = answering.of[k];
                 // With no binding in force, no binding decides: one way.
                 let way = if bindings.is_empty() {
                     0
@@ -847,16 +967,16 @@ fn app_access(
                 };
                 let entry = ways.entry((a, way)).or_insert((0, k as u32));
                 entry.0 += m.len();
-                if k as u32 == a {
-                    entry.1 = a;
+                if k as u32 == answering.reps[a as usize] {
+                    entry.1 = k as u32;
                 }
             }
             // In the order of the answering class, then of the first class of each way.
             let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
-            ways.sort_unstable_by_key(|((a, _), (_, k))| (*a, *k));
+            ways.sort_unstable_by_key(|((a, _), (_, k))| (answering.reps[*a as usize], *k));
             let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
             for ((a, _), (n, k)) in ways {
-                let ans = &answers[&a];
+                let ans = &answers[a as usize];
                 let u = model.class_user(k);
                 let user = &snapshot.users[u];
                 // The way to the answer, with the user left out: classes that differ only in
@@ -885,17 +1005,16 @@ fn app_access(
             });
             let mut counts = Cell::default();
             // Read once per class: the tables below count over every class many times.
-            let per_class: Vec<&'static str> = (0..answering.len() as u32)
-                .map(|k| answer(k).access)
+            let per_answer: Vec<Tri> = answers.iter().map(|a| Tri::read(a.access)).collect();
+            let per_class: Vec<Tri> = answering
+                .of
+                .iter()
+                .map(|a| per_answer[*a as usize])
                 .collect();
             let access_of = |k: u32| per_class[k as usize];
-            everyone.count(None, &access_of, &mut |v, n| counts.add_n(yes_no(v), n));
+            everyone.count(None, &access_of, &mut |v, n| counts.add_tri(v, n));
             let mut by_group = Vec::new();
-            for (label, g) in groups {
-                let mut cell = Cell::default();
-                everyone.count(Some(&g.pk), &access_of, &mut |v, n| {
-                    cell.add_n(yes_no(v), n)
-                });
+            for ((label, g), cell) in groups.iter().zip(everyone.tally(&shown, &per_class)) {
                 by_group.push(GroupAccess {
                     label: label.clone(),
                     group: g.pk.to_string(),
@@ -907,8 +1026,7 @@ fn app_access(
             for u in &users {
                 let user = &snapshot.users[*u];
                 let k = everyone.class_of_user[*u];
-                let a = answering[k as usize];
-                let ans = &answers[&a];
+                let ans = &answers[answering.of[k as usize] as usize];
                 rows.push(AccessRow {
                     user: user.username.to_string(),
                     access: ans.access.to_string(),
@@ -935,11 +1053,6 @@ fn app_access(
         .collect()
 }
 
-/// An application's yes/no/unknown as a flow's shown/skipped/unknown, to count in a [`Cell`].
-fn yes_no(access: &str) -> &'static str {
-    Tri::read(access).visibility()
-}
-
 fn flow_matrices(
     everyone: &Everyone,
     groups: &[(String, &crate::snapshot::Group)],
@@ -950,155 +1063,166 @@ fn flow_matrices(
         .into_iter()
         .map(|r| (r.flow, r.entry))
         .collect();
-    // (fsb, entry, subject) -> visibility
-    let visible: BTreeMap<(String, String, String), String> = model
-        .view::<Visible>()
-        .into_iter()
-        .map(|r| ((r.binding, r.entry, r.subject), r.value))
-        .collect();
+    // (fsb, entry, subject) -> visibility, read as borrowed text. A row repeated across scopes
+    // keeps its greatest value, as a sorted read would.
+    const VISIBLE: [usize; 4] =
+        crate::analysis::views::columns::<Visible, 4>(["binding", "entry", "subject", "value"]);
+    let mut visible: rustc_hash::FxHashMap<(&str, &str, &str), &str> = Default::default();
+    model.each_symbol_row(
+        <Visible as crate::analysis::views::View>::RELATIONS[0],
+        |r| {
+            let [x, e, s, v] = VISIBLE.map(|k| r[k]);
+            let old = visible.entry((x, e, s)).or_insert(v);
+            *old = (*old).max(v);
+        },
+    );
     let stage_names: BTreeMap<&str, &str> =
         snapshot.stages.iter().map(|s| (&*s.pk, &*s.name)).collect();
     let mut flows: Vec<&crate::snapshot::Flow> = snapshot.flows.iter().collect();
     flows.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
-    // Objects of one flow share its classes: computed once per scope.
-    let mut answering_in: HashMap<Option<usize>, Vec<u32>> = HashMap::new();
-    let mut out = Vec::new();
-    for flow in flows {
-        let entry = entries
-            .get(&*flow.pk)
-            .cloned()
-            .unwrap_or_else(|| "authenticated".into());
-        let mut fsbs: Vec<&crate::snapshot::FlowStageBinding> = snapshot
-            .flow_bindings
-            .iter()
-            .filter(|x| x.target == flow.pk)
-            .collect();
-        fsbs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
-        let look = |fsb: &str, e: &str, pk: &str| -> &'static str {
-            let key = (fsb.to_string(), e.to_string(), pk.to_string());
-            match visible.get(&key).map(String::as_str) {
-                Some("shown") => "shown",
-                Some("skipped") => "skipped",
-                _ => "unknown",
-            }
-        };
-        // Per identity class, its value at each stage (shown, skipped, unknown as 0, 1, 2),
-        // read once per answering class: class k's values are `codes[k * width..][..width]`.
-        const VALUES: [&str; 3] = ["shown", "skipped", "unknown"];
-        let code = |v: &str| VALUES.iter().position(|x| *x == v).unwrap_or(2) as u8;
-        let n = everyone.classes.len();
-        let width = fsbs.len();
-        let mut codes = vec![0u8; n * width];
-        for (j, x) in fsbs.iter().enumerate() {
-            let answering = answering_in
-                .entry(model.scope_of(&x.pk))
-                .or_insert_with(|| model.answering_in(snapshot, &x.pk));
-            let mut seen: rustc_hash::FxHashMap<u32, u8> = rustc_hash::FxHashMap::default();
-            for (k, a) in answering.iter().enumerate() {
-                codes[k * width + j] = *seen
-                    .entry(*a)
-                    .or_insert_with(|| code(look(&x.pk, &entry, &model.class_pk(snapshot, *a))));
-            }
-        }
-        // The ways through the flow: classes that see the same stages. A row adds up its users
-        // per way, then each way's values once.
-        let mut way_ids: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
-        let mut way_values: Vec<&[u8]> = Vec::new();
-        let way_of: Vec<u32> = (0..n)
-            .map(|k| {
-                let v = &codes[k * width..(k + 1) * width];
-                *way_ids.entry(v).or_insert_with(|| {
-                    way_values.push(v);
-                    way_values.len() as u32 - 1
-                })
-            })
-            .collect();
-        let row = |label: String, group: Option<String>, who: Option<&str>| {
-            let mut cells = vec![Cell::default(); width];
-            let mut members = 0;
-            let mut per_way = vec![0usize; way_values.len()];
-            let value = |k: u32| way_of[k as usize];
-            everyone.count(who, &value, &mut |w, m| {
-                members += m;
-                per_way[w as usize] += m;
-            });
-            for (w, m) in per_way.into_iter().enumerate() {
-                if m > 0 {
-                    for (c, v) in cells.iter_mut().zip(way_values[w]) {
-                        c.add_n(VALUES[*v as usize], m);
-                    }
+    // Flows are told apart in parallel.
+    use rayon::prelude::*;
+    flows
+        .par_iter()
+        .map(|flow| {
+            // Objects of one flow share its classes: computed once per scope.
+            let mut answering_in: HashMap<Option<usize>, Answering> = HashMap::new();
+            let entry = entries
+                .get(&*flow.pk)
+                .cloned()
+                .unwrap_or_else(|| "authenticated".into());
+            let mut fsbs: Vec<&crate::snapshot::FlowStageBinding> = snapshot
+                .flow_bindings
+                .iter()
+                .filter(|x| x.target == flow.pk)
+                .collect();
+            fsbs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
+            let look = |fsb: &str, e: &str, pk: &str| -> &'static str {
+                match visible.get(&(fsb, e, pk)).copied() {
+                    Some("shown") => "shown",
+                    Some("skipped") => "skipped",
+                    _ => "unknown",
+                }
+            };
+            // Per identity class, its value at each stage (shown, skipped, unknown as 0, 1, 2),
+            // read once per answering class: class k's values are `codes[k * width..][..width]`.
+            const VALUES: [&str; 3] = ["shown", "skipped", "unknown"];
+            let code = |v: &str| VALUES.iter().position(|x| *x == v).unwrap_or(2) as u8;
+            let n = everyone.classes.len();
+            let width = fsbs.len();
+            let mut codes = vec![0u8; n * width];
+            for (j, x) in fsbs.iter().enumerate() {
+                let answering = answering_in
+                    .entry(model.scope_of(&x.pk))
+                    .or_insert_with(|| Answering::new(model.answering_in(snapshot, &x.pk)));
+                let per_answer: Vec<u8> = answering
+                    .reps
+                    .iter()
+                    .map(|a| code(look(&x.pk, &entry, &model.class_pk(snapshot, *a))))
+                    .collect();
+                for (k, a) in answering.of.iter().enumerate() {
+                    codes[k * width + j] = per_answer[*a as usize];
                 }
             }
-            MatrixRow {
-                label,
-                group,
-                entry: entry.clone(),
-                members,
-                cells,
-            }
-        };
-        let mut rows = vec![row("all users".into(), None, None)];
-        for (label, g) in groups {
-            rows.push(row(label.clone(), Some(g.pk.to_string()), Some(&g.pk)));
-        }
-        rows.push(row("no group".into(), None, Some("")));
-        rows.push(MatrixRow {
-            label: "anonymous".into(),
-            group: None,
-            entry: "anonymous".into(),
-            members: 1,
-            cells: fsbs
-                .iter()
-                .map(|x| {
-                    let mut c = Cell::default();
-                    c.add(look(&x.pk, "anonymous", ANON));
-                    c
+            // The ways through the flow: classes that see the same stages. A row adds up its users
+            // per way, then each way's values once.
+            let mut way_ids: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
+            let mut way_values: Vec<&[u8]> = Vec::new();
+            let way_of: Vec<u32> = (0..n)
+                .map(|k| {
+                    let v = &codes[k * width..(k + 1) * width];
+                    *way_ids.entry(v).or_insert_with(|| {
+                        way_values.push(v);
+                        way_values.len() as u32 - 1
+                    })
                 })
-                .collect(),
-        });
-        // Each way with its users and its largest class's user.
-        let mut ways: Vec<(usize, u32)> = vec![(0, u32::MAX); way_values.len()];
-        for (k, m) in everyone.classes.iter().enumerate() {
-            if m.is_empty() {
-                continue;
+                .collect();
+            let row = |label: String, group: Option<String>, who: Option<&str>| {
+                let mut cells = vec![Cell::default(); width];
+                let mut members = 0;
+                let mut per_way = vec![0usize; way_values.len()];
+                let value = |k: u32| way_of[k as usize];
+                everyone.count(who, &value, &mut |w, m| {
+                    members += m;
+                    per_way[w as usize] += m;
+                });
+                for (w, m) in per_way.into_iter().enumerate() {
+                    if m > 0 {
+                        for (c, v) in cells.iter_mut().zip(way_values[w]) {
+                            c.add_n(VALUES[*v as usize], m);
+                        }
+                    }
+                }
+                MatrixRow {
+                    label,
+                    group,
+                    entry: entry.clone(),
+                    members,
+                    cells,
+                }
+            };
+            let mut rows = vec![row("all users".into(), None, None)];
+            for (label, g) in groups {
+                rows.push(row(label.clone(), Some(g.pk.to_string()), Some(&g.pk)));
             }
-            let way = &mut ways[way_of[k] as usize];
-            way.0 += m.len();
-            if way.1 == u32::MAX || everyone.classes[way.1 as usize].len() < m.len() {
-                way.1 = k as u32;
+            rows.push(row("no group".into(), None, Some("")));
+            rows.push(MatrixRow {
+                label: "anonymous".into(),
+                group: None,
+                entry: "anonymous".into(),
+                members: 1,
+                cells: fsbs
+                    .iter()
+                    .map(|x| {
+                        let mut c = Cell::default();
+                        c.add(look(&x.pk, "anonymous", ANON));
+                        c
+                    })
+                    .collect(),
+            });
+            // Each way with its users and its largest class's user.
+            let mut ways: Vec<(usize, u32)> = vec![(0, u32::MAX); way_values.len()];
+            for (k, m) in everyone.classes.iter().enumerate() {
+                if m.is_empty() {
+                    continue;
+                }
+                let way = &mut ways[way_of[k] as usize];
+                way.0 += m.len();
+                if way.1 == u32::MAX || everyone.classes[way.1 as usize].len() < m.len() {
+                    way.1 = k as u32;
+                }
             }
-        }
-        let mut classes: Vec<StageClass> = ways
-            .into_iter()
-            .zip(&way_values)
-            .filter(|((users, _), _)| *users > 0)
-            .map(|((users, k), v)| StageClass {
-                users,
-                representative: everyone.user(k).username.to_string(),
-                values: v.iter().map(|c| VALUES[*c as usize].to_string()).collect(),
-            })
-            .collect();
-        classes.sort_by(|a, b| {
-            b.users
-                .cmp(&a.users)
-                .then_with(|| a.representative.cmp(&b.representative))
-        });
-        out.push(FlowMatrix {
-            slug: flow.slug.to_string(),
-            designation: flow.designation.as_str().to_string(),
-            entry,
-            stages: fsbs
-                .iter()
-                .map(|x| {
-                    let name = stage_names.get(&*x.stage).copied().unwrap_or(&x.stage);
-                    (i64::from(x.order), name.to_string())
+            let mut classes: Vec<StageClass> = ways
+                .into_iter()
+                .zip(&way_values)
+                .filter(|((users, _), _)| *users > 0)
+                .map(|((users, k), v)| StageClass {
+                    users,
+                    representative: everyone.user(k).username.to_string(),
+                    values: v.iter().map(|c| VALUES[*c as usize].to_string()).collect(),
                 })
-                .collect(),
-            classes,
-            rows,
-        });
-    }
-    out
+                .collect();
+            classes.sort_by(|a, b| {
+                b.users
+                    .cmp(&a.users)
+                    .then_with(|| a.representative.cmp(&b.representative))
+            });
+            FlowMatrix {
+                slug: flow.slug.to_string(),
+                designation: flow.designation.as_str().to_string(),
+                entry,
+                stages: fsbs
+                    .iter()
+                    .map(|x| {
+                        let name = stage_names.get(&*x.stage).copied().unwrap_or(&x.stage);
+                        (i64::from(x.order), name.to_string())
+                    })
+                    .collect(),
+                classes,
+                rows,
+            }
+        })
+        .collect()
 }
 
 /// The users whose pks are in `superusers`, by username, each with its shortest group path to a

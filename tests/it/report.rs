@@ -995,6 +995,8 @@ fn report_names_the_deciding_binding_and_splits_classes_by_it() {
     assert_eq!(because("policy-first", "alice"), "policy always");
     assert_eq!(because("two-groups", "carol"), "carol -> ops");
     assert_eq!(because("two-groups", "bob"), "bob -> dev");
+    // dave is in neither group: a denial in mode `any` names no binding, every one fails.
+    assert_eq!(because("two-groups", "dave"), "no binding passes");
     // Three users have access to two-groups, through two different groups: two classes.
     let classes: Vec<(String, String, String)> = table("app_classes.csv")
         .into_iter()

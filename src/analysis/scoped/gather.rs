@@ -176,7 +176,7 @@ impl ScopeClasses {
 
     /// For `object`'s scope: each identity class to the identity class whose representative
     /// stands for it there; `None` for an object of no flow or application.
-    pub fn reverse_of(&self, object: &str) -> Option<&rustc_hash::FxHashMap<u32, u32>> {
+    fn reverse_of(&self, object: &str) -> Option<&rustc_hash::FxHashMap<u32, u32>> {
         let s = *self.scope_of.get(object)?;
         Some(self.reverse[s].get_or_init(|| {
             let mut m = rustc_hash::FxHashMap::default();
@@ -187,6 +187,21 @@ impl ScopeClasses {
             }
             m
         }))
+    }
+
+    /// For `object`'s scope, per identity class of the `n`: the identity class whose
+    /// representative stands for it there; `None` for an object of no flow or application.
+    pub fn answering(&self, object: &str, n: u32) -> Option<Vec<u32>> {
+        let s = *self.scope_of.get(object)?;
+        let mut out: Vec<u32> = (0..n).collect();
+        for (rep, ks) in &self.classes[s] {
+            for k in ks {
+                if let Some(x) = out.get_mut(*k as usize) {
+                    *x = *rep;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// The identity classes the class of `rep` (an identity class) stands for in the scope with
