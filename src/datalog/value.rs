@@ -13,7 +13,7 @@ use std::sync::Arc;
 ///
 /// A table's own symbols are stored back to back in one string, and found through a hash table
 /// of [`Slot`]s: interning a million symbols makes no allocation per symbol, and finding a
-/// symbol reads one slot (and, for a symbol longer than [`INLINE`] bytes, its text).
+/// symbol reads its slot and its text, never `ends`.
 #[derive(Clone, Default)]
 pub struct Interner {
     /// Symbols shared with other tables (ids `0..base.len()`), never changed.
@@ -23,46 +23,39 @@ pub struct Interner {
     /// Where each own symbol ends in `text` (it starts where the one before it ends).
     ends: Vec<usize>,
     /// The hash table of own symbols, open addressing with linear probing: a power of two
-    /// slots (or none), at most three quarters of them used.
+    /// slots (or none), at most seven eighths of them used.
     slots: Vec<Slot>,
 }
 
-/// A slot of [`Interner`]'s hash table: an own symbol's id and hash, and its [key](short_key).
+/// A slot of [`Interner`]'s hash table: an own symbol's id, hash and place in the text.
 #[derive(Clone, Copy)]
 struct Slot {
     /// The id ([`FREE`] in a free slot).
     id: u32,
     /// 32 bits of the symbol's hash ([`hash_of`]): most failed comparisons read only these.
     hash: u32,
-    /// The symbol itself when it has at most [`INLINE`] bytes ([`short_key`]), else where it
-    /// is in the table's text ([`long_key`]).
-    key: [u8; 16],
+    /// Where the symbol starts in the table's text, shifted left by [`LEN_BITS`], and its
+    /// length in bytes; or [`ELSEWHERE`] for a symbol that does not fit (16 MiB long, or
+    /// starting after the first TiB), whose place is read from `ends`.
+    at: u64,
 }
 
 /// The id of a free slot.
 const FREE: u32 = u32::MAX;
 
-/// The longest symbol a slot holds itself, in bytes.
-const INLINE: usize = 15;
+/// The bits of [`Slot::at`] that hold a symbol's length.
+const LEN_BITS: u32 = 24;
 
-/// The first byte of a [`long_key`]: never the length of a [`short_key`].
-const LONG: u8 = 0xFF;
+/// [`Slot::at`] of a symbol whose place is read from `ends`.
+const ELSEWHERE: u64 = u64::MAX;
 
-/// The key of a symbol of at most [`INLINE`] bytes: its length, its bytes, then zeros. Two
-/// such symbols are equal when their keys are.
-fn short_key(s: &[u8]) -> [u8; 16] {
-    let mut k = [0; 16];
-    k[0] = s.len() as u8;
-    k[1..=s.len()].copy_from_slice(s);
-    k
-}
-
-/// The key of a longer symbol: [`LONG`], where it starts in the text (56 bits), its length.
-fn long_key(start: usize, len: usize) -> [u8; 16] {
-    let mut k = [0; 16];
-    k[..8].copy_from_slice(&((start as u64) << 8 | u64::from(LONG)).to_le_bytes());
-    k[8..].copy_from_slice(&(len as u64).to_le_bytes());
-    k
+/// [`Slot::at`] of a symbol of `len` bytes starting at `start` in the text.
+fn place_of(start: usize, len: usize) -> u64 {
+    if len >= (1 << LEN_BITS) - 1 || start >= 1 << (64 - LEN_BITS) {
+        ELSEWHERE
+    } else {
+        (start as u64) << LEN_BITS | len as u64
+    }
 }
 
 impl std::fmt::Debug for Interner {
@@ -102,10 +95,16 @@ impl Interner {
                 *h = hash_of(s.as_bytes());
             }
             if !self.slots.is_empty() {
+                // Each symbol's home slot, and the text of the symbol there if its hash is the
+                // same: what finding it will read.
                 let n = self.slots.len();
-                let touched = hashes[..group.len()]
-                    .iter()
-                    .fold(0, |t, &h| t ^ self.slots[home(h, n)].id);
+                let touched = hashes[..group.len()].iter().fold(0, |t, &h| {
+                    let slot = &self.slots[home(h, n)];
+                    match slot.hash == h && slot.id != FREE {
+                        true => t ^ self.slot_text(slot).bytes().next().unwrap_or(0),
+                        false => t,
+                    }
+                });
                 std::hint::black_box(touched);
             }
             for (s, &h) in group.iter().zip(&hashes) {
@@ -119,17 +118,13 @@ impl Interner {
             return id;
         }
         let id = self.len() as u32;
-        let key = if s.len() <= INLINE {
-            short_key(s.as_bytes())
-        } else {
-            long_key(self.text.len(), s.len())
-        };
+        let at = place_of(self.text.len(), s.len());
         self.text.push_str(s);
         self.ends.push(self.text.len());
-        if self.ends.len() * 4 > self.slots.len() * 3 {
+        if self.ends.len() * 8 > self.slots.len() * 7 {
             self.grow();
         }
-        place(&mut self.slots, Slot { id, hash, key });
+        place(&mut self.slots, Slot { id, hash, at });
         id
     }
     /// The id of `s` if it is known.
@@ -143,7 +138,6 @@ impl Interner {
         if self.slots.is_empty() {
             return None;
         }
-        let short = (s.len() <= INLINE).then(|| short_key(s.as_bytes()));
         let mask = self.slots.len() - 1;
         let mut i = home(hash, self.slots.len());
         loop {
@@ -151,24 +145,19 @@ impl Interner {
             if slot.id == FREE {
                 return None;
             }
-            let same = slot.hash == hash
-                && match &short {
-                    Some(key) => slot.key == *key,
-                    None => slot.key[0] == LONG && self.long_text(&slot.key) == s,
-                };
-            if same {
+            if slot.hash == hash && self.slot_text(slot) == s {
                 return Some(slot.id);
             }
             i = (i + 1) & mask;
         }
     }
-    /// The text of a symbol with a [`long_key`].
-    fn long_text(&self, key: &[u8; 16]) -> &str {
-        let word = |r: std::ops::Range<usize>| {
-            u64::from_le_bytes(key[r].try_into().expect("eight bytes")) as usize
-        };
-        let start = word(0..8) >> 8;
-        &self.text[start..start + word(8..16)]
+    /// The text of the symbol in a used slot.
+    fn slot_text(&self, slot: &Slot) -> &str {
+        if slot.at == ELSEWHERE {
+            return own(&self.text, &self.ends, slot.id as usize - self.base_len());
+        }
+        let start = (slot.at >> LEN_BITS) as usize;
+        &self.text[start..start + (slot.at & ((1 << LEN_BITS) - 1)) as usize]
     }
     /// Doubles the slots (16 at first), placing each used one again.
     fn grow(&mut self) {
@@ -179,7 +168,7 @@ impl Interner {
                 Slot {
                     id: FREE,
                     hash: 0,
-                    key: [0; 16]
+                    at: 0
                 };
                 n
             ],
@@ -220,7 +209,7 @@ impl Interner {
     }
 }
 
-/// Puts `slot` in the first free slot from its home on (there is one: at most three quarters
+/// Puts `slot` in the first free slot from its home on (there is one: at most seven eighths
 /// are used).
 fn place(slots: &mut [Slot], slot: Slot) {
     let mask = slots.len() - 1;
