@@ -761,43 +761,34 @@ fn write_rows(
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     let mut num = itoa::Buffer::new();
     let listing = listing(prog, rel, table, symbols, true);
-    // Rows are taken a group at a time: the group's values, then its symbols' texts, then the
-    // texts' first bytes are each read for the whole group before the next step, so that the
-    // cache misses of one step overlap rather than follow each other; then the rows are
-    // formatted.
+    // Rows are taken a group at a time: the group's symbols are resolved, then their texts'
+    // first bytes read, each step for the whole group before the next, so that the cache
+    // misses of one step overlap rather than follow each other; then the rows are formatted.
     const GROUP: usize = 64;
-    let mut values: Vec<u32> = Vec::with_capacity(GROUP * table.arity);
+    let has_symbols = r.types.contains(&Ty::Symbol);
     let mut texts: Vec<&str> = Vec::with_capacity(GROUP * table.arity);
+    let mut unpacked = [0u32; 2];
     for first in (0..table.len).step_by(GROUP) {
-        values.clear();
-        for i in first..(first + GROUP).min(table.len) {
-            match &listing {
-                Listing::Stored => values.extend_from_slice(table.row(i)),
-                Listing::Positions(p) => values.extend_from_slice(table.row(p[i] as usize)),
-                Listing::Packed(keys, ranks) => {
-                    let k = keys[i];
-                    if table.arity == 2 {
-                        values.push(value_of((k >> 32) as u32, r.types[0], ranks));
+        let group = first..(first + GROUP).min(table.len);
+        if has_symbols {
+            texts.clear();
+            for i in group.clone() {
+                let row = listed(&listing, table, &r.types, i, &mut unpacked);
+                for (v, t) in row.iter().zip(&r.types) {
+                    if *t == Ty::Symbol {
+                        texts.push(symbols.resolve(*v));
                     }
-                    values.push(value_of(k as u32, r.types[table.arity - 1], ranks));
                 }
             }
+            std::hint::black_box(
+                texts
+                    .iter()
+                    .fold(0, |t, s| t ^ s.bytes().next().unwrap_or(0)),
+            );
         }
-        texts.clear();
-        for row in values.chunks_exact(table.arity) {
-            for (v, t) in row.iter().zip(&r.types) {
-                if *t == Ty::Symbol {
-                    texts.push(symbols.resolve(*v));
-                }
-            }
-        }
-        std::hint::black_box(
-            texts
-                .iter()
-                .fold(0, |t, s| t ^ s.bytes().next().unwrap_or(0)),
-        );
         let mut texts = texts.iter();
-        for row in values.chunks_exact(table.arity) {
+        for i in group {
+            let row = listed(&listing, table, &r.types, i, &mut unpacked);
             for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
                 if c > 0 {
                     buf.extend_from_slice(delim.as_bytes());
@@ -818,6 +809,31 @@ fn write_rows(
         }
     }
     out.write_all(&buf)
+}
+
+/// The `i`th row listed (a packed one decoded into `unpacked`).
+fn listed<'a>(
+    listing: &'a Listing,
+    table: &'a Table,
+    types: &[Ty],
+    i: usize,
+    unpacked: &'a mut [u32; 2],
+) -> &'a [u32] {
+    match listing {
+        Listing::Stored => table.row(i),
+        Listing::Positions(p) => table.row(p[i] as usize),
+        Listing::Packed(keys, ranks) => {
+            let k = keys[i];
+            let (a, b) = ((k >> 32) as u32, k as u32);
+            if table.arity == 1 {
+                unpacked[0] = value_of(b, types[0], ranks);
+            } else {
+                unpacked[0] = value_of(a, types[0], ranks);
+                unpacked[1] = value_of(b, types[1], ranks);
+            }
+            &unpacked[..table.arity]
+        }
+    }
 }
 
 /// Writes every `.output` relation: to `OUT_DIR/<name>.csv`, or to `out` in Soufflé's boxed
