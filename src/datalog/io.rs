@@ -355,12 +355,8 @@ pub fn read_inputs(
         // would take up to twice its size, and more while it is copied to grow.
         let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
         tables[rel].data.reserve_exact(lines * r.arity());
-        if skip == 0
-            && !with_origins
-            && delim == "\t"
-            && numbers_only(&text, &r.types, &mut tables[rel])
-        {
-            pos = text.len();
+        if skip == 0 && !with_origins && delim == "\t" && r.arity() > 0 {
+            (pos, line) = plain_rows(&text, &r.types, symbols, &mut tables[rel]);
         }
         let mut fields: Vec<Field> = Vec::with_capacity(r.arity());
         let mut row: Vec<u32> = Vec::with_capacity(r.arity());
@@ -461,58 +457,115 @@ pub fn read_inputs(
     }
 }
 
-/// Reads a file that holds only numbers, tab-separated, in one pass over its bytes, with no
-/// fields split out first: the usual shape of a large fact file. At anything else (a quote, a
-/// carriage return, a `+`, a hexadecimal or ten-digit number, a missing or extra column, a
-/// value out of range) it adds nothing and answers false, and the general reader reads the
-/// file with its diagnostics. Empty lines are skipped, as the general reader does.
-fn numbers_only(text: &str, types: &[Ty], table: &mut Table) -> bool {
-    if types.is_empty() || types.contains(&Ty::Symbol) {
-        return false;
-    }
-    let (start_len, start_rows) = (table.data.len(), table.len);
+/// Reads the leading rows of a tab-separated file that are in the plain form of large fact
+/// files, in one pass over their bytes with no field copied: numbers of one to nine decimal
+/// digits (perhaps after a `-`) in range, symbols that do not start with `"`, no carriage
+/// return, as many fields as columns. Empty lines are skipped, as the general reader does.
+/// Symbols are interned a batch of rows at a time ([`Interner::intern_all`]), in file order,
+/// so they get the ids the general reader would give them. Stops before the first row in any
+/// other form, for the general reader to read on from there with its diagnostics; answers
+/// where it stopped and how many lines it read.
+fn plain_rows(
+    text: &str,
+    types: &[Ty],
+    symbols: &mut Interner,
+    table: &mut Table,
+) -> (usize, usize) {
+    /// Rows per batch.
+    const BATCH: usize = 4096;
     let bytes = text.as_bytes();
-    let mut i = 0;
-    let ok = 'file: {
-        while i < bytes.len() {
-            if bytes[i] == b'\n' {
-                i += 1;
+    let (mut pos, mut lines) = (0, 0);
+    let (mut batch, mut ids) = (Vec::new(), Vec::new());
+    let mut stopped = false;
+    while !stopped && pos < bytes.len() {
+        // The batch's rows go onto the table with a 0 for each symbol, replaced by its id once
+        // the batch's symbols are interned.
+        let first = table.data.len();
+        let mut rows = 0;
+        batch.clear();
+        while rows < BATCH && pos < bytes.len() {
+            if bytes[pos] == b'\n' {
+                (pos, lines) = (pos + 1, lines + 1);
                 continue;
             }
-            for (c, ty) in types.iter().enumerate() {
-                let neg = bytes.get(i) == Some(&b'-');
-                i += usize::from(neg);
-                let s = i;
-                let mut v: i64 = 0;
-                // Ten digits at most: one more than any value has, and none that overflow.
-                while i < bytes.len() && bytes[i].is_ascii_digit() && i - s < 10 {
-                    v = v * 10 + i64::from(bytes[i] - b'0');
-                    i += 1;
-                }
-                if !(1..=9).contains(&(i - s)) {
-                    break 'file false;
-                }
-                let Some(v) = in_range(if neg { -v } else { v }, *ty) else {
-                    break 'file false;
-                };
-                table.data.push(v);
-                let last = c + 1 == types.len();
-                match bytes.get(i) {
-                    Some(b'\t') if !last => i += 1,
-                    Some(b'\n') if last => i += 1,
-                    None if last => {}
-                    _ => break 'file false,
+            let Some(end) = plain_row(text, pos, types, &mut table.data, &mut batch) else {
+                stopped = true;
+                break;
+            };
+            (pos, lines, rows) = (end + 1, lines + 1, rows + 1);
+        }
+        table.len += rows;
+        if batch.is_empty() {
+            continue;
+        }
+        ids.clear();
+        symbols.intern_all(&batch, &mut ids);
+        let mut ids = ids.iter();
+        for row in table.data[first..].chunks_exact_mut(types.len()) {
+            for (v, ty) in row.iter_mut().zip(types) {
+                if *ty == Ty::Symbol {
+                    *v = *ids.next().expect("an id per symbol");
                 }
             }
-            table.len += 1;
         }
-        true
-    };
-    if !ok {
-        table.data.truncate(start_len);
-        table.len = start_rows;
     }
-    ok
+    (pos.min(bytes.len()), lines)
+}
+
+/// Reads the row at `pos` in the form [`plain_rows`] reads: its numbers, and a 0 for each
+/// symbol, onto `data`, its symbols onto `batch`; answers where its line ends. For a row in
+/// any other form, adds nothing and answers `None`.
+fn plain_row<'t>(
+    text: &'t str,
+    pos: usize,
+    types: &[Ty],
+    data: &mut Vec<u32>,
+    batch: &mut Vec<&'t str>,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (data_len, batch_len) = (data.len(), batch.len());
+    let mut i = pos;
+    for (c, ty) in types.iter().enumerate() {
+        let start = i;
+        let value = if *ty == Ty::Symbol {
+            while i < bytes.len() && !matches!(bytes[i], b'\t' | b'\n' | b'\r') {
+                i += 1;
+            }
+            batch.push(&text[start..i]);
+            (bytes.get(start) != Some(&b'"')).then_some(0)
+        } else {
+            let neg = bytes.get(i) == Some(&b'-');
+            i += usize::from(neg);
+            let digits = i;
+            let mut v: i64 = 0;
+            // Ten digits at most: one more than any value read here has, and none that
+            // overflow.
+            while i < bytes.len() && bytes[i].is_ascii_digit() && i - digits < 10 {
+                v = v * 10 + i64::from(bytes[i] - b'0');
+                i += 1;
+            }
+            (1..=9)
+                .contains(&(i - digits))
+                .then(|| in_range(if neg { -v } else { v }, *ty))
+                .flatten()
+        };
+        let last = c + 1 == types.len();
+        let ends_well = match bytes.get(i) {
+            Some(b'\t') => !last,
+            Some(b'\n') | None => last,
+            _ => false,
+        };
+        match value {
+            Some(v) if ends_well => data.push(v),
+            _ => {
+                data.truncate(data_len);
+                batch.truncate(batch_len);
+                return None;
+            }
+        }
+        i += usize::from(!last);
+    }
+    Some(i)
 }
 
 /// The order rows are listed in: by meaning (numbers numerically, symbols by their text).
@@ -708,40 +761,79 @@ fn write_rows(
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     let mut num = itoa::Buffer::new();
     let listing = listing(prog, rel, table, symbols, true);
+    // Rows are taken a group at a time: the group's symbols are resolved, then their texts'
+    // first bytes read, each step for the whole group before the next, so that the cache
+    // misses of one step overlap rather than follow each other; then the rows are formatted.
+    const GROUP: usize = 64;
+    let has_symbols = r.types.contains(&Ty::Symbol);
+    let mut texts: Vec<&str> = Vec::with_capacity(GROUP * table.arity);
     let mut unpacked = [0u32; 2];
-    for i in 0..table.len {
-        let row = match &listing {
-            Listing::Stored => table.row(i),
-            Listing::Positions(p) => table.row(p[i] as usize),
-            Listing::Packed(keys, ranks) => {
-                let k = keys[i];
-                let (a, b) = ((k >> 32) as u32, k as u32);
-                if table.arity == 1 {
-                    unpacked[0] = value_of(b, r.types[0], ranks);
-                } else {
-                    unpacked[0] = value_of(a, r.types[0], ranks);
-                    unpacked[1] = value_of(b, r.types[1], ranks);
+    for first in (0..table.len).step_by(GROUP) {
+        let group = first..(first + GROUP).min(table.len);
+        if has_symbols {
+            texts.clear();
+            for i in group.clone() {
+                let row = listed(&listing, table, &r.types, i, &mut unpacked);
+                for (v, t) in row.iter().zip(&r.types) {
+                    if *t == Ty::Symbol {
+                        texts.push(symbols.resolve(*v));
+                    }
                 }
-                &unpacked[..table.arity]
             }
-        };
-        for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
-            if c > 0 {
-                buf.extend_from_slice(delim.as_bytes());
-            }
-            match t {
-                Ty::Symbol => push_field(&mut buf, symbols.resolve(*v), delim),
-                Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
-                Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
-            }
+            std::hint::black_box(
+                texts
+                    .iter()
+                    .fold(0, |t, s| t ^ s.bytes().next().unwrap_or(0)),
+            );
         }
-        buf.push(b'\n');
+        let mut texts = texts.iter();
+        for i in group {
+            let row = listed(&listing, table, &r.types, i, &mut unpacked);
+            for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
+                if c > 0 {
+                    buf.extend_from_slice(delim.as_bytes());
+                }
+                match t {
+                    Ty::Symbol => {
+                        push_field(&mut buf, texts.next().expect("a text per symbol"), delim)
+                    }
+                    Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
+                    Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
+                }
+            }
+            buf.push(b'\n');
+        }
         if buf.len() >= FLUSH {
             out.write_all(&buf)?;
             buf.clear();
         }
     }
     out.write_all(&buf)
+}
+
+/// The `i`th row listed (a packed one decoded into `unpacked`).
+fn listed<'a>(
+    listing: &'a Listing,
+    table: &'a Table,
+    types: &[Ty],
+    i: usize,
+    unpacked: &'a mut [u32; 2],
+) -> &'a [u32] {
+    match listing {
+        Listing::Stored => table.row(i),
+        Listing::Positions(p) => table.row(p[i] as usize),
+        Listing::Packed(keys, ranks) => {
+            let k = keys[i];
+            let (a, b) = ((k >> 32) as u32, k as u32);
+            if table.arity == 1 {
+                unpacked[0] = value_of(b, types[0], ranks);
+            } else {
+                unpacked[0] = value_of(a, types[0], ranks);
+                unpacked[1] = value_of(b, types[1], ranks);
+            }
+            &unpacked[..table.arity]
+        }
+    }
 }
 
 /// Writes every `.output` relation: to `OUT_DIR/<name>.csv`, or to `out` in Soufflé's boxed

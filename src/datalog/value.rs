@@ -1,7 +1,6 @@
 //! Values: symbols interned to `u32`, numbers stored as their 32-bit pattern.
 
 use crate::datalog::ir::Ty;
-use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -13,7 +12,8 @@ use std::sync::Arc;
 /// variations of one large fact set needs.
 ///
 /// A table's own symbols are stored back to back in one string, and found through a hash table
-/// of ids: interning a million symbols makes no allocation per symbol.
+/// of [`Slot`]s: interning a million symbols makes no allocation per symbol, and finding a
+/// symbol reads its slot and its text, never `ends`.
 #[derive(Clone, Default)]
 pub struct Interner {
     /// Symbols shared with other tables (ids `0..base.len()`), never changed.
@@ -22,9 +22,40 @@ pub struct Interner {
     text: String,
     /// Where each own symbol ends in `text` (it starts where the one before it ends).
     ends: Vec<usize>,
-    /// Own ids with 32 bits of their symbol's hash: growing the table and most failed
-    /// comparisons read those bits, not the symbols.
-    ids: HashTable<(u32, u32)>,
+    /// The hash table of own symbols, open addressing with linear probing: a power of two
+    /// slots (or none), at most seven eighths of them used.
+    slots: Vec<Slot>,
+}
+
+/// A slot of [`Interner`]'s hash table: an own symbol's id, hash and place in the text.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The id ([`FREE`] in a free slot).
+    id: u32,
+    /// 32 bits of the symbol's hash ([`hash_of`]): most failed comparisons read only these.
+    hash: u32,
+    /// Where the symbol starts in the table's text, shifted left by [`LEN_BITS`], and its
+    /// length in bytes; or [`ELSEWHERE`] for a symbol that does not fit (16 MiB long, or
+    /// starting after the first TiB), whose place is read from `ends`.
+    at: u64,
+}
+
+/// The id of a free slot.
+const FREE: u32 = u32::MAX;
+
+/// The bits of [`Slot::at`] that hold a symbol's length.
+const LEN_BITS: u32 = 24;
+
+/// [`Slot::at`] of a symbol whose place is read from `ends`.
+const ELSEWHERE: u64 = u64::MAX;
+
+/// [`Slot::at`] of a symbol of `len` bytes starting at `start` in the text.
+fn place_of(start: usize, len: usize) -> u64 {
+    if len >= (1 << LEN_BITS) - 1 || start >= 1 << (64 - LEN_BITS) {
+        ELSEWHERE
+    } else {
+        (start as u64) << LEN_BITS | len as u64
+    }
 }
 
 impl std::fmt::Debug for Interner {
@@ -37,44 +68,114 @@ impl std::fmt::Debug for Interner {
 }
 
 /// 32 bits of a symbol's hash.
-fn hash_of(s: &str) -> u32 {
+fn hash_of(s: &[u8]) -> u32 {
     (FxBuildHasher.hash_one(s) >> 32) as u32
 }
 
-/// The table's hash of a symbol with 32-bit hash `h`: spread over 64 bits, as the table reads
-/// its top bits and its bottom bits.
-fn spread(h: u32) -> u64 {
-    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+/// The slot where the search for a symbol with 32-bit hash `h` starts, in a table of `n`
+/// slots (a power of two, at least 2): the top bits of the hash spread over 64 bits.
+fn home(h: u32, n: usize) -> usize {
+    (u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - n.trailing_zeros())) as usize
 }
 
 impl Interner {
     /// The id of `s`, adding it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        let hash = hash_of(s);
+        self.intern_hashed(s, hash_of(s.as_bytes()))
+    }
+    /// Interns each of `symbols` in turn, appending their ids to `ids`: the same ids as
+    /// [`Interner::intern`] gives one by one, but each group of symbols has its slots read
+    /// together before any is compared, so that their cache misses overlap rather than follow
+    /// each other.
+    pub fn intern_all(&mut self, symbols: &[&str], ids: &mut Vec<u32>) {
+        const GROUP: usize = 32;
+        for group in symbols.chunks(GROUP) {
+            let mut hashes = [0; GROUP];
+            for (h, s) in hashes.iter_mut().zip(group) {
+                *h = hash_of(s.as_bytes());
+            }
+            if !self.slots.is_empty() {
+                // Each symbol's home slot, and the text of the symbol there if its hash is the
+                // same: what finding it will read.
+                let n = self.slots.len();
+                let touched = hashes[..group.len()].iter().fold(0, |t, &h| {
+                    let slot = &self.slots[home(h, n)];
+                    match slot.hash == h && slot.id != FREE {
+                        true => t ^ self.slot_text(slot).bytes().next().unwrap_or(0),
+                        false => t,
+                    }
+                });
+                std::hint::black_box(touched);
+            }
+            for (s, &h) in group.iter().zip(&hashes) {
+                ids.push(self.intern_hashed(s, h));
+            }
+        }
+    }
+    /// [`Interner::intern`] of a symbol whose [hash](hash_of) is known.
+    fn intern_hashed(&mut self, s: &str, hash: u32) -> u32 {
         if let Some(id) = self.find(s, hash) {
             return id;
         }
         let id = self.len() as u32;
+        let at = place_of(self.text.len(), s.len());
         self.text.push_str(s);
         self.ends.push(self.text.len());
-        self.ids
-            .insert_unique(spread(hash), (id, hash), |&(_, h)| spread(h));
+        if self.ends.len() * 8 > self.slots.len() * 7 {
+            self.grow();
+        }
+        place(&mut self.slots, Slot { id, hash, at });
         id
     }
     /// The id of `s` if it is known.
     pub fn get(&self, s: &str) -> Option<u32> {
-        self.find(s, hash_of(s))
+        self.find(s, hash_of(s.as_bytes()))
     }
     fn find(&self, s: &str, hash: u32) -> Option<u32> {
         if let Some(id) = self.base.as_ref().and_then(|b| b.find(s, hash)) {
             return Some(id);
         }
-        let shared = self.base_len();
-        self.ids
-            .find(spread(hash), |&(i, h)| {
-                h == hash && own(&self.text, &self.ends, i as usize - shared) == s
-            })
-            .map(|&(i, _)| i)
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = home(hash, self.slots.len());
+        loop {
+            let slot = &self.slots[i];
+            if slot.id == FREE {
+                return None;
+            }
+            if slot.hash == hash && self.slot_text(slot) == s {
+                return Some(slot.id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    /// The text of the symbol in a used slot.
+    fn slot_text(&self, slot: &Slot) -> &str {
+        if slot.at == ELSEWHERE {
+            return own(&self.text, &self.ends, slot.id as usize - self.base_len());
+        }
+        let start = (slot.at >> LEN_BITS) as usize;
+        &self.text[start..start + (slot.at & ((1 << LEN_BITS) - 1)) as usize]
+    }
+    /// Doubles the slots (16 at first), placing each used one again.
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(
+            &mut self.slots,
+            vec![
+                Slot {
+                    id: FREE,
+                    hash: 0,
+                    at: 0
+                };
+                n
+            ],
+        );
+        for slot in old.into_iter().filter(|s| s.id != FREE) {
+            place(&mut self.slots, slot);
+        }
     }
     /// The string of an id.
     pub fn resolve(&self, id: u32) -> &str {
@@ -106,6 +207,17 @@ impl Interner {
     fn base_len(&self) -> usize {
         self.base.as_ref().map_or(0, |b| b.len())
     }
+}
+
+/// Puts `slot` in the first free slot from its home on (there is one: at most seven eighths
+/// are used).
+fn place(slots: &mut [Slot], slot: Slot) {
+    let mask = slots.len() - 1;
+    let mut i = home(slot.hash, slots.len());
+    while slots[i].id != FREE {
+        i = (i + 1) & mask;
+    }
+    slots[i] = slot;
 }
 
 /// The `i`th symbol of `text` cut at `ends`.
@@ -229,6 +341,32 @@ mod tests {
         );
         let empty = t.intern("");
         assert_eq!((t.resolve(empty), t.get("")), ("", Some(empty)));
+    }
+
+    #[test]
+    fn short_and_long_symbols_are_told_apart() {
+        // Around the length a slot holds itself, with bytes a zero-padded key could confuse.
+        let mut symbols: Vec<String> = (0..40).map(|n| "x".repeat(n)).collect();
+        symbols.extend(["a\0", "a", "\0", "a\0\0", "\u{ff}", "é"].map(String::from));
+        symbols.extend((1..40).map(|n| format!("{}\0", "y".repeat(n))));
+        let mut t = Interner::default();
+        let ids: Vec<u32> = symbols.iter().map(|s| t.intern(s)).collect();
+        assert_eq!(ids, (0..symbols.len() as u32).collect::<Vec<u32>>());
+        let (mut again, mut all) = (Interner::default(), Vec::new());
+        let twice: Vec<&str> = symbols.iter().chain(&symbols).map(|s| &**s).collect();
+        again.intern_all(&twice, &mut all);
+        assert_eq!(
+            all,
+            [&ids[..], &ids[..]].concat(),
+            "in groups, the same ids"
+        );
+        for (s, id) in symbols.iter().zip(&ids) {
+            assert_eq!(
+                (t.get(s), t.intern(s), t.resolve(*id)),
+                (Some(*id), *id, &**s)
+            );
+        }
+        assert_eq!(t.get(&"x".repeat(40)), None);
     }
 
     #[test]

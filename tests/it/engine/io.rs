@@ -107,7 +107,7 @@ fn issue_18_3_symbols_round_trip_and_are_listed_by_text() {
 
 /// A file of numbers only is read in one pass over its bytes; anything that pass does not know
 /// (a carriage return, a quote, hexadecimal, ten digits, a value out of range, a short line)
-/// sends the whole file to the general reader, with the same rows or the same diagnostic.
+/// sends the rest of the file to the general reader, with the same rows or the same diagnostic.
 #[test]
 fn issue_18_3_number_files_read_fast_or_by_the_general_reader_alike() {
     let p = ".decl e(x: number, y: unsigned) .input e .output e";
@@ -141,4 +141,23 @@ fn issue_18_3_number_files_read_fast_or_by_the_general_reader_alike() {
             "{bad:?}: {stderr}"
         );
     }
+}
+
+/// Plain rows of symbols are read in one pass and the general reader reads on from the first
+/// row that pass does not know: a malformed row after them is reported at its own line and
+/// column, and a quoted symbol after them is read as the general reader reads it.
+#[test]
+fn issue_18_3_symbol_files_hand_over_to_the_general_reader_where_they_stop_being_plain() {
+    let p = ".decl e(s: symbol, n: number) .input e .output e";
+    let rows = super::eval_rel(p, &[("e", "b\t1\n\na\t2\n\"q\t\"\"\"\t3\nc\t4")], "e");
+    assert_eq!(rows, ["a\t2", "b\t1", "c\t4", "q\t\"\t3"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.facts"), "a\t1\nb\t2\n\nc\tx\n").unwrap();
+    std::fs::write(dir.path().join("p.dl"), p).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let program = dir.path().join("p.dl");
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", "-"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("e.facts:4:3: column 2"), "{stderr}");
 }
