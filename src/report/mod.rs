@@ -866,7 +866,6 @@ fn app_access(
         }
     }
     crate::analysis::bulk::timing("report: access tables read", start);
-
     let per_user = snapshot.users.len() <= detail.per_user_limit;
     // The per-user rows' order, by username (only when they are written).
     let mut users: Vec<usize> = Vec::new();
