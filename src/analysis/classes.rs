@@ -376,12 +376,53 @@ impl Classes {
     }
 }
 
+/// Per relation of `program` by name: its observed columns and its symbol columns, and the
+/// columns that may hold a user's pk.
+#[allow(clippy::type_complexity)]
+fn program_columns(
+    program: &Program,
+) -> (
+    FxHashMap<String, (Vec<bool>, Vec<bool>)>,
+    FxHashMap<String, Vec<bool>>,
+) {
+    let columns = program
+        .relations
+        .iter()
+        .zip(observed_columns(program))
+        .map(|(r, o)| {
+            let sym = r.types.iter().map(|t| *t == Ty::Symbol).collect();
+            (r.name.clone(), (o, sym))
+        })
+        .collect();
+    let user_like = program
+        .relations
+        .iter()
+        .zip(user_like_columns(program))
+        .map(|(r, u)| (r.name.clone(), u))
+        .collect();
+    (columns, user_like)
+}
+
+/// Per group of `snapshot`: whether a rule of `program` names it by its pk or its name.
+fn named_by_rules(snapshot: &Snapshot, program: &Program) -> Vec<bool> {
+    snapshot
+        .groups
+        .iter()
+        .map(|g| program.symbols.get(&g.pk).is_some() || program.symbols.get(&g.name).is_some())
+        .collect()
+}
+
 /// What the class keys need from the snapshot and the rules, computed once.
+#[derive(Clone)]
 pub struct KeyContext<'a> {
     snapshot: &'a Snapshot,
     program: &'a Program,
     /// Relation name -> observed columns and symbol columns.
     columns: FxHashMap<String, (Vec<bool>, Vec<bool>)>,
+    /// Relation name -> the columns that may hold a user's pk ([`user_like_columns`]).
+    user_like: FxHashMap<String, Vec<bool>>,
+    /// Per group: whether a rule names it by its pk or its name.
+    named_by_rules: Vec<bool>,
     /// Group pk -> index.
     group_index: FxHashMap<&'a str, u32>,
     /// Per group: the observable groups among itself and its ancestors, sorted.
@@ -639,10 +680,24 @@ impl<'a> KeyContext<'a> {
 
     /// The context of another program over the same snapshot: the components are shared, what
     /// the program observes is its own.
+    ///
+    /// A program that observes what this context's program observes (the same columns, the
+    /// same groups named) gets a copy: the built-in rules, say, against a command's program
+    /// that adds no rules of its own.
     pub fn for_program<'p>(&self, program: &'p Program) -> KeyContext<'p>
     where
         'a: 'p,
     {
+        let (columns, user_like) = program_columns(program);
+        if columns == self.columns
+            && user_like == self.user_like
+            && named_by_rules(self.snapshot, program) == self.named_by_rules
+        {
+            return KeyContext {
+                program,
+                ..self.clone()
+            };
+        }
         KeyContext::with_components(self.snapshot, program, self.components.clone())
     }
 
@@ -651,22 +706,7 @@ impl<'a> KeyContext<'a> {
         program: &'a Program,
         components: std::sync::Arc<Components>,
     ) -> KeyContext<'a> {
-        let observed = observed_columns(program);
-        let columns: FxHashMap<String, (Vec<bool>, Vec<bool>)> = program
-            .relations
-            .iter()
-            .zip(observed)
-            .map(|(r, o)| {
-                let sym = r.types.iter().map(|t| *t == Ty::Symbol).collect();
-                (r.name.clone(), (o, sym))
-            })
-            .collect();
-        let user_like: FxHashMap<String, Vec<bool>> = program
-            .relations
-            .iter()
-            .zip(user_like_columns(program))
-            .map(|(r, u)| (r.name.clone(), u))
-            .collect();
+        let (columns, user_like) = program_columns(program);
         let group_index: FxHashMap<&str, u32> = snapshot
             .groups
             .iter()
@@ -788,8 +828,9 @@ impl<'a> KeyContext<'a> {
             base_mentions.entry(pk).or_default().push((None, text));
         }
         // A rule that names a group by its id or name observes membership in it.
-        for (i, g) in snapshot.groups.iter().enumerate() {
-            if program.symbols.get(&g.pk).is_some() || program.symbols.get(&g.name).is_some() {
+        let named_by_rules = named_by_rules(snapshot, program);
+        for (i, named) in named_by_rules.iter().enumerate() {
+            if *named {
                 observed_everywhere[i] = true;
                 direct_counts[i] = true;
             }
@@ -832,6 +873,8 @@ impl<'a> KeyContext<'a> {
             snapshot,
             program,
             columns,
+            user_like,
+            named_by_rules,
             group_index,
             observable_up,
             observed_everywhere,

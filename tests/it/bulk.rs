@@ -390,6 +390,51 @@ fn a_rule_reading_a_new_user_fact_splits_the_classes() {
     assert!(split.len() > plain.len());
 }
 
+/// A key context made for another program over the same snapshot classes users as one made
+/// for that program from scratch: copied when the program observes what the first one does,
+/// made again when it reads a new user fact or names a group.
+#[test]
+fn a_context_for_another_program_classes_users_as_a_fresh_one() {
+    let mut s = generated(3);
+    for u in s.users.iter_mut().step_by(3) {
+        u.is_active = false;
+    }
+    let builtin = bulk::builtin_rules().unwrap();
+    let ctx = KeyContext::new(&s, &builtin.program);
+    let plain = ctx.classes(8).len();
+    let with = |extra: &str| {
+        let texts: Vec<(&str, &str)> = RULES
+            .iter()
+            .copied()
+            .chain((!extra.is_empty()).then_some(("extra.dl", extra)))
+            .collect();
+        Rules::from_texts(&texts).unwrap()
+    };
+    // A group no fact names, whose naming in a rule splits classes.
+    let named = s
+        .groups
+        .iter()
+        .map(|g| {
+            with(&format!(
+                ".decl watched(g: symbol)\nwatched(\"{}\").\n",
+                g.pk
+            ))
+        })
+        .find(|r| KeyContext::new(&s, &r.program).classes(8).len() > plain)
+        .expect("some group splits classes once a rule names it");
+    let programs = [
+        with(""),
+        with(".decl may_log_in(u: symbol)\nmay_log_in(U) :- user_active(U), user(U, _, _).\n"),
+        named,
+    ];
+    for (i, rules) in programs.iter().enumerate() {
+        let copied = ctx.for_program(&rules.program).classes(8);
+        let fresh = KeyContext::new(&s, &rules.program).classes(8);
+        assert_eq!(copied.of_user, fresh.of_user, "program {i}");
+        assert_eq!(fresh.len() > plain, i > 0, "program {i}");
+    }
+}
+
 /// The other binding targets are components of their own: the groups and users their bindings
 /// name tell users apart there, not in the stages and applications (issue 16: `analyze` took 18
 /// times as long at 100,000 users once a snapshot had them).

@@ -279,6 +279,7 @@ pub fn evaluate(
     // rules observe is kept by the scope classes' base below, and placeholders of the columns
     // they observe are filled with the representative's values.
     let builtin_ctx = ctx.for_program(&builtin.program);
+    super::super::bulk::timing("scoped: the built-in rules' key context", start);
     let options = super::super::bulk::Options {
         deciders: keep.deciders,
         ..super::super::bulk::Options::default()
