@@ -296,12 +296,6 @@ impl Deciders {
 pub struct AppDeciders(HashMap<String, Deciders>);
 
 impl AppDeciders {
-    /// The pks (sorted) of the bindings that carry application `app`'s decision for identity
-    /// class `k`; empty where no binding does (or the application was not answered).
-    pub fn of(&self, app: &str, k: u32) -> &[String] {
-        self.0.get(app).map_or(&[], |d| d.of(k))
-    }
-
     /// Application `app`'s deciding bindings; `None` where it was not answered.
     pub fn get(&self, app: &str) -> Option<&Deciders> {
         self.0.get(app)
@@ -1272,9 +1266,11 @@ fn index_by<T>(items: &[T], pk: impl Fn(&T) -> &String) -> HashMap<&str, usize> 
 /// `applicable`'s flow, entry, subject and value.
 const APPLICABLE: [usize; 4] = columns::<Applicable, 4>(["flow", "entry", "subject", "value"]);
 /// `visible`'s stage binding, entry, subject and value.
-const VISIBLE: [usize; 4] = columns::<Visible, 4>(["binding", "entry", "subject", "value"]);
+pub(crate) const VISIBLE: [usize; 4] =
+    columns::<Visible, 4>(["binding", "entry", "subject", "value"]);
 /// `decide`'s target, identity, context and value.
-const DECIDE: [usize; 4] = columns::<Decide, 4>(["target", "identity", "context", "value"]);
+pub(crate) const DECIDE: [usize; 4] =
+    columns::<Decide, 4>(["target", "identity", "context", "value"]);
 /// `default_entry`'s flow and entry.
 const DEFAULT_ENTRY: [usize; 2] = columns::<DefaultEntry, 2>(["flow", "entry"]);
 /// `named_by`'s target, identity, context and binding.

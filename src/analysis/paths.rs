@@ -276,15 +276,15 @@ impl<'a> Because<'a> {
     }
 
     /// Why `user` (called `label` in group paths) has `access` ("yes", "no" or "unknown") to an
-    /// application with mode `all` or `any`, where `decides` tells which of its `bindings`
-    /// (in binding order) carry the decision (the rules' `named_by`). A denial in mode `any`
+    /// application with mode `all` or `any`, where `decided` (pks, sorted) says which of its
+    /// `bindings` (in binding order) carry the decision (the rules' `named_by`). A denial in mode `any`
     /// names no binding: every binding in force fails. Otherwise a decision no binding carries
     /// is the one of an application with no binding in force. Empty for unknown.
     pub fn access(
         &self,
         bindings: &[&PolicyBinding],
         all_mode: bool,
-        decides: impl Fn(&str) -> bool,
+        decided: &[String],
         access: &str,
         user: &User,
         label: &str,
@@ -292,6 +292,7 @@ impl<'a> Because<'a> {
         if (access, all_mode) == ("no", false) && !bindings.is_empty() {
             return "no binding passes".to_string();
         }
+        let decides = |pk: &str| decided.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
         let mut by = bindings.iter().filter(|b| decides(&b.pk)).peekable();
         if by.peek().is_none() {
             return match access {

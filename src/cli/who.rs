@@ -309,10 +309,15 @@ fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
     bindings.sort_by(|x, y| x.order.cmp(&y.order).then_with(|| x.pk.cmp(&y.pk)));
     let words = Because::new(b.snapshot);
     move |u| {
-        let decided_by = b.deciders(a, u);
         let user = &b.snapshot.users[u];
-        let decides = |pk: &str| decided_by.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
-        words.access(&bindings, all_mode, decides, "yes", user, &user.username)
+        words.access(
+            &bindings,
+            all_mode,
+            b.deciders(a, u),
+            "yes",
+            user,
+            &user.username,
+        )
     }
 }
 

@@ -839,8 +839,7 @@ fn app_access(
     let start = std::time::Instant::now();
     // Read as borrowed text: at a million users this is the largest table the report reads.
     // A row repeated across scopes keeps its greatest value, as a sorted read would.
-    const DECIDE: [usize; 4] =
-        crate::analysis::views::columns::<Decide, 4>(["target", "identity", "context", "value"]);
+    use crate::analysis::bulk::DECIDE;
     let mut decide: rustc_hash::FxHashMap<(&str, &str), &str> = Default::default();
     model.each_symbol_row(
         <Decide as crate::analysis::views::View>::RELATIONS[0],
@@ -902,9 +901,8 @@ fn app_access(
                 if decided.is_empty() && !bindings.is_empty() && !denied_in_any {
                     return String::new();
                 }
-                let decides = |pk: &str| decided.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
                 let user = &snapshot.users[u];
-                because_of.access(&bindings, all_mode, decides, ans.access, user, label)
+                because_of.access(&bindings, all_mode, decided, ans.access, user, label)
             };
             // Why the answer is unknown, told for one user.
             let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
@@ -1064,8 +1062,7 @@ fn flow_matrices(
         .collect();
     // (fsb, entry, subject) -> visibility, read as borrowed text. A row repeated across scopes
     // keeps its greatest value, as a sorted read would.
-    const VISIBLE: [usize; 4] =
-        crate::analysis::views::columns::<Visible, 4>(["binding", "entry", "subject", "value"]);
+    use crate::analysis::bulk::VISIBLE;
     let mut visible: rustc_hash::FxHashMap<(&str, &str, &str), &str> = Default::default();
     model.each_symbol_row(
         <Visible as crate::analysis::views::View>::RELATIONS[0],
