@@ -19,6 +19,9 @@ use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+mod memo;
+pub use memo::Memo;
+
 /// With `BINDLOG_TIMINGS` set, prints how long a phase took to stderr (for measurements).
 /// Each line also says when, from the first timing of the process, and the resident memory
 /// then (Linux), so that phases measured from different starts line up.
@@ -206,6 +209,9 @@ pub struct Options {
     /// decision (`named_by`): what `who --app` says a user's access comes from. Not with
     /// `whole`.
     pub deciders: bool,
+    /// Components evaluated before (by an evaluation given the same memo) are looked up, and
+    /// those evaluated here kept (see [`Memo`]).
+    pub memo: Option<&'static Memo>,
 }
 
 /// Which answers a run computes. A question about one stage binding or one application needs
@@ -244,6 +250,7 @@ impl Default for Options {
             whole: false,
             scope: Scope::All,
             deciders: false,
+            memo: None,
         }
     }
 }
@@ -322,6 +329,8 @@ pub struct Keep {
     pub deciders: bool,
     /// The whole program's relations with each tuple's height, for proofs read later.
     pub proofs: bool,
+    /// Component evaluations shared with other evaluations by scope (see [`Memo`]).
+    pub memo: Option<&'static Memo>,
 }
 
 /// What an evaluation by scope kept (see [`Keep`]).
@@ -601,6 +610,7 @@ fn whole(
 
 /// One component's answers: per local class (then the anonymous visitor last) the codes of
 /// its questions ([`Slot`]).
+#[derive(Clone)]
 struct Codes {
     /// Codes, `width` per local class, the anonymous visitor's last.
     codes: Vec<u8>,
@@ -917,16 +927,43 @@ pub(crate) fn by_component(
     }
     timing("flows for the anonymous visitor", start);
     let start = std::time::Instant::now();
+    // With a memo: each component's results under a digest of what its evaluation reads.
+    let digests = options.memo.map(|_| {
+        let common = memo::Common {
+            rules,
+            comps,
+            layout,
+            flags: [
+                &given,
+                &given_to_apps,
+                &given_to_stages,
+                &keep,
+                &needed,
+                &shared,
+            ],
+            gathered: collect.map(|c| (c.rels.as_slice(), c.users.as_slice())),
+            scopes: collect.map(|c| (c.scope_of, c.names)),
+            deciders: named_by.is_some(),
+        };
+        let d = memo::digests(
+            &common,
+            snapshot,
+            classes,
+            &rows_of_class,
+            &base.symbols,
+            &slots,
+            &wanted,
+            &local.first,
+        );
+        timing("components' digests", start);
+        d
+    });
+    let remembered = std::sync::atomic::AtomicUsize::new(0);
     let total = comps.len();
     progress(Phase::Evaluating { done: 0, total });
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let done_count = std::sync::atomic::AtomicUsize::new(0);
     let view = &*layout;
-    type Done = (
-        Codes,
-        Option<super::scoped::PartRows>,
-        Option<Vec<Vec<String>>>,
-    );
-    let parts: Vec<Done> = (0..comps.len())
+    let parts: Vec<memo::Done> = (0..comps.len())
         .into_par_iter()
         .map(|c| {
             if !wanted[c] {
@@ -938,6 +975,14 @@ pub(crate) fn by_component(
                     None,
                     None,
                 ));
+            }
+            if let (Some(memo), Some(d)) = (options.memo, &digests)
+                && let Some(done) = memo.get(&d[c])
+            {
+                remembered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let n = done_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                progress(Phase::Evaluating { done: n + 1, total });
+                return Ok(done);
             }
             let reps: Vec<usize> = local.first[c]
                 .iter()
@@ -998,11 +1043,22 @@ pub(crate) fn by_component(
                 };
                 col.gather(&eval, rules, scope.copied(), &ids, reps.len())
             });
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = done_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             progress(Phase::Evaluating { done: n + 1, total });
-            Ok((part, rows, deciders))
+            let done = (part, rows, deciders);
+            if let (Some(memo), Some(d)) = (options.memo, &digests) {
+                memo.put(d[c], &done);
+            }
+            Ok(done)
         })
         .collect::<Result<_, String>>()?;
+    if let (Some(_), true) = (&digests, std::env::var_os("BINDLOG_TIMINGS").is_some()) {
+        eprintln!(
+            "timing: {} of {} components remembered",
+            remembered.into_inner(),
+            comps.len()
+        );
+    }
     let mut rows = Vec::with_capacity(parts.len());
     let mut deciders = HashMap::new();
     let parts: Vec<Codes> = parts

@@ -330,6 +330,22 @@ impl Model {
         Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), keep)?.0)
     }
 
+    /// [`Model::everyone_reading`], with the component evaluations shared through `memo`
+    /// with every other evaluation given it: a component whose facts, users and surroundings
+    /// are the same is evaluated once (the two sides of `diff`).
+    pub fn everyone_remembering(
+        snapshot: &Snapshot,
+        extra: &[(&str, &str)],
+        (expand, read, proved): (&[&str], &[&str], &[&str]),
+        memo: &'static bulk::Memo,
+    ) -> Result<Model, String> {
+        let keep = bulk::Keep {
+            memo: Some(memo),
+            ..bulk::Keep::default()
+        };
+        Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), keep)?.0)
+    }
+
     /// [`Model::everyone_reading`], keeping too the bindings that carry each application's
     /// decision for each identity class (the rules' `named_by`, read per component as
     /// `who --app` reads it), for [`Model::app_deciders`].

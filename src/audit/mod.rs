@@ -210,6 +210,24 @@ pub fn evaluate_reading(
     Model::everyone_reading(snapshot, &extra, &expanded(expand), read, proved(proofs))
 }
 
+/// [`evaluate_reading`], sharing component evaluations through `memo` with the other
+/// evaluations given it (see [`Model::everyone_remembering`]).
+pub fn evaluate_remembering(
+    snapshot: &Snapshot,
+    user_rules: &[(String, String)],
+    read: &[&str],
+    proofs: bool,
+    memo: &'static crate::analysis::bulk::Memo,
+) -> Result<Model, String> {
+    let extra = with_audit_rules(user_rules);
+    Model::everyone_remembering(
+        snapshot,
+        &extra,
+        (&expanded(&[]), read, proved(proofs)),
+        memo,
+    )
+}
+
 /// The relations whose rows a caller may prove.
 fn proved(proofs: bool) -> &'static [&'static str] {
     if proofs { &["finding"] } else { &[] }

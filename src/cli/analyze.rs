@@ -155,7 +155,7 @@ pub fn run(args: Args) -> Outcome {
             chunk: args.chunk.max(1),
             whole: args.whole,
             scope: bulk::Scope::All,
-            deciders: false,
+            ..bulk::Options::default()
         };
         let progress = |p: Phase| report(&bar, p);
         if args.format == Format::Targets {

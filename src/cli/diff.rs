@@ -3,6 +3,7 @@
 
 use super::Outcome;
 use super::audit::read_rules;
+use bindlog::analysis::bulk::Memo;
 use bindlog::analysis::diff::{self, Gate};
 use bindlog::audit::{self, AuditOptions};
 use bindlog::snapshot::{self, LoadOptions, Snapshot};
@@ -78,12 +79,15 @@ fn load(
 }
 
 /// One side's answers for every user and its findings: one evaluation serves both.
+/// Components whose facts and users are the same on both sides are evaluated once (`memo`).
 fn side<'s>(
     s: &'s Snapshot,
     options: &AuditOptions,
+    memo: &'static Memo,
 ) -> Result<(diff::AllUsers<'s>, Vec<audit::Finding>), String> {
     let start = std::time::Instant::now();
-    let model = audit::evaluate_reading(s, &options.rules, &[], &diff::RELATIONS, options.explain)?;
+    let model =
+        audit::evaluate_remembering(s, &options.rules, &diff::RELATIONS, options.explain, memo)?;
     bindlog::analysis::bulk::timing("diff: a side's model", start);
     let findings = audit::findings_of(&model, s, options)?.findings;
     bindlog::analysis::bulk::timing("diff: a side's findings", start);
@@ -122,10 +126,13 @@ pub fn run(args: Args) -> Outcome {
     };
     // Side by side up to a size where two evaluations at once would hold too much memory
     // (about a gigabyte each at a million users); one after the other above it.
+    // One after the other, the second side takes the first's unchanged components from the
+    // memo. It lives as long as the process: the evaluations take it as `'static`.
+    let memo: &'static Memo = Box::leak(Box::default());
     let (before, after) = if old.users.len().max(new.users.len()) <= SIDE_BY_SIDE_USERS {
-        rayon::join(|| side(&old, &options), || side(&new, &options))
+        rayon::join(|| side(&old, &options, memo), || side(&new, &options, memo))
     } else {
-        (side(&old, &options), side(&new, &options))
+        (side(&old, &options, memo), side(&new, &options, memo))
     };
     let (before, old_f) = match before {
         Ok(x) => x,

@@ -435,6 +435,87 @@ fn diff_by_class_equals_the_per_user_diff() {
     assert_eq!(got.access, want.access);
 }
 
+/// `diff`'s second side takes the components it shares with the first from a memo: its answers
+/// and findings are those of evaluating every component, while the components of a negated
+/// binding, of a flow entered otherwise and of a user in another group are evaluated again.
+#[test]
+fn components_taken_from_another_evaluation_answer_as_evaluated_ones() {
+    use bindlog::analysis::bulk::Memo;
+    use bindlog::analysis::diff;
+    type Read<'s> = (Vec<BTreeSet<Vec<String>>>, Vec<Finding>, diff::AllUsers<'s>);
+    fn read<'s>(s: &'s Snapshot, memo: Option<&'static Memo>) -> Read<'s> {
+        let model = match memo {
+            Some(m) => audit::evaluate_remembering(s, &[], &diff::RELATIONS, false, m),
+            None => audit::evaluate_reading(s, &[], &[], &diff::RELATIONS, false),
+        }
+        .unwrap();
+        let rows = ["finding", "decide", "visible", "applicable"]
+            .iter()
+            .map(|r| model.rows(r).into_iter().collect())
+            .collect();
+        let findings = audit::findings_of(&model, s, &AuditOptions::default())
+            .unwrap()
+            .findings;
+        (rows, findings, diff::all_users_of(model, s))
+    }
+    // The number of components the second side took from the memo.
+    let check = |what: &str, old: &Snapshot, new: &Snapshot| -> usize {
+        let (_, _, before) = read(old, None);
+        let memo: &'static Memo = Box::leak(Box::default());
+        read(old, Some(memo));
+        let evaluated = memo.len();
+        assert!(evaluated > 0, "{what}: the memo holds no component");
+        assert_eq!(memo.found(), 0, "{what}");
+        let (rows, findings, after) = read(new, Some(memo));
+        let (want_rows, want_findings, want_after) = read(new, None);
+        assert_eq!(rows, want_rows, "{what}");
+        assert_eq!(findings, want_findings, "{what}");
+        let got = diff::compare(&before, &after, &[], &[]);
+        let want = diff::compare(&before, &want_after, &[], &[]);
+        assert_eq!(got.stages, want.stages, "{what}");
+        assert_eq!(got.access, want.access, "{what}");
+        assert!(
+            memo.len() > evaluated,
+            "{what}: every component was taken from the memo"
+        );
+        memo.found()
+    };
+    let old = load(&root().join("examples/acme/snapshot.json"));
+    // A binding of a flow or stage, and one of an application.
+    let mut new = old.clone();
+    new.policy_bindings[0].negate = !new.policy_bindings[0].negate;
+    assert!(check("a binding negated", &old, &new) > 0);
+    let mut new = old.clone();
+    let b = new
+        .policy_bindings
+        .iter()
+        .position(|b| new.applications.iter().any(|a| a.pk == b.target))
+        .expect("a binding of an application");
+    new.policy_bindings[b].negate = !new.policy_bindings[b].negate;
+    assert!(check("an application's binding negated", &old, &new) > 0);
+    let mut new = old.clone();
+    let f = new
+        .flows
+        .iter()
+        .position(|f| f.authentication != bindlog::snapshot::Authentication::None)
+        .expect("a flow with an authentication gate");
+    new.flows[f].authentication = bindlog::snapshot::Authentication::None;
+    assert!(check("a flow's gate opened", &old, &new) > 0);
+    // A user moved to another group: in the example, almost every user is a class of its own
+    // in every component, so the components that see the user are evaluated again. The first
+    // user stays the first of its class: only its rows tell the two sides apart.
+    let mut new = old.clone();
+    let other = new
+        .groups
+        .iter()
+        .find(|g| !new.users[0].groups.contains(&g.pk))
+        .expect("a group the first user is not in")
+        .pk
+        .clone();
+    new.users[0].groups = vec![other];
+    check("a user in another group", &old, &new);
+}
+
 /// A rule that names one user by pk in a flow's or application's answers: that user is alone
 /// in its identity class but may share a scope class, so the rule is evaluated per identity
 /// class (with a note), and answers as the per-user evaluation does.

@@ -21,6 +21,8 @@ pub struct Collect<'c> {
     pub users: Vec<Vec<bool>>,
     /// The scope of each object a flow or application owns.
     pub scope_of: &'c HashMap<String, usize>,
+    /// Each scope's name.
+    pub names: &'c [String],
 }
 
 /// One component's gathered rows: each local class's signature (an index into `sigs`), the
@@ -270,6 +272,7 @@ pub fn evaluate(
         rels,
         users: super::super::population::user_columns(&builtin.program, &per_user_builtin),
         scope_of: &scope_of,
+        names: &names,
     };
     let classes = &population.classes;
     let mut layout = super::super::bulk::Layout::of(snapshot);
@@ -282,6 +285,7 @@ pub fn evaluate(
     super::super::bulk::timing("scoped: the built-in rules' key context", start);
     let options = super::super::bulk::Options {
         deciders: keep.deciders,
+        memo: keep.memo,
         ..super::super::bulk::Options::default()
     };
     let mut run = super::super::bulk::by_component(
