@@ -675,7 +675,7 @@ impl<'a> KeyContext<'a> {
             snapshot,
             facts::facts_with_users(&without_users(snapshot), &snapshot.users),
         );
-        Self::with_components(snapshot, program, std::sync::Arc::new(components))
+        Self::with_components(snapshot, program, std::sync::Arc::new(components), None)
     }
 
     /// The context of another program over the same snapshot: the components are shared, what
@@ -698,21 +698,28 @@ impl<'a> KeyContext<'a> {
                 ..self.clone()
             };
         }
-        KeyContext::with_components(self.snapshot, program, self.components.clone())
+        KeyContext::with_components(self.snapshot, program, self.components.clone(), Some(self))
     }
 
+    /// The context of `program` over the snapshot split into `components`; what depends on
+    /// the snapshot alone (the group index, the groups listing each user, each group's
+    /// ancestry) is copied from `earlier` where given, not read from every user again.
     fn with_components(
         snapshot: &'a Snapshot,
         program: &'a Program,
         components: std::sync::Arc<Components>,
+        earlier: Option<&KeyContext<'a>>,
     ) -> KeyContext<'a> {
         let (columns, user_like) = program_columns(program);
-        let group_index: FxHashMap<&str, u32> = snapshot
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (&*g.pk, i as u32))
-            .collect();
+        let group_index: FxHashMap<&str, u32> = match earlier {
+            Some(e) => e.group_index.clone(),
+            None => snapshot
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (&*g.pk, i as u32))
+                .collect(),
+        };
         // A group named by its name (`ak_is_group_member(request.user, name="...")`) is named
         // as surely as by its pk.
         let mut group_names: HashMap<&str, Vec<u32>> = HashMap::new();
@@ -729,9 +736,15 @@ impl<'a> KeyContext<'a> {
                     .collect()
             })
             .collect();
-        let group_side = group_side(snapshot);
+        let group_side = match earlier {
+            Some(e) => e.group_side.clone(),
+            None => group_side(snapshot),
+        };
         let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
-        let field_reads = crate::expression::FieldReads::of(snapshot);
+        let field_reads = match earlier {
+            Some(e) => e.field_reads.clone(),
+            None => crate::expression::FieldReads::of(snapshot),
+        };
         let groups = snapshot.groups.len();
         let mut observed_everywhere = vec![false; groups];
         let mut observers: Vec<Vec<u32>> = vec![Vec::new(); groups];
@@ -843,27 +856,32 @@ impl<'a> KeyContext<'a> {
             }
         }
         // Only groups someone is directly in start a user's ancestry.
-        let mut populated = vec![false; groups];
-        for u in &snapshot.users {
-            for g in u.groups.iter().filter_map(|g| group_index.get(&**g)) {
-                populated[*g as usize] = true;
-            }
-        }
-        for gs in group_side.values() {
-            for g in gs {
-                populated[*g as usize] = true;
-            }
-        }
-        let all_up: Vec<Vec<u32>> = (0..groups as u32)
-            .into_par_iter()
-            .map(|g| {
-                if populated[g as usize] {
-                    closure(g, &parents)
-                } else {
-                    Vec::new()
+        let all_up: Vec<Vec<u32>> = match earlier {
+            Some(e) => e.all_up.clone(),
+            None => {
+                let mut populated = vec![false; groups];
+                for u in &snapshot.users {
+                    for g in u.groups.iter().filter_map(|g| group_index.get(&**g)) {
+                        populated[*g as usize] = true;
+                    }
                 }
-            })
-            .collect();
+                for gs in group_side.values() {
+                    for g in gs {
+                        populated[*g as usize] = true;
+                    }
+                }
+                (0..groups as u32)
+                    .into_par_iter()
+                    .map(|g| {
+                        if populated[g as usize] {
+                            closure(g, &parents)
+                        } else {
+                            Vec::new()
+                        }
+                    })
+                    .collect()
+            }
+        };
         let observable: Vec<u32> = (0..groups as u32)
             .filter(|g| observed_everywhere[*g as usize] || !observers[*g as usize].is_empty())
             .collect();
