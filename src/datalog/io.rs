@@ -10,7 +10,7 @@
 //! [`PathPolicy::Any`] is given: rules are shared, and must not read or write elsewhere.
 
 use crate::datalog::diag::Diagnostic;
-use crate::datalog::eval::{Table, sort_rows};
+use crate::datalog::eval::{Table, sort_packed, sort_rows};
 use crate::datalog::ir::{Program, RelId, Ty};
 use crate::datalog::value::{Interner, in_range, parse_number};
 use std::io::Write;
@@ -640,7 +640,9 @@ fn listing(prog: &Program, rel: RelId, table: &Table, symbols: &Interner, packed
                     .fold(0u64, |p, (v, ty)| (p << 32) | u64::from(key(*v, *ty)))
             })
             .collect();
-        keys.sort_unstable();
+        // Stored rows are in order by their first column's id: numbers are then in order by
+        // meaning too, and only the runs of one number need sorting.
+        sort_packed(&mut keys);
         return Listing::Packed(keys, ranks);
     }
     Listing::Positions(sort_rows(table.arity, table.len, |i, c| {
@@ -685,14 +687,34 @@ impl SymbolRanks {
             ids.dedup();
             ids
         };
-        // Strings are compared once per distinct symbol, never once per comparison of rows,
-        // and read straight from the table's text.
-        let mut by_text: Vec<(&str, u32)> = ids.iter().map(|&v| (symbols.resolve(v), v)).collect();
+        // Strings are compared once per distinct symbol, never once per comparison of rows.
+        // Each is sorted by a key of its eight bytes after the prefix all of them share (the
+        // key's order is the text's, short of ties), and only symbols of one key compare their
+        // texts: most comparisons read no text, whose reads are cache misses.
+        let texts = || ids.iter().map(|&v| symbols.resolve(v).as_bytes());
+        let first = texts().next().unwrap_or_default();
+        let shared = texts().fold(first.len(), |n, t| {
+            first[..n].iter().zip(t).take_while(|(a, b)| a == b).count()
+        });
+        let mut by_text: Vec<(u64, u32)> = texts()
+            .zip(&ids)
+            .map(|(t, &v)| {
+                let mut key = [0u8; 8];
+                let rest = &t[shared..];
+                let n = rest.len().min(8);
+                key[..n].copy_from_slice(&rest[..n]);
+                (u64::from_be_bytes(key), v)
+            })
+            .collect();
+        let order = |a: &(u64, u32), b: &(u64, u32)| {
+            a.0.cmp(&b.0)
+                .then_with(|| symbols.resolve(a.1).cmp(symbols.resolve(b.1)))
+        };
         if by_text.len() > 50_000 {
             use rayon::slice::ParallelSliceMut;
-            by_text.par_sort_unstable();
+            by_text.par_sort_unstable_by(order);
         } else {
-            by_text.sort_unstable();
+            by_text.sort_unstable_by(order);
         }
         let by_rank: Vec<u32> = by_text.iter().map(|(_, id)| *id).collect();
         if dense {
@@ -756,25 +778,49 @@ fn write_rows(
         }
         return Ok(());
     }
+    let listing = listing(prog, rel, table, symbols, true);
+    let format = |rows: std::ops::Range<usize>, buf: &mut Vec<u8>| {
+        format_rows(rows, &listing, table, &r.types, symbols, delim, buf)
+    };
     // Rows are formatted into one large buffer, written out whenever it fills.
     const FLUSH: usize = 1 << 18;
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
+    for from in (0..table.len).step_by(1024) {
+        format(from..(from + 1024).min(table.len), &mut buf);
+        if buf.len() >= FLUSH {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)
+}
+
+/// Appends the listed rows `rows` to `buf`, formatted: symbols quoted where needed
+/// ([`push_field`]), fields separated by `delim`, each row ended by a line break.
+fn format_rows(
+    rows: std::ops::Range<usize>,
+    listing: &Listing,
+    table: &Table,
+    types: &[Ty],
+    symbols: &Interner,
+    delim: &str,
+    buf: &mut Vec<u8>,
+) {
     let mut num = itoa::Buffer::new();
-    let listing = listing(prog, rel, table, symbols, true);
     // Rows are taken a group at a time: the group's symbols are resolved, then their texts'
     // first bytes read, each step for the whole group before the next, so that the cache
     // misses of one step overlap rather than follow each other; then the rows are formatted.
     const GROUP: usize = 64;
-    let has_symbols = r.types.contains(&Ty::Symbol);
+    let has_symbols = types.contains(&Ty::Symbol);
     let mut texts: Vec<&str> = Vec::with_capacity(GROUP * table.arity);
     let mut unpacked = [0u32; 2];
-    for first in (0..table.len).step_by(GROUP) {
-        let group = first..(first + GROUP).min(table.len);
+    for first in rows.clone().step_by(GROUP) {
+        let group = first..(first + GROUP).min(rows.end);
         if has_symbols {
             texts.clear();
             for i in group.clone() {
-                let row = listed(&listing, table, &r.types, i, &mut unpacked);
-                for (v, t) in row.iter().zip(&r.types) {
+                let row = listed(listing, table, types, i, &mut unpacked);
+                for (v, t) in row.iter().zip(types) {
                     if *t == Ty::Symbol {
                         texts.push(symbols.resolve(*v));
                     }
@@ -788,27 +834,20 @@ fn write_rows(
         }
         let mut texts = texts.iter();
         for i in group {
-            let row = listed(&listing, table, &r.types, i, &mut unpacked);
-            for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
+            let row = listed(listing, table, types, i, &mut unpacked);
+            for (c, (v, t)) in row.iter().zip(types).enumerate() {
                 if c > 0 {
                     buf.extend_from_slice(delim.as_bytes());
                 }
                 match t {
-                    Ty::Symbol => {
-                        push_field(&mut buf, texts.next().expect("a text per symbol"), delim)
-                    }
+                    Ty::Symbol => push_field(buf, texts.next().expect("a text per symbol"), delim),
                     Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
                     Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
                 }
             }
             buf.push(b'\n');
         }
-        if buf.len() >= FLUSH {
-            out.write_all(&buf)?;
-            buf.clear();
-        }
     }
-    out.write_all(&buf)
 }
 
 /// The `i`th row listed (a packed one decoded into `unpacked`).

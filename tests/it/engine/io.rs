@@ -161,3 +161,63 @@ fn issue_18_3_symbol_files_hand_over_to_the_general_reader_where_they_stop_being
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("e.facts:4:3: column 2"), "{stderr}");
 }
+
+/// A large file sorted by its first column, the rows of one number in no order, with symbols
+/// that share a long prefix, many of them the same for eight bytes after it, one a prefix of
+/// others, some with a NUL byte: read and written by the paths large tables take (rows sorted
+/// run by run, symbols ranked by a key after their shared prefix, output formatted by several
+/// threads), listed by meaning as the standard library orders the rows.
+#[test]
+fn issue_18_3_large_sorted_files_with_shared_prefixes_are_listed_by_text() {
+    let prefix = "https://example.org/users/";
+    let tails = [
+        "",
+        "\0",
+        "a\0b",
+        "abcdefgh",
+        "abcdefgh\0",
+        "abcdefghij",
+        "é",
+        "z",
+    ];
+    let mut rows: Vec<(i32, String)> = (0..150_000u32)
+        .map(|i| {
+            let k = i.wrapping_mul(2_654_435_761) % 150_000;
+            let tail = tails[(k % tails.len() as u32) as usize];
+            let s = if k % 5 == 0 {
+                format!("{prefix}{tail}")
+            } else {
+                format!("{prefix}{tail}{k}")
+            };
+            (i as i32 / 3, s)
+        })
+        .collect();
+    // Enough distinct symbols and rows for the paths of large tables.
+    let distinct: std::collections::BTreeSet<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(distinct.len() > 100_000 && rows.len() > 100_000);
+    let facts: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let program = ".decl e(n: number, s: symbol)\n.input e\n.decl out(n: number, s: symbol)\n\
+                   .output out\nout(n, s) :- e(n, s).\n\
+                   .decl by_s(s: symbol, n: number)\n.output by_s\nby_s(s, n) :- e(n, s).\n";
+    std::fs::write(dir.path().join("p.dl"), program).unwrap();
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let out = dir.path().join("out");
+    let o = bindlog(&[
+        "eval",
+        &dir.path().join("p.dl").display().to_string(),
+        "-F",
+        &dir.path().display().to_string(),
+        "-D",
+        &out.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    rows.sort();
+    rows.dedup();
+    let text: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
+    assert_eq!(std::fs::read_to_string(out.join("out.csv")).unwrap(), text);
+    let mut by_s: Vec<(&str, i32)> = rows.iter().map(|(n, s)| (s.as_str(), *n)).collect();
+    by_s.sort();
+    let text: String = by_s.iter().map(|(s, n)| format!("{s}\t{n}\n")).collect();
+    assert_eq!(std::fs::read_to_string(out.join("by_s.csv")).unwrap(), text);
+}
