@@ -12,7 +12,7 @@
 use crate::datalog::diag::Diagnostic;
 use crate::datalog::eval::{Table, sort_packed, sort_rows};
 use crate::datalog::ir::{Program, RelId, Ty};
-use crate::datalog::value::{Interner, in_range, parse_number};
+use crate::datalog::value::{Interner, hash_of, in_range, parse_number};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -462,7 +462,8 @@ pub fn read_inputs(
 /// digits (perhaps after a `-`) in range, symbols that do not start with `"`, no carriage
 /// return, as many fields as columns. Empty lines are skipped, as the general reader does.
 /// Symbols are interned a batch of rows at a time ([`Interner::intern_all`]), in file order,
-/// so they get the ids the general reader would give them. Stops before the first row in any
+/// so they get the ids the general reader would give them; a large file's batches are read by
+/// another thread meanwhile. Stops before the first row in any
 /// other form, for the general reader to read on from there with its diagnostics; answers
 /// where it stopped and how many lines it read.
 fn plain_rows(
@@ -471,35 +472,20 @@ fn plain_rows(
     symbols: &mut Interner,
     table: &mut Table,
 ) -> (usize, usize) {
-    /// Rows per batch.
-    const BATCH: usize = 4096;
-    let bytes = text.as_bytes();
     let (mut pos, mut lines) = (0, 0);
-    let (mut batch, mut ids) = (Vec::new(), Vec::new());
-    let mut stopped = false;
-    while !stopped && pos < bytes.len() {
-        // The batch's rows go onto the table with a 0 for each symbol, replaced by its id once
-        // the batch's symbols are interned.
+    let mut ids = Vec::new();
+    // A batch's rows go onto the table with a 0 for each symbol, replaced by its id once the
+    // batch's symbols are interned.
+    let mut add = |batch: &Batch, table: &mut Table| {
         let first = table.data.len();
-        let mut rows = 0;
-        batch.clear();
-        while rows < BATCH && pos < bytes.len() {
-            if bytes[pos] == b'\n' {
-                (pos, lines) = (pos + 1, lines + 1);
-                continue;
-            }
-            let Some(end) = plain_row(text, pos, types, &mut table.data, &mut batch) else {
-                stopped = true;
-                break;
-            };
-            (pos, lines, rows) = (end + 1, lines + 1, rows + 1);
-        }
-        table.len += rows;
-        if batch.is_empty() {
-            continue;
+        table.data.extend_from_slice(&batch.data);
+        table.len += batch.rows;
+        (pos, lines) = (batch.end, lines + batch.lines);
+        if batch.symbols.is_empty() {
+            return;
         }
         ids.clear();
-        symbols.intern_all(&batch, &mut ids);
+        symbols.intern_all_hashed(&batch.symbols, &batch.hashes, &mut ids);
         let mut ids = ids.iter();
         for row in table.data[first..].chunks_exact_mut(types.len()) {
             for (v, ty) in row.iter_mut().zip(types) {
@@ -508,8 +494,89 @@ fn plain_rows(
                 }
             }
         }
+    };
+    // A large file is read by a second thread, a batch ahead of the one interning its symbols
+    // (which must go in file order, for the ids): reading and interning overlap.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > 1 && text.len() >= 1 << 22 {
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
+            scope.spawn(move || {
+                let mut at = 0;
+                loop {
+                    let batch = Batch::read(text, at, types);
+                    at = batch.end;
+                    let last = batch.stopped || at >= text.len();
+                    if send.send(batch).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            for batch in receive {
+                add(&batch, table);
+            }
+        });
+    } else {
+        let mut at = 0;
+        loop {
+            let batch = Batch::read(text, at, types);
+            at = batch.end;
+            add(&batch, table);
+            if batch.stopped || at >= text.len() {
+                break;
+            }
+        }
     }
-    (pos.min(bytes.len()), lines)
+    (pos.min(text.len()), lines)
+}
+
+/// Rows of a facts file read by [`plain_rows`], their symbols not yet interned.
+struct Batch<'t> {
+    /// The rows, a 0 for each symbol.
+    data: Vec<u32>,
+    /// How many.
+    rows: usize,
+    /// Their symbols in order, and each one's hash.
+    symbols: Vec<&'t str>,
+    hashes: Vec<u32>,
+    /// Where the next batch starts (the row in another form, when `stopped`).
+    end: usize,
+    /// The lines read, empty ones among them.
+    lines: usize,
+    /// Whether a row in another form ended it.
+    stopped: bool,
+}
+
+impl<'t> Batch<'t> {
+    /// Rows per batch.
+    const ROWS: usize = 4096;
+
+    /// Reads up to [`Batch::ROWS`] rows from `pos` on.
+    fn read(text: &'t str, pos: usize, types: &[Ty]) -> Batch<'t> {
+        let bytes = text.as_bytes();
+        let mut b = Batch {
+            data: Vec::with_capacity(Batch::ROWS * types.len()),
+            rows: 0,
+            symbols: Vec::new(),
+            hashes: Vec::new(),
+            end: pos,
+            lines: 0,
+            stopped: false,
+        };
+        while b.rows < Batch::ROWS && b.end < bytes.len() {
+            if bytes[b.end] == b'\n' {
+                (b.end, b.lines) = (b.end + 1, b.lines + 1);
+                continue;
+            }
+            let Some(end) = plain_row(text, b.end, types, &mut b.data, &mut b.symbols) else {
+                b.stopped = true;
+                break;
+            };
+            (b.end, b.lines, b.rows) = (end + 1, b.lines + 1, b.rows + 1);
+        }
+        b.hashes = b.symbols.iter().map(|s| hash_of(s.as_bytes())).collect();
+        b
+    }
 }
 
 /// Reads the row at `pos` in the form [`plain_rows`] reads: its numbers, and a 0 for each

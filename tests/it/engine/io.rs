@@ -221,3 +221,39 @@ fn issue_18_3_large_sorted_files_with_shared_prefixes_are_listed_by_text() {
     let text: String = by_s.iter().map(|(s, n)| format!("{s}\t{n}\n")).collect();
     assert_eq!(std::fs::read_to_string(out.join("by_s.csv")).unwrap(), text);
 }
+
+/// A file large enough to be read by two threads gives the rows and, past its plain rows, the
+/// diagnostics of the general reader at the same line and column.
+#[test]
+fn issue_18_3_large_files_read_by_two_threads_keep_their_places() {
+    let rows = 300_000;
+    let mut facts: String = (0..rows)
+        .map(|i| format!("{i}\tsym-{}\n", i % 1000))
+        .collect();
+    assert!(facts.len() > 1 << 22, "the test needs a file of 4 MiB");
+    facts.push_str("7\t\"quoted\tsymbol\"\n\nx\ty\n");
+    let dir = tempfile::tempdir().unwrap();
+    let p = ".decl e(n: number, s: symbol) .input e .output e";
+    std::fs::write(dir.path().join("p.dl"), p).unwrap();
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let program = dir.path().join("p.dl");
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let place = format!("e.facts:{}:1: column 1 (`n`) expects a number", rows + 3);
+    assert!(stderr.contains(&place), "no `{place}` in {stderr}");
+    // Without the bad line: every row, the quoted one among them.
+    facts.truncate(facts.len() - "\nx\ty\n".len());
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
+    assert_eq!(written.lines().count(), rows + 1);
+    assert!(written.starts_with("0\tsym-0\n1\tsym-1\n"));
+    assert!(written.contains("\n6\tsym-6\n7\t\"quoted\tsymbol\"\n7\tsym-7\n8\tsym-8\n"));
+}
