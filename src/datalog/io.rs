@@ -849,8 +849,28 @@ fn write_rows(
     let format = |rows: std::ops::Range<usize>, buf: &mut Vec<u8>| {
         format_rows(rows, &listing, table, &r.types, symbols, delim, buf)
     };
-    // Rows are formatted into one large buffer, written out whenever it fills.
+    // Rows are formatted into large buffers, each written out when full. A large table is
+    // formatted by several threads at once, a buffer each, written in order: at most two
+    // buffers per thread are held.
     const FLUSH: usize = 1 << 18;
+    /// Rows per buffer formatted by one thread.
+    const CHUNK: usize = 1 << 14;
+    let threads = rayon::current_num_threads();
+    if threads > 1 && table.len >= 4 * CHUNK {
+        use rayon::prelude::*;
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); threads * 2];
+        for window in (0..table.len).step_by(CHUNK * bufs.len()) {
+            bufs.par_iter_mut().enumerate().for_each(|(k, buf)| {
+                buf.clear();
+                let from = (window + k * CHUNK).min(table.len);
+                format(from..(from + CHUNK).min(table.len), buf);
+            });
+            for buf in &bufs {
+                out.write_all(buf)?;
+            }
+        }
+        return Ok(());
+    }
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
     for from in (0..table.len).step_by(1024) {
         format(from..(from + 1024).min(table.len), &mut buf);
