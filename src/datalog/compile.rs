@@ -127,7 +127,8 @@ pub struct StratumPlan {
     /// to rows of its own width, so a narrow stratum never pays for a wide one elsewhere.
     pub width: usize,
     /// The sorted copies its joins and negations read where a relation's own order does not
-    /// serve them ([`Order::Index`] numbers them), chosen by [`cover`].
+    /// serve them ([`Order::Index`] numbers them), chosen by [`cover`], in the order of their
+    /// relations' first accesses.
     pub indexes: Vec<IndexPlan>,
 }
 
@@ -293,9 +294,9 @@ impl AggPlan {
 /// one that starts with N's. Those column sets are chains under inclusion, and accesses whose
 /// sets together still form a chain (say `e(x, _)` bound on {0}, `e(y, x)` bound on {1} then
 /// proposing {0}, and `!e(_, y)` on {1}: {1} ⊂ {0, 1} for the last two) share one order, here
-/// [1, 0]. This is Soufflé's index selection by minimal chain cover, computed greedily
-/// ([`cover`]): accesses with the largest sets first, each put in the first chain it fits
-/// (the relation's own order first), a new chain otherwise.
+/// [1, 0]. This is Soufflé's index selection: the accesses the relation's own order serves
+/// read it, and the others of each relation and atom shape get a minimum chain cover of their
+/// sets ([`chain_cover`]), one sorted copy per chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
     /// The relation's own rows: the columns looked up lead each row.
@@ -439,34 +440,45 @@ fn accesses(prog: &Program, sp: &StratumPlan) -> Vec<Use> {
 /// Chooses the stratum's indexes (see [`Order`]) and lists each join's key and value columns
 /// in the order of the index it reads, so that its key is that index's leading columns.
 fn cover(prog: &Program, sp: &mut StratumPlan) {
-    let mut todo = accesses(prog, sp);
-    // Joins and negations first, the largest sets first: the chains they start can take the
-    // smaller ones; aggregates' lookups last, only into those chains.
-    todo.sort_by_key(|(_, sets, lookup)| {
-        (
-            *lookup,
-            std::cmp::Reverse(sets.last().map_or(0, |s| s.count_ones())),
-        )
-    });
-    // Chains of column sets, each growing by inclusion, with the atom of their first access.
-    let mut chains: Vec<(Atom, Vec<u64>)> = Vec::new();
-    let comparable = |a: u64, b: u64| a & b == a || a & b == b;
-    for (atom, sets, lookup) in todo {
+    // The accesses no relation's own order serves, by relation and shape (atoms of one
+    // relation and shape read the same rows), in the order they come; aggregates' lookups apart.
+    let mut groups: Vec<(Atom, Vec<Vec<u64>>)> = Vec::new();
+    let mut lookups = Vec::new();
+    for (atom, sets, lookup) in accesses(prog, sp) {
         if sp.order_for(&atom, &sets) == Some(Order::Own) {
             continue;
         }
+        if lookup {
+            lookups.push((atom, sets));
+            continue;
+        }
         let shape = AtomShape::of(&atom);
-        let fits = chains.iter_mut().find(|(a, chain)| {
-            a.rel == atom.rel
-                && AtomShape::of(a) == shape
-                && sets
-                    .iter()
-                    .all(|&s| chain.iter().all(|&c| comparable(s, c)))
-        });
-        match fits {
-            Some((_, chain)) => chain.extend(sets),
-            None if !lookup => chains.push((atom, sets)),
-            None => {}
+        match groups
+            .iter_mut()
+            .find(|(a, _)| a.rel == atom.rel && AtomShape::of(a) == shape)
+        {
+            Some((_, group)) => group.push(sets),
+            None => groups.push((atom, vec![sets])),
+        }
+    }
+    // Chains of column sets, each growing by inclusion, with the atom of their group.
+    let mut chains: Vec<(Atom, Vec<u64>)> = groups
+        .into_iter()
+        .flat_map(|(atom, group)| {
+            chain_cover(&group)
+                .into_iter()
+                .map(move |chain| (atom.clone(), chain))
+        })
+        .collect();
+    // An aggregate's lookup joins the first chain that can take its sets, or reads an index of
+    // row positions of its own.
+    for (atom, sets) in lookups {
+        let shape = AtomShape::of(&atom);
+        if let Some((_, chain)) = chains
+            .iter_mut()
+            .find(|(a, chain)| a.rel == atom.rel && AtomShape::of(a) == shape && fits(chain, &sets))
+        {
+            chain.extend(sets);
         }
     }
     sp.indexes = chains
@@ -474,19 +486,10 @@ fn cover(prog: &Program, sp: &mut StratumPlan) {
         .map(|(atom, mut chain)| {
             chain.sort_by_key(|s| s.count_ones());
             chain.dedup();
-            // Each set's new columns after the smaller set's, ascending.
-            let mut cols = Vec::new();
-            let mut had = 0u64;
-            for s in chain {
-                cols.extend((0..64).filter(|c| s & !had & (1 << c) != 0));
-                had = s;
+            IndexPlan {
+                atom,
+                cols: chain_cols(&chain),
             }
-            if cols.is_empty() {
-                // An access binding and proposing nothing (only constants and wildcards): any
-                // one column tells whether a matching row exists.
-                cols.push(0);
-            }
-            IndexPlan { atom, cols }
         })
         .collect();
     // Each join's key and values in its index's order.
@@ -515,6 +518,141 @@ fn cover(prog: &Program, sp: &mut StratumPlan) {
         }
     }
     sp.rules = rules;
+}
+
+/// The columns of the order a chain (sets growing by inclusion, smallest first) stands for:
+/// each set's new columns after the smaller set's, ascending.
+fn chain_cols(chain: &[u64]) -> Vec<usize> {
+    let mut cols = Vec::new();
+    let mut had = 0u64;
+    for &s in chain {
+        cols.extend((0..64).filter(|c| s & !had & (1 << c) != 0));
+        had = s;
+    }
+    if cols.is_empty() {
+        // An access binding and proposing nothing (only constants and wildcards): any one
+        // column tells whether a matching row exists.
+        cols.push(0);
+    }
+    cols
+}
+
+/// Whether each of `sets` is comparable (one includes the other) with each set of `chain`.
+fn fits(chain: &[u64], sets: &[u64]) -> bool {
+    let comparable = |a: u64, b: u64| a & b == a || a & b == b;
+    sets.iter()
+        .all(|&s| chain.iter().all(|&c| comparable(s, c)))
+}
+
+/// The fewest chains of column sets (each growing by inclusion: one sorted order) such that
+/// every access's sets (its key, then its key and values; see [`access_sets`]) lie in one of
+/// them, each chain listed from its smallest set. As Soufflé's index selection: by Dilworth's
+/// theorem, the fewest chains that hold every distinct set are as many as the sets less the
+/// edges of a maximum matching between a set and a strict superset of it (each matched edge
+/// puts two sets in one chain), found by augmenting paths. A join also needs its key and its
+/// key and values in one chain: the matching tries first the edges that keep a join's two sets
+/// together, and a join whose sets still end in two chains has the missing one added to a
+/// chain that can take it (a set may lie in several chains), or gets a chain of its own. That
+/// is the minimum when no join needed a chain of its own, as when every join of the relation
+/// proposes the rest of its columns (the usual case: its larger set then tops every chain).
+/// Otherwise the first-fit cover ([`first_fit`]) is taken where it has fewer chains.
+fn chain_cover(accesses: &[Vec<u64>]) -> Vec<Vec<u64>> {
+    let mut sets: Vec<u64> = accesses.iter().flatten().copied().collect();
+    let by_size = |s: &u64| (s.count_ones(), *s);
+    sets.sort_by_key(by_size);
+    sets.dedup();
+    let n = sets.len();
+    let below = |a: u64, b: u64| a != b && a & b == a;
+    // How many joins' key and values the edge from set i to set j keeps in one chain.
+    let spans = |i: usize, j: usize| {
+        accesses
+            .iter()
+            .filter(|f| f.len() == 2 && f[0] & sets[i] == f[0] && sets[j] & f[1] == sets[j])
+            .count()
+    };
+    let edges: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            let mut js: Vec<usize> = (0..n).filter(|&j| below(sets[i], sets[j])).collect();
+            js.sort_by_key(|&j| (std::cmp::Reverse(spans(i, j)), by_size(&sets[j])));
+            js
+        })
+        .collect();
+    // `prev[j]`: the set matched below set j.
+    let mut prev: Vec<Option<usize>> = vec![None; n];
+    for i in 0..n {
+        augment(i, &edges, &mut prev, &mut vec![false; n]);
+    }
+    let mut next: Vec<Option<usize>> = vec![None; n];
+    for (j, p) in prev.iter().enumerate() {
+        if let Some(i) = p {
+            next[*i] = Some(j);
+        }
+    }
+    let mut chains: Vec<Vec<u64>> = Vec::new();
+    for start in (0..n).filter(|&i| prev[i].is_none()) {
+        let mut chain = vec![sets[start]];
+        let mut at = start;
+        while let Some(j) = next[at] {
+            chain.push(sets[j]);
+            at = j;
+        }
+        chains.push(chain);
+    }
+    for access in accesses {
+        if chains.iter().any(|c| access.iter().all(|s| c.contains(s))) {
+            continue;
+        }
+        match chains.iter_mut().find(|c| fits(c, access)) {
+            Some(chain) => {
+                chain.extend(access);
+                chain.sort_by_key(by_size);
+                chain.dedup();
+            }
+            None => chains.push(access.clone()),
+        }
+    }
+    if chains.len() > n - prev.iter().flatten().count() {
+        let other = first_fit(accesses);
+        if other.len() < chains.len() {
+            return other;
+        }
+    }
+    chains
+}
+
+/// A cover by first fit: the accesses with the largest sets first, each into the first chain
+/// that can take its sets, a new chain otherwise; each chain listed from its smallest set.
+fn first_fit(accesses: &[Vec<u64>]) -> Vec<Vec<u64>> {
+    let mut todo = accesses.to_vec();
+    todo.sort_by_key(|sets| std::cmp::Reverse(sets.last().map_or(0, |s| s.count_ones())));
+    let mut chains: Vec<Vec<u64>> = Vec::new();
+    for sets in todo {
+        match chains.iter_mut().find(|c| fits(c, &sets)) {
+            Some(c) => c.extend(sets),
+            None => chains.push(sets),
+        }
+    }
+    for c in &mut chains {
+        c.sort_by_key(|s| (s.count_ones(), *s));
+        c.dedup();
+    }
+    chains
+}
+
+/// Kuhn's augmenting path from set `i` along `edges` (to its strict supersets): whether it
+/// found a superset unmatched, or one whose matched set could move to another; `prev` updated.
+fn augment(i: usize, edges: &[Vec<usize>], prev: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+    for &j in &edges[i] {
+        if seen[j] {
+            continue;
+        }
+        seen[j] = true;
+        if prev[j].is_none_or(|k| augment(k, edges, prev, seen)) {
+            prev[j] = Some(i);
+            return true;
+        }
+    }
+    false
 }
 
 /// Plans every clause of every stratum.
@@ -1084,4 +1222,135 @@ fn atom_text(atom: &Atom, c: &Clause, prog: &Program) -> String {
         })
         .collect();
     format!("{}({})", rel.name, args.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set(cols: &[usize]) -> u64 {
+        cols.iter().fold(0, |m, &c| m | 1 << c)
+    }
+
+    /// The fewest chains, by trying every way to put the accesses into groups.
+    fn fewest(accesses: &[Vec<u64>]) -> usize {
+        fn go(rest: &[Vec<u64>], groups: &mut Vec<Vec<u64>>, best: &mut usize) {
+            if groups.len() >= *best {
+                return;
+            }
+            let Some((first, rest)) = rest.split_first() else {
+                *best = groups.len();
+                return;
+            };
+            for i in 0..groups.len() {
+                if fits(&groups[i], first) {
+                    let n = groups[i].len();
+                    groups[i].extend(first);
+                    go(rest, groups, best);
+                    groups[i].truncate(n);
+                }
+            }
+            groups.push(first.clone());
+            go(rest, groups, best);
+            groups.pop();
+        }
+        let mut best = usize::MAX;
+        go(accesses, &mut Vec::new(), &mut best);
+        if accesses.is_empty() { 0 } else { best }
+    }
+
+    /// Every access finds a chain whose order begins with each of its sets.
+    fn serves(chains: &[Vec<u64>], accesses: &[Vec<u64>]) -> bool {
+        accesses.iter().all(|sets| {
+            chains.iter().any(|c| {
+                let mut c = c.clone();
+                c.sort_by_key(|s| s.count_ones());
+                fits(&c, &c) && sets.iter().all(|&s| leads(&chain_cols(&c), s))
+            })
+        })
+    }
+
+    #[test]
+    fn the_cover_is_smaller_than_first_fit_where_first_fit_misses() {
+        // Negations of one relation on {1, 2}, {1, 3}, {1} and {2}. First fit puts {1} into the
+        // chain of {1, 2}, the first it meets, and {2} then fits nowhere: three chains. The
+        // minimum is two: {1} ⊂ {1, 3} and {2} ⊂ {1, 2}.
+        let accesses = [
+            vec![set(&[1, 2])],
+            vec![set(&[1, 3])],
+            vec![set(&[1])],
+            vec![set(&[2])],
+        ];
+        assert_eq!(first_fit(&accesses).len(), 3);
+        let chains = chain_cover(&accesses);
+        assert_eq!(
+            chains,
+            vec![vec![set(&[1]), set(&[1, 3])], vec![set(&[2]), set(&[1, 2])]]
+        );
+        assert!(serves(&chains, &accesses));
+        assert_eq!(chain_cols(&chains[0]), vec![1, 3]);
+        assert_eq!(chain_cols(&chains[1]), vec![2, 1]);
+    }
+
+    #[test]
+    fn a_join_keeps_its_key_and_values_in_one_chain() {
+        // Joins keyed on {0} proposing {1}, and on {0} proposing {2}: {0} is in both chains.
+        let accesses = [vec![set(&[0]), set(&[0, 1])], vec![set(&[0]), set(&[0, 2])]];
+        let chains = chain_cover(&accesses);
+        assert_eq!(chains.len(), 2);
+        assert!(serves(&chains, &accesses));
+        // An access that binds and proposes nothing still gets an order.
+        let chains = chain_cover(&[vec![]]);
+        assert_eq!(chains, vec![Vec::<u64>::new()]);
+        assert_eq!(chain_cols(&chains[0]), vec![0]);
+        assert_eq!(chain_cover(&[]), Vec::<Vec<u64>>::new());
+    }
+
+    /// An access over four columns: a negation's set, or a join's key and its key and values.
+    fn access() -> impl Strategy<Value = Vec<u64>> {
+        (0u64..16, 0u64..16, any::<bool>()).prop_map(|(k, v, join)| {
+            if join {
+                access_sets(&bits(k), &bits(v & !k))
+            } else {
+                access_sets(&bits(k), &[])
+            }
+        })
+    }
+
+    fn bits(m: u64) -> Vec<usize> {
+        (0..4).filter(|c| m & 1 << c != 0).collect()
+    }
+
+    proptest! {
+        /// Every access finds an order that begins with each of its sets, in no more chains
+        /// than first fit takes; in the fewest possible when each access has one set (Dilworth)
+        /// or every join proposes the rest of the columns.
+        #[test]
+        fn every_access_finds_its_order_in_the_fewest_chains(
+            accesses in proptest::collection::vec(access(), 0..7)
+        ) {
+            let chains = chain_cover(&accesses);
+            prop_assert!(serves(&chains, &accesses), "{chains:?} for {accesses:?}");
+            prop_assert!(chains.len() <= first_fit(&accesses).len());
+            let top = accesses.iter().flatten().fold(0, |m, s| m | s);
+            if accesses.iter().all(|a| a.len() < 2 || a[1] == top) {
+                prop_assert_eq!(chains.len(), fewest(&accesses), "{:?} for {:?}", chains, accesses);
+            }
+        }
+
+        #[test]
+        fn every_set_is_an_access_of_one_set_or_the_top(
+            accesses in proptest::collection::vec(access(), 0..7)
+        ) {
+            // Joins proposing the rest of four columns, and negations.
+            let full: Vec<Vec<u64>> = accesses
+                .into_iter()
+                .map(|a| if a.len() == 2 { access_sets(&bits(a[0]), &bits(15 & !a[0])) } else { a })
+                .collect();
+            let chains = chain_cover(&full);
+            prop_assert!(serves(&chains, &full));
+            prop_assert_eq!(chains.len(), fewest(&full), "{:?} for {:?}", chains, full);
+        }
+    }
 }

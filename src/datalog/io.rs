@@ -10,9 +10,9 @@
 //! [`PathPolicy::Any`] is given: rules are shared, and must not read or write elsewhere.
 
 use crate::datalog::diag::Diagnostic;
-use crate::datalog::eval::{Table, sort_rows};
+use crate::datalog::eval::{Table, sort_packed, sort_rows};
 use crate::datalog::ir::{Program, RelId, Ty};
-use crate::datalog::value::{Interner, in_range, parse_number};
+use crate::datalog::value::{Interner, hash_of, in_range, parse_number};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -462,7 +462,8 @@ pub fn read_inputs(
 /// digits (perhaps after a `-`) in range, symbols that do not start with `"`, no carriage
 /// return, as many fields as columns. Empty lines are skipped, as the general reader does.
 /// Symbols are interned a batch of rows at a time ([`Interner::intern_all`]), in file order,
-/// so they get the ids the general reader would give them. Stops before the first row in any
+/// so they get the ids the general reader would give them; a large file's batches are read by
+/// another thread meanwhile. Stops before the first row in any
 /// other form, for the general reader to read on from there with its diagnostics; answers
 /// where it stopped and how many lines it read.
 fn plain_rows(
@@ -471,35 +472,20 @@ fn plain_rows(
     symbols: &mut Interner,
     table: &mut Table,
 ) -> (usize, usize) {
-    /// Rows per batch.
-    const BATCH: usize = 4096;
-    let bytes = text.as_bytes();
     let (mut pos, mut lines) = (0, 0);
-    let (mut batch, mut ids) = (Vec::new(), Vec::new());
-    let mut stopped = false;
-    while !stopped && pos < bytes.len() {
-        // The batch's rows go onto the table with a 0 for each symbol, replaced by its id once
-        // the batch's symbols are interned.
+    let mut ids = Vec::new();
+    // A batch's rows go onto the table with a 0 for each symbol, replaced by its id once the
+    // batch's symbols are interned.
+    let mut add = |batch: &Batch, table: &mut Table| {
         let first = table.data.len();
-        let mut rows = 0;
-        batch.clear();
-        while rows < BATCH && pos < bytes.len() {
-            if bytes[pos] == b'\n' {
-                (pos, lines) = (pos + 1, lines + 1);
-                continue;
-            }
-            let Some(end) = plain_row(text, pos, types, &mut table.data, &mut batch) else {
-                stopped = true;
-                break;
-            };
-            (pos, lines, rows) = (end + 1, lines + 1, rows + 1);
-        }
-        table.len += rows;
-        if batch.is_empty() {
-            continue;
+        table.data.extend_from_slice(&batch.data);
+        table.len += batch.rows;
+        (pos, lines) = (batch.end, lines + batch.lines);
+        if batch.symbols.is_empty() {
+            return;
         }
         ids.clear();
-        symbols.intern_all(&batch, &mut ids);
+        symbols.intern_all_hashed(&batch.symbols, &batch.hashes, &mut ids);
         let mut ids = ids.iter();
         for row in table.data[first..].chunks_exact_mut(types.len()) {
             for (v, ty) in row.iter_mut().zip(types) {
@@ -508,8 +494,89 @@ fn plain_rows(
                 }
             }
         }
+    };
+    // A large file is read by a second thread, a batch ahead of the one interning its symbols
+    // (which must go in file order, for the ids): reading and interning overlap.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > 1 && text.len() >= 1 << 22 {
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
+            scope.spawn(move || {
+                let mut at = 0;
+                loop {
+                    let batch = Batch::read(text, at, types);
+                    at = batch.end;
+                    let last = batch.stopped || at >= text.len();
+                    if send.send(batch).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            for batch in receive {
+                add(&batch, table);
+            }
+        });
+    } else {
+        let mut at = 0;
+        loop {
+            let batch = Batch::read(text, at, types);
+            at = batch.end;
+            add(&batch, table);
+            if batch.stopped || at >= text.len() {
+                break;
+            }
+        }
     }
-    (pos.min(bytes.len()), lines)
+    (pos.min(text.len()), lines)
+}
+
+/// Rows of a facts file read by [`plain_rows`], their symbols not yet interned.
+struct Batch<'t> {
+    /// The rows, a 0 for each symbol.
+    data: Vec<u32>,
+    /// How many.
+    rows: usize,
+    /// Their symbols in order, and each one's hash.
+    symbols: Vec<&'t str>,
+    hashes: Vec<u32>,
+    /// Where the next batch starts (the row in another form, when `stopped`).
+    end: usize,
+    /// The lines read, empty ones among them.
+    lines: usize,
+    /// Whether a row in another form ended it.
+    stopped: bool,
+}
+
+impl<'t> Batch<'t> {
+    /// Rows per batch.
+    const ROWS: usize = 4096;
+
+    /// Reads up to [`Batch::ROWS`] rows from `pos` on.
+    fn read(text: &'t str, pos: usize, types: &[Ty]) -> Batch<'t> {
+        let bytes = text.as_bytes();
+        let mut b = Batch {
+            data: Vec::with_capacity(Batch::ROWS * types.len()),
+            rows: 0,
+            symbols: Vec::new(),
+            hashes: Vec::new(),
+            end: pos,
+            lines: 0,
+            stopped: false,
+        };
+        while b.rows < Batch::ROWS && b.end < bytes.len() {
+            if bytes[b.end] == b'\n' {
+                (b.end, b.lines) = (b.end + 1, b.lines + 1);
+                continue;
+            }
+            let Some(end) = plain_row(text, b.end, types, &mut b.data, &mut b.symbols) else {
+                b.stopped = true;
+                break;
+            };
+            (b.end, b.lines, b.rows) = (end + 1, b.lines + 1, b.rows + 1);
+        }
+        b.hashes = b.symbols.iter().map(|s| hash_of(s.as_bytes())).collect();
+        b
+    }
 }
 
 /// Reads the row at `pos` in the form [`plain_rows`] reads: its numbers, and a 0 for each
@@ -640,7 +707,9 @@ fn listing(prog: &Program, rel: RelId, table: &Table, symbols: &Interner, packed
                     .fold(0u64, |p, (v, ty)| (p << 32) | u64::from(key(*v, *ty)))
             })
             .collect();
-        keys.sort_unstable();
+        // Stored rows are in order by their first column's id: numbers are then in order by
+        // meaning too, and only the runs of one number need sorting.
+        sort_packed(&mut keys);
         return Listing::Packed(keys, ranks);
     }
     Listing::Positions(sort_rows(table.arity, table.len, |i, c| {
@@ -685,14 +754,34 @@ impl SymbolRanks {
             ids.dedup();
             ids
         };
-        // Strings are compared once per distinct symbol, never once per comparison of rows,
-        // and read straight from the table's text.
-        let mut by_text: Vec<(&str, u32)> = ids.iter().map(|&v| (symbols.resolve(v), v)).collect();
+        // Strings are compared once per distinct symbol, never once per comparison of rows.
+        // Each is sorted by a key of its eight bytes after the prefix all of them share (the
+        // key's order is the text's, short of ties), and only symbols of one key compare their
+        // texts: most comparisons read no text, whose reads are cache misses.
+        let texts = || ids.iter().map(|&v| symbols.resolve(v).as_bytes());
+        let first = texts().next().unwrap_or_default();
+        let shared = texts().fold(first.len(), |n, t| {
+            first[..n].iter().zip(t).take_while(|(a, b)| a == b).count()
+        });
+        let mut by_text: Vec<(u64, u32)> = texts()
+            .zip(&ids)
+            .map(|(t, &v)| {
+                let mut key = [0u8; 8];
+                let rest = &t[shared..];
+                let n = rest.len().min(8);
+                key[..n].copy_from_slice(&rest[..n]);
+                (u64::from_be_bytes(key), v)
+            })
+            .collect();
+        let order = |a: &(u64, u32), b: &(u64, u32)| {
+            a.0.cmp(&b.0)
+                .then_with(|| symbols.resolve(a.1).cmp(symbols.resolve(b.1)))
+        };
         if by_text.len() > 50_000 {
             use rayon::slice::ParallelSliceMut;
-            by_text.par_sort_unstable();
+            by_text.par_sort_unstable_by(order);
         } else {
-            by_text.sort_unstable();
+            by_text.sort_unstable_by(order);
         }
         let by_rank: Vec<u32> = by_text.iter().map(|(_, id)| *id).collect();
         if dense {
@@ -756,25 +845,69 @@ fn write_rows(
         }
         return Ok(());
     }
-    // Rows are formatted into one large buffer, written out whenever it fills.
-    const FLUSH: usize = 1 << 18;
-    let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
-    let mut num = itoa::Buffer::new();
     let listing = listing(prog, rel, table, symbols, true);
+    let format = |rows: std::ops::Range<usize>, buf: &mut Vec<u8>| {
+        format_rows(rows, &listing, table, &r.types, symbols, delim, buf)
+    };
+    // Rows are formatted into large buffers, each written out when full. A large table is
+    // formatted by several threads at once, a buffer each, written in order: at most two
+    // buffers per thread are held.
+    const FLUSH: usize = 1 << 18;
+    /// Rows per buffer formatted by one thread.
+    const CHUNK: usize = 1 << 14;
+    let threads = rayon::current_num_threads();
+    if threads > 1 && table.len >= 4 * CHUNK {
+        use rayon::prelude::*;
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); threads * 2];
+        for window in (0..table.len).step_by(CHUNK * bufs.len()) {
+            bufs.par_iter_mut().enumerate().for_each(|(k, buf)| {
+                buf.clear();
+                let from = (window + k * CHUNK).min(table.len);
+                format(from..(from + CHUNK).min(table.len), buf);
+            });
+            for buf in &bufs {
+                out.write_all(buf)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 4096);
+    for from in (0..table.len).step_by(1024) {
+        format(from..(from + 1024).min(table.len), &mut buf);
+        if buf.len() >= FLUSH {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)
+}
+
+/// Appends the listed rows `rows` to `buf`, formatted: symbols quoted where needed
+/// ([`push_field`]), fields separated by `delim`, each row ended by a line break.
+fn format_rows(
+    rows: std::ops::Range<usize>,
+    listing: &Listing,
+    table: &Table,
+    types: &[Ty],
+    symbols: &Interner,
+    delim: &str,
+    buf: &mut Vec<u8>,
+) {
+    let mut num = itoa::Buffer::new();
     // Rows are taken a group at a time: the group's symbols are resolved, then their texts'
     // first bytes read, each step for the whole group before the next, so that the cache
     // misses of one step overlap rather than follow each other; then the rows are formatted.
     const GROUP: usize = 64;
-    let has_symbols = r.types.contains(&Ty::Symbol);
+    let has_symbols = types.contains(&Ty::Symbol);
     let mut texts: Vec<&str> = Vec::with_capacity(GROUP * table.arity);
     let mut unpacked = [0u32; 2];
-    for first in (0..table.len).step_by(GROUP) {
-        let group = first..(first + GROUP).min(table.len);
+    for first in rows.clone().step_by(GROUP) {
+        let group = first..(first + GROUP).min(rows.end);
         if has_symbols {
             texts.clear();
             for i in group.clone() {
-                let row = listed(&listing, table, &r.types, i, &mut unpacked);
-                for (v, t) in row.iter().zip(&r.types) {
+                let row = listed(listing, table, types, i, &mut unpacked);
+                for (v, t) in row.iter().zip(types) {
                     if *t == Ty::Symbol {
                         texts.push(symbols.resolve(*v));
                     }
@@ -788,27 +921,20 @@ fn write_rows(
         }
         let mut texts = texts.iter();
         for i in group {
-            let row = listed(&listing, table, &r.types, i, &mut unpacked);
-            for (c, (v, t)) in row.iter().zip(&r.types).enumerate() {
+            let row = listed(listing, table, types, i, &mut unpacked);
+            for (c, (v, t)) in row.iter().zip(types).enumerate() {
                 if c > 0 {
                     buf.extend_from_slice(delim.as_bytes());
                 }
                 match t {
-                    Ty::Symbol => {
-                        push_field(&mut buf, texts.next().expect("a text per symbol"), delim)
-                    }
+                    Ty::Symbol => push_field(buf, texts.next().expect("a text per symbol"), delim),
                     Ty::Number => buf.extend_from_slice(num.format(*v as i32).as_bytes()),
                     Ty::Unsigned => buf.extend_from_slice(num.format(*v).as_bytes()),
                 }
             }
             buf.push(b'\n');
         }
-        if buf.len() >= FLUSH {
-            out.write_all(&buf)?;
-            buf.clear();
-        }
     }
-    out.write_all(&buf)
 }
 
 /// The `i`th row listed (a packed one decoded into `unpacked`).

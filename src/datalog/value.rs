@@ -68,7 +68,7 @@ impl std::fmt::Debug for Interner {
 }
 
 /// 32 bits of a symbol's hash.
-fn hash_of(s: &[u8]) -> u32 {
+pub(crate) fn hash_of(s: &[u8]) -> u32 {
     (FxBuildHasher.hash_one(s) >> 32) as u32
 }
 
@@ -88,17 +88,23 @@ impl Interner {
     /// together before any is compared, so that their cache misses overlap rather than follow
     /// each other.
     pub fn intern_all(&mut self, symbols: &[&str], ids: &mut Vec<u32>) {
+        let hashes: Vec<u32> = symbols.iter().map(|s| hash_of(s.as_bytes())).collect();
+        self.intern_all_hashed(symbols, &hashes, ids);
+    }
+    /// [`Interner::intern_all`] of symbols whose hashes ([`hash_of`], one per symbol) are known.
+    pub(crate) fn intern_all_hashed(
+        &mut self,
+        symbols: &[&str],
+        hashes: &[u32],
+        ids: &mut Vec<u32>,
+    ) {
         const GROUP: usize = 32;
-        for group in symbols.chunks(GROUP) {
-            let mut hashes = [0; GROUP];
-            for (h, s) in hashes.iter_mut().zip(group) {
-                *h = hash_of(s.as_bytes());
-            }
+        for (group, hashes) in symbols.chunks(GROUP).zip(hashes.chunks(GROUP)) {
             if !self.slots.is_empty() {
                 // Each symbol's home slot, and the text of the symbol there if its hash is the
                 // same: what finding it will read.
                 let n = self.slots.len();
-                let touched = hashes[..group.len()].iter().fold(0, |t, &h| {
+                let touched = hashes.iter().fold(0, |t, &h| {
                     let slot = &self.slots[home(h, n)];
                     match slot.hash == h && slot.id != FREE {
                         true => t ^ self.slot_text(slot).bytes().next().unwrap_or(0),
@@ -107,7 +113,7 @@ impl Interner {
                 });
                 std::hint::black_box(touched);
             }
-            for (s, &h) in group.iter().zip(&hashes) {
+            for (s, &h) in group.iter().zip(hashes) {
                 ids.push(self.intern_hashed(s, h));
             }
         }

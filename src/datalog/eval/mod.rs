@@ -147,7 +147,7 @@ impl Table {
                 .chunks_exact(2)
                 .map(|r| (u64::from(r[0]) << 32) | u64::from(r[1]))
                 .collect();
-            packed.sort_unstable();
+            sort_packed(&mut packed);
             packed.dedup();
             self.data.clear();
             self.data.shrink_to(packed.len() * 2);
@@ -172,6 +172,22 @@ impl Table {
     /// Whether it holds this row.
     pub fn contains(&self, row: &[u32]) -> bool {
         self.rows().any(|r| r == row)
+    }
+}
+
+/// Sorts two-column rows packed into integers (the first column in the high half). Rows
+/// already in order by their first column, as a file sorted by its first column is read (its
+/// symbols numbered as they first appear), only have each run of one first value sorted, in
+/// one pass; others are sorted whole.
+pub fn sort_packed(rows: &mut [u64]) {
+    if rows.windows(2).all(|w| w[0] >> 32 <= w[1] >> 32) {
+        for run in rows.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+            if run.len() > 1 {
+                run.sort_unstable();
+            }
+        }
+    } else {
+        rows.sort_unstable();
     }
 }
 
@@ -768,4 +784,36 @@ pub fn head_tuple(head: &Atom, env: &[u32]) -> Vec<u32> {
             Arg::Wild => 0,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_packed;
+
+    #[test]
+    fn packed_rows_sort_by_runs_or_whole() {
+        // In order by the first column: each run sorted.
+        let mut rows = vec![
+            1 << 32 | 5,
+            1 << 32 | 2,
+            2 << 32 | 9,
+            3 << 32 | 4,
+            3 << 32 | 1,
+        ];
+        sort_packed(&mut rows);
+        assert_eq!(
+            rows,
+            [
+                1 << 32 | 2,
+                1 << 32 | 5,
+                2 << 32 | 9,
+                3 << 32 | 1,
+                3 << 32 | 4
+            ]
+        );
+        // Not in order by it: sorted whole.
+        let mut rows = vec![3 << 32 | 1, 1 << 32 | 5, 2 << 32 | 9, 1 << 32 | 2];
+        sort_packed(&mut rows);
+        assert_eq!(rows, [1 << 32 | 2, 1 << 32 | 5, 2 << 32 | 9, 3 << 32 | 1]);
+    }
 }

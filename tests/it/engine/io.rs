@@ -161,3 +161,99 @@ fn issue_18_3_symbol_files_hand_over_to_the_general_reader_where_they_stop_being
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("e.facts:4:3: column 2"), "{stderr}");
 }
+
+/// A large file sorted by its first column, the rows of one number in no order, with symbols
+/// that share a long prefix, many of them the same for eight bytes after it, one a prefix of
+/// others, some with a NUL byte: read and written by the paths large tables take (rows sorted
+/// run by run, symbols ranked by a key after their shared prefix, output formatted by several
+/// threads), listed by meaning as the standard library orders the rows.
+#[test]
+fn issue_18_3_large_sorted_files_with_shared_prefixes_are_listed_by_text() {
+    let prefix = "https://example.org/users/";
+    let tails = [
+        "",
+        "\0",
+        "a\0b",
+        "abcdefgh",
+        "abcdefgh\0",
+        "abcdefghij",
+        "é",
+        "z",
+    ];
+    let mut rows: Vec<(i32, String)> = (0..150_000u32)
+        .map(|i| {
+            let k = i.wrapping_mul(2_654_435_761) % 150_000;
+            let tail = tails[(k % tails.len() as u32) as usize];
+            let s = if k % 5 == 0 {
+                format!("{prefix}{tail}")
+            } else {
+                format!("{prefix}{tail}{k}")
+            };
+            (i as i32 / 3, s)
+        })
+        .collect();
+    // Enough distinct symbols and rows for the paths of large tables.
+    let distinct: std::collections::BTreeSet<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(distinct.len() > 100_000 && rows.len() > 100_000);
+    let facts: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let program = ".decl e(n: number, s: symbol)\n.input e\n.decl out(n: number, s: symbol)\n\
+                   .output out\nout(n, s) :- e(n, s).\n\
+                   .decl by_s(s: symbol, n: number)\n.output by_s\nby_s(s, n) :- e(n, s).\n";
+    std::fs::write(dir.path().join("p.dl"), program).unwrap();
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let out = dir.path().join("out");
+    let o = bindlog(&[
+        "eval",
+        &dir.path().join("p.dl").display().to_string(),
+        "-F",
+        &dir.path().display().to_string(),
+        "-D",
+        &out.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    rows.sort();
+    rows.dedup();
+    let text: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
+    assert_eq!(std::fs::read_to_string(out.join("out.csv")).unwrap(), text);
+    let mut by_s: Vec<(&str, i32)> = rows.iter().map(|(n, s)| (s.as_str(), *n)).collect();
+    by_s.sort();
+    let text: String = by_s.iter().map(|(s, n)| format!("{s}\t{n}\n")).collect();
+    assert_eq!(std::fs::read_to_string(out.join("by_s.csv")).unwrap(), text);
+}
+
+/// A file large enough to be read by two threads gives the rows and, past its plain rows, the
+/// diagnostics of the general reader at the same line and column.
+#[test]
+fn issue_18_3_large_files_read_by_two_threads_keep_their_places() {
+    let rows = 300_000;
+    let mut facts: String = (0..rows)
+        .map(|i| format!("{i}\tsym-{}\n", i % 1000))
+        .collect();
+    assert!(facts.len() > 1 << 22, "the test needs a file of 4 MiB");
+    facts.push_str("7\t\"quoted\tsymbol\"\n\nx\ty\n");
+    let dir = tempfile::tempdir().unwrap();
+    let p = ".decl e(n: number, s: symbol) .input e .output e";
+    std::fs::write(dir.path().join("p.dl"), p).unwrap();
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let program = dir.path().join("p.dl");
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let place = format!("e.facts:{}:1: column 1 (`n`) expects a number", rows + 3);
+    assert!(stderr.contains(&place), "no `{place}` in {stderr}");
+    // Without the bad line: every row, the quoted one among them.
+    facts.truncate(facts.len() - "\nx\ty\n".len());
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
+    assert_eq!(written.lines().count(), rows + 1);
+    assert!(written.starts_with("0\tsym-0\n1\tsym-1\n"));
+    assert!(written.contains("\n6\tsym-6\n7\t\"quoted\tsymbol\"\n7\tsym-7\n8\tsym-8\n"));
+}

@@ -298,6 +298,50 @@ fn issue_18_2_accesses_whose_columns_chain_share_one_index() {
     assert_eq!(plan.matches("index `").count(), 1, "one index in\n{plan}");
 }
 
+/// Issue 18, item 2: the indexes are a minimum chain cover. Negations of `t` on {1, 2},
+/// {1, 3}, {1} and {2}: put greedily, {1} would join the chain of {1, 2}, the first it fits,
+/// and {2} would need a third index; the minimum is two, `t_by_1_3` ({1} ⊂ {1, 3}) and
+/// `t_by_2_1` ({2} ⊂ {1, 2}), each serving two negations, with every evaluator's results.
+#[test]
+fn issue_18_2_indexes_are_a_minimum_chain_cover() {
+    let p = r#"
+        .decl t(a: number, b: number, c: number, d: number) .input t
+        .decl u(x: number) .input u
+        .decl r(k: number, x: number, y: number) .output r
+        r(1, x, y) :- u(x), u(y), !t(_, x, y, _).
+        r(2, x, y) :- u(x), u(y), !t(_, x, _, y).
+        r(3, x, x) :- u(x), !t(_, x, _, _).
+        r(4, y, y) :- u(y), !t(_, _, y, _).
+    "#;
+    let facts = [
+        ("t", "0\t1\t2\t0\n0\t2\t0\t3\n0\t1\t0\t1\n"),
+        ("u", "1\n2\n3\n"),
+    ];
+    let out = eval(p, &facts);
+    let rows: Vec<String> = out["r"].iter().map(|r| r.join(" ")).collect();
+    // 1: every pair but (1, 2); 2: every pair but (2, 3) and (1, 1); 3: only 3 is in no
+    // row's column 1; 4: 1 and 3 are in no row's column 2.
+    assert_eq!(
+        rows,
+        vec![
+            "1 1 1", "1 1 3", "1 2 1", "1 2 2", "1 2 3", "1 3 1", "1 3 2", "1 3 3", "2 1 2",
+            "2 1 3", "2 2 1", "2 2 2", "2 3 1", "2 3 2", "2 3 3", "3 3 3", "4 1 1", "4 3 3"
+        ]
+    );
+    let plan = plan_with(
+        p,
+        &[
+            "index `t_by_1_3`: 2 accesses",
+            "index `t_by_2_1`: 2 accesses",
+            "filter/map [antijoin `t_by_1_3`] -> (x)",
+            "filter/map [antijoin `t_by_2_1`] -> (y)",
+            "merge join with `u` (its own order) for `u(y)` + value filters [antijoin `t_by_2_1`] -> (x, y)",
+            "merge join with `u` (its own order) for `u(y)` + value filters [antijoin `t_by_1_3`] -> (x, y)",
+        ],
+    );
+    assert_eq!(plan.matches("index `").count(), 2, "two indexes in\n{plan}");
+}
+
 /// Issue 18, item 2: an aggregate's lookup by a column that does not lead the rows reads the
 /// index a join of its stratum has on that column (whole rows, put back in the relation's
 /// column order), instead of an index of row positions of its own.
