@@ -80,7 +80,8 @@ pub struct Args {
     /// Evaluator: `fast` (datafrog), `naive` (the reference), `compare` (both, fail on a difference).
     #[arg(long, value_enum, default_value_t = EngineArg::Fast)]
     pub engine: EngineArg,
-    /// Worker threads for independent strata (1 = sequential; output is identical).
+    /// Worker threads for independent strata and for formatting large outputs (1 = sequential;
+    /// output is identical).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
@@ -176,6 +177,7 @@ pub fn run(args: Args) -> Outcome {
     for w in &eval.warnings {
         eprintln!("warning: {w}");
     }
-    super::write_outputs(&rules, &eval, &args.output, policy)?;
+    // Large tables are formatted by the pool's threads: `--jobs` bounds them too.
+    pool.install(|| super::write_outputs(&rules, &eval, &args.output, policy))?;
     Ok(ExitCode::SUCCESS)
 }
