@@ -41,19 +41,12 @@ fn rows() -> Vec<(i32, String)> {
     rows
 }
 
-#[test]
-fn issue_18_3_symbols_round_trip_and_are_listed_by_text() {
-    let rows = rows();
-    let facts: String = rows
-        .iter()
-        .map(|(n, s)| format!("{n}\t{}\n", field(s)))
-        .collect();
+/// Runs `bindlog eval` of `program` over `e.facts` holding `facts`, in a new directory; the
+/// directory (kept while the result lives) and the output directory in it.
+fn eval_dir(program: &str, facts: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let program = ".decl e(n: number, s: symbol)\n.input e\n.decl out(n: number, s: symbol)\n\
-                   .output out\nout(n, s) :- e(n, s).\n\
-                   .decl few(s: symbol, n: number)\n.output few\nfew(s, n) :- e(n, s), n < -38.\n";
     std::fs::write(dir.path().join("p.dl"), program).unwrap();
-    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    std::fs::write(dir.path().join("e.facts"), facts).unwrap();
     let out = dir.path().join("out");
     let o = bindlog(&[
         "eval",
@@ -64,6 +57,20 @@ fn issue_18_3_symbols_round_trip_and_are_listed_by_text() {
         &out.display().to_string(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (dir, out)
+}
+
+#[test]
+fn issue_18_3_symbols_round_trip_and_are_listed_by_text() {
+    let rows = rows();
+    let facts: String = rows
+        .iter()
+        .map(|(n, s)| format!("{n}\t{}\n", field(s)))
+        .collect();
+    let program = ".decl e(n: number, s: symbol)\n.input e\n.decl out(n: number, s: symbol)\n\
+                   .output out\nout(n, s) :- e(n, s).\n\
+                   .decl few(s: symbol, n: number)\n.output few\nfew(s, n) :- e(n, s), n < -38.\n";
+    let (dir, out) = eval_dir(program, &facts);
 
     // `out` holds nearly every symbol, `few` a handful of them: both listed by meaning.
     let mut expected = rows.clone();
@@ -196,22 +203,10 @@ fn issue_18_3_large_sorted_files_with_shared_prefixes_are_listed_by_text() {
     let distinct: std::collections::BTreeSet<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
     assert!(distinct.len() > 100_000 && rows.len() > 100_000);
     let facts: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
-    let dir = tempfile::tempdir().unwrap();
     let program = ".decl e(n: number, s: symbol)\n.input e\n.decl out(n: number, s: symbol)\n\
                    .output out\nout(n, s) :- e(n, s).\n\
                    .decl by_s(s: symbol, n: number)\n.output by_s\nby_s(s, n) :- e(n, s).\n";
-    std::fs::write(dir.path().join("p.dl"), program).unwrap();
-    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
-    let out = dir.path().join("out");
-    let o = bindlog(&[
-        "eval",
-        &dir.path().join("p.dl").display().to_string(),
-        "-F",
-        &dir.path().display().to_string(),
-        "-D",
-        &out.display().to_string(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_dir, out) = eval_dir(program, &facts);
     rows.sort();
     rows.dedup();
     let text: String = rows.iter().map(|(n, s)| format!("{n}\t{s}\n")).collect();
