@@ -12,6 +12,7 @@ use crate::analysis::views::ANON;
 use crate::analysis::{Model, Subjects, label_text};
 use crate::datalog::provenance::render_text;
 use crate::snapshot::Snapshot;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -318,7 +319,7 @@ pub fn findings_of(
     model.each_symbol_row("finding_object", |r| {
         object_rows.push([r[0], r[1], r[2], r[3]]);
     });
-    object_rows.sort_unstable();
+    object_rows.par_sort_unstable();
     object_rows.dedup();
     let mut extra: FxHashMap<(&str, &str), &[[&str; 4]]> = FxHashMap::default();
     for run in object_rows.chunk_by(|a, b| a[..2] == b[..2]) {
@@ -338,11 +339,12 @@ pub fn findings_of(
         .map(|((rule, kind, pk), (severity, message, sev_text))| {
             let mut objects = vec![names.object(&kind, &pk)];
             if let Some(more) = extra.get(&(rule.as_str(), pk.as_str())) {
-                for &[_, _, k, p] in *more {
-                    if !(k == kind && p == pk) {
-                        objects.push(names.object(k, p));
-                    }
-                }
+                // In parallel, in order: a finding may name most users.
+                objects.par_extend(
+                    more.par_iter()
+                        .filter(|[_, _, k, p]| !(*k == kind && *p == pk))
+                        .map(|&[_, _, k, p]| names.object(k, p)),
+                );
             }
             let tuple = vec![rule.clone(), sev_text, kind, pk, message.clone()];
             let finding = Finding {
@@ -397,21 +399,30 @@ pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         .then_with(|| a.message.cmp(&b.message))
 }
 
-/// Names of the snapshot's objects by kind, then pk.
-struct Names(FxHashMap<&'static str, FxHashMap<String, String>>);
+/// Names of the snapshot's objects by kind, then pk; users' by their pk, borrowed.
+struct Names<'s> {
+    by_kind: FxHashMap<&'static str, FxHashMap<String, String>>,
+    users: FxHashMap<i64, &'s str>,
+}
 
-impl Names {
+impl<'s> Names<'s> {
     /// The names of the snapshot's objects; of its users, only those with a pk in `users`.
-    fn new(s: &Snapshot, users: &FxHashSet<i64>) -> Names {
+    fn new(s: &'s Snapshot, users: &FxHashSet<i64>) -> Names<'s> {
         let mut m: BTreeMap<(&'static str, String), String> = BTreeMap::new();
         let flows: BTreeMap<&str, &str> = s.flows.iter().map(|f| (&*f.pk, &*f.slug)).collect();
         let stages: BTreeMap<&str, &str> = s.stages.iter().map(|x| (&*x.pk, &*x.name)).collect();
-        let mut user_names: FxHashMap<String, String> = FxHashMap::default();
-        if !users.is_empty() {
-            for u in s.users.iter().filter(|u| users.contains(&u.pk)) {
-                user_names.insert(u.pk.to_string(), u.username.to_string());
-            }
-        }
+        // Read in parallel: a finding may name most of a million users.
+        let user_names: FxHashMap<i64, &str> = if users.is_empty() {
+            FxHashMap::default()
+        } else {
+            s.users
+                .par_iter()
+                .filter(|u| users.contains(&u.pk))
+                .map(|u| (u.pk, &*u.username))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect()
+        };
         m.insert(("user", ANON.into()), "anonymous visitor".into());
         for g in &s.groups {
             m.insert(("group", g.pk.to_string()), g.name.to_string());
@@ -470,19 +481,37 @@ impl Names {
             );
         }
         let mut by_kind: FxHashMap<&'static str, FxHashMap<String, String>> = FxHashMap::default();
-        by_kind.insert("user", user_names);
         for ((k, p), n) in m {
             by_kind.entry(k).or_default().insert(p, n);
         }
-        Names(by_kind)
+        Names {
+            by_kind,
+            users: user_names,
+        }
+    }
+
+    /// A user's name by its pk as the facts spell it (`anon` is in `by_kind`).
+    fn user(&self, pk: &str) -> Option<&str> {
+        let n: i64 = pk.parse().ok()?;
+        // The facts spell a pk in decimal, as `to_string` does: another spelling names nobody.
+        if itoa::Buffer::new().format(n) != pk {
+            return None;
+        }
+        self.users.get(&n).copied()
     }
 
     fn object(&self, kind: &str, pk: &str) -> ObjectRef {
         let name = self
-            .0
+            .by_kind
             .get(kind)
             .and_then(|m| m.get(pk))
             .cloned()
+            .or_else(|| {
+                (kind == "user")
+                    .then(|| self.user(pk))
+                    .flatten()
+                    .map(str::to_string)
+            })
             // An event action is named by itself.
             .unwrap_or_else(|| {
                 if kind == "event_action" {
