@@ -702,8 +702,9 @@ impl<'a> KeyContext<'a> {
     }
 
     /// The context of `program` over the snapshot split into `components`; what depends on
-    /// the snapshot alone (the group index, the groups listing each user, each group's
-    /// ancestry) is copied from `earlier` where given, not read from every user again.
+    /// the snapshot alone (the group index, the groups listing each user, the expression
+    /// fields read, each group's ancestry) is copied from `earlier` where given, not read from
+    /// every user again.
     fn with_components(
         snapshot: &'a Snapshot,
         program: &'a Program,

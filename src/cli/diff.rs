@@ -126,8 +126,10 @@ pub fn run(args: Args) -> Outcome {
     };
     // Side by side up to a size where two evaluations at once would hold too much memory
     // (about a gigabyte each at a million users); one after the other above it.
-    // One after the other, the second side takes the first's unchanged components from the
-    // memo. It lives as long as the process: the evaluations take it as `'static`.
+    // Both sides share a memo of component results: one after the other, the second takes
+    // the first's unchanged components; side by side, whichever evaluates a component first
+    // leaves it for the other. It lives as long as the process (the evaluations take it as
+    // `'static`).
     let memo: &'static Memo = Box::leak(Box::default());
     let (before, after) = if old.users.len().max(new.users.len()) <= SIDE_BY_SIDE_USERS {
         rayon::join(|| side(&old, &options, memo), || side(&new, &options, memo))
