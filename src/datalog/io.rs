@@ -502,12 +502,8 @@ fn plain_rows(
         std::thread::scope(|scope| {
             let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
             scope.spawn(move || {
-                let mut at = 0;
-                loop {
-                    let batch = Batch::read(text, at, types);
-                    at = batch.end;
-                    let last = batch.stopped || at >= text.len();
-                    if send.send(batch).is_err() || last {
+                for batch in Batch::all(text, types) {
+                    if send.send(batch).is_err() {
                         break;
                     }
                 }
@@ -517,14 +513,8 @@ fn plain_rows(
             }
         });
     } else {
-        let mut at = 0;
-        loop {
-            let batch = Batch::read(text, at, types);
-            at = batch.end;
+        for batch in Batch::all(text, types) {
             add(&batch, table);
-            if batch.stopped || at >= text.len() {
-                break;
-            }
         }
     }
     (pos.min(text.len()), lines)
@@ -550,6 +540,21 @@ struct Batch<'t> {
 impl<'t> Batch<'t> {
     /// Rows per batch.
     const ROWS: usize = 4096;
+
+    /// The batches of `text` from its start, up to the end or the first row in another form
+    /// (the last batch ends there).
+    fn all(text: &'t str, types: &'t [Ty]) -> impl Iterator<Item = Batch<'t>> {
+        let (mut at, mut done) = (0, false);
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let batch = Batch::read(text, at, types);
+            at = batch.end;
+            done = batch.stopped || at >= text.len();
+            Some(batch)
+        })
+    }
 
     /// Reads up to [`Batch::ROWS`] rows from `pos` on.
     fn read(text: &'t str, pos: usize, types: &[Ty]) -> Batch<'t> {

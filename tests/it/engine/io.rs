@@ -41,6 +41,21 @@ fn rows() -> Vec<(i32, String)> {
     rows
 }
 
+/// Runs `bindlog eval` of `program` over `e.facts` holding `facts`, writing to standard
+/// output; its exit status and what it said on standard error.
+fn eval_stdout(program: &str, facts: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.dl"), program).unwrap();
+    std::fs::write(dir.path().join("e.facts"), facts).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let p = dir.path().join("p.dl");
+    let out = bindlog(&["eval", p.to_str().unwrap(), "-F", d, "-D", "-"]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `bindlog eval` of `program` over `e.facts` holding `facts`, in a new directory; the
 /// directory (kept while the result lives) and the output directory in it.
 fn eval_dir(program: &str, facts: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -134,15 +149,9 @@ fn issue_18_3_number_files_read_fast_or_by_the_general_reader_alike() {
             "{text:?}"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
     for bad in ["1\t-2\n", "1\n", "1\t2\t3\n", "1\t2\n3\t\n"] {
-        std::fs::write(dir.path().join("e.facts"), bad).unwrap();
-        std::fs::write(dir.path().join("p.dl"), p).unwrap();
-        let d = dir.path().to_str().unwrap();
-        let program = dir.path().join("p.dl");
-        let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", "-"]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        let (code, stderr) = eval_stdout(p, bad);
+        assert_eq!(code, Some(2), "{bad:?}: {stderr}");
         assert!(
             stderr.contains("malformed fact of `e`"),
             "{bad:?}: {stderr}"
@@ -158,14 +167,8 @@ fn issue_18_3_symbol_files_hand_over_to_the_general_reader_where_they_stop_being
     let p = ".decl e(s: symbol, n: number) .input e .output e";
     let rows = super::eval_rel(p, &[("e", "b\t1\n\na\t2\n\"q\t\"\"\"\t3\nc\t4")], "e");
     assert_eq!(rows, ["a\t2", "b\t1", "c\t4", "q\t\"\t3"]);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("e.facts"), "a\t1\nb\t2\n\nc\tx\n").unwrap();
-    std::fs::write(dir.path().join("p.dl"), p).unwrap();
-    let d = dir.path().to_str().unwrap();
-    let program = dir.path().join("p.dl");
-    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", "-"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = eval_stdout(p, "a\t1\nb\t2\n\nc\tx\n");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("e.facts:4:3: column 2"), "{stderr}");
 }
 
