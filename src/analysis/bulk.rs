@@ -749,7 +749,8 @@ pub(crate) fn by_component(
         .iter()
         .zip(&comps.parts)
         .map(|(s, p)| {
-            options.scope.wants(*s) && (collect.is_some() || !matches!(p, Part::Target(_)))
+            options.scope.wants(*s)
+                && (collect.is_some_and(|c| c.targets) || !matches!(p, Part::Target(_)))
         })
         .collect();
     let local = ctx.local_classes(classes, &wanted);

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod classes;
 pub mod components;
 pub mod coverage;
+pub mod deferral;
 pub mod diff;
 pub mod highlights;
 pub mod memberships;

@@ -29,6 +29,16 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 impl SnapshotArgs {
+    /// The snapshot's and overlays' paths that name files (not directories), as the loader
+    /// names the files it reads.
+    pub fn files_named(&self) -> Vec<String> {
+        std::iter::once(&self.snapshot)
+            .chain(&self.overlays)
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+
     /// Loads the snapshot, turning problems into a report (exit status 2).
     pub fn load(&self) -> Result<Loaded, miette::Report> {
         let options = LoadOptions {

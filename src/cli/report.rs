@@ -121,12 +121,14 @@ pub fn run(args: Args) -> Outcome {
     if let Some(n) = args.per_user_limit {
         detail.per_user_limit = n;
     }
+    // The snapshot's file is hashed for the report's provenance while it is parsed.
+    let ahead = report::Digests::ahead(args.snapshot.files_named());
     let loaded = args.snapshot.load()?;
     let timing = bindlog::analysis::bulk::timing;
     let start = std::time::Instant::now();
     let report = if args.no_findings {
         let findings = Findings::NotComputed("--no-findings was given".into());
-        report::build(&loaded, findings, generated, &detail)
+        report::build(&loaded, findings, generated, &detail, ahead)
     } else {
         // The audit's model (built-in, audit and user rules, every user) serves the tables too.
         let options = AuditOptions {
@@ -148,7 +150,7 @@ pub fn run(args: Args) -> Outcome {
         .and_then(|model| {
             let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
             let findings = Findings::Computed(found.findings);
-            let report = report::build_from(&loaded, &model, findings, generated, &detail);
+            let report = report::build_from(&loaded, &model, findings, generated, &detail, ahead);
             timing("report: built", start);
             report
         })

@@ -344,6 +344,54 @@ pub struct Report {
     pub detail: Detail,
 }
 
+/// The SHA-256 of input files, hashed on a thread of its own while the snapshot loads (its
+/// JSON is parsed on one core: the other is free): [`Digests::ahead`] before loading, then
+/// given to [`build_from`], which hashes any file the loader read that was not hashed ahead.
+#[derive(Default)]
+pub struct Digests {
+    ahead: Option<std::thread::JoinHandle<Vec<HashedAhead>>>,
+}
+
+/// A file hashed ahead: its name, and its digest in hex or why it could not be read.
+type HashedAhead = (String, Result<String, String>);
+
+impl Digests {
+    /// Starts hashing these files (as the loader names them: their paths as given); one that
+    /// cannot be read is left to be hashed after loading, which says why.
+    pub fn ahead(files: Vec<String>) -> Digests {
+        let handle = std::thread::spawn(move || {
+            files
+                .into_iter()
+                .map(|f| {
+                    let hex = digests(std::slice::from_ref(&f)).map(|mut d| d.remove(0).1);
+                    (f, hex)
+                })
+                .collect()
+        });
+        Digests {
+            ahead: Some(handle),
+        }
+    }
+
+    /// The digest of each of `files`, in order: those hashed ahead taken, the others hashed now.
+    fn of(self, files: &[String]) -> Result<Vec<(String, String)>, String> {
+        let mut early: HashMap<String, String> = HashMap::new();
+        if let Some(handle) = self.ahead {
+            let done = handle
+                .join()
+                .map_err(|_| "hashing the input files failed".to_string())?;
+            early.extend(done.into_iter().filter_map(|(f, h)| Some((f, h.ok()?))));
+        }
+        files
+            .iter()
+            .map(|f| match early.get(f) {
+                Some(hex) => Ok((f.clone(), hex.clone())),
+                None => digests(std::slice::from_ref(f)).map(|mut d| d.remove(0)),
+            })
+            .collect()
+    }
+}
+
 /// Reads each file and returns its SHA-256 in hex; a file that cannot be read is an error.
 fn digests(files: &[String]) -> Result<Vec<(String, String)>, String> {
     files
@@ -376,6 +424,7 @@ pub fn build(
     findings: Findings,
     generated: String,
     detail: &Detail,
+    ahead: Digests,
 ) -> Result<Report, String> {
     build_from(
         loaded,
@@ -383,22 +432,25 @@ pub fn build(
         findings,
         generated,
         detail,
+        ahead,
     )
 }
 
 /// Builds the report from a model already evaluated for every user (the audit's, say, so that
-/// the rules run once for findings and tables alike), with [`COVERAGE`] among its rules.
+/// the rules run once for findings and tables alike), with [`COVERAGE`] among its rules. The
+/// input files' digests are those hashed `ahead`, and the others' (see [`Digests`]).
 pub fn build_from(
     loaded: &Loaded,
     model: &Model,
     findings: Findings,
     generated: String,
     detail: &Detail,
+    ahead: Digests,
 ) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
-    // The files are read again and hashed while the tables are built.
+    // The files not hashed ahead are read again and hashed while the tables are built.
     let files = loaded.report.files.clone();
-    let hashing = std::thread::spawn(move || digests(&files));
+    let hashing = std::thread::spawn(move || ahead.of(&files));
     let mut provenance = Provenance {
         files: Vec::new(),
         version: snapshot

@@ -247,6 +247,46 @@ fn deferred_counts_weigh_each_class_by_its_members() {
     );
 }
 
+/// `deferred`'s counts read local class by local class, each weighed by its users, equal those
+/// of the per-user model and of the model by class (what `deferred` falls back to); returns
+/// how many bindings wait for some users and are decided by another binding for others.
+fn assert_same_deferral(name: &str, s: &Snapshot) -> usize {
+    use bindlog::analysis::deferral::{Deferral, READ};
+    let fast = Deferral::everyone(s)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name}: a gathered row holds a user's placeholder"));
+    let reference = Deferral::of_model(&Model::new(s, &Subjects::All).unwrap());
+    assert_eq!(fast.bindings, reference.bindings, "{name}: per local class");
+    let by_class = Model::everyone_reading(s, &[], &[], &READ, &[]).unwrap();
+    assert_eq!(
+        Deferral::of_model(&by_class).bindings,
+        reference.bindings,
+        "{name}: by class"
+    );
+    assert_eq!(
+        fast.labels.objects, reference.labels.objects,
+        "{name}: labels"
+    );
+    reference
+        .bindings
+        .values()
+        .filter(|c| c.waiting > 0 && c.evaluated > c.waiting)
+        .count()
+}
+
+/// On the corpus and the example (and generated organisations, below).
+#[test]
+fn deferral_read_per_local_class_equals_the_per_user_one() {
+    let mut both = 0;
+    for path in corpus() {
+        both += assert_same_deferral(&path.display().to_string(), &load(&path));
+    }
+    assert!(
+        both > 0,
+        "some binding both waits for some users and is decided by another for others"
+    );
+}
+
 /// Ten users in one superuser group form one class: the superuser inventory counts ten, as
 /// the per-user evaluation does, only because the class weighs ten.
 #[test]
@@ -323,6 +363,7 @@ proptest! {
         let s = generated(seed);
         assert_same_rows(&format!("seed {seed}"), &s, USER_RULES, &["finding", "finding_object"]);
         assert_same_findings(&format!("seed {seed}"), &s);
+        assert_same_deferral(&format!("seed {seed}"), &s);
     }
 }
 
@@ -575,7 +616,8 @@ fn report_by_class_equals_the_per_user_report() {
         ] {
             let build = |m: &Model| {
                 let none = Findings::NotComputed("test".into());
-                report::build_from(&loaded, m, none, "t".into(), &detail).unwrap()
+                report::build_from(&loaded, m, none, "t".into(), &detail, Default::default())
+                    .unwrap()
             };
             let (got, want) = (build(&by_class), build(&per_user));
             assert_eq!(got.summary, want.summary, "{name}");
@@ -838,7 +880,15 @@ fn group_members_are_counted_per_user() {
             ..Detail::HTML
         };
         let none = Findings::NotComputed("test".into());
-        let built = report::build_from(loaded, &by_class, none, "t".into(), &detail).unwrap();
+        let built = report::build_from(
+            loaded,
+            &by_class,
+            none,
+            "t".into(),
+            &detail,
+            Default::default(),
+        )
+        .unwrap();
         for app in &built.apps {
             for g in &app.groups {
                 let size = want_size.get(&g.group).copied().unwrap_or(0);

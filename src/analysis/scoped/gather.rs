@@ -23,6 +23,9 @@ pub struct Collect<'c> {
     pub scope_of: &'c HashMap<String, usize>,
     /// Each scope's name.
     pub names: &'c [String],
+    /// Whether to evaluate and gather the other binding targets' components too (notification
+    /// rules, RAC endpoints, sources, devices), which no flow's or application's answer reads.
+    pub targets: bool,
 }
 
 /// One component's gathered rows: each local class's signature (an index into `sigs`), the
@@ -273,6 +276,7 @@ pub fn evaluate(
         users: super::super::population::user_columns(&builtin.program, &per_user_builtin),
         scope_of: &scope_of,
         names: &names,
+        targets: true,
     };
     let classes = &population.classes;
     let mut layout = super::super::bulk::Layout::of(snapshot);
