@@ -1158,33 +1158,58 @@ fn flow_matrices(
             let code = |v: &str| VALUES.iter().position(|x| *x == v).unwrap_or(2) as u8;
             let n = everyone.classes.len();
             let width = fsbs.len();
-            let mut codes = vec![0u8; n * width];
-            for (j, x) in fsbs.iter().enumerate() {
-                let answering = answering_in
-                    .entry(model.scope_of(&x.pk))
+            let scopes: Vec<Option<usize>> = fsbs.iter().map(|x| model.scope_of(&x.pk)).collect();
+            for (x, scope) in fsbs.iter().zip(&scopes) {
+                answering_in
+                    .entry(*scope)
                     .or_insert_with(|| Answering::new(model.answering_in(snapshot, &x.pk)));
+            }
+            // Identity classes one class answers for at every stage see the same stages: where
+            // the stages are in one scope (a flow's always are, when evaluated per scope), their
+            // values are read once per answering class; otherwise once per identity class.
+            let one_scope = scopes.first().filter(|s| scopes.iter().all(|t| t == *s));
+            let identity: Vec<u32>;
+            let key_of: &[u32] = match one_scope {
+                Some(s) => &answering_in[s].of,
+                None => {
+                    identity = (0..n as u32).collect();
+                    &identity
+                }
+            };
+            let keys = key_of.iter().max().map_or(0, |m| *m as usize + 1);
+            // Each key's first identity class, whose values are the key's.
+            let mut first = vec![u32::MAX; keys];
+            for (k, key) in key_of.iter().enumerate() {
+                if first[*key as usize] == u32::MAX {
+                    first[*key as usize] = k as u32;
+                }
+            }
+            let mut codes = vec![0u8; keys * width];
+            for (j, (x, scope)) in fsbs.iter().zip(&scopes).enumerate() {
+                let answering = &answering_in[scope];
                 let per_answer: Vec<u8> = answering
                     .reps
                     .iter()
                     .map(|a| code(look(&x.pk, &entry, &model.class_pk(snapshot, *a))))
                     .collect();
-                for (k, a) in answering.of.iter().enumerate() {
-                    codes[k * width + j] = per_answer[*a as usize];
+                for (key, k) in first.iter().enumerate() {
+                    codes[key * width + j] = per_answer[answering.of[*k as usize] as usize];
                 }
             }
             // The ways through the flow: classes that see the same stages. A row adds up its users
             // per way, then each way's values once.
             let mut way_ids: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
             let mut way_values: Vec<&[u8]> = Vec::new();
-            let way_of: Vec<u32> = (0..n)
-                .map(|k| {
-                    let v = &codes[k * width..(k + 1) * width];
+            let way_of_key: Vec<u32> = (0..keys)
+                .map(|key| {
+                    let v = &codes[key * width..(key + 1) * width];
                     *way_ids.entry(v).or_insert_with(|| {
                         way_values.push(v);
                         way_values.len() as u32 - 1
                     })
                 })
                 .collect();
+            let way_of: Vec<u32> = key_of.iter().map(|key| way_of_key[*key as usize]).collect();
             let row = |label: String, group: Option<String>, who: Option<&str>| {
                 let mut cells = vec![Cell::default(); width];
                 let mut members = 0;
