@@ -19,8 +19,9 @@ use crate::datalog::ir::{Arg, Expr, Lit, Program, Ty, VarId};
 use crate::facts::{self, FactSet, Value};
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// The relation of direct membership, read by the rules only through `member`.
 pub const MEMBERSHIP: &str = "direct_member";
@@ -465,6 +466,198 @@ pub struct KeyParts {
     pub scoped: Vec<(u32, String)>,
 }
 
+/// Entries of a table by relation, remembered by the address of the relation's name:
+/// [`facts::user_rows`] names its few relations with the same constants for every user, so each
+/// is looked up by name once per run of users instead of once per row. (A name met at another
+/// address is looked up again, so the answers are the table's whatever the addresses.)
+struct ByName<'c, T> {
+    seen: Vec<(&'static str, Option<&'c T>)>,
+}
+
+impl<'c, T> ByName<'c, T> {
+    fn new() -> Self {
+        ByName { seen: Vec::new() }
+    }
+
+    /// The entry of relation `rel`, which `lookup` finds by name.
+    fn get(
+        &mut self,
+        rel: &'static str,
+        lookup: impl FnOnce(&str) -> Option<&'c T>,
+    ) -> Option<&'c T> {
+        if let Some((_, entry)) = self.seen.iter().find(|(r, _)| std::ptr::eq(*r, rel)) {
+            return *entry;
+        }
+        let entry = lookup(rel);
+        self.seen.push((rel, entry));
+        entry
+    }
+}
+
+/// Buffers for making users' [`KeyParts`] one after another, kept from user to user.
+struct KeyScratch<'s> {
+    /// The user's pk as the facts write it.
+    pk: String,
+    /// The groups that list the user as a member.
+    listed: Vec<&'s str>,
+    /// Per relation, its observed columns and its symbol columns.
+    columns: ByName<'s, (Vec<bool>, Vec<bool>)>,
+    /// The key texts of the user's facts.
+    texts: Texts,
+    /// The user's key.
+    parts: KeyParts,
+    /// The user's key as [`KeyParts::write_to`] writes it.
+    bytes: Vec<u8>,
+}
+
+impl KeyScratch<'_> {
+    fn new() -> Self {
+        KeyScratch {
+            pk: String::new(),
+            listed: Vec::new(),
+            columns: ByName::new(),
+            texts: Texts::default(),
+            parts: KeyParts::default(),
+            bytes: Vec::new(),
+        }
+    }
+}
+
+/// Key texts of one user's facts, in strings kept for the next user.
+#[derive(Default)]
+struct Texts {
+    /// The strings, the first `used` of them this user's texts.
+    all: Vec<String>,
+    used: usize,
+}
+
+impl Texts {
+    /// Forgets the texts, keeping their strings.
+    fn clear(&mut self) {
+        self.used = 0;
+    }
+
+    /// An empty string for one more text.
+    fn next(&mut self) -> &mut String {
+        if self.used == self.all.len() {
+            self.all.push(String::new());
+        }
+        let t = &mut self.all[self.used];
+        self.used += 1;
+        t.clear();
+        t
+    }
+
+    /// Appends the distinct texts to `out`, sorted, with `sep` between them.
+    fn join_distinct(&mut self, out: &mut String, sep: &str) {
+        let texts = &mut self.all[..self.used];
+        texts.sort_unstable();
+        for (i, t) in texts.iter().enumerate() {
+            if i > 0 && texts[i - 1] == *t {
+                continue;
+            }
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(t);
+        }
+    }
+}
+
+/// Distinct class keys, as [`KeyParts::write_to`] writes them, numbered in the order they are
+/// added and found by a hash computed once per key where the key is made. The keys are kept back
+/// to back in one buffer: comparing a key with one added reads one place in memory.
+#[derive(Default)]
+struct KeyTable {
+    /// Per hash, the last key added with that hash.
+    by_hash: FxHashMap<u64, u32>,
+    /// The keys, back to back.
+    bytes: Vec<u8>,
+    /// Where each key ends in `bytes` (it starts where the one before it ends).
+    ends: Vec<usize>,
+    /// Per key, its hash.
+    hashes: Vec<u64>,
+    /// Per key, the key added before it with the same hash (`u32::MAX`: none).
+    same_hash: Vec<u32>,
+}
+
+impl KeyTable {
+    /// A table for up to `keys` keys.
+    fn with_capacity(keys: usize) -> KeyTable {
+        KeyTable {
+            by_hash: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+            ..KeyTable::default()
+        }
+    }
+
+    /// How many keys were added.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Key number `k`.
+    fn key(&self, k: u32) -> &[u8] {
+        let k = k as usize;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.bytes[start..self.ends[k]]
+    }
+
+    /// The number of `key`, whose hash is `hash`, if it was added.
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let mut k = *self.by_hash.get(&hash)?;
+        while k != u32::MAX {
+            if self.key(k) == key {
+                return Some(k);
+            }
+            k = self.same_hash[k as usize];
+        }
+        None
+    }
+
+    /// Adds `key` (not added before), whose hash is `hash`, and gives its number.
+    fn insert(&mut self, hash: u64, key: &[u8]) -> u32 {
+        let k = self.len() as u32;
+        let before = self.by_hash.insert(hash, k);
+        self.same_hash.push(before.unwrap_or(u32::MAX));
+        self.hashes.push(hash);
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+        k
+    }
+}
+
+/// The class keys of a run of users, each distinct key once.
+struct RunKeys {
+    /// The distinct keys, in the order of their first users.
+    keys: KeyTable,
+    /// Each key's first user (index into `snapshot.users`).
+    first: Vec<usize>,
+    /// Per user of the run, in order: the number of its key in `keys`.
+    of_user: Vec<u32>,
+}
+
+impl KeyParts {
+    /// Appends the parts to `out` as bytes, each part after its length, so that different parts
+    /// are written differently.
+    fn write_to(&self, out: &mut Vec<u8>) {
+        let len = |out: &mut Vec<u8>, n: usize| out.extend_from_slice(&(n as u64).to_le_bytes());
+        len(out, self.own.len());
+        out.extend_from_slice(self.own.as_bytes());
+        for groups in [&self.groups, &self.direct] {
+            len(out, groups.len());
+            for g in groups {
+                out.extend_from_slice(&g.to_le_bytes());
+            }
+        }
+        len(out, self.scoped.len());
+        for (c, text) in &self.scoped {
+            out.extend_from_slice(&c.to_le_bytes());
+            len(out, text.len());
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+}
+
 /// Per component, which identity classes it cannot tell apart. Most classes show most
 /// components nothing beyond what every component sees of them (their base), so a component
 /// keeps a local class per base and lists only the classes that show it more: the local class
@@ -546,6 +739,12 @@ impl KeyValue for &str {
 /// Key text of one fact: unobserved columns blanked, the user `me` replaced by a placeholder.
 fn fact_text<V: KeyValue>(rel: &str, row: &[V], observed: &[bool], me: &str) -> String {
     let mut t = String::with_capacity(32);
+    push_fact_text(&mut t, rel, row, observed, me);
+    t
+}
+
+/// Appends [`fact_text`] of the fact to `t`.
+fn push_fact_text<V: KeyValue>(t: &mut String, rel: &str, row: &[V], observed: &[bool], me: &str) {
     t.push_str(rel);
     t.push('(');
     for (i, v) in row.iter().enumerate() {
@@ -557,17 +756,17 @@ fn fact_text<V: KeyValue>(rel: &str, row: &[V], observed: &[bool], me: &str) -> 
         } else if v.is(me) {
             t.push('\u{0}');
         } else {
-            v.push_to(&mut t);
+            v.push_to(t);
         }
     }
     t.push(')');
-    t
 }
 
-/// The user a symbol names, if any: the user pks, as the facts write them.
-fn user_named(s: &str, users: &FxHashMap<i64, ()>) -> Option<i64> {
+/// The user a symbol names, if any: `users` are the user pks, sorted; a symbol names one as the
+/// facts write it.
+fn user_named(s: &str, users: &[i64]) -> Option<i64> {
     let pk = s.parse::<i64>().ok()?;
-    (users.contains_key(&pk) && itoa::Buffer::new().format(pk) == s).then_some(pk)
+    (users.binary_search(&pk).is_ok() && itoa::Buffer::new().format(pk) == s).then_some(pk)
 }
 
 /// User pk -> the groups (indices into `snapshot.groups`) whose `users` list the user: direct
@@ -582,18 +781,38 @@ pub(crate) fn group_side(snapshot: &Snapshot) -> FxHashMap<i64, Vec<u32>> {
     side
 }
 
+/// Whether `a` and `b` are the same text; told at once when they are one string, as the pk a
+/// user's rows are made with is in the rows that name the user.
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 /// The pks of the groups that list the user `pk` as a member.
 fn listed<'s>(
     snapshot: &'s Snapshot,
     group_side: &FxHashMap<i64, Vec<u32>>,
     pk: i64,
 ) -> Vec<&'s str> {
-    group_side
-        .get(&pk)
-        .into_iter()
-        .flatten()
-        .map(|g| &*snapshot.groups[*g as usize].pk)
-        .collect()
+    let mut out = Vec::new();
+    push_listed(&mut out, snapshot, group_side, pk);
+    out
+}
+
+/// Replaces `out` with [`listed`]'s groups, keeping its buffer.
+fn push_listed<'s>(
+    out: &mut Vec<&'s str>,
+    snapshot: &'s Snapshot,
+    group_side: &FxHashMap<i64, Vec<u32>>,
+    pk: i64,
+) {
+    out.clear();
+    out.extend(
+        group_side
+            .get(&pk)
+            .into_iter()
+            .flatten()
+            .map(|g| &*snapshot.groups[*g as usize].pk),
+    );
 }
 
 /// `start` and every group above it, sorted.
@@ -723,7 +942,7 @@ impl<'a> KeyContext<'a> {
         };
         // A group named by its name (`ak_is_group_member(request.user, name="...")`) is named
         // as surely as by its pk.
-        let mut group_names: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut group_names: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         for (i, g) in snapshot.groups.iter().enumerate() {
             group_names.entry(&*g.name).or_default().push(i as u32);
         }
@@ -741,7 +960,11 @@ impl<'a> KeyContext<'a> {
             Some(e) => e.group_side.clone(),
             None => group_side(snapshot),
         };
-        let user_pks: FxHashMap<i64, ()> = snapshot.users.iter().map(|u| (u.pk, ())).collect();
+        // The user pks, sorted, for telling which symbols name a user.
+        let mut user_pks: Vec<i64> = snapshot.users.par_iter().map(|u| u.pk).collect();
+        if !user_pks.is_sorted() {
+            user_pks.par_sort_unstable();
+        }
         let field_reads = match earlier {
             Some(e) => e.field_reads.clone(),
             None => crate::expression::FieldReads::of(snapshot),
@@ -806,35 +1029,43 @@ impl<'a> KeyContext<'a> {
             }
         }
         // A user's row that names another user (in a column some rule observes) tells that
-        // user apart too, as an unowned fact would.
+        // user apart too, as an unowned fact would. Per relation, its observed columns and the
+        // columns where a row may name a user: observed symbol columns that may hold a user's pk.
+        let naming: FxHashMap<&str, (&[bool], Vec<usize>)> = columns
+            .iter()
+            .filter_map(|(rel, (obs, sym))| {
+                let like = user_like.get(rel)?;
+                let at: Vec<usize> = (0..obs.len())
+                    .filter(|&i| obs[i] && sym[i] && like[i])
+                    .collect();
+                (!at.is_empty()).then_some((rel.as_str(), (obs.as_slice(), at)))
+            })
+            .collect();
         let named_by_users: Vec<(i64, String)> = snapshot
             .users
-            .par_iter()
-            .flat_map_iter(|u| {
-                let pk = u.pk.to_string();
+            .par_chunks(4096)
+            .flat_map_iter(|run| {
+                let (mut pk, mut listed, mut naming_in) =
+                    (String::new(), Vec::new(), ByName::new());
                 let mut out = Vec::new();
-                facts::user_rows(
-                    u,
-                    &pk,
-                    &listed(snapshot, &group_side, u.pk),
-                    &field_reads,
-                    |rel, row| {
-                        let (Some((obs, sym)), Some(like)) = (columns.get(rel), user_like.get(rel))
-                        else {
+                for u in run {
+                    pk.clear();
+                    pk.push_str(itoa::Buffer::new().format(u.pk));
+                    push_listed(&mut listed, snapshot, &group_side, u.pk);
+                    facts::user_rows(u, &pk, &listed, &field_reads, |rel, row| {
+                        let Some((obs, at)) = naming_in.get(rel, |r| naming.get(r)) else {
                             return;
                         };
-                        for (i, v) in row.iter().enumerate() {
-                            if obs[i]
-                                && sym[i]
-                                && like[i]
-                                && *v != pk
+                        for &i in at {
+                            let v = row[i];
+                            if !same_text(v, &pk)
                                 && let Some(other) = user_named(v, &user_pks)
                             {
                                 out.push((other, fact_text(rel, row, obs, v)));
                             }
                         }
-                    },
-                );
+                    });
+                }
                 out
             })
             .collect();
@@ -860,12 +1091,27 @@ impl<'a> KeyContext<'a> {
         let all_up: Vec<Vec<u32>> = match earlier {
             Some(e) => e.all_up.clone(),
             None => {
-                let mut populated = vec![false; groups];
-                for u in &snapshot.users {
-                    for g in u.groups.iter().filter_map(|g| group_index.get(&**g)) {
-                        populated[*g as usize] = true;
-                    }
-                }
+                let mut populated = snapshot
+                    .users
+                    .par_chunks(4096)
+                    .fold(
+                        || vec![false; groups],
+                        |mut populated, run| {
+                            for u in run {
+                                for g in u.groups.iter().filter_map(|g| group_index.get(&**g)) {
+                                    populated[*g as usize] = true;
+                                }
+                            }
+                            populated
+                        },
+                    )
+                    .reduce(
+                        || vec![false; groups],
+                        |mut a, b| {
+                            a.iter_mut().zip(b).for_each(|(a, b)| *a |= b);
+                            a
+                        },
+                    );
                 for gs in group_side.values() {
                     for g in gs {
                         populated[*g as usize] = true;
@@ -943,22 +1189,43 @@ impl<'a> KeyContext<'a> {
 
     /// What tells each of these users (indices into `snapshot.users`) apart, in order.
     pub fn parts(&self, users: &[usize]) -> Vec<KeyParts> {
-        users.iter().map(|i| self.parts_of(*i)).collect()
+        let mut scratch = KeyScratch::new();
+        users
+            .iter()
+            .map(|i| {
+                self.parts_into(*i, &mut scratch);
+                scratch.parts.clone()
+            })
+            .collect()
     }
 
-    /// What tells the user at `index` apart: its rows, as [`facts::user_rows`] makes them, each
-    /// one naming the user in an observed column; and the facts of others naming the user.
-    fn parts_of(&self, index: usize) -> KeyParts {
+    /// Makes in `scratch.parts` what tells the user at `index` apart: its rows, as
+    /// [`facts::user_rows`] makes them, each one naming the user in an observed column; and the
+    /// facts of others naming the user.
+    fn parts_into<'s>(&'s self, index: usize, scratch: &mut KeyScratch<'s>) {
         let u = &self.snapshot.users[index];
-        let pk = u.pk.to_string();
-        let mut parts = KeyParts::default();
-        let mut texts: Vec<String> = Vec::new();
-        let listed = listed(self.snapshot, &self.group_side, u.pk);
-        facts::user_rows(u, &pk, &listed, &self.field_reads, |rel, row| {
-            let Some((obs, sym)) = self.columns.get(rel) else {
+        let KeyScratch {
+            pk,
+            listed,
+            columns,
+            texts,
+            parts,
+            ..
+        } = scratch;
+        pk.clear();
+        pk.push_str(itoa::Buffer::new().format(u.pk));
+        let pk: &str = pk;
+        push_listed(listed, self.snapshot, &self.group_side, u.pk);
+        texts.clear();
+        parts.own.clear();
+        parts.groups.clear();
+        parts.direct.clear();
+        parts.scoped.clear();
+        facts::user_rows(u, pk, listed, &self.field_reads, |rel, row| {
+            let Some((obs, sym)) = columns.get(rel, |r| self.columns.get(r)) else {
                 return;
             };
-            let names_me = (0..row.len()).any(|i| obs[i] && sym[i] && row[i] == pk);
+            let names_me = (0..row.len()).any(|i| obs[i] && sym[i] && same_text(row[i], pk));
             if !names_me {
                 return;
             }
@@ -970,24 +1237,22 @@ impl<'a> KeyContext<'a> {
                     }
                 }
             } else {
-                texts.push(fact_text(rel, row, obs, &pk));
+                push_fact_text(texts.next(), rel, row, obs, pk);
             }
         });
         if let Some(more) = self.base_mentions.get(&u.pk) {
             for (scope, text) in more {
                 match scope {
-                    None => texts.push(text.clone()),
+                    None => texts.next().push_str(text),
                     Some(c) => parts.scoped.push((*c, text.clone())),
                 }
             }
         }
-        texts.sort_unstable();
-        texts.dedup();
-        parts.own = texts.join("\u{1e}");
+        texts.join_distinct(&mut parts.own, "\u{1e}");
         // A user whose id is a constant of the rules is observed by name: alone in its class.
-        if self.program.symbols.get(&pk).is_some() {
+        if self.program.symbols.get(pk).is_some() {
             parts.own.push_str("\u{1d}named:");
-            parts.own.push_str(&pk);
+            parts.own.push_str(pk);
         }
         for v in [&mut parts.groups, &mut parts.direct] {
             v.sort_unstable();
@@ -995,7 +1260,31 @@ impl<'a> KeyContext<'a> {
         }
         parts.scoped.sort_unstable();
         parts.scoped.dedup();
-        parts
+    }
+
+    /// The class keys of the users `run` (indices into `snapshot.users`), each distinct key once.
+    fn run_keys(&self, run: &[usize]) -> RunKeys {
+        let mut scratch = KeyScratch::new();
+        let mut keys = KeyTable::with_capacity(run.len());
+        let mut first = Vec::new();
+        let of_user = run
+            .iter()
+            .map(|&i| {
+                self.parts_into(i, &mut scratch);
+                scratch.bytes.clear();
+                scratch.parts.write_to(&mut scratch.bytes);
+                let hash = FxBuildHasher.hash_one(&scratch.bytes);
+                keys.find(hash, &scratch.bytes).unwrap_or_else(|| {
+                    first.push(i);
+                    keys.insert(hash, &scratch.bytes)
+                })
+            })
+            .collect();
+        RunKeys {
+            keys,
+            first,
+            of_user,
+        }
     }
 
     /// Every group the user is a member of (direct or through the hierarchy), sorted.
@@ -1016,28 +1305,42 @@ impl<'a> KeyContext<'a> {
     }
 
     /// Partitions the users into classes; class ids follow the order of each class's first user.
+    ///
+    /// Runs of `chunk` users are keyed in parallel, each key hashed and each distinct key of a
+    /// run kept once; the runs' distinct keys are then numbered in order, so the one part that
+    /// is not parallel looks up a few keys by a hash already computed.
     pub fn classes(&self, chunk: usize) -> Classes {
         let n = self.snapshot.users.len();
         let indices: Vec<usize> = (0..n).collect();
-        let mut ids: FxHashMap<KeyParts, u32> = FxHashMap::default();
+        let mut known = KeyTable::default();
         let mut of_user = Vec::with_capacity(n);
         let mut representative = Vec::new();
         let mut members: Vec<u32> = Vec::new();
         let window = chunk * rayon::current_num_threads().max(1) * 2;
         for win in indices.chunks(window.max(1)) {
-            let keys: Vec<Vec<KeyParts>> = win
+            let runs: Vec<RunKeys> = win
                 .par_chunks(chunk.max(1))
-                .map(|c| self.parts(c))
+                .map(|run| self.run_keys(run))
                 .collect();
-            for (i, key) in win.iter().zip(keys.into_iter().flatten()) {
-                let next = representative.len() as u32;
-                let id = *ids.entry(key).or_insert(next);
-                if id == next {
-                    representative.push(*i);
-                    members.push(0);
+            for run in runs {
+                // A run's keys are in the order of their first users, so numbering the new ones
+                // in that order numbers classes in the order of their first users.
+                let ids: Vec<u32> = (0..run.keys.len() as u32)
+                    .zip(run.first)
+                    .map(|(k, first)| {
+                        let (hash, key) = (run.keys.hashes[k as usize], run.keys.key(k));
+                        known.find(hash, key).unwrap_or_else(|| {
+                            representative.push(first);
+                            members.push(0);
+                            known.insert(hash, key)
+                        })
+                    })
+                    .collect();
+                for k in run.of_user {
+                    let id = ids[k as usize];
+                    members[id as usize] += 1;
+                    of_user.push(id);
                 }
-                members[id as usize] += 1;
-                of_user.push(id);
             }
         }
         Classes {

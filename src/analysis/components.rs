@@ -33,6 +33,7 @@
 use crate::datalog::ir::{Arg, Atom, Clause, Lit, Program, Ty};
 use crate::facts::{FactSet, Value};
 use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// The relations of `flows.dl` that read the flow's other stage bindings, only ever for the
@@ -108,7 +109,7 @@ impl Components {
     pub fn split<'a>(snapshot: &'a Snapshot, facts: FactSet) -> Components {
         let mut parts = Vec::new();
         let mut flows: Vec<Flow> = Vec::new();
-        let mut owner: HashMap<&'a str, Owner> = HashMap::new();
+        let mut owner: FxHashMap<&'a str, Owner> = FxHashMap::default();
         for (i, f) in snapshot.flows.iter().enumerate() {
             owner.insert(&f.pk, Owner::Flow(i));
             flows.push(Flow {
@@ -173,7 +174,7 @@ impl Components {
         }
         // A source's own facts stay unowned: a flow reads them (whether it is entered through a
         // source login); only the bindings on it are its component's.
-        let mut of_source: HashMap<&str, Owner> = HashMap::new();
+        let mut of_source: FxHashMap<&str, Owner> = FxHashMap::default();
         for x in &snapshot.sources {
             of_source.insert(&x.pk, Owner::App(parts.len()));
             parts.push(Part::Target(x.pk.to_string()));
@@ -196,24 +197,25 @@ impl Components {
                     Some(Value::Sym(s)) => owner.get(s.as_str()).copied(),
                     _ => None,
                 };
-                let put = |set: &mut FactSet| {
-                    set.relations
-                        .entry(rel.clone())
-                        .or_default()
-                        .push(row.clone());
+                // The row is moved to its last set and copied to the others.
+                let put = |set: &mut FactSet, row: Vec<Value>| match set.relations.get_mut(&rel) {
+                    Some(rows) => rows.push(row),
+                    None => {
+                        set.relations.insert(rel.clone(), vec![row]);
+                    }
                 };
                 match o {
-                    None => put(&mut global),
-                    Some(Owner::App(c)) => put(&mut owned[c]),
+                    None => put(&mut global, row),
+                    Some(Owner::App(c)) => put(&mut owned[c], row),
                     Some(Owner::Stage(f, c)) => {
-                        put(&mut owned[c]);
-                        put(&mut flows[f].facts);
+                        put(&mut owned[c], row.clone());
+                        put(&mut flows[f].facts, row);
                     }
                     Some(Owner::Flow(f)) => {
                         for &c in &flows[f].parts {
-                            put(&mut owned[c]);
+                            put(&mut owned[c], row.clone());
                         }
-                        put(&mut flows[f].facts);
+                        put(&mut flows[f].facts, row);
                     }
                 }
             }
