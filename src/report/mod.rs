@@ -650,7 +650,9 @@ impl<'a> Everyone<'a> {
         let class_of_user = model.user_classes(snapshot);
         // Group sizes count every user's own effective groups: members of one identity class
         // may differ in groups no rule or binding names.
+        let start = std::time::Instant::now();
         let m = crate::analysis::memberships::memberships(snapshot)?;
+        crate::analysis::bulk::timing("report: each group's ancestry", start);
         // Counted in parallel by chunks of users, as (group, class) keys, then added up.
         use rayon::prelude::*;
         let chunk = class_of_user
