@@ -83,6 +83,7 @@ for size in $SIZES; do
     printf '.decl skips(u: symbol)\n.output skips\nskips(U) :- visible(_, _, U, "skipped"), known(U).\n' >"$DIR/q.dl"
     measure "audit" "$B" audit "$snap"
     measure "audit --format json (with proofs)" "$B" audit "$snap" --format json
+    measure "audit --format sarif" "$B" audit "$snap" --format sarif
     measure "deferred" "$B" deferred "$snap"
     measure "query --rules (three lines)" "$B" query "$snap" --rules "$DIR/q.dl"
     measure "report --no-findings -o FILE.html" "$B" report "$snap" --no-findings -o "$DIR/r.html"
@@ -97,6 +98,7 @@ for size in $SIZES; do
     measure "access --user" "$B" access "$snap" --app app-000 --user "$user"
     measure "explain --user --stage" "$B" explain "$snap" --flow default-authentication-flow \
       --user "$user" --stage default-authentication-flow-mfa
+    measure "diagram --user" "$B" diagram "$snap" --flow default-authentication-flow --user "$user"
     rm -rf "$DIR/r.html" "$DIR/rdir"
   fi
   if [ "$SAMPLE" != 0 ]; then
