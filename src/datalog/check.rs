@@ -1110,6 +1110,14 @@ impl Builder<'_> {
                     );
                     return None;
                 }
+                // `min` and `max` are the same over distinct bindings: only `count` and `sum`
+                // need them.
+                let distinct = match kind {
+                    AggKind::Count | AggKind::Sum => {
+                        crate::datalog::ir::distinct_vars(&ordered, &outer)
+                    }
+                    AggKind::Min | AggKind::Max => None,
+                };
                 Lit::Agg {
                     var,
                     kind,
@@ -1117,6 +1125,7 @@ impl Builder<'_> {
                     target,
                     body: ordered,
                     outer,
+                    distinct,
                     span,
                 }
             }

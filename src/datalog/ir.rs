@@ -196,6 +196,12 @@ pub enum Lit {
         target: Option<Expr>,
         body: Vec<Lit>,
         outer: Vec<VarId>,
+        /// Soufflé's materialised bodies ([`materialised`]): the variables each match of the
+        /// body is projected to (the named variables its own literals bind, and `outer`), each
+        /// distinct projection counting once, so matches that differ only under `_` (or inside
+        /// a nested aggregate) count once. `None`: every match of the body counts once (and for
+        /// `min` and `max`, which distinct bindings would not change).
+        distinct: Option<Vec<VarId>>,
         span: Span,
     },
     /// `false`: the clause derives nothing.
@@ -285,4 +291,49 @@ impl Program {
     pub fn relation(&self, name: &str) -> Option<RelId> {
         self.relations.iter().position(|r| r.name == name)
     }
+}
+
+/// Whether Soufflé evaluates an aggregate's body as a relation of its own (its
+/// `MaterializeAggregationQueriesTransformer::needsMaterializedRelation`, 2.5): a body with more
+/// than one positive atom, a nested aggregate, or one atom repeating a variable. Negations,
+/// comparisons and assignments do not count. Such a body's relation holds the body's named
+/// variables, so `count` and `sum` go over their distinct bindings.
+pub fn materialised(body: &[Lit]) -> bool {
+    let atoms: Vec<&Atom> = body
+        .iter()
+        .filter_map(|l| if let Lit::Pos(a) = l { Some(a) } else { None })
+        .collect();
+    if atoms.len() > 1 || body.iter().any(|l| matches!(l, Lit::Agg { .. })) {
+        return true;
+    }
+    atoms.first().is_some_and(|a| {
+        let mut vars: Vec<VarId> = a
+            .args
+            .iter()
+            .filter_map(|x| if let Arg::Var(v) = x { Some(*v) } else { None })
+            .collect();
+        let n = vars.len();
+        vars.sort_unstable();
+        vars.dedup();
+        vars.len() != n
+    })
+}
+
+/// The variables a materialised aggregate body is projected to ([`Lit::Agg`]'s `distinct`):
+/// `outer` and the variables the body's own literals bind (not those local to a nested
+/// aggregate, nor a nested aggregate's value, which the others determine). `None` when the body
+/// is not [`materialised`].
+pub fn distinct_vars(body: &[Lit], outer: &[VarId]) -> Option<Vec<VarId>> {
+    if !materialised(body) {
+        return None;
+    }
+    let mut vars: Vec<VarId> = outer.to_vec();
+    for l in body {
+        if !matches!(l, Lit::Agg { .. }) {
+            vars.extend(l.binds());
+        }
+    }
+    vars.sort_unstable();
+    vars.dedup();
+    Some(vars)
 }

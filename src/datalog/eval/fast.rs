@@ -18,7 +18,7 @@ use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
 use datafrog::{Iteration, Relation, ValueFilter, Variable};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -854,8 +854,6 @@ fn run_lits<const W: usize>(
                 var,
                 kind,
                 ty,
-                target,
-                body,
                 outer,
                 ..
             } => {
@@ -878,17 +876,7 @@ fn run_lits<const W: usize>(
                         for &v in outer {
                             bound[v] = true;
                         }
-                        super::aggregate_guarded(
-                            rt,
-                            Some(guard),
-                            src,
-                            *kind,
-                            *ty,
-                            target.as_ref(),
-                            body,
-                            &mut e,
-                            &mut bound,
-                        )
+                        super::aggregate_guarded(rt, Some(guard), src, lit, &mut e, &mut bound)
                     }
                 };
                 match value {
@@ -922,6 +910,7 @@ fn precompute_agg<const W: usize>(
         target,
         body,
         outer,
+        distinct,
         ..
     } = lit
     else {
@@ -933,6 +922,13 @@ fn precompute_agg<const W: usize>(
     }
     let ordered = plan.body;
     let mut groups: FxHashMap<Row<W>, u32> = FxHashMap::default();
+    // A materialised body: each distinct binding of its named variables (the group's outer
+    // values among them) counts once.
+    let mut seen: FxHashSet<Vec<u32>> = FxHashSet::default();
+    let mut first = |env: &[u32]| match distinct {
+        Some(vars) => seen.insert(vars.iter().map(|&v| env[v]).collect()),
+        None => true,
+    };
     let add = |groups: &mut FxHashMap<Row<W>, u32>, key: Row<W>, val: u32| {
         let acc = groups.get(&key).copied();
         groups.insert(key, rt.accumulate(*kind, *ty, acc, val));
@@ -963,6 +959,9 @@ fn precompute_agg<const W: usize>(
                     if let Arg::Var(v) = a {
                         env[*v] = row[col];
                     }
+                }
+                if !first(&env) {
+                    continue;
                 }
                 let val = match target {
                     Some(t) => rt.eval(t, &env),
@@ -1001,6 +1000,9 @@ fn precompute_agg<const W: usize>(
             &mut b,
             &mut Vec::new(),
             &mut |e, _| {
+                if !first(e) {
+                    return;
+                }
                 let val = match target {
                     Some(t) => rt.eval(t, e),
                     None => Some(0),

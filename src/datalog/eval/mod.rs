@@ -13,6 +13,7 @@ pub use guard::Guard;
 use crate::datalog::ir::*;
 use crate::datalog::syntax::ast::{AggKind, BinOp, CmpOp};
 use crate::datalog::value::{Interner, compare, parse_number};
+use rustc_hash::FxHashSet;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -688,25 +689,8 @@ pub fn enumerate_guarded(
                 bound[*var] = false;
             }
         }
-        Lit::Agg {
-            var,
-            kind,
-            ty,
-            target,
-            body,
-            ..
-        } => {
-            if let Some(v) = aggregate_guarded(
-                rt,
-                guard,
-                src,
-                *kind,
-                *ty,
-                target.as_ref(),
-                body,
-                env,
-                bound,
-            ) {
+        Lit::Agg { var, .. } => {
+            if let Some(v) = aggregate_guarded(rt, guard, src, lit, env, bound) {
                 env[*var] = v;
                 bound[*var] = true;
                 enumerate_guarded(rt, guard, src, rest, env, bound, witness, f);
@@ -721,38 +705,44 @@ pub fn enumerate_guarded(
     }
 }
 
-/// The value of an aggregate under a binding of its outer variables: each witness (the
-/// combination of tuples its body matched) counts once, as in Soufflé. Relations are sets and
-/// the enumeration visits each combination once, so witnesses need no de-duplication.
-#[allow(clippy::too_many_arguments)]
+/// The value of the aggregate `agg` (a [`Lit::Agg`]) under a binding of its outer variables.
+/// Each match of its body (the combination of tuples it matched) counts once, as in Soufflé:
+/// relations are sets and the enumeration visits each combination once. A body Soufflé
+/// materialises counts each distinct binding of its named variables once instead
+/// ([`crate::datalog::ir::materialised`]): matches differing only under `_` collapse.
 pub fn aggregate(
     rt: &Runtime,
     src: &dyn Source,
-    kind: AggKind,
-    ty: Ty,
-    target: Option<&Expr>,
-    body: &[Lit],
+    agg: &Lit,
     env: &mut Vec<u32>,
     bound: &mut Vec<bool>,
 ) -> Option<u32> {
-    aggregate_guarded(rt, None, src, kind, ty, target, body, env, bound)
+    aggregate_guarded(rt, None, src, agg, env, bound)
 }
 
 /// [`aggregate`] under a guard (see [`enumerate_guarded`]).
-#[allow(clippy::too_many_arguments)]
 pub fn aggregate_guarded(
     rt: &Runtime,
     guard: Option<&Guard>,
     src: &dyn Source,
-    kind: AggKind,
-    ty: Ty,
-    target: Option<&Expr>,
-    body: &[Lit],
+    agg: &Lit,
     env: &mut Vec<u32>,
     bound: &mut Vec<bool>,
 ) -> Option<u32> {
+    let Lit::Agg {
+        kind,
+        ty,
+        target,
+        body,
+        distinct,
+        ..
+    } = agg
+    else {
+        return None;
+    };
     let mut values = Vec::new();
     let mut witness = Vec::new();
+    let mut seen: FxHashSet<Vec<u32>> = FxHashSet::default();
     enumerate_guarded(
         rt,
         guard,
@@ -762,6 +752,11 @@ pub fn aggregate_guarded(
         bound,
         &mut witness,
         &mut |e, _| {
+            if let Some(key) = distinct
+                && !seen.insert(key.iter().map(|&v| e[v]).collect())
+            {
+                return;
+            }
             let val = match target {
                 Some(t) => rt.eval(t, e),
                 None => Some(0),
@@ -771,7 +766,7 @@ pub fn aggregate_guarded(
             }
         },
     );
-    rt.fold(kind, ty, values.into_iter())
+    rt.fold(*kind, *ty, values.into_iter())
 }
 
 /// The head tuple a clause derives under a binding.

@@ -131,6 +131,14 @@ fn rule(g: &mut Gen, i: usize, arity: &[usize]) -> String {
             format!("max v : {{ t0(v, t, q), t = {o}, q = {o2} }}"),
             format!("count : {{ t0(v, {o}, q), u0(q), !e1(q, {o2}) }}"),
             format!("min q : {{ u0(v), t0(t, v, q), t < {o} }}"),
+            // Bodies Soufflé materialises: `count` and `sum` over distinct bindings of the named
+            // variables (several atoms with `_`, a repeated variable, a nested aggregate).
+            format!("count : {{ e0(v, _), e1(_, {o}) }}"),
+            format!("sum v : {{ t0(v, _, {o}), u0(_) }}"),
+            "count : { t0(v, v, _) }".to_string(),
+            format!("count : {{ t0({o}, {o}, _) }}"),
+            format!("sum v : {{ e1(v, _), u0(t), t < {o} }}"),
+            format!("count : {{ e0(v, _), v > min q : {{ e1(q, _) }}, v != {o} }}"),
         ];
         let k = &kinds[g.below(kinds.len())];
         body.push(format!("a = {k}"));
@@ -248,13 +256,17 @@ fn generated_programs_are_not_trivial() {
     // The generator must exercise recursion, negation and aggregates (some binding columns that
     // are not the leading ones), and derive tuples.
     let (mut rec, mut neg, mut agg, mut nonempty) = (0, 0, 0, 0);
-    let mut non_leading = 0;
+    let (mut non_leading, mut materialised) = (0, 0);
     for seed in 0..200 {
         let mut g = Gen(seed);
         let p = program(&mut g);
         neg += p.contains('!') as usize;
         agg += p.contains(" : ") as usize;
         non_leading += (p.contains("t0(") || p.contains("e1(t, v)")) as usize;
+        materialised += (p.contains("e0(v, _), ")
+            || p.contains("u0(_) }")
+            || p.contains("u0(t), t <")
+            || p.contains(", _) }")) as usize;
         rec += (0..4).any(|i| {
             p.lines().any(|l| {
                 l.starts_with(&format!("r{i}("))
@@ -269,7 +281,8 @@ fn generated_programs_are_not_trivial() {
         nonempty += out.values().any(|rows| !rows.is_empty()) as usize;
     }
     assert!(
-        rec > 50 && neg > 50 && agg > 30 && non_leading > 15 && nonempty > 100,
-        "rec {rec} neg {neg} agg {agg} non-leading {non_leading} nonempty {nonempty}"
+        rec > 50 && neg > 50 && agg > 30 && non_leading > 15 && nonempty > 100 && materialised > 10,
+        "rec {rec} neg {neg} agg {agg} non-leading {non_leading} nonempty {nonempty} \
+         materialised {materialised}"
     );
 }

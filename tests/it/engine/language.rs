@@ -785,6 +785,10 @@ fn aggregate_witnesses_as_souffle() {
         G("Two side witnesses", result, w1, w2) :- result = max x : { H(x, w1, w2) }.
         F("two side-by-side aggregates", res1, res2) :-
             res1 = count : { D(_, y), y > 1 }, res2 = count : { D(_, y), y < 4 }.
+        .decl B(x: number, y: number)
+        B(2, 1). B(2, 2). B(2, 3). B(2, 4).
+        F("Reaching witness", result, witness) :-
+            result = count : { B(x, _), x > min y : { D(y, witness) } }.
         .output Tallest, MinSum, MinSumNotReduced, F, G
     "#;
     let out = eval(p, &[]);
@@ -796,11 +800,120 @@ fn aggregate_witnesses_as_souffle() {
         rows("F"),
         vec![
             "One witness\t2\t1",
+            "Reaching witness\t1\t1",
+            "Reaching witness\t1\t2",
+            "Reaching witness\t1\t3",
+            "Reaching witness\t1\t4",
             "Two witnesses\t1\t1",
             "two side-by-side aggregates\t3\t3"
         ]
     );
     assert_eq!(rows("G"), vec!["Two side witnesses\t24\t5\t6"]);
+}
+
+/// Soufflé evaluates an aggregate body with several atoms, a nested aggregate or a variable
+/// repeated in its one atom as a relation of the body's named variables, so `count` and `sum`
+/// go over their distinct bindings: matches that differ only under `_` count once. A body of one
+/// atom (with negations and constraints beside it) counts its matching tuples. Expected rows
+/// are Soufflé 2.5's (`souffle -D-`); its `aggregate_witnesses` test checks the same through
+/// "Reaching witness".
+#[test]
+fn materialised_aggregate_bodies_count_distinct_bindings_as_souffle() {
+    let p = r#"
+        .decl B(x: number, y: number)
+        B(2, 1). B(2, 2). B(3, 3).
+        .decl D(x: number, y: number)
+        D(1, 1). D(1, 2).
+        .decl R(s: symbol, n: number) .output R
+        R("one atom", n) :- n = count : { B(x, _) }.
+        R("two atoms", n) :- n = count : { B(x, _), D(_, _) }.
+        R("sum, two atoms", n) :- n = sum x : { B(x, _), D(_, _) }.
+        R("nested", n) :- n = count : { B(x, _), x > min y : { D(y, _) } }.
+    "#;
+    assert_eq!(
+        eval_rel(p, &[], "R"),
+        vec![
+            "nested\t2",
+            "one atom\t3",
+            "sum, two atoms\t5",
+            "two atoms\t2"
+        ]
+    );
+    let p = r#"
+        .decl B(x: number, y: number)
+        B(2, 1). B(2, 2). B(3, 3).
+        .decl D(x: number, y: number)
+        D(1, 1). D(1, 2).
+        .decl T(x: number, y: number, z: number)
+        T(1, 1, 1). T(1, 1, 2). T(2, 2, 5). T(2, 3, 5).
+        .decl E(x: number) E(3).
+        .decl A(z: number) A(1). A(2). A(3).
+        .decl F() F().
+        .decl R(s: symbol, n: number) .output R
+        R("negation", n) :- n = count : { B(x, _), !E(x) }.
+        R("constraint", n) :- n = count : { B(x, _), x > 1 }.
+        R("repeated", n) :- n = count : { T(x, x, _) }.
+        R("repeated sum", n) :- n = sum x : { T(x, x, _) }.
+        R("sum y two atoms", n) :- n = sum y : { B(_, y), D(_, _) }.
+        R("nested no atom", n) :- n = count : { 1 < count : { B(_, _) } }.
+        R("nullary", n) :- n = count : { B(x, _), F() }.
+        R("assign", n) :- n = count : { B(x, _), D(_, _), z = x + 1 }.
+        .decl S(s: symbol, z: number, n: number) .output S
+        S("injected", z, n) :- A(z), n = count : { B(z, _), D(_, _) }.
+        S("grouped", z, n) :- B(z, _), n = count : { B(z, _), D(_, _) }.
+        S("grouped sum", z, n) :- B(z, _), n = sum w : { B(z, w), D(_, _) }.
+        S("repeated injected", z, n) :- A(z), n = count : { T(z, z, _) }.
+        S("nested injected", z, n) :- A(z), n = count : { T(x, _, _), x < z + count : { B(_, _) } }.
+        S("inner injected", z, n) :- A(z), n = count : { T(x, _, _), x < count : { B(z, _) } }.
+        S("grouped repeated", z, n) :- T(z, _, _), n = count : { T(z, y, _), D(_, y) }.
+        S("min two", z, n) :- A(z), n = min y : { B(z, y), D(_, _) }.
+        .decl W(s: symbol, w: number, n: number) .output W
+        W("Reaching witness", w, n) :- n = count : { B(x, _), x > min y : { D(y, w) } }.
+    "#;
+    let out = eval(p, &[]);
+    let rows = |r: &str| -> Vec<String> { out[r].iter().map(|x| x.join("\t")).collect() };
+    assert_eq!(
+        rows("R"),
+        vec![
+            "assign\t2",
+            "constraint\t3",
+            "negation\t2",
+            "nested no atom\t1",
+            "nullary\t2",
+            "repeated\t2",
+            "repeated sum\t3",
+            "sum y two atoms\t6",
+        ]
+    );
+    assert_eq!(
+        rows("S"),
+        vec![
+            "grouped\t2\t1",
+            "grouped\t3\t1",
+            "grouped repeated\t1\t1",
+            "grouped repeated\t2\t1",
+            "grouped sum\t2\t3",
+            "grouped sum\t3\t3",
+            "injected\t1\t0",
+            "injected\t2\t1",
+            "injected\t3\t1",
+            "inner injected\t1\t0",
+            "inner injected\t2\t1",
+            "inner injected\t3\t0",
+            "min two\t2\t1",
+            "min two\t3\t3",
+            "nested injected\t1\t2",
+            "nested injected\t2\t2",
+            "nested injected\t3\t2",
+            "repeated injected\t1\t1",
+            "repeated injected\t2\t1",
+            "repeated injected\t3\t0",
+        ]
+    );
+    assert_eq!(
+        rows("W"),
+        vec!["Reaching witness\t1\t2", "Reaching witness\t2\t2"]
+    );
 }
 
 /// Several tuples reaching the extremum are all witnesses.
