@@ -46,7 +46,8 @@ pub struct Concerns {
 
 /// Every binding left to run time, by flow and application.
 pub struct Deferral {
-    /// Per binding and reason, whom it concerns (in key order: flows, then applications).
+    /// Per binding and reason, whom it concerns (in key order: applications, then flows, each
+    /// by slug, binding and reason).
     pub bindings: BTreeMap<Key, Concerns>,
     /// Names of the bindings and objects (no users).
     pub labels: Labels,

@@ -2,7 +2,7 @@
 //! tools, Markdown for tickets and pull requests.
 
 use super::{Finding, RuleInfo, Severity};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -108,7 +108,9 @@ pub fn sarif_level(s: Severity) -> &'static str {
 
 /// A SARIF 2.1.0 log with one run; `artifact` is the snapshot's path, given as every result's
 /// physical location (code-scanning services want one) beside the logical ones (the objects).
-pub fn sarif(findings: &[Finding], rules: &[RuleInfo], artifact: &str) -> Value {
+/// Serialized as it is written, without a JSON tree of a million objects first; every object's
+/// keys are in sorted order, as the tree printed them.
+pub fn sarif<'a>(findings: &'a [Finding], rules: &'a [RuleInfo], artifact: &'a str) -> Sarif<'a> {
     let mut ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
     for f in findings {
         if !ids.contains(&f.rule.as_str()) {
@@ -118,62 +120,175 @@ pub fn sarif(findings: &[Finding], rules: &[RuleInfo], artifact: &str) -> Value 
     ids.sort_unstable();
     ids.dedup();
     let by_id: BTreeMap<&str, &RuleInfo> = rules.iter().map(|r| (r.id.as_str(), r)).collect();
-    let rule_objects: Vec<Value> = ids
+    let rules = ids
         .iter()
         .map(|id| match by_id.get(id) {
-            Some(r) => json!({
-                "id": r.id,
-                "name": r.name,
-                "shortDescription": {"text": r.name},
-                "help": {"text": r.remediation},
-            }),
-            None => json!({"id": id, "shortDescription": {"text": id}}),
+            Some(r) => SarifRule {
+                help: Some(Text {
+                    text: &r.remediation,
+                }),
+                id: &r.id,
+                name: Some(&r.name),
+                short_description: Text { text: &r.name },
+            },
+            None => SarifRule {
+                help: None,
+                id,
+                name: None,
+                short_description: Text { text: id },
+            },
         })
         .collect();
-    let results: Vec<Value> = findings
+    let results = findings
         .iter()
-        .map(|f| {
-            let logical: Vec<Value> = f
-                .objects
-                .iter()
-                .map(|o| {
-                    json!({
-                        "name": if o.name.is_empty() { &o.pk } else { &o.name },
-                        "fullyQualifiedName": format!("{}/{}", o.kind, o.pk),
-                        "kind": "resource",
-                    })
-                })
-                .collect();
-            json!({
-                "ruleId": f.rule,
-                "ruleIndex": ids.iter().position(|i| *i == f.rule).unwrap_or(0),
-                "level": sarif_level(f.severity),
-                "message": {"text": f.message},
-                "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": artifact}},
-                    "logicalLocations": logical,
-                }],
-                "properties": {
-                    "severity": f.severity.as_str(),
-                    "remediation": f.remediation,
-                    "explanation": f.explanation,
+        .map(|f| SarifResult {
+            level: sarif_level(f.severity),
+            locations: [Location {
+                logical_locations: &f.objects,
+                physical_location: Physical {
+                    artifact_location: Uri { uri: artifact },
                 },
-            })
+            }],
+            message: Text { text: &f.message },
+            properties: Properties {
+                explanation: &f.explanation,
+                remediation: &f.remediation,
+                severity: f.severity.as_str(),
+            },
+            rule_id: &f.rule,
+            rule_index: ids.iter().position(|i| *i == f.rule).unwrap_or(0),
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "bindlog",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/goauthentik/authentik",
-                "rules": rule_objects,
-            }},
-            "results": results,
+    Sarif {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [Run {
+            results,
+            tool: Tool {
+                driver: Driver {
+                    information_uri: "https://github.com/goauthentik/authentik",
+                    name: "bindlog",
+                    rules,
+                    version: env!("CARGO_PKG_VERSION"),
+                },
+            },
         }],
-    })
+        version: "2.1.0",
+    }
+}
+
+/// A SARIF log ([`sarif`]); its fields, and those of the types below, in the sorted order of
+/// their JSON keys.
+#[derive(serde::Serialize)]
+pub struct Sarif<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [Run<'a>; 1],
+    version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Run<'a> {
+    results: Vec<SarifResult<'a>>,
+    tool: Tool<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Tool<'a> {
+    driver: Driver<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver<'a> {
+    information_uri: &'static str,
+    name: &'static str,
+    rules: Vec<SarifRule<'a>>,
+    version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<Text<'a>>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    short_description: Text<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Text<'a> {
+    text: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    level: &'static str,
+    locations: [Location<'a>; 1],
+    message: Text<'a>,
+    properties: Properties<'a>,
+    rule_id: &'a str,
+    rule_index: usize,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location<'a> {
+    #[serde(serialize_with = "logical_locations")]
+    logical_locations: &'a [super::ObjectRef],
+    physical_location: Physical<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical<'a> {
+    artifact_location: Uri<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Uri<'a> {
+    uri: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Properties<'a> {
+    explanation: &'a str,
+    remediation: &'a str,
+    severity: &'static str,
+}
+
+/// The objects of a finding as SARIF's logical locations: `kind/pk`, the name (the pk where
+/// there is none), `resource`.
+fn logical_locations<S: serde::Serializer>(
+    objects: &&[super::ObjectRef],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::{SerializeMap, SerializeSeq};
+    struct Qualified<'o>(&'o super::ObjectRef);
+    impl std::fmt::Display for Qualified<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}/{}", self.0.kind, self.0.pk)
+        }
+    }
+    struct One<'o>(&'o super::ObjectRef);
+    impl serde::Serialize for One<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let o = self.0;
+            let mut m = s.serialize_map(Some(3))?;
+            m.serialize_entry("fullyQualifiedName", &format_args!("{}", Qualified(o)))?;
+            m.serialize_entry("kind", "resource")?;
+            let name = if o.name.is_empty() { &o.pk } else { &o.name };
+            m.serialize_entry("name", name)?;
+            m.end()
+        }
+    }
+    let mut seq = s.serialize_seq(Some(objects.len()))?;
+    for o in *objects {
+        seq.serialize_element(&One(o))?;
+    }
+    seq.end()
 }
 
 use crate::escape::markdown_cell as md_escape;

@@ -150,15 +150,17 @@ pub fn run(args: Args) -> Outcome {
             "{}",
             serde_json::to_string_pretty(&render::json(findings)).unwrap_or_default()
         ),
-        Format::Sarif => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::sarif(
-                findings,
-                &result.rules,
-                &args.snapshot.snapshot.display().to_string()
-            ))
-            .unwrap_or_default()
-        ),
+        Format::Sarif => {
+            // Written as it is serialized: at a million users one result names most of them.
+            let artifact = args.snapshot.snapshot.display().to_string();
+            let log = render::sarif(findings, &result.rules, &artifact);
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &log)
+                .map_err(std::io::Error::from)
+                .and_then(|()| std::io::Write::write_all(&mut out, b"\n"))
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(|e| miette!("cannot write the SARIF log: {e}"))?;
+        }
         Format::Markdown => print!("{}", render::markdown(findings, &result.rules, suppressed)),
     }
     bindlog::analysis::bulk::timing("audit: printed", start);
