@@ -737,6 +737,10 @@ fn cli_sarif_is_a_sarif_2_1_0_log() {
         b01["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
         "application/a1"
     );
+    // Written as it is serialized, the log is what a JSON tree of it prints: every object's keys
+    // in sorted order, the same indentation, one newline at the end.
+    let tree = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), tree);
 }
 
 #[test]
