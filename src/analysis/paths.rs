@@ -157,6 +157,26 @@ impl<'a> Hierarchy<'a> {
         Some(chain)
     }
 
+    /// Appends the numbers of [`Hierarchy::path_in`]'s chain to `out` (from the direct group up);
+    /// false, with nothing appended, when the user is not a member through a listed group.
+    pub fn chain_numbers(&self, reach: &Reach<'a>, group: &str, out: &mut Vec<u32>) -> bool {
+        let Some(target) = self.number.get(group) else {
+            return false;
+        };
+        let Ok(at) = reach.by_number.binary_search_by_key(target, |(g, _)| *g) else {
+            return false;
+        };
+        let from = out.len();
+        let mut i = reach.by_number[at].1;
+        while i != u32::MAX {
+            let (g, up) = reach.seen[i as usize];
+            out.push(g);
+            i = up;
+        }
+        out[from..].reverse();
+        true
+    }
+
     /// A group's name, or its pk when the snapshot does not know it.
     pub fn name(&self, group: &'a str) -> &'a str {
         self.names.get(group).copied().unwrap_or(group)
@@ -289,32 +309,129 @@ impl<'a> Because<'a> {
         user: &User,
         label: &str,
     ) -> String {
+        self.tell(&Named::of(bindings, all_mode, decided, access), user, label)
+    }
+
+    /// What [`Named`] says, told for `user` (called `label` in group paths).
+    pub fn tell(&self, named: &Named<'_>, user: &User, label: &str) -> String {
+        match named {
+            Named::Words(w) => WORDS[usize::from(*w)].to_string(),
+            Named::Bindings { fails, by } => {
+                let told: Vec<String> = by
+                    .iter()
+                    .map(|(_, b)| self.binding(b, user, label))
+                    .collect();
+                let prefix = if *fails { "fails: " } else { "" };
+                format!("{prefix}{}", told.join(" and "))
+            }
+        }
+    }
+
+    /// Appends to `key` what of binding `b`'s sentence depends on `user`: the group chain a
+    /// group binding is reached through, by group number. Two users with the same key for a
+    /// binding are told it in the same words (but for their own name).
+    pub fn binding_key(&self, b: &PolicyBinding, user: &User, key: &mut Vec<u32>) {
+        /// Ends each binding's part; the values below it stand for chains without numbers.
+        const END: u32 = u32::MAX;
+        const NOT_MEMBER: u32 = u32::MAX - 1;
+        const UNLISTED: u32 = u32::MAX - 2;
+        if let (Subject::Group(g), false) = (&b.subject, b.negate) {
+            let h = &self.hierarchy;
+            match self.reach(user.pk) {
+                Some(r) if r.unlisted.iter().any(|u| *u == &**g) => key.push(UNLISTED),
+                Some(r) if h.chain_numbers(&r, g, key) => {}
+                _ => key.push(NOT_MEMBER),
+            }
+        }
+        key.push(END);
+    }
+}
+
+/// The words an access answer may say without naming a binding ([`Named::Words`]).
+const WORDS: [&str; 4] = [
+    "",
+    "no binding passes",
+    "no binding in force: open to every user",
+    "no binding in force: closed by core_default_app_access",
+];
+
+/// The bindings an access answer names, before they are told for a user ([`Because::tell`]):
+/// what [`Because::access`] says depends on the user only through these bindings.
+pub enum Named<'b> {
+    /// Words that name no binding (an index into [`WORDS`]).
+    Words(u8),
+    /// The bindings (each with its place in the application's bindings), each told for the
+    /// user, joined by "and", after "fails: " where `fails`.
+    Bindings {
+        /// Whether the answer is a denial in mode `all`.
+        fails: bool,
+        /// In binding order.
+        by: Vec<(u32, &'b PolicyBinding)>,
+    },
+}
+
+impl<'b> Named<'b> {
+    /// Words that name no binding.
+    pub const NOTHING: Named<'static> = Named::Words(0);
+
+    /// What [`Because::access`] names for these arguments.
+    pub fn of(
+        bindings: &[&'b PolicyBinding],
+        all_mode: bool,
+        decided: &[String],
+        access: &str,
+    ) -> Named<'b> {
         if (access, all_mode) == ("no", false) && !bindings.is_empty() {
-            return "no binding passes".to_string();
+            return Named::Words(1);
         }
         let decides = |pk: &str| decided.binary_search_by(|d| d.as_str().cmp(pk)).is_ok();
-        let mut by = bindings.iter().filter(|b| decides(&b.pk)).peekable();
+        let mut by = (0u32..)
+            .zip(bindings.iter().copied())
+            .filter(|(_, b)| decides(&b.pk))
+            .peekable();
         if by.peek().is_none() {
-            return match access {
-                "yes" => "no binding in force: open to every user".to_string(),
-                "no" => "no binding in force: closed by core_default_app_access".to_string(),
-                _ => String::new(),
-            };
+            return Named::Words(match access {
+                "yes" => 2,
+                "no" => 3,
+                _ => 0,
+            });
         }
         match (access, all_mode) {
-            ("yes", false) => by
-                .next()
-                .map(|b| self.binding(b, user, label))
-                .unwrap_or_default(),
-            ("yes", true) => by
-                .map(|b| self.binding(b, user, label))
-                .collect::<Vec<_>>()
-                .join(" and "),
-            ("no", true) => by
-                .next()
-                .map(|b| format!("fails: {}", self.binding(b, user, label)))
-                .unwrap_or_default(),
-            _ => String::new(),
+            ("yes", false) => Named::Bindings {
+                fails: false,
+                by: by.take(1).collect(),
+            },
+            ("yes", true) => Named::Bindings {
+                fails: false,
+                by: by.collect(),
+            },
+            ("no", true) => Named::Bindings {
+                fails: true,
+                by: by.take(1).collect(),
+            },
+            _ => Named::NOTHING,
+        }
+    }
+
+    /// The bindings named, none for words alone.
+    pub fn bindings(&self) -> impl Iterator<Item = &'b PolicyBinding> + '_ {
+        let by: &[(u32, &'b PolicyBinding)] = match self {
+            Named::Words(_) => &[],
+            Named::Bindings { by, .. } => by,
+        };
+        by.iter().map(|(_, b)| *b)
+    }
+
+    /// Appends to `key` what is named (not how it is told): equal keys, equal words for the
+    /// same user.
+    pub fn key(&self, key: &mut Vec<u32>) {
+        match self {
+            Named::Words(w) => key.push(u32::from(*w)),
+            Named::Bindings { fails, by } => {
+                key.push(WORDS.len() as u32 + u32::from(*fails));
+                key.push(by.len() as u32);
+                key.extend(by.iter().map(|(i, _)| *i));
+            }
         }
     }
 }

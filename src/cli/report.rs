@@ -148,9 +148,11 @@ pub fn run(args: Args) -> Outcome {
             options.explain,
         )
         .and_then(|model| {
-            let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
-            let findings = Findings::Computed(found.findings);
-            let report = report::build_from(&loaded, &model, findings, generated, &detail, ahead);
+            let findings = || {
+                let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
+                Ok(Findings::Computed(found.findings))
+            };
+            let report = report::build_with(&loaded, &model, findings, generated, &detail, ahead);
             timing("report: built", start);
             report
         })

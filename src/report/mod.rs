@@ -10,7 +10,7 @@ pub mod diagram;
 pub mod html;
 
 use crate::analysis::coverage::Coverage;
-use crate::analysis::paths::{Because, Hierarchy};
+use crate::analysis::paths::{Because, Hierarchy, Named};
 use crate::analysis::views::{
     ANON, BEYOND_CUT_OFF, Decide, DefaultEntry, Live, OpenBinding, SuperuserSure, SuperuserUnknown,
     Tri, Visible,
@@ -447,6 +447,19 @@ pub fn build_from(
     detail: &Detail,
     ahead: Digests,
 ) -> Result<Report, String> {
+    build_with(loaded, model, || Ok(findings), generated, detail, ahead)
+}
+
+/// [`build_from`] with the findings computed by `findings` while the tables are built: finding
+/// them reads the model on one core, and the tables' work fills the other.
+pub fn build_with(
+    loaded: &Loaded,
+    model: &Model,
+    findings: impl FnOnce() -> Result<Findings, String> + Send,
+    generated: String,
+    detail: &Detail,
+    ahead: Digests,
+) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
     // The files not hashed ahead are read again and hashed while the tables are built.
     let files = loaded.report.files.clone();
@@ -472,6 +485,46 @@ pub fn build_from(
         generated,
         bindlog: env!("CARGO_PKG_VERSION").to_string(),
     };
+    let (findings, tables) = rayon::join(findings, || tables(snapshot, model, detail));
+    let (findings, tables) = (findings?, tables?);
+    let summary = summary(
+        snapshot,
+        &tables.apps,
+        &tables.flows,
+        [&tables.privileged, &tables.privileged_unknown],
+        &findings,
+        &tables.left_out,
+    );
+    provenance.files = hashing
+        .join()
+        .map_err(|_| "hashing the input files failed".to_string())??;
+    Ok(Report {
+        provenance,
+        summary,
+        apps: tables.apps,
+        flows: tables.flows,
+        privileged: tables.privileged,
+        privileged_unknown: tables.privileged_unknown,
+        superuser_groups: tables.superuser_groups,
+        findings,
+        left_out: tables.left_out,
+        targets: tables.targets,
+        detail: *detail,
+    })
+}
+
+/// The report's tables, read from the model.
+struct Tables {
+    apps: Vec<AppAccess>,
+    flows: Vec<FlowMatrix>,
+    privileged: Vec<Privileged>,
+    privileged_unknown: Vec<Privileged>,
+    superuser_groups: Vec<(String, usize)>,
+    left_out: Option<LeftOut>,
+    targets: Coverage,
+}
+
+fn tables(snapshot: &Snapshot, model: &Model, detail: &Detail) -> Result<Tables, String> {
     let timing = crate::analysis::bulk::timing;
     let start = std::time::Instant::now();
     let because_of = Because::new(snapshot);
@@ -512,29 +565,17 @@ pub fn build_from(
         .collect();
     superuser_groups.sort();
     timing("report: privileged", start);
-    let summary = summary(
-        snapshot,
-        &apps,
-        &flows,
-        [&privileged, &privileged_unknown],
-        &findings,
-        &left_out,
-    );
-    provenance.files = hashing
-        .join()
-        .map_err(|_| "hashing the input files failed".to_string())??;
-    Ok(Report {
-        provenance,
-        summary,
+    let start = std::time::Instant::now();
+    let targets = Coverage::read(model, snapshot)?;
+    timing("report: other binding targets", start);
+    Ok(Tables {
+        targets,
         apps,
         flows,
         privileged,
         privileged_unknown,
         superuser_groups,
-        findings,
         left_out,
-        targets: Coverage::read(model, snapshot)?,
-        detail: *detail,
     })
 }
 
@@ -949,14 +990,16 @@ fn app_access(
             // Why the user at `u` has the access it has (`label` names it in group paths): the
             // bindings the rules' `named_by` names.
             let deciding = model.app_deciders(&app.pk)?;
-            let because = |ans: &Answer, u: usize, label: &str| {
+            let named = |ans: &Answer, u: usize| {
                 let decided = deciding.of(snapshot, u);
                 let denied_in_any = ans.access == "no" && !all_mode;
                 if decided.is_empty() && !bindings.is_empty() && !denied_in_any {
-                    return String::new();
+                    return Named::NOTHING;
                 }
-                let user = &snapshot.users[u];
-                because_of.access(&bindings, all_mode, decided, ans.access, user, label)
+                Named::of(&bindings, all_mode, decided, ans.access)
+            };
+            let because = |ans: &Answer, u: usize, label: &str| {
+                because_of.tell(&named(ans, u), &snapshot.users[u], label)
             };
             // Why the answer is unknown, told for one user.
             let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
@@ -976,6 +1019,26 @@ fn app_access(
                     })
                     .collect::<Vec<_>>()
                     .join("; ")
+            };
+            // What the texts told with the user left out depend on: the answer, the bindings
+            // named (see `Named`), and the user's group chains to them (see
+            // `Because::binding_key`). Equal keys, equal texts: each is told once.
+            let key_of = |kind: u32, ans: &Answer, u: usize, key: &mut Vec<u32>| {
+                let user = &snapshot.users[u];
+                key.clear();
+                key.push(kind);
+                let named = named(ans, u);
+                named.key(key);
+                for b in named.bindings() {
+                    because_of.binding_key(b, user, key);
+                }
+                if ans.access == "unknown" {
+                    for (b, _) in ans.open.iter().flatten() {
+                        if let Some(x) = bindings.iter().find(|x| &*x.pk == b) {
+                            because_of.binding_key(x, user, key);
+                        }
+                    }
+                }
             };
             // One answer per class that answers for the application.
             let answering = Answering::new(model.answering_in(snapshot, &app.pk));
@@ -1025,28 +1088,55 @@ fn app_access(
             // In the order of the answering class, then of the first class of each way.
             let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
             ways.sort_unstable_by_key(|((a, _), (_, k))| (answering.reps[*a as usize], *k));
-            let mut classes: BTreeMap<(String, String, String), AccessClass> = BTreeMap::new();
+            // Answers told alike: the same access and the same bindings left to run time.
+            let mut kinds: HashMap<(&str, Option<&BTreeSet<(String, String)>>), u32> =
+                HashMap::new();
+            let kind: Vec<u32> = answers
+                .iter()
+                .map(|ans| {
+                    let next = kinds.len() as u32;
+                    *kinds.entry((ans.access, ans.open.as_ref())).or_insert(next)
+                })
+                .collect();
+            // Each key's class (an index into `found`), and each class by its way told with
+            // the user left out: classes that differ only in whom they stand for are one row.
+            let mut told: rustc_hash::FxHashMap<Vec<u32>, usize> = Default::default();
+            let mut by_way: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
+            let mut found: Vec<AccessClass> = Vec::new();
+            let mut key = Vec::new();
             for ((a, _), (n, k)) in ways {
                 let ans = &answers[a as usize];
                 let u = model.class_user(k);
-                let user = &snapshot.users[u];
-                // The way to the answer, with the user left out: classes that differ only in
-                // whom they stand for are one row.
-                let pattern = (
-                    ans.access.to_string(),
-                    because(ans, u, "\u{0}"),
-                    reason(ans, user, "\u{0}"),
-                );
-                let class = classes.entry(pattern).or_insert_with(|| AccessClass {
-                    users: 0,
-                    access: ans.access.to_string(),
-                    representative: user.username.to_string(),
-                    because: because(ans, u, &user.username),
-                    reason: reason(ans, user, &user.username),
-                });
-                class.users += n;
+                key_of(kind[a as usize], ans, u, &mut key);
+                let i = match told.get(&key) {
+                    Some(i) => *i,
+                    None => {
+                        let user = &snapshot.users[u];
+                        let way = (
+                            ans.access,
+                            because(ans, u, "\u{0}"),
+                            reason(ans, user, "\u{0}"),
+                        );
+                        // The first user of a way, in the order above, tells it.
+                        let i = *by_way.entry(way).or_insert_with(|| {
+                            found.push(AccessClass {
+                                users: 0,
+                                access: ans.access.to_string(),
+                                representative: user.username.to_string(),
+                                because: because(ans, u, &user.username),
+                                reason: reason(ans, user, &user.username),
+                            });
+                            found.len() - 1
+                        });
+                        told.insert(key.clone(), i);
+                        i
+                    }
+                };
+                found[i].users += n;
             }
-            let mut classes: Vec<AccessClass> = classes.into_values().collect();
+            // In the order of the ways told, which the sort below keeps among equal rows.
+            let mut classes: Vec<AccessClass> =
+                by_way.into_values().map(|i| found[i].clone()).collect();
             classes.sort_by(|a, b| {
                 let order = |x: &str| ["yes", "unknown", "no"].iter().position(|v| *v == x);
                 order(&a.access)
