@@ -284,6 +284,66 @@ pub struct Program {
     pub strata: Vec<Stratum>,
     /// Symbols named by the program text.
     pub symbols: Interner,
+    /// The `.pragma` directives bindlog acts on.
+    pub pragmas: Pragmas,
+    /// Set when this program is the magic-set rewrite ([`crate::datalog::magic`]) of the
+    /// program as checked: what it was rewritten from.
+    pub magic: Option<Box<Rewritten>>,
+}
+
+/// Which relations a `.pragma` names: `*` or a comma-separated list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelList {
+    /// `*`: every relation.
+    All,
+    /// The names listed (not necessarily declared: Soufflé ignores unknown names, and so does
+    /// bindlog).
+    Names(Vec<String>),
+}
+
+impl RelList {
+    /// Parses a pragma's value: `*`, or names separated by commas (blanks around them ignored).
+    pub fn parse(value: &str) -> RelList {
+        let names: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        if names.iter().any(|n| n == "*") {
+            RelList::All
+        } else {
+            RelList::Names(names)
+        }
+    }
+    /// Whether the list names `rel`.
+    pub fn names(&self, rel: &str) -> bool {
+        match self {
+            RelList::All => true,
+            RelList::Names(n) => n.iter().any(|x| x == rel),
+        }
+    }
+}
+
+/// The `.pragma` directives bindlog acts on. A key given twice keeps its last value, as in
+/// Soufflé.
+#[derive(Clone, Debug, Default)]
+pub struct Pragmas {
+    /// `.pragma "magic-transform" "..."`: the relations the magic-set rewrite may transform.
+    pub magic_transform: Option<RelList>,
+    /// `.pragma "magic-transform-exclude" "..."`: relations it must leave as written.
+    pub magic_exclude: Option<RelList>,
+}
+
+/// What a magic-set rewrite started from ([`Program::magic`]).
+#[derive(Clone, Debug)]
+pub struct Rewritten {
+    /// The program as checked. Its relations are the first ones of the rewritten program,
+    /// with the same ids.
+    pub original: Program,
+    /// Relations (ids shared by both programs) the rewritten program no longer computes in
+    /// full: their tuples live in adorned copies, restricted to what the outputs need.
+    pub partial: Vec<RelId>,
 }
 
 impl Program {

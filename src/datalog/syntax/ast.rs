@@ -31,6 +31,16 @@ pub enum Item {
     },
     /// A rule or (with an empty body) a fact.
     Rule(Rule),
+    /// `.pragma "key" "value"` for a key bindlog acts on (`magic-transform`,
+    /// `magic-transform-exclude`); other pragmas are dropped by the parser.
+    Pragma {
+        /// The key, e.g. `magic-transform`.
+        key: String,
+        /// The value as written, e.g. `*` or `a,b`.
+        value: String,
+        /// The directive.
+        span: Span,
+    },
 }
 
 /// Which I/O directive.
