@@ -32,8 +32,9 @@
 //! anywhere, or is read (directly or not) by a relation that is: restricting a relation a
 //! negation reads would make the negation true of tuples the restriction left out. A program
 //! calling `autoinc()` is not rewritten at all (the numbers depend on the rules run). Should
-//! the rewrite go wrong in any way (too many patterns, a program that no longer stratifies),
-//! the program is kept as checked: the pragma is an optimisation, never an error.
+//! the rewrite go wrong in any way (too many patterns or rules, a program that no longer
+//! stratifies), the program is kept as checked: the pragma is an optimisation, never an error.
+//! The atoms of a body longer than [`MAX_BODY`] read their relations in full.
 //!
 //! The new relations' names (`r.{bf}`, `@magic.r.{bf}`, as Soufflé names them) cannot be
 //! written in a program, so they cannot clash with a user's. They appear in `--print-plan`
@@ -51,6 +52,17 @@ const MAX_ADORNED: usize = 4096;
 
 /// Most clauses the rewritten program may have; past it, the program is kept as checked.
 const MAX_CLAUSES: usize = 200_000;
+
+/// Most body literals the rewritten program may have in all (a magic rule repeats the body
+/// before its atom, so a long body costs its length squared); past it, the program is kept as
+/// checked.
+const MAX_LITERALS: usize = 1_000_000;
+
+/// Longest body whose atoms are adorned. A magic rule repeats the body before its atom, so a
+/// body of n atoms makes rules of n²/2 literals in all, which cost more still to plan and
+/// run; the atoms of a longer body read their relations in full (no magic rules), which is
+/// right, only not restricted.
+const MAX_BODY: usize = 48;
 
 /// The program rewritten as its `.pragma "magic-transform"` asks, or as it is when the pragma
 /// is absent or leaves nothing to transform.
@@ -152,6 +164,8 @@ struct Rewriter<'p> {
     /// Patterns whose rules are still to be adorned.
     queue: VecDeque<(RelId, Adornment)>,
     clauses: Vec<Clause>,
+    /// Body literals in `clauses`, against [`MAX_LITERALS`].
+    literals: usize,
 }
 
 impl Rewriter<'_> {
@@ -235,6 +249,7 @@ impl Rewriter<'_> {
                 span: c.head.span,
             }));
         }
+        let long = c.body.len() > MAX_BODY;
         for lit in &c.body {
             match lit {
                 Lit::Pos(a) if self.transform.get(a.rel).copied().unwrap_or(false) => {
@@ -242,6 +257,7 @@ impl Rewriter<'_> {
                         .args
                         .iter()
                         .map(|x| match x {
+                            _ if long => false,
                             Arg::Const(_) => true,
                             Arg::Var(v) => bound.get(*v).copied().unwrap_or(false),
                             Arg::Wild => false,
@@ -249,6 +265,10 @@ impl Rewriter<'_> {
                         .collect();
                     let target = self.request(a.rel, &sub)?;
                     if sub.contains(&true) {
+                        self.literals += body.len();
+                        if self.literals > MAX_LITERALS {
+                            return None;
+                        }
                         let magic = self.adorned.get(&(a.rel, sub.clone()))?.1;
                         let args = a
                             .args
@@ -284,6 +304,7 @@ impl Rewriter<'_> {
                 }
             }
         }
+        self.literals += body.len();
         self.clauses.push(Clause {
             head: Atom {
                 rel: head,
@@ -296,7 +317,7 @@ impl Rewriter<'_> {
             span: c.span,
             stratum: 0,
         });
-        (self.clauses.len() <= MAX_CLAUSES).then_some(())
+        (self.clauses.len() <= MAX_CLAUSES && self.literals <= MAX_LITERALS).then_some(())
     }
 }
 
@@ -316,6 +337,7 @@ fn rewritten(prog: &Program, transform: Vec<bool>) -> Option<Program> {
         in_full: vec![false; n],
         queue: VecDeque::new(),
         clauses: Vec::new(),
+        literals: 0,
     };
     // The relations computed in full: their rules as written, body atoms adorned.
     for c in &prog.clauses {
@@ -334,6 +356,10 @@ fn rewritten(prog: &Program, transform: Vec<bool>) -> Option<Program> {
         for &i in &by_head[rel] {
             rw.clause(&prog.clauses[i], head, Some(&ad))?;
         }
+    }
+    if rw.adorned.is_empty() {
+        // Every atom asks its relation in full: the rewrite would change nothing.
+        return None;
     }
     let Rewriter {
         transform,
