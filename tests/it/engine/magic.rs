@@ -463,7 +463,7 @@ fn long_chains_and_many_patterns_are_bounded() {
     assert_eq!(out["q"].concat(), vec!["1"]);
     assert!(rw.made.is_empty(), "{rw:?}");
     assert!(start.elapsed().as_secs() < 20);
-    let row = vec!["1"; 12].join("\t");
+    let row = ["1"; 12].join("\t");
     let (out, _) = same_outputs(&w, &[("t", &format!("{row}\n"))]);
     assert_eq!(out["q"].len(), 12);
 }
