@@ -15,7 +15,10 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
     let mut relations: Vec<Relation> = Vec::new();
     let mut by_name: HashMap<String, RelId> = HashMap::new();
     for item in items {
-        if let Item::Decl { names, attrs, span } = item {
+        if let Item::Decl {
+            names, attrs, span, ..
+        } = item
+        {
             let mut tys = Vec::new();
             for (_, ty) in attrs {
                 match types.get(&ty.text) {
@@ -167,6 +170,19 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
     }
     let mut pragmas = Pragmas::default();
     for item in items {
+        if let Item::Decl {
+            names,
+            magic: Some(m),
+            ..
+        } = item
+        {
+            let to = if *m {
+                &mut pragmas.magic_qualified
+            } else {
+                &mut pragmas.no_magic_qualified
+            };
+            to.extend(names.iter().map(|n| n.text.clone()));
+        }
         if let Item::Pragma { key, value, .. } = item {
             let list = Some(RelList::parse(value));
             match key.as_str() {

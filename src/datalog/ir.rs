@@ -333,6 +333,26 @@ pub struct Pragmas {
     pub magic_transform: Option<RelList>,
     /// `.pragma "magic-transform-exclude" "..."`: relations it must leave as written.
     pub magic_exclude: Option<RelList>,
+    /// Relations declared with the `magic` qualifier: transformed as if the pragma listed
+    /// them (the rewrite runs when one is, pragma or not, as in Soufflé).
+    pub magic_qualified: Vec<String>,
+    /// Relations declared with the `no_magic` qualifier: left as written.
+    pub no_magic_qualified: Vec<String>,
+}
+
+impl Pragmas {
+    /// Whether the magic-set rewrite is asked for at all.
+    pub fn wants_magic(&self) -> bool {
+        self.magic_transform.is_some() || !self.magic_qualified.is_empty()
+    }
+    /// Whether the pragmas and qualifiers let the rewrite transform the relation `name`.
+    pub fn magic_allows(&self, name: &str) -> bool {
+        let named = self.magic_transform.as_ref().is_some_and(|l| l.names(name))
+            || self.magic_qualified.iter().any(|n| n == name);
+        let excluded = self.magic_exclude.as_ref().is_some_and(|l| l.names(name))
+            || self.no_magic_qualified.iter().any(|n| n == name);
+        named && !excluded
+    }
 }
 
 /// What a magic-set rewrite started from ([`Program::magic`]).

@@ -27,10 +27,12 @@
 //! transformed relations themselves change, holding what the outputs need (or nothing).
 //!
 //! Conservative on purpose; a relation is left as written (its rules unchanged, computed in
-//! full) when the pragma does not name it, `magic-transform-exclude` names it, it is an
-//! input, an output or printed by size, it has no rules, or it is negated or aggregated
-//! anywhere, or is read (directly or not) by a relation that is: restricting a relation a
-//! negation reads would make the negation true of tuples the restriction left out. A program
+//! full) when neither the pragma nor a `magic` qualifier on its `.decl` names it,
+//! `magic-transform-exclude` or a `no_magic` qualifier names it, it is an input, an output or
+//! printed by size, it has no rule reading a relation (facts only), or it is negated or
+//! aggregated anywhere, or is read (directly or not) by a relation that is: restricting a
+//! relation a negation reads would make the negation true of tuples the restriction left
+//! out. A program
 //! calling `autoinc()` is not rewritten at all (the numbers depend on the rules run). Should
 //! the rewrite go wrong in any way (too many patterns or rules, a program that no longer
 //! stratifies), the program is kept as checked: the pragma is an optimisation, never an error.
@@ -67,7 +69,7 @@ const MAX_BODY: usize = 48;
 /// The program rewritten as its `.pragma "magic-transform"` asks, or as it is when the pragma
 /// is absent or leaves nothing to transform.
 pub fn rewrite(prog: Program) -> Program {
-    if prog.magic.is_some() || prog.pragmas.magic_transform.is_none() {
+    if prog.magic.is_some() || !prog.pragmas.wants_magic() {
         return prog;
     }
     if prog.clauses.iter().any(|c| c.body.iter().any(uses_autoinc)) {
@@ -83,27 +85,21 @@ pub fn rewrite(prog: Program) -> Program {
 /// Per relation, whether the rewrite may restrict it (see the module documentation).
 pub fn transformable(prog: &Program) -> Vec<bool> {
     let n = prog.relations.len();
-    let Some(list) = &prog.pragmas.magic_transform else {
-        return vec![false; n];
-    };
     let mut defined = vec![false; n];
+    // Relations made of facts only are left as they are (Soufflé too): nothing to restrict.
     for c in &prog.clauses {
-        defined[c.head.rel] = true;
+        defined[c.head.rel] |= c
+            .body
+            .iter()
+            .any(|l| matches!(l, Lit::Pos(_) | Lit::Neg(_) | Lit::Agg { .. }));
     }
-    let excluded = |name: &str| {
-        prog.pragmas
-            .magic_exclude
-            .as_ref()
-            .is_some_and(|e| e.names(name))
-    };
     let mut out: Vec<bool> = prog
         .relations
         .iter()
         .enumerate()
         .map(|(i, r)| {
             defined[i]
-                && list.names(&r.name)
-                && !excluded(&r.name)
+                && prog.pragmas.magic_allows(&r.name)
                 && r.input.is_none()
                 && r.output.is_none()
                 && r.also_output.is_empty()

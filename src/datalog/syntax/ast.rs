@@ -20,6 +20,9 @@ pub enum Item {
     Decl {
         names: Vec<Name>,
         attrs: Vec<(Name, Name)>,
+        /// `magic` or `no_magic` after the attributes, if written (other qualifiers, such as
+        /// `brie` or `inline`, change nothing in bindlog and are dropped).
+        magic: Option<bool>,
         span: Span,
     },
     /// `.input`, `.output` or `.printsize` with its relations and parameters.

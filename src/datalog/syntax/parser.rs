@@ -261,8 +261,15 @@ impl Parser<'_> {
                 self.expect_punct(",")?;
             }
         }
-        // Representation qualifiers (`brie`, `btree`, `eqrel`, ...) change nothing here.
+        // Representation qualifiers (`brie`, `btree`, `eqrel`, ...) change nothing here;
+        // `magic` and `no_magic` say whether the magic-set rewrite may transform the relation.
+        let mut magic = None;
         while let Tok::Ident(q) = self.peek() {
+            match q.as_str() {
+                "magic" => magic = Some(true),
+                "no_magic" => magic = Some(false),
+                _ => {}
+            }
             if [
                 "brie",
                 "btree",
@@ -283,6 +290,7 @@ impl Parser<'_> {
         Ok(Item::Decl {
             names,
             attrs,
+            magic,
             span: start.to(self.prev_span()),
         })
     }

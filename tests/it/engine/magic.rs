@@ -253,6 +253,34 @@ fn only_the_relations_the_pragma_names_are_transformed() {
 }
 
 #[test]
+fn magic_and_no_magic_qualifiers_and_relations_of_facts() {
+    // As in Soufflé 2.5: `magic` on a `.decl` transforms it without the pragma, `no_magic`
+    // keeps it out of `*`, and a relation of facts only (`e`) is left alone.
+    let base = r#"
+        .decl e(x: number, y: number)
+        e(1, 2). e(2, 3). e(3, 4). e(4, 2).
+        .decl tc(x: number, y: number) QUAL
+        tc(x, y) :- e(x, y).
+        tc(x, z) :- tc(x, y), e(y, z).
+        .decl tc2(x: number, y: number)
+        tc2(x, y) :- e(x, y).
+        tc2(x, z) :- tc2(x, y), e(y, z).
+        .decl q(y: number) .output q
+        q(y) :- tc(2, y), tc2(2, y).
+    "#;
+    let (out, rw) = same_outputs(&base.replace("QUAL", "magic"), &[]);
+    assert_eq!(out["q"].concat(), vec!["2", "3", "4"]);
+    assert_eq!(rw.partial, vec!["tc"]);
+    let star = format!(
+        ".pragma \"magic-transform\" \"*\"\n{}",
+        base.replace("QUAL", "btree no_magic")
+    );
+    let (_, rw) = same_outputs(&star, &[]);
+    assert_eq!(rw.partial, vec!["tc2"]);
+    assert!(!rw.made.iter().any(|m| m.starts_with("e.")), "{rw:?}");
+}
+
+#[test]
 fn a_pragma_naming_an_undeclared_relation_ignores_it() {
     // Soufflé 2.5 accepts `.pragma "magic-transform" "nosuch,tc"` silently and transforms `tc`.
     let p = r#"
@@ -399,7 +427,7 @@ fn explain_on_a_rewritten_program() {
 
 #[test]
 fn the_analysis_constructor_ignores_the_pragma() {
-    let p = ".pragma \"magic-transform\" \"*\"\n.decl a(x: number)\na(1).\n.decl b(x: number) .output b\nb(x) :- a(x), x = 1.";
+    let p = ".pragma \"magic-transform\" \"*\"\n.decl c(x: number)\nc(1).\n.decl a(x: number)\na(x) :- c(x).\n.decl b(x: number) .output b\nb(1) :- a(1).";
     let rules = Rules::from_texts_as_written(&[("t.dl", p)]).unwrap();
     assert!(rules.program.magic.is_none());
     assert!(rules.program.pragmas.magic_transform.is_some());
