@@ -47,7 +47,8 @@ Pragmas: `.pragma \"magic-transform\" \"*\"` (or a comma-separated list of relat
 the relations it names only where the outputs ask for them (the magic-set rewrite;
 `magic-transform-exclude` lists relations to leave alone); outputs, `.printsize` relations and
 inputs keep exactly their tuples, and relations under a negation or an aggregate are left as
-written. --print-plan shows the rewritten program. Other pragmas are ignored.
+written; the `magic` and `no_magic` qualifiers of `.decl` add or exclude a relation. --print-plan
+shows the rewritten program. Other pragmas are ignored.
 
 Bounds: --max-tuples and --timeout are checked as tuples are produced, inside a round; passing
 one is an error (exit 2) and nothing is written.")]
