@@ -257,7 +257,8 @@ impl Model {
         asked: &[(&str, Vec<String>)],
     ) -> Result<Model, String> {
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
-        let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+        // The model reads relations other than the outputs: a magic-set pragma is not applied.
+        let rules = Rules::from_texts_as_written(&texts).map_err(|f| f.render(100))?;
         // The built-in rules and [`JOURNEYS`] decide a user from its own rows (see
         // `facts::facts_about`); rules of the user's may read other users' rows (to count them,
         // say), so they get every row.
@@ -398,7 +399,8 @@ impl Model {
     ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
-        let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+        // The model reads relations other than the outputs: a magic-set pragma is not applied.
+        let rules = Rules::from_texts_as_written(&texts).map_err(|f| f.render(100))?;
         bulk::timing("everyone: rules read", start);
         let ctx = classes::KeyContext::new(snapshot, &rules.program);
         bulk::timing("everyone: key context", start);

@@ -43,6 +43,13 @@ numbers a rule's tuples from 0 (not in recursive rules). An invalid regular expr
 both `match` and `!match` false, with a warning. A relation may have several `.output`
 directives (`filename=` tells them apart): each is written.
 
+Pragmas: `.pragma \"magic-transform\" \"*\"` (or a comma-separated list of relations) computes
+the relations it names only where the outputs ask for them (the magic-set rewrite;
+`magic-transform-exclude` lists relations to leave alone); outputs, `.printsize` relations and
+inputs keep exactly their tuples, and relations under a negation or an aggregate are left as
+written; the `magic` and `no_magic` qualifiers of `.decl` add or exclude a relation. --print-plan
+shows the rewritten program. Other pragmas are ignored.
+
 Bounds: --max-tuples and --timeout are checked as tuples are produced, inside a round; passing
 one is an error (exit 2) and nothing is written.")]
 pub struct Args {

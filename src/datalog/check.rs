@@ -15,7 +15,10 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
     let mut relations: Vec<Relation> = Vec::new();
     let mut by_name: HashMap<String, RelId> = HashMap::new();
     for item in items {
-        if let Item::Decl { names, attrs, span } = item {
+        if let Item::Decl {
+            names, attrs, span, ..
+        } = item
+        {
             let mut tys = Vec::new();
             for (_, ty) in attrs {
                 match types.get(&ty.text) {
@@ -165,11 +168,37 @@ pub fn check(items: &[Item]) -> Result<Program, Vec<Diagnostic>> {
     if errors.iter().any(|e| !e.warning) {
         return Err(errors);
     }
+    let mut pragmas = Pragmas::default();
+    for item in items {
+        if let Item::Decl {
+            names,
+            magic: Some(m),
+            ..
+        } = item
+        {
+            let to = if *m {
+                &mut pragmas.magic_qualified
+            } else {
+                &mut pragmas.no_magic_qualified
+            };
+            to.extend(names.iter().map(|n| n.text.clone()));
+        }
+        if let Item::Pragma { key, value, .. } = item {
+            let list = Some(RelList::parse(value));
+            match key.as_str() {
+                "magic-transform" => pragmas.magic_transform = list,
+                "magic-transform-exclude" => pragmas.magic_exclude = list,
+                _ => {}
+            }
+        }
+    }
     Ok(Program {
         relations,
         clauses,
         strata,
         symbols,
+        pragmas,
+        magic: None,
     })
 }
 
@@ -1399,7 +1428,7 @@ fn grounded(lits: &[&BLit], mut ground: BTreeSet<VarId>) -> BTreeSet<VarId> {
 }
 
 /// Whether a literal calls `autoinc()`.
-fn uses_autoinc(l: &Lit) -> bool {
+pub(crate) fn uses_autoinc(l: &Lit) -> bool {
     let expr = |e: &Expr| e.calls(Func::Autoinc);
     match l {
         Lit::Cmp { lhs, rhs, .. } => expr(lhs) || expr(rhs),
@@ -1452,7 +1481,7 @@ fn mismatch(rel: &str, attr: &str, ty: Ty, found: &str, span: Span, decl: Span) 
 
 /// Splits the program into strongly connected components in dependency order, rejecting
 /// negation or aggregation through recursion.
-fn stratify(
+pub(crate) fn stratify(
     rels: &[Relation],
     clauses: &mut [Clause],
     errors: &mut Vec<Diagnostic>,

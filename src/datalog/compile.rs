@@ -945,6 +945,41 @@ fn next_layout(layout: &[VarId], new: &[VarId], live: &BTreeSet<VarId>) -> Vec<V
 /// Prints the plan: each stratum, each rule (file:line and text), each step under it.
 pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
     let mut out = String::new();
+    if let Some(m) = &prog.magic {
+        // The magic-set rewrite (`.pragma "magic-transform"`): say which relations it
+        // restricted, and how to read the names it made.
+        let n = m.original.relations.len();
+        let copies: Vec<&str> = prog.relations[n.min(prog.relations.len())..]
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|r| !r.starts_with("@magic."))
+            .collect();
+        let partial: Vec<String> = m
+            .partial
+            .iter()
+            .map(|&r| format!("`{}`", prog.relations[r].name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "magic-set rewrite (.pragma \"magic-transform\"): adorned copies {} (b: a bound \
+             column, f: a free one), each guarded by its `@magic.` relation of the values asked; \
+             not computed in full: {}. Rules the rewrite made are listed under the rule they come from.\n",
+            if copies.is_empty() {
+                "none".to_string()
+            } else {
+                copies
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            if partial.is_empty() {
+                "none".to_string()
+            } else {
+                partial.join(", ")
+            }
+        );
+    }
     for sp in &plan.strata {
         let st = &prog.strata[sp.index];
         let names: Vec<&str> = st
@@ -957,7 +992,7 @@ pub fn render(plan: &Plan, prog: &Program, sources: &Sources) -> String {
             continue;
         }
         let kind = if st.recursive { " recursive" } else { "" };
-        if !out.is_empty() {
+        if !out.is_empty() && !out.ends_with("\n\n") {
             out.push('\n');
         }
         let _ = writeln!(

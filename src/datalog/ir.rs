@@ -284,6 +284,86 @@ pub struct Program {
     pub strata: Vec<Stratum>,
     /// Symbols named by the program text.
     pub symbols: Interner,
+    /// The `.pragma` directives bindlog acts on.
+    pub pragmas: Pragmas,
+    /// Set when this program is the magic-set rewrite ([`crate::datalog::magic`]) of the
+    /// program as checked: what it was rewritten from.
+    pub magic: Option<Box<Rewritten>>,
+}
+
+/// Which relations a `.pragma` names: `*` or a comma-separated list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelList {
+    /// `*`: every relation.
+    All,
+    /// The names listed (not necessarily declared: Soufflé ignores unknown names, and so does
+    /// bindlog).
+    Names(Vec<String>),
+}
+
+impl RelList {
+    /// Parses a pragma's value: `*`, or names separated by commas (blanks around them ignored).
+    pub fn parse(value: &str) -> RelList {
+        let names: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        if names.iter().any(|n| n == "*") {
+            RelList::All
+        } else {
+            RelList::Names(names)
+        }
+    }
+    /// Whether the list names `rel`.
+    pub fn names(&self, rel: &str) -> bool {
+        match self {
+            RelList::All => true,
+            RelList::Names(n) => n.iter().any(|x| x == rel),
+        }
+    }
+}
+
+/// The `.pragma` directives bindlog acts on. A key given twice keeps its last value, as in
+/// Soufflé.
+#[derive(Clone, Debug, Default)]
+pub struct Pragmas {
+    /// `.pragma "magic-transform" "..."`: the relations the magic-set rewrite may transform.
+    pub magic_transform: Option<RelList>,
+    /// `.pragma "magic-transform-exclude" "..."`: relations it must leave as written.
+    pub magic_exclude: Option<RelList>,
+    /// Relations declared with the `magic` qualifier: transformed as if the pragma listed
+    /// them (the rewrite runs when one is, pragma or not, as in Soufflé).
+    pub magic_qualified: Vec<String>,
+    /// Relations declared with the `no_magic` qualifier: left as written.
+    pub no_magic_qualified: Vec<String>,
+}
+
+impl Pragmas {
+    /// Whether the magic-set rewrite is asked for at all.
+    pub fn wants_magic(&self) -> bool {
+        self.magic_transform.is_some() || !self.magic_qualified.is_empty()
+    }
+    /// Whether the pragmas and qualifiers let the rewrite transform the relation `name`.
+    pub fn magic_allows(&self, name: &str) -> bool {
+        let named = self.magic_transform.as_ref().is_some_and(|l| l.names(name))
+            || self.magic_qualified.iter().any(|n| n == name);
+        let excluded = self.magic_exclude.as_ref().is_some_and(|l| l.names(name))
+            || self.no_magic_qualified.iter().any(|n| n == name);
+        named && !excluded
+    }
+}
+
+/// What a magic-set rewrite started from ([`Program::magic`]).
+#[derive(Clone, Debug)]
+pub struct Rewritten {
+    /// The program as checked. Its relations are the first ones of the rewritten program,
+    /// with the same ids.
+    pub original: Program,
+    /// Relations (ids shared by both programs) the rewritten program no longer computes in
+    /// full: their tuples live in adorned copies, restricted to what the outputs need.
+    pub partial: Vec<RelId>,
 }
 
 impl Program {

@@ -1,7 +1,7 @@
 //! bindlog's Datalog engine: Soufflé-style rules compiled onto datafrog, with proofs.
 //!
 //! rules text -> [`syntax`] (parse) -> [`check`] (declarations, types, safety, strata)
-//! -> [`compile`] (plan of joins) -> [`eval`] (datafrog fast path, naive reference)
+//! -> [`magic`] (the magic-set rewrite, when a `.pragma` asks for it) -> [`compile`] (plan of joins) -> [`eval`] (datafrog fast path, naive reference)
 //! -> [`provenance`] (proofs and why-not, after the fixpoint, only when asked).
 
 pub mod check;
@@ -11,6 +11,7 @@ pub mod eval;
 pub mod frog;
 pub mod io;
 pub mod ir;
+pub mod magic;
 pub mod provenance;
 pub mod schedule;
 pub mod syntax;
@@ -307,11 +308,21 @@ impl Rules {
             let text = sources.get(id).text.clone();
             items.extend(syntax::parse_program(id, &text, &mut errors));
         }
-        Self::finish(sources, items, errors)
+        Self::finish(sources, items, errors, true)
     }
 
     /// Parses and checks rules given as `(name, text)` pairs.
     pub fn from_texts(texts: &[(&str, &str)]) -> Result<Rules, Failure> {
+        Self::texts(texts, true)
+    }
+
+    /// [`Rules::from_texts`], ignoring `.pragma "magic-transform"`: every relation is computed
+    /// in full, as written (for callers that read relations other than the outputs).
+    pub fn from_texts_as_written(texts: &[(&str, &str)]) -> Result<Rules, Failure> {
+        Self::texts(texts, false)
+    }
+
+    fn texts(texts: &[(&str, &str)], magic: bool) -> Result<Rules, Failure> {
         let mut sources = Sources::default();
         let mut errors = Vec::new();
         let mut items = Vec::new();
@@ -319,13 +330,14 @@ impl Rules {
             let id = sources.add(*name, *text);
             items.extend(syntax::parse_program(id, text, &mut errors));
         }
-        Self::finish(sources, items, errors)
+        Self::finish(sources, items, errors, magic)
     }
 
     fn finish(
         sources: Sources,
         items: Vec<syntax::ast::Item>,
         syntax_errors: Vec<Diagnostic>,
+        magic: bool,
     ) -> Result<Rules, Failure> {
         if syntax_errors.iter().any(|d| !d.warning) {
             return Err(Failure {
@@ -335,6 +347,11 @@ impl Rules {
         }
         match check::check(&items) {
             Ok(program) => {
+                let program = if magic {
+                    magic::rewrite(program)
+                } else {
+                    program
+                };
                 let plan = compile::compile(&program);
                 Ok(Rules {
                     sources,

@@ -115,8 +115,37 @@ pub fn explain_text(
     let mut symbols = inputs.symbols.clone();
     let (rel, tuple) = ground(&rules.program, &parsed, &mut symbols)
         .map_err(|d| crate::datalog::diag::Diagnostics(vec![d]).render(&rules.sources, 100))?;
-    let explainer = Explainer::new(rules, inputs, symbols, limits).map_err(|e| e.to_string())?;
-    let answer = explainer.explain(rel, &tuple, depth);
+    // A relation the magic-set rewrite restricted to what the outputs ask holds only part of
+    // its tuples: it is explained from the program as checked (every relation in full; its
+    // relations are the first ones of the rewritten program). Any other relation keeps its
+    // contents, and its proofs may go through the adorned and magic relations.
+    let original = rules
+        .program
+        .magic
+        .as_ref()
+        .filter(|m| m.partial.contains(&rel))
+        .map(|m| m.original.clone());
+    let answer = match original {
+        Some(original) => {
+            let n = original.relations.len();
+            let plan = crate::datalog::compile::compile(&original);
+            let program = std::mem::replace(&mut rules.program, original);
+            let plan = std::mem::replace(&mut rules.plan, plan);
+            let narrowed = Inputs {
+                tables: inputs.tables.iter().take(n).cloned().collect(),
+                symbols: inputs.symbols.clone(),
+                origins: inputs.origins.iter().take(n).cloned().collect(),
+            };
+            let answer = Explainer::new(rules, &narrowed, symbols, limits)
+                .map(|e| e.explain(rel, &tuple, depth));
+            rules.program = program;
+            rules.plan = plan;
+            answer.map_err(|e| e.to_string())?
+        }
+        None => Explainer::new(rules, inputs, symbols, limits)
+            .map_err(|e| e.to_string())?
+            .explain(rel, &tuple, depth),
+    };
     Ok(match format {
         ExplainFormat::Text => render_text(&answer),
         ExplainFormat::Json => format!(

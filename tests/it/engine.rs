@@ -5,6 +5,7 @@ mod differential;
 mod hostile;
 mod io;
 mod language;
+mod magic;
 mod proofs;
 
 use bindlog::datalog::eval::{Limits, Table};

@@ -20,6 +20,9 @@ pub enum Item {
     Decl {
         names: Vec<Name>,
         attrs: Vec<(Name, Name)>,
+        /// `magic` or `no_magic` after the attributes, if written (other qualifiers, such as
+        /// `brie` or `inline`, change nothing in bindlog and are dropped).
+        magic: Option<bool>,
         span: Span,
     },
     /// `.input`, `.output` or `.printsize` with its relations and parameters.
@@ -31,6 +34,16 @@ pub enum Item {
     },
     /// A rule or (with an empty body) a fact.
     Rule(Rule),
+    /// `.pragma "key" "value"` for a key bindlog acts on (`magic-transform`,
+    /// `magic-transform-exclude`); other pragmas are dropped by the parser.
+    Pragma {
+        /// The key, e.g. `magic-transform`.
+        key: String,
+        /// The value as written, e.g. `*` or `a,b`.
+        value: String,
+        /// The directive.
+        span: Span,
+    },
 }
 
 /// Which I/O directive.

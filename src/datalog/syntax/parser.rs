@@ -196,10 +196,25 @@ impl Parser<'_> {
                 "output" => self.directive(DirectiveKind::Output, start).map(Some),
                 "printsize" => self.directive(DirectiveKind::PrintSize, start).map(Some),
                 "pragma" => {
-                    while matches!(self.peek(), Tok::Str(_)) {
+                    let mut strings = Vec::new();
+                    while let Tok::Str(s) = self.peek().clone() {
                         self.pos += 1;
+                        strings.push(s);
                     }
-                    Ok(None)
+                    // Only the magic-set pragmas mean something to bindlog; the others
+                    // (`legacy`, `provenance`, ...) are Soufflé's options, dropped.
+                    match strings.as_slice() {
+                        [key, value]
+                            if key == "magic-transform" || key == "magic-transform-exclude" =>
+                        {
+                            Ok(Some(Item::Pragma {
+                                key: key.clone(),
+                                value: value.clone(),
+                                span: start.to(self.prev_span()),
+                            }))
+                        }
+                        _ => Ok(None),
+                    }
                 }
                 other => Err(Diagnostic::error(
                     format!("unsupported directive `.{other}`"),
@@ -246,8 +261,15 @@ impl Parser<'_> {
                 self.expect_punct(",")?;
             }
         }
-        // Representation qualifiers (`brie`, `btree`, `eqrel`, ...) change nothing here.
+        // Representation qualifiers (`brie`, `btree`, `eqrel`, ...) change nothing here;
+        // `magic` and `no_magic` say whether the magic-set rewrite may transform the relation.
+        let mut magic = None;
         while let Tok::Ident(q) = self.peek() {
+            match q.as_str() {
+                "magic" => magic = Some(true),
+                "no_magic" => magic = Some(false),
+                _ => {}
+            }
             if [
                 "brie",
                 "btree",
@@ -268,6 +290,7 @@ impl Parser<'_> {
         Ok(Item::Decl {
             names,
             attrs,
+            magic,
             span: start.to(self.prev_span()),
         })
     }

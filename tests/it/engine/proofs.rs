@@ -186,7 +186,10 @@ fn height(p: &Proof) -> usize {
 
 /// Proves every tuple of every relation from the fast engine's relations, checks each proof, and
 /// returns the sum of the proofs' heights by the fast engine and by the reference.
-fn prove_everything(program: &str, facts: &[(&str, &str)]) -> Result<(usize, usize), String> {
+pub(super) fn prove_everything(
+    program: &str,
+    facts: &[(&str, &str)],
+) -> Result<(usize, usize), String> {
     use bindlog::datalog::eval::{Runtime, naive};
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in facts {
