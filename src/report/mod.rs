@@ -920,9 +920,12 @@ impl Answering {
 #[derive(Clone)]
 struct Answer {
     access: &'static str,
-    /// When unknown: the bindings left to run time (pk) and why; `None` if the rules name none.
-    open: Option<BTreeSet<(String, String)>>,
+    /// When unknown: the bindings left to run time; `None` if the rules name none.
+    open: Option<Open>,
 }
+
+/// Bindings left to run time, each as (pk, why).
+type Open = BTreeSet<(String, String)>;
 
 fn app_access(
     everyone: &Everyone,
@@ -1089,8 +1092,7 @@ fn app_access(
             let mut ways: Vec<((u32, u32), (usize, u32))> = ways.into_iter().collect();
             ways.sort_unstable_by_key(|((a, _), (_, k))| (answering.reps[*a as usize], *k));
             // Answers told alike: the same access and the same bindings left to run time.
-            let mut kinds: HashMap<(&str, Option<&BTreeSet<(String, String)>>), u32> =
-                HashMap::new();
+            let mut kinds: HashMap<(&str, Option<&Open>), u32> = HashMap::new();
             let kind: Vec<u32> = answers
                 .iter()
                 .map(|ans| {
