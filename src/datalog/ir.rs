@@ -402,9 +402,13 @@ pub fn materialised(body: &[Lit]) -> bool {
 /// The variables a materialised aggregate body is projected to ([`Lit::Agg`]'s `distinct`):
 /// `outer` and the variables the body's own literals bind (not those local to a nested
 /// aggregate, nor a nested aggregate's value, which the others determine). `None` when the body
-/// is not [`materialised`].
+/// is not [`materialised`], or when no atom of it has a `_`: each match of the body is then
+/// its own binding (every column of every atom is a variable or a constant, and assignments and
+/// nested aggregates give one value each), so the matches are the distinct bindings already and
+/// need not be told apart.
 pub fn distinct_vars(body: &[Lit], outer: &[VarId]) -> Option<Vec<VarId>> {
-    if !materialised(body) {
+    let wild = |l: &Lit| matches!(l, Lit::Pos(a) if a.args.contains(&Arg::Wild));
+    if !materialised(body) || !body.iter().any(wild) {
         return None;
     }
     let mut vars: Vec<VarId> = outer.to_vec();

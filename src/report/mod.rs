@@ -526,11 +526,13 @@ struct Tables {
 
 fn tables(snapshot: &Snapshot, model: &Model, detail: &Detail) -> Result<Tables, String> {
     let timing = crate::analysis::bulk::timing;
+    // The tables are independent of each other: each is built while the others are, so that
+    // one table's sequential reading overlaps another's parallel work.
     let start = std::time::Instant::now();
-    let because_of = Because::new(snapshot);
-    let everyone = Everyone::new(snapshot, model)?;
+    let (because_of, everyone) =
+        rayon::join(|| Because::new(snapshot), || Everyone::new(snapshot, model));
+    let everyone = everyone?;
     timing("report: members by class", start);
-    let start = std::time::Instant::now();
     let all = snapshot.users.len() <= detail.per_user_limit;
     let groups = everyone.groups(detail, all);
     let left_out = (!all).then_some(LeftOut {
@@ -539,24 +541,42 @@ fn tables(snapshot: &Snapshot, model: &Model, detail: &Detail) -> Result<Tables,
         groups_shown: groups.len(),
         groups: snapshot.groups.len(),
     });
-    let apps = app_access(&everyone, &because_of, detail, &groups)?;
-    timing("report: application access", start);
-    let start = std::time::Instant::now();
-    let flows = flow_matrices(&everyone, &groups);
-    timing("report: flow matrices", start);
-    let start = std::time::Instant::now();
-    let sure: BTreeSet<String> = model
-        .view::<SuperuserSure>()
-        .into_iter()
-        .map(|r| r.user)
-        .collect();
-    let unknown: BTreeSet<String> = model
-        .view::<SuperuserUnknown>()
-        .into_iter()
-        .map(|r| r.user)
-        .collect();
-    let privileged = superusers_of(snapshot, &sure, because_of.hierarchy());
-    let privileged_unknown = superusers_of(snapshot, &unknown, because_of.hierarchy());
+    let ((apps, flows), (privileged, privileged_unknown)) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    let start = std::time::Instant::now();
+                    let apps = app_access(&everyone, &because_of, detail, &groups);
+                    timing("report: application access", start);
+                    apps
+                },
+                || {
+                    let start = std::time::Instant::now();
+                    let flows = flow_matrices(&everyone, &groups);
+                    timing("report: flow matrices", start);
+                    flows
+                },
+            )
+        },
+        || {
+            let start = std::time::Instant::now();
+            let sure: BTreeSet<String> = model
+                .view::<SuperuserSure>()
+                .into_iter()
+                .map(|r| r.user)
+                .collect();
+            let unknown: BTreeSet<String> = model
+                .view::<SuperuserUnknown>()
+                .into_iter()
+                .map(|r| r.user)
+                .collect();
+            let privileged = superusers_of(snapshot, &sure, because_of.hierarchy());
+            let privileged_unknown = superusers_of(snapshot, &unknown, because_of.hierarchy());
+            timing("report: privileged", start);
+            (privileged, privileged_unknown)
+        },
+    );
+    let apps = apps?;
     let mut superuser_groups: Vec<(String, usize)> = snapshot
         .groups
         .iter()
@@ -564,7 +584,6 @@ fn tables(snapshot: &Snapshot, model: &Model, detail: &Detail) -> Result<Tables,
         .map(|g| (g.name.to_string(), everyone.size(&g.pk)))
         .collect();
     superuser_groups.sort();
-    timing("report: privileged", start);
     let start = std::time::Instant::now();
     let targets = Coverage::read(model, snapshot)?;
     timing("report: other binding targets", start);
