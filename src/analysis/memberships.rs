@@ -14,6 +14,7 @@ use crate::datalog::eval::Limits;
 use crate::datalog::{Engine, FactValue, Inputs, Rules};
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 
 /// Each group's effective groups for one of its members, and the groups listing each user.
 pub struct Memberships {
@@ -121,4 +122,72 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
         u.dedup();
     }
     Ok(Memberships { up, index, listed })
+}
+
+/// Each group's effective members counted per identity class: what a report's tables count
+/// over, so that their cost grows with the classes and the groups, not with the users.
+#[derive(Clone, Debug, Default)]
+pub struct ByClass {
+    /// Per group pk: (identity class, how many of the class's users are effective members of
+    /// the group), by class.
+    pub members: HashMap<String, Vec<(u32, u32)>>,
+    /// Per identity class: how many of its users are in no group.
+    pub ungrouped: Vec<u32>,
+}
+
+/// Counts every user's effective groups (see [`memberships`]) per identity class (`of_user`:
+/// each user's class, by its index in `snapshot.users`; `classes`: how many there are). Members
+/// of one class may differ in groups no rule or binding names: each user's own groups count.
+pub fn by_class(snapshot: &Snapshot, of_user: &[u32], classes: usize) -> Result<ByClass, String> {
+    use rayon::prelude::*;
+    let start = std::time::Instant::now();
+    let m = memberships(snapshot)?;
+    super::bulk::timing("report: each group's ancestry", start);
+    // Counted in parallel by chunks of users, as (group, class) keys, then added up.
+    let chunk = of_user
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(1);
+    type Counts = (FxHashMap<u64, u32>, Vec<u32>);
+    let count = |(c, ks): (usize, &[u32])| -> Counts {
+        let mut pairs: FxHashMap<u64, u32> = Default::default();
+        let mut ungrouped: Vec<u32> = vec![0; classes];
+        let mut groups = Vec::new();
+        for (j, k) in ks.iter().enumerate() {
+            m.effective(snapshot, c * chunk + j, &mut groups);
+            if groups.is_empty() {
+                ungrouped[*k as usize] += 1;
+            }
+            for g in &groups {
+                *pairs
+                    .entry(u64::from(*g) << 32 | u64::from(*k))
+                    .or_default() += 1;
+            }
+        }
+        (pairs, ungrouped)
+    };
+    let parts: Vec<Counts> = of_user.par_chunks(chunk).enumerate().map(count).collect();
+    let mut ungrouped: Vec<u32> = vec![0; classes];
+    let mut pairs: Vec<(u64, u32)> = Vec::new();
+    for (part, none) in parts {
+        for (total, n) in ungrouped.iter_mut().zip(none) {
+            *total += n;
+        }
+        pairs.extend(part);
+    }
+    pairs.par_sort_unstable();
+    let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+    for run in pairs.chunk_by(|a, b| a.0 >> 32 == b.0 >> 32) {
+        let mut list: Vec<(u32, u32)> = Vec::with_capacity(run.len());
+        for (key, n) in run {
+            let k = *key as u32;
+            match list.last_mut() {
+                Some((last, total)) if *last == k => *total += n,
+                _ => list.push((k, *n)),
+            }
+        }
+        let g = &snapshot.groups[(run[0].0 >> 32) as usize];
+        members.insert(g.pk.to_string(), list);
+    }
+    Ok(ByClass { members, ungrouped })
 }

@@ -183,6 +183,15 @@ impl Deciding<'_> {
         }
     }
 
+    /// [`Deciding::way`] of the representative of identity class `k` (of
+    /// [`Model::identity_classes`]).
+    pub fn way_of_class(&self, snapshot: &Snapshot, k: u32) -> u32 {
+        match &self.from {
+            DecidingFrom::Classes(_, d) => d.map_or(u32::MAX, |d| d.way(k)),
+            DecidingFrom::Rows(_) => self.way(snapshot, self.model.class_user(k)),
+        }
+    }
+
     /// The pks (sorted) of the bindings that carry the decision for the user at `index` in
     /// `snapshot.users`; empty where none does (an unknown answer, or no binding in force).
     pub fn of(&self, snapshot: &Snapshot, index: usize) -> &[String] {

@@ -327,19 +327,26 @@ impl<'a> Because<'a> {
         }
     }
 
-    /// Appends to `key` what of binding `b`'s sentence depends on `user`: the group chain a
-    /// group binding is reached through, by group number. Two users with the same key for a
-    /// binding are told it in the same words (but for their own name).
-    pub fn binding_key(&self, b: &PolicyBinding, user: &User, key: &mut Vec<u32>) {
+    /// The user's [`Reach`] (kept for the next question about the same user): what
+    /// [`Because::binding_key`] reads.
+    pub fn reach_of(&self, user: &User) -> Option<std::sync::Arc<Reach<'a>>> {
+        self.reach(user.pk)
+    }
+
+    /// Appends to `key` what of binding `b`'s sentence depends on a user whose reach
+    /// ([`Because::reach_of`]) is `reach`: the group chain a group binding is reached through,
+    /// by group number. Two users with the same key for a binding are told it in the same
+    /// words (but for their own name).
+    pub fn binding_key(&self, b: &PolicyBinding, reach: Option<&Reach<'a>>, key: &mut Vec<u32>) {
         /// Ends each binding's part; the values below it stand for chains without numbers.
         const END: u32 = u32::MAX;
         const NOT_MEMBER: u32 = u32::MAX - 1;
         const UNLISTED: u32 = u32::MAX - 2;
         if let (Subject::Group(g), false) = (&b.subject, b.negate) {
             let h = &self.hierarchy;
-            match self.reach(user.pk) {
+            match reach {
                 Some(r) if r.unlisted.iter().any(|u| *u == &**g) => key.push(UNLISTED),
-                Some(r) if h.chain_numbers(&r, g, key) => {}
+                Some(r) if h.chain_numbers(r, g, key) => {}
                 _ => key.push(NOT_MEMBER),
             }
         }

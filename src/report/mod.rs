@@ -10,6 +10,7 @@ pub mod diagram;
 pub mod html;
 
 use crate::analysis::coverage::Coverage;
+use crate::analysis::memberships::ByClass;
 use crate::analysis::paths::{Because, Hierarchy, Named};
 use crate::analysis::views::{
     ANON, BEYOND_CUT_OFF, Decide, DefaultEntry, Live, OpenBinding, SuperuserSure, SuperuserUnknown,
@@ -698,84 +699,29 @@ struct Everyone<'a> {
     classes: std::borrow::Cow<'a, [Vec<u32>]>,
     /// Each user's identity class.
     class_of_user: Vec<u32>,
-    /// Per group pk: (identity class, how many of its members are effective members).
-    members: HashMap<String, Vec<(u32, u32)>>,
-    /// Per identity class: how many of its members are in no group.
-    ungrouped: Vec<u32>,
+    /// Each group's members per identity class, and per class the users in no group.
+    by_class: ByClass,
 }
 
 impl<'a> Everyone<'a> {
     fn new(snapshot: &'a Snapshot, model: &'a Model) -> Result<Everyone<'a>, String> {
         let classes = model.identity_classes(snapshot);
         let class_of_user = model.user_classes(snapshot);
-        // Group sizes count every user's own effective groups: members of one identity class
-        // may differ in groups no rule or binding names.
-        let start = std::time::Instant::now();
-        let m = crate::analysis::memberships::memberships(snapshot)?;
-        crate::analysis::bulk::timing("report: each group's ancestry", start);
-        // Counted in parallel by chunks of users, as (group, class) keys, then added up.
-        use rayon::prelude::*;
-        let chunk = class_of_user
-            .len()
-            .div_ceil(4 * rayon::current_num_threads())
-            .max(1);
-        type Counts = (rustc_hash::FxHashMap<u64, u32>, Vec<u32>);
-        let parts: Vec<Counts> = class_of_user
-            .par_chunks(chunk)
-            .enumerate()
-            .map(|(c, ks)| {
-                let mut pairs: rustc_hash::FxHashMap<u64, u32> = Default::default();
-                let mut ungrouped: Vec<u32> = vec![0; classes.len()];
-                let mut groups = Vec::new();
-                for (j, k) in ks.iter().enumerate() {
-                    m.effective(snapshot, c * chunk + j, &mut groups);
-                    if groups.is_empty() {
-                        ungrouped[*k as usize] += 1;
-                    }
-                    for g in &groups {
-                        *pairs
-                            .entry(u64::from(*g) << 32 | u64::from(*k))
-                            .or_default() += 1;
-                    }
-                }
-                (pairs, ungrouped)
-            })
-            .collect();
-        let mut ungrouped: Vec<u32> = vec![0; classes.len()];
-        let mut pairs: Vec<(u64, u32)> = Vec::new();
-        for (part, none) in parts {
-            for (total, n) in ungrouped.iter_mut().zip(none) {
-                *total += n;
-            }
-            pairs.extend(part);
-        }
-        pairs.par_sort_unstable();
-        let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
-        for run in pairs.chunk_by(|a, b| a.0 >> 32 == b.0 >> 32) {
-            let mut list: Vec<(u32, u32)> = Vec::with_capacity(run.len());
-            for (key, n) in run {
-                let k = *key as u32;
-                match list.last_mut() {
-                    Some((last, total)) if *last == k => *total += n,
-                    _ => list.push((k, *n)),
-                }
-            }
-            let g = &snapshot.groups[(run[0].0 >> 32) as usize];
-            members.insert(g.pk.to_string(), list);
-        }
+        let by_class =
+            crate::analysis::memberships::by_class(snapshot, &class_of_user, classes.len())?;
         Ok(Everyone {
             snapshot,
             model,
             classes,
             class_of_user,
-            members,
-            ungrouped,
+            by_class,
         })
     }
 
     /// A group's effective members (descendant groups included).
     fn size(&self, group: &str) -> usize {
-        self.members
+        self.by_class
+            .members
             .get(group)
             .map_or(0, |l| l.iter().map(|(_, n)| *n as usize).sum())
     }
@@ -835,14 +781,14 @@ impl<'a> Everyone<'a> {
                 }
             }
             Some("") => {
-                for (k, n) in self.ungrouped.iter().enumerate() {
+                for (k, n) in self.by_class.ungrouped.iter().enumerate() {
                     if *n > 0 {
                         add(value(k as u32), *n as usize);
                     }
                 }
             }
             Some(g) => {
-                for (k, n) in self.members.get(g).into_iter().flatten() {
+                for (k, n) in self.by_class.members.get(g).into_iter().flatten() {
                     add(value(*k), *n as usize);
                 }
             }
@@ -855,7 +801,7 @@ impl<'a> Everyone<'a> {
         let mut sizes = Vec::with_capacity(groups.len());
         for (i, (_, g)) in groups.iter().enumerate() {
             let mut size = 0;
-            for (k, n) in self.members.get(&*g.pk).into_iter().flatten() {
+            for (k, n) in self.by_class.members.get(&*g.pk).into_iter().flatten() {
                 of_class[*k as usize].push((i as u32, *n));
                 size += *n as usize;
             }
@@ -996,10 +942,15 @@ fn app_access(
         });
     }
     let shown = everyone.shown(groups);
+    // Each identity class's representative's group reach, read by every application.
+    use rayon::prelude::*;
+    let reaches: Vec<_> = (0..everyone.classes.len() as u32)
+        .into_par_iter()
+        .map(|k| because_of.reach_of(everyone.user(k)))
+        .collect();
     let mut apps: Vec<&crate::snapshot::Application> = snapshot.applications.iter().collect();
     apps.sort_by(|a, b| a.slug.cmp(&b.slug).then_with(|| a.pk.cmp(&b.pk)));
     // Applications are told apart: one per worker at a time.
-    use rayon::prelude::*;
     apps.par_iter()
         .map(|app| {
             let mut bindings: Vec<&crate::snapshot::PolicyBinding> = snapshot
@@ -1045,19 +996,19 @@ fn app_access(
             // What the texts told with the user left out depend on: the answer, the bindings
             // named (see `Named`), and the user's group chains to them (see
             // `Because::binding_key`). Equal keys, equal texts: each is told once.
-            let key_of = |kind: u32, ans: &Answer, u: usize, key: &mut Vec<u32>| {
-                let user = &snapshot.users[u];
+            let key_of = |kind: u32, ans: &Answer, k: u32, key: &mut Vec<u32>| {
+                let reach = reaches[k as usize].as_deref();
                 key.clear();
                 key.push(kind);
-                let named = named(ans, u);
+                let named = named(ans, model.class_user(k));
                 named.key(key);
                 for b in named.bindings() {
-                    because_of.binding_key(b, user, key);
+                    because_of.binding_key(b, reach, key);
                 }
                 if ans.access == "unknown" {
                     for (b, _) in ans.open.iter().flatten() {
                         if let Some(x) = bindings.iter().find(|x| &*x.pk == b) {
-                            because_of.binding_key(x, user, key);
+                            because_of.binding_key(x, reach, key);
                         }
                     }
                 }
@@ -1099,7 +1050,7 @@ fn app_access(
                 let way = if bindings.is_empty() {
                     0
                 } else {
-                    deciding.way(snapshot, model.class_user(k as u32))
+                    deciding.way_of_class(snapshot, k as u32)
                 };
                 let entry = ways.entry((a, way)).or_insert((0, k as u32));
                 entry.0 += m.len();
@@ -1128,7 +1079,7 @@ fn app_access(
             for ((a, _), (n, k)) in ways {
                 let ans = &answers[a as usize];
                 let u = model.class_user(k);
-                key_of(kind[a as usize], ans, u, &mut key);
+                key_of(kind[a as usize], ans, k, &mut key);
                 let i = match told.get(&key) {
                     Some(i) => *i,
                     None => {
