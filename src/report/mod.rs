@@ -697,6 +697,8 @@ struct Everyone<'a> {
     model: &'a Model,
     /// Each identity class's members (indices into `snapshot.users`).
     classes: std::borrow::Cow<'a, [Vec<u32>]>,
+    /// Each identity class's size: what the tables walk once per application or flow.
+    sizes: Vec<u32>,
     /// Each user's identity class.
     class_of_user: Vec<u32>,
     /// Each group's members per identity class, and per class the users in no group.
@@ -709,10 +711,12 @@ impl<'a> Everyone<'a> {
         let class_of_user = model.user_classes(snapshot);
         let by_class =
             crate::analysis::memberships::by_class(snapshot, &class_of_user, classes.len())?;
+        let sizes = classes.iter().map(|m| m.len() as u32).collect();
         Ok(Everyone {
             snapshot,
             model,
             classes,
+            sizes,
             class_of_user,
             by_class,
         })
@@ -774,9 +778,9 @@ impl<'a> Everyone<'a> {
     ) {
         match who {
             None => {
-                for (k, m) in self.classes.iter().enumerate() {
-                    if !m.is_empty() {
-                        add(value(k as u32), m.len());
+                for (k, m) in self.sizes.iter().enumerate() {
+                    if *m > 0 {
+                        add(value(k as u32), *m as usize);
                     }
                 }
             }
@@ -820,9 +824,9 @@ impl<'a> Everyone<'a> {
         }
         let most = (0..3).max_by_key(|t| (classes[*t], 3 - *t)).unwrap_or(0);
         let mut counts = vec![[0usize; 3]; shown.sizes.len()];
-        for (t, groups) in answer.iter().zip(&shown.of_class) {
+        for (k, t) in answer.iter().enumerate() {
             if *t as usize != most {
-                for (g, n) in groups {
+                for (g, n) in &shown.of_class[k] {
                     counts[*g as usize][*t as usize] += *n as usize;
                 }
             }
@@ -1041,8 +1045,8 @@ fn app_access(
             // where it is one of them).
             let mut ways: rustc_hash::FxHashMap<(u32, u32), (usize, u32)> =
                 rustc_hash::FxHashMap::default();
-            for (k, m) in everyone.classes.iter().enumerate() {
-                if m.is_empty() {
+            for (k, m) in everyone.sizes.iter().enumerate() {
+                if *m == 0 {
                     continue;
                 }
                 let a = answering.of[k];
@@ -1053,7 +1057,7 @@ fn app_access(
                     deciding.way_of_class(snapshot, k as u32)
                 };
                 let entry = ways.entry((a, way)).or_insert((0, k as u32));
-                entry.0 += m.len();
+                entry.0 += *m as usize;
                 if k as u32 == answering.reps[a as usize] {
                     entry.1 = k as u32;
                 }
