@@ -18,7 +18,7 @@ use crate::analysis::views::{
 };
 use crate::analysis::{COVERAGE, Model};
 use crate::audit::Finding;
-use crate::snapshot::{Loaded, Snapshot};
+use crate::snapshot::{Loaded, PolicyBinding, Snapshot};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -998,25 +998,19 @@ fn app_access(
                     .join("; ")
             };
             // What the texts told with the user left out depend on: the answer, the bindings
-            // named (see `Named`), and the user's group chains to them (see
-            // `Because::binding_key`). Equal keys, equal texts: each is told once.
-            let key_of = |kind: u32, ans: &Answer, k: u32, key: &mut Vec<u32>| {
-                let reach = reaches[k as usize].as_deref();
-                key.clear();
-                key.push(kind);
-                let named = named(ans, model.class_user(k));
-                named.key(key);
-                for b in named.bindings() {
-                    because_of.binding_key(b, reach, key);
-                }
-                if ans.access == "unknown" {
-                    for (b, _) in ans.open.iter().flatten() {
-                        if let Some(x) = bindings.iter().find(|x| &*x.pk == b) {
-                            because_of.binding_key(x, reach, key);
-                        }
+            // named (see `Named`; the same for every class of one way), and the user's group
+            // chains to them (see `Because::binding_key`). Equal keys, equal texts: each is told
+            // once.
+            let key_of =
+                |kind: u32, named: &Named, open: &[&PolicyBinding], k: u32, key: &mut Vec<u32>| {
+                    let reach = reaches[k as usize].as_deref();
+                    key.clear();
+                    key.push(kind);
+                    named.key(key);
+                    for b in named.bindings().chain(open.iter().copied()) {
+                        because_of.binding_key(b, reach, key);
                     }
-                }
-            };
+                };
             // One answer per class that answers for the application.
             let answering = Answering::new(model.answering_in(snapshot, &app.pk));
             let answers: Vec<Answer> = answering
@@ -1076,14 +1070,29 @@ fn app_access(
                 .collect();
             // Each key's class (an index into `found`), and each class by its way told with
             // the user left out: classes that differ only in whom they stand for are one row.
+            // Per kind of answer, the bindings in force among those it leaves to run time.
+            let open_of: Vec<Vec<&PolicyBinding>> = answers
+                .iter()
+                .map(|ans| match (ans.access, &ans.open) {
+                    ("unknown", Some(open)) => open
+                        .iter()
+                        .filter_map(|(b, _)| bindings.iter().find(|x| &*x.pk == b).copied())
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let mut named_of: rustc_hash::FxHashMap<(&str, u32), Named> = Default::default();
             let mut told: rustc_hash::FxHashMap<Vec<u32>, usize> = Default::default();
             let mut by_way: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
             let mut found: Vec<AccessClass> = Vec::new();
             let mut key = Vec::new();
-            for ((a, _), (n, k)) in ways {
+            for ((a, way), (n, k)) in ways {
                 let ans = &answers[a as usize];
                 let u = model.class_user(k);
-                key_of(kind[a as usize], ans, k, &mut key);
+                let named = named_of
+                    .entry((ans.access, way))
+                    .or_insert_with(|| named(ans, u));
+                key_of(kind[a as usize], named, &open_of[a as usize], k, &mut key);
                 let i = match told.get(&key) {
                     Some(i) => *i,
                     None => {
