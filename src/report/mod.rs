@@ -801,32 +801,60 @@ impl<'a> Everyone<'a> {
 
     /// The members of the groups the tables show, turned around for [`Everyone::tally`].
     fn shown(&self, groups: &[(String, &crate::snapshot::Group)]) -> Shown {
-        let mut of_class: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.classes.len()];
-        let mut sizes = Vec::with_capacity(groups.len());
-        for (i, (_, g)) in groups.iter().enumerate() {
+        let n = self.classes.len();
+        let lists: Vec<&[(u32, u32)]> = groups
+            .iter()
+            .map(|(_, g)| {
+                self.by_class
+                    .members
+                    .get(&*g.pk)
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .collect();
+        // Laid out class by class, each class's groups in a run of one vector.
+        let mut start = vec![0u32; n + 1];
+        for list in &lists {
+            for (k, _) in *list {
+                start[*k as usize + 1] += 1;
+            }
+        }
+        for k in 0..n {
+            start[k + 1] += start[k];
+        }
+        let mut next = start.clone();
+        let mut groups_of = vec![(0u32, 0u32); start[n] as usize];
+        let mut sizes = Vec::with_capacity(lists.len());
+        for (i, list) in lists.iter().enumerate() {
             let mut size = 0;
-            for (k, n) in self.by_class.members.get(&*g.pk).into_iter().flatten() {
-                of_class[*k as usize].push((i as u32, *n));
-                size += *n as usize;
+            for (k, m) in *list {
+                let at = &mut next[*k as usize];
+                groups_of[*at as usize] = (i as u32, *m);
+                *at += 1;
+                size += *m as usize;
             }
             sizes.push(size);
         }
-        Shown { of_class, sizes }
+        Shown {
+            start,
+            groups_of,
+            sizes,
+        }
     }
 
     /// Per group shown, its members counted by a per-class answer (`answer[k]` for identity
-    /// class `k`). The most common answer is counted as the rest of each group: only the
-    /// classes with another answer are walked, which at a million users is most often a few.
+    /// class `k`). The answer with the most (class, group) pairs is counted as the rest of each
+    /// group: only the classes with another answer are walked, which at a million users is
+    /// most often a few.
     fn tally(&self, shown: &Shown, answer: &[Tri]) -> Vec<Cell> {
-        let mut classes = [0usize; 3];
-        for t in answer {
-            classes[*t as usize] += 1;
+        let mut pairs = [0usize; 3];
+        for (k, t) in answer.iter().enumerate() {
+            pairs[*t as usize] += shown.of(k).len();
         }
-        let most = (0..3).max_by_key(|t| (classes[*t], 3 - *t)).unwrap_or(0);
+        let most = (0..3).max_by_key(|t| (pairs[*t], 3 - *t)).unwrap_or(0);
         let mut counts = vec![[0usize; 3]; shown.sizes.len()];
         for (k, t) in answer.iter().enumerate() {
             if *t as usize != most {
-                for (g, n) in &shown.of_class[k] {
+                for (g, n) in shown.of(k) {
                     counts[*g as usize][*t as usize] += *n as usize;
                 }
             }
@@ -844,15 +872,37 @@ impl<'a> Everyone<'a> {
             })
             .collect()
     }
+
+    /// Every user counted by a per-class answer (`answer[k]` for identity class `k`).
+    fn tally_all(&self, answer: &[Tri]) -> Cell {
+        let mut c = [0usize; 3];
+        for (t, m) in answer.iter().zip(&self.sizes) {
+            c[*t as usize] += *m as usize;
+        }
+        Cell {
+            shown: c[Tri::Yes as usize],
+            skipped: c[Tri::No as usize],
+            unknown: c[Tri::Unknown as usize],
+        }
+    }
 }
 
 /// The groups the tables show, by identity class ([`Everyone::shown`]).
 struct Shown {
-    /// Per identity class: (group's place among those shown, how many of the class's users
-    /// are its effective members).
-    of_class: Vec<Vec<(u32, u32)>>,
+    /// Where each identity class's run in `groups_of` starts (and, one further, ends).
+    start: Vec<u32>,
+    /// Class by class: (group's place among those shown, how many of the class's users are its
+    /// effective members).
+    groups_of: Vec<(u32, u32)>,
     /// Per group shown: its effective members.
     sizes: Vec<usize>,
+}
+
+impl Shown {
+    /// The groups shown that identity class `k`'s users are in, with how many of them.
+    fn of(&self, k: usize) -> &[(u32, u32)] {
+        &self.groups_of[self.start[k] as usize..self.start[k + 1] as usize]
+    }
 }
 
 /// The identity classes whose answers stand for the others in one scope (a flow's or an
@@ -1129,7 +1179,6 @@ fn app_access(
                     .then(b.users.cmp(&a.users))
                     .then_with(|| a.representative.cmp(&b.representative))
             });
-            let mut counts = Cell::default();
             // Read once per class: the tables below count over every class many times.
             let per_answer: Vec<Tri> = answers.iter().map(|a| Tri::read(a.access)).collect();
             let per_class: Vec<Tri> = answering
@@ -1137,8 +1186,7 @@ fn app_access(
                 .iter()
                 .map(|a| per_answer[*a as usize])
                 .collect();
-            let access_of = |k: u32| per_class[k as usize];
-            everyone.count(None, &access_of, &mut |v, n| counts.add_tri(v, n));
+            let counts = everyone.tally_all(&per_class);
             let mut by_group = Vec::new();
             for ((label, g), cell) in groups.iter().zip(everyone.tally(&shown, &per_class)) {
                 by_group.push(GroupAccess {
