@@ -812,7 +812,7 @@ impl<'a> Everyone<'a> {
             })
             .collect();
         // Laid out class by class, each class's groups in a run of one vector.
-        let mut start = vec![0u32; n + 1];
+        let mut start = vec![0usize; n + 1];
         for list in &lists {
             for (k, _) in *list {
                 start[*k as usize + 1] += 1;
@@ -822,13 +822,13 @@ impl<'a> Everyone<'a> {
             start[k + 1] += start[k];
         }
         let mut next = start.clone();
-        let mut groups_of = vec![(0u32, 0u32); start[n] as usize];
+        let mut groups_of = vec![(0u32, 0u32); start[n]];
         let mut sizes = Vec::with_capacity(lists.len());
         for (i, list) in lists.iter().enumerate() {
             let mut size = 0;
             for (k, m) in *list {
                 let at = &mut next[*k as usize];
-                groups_of[*at as usize] = (i as u32, *m);
+                groups_of[*at] = (i as u32, *m);
                 *at += 1;
                 size += *m as usize;
             }
@@ -890,7 +890,7 @@ impl<'a> Everyone<'a> {
 /// The groups the tables show, by identity class ([`Everyone::shown`]).
 struct Shown {
     /// Where each identity class's run in `groups_of` starts (and, one further, ends).
-    start: Vec<u32>,
+    start: Vec<usize>,
     /// Class by class: (group's place among those shown, how many of the class's users are its
     /// effective members).
     groups_of: Vec<(u32, u32)>,
@@ -901,7 +901,7 @@ struct Shown {
 impl Shown {
     /// The groups shown that identity class `k`'s users are in, with how many of them.
     fn of(&self, k: usize) -> &[(u32, u32)] {
-        &self.groups_of[self.start[k] as usize..self.start[k + 1] as usize]
+        &self.groups_of[self.start[k]..self.start[k + 1]]
     }
 }
 
@@ -1118,9 +1118,7 @@ fn app_access(
                     *kinds.entry((ans.access, ans.open.as_ref())).or_insert(next)
                 })
                 .collect();
-            // Each key's class (an index into `found`), and each class by its way told with
-            // the user left out: classes that differ only in whom they stand for are one row.
-            // Per kind of answer, the bindings in force among those it leaves to run time.
+            // Per answer, the bindings in force among those it leaves to run time.
             let open_of: Vec<Vec<&PolicyBinding>> = answers
                 .iter()
                 .map(|ans| match (ans.access, &ans.open) {
@@ -1131,7 +1129,10 @@ fn app_access(
                     _ => Vec::new(),
                 })
                 .collect();
+            // What each (access, way) names: the same for every class of the way.
             let mut named_of: rustc_hash::FxHashMap<(&str, u32), Named> = Default::default();
+            // Each key's class (an index into `found`), and each class by its way told with
+            // the user left out: classes that differ only in whom they stand for are one row.
             let mut told: rustc_hash::FxHashMap<Vec<u32>, usize> = Default::default();
             let mut by_way: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
             let mut found: Vec<AccessClass> = Vec::new();
