@@ -1150,7 +1150,7 @@ fn app_access(
                         let user = &snapshot.users[u];
                         let way = (
                             ans.access,
-                            because(ans, u, "\u{0}"),
+                            because_of.tell(named, user, "\u{0}"),
                             reason(ans, user, "\u{0}"),
                         );
                         // The first user of a way, in the order above, tells it.
@@ -1159,7 +1159,7 @@ fn app_access(
                                 users: 0,
                                 access: ans.access.to_string(),
                                 representative: user.username.to_string(),
-                                because: because(ans, u, &user.username),
+                                because: because_of.tell(named, user, &user.username),
                                 reason: reason(ans, user, &user.username),
                             });
                             found.len() - 1
