@@ -350,6 +350,8 @@ impl Population {
             }
         }
         let rows: Vec<&[u32]> = table.rows().collect();
+        // A class's members' pks, interned together (their cache misses overlap).
+        let (mut texts, mut ids): (Vec<&str>, Vec<u32>) = (Vec::new(), Vec::new());
         for (shape, ks) in &mut merged {
             ks.sort_unstable();
             ks.dedup_by_key(|(k, _, _)| *k);
@@ -358,8 +360,12 @@ impl Population {
             for &(k, i, c) in ks.iter() {
                 let from = rows[i as usize];
                 new[shape.len()] = from[from.len() - 1];
-                for &m in &self.members[k as usize] {
-                    let pk = eval.symbols.intern(&self.pks[m as usize]);
+                let members = &self.members[k as usize];
+                texts.clear();
+                texts.extend(members.iter().map(|m| self.pks[*m as usize].as_str()));
+                ids.clear();
+                eval.symbols.intern_all(&texts, &mut ids);
+                for (&m, &pk) in members.iter().zip(&ids) {
                     for (j, v) in shape.iter().enumerate() {
                         if *v == BLANK {
                             new[j] = pk;

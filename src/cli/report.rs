@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use super::check::SnapshotArgs;
+use bindlog::analysis::paths::Because;
 use bindlog::audit::{self, AuditOptions};
 use bindlog::report::{self, Findings};
 use miette::miette;
@@ -140,19 +141,34 @@ pub fn run(args: Args) -> Outcome {
         let with_coverage: Vec<(String, String)> = std::iter::once((name.into(), text.into()))
             .chain(options.rules.iter().cloned())
             .collect();
-        audit::evaluate_deciding(
-            &loaded.snapshot,
-            &with_coverage,
-            &report::RELATIONS,
-            &report::BY_CLASS,
-            options.explain,
-        )
-        .and_then(|model| {
+        // What names each access's reason depends on the snapshot alone: it is indexed while
+        // the model is evaluated, whose first steps leave a core free.
+        let (because, model) = rayon::join(
+            || Because::new(&loaded.snapshot),
+            || {
+                audit::evaluate_deciding(
+                    &loaded.snapshot,
+                    &with_coverage,
+                    &report::RELATIONS,
+                    &report::BY_CLASS,
+                    options.explain,
+                )
+            },
+        );
+        model.and_then(|model| {
             let findings = || {
                 let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
                 Ok(Findings::Computed(found.findings))
             };
-            let report = report::build_with(&loaded, &model, findings, generated, &detail, ahead);
+            let report = report::build_with(
+                &loaded,
+                &model,
+                findings,
+                generated,
+                &detail,
+                ahead,
+                Some(because),
+            );
             timing("report: built", start);
             report
         })

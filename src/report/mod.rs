@@ -448,18 +448,20 @@ pub fn build_from(
     detail: &Detail,
     ahead: Digests,
 ) -> Result<Report, String> {
-    build_with(loaded, model, || Ok(findings), generated, detail, ahead)
+    build_with(loaded, model, || Ok(findings), generated, detail, ahead, None)
 }
 
 /// [`build_from`] with the findings computed by `findings` while the tables are built: finding
-/// them reads the model on one core, and the tables' work fills the other.
-pub fn build_with(
-    loaded: &Loaded,
+/// them reads the model on one core, and the tables' work fills the other. `because` is the
+/// snapshot's [`Because`] where the caller built it already (while the model was evaluated).
+pub fn build_with<'s>(
+    loaded: &'s Loaded,
     model: &Model,
     findings: impl FnOnce() -> Result<Findings, String> + Send,
     generated: String,
     detail: &Detail,
     ahead: Digests,
+    because: Option<Because<'s>>,
 ) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
     // The files not hashed ahead are read again and hashed while the tables are built.
@@ -486,7 +488,7 @@ pub fn build_with(
         generated,
         bindlog: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let (findings, tables) = rayon::join(findings, || tables(snapshot, model, detail));
+    let (findings, tables) = rayon::join(findings, || tables(snapshot, model, detail, because));
     let (findings, tables) = (findings?, tables?);
     let summary = summary(
         snapshot,
@@ -525,13 +527,20 @@ struct Tables {
     targets: Coverage,
 }
 
-fn tables(snapshot: &Snapshot, model: &Model, detail: &Detail) -> Result<Tables, String> {
+fn tables<'s>(
+    snapshot: &'s Snapshot,
+    model: &Model,
+    detail: &Detail,
+    because: Option<Because<'s>>,
+) -> Result<Tables, String> {
     let timing = crate::analysis::bulk::timing;
     // The tables are independent of each other: each is built while the others are, so that
     // one table's sequential reading overlaps another's parallel work.
     let start = std::time::Instant::now();
-    let (because_of, everyone) =
-        rayon::join(|| Because::new(snapshot), || Everyone::new(snapshot, model));
+    let (because_of, everyone) = rayon::join(
+        || because.unwrap_or_else(|| Because::new(snapshot)),
+        || Everyone::new(snapshot, model),
+    );
     let everyone = everyone?;
     timing("report: members by class", start);
     let all = snapshot.users.len() <= detail.per_user_limit;
