@@ -97,6 +97,54 @@ pub fn json(findings: &[Finding]) -> Value {
     serde_json::to_value(findings).unwrap_or(Value::Null)
 }
 
+/// Writes [`json`]'s array, pretty-printed as `serde_json` prints that tree (every object's keys
+/// in sorted order), as it is serialized: at a million users one finding names most of them,
+/// and a tree of them is not built first.
+pub fn write_json(findings: &[Finding], out: &mut impl std::io::Write) -> serde_json::Result<()> {
+    let findings: Vec<JsonFinding> = findings
+        .iter()
+        .map(|f| JsonFinding {
+            explanation: &f.explanation,
+            message: &f.message,
+            objects: JsonObjects(&f.objects),
+            remediation: &f.remediation,
+            rule: &f.rule,
+            severity: f.severity,
+        })
+        .collect();
+    serde_json::to_writer_pretty(out, &findings)
+}
+
+/// A [`Finding`] as [`write_json`] writes it: its fields in sorted order.
+#[derive(serde::Serialize)]
+struct JsonFinding<'a> {
+    explanation: &'a str,
+    message: &'a str,
+    objects: JsonObjects<'a>,
+    remediation: &'a str,
+    rule: &'a str,
+    severity: Severity,
+}
+
+/// A finding's objects, each with its fields in sorted order.
+struct JsonObjects<'a>(&'a [super::ObjectRef]);
+
+impl serde::Serialize for JsonObjects<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Object<'a> {
+            kind: &'a str,
+            name: &'a str,
+            pk: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|o| Object {
+            kind: &o.kind,
+            name: &o.name,
+            pk: &o.pk,
+        }))
+    }
+}
+
 /// SARIF's level for a severity.
 pub fn sarif_level(s: Severity) -> &'static str {
     match s {
@@ -347,4 +395,47 @@ pub fn markdown(findings: &[Finding], rules: &[RuleInfo], suppressed: usize) -> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Finding, ObjectRef, Severity};
+
+    /// The array written as it is serialized is the tree `json` builds, printed as before: the
+    /// same keys in the same order, the same escapes, byte for byte.
+    #[test]
+    fn written_json_is_the_tree_printed() {
+        let object = |kind: &str, pk: &str, name: &str| ObjectRef {
+            kind: kind.into(),
+            pk: pk.into(),
+            name: name.into(),
+        };
+        let findings = vec![
+            Finding {
+                rule: "AK-M02".into(),
+                severity: Severity::High,
+                message: "a \"quoted\" name, a tab\tand é".into(),
+                objects: vec![
+                    object("flow", "f-1", "default-authentication-flow"),
+                    object("user", "7", "alice\n"),
+                    object("user", "8", "bob"),
+                ],
+                remediation: "bind an MFA stage".into(),
+                explanation: "finding(...) holds\n├─ a step".into(),
+            },
+            Finding {
+                rule: "AK-B01".into(),
+                severity: Severity::Info,
+                message: String::new(),
+                objects: Vec::new(),
+                remediation: String::new(),
+                explanation: String::new(),
+            },
+        ];
+        let mut written = Vec::new();
+        super::write_json(&findings, &mut written).expect("written");
+        let tree = serde_json::to_string_pretty(&super::json(&findings)).expect("printed");
+        assert_eq!(String::from_utf8(written).expect("UTF-8"), tree);
+        assert!(tree.contains("\"objects\": []"), "{tree}");
+    }
 }

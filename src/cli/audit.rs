@@ -146,10 +146,14 @@ pub fn run(args: Args) -> Outcome {
             "{}",
             render::text(findings, &result.rules, suppressed, args.explain)
         ),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json(findings)).unwrap_or_default()
-        ),
+        Format::Json => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            render::write_json(findings, &mut out)
+                .map_err(std::io::Error::from)
+                .and_then(|()| std::io::Write::write_all(&mut out, b"\n"))
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(|e| miette!("cannot write the findings: {e}"))?;
+        }
         Format::Sarif => {
             // Written as it is serialized: at a million users one result names most of them.
             let artifact = args.snapshot.snapshot.display().to_string();

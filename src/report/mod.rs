@@ -448,7 +448,15 @@ pub fn build_from(
     detail: &Detail,
     ahead: Digests,
 ) -> Result<Report, String> {
-    build_with(loaded, model, || Ok(findings), generated, detail, ahead, None)
+    build_with(
+        loaded,
+        model,
+        || Ok(findings),
+        generated,
+        detail,
+        ahead,
+        None,
+    )
 }
 
 /// [`build_from`] with the findings computed by `findings` while the tables are built: finding
