@@ -629,7 +629,12 @@ impl NegSet {
         let n = self.perm.len();
         let i = first_at_least_near(t, &k[..n], self.finger.get());
         self.finger.set(i);
-        i < t.len && t.data[i * t.arity..i * t.arity + n] == k[..n]
+        // One column, the usual case, compared as a value rather than as a slice.
+        i < t.len
+            && match n {
+                1 => t.data[i * t.arity] == k[0],
+                _ => t.data[i * t.arity..i * t.arity + n] == k[..n],
+            }
     }
 }
 
@@ -665,7 +670,10 @@ fn first_at_least(t: &Table, key: &[u32]) -> usize {
 /// binary search below it otherwise.
 fn first_at_least_near(t: &Table, key: &[u32], near: usize) -> usize {
     let n = key.len();
-    let below = |i: usize| t.data[i * t.arity..i * t.arity + n] < *key;
+    let below = |i: usize| match key {
+        [k] => t.data[i * t.arity] < *k,
+        _ => t.data[i * t.arity..i * t.arity + n] < *key,
+    };
     if near > t.len || (near > 0 && !below(near - 1)) {
         // The answer is at or before `near - 1`.
         let mut lo = 0;
