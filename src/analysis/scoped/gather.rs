@@ -292,35 +292,17 @@ pub fn evaluate(
         memo: keep.memo,
         ..super::super::bulk::Options::default()
     };
-    let mut run = super::super::bulk::by_component(
-        snapshot,
-        builtin,
-        &builtin_ctx,
-        classes,
-        &mut layout,
-        options,
-        &|_| {},
-        Some(&collect),
-    )?;
-    let deciders = run.take_deciders(&layout);
-    let gathered = run.gathered.ok_or("no rows were gathered")?;
-    // The built-in rules' answers per identity class, for a caller that also wants them (the
-    // summary of `analyze --targets`); dropped otherwise.
-    let answered = keep.answers.then_some(super::super::bulk::Answered {
-        layout,
-        answers: run.answers,
-        anonymous: run.anonymous,
-    });
-    super::super::bulk::timing("scoped: components", start);
-    // What no flow or application owns, for every identity class at once.
-    let pks: Vec<String> = snapshot.users.iter().map(|u| u.pk.to_string()).collect();
-    let rep_pks: Vec<&str> = classes
+    // The representatives' pks (not every user's: a million strings would be made for them).
+    let rep_owned: Vec<String> = classes
         .representative
         .iter()
-        .map(|i| pks[*i].as_str())
+        .map(|i| snapshot.users[*i].pk.to_string())
         .collect();
+    let rep_pks: Vec<&str> = rep_owned.iter().map(String::as_str).collect();
     let user_facts = population.facts(ctx);
-    let (global_rows, global_anon) = {
+    // What no flow or application owns, for every identity class at once: evaluated while the
+    // components are, whose last ones leave a core free.
+    let global = || -> Result<(Vec<Vec<Row>>, Vec<Row>), String> {
         let mut inputs = Inputs::new(builtin);
         super::super::add_facts(builtin, &mut inputs, &comps.global)?;
         super::super::add_facts(builtin, &mut inputs, &user_facts)?;
@@ -338,8 +320,35 @@ pub fn evaluate(
             .iter()
             .map(|s| part.sigs[*s as usize].clone())
             .collect();
-        (rows, part.anon)
+        Ok((rows, part.anon))
     };
+    let (run, global) = rayon::join(
+        || {
+            super::super::bulk::by_component(
+                snapshot,
+                builtin,
+                &builtin_ctx,
+                classes,
+                &mut layout,
+                options,
+                &|_| {},
+                Some(&collect),
+            )
+        },
+        global,
+    );
+    let mut run = run?;
+    let (global_rows, global_anon) = global?;
+    let deciders = run.take_deciders(&layout);
+    let gathered = run.gathered.ok_or("no rows were gathered")?;
+    // The built-in rules' answers per identity class, for a caller that also wants them (the
+    // summary of `analyze --targets`); dropped otherwise.
+    let answered = keep.answers.then_some(super::super::bulk::Answered {
+        layout,
+        answers: run.answers,
+        anonymous: run.anonymous,
+    });
+    super::super::bulk::timing("scoped: components", start);
     super::super::bulk::timing("scoped: what no flow or application owns", start);
     // The scope classes: identity classes that agree on what every scope sees of them and on
     // the rows of each of the scope's components.
@@ -408,8 +417,8 @@ pub fn evaluate(
             .is_some_and(|o| o.get(col).copied().unwrap_or(false))
     };
     let mut index_of: FxHashMap<&str, usize> = FxHashMap::default();
-    for &i in &classes.representative {
-        index_of.insert(pks[i].as_str(), i);
+    for (k, &i) in classes.representative.iter().enumerate() {
+        index_of.insert(rep_pks[k], i);
     }
     let add = |row: &Row, pk: &str, tag: &str, inputs: &mut Inputs| -> Result<(), String> {
         let id = to_combined[&row.0];
