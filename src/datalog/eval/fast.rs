@@ -640,23 +640,25 @@ impl NegSet {
 
 /// The first row of a normal table whose first columns are not below `key`.
 fn first_at_least(t: &Table, key: &[u32]) -> usize {
-    if let [k] = key {
-        // One column, the usual case: its values read straight from the table.
-        let (mut lo, mut hi) = (0, t.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if t.data[mid * t.arity] < *k {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+    first_not_below(0, t.len, below_key(t, key))
+}
+
+/// Whether row `i` of a normal table is below `key` in its first columns. One column, the
+/// usual case, is compared as a value rather than as a slice (a `memcmp` call each).
+fn below_key<'a>(t: &'a Table, key: &'a [u32]) -> impl Fn(usize) -> bool + 'a {
+    let n = key.len();
+    move |i| match key {
+        [k] => t.data[i * t.arity] < *k,
+        _ => t.data[i * t.arity..i * t.arity + n] < *key,
     }
-    let (mut lo, mut hi) = (0, t.len);
+}
+
+/// The first of the rows `lo..hi` for which `below` is false, where it is true for a prefix of
+/// them: a binary search.
+fn first_not_below(mut lo: usize, mut hi: usize, below: impl Fn(usize) -> bool) -> usize {
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if t.row(mid)[..key.len()] < *key {
+        if below(mid) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -669,24 +671,10 @@ fn first_at_least(t: &Table, key: &[u32]) -> usize {
 /// when the rows before it are below `key`, as when keys come in ascending order, and by
 /// binary search below it otherwise.
 fn first_at_least_near(t: &Table, key: &[u32], near: usize) -> usize {
-    let n = key.len();
-    let below = |i: usize| match key {
-        [k] => t.data[i * t.arity] < *k,
-        _ => t.data[i * t.arity..i * t.arity + n] < *key,
-    };
+    let below = below_key(t, key);
     if near > t.len || (near > 0 && !below(near - 1)) {
         // The answer is at or before `near - 1`.
-        let mut lo = 0;
-        let mut hi = near.min(t.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if below(mid) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+        return first_not_below(0, near.min(t.len), below);
     }
     // Every row before `near` is below the key: gallop from it, then search the last stride.
     if near == t.len || !below(near) {
@@ -702,16 +690,7 @@ fn first_at_least_near(t: &Table, key: &[u32], near: usize) -> usize {
         step *= 2;
     };
     // below(lo) holds; the answer is in lo + 1 ..= hi.
-    let (mut lo, mut hi) = (lo + 1, hi);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if below(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
+    first_not_below(lo + 1, hi, below)
 }
 
 /// The rows of a normal table whose first columns hold `key`: a range of row numbers.
