@@ -348,8 +348,10 @@ pub fn evaluate(
         answers: run.answers,
         anonymous: run.anonymous,
     });
-    super::super::bulk::timing("scoped: components", start);
-    super::super::bulk::timing("scoped: what no flow or application owns", start);
+    super::super::bulk::timing(
+        "scoped: components, and what no flow or application owns",
+        start,
+    );
     // The scope classes: identity classes that agree on what every scope sees of them and on
     // the rows of each of the scope's components.
     let local = &gathered.local;

@@ -212,9 +212,9 @@ fn normal_owned(mut t: Table) -> Option<Arc<Table>> {
 /// join emits each row's proposals in order) are merged by the stable sort, which finds runs
 /// (on the component evaluations of a million users, 10% less time than the unstable sort);
 /// scattered rows are sorted by the unstable one, faster on them (the negation workload's
-/// closure: 6% less time). Rows of one or two columns, in the thousands, are radix sorted ([`super::radix`]) unless
-/// they come in runs of a thousand or more: the negation workload's 2.2 million node rows in a
-/// quarter of the time.
+/// closure: 6% less time). Rows of one or two columns, in the thousands, are radix sorted
+/// ([`super::radix`]) unless they come in runs of a thousand or more: the negation workload's
+/// 2.2 million node rows in a quarter of the time.
 fn relation<T: Ord + Radix>(mut rows: Vec<T>) -> Relation<T> {
     let descents = rows.windows(2).filter(|w| w[0] > w[1]).count();
     let long_runs = descents.saturating_mul(1024) < rows.len();
