@@ -335,18 +335,25 @@ pub fn write_dir(r: &Report, dir: &Path) -> Result<(), String> {
                 .map_err(|e| format!("cannot remove `{}`: {e}", stale.display()))?;
         }
     }
-    for (name, header, rows) in tables {
-        let path = dir.join(name);
-        let mut w = ::csv::Writer::from_path(&path)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-        let fail = |e: ::csv::Error| format!("cannot write `{}`: {e}", path.display());
-        w.write_record(&header).map_err(fail)?;
-        for row in rows {
-            w.write_record(row.iter().map(|c| crate::escape::csv_cell(c).into_owned()))
-                .map_err(fail)?;
-        }
-        w.flush()
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    }
-    Ok(())
+    // The files are written side by side; the first error in the tables' order is told.
+    use rayon::prelude::*;
+    let written: Vec<Result<(), String>> = tables
+        .into_par_iter()
+        .map(|(name, header, rows)| {
+            let path = dir.join(name);
+            let fail = |e: ::csv::Error| format!("cannot write `{}`: {e}", path.display());
+            let mut w = ::csv::Writer::from_path(&path).map_err(fail)?;
+            w.write_record(&header).map_err(fail)?;
+            for row in rows {
+                for cell in &row {
+                    w.write_field(crate::escape::csv_cell(cell).as_bytes())
+                        .map_err(fail)?;
+                }
+                w.write_record(std::iter::empty::<&[u8]>()).map_err(fail)?;
+            }
+            w.flush()
+                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+        })
+        .collect();
+    written.into_iter().collect()
 }
