@@ -498,7 +498,30 @@ fn plain_rows(
     // A large file is read by a second thread, a batch ahead of the one interning its symbols
     // (which must go in file order, for the ids): reading and interning overlap.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads > 1 && text.len() >= 1 << 22 {
+    let numbers_only = !types.contains(&Ty::Symbol);
+    // Rows of numbers alone need no interning in file order: the file's second half is read
+    // by a second thread while this one reads the first, each from the start of a line. The
+    // second half's rows count only when the first half was read to its end in this form.
+    if threads > 1 && numbers_only && text.len() >= 1 << 22 {
+        let split = text[text.len() / 2..]
+            .find('\n')
+            .map_or(text.len(), |i| text.len() / 2 + i + 1);
+        std::thread::scope(|scope| {
+            let second =
+                scope.spawn(move || Batch::all_from(text, split, types).collect::<Vec<_>>());
+            let (mut stopped, mut end) = (false, 0);
+            for batch in Batch::all(&text[..split], types) {
+                (stopped, end) = (stopped || batch.stopped, batch.end);
+                add(&batch, table);
+            }
+            let second = second.join().expect("reading a facts file's second half");
+            if !stopped && end == split {
+                for batch in &second {
+                    add(batch, table);
+                }
+            }
+        });
+    } else if threads > 1 && text.len() >= 1 << 22 {
         std::thread::scope(|scope| {
             let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
             scope.spawn(move || {
@@ -544,7 +567,12 @@ impl<'t> Batch<'t> {
     /// The batches of `text` from its start, up to the end or the first row in another form
     /// (the last batch ends there).
     fn all(text: &'t str, types: &'t [Ty]) -> impl Iterator<Item = Batch<'t>> {
-        let (mut at, mut done) = (0, false);
+        Batch::all_from(text, 0, types)
+    }
+
+    /// [`Batch::all`] from byte `at` (the start of a line) on.
+    fn all_from(text: &'t str, at: usize, types: &'t [Ty]) -> impl Iterator<Item = Batch<'t>> {
+        let (mut at, mut done) = (at, at >= text.len());
         std::iter::from_fn(move || {
             if done {
                 return None;

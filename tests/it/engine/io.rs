@@ -255,3 +255,61 @@ fn issue_18_3_large_files_read_by_two_threads_keep_their_places() {
     assert!(written.starts_with("0\tsym-0\n1\tsym-1\n"));
     assert!(written.contains("\n6\tsym-6\n7\t\"quoted\tsymbol\"\n7\tsym-7\n8\tsym-8\n"));
 }
+
+/// A file of numbers alone, large enough to be read in two halves at once, gives every row and,
+/// where a row in another form stops the plain reading in either half (a CRLF line, which the
+/// general reader takes), the general reader's rows and diagnostics at the same line.
+#[test]
+fn issue_18_3_number_files_read_in_two_halves_keep_their_places() {
+    let rows = 500_000;
+    let plain: Vec<String> = (0..rows).map(|i| format!("{i}\t{}\n", i * 3)).collect();
+    assert!(
+        plain.concat().len() > 1 << 22,
+        "the test needs a file of 4 MiB"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = ".decl e(a: number, b: number) .input e .decl n(c: number) .output n\n\
+             n(c) :- e(_, c).";
+    std::fs::write(dir.path().join("p.dl"), p).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let program = dir.path().join("p.dl");
+    // Each variant: the line replaced (0-based) and its new text; the expected third columns.
+    for (at, line) in [
+        (None, String::new()),
+        (Some(10), "10\t30\r\n".to_string()),
+        (
+            Some(rows - 10),
+            format!("{}\t{}\r\n", rows - 10, (rows - 10) * 3),
+        ),
+        (
+            Some(rows / 2),
+            format!("{}\t{}\r\n", rows / 2, rows / 2 * 3),
+        ),
+    ] {
+        let mut lines = plain.clone();
+        if let Some(at) = at {
+            lines[at] = line;
+        }
+        std::fs::write(dir.path().join("e.facts"), lines.concat()).unwrap();
+        let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read_to_string(dir.path().join("n.csv")).unwrap();
+        let mut expected: Vec<u64> = (0..rows as u64).map(|i| i * 3).collect();
+        expected.sort_unstable();
+        let got: Vec<u64> = written.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(got, expected, "variant {at:?}");
+    }
+    // A bad row in the second half is told at its line.
+    let mut lines = plain.clone();
+    lines[rows - 5] = "x\t1\n".into();
+    std::fs::write(dir.path().join("e.facts"), lines.concat()).unwrap();
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let place = format!("e.facts:{}:1: column 1 (`a`) expects a number", rows - 4);
+    assert!(stderr.contains(&place), "no `{place}` in {stderr}");
+}
