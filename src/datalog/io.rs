@@ -503,8 +503,10 @@ fn plain_rows(
     // by a second thread while this one reads the first, each from the start of a line. The
     // second half's rows count only when the first half was read to its end in this form.
     if threads > 1 && numbers_only && text.len() >= 1 << 22 {
-        let split = text[text.len() / 2..]
-            .find('\n')
+        // Found in bytes: the middle may fall inside a character; past a line break it cannot.
+        let split = text.as_bytes()[text.len() / 2..]
+            .iter()
+            .position(|&b| b == b'\n')
             .map_or(text.len(), |i| text.len() / 2 + i + 1);
         std::thread::scope(|scope| {
             let second =

@@ -303,6 +303,33 @@ fn issue_18_3_number_files_read_in_two_halves_keep_their_places() {
         let got: Vec<u64> = written.lines().map(|l| l.parse().unwrap()).collect();
         assert_eq!(got, expected, "variant {at:?}");
     }
+    // Text that is not a number, in characters of several bytes around the middle of the file
+    // (where it is split), is told as such, not a panic.
+    let mut lines = plain.clone();
+    let mut facts = lines.concat();
+    // The line holding the middle byte, and a few around it, become two-byte characters; the
+    // first line is padded until the middle falls inside one.
+    let middle_line = facts[..facts.len() / 2].matches('\n').count();
+    for line in &mut lines[middle_line - 3..middle_line + 3] {
+        *line = format!("{}\n", "é".repeat(40));
+    }
+    for pad in 0..4 {
+        lines[0] = format!("{}0\t0\n", "0".repeat(pad));
+        facts = lines.concat();
+        if !facts.is_char_boundary(facts.len() / 2) {
+            break;
+        }
+    }
+    assert!(
+        !facts.is_char_boundary(facts.len() / 2),
+        "the middle is inside a character"
+    );
+    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
+    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let place = format!("e.facts:{}:1: expected 2 columns", middle_line - 2);
+    assert!(stderr.contains(&place), "no `{place}` in {stderr}");
     // A bad row in the second half is told at its line.
     let mut lines = plain.clone();
     lines[rows - 5] = "x\t1\n".into();
