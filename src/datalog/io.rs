@@ -498,11 +498,12 @@ fn plain_rows(
     // A large file is read by a second thread, a batch ahead of the one interning its symbols
     // (which must go in file order, for the ids): reading and interning overlap.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let large = threads > 1 && text.len() >= 1 << 22;
     let numbers_only = !types.contains(&Ty::Symbol);
     // Rows of numbers alone need no interning in file order: the file's second half is read
     // by a second thread while this one reads the first, each from the start of a line. The
     // second half's rows count only when the first half was read to its end in this form.
-    if threads > 1 && numbers_only && text.len() >= 1 << 22 {
+    if large && numbers_only {
         // Found in bytes: the middle may fall inside a character; past a line break it cannot.
         let split = text.as_bytes()[text.len() / 2..]
             .iter()
@@ -523,7 +524,7 @@ fn plain_rows(
                 }
             }
         });
-    } else if threads > 1 && text.len() >= 1 << 22 {
+    } else if large {
         std::thread::scope(|scope| {
             let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
             scope.spawn(move || {

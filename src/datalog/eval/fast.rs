@@ -516,16 +516,7 @@ impl Source for StoreSource<'_> {
         let mask = bound_mask(pattern);
         if is_leading(mask) {
             // The rows whose first `k` columns hold the key: a run found by binary search.
-            let (mut lo, mut hi) = (0, rows.len);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if rows.row(mid)[..k] < key[..k] {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            for i in lo..rows.len {
+            for i in first_at_least(rows, &key[..k])..rows.len {
                 let row = rows.row(i);
                 if row[..k] != key[..k] {
                     break;
@@ -693,12 +684,8 @@ fn first_at_least_near(t: &Table, key: &[u32], near: usize) -> usize {
     first_not_below(lo + 1, hi, below)
 }
 
-/// The rows of a normal table whose first columns hold `key`: a range of row numbers.
-fn prefix_range(t: &Table, key: &[u32]) -> (usize, usize) {
-    prefix_range_near(t, key, 0)
-}
-
-/// [`prefix_range`], searched from row `near` as [`first_at_least_near`] searches.
+/// The rows of a normal table whose first columns hold `key`, a range of row numbers, searched
+/// from row `near` as [`first_at_least_near`] searches.
 fn prefix_range_near(t: &Table, key: &[u32], near: usize) -> (usize, usize) {
     let start = first_at_least_near(t, key, near);
     let mut end = start;
@@ -1473,8 +1460,12 @@ fn build_rule<'a, const W: usize>(
                         let key = pick::<W>(row, &key_slots);
                         let (lo, hi) = match last {
                             Some((k, lo, hi)) if k == key => (lo, hi),
-                            Some((_, _, hi)) => prefix_range_near(table, &key[..key_len], hi),
-                            None => prefix_range(table, &key[..key_len]),
+                            // Searched on from the last key's rows (from the start at first).
+                            _ => prefix_range_near(
+                                table,
+                                &key[..key_len],
+                                last.map_or(0, |(_, _, hi)| hi),
+                            ),
                         };
                         last = Some((key, lo, hi));
                         let values = key_len..key_len + val_len;
@@ -1825,7 +1816,7 @@ fn proposed_vars(atom: &Atom, val_cols: &[usize]) -> Vec<VarId> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Table, first_at_least, first_at_least_near, prefix_range, prefix_range_near};
+    use super::{Table, first_at_least, first_at_least_near, prefix_range_near};
     use proptest::prelude::*;
 
     proptest! {
@@ -1845,7 +1836,14 @@ mod tests {
             t.normalize();
             let key = &key[..key.len().min(arity)];
             prop_assert_eq!(first_at_least_near(&t, key, near), first_at_least(&t, key));
-            prop_assert_eq!(prefix_range_near(&t, key, near), prefix_range(&t, key));
+            // The rows holding the key, found by reading every row.
+            let holding: Vec<usize> =
+                (0..t.len).filter(|&i| t.row(i)[..key.len()] == *key).collect();
+            let (lo, hi) = prefix_range_near(&t, key, near);
+            prop_assert_eq!((lo..hi).collect::<Vec<_>>(), holding.clone());
+            if holding.is_empty() {
+                prop_assert_eq!(lo, first_at_least(&t, key));
+            }
         }
     }
 }
