@@ -322,7 +322,7 @@ pub struct Answered {
 
 /// What an evaluation by scope keeps of its component step besides the rows it gathers.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Keep {
+pub struct Keep<'a> {
     /// The built-in rules' answers per identity class ([`Answered`]).
     pub answers: bool,
     /// The bindings that carry each application's decision ([`AppDeciders`]).
@@ -331,6 +331,35 @@ pub struct Keep {
     pub proofs: bool,
     /// Component evaluations shared with other evaluations by scope (see [`Memo`]).
     pub memo: Option<&'static Memo>,
+    /// Told when the evaluation starts its mostly sequential steps (see [`Idle`]).
+    pub idle: Option<&'a Idle>,
+}
+
+/// A signal that an evaluation by scope has come to its mostly sequential steps (the whole
+/// program's inputs and evaluation, about a second at a million users), which leave a core
+/// idle: work that waits for it ([`Idle::wait`]) runs beside them, not beside the parallel
+/// steps before, which it would slow.
+#[derive(Debug, Default)]
+pub struct Idle {
+    told: std::sync::Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+impl Idle {
+    /// Tells those waiting that a core is idle now (and from now on: a later wait returns at
+    /// once).
+    pub fn now(&self) {
+        *self.told.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until [`Idle::now`] is told.
+    pub fn wait(&self) {
+        let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
+        while !*told {
+            told = self.changed.wait(told).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// What an evaluation by scope kept (see [`Keep`]).

@@ -60,8 +60,9 @@ pub(crate) fn membership_files() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The membership rules evaluated for one member of each group of `snapshot`.
-pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
+/// The membership rules evaluated for one member of each group of `snapshot`; `parallel` runs
+/// their independent strata side by side.
+pub fn memberships(snapshot: &Snapshot, parallel: bool) -> Result<Memberships, String> {
     let index: FxHashMap<String, u32> = snapshot
         .groups
         .iter()
@@ -104,7 +105,7 @@ pub fn memberships(snapshot: &Snapshot) -> Result<Memberships, String> {
         )?;
     }
     let eval = rules
-        .evaluate(&inputs, Engine::Fast { parallel: true }, Limits::default())
+        .evaluate(&inputs, Engine::Fast { parallel }, Limits::default())
         .map_err(|e| e.to_string())?;
     let by_name: FxHashMap<&str, usize> = names
         .iter()
@@ -135,45 +136,94 @@ pub struct ByClass {
     pub ungrouped: Vec<u32>,
 }
 
-/// Counts every user's effective groups (see [`memberships`]) per identity class (`of_user`:
-/// each user's class, by its index in `snapshot.users`; `classes`: how many there are). Members
-/// of one class may differ in groups no rule or binding names: each user's own groups count.
-pub fn by_class(snapshot: &Snapshot, of_user: &[u32], classes: usize) -> Result<ByClass, String> {
+/// Every user's effective groups, each distinct set kept once: what [`by_class`] counts. It
+/// reads the snapshot alone, so a report computes it while the model is evaluated (see
+/// `report::Early`).
+pub struct UserGroups {
+    /// The distinct sets of effective groups (indices into `snapshot.groups`, sorted).
+    sets: Vec<Vec<u32>>,
+    /// Per user (by index in `snapshot.users`), its set's index in `sets`.
+    of_user: Vec<u32>,
+}
+
+/// Every user's effective groups (see [`memberships`]), on the calling thread alone: the rules
+/// run sequentially, and the users are read one after the other.
+pub fn user_groups(snapshot: &Snapshot) -> Result<UserGroups, String> {
+    let m = memberships(snapshot, false)?;
+    let mut index: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+    let mut sets: Vec<Vec<u32>> = Vec::new();
+    let mut of_user = Vec::with_capacity(snapshot.users.len());
+    let mut groups = Vec::new();
+    for i in 0..snapshot.users.len() {
+        m.effective(snapshot, i, &mut groups);
+        let set = match index.get(groups.as_slice()) {
+            Some(set) => *set,
+            None => {
+                let set = sets.len() as u32;
+                index.insert(groups.clone(), set);
+                sets.push(groups.clone());
+                set
+            }
+        };
+        of_user.push(set);
+    }
+    Ok(UserGroups { sets, of_user })
+}
+
+/// Counts every user's effective groups (`groups`) per identity class (`of_user`: each user's
+/// class, by its index in `snapshot.users`; `classes`: how many there are). Members of one
+/// class may differ in groups no rule or binding names: each user's own groups count.
+pub fn by_class(
+    snapshot: &Snapshot,
+    groups: &UserGroups,
+    of_user: &[u32],
+    classes: usize,
+) -> Result<ByClass, String> {
     use rayon::prelude::*;
-    let start = std::time::Instant::now();
-    let m = memberships(snapshot)?;
-    super::bulk::timing("report: each group's ancestry", start);
-    // Counted in parallel by chunks of users, as (group, class) keys, then added up.
+    if groups.of_user.len() != of_user.len() {
+        return Err(format!(
+            "internal error: {} users' groups for {} users' classes",
+            groups.of_user.len(),
+            of_user.len()
+        ));
+    }
+    // Users counted in parallel by chunks, as (set of groups, class) keys, then added up: a
+    // million users fall into far fewer such pairs.
     let chunk = of_user
         .len()
         .div_ceil(4 * rayon::current_num_threads())
         .max(1);
-    type Counts = (FxHashMap<u64, u32>, Vec<u32>);
-    let count = |(c, ks): (usize, &[u32])| -> Counts {
-        let mut pairs: FxHashMap<u64, u32> = Default::default();
-        let mut ungrouped: Vec<u32> = vec![0; classes];
-        let mut groups = Vec::new();
-        for (j, k) in ks.iter().enumerate() {
-            m.effective(snapshot, c * chunk + j, &mut groups);
-            if groups.is_empty() {
-                ungrouped[*k as usize] += 1;
-            }
-            for g in &groups {
-                *pairs
-                    .entry(u64::from(*g) << 32 | u64::from(*k))
-                    .or_default() += 1;
-            }
+    let count = |(set, class): (&[u32], &[u32])| -> FxHashMap<u64, u32> {
+        let mut pairs: FxHashMap<u64, u32> = FxHashMap::default();
+        for (s, k) in set.iter().zip(class) {
+            *pairs
+                .entry(u64::from(*s) << 32 | u64::from(*k))
+                .or_default() += 1;
         }
-        (pairs, ungrouped)
+        pairs
     };
-    let parts: Vec<Counts> = of_user.par_chunks(chunk).enumerate().map(count).collect();
+    let parts: Vec<FxHashMap<u64, u32>> = groups
+        .of_user
+        .par_chunks(chunk)
+        .zip(of_user.par_chunks(chunk))
+        .map(count)
+        .collect();
+    let mut by_set: FxHashMap<u64, u32> = FxHashMap::default();
+    for part in parts {
+        for (key, n) in part {
+            *by_set.entry(key).or_default() += n;
+        }
+    }
+    // Each (set, class) count added to every group of the set.
     let mut ungrouped: Vec<u32> = vec![0; classes];
     let mut pairs: Vec<(u64, u32)> = Vec::new();
-    for (part, none) in parts {
-        for (total, n) in ungrouped.iter_mut().zip(none) {
-            *total += n;
+    for (key, n) in by_set {
+        let (set, k) = ((key >> 32) as usize, key as u32);
+        let set = &groups.sets[set];
+        if set.is_empty() {
+            ungrouped[k as usize] += n;
         }
-        pairs.extend(part);
+        pairs.extend(set.iter().map(|g| (u64::from(*g) << 32 | u64::from(k), n)));
     }
     pairs.par_sort_unstable();
     let mut members: HashMap<String, Vec<(u32, u32)>> = HashMap::new();

@@ -359,16 +359,19 @@ impl Model {
 
     /// [`Model::everyone_reading`], keeping too the bindings that carry each application's
     /// decision for each identity class (the rules' `named_by`, read per component as
-    /// `who --app` reads it), for [`Model::app_deciders`].
+    /// `who --app` reads it), for [`Model::app_deciders`]. `idle` is told when the evaluation
+    /// comes to its mostly sequential steps (see [`bulk::Idle`]).
     pub fn everyone_deciding(
         snapshot: &Snapshot,
         extra: &[(&str, &str)],
         expand: &[&str],
         read: &[&str],
         proved: &[&str],
+        idle: Option<&bulk::Idle>,
     ) -> Result<Model, String> {
         let keep = bulk::Keep {
             deciders: true,
+            idle,
             ..bulk::Keep::default()
         };
         Ok(Self::everyone_keeping(snapshot, extra, (expand, read, proved), keep)?.0)
@@ -404,7 +407,7 @@ impl Model {
         snapshot: &Snapshot,
         extra: &[(&str, &str)],
         (expand, read, proved): (&[&str], &[&str], &[&str]),
-        keep: bulk::Keep,
+        keep: bulk::Keep<'_>,
     ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let texts: Vec<(&str, &str)> = RULES.iter().copied().chain(extra.iter().copied()).collect();
@@ -509,7 +512,7 @@ impl Model {
         ctx: &classes::KeyContext<'_>,
         scoping: scoped::Scoping,
         (expand, read, proved): (&[&str], &[&str], &[&str]),
-        keep: bulk::Keep,
+        keep: bulk::Keep<'_>,
     ) -> Result<(Model, Option<bulk::Answered>), String> {
         let start = std::time::Instant::now();
         let builtin = bulk::builtin_rules()?;

@@ -266,33 +266,63 @@ impl<'a> Because<'a> {
 
     /// How binding `b` reads in a sentence about `user`, who is called `label` in group paths.
     pub fn binding(&self, b: &PolicyBinding, user: &User, label: &str) -> String {
+        let mut out = String::new();
+        self.write_binding(b, self.reach(user.pk).as_deref(), label, &mut out);
+        out
+    }
+
+    /// Appends how binding `b` reads for a user whose reach ([`Because::reach_of`]) is `reach`,
+    /// called `label` in group paths.
+    fn write_binding(
+        &self,
+        b: &PolicyBinding,
+        reach: Option<&Reach<'a>>,
+        label: &str,
+        out: &mut String,
+    ) {
+        use std::fmt::Write;
         let h = &self.hierarchy;
-        match (&b.subject, b.negate) {
-            (Subject::Group(g), false) => self
-                .reach(user.pk)
-                .and_then(|r| h.path_in(&r, g))
-                .map(|chain| h.chain_text(label, chain))
-                .unwrap_or_else(|| format!("not a member of group {}", h.name(g))),
+        // Writing into a String cannot fail.
+        let _ = match (&b.subject, b.negate) {
+            (Subject::Group(g), false) => match reach.and_then(|r| h.path_in(r, g)) {
+                Some(chain) => {
+                    out.push_str(label);
+                    for g in chain {
+                        out.push_str(" -> ");
+                        out.push_str(h.name(g));
+                    }
+                    Ok(())
+                }
+                None => write!(out, "not a member of group {}", h.name(g)),
+            },
             (Subject::Group(g), true) => {
-                format!("not in group {} (negated group binding)", h.name(g))
+                write!(out, "not in group {} (negated group binding)", h.name(g))
             }
             (Subject::User(u), negate) => {
                 let name = self.users.get(u).map_or(u.to_string(), |n| n.to_string());
                 if negate {
-                    format!("not user {name} (negated user binding)")
+                    write!(out, "not user {name} (negated user binding)")
                 } else {
-                    format!("user binding on {name}")
+                    write!(out, "user binding on {name}")
                 }
             }
             (Subject::Policy(p), negate) => {
                 let name = self.policies.get(&**p).copied().unwrap_or(p);
                 if negate {
-                    format!("policy {name} (negated)")
+                    write!(out, "policy {name} (negated)")
                 } else {
-                    format!("policy {name}")
+                    write!(out, "policy {name}")
                 }
             }
-        }
+        };
+    }
+
+    /// [`Because::binding`] for a user whose reach ([`Because::reach_of`]) is `reach`: the
+    /// kept reaches are not looked up.
+    pub fn binding_in(&self, b: &PolicyBinding, reach: Option<&Reach<'a>>, label: &str) -> String {
+        let mut out = String::new();
+        self.write_binding(b, reach, label, &mut out);
+        out
     }
 
     /// Why `user` (called `label` in group paths) has `access` ("yes", "no" or "unknown") to an
@@ -316,13 +346,27 @@ impl<'a> Because<'a> {
     pub fn tell(&self, named: &Named<'_>, user: &User, label: &str) -> String {
         match named {
             Named::Words(w) => WORDS[usize::from(*w)].to_string(),
+            Named::Bindings { .. } => self.tell_in(named, self.reach(user.pk).as_deref(), label),
+        }
+    }
+
+    /// [`Because::tell`] for a user whose reach ([`Because::reach_of`]) is `reach`: the kept
+    /// reaches are not looked up, and the sentence is written in one string.
+    pub fn tell_in(&self, named: &Named<'_>, reach: Option<&Reach<'a>>, label: &str) -> String {
+        match named {
+            Named::Words(w) => WORDS[usize::from(*w)].to_string(),
             Named::Bindings { fails, by } => {
-                let told: Vec<String> = by
-                    .iter()
-                    .map(|(_, b)| self.binding(b, user, label))
-                    .collect();
-                let prefix = if *fails { "fails: " } else { "" };
-                format!("{prefix}{}", told.join(" and "))
+                let mut out = String::new();
+                if *fails {
+                    out.push_str("fails: ");
+                }
+                for (i, (_, b)) in by.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" and ");
+                    }
+                    self.write_binding(b, reach, label, &mut out);
+                }
+                out
             }
         }
     }

@@ -250,9 +250,17 @@ pub fn evaluate_deciding(
     expand: &[&str],
     read: &[&str],
     proofs: bool,
+    idle: Option<&crate::analysis::bulk::Idle>,
 ) -> Result<Model, String> {
     let extra = with_audit_rules(user_rules);
-    Model::everyone_deciding(snapshot, &extra, &expanded(expand), read, proved(proofs))
+    Model::everyone_deciding(
+        snapshot,
+        &extra,
+        &expanded(expand),
+        read,
+        proved(proofs),
+        idle,
+    )
 }
 
 /// The same evaluation per user: the reference [`evaluate`] is tested against.

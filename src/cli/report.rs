@@ -2,7 +2,6 @@
 
 use super::Outcome;
 use super::check::SnapshotArgs;
-use bindlog::analysis::paths::Because;
 use bindlog::audit::{self, AuditOptions};
 use bindlog::report::{self, Findings};
 use miette::miette;
@@ -141,34 +140,25 @@ pub fn run(args: Args) -> Outcome {
         let with_coverage: Vec<(String, String)> = std::iter::once((name.into(), text.into()))
             .chain(options.rules.iter().cloned())
             .collect();
-        // What names each access's reason depends on the snapshot alone: it is indexed while
-        // the model is evaluated, whose first steps leave a core free.
-        let (because, model) = rayon::join(
-            || Because::new(&loaded.snapshot),
-            || {
-                audit::evaluate_deciding(
-                    &loaded.snapshot,
-                    &with_coverage,
-                    &report::RELATIONS,
-                    &report::BY_CLASS,
-                    options.explain,
-                )
-            },
-        );
+        // What names each access's reason, and every user's groups, depend on the snapshot
+        // alone: they are read while the model is evaluated, on a core its steps leave idle.
+        let (early, model) = report::Early::beside(&loaded.snapshot, |idle| {
+            audit::evaluate_deciding(
+                &loaded.snapshot,
+                &with_coverage,
+                &report::RELATIONS,
+                &report::BY_CLASS,
+                options.explain,
+                Some(idle),
+            )
+        });
         model.and_then(|model| {
             let findings = || {
                 let found = audit::findings_of(&model, &loaded.snapshot, &options)?;
                 Ok(Findings::Computed(found.findings))
             };
-            let report = report::build_with(
-                &loaded,
-                &model,
-                findings,
-                generated,
-                &detail,
-                ahead,
-                Some(because),
-            );
+            let report =
+                report::build_with(&loaded, &model, findings, generated, &detail, ahead, early?);
             timing("report: built", start);
             report
         })

@@ -9,9 +9,10 @@ pub mod csv;
 pub mod diagram;
 pub mod html;
 
+use crate::analysis::bulk::Idle;
 use crate::analysis::coverage::Coverage;
-use crate::analysis::memberships::ByClass;
-use crate::analysis::paths::{Because, Hierarchy, Named};
+use crate::analysis::memberships::{ByClass, UserGroups};
+use crate::analysis::paths::{Because, Hierarchy, Named, Reach};
 use crate::analysis::views::{
     ANON, BEYOND_CUT_OFF, Decide, DefaultEntry, Live, OpenBinding, SuperuserSure, SuperuserUnknown,
     Tri, Visible,
@@ -28,7 +29,12 @@ pub use crate::time::rfc3339;
 /// The analysis of every user at once. The one place the report asks for all-users data, so
 /// that a faster bulk analysis can take its place.
 pub fn all_users(snapshot: &Snapshot) -> Result<Model, String> {
-    Model::everyone_deciding(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[])
+    all_users_telling(snapshot, None)
+}
+
+/// [`all_users`], telling `idle` when the evaluation leaves a core idle.
+fn all_users_telling(snapshot: &Snapshot, idle: Option<&Idle>) -> Result<Model, String> {
+    Model::everyone_deciding(snapshot, &[COVERAGE], &RELATIONS, &BY_CLASS, &[], idle)
 }
 
 /// The relations the report reads per user (expanded from identity classes to every user):
@@ -427,13 +433,17 @@ pub fn build(
     detail: &Detail,
     ahead: Digests,
 ) -> Result<Report, String> {
-    build_from(
+    let (early, model) = Early::beside(&loaded.snapshot, |idle| {
+        all_users_telling(&loaded.snapshot, Some(idle))
+    });
+    build_with(
         loaded,
-        &all_users(&loaded.snapshot)?,
-        findings,
+        &model?,
+        || Ok(findings),
         generated,
         detail,
         ahead,
+        early?,
     )
 }
 
@@ -455,13 +465,13 @@ pub fn build_from(
         generated,
         detail,
         ahead,
-        None,
+        Early::default(),
     )
 }
 
 /// [`build_from`] with the findings computed by `findings` while the tables are built: finding
-/// them reads the model on one core, and the tables' work fills the other. `because` is the
-/// snapshot's [`Because`] where the caller built it already (while the model was evaluated).
+/// them reads the model on one core, and the tables' work fills the other. `early` holds what
+/// the caller computed from the snapshot already (while the model was evaluated).
 pub fn build_with<'s>(
     loaded: &'s Loaded,
     model: &Model,
@@ -469,7 +479,7 @@ pub fn build_with<'s>(
     generated: String,
     detail: &Detail,
     ahead: Digests,
-    because: Option<Because<'s>>,
+    early: Early<'s>,
 ) -> Result<Report, String> {
     let snapshot = &loaded.snapshot;
     // The files not hashed ahead are read again and hashed while the tables are built.
@@ -496,7 +506,7 @@ pub fn build_with<'s>(
         generated,
         bindlog: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let (findings, tables) = rayon::join(findings, || tables(snapshot, model, detail, because));
+    let (findings, tables) = rayon::join(findings, || tables(snapshot, model, detail, early));
     let (findings, tables) = (findings?, tables?);
     let summary = summary(
         snapshot,
@@ -524,6 +534,46 @@ pub fn build_with<'s>(
     })
 }
 
+/// What the report reads from the snapshot alone: the words for each access's reason, and every
+/// user's effective groups. [`Early::beside`] computes them while the model is evaluated; a
+/// part left out is computed when the tables need it.
+#[derive(Default)]
+pub struct Early<'s> {
+    /// The snapshot's [`Because`].
+    pub because: Option<Because<'s>>,
+    /// Every user's effective groups.
+    pub groups: Option<UserGroups>,
+}
+
+impl<'s> Early<'s> {
+    /// Runs `evaluate`, and beside it computes the snapshot's [`Early`] parts on a thread of its
+    /// own. That thread starts when the evaluation tells the [`Idle`] it is given that its
+    /// mostly sequential steps begin (or when it ends, if it never does): the work then takes a
+    /// core those steps leave idle, rather than slowing the parallel steps before them.
+    pub fn beside<T: Send>(
+        snapshot: &'s Snapshot,
+        evaluate: impl FnOnce(&Idle) -> T + Send,
+    ) -> (Result<Early<'s>, String>, T) {
+        let idle = Idle::default();
+        std::thread::scope(|s| {
+            let early = s.spawn(|| {
+                idle.wait();
+                let groups = crate::analysis::memberships::user_groups(snapshot)?;
+                Ok(Early {
+                    because: Some(Because::new(snapshot)),
+                    groups: Some(groups),
+                })
+            });
+            let value = evaluate(&idle);
+            idle.now();
+            let early = early.join().unwrap_or_else(|_| {
+                Err("internal error: reading the snapshot's groups failed".into())
+            });
+            (early, value)
+        })
+    }
+}
+
 /// The report's tables, read from the model.
 struct Tables {
     apps: Vec<AppAccess>,
@@ -539,7 +589,7 @@ fn tables<'s>(
     snapshot: &'s Snapshot,
     model: &Model,
     detail: &Detail,
-    because: Option<Because<'s>>,
+    Early { because, groups }: Early<'s>,
 ) -> Result<Tables, String> {
     let timing = crate::analysis::bulk::timing;
     // The tables are independent of each other: each is built while the others are, so that
@@ -547,7 +597,7 @@ fn tables<'s>(
     let start = std::time::Instant::now();
     let (because_of, everyone) = rayon::join(
         || because.unwrap_or_else(|| Because::new(snapshot)),
-        || Everyone::new(snapshot, model),
+        || Everyone::new(snapshot, model, groups),
     );
     let everyone = everyone?;
     timing("report: members by class", start);
@@ -559,20 +609,22 @@ fn tables<'s>(
         groups_shown: groups.len(),
         groups: snapshot.groups.len(),
     });
-    let ((apps, flows), (privileged, privileged_unknown)) = rayon::join(
+    // The flow matrices begin with a long sequential read: it starts first, and the
+    // applications, many small parallel tasks, fill the cores around it.
+    let ((flows, apps), (privileged, privileged_unknown)) = rayon::join(
         || {
             rayon::join(
-                || {
-                    let start = std::time::Instant::now();
-                    let apps = app_access(&everyone, &because_of, detail, &groups);
-                    timing("report: application access", start);
-                    apps
-                },
                 || {
                     let start = std::time::Instant::now();
                     let flows = flow_matrices(&everyone, &groups);
                     timing("report: flow matrices", start);
                     flows
+                },
+                || {
+                    let start = std::time::Instant::now();
+                    let apps = app_access(&everyone, &because_of, detail, &groups);
+                    timing("report: application access", start);
+                    apps
                 },
             )
         },
@@ -723,11 +775,20 @@ struct Everyone<'a> {
 }
 
 impl<'a> Everyone<'a> {
-    fn new(snapshot: &'a Snapshot, model: &'a Model) -> Result<Everyone<'a>, String> {
+    /// `groups` is every user's effective groups where the caller has them already.
+    fn new(
+        snapshot: &'a Snapshot,
+        model: &'a Model,
+        groups: Option<UserGroups>,
+    ) -> Result<Everyone<'a>, String> {
+        use crate::analysis::memberships;
         let classes = model.identity_classes(snapshot);
         let class_of_user = model.user_classes(snapshot);
-        let by_class =
-            crate::analysis::memberships::by_class(snapshot, &class_of_user, classes.len())?;
+        let groups = match groups {
+            Some(g) => g,
+            None => memberships::user_groups(snapshot)?,
+        };
+        let by_class = memberships::by_class(snapshot, &groups, &class_of_user, classes.len())?;
         let sizes = classes.iter().map(|m| m.len() as u32).collect();
         Ok(Everyone {
             snapshot,
@@ -859,15 +920,15 @@ impl<'a> Everyone<'a> {
     }
 
     /// Per group shown, its members counted by a per-class answer (`answer[k]` for identity
-    /// class `k`). The answer with the most (class, group) pairs is counted as the rest of each
-    /// group: only the classes with another answer are walked, which at a million users is
-    /// most often a few.
+    /// class `k`). The answer most classes give is counted as the rest of each group: only the
+    /// classes with another answer are walked, which at a million users is most often a few.
+    /// (Which answer that is changes the work, not the counts.)
     fn tally(&self, shown: &Shown, answer: &[Tri]) -> Vec<Cell> {
-        let mut pairs = [0usize; 3];
-        for (k, t) in answer.iter().enumerate() {
-            pairs[*t as usize] += shown.of(k).len();
+        let mut classes = [0usize; 3];
+        for t in answer {
+            classes[*t as usize] += 1;
         }
-        let most = (0..3).max_by_key(|t| (pairs[*t], 3 - *t)).unwrap_or(0);
+        let most = (0..3).max_by_key(|t| (classes[*t], 3 - *t)).unwrap_or(0);
         let mut counts = vec![[0usize; 3]; shown.sizes.len()];
         for (k, t) in answer.iter().enumerate() {
             if *t as usize != most {
@@ -963,9 +1024,9 @@ struct Answer {
 /// Bindings left to run time, each as (pk, why).
 type Open = BTreeSet<(String, String)>;
 
-fn app_access(
+fn app_access<'s>(
     everyone: &Everyone,
-    because_of: &Because,
+    because_of: &Because<'s>,
     detail: &Detail,
     groups: &[(String, &crate::snapshot::Group)],
 ) -> Result<Vec<AppAccess>, String> {
@@ -990,6 +1051,13 @@ fn app_access(
         .into_iter()
         .map(|r| r.binding)
         .collect();
+    // The bindings in force, by target: read once, not once per application.
+    let mut in_force: rustc_hash::FxHashMap<&str, Vec<&PolicyBinding>> = Default::default();
+    for b in &snapshot.policy_bindings {
+        if live.contains(&*b.pk) {
+            in_force.entry(&b.target).or_default().push(b);
+        }
+    }
     let mut open: BTreeMap<(String, String), BTreeSet<(String, String)>> = BTreeMap::new();
     for r in model.view::<OpenBinding>() {
         if r.context == "app" {
@@ -1024,11 +1092,8 @@ fn app_access(
     // Applications are told apart: one per worker at a time.
     apps.par_iter()
         .map(|app| {
-            let mut bindings: Vec<&crate::snapshot::PolicyBinding> = snapshot
-                .policy_bindings
-                .iter()
-                .filter(|b| b.target == app.pk && live.contains(&*b.pk))
-                .collect();
+            let mut bindings: Vec<&PolicyBinding> =
+                in_force.get(&*app.pk).cloned().unwrap_or_default();
             bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
             let all_mode = app.policy_engine_mode.as_str() == "all";
             // Why the user at `u` has the access it has (`label` names it in group paths): the
@@ -1045,8 +1110,8 @@ fn app_access(
             let because = |ans: &Answer, u: usize, label: &str| {
                 because_of.tell(&named(ans, u), &snapshot.users[u], label)
             };
-            // Why the answer is unknown, told for one user.
-            let reason = |ans: &Answer, user: &crate::snapshot::User, label: &str| {
+            // Why the answer is unknown, told for a user whose group reach is `reach`.
+            let reason = |ans: &Answer, reach: Option<&Reach<'s>>, label: &str| {
                 if ans.access != "unknown" {
                     return String::new();
                 }
@@ -1058,7 +1123,7 @@ fn app_access(
                         let who = bindings
                             .iter()
                             .find(|x| &*x.pk == b)
-                            .map_or(b.clone(), |x| because_of.binding(x, user, label));
+                            .map_or(b.clone(), |x| because_of.binding_in(x, reach, label));
                         format!("{who}: {why}")
                     })
                     .collect::<Vec<_>>()
@@ -1165,10 +1230,11 @@ fn app_access(
                     Some(i) => *i,
                     None => {
                         let user = &snapshot.users[u];
+                        let reach = reaches[k as usize].as_deref();
                         let way = (
                             ans.access,
-                            because_of.tell(named, user, "\u{0}"),
-                            reason(ans, user, "\u{0}"),
+                            because_of.tell_in(named, reach, "\u{0}"),
+                            reason(ans, reach, "\u{0}"),
                         );
                         // The first user of a way, in the order above, tells it.
                         let i = *by_way.entry(way).or_insert_with(|| {
@@ -1176,8 +1242,8 @@ fn app_access(
                                 users: 0,
                                 access: ans.access.to_string(),
                                 representative: user.username.to_string(),
-                                because: because_of.tell(named, user, &user.username),
-                                reason: reason(ans, user, &user.username),
+                                because: because_of.tell_in(named, reach, &user.username),
+                                reason: reason(ans, reach, &user.username),
                             });
                             found.len() - 1
                         });
@@ -1219,15 +1285,16 @@ fn app_access(
                 let user = &snapshot.users[*u];
                 let k = everyone.class_of_user[*u];
                 let ans = &answers[answering.of[k as usize] as usize];
+                let reach = because_of.reach_of(user);
                 rows.push(AccessRow {
                     user: user.username.to_string(),
                     access: ans.access.to_string(),
                     because: because(ans, *u, &user.username),
-                    reason: reason(ans, user, &user.username),
+                    reason: reason(ans, reach.as_deref(), &user.username),
                     way: format!(
                         "{}\u{1}{}",
                         because(ans, *u, "\u{0}"),
-                        reason(ans, user, "\u{0}")
+                        reason(ans, reach.as_deref(), "\u{0}")
                     ),
                 });
             }

@@ -857,7 +857,7 @@ fn group_members_are_counted_per_user() {
             }
             want.entry(r[0].clone()).or_default().insert(r[1].clone());
         }
-        let m = bindlog::analysis::memberships::memberships(s).unwrap();
+        let m = bindlog::analysis::memberships::memberships(s, true).unwrap();
         let mut effective: Vec<Vec<u32>> = vec![Vec::new(); s.users.len()];
         for (i, u) in s.users.iter().enumerate() {
             m.effective(s, i, &mut effective[i]);
@@ -895,6 +895,12 @@ fn group_members_are_counted_per_user() {
                 assert_eq!(g.members, size, "{name}: {}", g.label);
             }
         }
+        // The report that reads the users' groups on a thread of its own, beside the
+        // evaluation, builds the same tables.
+        let none = Findings::NotComputed("test".into());
+        let beside = report::build(loaded, none, "t".into(), &detail, Default::default()).unwrap();
+        assert_eq!(beside.apps, built.apps, "{name}");
+        assert_eq!(beside.flows, built.flows, "{name}");
         // Users of one class in different groups: the case a count by class would get wrong.
         let classes = by_class.user_classes(s);
         let mut first: BTreeMap<u32, usize> = BTreeMap::new();

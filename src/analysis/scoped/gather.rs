@@ -228,7 +228,7 @@ pub fn evaluate(
     ctx: &KeyContext<'_>,
     population: &super::super::population::Population,
     builtin: &Rules,
-    keep: super::super::bulk::Keep,
+    keep: super::super::bulk::Keep<'_>,
 ) -> Result<
     (
         crate::datalog::Inputs,
@@ -402,7 +402,10 @@ pub fn evaluate(
             sizes.iter().max().unwrap_or(&0)
         );
     }
-    // The whole program once more, the gathered rows given.
+    // The whole program once more, the gathered rows given: its inputs are made on one core.
+    if let Some(idle) = keep.idle {
+        idle.now();
+    }
     let mut inputs = Inputs::new(rules);
     super::super::add_facts(rules, &mut inputs, &comps.global)?;
     for owned in &comps.owned {

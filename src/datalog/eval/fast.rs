@@ -17,7 +17,6 @@ use crate::datalog::compile::{
 use crate::datalog::frog::{PassThrough, join_while};
 use crate::datalog::ir::*;
 use datafrog::{Iteration, Relation, ValueFilter, Variable};
-use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -38,7 +37,8 @@ pub type Heights = Vec<Option<Vec<u32>>>;
 const MAX_WIDTH: usize = 32;
 
 /// Evaluates `prog` by `plan` over the input tables (one per relation, possibly empty).
-/// `parallel` runs independent strata on rayon's pool. A stratum whose relations are all
+/// `parallel` runs the strata on rayon's pool, each as soon as the strata it reads are done (see
+/// [`dataflow`]), and sorts the input tables side by side. A stratum whose relations are all
 /// `given` is not run: the input tables already hold those relations complete.
 pub fn evaluate(
     prog: &Program,
@@ -52,8 +52,17 @@ pub fn evaluate(
         given,
         ..Opts::plain(parallel)
     };
-    let inputs = inputs.iter().map(normal).collect();
-    Ok(run(prog, plan, rt, None, inputs, opts)?.0)
+    Ok(run(prog, plan, rt, None, normal_all(inputs, parallel), opts)?.0)
+}
+
+/// Every input table made [`normal`]; with `parallel`, the tables side by side.
+fn normal_all(inputs: &[Table], parallel: bool) -> Store {
+    use rayon::prelude::*;
+    if parallel {
+        inputs.par_iter().map(normal).collect()
+    } else {
+        inputs.iter().map(normal).collect()
+    }
 }
 
 /// [`evaluate`] over input tables it owns: each is sorted in place, so the input rows are
@@ -65,7 +74,12 @@ pub fn evaluate_owned(
     inputs: Vec<Table>,
     parallel: bool,
 ) -> Result<Vec<Table>, EvalError> {
-    let store = inputs.into_iter().map(normal_owned).collect();
+    let store = if parallel {
+        use rayon::prelude::*;
+        inputs.into_par_iter().map(normal_owned).collect()
+    } else {
+        inputs.into_iter().map(normal_owned).collect()
+    };
     Ok(run(prog, plan, rt, None, store, Opts::plain(parallel))?.0)
 }
 
@@ -85,14 +99,7 @@ pub fn evaluate_with_heights(
         heights: true,
         ..Opts::plain(parallel)
     };
-    run(
-        prog,
-        plan,
-        rt,
-        None,
-        inputs.iter().map(normal).collect(),
-        opts,
-    )
+    run(prog, plan, rt, None, normal_all(inputs, parallel), opts)
 }
 
 /// Fails when a relation or rule needs more columns than rows have.
@@ -169,7 +176,7 @@ pub fn evaluate_on(
 /// How [`run`] runs.
 #[derive(Clone, Copy)]
 struct Opts<'a> {
-    /// Whether independent strata run on rayon's pool.
+    /// Whether strata run on rayon's pool, each once the strata it reads are done.
     parallel: bool,
     /// Relations the inputs hold complete: their strata are not run.
     given: Option<&'a [bool]>,
@@ -322,39 +329,38 @@ fn run(
     for (i, s) in prog.strata.iter().enumerate() {
         level[i] = s.deps.iter().map(|&d| level[d] + 1).max().unwrap_or(0);
     }
-    let max_level = level.iter().copied().max().unwrap_or(0);
     let needed = needed_strata(prog, keep);
-    let mut heights: Heights = vec![None; store.len()];
-    // The highest height so far: a stratum's rounds count on from there.
-    let mut top = 0u32;
-    for l in 0..=max_level {
-        // A stratum without rules (input relations only) has nothing to derive.
-        let here: Vec<&StratumPlan> = plan
-            .strata
-            .iter()
-            .filter(|sp| level[sp.index] == l && !sp.rules.is_empty() && needed[sp.index])
-            .filter(|sp| given.is_none_or(|g| !prog.strata[sp.index].rels.iter().all(|&r| g[r])))
-            .filter(|sp| !idle(prog, &prog.strata[sp.index], &store))
-            .collect();
-        let from = record.then_some(top);
-        let one = |sp: &&StratumPlan| {
-            by_width!(sp.width, run_stratum, (prog, sp, rt, &store, base, from))
-        };
-        let results: Vec<StratumResult> = if parallel && here.len() > 1 {
-            here.par_iter().map(one).collect()
-        } else {
-            here.iter().map(one).collect()
-        };
-        for r in results {
-            for (rel, table, h) in r? {
-                store[rel] = (table.len > 0).then(|| Arc::new(table));
-                if let Some(h) = h {
-                    top = top.max(h.iter().copied().max().unwrap_or(0));
-                    heights[rel] = Some(h);
-                }
-            }
+    // The strata that may run: those with rules, read by something kept, and not given
+    // complete. A stratum without rules (input relations only) has nothing to derive.
+    let mut plans: Vec<Option<&StratumPlan>> = vec![None; prog.strata.len()];
+    for sp in &plan.strata {
+        let given_all = given.is_some_and(|g| prog.strata[sp.index].rels.iter().all(|&r| g[r]));
+        if !sp.rules.is_empty() && needed[sp.index] && !given_all {
+            plans[sp.index] = Some(sp);
         }
     }
+    // Heights are counted from 0 in each stratum, and moved up below.
+    let from = record.then_some(0);
+    let one = |sp: &StratumPlan, store: &Store| -> Option<StratumResult> {
+        (!idle(prog, &prog.strata[sp.index], store))
+            .then(|| by_width!(sp.width, run_stratum, (prog, sp, rt, store, base, from)))
+    };
+    let ran = if parallel {
+        dataflow(prog, &plans, store, &one)?
+    } else {
+        // One stratum after the other, in the order of their levels.
+        let mut order: Vec<usize> = (0..plans.len()).collect();
+        order.sort_by_key(|&i| level[i]);
+        let mut ran = vec![Vec::new(); plans.len()];
+        for i in order {
+            if let Some(r) = plans[i].and_then(|sp| one(sp, &store)) {
+                ran[i] = keep_result(&mut store, r?);
+            }
+        }
+        (store, ran)
+    };
+    let (store, ran) = ran;
+    let heights = heights_by_level(prog, &level, ran, record);
     let tables = store
         .into_iter()
         .zip(&prog.relations)
@@ -365,6 +371,142 @@ fn run(
         })
         .collect();
     Ok((tables, heights))
+}
+
+/// The relations each stratum derived (none for one that did not run), each with its rows'
+/// heights counted from 0 in its stratum, where they are recorded.
+type Ran = Vec<Vec<(RelId, Option<Vec<u32>>)>>;
+
+/// Puts a stratum's relations into `store`, keeping their heights for `ran`.
+fn keep_result(
+    store: &mut Store,
+    result: Vec<(RelId, Table, Option<Vec<u32>>)>,
+) -> Vec<(RelId, Option<Vec<u32>>)> {
+    result
+        .into_iter()
+        .map(|(rel, table, h)| {
+            store[rel] = (table.len > 0).then(|| Arc::new(table));
+            (rel, h)
+        })
+        .collect()
+}
+
+/// Runs every stratum of `plans` (`None`: not run) as soon as the strata it reads are done,
+/// on rayon's pool: a stratum does not wait for a level of strata it does not read. Each runs
+/// against the relations complete when it starts (`one` gives `None` for an idle one). After
+/// an error no further stratum starts; the error of the lowest stratum that failed is
+/// returned.
+fn dataflow(
+    prog: &Program,
+    plans: &[Option<&StratumPlan>],
+    store: Store,
+    one: &(dyn Fn(&StratumPlan, &Store) -> Option<StratumResult> + Sync),
+) -> Result<(Store, Ran), EvalError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let n = prog.strata.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<AtomicUsize> = Vec::with_capacity(n);
+    for (i, s) in prog.strata.iter().enumerate() {
+        let mut deps = s.deps.clone();
+        deps.sort_unstable();
+        deps.dedup();
+        deps.retain(|&d| d != i);
+        for &d in &deps {
+            dependents[d].push(i);
+        }
+        waiting.push(AtomicUsize::new(deps.len()));
+    }
+    struct Shared<'a> {
+        plans: &'a [Option<&'a StratumPlan>],
+        one: &'a (dyn Fn(&StratumPlan, &Store) -> Option<StratumResult> + Sync),
+        dependents: Vec<Vec<usize>>,
+        waiting: Vec<AtomicUsize>,
+        store: Mutex<Store>,
+        ran: Mutex<Ran>,
+        failed: AtomicBool,
+        errors: Mutex<Vec<(usize, EvalError)>>,
+    }
+    fn launch<'s>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s>, i: usize) {
+        scope.spawn(move |scope| {
+            let lock = |m: &'s Mutex<Store>| m.lock().unwrap_or_else(|e| e.into_inner());
+            if let (Some(sp), false) = (shared.plans[i], shared.failed.load(Ordering::Acquire)) {
+                let now: Store = lock(&shared.store).clone();
+                match (shared.one)(sp, &now) {
+                    None => {}
+                    Some(Ok(result)) => {
+                        let kept = keep_result(&mut lock(&shared.store), result);
+                        shared.ran.lock().unwrap_or_else(|e| e.into_inner())[i] = kept;
+                    }
+                    Some(Err(e)) => {
+                        shared.failed.store(true, Ordering::Release);
+                        let mut errors = shared.errors.lock().unwrap_or_else(|e| e.into_inner());
+                        errors.push((i, e));
+                    }
+                }
+            }
+            for &d in &shared.dependents[i] {
+                if shared.waiting[d].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    launch(scope, shared, d);
+                }
+            }
+        });
+    }
+    let ready: Vec<usize> = (0..n).filter(|&i| *waiting[i].get_mut() == 0).collect();
+    let shared = Shared {
+        plans,
+        one,
+        dependents,
+        waiting,
+        store: Mutex::new(store),
+        ran: Mutex::new(vec![Vec::new(); n]),
+        failed: AtomicBool::new(false),
+        errors: Mutex::new(Vec::new()),
+    };
+    rayon::scope(|scope| {
+        for &i in &ready {
+            launch(scope, &shared, i);
+        }
+    });
+    let mut errors = shared
+        .errors
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    errors.sort_by_key(|(i, _)| *i);
+    if let Some((_, e)) = errors.into_iter().next() {
+        return Err(e);
+    }
+    Ok((
+        shared.store.into_inner().unwrap_or_else(|e| e.into_inner()),
+        shared.ran.into_inner().unwrap_or_else(|e| e.into_inner()),
+    ))
+}
+
+/// The heights of every relation's rows (with `record`), counted on across strata level by
+/// level: a stratum's rounds start above the highest height of every lower level, whether or
+/// not it reads them, so that the heights do not depend on the order the strata ran in.
+fn heights_by_level(prog: &Program, level: &[usize], mut ran: Ran, record: bool) -> Heights {
+    let mut heights: Heights = vec![None; prog.relations.len()];
+    if !record {
+        return heights;
+    }
+    let mut by_level: Vec<(usize, usize)> = (0..ran.len()).map(|i| (level[i], i)).collect();
+    by_level.sort_unstable();
+    let mut top = 0u32;
+    for same in by_level.chunk_by(|a, b| a.0 == b.0) {
+        let from = top;
+        for &(_, i) in same {
+            for (rel, h) in std::mem::take(&mut ran[i]) {
+                if let Some(mut h) = h {
+                    for x in h.iter_mut().filter(|x| **x > 0) {
+                        *x = from.saturating_add(*x);
+                        top = top.max(*x);
+                    }
+                    heights[rel] = Some(h);
+                }
+            }
+        }
+    }
+    heights
 }
 
 /// Per stratum, whether a relation in `keep` reads it, through any number of strata: the others
