@@ -564,8 +564,17 @@ impl<'s> Early<'s> {
                     groups: Some(groups),
                 })
             });
-            let value = evaluate(&idle);
-            idle.now();
+            // Told however `evaluate` ends (a panic included): the thread must not wait on.
+            struct TellWhenDone<'i>(&'i Idle);
+            impl Drop for TellWhenDone<'_> {
+                fn drop(&mut self) {
+                    self.0.now();
+                }
+            }
+            let value = {
+                let _done = TellWhenDone(&idle);
+                evaluate(&idle)
+            };
             let early = early.join().unwrap_or_else(|_| {
                 Err("internal error: reading the snapshot's groups failed".into())
             });

@@ -266,10 +266,21 @@ proptest! {
 /// Per relation, every tuple with its proof height.
 type Heights = Vec<Vec<(Vec<u32>, u32)>>;
 
-/// The proof heights of every tuple, as the naive reference and the semi-naive evaluator that
-/// proofs use find them.
-fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Heights; 2] {
-    use bindlog::datalog::eval::{Limits, Runtime, naive};
+/// A generated program and its input facts (`e0`, `e1`, `u0`, `t0`, as tab-separated rows),
+/// from `seed`.
+fn generated(seed: u64) -> (String, [(&'static str, String); 4]) {
+    let mut g = Gen(seed);
+    let p = program(&mut g);
+    let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
+    let t0 = facts(&mut g, 3);
+    (p, [("e0", e0), ("e1", e1), ("u0", u0), ("t0", t0)])
+}
+
+/// A program's rules and its input facts (each `(relation, tab-separated rows)`).
+fn compiled(
+    program: &str,
+    facts: &[(&str, &str)],
+) -> (bindlog::datalog::Rules, bindlog::datalog::Inputs) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in facts {
         std::fs::write(dir.path().join(format!("{name}.facts")), text).unwrap();
@@ -278,6 +289,14 @@ fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Heights; 2] {
         .unwrap_or_else(|f| panic!("{}", f.render(100)));
     let inputs = bindlog::datalog::Inputs::from_dir(&mut rules, dir.path(), false)
         .unwrap_or_else(|f| panic!("{}", f.render(100)));
+    (rules, inputs)
+}
+
+/// The proof heights of every tuple, as the naive reference and the semi-naive evaluator that
+/// proofs use find them.
+fn heights_by_both(program: &str, facts: &[(&str, &str)]) -> [Heights; 2] {
+    use bindlog::datalog::eval::{Limits, Runtime, naive};
+    let (rules, inputs) = compiled(program, facts);
     let rows = || -> Vec<Vec<Vec<u32>>> {
         inputs
             .tables
@@ -302,12 +321,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
     #[test]
     fn semi_naive_proof_heights_match_the_naive_reference(seed in any::<u64>()) {
-        let mut g = Gen(seed);
-        let p = program(&mut g);
-        let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
-        let t0 = facts(&mut g, 3);
-        let [naive, deltas] =
-            heights_by_both(&p, &[("e0", &e0), ("e1", &e1), ("u0", &u0), ("t0", &t0)]);
+        let (p, facts) = generated(seed);
+        let [naive, deltas] = heights_by_both(&p, &facts.each_ref().map(|(n, t)| (*n, t.as_str())));
         prop_assert!(naive == deltas, "seed {seed}\n{p}");
     }
 }
@@ -320,14 +335,7 @@ fn fast_heights(
     parallel: bool,
 ) -> Vec<(Vec<u32>, Vec<u32>)> {
     use bindlog::datalog::eval::{Limits, Runtime, fast};
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in facts {
-        std::fs::write(dir.path().join(format!("{name}.facts")), text).unwrap();
-    }
-    let mut rules = bindlog::datalog::Rules::from_texts(&[("test.dl", program)])
-        .unwrap_or_else(|f| panic!("{}", f.render(100)));
-    let inputs = bindlog::datalog::Inputs::from_dir(&mut rules, dir.path(), false)
-        .unwrap_or_else(|f| panic!("{}", f.render(100)));
+    let (rules, inputs) = compiled(program, facts);
     let rt = Runtime::new(inputs.symbols.clone(), Limits::default());
     let (tables, heights) =
         fast::evaluate_with_heights(&rules.program, &rules.plan, &rt, &inputs.tables, parallel)
@@ -346,11 +354,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
     #[test]
     fn strata_run_side_by_side_give_the_heights_of_a_sequential_run(seed in any::<u64>()) {
-        let mut g = Gen(seed);
-        let p = program(&mut g);
-        let (e0, e1, u0) = (facts(&mut g, 2), facts(&mut g, 2), facts(&mut g, 1));
-        let t0 = facts(&mut g, 3);
-        let facts = [("e0", e0.as_str()), ("e1", &e1), ("u0", &u0), ("t0", &t0)];
+        let (p, facts) = generated(seed);
+        let facts = facts.each_ref().map(|(n, t)| (*n, t.as_str()));
         let sequential = fast_heights(&p, &facts, false);
         let parallel = fast_heights(&p, &facts, true);
         prop_assert!(sequential == parallel, "seed {seed}\n{p}");
