@@ -984,6 +984,17 @@ impl Model {
     /// without a model-by-scope's scope column (so a row may come more than once). For a
     /// large relation read into a map, where [`Model::rows`] would sort and copy every row.
     pub fn each_symbol_row<'m>(&'m self, rel: &str, mut f: impl FnMut(&[&'m str])) {
+        let mut row: Vec<&str> = Vec::new();
+        self.each_id_row(rel, |r| {
+            row.clear();
+            row.extend(r.iter().map(|v| self.eval.symbols.resolve(*v)));
+            f(&row);
+        });
+    }
+
+    /// [`Model::each_symbol_row`] with each value as its symbol's id (see
+    /// [`Model::symbol_id`]), not resolved to text.
+    pub fn each_id_row(&self, rel: &str, mut f: impl FnMut(&[u32])) {
         let Some(id) = self.rules.program.relation(rel) else {
             return;
         };
@@ -998,12 +1009,20 @@ impl Model {
             types[..width].iter().all(|t| *t == Ty::Symbol),
             "{rel}: not symbols"
         );
-        let mut row: Vec<&str> = Vec::with_capacity(width);
         for r in self.eval.tables[id].rows() {
-            row.clear();
-            row.extend(r[..width].iter().map(|v| self.eval.symbols.resolve(*v)));
-            f(&row);
+            f(&r[..width]);
         }
+    }
+
+    /// The id of a symbol in the model's evaluation ([`Model::each_id_row`]); `None` where no
+    /// row holds it.
+    pub fn symbol_id(&self, text: &str) -> Option<u32> {
+        self.eval.symbols.get(text)
+    }
+
+    /// The text of a symbol's id.
+    pub fn symbol_text(&self, id: u32) -> &str {
+        self.eval.symbols.resolve(id)
     }
 
     /// Rows of `rel` without the scope column of a model evaluated per scope.

@@ -1331,16 +1331,19 @@ fn flow_matrices(
         .into_iter()
         .map(|r| (r.flow, r.entry))
         .collect();
-    // (fsb, entry, subject) -> visibility, read as borrowed text. A row repeated across scopes
-    // keeps its greatest value, as a sorted read would.
+    // (fsb, entry, subject) -> visibility, read by the symbols' ids: at a million users the
+    // largest relation the flows read, hashed as numbers, not as text. A row repeated across
+    // scopes keeps its greatest value, as a sorted read would.
     use crate::analysis::bulk::VISIBLE;
-    let mut visible: rustc_hash::FxHashMap<(&str, &str, &str), &str> = Default::default();
-    model.each_symbol_row(
+    let mut visible: rustc_hash::FxHashMap<[u32; 3], u32> = Default::default();
+    model.each_id_row(
         <Visible as crate::analysis::views::View>::RELATIONS[0],
         |r| {
             let [x, e, s, v] = VISIBLE.map(|k| r[k]);
-            let old = visible.entry((x, e, s)).or_insert(v);
-            *old = (*old).max(v);
+            let old = visible.entry([x, e, s]).or_insert(v);
+            if v != *old && model.symbol_text(v) > model.symbol_text(*old) {
+                *old = v;
+            }
         },
     );
     let stage_names: BTreeMap<&str, &str> =
@@ -1365,7 +1368,12 @@ fn flow_matrices(
                 .collect();
             fsbs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
             let look = |fsb: &str, e: &str, pk: &str| -> &'static str {
-                match visible.get(&(fsb, e, pk)).copied() {
+                let key = [fsb, e, pk].map(|t| model.symbol_id(t));
+                let found = match key {
+                    [Some(x), Some(e), Some(s)] => visible.get(&[x, e, s]).copied(),
+                    _ => None,
+                };
+                match found.map(|v| model.symbol_text(v)) {
                     Some("shown") => "shown",
                     Some("skipped") => "skipped",
                     _ => "unknown",
