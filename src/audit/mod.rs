@@ -322,13 +322,24 @@ pub fn findings_of(
     }
     // Read as borrowed text and sorted once: a finding may name every user (some identities
     // bypass MFA). Each finding's further objects are a run of the sorted rows, in the order
-    // of their kind, then pk.
-    let mut object_rows: Vec<[&str; 4]> = Vec::new();
+    // of their kind, then pk. The rows are grouped by their first three columns (few groups),
+    // and each group's last column is sorted on its own: one string compared per step, not
+    // up to four.
+    let mut by_start: FxHashMap<[&str; 3], Vec<&str>> = FxHashMap::default();
     model.each_symbol_row("finding_object", |r| {
-        object_rows.push([r[0], r[1], r[2], r[3]]);
+        by_start.entry([r[0], r[1], r[2]]).or_default().push(r[3]);
     });
-    object_rows.par_sort_unstable();
-    object_rows.dedup();
+    let mut by_start: Vec<([&str; 3], Vec<&str>)> = by_start.into_iter().collect();
+    by_start.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    by_start.par_iter_mut().for_each(|(_, last)| {
+        last.par_sort_unstable();
+        last.dedup();
+    });
+    let mut object_rows: Vec<[&str; 4]> =
+        Vec::with_capacity(by_start.iter().map(|(_, last)| last.len()).sum());
+    for ([rule, pk, kind], last) in &by_start {
+        object_rows.extend(last.iter().map(|other| [*rule, *pk, *kind, *other]));
+    }
     let mut extra: FxHashMap<(&str, &str), &[[&str; 4]]> = FxHashMap::default();
     for run in object_rows.chunk_by(|a, b| a[..2] == b[..2]) {
         extra.insert((run[0][0], run[0][1]), run);
@@ -509,25 +520,20 @@ impl<'s> Names<'s> {
     }
 
     fn object(&self, kind: &str, pk: &str) -> ObjectRef {
-        let name = self
-            .by_kind
-            .get(kind)
-            .and_then(|m| m.get(pk))
-            .cloned()
-            .or_else(|| {
-                (kind == "user")
-                    .then(|| self.user(pk))
-                    .flatten()
-                    .map(str::to_string)
-            })
-            // An event action is named by itself.
-            .unwrap_or_else(|| {
-                if kind == "event_action" {
-                    pk.to_string()
-                } else {
-                    String::new()
-                }
-            });
+        // A user is named from the users' index (only the anonymous visitor is in `by_kind`).
+        let user = (kind == "user" && pk != ANON).then(|| self.user(pk));
+        let name = match user {
+            Some(name) => name.map(str::to_string),
+            None => self.by_kind.get(kind).and_then(|m| m.get(pk)).cloned(),
+        }
+        // An event action is named by itself.
+        .unwrap_or_else(|| {
+            if kind == "event_action" {
+                pk.to_string()
+            } else {
+                String::new()
+            }
+        });
         ObjectRef {
             kind: kind.to_string(),
             pk: pk.to_string(),
