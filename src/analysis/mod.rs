@@ -1014,8 +1014,8 @@ impl Model {
         }
     }
 
-    /// The id of a symbol in the model's evaluation ([`Model::each_id_row`]); `None` where no
-    /// row holds it.
+    /// The id of a symbol in the model's evaluation ([`Model::each_id_row`]); `None` where the
+    /// evaluation knows no such symbol (then no row holds it).
     pub fn symbol_id(&self, text: &str) -> Option<u32> {
         self.eval.symbols.get(text)
     }
