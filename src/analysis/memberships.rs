@@ -150,8 +150,8 @@ pub struct UserGroups {
 /// run sequentially, and the users are read one after the other.
 pub fn user_groups(snapshot: &Snapshot) -> Result<UserGroups, String> {
     let m = memberships(snapshot, false)?;
+    // Each distinct set numbered as first met; the list of sets is read off the index after.
     let mut index: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
-    let mut sets: Vec<Vec<u32>> = Vec::new();
     let mut of_user = Vec::with_capacity(snapshot.users.len());
     let mut groups = Vec::new();
     for i in 0..snapshot.users.len() {
@@ -159,13 +159,16 @@ pub fn user_groups(snapshot: &Snapshot) -> Result<UserGroups, String> {
         let set = match index.get(groups.as_slice()) {
             Some(set) => *set,
             None => {
-                let set = sets.len() as u32;
+                let set = index.len() as u32;
                 index.insert(groups.clone(), set);
-                sets.push(groups.clone());
                 set
             }
         };
         of_user.push(set);
+    }
+    let mut sets = vec![Vec::new(); index.len()];
+    for (groups, set) in index {
+        sets[set as usize] = groups;
     }
     Ok(UserGroups { sets, of_user })
 }

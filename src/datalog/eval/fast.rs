@@ -345,7 +345,7 @@ fn run(
         (!idle(prog, &prog.strata[sp.index], store))
             .then(|| by_width!(sp.width, run_stratum, (prog, sp, rt, store, base, from)))
     };
-    let ran = if parallel {
+    let (store, ran) = if parallel {
         dataflow(prog, &plans, store, &one)?
     } else {
         // One stratum after the other, in the order of their levels.
@@ -359,7 +359,6 @@ fn run(
         }
         (store, ran)
     };
-    let (store, ran) = ran;
     let heights = heights_by_level(prog, &level, ran, record);
     let tables = store
         .into_iter()

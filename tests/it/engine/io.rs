@@ -230,27 +230,15 @@ fn issue_18_3_large_files_read_by_two_threads_keep_their_places() {
         .collect();
     assert!(facts.len() > 1 << 22, "the test needs a file of 4 MiB");
     facts.push_str("7\t\"quoted\tsymbol\"\n\nx\ty\n");
-    let dir = tempfile::tempdir().unwrap();
     let p = ".decl e(n: number, s: symbol) .input e .output e";
-    std::fs::write(dir.path().join("p.dl"), p).unwrap();
-    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
-    let d = dir.path().to_str().unwrap();
-    let program = dir.path().join("p.dl");
-    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = eval_stdout(p, &facts);
+    assert_eq!(code, Some(2), "{stderr}");
     let place = format!("e.facts:{}:1: column 1 (`n`) expects a number", rows + 3);
     assert!(stderr.contains(&place), "no `{place}` in {stderr}");
     // Without the bad line: every row, the quoted one among them.
     facts.truncate(facts.len() - "\nx\ty\n".len());
-    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
-    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let written = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
+    let (_dir, out) = eval_dir(p, &facts);
+    let written = std::fs::read_to_string(out.join("e.csv")).unwrap();
     assert_eq!(written.lines().count(), rows + 1);
     assert!(written.starts_with("0\tsym-0\n1\tsym-1\n"));
     assert!(written.contains("\n6\tsym-6\n7\t\"quoted\tsymbol\"\n7\tsym-7\n8\tsym-8\n"));
@@ -267,12 +255,8 @@ fn issue_18_3_number_files_read_in_two_halves_keep_their_places() {
         plain.concat().len() > 1 << 22,
         "the test needs a file of 4 MiB"
     );
-    let dir = tempfile::tempdir().unwrap();
     let p = ".decl e(a: number, b: number) .input e .decl n(c: number) .output n\n\
              n(c) :- e(_, c).";
-    std::fs::write(dir.path().join("p.dl"), p).unwrap();
-    let d = dir.path().to_str().unwrap();
-    let program = dir.path().join("p.dl");
     // Each variant: the line replaced (0-based) and its new text; the expected third columns.
     for (at, line) in [
         (None, String::new()),
@@ -290,14 +274,8 @@ fn issue_18_3_number_files_read_in_two_halves_keep_their_places() {
         if let Some(at) = at {
             lines[at] = line;
         }
-        std::fs::write(dir.path().join("e.facts"), lines.concat()).unwrap();
-        let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let written = std::fs::read_to_string(dir.path().join("n.csv")).unwrap();
+        let (_dir, out) = eval_dir(p, &lines.concat());
+        let written = std::fs::read_to_string(out.join("n.csv")).unwrap();
         let mut expected: Vec<u64> = (0..rows as u64).map(|i| i * 3).collect();
         expected.sort_unstable();
         let got: Vec<u64> = written.lines().map(|l| l.parse().unwrap()).collect();
@@ -324,19 +302,15 @@ fn issue_18_3_number_files_read_in_two_halves_keep_their_places() {
         !facts.is_char_boundary(facts.len() / 2),
         "the middle is inside a character"
     );
-    std::fs::write(dir.path().join("e.facts"), &facts).unwrap();
-    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = eval_stdout(p, &facts);
+    assert_eq!(code, Some(2), "{stderr}");
     let place = format!("e.facts:{}:1: expected 2 columns", middle_line - 2);
     assert!(stderr.contains(&place), "no `{place}` in {stderr}");
     // A bad row in the second half is told at its line.
     let mut lines = plain.clone();
     lines[rows - 5] = "x\t1\n".into();
-    std::fs::write(dir.path().join("e.facts"), lines.concat()).unwrap();
-    let out = bindlog(&["eval", program.to_str().unwrap(), "-F", d, "-D", d]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = eval_stdout(p, &lines.concat());
+    assert_eq!(code, Some(2), "{stderr}");
     let place = format!("e.facts:{}:1: column 1 (`a`) expects a number", rows - 4);
     assert!(stderr.contains(&place), "no `{place}` in {stderr}");
 }
