@@ -112,6 +112,14 @@ pub const COVERAGE: (&str, &str) = (
     include_str!("../../rules/authentik/coverage.dl"),
 );
 
+/// The rules that say which chain of groups an answer tells for a membership: see
+/// [`paths::Chains`]. They read only the snapshot's groups and group bindings, so they are
+/// evaluated on their own, once per snapshot, by the commands that tell such chains.
+pub const PATHS: (&str, &str) = (
+    "rules/authentik/paths.dl",
+    include_str!("../../rules/authentik/paths.dl"),
+);
+
 /// A snapshot with the built-in rules (and any rules of the user's) evaluated over it.
 pub struct Model {
     rules: Rules,

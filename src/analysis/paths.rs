@@ -1,12 +1,16 @@
 //! Membership paths: how a user comes to be a member of a group, for answers that name the group
-//! path that grants something (`alice -> sre -> admins`).
+//! chain that grants something (`alice -> sre -> admins`). Which chain is told is the rules'
+//! (`rules/authentik/paths.dl`, read by [`Chains`]); this module follows it from the user's
+//! direct groups and tells it.
 
+use super::PATHS;
+use crate::datalog::eval::Limits;
+use crate::datalog::{Engine, Inputs, Rules};
 use crate::snapshot::{PolicyBinding, Snapshot, Subject, User};
 use rustc_hash::FxHashMap as HashMap;
 
 /// The group hierarchy of a snapshot, indexed once for many path questions. Groups are
-/// numbered in the order of their pks, so that a path search that visits them by number
-/// visits them by pk.
+/// numbered in the order of their pks, so that comparing numbers compares pks.
 pub struct Hierarchy<'a> {
     /// Every group pk the snapshot names as a group or as a parent, sorted.
     pks: Vec<&'a str>,
@@ -88,8 +92,7 @@ impl<'a> Hierarchy<'a> {
         )
     }
 
-    /// Every group the user is an effective member of, each with its shortest chain from one of
-    /// the user's direct groups (see [`Reach`]); `None` when no group names the user.
+    /// Where the user's chains start: its direct groups; `None` when no group names the user.
     pub fn reach(&self, user: i64) -> Option<Reach<'a>> {
         let mut starts: Vec<u32> = Vec::new();
         let mut unlisted = Vec::new();
@@ -101,12 +104,27 @@ impl<'a> Hierarchy<'a> {
         }
         starts.sort_unstable();
         starts.dedup();
+        Some(Reach { starts, unlisted })
+    }
+
+    /// The shortest chain of groups from one of the user's direct groups up to `group` (both
+    /// ends included), or `None` when the user is not a member: among chains of equal length,
+    /// the one whose groups come first by pk, from the direct group up. Searched breadth first
+    /// here, without the rules: the slow reference [`Chains`] is tested against.
+    pub fn path(&self, user: i64, group: &str) -> Option<Vec<&'a str>> {
+        let reach = self.reach(user)?;
+        // A direct group the snapshot does not list has no parents: it is a path only to
+        // itself.
+        if let Some(g) = reach.unlisted.iter().find(|g| **g == group) {
+            return Some(vec![*g]);
+        }
+        let target = *self.number.get(group)?;
         // Breadth first by number (so by pk): `seen` is the queue, each group with the index
         // of the one it was reached from.
-        let mut seen: Vec<(u32, u32)> = starts.iter().map(|g| (*g, u32::MAX)).collect();
-        let mut reached: rustc_hash::FxHashSet<u32> = starts.iter().copied().collect();
+        let mut seen: Vec<(u32, u32)> = reach.starts.iter().map(|g| (*g, u32::MAX)).collect();
+        let mut reached: rustc_hash::FxHashSet<u32> = reach.starts.iter().copied().collect();
         let mut at = 0;
-        while at < seen.len() {
+        while at < seen.len() && seen[at].0 != target {
             for p in &self.parents[seen[at].0 as usize] {
                 if reached.insert(*p) {
                     seen.push((*p, at as u32));
@@ -114,42 +132,12 @@ impl<'a> Hierarchy<'a> {
             }
             at += 1;
         }
-        let mut by_number: Vec<(u32, u32)> = seen
-            .iter()
-            .enumerate()
-            .map(|(i, (g, _))| (*g, i as u32))
-            .collect();
-        by_number.sort_unstable();
-        Some(Reach {
-            seen,
-            by_number,
-            unlisted,
-        })
-    }
-
-    /// The shortest chain of groups from one of the user's direct groups up to `group` (both
-    /// ends included), or `None` when the user is not a member. Among chains of equal length the
-    /// one through the smallest group pks is taken, so the answer is deterministic.
-    pub fn path(&self, user: i64, group: &str) -> Option<Vec<&'a str>> {
-        self.path_in(&self.reach(user)?, group)
-    }
-
-    /// [`Hierarchy::path`] read from the user's [`Reach`].
-    pub fn path_in(&self, reach: &Reach<'a>, group: &str) -> Option<Vec<&'a str>> {
-        // A direct group the snapshot does not list has no parents: it is a path only to
-        // itself.
-        if let Some(g) = reach.unlisted.iter().find(|g| **g == group) {
-            return Some(vec![*g]);
-        }
-        let target = *self.number.get(group)?;
-        let at = reach
-            .by_number
-            .binary_search_by_key(&target, |(g, _)| *g)
-            .ok()?;
+        let mut i = u32::try_from(at)
+            .ok()
+            .filter(|i| (*i as usize) < seen.len())?;
         let mut chain = Vec::new();
-        let mut i = reach.by_number[at].1;
         while i != u32::MAX {
-            let (g, from) = reach.seen[i as usize];
+            let (g, from) = seen[i as usize];
             chain.push(self.pks[g as usize]);
             i = from;
         }
@@ -157,79 +145,175 @@ impl<'a> Hierarchy<'a> {
         Some(chain)
     }
 
-    /// Appends the numbers of [`Hierarchy::path_in`]'s chain to `out` (from the direct group up);
-    /// false, with nothing appended, when the user is not a member through a listed group.
-    pub fn chain_numbers(&self, reach: &Reach<'a>, group: &str, out: &mut Vec<u32>) -> bool {
-        let Some(target) = self.number.get(group) else {
-            return false;
-        };
-        let Ok(at) = reach.by_number.binary_search_by_key(target, |(g, _)| *g) else {
-            return false;
-        };
-        let from = out.len();
-        let mut i = reach.by_number[at].1;
-        while i != u32::MAX {
-            let (g, up) = reach.seen[i as usize];
-            out.push(g);
-            i = up;
-        }
-        out[from..].reverse();
-        true
-    }
-
     /// A group's name, or its pk when the snapshot does not know it.
     pub fn name(&self, group: &'a str) -> &'a str {
         self.names.get(group).copied().unwrap_or(group)
     }
-
-    /// The path as names joined by ` -> `, starting with the username.
-    pub fn path_text(&self, username: &str, user: i64, group: &str) -> Option<String> {
-        Some(self.chain_text(username, self.path(user, group)?))
-    }
-
-    /// A chain of groups as names joined by ` -> `, starting with the username.
-    fn chain_text(&self, username: &str, chain: Vec<&str>) -> String {
-        let mut text = username.to_string();
-        for g in chain {
-            text.push_str(" -> ");
-            text.push_str(self.name(g));
-        }
-        text
-    }
 }
 
-/// Where one user's direct groups lead ([`Hierarchy::reach`]): each group reached, breadth
-/// first from the direct groups in pk order, with the group it was first reached from, so
-/// that its shortest path is read back without searching again.
+/// Where one user's chains of groups start ([`Hierarchy::reach`]): its direct groups.
 pub struct Reach<'a> {
-    /// Group numbers in the order reached, each with the index in `seen` of the group it was
-    /// reached from (`u32::MAX` for a direct group).
-    seen: Vec<(u32, u32)>,
-    /// (group number, index in `seen`), sorted.
-    by_number: Vec<(u32, u32)>,
+    /// The numbers of the user's direct groups the snapshot lists, sorted (so in pk order).
+    starts: Vec<u32>,
     /// The user's direct groups that the snapshot does not list.
     unlisted: Vec<&'a str>,
 }
 
-/// Why one user has the access to an application it has, in words: the bindings the rules
-/// say carry the decision (`named_by`), read against the group paths of [`Hierarchy`].
-pub struct Because<'a> {
-    hierarchy: Hierarchy<'a>,
-    users: HashMap<i64, &'a str>,
-    policies: HashMap<&'a str, &'a str>,
-    /// The reaches asked for so far, by user pk, shared by the threads that ask (a report asks
-    /// for one user's paths once per application). At most [`REACHES_KEPT`] are kept.
-    reaches: std::sync::Mutex<HashMap<i64, Option<std::sync::Arc<Reach<'a>>>>>,
+/// The chains of groups `rules/authentik/paths.dl` tells, toward every goal it names (every
+/// group a binding names, every superuser group): from each group that reaches a goal, how
+/// many steps and which parent comes next.
+pub struct Chains {
+    /// Goal group pk -> its index.
+    goals: HashMap<Box<str>, u32>,
+    /// (goal, group number) -> the fewest steps up to the goal, and the number of the next
+    /// group on the chain told (the group's own at the goal).
+    steps: HashMap<(u32, u32), (u32, u32)>,
 }
 
-/// How many users' reaches [`Because`] keeps; beyond that a reach is searched again.
-const REACHES_KEPT: usize = 100_000;
+/// How many steps a chain may have at most: the bound written in [`PATHS`]'s `path_steps`,
+/// which tells none longer (the words for a longer chain say it; a test holds the two together).
+pub const CHAIN_STEPS: u32 = 31;
+
+impl Chains {
+    /// Evaluates [`PATHS`] over the snapshot's groups and group bindings, numbering the groups
+    /// as `hierarchy` does.
+    pub fn evaluate(snapshot: &Snapshot, hierarchy: &Hierarchy) -> Result<Chains, String> {
+        let start = std::time::Instant::now();
+        let texts = [super::RULES[0], PATHS];
+        let rules = Rules::from_texts(&texts).map_err(|f| f.render(100))?;
+        let mut inputs = Inputs::new(&rules);
+        // The facts of the groups and bindings alone: nothing else is read.
+        let groups_and_bindings = Snapshot {
+            version: snapshot.version.clone(),
+            groups: snapshot
+                .groups
+                .iter()
+                .map(|g| crate::snapshot::Group {
+                    pk: g.pk.clone(),
+                    name: g.name.clone(),
+                    is_superuser: g.is_superuser,
+                    parents: g.parents.clone(),
+                    users: Vec::new(),
+                })
+                .collect(),
+            policy_bindings: snapshot.policy_bindings.clone(),
+            ..Snapshot::default()
+        };
+        let facts = crate::facts::facts_of(&groups_and_bindings);
+        let read = ["group_parent", "group_superuser", "binding_group"];
+        let mut wanted = crate::facts::FactSet::default();
+        for rel in read {
+            wanted
+                .relations
+                .insert(rel.to_string(), facts.rows(rel).to_vec());
+        }
+        super::add_facts(&rules, &mut inputs, &wanted)?;
+        let eval = rules
+            .evaluate(&inputs, Engine::Fast { parallel: false }, Limits::default())
+            .map_err(|e| format!("telling the chains of groups: {e}"))?;
+        let rows = |rel: &str| eval.rows(&rules, rel).unwrap_or_default();
+        let mut goals: HashMap<Box<str>, u32> = HashMap::default();
+        let mut steps: HashMap<(u32, u32), (u32, u32)> = HashMap::default();
+        for r in rows("path_length") {
+            let next = goals.len() as u32;
+            let t = *goals.entry(r[1].as_str().into()).or_insert(next);
+            // A group no group lists (a goal named only by a binding) is told apart
+            // ([`Reach`]'s `unlisted`).
+            let Some(c) = hierarchy.number.get(r[0].as_str()) else {
+                continue;
+            };
+            let d: u32 = r[2]
+                .parse()
+                .map_err(|_| format!("internal error: path_length `{}` is no count", r[2]))?;
+            steps.insert((t, *c), (d, *c));
+        }
+        for r in rows("path_next") {
+            let (Some(t), Some(c), Some(p)) = (
+                goals.get(r[1].as_str()),
+                hierarchy.number.get(r[0].as_str()),
+                hierarchy.number.get(r[2].as_str()),
+            ) else {
+                return Err(format!(
+                    "internal error: path_next {r:?} names no known group"
+                ));
+            };
+            if let Some(step) = steps.get_mut(&(*t, *c)) {
+                step.1 = *p;
+            }
+        }
+        super::bulk::timing("chains of groups told", start);
+        Ok(Chains { goals, steps })
+    }
+
+    /// Appends to `out` the numbers of the chain told from the user whose chains start at
+    /// `reach` up to `goal` (from the direct group up): from the direct group with the fewest
+    /// steps, the first by pk among equals, then as [`PATHS`] goes on. False, with nothing
+    /// appended, when the rules tell no such chain (the user is not a member, or only through
+    /// more than [`CHAIN_STEPS`] steps).
+    fn chain(&self, reach: &Reach<'_>, goal: &str, out: &mut Vec<u32>) -> bool {
+        let Some(t) = self.goals.get(goal) else {
+            return false;
+        };
+        let from = reach
+            .starts
+            .iter()
+            .filter_map(|s| Some((self.steps.get(&(*t, *s))?.0, *s)))
+            .min();
+        let Some((mut left, mut at)) = from else {
+            return false;
+        };
+        let start = out.len();
+        out.push(at);
+        while left > 0 {
+            let next = self.steps.get(&(*t, at)).map(|s| s.1);
+            let Some((d, _)) = next.and_then(|n| self.steps.get(&(*t, n))) else {
+                out.truncate(start);
+                return false;
+            };
+            // Each step is one closer: anything else is a broken table, told as no chain
+            // rather than followed round a cycle.
+            if *d + 1 != left {
+                out.truncate(start);
+                return false;
+            }
+            at = next.unwrap_or(at);
+            left = *d;
+            out.push(at);
+        }
+        true
+    }
+}
+
+/// Whether the group binding a sentence tells is known to let the user in, to keep it out,
+/// or neither (left to run time): what a binding's words say where no chain is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// The binding passes: the user is a member.
+    Yes,
+    /// The binding fails: the user is not a member.
+    No,
+    /// Left to run time.
+    Open,
+}
+
+/// Why one user has the access to an application it has, in words: the bindings the rules
+/// say carry the decision (`named_by`), with the chains of groups the rules tell ([`Chains`]).
+pub struct Because<'a> {
+    hierarchy: Hierarchy<'a>,
+    chains: Chains,
+    users: HashMap<i64, &'a str>,
+    policies: HashMap<&'a str, &'a str>,
+}
 
 impl<'a> Because<'a> {
-    /// Indexes the snapshot's groups, usernames and policy names.
-    pub fn new(snapshot: &'a Snapshot) -> Because<'a> {
-        Because {
-            hierarchy: Hierarchy::new(snapshot),
+    /// Indexes the snapshot's groups, usernames and policy names, and evaluates the chains of
+    /// groups.
+    pub fn new(snapshot: &'a Snapshot) -> Result<Because<'a>, String> {
+        let hierarchy = Hierarchy::new(snapshot);
+        let chains = Chains::evaluate(snapshot, &hierarchy)?;
+        Ok(Because {
+            hierarchy,
+            chains,
             users: snapshot
                 .users
                 .iter()
@@ -240,23 +324,7 @@ impl<'a> Because<'a> {
                 .iter()
                 .map(|p| (&*p.pk, &*p.name))
                 .collect(),
-            reaches: Default::default(),
-        }
-    }
-
-    /// The user's [`Reach`], kept for the next question about the same user.
-    fn reach(&self, user: i64) -> Option<std::sync::Arc<Reach<'a>>> {
-        // A poisoned lock only means another thread panicked; what it holds is still whole.
-        let lock = || self.reaches.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = lock().get(&user) {
-            return r.clone();
-        }
-        let r = self.hierarchy.reach(user).map(std::sync::Arc::new);
-        let mut reaches = lock();
-        if reaches.len() < REACHES_KEPT {
-            reaches.insert(user, r.clone());
-        }
-        r
+        })
     }
 
     /// The group hierarchy.
@@ -264,10 +332,63 @@ impl<'a> Because<'a> {
         &self.hierarchy
     }
 
-    /// How binding `b` reads in a sentence about `user`, who is called `label` in group paths.
-    pub fn binding(&self, b: &PolicyBinding, user: &User, label: &str) -> String {
+    /// The chain told from `user` up to group `goal` as names joined by ` -> `, starting with
+    /// `label`; `None` where the rules tell none.
+    pub fn chain_text(&self, user: &User, label: &str, goal: &str) -> Option<String> {
         let mut out = String::new();
-        self.write_binding(b, self.reach(user.pk).as_deref(), label, &mut out);
+        self.write_chain(self.reach_of(user).as_ref(), label, goal, &mut out)
+            .then_some(out)
+    }
+
+    /// The length of the chain told from `user` up to group `goal` (in groups); `None` where
+    /// the rules tell none.
+    pub fn chain_len(&self, user: &User, goal: &str) -> Option<usize> {
+        let reach = self.reach_of(user)?;
+        if reach.unlisted.contains(&goal) {
+            return Some(1);
+        }
+        let mut numbers = Vec::new();
+        self.chains
+            .chain(&reach, goal, &mut numbers)
+            .then_some(numbers.len())
+    }
+
+    /// Appends the chain told from `reach` up to `goal`, starting with `label`; false, with
+    /// nothing appended, where the rules tell none.
+    fn write_chain(
+        &self,
+        reach: Option<&Reach<'a>>,
+        label: &str,
+        goal: &str,
+        out: &mut String,
+    ) -> bool {
+        let h = &self.hierarchy;
+        let Some(reach) = reach else {
+            return false;
+        };
+        if let Some(g) = reach.unlisted.iter().find(|g| **g == goal) {
+            out.push_str(label);
+            out.push_str(" -> ");
+            out.push_str(h.name(g));
+            return true;
+        }
+        let mut numbers = Vec::new();
+        if !self.chains.chain(reach, goal, &mut numbers) {
+            return false;
+        }
+        out.push_str(label);
+        for n in numbers {
+            out.push_str(" -> ");
+            out.push_str(h.name(h.pks[n as usize]));
+        }
+        true
+    }
+
+    /// How binding `b` reads in a sentence about `user`, who is called `label` in group
+    /// paths, where `member` says whether the binding lets the user in.
+    pub fn binding(&self, b: &PolicyBinding, user: &User, label: &str, member: Member) -> String {
+        let mut out = String::new();
+        self.write_binding(b, self.reach_of(user).as_ref(), label, member, &mut out);
         out
     }
 
@@ -278,23 +399,34 @@ impl<'a> Because<'a> {
         b: &PolicyBinding,
         reach: Option<&Reach<'a>>,
         label: &str,
+        member: Member,
         out: &mut String,
     ) {
         use std::fmt::Write;
         let h = &self.hierarchy;
         // Writing into a String cannot fail.
         let _ = match (&b.subject, b.negate) {
-            (Subject::Group(g), false) => match reach.and_then(|r| h.path_in(r, g)) {
-                Some(chain) => {
-                    out.push_str(label);
-                    for g in chain {
-                        out.push_str(" -> ");
-                        out.push_str(h.name(g));
-                    }
+            (Subject::Group(g), false) => {
+                if self.write_chain(reach, label, g, out) {
                     Ok(())
+                } else {
+                    match member {
+                        Member::Yes => write!(
+                            out,
+                            "{label} -> (a chain of more than {} groups) -> {}",
+                            CHAIN_STEPS + 1,
+                            h.name(g)
+                        ),
+                        Member::No => write!(out, "not a member of group {}", h.name(g)),
+                        Member::Open => write!(
+                            out,
+                            "not a member of group {} within {} groups",
+                            h.name(g),
+                            CHAIN_STEPS + 1
+                        ),
+                    }
                 }
-                None => write!(out, "not a member of group {}", h.name(g)),
-            },
+            }
             (Subject::Group(g), true) => {
                 write!(out, "not in group {} (negated group binding)", h.name(g))
             }
@@ -317,11 +449,16 @@ impl<'a> Because<'a> {
         };
     }
 
-    /// [`Because::binding`] for a user whose reach ([`Because::reach_of`]) is `reach`: the
-    /// kept reaches are not looked up.
-    pub fn binding_in(&self, b: &PolicyBinding, reach: Option<&Reach<'a>>, label: &str) -> String {
+    /// [`Because::binding`] for a user whose reach ([`Because::reach_of`]) is `reach`.
+    pub fn binding_in(
+        &self,
+        b: &PolicyBinding,
+        reach: Option<&Reach<'a>>,
+        label: &str,
+        member: Member,
+    ) -> String {
         let mut out = String::new();
-        self.write_binding(b, reach, label, &mut out);
+        self.write_binding(b, reach, label, member, &mut out);
         out
     }
 
@@ -346,12 +483,12 @@ impl<'a> Because<'a> {
     pub fn tell(&self, named: &Named<'_>, user: &User, label: &str) -> String {
         match named {
             Named::Words(w) => WORDS[usize::from(*w)].to_string(),
-            Named::Bindings { .. } => self.tell_in(named, self.reach(user.pk).as_deref(), label),
+            Named::Bindings { .. } => self.tell_in(named, self.reach_of(user).as_ref(), label),
         }
     }
 
-    /// [`Because::tell`] for a user whose reach ([`Because::reach_of`]) is `reach`: the kept
-    /// reaches are not looked up, and the sentence is written in one string.
+    /// [`Because::tell`] for a user whose reach ([`Because::reach_of`]) is `reach`, written in
+    /// one string.
     pub fn tell_in(&self, named: &Named<'_>, reach: Option<&Reach<'a>>, label: &str) -> String {
         match named {
             Named::Words(w) => WORDS[usize::from(*w)].to_string(),
@@ -360,38 +497,39 @@ impl<'a> Because<'a> {
                 if *fails {
                     out.push_str("fails: ");
                 }
+                // A denial names the binding that fails; otherwise every binding named passes.
+                let member = if *fails { Member::No } else { Member::Yes };
                 for (i, (_, b)) in by.iter().enumerate() {
                     if i > 0 {
                         out.push_str(" and ");
                     }
-                    self.write_binding(b, reach, label, &mut out);
+                    self.write_binding(b, reach, label, member, &mut out);
                 }
                 out
             }
         }
     }
 
-    /// The user's [`Reach`] (kept for the next question about the same user): what
-    /// [`Because::binding_key`] reads.
-    pub fn reach_of(&self, user: &User) -> Option<std::sync::Arc<Reach<'a>>> {
-        self.reach(user.pk)
+    /// Where the user's chains of groups start: what [`Because::binding_key`] and the
+    /// sentences read.
+    pub fn reach_of(&self, user: &User) -> Option<Reach<'a>> {
+        self.hierarchy.reach(user.pk)
     }
 
     /// Appends to `key` what of binding `b`'s sentence depends on a user whose reach
-    /// ([`Because::reach_of`]) is `reach`: the group chain a group binding is reached through,
-    /// by group number. Two users with the same key for a binding are told it in the same
-    /// words (but for their own name).
+    /// ([`Because::reach_of`]) is `reach`: the chain of groups a group binding is told
+    /// through, by group number. Two users with the same key for a binding are told it in the
+    /// same words (but for their own name).
     pub fn binding_key(&self, b: &PolicyBinding, reach: Option<&Reach<'a>>, key: &mut Vec<u32>) {
         /// Ends each binding's part; the values below it stand for chains without numbers.
         const END: u32 = u32::MAX;
-        const NOT_MEMBER: u32 = u32::MAX - 1;
+        const NO_CHAIN: u32 = u32::MAX - 1;
         const UNLISTED: u32 = u32::MAX - 2;
         if let (Subject::Group(g), false) = (&b.subject, b.negate) {
-            let h = &self.hierarchy;
             match reach {
                 Some(r) if r.unlisted.iter().any(|u| *u == &**g) => key.push(UNLISTED),
-                Some(r) if h.chain_numbers(r, g, key) => {}
-                _ => key.push(NOT_MEMBER),
+                Some(r) if self.chains.chain(r, g, key) => {}
+                _ => key.push(NO_CHAIN),
             }
         }
         key.push(END);
@@ -529,10 +667,6 @@ mod tests {
         s.groups.push(group("other", &[], &[2]));
         let h = Hierarchy::new(&s);
         assert_eq!(h.path(1, "admins"), Some(vec!["sre", "ops", "admins"]));
-        assert_eq!(
-            h.path_text("alice", 1, "admins").as_deref(),
-            Some("alice -> sre-name -> ops-name -> admins-name")
-        );
         assert_eq!(h.path(1, "other"), None);
         assert_eq!(h.path(2, "other"), Some(vec!["other"]));
         assert_eq!(h.path(3, "other"), None);
@@ -545,10 +679,39 @@ mod tests {
             Some(vec!["eng", "big", "admins", "sre", "ops"])
         );
         assert_eq!(h.path(4, "other"), None);
-        // Read from one reach, every group gives what its own search gives.
-        let reach = h.reach(1).unwrap();
-        for g in ["sre", "ops", "eng", "big", "admins", "other", "ghost"] {
-            assert_eq!(h.path_in(&reach, g), h.path(1, g), "{g}");
+        // The rules tell the same chains, once a binding names each group.
+        for (i, g) in ["sre", "ops", "eng", "big", "admins", "other", "ghost"]
+            .into_iter()
+            .enumerate()
+        {
+            s.policy_bindings.push(PolicyBinding {
+                pk: Arc::from(format!("b{i}")),
+                target: Arc::from("app"),
+                target_kind: crate::snapshot::TargetKind::Application,
+                subject: Subject::Group(Arc::from(g)),
+                negate: false,
+                enabled: true,
+                failure_result: false,
+                order: 0,
+                timeout: 30,
+            });
         }
+        let because = Because::new(&s).unwrap();
+        let h = because.hierarchy();
+        for u in &s.users {
+            for g in ["sre", "ops", "eng", "big", "admins", "other", "ghost"] {
+                let told = h.path(u.pk, g).map(|chain| {
+                    let names: Vec<&str> = chain.iter().map(|g| h.name(g)).collect();
+                    format!("{} -> {}", u.username, names.join(" -> "))
+                });
+                assert_eq!(because.chain_text(u, &u.username, g), told, "{g}");
+            }
+        }
+        assert_eq!(
+            because
+                .chain_text(&s.users[0], "alice", "admins")
+                .as_deref(),
+            Some("alice -> sre-name -> ops-name -> admins-name")
+        );
     }
 }

@@ -191,12 +191,20 @@ pub fn run(args: Args) -> Outcome {
             deciders: matches!(q, Question::App(_, YES)) && !args.count,
             ..bulk::Options::default()
         };
-        let b = Bulk::new(snapshot, options, &|p| report(&bar, p)).map_err(|e| miette!("{e}"))?;
+        // The words for why (their own run of the rules tells the chains of groups) are read
+        // beside the answers.
+        let (b, words) = rayon::join(
+            || Bulk::new(snapshot, options, &|p| report(&bar, p)),
+            || options.deciders.then(|| Because::new(snapshot)).transpose(),
+        );
+        let b = b.map_err(|e| miette!("{e}"))?;
+        let words = words.map_err(|e| miette!("{e}"))?;
+        let words = words.as_ref();
         bar.finish_and_clear();
         Ok(match args.format {
-            Format::Text => answer(&b, q, args.count),
+            Format::Text => answer(&b, q, args.count, words),
             Format::Json => {
-                let mut text = serde_json::to_string_pretty(&answer_json(&b, q, args.count))
+                let mut text = serde_json::to_string_pretty(&answer_json(&b, q, args.count, words))
                     .unwrap_or_default();
                 text.push('\n');
                 text
@@ -292,8 +300,8 @@ fn question(
 }
 
 /// Why a user (by index) has access to application `a` (its index in the layout): the
-/// bindings the rules' `named_by` names for the user's class, in words.
-fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
+/// bindings the rules' `named_by` names for the user's class, told by `words`.
+fn because<'b>(b: &'b Bulk, words: &'b Because<'b>, a: usize) -> impl Fn(usize) -> String + 'b {
     let pk = &*b.layout.apps[a].pk;
     let all_mode = b
         .snapshot
@@ -307,7 +315,6 @@ fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
         .filter(|x| &*x.target == pk)
         .collect();
     bindings.sort_by(|x, y| x.order.cmp(&y.order).then_with(|| x.pk.cmp(&y.pk)));
-    let words = Because::new(b.snapshot);
     move |u| {
         let user = &b.snapshot.users[u];
         words.access(
@@ -321,7 +328,9 @@ fn because<'b>(b: &'b Bulk, a: usize) -> impl Fn(usize) -> String + 'b {
     }
 }
 
-fn answer(b: &Bulk, q: Question, count: bool) -> String {
+/// The text form of an answer; `words` tells why users have access (read with the deciding
+/// bindings, for `--app` with `--access yes`).
+fn answer(b: &Bulk, q: Question, count: bool, words: Option<&Because>) -> String {
     let mut out = String::new();
     let users = &b.snapshot.users;
     match q {
@@ -341,7 +350,7 @@ fn answer(b: &Bulk, q: Question, count: bool) -> String {
                 let _ = writeln!(out, "{}", found.count());
             } else {
                 // Only users with access are told why (the words index the whole snapshot).
-                let because = (access == YES).then(|| because(b, a));
+                let because = words.filter(|_| access == YES).map(|w| because(b, w, a));
                 for u in found {
                     match &because {
                         Some(why) => {
@@ -730,7 +739,12 @@ fn word(question: Question) -> &'static str {
 
 /// The JSON form of an answer (docs/outputs.md, "who"): the question's fields, `count`, and
 /// unless `count_only` the sorted list the text form prints.
-fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
+fn answer_json(
+    b: &Bulk,
+    q: Question,
+    count_only: bool,
+    words: Option<&Because>,
+) -> serde_json::Value {
     use serde_json::{Value, json};
     let users = &b.snapshot.users;
     let mut names: Vec<Value> = Vec::new();
@@ -742,7 +756,9 @@ fn answer_json(b: &Bulk, q: Question, count_only: bool) -> serde_json::Value {
             json!({"flow": flow, "stage": s.stage, "order": s.order, "visibility": word(q)})
         }
         Question::App(a, access) => {
-            let because = (access == YES && !count_only).then(|| because(b, a));
+            let because = words
+                .filter(|_| access == YES && !count_only)
+                .map(|w| because(b, w, a));
             for u in b.users_with_access(a, access) {
                 let because = because.as_ref().map(|why| why(u));
                 names.push(json!({"user": users[u].username, "because": because}));

@@ -12,7 +12,7 @@ pub mod html;
 use crate::analysis::bulk::Idle;
 use crate::analysis::coverage::Coverage;
 use crate::analysis::memberships::{ByClass, UserGroups};
-use crate::analysis::paths::{Because, Hierarchy, Named, Reach};
+use crate::analysis::paths::{Because, Member, Named, Reach};
 use crate::analysis::views::{
     ANON, BEYOND_CUT_OFF, Decide, DefaultEntry, Live, OpenBinding, SuperuserSure, SuperuserUnknown,
     Tri, Visible,
@@ -560,7 +560,7 @@ impl<'s> Early<'s> {
                 idle.wait();
                 let groups = crate::analysis::memberships::user_groups(snapshot)?;
                 Ok(Early {
-                    because: Some(Because::new(snapshot)),
+                    because: Some(Because::new(snapshot)?),
                     groups: Some(groups),
                 })
             });
@@ -605,10 +605,10 @@ fn tables<'s>(
     // one table's sequential reading overlaps another's parallel work.
     let start = std::time::Instant::now();
     let (because_of, everyone) = rayon::join(
-        || because.unwrap_or_else(|| Because::new(snapshot)),
+        || because.map_or_else(|| Because::new(snapshot), Ok),
         || Everyone::new(snapshot, model, groups),
     );
-    let everyone = everyone?;
+    let (because_of, everyone) = (because_of?, everyone?);
     timing("report: members by class", start);
     let all = snapshot.users.len() <= detail.per_user_limit;
     let groups = everyone.groups(detail, all);
@@ -649,8 +649,8 @@ fn tables<'s>(
                 .into_iter()
                 .map(|r| r.user)
                 .collect();
-            let privileged = superusers_of(snapshot, &sure, because_of.hierarchy());
-            let privileged_unknown = superusers_of(snapshot, &unknown, because_of.hierarchy());
+            let privileged = superusers_of(snapshot, &sure, &because_of);
+            let privileged_unknown = superusers_of(snapshot, &unknown, &because_of);
             timing("report: privileged", start);
             (privileged, privileged_unknown)
         },
@@ -1132,7 +1132,9 @@ fn app_access<'s>(
                         let who = bindings
                             .iter()
                             .find(|x| &*x.pk == b)
-                            .map_or(b.clone(), |x| because_of.binding_in(x, reach, label));
+                            .map_or(b.clone(), |x| {
+                                because_of.binding_in(x, reach, label, Member::Open)
+                            });
                         format!("{who}: {why}")
                     })
                     .collect::<Vec<_>>()
@@ -1144,7 +1146,7 @@ fn app_access<'s>(
             // once.
             let key_of =
                 |kind: u32, named: &Named, open: &[&PolicyBinding], k: u32, key: &mut Vec<u32>| {
-                    let reach = reaches[k as usize].as_deref();
+                    let reach = reaches[k as usize].as_ref();
                     key.clear();
                     key.push(kind);
                     named.key(key);
@@ -1239,7 +1241,7 @@ fn app_access<'s>(
                     Some(i) => *i,
                     None => {
                         let user = &snapshot.users[u];
-                        let reach = reaches[k as usize].as_deref();
+                        let reach = reaches[k as usize].as_ref();
                         let way = (
                             ans.access,
                             because_of.tell_in(named, reach, "\u{0}"),
@@ -1299,11 +1301,11 @@ fn app_access<'s>(
                     user: user.username.to_string(),
                     access: ans.access.to_string(),
                     because: because(ans, *u, &user.username),
-                    reason: reason(ans, reach.as_deref(), &user.username),
+                    reason: reason(ans, reach.as_ref(), &user.username),
                     way: format!(
                         "{}\u{1}{}",
                         because(ans, *u, "\u{0}"),
-                        reason(ans, reach.as_deref(), "\u{0}")
+                        reason(ans, reach.as_ref(), "\u{0}")
                     ),
                 });
             }
@@ -1530,7 +1532,7 @@ fn flow_matrices(
 fn superusers_of(
     snapshot: &Snapshot,
     superusers: &BTreeSet<String>,
-    hierarchy: &Hierarchy,
+    because: &Because,
 ) -> Vec<Privileged> {
     let mut groups: Vec<&str> = snapshot
         .groups
@@ -1544,12 +1546,12 @@ fn superusers_of(
         .iter()
         .filter(|u| superusers.contains(&u.pk.to_string()))
         .map(|u| {
-            // The shortest path to any superuser group; ties by group pk.
+            // The shortest chain told to any superuser group; ties by group pk.
             let via = groups
                 .iter()
-                .filter_map(|g| hierarchy.path(u.pk, g).map(|p| (p.len(), *g)))
+                .filter_map(|g| because.chain_len(u, g).map(|n| (n, *g)))
                 .min()
-                .and_then(|(_, g)| hierarchy.path_text(&u.username, u.pk, g))
+                .and_then(|(_, g)| because.chain_text(u, &u.username, g))
                 .unwrap_or_else(|| "superuser (no group path found)".into());
             Privileged {
                 user: u.username.to_string(),

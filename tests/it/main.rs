@@ -10,6 +10,7 @@ mod docs;
 mod engine;
 mod expression;
 mod fuzz;
+mod paths;
 mod population;
 mod readable;
 mod report;
