@@ -25,6 +25,8 @@ pub struct Hierarchy<'a> {
     user_index: HashMap<i64, u32>,
     /// Group pk -> name.
     names: HashMap<&'a str, &'a str>,
+    /// Per group number: its name (its pk when the snapshot gives none).
+    named: Vec<&'a str>,
     snapshot: &'a Snapshot,
 }
 
@@ -62,6 +64,10 @@ impl<'a> Hierarchy<'a> {
             .enumerate()
             .map(|(i, u)| (u.pk, i as u32))
             .collect();
+        let named = pks
+            .iter()
+            .map(|g| names.get(g).copied().unwrap_or(g))
+            .collect();
         Hierarchy {
             pks,
             number,
@@ -69,6 +75,7 @@ impl<'a> Hierarchy<'a> {
             listed,
             user_index,
             names,
+            named,
             snapshot,
         }
     }
@@ -199,15 +206,12 @@ impl Chains {
             policy_bindings: snapshot.policy_bindings.clone(),
             ..Snapshot::default()
         };
-        let facts = crate::facts::facts_of(&groups_and_bindings);
+        let mut facts = crate::facts::facts_of(&groups_and_bindings);
         let read = ["group_parent", "group_superuser", "binding_group"];
-        let mut wanted = crate::facts::FactSet::default();
-        for rel in read {
-            wanted
-                .relations
-                .insert(rel.to_string(), facts.rows(rel).to_vec());
-        }
-        super::add_facts(&rules, &mut inputs, &wanted)?;
+        facts
+            .relations
+            .retain(|rel, _| read.contains(&rel.as_str()));
+        super::add_facts(&rules, &mut inputs, &facts)?;
         let eval = rules
             .evaluate(&inputs, Engine::Fast { parallel: false }, Limits::default())
             .map_err(|e| format!("telling the chains of groups: {e}"))?;
@@ -265,20 +269,19 @@ impl Chains {
         let start = out.len();
         out.push(at);
         while left > 0 {
-            let next = self.steps.get(&(*t, at)).map(|s| s.1);
-            let Some((d, _)) = next.and_then(|n| self.steps.get(&(*t, n))) else {
-                out.truncate(start);
-                return false;
-            };
             // Each step is one closer: anything else is a broken table, told as no chain
             // rather than followed round a cycle.
-            if *d + 1 != left {
-                out.truncate(start);
-                return false;
+            let next = self.steps.get(&(*t, at)).map(|(_, next)| *next);
+            match next.and_then(|n| Some((n, self.steps.get(&(*t, n))?.0))) {
+                Some((n, d)) if d + 1 == left => {
+                    (at, left) = (n, d);
+                    out.push(at);
+                }
+                _ => {
+                    out.truncate(start);
+                    return false;
+                }
             }
-            at = next.unwrap_or(at);
-            left = *d;
-            out.push(at);
         }
         true
     }
@@ -379,7 +382,7 @@ impl<'a> Because<'a> {
         out.push_str(label);
         for n in numbers {
             out.push_str(" -> ");
-            out.push_str(h.name(h.pks[n as usize]));
+            out.push_str(h.named[n as usize]);
         }
         true
     }

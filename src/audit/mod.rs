@@ -280,6 +280,10 @@ fn with_audit_rules(user_rules: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// The `finding_object` rows with one rule, object and kind: those three, and the further
+/// objects' pks, sorted.
+type ObjectGroup<'r> = ([&'r str; 3], Vec<&'r str>);
+
 /// The findings an evaluated model holds.
 pub fn findings_of(
     model: &Model,
@@ -329,27 +333,28 @@ pub fn findings_of(
     model.each_symbol_row("finding_object", |r| {
         by_start.entry([r[0], r[1], r[2]]).or_default().push(r[3]);
     });
-    let mut by_start: Vec<([&str; 3], Vec<&str>)> = by_start.into_iter().collect();
+    let mut by_start: Vec<ObjectGroup> = by_start.into_iter().collect();
     by_start.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     by_start.par_iter_mut().for_each(|(_, last)| {
         last.par_sort_unstable();
         last.dedup();
     });
-    let mut object_rows: Vec<[&str; 4]> =
-        Vec::with_capacity(by_start.iter().map(|(_, last)| last.len()).sum());
-    for ([rule, pk, kind], last) in &by_start {
-        object_rows.extend(last.iter().map(|other| [*rule, *pk, *kind, *other]));
-    }
-    let mut extra: FxHashMap<(&str, &str), &[[&str; 4]]> = FxHashMap::default();
-    for run in object_rows.chunk_by(|a, b| a[..2] == b[..2]) {
-        extra.insert((run[0][0], run[0][1]), run);
+    // Each finding's further objects: its groups (one per kind, in kind order), read in place.
+    let mut extra: FxHashMap<(&str, &str), &[ObjectGroup]> = FxHashMap::default();
+    for run in by_start.chunk_by(|a, b| a.0[..2] == b.0[..2]) {
+        extra.insert((run[0].0[0], run[0].0[1]), run);
     }
     // Users are named only where a finding names them: a million users need not be indexed.
     let users: FxHashSet<i64> = chosen
         .keys()
         .filter(|(_, kind, _)| kind == "user")
         .map(|(_, _, pk)| pk.as_str())
-        .chain(object_rows.iter().filter(|r| r[2] == "user").map(|r| r[3]))
+        .chain(
+            by_start
+                .iter()
+                .filter(|(start, _)| start[2] == "user")
+                .flat_map(|(_, last)| last.iter().copied()),
+        )
         .filter_map(|pk| pk.parse().ok())
         .collect();
     let names = Names::new(snapshot, &users);
@@ -357,12 +362,22 @@ pub fn findings_of(
         .into_iter()
         .map(|((rule, kind, pk), (severity, message, sev_text))| {
             let mut objects = vec![names.object(&kind, &pk)];
-            if let Some(more) = extra.get(&(rule.as_str(), pk.as_str())) {
-                // In parallel, in order: a finding may name most users.
+            for ([_, _, k], last) in extra
+                .get(&(rule.as_str(), pk.as_str()))
+                .copied()
+                .unwrap_or(&[])
+            {
+                // The finding's own object is not named twice.
+                let (before, after) = match last.binary_search(&pk.as_str()) {
+                    Ok(i) if *k == kind => (&last[..i], &last[i + 1..]),
+                    _ => (&last[..], &[][..]),
+                };
+                // In parallel, in order, straight into place: a finding may name most users.
                 objects.par_extend(
-                    more.par_iter()
-                        .filter(|[_, _, k, p]| !(*k == kind && *p == pk))
-                        .map(|&[_, _, k, p]| names.object(k, p)),
+                    before
+                        .par_iter()
+                        .chain(after.par_iter())
+                        .map(|p| names.object(k, p)),
                 );
             }
             let tuple = vec![rule.clone(), sev_text, kind, pk, message.clone()];

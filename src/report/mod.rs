@@ -1227,7 +1227,8 @@ fn app_access<'s>(
             // Each key's class (an index into `found`), and each class by its way told with
             // the user left out: classes that differ only in whom they stand for are one row.
             let mut told: rustc_hash::FxHashMap<Vec<u32>, usize> = Default::default();
-            let mut by_way: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
+            let mut by_way: rustc_hash::FxHashMap<(&str, String, String), usize> =
+                Default::default();
             let mut found: Vec<AccessClass> = Vec::new();
             let mut key = Vec::new();
             for ((a, way), (n, k)) in ways {
@@ -1264,9 +1265,9 @@ fn app_access<'s>(
                 };
                 found[i].users += n;
             }
-            // In the order of the ways told, which the sort below keeps among equal rows.
-            let mut classes: Vec<AccessClass> =
-                by_way.into_values().map(|i| found[i].clone()).collect();
+            // Rows of different ways have different representatives (each is the user of the
+            // first class of its way), so the order below is total.
+            let mut classes: Vec<AccessClass> = found;
             classes.sort_by(|a, b| {
                 let order = |x: &str| ["yes", "unknown", "no"].iter().position(|v| *v == x);
                 order(&a.access)
