@@ -1634,22 +1634,27 @@ fn local_component(
     (by_base, more, first)
 }
 
+/// The snapshot's groups without their member lists.
+pub fn groups_without_members(snapshot: &Snapshot) -> Vec<crate::snapshot::Group> {
+    snapshot
+        .groups
+        .iter()
+        .map(|g| crate::snapshot::Group {
+            pk: g.pk.clone(),
+            name: g.name.clone(),
+            is_superuser: g.is_superuser,
+            parents: g.parents.clone(),
+            users: Vec::new(),
+        })
+        .collect()
+}
+
 /// The snapshot without its users (and without the groups' member lists).
 pub fn without_users(snapshot: &Snapshot) -> Snapshot {
     Snapshot {
         version: snapshot.version.clone(),
         users: Vec::new(),
-        groups: snapshot
-            .groups
-            .iter()
-            .map(|g| crate::snapshot::Group {
-                pk: g.pk.clone(),
-                name: g.name.clone(),
-                is_superuser: g.is_superuser,
-                parents: g.parents.clone(),
-                users: Vec::new(),
-            })
-            .collect(),
+        groups: groups_without_members(snapshot),
         flows: snapshot.flows.clone(),
         flow_bindings: snapshot.flow_bindings.clone(),
         stages: snapshot.stages.clone(),

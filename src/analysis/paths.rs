@@ -192,17 +192,7 @@ impl Chains {
         // The facts of the groups and bindings alone: nothing else is read.
         let groups_and_bindings = Snapshot {
             version: snapshot.version.clone(),
-            groups: snapshot
-                .groups
-                .iter()
-                .map(|g| crate::snapshot::Group {
-                    pk: g.pk.clone(),
-                    name: g.name.clone(),
-                    is_superuser: g.is_superuser,
-                    parents: g.parents.clone(),
-                    users: Vec::new(),
-                })
-                .collect(),
+            groups: super::classes::groups_without_members(snapshot),
             policy_bindings: snapshot.policy_bindings.clone(),
             ..Snapshot::default()
         };

@@ -48,16 +48,21 @@ fn hierarchy(seed: u64) -> (Snapshot, Vec<Arc<str>>) {
         .collect();
     // Parents only named as parents, and direct groups no group lists.
     let outside: Vec<Arc<str>> = vec![Arc::from("0-parent-only"), Arc::from("ghost")];
+    // Up to three groups, each one of `pks`, or `other` with probability `p`.
+    let draw = |rng: &mut synth::Rng, other: &Arc<str>, p: f64| -> Vec<Arc<str>> {
+        (0..rng.below(4))
+            .map(|_| {
+                if rng.chance(p) {
+                    other.clone()
+                } else {
+                    pks[rng.below(n)].clone()
+                }
+            })
+            .collect()
+    };
     let mut s = Snapshot::default();
     for (i, pk) in pks.iter().enumerate() {
-        let mut parents = Vec::new();
-        for _ in 0..rng.below(4) {
-            if rng.chance(0.1) {
-                parents.push(outside[0].clone());
-            } else {
-                parents.push(pks[rng.below(n)].clone());
-            }
-        }
+        let parents = draw(&mut rng, &outside[0], 0.1);
         s.groups.push(Group {
             pk: pk.clone(),
             name: format!("g{i}").into(),
@@ -67,14 +72,7 @@ fn hierarchy(seed: u64) -> (Snapshot, Vec<Arc<str>>) {
         });
     }
     for u in 1..=1 + rng.below(6) as i64 {
-        let mut direct = Vec::new();
-        for _ in 0..rng.below(4) {
-            if rng.chance(0.15) {
-                direct.push(outside[1].clone());
-            } else {
-                direct.push(pks[rng.below(n)].clone());
-            }
-        }
+        let direct = draw(&mut rng, &outside[1], 0.15);
         s.users.push(user(u, direct));
         if rng.chance(0.3) {
             let g = rng.below(n);
