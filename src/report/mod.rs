@@ -1105,8 +1105,8 @@ fn app_access<'s>(
                 in_force.get(&*app.pk).cloned().unwrap_or_default();
             bindings.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.pk.cmp(&b.pk)));
             let all_mode = app.policy_engine_mode.as_str() == "all";
-            // Why the user at `u` has the access it has (`label` names it in group paths): the
-            // bindings the rules' `named_by` names.
+            // What the answer `ans` of the user at `u` names: the bindings the rules'
+            // `named_by` names (told for a user with `Because::tell_in`).
             let deciding = model.app_deciders(&app.pk)?;
             let named = |ans: &Answer, u: usize| {
                 let decided = deciding.of(snapshot, u);
@@ -1115,9 +1115,6 @@ fn app_access<'s>(
                     return Named::NOTHING;
                 }
                 Named::of(&bindings, all_mode, decided, ans.access)
-            };
-            let because = |ans: &Answer, u: usize, label: &str| {
-                because_of.tell(&named(ans, u), &snapshot.users[u], label)
             };
             // Why the answer is unknown, told for a user whose group reach is `reach`.
             let reason = |ans: &Answer, reach: Option<&Reach<'s>>, label: &str| {
@@ -1297,15 +1294,17 @@ fn app_access<'s>(
                 let user = &snapshot.users[*u];
                 let k = everyone.class_of_user[*u];
                 let ans = &answers[answering.of[k as usize] as usize];
+                // The user's own group reach and named bindings, read once for both texts.
                 let reach = because_of.reach_of(user);
+                let named = named(ans, *u);
                 rows.push(AccessRow {
                     user: user.username.to_string(),
                     access: ans.access.to_string(),
-                    because: because(ans, *u, &user.username),
+                    because: because_of.tell_in(&named, reach.as_ref(), &user.username),
                     reason: reason(ans, reach.as_ref(), &user.username),
                     way: format!(
                         "{}\u{1}{}",
-                        because(ans, *u, "\u{0}"),
+                        because_of.tell_in(&named, reach.as_ref(), "\u{0}"),
                         reason(ans, reach.as_ref(), "\u{0}")
                     ),
                 });
